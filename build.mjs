@@ -1,0 +1,118 @@
+#!/usr/bin/env node
+// Builds taskctl: esbuild bundles the CLI into dist/taskctl.mjs, then pkg (SEA mode) wraps it with a Node
+// binary into dist/taskctl, one executable that needs nothing else installed.
+//
+//   node build.mjs                      bundle + executable for this machine
+//   node build.mjs --bundle-only        bundle only (what `npm install` and `npm start` need)
+//   node build.mjs --targets node24.21.0-linux-arm64,node24.21.0-macos-arm64   other targets (needs the internet)
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import * as esbuild from 'esbuild';
+
+const root = dirname(fileURLToPath(import.meta.url));
+const dist = join(root, 'dist');
+const pkgJson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const NODE_VERSION = process.versions.node;
+
+const { values: options } = parseArgs({
+  options: {
+    'bundle-only': { type: 'boolean', default: false },
+    targets: { type: 'string' },
+    output: { type: 'string' },
+    quiet: { type: 'boolean', default: false },
+  },
+});
+const log = (line) => options.quiet || console.log(line);
+
+/** The commit being built, so `taskctl --version` can name it. */
+function gitCommit() {
+  if (process.env.TASKCTL_COMMIT) return process.env.TASKCTL_COMMIT;
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    return dirty ? `${commit}-dirty` : commit;
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function bundle() {
+  const shared = {
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node22',
+    sourcemap: false,
+    legalComments: 'none',
+    logLevel: 'warning',
+    // CommonJS dependencies call require() for Node built-ins, which an ES module lacks.
+    banner: { js: "import { createRequire as __taskctlCreateRequire } from 'node:module'; const require = __taskctlCreateRequire(import.meta.url);" },
+    alias: { 'react-devtools-core': join(root, 'build/react-devtools-stub.mjs') },
+    define: {
+      __TASKCTL_VERSION__: JSON.stringify(pkgJson.version),
+      __TASKCTL_COMMIT__: JSON.stringify(gitCommit()),
+      'process.env.NODE_ENV': '"production"',
+    },
+  };
+  await esbuild.build({ ...shared, entryPoints: [join(root, 'src/cli/run.ts')], outfile: join(dist, 'taskctl.mjs') });
+  if (existsSync(join(root, 'src/index.ts'))) {
+    await esbuild.build({ ...shared, banner: {}, entryPoints: [join(root, 'src/index.ts')], outfile: join(dist, 'index.mjs'), packages: 'external' });
+  }
+  log(`bundled dist/taskctl.mjs`);
+}
+
+/** pkg's name for where this build runs, e.g. linux-x64. */
+function hostTarget() {
+  const os = { linux: 'linux', darwin: 'macos', win32: 'win' }[process.platform];
+  return `node${NODE_VERSION}-${os}-${process.arch}`;
+}
+
+/**
+ * pkg downloads the Node binary it wraps; offline that fails. When building for this machine with the Node
+ * that runs this script (the `node` devDependency), put that binary in pkg's cache as if downloaded.
+ */
+function seedPkgCache(target) {
+  if (target !== hostTarget() || process.platform === 'win32') return;
+  const nodeOs = process.platform;
+  const name = `node-v${NODE_VERSION}-${nodeOs}-${process.arch}`;
+  const cacheDir = join(homedir(), '.pkg-cache', 'sea');
+  const archive = join(cacheDir, `${name}.tar.gz`);
+  if (existsSync(archive) && existsSync(`${archive}.ok`)) return;
+  log(`seeding pkg's cache with ${process.execPath}`);
+  const staging = join(dist, '.node-archive');
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(join(staging, name, 'bin'), { recursive: true });
+  copyFileSync(process.execPath, join(staging, name, 'bin', 'node'));
+  mkdirSync(cacheDir, { recursive: true });
+  execFileSync('tar', ['-czf', archive, '-C', staging, name]);
+  writeFileSync(`${archive}.ok`, '');
+  rmSync(staging, { recursive: true, force: true });
+}
+
+async function executable(target, output) {
+  seedPkgCache(target);
+  // pkg walks a package from its package.json; give it one that holds only the bundle.
+  const stage = join(dist, '.pkg-stage');
+  rmSync(stage, { recursive: true, force: true });
+  mkdirSync(stage, { recursive: true });
+  copyFileSync(join(dist, 'taskctl.mjs'), join(stage, 'taskctl.mjs'));
+  writeFileSync(join(stage, 'package.json'), JSON.stringify({ name: 'taskctl', version: pkgJson.version, type: 'module', bin: 'taskctl.mjs' }));
+  const { exec } = await import('@yao-pkg/pkg');
+  await exec([stage, '--sea', '--targets', target, '--output', output, ...(options.quiet ? ['--silent'] : [])]);
+  rmSync(stage, { recursive: true, force: true });
+  log(`built ${output.replace(root + '/', '')} (${target})`);
+}
+
+await bundle();
+if (!options['bundle-only']) {
+  const targets = options.targets ? options.targets.split(',') : [hostTarget()];
+  for (const target of targets) {
+    const suffix = target.includes('-win-') ? '.exe' : '';
+    const output = options.output ?? (targets.length === 1 ? join(dist, `taskctl${suffix}`) : join(dist, `taskctl-${target.replace(/^node[\d.]+-/, '')}${suffix}`));
+    await executable(target, output);
+  }
+}

@@ -1,0 +1,4 @@
+import type { CommandDefinition } from './context.ts';
+
+// Every command, registered statically: folder scanning does not survive bundling.
+export const commands: ReadonlyArray<CommandDefinition<any>> = [];

@@ -1,0 +1,47 @@
+import yargs, { type Argv } from 'yargs';
+import { InvalidInputError } from '../core/task-id.ts';
+import { COMMIT, VERSION } from './build-info.ts';
+import { commands } from './commands.ts';
+import { type CommandContext, type CommandDefinition, ExitCode, UsageError } from './context.ts';
+
+/** Runs taskctl with `argv` (without the node and script names) and resolves with the exit code. */
+export async function main(argv: readonly string[], context: CommandContext): Promise<number> {
+  let exitCode: number = ExitCode.ok;
+  let usageProblem: string | undefined;
+  const parser = yargs([...argv])
+    .scriptName('taskctl')
+    .usage('taskctl <command> [options]\n\nCancel long-running tasks on workers that nobody can reach.')
+    .strict()
+    .demandCommand(1, 'name a command')
+    .recommendCommands()
+    .version(`${VERSION} (${COMMIT})`)
+    .alias('version', 'V')
+    .help()
+    .alias('help', 'h')
+    .wrap(Math.min(110, context.stdout.columns ?? 100))
+    .locale('en')
+    .exitProcess(false)
+    .epilogue('Docs and source: README.md. Exit codes: 0 ok, 1 failure, 2 usage error, 3 server unavailable.')
+    .fail((message, error) => {
+      if (error) throw error;
+      usageProblem = message;
+    });
+  for (const definition of commands) register(parser, definition, context, (code) => (exitCode = code));
+  try {
+    await parser.parseAsync();
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof InvalidInputError) usageProblem = error.message;
+    else throw error;
+  }
+  if (usageProblem !== undefined) {
+    context.stderr.write(`taskctl: ${usageProblem.split('\n')[0]} (see taskctl --help)\n`);
+    return ExitCode.usage;
+  }
+  return exitCode;
+}
+
+function register<Args>(parser: Argv, definition: CommandDefinition<Args>, context: CommandContext, setExitCode: (code: number) => void): void {
+  parser.command(definition.command, definition.describe, definition.builder as (y: Argv) => Argv, async (args) => {
+    setExitCode(await definition.run(args as unknown as Args, context));
+  });
+}

@@ -1,0 +1,180 @@
+import { type Clock, type TimerHandle, systemClock } from './clock.ts';
+import type { CancelRecord, CancelStore } from './store.ts';
+import { checkTaskId } from './task-id.ts';
+
+/** How long a cancel is remembered unless configured otherwise. */
+export const DEFAULT_TTL_MS = 24 * 3_600_000;
+/** How often expired records are swept unless configured otherwise. */
+export const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
+
+export interface CancelerOptions {
+  readonly store: CancelStore;
+  readonly clock?: Clock;
+  readonly ttlMs?: number;
+  readonly sweepIntervalMs?: number;
+  /** Told of failures the canceler survives on its own (a sweep or a store look-up that failed). */
+  readonly onError?: (error: unknown) => void;
+}
+
+/** What a wait ended with. */
+export interface WaitResult {
+  /** The cancelled ids among those waited on, with their records; empty when the wait was aborted. */
+  readonly cancelled: readonly CancelRecord[];
+  /**
+   * When the wait was woken by a cancel arriving during it: the clock's monotonic reading at the moment
+   * that cancel reached this canceler, so callers can measure cancel-to-answer latency.
+   */
+  readonly cancelArrivedAt?: number;
+}
+
+interface Waiter {
+  readonly ids: readonly string[];
+  finish(result: WaitResult): void;
+}
+
+/**
+ * Records cancels and wakes whoever waits on them. Any number of waits may watch one id and one wait may
+ * watch many ids; a wait that starts after the cancel still sees it, because each wait is registered
+ * before the store is consulted.
+ */
+export class Canceler {
+  readonly #store: CancelStore;
+  readonly #clock: Clock;
+  readonly #ttlMs: number;
+  readonly #onError: (error: unknown) => void;
+  readonly #waitersById = new Map<string, Set<Waiter>>();
+  readonly #sweepTimer: TimerHandle;
+  readonly #unsubscribe: (() => void) | undefined;
+  #openWaits = 0;
+  #closed = false;
+
+  constructor(options: CancelerOptions) {
+    this.#store = options.store;
+    this.#clock = options.clock ?? systemClock;
+    this.#ttlMs = options.ttlMs ?? DEFAULT_TTL_MS;
+    this.#onError = options.onError ?? (() => {});
+    if (!(this.#ttlMs > 0)) throw new RangeError('ttlMs must be positive');
+    this.#sweepTimer = this.#clock.setInterval(() => this.sweep(), options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS);
+    this.#unsubscribe = this.#store.subscribe?.({
+      cancelled: (id) => this.#lookUpAndWake([id], this.#clock.monotonic()),
+      resynced: () => this.#lookUpAndWake([...this.#waitersById.keys()], this.#clock.monotonic()),
+    });
+  }
+
+  /** The store behind this canceler. */
+  get store(): CancelStore {
+    return this.#store;
+  }
+
+  /** How long records are kept. */
+  get ttlMs(): number {
+    return this.#ttlMs;
+  }
+
+  /**
+   * Records that `id` is cancelled and wakes every wait on it. Idempotent: a second cancel of a live
+   * record changes nothing and resolves with the first record. Resolves once the store holds the record.
+   */
+  async cancel(id: string, options: { reason?: string } = {}): Promise<CancelRecord> {
+    checkTaskId(id);
+    const arrivedAt = this.#clock.monotonic();
+    const now = this.#clock.now();
+    const draft: CancelRecord = options.reason === undefined
+      ? { id, cancelledAt: now, expiresAt: now + this.#ttlMs }
+      : { id, reason: options.reason, cancelledAt: now, expiresAt: now + this.#ttlMs };
+    const record = await this.#store.insert(draft, now);
+    this.#wake(record, arrivedAt);
+    return record;
+  }
+
+  /** The live records among `ids`, without waiting. */
+  find(ids: readonly string[]): Promise<CancelRecord[]> {
+    ids.forEach(checkTaskId);
+    return this.#store.find(ids, this.#clock.now());
+  }
+
+  /**
+   * Resolves with the cancelled ids among `ids` as soon as any of them is cancelled (at once when one
+   * already is), or with none when `signal` aborts or the canceler closes. Everything the wait registered
+   * is released when it ends.
+   */
+  wait(ids: readonly string[], signal: AbortSignal): Promise<WaitResult> {
+    ids.forEach(checkTaskId);
+    if (signal.aborted || this.#closed || ids.length === 0) return Promise.resolve({ cancelled: [] });
+    const unique = [...new Set(ids)];
+    return new Promise<WaitResult>((resolve) => {
+      let done = false;
+      const onAbort = () => waiter.finish({ cancelled: [] });
+      const waiter: Waiter = {
+        ids: unique,
+        finish: (result) => {
+          if (done) return;
+          done = true;
+          this.#openWaits--;
+          signal.removeEventListener('abort', onAbort);
+          for (const id of unique) {
+            const waiters = this.#waitersById.get(id);
+            waiters?.delete(waiter);
+            if (waiters?.size === 0) this.#waitersById.delete(id);
+          }
+          resolve(result);
+        },
+      };
+      // Register first, then consult the store: a cancel landing in between wakes the waiter, and one
+      // landed before is found by the look-up. Either way nothing slips through.
+      this.#openWaits++;
+      for (const id of unique) {
+        let waiters = this.#waitersById.get(id);
+        if (!waiters) this.#waitersById.set(id, (waiters = new Set()));
+        waiters.add(waiter);
+      }
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.#store.find(unique, this.#clock.now()).then(
+        (records) => {
+          if (records.length > 0) waiter.finish({ cancelled: records });
+        },
+        // The wait goes on: a cancel arriving later still wakes it, and the caller's timeout ends it.
+        (error: unknown) => this.#onError(error),
+      );
+    });
+  }
+
+  /** Deletes expired records now; the canceler also does this on its own timer. */
+  async sweep(): Promise<number> {
+    try {
+      return await this.#store.sweep(this.#clock.now());
+    } catch (error) {
+      this.#onError(error);
+      return 0;
+    }
+  }
+
+  /** Numbers for health and metrics output. */
+  stats(): { openWaits: number; watchedIds: number } {
+    return { openWaits: this.#openWaits, watchedIds: this.#waitersById.size };
+  }
+
+  /** Ends every open wait with no cancels (so workers poll again elsewhere) and stops the timers. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#clock.clearTimer(this.#sweepTimer);
+    this.#unsubscribe?.();
+    const waiters = new Set([...this.#waitersById.values()].flatMap((set) => [...set]));
+    for (const waiter of waiters) waiter.finish({ cancelled: [] });
+  }
+
+  #wake(record: CancelRecord, cancelArrivedAt: number): void {
+    const waiters = this.#waitersById.get(record.id);
+    if (!waiters) return;
+    for (const waiter of [...waiters]) waiter.finish({ cancelled: [record], cancelArrivedAt });
+  }
+
+  #lookUpAndWake(ids: string[], arrivedAt: number): void {
+    if (ids.length === 0) return;
+    this.#store.find(ids, this.#clock.now()).then(
+      (records) => records.forEach((record) => this.#wake(record, arrivedAt)),
+      (error: unknown) => this.#onError(error),
+    );
+  }
+}

@@ -1,0 +1,41 @@
+/** What the server remembers of one cancel. Times are milliseconds since the epoch. */
+export interface CancelRecord {
+  readonly id: string;
+  readonly reason?: string;
+  readonly cancelledAt: number;
+  readonly expiresAt: number;
+}
+
+/** Hears cancels that other servers recorded in a store they share with this one. */
+export interface RemoteCancelListener {
+  /** Another server recorded a cancel of `id`. */
+  cancelled(id: string): void;
+  /** Notices may have been missed (a dropped subscription came back): look again at everything waited on. */
+  resynced(): void;
+}
+
+/**
+ * Where cancel records live. The canceler owns the rules (TTL, idempotence, waking); a store only keeps
+ * records and must never lose one it has acknowledged.
+ */
+export interface CancelStore {
+  /** A short description for logs and health output, e.g. `sqlite:/var/lib/taskctl/taskctl.db`. */
+  readonly description: string;
+  /** Stores `record` unless a live record for its id exists; resolves with the live record, durable by then. */
+  insert(record: CancelRecord, now: number): Promise<CancelRecord>;
+  /** The live (unexpired at `now`) records among `ids`, in no particular order. */
+  find(ids: readonly string[], now: number): Promise<CancelRecord[]>;
+  /** Deletes the records expired at `now`; resolves with how many went. */
+  sweep(now: number): Promise<number>;
+  /** Resolves when the store can serve; rejects with the reason when it cannot. */
+  check(): Promise<void>;
+  /** For stores shared between servers: tells `listener` of cancels made elsewhere. Returns an unsubscribe. */
+  subscribe?(listener: RemoteCancelListener): () => void;
+  /** Flushes and releases the store. */
+  close(): Promise<void>;
+}
+
+/** Raised by a store that cannot serve right now (e.g. its database is unreachable). */
+export class StoreUnavailableError extends Error {
+  override name = 'StoreUnavailableError';
+}

@@ -1,0 +1,184 @@
+import { getEventListeners } from 'node:events';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Canceler } from '../../src/core/canceler.ts';
+import type { CancelRecord, CancelStore } from '../../src/core/store.ts';
+import { InvalidInputError } from '../../src/core/task-id.ts';
+import { MemoryStore } from '../../src/store/memory-store.ts';
+import { FakeClock } from '../helpers/fake-clock.ts';
+import { rejects } from '../helpers/rejects.ts';
+
+function setup(ttlMs = 60_000) {
+  const clock = new FakeClock();
+  const store = new MemoryStore();
+  const canceler = new Canceler({ store, clock, ttlMs, sweepIntervalMs: 1_000 });
+  return { clock, store, canceler };
+}
+
+const ids = (result: { cancelled: readonly CancelRecord[] }) => result.cancelled.map((r) => r.id).sort();
+
+test('a wait that starts after the cancel answers at once', async () => {
+  const { canceler } = setup();
+  await canceler.cancel('1234', { reason: 'user asked' });
+  const result = await canceler.wait(['1234'], new AbortController().signal);
+  assert.equal(ids(result), ['1234']);
+  assert.is(result.cancelled[0]!.reason, 'user asked');
+  assert.is(result.cancelArrivedAt, undefined, 'an answer from the store was not woken by a cancel');
+  assert.equal(canceler.stats(), { openWaits: 0, watchedIds: 0 });
+});
+
+test('many waiters on one id all hear one cancel', async () => {
+  const { canceler } = setup();
+  const waits = Array.from({ length: 500 }, () => canceler.wait(['1234'], new AbortController().signal));
+  await Promise.resolve();
+  assert.equal(canceler.stats(), { openWaits: 500, watchedIds: 1 });
+  await canceler.cancel('1234');
+  const results = await Promise.all(waits);
+  assert.ok(results.every((r) => ids(r).join() === '1234'));
+  assert.ok(results.every((r) => r.cancelArrivedAt !== undefined));
+  assert.equal(canceler.stats(), { openWaits: 0, watchedIds: 0 });
+});
+
+test('a waiter that leaves does not take another waiter on the same id with it', async () => {
+  const { canceler } = setup();
+  const first = new AbortController();
+  const firstWait = canceler.wait(['1234'], first.signal);
+  const secondWait = canceler.wait(['1234'], new AbortController().signal);
+  first.abort();
+  assert.equal(ids(await firstWait), []);
+  assert.equal(canceler.stats(), { openWaits: 1, watchedIds: 1 });
+  await canceler.cancel('1234');
+  assert.equal(ids(await secondWait), ['1234']);
+});
+
+test('cancelling twice while a waiter waits is harmless and keeps the first record', async () => {
+  const { canceler, clock } = setup();
+  const wait = canceler.wait(['1234'], new AbortController().signal);
+  const [first, second] = await Promise.all([canceler.cancel('1234', { reason: 'first' }), canceler.cancel('1234', { reason: 'second' })]);
+  clock.advance(5_000);
+  const third = await canceler.cancel('1234', { reason: 'third' });
+  assert.equal(ids(await wait), ['1234']);
+  assert.is(second.reason, 'first');
+  assert.is(third.cancelledAt, first.cancelledAt);
+  assert.is(third.reason, 'first');
+});
+
+test('an aborted wait answers empty and leaves nothing behind', async () => {
+  const { canceler } = setup();
+  const controller = new AbortController();
+  const wait = canceler.wait(['a', 'b', 'c'], controller.signal);
+  assert.equal(canceler.stats(), { openWaits: 1, watchedIds: 3 });
+  controller.abort();
+  assert.equal(ids(await wait), []);
+  assert.equal(canceler.stats(), { openWaits: 0, watchedIds: 0 });
+  assert.equal(ids(await canceler.wait(['a'], controller.signal)), [], 'an already aborted signal answers at once');
+});
+
+test('a batched wait answers with the id that was cancelled and only that one', async () => {
+  const { canceler } = setup();
+  const wait = canceler.wait(['1234', '5678', '9999'], new AbortController().signal);
+  await canceler.cancel('5678');
+  assert.equal(ids(await wait), ['5678']);
+  await canceler.cancel('9999');
+  const again = await canceler.wait(['1234', '5678', '9999'], new AbortController().signal);
+  assert.equal(ids(again), ['5678', '9999'], 'a new wait sees every cancel already made among its ids');
+});
+
+test('records expire after the TTL and are swept by the timer', async () => {
+  const { canceler, clock, store } = setup(10_000);
+  await canceler.cancel('1234');
+  clock.advance(9_999);
+  assert.equal((await canceler.find(['1234'])).length, 1);
+  clock.advance(1);
+  assert.equal((await canceler.find(['1234'])).length, 0, 'expired records are no longer found');
+  clock.advance(1_000);
+  await Promise.resolve();
+  assert.is(store.size, 0, 'the sweep timer removed the expired record');
+  const wait = canceler.wait(['1234'], AbortSignal.abort());
+  assert.equal(ids(await wait), []);
+  const after = await canceler.cancel('1234', { reason: 'again' });
+  assert.is(after.reason, 'again', 'a cancel after expiry is a new record');
+});
+
+test('invalid ids are refused with a clear error', async () => {
+  const { canceler } = setup();
+  await rejects(canceler.cancel('a/b'), (e: unknown) => e instanceof InvalidInputError && /"\/"/.test(e.message));
+  assert.throws(() => canceler.wait([''], new AbortController().signal), /empty/);
+});
+
+test('close ends every open wait empty and stops the sweep timer', async () => {
+  const { canceler, clock } = setup();
+  const waits = [canceler.wait(['a'], new AbortController().signal), canceler.wait(['a', 'b'], new AbortController().signal)];
+  canceler.close();
+  assert.equal((await Promise.all(waits)).map(ids), [[], []]);
+  assert.is(clock.pendingTimers, 0);
+  assert.equal(ids(await canceler.wait(['a'], new AbortController().signal)), [], 'a closed canceler answers at once');
+});
+
+test('a million waits leave no listener, map entry or waiter behind', async () => {
+  const { canceler } = setup();
+  for (let batch = 0; batch < 1_000; batch++) {
+    const controller = new AbortController();
+    const waits = Array.from({ length: 1_000 }, (_, i) => canceler.wait([`t${batch}-${i % 10}`, `shared-${i % 3}`], controller.signal));
+    // A tenth of each batch ends through a cancel, the rest through their abort.
+    await canceler.cancel(`t${batch}-0`);
+    controller.abort();
+    const results = await Promise.all(waits);
+    assert.is(results.filter((r) => r.cancelled.length > 0).length, 100);
+    assert.is(getEventListeners(controller.signal, 'abort').length, 0);
+  }
+  assert.equal(canceler.stats(), { openWaits: 0, watchedIds: 0 });
+});
+
+test('a store that fails a look-up does not end the wait; a later cancel still wakes it', async () => {
+  const clock = new FakeClock();
+  const memory = new MemoryStore();
+  const errors: unknown[] = [];
+  let failFind = true;
+  const flaky: CancelStore = {
+    description: 'flaky',
+    insert: (r, now) => memory.insert(r, now),
+    find: (found, now) => (failFind ? Promise.reject(new Error('store down')) : memory.find(found, now)),
+    sweep: (now) => memory.sweep(now),
+    check: () => memory.check(),
+    close: () => memory.close(),
+  };
+  const canceler = new Canceler({ store: flaky, clock, onError: (e) => errors.push(e) });
+  const wait = canceler.wait(['1234'], new AbortController().signal);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.is(errors.length, 1);
+  failFind = false;
+  await canceler.cancel('1234');
+  assert.equal(ids(await wait), ['1234']);
+});
+
+test('cancels another server recorded reach local waiters through the store subscription', async () => {
+  const clock = new FakeClock();
+  const shared = new MemoryStore();
+  let listener: Parameters<NonNullable<CancelStore['subscribe']>>[0] | undefined;
+  const subscribed: CancelStore = Object.assign(Object.create(shared) as MemoryStore, {
+    description: 'shared',
+    insert: shared.insert.bind(shared),
+    find: shared.find.bind(shared),
+    subscribe: (l: typeof listener) => {
+      listener = l;
+      return () => (listener = undefined);
+    },
+  });
+  const canceler = new Canceler({ store: subscribed, clock });
+  const wait = canceler.wait(['1234', '5678'], new AbortController().signal);
+  await new Promise((resolve) => setImmediate(resolve));
+  // Another server wrote the record while our subscription was down: only a resync can find it.
+  await shared.insert({ id: '5678', cancelledAt: clock.now(), expiresAt: clock.now() + 1_000 }, clock.now());
+  listener!.resynced();
+  assert.equal(ids(await wait), ['5678']);
+  const second = canceler.wait(['1234'], new AbortController().signal);
+  await new Promise((resolve) => setImmediate(resolve));
+  await shared.insert({ id: '1234', cancelledAt: clock.now(), expiresAt: clock.now() + 1_000 }, clock.now());
+  listener!.cancelled('1234');
+  assert.equal(ids(await second), ['1234']);
+  canceler.close();
+  assert.is(listener, undefined, 'close unsubscribes');
+});
+
+test.run();

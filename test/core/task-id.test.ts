@@ -1,0 +1,41 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { checkTaskId, InvalidInputError, taskIdProblem } from '../../src/core/task-id.ts';
+
+test('ordinary ids are accepted', () => {
+  for (const id of ['1234', 'build-42', 'train.run_7', 'ünïcødé-任务', 'a'.repeat(256), '%00', 'x:y@z']) {
+    assert.is(taskIdProblem(id), undefined, id);
+  }
+});
+
+test('ids outside the rules are refused with a reason', () => {
+  const cases: Array<[string, RegExp]> = [
+    ['', /empty/],
+    ['a'.repeat(257), /257 bytes/],
+    ['任'.repeat(86), /258 bytes/],
+    ['a b', /whitespace/],
+    ['a\tb', /U\+0009/],
+    ['a\nb', /U\+000A/],
+    ['a\u0000b', /U\+0000/],
+    ['a\u0085b', /U\+0085/],
+    ['a/b', /"\/"/],
+    ['\ud800', /UTF-8/],
+  ];
+  for (const [id, reason] of cases) {
+    const problem = taskIdProblem(id);
+    assert.ok(problem && reason.test(problem), `${JSON.stringify(id)} -> ${problem}`);
+  }
+});
+
+test('checkTaskId throws an InvalidInputError that quotes the id', () => {
+  assert.is(checkTaskId('1234'), '1234');
+  try {
+    checkTaskId('bad id');
+    assert.unreachable();
+  } catch (error) {
+    assert.instance(error, InvalidInputError);
+    assert.match((error as Error).message, '"bad id"');
+  }
+});
+
+test.run();

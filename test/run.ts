@@ -1,0 +1,77 @@
+// Runs every test file in its own uvu process (two at a time), so one hung or crashed file cannot take
+// the others down, then prints the closing line CI reads: "N passed, N failed".
+import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const testDir = fileURLToPath(new URL('.', import.meta.url));
+const root = join(testDir, '..');
+const FILE_TIMEOUT_MS = 180_000;
+const CONCURRENCY = 2;
+
+function findTestFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return findTestFiles(path);
+    return /\.test\.tsx?$/.test(entry.name) ? [path] : [];
+  });
+}
+
+interface FileResult { file: string; passed: number; failed: number; skipped: number; output: string }
+
+function runFile(file: string): Promise<FileResult> {
+  const rel = relative(testDir, file);
+  const pattern = `^${rel.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`;
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'node_modules/uvu/bin.js'), 'test', pattern, '--no-color'], {
+      cwd: root,
+      env: { ...process.env, FORCE_COLOR: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    const timer = setTimeout(() => {
+      output += `\n!! ${rel} did not finish within ${FILE_TIMEOUT_MS / 1000}s (a server or timer left open?); killed\n`;
+      child.kill('SIGKILL');
+    }, FILE_TIMEOUT_MS);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      const plain = output.replace(/\x1b\[[0-9;]*m/g, '');
+      const total = Number(/Total:\s+(\d+)/.exec(plain)?.[1] ?? 0);
+      const passed = Number(/Passed:\s+(\d+)/.exec(plain)?.[1] ?? 0);
+      const skipped = Number(/Skipped:\s+(\d+)/.exec(plain)?.[1] ?? 0);
+      let failed = total - passed - skipped;
+      // A file that crashed, hung or exited non-zero without a counted failure still fails the run.
+      if (code !== 0 && failed === 0) failed = 1;
+      resolve({ file: rel, passed, failed, skipped, output: plain });
+    });
+  });
+}
+
+const filters = process.argv.slice(2);
+const files = findTestFiles(testDir)
+  .filter((file) => filters.length === 0 || filters.some((f) => file.includes(f)))
+  .sort();
+const results: FileResult[] = [];
+const queue = [...files];
+await Promise.all(
+  Array.from({ length: CONCURRENCY }, async () => {
+    for (let file = queue.shift(); file; file = queue.shift()) {
+      const result = await runFile(file);
+      results.push(result);
+      const status = result.failed > 0 ? 'FAIL' : 'ok  ';
+      process.stdout.write(`${status} ${result.file}  (${result.passed} passed${result.skipped ? `, ${result.skipped} skipped` : ''})\n`);
+      if (result.failed > 0 || result.skipped > 0) process.stdout.write(indent(result.output));
+    }
+  }),
+);
+const sum = (key: 'passed' | 'failed' | 'skipped') => results.reduce((n, r) => n + r[key], 0);
+const skipped = sum('skipped');
+process.stdout.write(`\n${sum('passed')} passed, ${sum('failed')} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
+process.exitCode = sum('failed') > 0 || files.length === 0 ? 1 : 0;
+
+function indent(text: string): string {
+  return text.split('\n').map((line) => `    ${line}`).join('\n') + '\n';
+}
