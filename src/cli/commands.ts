@@ -1,4 +1,5 @@
+import { serveCommand } from './commands/serve.ts';
 import type { CommandDefinition } from './context.ts';
 
 // Every command, registered statically: folder scanning does not survive bundling.
-export const commands: ReadonlyArray<CommandDefinition<any>> = [];
+export const commands: ReadonlyArray<CommandDefinition<any>> = [serveCommand];

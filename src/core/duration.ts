@@ -28,14 +28,18 @@ function checkFinite(ms: number, input: string): number {
   return ms;
 }
 
-/** Formats milliseconds compactly for people: `850ms`, `12s`, `4m05s`, `2h10m`, `3d4h`. */
+/** Formats milliseconds compactly for people: `850ms`, `12s`, `4m05s`, `2h`, `2h10m`, `1d`, `3d4h`. */
 export function formatDuration(ms: number): string {
   if (ms < 1_000) return `${Math.max(0, Math.round(ms))}ms`;
   const s = Math.floor(ms / 1_000);
   if (s < 60) return `${s}s`;
   const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m${String(s % 60).padStart(2, '0')}s`;
+  if (m < 60) return withRest(m, 'm', s % 60, 's');
   const h = Math.floor(m / 60);
-  if (h < 24) return `${h}h${String(m % 60).padStart(2, '0')}m`;
-  return `${Math.floor(h / 24)}d${h % 24}h`;
+  if (h < 24) return withRest(h, 'h', m % 60, 'm');
+  return withRest(Math.floor(h / 24), 'd', h % 24, 'h');
+}
+
+function withRest(whole: number, unit: string, rest: number, restUnit: string): string {
+  return rest === 0 ? `${whole}${unit}` : `${whole}${unit}${String(rest).padStart(2, '0')}${restUnit}`;
 }

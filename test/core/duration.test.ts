@@ -24,7 +24,10 @@ test('formats durations compactly', () => {
   assert.is(formatDuration(12_400), '12s');
   assert.is(formatDuration(245_000), '4m05s');
   assert.is(formatDuration(7_800_000), '2h10m');
-  assert.is(formatDuration(100_800_000), '1d4h');
+  assert.is(formatDuration(100_800_000), '1d04h');
+  assert.is(formatDuration(86_400_000), '1d');
+  assert.is(formatDuration(7_200_000), '2h');
+  assert.is(formatDuration(300_000), '5m');
 });
 
 test.run();

@@ -1,0 +1,22 @@
+import type { z } from 'zod';
+import { firstProblem } from '../protocol/schemas.ts';
+import { UsageError } from './context.ts';
+
+/** Validates parsed options with `schema`; the first problem becomes a one-line UsageError. */
+export function validateOptions<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const result = schema.safeParse(input);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const flag = issue?.path[0] ? `--${String(issue.path[0]).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ` : '';
+    throw new UsageError(`${flag}${issue?.message ?? firstProblem(result.error)}`);
+  }
+  return result.data;
+}
+
+/** Whether the interactive screen is drawn: a terminal, not CI, and not turned off by flags. */
+export function wantsTui(stdout: NodeJS.WriteStream, env: NodeJS.ProcessEnv, flags: { json?: boolean; tui?: boolean }): boolean {
+  if (flags.json || flags.tui === false) return false;
+  if (env.CI && env.CI !== 'false' && env.CI !== '0') return false;
+  if (env.TERM === 'dumb') return false;
+  return stdout.isTTY === true;
+}

@@ -1,0 +1,35 @@
+/** Every error code on the wire, with the one HTTP status each is sent with. */
+export const ErrorStatus = {
+  invalid_task_id: 400,
+  invalid_request: 400,
+  invalid_json: 400,
+  unauthorized: 401,
+  not_found: 404,
+  method_not_allowed: 405,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  too_many_watches: 503,
+  store_unavailable: 503,
+  shutting_down: 503,
+  internal: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ErrorStatus;
+
+/**
+ * An error with its wire form. Handlers throw it; exactly one place in the server turns it into a reply,
+ * and the client rebuilds it from that reply.
+ */
+export class HttpError extends Error {
+  override name = 'HttpError';
+  readonly status: number;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {
+    super(message);
+    this.status = ErrorStatus[code];
+  }
+}

@@ -1,0 +1,18 @@
+// Limits both sides of the wire agree on. The README's "Limits" table repeats these numbers.
+
+/** How long the server holds a watch when the client names no timeout. */
+export const DEFAULT_WATCH_TIMEOUT_MS = 30_000;
+/** The longest watch a server may be configured to hold; clients may ask for less, never more. */
+export const MAX_WATCH_TIMEOUT_MS = 5 * 60_000;
+/** The shortest watch a client may ask for. */
+export const MIN_WATCH_TIMEOUT_MS = 100;
+/** Ids in one watch request. */
+export const MAX_IDS_PER_WATCH = 10_000;
+/** Bytes in one request body (10,000 ids of the longest kind fit). */
+export const MAX_BODY_BYTES = 4 * 1024 * 1024;
+/** Characters in a cancel reason. */
+export const MAX_REASON_CHARS = 1_024;
+/** Watches open at once across all clients, unless the server is told otherwise. */
+export const DEFAULT_MAX_OPEN_WATCHES = 100_000;
+/** What a client adds to the watch timeout before it gives up on an answer itself. */
+export const CLIENT_TIMEOUT_MARGIN_MS = 10_000;

@@ -1,0 +1,16 @@
+// The paths of the wire, built in one place for the client and matched in one place by the server.
+
+const segment = (id: string) => encodeURIComponent(id);
+
+export const paths = {
+  // The seed article's routes, kept exactly so its workers keep working.
+  ping: '/ping',
+  seedCancel: (id: string) => `/cancel-task/${segment(id)}`,
+  seedWatch: (id: string) => `/watch-task/${segment(id)}`,
+  // The JSON API.
+  cancel: (id: string) => `/v1/tasks/${segment(id)}/cancel`,
+  task: (id: string) => `/v1/tasks/${segment(id)}`,
+  watch: '/v1/watch',
+  healthz: '/healthz',
+  metrics: '/metrics',
+} as const;

@@ -1,0 +1,82 @@
+import { z } from 'zod';
+import { parseDuration } from '../core/duration.ts';
+import { taskIdProblem } from '../core/task-id.ts';
+import { MAX_IDS_PER_WATCH, MAX_REASON_CHARS } from './limits.ts';
+
+/** A task id under the core's rules. */
+export const taskIdSchema = z.string().superRefine((id, ctx) => {
+  const problem = taskIdProblem(id);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+/** A duration as people write it ("30s"), parsed to milliseconds. */
+export const durationSchema = z.string().max(32).transform((text, ctx) => {
+  try {
+    return parseDuration(text);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    return z.NEVER;
+  }
+});
+
+export const cancelRequestSchema = z.strictObject({
+  reason: z.string().max(MAX_REASON_CHARS).optional(),
+});
+export type CancelRequest = z.input<typeof cancelRequestSchema>;
+
+const idListSchema = z.array(taskIdSchema).min(1, 'name at least one id').max(MAX_IDS_PER_WATCH, `at most ${MAX_IDS_PER_WATCH} ids per watch`);
+
+export const watchRequestSchema = z.strictObject({
+  ids: idListSchema,
+  timeout: durationSchema.optional(),
+});
+export type WatchRequest = z.input<typeof watchRequestSchema>;
+
+/** GET /v1/watch?ids=a,b&timeout=30s: the same request in a query string. */
+export const watchQuerySchema = z.strictObject({
+  ids: z.string().min(1, 'name at least one id').transform((ids) => ids.split(',')).pipe(idListSchema),
+  timeout: durationSchema.optional(),
+});
+
+const isoTime = z.iso.datetime();
+
+export const cancelRecordSchema = z.object({
+  id: z.string(),
+  reason: z.string().optional(),
+  cancelledAt: isoTime,
+  expiresAt: isoTime,
+});
+export type CancelRecordReply = z.infer<typeof cancelRecordSchema>;
+
+export const watchReplySchema = z.object({
+  /** The ids cancelled among those watched; empty when the watch timed out. */
+  cancelled: z.array(z.string()),
+  records: z.array(cancelRecordSchema),
+});
+export type WatchReply = z.infer<typeof watchReplySchema>;
+
+export const taskReplySchema = z.object({
+  id: z.string(),
+  cancelled: z.boolean(),
+  record: cancelRecordSchema.optional(),
+});
+export type TaskReply = z.infer<typeof taskReplySchema>;
+
+export const errorReplySchema = z.object({
+  error: z.object({ code: z.string(), message: z.string() }),
+});
+
+export const healthReplySchema = z.object({
+  status: z.enum(['ok', 'degraded']),
+  store: z.object({ kind: z.string(), ok: z.boolean(), error: z.string().optional() }),
+  openWatches: z.number(),
+});
+export type HealthReply = z.infer<typeof healthReplySchema>;
+
+/** The first problem zod found, as one line a person can act on. */
+export function firstProblem(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return 'invalid request';
+  const where = issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+  return `${where}${issue.message}`;
+}

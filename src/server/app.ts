@@ -1,0 +1,290 @@
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { Canceler, WaitResult } from '../core/canceler.ts';
+import { type Clock, systemClock } from '../core/clock.ts';
+import { type CancelRecord, StoreUnavailableError } from '../core/store.ts';
+import { InvalidInputError } from '../core/task-id.ts';
+import { HttpError } from '../protocol/errors.ts';
+import { MIN_WATCH_TIMEOUT_MS } from '../protocol/limits.ts';
+import {
+  cancelRequestSchema,
+  firstProblem,
+  type HealthReply,
+  type TaskReply,
+  taskIdSchema,
+  type WatchReply,
+  watchQuerySchema,
+  watchRequestSchema,
+} from '../protocol/schemas.ts';
+import { recordToWire } from '../protocol/wire.ts';
+import { bearerAuth } from './auth.ts';
+import { readJson, sendJson, sendText } from './http-io.ts';
+import type { ServerMetrics } from './metrics.ts';
+import type { z } from 'zod';
+
+export interface ServerOptions {
+  /** The longest a watch is held; also what a watch that names no timeout gets. */
+  readonly watchTimeoutMs: number;
+  readonly maxOpenWatches: number;
+  readonly maxBodyBytes: number;
+  /** When set, every route but /ping and /healthz needs `Authorization: Bearer <token>`. */
+  readonly token?: string | undefined;
+}
+
+/** What the server tells its operator about; the serve command turns it into logs or a dashboard. */
+export interface ServerObserver {
+  cancelled?(record: CancelRecord, source: { address: string; route: 'seed' | 'v1'; reason?: string | undefined }): void;
+  /** A request failed through no fault of the client. */
+  failed?(error: unknown, request: { method: string; path: string }): void;
+}
+
+interface RequestContext {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly params: readonly string[];
+  readonly query: URLSearchParams;
+  /** Aborts when the client goes away before its answer is written. */
+  readonly gone: AbortSignal;
+}
+
+interface Route {
+  readonly method: 'GET' | 'POST';
+  readonly pattern: RegExp;
+  /** Open routes answer without a token. */
+  readonly open?: boolean;
+  readonly handle: (ctx: RequestContext) => Promise<void>;
+}
+
+export interface AppDependencies {
+  readonly canceler: Canceler;
+  readonly options: ServerOptions;
+  readonly metrics: ServerMetrics;
+  readonly observer?: ServerObserver;
+  readonly clock?: Clock;
+}
+
+/** The HTTP surface over a canceler: routing, validation, auth, long polls, and the one error mapping. */
+export function createApp({ canceler, options, metrics, observer = {}, clock = systemClock }: AppDependencies): RequestListener & {
+  readonly openWatches: () => number;
+} {
+  const authorize = options.token ? bearerAuth(options.token) : () => {};
+  let openWatches = 0;
+
+  const parse = <S extends z.ZodType>(schema: S, input: unknown, code: 'invalid_request' | 'invalid_task_id' = 'invalid_request'): z.output<S> => {
+    const result = schema.safeParse(input);
+    if (!result.success) throw new HttpError(code, firstProblem(result.error));
+    return result.data;
+  };
+  const taskIdParam = (ctx: RequestContext) => parse(taskIdSchema, ctx.params[0], 'invalid_task_id');
+
+  const recordCancel = async (ctx: RequestContext, id: string, route: 'seed' | 'v1', reason?: string) => {
+    const record = await canceler.cancel(id, reason === undefined ? {} : { reason });
+    metrics.cancels.inc({ route });
+    observer.cancelled?.(record, { address: ctx.req.socket.remoteAddress ?? 'unknown', route, reason });
+    return record;
+  };
+
+  /** Holds a long poll on `ids` until one is cancelled, the timeout passes, or the client leaves. */
+  const holdWatch = async (ctx: RequestContext, ids: readonly string[], timeoutMs: number): Promise<WaitResult> => {
+    if (openWatches >= options.maxOpenWatches) {
+      metrics.rejectedWatches.inc();
+      throw new HttpError('too_many_watches', `this server holds ${options.maxOpenWatches} watches already; retry shortly`, { 'retry-after': '1' });
+    }
+    openWatches++;
+    metrics.openWatches.inc();
+    const ended = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      ended.abort();
+    }, timeoutMs);
+    const onGone = () => ended.abort();
+    ctx.gone.addEventListener('abort', onGone, { once: true });
+    try {
+      const result = await canceler.wait(ids, ended.signal);
+      // "gone": the client left, or the server is stopping and ended the wait early.
+      const outcome = result.cancelled.length > 0 ? 'cancelled' : timedOut ? 'timeout' : 'gone';
+      metrics.watchRequests.inc({ outcome });
+      return result;
+    } finally {
+      clearTimeout(timer);
+      ctx.gone.removeEventListener('abort', onGone);
+      openWatches--;
+      metrics.openWatches.dec();
+    }
+  };
+  const observeLatency = (result: WaitResult) => {
+    if (result.cancelArrivedAt !== undefined) metrics.notifyLatency.observe((clock.monotonic() - result.cancelArrivedAt) / 1_000);
+  };
+
+  const watchTimeout = (requestedMs: number | undefined) => {
+    if (requestedMs === undefined) return options.watchTimeoutMs;
+    if (requestedMs < MIN_WATCH_TIMEOUT_MS) throw new HttpError('invalid_request', `timeout: at least ${MIN_WATCH_TIMEOUT_MS}ms`);
+    // The server decides how long a worker may wait: asking for more gets the server's limit.
+    return Math.min(requestedMs, options.watchTimeoutMs);
+  };
+
+  const answerWatch = async (ctx: RequestContext, ids: readonly string[], requestedMs: number | undefined) => {
+    const result = await holdWatch(ctx, ids, watchTimeout(requestedMs));
+    const reply: WatchReply = { cancelled: result.cancelled.map((r) => r.id), records: result.cancelled.map(recordToWire) };
+    sendJson(ctx.res, 200, reply);
+    observeLatency(result);
+  };
+
+  const routes: Route[] = [
+    {
+      method: 'GET',
+      pattern: /^\/ping$/,
+      open: true,
+      handle: async (ctx) => sendJson(ctx.res, 200, { message: 'pong' }),
+    },
+    {
+      // Seed route: 200 text "ok" once the cancel is stored.
+      method: 'GET',
+      pattern: /^\/cancel-task\/([^/]+)$/,
+      handle: async (ctx) => {
+        await recordCancel(ctx, taskIdParam(ctx), 'seed');
+        sendText(ctx.res, 200, 'ok');
+      },
+    },
+    {
+      // Seed route: text "true" when the id is cancelled, "false" when the server's watch timeout passed
+      // (or the server is stopping): either way the worker simply asks again.
+      method: 'GET',
+      pattern: /^\/watch-task\/([^/]+)$/,
+      handle: async (ctx) => {
+        const result = await holdWatch(ctx, [taskIdParam(ctx)], options.watchTimeoutMs);
+        sendText(ctx.res, 200, result.cancelled.length > 0 ? 'true' : 'false');
+        observeLatency(result);
+      },
+    },
+    {
+      method: 'POST',
+      pattern: /^\/v1\/tasks\/([^/]+)\/cancel$/,
+      handle: async (ctx) => {
+        const id = taskIdParam(ctx);
+        const body = parse(cancelRequestSchema, await readJson(ctx.req, options.maxBodyBytes));
+        const record = await recordCancel(ctx, id, 'v1', body.reason);
+        sendJson(ctx.res, 200, recordToWire(record));
+      },
+    },
+    {
+      method: 'GET',
+      pattern: /^\/v1\/tasks\/([^/]+)$/,
+      handle: async (ctx) => {
+        const id = taskIdParam(ctx);
+        const [record] = await canceler.find([id]);
+        const reply: TaskReply = record ? { id, cancelled: true, record: recordToWire(record) } : { id, cancelled: false };
+        sendJson(ctx.res, 200, reply);
+      },
+    },
+    {
+      // 200 {"cancelled": [ids]} as soon as any watched id is cancelled; {"cancelled": []} at the timeout.
+      method: 'GET',
+      pattern: /^\/v1\/watch$/,
+      handle: async (ctx) => {
+        const query = parse(watchQuerySchema, queryObject(ctx.query));
+        await answerWatch(ctx, query.ids, query.timeout);
+      },
+    },
+    {
+      method: 'POST',
+      pattern: /^\/v1\/watch$/,
+      handle: async (ctx) => {
+        const body = parse(watchRequestSchema, await readJson(ctx.req, options.maxBodyBytes));
+        await answerWatch(ctx, body.ids, body.timeout);
+      },
+    },
+    {
+      // 200 when the store answers, 503 when it does not; the body says which either way.
+      method: 'GET',
+      pattern: /^\/healthz$/,
+      open: true,
+      handle: async (ctx) => {
+        const store = canceler.store;
+        let error: string | undefined;
+        try {
+          await withTimeout(store.check(), 2_000, 'the store did not answer within 2s');
+        } catch (e) {
+          error = (e as Error).message;
+        }
+        const reply: HealthReply = {
+          status: error ? 'degraded' : 'ok',
+          store: { kind: store.description.split(':')[0]!, ok: !error, ...(error ? { error } : {}) },
+          openWatches,
+        };
+        sendJson(ctx.res, error ? 503 : 200, reply);
+      },
+    },
+    {
+      method: 'GET',
+      pattern: /^\/metrics$/,
+      handle: async (ctx) => sendText(ctx.res, 200, await metrics.registry.metrics(), metrics.registry.contentType),
+    },
+  ];
+
+  const route = async (req: IncomingMessage, res: ServerResponse, gone: AbortSignal) => {
+    const target = req.url ?? '/';
+    const queryStart = target.indexOf('?');
+    const path = queryStart === -1 ? target : target.slice(0, queryStart);
+    const matches = routes.flatMap((r) => {
+      const match = r.pattern.exec(path);
+      return match ? [{ route: r, match }] : [];
+    });
+    if (matches.length === 0) throw new HttpError('not_found', `no route ${req.method} ${truncate(path)}`);
+    const hit = matches.find((m) => m.route.method === req.method);
+    if (!hit) {
+      const allow = matches.map((m) => m.route.method).join(', ');
+      throw new HttpError('method_not_allowed', `${truncate(path)} takes ${allow}`, { allow });
+    }
+    if (!hit.route.open) authorize(req.headers);
+    let params: string[];
+    let query: URLSearchParams;
+    try {
+      params = hit.match.slice(1).map((part) => decodeURIComponent(part ?? ''));
+      query = new URLSearchParams(queryStart === -1 ? '' : target.slice(queryStart + 1));
+    } catch {
+      throw new HttpError('invalid_request', 'the path is not valid percent-encoded UTF-8');
+    }
+    await hit.route.handle({ req, res, params, query, gone });
+  };
+
+  // The one place errors become replies.
+  const replyError = (req: IncomingMessage, res: ServerResponse, error: unknown) => {
+    let httpError: HttpError;
+    if (error instanceof HttpError) httpError = error;
+    else if (error instanceof InvalidInputError) httpError = new HttpError('invalid_request', error.message);
+    else if (error instanceof StoreUnavailableError) httpError = new HttpError('store_unavailable', error.message, { 'retry-after': '1' });
+    else {
+      observer.failed?.(error, { method: req.method ?? '?', path: truncate(req.url ?? '') });
+      httpError = new HttpError('internal', 'the server failed to answer; see its log');
+    }
+    sendJson(res, httpError.status, { error: { code: httpError.code, message: httpError.message } }, { ...httpError.headers });
+  };
+
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
+    const goneController = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) goneController.abort();
+    });
+    route(req, res, goneController.signal).catch((error: unknown) => replyError(req, res, error));
+  };
+  return Object.assign(listener, { openWatches: () => openWatches });
+}
+
+function queryObject(query: URLSearchParams): Record<string, string> {
+  const object: Record<string, string> = {};
+  for (const key of new Set(query.keys())) object[key] = query.getAll(key).join(',');
+  return object;
+}
+
+function truncate(text: string, max = 100): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,59 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HttpError } from '../protocol/errors.ts';
+
+/** Reads a request body up to `maxBytes`; larger bodies are refused without reading them whole. */
+export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > maxBytes) return Promise.reject(tooLarge(maxBytes));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        req.off('data', onData);
+        req.resume();
+        reject(tooLarge(maxBytes));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(Buffer.concat(chunks)));
+    req.once('error', reject);
+  });
+}
+
+function tooLarge(maxBytes: number): HttpError {
+  // Close the connection after answering: the rest of the body is not worth reading.
+  return new HttpError('payload_too_large', `request body is larger than ${maxBytes} bytes`, { connection: 'close' });
+}
+
+/** Parses a JSON body; an empty body reads as `{}` so optional bodies may be left out. */
+export async function readJson(req: IncomingMessage, maxBytes: number): Promise<unknown> {
+  const body = await readBody(req, maxBytes);
+  if (body.length === 0) return {};
+  const type = req.headers['content-type'] ?? '';
+  if (!/^application\/json\b/i.test(type)) {
+    throw new HttpError('unsupported_media_type', 'send the body as application/json');
+  }
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new HttpError('invalid_json', 'the request body is not valid JSON');
+  }
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  send(res, status, JSON.stringify(body), 'application/json; charset=utf-8', headers);
+}
+
+export function sendText(res: ServerResponse, status: number, body: string, contentType = 'text/plain; charset=utf-8'): void {
+  send(res, status, body, contentType, {});
+}
+
+function send(res: ServerResponse, status: number, body: string, contentType: string, headers: Record<string, string>): void {
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body), ...headers });
+  res.end(body);
+}

@@ -1,0 +1,82 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Canceler } from '../core/canceler.ts';
+import type { Clock } from '../core/clock.ts';
+import type { CancelStore } from '../core/store.ts';
+import { createApp, type ServerObserver, type ServerOptions } from './app.ts';
+import { ServerMetrics } from './metrics.ts';
+
+export interface ServerConfig extends ServerOptions {
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  readonly store: CancelStore;
+  readonly ttlMs: number;
+  readonly observer?: ServerObserver;
+  readonly clock?: Clock;
+  /** Told of background failures (sweeps, store look-ups) the server survives. */
+  readonly onBackgroundError?: (error: unknown) => void;
+}
+
+export interface RunningServer {
+  /** The base URL clients use, e.g. http://127.0.0.1:8080. */
+  readonly url: string;
+  readonly port: number;
+  readonly canceler: Canceler;
+  readonly metrics: ServerMetrics;
+  openWatches(): number;
+  /** Stops accepting, answers open watches "not cancelled", lets answers drain, then closes the store. */
+  close(): Promise<void>;
+}
+
+// Slow clients get this long to send their headers and the whole request; long polls are not affected,
+// because once a request is in, only the socket-idle timeout below applies.
+const HEADERS_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 30_000;
+const IDLE_MARGIN_MS = 30_000;
+const DRAIN_MS = 2_000;
+
+/** Starts a taskctl server; resolves once it listens. */
+export async function startServer(config: ServerConfig): Promise<RunningServer> {
+  const canceler = new Canceler({ store: config.store, ttlMs: config.ttlMs, ...(config.clock ? { clock: config.clock } : {}), onError: config.onBackgroundError });
+  const metrics = new ServerMetrics();
+  const app = createApp({ canceler, options: config, metrics, ...(config.observer ? { observer: config.observer } : {}), ...(config.clock ? { clock: config.clock } : {}) });
+  const server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: 5_000 }, app);
+  // A socket may sit silent for a whole long poll, and no longer.
+  server.timeout = config.watchTimeoutMs + IDLE_MARGIN_MS;
+  await listen(server, config.port, config.host);
+  const { port } = server.address() as AddressInfo;
+  const hostForUrl = config.host.includes(':') ? `[${config.host}]` : config.host;
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${hostForUrl}:${port}`,
+    port,
+    canceler,
+    metrics,
+    openWatches: app.openWatches,
+    close: () => (closing ??= shutDown(server, canceler, config.store)),
+  };
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+async function shutDown(server: Server, canceler: Canceler, store: CancelStore): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  canceler.close();
+  server.closeIdleConnections();
+  const drained = await Promise.race([closed.then(() => true), new Promise<boolean>((resolve) => setTimeout(resolve, DRAIN_MS, false).unref())]);
+  if (!drained) {
+    server.closeAllConnections();
+    await closed;
+  }
+  await store.close();
+}

@@ -1,0 +1,34 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The server's Prometheus metrics, in a registry of its own so two servers in one process never mix. */
+export class ServerMetrics {
+  readonly registry = new Registry();
+  readonly openWatches = new Gauge({ name: 'taskctl_open_watches', help: 'Watch requests being held open now.', registers: [this.registry] });
+  readonly cancels = new Counter({
+    name: 'taskctl_cancels_total',
+    help: 'Cancel requests acknowledged, by route (seed or v1).',
+    labelNames: ['route'] as const,
+    registers: [this.registry],
+  });
+  readonly watchRequests = new Counter({
+    name: 'taskctl_watch_requests_total',
+    help: 'Watch requests answered, by outcome: cancelled, timeout, or gone (client left or server stopping).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly notifyLatency = new Histogram({
+    name: 'taskctl_notify_latency_seconds',
+    help: 'From a cancel reaching this server to a waiting watch being answered.',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+  readonly rejectedWatches = new Counter({
+    name: 'taskctl_watches_rejected_total',
+    help: 'Watch requests refused with 503 because too many were open.',
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'taskctl_' });
+  }
+}

@@ -1,0 +1,50 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const entry = fileURLToPath(new URL('../../src/cli/run.ts', import.meta.url));
+
+export interface CliResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+
+/** A running taskctl process (from source), with its output collected as it comes. */
+export class CliProcess {
+  stdout = '';
+  stderr = '';
+  readonly child: ChildProcess;
+  readonly exited: Promise<CliResult>;
+
+  constructor(args: readonly string[], options: { env?: NodeJS.ProcessEnv; binary?: string } = {}) {
+    const [command, argv] = options.binary ? [options.binary, args] : [process.execPath, ['--import', 'tsx', entry, ...args]];
+    this.child = spawn(command, argv, {
+      cwd: root,
+      env: { ...process.env, CI: '1', ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (this.stdout += chunk));
+    this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.stderr += chunk));
+    this.exited = once(this.child, 'close').then(([code, signal]) => ({ code, signal, stdout: this.stdout, stderr: this.stderr }));
+  }
+
+  /** Resolves with the first match of `pattern` in stdout+stderr, waiting for it to appear. */
+  async waitFor(pattern: RegExp, timeoutMs = 10_000): Promise<RegExpExecArray> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const match = pattern.exec(this.stdout + this.stderr);
+      if (match) return match;
+      if (this.child.exitCode !== null || Date.now() > deadline) {
+        throw new Error(`never saw ${pattern} (exit ${this.child.exitCode}); output:\n${this.stdout}${this.stderr}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGTERM'): void {
+    this.child.kill(signal);
+  }
+}
+
+/** Runs taskctl to completion. */
+export function runCli(args: readonly string[], options: { env?: NodeJS.ProcessEnv; binary?: string } = {}): Promise<CliResult> {
+  return new CliProcess(args, options).exited;
+}

@@ -1,0 +1,95 @@
+import { connect } from 'node:net';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { RunningServer } from '../../src/server/listen.ts';
+import { startTestServer } from '../helpers/server.ts';
+
+let server: RunningServer;
+test.before(async () => {
+  server = await startTestServer({ watchTimeoutMs: 1_000, maxOpenWatches: 3 });
+  await fetch(`${server.url}/cancel-task/precious`);
+});
+test.after(() => server.close());
+
+async function expectJsonError(res: Response, status: number, code: string): Promise<string> {
+  assert.is(res.status, status, `${res.url} -> ${res.status}`);
+  assert.match(res.headers.get('content-type') ?? '', 'application/json');
+  const body = await res.json();
+  assert.is(body.error.code, code);
+  assert.type(body.error.message, 'string');
+  return body.error.message;
+}
+
+const post = (path: string, body: string | Uint8Array, type = 'application/json') =>
+  fetch(server.url + path, { method: 'POST', headers: { 'content-type': type }, body });
+
+test('bad ids get 400 invalid_task_id', async () => {
+  for (const path of [`/cancel-task/${'a'.repeat(300)}`, '/cancel-task/a%00b', '/watch-task/a%20b', '/cancel-task/a%2Fb', '/v1/tasks/%0A', '/v1/tasks/%E2%80%A8']) {
+    await expectJsonError(await fetch(server.url + path), 400, 'invalid_task_id');
+  }
+  await expectJsonError(await fetch(`${server.url}/v1/tasks/${'x'.repeat(300)}/cancel`, { method: 'POST' }), 400, 'invalid_task_id');
+});
+
+test('broken percent-encoding gets 400', async () => {
+  await expectJsonError(await fetch(`${server.url}/cancel-task/%E0%A4%A`), 400, 'invalid_request');
+});
+
+test('bad watch requests get 400 with the first problem', async () => {
+  assert.match(await expectJsonError(await fetch(`${server.url}/v1/watch?ids=a&timeout=soon`), 400, 'invalid_request'), 'not a duration');
+  assert.match(await expectJsonError(await fetch(`${server.url}/v1/watch?ids=a&timeout=1ms`), 400, 'invalid_request'), 'at least');
+  await expectJsonError(await fetch(`${server.url}/v1/watch`), 400, 'invalid_request');
+  await expectJsonError(await fetch(`${server.url}/v1/watch?ids=a,,b`), 400, 'invalid_request');
+  await expectJsonError(await fetch(`${server.url}/v1/watch?ids=a&color=red`), 400, 'invalid_request');
+  await expectJsonError(await post('/v1/watch', JSON.stringify({ ids: [] })), 400, 'invalid_request');
+  await expectJsonError(await post('/v1/watch', JSON.stringify({ ids: 'a' })), 400, 'invalid_request');
+  await expectJsonError(await post('/v1/watch', JSON.stringify({ ids: Array.from({ length: 10_001 }, (_, i) => `id${i}`) })), 400, 'invalid_request');
+  await expectJsonError(await post('/v1/watch', JSON.stringify({ ids: ['ok', 'not ok'] })), 400, 'invalid_request');
+});
+
+test('broken, wrongly typed and huge JSON bodies are refused', async () => {
+  await expectJsonError(await post('/v1/tasks/x/cancel', '{"reason":'), 400, 'invalid_json');
+  await expectJsonError(await post('/v1/tasks/x/cancel', '[1,2]'), 400, 'invalid_request');
+  await expectJsonError(await post('/v1/tasks/x/cancel', JSON.stringify({ reason: 42 })), 400, 'invalid_request');
+  await expectJsonError(await post('/v1/tasks/x/cancel', JSON.stringify({ reason: 'r'.repeat(2_000) })), 400, 'invalid_request');
+  await expectJsonError(await post('/v1/tasks/x/cancel', 'reason=x', 'application/x-www-form-urlencoded'), 415, 'unsupported_media_type');
+  const huge = new Uint8Array(5 * 1024 * 1024).fill(0x20);
+  await expectJsonError(await post('/v1/watch', huge), 413, 'payload_too_large');
+  const task = await (await fetch(`${server.url}/v1/tasks/x`)).json();
+  assert.is(task.cancelled, false, 'no refused request cancelled anything');
+});
+
+test('unknown routes get 404 and wrong methods 405 with Allow', async () => {
+  await expectJsonError(await fetch(`${server.url}/nope`), 404, 'not_found');
+  await expectJsonError(await fetch(`${server.url}/cancel-task/`), 404, 'not_found');
+  const wrong = await fetch(`${server.url}/v1/tasks/x/cancel`);
+  assert.is(wrong.headers.get('allow'), 'POST');
+  await expectJsonError(wrong, 405, 'method_not_allowed');
+  await expectJsonError(await fetch(`${server.url}/ping`, { method: 'DELETE' }), 405, 'method_not_allowed');
+});
+
+test('past the open-watch limit a watch gets 503 with Retry-After', async () => {
+  const held = Array.from({ length: 3 }, () => fetch(`${server.url}/watch-task/busy`).then((r) => r.text()));
+  while (server.openWatches() < 3) await new Promise((resolve) => setTimeout(resolve, 10));
+  const refused = await fetch(`${server.url}/watch-task/busy`);
+  assert.is(refused.headers.get('retry-after'), '1');
+  await expectJsonError(refused, 503, 'too_many_watches');
+  await fetch(`${server.url}/cancel-task/busy`);
+  assert.equal(await Promise.all(held), ['true', 'true', 'true']);
+});
+
+test('a garbage request line gets a 400 and the server goes on', async () => {
+  const reply = await new Promise<string>((resolve) => {
+    const socket = connect(server.port, '127.0.0.1', () => socket.end('GARBAGE \x00\x01 nonsense\r\n\r\n'));
+    let data = '';
+    socket.on('data', (chunk) => (data += chunk));
+    socket.on('close', () => resolve(data));
+  });
+  assert.match(reply, /^HTTP\/1\.1 400/);
+});
+
+test('after all of it the server still answers and the stored cancel is intact', async () => {
+  assert.is((await fetch(`${server.url}/ping`)).status, 200);
+  assert.is(await (await fetch(`${server.url}/watch-task/precious`)).text(), 'true');
+});
+
+test.run();

@@ -1,0 +1,30 @@
+import * as assert from 'uvu/assert';
+import { SqliteStore } from '../../src/store/sqlite-store.ts';
+import { tempDir } from '../helpers/server.ts';
+import { storeSuite } from './store-suite.ts';
+
+const test = storeSuite('sqlite store', async () => {
+  const dir = tempDir();
+  const store = new SqliteStore(`${dir.path}/nested/folder/taskctl.db`);
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      dir.remove();
+    },
+  };
+});
+
+test('records written before close are there when the file is opened again', async () => {
+  const dir = tempDir();
+  const path = `${dir.path}/reopen.db`;
+  const first = new SqliteStore(path);
+  await first.insert({ id: 'kept', reason: 'r', cancelledAt: 1, expiresAt: 10_000 }, 1);
+  await first.close();
+  const second = new SqliteStore(path);
+  assert.equal(await second.find(['kept'], 2), [{ id: 'kept', reason: 'r', cancelledAt: 1, expiresAt: 10_000 }]);
+  await second.close();
+  dir.remove();
+});
+
+test.run();
