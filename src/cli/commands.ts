@@ -1,5 +1,7 @@
+import { cancelCommand } from './commands/cancel.ts';
 import { serveCommand } from './commands/serve.ts';
+import { workCommand } from './commands/work.ts';
 import type { CommandDefinition } from './context.ts';
 
 // Every command, registered statically: folder scanning does not survive bundling.
-export const commands: ReadonlyArray<CommandDefinition<any>> = [serveCommand];
+export const commands: ReadonlyArray<CommandDefinition<any>> = [serveCommand, cancelCommand, workCommand];

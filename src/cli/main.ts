@@ -20,11 +20,12 @@ export async function main(argv: readonly string[], context: CommandContext): Pr
     .alias('help', 'h')
     .wrap(Math.min(110, context.stdout.columns ?? 100))
     .locale('en')
+    .parserConfiguration({ 'populate--': true })
     .exitProcess(false)
     .epilogue('Docs and source: README.md. Exit codes: 0 ok, 1 failure, 2 usage error, 3 server unavailable.')
     .fail((message, error) => {
-      if (error) throw error;
-      usageProblem = message;
+      // Throwing stops yargs here; returning would let it run the command's handler regardless.
+      throw error ?? new UsageError(message);
     });
   for (const definition of commands) register(parser, definition, context, (code) => (exitCode = code));
   try {

@@ -7,8 +7,15 @@ export function validateOptions<S extends z.ZodType>(schema: S, input: unknown):
   const result = schema.safeParse(input);
   if (!result.success) {
     const issue = result.error.issues[0];
-    const flag = issue?.path[0] ? `--${String(issue.path[0]).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ` : '';
-    throw new UsageError(`${flag}${issue?.message ?? firstProblem(result.error)}`);
+    const [key, index] = issue?.path ?? [];
+    // Positional task ids are named by their value; options by their flag.
+    const where =
+      key === 'ids' && typeof index === 'number'
+        ? `${JSON.stringify((input as { ids: unknown[] }).ids[index])}: `
+        : key !== undefined
+          ? `--${String(key).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: `
+          : '';
+    throw new UsageError(`${where}${issue?.message ?? firstProblem(result.error)}`);
   }
   return result.data;
 }

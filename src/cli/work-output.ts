@@ -1,0 +1,57 @@
+import { formatDuration } from '../core/duration.ts';
+import type { WorkEvent, WorkStore } from '../worker/work-state.ts';
+
+// "answered" is the link's heartbeat: it feeds the screen's "last answer" clock, and would only be noise here.
+const QUIET_EVENTS = new Set<WorkEvent['event']>(['answered']);
+
+/** Prints every event as one NDJSON line: `event`, `ts` (ISO time) and, when about a task, `task`. */
+export function printJsonEvents(store: WorkStore, stdout: NodeJS.WritableStream): () => void {
+  return store.subscribe((event) => {
+    if (QUIET_EVENTS.has(event.event)) return;
+    stdout.write(`${JSON.stringify({ ...event, ts: new Date(event.ts).toISOString() })}\n`);
+  });
+}
+
+/** Prints events as plain lines for logs and pipes; task output goes through prefixed with its task id. */
+export function printPlainEvents(store: WorkStore, stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): () => void {
+  return store.subscribe((event, state) => {
+    if (event.event === 'output') {
+      (event.stream === 'stdout' ? stdout : stderr).write(`[${event.task}] ${event.line}\n`);
+      return;
+    }
+    const text = describeEvent(event, state.server);
+    if (text) stdout.write(`${new Date(event.ts).toISOString().slice(11, 19)} ${text}\n`);
+  });
+}
+
+/** One line of text for an event, or undefined for events not worth a line. */
+export function describeEvent(event: WorkEvent, server: string): string | undefined {
+  switch (event.event) {
+    case 'watching':
+      return `watching ${event.task}`;
+    case 'started':
+      return `started ${event.task} (pid ${event.pid})`;
+    case 'cancelled':
+      return `cancelled ${event.task}${event.reason ? ` (reason: ${event.reason})` : ''}`;
+    case 'timeout':
+      return `timeout ${event.task} after ${formatDuration(event.afterMs)}`;
+    case 'killing':
+      return `killing ${event.task} with ${event.signal}`;
+    case 'exited':
+      if (event.error) return `exited ${event.task}: ${event.error}`;
+      return `exited ${event.task} ${event.signal ? `by signal ${event.signal}` : `with code ${event.code}`}`;
+    case 'connected':
+      return `connected to ${server}`;
+    case 'reconnected':
+      return `reconnected to ${server}`;
+    case 'disconnected':
+      return `disconnected: ${event.error}; retrying in ${formatDuration(event.retryInMs)} (attempt ${event.attempt})`;
+    case 'interrupted':
+      return `interrupted by ${event.signal}; stopping tasks`;
+    case 'done':
+      return `all tasks ended; exit code ${event.exitCode}`;
+    case 'output':
+    case 'answered':
+      return undefined;
+  }
+}

@@ -1,0 +1,40 @@
+import { TaskctlClient, type ClientOptions } from './client.ts';
+import { type WatchListener, WatchLoop } from './watch-loop.ts';
+
+/** The abort reason of a signal from cancelSignal(): which task was cancelled, and why. */
+export class TaskCancelledError extends Error {
+  override name = 'TaskCancelledError';
+  constructor(
+    readonly taskId: string,
+    readonly reason: string | undefined,
+  ) {
+    super(reason ? `task ${taskId} was cancelled: ${reason}` : `task ${taskId} was cancelled`);
+  }
+}
+
+export interface CancelSignalOptions extends ClientOptions {
+  /** Stop watching when this aborts (for example when the task finished on its own). */
+  readonly signal?: AbortSignal;
+  readonly watchTimeoutMs?: number;
+  /** Told of connection trouble; the watch keeps retrying regardless. */
+  readonly listener?: Pick<WatchListener, 'disconnected' | 'reconnected'>;
+}
+
+/**
+ * An AbortSignal that aborts, with a TaskCancelledError as its reason, when `taskId` is cancelled on the
+ * server. It watches in the background, through network failures, until then or until `options.signal`.
+ */
+export function cancelSignal(taskId: string, options: CancelSignalOptions): AbortSignal {
+  const cancelled = new AbortController();
+  const client = new TaskctlClient(options);
+  const loop = new WatchLoop(client, [taskId], {
+    ...(options.watchTimeoutMs ? { watchTimeoutMs: options.watchTimeoutMs } : {}),
+    listener: {
+      ...options.listener,
+      cancelled: (record) => cancelled.abort(new TaskCancelledError(record.id, record.reason)),
+    },
+  });
+  const stop = options.signal ? AbortSignal.any([options.signal, cancelled.signal]) : cancelled.signal;
+  void loop.run(stop).finally(() => client.close());
+  return cancelled.signal;
+}

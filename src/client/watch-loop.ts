@@ -1,0 +1,114 @@
+import { type BackoffPolicy, DEFAULT_BACKOFF, backoffDelay } from '../core/backoff.ts';
+import { DEFAULT_WATCH_TIMEOUT_MS } from '../protocol/limits.ts';
+import type { CancelRecordReply } from '../protocol/schemas.ts';
+import { ClientError, type TaskctlClient } from './client.ts';
+
+/** What a watch loop reports as it goes. Every method is optional. */
+export interface WatchListener {
+  /** The server answered for the first time. */
+  connected?(): void;
+  /** A request failed; the loop tries again after `retryInMs`. `attempt` counts failures in a row. */
+  disconnected?(error: ClientError, attempt: number, retryInMs: number): void;
+  /** The server answered again after failures. */
+  reconnected?(): void;
+  /** A long poll was answered (cancel or timeout): the link is alive. */
+  answered?(): void;
+  /** `record.id` was cancelled; it is no longer watched. */
+  cancelled?(record: CancelRecordReply): void;
+}
+
+export interface WatchLoopOptions {
+  /** How long each long poll may be held; the server may hold it for less. */
+  readonly watchTimeoutMs?: number;
+  readonly backoff?: BackoffPolicy;
+  readonly listener?: WatchListener;
+}
+
+/**
+ * Keeps one long poll open for a changing set of task ids, and never gives up on the network: any failure
+ * is retried with capped, jittered backoff. Each id is reported cancelled at most once, then dropped.
+ */
+export class WatchLoop {
+  readonly #client: TaskctlClient;
+  readonly #ids: Set<string>;
+  readonly #watchTimeoutMs: number;
+  readonly #backoff: BackoffPolicy;
+  readonly #listener: WatchListener;
+  #emptied = new AbortController();
+
+  constructor(client: TaskctlClient, ids: Iterable<string>, options: WatchLoopOptions = {}) {
+    this.#client = client;
+    this.#ids = new Set(ids);
+    this.#watchTimeoutMs = options.watchTimeoutMs ?? DEFAULT_WATCH_TIMEOUT_MS;
+    this.#backoff = options.backoff ?? DEFAULT_BACKOFF;
+    this.#listener = options.listener ?? {};
+  }
+
+  /** The ids still watched. */
+  get ids(): ReadonlySet<string> {
+    return this.#ids;
+  }
+
+  /** Stops watching `id` (its task ended some other way). The open poll is left to finish unless none remain. */
+  remove(id: string): void {
+    this.#ids.delete(id);
+    if (this.#ids.size === 0) this.#emptied.abort();
+  }
+
+  /** Runs until every id is cancelled or removed, or `signal` aborts. */
+  async run(signal: AbortSignal): Promise<void> {
+    const stop = AbortSignal.any([signal, this.#emptied.signal]);
+    let link: 'new' | 'up' | 'down' = 'new';
+    let reachable = false;
+    let failures = 0;
+    const markUp = () => {
+      if (link === 'new') this.#listener.connected?.();
+      if (link === 'down') this.#listener.reconnected?.();
+      link = 'up';
+      failures = 0;
+    };
+    while (!stop.aborted && this.#ids.size > 0) {
+      try {
+        // After a network failure, a cheap ping tells at once whether the server is back; a long poll
+        // would only say so when it is answered.
+        if (!reachable) {
+          await this.#client.ping({ signal: stop });
+          reachable = true;
+          markUp();
+        }
+        const reply = await this.#client.watch([...this.#ids], { timeoutMs: this.#watchTimeoutMs, signal: stop });
+        markUp();
+        this.#listener.answered?.();
+        for (const record of reply.records) {
+          if (!this.#ids.delete(record.id)) continue;
+          this.#listener.cancelled?.(record);
+        }
+      } catch (error) {
+        if (stop.aborted) break;
+        const clientError = error instanceof ClientError ? error : new ClientError('protocol', (error as Error)?.message ?? String(error));
+        // A server that answered with an error is reachable; only a network failure needs the ping again.
+        if (clientError.kind !== 'rejected') reachable = false;
+        failures++;
+        link = 'down';
+        const delay = backoffDelay(failures, this.#backoff);
+        this.#listener.disconnected?.(clientError, failures, delay);
+        await sleep(delay, stop);
+      }
+    }
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

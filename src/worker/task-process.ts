@@ -1,0 +1,92 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+export interface TaskProcessEvents {
+  started(pid: number): void;
+  output(stream: 'stdout' | 'stderr', line: string): void;
+  killing(signal: 'SIGTERM' | 'SIGKILL'): void;
+  exited(code: number | null, signal: string | null, error?: string): void;
+}
+
+// Longest output line kept whole; a longer one is cut so one runaway line cannot eat memory.
+const MAX_LINE_CHARS = 8_192;
+
+/**
+ * One task's command, in a process group of its own so that stopping it reaches everything it started.
+ * Output is read line by line and handed on, never mixed with another task's.
+ */
+export class TaskProcess {
+  readonly #child: ChildProcess;
+  readonly #events: TaskProcessEvents;
+  #exited = false;
+  #killTimer: NodeJS.Timeout | undefined;
+  readonly done: Promise<void>;
+
+  constructor(command: readonly string[], env: NodeJS.ProcessEnv, events: TaskProcessEvents) {
+    this.#events = events;
+    const [file, ...args] = command;
+    this.#child = spawn(file!, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: process.platform !== 'win32' });
+    let resolveDone!: () => void;
+    this.done = new Promise((resolve) => (resolveDone = resolve));
+    const streamsClosed = [this.#child.stdout!, this.#child.stderr!].map((stream, i) => {
+      const name = i === 0 ? 'stdout' : 'stderr';
+      const lines = createInterface({ input: stream, crlfDelay: Infinity });
+      lines.on('line', (line) => events.output(name, line.length > MAX_LINE_CHARS ? `${line.slice(0, MAX_LINE_CHARS)}…` : line));
+      return new Promise<void>((resolve) => lines.once('close', resolve));
+    });
+    this.#child.once('spawn', () => events.started(this.#child.pid!));
+    this.#child.once('error', (error: NodeJS.ErrnoException) => {
+      // Only a failure to start ends the task here; "exit" reports everything else.
+      if (this.#child.pid !== undefined) return;
+      this.#finish(error.code === 'ENOENT' ? 127 : 126, null, `cannot run ${file}: ${error.code === 'ENOENT' ? 'command not found' : error.message}`);
+      resolveDone();
+    });
+    this.#child.once('exit', (code, signal) => {
+      // Report the exit once every line the command printed has been handed on, but do not wait on a
+      // background child that inherited the pipes and lives on.
+      const drained = new Promise((resolve) => setTimeout(resolve, 1_000).unref());
+      Promise.race([Promise.all(streamsClosed), drained]).then(() => {
+        this.#finish(code, signal);
+        resolveDone();
+      });
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
+  /** SIGTERM to the whole group now, SIGKILL after `graceMs` if it is still there. Resolves when it exited. */
+  stop(graceMs: number): Promise<void> {
+    if (this.#exited || this.#killTimer) return this.done;
+    this.#signal('SIGTERM');
+    this.#killTimer = setTimeout(() => this.#signal('SIGKILL'), graceMs);
+    return this.done;
+  }
+
+  #signal(signal: 'SIGTERM' | 'SIGKILL'): void {
+    if (this.#exited || this.#child.pid === undefined) return;
+    this.#events.killing(signal);
+    try {
+      // A negative pid addresses the process group the command leads.
+      process.kill(process.platform === 'win32' ? this.#child.pid : -this.#child.pid, signal);
+    } catch {
+      // The group is already gone.
+    }
+  }
+
+  #finish(code: number | null, signal: string | null, error?: string): void {
+    if (this.#exited) return;
+    this.#exited = true;
+    clearTimeout(this.#killTimer);
+    // When we were stopping it, take down anything of its group that outlived the leader.
+    if (this.#killTimer && this.#child.pid !== undefined && process.platform !== 'win32') {
+      try {
+        process.kill(-this.#child.pid, 'SIGKILL');
+      } catch {
+        // Nothing left.
+      }
+    }
+    this.#events.exited(code, signal, error);
+  }
+}

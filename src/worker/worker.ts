@@ -1,0 +1,125 @@
+import type { BackoffPolicy } from '../core/backoff.ts';
+import type { TaskctlClient } from '../client/client.ts';
+import { WatchLoop } from '../client/watch-loop.ts';
+import { TaskProcess } from './task-process.ts';
+import { FINAL_STATES, type WorkEvent, type WorkStore, workExitCode } from './work-state.ts';
+
+export interface WorkOptions {
+  readonly client: TaskctlClient;
+  /** Where every event goes; the store's state is what `work` knows. Its task list names the ids. */
+  readonly store: WorkStore;
+  /** The command to run once per task, or none to only watch. */
+  readonly command?: readonly string[] | undefined;
+  /** How long a command has between SIGTERM and SIGKILL. */
+  readonly graceMs: number;
+  /** A local deadline per task, handled like a cancel. */
+  readonly taskTimeoutMs?: number | undefined;
+  readonly watchTimeoutMs?: number | undefined;
+  readonly backoff?: BackoffPolicy | undefined;
+  readonly env: NodeJS.ProcessEnv;
+  /** Aborts on SIGINT/SIGTERM: stop every command as on cancel, then finish. */
+  readonly shutdown: AbortSignal;
+  readonly now?: () => number;
+}
+
+/**
+ * Watches every task with one long poll and, in command mode, runs one command per task, stopping it when
+ * its task is cancelled or times out. Resolves with the exit code once every task has ended.
+ */
+export async function runWork(options: WorkOptions): Promise<number> {
+  const { client, store, graceMs } = options;
+  const now = options.now ?? Date.now;
+  const emit = (event: WorkEvent) => store.dispatch(event);
+  const ids = [...store.state.tasks.keys()];
+  const processes = new Map<string, TaskProcess>();
+  const deadlines = new Map<string, NodeJS.Timeout>();
+  const isFinal = (id: string) => FINAL_STATES.has(store.state.tasks.get(id)!.state);
+  const allFinal = () => ids.every(isFinal);
+
+  let resolveAllEnded!: () => void;
+  const allEnded = new Promise<void>((resolve) => (resolveAllEnded = resolve));
+  const unsubscribe = store.subscribe(() => {
+    if (allFinal()) resolveAllEnded();
+  });
+
+  const loop = new WatchLoop(client, ids, {
+    watchTimeoutMs: options.watchTimeoutMs,
+    backoff: options.backoff,
+    listener: {
+      connected: () => emit({ event: 'connected', ts: now() }),
+      reconnected: () => emit({ event: 'reconnected', ts: now() }),
+      disconnected: (error, attempt, retryInMs) => emit({ event: 'disconnected', ts: now(), error: error.message, attempt, retryInMs }),
+      answered: () => emit({ event: 'answered', ts: now() }),
+      cancelled: (record) => {
+        if (isFinal(record.id)) return;
+        emit({ event: 'cancelled', ts: now(), task: record.id, reason: record.reason });
+        endTask(record.id);
+      },
+    },
+  });
+
+  /** The task is over for the watch and its deadline; stop its command if one runs. */
+  const endTask = (id: string) => {
+    loop.remove(id);
+    clearTimeout(deadlines.get(id));
+    deadlines.delete(id);
+    void processes.get(id)?.stop(graceMs);
+  };
+
+  for (const id of ids) {
+    if (options.command) {
+      processes.set(id, startCommand(id, options.command, options.env, emit, now, () => endTask(id)));
+    } else {
+      emit({ event: 'watching', ts: now(), task: id });
+    }
+    if (options.taskTimeoutMs !== undefined) {
+      const afterMs = options.taskTimeoutMs;
+      deadlines.set(id, setTimeout(() => {
+        if (isFinal(id)) return;
+        emit({ event: 'timeout', ts: now(), task: id, afterMs });
+        endTask(id);
+      }, afterMs));
+    }
+  }
+
+  const onShutdown = () => {
+    emit({ event: 'interrupted', ts: now(), signal: String(options.shutdown.reason ?? 'SIGINT') });
+    ids.forEach(endTask);
+  };
+  if (options.shutdown.aborted) onShutdown();
+  else options.shutdown.addEventListener('abort', onShutdown, { once: true });
+
+  const stopLoop = new AbortController();
+  const looping = loop.run(stopLoop.signal);
+  if (!allFinal()) await allEnded;
+
+  options.shutdown.removeEventListener('abort', onShutdown);
+  unsubscribe();
+  stopLoop.abort();
+  await looping;
+  deadlines.forEach((timer) => clearTimeout(timer));
+  await Promise.all([...processes.values()].map((p) => p.done));
+  client.close();
+  const exitCode = workExitCode(store.state);
+  emit({ event: 'done', ts: now(), exitCode });
+  return exitCode;
+}
+
+function startCommand(
+  id: string,
+  command: readonly string[],
+  env: NodeJS.ProcessEnv,
+  emit: (event: WorkEvent) => void,
+  now: () => number,
+  onExit: () => void,
+): TaskProcess {
+  return new TaskProcess(command, { ...env, TASKCTL_TASK_ID: id }, {
+    started: (pid) => emit({ event: 'started', ts: now(), task: id, pid }),
+    output: (stream, line) => emit({ event: 'output', ts: now(), task: id, stream, line }),
+    killing: (signal) => emit({ event: 'killing', ts: now(), task: id, signal }),
+    exited: (code, signal, error) => {
+      emit({ event: 'exited', ts: now(), task: id, code, signal, ...(error ? { error } : {}) });
+      onExit();
+    },
+  });
+}

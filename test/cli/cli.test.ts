@@ -1,0 +1,116 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { RunningServer } from '../../src/server/listen.ts';
+import { CliProcess, runCli } from '../helpers/cli.ts';
+import { startTestServer } from '../helpers/server.ts';
+
+let server: RunningServer;
+test.before(async () => {
+  server = await startTestServer({ watchTimeoutMs: 2_000 });
+});
+test.after(() => server.close());
+
+const noStackTrace = (text: string) => assert.not.match(text, /\n\s+at \S+/, `no stack trace in: ${text}`);
+
+test('--help lists every command; --version prints the version', async () => {
+  const help = await runCli(['--help']);
+  assert.is(help.code, 0);
+  for (const command of ['serve', 'cancel', 'work']) assert.match(help.stdout, `taskctl ${command}`);
+  const version = await runCli(['--version']);
+  assert.is(version.code, 0);
+  assert.match(version.stdout, /^\d+\.\d+\.\d+\S* \(\S+\)\n$/);
+});
+
+test('an unknown command or flag exits 2 with a one-line hint', async () => {
+  for (const args of [['frobnicate'], ['cancel', '1', '--frob'], [], ['cancel']]) {
+    const result = await runCli(args);
+    assert.is(result.code, 2, args.join(' '));
+    assert.match(result.stderr, /^taskctl: .+ \(see taskctl --help\)\n$/);
+    assert.is(result.stdout, '');
+  }
+});
+
+test('cancel: acknowledged ids exit 0, and the server has them', async () => {
+  const result = await runCli(['cancel', 'c-1', 'c-2', '--server', server.url, '--reason', 'done here']);
+  assert.is(result.code, 0, result.stderr);
+  assert.match(result.stdout, /cancelled c-1 \(reason: done here\)/);
+  assert.equal((await server.canceler.find(['c-1', 'c-2'])).length, 2);
+});
+
+test('cancel: an invalid id is one line and exit 1, while the valid ones still go through', async () => {
+  const result = await runCli(['cancel', 'c-3', 'bad id', '--server', server.url]);
+  assert.is(result.code, 1);
+  assert.match(result.stderr, /^taskctl: cannot cancel "bad id": task id contains U\+0020.*\n$/);
+  assert.equal((await server.canceler.find(['c-3'])).length, 1);
+});
+
+test('cancel: an unreachable server is one line and exit 3', async () => {
+  const result = await runCli(['cancel', 'a', 'b', 'c', '--server', 'http://127.0.0.1:9']);
+  assert.is(result.code, 3);
+  assert.equal(result.stderr.trim().split('\n'), ['taskctl: cannot reach http://127.0.0.1:9: connection refused']);
+  noStackTrace(result.stderr);
+});
+
+test('cancel: a refused token is one line per id and exit 1; TASKCTL_TOKEN is used', async () => {
+  const guarded = await startTestServer({ token: 'right' });
+  try {
+    const refused = await runCli(['cancel', 'g-1', '--server', guarded.url, '--token', 'wrong']);
+    assert.is(refused.code, 1);
+    assert.match(refused.stderr, /^taskctl: cannot cancel "g-1": missing or wrong token.*\n$/);
+    const accepted = await runCli(['cancel', 'g-1'], { env: { TASKCTL_TOKEN: 'right', TASKCTL_SERVER: guarded.url } });
+    assert.is(accepted.code, 0, accepted.stderr);
+  } finally {
+    await guarded.close();
+  }
+});
+
+test('work --json hears cancel 1234 at once while 5678 goes on, then exits 0 when 5678 is cancelled', async () => {
+  const work = new CliProcess(['work', '1234', '5678', '--json', '--server', server.url]);
+  await work.waitFor(/"event":"connected"/);
+  await runCli(['cancel', '1234', '--server', server.url, '--reason', 'r1']);
+  await work.waitFor(/"event":"cancelled".*"task":"1234"/);
+  assert.not.match(work.stdout, /"cancelled".*"5678"/);
+  await runCli(['cancel', '5678', '--server', server.url]);
+  const result = await work.exited;
+  assert.is(result.code, 0, result.stderr);
+  const events = result.stdout.trim().split('\n').map((line) => JSON.parse(line));
+  assert.ok(events.every((e) => typeof e.event === 'string' && !Number.isNaN(Date.parse(e.ts))));
+  assert.equal(events.map((e) => e.event), ['watching', 'watching', 'connected', 'cancelled', 'cancelled', 'done']);
+  assert.equal(events.filter((e) => e.event === 'cancelled').map((e) => [e.task, e.reason]), [['1234', 'r1'], ['5678', undefined]]);
+});
+
+test('work with a command: output is kept apart per task; exit codes follow the commands', async () => {
+  const script = "console.log('hello from', process.env.TASKCTL_TASK_ID); process.exit(process.env.TASKCTL_TASK_ID === 'b' ? 3 : 0)";
+  const result = await runCli(['work', 'a', 'b', '--server', server.url, '--no-tui', '--', process.execPath, '-e', script]);
+  assert.is(result.code, 1);
+  assert.match(result.stdout, /^\[a\] hello from a$/m);
+  assert.match(result.stdout, /^\[b\] hello from b$/m);
+  assert.match(result.stdout, /exited b with code 3/);
+});
+
+test('work: SIGINT stops the commands and exits 130', async () => {
+  const work = new CliProcess(['work', 'i-1', '--json', '--server', server.url, '--', process.execPath, '-e', "console.log('up'); setInterval(() => {}, 1000)"]);
+  await work.waitFor(/"line":"up"/);
+  work.kill('SIGINT');
+  const result = await work.exited;
+  assert.is(result.code, 130);
+  assert.match(result.stdout, /"event":"interrupted"/);
+  assert.match(result.stdout, /"event":"exited","ts":"[^"]+","task":"i-1","code":null,"signal":"SIGTERM"/);
+});
+
+test('work: bad options get one clear line and exit 2', async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['work', 'ok', 'a b'], /^taskctl: "a b": task id contains U\+0020/],
+    [['work', 'a', '--timeout', 'soon'], /--timeout: not a duration/],
+    [['work', 'a', '--server', 'ftp://x'], /--server: must be an http/],
+    [['work', 'a', '--watch-timeout', '1h'], /--watch-timeout: at most 5m/],
+  ];
+  for (const [args, message] of cases) {
+    const result = await runCli(args);
+    assert.is(result.code, 2, args.join(' '));
+    assert.match(result.stderr, message);
+    noStackTrace(result.stderr);
+  }
+});
+
+test.run();

@@ -1,0 +1,30 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { cancelSignal, TaskCancelledError } from '../../src/index.ts';
+import { eventually, startTestServer } from '../helpers/server.ts';
+
+test('cancelSignal aborts with the reason when the task is cancelled', async () => {
+  const server = await startTestServer();
+  const signal = cancelSignal('export-7', { server: server.url });
+  await eventually(() => server.openWatches() === 1, 'the watch');
+  assert.is(signal.aborted, false);
+  await server.canceler.cancel('export-7', { reason: 'disk full' });
+  await eventually(() => signal.aborted, 'the signal to abort');
+  assert.instance(signal.reason, TaskCancelledError);
+  assert.is(signal.reason.taskId, 'export-7');
+  assert.is(signal.reason.reason, 'disk full');
+  await server.close();
+});
+
+test('cancelSignal stops watching when its own signal aborts', async () => {
+  const server = await startTestServer();
+  const done = new AbortController();
+  const signal = cancelSignal('export-8', { server: server.url, signal: done.signal });
+  await eventually(() => server.openWatches() === 1, 'the watch');
+  done.abort();
+  await eventually(() => server.openWatches() === 0, 'the watch to be dropped');
+  assert.is(signal.aborted, false);
+  await server.close();
+});
+
+test.run();
