@@ -4,6 +4,7 @@ import type { Argv } from 'yargs';
 export interface CommandContext {
   readonly stdout: NodeJS.WriteStream;
   readonly stderr: NodeJS.WriteStream;
+  readonly stdin: NodeJS.ReadStream;
   readonly env: NodeJS.ProcessEnv;
   /** Fires on the first SIGINT or SIGTERM. */
   readonly shutdown: AbortSignal;

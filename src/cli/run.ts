@@ -14,6 +14,7 @@ try {
   process.exitCode = await main(process.argv.slice(2), {
     stdout: process.stdout,
     stderr: process.stderr,
+    stdin: process.stdin,
     env: process.env,
     shutdown: shutdown.signal,
   });

@@ -65,9 +65,12 @@ export interface AppDependencies {
 /** The HTTP surface over a canceler: routing, validation, auth, long polls, and the one error mapping. */
 export function createApp({ canceler, options, metrics, observer = {}, clock = systemClock }: AppDependencies): RequestListener & {
   readonly openWatches: () => number;
+  /** From now on, refuse new requests and close each connection after its answer. */
+  readonly beginShutdown: () => void;
 } {
   const authorize = options.token ? bearerAuth(options.token) : () => {};
   let openWatches = 0;
+  let shuttingDown = false;
 
   const parse = <S extends z.ZodType>(schema: S, input: unknown, code: 'invalid_request' | 'invalid_task_id' = 'invalid_request'): z.output<S> => {
     const result = schema.safeParse(input);
@@ -125,6 +128,7 @@ export function createApp({ canceler, options, metrics, observer = {}, clock = s
 
   const answerWatch = async (ctx: RequestContext, ids: readonly string[], requestedMs: number | undefined) => {
     const result = await holdWatch(ctx, ids, watchTimeout(requestedMs));
+    if (shuttingDown) ctx.res.shouldKeepAlive = false;
     const reply: WatchReply = { cancelled: result.cancelled.map((r) => r.id), records: result.cancelled.map(recordToWire) };
     sendJson(ctx.res, 200, reply);
     observeLatency(result);
@@ -153,6 +157,7 @@ export function createApp({ canceler, options, metrics, observer = {}, clock = s
       pattern: /^\/watch-task\/([^/]+)$/,
       handle: async (ctx) => {
         const result = await holdWatch(ctx, [taskIdParam(ctx)], options.watchTimeoutMs);
+        if (shuttingDown) ctx.res.shouldKeepAlive = false;
         sendText(ctx.res, 200, result.cancelled.length > 0 ? 'true' : 'false');
         observeLatency(result);
       },
@@ -262,13 +267,25 @@ export function createApp({ canceler, options, metrics, observer = {}, clock = s
   };
 
   const listener = (req: IncomingMessage, res: ServerResponse) => {
+    if (shuttingDown) {
+      // Without this a worker whose watch was just answered would re-poll on the same keep-alive
+      // connection, be answered at once, and spin until the connection is cut.
+      res.shouldKeepAlive = false;
+      replyError(req, res, new HttpError('shutting_down', 'the server is stopping; retry shortly', { 'retry-after': '1' }));
+      return;
+    }
     const goneController = new AbortController();
     res.once('close', () => {
       if (!res.writableFinished) goneController.abort();
     });
     route(req, res, goneController.signal).catch((error: unknown) => replyError(req, res, error));
   };
-  return Object.assign(listener, { openWatches: () => openWatches });
+  return Object.assign(listener, {
+    openWatches: () => openWatches,
+    beginShutdown: () => {
+      shuttingDown = true;
+    },
+  });
 }
 
 function queryObject(query: URLSearchParams): Record<string, string> {

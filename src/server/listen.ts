@@ -55,7 +55,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     canceler,
     metrics,
     openWatches: app.openWatches,
-    close: () => (closing ??= shutDown(server, canceler, config.store)),
+    close: () => {
+      app.beginShutdown();
+      return (closing ??= shutDown(server, canceler, config.store));
+    },
   };
 }
 

@@ -1,10 +1,52 @@
+import { render, useApp, useInput, useStdin, useWindowSize } from 'ink';
+import { useEffect } from 'react';
 import type { WorkStore } from '../worker/work-state.ts';
+import { useNow, useStoreState } from './use-store-state.ts';
+import { WorkScreen } from './work-screen.tsx';
 
-/** Draws the live work screen until the returned stop is called. (Placeholder until the Ink screen lands.) */
-export async function renderWork(store: WorkStore, io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream }): Promise<() => Promise<void>> {
-  const { printPlainEvents } = await import('../cli/work-output.ts');
-  const stop = printPlainEvents(store, io.stdout, io.stderr);
+interface WorkAppProps {
+  readonly store: WorkStore;
+  readonly onQuit: (reason: 'quit' | 'SIGINT') => void;
+}
+
+function WorkApp({ store, onQuit }: WorkAppProps) {
+  const state = useStoreState(store);
+  const now = useNow();
+  const { rows } = useWindowSize();
+  const { exit } = useApp();
+  const { isRawModeSupported } = useStdin();
+  useInput(
+    (input, key) => {
+      if (input === 'q') onQuit('quit');
+      if (key.ctrl && input === 'c') onQuit('SIGINT');
+    },
+    // Without a terminal on stdin there are no keys to read; signals still work.
+    { isActive: isRawModeSupported },
+  );
+  useEffect(() => {
+    if (state.exitCode !== undefined) exit();
+  }, [state.exitCode, exit]);
+  return <WorkScreen state={state} now={now} rows={rows} />;
+}
+
+/** Draws the live work screen; the returned function waits for its last frame and takes it down. */
+export function renderWork(
+  store: WorkStore,
+  io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream; stdin?: NodeJS.ReadStream },
+  onQuit: (reason: 'quit' | 'SIGINT') => void,
+): () => Promise<void> {
+  const instance = render(<WorkApp store={store} onQuit={onQuit} />, {
+    stdout: io.stdout,
+    stderr: io.stderr,
+    ...(io.stdin ? { stdin: io.stdin } : {}),
+    exitOnCtrlC: false,
+    patchConsole: false,
+    maxFps: 10,
+  });
   return async () => {
-    stop();
+    // Let the final state reach the screen before leaving it in place.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    instance.unmount();
+    await instance.waitUntilExit().catch(() => {});
   };
 }

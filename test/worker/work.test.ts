@@ -147,6 +147,17 @@ test('interrupting work stops the commands as on cancel and ends with 130', asyn
   await server.close();
 });
 
+test('a stopping server answers the watch once and does not make the worker spin', async () => {
+  const server = await startTestServer({ watchTimeoutMs: 30_000 });
+  const work = startWork(server.url, ['spin']);
+  await eventually(() => server.openWatches() === 1, 'the watch');
+  await server.close();
+  await eventually(() => work.has((e) => e.event === 'disconnected'), 'the worker to see the server gone');
+  assert.ok(work.events.filter((e) => e.event === 'answered').length <= 2, `answered ${work.events.filter((e) => e.event === 'answered').length} times`);
+  work.shutdown.abort('SIGINT');
+  assert.is(await work.exitCode, 130);
+});
+
 test('one connection carries a thousand watched ids', async () => {
   const server = await startTestServer();
   const proxy = await TcpProxy.start(server.port);

@@ -49,7 +49,7 @@ export const workCommand: CommandDefinition<WorkArgs> = {
           'SIGTERM, then SIGKILL after --grace.\n\nExit codes: 0 every task cancelled through the server or its command ' +
           'exited 0; 1 a command failed; 2 usage error; 124 a task hit --timeout; 130 interrupted.',
       ) as never,
-  run: async (args, { stdout, stderr, env, shutdown }) => {
+  run: async (args, { stdout, stderr, stdin, env, shutdown }) => {
     const options = validateOptions(optionsSchema, {
       ...resolveClientOptions(args, env),
       ids: [...new Set(args.ids.map(String))],
@@ -61,8 +61,10 @@ export const workCommand: CommandDefinition<WorkArgs> = {
     const hasCommand = command !== undefined && command.length > 0;
     const client = new TaskctlClient(options);
     const store = new WorkStore(initialWorkState(client.server, options.ids, hasCommand ? 'command' : 'watch', Date.now()));
+    // q on the screen stops the work the way SIGINT does.
+    const quit = new AbortController();
     const stopRendering = wantsTui(stdout, env, args)
-      ? await import('../../ui/render-work.tsx').then((ui) => ui.renderWork(store, { stdout, stderr }))
+      ? await import('../../ui/render-work.tsx').then((ui) => ui.renderWork(store, { stdout, stderr, stdin }, (reason) => quit.abort(reason)))
       : args.json
         ? printJsonEvents(store, stdout)
         : printPlainEvents(store, stdout, stderr);
@@ -75,7 +77,7 @@ export const workCommand: CommandDefinition<WorkArgs> = {
         taskTimeoutMs: options.timeout,
         watchTimeoutMs: options.watchTimeout,
         env,
-        shutdown,
+        shutdown: AbortSignal.any([shutdown, quit.signal]),
       });
     } finally {
       await stopRendering();
