@@ -5,7 +5,7 @@
 //   node build.mjs                      bundle + executable for this machine
 //   node build.mjs --bundle-only        bundle only (what `npm install` and `npm start` need)
 //   node build.mjs --targets node24.21.0-linux-arm64,node24.21.0-macos-arm64   other targets (needs the internet)
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -101,8 +101,15 @@ async function executable(target, output) {
   mkdirSync(stage, { recursive: true });
   copyFileSync(join(dist, 'taskctl.mjs'), join(stage, 'taskctl.mjs'));
   writeFileSync(join(stage, 'package.json'), JSON.stringify({ name: 'taskctl', version: pkgJson.version, type: 'module', bin: 'taskctl.mjs' }));
-  const { exec } = await import('@yao-pkg/pkg');
-  await exec([stage, '--sea', '--targets', target, '--output', output, ...(options.quiet ? ['--silent'] : [])]);
+  const pkgBin = join(root, 'node_modules/@yao-pkg/pkg/lib-es5/bin.js');
+  const result = spawnSync(process.execPath, [pkgBin, stage, '--sea', '--targets', target, '--output', output], {
+    stdio: options.quiet ? 'pipe' : 'inherit',
+    encoding: 'utf8',
+  });
+  if (result.status !== 0) {
+    if (options.quiet) process.stderr.write(`${result.stdout}${result.stderr}`);
+    throw new Error(`pkg failed for ${target} (exit ${result.status})`);
+  }
   rmSync(stage, { recursive: true, force: true });
   log(`built ${output.replace(root + '/', '')} (${target})`);
 }

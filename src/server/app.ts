@@ -33,6 +33,8 @@ export interface ServerOptions {
 /** What the server tells its operator about; the serve command turns it into logs or a dashboard. */
 export interface ServerObserver {
   cancelled?(record: CancelRecord, source: { address: string; route: 'seed' | 'v1'; reason?: string | undefined }): void;
+  /** A watch was answered: with a cancel, at its timeout, or because the client left or the server stops. */
+  watchAnswered?(outcome: 'cancelled' | 'timeout' | 'gone'): void;
   /** A request failed through no fault of the client. */
   failed?(error: unknown, request: { method: string; path: string }): void;
 }
@@ -107,6 +109,7 @@ export function createApp({ canceler, options, metrics, observer = {}, clock = s
       // "gone": the client left, or the server is stopping and ended the wait early.
       const outcome = result.cancelled.length > 0 ? 'cancelled' : timedOut ? 'timeout' : 'gone';
       metrics.watchRequests.inc({ outcome });
+      observer.watchAnswered?.(outcome);
       return result;
     } finally {
       clearTimeout(timer);

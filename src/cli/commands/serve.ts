@@ -7,8 +7,10 @@ import { durationSchema } from '../../protocol/schemas.ts';
 import { startServer } from '../../server/listen.ts';
 import { defaultSqlitePath, openStore } from '../../store/open-store.ts';
 import { type CommandDefinition, ExitCode, UsageError } from '../context.ts';
-import { createLogger } from '../log.ts';
-import { validateOptions } from '../options.ts';
+import { createLogger, type Logger } from '../log.ts';
+import { validateOptions, wantsTui } from '../options.ts';
+import type { ServerObserver } from '../../server/app.ts';
+import { ServeActivity } from '../../server/serve-activity.ts';
 
 const optionsSchema = z.object({
   host: z.string().min(1),
@@ -20,9 +22,29 @@ const optionsSchema = z.object({
   token: z.string().min(1, 'must not be empty').optional(),
   insecure: z.boolean(),
   json: z.boolean(),
+  tui: z.boolean(),
 });
 
-type ServeArgs = { host: string; port: number; store?: string; watchTimeout: string; ttl: string; maxWatches: number; token?: string; insecure: boolean; json: boolean };
+type ServeArgs = {
+  host: string;
+  port: number;
+  store?: string;
+  watchTimeout: string;
+  ttl: string;
+  maxWatches: number;
+  token?: string;
+  insecure: boolean;
+  json: boolean;
+  tui: boolean;
+};
+
+/** Log lines for what the server does: one per cancel and per failure. */
+function loggingObserver(log: Logger): ServerObserver {
+  return {
+    cancelled: (record, source) => log.info('cancelled', { id: record.id, reason: record.reason, from: source.address, route: source.route }),
+    failed: (error, request) => log.error('request failed', { ...request, error: (error as Error)?.message ?? String(error) }),
+  };
+}
 
 /** Loopback addresses: nothing outside this machine can reach a server bound to them. */
 export function isLoopback(host: string): boolean {
@@ -45,7 +67,8 @@ export const serveCommand: CommandDefinition<ServeArgs> = {
       .option('max-watches', { type: 'number', default: DEFAULT_MAX_OPEN_WATCHES, describe: 'Watches held open at once; more get 503 + Retry-After' })
       .option('token', { type: 'string', describe: 'Require Authorization: Bearer <token> (env TASKCTL_TOKEN)' })
       .option('insecure', { type: 'boolean', default: false, describe: 'Allow a non-loopback --host without a token' })
-      .option('json', { type: 'boolean', default: false, describe: 'Log NDJSON lines' })
+      .option('json', { type: 'boolean', default: false, describe: 'Log NDJSON lines to stdout' })
+      .option('tui', { type: 'boolean', default: true, describe: 'Show the dashboard on a terminal (--no-tui for log lines)' })
       .example('taskctl serve', 'serve on 127.0.0.1:8080 with the embedded store')
       .example('TASKCTL_TOKEN=s3cret taskctl serve --host 0.0.0.0', 'serve the network, token required') as never,
   run: async (args, { stdout, stderr, env, shutdown }) => {
@@ -59,6 +82,9 @@ export const serveCommand: CommandDefinition<ServeArgs> = {
     }
     const log = createLogger(options.json ? stdout : stderr, options.json ? 'json' : 'plain');
     const store = await openStore(options.store);
+    const dashboard = wantsTui(stdout, env, args) ? new ServeActivity({ url: `http://${options.host}:${options.port}`, store: store.description }) : undefined;
+    const onBackgroundError = (error: unknown) =>
+      dashboard ? dashboard.failed(error) : log.error('background task failed', { error: (error as Error)?.message ?? String(error) });
     let server;
     try {
       server = await startServer({
@@ -70,10 +96,8 @@ export const serveCommand: CommandDefinition<ServeArgs> = {
         maxOpenWatches: options.maxWatches,
         maxBodyBytes: MAX_BODY_BYTES,
         token: options.token,
-        observer: {
-          failed: (error, request) => log.error('request failed', { ...request, error: (error as Error)?.message ?? String(error) }),
-        },
-        onBackgroundError: (error) => log.error('background task failed', { error: (error as Error)?.message ?? String(error) }),
+        observer: dashboard ?? loggingObserver(log),
+        onBackgroundError,
       });
     } catch (error) {
       await store.close();
@@ -82,8 +106,17 @@ export const serveCommand: CommandDefinition<ServeArgs> = {
       stderr.write(`taskctl: cannot listen on ${options.host}:${options.port}: ${why}\n`);
       return ExitCode.failure;
     }
-    log.info('listening', { url: server.url, store: store.description, watchTimeout: formatDuration(options.watchTimeout), ttl: formatDuration(options.ttl), auth: options.token ? 'token' : 'none' });
+    const started = { url: server.url, store: store.description, watchTimeout: formatDuration(options.watchTimeout), ttl: formatDuration(options.ttl), auth: options.token ? 'token' : 'none' };
+    let closeDashboard = () => {};
+    if (dashboard) {
+      dashboard.listening(server.url);
+      const ui = await import('../../ui/render-serve.tsx');
+      closeDashboard = ui.renderServe(dashboard, server.openWatches, { stdout, stderr });
+    } else {
+      log.info('listening', started);
+    }
     if (!shutdown.aborted) await once(shutdown, 'abort');
+    closeDashboard();
     log.info('stopping', { signal: String(shutdown.reason), openWatches: server.openWatches() });
     await server.close();
     log.info('stopped');

@@ -1,0 +1,76 @@
+import type { CancelRecord } from '../core/store.ts';
+import type { ServerObserver } from './app.ts';
+
+export interface RecentCancel {
+  readonly id: string;
+  readonly reason?: string | undefined;
+  readonly address: string;
+  readonly at: number;
+}
+
+export interface RecentError {
+  readonly message: string;
+  readonly at: number;
+}
+
+/** What the serve screen shows: where the server listens and what it has been doing. */
+export interface ServeState {
+  readonly url: string;
+  readonly store: string;
+  readonly startedAt: number;
+  readonly cancelsTotal: number;
+  readonly watchesAnsweredTotal: number;
+  /** Newest first. */
+  readonly recentCancels: readonly RecentCancel[];
+  /** Newest first. */
+  readonly recentErrors: readonly RecentError[];
+}
+
+const KEEP_CANCELS = 10;
+const KEEP_ERRORS = 5;
+
+/** Collects the server's activity into a ServeState, telling subscribers when it changes. */
+export class ServeActivity implements ServerObserver {
+  #state: ServeState;
+  readonly #listeners = new Set<() => void>();
+  readonly #now: () => number;
+
+  constructor(where: { url: string; store: string }, now: () => number = Date.now) {
+    this.#now = now;
+    this.#state = { ...where, startedAt: now(), cancelsTotal: 0, watchesAnsweredTotal: 0, recentCancels: [], recentErrors: [] };
+  }
+
+  get state(): ServeState {
+    return this.#state;
+  }
+
+  /** The server's address is known only once it listens. */
+  listening(url: string): void {
+    this.#update({ url });
+  }
+
+  cancelled(record: CancelRecord, source: { address: string }): void {
+    const entry: RecentCancel = { id: record.id, reason: record.reason, address: source.address, at: this.#now() };
+    this.#update({ cancelsTotal: this.#state.cancelsTotal + 1, recentCancels: [entry, ...this.#state.recentCancels].slice(0, KEEP_CANCELS) });
+  }
+
+  watchAnswered(): void {
+    this.#update({ watchesAnsweredTotal: this.#state.watchesAnsweredTotal + 1 });
+  }
+
+  failed(error: unknown, request?: { method: string; path: string }): void {
+    const what = (error as Error)?.message ?? String(error);
+    const entry: RecentError = { message: request ? `${request.method} ${request.path}: ${what}` : what, at: this.#now() };
+    this.#update({ recentErrors: [entry, ...this.#state.recentErrors].slice(0, KEEP_ERRORS) });
+  }
+
+  subscribe(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #update(change: Partial<ServeState>): void {
+    this.#state = { ...this.#state, ...change };
+    for (const listener of this.#listeners) listener();
+  }
+}

@@ -1,0 +1,49 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+
+export const HAS_TMUX = spawnSync('tmux', ['-V']).status === 0;
+
+/** A real terminal: a detached tmux session on a private server, read with capture-pane. */
+export class TmuxSession {
+  readonly #socket = `taskctl-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  readonly #name = 'main';
+
+  constructor(command: string, size: { columns: number; rows: number } = { columns: 120, rows: 30 }) {
+    // The shell prints the exit status and keeps the pane open, so both can be read after the command ends.
+    const wrapped = `${command}; echo "[exit status $?]"; sleep 600`;
+    this.#tmux('new-session', '-d', '-s', this.#name, '-x', String(size.columns), '-y', String(size.rows), wrapped);
+  }
+
+  screen(): string {
+    return this.#tmux('capture-pane', '-p', '-t', this.#name);
+  }
+
+  /** Waits until the screen matches `pattern` and returns that screen. */
+  async waitForScreen(pattern: RegExp, timeoutMs = 10_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    let last = '';
+    while (Date.now() < deadline) {
+      last = this.screen();
+      if (pattern.test(last)) return last;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error(`screen never matched ${pattern}; it showed:\n${last}`);
+  }
+
+  sendKeys(...keys: string[]): void {
+    this.#tmux('send-keys', '-t', this.#name, ...keys);
+  }
+
+  /** The exit status of the command, or undefined while it runs. */
+  exitStatus(): number | undefined {
+    const match = /\[exit status (\d+)\]/.exec(this.screen());
+    return match ? Number(match[1]) : undefined;
+  }
+
+  kill(): void {
+    spawnSync('tmux', ['-L', this.#socket, 'kill-server']);
+  }
+
+  #tmux(...args: string[]): string {
+    return execFileSync('tmux', ['-L', this.#socket, ...args], { encoding: 'utf8' });
+  }
+}

@@ -1,0 +1,47 @@
+import { render } from 'ink-testing-library';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ServeActivity } from '../../src/server/serve-activity.ts';
+import { ServeScreen } from '../../src/ui/serve-screen.tsx';
+
+const T0 = Date.UTC(2026, 10, 27, 12, 0, 0);
+
+function frame(activity: ServeActivity, extra: { openWatches?: number; cancelsPerSecond?: number; watchesPerSecond?: number } = {}) {
+  const { lastFrame, unmount } = render(
+    <ServeScreen state={activity.state} openWatches={extra.openWatches ?? 0} cancelsPerSecond={extra.cancelsPerSecond ?? 0} watchesPerSecond={extra.watchesPerSecond ?? 0} now={T0 + 90_000} />,
+  );
+  const text = lastFrame() ?? '';
+  unmount();
+  return text;
+}
+
+test('an idle server: address, store, uptime, nothing recent', () => {
+  const activity = new ServeActivity({ url: 'http://127.0.0.1:8080', store: 'sqlite:/data/taskctl.db' }, () => T0);
+  const text = frame(activity);
+  assert.match(text, 'listening on http://127.0.0.1:8080 · store sqlite:/data/taskctl.db · up 1m30s');
+  assert.match(text, 'open watches 0 · cancels/s 0.0');
+  assert.match(text, /Recent cancels\s+none yet/);
+  assert.match(text, /Recent errors\s+none/);
+});
+
+test('a busy server: rates, newest cancels first with reason and source, errors', () => {
+  let now = T0;
+  const activity = new ServeActivity({ url: 'http://h:1', store: 'memory' }, () => now);
+  for (let i = 0; i < 12; i++) {
+    now += 1_000;
+    activity.cancelled({ id: `job-${i}`, reason: i === 11 ? 'operator asked' : undefined, cancelledAt: now, expiresAt: now + 1 }, { address: '10.0.0.7' });
+  }
+  activity.watchAnswered();
+  activity.failed(new Error('disk I/O error'), { method: 'POST', path: '/v1/tasks/x/cancel' });
+  const text = frame(activity, { openWatches: 1234, cancelsPerSecond: 15.2, watchesPerSecond: 2.5 });
+  assert.match(text, 'open watches 1234 · cancels/s 15 · watches answered/s 2.5 · cancels since start 12');
+  const lines = text.split('\n');
+  const first = lines.findIndex((l) => l.includes('job-11'));
+  assert.ok(first > 0 && lines[first]!.includes('10.0.0.7') && lines[first]!.includes('operator asked'));
+  assert.ok(first < lines.findIndex((l) => l.includes('job-10')), 'newest first');
+  assert.not.match(text, 'job-1 ', 'only the ten newest are kept');
+  assert.match(text, 'POST /v1/tasks/x/cancel: disk I/O error');
+  assert.is(activity.state.watchesAnsweredTotal, 1);
+});
+
+test.run();
