@@ -6,7 +6,7 @@
 //   node build.mjs --bundle-only        bundle only (what `npm install` and `npm start` need)
 //   node build.mjs --targets node24.21.0-linux-arm64,node24.21.0-macos-arm64   other targets (needs the internet)
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,7 +58,17 @@ async function bundle() {
       'process.env.NODE_ENV': '"production"',
     },
   };
-  await esbuild.build({ ...shared, entryPoints: [join(root, 'src/cli/run.ts')], outfile: join(dist, 'taskctl.mjs') });
+  // Split into chunks: the entry holds only yargs and the command list, so --help and --version parse
+  // little; a command's code (and Ink, for the screens) is loaded when it runs.
+  rmSync(join(dist, 'chunks'), { recursive: true, force: true });
+  await esbuild.build({
+    ...shared,
+    entryPoints: { taskctl: join(root, 'src/cli/run.ts') },
+    outdir: dist,
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
+    outExtension: { '.js': '.mjs' },
+  });
   if (existsSync(join(root, 'src/index.ts'))) {
     await esbuild.build({ ...shared, banner: {}, entryPoints: [join(root, 'src/index.ts')], outfile: join(dist, 'index.mjs'), packages: 'external' });
   }
@@ -99,7 +109,8 @@ async function executable(target, output) {
   const stage = join(dist, '.pkg-stage');
   rmSync(stage, { recursive: true, force: true });
   mkdirSync(stage, { recursive: true });
-  copyFileSync(join(dist, 'taskctl.mjs'), join(stage, 'taskctl.mjs'));
+  cpSync(join(dist, 'taskctl.mjs'), join(stage, 'taskctl.mjs'));
+  cpSync(join(dist, 'chunks'), join(stage, 'chunks'), { recursive: true });
   writeFileSync(join(stage, 'package.json'), JSON.stringify({ name: 'taskctl', version: pkgJson.version, type: 'module', bin: 'taskctl.mjs' }));
   const pkgBin = join(root, 'node_modules/@yao-pkg/pkg/lib-es5/bin.js');
   const result = spawnSync(process.execPath, [pkgBin, stage, '--sea', '--targets', target, '--output', output], {

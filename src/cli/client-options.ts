@@ -1,5 +1,4 @@
 import type { Argv } from 'yargs';
-import { z } from 'zod';
 
 export const DEFAULT_SERVER = 'http://127.0.0.1:8080';
 
@@ -9,16 +8,6 @@ export function withClientOptions<T>(yargs: Argv<T>) {
     .option('server', { alias: 's', type: 'string', describe: `Server URL (env TASKCTL_SERVER) [default: ${DEFAULT_SERVER}]` })
     .option('token', { type: 'string', describe: 'Bearer token (env TASKCTL_TOKEN)' });
 }
-
-export const serverUrlSchema = z
-  .string()
-  .refine((text) => {
-    try {
-      return ['http:', 'https:'].includes(new URL(text).protocol);
-    } catch {
-      return false;
-    }
-  }, 'must be an http:// or https:// URL, e.g. http://127.0.0.1:8080');
 
 /** --server and --token, falling back to the environment and then to the defaults. */
 export function resolveClientOptions(args: { server?: string | undefined; token?: string | undefined }, env: NodeJS.ProcessEnv) {

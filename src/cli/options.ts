@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import { firstProblem } from '../protocol/schemas.ts';
 import { UsageError } from './context.ts';
 
@@ -27,3 +27,13 @@ export function wantsTui(stdout: NodeJS.WriteStream, env: NodeJS.ProcessEnv, fla
   if (env.TERM === 'dumb') return false;
   return stdout.isTTY === true;
 }
+
+export const serverUrlSchema = z
+  .string()
+  .refine((text) => {
+    try {
+      return ['http:', 'https:'].includes(new URL(text).protocol);
+    } catch {
+      return false;
+    }
+  }, 'must be an http:// or https:// URL, e.g. http://127.0.0.1:8080');

@@ -1,21 +1,7 @@
-import { z } from 'zod';
-import { ClientError, TaskctlClient } from '../../client/client.ts';
-import { taskIdProblem } from '../../core/task-id.ts';
-import { MAX_REASON_CHARS } from '../../protocol/limits.ts';
-import { resolveClientOptions, serverUrlSchema, withClientOptions } from '../client-options.ts';
-import { type CommandDefinition, ExitCode } from '../context.ts';
-import { validateOptions } from '../options.ts';
+import { withClientOptions } from '../client-options.ts';
+import type { CommandDefinition } from '../context.ts';
 
-type CancelArgs = { ids: string[]; reason?: string; server?: string; token?: string; json: boolean };
-
-const optionsSchema = z.object({
-  server: serverUrlSchema,
-  token: z.string().optional(),
-  reason: z.string().max(MAX_REASON_CHARS, `at most ${MAX_REASON_CHARS} characters`).optional(),
-});
-
-// Cancels in flight at once when many ids are given.
-const CONCURRENCY = 8;
+export type CancelArgs = { ids: string[]; reason?: string; server?: string; token?: string; json: boolean };
 
 export const cancelCommand: CommandDefinition<CancelArgs> = {
   command: 'cancel <ids..>',
@@ -27,44 +13,6 @@ export const cancelCommand: CommandDefinition<CancelArgs> = {
       .option('json', { type: 'boolean', default: false, describe: 'Print one JSON record per line' })
       .example('taskctl cancel 1234 --reason "wrong dataset"', 'cancel task 1234')
       .epilogue('Exit codes: 0 every id acknowledged, 1 some id refused or invalid, 2 usage error, 3 server unreachable.') as never,
-  run: async (args, { stdout, stderr, env, shutdown }) => {
-    const options = validateOptions(optionsSchema, { ...resolveClientOptions(args, env), reason: args.reason });
-    const client = new TaskctlClient(options);
-    let exitCode: number = ExitCode.ok;
-    const fail = (id: string, message: string, code: number) => {
-      stderr.write(`taskctl: cannot cancel ${JSON.stringify(id)}: ${message}\n`);
-      exitCode = Math.max(exitCode, code);
-    };
-    const ids = [...new Set(args.ids.map(String))];
-    const valid = ids.filter((id) => {
-      const problem = taskIdProblem(id);
-      if (problem) fail(id, problem, ExitCode.failure);
-      return !problem;
-    });
-    let unreachable: string | undefined;
-    const queue = [...valid];
-    await Promise.all(
-      Array.from({ length: Math.min(CONCURRENCY, queue.length) }, async () => {
-        for (let id = queue.shift(); id !== undefined && !unreachable; id = queue.shift()) {
-          try {
-            const record = await client.cancel(id, { reason: options.reason, signal: shutdown });
-            stdout.write(args.json ? `${JSON.stringify(record)}\n` : `cancelled ${id}${record.reason ? ` (reason: ${record.reason})` : ''}\n`);
-          } catch (error) {
-            if (shutdown.aborted) return;
-            if (!(error instanceof ClientError)) throw error;
-            // One line for an unreachable server, not one per id.
-            if (error.kind === 'unreachable' || error.kind === 'timeout') unreachable ??= error.message;
-            else fail(id, error.message, error.status === 503 ? ExitCode.unavailable : ExitCode.failure);
-          }
-        }
-      }),
-    );
-    client.close();
-    if (shutdown.aborted) return 130;
-    if (unreachable) {
-      stderr.write(`taskctl: ${unreachable}\n`);
-      return ExitCode.unavailable;
-    }
-    return exitCode;
-  },
+  // Loaded only when the command runs, so --help and --version stay fast.
+  run: (args, context) => import('./cancel-run.ts').then((m) => m.runCancel(args, context)),
 };

@@ -1,16 +1,9 @@
-import { z } from 'zod';
-import { TaskctlClient } from '../../client/client.ts';
-import { formatDuration } from '../../core/duration.ts';
-import { DEFAULT_WATCH_TIMEOUT_MS, MAX_IDS_PER_WATCH, MAX_WATCH_TIMEOUT_MS } from '../../protocol/limits.ts';
-import { durationSchema, taskIdSchema } from '../../protocol/schemas.ts';
-import { initialWorkState, WorkStore } from '../../worker/work-state.ts';
-import { runWork } from '../../worker/worker.ts';
-import { resolveClientOptions, serverUrlSchema, withClientOptions } from '../client-options.ts';
+import { withClientOptions } from '../client-options.ts';
 import type { CommandDefinition } from '../context.ts';
-import { validateOptions, wantsTui } from '../options.ts';
-import { printJsonEvents, printPlainEvents } from '../work-output.ts';
+import { formatDuration } from '../../core/duration.ts';
+import { DEFAULT_WATCH_TIMEOUT_MS } from '../../protocol/limits.ts';
 
-type WorkArgs = {
+export type WorkArgs = {
   ids: string[];
   '--'?: string[];
   server?: string;
@@ -21,15 +14,6 @@ type WorkArgs = {
   json: boolean;
   tui: boolean;
 };
-
-const optionsSchema = z.object({
-  ids: z.array(taskIdSchema).min(1).max(MAX_IDS_PER_WATCH, `at most ${MAX_IDS_PER_WATCH} ids`),
-  server: serverUrlSchema,
-  token: z.string().optional(),
-  grace: durationSchema,
-  timeout: durationSchema.pipe(z.number().min(1, 'must be positive')).optional(),
-  watchTimeout: durationSchema.pipe(z.number().min(1_000, 'at least 1s').max(MAX_WATCH_TIMEOUT_MS, `at most ${formatDuration(MAX_WATCH_TIMEOUT_MS)}`)),
-});
 
 export const workCommand: CommandDefinition<WorkArgs> = {
   command: 'work <ids..>',
@@ -49,38 +33,6 @@ export const workCommand: CommandDefinition<WorkArgs> = {
           'SIGTERM, then SIGKILL after --grace.\n\nExit codes: 0 every task cancelled through the server or its command ' +
           'exited 0; 1 a command failed; 2 usage error; 124 a task hit --timeout; 130 interrupted.',
       ) as never,
-  run: async (args, { stdout, stderr, stdin, env, shutdown }) => {
-    const options = validateOptions(optionsSchema, {
-      ...resolveClientOptions(args, env),
-      ids: [...new Set(args.ids.map(String))],
-      grace: args.grace,
-      timeout: args.timeout,
-      watchTimeout: args.watchTimeout,
-    });
-    const command = args['--']?.map(String);
-    const hasCommand = command !== undefined && command.length > 0;
-    const client = new TaskctlClient(options);
-    const store = new WorkStore(initialWorkState(client.server, options.ids, hasCommand ? 'command' : 'watch', Date.now()));
-    // q on the screen stops the work the way SIGINT does.
-    const quit = new AbortController();
-    const stopRendering = wantsTui(stdout, env, args)
-      ? await import('../../ui/render-work.tsx').then((ui) => ui.renderWork(store, { stdout, stderr, stdin }, (reason) => quit.abort(reason)))
-      : args.json
-        ? printJsonEvents(store, stdout)
-        : printPlainEvents(store, stdout, stderr);
-    try {
-      return await runWork({
-        client,
-        store,
-        command: hasCommand ? command : undefined,
-        graceMs: options.grace,
-        taskTimeoutMs: options.timeout,
-        watchTimeoutMs: options.watchTimeout,
-        env,
-        shutdown: AbortSignal.any([shutdown, quit.signal]),
-      });
-    } finally {
-      await stopRendering();
-    }
-  },
+  // Loaded only when the command runs, so --help and --version stay fast.
+  run: (args, context) => import('./work-run.ts').then((m) => m.runWorkCommand(args, context)),
 };

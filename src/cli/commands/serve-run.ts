@@ -1,0 +1,93 @@
+import { once } from 'node:events';
+import { z } from 'zod';
+import { MAX_BODY_BYTES, MAX_WATCH_TIMEOUT_MS } from '../../protocol/limits.ts';
+import { formatDuration } from '../../core/duration.ts';
+import { durationSchema } from '../../protocol/schemas.ts';
+import type { ServerObserver } from '../../server/app.ts';
+import { startServer } from '../../server/listen.ts';
+import { ServeActivity } from '../../server/serve-activity.ts';
+import { defaultSqlitePath } from '../../store/data-path.ts';
+import { openStore } from '../../store/open-store.ts';
+import { type CommandContext, ExitCode, UsageError } from '../context.ts';
+import { createLogger, type Logger } from '../log.ts';
+import { validateOptions, wantsTui } from '../options.ts';
+import type { ServeArgs } from './serve.ts';
+
+const optionsSchema = z.object({
+  host: z.string().min(1),
+  port: z.number().int('must be a whole number').min(0).max(65535),
+  store: z.string().min(1),
+  watchTimeout: durationSchema.pipe(z.number().min(1_000, 'at least 1s').max(MAX_WATCH_TIMEOUT_MS, `at most ${formatDuration(MAX_WATCH_TIMEOUT_MS)}`)),
+  ttl: durationSchema.pipe(z.number().min(1_000, 'at least 1s')),
+  maxWatches: z.number().int('must be a whole number').min(1),
+  token: z.string().min(1, 'must not be empty').optional(),
+  insecure: z.boolean(),
+  json: z.boolean(),
+  tui: z.boolean(),
+});
+
+/** Log lines for what the server does: one per cancel and per failure. */
+function loggingObserver(log: Logger): ServerObserver {
+  return {
+    cancelled: (record, source) => log.info('cancelled', { id: record.id, reason: record.reason, from: source.address, route: source.route }),
+    failed: (error, request) => log.error('request failed', { ...request, error: (error as Error)?.message ?? String(error) }),
+  };
+}
+
+/** Loopback addresses: nothing outside this machine can reach a server bound to them. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** Serves until SIGINT/SIGTERM, then stops cleanly. */
+export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown }: CommandContext): Promise<number> {
+  const options = validateOptions(optionsSchema, {
+    ...args,
+    store: args.store ?? env.TASKCTL_STORE ?? `sqlite:${defaultSqlitePath(env)}`,
+    token: args.token ?? (env.TASKCTL_TOKEN || undefined),
+  });
+  if (!isLoopback(options.host) && !options.token && !options.insecure) {
+    throw new UsageError(`refusing to listen on ${options.host} without a token: set --token or TASKCTL_TOKEN, or pass --insecure if anyone on that network may cancel tasks`);
+  }
+  const log = createLogger(options.json ? stdout : stderr, options.json ? 'json' : 'plain');
+  const store = await openStore(options.store);
+  const dashboard = wantsTui(stdout, env, args) ? new ServeActivity({ url: `http://${options.host}:${options.port}`, store: store.description }) : undefined;
+  const onBackgroundError = (error: unknown) =>
+    dashboard ? dashboard.failed(error) : log.error('background task failed', { error: (error as Error)?.message ?? String(error) });
+  let server;
+  try {
+    server = await startServer({
+      host: options.host,
+      port: options.port,
+      store,
+      ttlMs: options.ttl,
+      watchTimeoutMs: options.watchTimeout,
+      maxOpenWatches: options.maxWatches,
+      maxBodyBytes: MAX_BODY_BYTES,
+      token: options.token,
+      observer: dashboard ?? loggingObserver(log),
+      onBackgroundError,
+    });
+  } catch (error) {
+    await store.close();
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'EADDRINUSE' ? 'address already in use' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
+    stderr.write(`taskctl: cannot listen on ${options.host}:${options.port}: ${why}\n`);
+    return ExitCode.failure;
+  }
+  const started = { url: server.url, store: store.description, watchTimeout: formatDuration(options.watchTimeout), ttl: formatDuration(options.ttl), auth: options.token ? 'token' : 'none' };
+  let closeDashboard = () => {};
+  if (dashboard) {
+    dashboard.listening(server.url);
+    const ui = await import('../../ui/render-serve.tsx');
+    closeDashboard = ui.renderServe(dashboard, server.openWatches, { stdout, stderr });
+  } else {
+    log.info('listening', started);
+  }
+  if (!shutdown.aborted) await once(shutdown, 'abort');
+  closeDashboard();
+  log.info('stopping', { signal: String(shutdown.reason), openWatches: server.openWatches() });
+  await server.close();
+  log.info('stopped');
+  return ExitCode.ok;
+}
