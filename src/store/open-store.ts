@@ -3,9 +3,14 @@ import { InvalidInputError, preview } from '../core/task-id.ts';
 import { MemoryStore } from './memory-store.ts';
 import { SqliteStore } from './sqlite-store.ts';
 
-/** Opens the store a `--store` value names: `memory`, `sqlite:PATH` or `redis://…`. */
-export async function openStore(spec: string): Promise<CancelStore> {
+/** Opens the store a `--store` value names: `memory`, `sqlite:PATH` or `redis://…` / `rediss://…`. */
+export async function openStore(spec: string, options: { redisKeyPrefix?: string } = {}): Promise<CancelStore> {
   if (spec === 'memory') return new MemoryStore();
+  if (/^rediss?:\/\//.test(spec)) {
+    // Loaded only for Redis: most servers never need the client.
+    const { RedisStore } = await import('./redis-store.ts');
+    return RedisStore.connect(spec, options.redisKeyPrefix === undefined ? {} : { keyPrefix: options.redisKeyPrefix });
+  }
   if (spec.startsWith('sqlite:')) {
     const path = spec.slice('sqlite:'.length);
     if (!path) throw new InvalidInputError('--store sqlite: needs a file path, e.g. sqlite:./taskctl.db');
@@ -15,5 +20,5 @@ export async function openStore(spec: string): Promise<CancelStore> {
       throw new InvalidInputError(`cannot open ${spec}: ${(error as Error).message}`);
     }
   }
-  throw new InvalidInputError(`unknown store ${preview(spec)}: use memory, sqlite:PATH or redis://HOST:PORT`);
+  throw new InvalidInputError(`unknown store ${preview(spec)}: use sqlite:PATH, memory, or redis://[user:pass@]HOST:PORT/DB`);
 }

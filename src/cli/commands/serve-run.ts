@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { MAX_BODY_BYTES, MAX_WATCH_TIMEOUT_MS } from '../../protocol/limits.ts';
 import { formatDuration } from '../../core/duration.ts';
 import { durationSchema } from '../../protocol/schemas.ts';
+import { StoreUnavailableError } from '../../core/store.ts';
 import type { ServerObserver } from '../../server/app.ts';
 import { startServer } from '../../server/listen.ts';
 import { ServeActivity } from '../../server/serve-activity.ts';
@@ -24,6 +25,7 @@ const optionsSchema = z.object({
   insecure: z.boolean(),
   json: z.boolean(),
   tui: z.boolean(),
+  redisPrefix: z.string().max(200).optional(),
 });
 
 /** Log lines for what the server does: one per cancel and per failure. */
@@ -50,7 +52,14 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown 
     throw new UsageError(`refusing to listen on ${options.host} without a token: set --token or TASKCTL_TOKEN, or pass --insecure if anyone on that network may cancel tasks`);
   }
   const log = createLogger(options.json ? stdout : stderr, options.json ? 'json' : 'plain');
-  const store = await openStore(options.store);
+  let store;
+  try {
+    store = await openStore(options.store, { redisKeyPrefix: options.redisPrefix });
+  } catch (error) {
+    if (!(error instanceof StoreUnavailableError)) throw error;
+    stderr.write(`taskctl: ${error.message}\n`);
+    return ExitCode.unavailable;
+  }
   const dashboard = wantsTui(stdout, env, args) ? new ServeActivity({ url: `http://${options.host}:${options.port}`, store: store.description }) : undefined;
   const onBackgroundError = (error: unknown) =>
     dashboard ? dashboard.failed(error) : log.error('background task failed', { error: (error as Error)?.message ?? String(error) });

@@ -15,6 +15,7 @@ export type ServeArgs = {
   insecure: boolean;
   json: boolean;
   tui: boolean;
+  redisPrefix?: string;
 };
 
 export const serveCommand: CommandDefinition<ServeArgs> = {
@@ -26,8 +27,9 @@ export const serveCommand: CommandDefinition<ServeArgs> = {
       .option('port', { alias: 'p', type: 'number', default: 8080, describe: 'Port to listen on (0 picks a free one)' })
       .option('store', {
         type: 'string',
-        describe: `Where cancels are kept: sqlite:PATH, memory [default: sqlite:${defaultSqlitePath()}]`,
+        describe: `Where cancels are kept: sqlite:PATH, memory, or redis://[user:pass@]host:port/db (rediss:// for TLS) to share them between servers [default: sqlite:${defaultSqlitePath()}]`,
       })
+      .option('redis-prefix', { type: 'string', describe: 'Key prefix in Redis, so installations can share one [default: "taskctl:"]' })
       .option('watch-timeout', { type: 'string', default: formatDuration(DEFAULT_WATCH_TIMEOUT_MS), describe: `Longest a watch is held (max ${formatDuration(MAX_WATCH_TIMEOUT_MS)})` })
       .option('ttl', { type: 'string', default: formatDuration(DEFAULT_TTL_MS), describe: 'How long a cancel is remembered' })
       .option('max-watches', { type: 'number', default: DEFAULT_MAX_OPEN_WATCHES, describe: 'Watches held open at once; more get 503 + Retry-After' })

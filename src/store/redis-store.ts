@@ -1,0 +1,159 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import { type CancelRecord, type CancelStore, type RemoteCancelListener, StoreUnavailableError } from '../core/store.ts';
+
+export interface RedisStoreOptions {
+  /** Prepended to every key and the channel, so several installations can share one Redis. */
+  readonly keyPrefix?: string;
+  /** How long to wait for Redis at start before giving up. */
+  readonly connectTimeoutMs?: number;
+}
+
+interface StoredValue {
+  r?: string;
+  c: number;
+  e: number;
+}
+
+// One atomic step per cancel: keep a live record (the first cancel wins), otherwise store this one with
+// its TTL; either way publish the id so every server wakes its waiters. Returns the record now stored.
+// KEYS[1] record key; ARGV: value, ttl ms, now ms, channel, id.
+const INSERT_SCRIPT = `
+local current = redis.call('GET', KEYS[1])
+if current then
+  local ok, decoded = pcall(cjson.decode, current)
+  if ok and tonumber(decoded.e) > tonumber(ARGV[3]) then
+    redis.call('PUBLISH', ARGV[4], ARGV[5])
+    return current
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return ARGV[1]
+`;
+
+/**
+ * Records in Redis, shared by every server pointed at it. Redis expires each record at its TTL, so
+ * nothing needs sweeping. Commands fail at once while Redis is down rather than queueing, so a cancel is
+ * never acknowledged before it is stored.
+ */
+export class RedisStore implements CancelStore {
+  readonly description: string;
+  readonly #commands: Redis;
+  readonly #subscriber: Redis;
+  readonly #prefix: string;
+  readonly #channel: string;
+  readonly #listeners = new Set<RemoteCancelListener>();
+
+  private constructor(url: string, commands: Redis, subscriber: Redis, prefix: string) {
+    this.description = `redis:${redactPassword(url)}`;
+    this.#commands = commands;
+    this.#subscriber = subscriber;
+    this.#prefix = prefix;
+    this.#channel = `${prefix}cancels`;
+    subscriber.on('message', (channel: string, id: string) => {
+      if (channel === this.#channel) this.#listeners.forEach((l) => l.cancelled(id));
+    });
+    // Connected before this runs, so every 'ready' from here on is a reconnect.
+    subscriber.on('ready', () => {
+      // The subscription was down for a while: what was published meanwhile is lost, so everything waited
+      // on is looked up again. The PING's answer comes after the resubscription's, so no gap opens between.
+      subscriber.ping().finally(() => this.#listeners.forEach((l) => l.resynced()));
+    });
+  }
+
+  /** Connects both connections (commands and subscription); fails if Redis does not answer in time. */
+  static async connect(url: string, options: RedisStoreOptions = {}): Promise<RedisStore> {
+    const common: RedisOptions = {
+      lazyConnect: true,
+      connectTimeout: options.connectTimeoutMs ?? 5_000,
+      // Keep trying for as long as the server runs; an outage must not end it.
+      retryStrategy: (attempt) => Math.min(attempt * 100, 2_000),
+    };
+    const commands = new Redis(url, { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: 2_000 });
+    const subscriber = new Redis(url, { ...common, protocol: 2 });
+    // Errors are reported through failed commands and /healthz; unhandled 'error' events would crash.
+    commands.on('error', () => {});
+    subscriber.on('error', () => {});
+    const prefix = options.keyPrefix ?? 'taskctl:';
+    try {
+      await Promise.all([commands.connect(), subscriber.connect()]);
+      await subscriber.subscribe(`${prefix}cancels`);
+    } catch (error) {
+      commands.disconnect();
+      subscriber.disconnect();
+      throw new StoreUnavailableError(`cannot reach ${redactPassword(url)}: ${(error as Error).message}`);
+    }
+    return new RedisStore(url, commands, subscriber, prefix);
+  }
+
+  async insert(record: CancelRecord, now: number): Promise<CancelRecord> {
+    const key = this.#key(record.id);
+    const ttlMs = Math.max(1, record.expiresAt - now);
+    const value: StoredValue = { c: record.cancelledAt, e: record.expiresAt };
+    if (record.reason !== undefined) value.r = record.reason;
+    const stored = await this.#run(() => this.#commands.eval(INSERT_SCRIPT, 1, key, JSON.stringify(value), ttlMs, now, this.#channel, record.id));
+    if (typeof stored !== 'string') throw new StoreUnavailableError('redis did not confirm the cancel');
+    return fromStored(record.id, stored);
+  }
+
+  async find(ids: readonly string[], now: number): Promise<CancelRecord[]> {
+    if (ids.length === 0) return [];
+    const values = await this.#run(() => this.#commands.mget(ids.map((id) => this.#key(id))));
+    const found: CancelRecord[] = [];
+    values.forEach((value, i) => {
+      if (value === null) return;
+      const record = fromStored(ids[i]!, value);
+      if (record.expiresAt > now) found.push(record);
+    });
+    return found;
+  }
+
+  /** Redis expires records itself. */
+  async sweep(): Promise<number> {
+    return 0;
+  }
+
+  async check(): Promise<void> {
+    await this.#run(() => this.#commands.ping());
+  }
+
+  subscribe(listener: RemoteCancelListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    this.#listeners.clear();
+    await Promise.allSettled([this.#commands.quit(), this.#subscriber.quit()]);
+    this.#commands.disconnect();
+    this.#subscriber.disconnect();
+  }
+
+  #key(id: string): string {
+    return `${this.#prefix}cancel:${id}`;
+  }
+
+  async #run<T>(command: () => Promise<T>): Promise<T> {
+    try {
+      return await command();
+    } catch (error) {
+      throw new StoreUnavailableError(`redis unavailable: ${(error as Error).message}`);
+    }
+  }
+}
+
+function fromStored(id: string, text: string): CancelRecord {
+  const value = JSON.parse(text) as StoredValue;
+  return value.r === undefined ? { id, cancelledAt: value.c, expiresAt: value.e } : { id, reason: value.r, cancelledAt: value.c, expiresAt: value.e };
+}
+
+/** The URL as it may be shown: without its password. */
+export function redactPassword(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString().replace(/\/$/, '');
+  } catch {
+    return url;
+  }
+}
