@@ -1,6 +1,13 @@
 // The executable's entry: wires the real process into main() and turns its answer into the exit code.
 import { main } from './main.ts';
 
+// A reader that went away (a closed pipe) must not take a running server or worker down with it.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
+}
+
 const shutdown = new AbortController();
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
