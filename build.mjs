@@ -5,15 +5,30 @@
 //   node build.mjs                      bundle + executable for this machine
 //   node build.mjs --bundle-only        bundle only (what `npm install` and `npm start` need)
 //   node build.mjs --targets node24.21.0-linux-arm64,node24.21.0-macos-arm64   other targets (needs the internet)
+//   node build.mjs --release DIR        release assets taskctl-<version>-<os>-<arch>[.exe] and SHA256SUMS in
+//                                       DIR, for this machine's target plus any --targets
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as esbuild from 'esbuild';
 
 const root = dirname(fileURLToPath(import.meta.url));
+
+// pkg's SEA mode needs Node 22+. Run directly with an older node, hand over to the Node 24 that the
+// `node` devDependency installs (npm scripts put it first on PATH already).
+const pinnedNode = join(root, 'node_modules', 'node', 'bin', 'node');
+if (Number(process.versions.node.split('.')[0]) < 22) {
+  if (!existsSync(pinnedNode)) {
+    console.error(`build.mjs needs Node 22 or newer (this is ${process.version}); run npm install, then npm run build`);
+    process.exit(1);
+  }
+  const rerun = spawnSync(pinnedNode, process.argv.slice(1), { stdio: 'inherit' });
+  process.exit(rerun.status ?? 1);
+}
 const dist = join(root, 'dist');
 const pkgJson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const NODE_VERSION = process.versions.node;
@@ -23,6 +38,7 @@ const { values: options } = parseArgs({
     'bundle-only': { type: 'boolean', default: false },
     targets: { type: 'string' },
     output: { type: 'string' },
+    release: { type: 'string' },
     quiet: { type: 'boolean', default: false },
   },
 });
@@ -125,8 +141,31 @@ async function executable(target, output) {
   log(`built ${output.replace(root + '/', '')} (${target})`);
 }
 
+/** The asset name a release uses for `target`: taskctl-<version>-<os>-<arch>[.exe]. */
+function assetName(target) {
+  const [, os, arch] = /^node[\d.]+-(\w+)-(\w+)$/.exec(target) ?? [];
+  if (!os) throw new Error(`not a pkg target: ${target}`);
+  return `taskctl-${pkgJson.version}-${os}-${arch}${os === 'win' ? '.exe' : ''}`;
+}
+
+function sha256(path) {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
 await bundle();
-if (!options['bundle-only']) {
+if (options.release) {
+  const dir = resolve(options.release);
+  mkdirSync(dir, { recursive: true });
+  const targets = [...new Set([hostTarget(), ...(options.targets ? options.targets.split(',') : [])])];
+  for (const target of targets) await executable(target, join(dir, assetName(target)));
+  const sums = readdirSync(dir)
+    .filter((name) => name.startsWith(`taskctl-${pkgJson.version}-`))
+    .sort()
+    .map((name) => `${sha256(join(dir, name))}  ${name}\n`)
+    .join('');
+  writeFileSync(join(dir, 'SHA256SUMS'), sums);
+  log(`wrote ${targets.length} asset(s) and SHA256SUMS to ${dir}`);
+} else if (!options['bundle-only']) {
   const targets = options.targets ? options.targets.split(',') : [hostTarget()];
   for (const target of targets) {
     const suffix = target.includes('-win-') ? '.exe' : '';

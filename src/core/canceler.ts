@@ -42,7 +42,8 @@ export class Canceler {
   readonly #clock: Clock;
   readonly #ttlMs: number;
   readonly #onError: (error: unknown) => void;
-  readonly #waitersById = new Map<string, Set<Waiter>>();
+  // One waiter per id is by far the common case; a Set is made only for the second.
+  readonly #waitersById = new Map<string, Waiter | Set<Waiter>>();
   readonly #sweepTimer: TimerHandle;
   readonly #unsubscribe: (() => void) | undefined;
   #openWaits = 0;
@@ -101,42 +102,52 @@ export class Canceler {
   wait(ids: readonly string[], signal: AbortSignal): Promise<WaitResult> {
     ids.forEach(checkTaskId);
     if (signal.aborted || this.#closed || ids.length === 0) return Promise.resolve({ cancelled: [] });
-    const unique = [...new Set(ids)];
     return new Promise<WaitResult>((resolve) => {
-      let done = false;
-      const onAbort = () => waiter.finish({ cancelled: [] });
-      const waiter: Waiter = {
-        ids: unique,
-        finish: (result) => {
-          if (done) return;
-          done = true;
-          this.#openWaits--;
-          signal.removeEventListener('abort', onAbort);
-          for (const id of unique) {
-            const waiters = this.#waitersById.get(id);
-            waiters?.delete(waiter);
-            if (waiters?.size === 0) this.#waitersById.delete(id);
-          }
-          resolve(result);
-        },
-      };
-      // Register first, then consult the store: a cancel landing in between wakes the waiter, and one
-      // landed before is found by the look-up. Either way nothing slips through.
-      this.#openWaits++;
-      for (const id of unique) {
-        let waiters = this.#waitersById.get(id);
-        if (!waiters) this.#waitersById.set(id, (waiters = new Set()));
-        waiters.add(waiter);
-      }
+      const onAbort = () => end();
+      const end = this.waitFor(ids, (result) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(result);
+      });
       signal.addEventListener('abort', onAbort, { once: true });
-      this.#store.find(unique, this.#clock.now()).then(
-        (records) => {
-          if (records.length > 0) waiter.finish({ cancelled: records });
-        },
-        // The wait goes on: a cancel arriving later still wakes it, and the caller's timeout ends it.
-        (error: unknown) => this.#onError(error),
-      );
     });
+  }
+
+  /**
+   * wait() for callers that hold very many waits: calls `onResult` exactly once and never synchronously,
+   * when any of `ids` is cancelled or when the returned function is called (then with no cancels). No
+   * promise or AbortSignal is made per wait.
+   */
+  waitFor(ids: readonly string[], onResult: (result: WaitResult) => void): () => void {
+    ids.forEach(checkTaskId);
+    if (this.#closed || ids.length === 0) {
+      // Never call back before the caller has the returned function in hand.
+      queueMicrotask(() => onResult({ cancelled: [] }));
+      return () => {};
+    }
+    const unique = ids.length === 1 ? ids : [...new Set(ids)];
+    let done = false;
+    const waiter: Waiter = {
+      ids: unique,
+      finish: (result) => {
+        if (done) return;
+        done = true;
+        this.#openWaits--;
+        for (const id of unique) this.#unregister(id, waiter);
+        onResult(result);
+      },
+    };
+    // Register first, then consult the store: a cancel landing in between wakes the waiter, and one
+    // landed before is found by the look-up. Either way nothing slips through.
+    this.#openWaits++;
+    for (const id of unique) this.#register(id, waiter);
+    this.#store.find(unique, this.#clock.now()).then(
+      (records) => {
+        if (records.length > 0) waiter.finish({ cancelled: records });
+      },
+      // The wait goes on: a cancel arriving later still wakes it, and the caller's timeout ends it.
+      (error: unknown) => this.#onError(error),
+    );
+    return () => waiter.finish({ cancelled: [] });
   }
 
   /** Deletes expired records now; the canceler also does this on its own timer. */
@@ -160,14 +171,35 @@ export class Canceler {
     this.#closed = true;
     this.#clock.clearTimer(this.#sweepTimer);
     this.#unsubscribe?.();
-    const waiters = new Set([...this.#waitersById.values()].flatMap((set) => [...set]));
+    const waiters = new Set([...this.#waitersById.keys()].flatMap((id) => this.#waitersOf(id)));
     for (const waiter of waiters) waiter.finish({ cancelled: [] });
   }
 
   #wake(record: CancelRecord, cancelArrivedAt: number): void {
-    const waiters = this.#waitersById.get(record.id);
-    if (!waiters) return;
-    for (const waiter of [...waiters]) waiter.finish({ cancelled: [record], cancelArrivedAt });
+    for (const waiter of this.#waitersOf(record.id)) waiter.finish({ cancelled: [record], cancelArrivedAt });
+  }
+
+  /** A copy of the waiters on `id`, safe to iterate while they unregister. */
+  #waitersOf(id: string): Waiter[] {
+    const entry = this.#waitersById.get(id);
+    if (entry === undefined) return [];
+    return entry instanceof Set ? [...entry] : [entry];
+  }
+
+  #register(id: string, waiter: Waiter): void {
+    const entry = this.#waitersById.get(id);
+    if (entry === undefined) this.#waitersById.set(id, waiter);
+    else if (entry instanceof Set) entry.add(waiter);
+    else this.#waitersById.set(id, new Set([entry, waiter]));
+  }
+
+  #unregister(id: string, waiter: Waiter): void {
+    const entry = this.#waitersById.get(id);
+    if (entry === waiter) this.#waitersById.delete(id);
+    else if (entry instanceof Set) {
+      entry.delete(waiter);
+      if (entry.size === 0) this.#waitersById.delete(id);
+    }
   }
 
   #lookUpAndWake(ids: string[], arrivedAt: number): void {

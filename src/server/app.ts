@@ -43,9 +43,8 @@ interface RequestContext {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly params: readonly string[];
-  readonly query: URLSearchParams;
-  /** Aborts when the client goes away before its answer is written. */
-  readonly gone: AbortSignal;
+  /** The query string without its "?"; parsed only by the route that reads it. */
+  readonly search: string;
 }
 
 interface Route {
@@ -88,36 +87,41 @@ export function createApp({ canceler, options, metrics, observer = {}, clock = s
     return record;
   };
 
-  /** Holds a long poll on `ids` until one is cancelled, the timeout passes, or the client leaves. */
-  const holdWatch = async (ctx: RequestContext, ids: readonly string[], timeoutMs: number): Promise<WaitResult> => {
+  /**
+   * Holds a long poll on `ids` until one is cancelled, the timeout passes, or the client leaves. Written
+   * without async/await and with as few objects as possible: thousands of these are held at once, and
+   * every byte here is multiplied by them.
+   */
+  const holdWatch = (res: ServerResponse, ids: readonly string[], timeoutMs: number): Promise<WaitResult> => {
     if (openWatches >= options.maxOpenWatches) {
       metrics.rejectedWatches.inc();
       throw new HttpError('too_many_watches', `this server holds ${options.maxOpenWatches} watches already; retry shortly`, { 'retry-after': '1' });
     }
     openWatches++;
     metrics.openWatches.inc();
-    const ended = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      ended.abort();
-    }, timeoutMs);
-    const onGone = () => ended.abort();
-    ctx.gone.addEventListener('abort', onGone, { once: true });
-    try {
-      const result = await canceler.wait(ids, ended.signal);
-      // "gone": the client left, or the server is stopping and ended the wait early.
-      const outcome = result.cancelled.length > 0 ? 'cancelled' : timedOut ? 'timeout' : 'gone';
-      metrics.watchRequests.inc({ outcome });
-      observer.watchAnswered?.(outcome);
-      return result;
-    } finally {
-      clearTimeout(timer);
-      ctx.gone.removeEventListener('abort', onGone);
-      openWatches--;
-      metrics.openWatches.dec();
-    }
+    return new Promise((resolve) => {
+      let timedOut = false;
+      const end = canceler.waitFor(ids, (result) => {
+        clearTimeout(timer);
+        res.off('close', end);
+        openWatches--;
+        metrics.openWatches.dec();
+        // "gone": the client left, or the server is stopping and ended the wait early.
+        const outcome = result.cancelled.length > 0 ? 'cancelled' : timedOut ? 'timeout' : 'gone';
+        metrics.watchRequests.inc({ outcome });
+        observer.watchAnswered?.(outcome);
+        if (shuttingDown) res.shouldKeepAlive = false;
+        resolve(result);
+      });
+      const timer = setTimeout(() => {
+        timedOut = true;
+        end();
+      }, timeoutMs);
+      // 'close' before the answer is written means the client left.
+      res.once('close', end);
+    });
   };
+
   const observeLatency = (result: WaitResult) => {
     if (result.cancelArrivedAt !== undefined) metrics.notifyLatency.observe((clock.monotonic() - result.cancelArrivedAt) / 1_000);
   };
@@ -130,8 +134,7 @@ export function createApp({ canceler, options, metrics, observer = {}, clock = s
   };
 
   const answerWatch = async (ctx: RequestContext, ids: readonly string[], requestedMs: number | undefined) => {
-    const result = await holdWatch(ctx, ids, watchTimeout(requestedMs));
-    if (shuttingDown) ctx.res.shouldKeepAlive = false;
+    const result = await holdWatch(ctx.res, ids, watchTimeout(requestedMs));
     const reply: WatchReply = { cancelled: result.cancelled.map((r) => r.id), records: result.cancelled.map(recordToWire) };
     sendJson(ctx.res, 200, reply);
     observeLatency(result);
@@ -158,12 +161,11 @@ export function createApp({ canceler, options, metrics, observer = {}, clock = s
       // (or the server is stopping): either way the worker simply asks again.
       method: 'GET',
       pattern: /^\/watch-task\/([^/]+)$/,
-      handle: async (ctx) => {
-        const result = await holdWatch(ctx, [taskIdParam(ctx)], options.watchTimeoutMs);
-        if (shuttingDown) ctx.res.shouldKeepAlive = false;
-        sendText(ctx.res, 200, result.cancelled.length > 0 ? 'true' : 'false');
-        observeLatency(result);
-      },
+      handle: (ctx) =>
+        holdWatch(ctx.res, [taskIdParam(ctx)], options.watchTimeoutMs).then((result) => {
+          sendText(ctx.res, 200, result.cancelled.length > 0 ? 'true' : 'false');
+          observeLatency(result);
+        }),
     },
     {
       method: 'POST',
@@ -190,7 +192,7 @@ export function createApp({ canceler, options, metrics, observer = {}, clock = s
       method: 'GET',
       pattern: /^\/v1\/watch$/,
       handle: async (ctx) => {
-        const query = parse(watchQuerySchema, queryObject(ctx.query));
+        const query = parse(watchQuerySchema, queryObject(new URLSearchParams(ctx.search)));
         await answerWatch(ctx, query.ids, query.timeout);
       },
     },
@@ -230,30 +232,30 @@ export function createApp({ canceler, options, metrics, observer = {}, clock = s
     },
   ];
 
-  const route = async (req: IncomingMessage, res: ServerResponse, gone: AbortSignal) => {
+  /** Finds the route and starts its handler. Not async, so nothing here stays alive while a watch waits. */
+  const dispatch = (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const target = req.url ?? '/';
     const queryStart = target.indexOf('?');
     const path = queryStart === -1 ? target : target.slice(0, queryStart);
-    const matches = routes.flatMap((r) => {
-      const match = r.pattern.exec(path);
-      return match ? [{ route: r, match }] : [];
-    });
-    if (matches.length === 0) throw new HttpError('not_found', `no route ${req.method} ${truncate(path)}`);
-    const hit = matches.find((m) => m.route.method === req.method);
-    if (!hit) {
-      const allow = matches.map((m) => m.route.method).join(', ');
-      throw new HttpError('method_not_allowed', `${truncate(path)} takes ${allow}`, { allow });
+    let allowed = '';
+    for (const route of routes) {
+      const match = route.pattern.exec(path);
+      if (!match) continue;
+      if (route.method !== req.method) {
+        allowed += allowed ? `, ${route.method}` : route.method;
+        continue;
+      }
+      if (!route.open) authorize(req.headers);
+      let params: string[];
+      try {
+        params = match.slice(1).map((part) => decodeURIComponent(part ?? ''));
+      } catch {
+        throw new HttpError('invalid_request', 'the path is not valid percent-encoded UTF-8');
+      }
+      return route.handle({ req, res, params, search: queryStart === -1 ? '' : target.slice(queryStart + 1) });
     }
-    if (!hit.route.open) authorize(req.headers);
-    let params: string[];
-    let query: URLSearchParams;
-    try {
-      params = hit.match.slice(1).map((part) => decodeURIComponent(part ?? ''));
-      query = new URLSearchParams(queryStart === -1 ? '' : target.slice(queryStart + 1));
-    } catch {
-      throw new HttpError('invalid_request', 'the path is not valid percent-encoded UTF-8');
-    }
-    await hit.route.handle({ req, res, params, query, gone });
+    if (allowed) throw new HttpError('method_not_allowed', `${truncate(path)} takes ${allowed}`, { allow: allowed });
+    throw new HttpError('not_found', `no route ${req.method} ${truncate(path)}`);
   };
 
   // The one place errors become replies.
@@ -277,11 +279,14 @@ export function createApp({ canceler, options, metrics, observer = {}, clock = s
       replyError(req, res, new HttpError('shutting_down', 'the server is stopping; retry shortly', { 'retry-after': '1' }));
       return;
     }
-    const goneController = new AbortController();
-    res.once('close', () => {
-      if (!res.writableFinished) goneController.abort();
-    });
-    route(req, res, goneController.signal).catch((error: unknown) => replyError(req, res, error));
+    let handling: Promise<void>;
+    try {
+      handling = dispatch(req, res);
+    } catch (error) {
+      replyError(req, res, error);
+      return;
+    }
+    handling.catch((error: unknown) => replyError(req, res, error));
   };
   return Object.assign(listener, {
     openWatches: () => openWatches,

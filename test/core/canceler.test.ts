@@ -181,4 +181,25 @@ test('cancels another server recorded reach local waiters through the store subs
   assert.is(listener, undefined, 'close unsubscribes');
 });
 
+test('waitFor calls back once, never before it returns, and its end function releases everything', async () => {
+  const { canceler } = setup();
+  const results: string[][] = [];
+  const end = canceler.waitFor(['a', 'b'], (r) => results.push(r.cancelled.map((c) => c.id)));
+  assert.equal(canceler.stats(), { openWaits: 1, watchedIds: 2 });
+  end();
+  end();
+  assert.equal(results, [[]]);
+  assert.equal(canceler.stats(), { openWaits: 0, watchedIds: 0 });
+  const woken: string[][] = [];
+  canceler.waitFor(['c'], (r) => woken.push(r.cancelled.map((x) => x.id)));
+  await canceler.cancel('c');
+  assert.equal(woken, [['c']]);
+  canceler.close();
+  let calledBack = false;
+  canceler.waitFor(['d'], () => (calledBack = true));
+  assert.is(calledBack, false, 'a closed canceler still answers asynchronously');
+  await Promise.resolve();
+  assert.is(calledBack, true);
+});
+
 test.run();
