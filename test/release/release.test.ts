@@ -1,0 +1,140 @@
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { parse } from 'yaml';
+import { tempDir } from '../helpers/server.ts';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const version = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version as string;
+const hostAsset = `taskctl-${version}-${{ linux: 'linux', darwin: 'macos' }[process.platform as 'linux']}-${process.arch}`;
+
+const releaseDir = tempDir('taskctl-release-');
+let server: Server;
+let baseUrl = '';
+/** Files served instead of the real ones, to play a corrupted download. */
+const overrides = new Map<string, Buffer>();
+
+test.before(async () => {
+  execFileSync(process.execPath, [join(root, 'build.mjs'), '--release', releaseDir.path, '--quiet'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  server = createServer((req, res) => {
+    const name = decodeURIComponent((req.url ?? '/').slice(1));
+    const path = join(releaseDir.path, name);
+    if (name.includes('/') || !existsSync(path)) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200).end(overrides.get(name) ?? readFileSync(path));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+test.after(async () => {
+  await new Promise((resolve) => server.close(resolve));
+  releaseDir.remove();
+});
+
+function install(dir: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  // Asynchronous on purpose: the download server runs in this very process.
+  return new Promise((resolve) => {
+    const child = spawn('sh', [join(root, 'install.sh'), '--dir', dir], {
+      env: { PATH: '/usr/bin:/bin', HOME: dir, TASKCTL_DOWNLOAD_URL: baseUrl },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+test('build.mjs --release writes the asset for this machine and a SHA256SUMS that matches it', () => {
+  const files = readdirSync(releaseDir.path).sort();
+  assert.equal(files, ['SHA256SUMS', hostAsset]);
+  const sums = readFileSync(join(releaseDir.path, 'SHA256SUMS'), 'utf8');
+  const digest = createHash('sha256').update(readFileSync(join(releaseDir.path, hostAsset))).digest('hex');
+  assert.is(sums, `${digest}  ${hostAsset}\n`);
+});
+
+test('install.sh installs a taskctl that runs serve with nothing else installed', async () => {
+  const target = tempDir('taskctl-install-');
+  try {
+    const result = await install(`${target.path}/bin`);
+    assert.is(result.code, 0, result.stderr);
+    assert.match(result.stdout, new RegExp(`^${version.replace(/\./g, '\\.')} \\(`));
+    const binary = `${target.path}/bin/taskctl`;
+    const serve = spawn(binary, ['serve', '--port', '0', '--store', `sqlite:${target.path}/db.sqlite`, '--json'], { env: { PATH: '/nonexistent', HOME: target.path } });
+    let output = '';
+    serve.stdout.on('data', (chunk) => (output += chunk));
+    const deadline = Date.now() + 10_000;
+    while (!/"url":"([^"]+)"/.test(output) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    const url = /"url":"([^"]+)"/.exec(output)?.[1];
+    assert.ok(url, `serve did not start: ${output}`);
+    assert.equal(await (await fetch(`${url}/ping`)).json(), { message: 'pong' });
+    serve.kill('SIGTERM');
+    await new Promise((resolve) => serve.once('close', resolve));
+  } finally {
+    target.remove();
+  }
+});
+
+test('install.sh refuses a corrupted download and installs nothing', async () => {
+  const target = tempDir('taskctl-install-');
+  const original = readFileSync(join(releaseDir.path, hostAsset));
+  const corrupted = Buffer.from(original);
+  corrupted[corrupted.length - 100] ^= 0xff;
+  overrides.set(hostAsset, corrupted);
+  try {
+    const result = await install(`${target.path}/bin`);
+    assert.is.not(result.code, 0);
+    assert.match(result.stderr, /checksum mismatch for taskctl-.*; nothing was installed/);
+    assert.not.ok(existsSync(`${target.path}/bin/taskctl`));
+  } finally {
+    overrides.clear();
+    target.remove();
+  }
+});
+
+test('install.sh says so when the release has nothing for this platform', async () => {
+  const target = tempDir('taskctl-install-');
+  overrides.set('SHA256SUMS', Buffer.from(`${'0'.repeat(64)}  taskctl-${version}-plan9-mips\n`));
+  try {
+    const result = await install(`${target.path}/bin`);
+    assert.is(result.code, 1);
+    assert.match(result.stderr, /has no taskctl for/);
+  } finally {
+    overrides.clear();
+    target.remove();
+  }
+});
+
+test('install.sh is POSIX sh and shellcheck-clean', () => {
+  const shellcheck = spawnSync('shellcheck', ['--shell=sh', join(root, 'install.sh')], { encoding: 'utf8' });
+  if (shellcheck.error) {
+    if (process.env.CI) assert.unreachable('shellcheck is not installed, and CI must run it');
+    console.warn('SKIPPED: shellcheck is not installed');
+    return;
+  }
+  assert.is(shellcheck.status, 0, shellcheck.stdout);
+  assert.is(readFileSync(join(root, 'install.sh'), 'utf8').split('\n')[0], '#!/bin/sh');
+});
+
+test('the release workflow builds every platform with build.mjs --release and publishes SHA256SUMS', () => {
+  const workflow = parse(readFileSync(join(root, '.github/workflows/release.yml'), 'utf8'));
+  assert.equal(workflow.on.push.tags, ['v*']);
+  const targets = workflow.jobs.build.strategy.matrix.include.map((entry: { target: string }) => entry.target).sort();
+  assert.equal(targets, ['linux-arm64', 'linux-x64', 'macos-arm64', 'macos-x64', 'win-x64']);
+  const steps = workflow.jobs.build.steps.map((step: { run?: string }) => step.run ?? '').join('\n');
+  assert.match(steps, 'node build.mjs --release release');
+  assert.equal(workflow.jobs.publish.needs, 'build');
+  const publish = workflow.jobs.publish.steps.map((step: { run?: string }) => step.run ?? '').join('\n');
+  assert.match(publish, 'sha256sum taskctl-* > SHA256SUMS');
+  assert.match(publish, 'gh release create');
+});
+
+test.run();
