@@ -87,7 +87,8 @@ test('install.sh refuses a corrupted download and installs nothing', async () =>
   const target = tempDir('taskctl-install-');
   const original = readFileSync(join(releaseDir.path, hostAsset));
   const corrupted = Buffer.from(original);
-  corrupted[corrupted.length - 100] ^= 0xff;
+  const at = corrupted.length - 100;
+  corrupted[at] = corrupted[at]! ^ 0xff;
   overrides.set(hostAsset, corrupted);
   try {
     const result = await install(`${target.path}/bin`);
