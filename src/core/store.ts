@@ -6,6 +6,15 @@ export interface CancelRecord {
   readonly expiresAt: number;
 }
 
+import type { TaskLifeState, TaskStatus } from './task-status.ts';
+
+/** Which statuses a listing wants: ordered by id, those after `after`, at most `limit`. */
+export interface StatusQuery {
+  readonly state?: TaskLifeState;
+  readonly after?: string;
+  readonly limit: number;
+}
+
 /** Hears cancels that other servers recorded in a store they share with this one. */
 export interface RemoteCancelListener {
   /** Another server recorded a cancel of `id`. */
@@ -29,6 +38,14 @@ export interface CancelStore {
   sweep(now: number): Promise<number>;
   /** Resolves when the store can serve; rejects with the reason when it cannot. */
   check(): Promise<void>;
+  /** The stored statuses among `ids`. */
+  loadStatuses(ids: readonly string[]): Promise<TaskStatus[]>;
+  /** Stores `statuses`, replacing what was there; durable once resolved (as records are). */
+  saveStatuses(statuses: readonly TaskStatus[]): Promise<void>;
+  /** Statuses in id order, filtered by state, after a cursor. */
+  listStatuses(query: StatusQuery): Promise<TaskStatus[]>;
+  /** Watched or cancel-requested tasks whose worker was last seen before `seenBefore`. */
+  findQuiet(seenBefore: number, limit: number): Promise<TaskStatus[]>;
   /** For stores shared between servers: tells `listener` of cancels made elsewhere. Returns an unsubscribe. */
   subscribe?(listener: RemoteCancelListener): () => void;
   /** Flushes and releases the store. */

@@ -1,9 +1,11 @@
-import type { CancelRecord, CancelStore } from '../core/store.ts';
+import type { CancelRecord, CancelStore, StatusQuery } from '../core/store.ts';
+import type { TaskStatus } from '../core/task-status.ts';
 
 /** Keeps records in this process only: fast, and forgotten on restart. For tests and throwaway servers. */
 export class MemoryStore implements CancelStore {
   readonly description = 'memory';
   readonly #records = new Map<string, CancelRecord>();
+  readonly #statuses = new Map<string, TaskStatus>();
 
   async insert(record: CancelRecord, now: number): Promise<CancelRecord> {
     const existing = this.#records.get(record.id);
@@ -35,6 +37,27 @@ export class MemoryStore implements CancelStore {
   /** How many records are held, expired or not; lets tests see that sweeping happened. */
   get size(): number {
     return this.#records.size;
+  }
+
+  async loadStatuses(ids: readonly string[]): Promise<TaskStatus[]> {
+    return ids.flatMap((id) => this.#statuses.get(id) ?? []);
+  }
+
+  async saveStatuses(statuses: readonly TaskStatus[]): Promise<void> {
+    for (const status of statuses) this.#statuses.set(status.id, status);
+  }
+
+  async listStatuses(query: StatusQuery): Promise<TaskStatus[]> {
+    return [...this.#statuses.values()]
+      .filter((s) => (query.state === undefined || s.state === query.state) && (query.after === undefined || s.id > query.after))
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .slice(0, query.limit);
+  }
+
+  async findQuiet(seenBefore: number, limit: number): Promise<TaskStatus[]> {
+    return [...this.#statuses.values()]
+      .filter((s) => (s.state === 'watching' || s.state === 'cancel_requested') && s.lastSeenAt !== undefined && s.lastSeenAt < seenBefore)
+      .slice(0, limit);
   }
 
   async check(): Promise<void> {}

@@ -1,5 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
-import { type CancelRecord, type CancelStore, type RemoteCancelListener, StoreUnavailableError } from '../core/store.ts';
+import { type CancelRecord, type CancelStore, type RemoteCancelListener, type StatusQuery, StoreUnavailableError } from '../core/store.ts';
+import { TASK_LIFE_STATES, type TaskStatus } from '../core/task-status.ts';
 
 export interface RedisStoreOptions {
   /** Prepended to every key and the channel, so several installations can share one Redis. */
@@ -108,6 +109,42 @@ export class RedisStore implements CancelStore {
     return found;
   }
 
+  async loadStatuses(ids: readonly string[]): Promise<TaskStatus[]> {
+    if (ids.length === 0) return [];
+    const values = await this.#run(() => this.#commands.mget(ids.map((id) => this.#statusKey(id))));
+    return values.flatMap((value) => (value === null ? [] : [JSON.parse(value) as TaskStatus]));
+  }
+
+  /** One pipeline: each status, its id in the set of its state (and out of the others), and its last-seen time. */
+  async saveStatuses(statuses: readonly TaskStatus[]): Promise<void> {
+    if (statuses.length === 0) return;
+    const multi = this.#commands.multi();
+    for (const status of statuses) {
+      multi.set(this.#statusKey(status.id), JSON.stringify(status));
+      multi.zadd(`${this.#prefix}tasks`, 0, status.id);
+      for (const state of TASK_LIFE_STATES) {
+        if (state === status.state) multi.zadd(`${this.#prefix}state:${state}`, 0, status.id);
+        else multi.zrem(`${this.#prefix}state:${state}`, status.id);
+      }
+      const watched = (status.state === 'watching' || status.state === 'cancel_requested') && status.lastSeenAt !== undefined;
+      if (watched) multi.zadd(`${this.#prefix}seen`, status.lastSeenAt!, status.id);
+      else multi.zrem(`${this.#prefix}seen`, status.id);
+    }
+    await this.#run(() => multi.exec());
+  }
+
+  async listStatuses(query: StatusQuery): Promise<TaskStatus[]> {
+    const set = query.state === undefined ? `${this.#prefix}tasks` : `${this.#prefix}state:${query.state}`;
+    const from = query.after === undefined ? '-' : `(${query.after}`;
+    const ids = await this.#run(() => this.#commands.zrangebylex(set, from, '+', 'LIMIT', 0, query.limit));
+    return this.loadStatuses(ids);
+  }
+
+  async findQuiet(seenBefore: number, limit: number): Promise<TaskStatus[]> {
+    const ids = await this.#run(() => this.#commands.zrangebyscore(`${this.#prefix}seen`, '-inf', `(${seenBefore}`, 'LIMIT', 0, limit));
+    return this.loadStatuses(ids);
+  }
+
   /** Redis expires records itself. */
   async sweep(): Promise<number> {
     return 0;
@@ -131,6 +168,10 @@ export class RedisStore implements CancelStore {
 
   #key(id: string): string {
     return `${this.#prefix}cancel:${id}`;
+  }
+
+  #statusKey(id: string): string {
+    return `${this.#prefix}status:${id}`;
   }
 
   async #run<T>(command: () => Promise<T>): Promise<T> {

@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import type { CancelRecord, CancelStore } from '../core/store.ts';
+import type { CancelRecord, CancelStore, StatusQuery } from '../core/store.ts';
+import type { TaskStatus } from '../core/task-status.ts';
 
 interface Row {
   id: string;
@@ -10,17 +11,20 @@ interface Row {
   expires_at: number;
 }
 
-interface PendingInsert {
-  record: CancelRecord;
-  now: number;
-  resolve(record: CancelRecord): void;
+interface PendingWrite {
+  run(): unknown;
+  resolve(value: unknown): void;
   reject(error: unknown): void;
 }
 
+interface StatusRow {
+  body: string;
+}
+
 /**
- * Records in one SQLite file (WAL, synchronous=FULL): an insert resolves only after its transaction is on
- * disk. Inserts that arrive in the same turn of the event loop share one transaction, so one fsync serves
- * them all. For a single server; servers that share records use Redis.
+ * Records and task statuses in one SQLite file (WAL, synchronous=FULL): a write resolves only after its
+ * transaction is on disk. Writes that arrive in the same turn of the event loop share one transaction, so
+ * one fsync serves them all. For a single server; servers that share records use Redis.
  */
 export class SqliteStore implements CancelStore {
   readonly description: string;
@@ -29,7 +33,12 @@ export class SqliteStore implements CancelStore {
   readonly #upsert: StatementSync;
   readonly #findMany: StatementSync;
   readonly #sweep: StatementSync;
-  #pending: PendingInsert[] = [];
+  readonly #saveStatus: StatementSync;
+  readonly #loadStatuses: StatementSync;
+  readonly #listAll: StatementSync;
+  readonly #listByState: StatementSync;
+  readonly #findQuiet: StatementSync;
+  #pending: PendingWrite[] = [];
   #flushScheduled = false;
 
   constructor(readonly path: string) {
@@ -47,17 +56,61 @@ export class SqliteStore implements CancelStore {
         expires_at INTEGER NOT NULL
       ) WITHOUT ROWID;
       CREATE INDEX IF NOT EXISTS cancels_by_expiry ON cancels (expires_at);
+      CREATE TABLE IF NOT EXISTS task_status (
+        id TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        last_seen_at INTEGER,
+        body TEXT NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS task_status_by_state ON task_status (state, id);
+      CREATE INDEX IF NOT EXISTS task_status_by_last_seen ON task_status (last_seen_at) WHERE state IN ('watching', 'cancel_requested');
     `);
     this.#select = this.#db.prepare('SELECT * FROM cancels WHERE id = ? AND expires_at > ?');
     this.#upsert = this.#db.prepare('INSERT OR REPLACE INTO cancels (id, reason, cancelled_at, expires_at) VALUES (?, ?, ?, ?)');
     // One statement for any number of ids: they travel as one JSON array.
     this.#findMany = this.#db.prepare('SELECT * FROM cancels WHERE id IN (SELECT value FROM json_each(?)) AND expires_at > ?');
     this.#sweep = this.#db.prepare('DELETE FROM cancels WHERE expires_at <= ?');
+    this.#saveStatus = this.#db.prepare('INSERT OR REPLACE INTO task_status (id, state, last_seen_at, body) VALUES (?, ?, ?, ?)');
+    this.#loadStatuses = this.#db.prepare('SELECT body FROM task_status WHERE id IN (SELECT value FROM json_each(?))');
+    this.#listAll = this.#db.prepare('SELECT body FROM task_status WHERE id > ? ORDER BY id LIMIT ?');
+    this.#listByState = this.#db.prepare('SELECT body FROM task_status WHERE state = ? AND id > ? ORDER BY id LIMIT ?');
+    this.#findQuiet = this.#db.prepare(
+      "SELECT body FROM task_status WHERE state IN ('watching', 'cancel_requested') AND last_seen_at < ? LIMIT ?",
+    );
   }
 
   insert(record: CancelRecord, now: number): Promise<CancelRecord> {
+    return this.#write(() => {
+      const live = this.#select.get(record.id, now) as Row | undefined;
+      if (live) return fromRow(live);
+      this.#upsert.run(record.id, record.reason ?? null, record.cancelledAt, record.expiresAt);
+      return record;
+    });
+  }
+
+  async loadStatuses(ids: readonly string[]): Promise<TaskStatus[]> {
+    return (this.#loadStatuses.all(JSON.stringify(ids)) as unknown as StatusRow[]).map((row) => JSON.parse(row.body) as TaskStatus);
+  }
+
+  saveStatuses(statuses: readonly TaskStatus[]): Promise<void> {
+    return this.#write(() => {
+      for (const status of statuses) this.#saveStatus.run(status.id, status.state, status.lastSeenAt ?? null, JSON.stringify(status));
+    });
+  }
+
+  async listStatuses(query: StatusQuery): Promise<TaskStatus[]> {
+    const rows = query.state === undefined ? this.#listAll.all(query.after ?? '', query.limit) : this.#listByState.all(query.state, query.after ?? '', query.limit);
+    return (rows as unknown as StatusRow[]).map((row) => JSON.parse(row.body) as TaskStatus);
+  }
+
+  async findQuiet(seenBefore: number, limit: number): Promise<TaskStatus[]> {
+    return (this.#findQuiet.all(seenBefore, limit) as unknown as StatusRow[]).map((row) => JSON.parse(row.body) as TaskStatus);
+  }
+
+  /** Runs `work` inside the next group transaction; resolves once that transaction is on disk. */
+  #write<T>(work: () => T): Promise<T> {
     return new Promise((resolve, reject) => {
-      this.#pending.push({ record, now, resolve, reject });
+      this.#pending.push({ run: work, resolve: resolve as (value: unknown) => void, reject });
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
         setImmediate(() => this.#flush());
@@ -91,25 +144,17 @@ export class SqliteStore implements CancelStore {
     const batch = this.#pending;
     this.#pending = [];
     if (batch.length === 0) return;
-    const stored: CancelRecord[] = [];
+    const results: unknown[] = [];
     try {
       this.#db.exec('BEGIN IMMEDIATE');
-      for (const { record, now } of batch) {
-        const live = this.#select.get(record.id, now) as Row | undefined;
-        if (live) {
-          stored.push(fromRow(live));
-        } else {
-          this.#upsert.run(record.id, record.reason ?? null, record.cancelledAt, record.expiresAt);
-          stored.push(record);
-        }
-      }
+      for (const write of batch) results.push(write.run());
       this.#db.exec('COMMIT');
     } catch (error) {
       if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
-      batch.forEach((pending) => pending.reject(error));
+      batch.forEach((write) => write.reject(error));
       return;
     }
-    batch.forEach((pending, i) => pending.resolve(stored[i]!));
+    batch.forEach((write, i) => write.resolve(results[i]));
   }
 }
 

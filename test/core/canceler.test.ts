@@ -142,6 +142,10 @@ test('a store that fails a look-up does not end the wait; a later cancel still w
     sweep: (now) => memory.sweep(now),
     check: () => memory.check(),
     close: () => memory.close(),
+    loadStatuses: (ids) => memory.loadStatuses(ids),
+    saveStatuses: (statuses) => memory.saveStatuses(statuses),
+    listStatuses: (query) => memory.listStatuses(query),
+    findQuiet: (before, limit) => memory.findQuiet(before, limit),
   };
   const canceler = new Canceler({ store: flaky, clock, onError: (e) => errors.push(e) });
   const wait = canceler.wait(['1234'], new AbortController().signal);

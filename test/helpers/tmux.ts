@@ -9,7 +9,8 @@ export class TmuxSession {
 
   constructor(command: string, size: { columns: number; rows: number } = { columns: 120, rows: 30 }) {
     // The shell prints the exit status and keeps the pane open, so both can be read after the command ends.
-    const wrapped = `${command}; echo "[exit status $?]"; sleep 600`;
+    // CI=… in the environment would (rightly) turn the screens off: a real terminal user has no CI set.
+    const wrapped = `env -u CI ${command}; echo "[exit status $?]"; sleep 600`;
     this.#tmux('new-session', '-d', '-s', this.#name, '-x', String(size.columns), '-y', String(size.rows), wrapped);
   }
 

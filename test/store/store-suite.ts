@@ -1,6 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { CancelStore } from '../../src/core/store.ts';
+import type { TaskStatus } from '../../src/core/task-status.ts';
 
 /** The contract every store keeps; each store's test file runs it against a fresh store. */
 export function storeSuite(
@@ -56,6 +57,41 @@ export function storeSuite(
     await store.insert({ id: 'new', cancelledAt: 0, expiresAt: 9_000 }, 0);
     assert.is(await store.sweep(5_000), 1);
     assert.equal((await store.find(['old', 'new'], 0)).map((r) => r.id), ['new']);
+  });
+
+  const status = (id: string, state: TaskStatus['state'], lastSeenAt?: number): TaskStatus => ({
+    id,
+    state,
+    since: 1,
+    ...(lastSeenAt === undefined ? {} : { lastSeenAt }),
+    worker: { id: 'w1', host: 'box', pid: 42 },
+    history: [{ state, at: 1 }],
+  });
+
+  test('statuses are saved, replaced and loaded by id', async ({ store }) => {
+    await store.saveStatuses([status('a', 'watching', 10), status('b', 'cancel_requested', 10)]);
+    await store.saveStatuses([status('a', 'succeeded', 20)]);
+    const loaded = await store.loadStatuses(['a', 'b', 'missing']);
+    assert.equal(loaded.map((s) => [s.id, s.state]).sort(), [['a', 'succeeded'], ['b', 'cancel_requested']]);
+    assert.equal(loaded.find((s) => s.id === 'a')!.worker, { id: 'w1', host: 'box', pid: 42 });
+  });
+
+  test('statuses list in id order, by state, page by page', async ({ store }) => {
+    const ids = Array.from({ length: 25 }, (_, i) => `t${String(i).padStart(2, '0')}`);
+    await store.saveStatuses(ids.map((id, i) => status(id, i % 5 === 0 ? 'lost' : 'watching', 10)));
+    const first = await store.listStatuses({ limit: 10 });
+    assert.equal(first.map((s) => s.id), ids.slice(0, 10));
+    const second = await store.listStatuses({ limit: 10, after: first.at(-1)!.id });
+    assert.equal(second.map((s) => s.id), ids.slice(10, 20));
+    const lost = await store.listStatuses({ state: 'lost', limit: 100 });
+    assert.equal(lost.map((s) => s.id), ['t00', 't05', 't10', 't15', 't20']);
+    await store.saveStatuses([status('t05', 'watching', 10)]);
+    assert.equal((await store.listStatuses({ state: 'lost', limit: 100 })).map((s) => s.id), ['t00', 't10', 't15', 't20'], 'a state change moves it out');
+  });
+
+  test('findQuiet returns watched tasks not seen since a time, and nothing that ended', async ({ store }) => {
+    await store.saveStatuses([status('old', 'watching', 100), status('fresh', 'watching', 900), status('asked', 'cancel_requested', 50), status('done', 'succeeded', 10)]);
+    assert.equal((await store.findQuiet(500, 100)).map((s) => s.id).sort(), ['asked', 'old']);
   });
 
   test('check answers when the store can serve', async ({ store }) => {

@@ -1,0 +1,87 @@
+// What the server knows of a task's life, beyond whether it was cancelled: who watches it, what became
+// of it, and whether its worker went quiet. Pure rules; the tracker applies them and stores the result.
+
+/** A task's state on the server. */
+export type TaskLifeState =
+  | 'watching' // a worker holds (or recently held) a watch on it
+  | 'cancel_requested' // cancelled through the API; no worker has confirmed stopping it yet
+  | 'cancelled' // a worker confirmed it stopped the task
+  | 'succeeded' // the worker's command exited 0
+  | 'failed' // the worker's command exited non-zero or died
+  | 'timed_out' // its deadline passed and the worker stopped it
+  | 'lost'; // a worker was watching, then nothing for longer than the lease
+
+export const TASK_LIFE_STATES: readonly TaskLifeState[] = ['watching', 'cancel_requested', 'cancelled', 'succeeded', 'failed', 'timed_out', 'lost'];
+
+/** States a task leaves only when a new run starts (a new watch). */
+export const ENDED_STATES: ReadonlySet<TaskLifeState> = new Set(['cancelled', 'succeeded', 'failed', 'timed_out']);
+
+/** Who a watch came from. */
+export interface WorkerIdentity {
+  readonly id: string;
+  readonly host: string;
+  readonly pid: number;
+}
+
+/** What a worker reports about a task. */
+export type TaskOutcome = 'cancelled' | 'succeeded' | 'failed' | 'timed_out';
+
+export interface TaskStatus {
+  readonly id: string;
+  readonly state: TaskLifeState;
+  /** When it entered `state`. */
+  readonly since: number;
+  /** The last time a worker watched it (a watch began or ended). */
+  readonly lastSeenAt?: number;
+  readonly worker?: WorkerIdentity;
+  readonly exitCode?: number | null;
+  readonly signal?: string | null;
+  /** State changes, oldest first, the last HISTORY_LIMIT of them. */
+  readonly history: ReadonlyArray<{ readonly state: TaskLifeState; readonly at: number }>;
+}
+
+const HISTORY_LIMIT = 20;
+
+function enter(status: TaskStatus | undefined, id: string, state: TaskLifeState, now: number, change: Partial<TaskStatus> = {}): TaskStatus {
+  const history = [...(status?.history ?? []), { state, at: now }].slice(-HISTORY_LIMIT);
+  const base: TaskStatus = { ...status, id, state, since: now, history };
+  return { ...base, ...change };
+}
+
+/** A worker began watching: a new or lost task (or one that ended, run again) is watched now. */
+export function onWatch(status: TaskStatus | undefined, id: string, worker: WorkerIdentity | undefined, now: number): TaskStatus {
+  const seen = { lastSeenAt: now, ...(worker ? { worker } : {}) };
+  if (status && (status.state === 'watching' || status.state === 'cancel_requested')) return { ...status, ...seen };
+  return enter(status, id, 'watching', now, { ...seen, exitCode: undefined, signal: undefined });
+}
+
+/** A cancel was requested through the API. A task that already ended stays as it ended. */
+export function onCancelRequested(status: TaskStatus | undefined, id: string, now: number): TaskStatus {
+  if (status && (ENDED_STATES.has(status.state) || status.state === 'cancel_requested')) return status;
+  return enter(status, id, 'cancel_requested', now);
+}
+
+/** A worker reported how the task ended. Reports are idempotent: the same one twice changes nothing. */
+export function onReport(
+  status: TaskStatus | undefined,
+  id: string,
+  report: { outcome: TaskOutcome; exitCode?: number | null; signal?: string | null; worker?: WorkerIdentity },
+  now: number,
+): TaskStatus {
+  if (status?.state === report.outcome && status.exitCode === (report.exitCode ?? status.exitCode)) return status;
+  return enter(status, id, report.outcome, now, {
+    lastSeenAt: now,
+    ...(report.worker ? { worker: report.worker } : {}),
+    ...(report.exitCode !== undefined ? { exitCode: report.exitCode } : {}),
+    ...(report.signal !== undefined ? { signal: report.signal } : {}),
+  });
+}
+
+/** Whether a task whose worker has been silent since `lastSeenAt` is lost by `now`. */
+export function isLost(status: TaskStatus, now: number, leaseMs: number): boolean {
+  return (status.state === 'watching' || status.state === 'cancel_requested') && status.lastSeenAt !== undefined && now - status.lastSeenAt > leaseMs;
+}
+
+export function onLost(status: TaskStatus, now: number): TaskStatus {
+  return enter(status, status.id, 'lost', now);
+}
