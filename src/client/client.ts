@@ -2,6 +2,7 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import fetch, { type RequestInit } from 'node-fetch';
 import type { z } from 'zod';
+import type { WorkerIdentity } from '../core/task-status.ts';
 import { formatDuration } from '../core/duration.ts';
 import { CLIENT_TIMEOUT_MARGIN_MS, DEFAULT_WATCH_TIMEOUT_MS } from '../protocol/limits.ts';
 import { paths } from '../protocol/routes.ts';
@@ -9,6 +10,9 @@ import {
   type CancelRecordReply,
   cancelRecordSchema,
   errorReplySchema,
+  type ReportRequest,
+  type TaskListReply,
+  taskListReplySchema,
   type TaskReply,
   taskReplySchema,
   type WatchReply,
@@ -45,6 +49,8 @@ export class TaskctlClient {
   readonly #token: string | undefined;
   readonly #requestTimeoutMs: number;
   readonly #agent: HttpAgent;
+  /** For rare requests made beside a held long poll: their socket closes after, so one stays open. */
+  readonly #oneShotAgent: HttpAgent;
 
   constructor(options: ClientOptions) {
     this.server = options.server.replace(/\/+$/, '');
@@ -52,12 +58,26 @@ export class TaskctlClient {
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
     const agentOptions = { keepAlive: true, maxSockets: 4, maxFreeSockets: 1 };
     this.#agent = this.server.startsWith('https:') ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
+    this.#oneShotAgent = this.server.startsWith('https:') ? new HttpsAgent({ keepAlive: false }) : new HttpAgent({ keepAlive: false });
   }
 
   /** Cancels `id`; resolves with the stored record (the first one, if it was cancelled before). */
   cancel(id: string, options: { reason?: string | undefined; signal?: AbortSignal } = {}): Promise<CancelRecordReply> {
     const body = options.reason === undefined ? {} : { reason: options.reason };
     return this.#request(paths.cancel(id), cancelRecordSchema, { method: 'POST', body: JSON.stringify(body), signal: options.signal });
+  }
+
+  /** Tells the server how `id` ended. Idempotent. */
+  report(id: string, report: ReportRequest, options: { signal?: AbortSignal } = {}): Promise<unknown> {
+    return this.#send(paths.report(id), { method: 'POST', body: JSON.stringify(report), signal: options.signal, oneShot: true });
+  }
+
+  /** One page of task statuses, in id order. */
+  tasks(query: { state?: string; limit?: number; after?: string } = {}, options: { signal?: AbortSignal } = {}): Promise<TaskListReply> {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value));
+    const search = params.size > 0 ? `?${params}` : '';
+    return this.#request(`${paths.tasks}${search}`, taskListReplySchema, { signal: options.signal });
   }
 
   /** What the server knows of `id`. */
@@ -69,11 +89,11 @@ export class TaskctlClient {
    * One long poll on `ids`: resolves as soon as any is cancelled (with those ids) or with none when the
    * server's watch timeout passes. Gives up itself `CLIENT_TIMEOUT_MARGIN_MS` after the timeout.
    */
-  watch(ids: readonly string[], options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<WatchReply> {
+  watch(ids: readonly string[], options: { timeoutMs?: number; signal?: AbortSignal; worker?: WorkerIdentity } = {}): Promise<WatchReply> {
     const timeoutMs = options.timeoutMs ?? DEFAULT_WATCH_TIMEOUT_MS;
     return this.#request(paths.watch, watchReplySchema, {
       method: 'POST',
-      body: JSON.stringify({ ids, timeout: `${timeoutMs}ms` }),
+      body: JSON.stringify({ ids, timeout: `${timeoutMs}ms`, ...(options.worker ? { worker: options.worker } : {}) }),
       signal: options.signal,
       timeoutMs: timeoutMs + CLIENT_TIMEOUT_MARGIN_MS,
     });
@@ -87,6 +107,7 @@ export class TaskctlClient {
   /** Closes idle connections so the process can exit. */
   close(): void {
     this.#agent.destroy();
+    this.#oneShotAgent.destroy();
   }
 
   async #request<S extends z.ZodType>(path: string, schema: S, init: SendInit): Promise<z.output<S>> {
@@ -103,7 +124,8 @@ export class TaskctlClient {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (init.body !== undefined) headers['content-type'] = 'application/json';
     if (this.#token) headers.authorization = `Bearer ${this.#token}`;
-    const requestInit: RequestInit = { method: init.method ?? 'GET', headers, agent: this.#agent, signal: signal as RequestInit['signal'] };
+    const agent = init.oneShot ? this.#oneShotAgent : this.#agent;
+    const requestInit: RequestInit = { method: init.method ?? 'GET', headers, agent, signal: signal as RequestInit['signal'] };
     if (init.body !== undefined) requestInit.body = init.body;
     let text: string;
     let status: number;
@@ -134,6 +156,7 @@ interface SendInit {
   body?: string;
   signal?: AbortSignal | undefined;
   timeoutMs?: number;
+  oneShot?: boolean;
 }
 
 function describeNetworkError(error: unknown): string {

@@ -1,6 +1,7 @@
 import { type BackoffPolicy, DEFAULT_BACKOFF, backoffDelay } from '../core/backoff.ts';
 import { DEFAULT_WATCH_TIMEOUT_MS } from '../protocol/limits.ts';
 import type { CancelRecordReply } from '../protocol/schemas.ts';
+import type { WorkerIdentity } from '../core/task-status.ts';
 import { ClientError, type TaskctlClient } from './client.ts';
 
 /** What a watch loop reports as it goes. Every method is optional. */
@@ -22,6 +23,8 @@ export interface WatchLoopOptions {
   readonly watchTimeoutMs?: number;
   readonly backoff?: BackoffPolicy;
   readonly listener?: WatchListener;
+  /** Sent with every watch, so the server can tell whose tasks went quiet. */
+  readonly worker?: WorkerIdentity;
 }
 
 /**
@@ -34,6 +37,7 @@ export class WatchLoop {
   readonly #watchTimeoutMs: number;
   readonly #backoff: BackoffPolicy;
   readonly #listener: WatchListener;
+  readonly #worker: WorkerIdentity | undefined;
   #emptied = new AbortController();
 
   constructor(client: TaskctlClient, ids: Iterable<string>, options: WatchLoopOptions = {}) {
@@ -42,6 +46,7 @@ export class WatchLoop {
     this.#watchTimeoutMs = options.watchTimeoutMs ?? DEFAULT_WATCH_TIMEOUT_MS;
     this.#backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.#listener = options.listener ?? {};
+    this.#worker = options.worker;
   }
 
   /** The ids still watched. */
@@ -76,7 +81,7 @@ export class WatchLoop {
           reachable = true;
           markUp();
         }
-        const reply = await this.#client.watch([...this.#ids], { timeoutMs: this.#watchTimeoutMs, signal: stop });
+        const reply = await this.#client.watch([...this.#ids], { timeoutMs: this.#watchTimeoutMs, signal: stop, ...(this.#worker ? { worker: this.#worker } : {}) });
         markUp();
         this.#listener.answered?.();
         for (const record of reply.records) {

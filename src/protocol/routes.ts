@@ -10,6 +10,8 @@ export const paths = {
   // The JSON API.
   cancel: (id: string) => `/v1/tasks/${segment(id)}/cancel`,
   task: (id: string) => `/v1/tasks/${segment(id)}`,
+  report: (id: string) => `/v1/tasks/${segment(id)}/report`,
+  tasks: '/v1/tasks',
   watch: '/v1/watch',
   healthz: '/healthz',
   metrics: '/metrics',

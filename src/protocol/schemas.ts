@@ -26,9 +26,44 @@ export type CancelRequest = z.input<typeof cancelRequestSchema>;
 
 const idListSchema = z.array(taskIdSchema).min(1, 'name at least one id').max(MAX_IDS_PER_WATCH, `at most ${MAX_IDS_PER_WATCH} ids per watch`);
 
+export const workerIdentitySchema = z.strictObject({
+  id: z.string().min(1).max(128),
+  host: z.string().max(256),
+  pid: z.number().int().nonnegative(),
+});
+
 export const watchRequestSchema = z.strictObject({
   ids: idListSchema,
   timeout: durationSchema.optional(),
+  /** Who watches: recorded with the tasks' statuses. */
+  worker: workerIdentitySchema.optional(),
+});
+
+export const reportRequestSchema = z.strictObject({
+  outcome: z.enum(['cancelled', 'succeeded', 'failed', 'timed_out']),
+  exitCode: z.number().int().nullable().optional(),
+  signal: z.string().max(32).nullable().optional(),
+  worker: workerIdentitySchema.optional(),
+});
+export type ReportRequest = z.input<typeof reportRequestSchema>;
+
+export const taskStatusSchema = z.object({
+  state: z.enum(['watching', 'cancel_requested', 'cancelled', 'succeeded', 'failed', 'timed_out', 'lost']),
+  since: z.iso.datetime(),
+  lastSeenAt: z.iso.datetime().optional(),
+  worker: z.object({ id: z.string(), host: z.string(), pid: z.number() }).optional(),
+  exitCode: z.number().nullable().optional(),
+  signal: z.string().nullable().optional(),
+  history: z.array(z.object({ state: z.string(), at: z.iso.datetime() })),
+});
+export type TaskStatusReply = z.infer<typeof taskStatusSchema>;
+
+export const TASK_STATE_VALUES = ['watching', 'cancel_requested', 'cancelled', 'succeeded', 'failed', 'timed_out', 'lost'] as const;
+
+export const taskListQuerySchema = z.strictObject({
+  state: z.enum(TASK_STATE_VALUES).optional(),
+  limit: z.coerce.number().int().min(1).max(1_000).default(100),
+  after: z.string().max(256).optional(),
 });
 export type WatchRequest = z.input<typeof watchRequestSchema>;
 
@@ -59,7 +94,16 @@ export const taskReplySchema = z.object({
   id: z.string(),
   cancelled: z.boolean(),
   record: cancelRecordSchema.optional(),
+  /** Absent when no worker ever watched the task and nobody cancelled it. */
+  status: taskStatusSchema.optional(),
 });
+
+export const taskListReplySchema = z.object({
+  tasks: z.array(taskStatusSchema.extend({ id: z.string() })),
+  /** Pass as `after` for the next page; absent on the last one. */
+  next: z.string().optional(),
+});
+export type TaskListReply = z.infer<typeof taskListReplySchema>;
 export type TaskReply = z.infer<typeof taskReplySchema>;
 
 export const errorReplySchema = z.object({

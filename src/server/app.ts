@@ -8,6 +8,9 @@ import { MIN_WATCH_TIMEOUT_MS } from '../protocol/limits.ts';
 import {
   cancelRequestSchema,
   firstProblem,
+  reportRequestSchema,
+  type TaskListReply,
+  taskListQuerySchema,
   type HealthReply,
   type TaskReply,
   taskIdSchema,
@@ -15,7 +18,9 @@ import {
   watchQuerySchema,
   watchRequestSchema,
 } from '../protocol/schemas.ts';
-import { recordToWire } from '../protocol/wire.ts';
+import { recordToWire, statusToWire } from '../protocol/wire.ts';
+import type { TaskTracker } from '../core/task-tracker.ts';
+import type { TaskStatus, WorkerIdentity } from '../core/task-status.ts';
 import { bearerAuth } from './auth.ts';
 import { readJson, sendJson, sendText } from './http-io.ts';
 import type { ServerMetrics } from './metrics.ts';
@@ -35,6 +40,8 @@ export interface ServerObserver {
   cancelled?(record: CancelRecord, source: { address: string; route: 'seed' | 'v1'; reason?: string | undefined }): void;
   /** A watch was answered: with a cancel, at its timeout, or because the client left or the server stops. */
   watchAnswered?(outcome: 'cancelled' | 'timeout' | 'gone'): void;
+  /** A task went lost: its worker was silent for longer than the lease. */
+  lost?(status: TaskStatus): void;
   /** A request failed through no fault of the client. */
   failed?(error: unknown, request: { method: string; path: string }): void;
 }
@@ -57,6 +64,7 @@ interface Route {
 
 export interface AppDependencies {
   readonly canceler: Canceler;
+  readonly tracker: TaskTracker;
   readonly options: ServerOptions;
   readonly metrics: ServerMetrics;
   readonly observer?: ServerObserver;
@@ -64,7 +72,7 @@ export interface AppDependencies {
 }
 
 /** The HTTP surface over a canceler: routing, validation, auth, long polls, and the one error mapping. */
-export function createApp({ canceler, options, metrics, observer = {}, clock = systemClock }: AppDependencies): RequestListener & {
+export function createApp({ canceler, tracker, options, metrics, observer = {}, clock = systemClock }: AppDependencies): RequestListener & {
   readonly openWatches: () => number;
   /** From now on, refuse new requests and close each connection after its answer. */
   readonly beginShutdown: () => void;
@@ -82,6 +90,8 @@ export function createApp({ canceler, options, metrics, observer = {}, clock = s
 
   const recordCancel = async (ctx: RequestContext, id: string, route: 'seed' | 'v1', reason?: string) => {
     const record = await canceler.cancel(id, reason === undefined ? {} : { reason });
+    // The cancel itself is stored; a status that fails to follow is reported, not fatal.
+    await tracker.cancelRequested(id).catch((error: unknown) => observer.failed?.(error, { method: 'status', path: id }));
     metrics.cancels.inc({ route });
     observer.cancelled?.(record, { address: ctx.req.socket.remoteAddress ?? 'unknown', route, reason });
     return record;
@@ -92,18 +102,20 @@ export function createApp({ canceler, options, metrics, observer = {}, clock = s
    * without async/await and with as few objects as possible: thousands of these are held at once, and
    * every byte here is multiplied by them.
    */
-  const holdWatch = (res: ServerResponse, ids: readonly string[], timeoutMs: number): Promise<WaitResult> => {
+  const holdWatch = (res: ServerResponse, ids: readonly string[], timeoutMs: number, worker?: WorkerIdentity): Promise<WaitResult> => {
     if (openWatches >= options.maxOpenWatches) {
       metrics.rejectedWatches.inc();
       throw new HttpError('too_many_watches', `this server holds ${options.maxOpenWatches} watches already; retry shortly`, { 'retry-after': '1' });
     }
     openWatches++;
     metrics.openWatches.inc();
+    tracker.watchStarted(ids, worker).catch((error: unknown) => observer.failed?.(error, { method: 'status', path: ids[0] ?? '' }));
     return new Promise((resolve) => {
       let timedOut = false;
       const end = canceler.waitFor(ids, (result) => {
         clearTimeout(timer);
         res.off('close', end);
+        tracker.watchEnded(ids);
         openWatches--;
         metrics.openWatches.dec();
         // "gone": the client left, or the server is stopping and ended the wait early.
@@ -133,8 +145,8 @@ export function createApp({ canceler, options, metrics, observer = {}, clock = s
     return Math.min(requestedMs, options.watchTimeoutMs);
   };
 
-  const answerWatch = async (ctx: RequestContext, ids: readonly string[], requestedMs: number | undefined) => {
-    const result = await holdWatch(ctx.res, ids, watchTimeout(requestedMs));
+  const answerWatch = async (ctx: RequestContext, ids: readonly string[], requestedMs: number | undefined, worker?: WorkerIdentity) => {
+    const result = await holdWatch(ctx.res, ids, watchTimeout(requestedMs), worker);
     const reply: WatchReply = { cancelled: result.cancelled.map((r) => r.id), records: result.cancelled.map(recordToWire) };
     sendJson(ctx.res, 200, reply);
     observeLatency(result);
@@ -178,13 +190,42 @@ export function createApp({ canceler, options, metrics, observer = {}, clock = s
       },
     },
     {
+      // Whether the task is cancelled, and what the server knows of its life.
       method: 'GET',
       pattern: /^\/v1\/tasks\/([^/]+)$/,
       handle: async (ctx) => {
         const id = taskIdParam(ctx);
-        const [record] = await canceler.find([id]);
-        const reply: TaskReply = record ? { id, cancelled: true, record: recordToWire(record) } : { id, cancelled: false };
+        const [[record], [status]] = await Promise.all([canceler.find([id]), tracker.statuses([id])]);
+        const reply: TaskReply = { id, cancelled: record !== undefined };
+        if (record) reply.record = recordToWire(record);
+        if (status) reply.status = statusToWire(status);
         sendJson(ctx.res, 200, reply);
+      },
+    },
+    {
+      // Statuses in id order, one page at a time: ?state=lost&limit=100&after=<last id of the page before>.
+      method: 'GET',
+      pattern: /^\/v1\/tasks$/,
+      handle: async (ctx) => {
+        const query = parse(taskListQuerySchema, queryObject(new URLSearchParams(ctx.search)));
+        // One more than asked tells whether another page follows.
+        const found = await tracker.list({ ...query, limit: query.limit + 1 });
+        // A task the lease made lost is listed as lost even before the sweep wrote it down.
+        const page = (query.state ? found.filter((s) => s.state === query.state) : found).slice(0, query.limit);
+        const reply: TaskListReply = { tasks: page.map((s) => ({ id: s.id, ...statusToWire(s) })) };
+        if (found.length > query.limit) reply.next = page.at(-1)!.id;
+        sendJson(ctx.res, 200, reply);
+      },
+    },
+    {
+      // A worker's report of how the task ended; idempotent, so workers retry it freely.
+      method: 'POST',
+      pattern: /^\/v1\/tasks\/([^/]+)\/report$/,
+      handle: async (ctx) => {
+        const id = taskIdParam(ctx);
+        const body = parse(reportRequestSchema, await readJson(ctx.req, options.maxBodyBytes));
+        const status = await tracker.reported(id, body);
+        sendJson(ctx.res, 200, { id, ...statusToWire(status) });
       },
     },
     {
@@ -201,7 +242,7 @@ export function createApp({ canceler, options, metrics, observer = {}, clock = s
       pattern: /^\/v1\/watch$/,
       handle: async (ctx) => {
         const body = parse(watchRequestSchema, await readJson(ctx.req, options.maxBodyBytes));
-        await answerWatch(ctx, body.ids, body.timeout);
+        await answerWatch(ctx, body.ids, body.timeout, body.worker);
       },
     },
     {

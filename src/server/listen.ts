@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Canceler } from '../core/canceler.ts';
+import { TaskTracker } from '../core/task-tracker.ts';
 import type { Clock } from '../core/clock.ts';
 import type { CancelStore } from '../core/store.ts';
 import { createApp, type ServerObserver, type ServerOptions } from './app.ts';
@@ -12,6 +13,8 @@ export interface ServerConfig extends ServerOptions {
   readonly port: number;
   readonly store: CancelStore;
   readonly ttlMs: number;
+  /** How long a watched task's worker may stay silent before the task is lost; default 3 watch timeouts. */
+  readonly leaseMs?: number;
   readonly observer?: ServerObserver;
   readonly clock?: Clock;
   /** Told of background failures (sweeps, store look-ups) the server survives. */
@@ -23,6 +26,7 @@ export interface RunningServer {
   readonly url: string;
   readonly port: number;
   readonly canceler: Canceler;
+  readonly tracker: TaskTracker;
   readonly metrics: ServerMetrics;
   openWatches(): number;
   /** Stops accepting, answers open watches "not cancelled", lets answers drain, then closes the store. */
@@ -40,7 +44,17 @@ const DRAIN_MS = 2_000;
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
   const canceler = new Canceler({ store: config.store, ttlMs: config.ttlMs, ...(config.clock ? { clock: config.clock } : {}), onError: config.onBackgroundError });
   const metrics = new ServerMetrics();
-  const app = createApp({ canceler, options: config, metrics, ...(config.observer ? { observer: config.observer } : {}), ...(config.clock ? { clock: config.clock } : {}) });
+  const tracker = new TaskTracker({
+    store: config.store,
+    leaseMs: config.leaseMs ?? 3 * config.watchTimeoutMs,
+    ...(config.clock ? { clock: config.clock } : {}),
+    onError: config.onBackgroundError,
+    onLost: (status) => {
+      metrics.lostTasks.inc();
+      config.observer?.lost?.(status);
+    },
+  });
+  const app = createApp({ canceler, tracker, options: config, metrics, ...(config.observer ? { observer: config.observer } : {}), ...(config.clock ? { clock: config.clock } : {}) });
   const server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: 5_000 }, app);
   // A socket may sit silent for a whole long poll, and no longer.
   server.timeout = config.watchTimeoutMs + IDLE_MARGIN_MS;
@@ -53,10 +67,12 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     url: `http://${hostForUrl}:${port}`,
     port,
     canceler,
+    tracker,
     metrics,
     openWatches: app.openWatches,
     close: () => {
       app.beginShutdown();
+      tracker.close();
       return (closing ??= shutDown(server, canceler, config.store));
     },
   };

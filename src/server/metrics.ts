@@ -28,6 +28,12 @@ export class ServerMetrics {
     registers: [this.registry],
   });
 
+  readonly lostTasks = new Counter({
+    name: 'taskctl_tasks_lost_total',
+    help: 'Tasks marked lost: a worker was watching, then nothing for longer than the lease.',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'taskctl_' });
   }

@@ -2,7 +2,11 @@ import type { BackoffPolicy } from '../core/backoff.ts';
 import type { TaskctlClient } from '../client/client.ts';
 import { WatchLoop } from '../client/watch-loop.ts';
 import { TaskProcess } from './task-process.ts';
-import { FINAL_STATES, type WorkEvent, type WorkStore, workExitCode } from './work-state.ts';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Reporter } from '../client/reporter.ts';
+import type { TaskOutcome, WorkerIdentity } from '../core/task-status.ts';
+import { FINAL_STATES, type TaskState, type WorkEvent, type WorkStore, workExitCode } from './work-state.ts';
 
 export interface WorkOptions {
   readonly client: TaskctlClient;
@@ -20,7 +24,24 @@ export interface WorkOptions {
   /** Aborts on SIGINT/SIGTERM: stop every command as on cancel, then finish. */
   readonly shutdown: AbortSignal;
   readonly now?: () => number;
+  /** Who this worker is, as the server records it; defaults to this host and process. */
+  readonly worker?: WorkerIdentity;
+  /** How long to keep trying to deliver the last reports before exiting. */
+  readonly reportFlushMs?: number;
 }
+
+/** This process as a worker: host name, pid, and a random id that tells restarts apart. */
+export function workerIdentity(): WorkerIdentity {
+  return { id: randomUUID().slice(0, 8), host: hostname(), pid: process.pid };
+}
+
+// How a final task state is reported to the server; "stopped" (taskctl was interrupted) is not an outcome.
+const OUTCOME: Partial<Record<TaskState, TaskOutcome>> = {
+  cancelled: 'cancelled',
+  succeeded: 'succeeded',
+  failed: 'failed',
+  timed_out: 'timed_out',
+};
 
 /**
  * Watches every task with one long poll and, in command mode, runs one command per task, stopping it when
@@ -42,7 +63,25 @@ export async function runWork(options: WorkOptions): Promise<number> {
     if (allFinal()) resolveAllEnded();
   });
 
+  const worker = options.worker ?? workerIdentity();
+  const reporter = new Reporter(client, { backoff: options.backoff });
+  const reported = new Set<string>();
+  const unsubscribeReports = store.subscribe((_, state) => {
+    for (const task of state.tasks.values()) {
+      const outcome = OUTCOME[task.state];
+      if (!outcome || reported.has(task.id)) continue;
+      reported.add(task.id);
+      reporter.report(task.id, {
+        outcome,
+        worker,
+        ...(task.exitCode !== undefined ? { exitCode: task.exitCode } : {}),
+        ...(task.signal !== undefined ? { signal: task.signal } : {}),
+      });
+    }
+  });
+
   const loop = new WatchLoop(client, ids, {
+    worker,
     watchTimeoutMs: options.watchTimeoutMs,
     backoff: options.backoff,
     listener: {
@@ -99,6 +138,8 @@ export async function runWork(options: WorkOptions): Promise<number> {
   await looping;
   deadlines.forEach((timer) => clearTimeout(timer));
   await Promise.all([...processes.values()].map((p) => p.done));
+  unsubscribeReports();
+  await reporter.flush(options.reportFlushMs ?? 5_000);
   client.close();
   const exitCode = workExitCode(store.state);
   emit({ event: 'done', ts: now(), exitCode });

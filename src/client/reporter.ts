@@ -1,0 +1,55 @@
+import { type BackoffPolicy, DEFAULT_BACKOFF, backoffDelay } from '../core/backoff.ts';
+import type { ReportRequest } from '../protocol/schemas.ts';
+import { ClientError, type TaskctlClient } from './client.ts';
+
+/**
+ * Delivers task reports to the server, retrying through network failures like the watch does. Reports
+ * are idempotent on the server, so a retry after a lost answer is harmless.
+ */
+export class Reporter {
+  readonly #client: TaskctlClient;
+  readonly #backoff: BackoffPolicy;
+  readonly #pending = new Set<Promise<void>>();
+  readonly #stop = new AbortController();
+  readonly #onGiveUp: (id: string, error: ClientError) => void;
+
+  constructor(client: TaskctlClient, options: { backoff?: BackoffPolicy | undefined; onGiveUp?: (id: string, error: ClientError) => void } = {}) {
+    this.#client = client;
+    this.#backoff = options.backoff ?? DEFAULT_BACKOFF;
+    this.#onGiveUp = options.onGiveUp ?? (() => {});
+  }
+
+  report(id: string, report: ReportRequest): void {
+    const delivery = this.#deliver(id, report).finally(() => this.#pending.delete(delivery));
+    this.#pending.add(delivery);
+  }
+
+  /** Waits for every report to be delivered, up to `timeoutMs`; resolves whether all were. */
+  async flush(timeoutMs: number): Promise<boolean> {
+    const timer = setTimeout(() => this.#stop.abort(), timeoutMs);
+    await Promise.all([...this.#pending]);
+    clearTimeout(timer);
+    return !this.#stop.signal.aborted;
+  }
+
+  async #deliver(id: string, report: ReportRequest): Promise<void> {
+    for (let attempt = 1; !this.#stop.signal.aborted; attempt++) {
+      try {
+        await this.#client.report(id, report, { signal: this.#stop.signal });
+        return;
+      } catch (error) {
+        if (this.#stop.signal.aborted) return;
+        const clientError = error instanceof ClientError ? error : new ClientError('protocol', String(error));
+        // A 4xx will not get better by asking again.
+        if (clientError.status !== undefined && clientError.status < 500) {
+          this.#onGiveUp(id, clientError);
+          return;
+        }
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, backoffDelay(attempt, this.#backoff));
+          this.#stop.signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+        });
+      }
+    }
+  }
+}
