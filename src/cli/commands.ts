@@ -1,7 +1,8 @@
 import { cancelCommand } from './commands/cancel.ts';
 import { serveCommand } from './commands/serve.ts';
+import { lsCommand, statusCommand } from './commands/status.ts';
 import { workCommand } from './commands/work.ts';
 import type { CommandDefinition } from './context.ts';
 
 // Every command, registered statically: folder scanning does not survive bundling.
-export const commands: ReadonlyArray<CommandDefinition<any>> = [serveCommand, cancelCommand, workCommand];
+export const commands: ReadonlyArray<CommandDefinition<any>> = [serveCommand, cancelCommand, workCommand, statusCommand, lsCommand];

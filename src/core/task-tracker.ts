@@ -86,7 +86,9 @@ export class TaskTracker {
     return (await this.#store.loadStatuses(ids)).map((status) => this.#current(status, now));
   }
 
+  /** A page of statuses. Sweeps first, so that a listing of lost tasks includes those just gone quiet. */
   async list(query: StatusQuery): Promise<TaskStatus[]> {
+    await this.sweep();
     const now = this.#clock.now();
     return (await this.#store.listStatuses(query)).map((status) => this.#current(status, now));
   }

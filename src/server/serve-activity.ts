@@ -20,6 +20,8 @@ export interface ServeState {
   readonly startedAt: number;
   readonly cancelsTotal: number;
   readonly watchesAnsweredTotal: number;
+  /** Tasks that went lost since start (their worker fell silent past the lease). */
+  readonly lostTotal: number;
   /** Newest first. */
   readonly recentCancels: readonly RecentCancel[];
   /** Newest first. */
@@ -37,7 +39,7 @@ export class ServeActivity implements ServerObserver {
 
   constructor(where: { url: string; store: string }, now: () => number = Date.now) {
     this.#now = now;
-    this.#state = { ...where, startedAt: now(), cancelsTotal: 0, watchesAnsweredTotal: 0, recentCancels: [], recentErrors: [] };
+    this.#state = { ...where, startedAt: now(), cancelsTotal: 0, watchesAnsweredTotal: 0, lostTotal: 0, recentCancels: [], recentErrors: [] };
   }
 
   get state(): ServeState {
@@ -52,6 +54,10 @@ export class ServeActivity implements ServerObserver {
   cancelled(record: CancelRecord, source: { address: string }): void {
     const entry: RecentCancel = { id: record.id, reason: record.reason, address: source.address, at: this.#now() };
     this.#update({ cancelsTotal: this.#state.cancelsTotal + 1, recentCancels: [entry, ...this.#state.recentCancels].slice(0, KEEP_CANCELS) });
+  }
+
+  lost(): void {
+    this.#update({ lostTotal: this.#state.lostTotal + 1 });
   }
 
   watchAnswered(): void {

@@ -22,7 +22,8 @@ export function ServeScreen({ state, openWatches, cancelsPerSecond, watchesPerSe
       </Text>
       <Text>
         open watches <Text bold>{openWatches}</Text> · cancels/s <Text bold>{rate(cancelsPerSecond)}</Text> · watches answered/s{' '}
-        <Text bold>{rate(watchesPerSecond)}</Text> · cancels since start {state.cancelsTotal}
+        <Text bold>{rate(watchesPerSecond)}</Text> · cancels since start {state.cancelsTotal} · tasks lost{' '}
+        <Text color={state.lostTotal > 0 ? 'red' : undefined}>{state.lostTotal}</Text>
       </Text>
       <Text> </Text>
       <Text bold>Recent cancels</Text>

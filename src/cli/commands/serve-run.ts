@@ -26,12 +26,14 @@ const optionsSchema = z.object({
   json: z.boolean(),
   tui: z.boolean(),
   redisPrefix: z.string().max(200).optional(),
+  lease: durationSchema.pipe(z.number().min(1_000, 'at least 1s')).optional(),
 });
 
 /** Log lines for what the server does: one per cancel and per failure. */
 function loggingObserver(log: Logger): ServerObserver {
   return {
     cancelled: (record, source) => log.info('cancelled', { id: record.id, reason: record.reason, from: source.address, route: source.route }),
+    lost: (status) => log.info('lost', { id: status.id, worker: status.worker ? `${status.worker.host}:${status.worker.pid}` : undefined }),
     failed: (error, request) => log.error('request failed', { ...request, error: (error as Error)?.message ?? String(error) }),
   };
 }
@@ -70,6 +72,7 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown 
       port: options.port,
       store,
       ttlMs: options.ttl,
+      ...(options.lease !== undefined ? { leaseMs: options.lease } : {}),
       watchTimeoutMs: options.watchTimeout,
       maxOpenWatches: options.maxWatches,
       maxBodyBytes: MAX_BODY_BYTES,

@@ -16,6 +16,7 @@ export type ServeArgs = {
   json: boolean;
   tui: boolean;
   redisPrefix?: string;
+  lease?: string;
 };
 
 export const serveCommand: CommandDefinition<ServeArgs> = {
@@ -31,6 +32,7 @@ export const serveCommand: CommandDefinition<ServeArgs> = {
       })
       .option('redis-prefix', { type: 'string', describe: 'Key prefix in Redis, so installations can share one [default: "taskctl:"]' })
       .option('watch-timeout', { type: 'string', default: formatDuration(DEFAULT_WATCH_TIMEOUT_MS), describe: `Longest a watch is held (max ${formatDuration(MAX_WATCH_TIMEOUT_MS)})` })
+      .option('lease', { type: 'string', describe: 'Silence after which a watched task is lost [default: 3 x --watch-timeout]' })
       .option('ttl', { type: 'string', default: formatDuration(DEFAULT_TTL_MS), describe: 'How long a cancel is remembered' })
       .option('max-watches', { type: 'number', default: DEFAULT_MAX_OPEN_WATCHES, describe: 'Watches held open at once; more get 503 + Retry-After' })
       .option('token', { type: 'string', describe: 'Require Authorization: Bearer <token> (env TASKCTL_TOKEN)' })

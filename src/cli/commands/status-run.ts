@@ -1,0 +1,103 @@
+import { z } from 'zod';
+import { ClientError, TaskctlClient } from '../../client/client.ts';
+import { formatDuration } from '../../core/duration.ts';
+import { taskIdProblem } from '../../core/task-id.ts';
+import type { TaskStatusReply } from '../../protocol/schemas.ts';
+import { resolveClientOptions } from '../client-options.ts';
+import { type CommandContext, ExitCode } from '../context.ts';
+import { serverUrlSchema, validateOptions } from '../options.ts';
+import type { LsArgs, StatusArgs } from './status.ts';
+
+const connectionSchema = z.object({ server: serverUrlSchema, token: z.string().optional() });
+
+interface Row {
+  id: string;
+  state: string;
+  since?: string | undefined;
+  worker?: string | undefined;
+  detail?: string | undefined;
+}
+
+/** A row of the table for one task's status. */
+function toRow(id: string, status: TaskStatusReply | undefined, reason: string | undefined, now: number): Row {
+  if (!status) return { id, state: reason !== undefined ? 'cancel_requested' : 'unknown' };
+  const detail = [
+    reason ? `reason: ${reason}` : '',
+    status.exitCode !== undefined && status.exitCode !== null ? `exit ${status.exitCode}` : '',
+    status.signal ? `signal ${status.signal}` : '',
+    status.lastSeenAt ? `last seen ${formatDuration(now - Date.parse(status.lastSeenAt))} ago` : '',
+  ].filter(Boolean);
+  return {
+    id,
+    state: status.state,
+    since: `${formatDuration(now - Date.parse(status.since))} ago`,
+    worker: status.worker ? `${status.worker.host}:${status.worker.pid} (${status.worker.id})` : undefined,
+    detail: detail.join(', '),
+  };
+}
+
+function printTable(rows: Row[], stdout: NodeJS.WritableStream): void {
+  const header: Row = { id: 'TASK', state: 'STATE', since: 'SINCE', worker: 'WORKER', detail: 'DETAIL' };
+  const all = [header, ...rows];
+  const keys = ['id', 'state', 'since', 'worker', 'detail'] as const;
+  const widths = keys.map((key) => Math.max(...all.map((r) => (r[key] ?? '').length)));
+  for (const row of all) stdout.write(`${keys.map((key, i) => (row[key] ?? '').padEnd(widths[i]!)).join('  ').trimEnd()}\n`);
+}
+
+function unreachable(error: unknown, stderr: NodeJS.WritableStream): number {
+  if (!(error instanceof ClientError)) throw error;
+  stderr.write(`taskctl: ${error.message}\n`);
+  return error.kind === 'rejected' ? ExitCode.failure : ExitCode.unavailable;
+}
+
+export async function runStatus(args: StatusArgs, { stdout, stderr, env, shutdown }: CommandContext): Promise<number> {
+  const client = new TaskctlClient(validateOptions(connectionSchema, resolveClientOptions(args, env)));
+  let exitCode: number = ExitCode.ok;
+  const rows: Row[] = [];
+  try {
+    for (const id of [...new Set(args.ids.map(String))]) {
+      const problem = taskIdProblem(id);
+      if (problem) {
+        stderr.write(`taskctl: ${JSON.stringify(id)}: ${problem}\n`);
+        exitCode = ExitCode.failure;
+        continue;
+      }
+      const task = await client.task(id, { signal: shutdown });
+      if (args.json) stdout.write(`${JSON.stringify(task)}\n`);
+      else rows.push(toRow(id, task.status, task.record?.reason, Date.now()));
+    }
+  } catch (error) {
+    return unreachable(error, stderr);
+  } finally {
+    client.close();
+  }
+  if (!args.json && rows.length > 0) printTable(rows, stdout);
+  return exitCode;
+}
+
+export async function runLs(args: LsArgs, { stdout, stderr, env, shutdown }: CommandContext): Promise<number> {
+  const client = new TaskctlClient(validateOptions(connectionSchema, resolveClientOptions(args, env)));
+  const rows: Row[] = [];
+  try {
+    let after: string | undefined;
+    let listed = 0;
+    do {
+      const page = await client.tasks({ state: args.state, limit: Math.min(500, args.limit - listed), after }, { signal: shutdown });
+      for (const task of page.tasks) {
+        if (args.json) stdout.write(`${JSON.stringify(task)}\n`);
+        else rows.push(toRow(task.id, task, undefined, Date.now()));
+      }
+      listed += page.tasks.length;
+      after = page.next;
+    } while (after !== undefined && listed < args.limit);
+  } catch (error) {
+    return unreachable(error, stderr);
+  } finally {
+    client.close();
+  }
+  if (!args.json) {
+    if (rows.length === 0) stdout.write(args.state ? `no tasks in state ${args.state}\n` : 'no tasks\n');
+    else printTable(rows, stdout);
+  }
+  return ExitCode.ok;
+}

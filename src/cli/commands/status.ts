@@ -1,0 +1,37 @@
+import { withClientOptions } from '../client-options.ts';
+import type { CommandDefinition } from '../context.ts';
+
+export type StatusArgs = { ids: string[]; server?: string; token?: string; json: boolean };
+
+export const statusCommand: CommandDefinition<StatusArgs> = {
+  command: 'status <ids..>',
+  describe: "Show what the server knows of tasks: state, worker, since when",
+  builder: (yargs) =>
+    withClientOptions(yargs)
+      .positional('ids', { type: 'string', array: true, describe: 'Task ids' })
+      .option('json', { type: 'boolean', default: false, describe: 'Print one JSON object per task' })
+      .epilogue(
+        'States: watching, cancel_requested, cancelled (the worker confirmed), succeeded, failed, timed_out, lost ' +
+          '(its worker went silent past the lease), unknown (never watched nor cancelled).\n\nExit codes: 0 ok, 1 an id was invalid, 2 usage error, 3 server unreachable.',
+      ) as never,
+  // Loaded only when the command runs, so --help and --version stay fast.
+  run: (args, context) => import('./status-run.ts').then((m) => m.runStatus(args, context)),
+};
+
+export type LsArgs = { state?: string; limit: number; server?: string; token?: string; json: boolean };
+
+export const lsCommand: CommandDefinition<LsArgs> = {
+  command: 'ls',
+  describe: 'List tasks the server knows, optionally in one state',
+  builder: (yargs) =>
+    withClientOptions(yargs)
+      .option('state', {
+        type: 'string',
+        choices: ['watching', 'cancel_requested', 'cancelled', 'succeeded', 'failed', 'timed_out', 'lost'],
+        describe: 'Only tasks in this state',
+      })
+      .option('limit', { type: 'number', default: 1_000, describe: 'At most this many tasks' })
+      .option('json', { type: 'boolean', default: false, describe: 'Print one JSON object per task' })
+      .example('taskctl ls --state lost', 'tasks whose worker went silent') as never,
+  run: (args, context) => import('./status-run.ts').then((m) => m.runLs(args, context)),
+};
