@@ -30,14 +30,27 @@ function runFile(file: string): Promise<FileResult> {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
-    child.stdout.on('data', (chunk) => (output += chunk));
-    child.stderr.on('data', (chunk) => (output += chunk));
+    let lingerTimer: NodeJS.Timeout | undefined;
+    const onOutput = (chunk: Buffer) => {
+      output += chunk;
+      // uvu has printed its summary: the file should now exit on its own. If it does not, something it
+      // started is still open; say so quickly rather than after the whole timeout.
+      if (!lingerTimer && /Duration:/.test(output)) {
+        lingerTimer = setTimeout(() => {
+          output += `\n!! ${rel} finished its tests but did not exit within 30s: something it started is still open; killed\n`;
+          child.kill('SIGKILL');
+        }, 30_000);
+      }
+    };
+    child.stdout.on('data', onOutput);
+    child.stderr.on('data', onOutput);
     const timer = setTimeout(() => {
       output += `\n!! ${rel} did not finish within ${FILE_TIMEOUT_MS / 1000}s (a server or timer left open?); killed\n`;
       child.kill('SIGKILL');
     }, FILE_TIMEOUT_MS);
     child.on('close', (code) => {
       clearTimeout(timer);
+      clearTimeout(lingerTimer);
       const plain = output.replace(/\x1b\[[0-9;]*m/g, '');
       const total = Number(/Total:\s+(\d+)/.exec(plain)?.[1] ?? 0);
       const passed = Number(/Passed:\s+(\d+)/.exec(plain)?.[1] ?? 0);
