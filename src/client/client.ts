@@ -11,6 +11,8 @@ import {
   cancelRecordSchema,
   errorReplySchema,
   type ReportRequest,
+  type ScheduledReply,
+  scheduledReplySchema,
   type TaskListReply,
   taskListReplySchema,
   type TaskReply,
@@ -65,6 +67,16 @@ export class TaskctlClient {
   cancel(id: string, options: { reason?: string | undefined; signal?: AbortSignal } = {}): Promise<CancelRecordReply> {
     const body = options.reason === undefined ? {} : { reason: options.reason };
     return this.#request(paths.cancel(id), cancelRecordSchema, { method: 'POST', body: JSON.stringify(body), signal: options.signal });
+  }
+
+  /** Schedules the cancel of `id` for later: at an ISO time, or after a delay. Scheduling again moves it. */
+  scheduleCancel(id: string, when: { at?: string; afterMs?: number; reason?: string | undefined }, options: { signal?: AbortSignal; oneShot?: boolean } = {}): Promise<ScheduledReply> {
+    const body = {
+      ...(when.at !== undefined ? { at: when.at } : {}),
+      ...(when.afterMs !== undefined ? { after: `${when.afterMs}ms` } : {}),
+      ...(when.reason !== undefined ? { reason: when.reason } : {}),
+    };
+    return this.#request(paths.cancel(id), scheduledReplySchema, { method: 'POST', body: JSON.stringify(body), signal: options.signal, oneShot: options.oneShot ?? false });
   }
 
   /** Tells the server how `id` ended. Idempotent. */

@@ -3,7 +3,7 @@ import type { ReportRequest } from '../protocol/schemas.ts';
 import { ClientError, type TaskctlClient } from './client.ts';
 
 /**
- * Delivers task reports to the server, retrying through network failures like the watch does. Reports
+ * Delivers what a worker tells the server (task reports, deadlines), retrying through network failures like the watch does. Reports
  * are idempotent on the server, so a retry after a lost answer is harmless.
  */
 export class Reporter {
@@ -20,8 +20,18 @@ export class Reporter {
   }
 
   report(id: string, report: ReportRequest): void {
-    const delivery = this.#deliver(id, report).finally(() => this.#pending.delete(delivery));
-    this.#pending.add(delivery);
+    this.#track(this.#deliver(id, (signal) => this.#client.report(id, report, { signal })));
+  }
+
+  /** Registers a deadline with the server: it cancels `id` after `afterMs` even if this worker cannot. */
+  scheduleCancel(id: string, afterMs: number, reason: string): void {
+    const at = new Date(Date.now() + afterMs).toISOString();
+    this.#track(this.#deliver(id, (signal) => this.#client.scheduleCancel(id, { at, reason }, { signal, oneShot: true })));
+  }
+
+  #track(delivery: Promise<void>): void {
+    const tracked = delivery.finally(() => this.#pending.delete(tracked));
+    this.#pending.add(tracked);
   }
 
   /** Waits for every report to be delivered, up to `timeoutMs`; resolves whether all were. */
@@ -32,10 +42,10 @@ export class Reporter {
     return !this.#stop.signal.aborted;
   }
 
-  async #deliver(id: string, report: ReportRequest): Promise<void> {
+  async #deliver(id: string, send: (signal: AbortSignal) => Promise<unknown>): Promise<void> {
     for (let attempt = 1; !this.#stop.signal.aborted; attempt++) {
       try {
-        await this.#client.report(id, report, { signal: this.#stop.signal });
+        await send(this.#stop.signal);
         return;
       } catch (error) {
         if (this.#stop.signal.aborted) return;

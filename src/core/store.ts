@@ -15,6 +15,14 @@ export interface StatusQuery {
   readonly limit: number;
 }
 
+/** A cancel to be made at a later time. */
+export interface ScheduledCancel {
+  readonly id: string;
+  /** Milliseconds since the epoch. */
+  readonly at: number;
+  readonly reason?: string;
+}
+
 /** Hears cancels that other servers recorded in a store they share with this one. */
 export interface RemoteCancelListener {
   /** Another server recorded a cancel of `id`. */
@@ -46,6 +54,14 @@ export interface CancelStore {
   listStatuses(query: StatusQuery): Promise<TaskStatus[]>;
   /** Watched or cancel-requested tasks whose worker was last seen before `seenBefore`. */
   findQuiet(seenBefore: number, limit: number): Promise<TaskStatus[]>;
+  /** Stores (or moves) a scheduled cancel of `schedule.id`; durable once resolved. */
+  schedule(schedule: ScheduledCancel): Promise<void>;
+  /** The scheduled cancels among `ids`. */
+  loadSchedules(ids: readonly string[]): Promise<ScheduledCancel[]>;
+  /** Scheduled cancels due at `now`, soonest first. */
+  dueSchedules(now: number, limit: number): Promise<ScheduledCancel[]>;
+  /** Forgets the scheduled cancel of `id` (it was made). */
+  unschedule(id: string): Promise<void>;
   /** For stores shared between servers: tells `listener` of cancels made elsewhere. Returns an unsubscribe. */
   subscribe?(listener: RemoteCancelListener): () => void;
   /** Flushes and releases the store. */

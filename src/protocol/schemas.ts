@@ -19,9 +19,15 @@ export const durationSchema = z.string().max(32).transform((text, ctx) => {
   }
 });
 
-export const cancelRequestSchema = z.strictObject({
-  reason: z.string().max(MAX_REASON_CHARS).optional(),
-});
+export const cancelRequestSchema = z
+  .strictObject({
+    reason: z.string().max(MAX_REASON_CHARS).optional(),
+    /** Cancel later: after this long ("2h")… */
+    after: durationSchema.optional(),
+    /** …or at this time (ISO 8601). */
+    at: z.iso.datetime({ offset: true }).optional(),
+  })
+  .refine((body) => body.after === undefined || body.at === undefined, 'give "after" or "at", not both');
 export type CancelRequest = z.input<typeof cancelRequestSchema>;
 
 const idListSchema = z.array(taskIdSchema).min(1, 'name at least one id').max(MAX_IDS_PER_WATCH, `at most ${MAX_IDS_PER_WATCH} ids per watch`);
@@ -90,10 +96,19 @@ export const watchReplySchema = z.object({
 });
 export type WatchReply = z.infer<typeof watchReplySchema>;
 
+export const scheduledReplySchema = z.object({
+  id: z.string(),
+  scheduledAt: isoTime,
+  reason: z.string().optional(),
+});
+export type ScheduledReply = z.infer<typeof scheduledReplySchema>;
+
 export const taskReplySchema = z.object({
   id: z.string(),
   cancelled: z.boolean(),
   record: cancelRecordSchema.optional(),
+  /** A cancel scheduled for later, if any. */
+  scheduled: z.object({ at: isoTime, reason: z.string().optional() }).optional(),
   /** Absent when no worker ever watched the task and nobody cancelled it. */
   status: taskStatusSchema.optional(),
 });

@@ -9,6 +9,7 @@ import {
   cancelRequestSchema,
   firstProblem,
   reportRequestSchema,
+  type ScheduledReply,
   type TaskListReply,
   taskListQuerySchema,
   type HealthReply,
@@ -20,6 +21,7 @@ import {
 } from '../protocol/schemas.ts';
 import { recordToWire, statusToWire } from '../protocol/wire.ts';
 import type { TaskTracker } from '../core/task-tracker.ts';
+import type { CancelScheduler } from '../core/cancel-scheduler.ts';
 import type { TaskStatus, WorkerIdentity } from '../core/task-status.ts';
 import { bearerAuth } from './auth.ts';
 import { readJson, sendJson, sendText } from './http-io.ts';
@@ -37,7 +39,7 @@ export interface ServerOptions {
 
 /** What the server tells its operator about; the serve command turns it into logs or a dashboard. */
 export interface ServerObserver {
-  cancelled?(record: CancelRecord, source: { address: string; route: 'seed' | 'v1'; reason?: string | undefined }): void;
+  cancelled?(record: CancelRecord, source: { address: string; route: 'seed' | 'v1' | 'scheduled'; reason?: string | undefined }): void;
   /** A watch was answered: with a cancel, at its timeout, or because the client left or the server stops. */
   watchAnswered?(outcome: 'cancelled' | 'timeout' | 'gone'): void;
   /** A task went lost: its worker was silent for longer than the lease. */
@@ -65,6 +67,7 @@ interface Route {
 export interface AppDependencies {
   readonly canceler: Canceler;
   readonly tracker: TaskTracker;
+  readonly scheduler: CancelScheduler;
   readonly options: ServerOptions;
   readonly metrics: ServerMetrics;
   readonly observer?: ServerObserver;
@@ -72,7 +75,7 @@ export interface AppDependencies {
 }
 
 /** The HTTP surface over a canceler: routing, validation, auth, long polls, and the one error mapping. */
-export function createApp({ canceler, tracker, options, metrics, observer = {}, clock = systemClock }: AppDependencies): RequestListener & {
+export function createApp({ canceler, tracker, scheduler, options, metrics, observer = {}, clock = systemClock }: AppDependencies): RequestListener & {
   readonly openWatches: () => number;
   /** From now on, refuse new requests and close each connection after its answer. */
   readonly beginShutdown: () => void;
@@ -180,11 +183,21 @@ export function createApp({ canceler, tracker, options, metrics, observer = {}, 
         }),
     },
     {
+      // 200 with the record once stored; with "after" or "at" in the future, 202 with the schedule.
       method: 'POST',
       pattern: /^\/v1\/tasks\/([^/]+)\/cancel$/,
       handle: async (ctx) => {
         const id = taskIdParam(ctx);
         const body = parse(cancelRequestSchema, await readJson(ctx.req, options.maxBodyBytes));
+        const now = clock.now();
+        const at = body.after !== undefined ? now + body.after : body.at !== undefined ? Date.parse(body.at) : now;
+        if (at > now) {
+          const schedule = await scheduler.schedule(id, at, body.reason);
+          const reply: ScheduledReply = { id, scheduledAt: new Date(schedule.at).toISOString() };
+          if (schedule.reason !== undefined) reply.reason = schedule.reason;
+          sendJson(ctx.res, 202, reply);
+          return;
+        }
         const record = await recordCancel(ctx, id, 'v1', body.reason);
         sendJson(ctx.res, 200, recordToWire(record));
       },
@@ -195,9 +208,10 @@ export function createApp({ canceler, tracker, options, metrics, observer = {}, 
       pattern: /^\/v1\/tasks\/([^/]+)$/,
       handle: async (ctx) => {
         const id = taskIdParam(ctx);
-        const [[record], [status]] = await Promise.all([canceler.find([id]), tracker.statuses([id])]);
+        const [[record], [status], [schedule]] = await Promise.all([canceler.find([id]), tracker.statuses([id]), canceler.store.loadSchedules([id])]);
         const reply: TaskReply = { id, cancelled: record !== undefined };
         if (record) reply.record = recordToWire(record);
+        if (schedule) reply.scheduled = { at: new Date(schedule.at).toISOString(), ...(schedule.reason === undefined ? {} : { reason: schedule.reason }) };
         if (status) reply.status = statusToWire(status);
         sendJson(ctx.res, 200, reply);
       },
@@ -225,6 +239,8 @@ export function createApp({ canceler, tracker, options, metrics, observer = {}, 
         const id = taskIdParam(ctx);
         const body = parse(reportRequestSchema, await readJson(ctx.req, options.maxBodyBytes));
         const status = await tracker.reported(id, body);
+        // The task is over: a cancel still scheduled for it (its deadline) has nothing left to stop.
+        await canceler.store.unschedule(id);
         sendJson(ctx.res, 200, { id, ...statusToWire(status) });
       },
     },

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Canceler } from '../core/canceler.ts';
 import { TaskTracker } from '../core/task-tracker.ts';
+import { CancelScheduler } from '../core/cancel-scheduler.ts';
 import type { Clock } from '../core/clock.ts';
 import type { CancelStore } from '../core/store.ts';
 import { createApp, type ServerObserver, type ServerOptions } from './app.ts';
@@ -54,7 +55,18 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       config.observer?.lost?.(status);
     },
   });
-  const app = createApp({ canceler, tracker, options: config, metrics, ...(config.observer ? { observer: config.observer } : {}), ...(config.clock ? { clock: config.clock } : {}) });
+  const scheduler = new CancelScheduler({
+    store: config.store,
+    canceler,
+    ...(config.clock ? { clock: config.clock } : {}),
+    onError: config.onBackgroundError,
+    onFired: (record) => {
+      metrics.cancels.inc({ route: 'scheduled' });
+      config.observer?.cancelled?.(record, { address: 'schedule', route: 'scheduled', reason: record.reason });
+      tracker.cancelRequested(record.id).catch(config.onBackgroundError);
+    },
+  });
+  const app = createApp({ canceler, tracker, scheduler, options: config, metrics, ...(config.observer ? { observer: config.observer } : {}), ...(config.clock ? { clock: config.clock } : {}) });
   const server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: 5_000 }, app);
   // A socket may sit silent for a whole long poll, and no longer.
   server.timeout = config.watchTimeoutMs + IDLE_MARGIN_MS;
@@ -73,6 +85,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     close: () => {
       app.beginShutdown();
       tracker.close();
+      scheduler.close();
       return (closing ??= shutDown(server, canceler, config.store));
     },
   };

@@ -1,4 +1,4 @@
-import type { CancelRecord, CancelStore, StatusQuery } from '../core/store.ts';
+import type { CancelRecord, CancelStore, ScheduledCancel, StatusQuery } from '../core/store.ts';
 import type { TaskStatus } from '../core/task-status.ts';
 
 /** Keeps records in this process only: fast, and forgotten on restart. For tests and throwaway servers. */
@@ -6,6 +6,7 @@ export class MemoryStore implements CancelStore {
   readonly description = 'memory';
   readonly #records = new Map<string, CancelRecord>();
   readonly #statuses = new Map<string, TaskStatus>();
+  readonly #schedules = new Map<string, ScheduledCancel>();
 
   async insert(record: CancelRecord, now: number): Promise<CancelRecord> {
     const existing = this.#records.get(record.id);
@@ -58,6 +59,22 @@ export class MemoryStore implements CancelStore {
     return [...this.#statuses.values()]
       .filter((s) => (s.state === 'watching' || s.state === 'cancel_requested') && s.lastSeenAt !== undefined && s.lastSeenAt < seenBefore)
       .slice(0, limit);
+  }
+
+  async schedule(schedule: ScheduledCancel): Promise<void> {
+    this.#schedules.set(schedule.id, schedule);
+  }
+
+  async loadSchedules(ids: readonly string[]): Promise<ScheduledCancel[]> {
+    return ids.flatMap((id) => this.#schedules.get(id) ?? []);
+  }
+
+  async dueSchedules(now: number, limit: number): Promise<ScheduledCancel[]> {
+    return [...this.#schedules.values()].filter((s) => s.at <= now).sort((a, b) => a.at - b.at).slice(0, limit);
+  }
+
+  async unschedule(id: string): Promise<void> {
+    this.#schedules.delete(id);
   }
 
   async check(): Promise<void> {}

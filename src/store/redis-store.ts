@@ -1,5 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
-import { type CancelRecord, type CancelStore, type RemoteCancelListener, type StatusQuery, StoreUnavailableError } from '../core/store.ts';
+import { type CancelRecord, type CancelStore, type RemoteCancelListener, type ScheduledCancel, type StatusQuery, StoreUnavailableError } from '../core/store.ts';
 import { TASK_LIFE_STATES, type TaskStatus } from '../core/task-status.ts';
 
 export interface RedisStoreOptions {
@@ -143,6 +143,36 @@ export class RedisStore implements CancelStore {
   async findQuiet(seenBefore: number, limit: number): Promise<TaskStatus[]> {
     const ids = await this.#run(() => this.#commands.zrangebyscore(`${this.#prefix}seen`, '-inf', `(${seenBefore}`, 'LIMIT', 0, limit));
     return this.loadStatuses(ids);
+  }
+
+  /** A sorted set of ids by due time, and their reasons in a hash. */
+  async schedule(schedule: ScheduledCancel): Promise<void> {
+    const multi = this.#commands.multi().zadd(`${this.#prefix}schedule`, schedule.at, schedule.id);
+    if (schedule.reason === undefined) multi.hdel(`${this.#prefix}schedule-reasons`, schedule.id);
+    else multi.hset(`${this.#prefix}schedule-reasons`, schedule.id, schedule.reason);
+    await this.#run(() => multi.exec());
+  }
+
+  async loadSchedules(ids: readonly string[]): Promise<ScheduledCancel[]> {
+    if (ids.length === 0) return [];
+    const multi = this.#commands.multi();
+    for (const id of ids) multi.zscore(`${this.#prefix}schedule`, id).hget(`${this.#prefix}schedule-reasons`, id);
+    const replies = (await this.#run(() => multi.exec())) ?? [];
+    return ids.flatMap((id, i) => {
+      const at = replies[2 * i]?.[1];
+      const reason = replies[2 * i + 1]?.[1];
+      if (at === null || at === undefined) return [];
+      return [typeof reason === 'string' ? { id, at: Number(at), reason } : { id, at: Number(at) }];
+    });
+  }
+
+  async dueSchedules(now: number, limit: number): Promise<ScheduledCancel[]> {
+    const ids = await this.#run(() => this.#commands.zrangebyscore(`${this.#prefix}schedule`, '-inf', now, 'LIMIT', 0, limit));
+    return this.loadSchedules(ids);
+  }
+
+  async unschedule(id: string): Promise<void> {
+    await this.#run(() => this.#commands.multi().zrem(`${this.#prefix}schedule`, id).hdel(`${this.#prefix}schedule-reasons`, id).exec());
   }
 
   /** Redis expires records itself. */

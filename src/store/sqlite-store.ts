@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import type { CancelRecord, CancelStore, StatusQuery } from '../core/store.ts';
+import type { CancelRecord, CancelStore, ScheduledCancel, StatusQuery } from '../core/store.ts';
 import type { TaskStatus } from '../core/task-status.ts';
 
 interface Row {
@@ -15,6 +15,16 @@ interface PendingWrite {
   run(): unknown;
   resolve(value: unknown): void;
   reject(error: unknown): void;
+}
+
+interface ScheduleRow {
+  id: string;
+  at: number;
+  reason: string | null;
+}
+
+function fromScheduleRow(row: ScheduleRow): ScheduledCancel {
+  return row.reason === null ? { id: row.id, at: Number(row.at) } : { id: row.id, at: Number(row.at), reason: row.reason };
 }
 
 interface StatusRow {
@@ -38,6 +48,10 @@ export class SqliteStore implements CancelStore {
   readonly #listAll: StatementSync;
   readonly #listByState: StatementSync;
   readonly #findQuiet: StatementSync;
+  readonly #saveSchedule: StatementSync;
+  readonly #loadSchedules: StatementSync;
+  readonly #dueSchedules: StatementSync;
+  readonly #deleteSchedule: StatementSync;
   #pending: PendingWrite[] = [];
   #flushScheduled = false;
 
@@ -63,6 +77,8 @@ export class SqliteStore implements CancelStore {
         body TEXT NOT NULL
       ) WITHOUT ROWID;
       CREATE INDEX IF NOT EXISTS task_status_by_state ON task_status (state, id);
+      CREATE TABLE IF NOT EXISTS schedules (id TEXT PRIMARY KEY, at INTEGER NOT NULL, reason TEXT) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS schedules_by_time ON schedules (at);
       CREATE INDEX IF NOT EXISTS task_status_by_last_seen ON task_status (last_seen_at) WHERE state IN ('watching', 'cancel_requested');
     `);
     this.#select = this.#db.prepare('SELECT * FROM cancels WHERE id = ? AND expires_at > ?');
@@ -70,6 +86,10 @@ export class SqliteStore implements CancelStore {
     // One statement for any number of ids: they travel as one JSON array.
     this.#findMany = this.#db.prepare('SELECT * FROM cancels WHERE id IN (SELECT value FROM json_each(?)) AND expires_at > ?');
     this.#sweep = this.#db.prepare('DELETE FROM cancels WHERE expires_at <= ?');
+    this.#saveSchedule = this.#db.prepare('INSERT OR REPLACE INTO schedules (id, at, reason) VALUES (?, ?, ?)');
+    this.#loadSchedules = this.#db.prepare('SELECT * FROM schedules WHERE id IN (SELECT value FROM json_each(?))');
+    this.#dueSchedules = this.#db.prepare('SELECT * FROM schedules WHERE at <= ? ORDER BY at LIMIT ?');
+    this.#deleteSchedule = this.#db.prepare('DELETE FROM schedules WHERE id = ?');
     this.#saveStatus = this.#db.prepare('INSERT OR REPLACE INTO task_status (id, state, last_seen_at, body) VALUES (?, ?, ?, ?)');
     this.#loadStatuses = this.#db.prepare('SELECT body FROM task_status WHERE id IN (SELECT value FROM json_each(?))');
     this.#listAll = this.#db.prepare('SELECT body FROM task_status WHERE id > ? ORDER BY id LIMIT ?');
@@ -105,6 +125,22 @@ export class SqliteStore implements CancelStore {
 
   async findQuiet(seenBefore: number, limit: number): Promise<TaskStatus[]> {
     return (this.#findQuiet.all(seenBefore, limit) as unknown as StatusRow[]).map((row) => JSON.parse(row.body) as TaskStatus);
+  }
+
+  schedule(schedule: ScheduledCancel): Promise<void> {
+    return this.#write(() => void this.#saveSchedule.run(schedule.id, schedule.at, schedule.reason ?? null));
+  }
+
+  async loadSchedules(ids: readonly string[]): Promise<ScheduledCancel[]> {
+    return (this.#loadSchedules.all(JSON.stringify(ids)) as unknown as ScheduleRow[]).map(fromScheduleRow);
+  }
+
+  async dueSchedules(now: number, limit: number): Promise<ScheduledCancel[]> {
+    return (this.#dueSchedules.all(now, limit) as unknown as ScheduleRow[]).map(fromScheduleRow);
+  }
+
+  unschedule(id: string): Promise<void> {
+    return this.#write(() => void this.#deleteSchedule.run(id));
   }
 
   /** Runs `work` inside the next group transaction; resolves once that transaction is on disk. */

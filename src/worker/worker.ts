@@ -5,6 +5,7 @@ import { TaskProcess } from './task-process.ts';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Reporter } from '../client/reporter.ts';
+import { formatDuration } from '../core/duration.ts';
 import type { TaskOutcome, WorkerIdentity } from '../core/task-status.ts';
 import { FINAL_STATES, type TaskState, type WorkEvent, type WorkStore, workExitCode } from './work-state.ts';
 
@@ -28,6 +29,11 @@ export interface WorkOptions {
   readonly worker?: WorkerIdentity;
   /** How long to keep trying to deliver the last reports before exiting. */
   readonly reportFlushMs?: number;
+}
+
+/** The reason on the cancel a worker registers as its deadline; it tells the worker's own cancel apart. */
+export function deadlineReason(timeoutMs: number): string {
+  return `deadline: work --timeout ${formatDuration(timeoutMs)} passed`;
 }
 
 /** This process as a worker: host name, pid, and a random id that tells restarts apart. */
@@ -91,7 +97,12 @@ export async function runWork(options: WorkOptions): Promise<number> {
       answered: () => emit({ event: 'answered', ts: now() }),
       cancelled: (record) => {
         if (isFinal(record.id)) return;
-        emit({ event: 'cancelled', ts: now(), task: record.id, reason: record.reason });
+        // The server made the cancel this worker registered as its deadline: that is a timeout.
+        if (options.taskTimeoutMs !== undefined && record.reason === deadlineReason(options.taskTimeoutMs)) {
+          emit({ event: 'timeout', ts: now(), task: record.id, afterMs: options.taskTimeoutMs });
+        } else {
+          emit({ event: 'cancelled', ts: now(), task: record.id, reason: record.reason });
+        }
         endTask(record.id);
       },
     },
@@ -113,6 +124,8 @@ export async function runWork(options: WorkOptions): Promise<number> {
     }
     if (options.taskTimeoutMs !== undefined) {
       const afterMs = options.taskTimeoutMs;
+      // The server keeps the deadline too, so the task is cancelled on time even if this process stalls.
+      reporter.scheduleCancel(id, afterMs, deadlineReason(afterMs));
       deadlines.set(id, setTimeout(() => {
         if (isFinal(id)) return;
         emit({ event: 'timeout', ts: now(), task: id, afterMs });

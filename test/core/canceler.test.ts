@@ -146,6 +146,10 @@ test('a store that fails a look-up does not end the wait; a later cancel still w
     saveStatuses: (statuses) => memory.saveStatuses(statuses),
     listStatuses: (query) => memory.listStatuses(query),
     findQuiet: (before, limit) => memory.findQuiet(before, limit),
+    schedule: (schedule) => memory.schedule(schedule),
+    loadSchedules: (ids) => memory.loadSchedules(ids),
+    dueSchedules: (now, limit) => memory.dueSchedules(now, limit),
+    unschedule: (id) => memory.unschedule(id),
   };
   const canceler = new Canceler({ store: flaky, clock, onError: (e) => errors.push(e) });
   const wait = canceler.wait(['1234'], new AbortController().signal);

@@ -94,6 +94,18 @@ export function storeSuite(
     assert.equal((await store.findQuiet(500, 100)).map((s) => s.id).sort(), ['asked', 'old']);
   });
 
+  test('scheduled cancels: stored, moved, found when due (soonest first), forgotten', async ({ store }) => {
+    await store.schedule({ id: 'later', at: 5_000, reason: 'deadline' });
+    await store.schedule({ id: 'sooner', at: 1_000 });
+    await store.schedule({ id: 'moved', at: 9_000 });
+    await store.schedule({ id: 'moved', at: 2_000, reason: 'moved up' });
+    assert.equal(await store.dueSchedules(500, 10), []);
+    assert.equal(await store.dueSchedules(2_000, 10), [{ id: 'sooner', at: 1_000 }, { id: 'moved', at: 2_000, reason: 'moved up' }]);
+    assert.equal(await store.loadSchedules(['later', 'nope']), [{ id: 'later', at: 5_000, reason: 'deadline' }]);
+    await store.unschedule('sooner');
+    assert.equal((await store.dueSchedules(10_000, 10)).map((s) => s.id), ['moved', 'later']);
+  });
+
   test('check answers when the store can serve', async ({ store }) => {
     await store.check();
   });

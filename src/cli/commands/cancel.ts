@@ -1,7 +1,7 @@
 import { withClientOptions } from '../client-options.ts';
 import type { CommandDefinition } from '../context.ts';
 
-export type CancelArgs = { ids: string[]; reason?: string; server?: string; token?: string; json: boolean };
+export type CancelArgs = { ids: string[]; reason?: string; after?: string; at?: string; server?: string; token?: string; json: boolean };
 
 export const cancelCommand: CommandDefinition<CancelArgs> = {
   command: 'cancel <ids..>',
@@ -10,8 +10,12 @@ export const cancelCommand: CommandDefinition<CancelArgs> = {
     withClientOptions(yargs)
       .positional('ids', { type: 'string', array: true, describe: 'Task ids to cancel' })
       .option('reason', { alias: 'r', type: 'string', describe: 'Why; workers show it' })
+      .option('after', { type: 'string', describe: 'Cancel later, after this long (e.g. 2h); the server keeps it across restarts' })
+      .option('at', { type: 'string', describe: 'Cancel later, at this time (ISO 8601, e.g. 2026-12-01T18:00:00Z)' })
+      .conflicts('after', 'at')
       .option('json', { type: 'boolean', default: false, describe: 'Print one JSON record per line' })
       .example('taskctl cancel 1234 --reason "wrong dataset"', 'cancel task 1234')
+      .example('taskctl cancel 1234 --after 2h', 'cancel task 1234 in two hours')
       .epilogue('Exit codes: 0 every id acknowledged, 1 some id refused or invalid, 2 usage error, 3 server unreachable.') as never,
   // Loaded only when the command runs, so --help and --version stay fast.
   run: (args, context) => import('./cancel-run.ts').then((m) => m.runCancel(args, context)),

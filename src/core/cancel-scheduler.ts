@@ -1,0 +1,74 @@
+import type { Canceler } from './canceler.ts';
+import { type Clock, type TimerHandle, systemClock } from './clock.ts';
+import type { CancelRecord, CancelStore, ScheduledCancel } from './store.ts';
+import { checkTaskId } from './task-id.ts';
+
+export interface CancelSchedulerOptions {
+  readonly store: CancelStore;
+  readonly canceler: Canceler;
+  readonly clock?: Clock;
+  /** How often due cancels are looked for: the most a scheduled cancel can be late. */
+  readonly intervalMs?: number;
+  readonly onError?: (error: unknown) => void;
+  /** Told of each scheduled cancel once made. */
+  readonly onFired?: (record: CancelRecord) => void;
+}
+
+/**
+ * Cancels made at a given time (`cancel --after 2h`, a worker's deadline). Schedules live in the store,
+ * so they survive a restart; one that fell due while the server was down is made at start.
+ */
+export class CancelScheduler {
+  readonly #store: CancelStore;
+  readonly #canceler: Canceler;
+  readonly #clock: Clock;
+  readonly #onError: (error: unknown) => void;
+  readonly #onFired: (record: CancelRecord) => void;
+  readonly #timer: TimerHandle;
+  #firing: Promise<void> | undefined;
+
+  constructor(options: CancelSchedulerOptions) {
+    this.#store = options.store;
+    this.#canceler = options.canceler;
+    this.#clock = options.clock ?? systemClock;
+    this.#onError = options.onError ?? (() => {});
+    this.#onFired = options.onFired ?? (() => {});
+    this.#timer = this.#clock.setInterval(() => void this.fireDue(), options.intervalMs ?? 250);
+    void this.fireDue();
+  }
+
+  /** Schedules (or moves) the cancel of `id` to `at`. */
+  async schedule(id: string, at: number, reason?: string): Promise<ScheduledCancel> {
+    checkTaskId(id);
+    const schedule: ScheduledCancel = reason === undefined ? { id, at } : { id, at, reason };
+    await this.#store.schedule(schedule);
+    return schedule;
+  }
+
+  /** Makes every cancel that is due. Never runs twice at once. */
+  fireDue(): Promise<void> {
+    this.#firing ??= this.#fire().finally(() => (this.#firing = undefined));
+    return this.#firing;
+  }
+
+  close(): void {
+    this.#clock.clearTimer(this.#timer);
+  }
+
+  async #fire(): Promise<void> {
+    try {
+      for (;;) {
+        const due = await this.#store.dueSchedules(this.#clock.now(), 100);
+        for (const schedule of due) {
+          // Cancel first, then forget the schedule: a crash in between repeats an idempotent cancel.
+          const record = await this.#canceler.cancel(schedule.id, schedule.reason === undefined ? {} : { reason: schedule.reason });
+          await this.#store.unschedule(schedule.id);
+          this.#onFired(record);
+        }
+        if (due.length < 100) return;
+      }
+    } catch (error) {
+      this.#onError(error);
+    }
+  }
+}

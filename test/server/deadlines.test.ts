@@ -1,0 +1,88 @@
+// Cancels at a given time: cancel --after/--at, and the deadline work --timeout registers with the server.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { CliProcess, runCli } from '../helpers/cli.ts';
+import { eventually, startTestServer, tempDir } from '../helpers/server.ts';
+import { freePort } from '../helpers/tcp-proxy.ts';
+
+const task = async (url: string, id: string) => (await fetch(`${url}/v1/tasks/${id}`)).json();
+
+test('a cancel scheduled with "after" is 202, shows on the task, and reaches a waiting watcher when due', async () => {
+  const server = await startTestServer({ watchTimeoutMs: 5_000 });
+  const res = await fetch(`${server.url}/v1/tasks/later-1/cancel`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"after":"400ms","reason":"time is up"}' });
+  assert.is(res.status, 202);
+  const scheduled = await res.json();
+  assert.is(scheduled.reason, 'time is up');
+  assert.is((await task(server.url, 'later-1')).scheduled.reason, 'time is up');
+  assert.is((await task(server.url, 'later-1')).cancelled, false, 'not before its time');
+  const answer = await (await fetch(`${server.url}/watch-task/later-1`)).text();
+  assert.is(answer, 'true');
+  const after = await task(server.url, 'later-1');
+  assert.is(after.record.reason, 'time is up');
+  assert.is(after.scheduled, undefined, 'a made cancel is no longer scheduled');
+  assert.is(after.status.state, 'cancel_requested');
+  await server.close();
+});
+
+test('bad schedules are refused', async () => {
+  const server = await startTestServer();
+  for (const body of ['{"after":"soon"}', '{"at":"tomorrow"}', '{"after":"1s","at":"2030-01-01T00:00:00Z"}']) {
+    const res = await fetch(`${server.url}/v1/tasks/x/cancel`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    assert.is(res.status, 400, body);
+  }
+  assert.is((await runCli(['cancel', 'x', '--after', 'soon', '--server', server.url])).code, 2);
+  assert.is((await runCli(['cancel', 'x', '--at', 'teatime', '--server', server.url])).code, 2);
+  await server.close();
+});
+
+test('cancel --after survives a kill -9 of the server and is made after the restart', async () => {
+  const dir = tempDir();
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const args = ['serve', '--port', String(port), '--store', `sqlite:${dir.path}/t.db`];
+  try {
+    let server = new CliProcess(args);
+    await server.waitFor(/listening/);
+    const scheduled = await runCli(['cancel', 'nightly', '--after', '1500ms', '--reason', 'maintenance', '--server', url]);
+    assert.is(scheduled.code, 0, scheduled.stderr);
+    assert.match(scheduled.stdout, /^scheduled the cancel of nightly at \d{4}-/);
+    server.kill('SIGKILL');
+    await server.exited;
+    server = new CliProcess(args);
+    await server.waitFor(/listening/);
+    assert.is(await (await fetch(`${url}/watch-task/nightly`)).text(), 'true');
+    assert.is((await task(url, 'nightly')).record.reason, 'maintenance');
+    server.kill();
+    await server.exited;
+  } finally {
+    dir.remove();
+  }
+});
+
+test('work --timeout registers its deadline: a frozen worker is still cancelled on time by the server', async () => {
+  const server = await startTestServer({ watchTimeoutMs: 5_000 });
+  const worker = new CliProcess(['work', 'frozen', '--json', '--timeout', '1500ms', '--server', server.url, '--', process.execPath, '-e', 'setInterval(() => {}, 1000)']);
+  await worker.waitFor(/"event":"started"/);
+  await eventually(async () => (await task(server.url, 'frozen')).scheduled !== undefined, 'the deadline to reach the server');
+  assert.match((await task(server.url, 'frozen')).scheduled.reason, /^deadline: work --timeout 1s/);
+  // A stopped process cannot keep its own time.
+  worker.kill('SIGSTOP');
+  await eventually(async () => (await task(server.url, 'frozen')).cancelled, 'the server to cancel at the deadline', 5_000);
+  worker.kill('SIGCONT');
+  const result = await worker.exited;
+  assert.is(result.code, 124, 'the worker counts its own deadline as a timeout');
+  await eventually(async () => (await task(server.url, 'frozen')).status?.state === 'timed_out', 'timed_out reported');
+  await server.close();
+});
+
+test('a task that ends before its deadline has its scheduled cancel dropped', async () => {
+  const server = await startTestServer();
+  const result = await runCli(['work', 'quick', '--timeout', '1h', '--json', '--server', server.url, '--', process.execPath, '-e', 'setTimeout(() => {}, 300)']);
+  assert.is(result.code, 0, result.stderr);
+  const after = await task(server.url, 'quick');
+  assert.is(after.status.state, 'succeeded');
+  assert.is(after.scheduled, undefined);
+  await server.close();
+});
+
+test.run();
