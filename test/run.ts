@@ -1,7 +1,7 @@
 // Runs every test file in its own uvu process (two at a time), so one hung or crashed file cannot take
 // the others down, then prints the closing line CI reads: "N passed, N failed".
 import { spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -24,7 +24,7 @@ function runFile(file: string): Promise<FileResult> {
   const rel = relative(testDir, file);
   const pattern = `^${rel.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`;
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'node_modules/uvu/bin.js'), 'test', pattern, '--no-color'], {
+    const child = spawn(process.execPath, [...(process.env.TEST_PROF ? ['--prof', '--logfile=/tmp/prof/%p.log', '--no-logfile-per-isolate'] : []), '--import', 'tsx', '--import', join(testDir, 'helpers/report-leaks.ts'), join(root, 'node_modules/uvu/bin.js'), 'test', pattern, '--no-color'], {
       cwd: root,
       env: { ...process.env, FORCE_COLOR: '0' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -38,6 +38,12 @@ function runFile(file: string): Promise<FileResult> {
       if (!lingerTimer && /Duration:/.test(output)) {
         lingerTimer = setTimeout(() => {
           output += `\n!! ${rel} finished its tests but did not exit within 30s: something it started is still open; killed\n`;
+          try {
+            const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+            output += `!! its CPU time so far: ${(Number(stat[11]) + Number(stat[12])) / 100}s\n`;
+          } catch {
+            // Not on Linux, or already gone.
+          }
           child.kill('SIGKILL');
         }, 30_000);
       }

@@ -26,6 +26,8 @@ export class TaskTracker {
   readonly #onLost: (status: TaskStatus) => void;
   /** Watches open on this server, per id: such a task is not lost whatever its last-seen time says. */
   readonly #held = new Map<string, number>();
+  /** Ids known to be in state "watching" by the given worker, so a re-poll needs no look-up. */
+  readonly #watchingBy = new Map<string, string | undefined>();
   /** Last-seen times not yet written. */
   readonly #seen = new Map<string, number>();
   readonly #timer: TimerHandle;
@@ -44,10 +46,16 @@ export class TaskTracker {
   /** A watch on `ids` began. Lost or ended tasks are watched again. */
   watchStarted(ids: readonly string[], worker: WorkerIdentity | undefined): Promise<void> {
     const now = this.#clock.now();
-    for (const id of ids) this.#held.set(id, (this.#held.get(id) ?? 0) + 1);
-    return this.#change(ids, (status, id) => {
+    const unknown: string[] = [];
+    for (const id of ids) {
+      this.#held.set(id, (this.#held.get(id) ?? 0) + 1);
+      // A re-poll by the same worker changes nothing but the last-seen time, which waits for the sweep.
+      if (this.#watchingBy.has(id) && this.#watchingBy.get(id) === worker?.id) this.#seen.set(id, now);
+      else unknown.push(id);
+    }
+    return this.#change(unknown, (status, id) => {
       const next = onWatch(status, id, worker, now);
-      // Only a change of state or worker is written now; a bare last-seen time waits for the sweep.
+      if (next.state === 'watching') this.#watchingBy.set(id, worker?.id);
       if (status && next.state === status.state && next.worker?.id === status.worker?.id) {
         this.#seen.set(id, now);
         return undefined;
@@ -67,14 +75,21 @@ export class TaskTracker {
     }
   }
 
+  /** Any change but a re-poll: the id's state is no longer known to be "watching". */
+  #forget(ids: readonly string[]): void {
+    for (const id of ids) this.#watchingBy.delete(id);
+  }
+
   cancelRequested(id: string): Promise<void> {
     const now = this.#clock.now();
+    this.#forget([id]);
     return this.#change([id], (status) => onCancelRequested(status, id, now));
   }
 
   /** A worker's report of how `id` ended; resolves with the status it leads to. */
   async reported(id: string, report: { outcome: TaskOutcome; exitCode?: number | null; signal?: string | null; worker?: WorkerIdentity }): Promise<TaskStatus> {
     const now = this.#clock.now();
+    this.#forget([id]);
     let result!: TaskStatus;
     await this.#change([id], (status) => (result = onReport(status, id, report, now)));
     return result;
@@ -98,6 +113,8 @@ export class TaskTracker {
     try {
       const seen = [...this.#seen];
       this.#seen.clear();
+      // Ids nobody watches any more need not be remembered as watching.
+      for (const id of this.#watchingBy.keys()) if (!this.#held.has(id)) this.#watchingBy.delete(id);
       if (seen.length > 0) {
         const times = new Map(seen);
         await this.#change(
@@ -113,6 +130,7 @@ export class TaskTracker {
         (status) => {
           if (!status || this.#held.has(status.id) || !isLost(status, now, this.#leaseMs)) return undefined;
           lost++;
+          this.#forget([status.id]);
           const next = onLost(status, now);
           this.#onLost(next);
           return next;

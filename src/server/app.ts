@@ -93,8 +93,9 @@ export function createApp({ canceler, tracker, scheduler, options, metrics, obse
 
   const recordCancel = async (ctx: RequestContext, id: string, route: 'seed' | 'v1', reason?: string) => {
     const record = await canceler.cancel(id, reason === undefined ? {} : { reason });
-    // The cancel itself is stored; a status that fails to follow is reported, not fatal.
-    await tracker.cancelRequested(id).catch((error: unknown) => observer.failed?.(error, { method: 'status', path: id }));
+    // The cancel itself is stored and answered now; the status follows in the next group write (a task
+    // with a record reads as cancel_requested meanwhile), and one that fails is reported, not fatal.
+    tracker.cancelRequested(id).catch((error: unknown) => observer.failed?.(error, { method: 'status', path: id }));
     metrics.cancels.inc({ route });
     observer.cancelled?.(record, { address: ctx.req.socket.remoteAddress ?? 'unknown', route, reason });
     return record;
@@ -212,7 +213,7 @@ export function createApp({ canceler, tracker, scheduler, options, metrics, obse
         const reply: TaskReply = { id, cancelled: record !== undefined };
         if (record) reply.record = recordToWire(record);
         if (schedule) reply.scheduled = { at: new Date(schedule.at).toISOString(), ...(schedule.reason === undefined ? {} : { reason: schedule.reason }) };
-        if (status) reply.status = statusToWire(status);
+        if (status) reply.status = statusToWire(record && (status.state === 'watching' || status.state === 'lost') ? { ...status, state: 'cancel_requested' } : status);
         sendJson(ctx.res, 200, reply);
       },
     },

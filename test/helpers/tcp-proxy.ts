@@ -21,7 +21,7 @@ export class TcpProxy {
     let proxy!: TcpProxy;
     const server = createServer((client) => {
       if (proxy.#cut) {
-        client.resetAndDestroy();
+        client.destroy();
         return;
       }
       proxy.accepted++;
@@ -54,7 +54,7 @@ export class TcpProxy {
 
   cut(): void {
     this.#cut = true;
-    for (const socket of this.#sockets) socket.resetAndDestroy();
+    for (const socket of this.#sockets) socket.destroy();
   }
 
   restore(): void {
