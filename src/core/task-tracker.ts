@@ -12,6 +12,8 @@ export interface TaskTrackerOptions {
   readonly onError?: (error: unknown) => void;
   /** Told each time a task goes lost. */
   readonly onLost?: (status: TaskStatus) => void;
+  /** Told of every status change once stored (not of bare last-seen updates). */
+  readonly onChange?: (status: TaskStatus) => void;
 }
 
 /**
@@ -24,6 +26,7 @@ export class TaskTracker {
   readonly #leaseMs: number;
   readonly #onError: (error: unknown) => void;
   readonly #onLost: (status: TaskStatus) => void;
+  readonly #onChange: (status: TaskStatus) => void;
   /** Watches open on this server, per id: such a task is not lost whatever its last-seen time says. */
   readonly #held = new Map<string, number>();
   /** Ids known to be in state "watching" by the given worker, so a re-poll needs no look-up. */
@@ -40,6 +43,7 @@ export class TaskTracker {
     this.#leaseMs = options.leaseMs;
     this.#onError = options.onError ?? (() => {});
     this.#onLost = options.onLost ?? (() => {});
+    this.#onChange = options.onChange ?? (() => {});
     this.#timer = this.#clock.setInterval(() => void this.sweep(), options.sweepIntervalMs ?? Math.max(1_000, Math.floor(this.#leaseMs / 3)));
   }
 
@@ -161,6 +165,8 @@ export class TaskTracker {
       const loaded = new Map((await this.#store.loadStatuses(ids)).map((s) => [s.id, s]));
       const changed = ids.flatMap((id) => update(loaded.get(id), id) ?? []);
       await this.#store.saveStatuses(changed);
+      // Bare last-seen updates are bookkeeping, not news.
+      for (const status of changed) if (loaded.get(status.id)?.state !== status.state) this.#onChange(status);
     });
     const settled = run.catch(() => {});
     for (const id of ids) this.#queues.set(id, settled);

@@ -42,6 +42,8 @@ export interface ServerObserver {
   cancelled?(record: CancelRecord, source: { address: string; route: 'seed' | 'v1' | 'scheduled'; reason?: string | undefined }): void;
   /** A watch was answered: with a cancel, at its timeout, or because the client left or the server stops. */
   watchAnswered?(outcome: 'cancelled' | 'timeout' | 'gone'): void;
+  /** A task's state changed (watching, cancel requested, how it ended, lost). */
+  taskChanged?(status: TaskStatus): void;
   /** A task went lost: its worker was silent for longer than the lease. */
   lost?(status: TaskStatus): void;
   /** A request failed through no fault of the client. */

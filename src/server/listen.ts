@@ -54,6 +54,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       metrics.lostTasks.inc();
       config.observer?.lost?.(status);
     },
+    onChange: (status) => config.observer?.taskChanged?.(status),
   });
   const scheduler = new CancelScheduler({
     store: config.store,

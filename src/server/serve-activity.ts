@@ -1,4 +1,5 @@
 import type { CancelRecord } from '../core/store.ts';
+import type { TaskLifeState, TaskStatus } from '../core/task-status.ts';
 import type { ServerObserver } from './app.ts';
 
 export interface RecentCancel {
@@ -10,6 +11,13 @@ export interface RecentCancel {
 
 export interface RecentError {
   readonly message: string;
+  readonly at: number;
+}
+
+export interface RecentTaskChange {
+  readonly id: string;
+  readonly state: TaskLifeState;
+  readonly worker?: string | undefined;
   readonly at: number;
 }
 
@@ -26,6 +34,8 @@ export interface ServeState {
   readonly recentCancels: readonly RecentCancel[];
   /** Newest first. */
   readonly recentErrors: readonly RecentError[];
+  /** Newest first. */
+  readonly recentTaskChanges: readonly RecentTaskChange[];
 }
 
 const KEEP_CANCELS = 10;
@@ -39,7 +49,7 @@ export class ServeActivity implements ServerObserver {
 
   constructor(where: { url: string; store: string }, now: () => number = Date.now) {
     this.#now = now;
-    this.#state = { ...where, startedAt: now(), cancelsTotal: 0, watchesAnsweredTotal: 0, lostTotal: 0, recentCancels: [], recentErrors: [] };
+    this.#state = { ...where, startedAt: now(), cancelsTotal: 0, watchesAnsweredTotal: 0, lostTotal: 0, recentCancels: [], recentErrors: [], recentTaskChanges: [] };
   }
 
   get state(): ServeState {
@@ -54,6 +64,12 @@ export class ServeActivity implements ServerObserver {
   cancelled(record: CancelRecord, source: { address: string }): void {
     const entry: RecentCancel = { id: record.id, reason: record.reason, address: source.address, at: this.#now() };
     this.#update({ cancelsTotal: this.#state.cancelsTotal + 1, recentCancels: [entry, ...this.#state.recentCancels].slice(0, KEEP_CANCELS) });
+  }
+
+  taskChanged(status: TaskStatus): void {
+    const worker = status.worker ? `${status.worker.host}:${status.worker.pid}` : undefined;
+    const entry: RecentTaskChange = { id: status.id, state: status.state, worker, at: this.#now() };
+    this.#update({ recentTaskChanges: [entry, ...this.#state.recentTaskChanges].slice(0, KEEP_CANCELS) });
   }
 
   lost(): void {

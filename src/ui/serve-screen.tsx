@@ -40,6 +40,20 @@ export function ServeScreen({ state, openWatches, cancelsPerSecond, watchesPerSe
         ))
       )}
       <Text> </Text>
+      <Text bold>Task states</Text>
+      {state.recentTaskChanges.length === 0 ? (
+        <Text dimColor>no task watched yet</Text>
+      ) : (
+        state.recentTaskChanges.map((c, i) => (
+          <Box key={`${c.id}-${c.at}-${i}`}>
+            <Box width={10}><Text dimColor>{clock(c.at)}</Text></Box>
+            <Box width={20}><Text wrap="truncate-end">{c.id}</Text></Box>
+            <Box width={18}><Text color={c.state === 'lost' || c.state === 'failed' ? 'red' : undefined}>{c.state}</Text></Box>
+            <Text dimColor wrap="truncate-end">{c.worker ?? ''}</Text>
+          </Box>
+        ))
+      )}
+      <Text> </Text>
       <Text bold>Recent errors</Text>
       {state.recentErrors.length === 0 ? (
         <Text dimColor>none</Text>

@@ -22,6 +22,7 @@ test('an idle server: address, store, uptime, nothing recent', () => {
   assert.match(text, 'open watches 0 · cancels/s 0.0');
   assert.match(text, /Recent cancels\s+none yet/);
   assert.match(text, /Recent errors\s+none/);
+  assert.match(text, /Task states\s+no task watched yet/);
 });
 
 test('a busy server: rates, newest cancels first with reason and source, errors', () => {
@@ -32,6 +33,8 @@ test('a busy server: rates, newest cancels first with reason and source, errors'
     activity.cancelled({ id: `job-${i}`, reason: i === 11 ? 'operator asked' : undefined, cancelledAt: now, expiresAt: now + 1 }, { address: '10.0.0.7' });
   }
   activity.watchAnswered();
+  activity.taskChanged({ id: 'train-7', state: 'lost', since: now, worker: { id: 'w', host: 'gpu-3', pid: 77 }, history: [] });
+  activity.taskChanged({ id: 'train-8', state: 'succeeded', since: now, history: [] });
   activity.failed(new Error('disk I/O error'), { method: 'POST', path: '/v1/tasks/x/cancel' });
   const text = frame(activity, { openWatches: 1234, cancelsPerSecond: 15.2, watchesPerSecond: 2.5 });
   assert.match(text, 'open watches 1234 · cancels/s 15 · watches answered/s 2.5 · cancels since start 12');
@@ -41,6 +44,9 @@ test('a busy server: rates, newest cancels first with reason and source, errors'
   assert.ok(first < lines.findIndex((l) => l.includes('job-10')), 'newest first');
   assert.not.match(text, 'job-1 ', 'only the ten newest are kept');
   assert.match(text, 'POST /v1/tasks/x/cancel: disk I/O error');
+  assert.match(text, /train-7\s+lost\s+gpu-3:77/);
+  assert.match(text, /train-8\s+succeeded/);
+  assert.ok(text.indexOf('train-8') < text.indexOf('train-7'), 'newest first');
   assert.is(activity.state.watchesAnsweredTotal, 1);
 });
 
