@@ -48,3 +48,48 @@ export class CliProcess {
 export function runCli(args: readonly string[], options: { env?: NodeJS.ProcessEnv; binary?: string } = {}): Promise<CliResult> {
   return new CliProcess(args, options).exited;
 }
+
+/**
+ * `taskctl serve` as a child process on a fixed port and a sqlite file, so it can be killed (-9 too) and
+ * started again on the same store and address.
+ */
+export class DurableServer {
+  #process: CliProcess | undefined;
+
+  private constructor(
+    readonly url: string,
+    private readonly args: string[],
+    private readonly removeDir: () => void,
+  ) {}
+
+  static async start(extraArgs: string[] = []): Promise<DurableServer> {
+    const { tempDir } = await import('./server.ts');
+    const { freePort } = await import('./tcp-proxy.ts');
+    const dir = tempDir();
+    const port = await freePort();
+    const server = new DurableServer(`http://127.0.0.1:${port}`, ['serve', '--port', String(port), '--store', `sqlite:${dir.path}/taskctl.db`, ...extraArgs], dir.remove);
+    await server.restart();
+    return server;
+  }
+
+  /** Kills the running server with `signal` (if one runs) and starts a new one on the same store. */
+  async restart(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    await this.kill(signal);
+    this.#process = new CliProcess(this.args);
+    await this.#process.waitFor(/listening/);
+  }
+
+  async kill(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const running = this.#process;
+    this.#process = undefined;
+    if (!running) return;
+    running.kill(signal);
+    await running.exited;
+  }
+
+  /** Stops the server and removes its store. */
+  async stop(): Promise<void> {
+    await this.kill();
+    this.removeDir();
+  }
+}

@@ -1,9 +1,8 @@
 // Cancels at a given time: cancel --after/--at, and the deadline work --timeout registers with the server.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CliProcess, runCli } from '../helpers/cli.ts';
-import { eventually, startTestServer, tempDir } from '../helpers/server.ts';
-import { freePort } from '../helpers/tcp-proxy.ts';
+import { CliProcess, DurableServer, runCli } from '../helpers/cli.ts';
+import { eventually, startTestServer } from '../helpers/server.ts';
 
 const task = async (url: string, id: string) => (await fetch(`${url}/v1/tasks/${id}`)).json();
 
@@ -36,26 +35,16 @@ test('bad schedules are refused', async () => {
 });
 
 test('cancel --after survives a kill -9 of the server and is made after the restart', async () => {
-  const dir = tempDir();
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const args = ['serve', '--port', String(port), '--store', `sqlite:${dir.path}/t.db`];
+  const server = await DurableServer.start();
   try {
-    let server = new CliProcess(args);
-    await server.waitFor(/listening/);
-    const scheduled = await runCli(['cancel', 'nightly', '--after', '1500ms', '--reason', 'maintenance', '--server', url]);
+    const scheduled = await runCli(['cancel', 'nightly', '--after', '1500ms', '--reason', 'maintenance', '--server', server.url]);
     assert.is(scheduled.code, 0, scheduled.stderr);
     assert.match(scheduled.stdout, /^scheduled the cancel of nightly at \d{4}-/);
-    server.kill('SIGKILL');
-    await server.exited;
-    server = new CliProcess(args);
-    await server.waitFor(/listening/);
-    assert.is(await (await fetch(`${url}/watch-task/nightly`)).text(), 'true');
-    assert.is((await task(url, 'nightly')).record.reason, 'maintenance');
-    server.kill();
-    await server.exited;
+    await server.restart('SIGKILL');
+    assert.is(await (await fetch(`${server.url}/watch-task/nightly`)).text(), 'true');
+    assert.is((await task(server.url, 'nightly')).record.reason, 'maintenance');
   } finally {
-    dir.remove();
+    await server.stop();
   }
 });
 

@@ -4,9 +4,8 @@ import * as assert from 'uvu/assert';
 import { TaskctlClient } from '../../src/client/client.ts';
 import { initialWorkState, WorkStore } from '../../src/worker/work-state.ts';
 import { runWork } from '../../src/worker/worker.ts';
-import { CliProcess, runCli } from '../helpers/cli.ts';
-import { eventually, startTestServer, tempDir } from '../helpers/server.ts';
-import { freePort } from '../helpers/tcp-proxy.ts';
+import { CliProcess, DurableServer, runCli } from '../helpers/cli.ts';
+import { eventually, startTestServer } from '../helpers/server.ts';
 
 function work(server: string, ids: string[], extra: { command?: string[]; taskTimeoutMs?: number } = {}) {
   const store = new WorkStore(initialWorkState(server, ids, extra.command ? 'command' : 'watch', Date.now()));
@@ -83,20 +82,13 @@ test('a worker killed with SIGKILL goes lost after the lease; a new worker bring
 });
 
 test('states survive a server restart on sqlite; taskctl status and ls show them', async () => {
-  const dir = tempDir();
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const args = ['serve', '--port', String(port), '--store', `sqlite:${dir.path}/t.db`];
+  const server = await DurableServer.start();
+  const url = server.url;
   try {
-    let server = new CliProcess(args);
-    await server.waitFor(/listening/);
     const worker = work(url, ['kept-ok'], { command: [process.execPath, '-e', 'process.exit(0)'] });
     assert.is(await worker.exitCode, 0);
     await runCli(['cancel', 'kept-asked', '--server', url, '--reason', 'no longer needed']);
-    server.kill('SIGKILL');
-    await server.exited;
-    server = new CliProcess(args);
-    await server.waitFor(/listening/);
+    await server.restart('SIGKILL');
 
     const status = await runCli(['status', 'kept-ok', 'kept-asked', 'never-seen', '--server', url]);
     assert.is(status.code, 0, status.stderr);
@@ -110,10 +102,8 @@ test('states survive a server restart on sqlite; taskctl status and ls show them
     assert.match(ls.stdout, /^kept-ok\s+succeeded/m);
     assert.not.match(ls.stdout, /kept-asked/);
     assert.match((await runCli(['ls', '--state', 'lost', '--server', url])).stdout, /^no tasks in state lost$/m);
-    server.kill();
-    await server.exited;
   } finally {
-    dir.remove();
+    await server.stop();
   }
 });
 
