@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { RunningServer } from '../../src/server/listen.ts';
@@ -110,6 +112,29 @@ test('work: bad options get one clear line and exit 2', async () => {
     assert.is(result.code, 2, args.join(' '));
     assert.match(result.stderr, message);
     noStackTrace(result.stderr);
+  }
+});
+
+test("the README's npm start serves (here on a free port and the memory store)", async () => {
+  const start = spawn('npm', ['start', '--silent', '--', '--port', '0', '--store', 'memory', '--json'], {
+    cwd: fileURLToPath(new URL('../..', import.meta.url)),
+    env: { ...process.env, CI: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // A group of its own: npm runs the server in a shell, and stopping npm alone would leave it running.
+    detached: true,
+  });
+  let output = '';
+  start.stdout.on('data', (chunk) => (output += chunk));
+  start.stderr.on('data', (chunk) => (output += chunk));
+  try {
+    const deadline = Date.now() + 20_000;
+    while (!/"url":"([^"]+)"/.test(output) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    const url = /"url":"([^"]+)"/.exec(output)?.[1];
+    assert.ok(url, `npm start did not serve: ${output}`);
+    assert.equal(await (await fetch(`${url}/ping`)).json(), { message: 'pong' });
+  } finally {
+    process.kill(-start.pid!, 'SIGTERM');
+    await new Promise((resolve) => start.once('close', resolve));
   }
 });
 
