@@ -74,10 +74,12 @@ export interface AppDependencies {
   readonly metrics: ServerMetrics;
   readonly observer?: ServerObserver;
   readonly clock?: Clock;
+  /** Told of failures that do not fail the request (a status that could not be written). */
+  readonly onBackgroundError?: (error: unknown) => void;
 }
 
 /** The HTTP surface over a canceler: routing, validation, auth, long polls, and the one error mapping. */
-export function createApp({ canceler, tracker, scheduler, options, metrics, observer = {}, clock = systemClock }: AppDependencies): RequestListener & {
+export function createApp({ canceler, tracker, scheduler, options, metrics, observer = {}, clock = systemClock, onBackgroundError = () => {} }: AppDependencies): RequestListener & {
   readonly openWatches: () => number;
   /** From now on, refuse new requests and close each connection after its answer. */
   readonly beginShutdown: () => void;
@@ -97,7 +99,7 @@ export function createApp({ canceler, tracker, scheduler, options, metrics, obse
     const record = await canceler.cancel(id, reason === undefined ? {} : { reason });
     // The cancel itself is stored and answered now; the status follows in the next group write (a task
     // with a record reads as cancel_requested meanwhile), and one that fails is reported, not fatal.
-    tracker.cancelRequested(id).catch((error: unknown) => observer.failed?.(error, { method: 'status', path: id }));
+    tracker.cancelRequested(id).catch(onBackgroundError);
     metrics.cancels.inc({ route });
     observer.cancelled?.(record, { address: ctx.req.socket.remoteAddress ?? 'unknown', route, reason });
     return record;
@@ -115,7 +117,7 @@ export function createApp({ canceler, tracker, scheduler, options, metrics, obse
     }
     openWatches++;
     metrics.openWatches.inc();
-    tracker.watchStarted(ids, worker).catch((error: unknown) => observer.failed?.(error, { method: 'status', path: ids[0] ?? '' }));
+    tracker.watchStarted(ids, worker).catch(onBackgroundError);
     return new Promise((resolve) => {
       let timedOut = false;
       const end = canceler.waitFor(ids, (result) => {

@@ -67,7 +67,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       tracker.cancelRequested(record.id).catch(config.onBackgroundError);
     },
   });
-  const app = createApp({ canceler, tracker, scheduler, options: config, metrics, ...(config.observer ? { observer: config.observer } : {}), ...(config.clock ? { clock: config.clock } : {}) });
+  const app = createApp({ canceler, tracker, scheduler, options: config, metrics, onBackgroundError: config.onBackgroundError, ...(config.observer ? { observer: config.observer } : {}), ...(config.clock ? { clock: config.clock } : {}) });
   const server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: 5_000 }, app);
   // A socket may sit silent for a whole long poll, and no longer.
   server.timeout = config.watchTimeoutMs + IDLE_MARGIN_MS;

@@ -65,25 +65,26 @@ export async function runWork(options: WorkOptions): Promise<number> {
 
   let resolveAllEnded!: () => void;
   const allEnded = new Promise<void>((resolve) => (resolveAllEnded = resolve));
-  const unsubscribe = store.subscribe(() => {
-    if (allFinal()) resolveAllEnded();
+  // Only these events can end a task; output lines, which may come by the thousand, are not checked.
+  const ending = new Set<WorkEvent['event']>(['cancelled', 'timeout', 'exited', 'interrupted']);
+  const unsubscribe = store.subscribe((event) => {
+    if (ending.has(event.event) && allFinal()) resolveAllEnded();
   });
 
   const worker = options.worker ?? workerIdentity();
   const reporter = new Reporter(client, { backoff: options.backoff });
   const reported = new Set<string>();
-  const unsubscribeReports = store.subscribe((_, state) => {
-    for (const task of state.tasks.values()) {
-      const outcome = OUTCOME[task.state];
-      if (!outcome || reported.has(task.id)) continue;
-      reported.add(task.id);
-      reporter.report(task.id, {
-        outcome,
-        worker,
-        ...(task.exitCode !== undefined ? { exitCode: task.exitCode } : {}),
-        ...(task.signal !== undefined ? { signal: task.signal } : {}),
-      });
-    }
+  const unsubscribeReports = store.subscribe((event, state) => {
+    const task = 'task' in event ? state.tasks.get(event.task) : undefined;
+    const outcome = task && OUTCOME[task.state];
+    if (!task || !outcome || reported.has(task.id)) return;
+    reported.add(task.id);
+    reporter.report(task.id, {
+      outcome,
+      worker,
+      ...(task.exitCode !== undefined ? { exitCode: task.exitCode } : {}),
+      ...(task.signal !== undefined ? { signal: task.signal } : {}),
+    });
   });
 
   const loop = new WatchLoop(client, ids, {
