@@ -91,6 +91,22 @@ async function bundle() {
   log(`bundled dist/taskctl.mjs`);
 }
 
+/** Declarations for the library entry (dist/types), so Node programs importing taskctl get types. */
+function declarations() {
+  rmSync(join(dist, 'types'), { recursive: true, force: true });
+  execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.types.json')], { stdio: 'inherit' });
+  // Sources import with .ts extensions; published declarations must point at their .d.ts siblings.
+  const rewrite = (dir) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) rewrite(path);
+      else if (entry.name.endsWith('.d.ts')) writeFileSync(path, readFileSync(path, 'utf8').replace(/(from\s+'\.{1,2}\/[^']+)\.tsx?'/g, "$1.js'"));
+    }
+  };
+  rewrite(join(dist, 'types'));
+  log('wrote dist/types');
+}
+
 /** pkg's name for where this build runs, e.g. linux-x64. */
 function hostTarget() {
   const os = { linux: 'linux', darwin: 'macos', win32: 'win' }[process.platform];
@@ -153,6 +169,7 @@ function sha256(path) {
 }
 
 await bundle();
+if (!options['bundle-only']) declarations();
 if (options.release) {
   const dir = resolve(options.release);
   mkdirSync(dir, { recursive: true });
