@@ -5,7 +5,7 @@ import { Agent, request } from 'node:http';
 interface Stats { count: number; p50: number; p90: number; p99: number; max: number }
 
 export type Scenario =
-  | { kind: 'latency'; url: string; ids: string[]; mode: 'per-id' | 'batched'; batchWorkers: number; cancelConcurrency: number }
+  | { kind: 'latency'; url: string; ids: string[]; mode: 'per-id' | 'batched'; batchWorkers: number; cancelConcurrency: number; memoryOnly?: boolean }
   | { kind: 'throughput'; url: string; what: 'watch-cancelled' | 'cancel'; concurrency: number; durationMs: number; idPrefix: string }
   | { kind: 'fanout'; url: string; id: string; watchers: number };
 
@@ -75,6 +75,10 @@ async function latency(s: Extract<Scenario, { kind: 'latency' }>) {
   }
   process.send!({ opened: true });
   await waitForGo();
+  if (s.memoryOnly) {
+    watchAgent.destroy();
+    return { latencyMs: stats([]), totalMs: 0, clientCpuPercent: 0 };
+  }
 
   const cpuBefore = process.cpuUsage();
   const started = performance.now();

@@ -100,18 +100,17 @@ async function waitForOpenWatches(url: string, n: number): Promise<void> {
 }
 
 // 1 and 2: cancel -> watcher latency, and memory per open watch.
-async function latencyAndMemory(n: number, mode: 'per-id' | 'batched', cancelConcurrency: number) {
-  const server = await startServer('memory');
+async function latencyAndMemory(n: number, mode: 'per-id' | 'batched', cancelConcurrency: number, memoryOnly = false, batchWorkers = 4, store = 'memory') {
+  const server = await startServer(store === 'sqlite' ? `sqlite:${join(scratch, `mem-${serial}.db`)}` : store);
   const client = startClient();
   await sleep(200);
   const idle = rssKb(server.pid);
   let held = 0;
   const ids = Array.from({ length: n }, (_, i) => `lat${serial}-${i}`);
   serial++;
-  const batchWorkers = 4;
   const result = await ask<{ latencyMs: Record<string, number>; totalMs: number; clientCpuPercent: number }>(
     client,
-    { kind: 'latency', url: server.url, ids, mode, batchWorkers, cancelConcurrency },
+    { kind: 'latency', url: server.url, ids, mode, batchWorkers, cancelConcurrency, memoryOnly },
     async () => {
       await waitForOpenWatches(server.url, mode === 'per-id' ? n : batchWorkers);
       await sleep(300);
@@ -121,7 +120,7 @@ async function latencyAndMemory(n: number, mode: 'per-id' | 'batched', cancelCon
   client.kill();
   await server.stop();
   const bytesPerWatch = Math.round(((held - idle) * 1024) / n);
-  return { n, mode, cancelConcurrency, ...result, serverRssIdleMb: Math.round(idle / 1024), serverRssHeldMb: Math.round(held / 1024), bytesPerWatchedId: bytesPerWatch };
+  return { n, mode, store, cancelConcurrency, ...result, serverRssIdleMb: Math.round(idle / 1024), serverRssHeldMb: Math.round(held / 1024), bytesPerWatchedId: bytesPerWatch };
 }
 
 async function throughput(store: 'memory' | 'sqlite', what: 'watch-cancelled' | 'cancel') {
@@ -228,11 +227,17 @@ results.latency = latency;
 
 if (!quick) {
   // The fd limit here (ulimit -n) caps one process near 20,000 sockets, so the largest per-id run holds
-  // what fits and the 50,000 figure is extrapolated from its bytes per watch.
-  log('memory: 18,000 per-id watches');
-  const big = await latencyAndMemory(18_000, 'per-id', 16);
+  // what fits and the 50,000 figure is extrapolated from its bytes per watch. These runs use the default
+  // store (sqlite), where task statuses live on disk, as a real server's would.
+  log('memory: 18,000 per-id watches (sqlite)');
+  const big = await latencyAndMemory(18_000, 'per-id', 16, false, 4, 'sqlite');
   results.memoryLarge = { ...big, extrapolated50kMb: Math.round((big.serverRssIdleMb * 1024 * 1024 + big.bytesPerWatchedId * 50_000) / 1024 / 1024) };
-  row('memory', '18000 per-id watches', `${big.serverRssHeldMb} MB RSS; ${big.bytesPerWatchedId} B each; 50,000 -> ~${(results.memoryLarge as { extrapolated50kMb: number }).extrapolated50kMb} MB`, '');
+  row('memory', '18000 per-id watches (sqlite)', `${big.serverRssHeldMb} MB RSS; ${big.bytesPerWatchedId} B each; 50,000 -> ~${(results.memoryLarge as { extrapolated50kMb: number }).extrapolated50kMb} MB`, '');
+  // Batched watching at scale: 100,000 ids held by 10 workers (10,000 ids each).
+  log('memory: 100,000 ids in 10 batched watches (sqlite)');
+  const batched = await latencyAndMemory(100_000, 'batched', 1, true, 10, 'sqlite');
+  results.memoryBatchedLarge = batched;
+  row('memory', '100000 ids, 10 batched watches (sqlite)', `${batched.serverRssIdleMb} -> ${batched.serverRssHeldMb} MB RSS; ${batched.bytesPerWatchedId} B per watched id`, '');
 }
 
 const throughputs: unknown[] = [];
