@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CliProcess, runCli } from '../helpers/cli.ts';
@@ -78,6 +79,22 @@ test('bad serve options get one clear line and exit 2', async () => {
     assert.is(result.code, 2, args.join(' '));
     assert.match(result.stderr, message);
     assert.not.match(result.stderr, /\bat \S+:\d+/, 'no stack trace');
+  }
+});
+
+test('serve restarts itself in place with a small young generation (same pid), once', async () => {
+  const server = new CliProcess(['serve', '--port', '0', '--store', 'memory', '--json']);
+  try {
+    const url = JSON.parse((await server.waitFor(/^\{.*"listening".*\}$/m))[0]).url;
+    assert.is((await fetch(`${url}/ping`)).status, 200);
+    if (process.platform === 'linux') {
+      const environ = readFileSync(`/proc/${server.child.pid}/environ`, 'utf8').split('\0');
+      assert.ok(environ.includes('NODE_OPTIONS=--max-semi-space-size=2'), 'the running server is the relaunched one');
+    }
+    assert.is(server.stdout.match(/"listening"/g)?.length, 1, 'it relaunched once, before listening');
+  } finally {
+    server.kill();
+    assert.is((await server.exited).code, 0);
   }
 });
 

@@ -12,6 +12,7 @@ import { openStore } from '../../store/open-store.ts';
 import { type CommandContext, ExitCode, UsageError } from '../context.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { validateOptions, wantsTui } from '../options.ts';
+import { relaunchTunedForServing } from '../heap-tuning.ts';
 import type { ServeArgs } from './serve.ts';
 
 const optionsSchema = z.object({
@@ -53,6 +54,8 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown 
   if (!isLoopback(options.host) && !options.token && !options.insecure) {
     throw new UsageError(`refusing to listen on ${options.host} without a token: set --token or TASKCTL_TOKEN, or pass --insecure if anyone on that network may cancel tasks`);
   }
+  // Options are valid: start over with a heap sized for holding many watches (does not return if it can).
+  if (env.TASKCTL_NO_HEAP_TUNING !== '1') relaunchTunedForServing(env);
   const log = createLogger(options.json ? stdout : stderr, options.json ? 'json' : 'plain');
   let store;
   try {
