@@ -24,7 +24,7 @@ function runFile(file: string): Promise<FileResult> {
   const rel = relative(testDir, file);
   const pattern = `^${rel.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`;
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [...(process.env.TEST_PROF ? ['--prof', '--logfile=/tmp/prof/%p.log', '--no-logfile-per-isolate'] : []), '--import', 'tsx', '--import', join(testDir, 'helpers/report-leaks.ts'), join(root, 'node_modules/uvu/bin.js'), 'test', pattern, '--no-color'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--import', join(testDir, 'helpers/report-leaks.ts'), join(root, 'node_modules/uvu/bin.js'), 'test', pattern, '--no-color'], {
       cwd: root,
       env: { ...process.env, FORCE_COLOR: '0' },
       stdio: ['ignore', 'pipe', 'pipe'],

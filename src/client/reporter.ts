@@ -1,6 +1,7 @@
 import { type BackoffPolicy, DEFAULT_BACKOFF, backoffDelay } from '../core/backoff.ts';
 import type { ReportRequest } from '../protocol/schemas.ts';
 import { ClientError, type TaskctlClient } from './client.ts';
+import { sleep } from './sleep.ts';
 
 /**
  * Delivers what a worker tells the server (task reports, deadlines), retrying through network failures like the watch does. Reports
@@ -55,10 +56,7 @@ export class Reporter {
           this.#onGiveUp(id, clientError);
           return;
         }
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, backoffDelay(attempt, this.#backoff));
-          this.#stop.signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-        });
+        await sleep(backoffDelay(attempt, this.#backoff), this.#stop.signal);
       }
     }
   }

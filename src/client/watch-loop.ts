@@ -3,6 +3,7 @@ import { DEFAULT_WATCH_TIMEOUT_MS } from '../protocol/limits.ts';
 import type { CancelRecordReply } from '../protocol/schemas.ts';
 import type { WorkerIdentity } from '../core/task-status.ts';
 import { ClientError, type TaskctlClient } from './client.ts';
+import { sleep } from './sleep.ts';
 
 /** What a watch loop reports as it goes. Every method is optional. */
 export interface WatchListener {
@@ -101,19 +102,4 @@ export class WatchLoop {
       }
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -100,16 +100,20 @@ export class Canceler {
    * is released when it ends.
    */
   wait(ids: readonly string[], signal: AbortSignal): Promise<WaitResult> {
-    ids.forEach(checkTaskId);
-    if (signal.aborted || this.#closed || ids.length === 0) return Promise.resolve({ cancelled: [] });
-    return new Promise<WaitResult>((resolve) => {
-      const onAbort = () => end();
-      const end = this.waitFor(ids, (result) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(result);
-      });
-      signal.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted || this.#closed || ids.length === 0) {
+      // waitFor validates the ids otherwise; a bad id is refused on this path too.
+      ids.forEach(checkTaskId);
+      return Promise.resolve({ cancelled: [] });
+    }
+    let resolve!: (result: WaitResult) => void;
+    const waited = new Promise<WaitResult>((r) => (resolve = r));
+    // Outside the promise, so that waitFor's check of a bad id throws to the caller.
+    const end = this.waitFor(ids, (result) => {
+      signal.removeEventListener('abort', end);
+      resolve(result);
     });
+    signal.addEventListener('abort', end, { once: true });
+    return waited;
   }
 
   /**
