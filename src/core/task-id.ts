@@ -1,17 +1,27 @@
+import { printable } from './printable.ts';
+
 /** The most bytes of UTF-8 a task id may take. */
 export const MAX_TASK_ID_BYTES = 256;
 
-// Whitespace (Unicode White_Space), C0/C1 controls, and the slash that would split a URL path.
-const FORBIDDEN = /[\s\p{Cc}/]/u;
+// Whitespace (Unicode White_Space), C0/C1 controls, the slash that would split a URL path, and every
+// character that is invisible or reorders text (bidi overrides, zero-width characters, other format and
+// default-ignorable characters, noncharacters): such an id could pass itself off as another in a listing.
+const FORBIDDEN = /[\s\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\p{Noncharacter_Code_Point}/]/u;
 
-/** Returns why `id` is not a valid task id, or undefined when it is one. */
+/**
+ * Returns why `id` is not a valid task id, or undefined when it is one. The one rule for server, client and
+ * CLI: 1 to 256 bytes of well-formed UTF-8 that travel unchanged in a URL path and cannot disguise
+ * themselves (no whitespace, control, format or other invisible characters, no "/", not "." or "..").
+ */
 export function taskIdProblem(id: string): string | undefined {
   if (id.length === 0) return 'task id is empty';
   if (!id.isWellFormed()) return 'task id is not valid UTF-8';
   const bytes = Buffer.byteLength(id, 'utf8');
   if (bytes > MAX_TASK_ID_BYTES) return `task id is ${bytes} bytes long; the limit is ${MAX_TASK_ID_BYTES}`;
   const bad = FORBIDDEN.exec(id);
-  if (bad) return `task id contains ${describeChar(bad[0])}; ids may not hold whitespace, control characters or "/"`;
+  if (bad) return `task id contains ${describeChar(bad[0])}; ids may not hold whitespace, control or invisible characters, or "/"`;
+  // URL parsers resolve these as path segments ("/v1/tasks/.." is "/v1"), so they cannot reach the server.
+  if (id === '.' || id === '..') return `task id ${JSON.stringify(id)} cannot travel in a URL path`;
   return undefined;
 }
 
@@ -33,8 +43,7 @@ function describeChar(ch: string): string {
   return `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
 }
 
-/** A short, printable rendering of untrusted input for error messages. */
+/** A short, quoted, printable rendering of untrusted input for error messages. */
 export function preview(input: string, maxChars = 40): string {
-  const shown = JSON.stringify(input.length > maxChars ? `${input.slice(0, maxChars)}…` : input);
-  return shown;
+  return JSON.stringify(printable(input.length > maxChars ? `${input.slice(0, maxChars)}…` : input));
 }

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { checkTaskId, InvalidInputError, taskIdProblem } from '../../src/core/task-id.ts';
 
 test('ordinary ids are accepted', () => {
-  for (const id of ['1234', 'build-42', 'train.run_7', 'ünïcødé-任务', 'a'.repeat(256), '%00', 'x:y@z']) {
+  for (const id of ['1234', 'build-42', 'train.run_7', 'ünïcødé-任务', 'a'.repeat(256), '%00', 'x:y@z', '...', '.hidden', 'a..b', 'job 🚀'.replace(' ', '-'), 'a,b']) {
     assert.is(taskIdProblem(id), undefined, id);
   }
 });
@@ -20,6 +20,14 @@ test('ids outside the rules are refused with a reason', () => {
     ['a\u0085b', /U\+0085/],
     ['a/b', /"\/"/],
     ['\ud800', /UTF-8/],
+    ['.', /cannot travel in a URL path/],
+    ['..', /cannot travel in a URL path/],
+    ['abc\u202Efdp', /U\+202E/],
+    ['a\u200Bb', /U\+200B/],
+    ['\uFEFFa', /U\+FEFF/],
+    ['a\u2066b', /U\+2066/],
+    ['a\u00ADb', /U\+00AD/],
+    ['a\uFFFFb', /U\+FFFF/],
   ];
   for (const [id, reason] of cases) {
     const problem = taskIdProblem(id);
@@ -35,6 +43,12 @@ test('checkTaskId throws an InvalidInputError that quotes the id', () => {
   } catch (error) {
     assert.instance(error, InvalidInputError);
     assert.match((error as Error).message, '"bad id"');
+  }
+  try {
+    checkTaskId('a\u202Eb');
+    assert.unreachable();
+  } catch (error) {
+    assert.match((error as Error).message, '"a<U+202E>b"', 'the quoted id cannot reorder the message around it');
   }
 });
 
