@@ -1,8 +1,8 @@
 import yargs, { type Argv } from 'yargs';
 import { InvalidInputError } from '../core/task-id.ts';
-import { COMMIT, VERSION } from './build-info.ts';
+import { COMMIT, VERSION } from '../protocol/build-info.ts';
 import { commands } from './commands.ts';
-import { type CommandContext, type CommandDefinition, ExitCode, UsageError } from './context.ts';
+import { type CommandContext, type CommandDefinition, EXIT_CODES_HELP, ExitCode, UsageError } from './context.ts';
 
 /** Runs taskctl with `argv` (without the node and script names) and resolves with the exit code. */
 export async function main(argv: readonly string[], context: CommandContext): Promise<number> {
@@ -22,7 +22,7 @@ export async function main(argv: readonly string[], context: CommandContext): Pr
     .locale('en')
     .parserConfiguration({ 'populate--': true })
     .exitProcess(false)
-    .epilogue('Docs and source: README.md. Exit codes: 0 ok, 1 failure, 2 usage error, 3 server unavailable.')
+    .epilogue(`Docs and source: README.md.\n\n${EXIT_CODES_HELP}`)
     .fail((message, error) => {
       // Throwing stops yargs here; returning would let it run the command's handler regardless.
       throw error ?? new UsageError(message);

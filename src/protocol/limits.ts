@@ -16,3 +16,14 @@ export const MAX_REASON_CHARS = 1_024;
 export const DEFAULT_MAX_OPEN_WATCHES = 100_000;
 /** What a client adds to the watch timeout before it gives up on an answer itself. */
 export const CLIENT_TIMEOUT_MARGIN_MS = 10_000;
+/** How far ahead a cancel may be scheduled ("after"/"at"), and the longest `work --timeout`: a year. */
+export const MAX_SCHEDULE_AHEAD_MS = 366 * 86_400_000;
+/** The longest a cancel may be remembered (`serve --ttl`). */
+export const MAX_TTL_MS = 366 * 86_400_000;
+/**
+ * The most bytes a client reads of a short answer (ping, cancel, status, report): far more than any of them
+ * can be, so a larger one is not from a taskctl server and is refused before it is buffered.
+ */
+export const MAX_SHORT_REPLY_BYTES = 256 * 1024;
+/** The most bytes one task's entry in a watch answer or a listing can take, reason and history included. */
+export const MAX_REPLY_BYTES_PER_TASK = 16 * 1024;

@@ -16,3 +16,9 @@ export const paths = {
   healthz: '/healthz',
   metrics: '/metrics',
 } as const;
+
+/**
+ * Every answer of a taskctl server carries this header with the server's version, so a client can tell a
+ * taskctl server from another service (or a proxy's error page) on the same URL.
+ */
+export const VERSION_HEADER = 'taskctl-version';

@@ -73,9 +73,9 @@ export const taskListQuerySchema = z.strictObject({
 });
 export type WatchRequest = z.input<typeof watchRequestSchema>;
 
-/** GET /v1/watch?ids=a,b&timeout=30s: the same request in a query string. */
+/** GET /v1/watch?ids=a,b&ids=c&timeout=30s: the same request in a query string, its ids already split. */
 export const watchQuerySchema = z.strictObject({
-  ids: z.string().min(1, 'name at least one id').transform((ids) => ids.split(',')).pipe(idListSchema),
+  ids: idListSchema,
   timeout: durationSchema.optional(),
 });
 

@@ -2,27 +2,36 @@ import type { CancelRecord } from '../core/store.ts';
 import type { TaskStatus } from '../core/task-status.ts';
 import type { CancelRecordReply, TaskStatusReply } from './schemas.ts';
 
+// The times an ISO string with a four-digit year can hold.
+const LAST_ISO_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+/**
+ * Milliseconds since the epoch as an ISO string. A time out of range (a stored value from an older
+ * version, a corrupted row) is clamped to 1970 or the year 9999 rather than failing the whole answer.
+ */
+export function isoTime(ms: number): string {
+  return new Date(ms >= 0 ? Math.min(ms, LAST_ISO_MS) : 0).toISOString();
+}
+
 /** A stored record as it travels: times as ISO strings, no reason key when there is none. */
 export function recordToWire(record: CancelRecord): CancelRecordReply {
   const reply: CancelRecordReply = {
     id: record.id,
-    cancelledAt: new Date(record.cancelledAt).toISOString(),
-    expiresAt: new Date(record.expiresAt).toISOString(),
+    cancelledAt: isoTime(record.cancelledAt),
+    expiresAt: isoTime(record.expiresAt),
   };
   if (record.reason !== undefined) reply.reason = record.reason;
   return reply;
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
-
 /** A task's status as it travels: times as ISO strings. */
 export function statusToWire(status: TaskStatus): TaskStatusReply {
   const reply: TaskStatusReply = {
     state: status.state,
-    since: iso(status.since),
-    history: status.history.map((h) => ({ state: h.state, at: iso(h.at) })),
+    since: isoTime(status.since),
+    history: status.history.map((h) => ({ state: h.state, at: isoTime(h.at) })),
   };
-  if (status.lastSeenAt !== undefined) reply.lastSeenAt = iso(status.lastSeenAt);
+  if (status.lastSeenAt !== undefined) reply.lastSeenAt = isoTime(status.lastSeenAt);
   if (status.worker) reply.worker = { ...status.worker };
   if (status.exitCode !== undefined) reply.exitCode = status.exitCode;
   if (status.signal !== undefined) reply.signal = status.signal;

@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { VERSION } from '../protocol/build-info.ts';
 import { HttpError } from '../protocol/errors.ts';
+import { VERSION_HEADER } from '../protocol/routes.ts';
 
 /** Reads a request body up to `maxBytes`; larger bodies are refused without reading them whole. */
 export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
@@ -52,8 +54,18 @@ export function sendText(res: ServerResponse, status: number, body: string, cont
   send(res, status, body, contentType, {});
 }
 
+// Every answer goes through here, so every answer says it comes from taskctl.
 function send(res: ServerResponse, status: number, body: string, contentType: string, headers: Record<string, string>): void {
   if (res.headersSent || res.destroyed) return;
-  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body), ...headers });
+  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body), [VERSION_HEADER]: VERSION, ...headers });
   res.end(body);
+}
+
+/**
+ * The answer to a request Node could not parse (a garbage request line, headers too large): a JSON 400
+ * like any other error, written straight to the socket because there is no response object.
+ */
+export function rawErrorReply(status: number, code: string, message: string): string {
+  const body = JSON.stringify({ error: { code, message } });
+  return `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${VERSION_HEADER}: ${VERSION}\r\nconnection: close\r\n\r\n${body}`;
 }

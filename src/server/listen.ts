@@ -6,6 +6,7 @@ import { CancelScheduler } from '../core/cancel-scheduler.ts';
 import type { Clock } from '../core/clock.ts';
 import type { CancelStore } from '../core/store.ts';
 import { createApp, type ServerObserver, type ServerOptions } from './app.ts';
+import { rawErrorReply } from './http-io.ts';
 import { ServerMetrics } from './metrics.ts';
 
 export interface ServerConfig extends ServerOptions {
@@ -18,6 +19,11 @@ export interface ServerConfig extends ServerOptions {
   readonly leaseMs?: number;
   readonly observer?: ServerObserver;
   readonly clock?: Clock;
+  /** Connections open at once; more are closed as they arrive. Unlimited when not set. */
+  readonly maxConnections?: number;
+  /** How long a client has to send its headers, and its whole request (defaults 10 s and 30 s). */
+  readonly headersTimeoutMs?: number;
+  readonly requestTimeoutMs?: number;
   /** Told of background failures (sweeps, store look-ups) the server survives. */
   readonly onBackgroundError?: (error: unknown) => void;
 }
@@ -38,6 +44,9 @@ export interface RunningServer {
 // because once a request is in, only the socket-idle timeout below applies.
 const HEADERS_TIMEOUT_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 30_000;
+// Node checks those two timeouts only this often (30 s by default), so without it a slow client held its
+// socket up to 30 s longer than documented.
+const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
 const IDLE_MARGIN_MS = 30_000;
 const DRAIN_MS = 2_000;
 
@@ -68,9 +77,32 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     },
   });
   const app = createApp({ canceler, tracker, scheduler, options: config, metrics, onBackgroundError: config.onBackgroundError, ...(config.observer ? { observer: config.observer } : {}), ...(config.clock ? { clock: config.clock } : {}) });
-  const server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: 5_000 }, app);
+  const server = createServer(
+    {
+      headersTimeout: config.headersTimeoutMs ?? HEADERS_TIMEOUT_MS,
+      requestTimeout: config.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
+      connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_INTERVAL_MS, config.headersTimeoutMs ?? TIMEOUT_CHECK_INTERVAL_MS),
+      keepAliveTimeout: 5_000,
+    },
+    app,
+  );
   // A socket may sit silent for a whole long poll, and no longer.
   server.timeout = config.watchTimeoutMs + IDLE_MARGIN_MS;
+  if (config.maxConnections !== undefined) server.maxConnections = config.maxConnections;
+  server.on('drop', () => metrics.droppedConnections.inc());
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (error.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const [status, code, message] =
+      error.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'invalid_request', 'request headers too large']
+        : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'invalid_request', 'the request did not arrive in time']
+          : [400, 'invalid_request', 'not an HTTP request this server can read'];
+    socket.end(rawErrorReply(status, code, message));
+  });
   await listen(server, config.port, config.host);
   const { port } = server.address() as AddressInfo;
   const hostForUrl = config.host.includes(':') ? `[${config.host}]` : config.host;

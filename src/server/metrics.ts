@@ -34,7 +34,18 @@ export class ServerMetrics {
     registers: [this.registry],
   });
 
+  readonly droppedConnections = new Counter({
+    name: 'taskctl_connections_dropped_total',
+    help: 'Connections closed on arrival because --max-connections were open.',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'taskctl_' });
+    // prom-client names three gauges with a _total suffix, which Prometheus reserves for counters
+    // (promtool check metrics refuses them); the same counts stay available without the suffix.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      this.registry.removeSingleMetric(`taskctl_${name}`);
+    }
   }
 }

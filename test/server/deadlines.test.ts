@@ -2,6 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CliProcess, DurableServer, runCli } from '../helpers/cli.ts';
+import { MemoryStore } from '../../src/store/memory-store.ts';
 import { eventually, startTestServer } from '../helpers/server.ts';
 
 const task = async (url: string, id: string) => (await fetch(`${url}/v1/tasks/${id}`)).json();
@@ -32,6 +33,43 @@ test('bad schedules are refused', async () => {
   assert.is((await runCli(['cancel', 'x', '--after', 'soon', '--server', server.url])).code, 2);
   assert.is((await runCli(['cancel', 'x', '--at', 'teatime', '--server', server.url])).code, 2);
   await server.close();
+});
+
+test('a schedule beyond a year, or at a time no clock reaches, is a 400 and stores nothing', async () => {
+  const server = await startTestServer();
+  try {
+    for (const body of ['{"after":"100000000d"}', '{"after":"367d"}', '{"at":"9999-12-31T00:00:00Z"}', '{"at":"+275760-09-13T00:00:00.000Z"}']) {
+      const res = await fetch(`${server.url}/v1/tasks/far/cancel`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      assert.is(res.status, 400, body);
+      assert.match((await res.json()).error.message, /at most 366d ahead|datetime|Invalid/i, body);
+    }
+    const res = await fetch(`${server.url}/v1/tasks/far`);
+    assert.is(res.status, 200, 'the task stays readable');
+    const body = await res.json();
+    assert.is(body.scheduled, undefined, 'nothing was stored');
+    const status = await runCli(['status', 'far', '--server', server.url]);
+    assert.is(status.code, 0, status.stderr);
+    const cli = await runCli(['cancel', 'far', '--after', '400d', '--server', server.url]);
+    assert.is(cli.code, 2);
+    assert.match(cli.stderr, /^taskctl: --after: at most 366d/);
+    assert.is((await runCli(['work', 'far', '--timeout', '1000d', '--server', server.url])).code, 2);
+  } finally {
+    await server.close();
+  }
+});
+
+test('a schedule stored out of range (by an older version) never makes its task unreadable', async () => {
+  const store = new MemoryStore();
+  await store.schedule({ id: 'old', at: 8.64e15 * 10, reason: 'from long ago' });
+  const server = await startTestServer({ store });
+  try {
+    const res = await fetch(`${server.url}/v1/tasks/old`);
+    assert.is(res.status, 200);
+    assert.is((await res.json()).scheduled.at, '9999-12-31T23:59:59.999Z');
+    assert.is((await runCli(['status', 'old', '--server', server.url])).code, 0);
+  } finally {
+    await server.close();
+  }
 });
 
 test('cancel --after survives a kill -9 of the server and is made after the restart', async () => {

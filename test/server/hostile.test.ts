@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { connect } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -28,6 +29,53 @@ test('bad ids get 400 invalid_task_id', async () => {
     await expectJsonError(await fetch(server.url + path), 400, 'invalid_task_id');
   }
   await expectJsonError(await fetch(`${server.url}/v1/tasks/${'x'.repeat(300)}/cancel`, { method: 'POST' }), 400, 'invalid_task_id');
+});
+
+/** A GET with the path exactly as given: fetch() would resolve "." and ".." segments before sending. */
+function rawGet(path: string): Promise<{ status: number; body: string; version: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: server.port, path, method: 'GET' }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (chunk) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, version: res.headers['taskctl-version'] as string | undefined }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('ids that cannot travel in a URL or could disguise themselves are refused by the server', async () => {
+  for (const path of ['/cancel-task/.', '/cancel-task/..', '/v1/tasks/..', '/cancel-task/%2E%2E', '/cancel-task/abc%E2%80%AEfdp', '/cancel-task/a%E2%80%8Bb', '/watch-task/%EF%BB%BFa']) {
+    const res = await rawGet(path);
+    assert.is(res.status, 400, path);
+    assert.is(JSON.parse(res.body).error.code, 'invalid_task_id', path);
+  }
+  assert.equal(await server.canceler.store.find(['.', '..', 'abc\u202Efdp', 'a\u200Bb'], Date.now()), [], 'none was stored');
+});
+
+test('GET /v1/watch takes ids repeated and comma-separated; an id with a comma travels as %2C', async () => {
+  await fetch(`${server.url}/cancel-task/${encodeURIComponent('job,7')}`);
+  const reply = await (await fetch(`${server.url}/v1/watch?ids=a,b&ids=job%2C7&timeout=1s`)).json();
+  assert.equal(reply.cancelled, ['job,7']);
+  const none = await (await fetch(`${server.url}/v1/watch?ids=a,b&ids=c&timeout=200ms`)).json();
+  assert.equal(none.cancelled, []);
+});
+
+test('every answer carries taskctl-version, errors and unparseable requests included; the latter as JSON', async () => {
+  for (const path of ['/ping', '/cancel-task/v-1', '/watch-task/v-1', '/v1/tasks/v-1', '/nope', '/v1/tasks/a%2Fb', '/healthz', '/metrics']) {
+    const res = await fetch(server.url + path);
+    assert.match(res.headers.get('taskctl-version') ?? '', /^\d+\.\d+\.\d+/, path);
+    await res.arrayBuffer();
+  }
+  const reply = await new Promise<string>((resolve) => {
+    const socket = connect(server.port, '127.0.0.1', () => socket.end('GARBAGE \x00\x01 nonsense\r\n\r\n'));
+    let data = '';
+    socket.on('data', (chunk) => (data += chunk));
+    socket.on('close', () => resolve(data));
+  });
+  assert.match(reply, /^HTTP\/1\.1 400 Bad Request\r\n/);
+  assert.match(reply, /\r\ntaskctl-version: \d+\.\d+\.\d+/);
+  assert.is(JSON.parse(reply.split('\r\n\r\n')[1]!).error.code, 'invalid_request');
 });
 
 test('broken percent-encoding gets 400', async () => {

@@ -73,6 +73,11 @@ test('bad serve options get one clear line and exit 2', async () => {
     [['--port', '70000'], /--port:/],
     [['--store', 'postgres://x'], /unknown store/],
     [['--ttl', '0s'], /--ttl: at least 1s/],
+    [['--ttl', '100000d'], /--ttl: at most 366d/],
+    [['--token', ' padded'], /--token: must not start or end with whitespace/],
+    [['--token', 'newline\n'], /--token: must not start or end with whitespace/],
+    [['--token', '   '], /--token: must not be empty/],
+    [['--max-connections', '0'], /--max-connections:/],
   ];
   for (const [args, message] of cases) {
     const result = await runCli(['serve', ...(args.includes('--store') ? [] : ['--store', 'memory']), ...args]);

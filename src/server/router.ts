@@ -1,0 +1,63 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { z } from 'zod';
+import { HttpError } from '../protocol/errors.ts';
+import { firstProblem } from '../protocol/schemas.ts';
+import type { Caller, Right } from './auth.ts';
+
+export interface RequestContext {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  /** The path's captured parts, percent-decoded. */
+  readonly params: readonly string[];
+  /** The query string without its "?"; parsed only by the route that reads it. */
+  readonly search: string;
+  /** Who asked, as the token they sent says. */
+  readonly caller: Caller;
+}
+
+export interface Route {
+  readonly method: 'GET' | 'POST';
+  readonly pattern: RegExp;
+  /** What a caller must be allowed to do to use the route; `open` routes answer without a token. */
+  readonly right: Right | 'open';
+  readonly handle: (ctx: RequestContext) => Promise<void>;
+}
+
+/** The route for `method` and `path`, with its decoded params; 404 or 405 (with Allow) otherwise. */
+export function matchRoute(routes: readonly Route[], method: string, path: string): { route: Route; params: string[] } {
+  let allowed = '';
+  for (const route of routes) {
+    const match = route.pattern.exec(path);
+    if (!match) continue;
+    if (route.method !== method) {
+      allowed += allowed ? `, ${route.method}` : route.method;
+      continue;
+    }
+    try {
+      return { route, params: match.slice(1).map((part) => decodeURIComponent(part ?? '')) };
+    } catch {
+      throw new HttpError('invalid_request', 'the path is not valid percent-encoded UTF-8');
+    }
+  }
+  if (allowed) throw new HttpError('method_not_allowed', `${truncate(path)} takes ${allowed}`, { allow: allowed });
+  throw new HttpError('not_found', `no route ${method} ${truncate(path)}`);
+}
+
+/** `input` checked against `schema`; the first problem becomes a 400 with `code`. */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown, code: 'invalid_request' | 'invalid_task_id' = 'invalid_request'): z.output<S> {
+  const result = schema.safeParse(input);
+  if (!result.success) throw new HttpError(code, firstProblem(result.error));
+  return result.data;
+}
+
+/** A query string as an object, for routes whose parameters each appear once. */
+export function queryObject(search: string): Record<string, string> {
+  const query = new URLSearchParams(search);
+  const object: Record<string, string> = {};
+  for (const key of new Set(query.keys())) object[key] = query.getAll(key).join(',');
+  return object;
+}
+
+export function truncate(text: string, max = 100): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}

@@ -1,0 +1,35 @@
+import { taskIdSchema } from '../../protocol/schemas.ts';
+import type { AppContext } from '../app.ts';
+import { sendText } from '../http-io.ts';
+import { parseInput, type RequestContext, type Route } from '../router.ts';
+
+/** The task id in the first path segment; 400 invalid_task_id when it breaks the id rules. */
+export const taskIdParam = (ctx: RequestContext) => parseInput(taskIdSchema, ctx.params[0], 'invalid_task_id');
+
+/** The seed article's routes, answering exactly as its workers expect (text bodies). */
+export function seedRoutes(app: AppContext): Route[] {
+  return [
+    {
+      // 200 text "ok" once the cancel is stored.
+      method: 'GET',
+      pattern: /^\/cancel-task\/([^/]+)$/,
+      right: 'cancel',
+      handle: async (ctx) => {
+        await app.recordCancel(ctx, taskIdParam(ctx), 'seed');
+        sendText(ctx.res, 200, 'ok');
+      },
+    },
+    {
+      // Text "true" when the id is cancelled, "false" when the server's watch timeout passed (or the server
+      // is stopping): either way the worker simply asks again.
+      method: 'GET',
+      pattern: /^\/watch-task\/([^/]+)$/,
+      right: 'watch',
+      handle: (ctx) =>
+        app.watches.hold(ctx.res, [taskIdParam(ctx)], app.options.watchTimeoutMs).then((result) => {
+          sendText(ctx.res, 200, result.cancelled.length > 0 ? 'true' : 'false');
+          app.watches.observeLatency(result);
+        }),
+    },
+  ];
+}

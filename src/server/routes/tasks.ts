@@ -1,0 +1,93 @@
+import { formatDuration } from '../../core/duration.ts';
+import { HttpError } from '../../protocol/errors.ts';
+import { MAX_SCHEDULE_AHEAD_MS } from '../../protocol/limits.ts';
+import {
+  cancelRequestSchema,
+  reportRequestSchema,
+  type ScheduledReply,
+  type TaskListReply,
+  taskListQuerySchema,
+  type TaskReply,
+} from '../../protocol/schemas.ts';
+import { isoTime, recordToWire, statusToWire } from '../../protocol/wire.ts';
+import type { AppContext } from '../app.ts';
+import { readJson, sendJson } from '../http-io.ts';
+import { parseInput, queryObject, type Route } from '../router.ts';
+import { taskIdParam } from './seed.ts';
+
+/** Cancels, statuses, listings and reports: the /v1/tasks family. */
+export function taskRoutes(app: AppContext): Route[] {
+  const { canceler, tracker, scheduler, clock } = app;
+  return [
+    {
+      // 200 with the record once stored; with "after" or "at" in the future, 202 with the schedule.
+      method: 'POST',
+      pattern: /^\/v1\/tasks\/([^/]+)\/cancel$/,
+      right: 'cancel',
+      handle: async (ctx) => {
+        const id = taskIdParam(ctx);
+        const body = parseInput(cancelRequestSchema, await readJson(ctx.req, app.options.maxBodyBytes));
+        const now = clock.now();
+        const at = body.after !== undefined ? now + body.after : body.at !== undefined ? Date.parse(body.at) : now;
+        // Checked before anything is stored: a schedule no clock can reach would never fire.
+        if (!(at - now <= MAX_SCHEDULE_AHEAD_MS)) {
+          throw new HttpError('invalid_request', `${body.after !== undefined ? 'after' : 'at'}: at most ${formatDuration(MAX_SCHEDULE_AHEAD_MS)} ahead`);
+        }
+        if (at > now) {
+          const schedule = await scheduler.schedule(id, at, body.reason);
+          const reply: ScheduledReply = { id, scheduledAt: isoTime(schedule.at) };
+          if (schedule.reason !== undefined) reply.reason = schedule.reason;
+          sendJson(ctx.res, 202, reply);
+          return;
+        }
+        const record = await app.recordCancel(ctx, id, 'v1', body.reason);
+        sendJson(ctx.res, 200, recordToWire(record));
+      },
+    },
+    {
+      // Whether the task is cancelled, and what the server knows of its life.
+      method: 'GET',
+      pattern: /^\/v1\/tasks\/([^/]+)$/,
+      right: 'status',
+      handle: async (ctx) => {
+        const id = taskIdParam(ctx);
+        const [[record], [status], [schedule]] = await Promise.all([canceler.find([id]), tracker.statuses([id]), canceler.store.loadSchedules([id])]);
+        const reply: TaskReply = { id, cancelled: record !== undefined };
+        if (record) reply.record = recordToWire(record);
+        if (schedule) reply.scheduled = { at: isoTime(schedule.at), ...(schedule.reason === undefined ? {} : { reason: schedule.reason }) };
+        if (status) reply.status = statusToWire(record && (status.state === 'watching' || status.state === 'lost') ? { ...status, state: 'cancel_requested' } : status);
+        sendJson(ctx.res, 200, reply);
+      },
+    },
+    {
+      // Statuses in id order, one page at a time: ?state=lost&limit=100&after=<last id of the page before>.
+      method: 'GET',
+      pattern: /^\/v1\/tasks$/,
+      right: 'list',
+      handle: async (ctx) => {
+        const query = parseInput(taskListQuerySchema, queryObject(ctx.search));
+        // One more than asked tells whether another page follows.
+        const found = await tracker.list({ ...query, limit: query.limit + 1 });
+        // A task the lease made lost is listed as lost even before the sweep wrote it down.
+        const page = (query.state ? found.filter((s) => s.state === query.state) : found).slice(0, query.limit);
+        const reply: TaskListReply = { tasks: page.map((s) => ({ id: s.id, ...statusToWire(s) })) };
+        if (found.length > query.limit) reply.next = page.at(-1)!.id;
+        sendJson(ctx.res, 200, reply);
+      },
+    },
+    {
+      // A worker's report of how the task ended; idempotent, so workers retry it freely.
+      method: 'POST',
+      pattern: /^\/v1\/tasks\/([^/]+)\/report$/,
+      right: 'report',
+      handle: async (ctx) => {
+        const id = taskIdParam(ctx);
+        const body = parseInput(reportRequestSchema, await readJson(ctx.req, app.options.maxBodyBytes));
+        const status = await tracker.reported(id, body);
+        // The task is over: a cancel still scheduled for it (its deadline) has nothing left to stop.
+        await canceler.store.unschedule(id);
+        sendJson(ctx.res, 200, { id, ...statusToWire(status) });
+      },
+    },
+  ];
+}

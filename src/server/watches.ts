@@ -1,0 +1,93 @@
+import type { ServerResponse } from 'node:http';
+import type { Canceler, WaitResult } from '../core/canceler.ts';
+import type { Clock } from '../core/clock.ts';
+import type { TaskTracker } from '../core/task-tracker.ts';
+import type { WorkerIdentity } from '../core/task-status.ts';
+import { HttpError } from '../protocol/errors.ts';
+import { MIN_WATCH_TIMEOUT_MS } from '../protocol/limits.ts';
+import type { ServerMetrics } from './metrics.ts';
+
+export interface WatchHolderOptions {
+  readonly canceler: Canceler;
+  readonly tracker: TaskTracker;
+  readonly metrics: ServerMetrics;
+  readonly clock: Clock;
+  /** The longest a watch is held; also what a watch that names no timeout gets. */
+  readonly watchTimeoutMs: number;
+  readonly maxOpenWatches: number;
+  readonly onBackgroundError: (error: unknown) => void;
+  /** Told of each answered watch. */
+  readonly onAnswered?: (outcome: 'cancelled' | 'timeout' | 'gone') => void;
+}
+
+/** Holds long polls: counts them against the cap, ends them on cancel, timeout, departure or shutdown. */
+export class WatchHolder {
+  readonly #options: WatchHolderOptions;
+  #open = 0;
+  #closing = false;
+
+  constructor(options: WatchHolderOptions) {
+    this.#options = options;
+  }
+
+  /** Watches held open now. */
+  get open(): number {
+    return this.#open;
+  }
+
+  /** From now on each answered watch closes its connection, so workers re-poll elsewhere. */
+  beginShutdown(): void {
+    this.#closing = true;
+  }
+
+  /** The timeout a watch gets: the client's, if it asked for less than the server's. */
+  timeoutFor(requestedMs: number | undefined): number {
+    if (requestedMs === undefined) return this.#options.watchTimeoutMs;
+    if (requestedMs < MIN_WATCH_TIMEOUT_MS) throw new HttpError('invalid_request', `timeout: at least ${MIN_WATCH_TIMEOUT_MS}ms`);
+    // The server decides how long a worker may wait: asking for more gets the server's limit.
+    return Math.min(requestedMs, this.#options.watchTimeoutMs);
+  }
+
+  /**
+   * Holds a long poll on `ids` until one is cancelled, the timeout passes, or the client leaves. Written
+   * without async/await and with as few objects as possible: thousands of these are held at once, and
+   * every byte here is multiplied by them.
+   */
+  hold(res: ServerResponse, ids: readonly string[], timeoutMs: number, worker?: WorkerIdentity): Promise<WaitResult> {
+    const { canceler, tracker, metrics } = this.#options;
+    if (this.#open >= this.#options.maxOpenWatches) {
+      metrics.rejectedWatches.inc();
+      throw new HttpError('too_many_watches', `this server holds ${this.#options.maxOpenWatches} watches already; retry shortly`, { 'retry-after': '1' });
+    }
+    this.#open++;
+    metrics.openWatches.inc();
+    tracker.watchStarted(ids, worker).catch(this.#options.onBackgroundError);
+    return new Promise((resolve) => {
+      let timedOut = false;
+      const end = canceler.waitFor(ids, (result) => {
+        clearTimeout(timer);
+        res.off('close', end);
+        tracker.watchEnded(ids);
+        this.#open--;
+        metrics.openWatches.dec();
+        // "gone": the client left, or the server is stopping and ended the wait early.
+        const outcome = result.cancelled.length > 0 ? 'cancelled' : timedOut ? 'timeout' : 'gone';
+        metrics.watchRequests.inc({ outcome });
+        this.#options.onAnswered?.(outcome);
+        if (this.#closing) res.shouldKeepAlive = false;
+        resolve(result);
+      });
+      const timer = setTimeout(() => {
+        timedOut = true;
+        end();
+      }, timeoutMs);
+      // 'close' before the answer is written means the client left.
+      res.once('close', end);
+    });
+  }
+
+  /** Records how long the cancel that answered a watch took to reach it. */
+  observeLatency(result: WaitResult): void {
+    if (result.cancelArrivedAt !== undefined) this.#options.metrics.notifyLatency.observe((this.#options.clock.monotonic() - result.cancelArrivedAt) / 1_000);
+  }
+}

@@ -1,0 +1,25 @@
+// /metrics is read by Prometheus: it must pass Prometheus's own linter, after real traffic.
+import { spawnSync } from 'node:child_process';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { startTestServer } from '../helpers/server.ts';
+
+test('GET /metrics passes promtool check metrics after cancels, watches and a lost task', async () => {
+  // Debian's prometheus package ships promtool; .ci/run installs it, and its absence fails this test.
+  assert.is(spawnSync('promtool', ['--version']).status, 0, 'promtool is not installed (apt-get install prometheus)');
+  const server = await startTestServer({ watchTimeoutMs: 300, leaseMs: 100 });
+  try {
+    await fetch(`${server.url}/cancel-task/m-1`);
+    await (await fetch(`${server.url}/watch-task/m-1`)).text();
+    await (await fetch(`${server.url}/v1/watch?ids=m-2&timeout=100ms`)).text();
+    await (await fetch(`${server.url}/nope`)).text();
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    assert.match(text, /^taskctl_cancels_total\{route="seed"\} 1$/m);
+    const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    assert.is(check.status, 0, `promtool: ${check.stdout}${check.stderr}`);
+  } finally {
+    await server.close();
+  }
+});
+
+test.run();
