@@ -1,4 +1,4 @@
-import { TaskctlClient, type ClientOptions } from './client.ts';
+import { type ClientError, TaskctlClient, type ClientOptions } from './client.ts';
 import { type WatchListener, WatchLoop } from './watch-loop.ts';
 
 /** The abort reason of a signal from cancelSignal(): which task was cancelled, and why. */
@@ -18,6 +18,8 @@ export interface CancelSignalOptions extends ClientOptions {
   readonly watchTimeoutMs?: number;
   /** Told of connection trouble; the watch keeps retrying regardless. */
   readonly listener?: Pick<WatchListener, 'disconnected' | 'reconnected'>;
+  /** Told when watching stops for good because the server refused the token (the signal then never aborts). */
+  readonly onFatalError?: (error: ClientError) => void;
 }
 
 /**
@@ -35,6 +37,9 @@ export function cancelSignal(taskId: string, options: CancelSignalOptions): Abor
     },
   });
   const stop = options.signal ? AbortSignal.any([options.signal, cancelled.signal]) : cancelled.signal;
-  void loop.run(stop).finally(() => client.close());
+  loop
+    .run(stop)
+    .catch((error: ClientError) => options.onFatalError?.(error))
+    .finally(() => client.close());
   return cancelled.signal;
 }

@@ -4,8 +4,10 @@ import fetch, { type RequestInit } from 'node-fetch';
 import type { z } from 'zod';
 import type { WorkerIdentity } from '../core/task-status.ts';
 import { formatDuration } from '../core/duration.ts';
-import { CLIENT_TIMEOUT_MARGIN_MS, DEFAULT_WATCH_TIMEOUT_MS } from '../protocol/limits.ts';
-import { paths } from '../protocol/routes.ts';
+import { printable } from '../core/printable.ts';
+import { checkTaskId } from '../core/task-id.ts';
+import { CLIENT_TIMEOUT_MARGIN_MS, DEFAULT_WATCH_TIMEOUT_MS, MAX_REPLY_BYTES_PER_TASK, MAX_SHORT_REPLY_BYTES } from '../protocol/limits.ts';
+import { paths, VERSION_HEADER } from '../protocol/routes.ts';
 import {
   type CancelRecordReply,
   cancelRecordSchema,
@@ -29,8 +31,13 @@ export interface ClientOptions {
   readonly requestTimeoutMs?: number;
 }
 
-/** Why a request failed: the server could not be reached, did not answer in time, or answered with an error. */
-export type ClientErrorKind = 'unreachable' | 'timeout' | 'rejected' | 'protocol';
+/**
+ * Why a request failed: the server could not be reached (`unreachable`), did not answer in time
+ * (`timeout`), refused the request (`rejected`, with the server's status and code), refused the token
+ * (`unauthorized`: 401 or 403), or answered in a way no taskctl server does (`protocol`: a redirect, an
+ * answer without the taskctl-version header, an oversized or malformed reply).
+ */
+export type ClientErrorKind = 'unreachable' | 'timeout' | 'rejected' | 'unauthorized' | 'protocol';
 
 /** A failed request, with a message fit to show a user as is. */
 export class ClientError extends Error {
@@ -42,6 +49,11 @@ export class ClientError extends Error {
     readonly code?: string,
   ) {
     super(message);
+  }
+
+  /** Whether asking again cannot help: the server said this client may not do it. */
+  get fatal(): boolean {
+    return this.kind === 'unauthorized';
   }
 }
 
@@ -65,12 +77,14 @@ export class TaskctlClient {
 
   /** Cancels `id`; resolves with the stored record (the first one, if it was cancelled before). */
   cancel(id: string, options: { reason?: string | undefined; signal?: AbortSignal } = {}): Promise<CancelRecordReply> {
+    checkTaskId(id);
     const body = options.reason === undefined ? {} : { reason: options.reason };
     return this.#request(paths.cancel(id), cancelRecordSchema, { method: 'POST', body: JSON.stringify(body), signal: options.signal });
   }
 
   /** Schedules the cancel of `id` for later: at an ISO time, or after a delay. Scheduling again moves it. */
   scheduleCancel(id: string, when: { at?: string; afterMs?: number; reason?: string | undefined }, options: { signal?: AbortSignal; oneShot?: boolean } = {}): Promise<ScheduledReply> {
+    checkTaskId(id);
     const body = {
       ...(when.at !== undefined ? { at: when.at } : {}),
       ...(when.afterMs !== undefined ? { after: `${when.afterMs}ms` } : {}),
@@ -81,6 +95,7 @@ export class TaskctlClient {
 
   /** Tells the server how `id` ended. Idempotent. */
   report(id: string, report: ReportRequest, options: { signal?: AbortSignal } = {}): Promise<unknown> {
+    checkTaskId(id);
     return this.#send(paths.report(id), { method: 'POST', body: JSON.stringify(report), signal: options.signal, oneShot: true });
   }
 
@@ -89,11 +104,13 @@ export class TaskctlClient {
     const params = new URLSearchParams();
     for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value));
     const search = params.size > 0 ? `?${params}` : '';
-    return this.#request(`${paths.tasks}${search}`, taskListReplySchema, { signal: options.signal });
+    const maxBytes = MAX_SHORT_REPLY_BYTES + (query.limit ?? 100) * MAX_REPLY_BYTES_PER_TASK;
+    return this.#request(`${paths.tasks}${search}`, taskListReplySchema, { signal: options.signal, maxBytes });
   }
 
   /** What the server knows of `id`. */
   task(id: string, options: { signal?: AbortSignal } = {}): Promise<TaskReply> {
+    checkTaskId(id);
     return this.#request(paths.task(id), taskReplySchema, { signal: options.signal });
   }
 
@@ -103,7 +120,12 @@ export class TaskctlClient {
    */
   watch(ids: readonly string[], options: { timeoutMs?: number; signal?: AbortSignal; worker?: WorkerIdentity } = {}): Promise<WatchReply> {
     const timeoutMs = options.timeoutMs ?? DEFAULT_WATCH_TIMEOUT_MS;
+    ids.forEach(checkTaskId);
+    // The most an answer can be: each id twice (in the list and its record), plus each record's reason.
+    let maxBytes = MAX_SHORT_REPLY_BYTES;
+    for (const id of ids) maxBytes += 2 * id.length * 3 + MAX_REPLY_BYTES_PER_TASK;
     return this.#request(paths.watch, watchReplySchema, {
+      maxBytes,
       method: 'POST',
       body: JSON.stringify({ ids, timeout: `${timeoutMs}ms`, ...(options.worker ? { worker: options.worker } : {}) }),
       signal: options.signal,
@@ -125,7 +147,7 @@ export class TaskctlClient {
   async #request<S extends z.ZodType>(path: string, schema: S, init: SendInit): Promise<z.output<S>> {
     const body = await this.#send(path, init);
     const parsed = schema.safeParse(body);
-    if (!parsed.success) throw new ClientError('protocol', `${this.server} answered ${path} with an unexpected reply; is it a taskctl server?`);
+    if (!parsed.success) throw new ClientError('protocol', `${this.server} answered ${printable(path)} with a reply taskctl does not understand`);
     return parsed.data;
   }
 
@@ -137,17 +159,41 @@ export class TaskctlClient {
     if (init.body !== undefined) headers['content-type'] = 'application/json';
     if (this.#token) headers.authorization = `Bearer ${this.#token}`;
     const agent = init.oneShot ? this.#oneShotAgent : this.#agent;
-    const requestInit: RequestInit = { method: init.method ?? 'GET', headers, agent, signal: signal as RequestInit['signal'] };
+    const maxBytes = init.maxBytes ?? MAX_SHORT_REPLY_BYTES;
+    const requestInit: RequestInit = {
+      method: init.method ?? 'GET',
+      headers,
+      agent,
+      signal: signal as RequestInit['signal'],
+      // A redirect is never followed: the token goes to the configured server and nowhere else.
+      redirect: 'manual',
+      // Read at most what the route can legitimately send; more is refused before it is buffered.
+      size: maxBytes,
+      compress: false,
+    };
     if (init.body !== undefined) requestInit.body = init.body;
     let text: string;
     let status: number;
     try {
       const res = await fetch(this.server + path, requestInit);
       status = res.status;
+      if (status >= 300 && status < 400) {
+        discard(res);
+        const location = res.headers.get('location');
+        throw new ClientError('protocol', `${this.server} answered with a redirect (HTTP ${status}${location ? ` to ${printable(location.slice(0, 200))}` : ''}); taskctl does not follow redirects, so point it at the taskctl server itself`, status);
+      }
+      if (!res.headers.has(VERSION_HEADER)) {
+        discard(res);
+        throw new ClientError('protocol', `${this.server} is not a taskctl server (it answered HTTP ${status} without a ${VERSION_HEADER} header)`, status);
+      }
       text = await res.text();
     } catch (error) {
+      if (error instanceof ClientError) throw error;
       if (init.signal?.aborted) throw init.signal.reason ?? error;
       if (timeout.aborted) throw new ClientError('timeout', `${this.server} did not answer within ${formatDuration(timeoutMs)}`);
+      if ((error as { type?: string }).type === 'max-size') {
+        throw new ClientError('protocol', `${this.server} sent more than ${maxBytes} bytes for ${printable(path.split('?')[0]!)}; refused (no taskctl answer is that large)`);
+      }
       throw new ClientError('unreachable', `cannot reach ${this.server}: ${describeNetworkError(error)}`);
     }
     let body: unknown;
@@ -158,7 +204,9 @@ export class TaskctlClient {
     }
     if (status >= 200 && status < 300) return body;
     const error = errorReplySchema.safeParse(body);
-    if (error.success) throw new ClientError('rejected', error.data.error.message, status, error.data.error.code);
+    const message = error.success ? printable(error.data.error.message) : `HTTP ${status}`;
+    if (status === 401 || status === 403) throw new ClientError('unauthorized', `not authorized by ${this.server}: ${message}`, status, error.data?.error.code);
+    if (error.success) throw new ClientError('rejected', message, status, error.data.error.code);
     throw new ClientError('rejected', `${this.server} answered HTTP ${status}`, status);
   }
 }
@@ -169,6 +217,13 @@ interface SendInit {
   signal?: AbortSignal | undefined;
   timeoutMs?: number;
   oneShot?: boolean;
+  /** The most bytes the answer may have; default MAX_SHORT_REPLY_BYTES. */
+  maxBytes?: number;
+}
+
+/** Drops an answer's body unread (and its connection with it): nothing in it is worth reading. */
+function discard(res: { body: unknown }): void {
+  (res.body as { destroy?: () => void } | null)?.destroy?.();
 }
 
 function describeNetworkError(error: unknown): string {
@@ -187,6 +242,6 @@ function describeNetworkError(error: unknown): string {
     case 'ETIMEDOUT':
       return 'connection timed out';
     default:
-      return (error as Error)?.message ?? String(error);
+      return printable((error as Error)?.message ?? String(error));
   }
 }

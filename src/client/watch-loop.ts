@@ -61,7 +61,11 @@ export class WatchLoop {
     if (this.#ids.size === 0) this.#emptied.abort();
   }
 
-  /** Runs until every id is cancelled or removed, or `signal` aborts. */
+  /**
+   * Runs until every id is cancelled or removed, or `signal` aborts. Network failures and server errors are
+   * retried forever; it rejects only with a fatal ClientError (the server refused this client's token),
+   * which asking again cannot mend.
+   */
   async run(signal: AbortSignal): Promise<void> {
     const stop = AbortSignal.any([signal, this.#emptied.signal]);
     let link: 'new' | 'up' | 'down' = 'new';
@@ -92,6 +96,7 @@ export class WatchLoop {
       } catch (error) {
         if (stop.aborted) break;
         const clientError = error instanceof ClientError ? error : new ClientError('protocol', (error as Error)?.message ?? String(error));
+        if (clientError.fatal) throw clientError;
         // A server that answered with an error is reachable; only a network failure needs the ping again.
         if (clientError.kind !== 'rejected') reachable = false;
         failures++;
