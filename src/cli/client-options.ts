@@ -1,4 +1,6 @@
 import type { Argv } from 'yargs';
+import type { ClientError } from '../client/client.ts';
+import { ExitCode } from './context.ts';
 
 export const DEFAULT_SERVER = 'http://127.0.0.1:8080';
 
@@ -15,4 +17,18 @@ export function resolveClientOptions(args: { server?: string | undefined; token?
     server: args.server ?? (env.TASKCTL_SERVER || DEFAULT_SERVER),
     token: args.token ?? (env.TASKCTL_TOKEN || undefined),
   };
+}
+
+/** The exit code for a request that failed with `error`. */
+export function exitCodeFor(error: ClientError): number {
+  switch (error.kind) {
+    case 'unauthorized':
+      return ExitCode.unauthorized;
+    case 'unreachable':
+    case 'timeout':
+    case 'protocol':
+      return ExitCode.unavailable;
+    case 'rejected':
+      return error.status === 503 ? ExitCode.unavailable : ExitCode.failure;
+  }
 }

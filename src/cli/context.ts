@@ -18,13 +18,30 @@ export interface CommandDefinition<Args> {
   readonly run: (args: Args, context: CommandContext) => Promise<number>;
 }
 
-/** Exit codes shared by every command. Command-specific codes are listed in their --help. */
+/** Every exit code a command can return; each command's --help lists those it uses. */
 export const ExitCode = {
   ok: 0,
+  /** Something was refused or failed (an invalid id, a failed command). */
   failure: 1,
+  /** A usage mistake: unknown command or option, a bad value. */
   usage: 2,
+  /** The server could not be reached, is not a taskctl server, or its store is unavailable. */
   unavailable: 3,
+  /** The server refused the token (401 or 403). */
+  unauthorized: 4,
+  /** A bug in taskctl itself. */
+  internal: 70,
+  /** `work`: a task hit its --timeout. */
+  timedOut: 124,
+  /** Interrupted by SIGINT/SIGTERM (or q on the screen). */
+  interrupted: 130,
 } as const;
+
+/** The exit codes as --help lists them. */
+export const EXIT_CODES_HELP =
+  'Exit codes: 0 ok; 1 refused or failed (an invalid id, a failed command); 2 usage error; 3 server unreachable, ' +
+  'not a taskctl server, or its store unavailable; 4 not authorized (token refused); 70 internal error; ' +
+  '124 work: a task hit --timeout; 130 interrupted.';
 
 /** A mistake by the user: printed as one line, exit code 2, never a stack trace. */
 export class UsageError extends Error {

@@ -1,21 +1,77 @@
+import { type Clock, systemClock, type TimerHandle } from '../core/clock.ts';
+import { printable, terminalSafeJson } from '../core/printable.ts';
+
 /** One-line log records: plain text for people, NDJSON with --json. */
 export interface Logger {
   info(message: string, fields?: Record<string, unknown>): void;
   error(message: string, fields?: Record<string, unknown>): void;
+  /** Writes the pending summaries of repeated errors and stops the timer that writes them. */
+  close(): void;
 }
 
-export function createLogger(stream: NodeJS.WritableStream, format: 'plain' | 'json', now: () => Date = () => new Date()): Logger {
+/** How long an error repeats silently before a summary line says how often. */
+export const REPEAT_WINDOW_MS = 60_000;
+
+interface Repeats {
+  readonly message: string;
+  readonly fields: Record<string, unknown>;
+  count: number;
+}
+
+/**
+ * A logger whose error lines do not flood: the first of a kind (same message and fields) is written at
+ * once; the same error again within the window is only counted, and one summary line per window says
+ * "repeated N times in the last minute". Text from clients and stores is made printable.
+ */
+export function createLogger(stream: NodeJS.WritableStream, format: 'plain' | 'json', clock: Clock = systemClock): Logger {
   const write = (level: 'info' | 'error', message: string, fields: Record<string, unknown> = {}) => {
-    const ts = now().toISOString();
+    const ts = new Date(clock.now()).toISOString();
     if (format === 'json') {
-      stream.write(`${JSON.stringify({ ts, level, msg: message, ...fields })}\n`);
+      stream.write(`${terminalSafeJson({ ts, level, msg: message, ...fields })}\n`);
       return;
     }
     const extra = Object.entries(fields)
       .filter(([, value]) => value !== undefined)
-      .map(([key, value]) => `${key}=${typeof value === 'string' && !/\s/.test(value) ? value : JSON.stringify(value)}`)
+      .map(([key, value]) => `${key}=${typeof value === 'string' && !/\s/.test(value) ? printable(value) : printable(JSON.stringify(value))}`)
       .join(' ');
-    stream.write(`${ts} ${level.padEnd(5)} ${message}${extra ? ` ${extra}` : ''}\n`);
+    stream.write(`${ts} ${level.padEnd(5)} ${printable(message)}${extra ? ` ${extra}` : ''}\n`);
   };
-  return { info: (m, f) => write('info', m, f), error: (m, f) => write('error', m, f) };
+
+  const repeats = new Map<string, Repeats>();
+  let timer: TimerHandle | undefined;
+  const summarize = () => {
+    for (const [key, entry] of repeats) {
+      if (entry.count === 0) {
+        // Quiet for a whole window: the next one is news again.
+        repeats.delete(key);
+        continue;
+      }
+      write('error', `${entry.message} (repeated ${entry.count} time${entry.count === 1 ? '' : 's'} in the last minute)`, entry.fields);
+      entry.count = 0;
+    }
+    if (repeats.size === 0 && timer !== undefined) {
+      clock.clearTimer(timer);
+      timer = undefined;
+    }
+  };
+
+  return {
+    info: (message, fields) => write('info', message, fields),
+    error: (message, fields = {}) => {
+      const key = JSON.stringify([message, fields]);
+      const seen = repeats.get(key);
+      if (seen) {
+        seen.count++;
+        return;
+      }
+      repeats.set(key, { message, fields, count: 0 });
+      timer ??= clock.setInterval(summarize, REPEAT_WINDOW_MS);
+      write('error', message, fields);
+    },
+    close: () => {
+      summarize();
+      if (timer !== undefined) clock.clearTimer(timer);
+      timer = undefined;
+    },
+  };
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { preview } from '../core/task-id.ts';
 import { firstProblem } from '../protocol/schemas.ts';
 import { UsageError } from './context.ts';
 
@@ -11,7 +12,7 @@ export function validateOptions<S extends z.ZodType>(schema: S, input: unknown):
     // Positional task ids are named by their value; options by their flag.
     const where =
       key === 'ids' && typeof index === 'number'
-        ? `${JSON.stringify((input as { ids: unknown[] }).ids[index])}: `
+        ? `${preview(String((input as { ids: unknown[] }).ids[index]), 80)}: `
         : key !== undefined
           ? `--${String(key).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: `
           : '';

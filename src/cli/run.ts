@@ -1,4 +1,7 @@
 // The executable's entry: wires the real process into main() and turns its answer into the exit code.
+import { printable } from '../core/printable.ts';
+import { killAllProcessesNow, stopAllProcesses } from '../worker/process-registry.ts';
+import { ExitCode } from './context.ts';
 import { main } from './main.ts';
 
 // A reader that went away (a closed pipe) must not take a running server or worker down with it.
@@ -7,6 +10,23 @@ for (const stream of [process.stdout, process.stderr]) {
     if (error.code !== 'EPIPE') throw error;
   });
 }
+
+/**
+ * A bug in taskctl or a dependency: say so in one line (the stack only with TASKCTL_DEBUG=1), stop every
+ * command `work` started as on a cancel, then exit 70. Without this a crash would leave them orphaned.
+ */
+let failing = false;
+function internalError(error: unknown): void {
+  if (failing) return;
+  failing = true;
+  const detail = process.env.TASKCTL_DEBUG ? ((error as Error)?.stack ?? String(error)) : printable((error as Error)?.message ?? String(error));
+  process.stderr.write(`taskctl: internal error: ${detail}${process.env.TASKCTL_DEBUG ? '' : ' (TASKCTL_DEBUG=1 shows where)'}\n`);
+  void stopAllProcesses().finally(() => process.exit(ExitCode.internal));
+}
+process.on('uncaughtException', internalError);
+process.on('unhandledRejection', internalError);
+// The last resort, for exits nobody planned (a second Ctrl-C): nothing started here outlives it.
+process.on('exit', killAllProcessesNow);
 
 const shutdown = new AbortController();
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -26,7 +46,5 @@ try {
     shutdown: shutdown.signal,
   });
 } catch (error) {
-  // Reaching here is a bug in taskctl, not a user mistake: show everything that helps to fix it.
-  process.stderr.write(`taskctl: internal error: ${(error as Error)?.stack ?? String(error)}\n`);
-  process.exitCode = 70;
+  internalError(error);
 }

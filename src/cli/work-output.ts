@@ -1,4 +1,5 @@
 import { formatDuration } from '../core/duration.ts';
+import { printable, terminalSafeJson } from '../core/printable.ts';
 import type { WorkEvent, WorkStore } from '../worker/work-state.ts';
 
 // "answered" is the link's heartbeat: it feeds the screen's "last answer" clock, and would only be noise here.
@@ -8,19 +9,23 @@ const QUIET_EVENTS = new Set<WorkEvent['event']>(['answered']);
 export function printJsonEvents(store: WorkStore, stdout: NodeJS.WritableStream): () => void {
   return store.subscribe((event) => {
     if (QUIET_EVENTS.has(event.event)) return;
-    stdout.write(`${JSON.stringify({ ...event, ts: new Date(event.ts).toISOString() })}\n`);
+    stdout.write(`${terminalSafeJson({ ...event, ts: new Date(event.ts).toISOString() })}\n`);
   });
 }
 
-/** Prints events as plain lines for logs and pipes; task output goes through prefixed with its task id. */
+/**
+ * Prints events as plain lines for logs and pipes; task output goes through prefixed with its task id.
+ * Nothing printed can act on the terminal: control characters in output lines and server text show as
+ * visible marks.
+ */
 export function printPlainEvents(store: WorkStore, stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): () => void {
   return store.subscribe((event, state) => {
     if (event.event === 'output') {
-      (event.stream === 'stdout' ? stdout : stderr).write(`[${event.task}] ${event.line}\n`);
+      (event.stream === 'stdout' ? stdout : stderr).write(`[${printable(event.task)}] ${printable(event.line, { keepTabs: true })}\n`);
       return;
     }
     const text = describeEvent(event, state.server);
-    if (text) stdout.write(`${new Date(event.ts).toISOString().slice(11, 19)} ${text}\n`);
+    if (text) stdout.write(`${new Date(event.ts).toISOString().slice(11, 19)} ${printable(text)}\n`);
   });
 }
 
@@ -48,6 +53,8 @@ export function describeEvent(event: WorkEvent, server: string): string | undefi
       return `disconnected: ${event.error}; retrying in ${formatDuration(event.retryInMs)} (attempt ${event.attempt})`;
     case 'interrupted':
       return `interrupted by ${event.signal}; stopping tasks`;
+    case 'refused':
+      return `${event.error}; stopping tasks`;
     case 'done':
       return `all tasks ended; exit code ${event.exitCode}`;
     case 'output':

@@ -29,3 +29,16 @@ function describe(ch: string): string {
   if (code === 0x7f) return '\u2421';
   return `<U+${code.toString(16).toUpperCase().padStart(4, '0')}>`;
 }
+
+// What JSON.stringify leaves raw but a terminal may act on or hide: DEL, C1 controls, invisible characters.
+const JSON_UNSAFE = /[\x7f-\x9f\p{Cf}\p{Default_Ignorable_Code_Point}\u2028\u2029]/gu;
+
+/**
+ * JSON.stringify, with every character a terminal could act on written as a \u escape: the same value for
+ * any JSON reader, and safe to print. (JSON.stringify already escapes C0 controls.)
+ */
+export function terminalSafeJson(value: unknown): string {
+  return JSON.stringify(value).replace(JSON_UNSAFE, (ch) =>
+    [...ch].map((unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`).join(''),
+  );
+}

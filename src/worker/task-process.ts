@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { trackProcess } from './process-registry.ts';
 
 export interface TaskProcessEvents {
   started(pid: number): void;
@@ -20,10 +21,13 @@ export class TaskProcess {
   readonly #events: TaskProcessEvents;
   #exited = false;
   #killTimer: NodeJS.Timeout | undefined;
+  readonly #graceMs: number;
   readonly done: Promise<void>;
 
-  constructor(command: readonly string[], env: NodeJS.ProcessEnv, events: TaskProcessEvents) {
+  /** Starts `command`; `graceMs` is how long it has between SIGTERM and SIGKILL when stopped. */
+  constructor(command: readonly string[], env: NodeJS.ProcessEnv, graceMs: number, events: TaskProcessEvents) {
     this.#events = events;
+    this.#graceMs = graceMs;
     const [file, ...args] = command;
     this.#child = spawn(file!, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: process.platform !== 'win32' });
     let resolveDone!: () => void;
@@ -34,6 +38,8 @@ export class TaskProcess {
       lines.on('line', (line) => events.output(name, line.length > MAX_LINE_CHARS ? `${line.slice(0, MAX_LINE_CHARS)}…` : line));
       return new Promise<void>((resolve) => lines.once('close', resolve));
     });
+    const untrack = trackProcess({ stop: () => this.stop(), killNow: () => this.#exited || killGroup(this.#child.pid, 'SIGKILL') });
+    void this.done.then(untrack);
     this.#child.once('spawn', () => events.started(this.#child.pid!));
     this.#child.once('error', (error: NodeJS.ErrnoException) => {
       // Only a failure to start ends the task here; "exit" reports everything else.
@@ -56,23 +62,18 @@ export class TaskProcess {
     return this.#child.pid;
   }
 
-  /** SIGTERM to the whole group now, SIGKILL after `graceMs` if it is still there. Resolves when it exited. */
-  stop(graceMs: number): Promise<void> {
+  /** SIGTERM to the whole group now, SIGKILL after the grace if it is still there. Resolves when it exited. */
+  stop(): Promise<void> {
     if (this.#exited || this.#killTimer) return this.done;
     this.#signal('SIGTERM');
-    this.#killTimer = setTimeout(() => this.#signal('SIGKILL'), graceMs);
+    this.#killTimer = setTimeout(() => this.#signal('SIGKILL'), this.#graceMs);
     return this.done;
   }
 
   #signal(signal: 'SIGTERM' | 'SIGKILL'): void {
     if (this.#exited || this.#child.pid === undefined) return;
     this.#events.killing(signal);
-    try {
-      // A negative pid addresses the process group the command leads.
-      process.kill(process.platform === 'win32' ? this.#child.pid : -this.#child.pid, signal);
-    } catch {
-      // The group is already gone.
-    }
+    killGroup(this.#child.pid, signal);
   }
 
   #finish(code: number | null, signal: string | null, error?: string): void {
@@ -80,13 +81,18 @@ export class TaskProcess {
     this.#exited = true;
     clearTimeout(this.#killTimer);
     // When we were stopping it, take down anything of its group that outlived the leader.
-    if (this.#killTimer && this.#child.pid !== undefined && process.platform !== 'win32') {
-      try {
-        process.kill(-this.#child.pid, 'SIGKILL');
-      } catch {
-        // Nothing left.
-      }
-    }
+    if (this.#killTimer) killGroup(this.#child.pid, 'SIGKILL');
     this.#events.exited(code, signal, error);
+  }
+}
+
+/** Sends `signal` to the process group `pid` leads (the process alone on Windows); a group already gone is fine. */
+function killGroup(pid: number | undefined, signal: 'SIGTERM' | 'SIGKILL'): void {
+  if (pid === undefined) return;
+  try {
+    // A negative pid addresses the process group the command leads.
+    process.kill(process.platform === 'win32' ? pid : -pid, signal);
+  } catch {
+    // The group is already gone.
   }
 }

@@ -29,6 +29,7 @@ export type WorkEvent =
   | { event: 'reconnected'; ts: number }
   | { event: 'answered'; ts: number }
   | { event: 'interrupted'; ts: number; signal: string }
+  | { event: 'refused'; ts: number; error: string }
   | { event: 'done'; ts: number; exitCode: number };
 
 export interface TaskView {
@@ -67,6 +68,8 @@ export interface WorkState {
   /** Tasks in the order they were given. */
   readonly tasks: ReadonlyMap<string, TaskView>;
   readonly connection: ConnectionView;
+  /** Why the server will not serve this worker at all (its token was refused): every task was stopped. */
+  readonly refusal?: string;
   readonly exitCode?: number;
 }
 
@@ -112,16 +115,10 @@ export function reduceWork(state: WorkState, event: WorkEvent): WorkState {
         ...(event.error ? { error: event.error } : {}),
       });
     }
-    case 'interrupted': {
-      let next = state;
-      for (const task of state.tasks.values()) {
-        if (FINAL_STATES.has(task.state)) continue;
-        next = state.mode === 'command' && task.state !== 'watching'
-          ? updateTask(next, task.id, { state: 'cancelling', since: event.ts, stopCause: task.stopCause ?? 'stopped' })
-          : updateTask(next, task.id, { state: 'stopped', since: event.ts, endedAt: event.ts });
-      }
-      return next;
-    }
+    case 'refused':
+      return stopAll({ ...state, refusal: event.error }, event.ts);
+    case 'interrupted':
+      return stopAll(state, event.ts);
     case 'connected':
     case 'reconnected':
       return { ...state, connection: { state: 'connected', since: event.ts, attempt: 0, lastAnswerAt: state.connection.lastAnswerAt } };
@@ -143,6 +140,18 @@ export function reduceWork(state: WorkState, event: WorkEvent): WorkState {
     case 'done':
       return { ...state, exitCode: event.exitCode };
   }
+}
+
+/** Every task not yet ended stops: watchers at once, commands through "cancelling" until they exit. */
+function stopAll(state: WorkState, ts: number): WorkState {
+  let next = state;
+  for (const task of state.tasks.values()) {
+    if (FINAL_STATES.has(task.state)) continue;
+    next = state.mode === 'command' && task.state !== 'watching'
+      ? updateTask(next, task.id, { state: 'cancelling', since: ts, stopCause: task.stopCause ?? 'stopped' })
+      : updateTask(next, task.id, { state: 'stopped', since: ts, endedAt: ts });
+  }
+  return next;
 }
 
 function isLive(state: WorkState, id: string): boolean {
@@ -170,10 +179,12 @@ export function countByState(state: WorkState): Partial<Record<TaskState, number
 }
 
 /**
- * The exit code `work` ends with: 130 when interrupted; 1 when any command failed; 124 when any task timed
- * out; otherwise 0 (every command exited 0 or its task was cancelled through the server).
+ * The exit code `work` ends with: 4 when the server refused its token; 130 when interrupted; 1 when any
+ * command failed; 124 when any task timed out; otherwise 0 (every command exited 0 or its task was
+ * cancelled through the server).
  */
 export function workExitCode(state: WorkState): number {
+  if (state.refusal !== undefined) return 4;
   const tasks = [...state.tasks.values()];
   if (tasks.some((t) => t.state === 'stopped')) return 130;
   if (tasks.some((t) => t.state === 'failed')) return 1;

@@ -51,22 +51,33 @@ const OUTCOME: Partial<Record<TaskState, TaskOutcome>> = {
 
 /**
  * Watches every task with one long poll and, in command mode, runs one command per task, stopping it when
- * its task is cancelled or times out. Resolves with the exit code once every task has ended.
+ * its task is cancelled or times out. Resolves with the exit code once every task has ended. Whatever goes
+ * wrong inside, no command it started outlives it: each is stopped (SIGTERM, SIGKILL after the grace)
+ * before the error goes on to the caller.
  */
 export async function runWork(options: WorkOptions): Promise<number> {
+  const processes = new Map<string, TaskProcess>();
+  try {
+    return await superviseWork(options, processes);
+  } catch (error) {
+    await Promise.all([...processes.values()].map((p) => p.stop()));
+    throw error;
+  }
+}
+
+async function superviseWork(options: WorkOptions, processes: Map<string, TaskProcess>): Promise<number> {
   const { client, store, graceMs } = options;
   const now = options.now ?? Date.now;
   const emit = (event: WorkEvent) => store.dispatch(event);
   const ids = [...store.state.tasks.keys()];
-  const processes = new Map<string, TaskProcess>();
-  const deadlines = new Map<string, NodeJS.Timeout>();
+  const deadlines = new Map<string, () => void>();
   const isFinal = (id: string) => FINAL_STATES.has(store.state.tasks.get(id)!.state);
   const allFinal = () => ids.every(isFinal);
 
   let resolveAllEnded!: () => void;
   const allEnded = new Promise<void>((resolve) => (resolveAllEnded = resolve));
   // Only these events can end a task; output lines, which may come by the thousand, are not checked.
-  const ending = new Set<WorkEvent['event']>(['cancelled', 'timeout', 'exited', 'interrupted']);
+  const ending = new Set<WorkEvent['event']>(['cancelled', 'timeout', 'exited', 'interrupted', 'refused']);
   const unsubscribe = store.subscribe((event) => {
     if (ending.has(event.event) && allFinal()) resolveAllEnded();
   });
@@ -112,14 +123,14 @@ export async function runWork(options: WorkOptions): Promise<number> {
   /** The task is over for the watch and its deadline; stop its command if one runs. */
   const endTask = (id: string) => {
     loop.remove(id);
-    clearTimeout(deadlines.get(id));
+    deadlines.get(id)?.();
     deadlines.delete(id);
-    void processes.get(id)?.stop(graceMs);
+    void processes.get(id)?.stop();
   };
 
   for (const id of ids) {
     if (options.command) {
-      processes.set(id, startCommand(id, options.command, options.env, emit, now, () => endTask(id)));
+      processes.set(id, startCommand(id, options.command, options.env, graceMs, emit, now, () => endTask(id)));
     } else {
       emit({ event: 'watching', ts: now(), task: id });
     }
@@ -127,7 +138,7 @@ export async function runWork(options: WorkOptions): Promise<number> {
       const afterMs = options.taskTimeoutMs;
       // The server keeps the deadline too, so the task is cancelled on time even if this process stalls.
       reporter.scheduleCancel(id, afterMs, deadlineReason(afterMs));
-      deadlines.set(id, setTimeout(() => {
+      deadlines.set(id, setLongTimeout(() => {
         if (isFinal(id)) return;
         emit({ event: 'timeout', ts: now(), task: id, afterMs });
         endTask(id);
@@ -143,14 +154,21 @@ export async function runWork(options: WorkOptions): Promise<number> {
   else options.shutdown.addEventListener('abort', onShutdown, { once: true });
 
   const stopLoop = new AbortController();
-  const looping = loop.run(stopLoop.signal);
-  if (!allFinal()) await allEnded;
-
-  options.shutdown.removeEventListener('abort', onShutdown);
-  unsubscribe();
-  stopLoop.abort();
+  // The loop gives up only when the server refuses this worker's token: then nothing can be heard, and
+  // every task stops as on an interrupt.
+  const looping = loop.run(stopLoop.signal).catch((error: Error) => {
+    emit({ event: 'refused', ts: now(), error: error.message });
+    ids.forEach(endTask);
+  });
+  try {
+    if (!allFinal()) await allEnded;
+  } finally {
+    options.shutdown.removeEventListener('abort', onShutdown);
+    unsubscribe();
+    stopLoop.abort();
+    deadlines.forEach((cancel) => cancel());
+  }
   await looping;
-  deadlines.forEach((timer) => clearTimeout(timer));
   await Promise.all([...processes.values()].map((p) => p.done));
   unsubscribeReports();
   await reporter.flush(options.reportFlushMs ?? 5_000);
@@ -160,15 +178,29 @@ export async function runWork(options: WorkOptions): Promise<number> {
   return exitCode;
 }
 
+// Node's timers hold at most 2^31-1 ms (about 24.8 days); a longer delay would fire at once.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** setTimeout for any delay, however long; returns the function that cancels it. */
+function setLongTimeout(fn: () => void, ms: number): () => void {
+  let timer: NodeJS.Timeout;
+  const arm = (left: number) => {
+    timer = setTimeout(() => (left > MAX_TIMER_MS ? arm(left - MAX_TIMER_MS) : fn()), Math.min(left, MAX_TIMER_MS));
+  };
+  arm(ms);
+  return () => clearTimeout(timer);
+}
+
 function startCommand(
   id: string,
   command: readonly string[],
   env: NodeJS.ProcessEnv,
+  graceMs: number,
   emit: (event: WorkEvent) => void,
   now: () => number,
   onExit: () => void,
 ): TaskProcess {
-  return new TaskProcess(command, { ...env, TASKCTL_TASK_ID: id }, {
+  return new TaskProcess(command, { ...env, TASKCTL_TASK_ID: id }, graceMs, {
     started: (pid) => emit({ event: 'started', ts: now(), task: id, pid }),
     output: (stream, line) => emit({ event: 'output', ts: now(), task: id, stream, line }),
     killing: (signal) => emit({ event: 'killing', ts: now(), task: id, signal }),

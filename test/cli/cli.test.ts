@@ -14,10 +14,11 @@ test.after(() => server.close());
 
 const noStackTrace = (text: string) => assert.not.match(text, /\n\s+at \S+/, `no stack trace in: ${text}`);
 
-test('--help lists every command; --version prints the version', async () => {
+test('--help lists every command and every exit code; --version prints the version', async () => {
   const help = await runCli(['--help']);
   assert.is(help.code, 0);
-  for (const command of ['serve', 'cancel', 'work']) assert.match(help.stdout, `taskctl ${command}`);
+  for (const command of ['serve', 'cancel', 'work', 'status', 'ls']) assert.match(help.stdout, `taskctl ${command}`);
+  for (const code of [0, 1, 2, 3, 4, 70, 124, 130]) assert.match(help.stdout.replace(/\s+/g, ' '), new RegExp(`[:;] ${code} `), `exit code ${code} in --help`);
   const version = await runCli(['--version']);
   assert.is(version.code, 0);
   assert.match(version.stdout, /^\d+\.\d+\.\d+\S* \(\S+\)\n$/);
@@ -53,12 +54,12 @@ test('cancel: an unreachable server is one line and exit 3', async () => {
   noStackTrace(result.stderr);
 });
 
-test('cancel: a refused token is one line per id and exit 1; TASKCTL_TOKEN is used', async () => {
+test('cancel: a refused token is one line for all ids and exit 4; TASKCTL_TOKEN is used', async () => {
   const guarded = await startTestServer({ token: 'right' });
   try {
-    const refused = await runCli(['cancel', 'g-1', '--server', guarded.url, '--token', 'wrong']);
-    assert.is(refused.code, 1);
-    assert.match(refused.stderr, /^taskctl: cannot cancel "g-1": missing or wrong token.*\n$/);
+    const refused = await runCli(['cancel', 'g-1', 'g-2', 'g-3', '--server', guarded.url, '--token', 'wrong']);
+    assert.is(refused.code, 4);
+    assert.equal(refused.stderr.split('\n'), [`taskctl: not authorized by ${guarded.url}: missing or wrong token (send Authorization: Bearer <token>)`, '']);
     const accepted = await runCli(['cancel', 'g-1'], { env: { TASKCTL_TOKEN: 'right', TASKCTL_SERVER: guarded.url } });
     assert.is(accepted.code, 0, accepted.stderr);
   } finally {

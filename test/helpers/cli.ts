@@ -14,8 +14,9 @@ export class CliProcess {
   readonly child: ChildProcess;
   readonly exited: Promise<CliResult>;
 
-  constructor(args: readonly string[], options: { env?: NodeJS.ProcessEnv; binary?: string } = {}) {
-    const [command, argv] = options.binary ? [options.binary, args] : [process.execPath, ['--import', 'tsx', entry, ...args]];
+  /** `nodeArgs` go to Node before the entry (from source only), e.g. `--import` of a test fixture. */
+  constructor(args: readonly string[], options: { env?: NodeJS.ProcessEnv; binary?: string; nodeArgs?: readonly string[] } = {}) {
+    const [command, argv] = options.binary ? [options.binary, args] : [process.execPath, ['--import', 'tsx', ...(options.nodeArgs ?? []), entry, ...args]];
     this.child = spawn(command, argv, {
       cwd: root,
       env: { ...process.env, CI: '1', ...options.env },

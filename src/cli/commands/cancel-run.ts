@@ -1,9 +1,11 @@
 import { z } from 'zod';
 import { ClientError, TaskctlClient } from '../../client/client.ts';
-import { taskIdProblem } from '../../core/task-id.ts';
-import { MAX_REASON_CHARS } from '../../protocol/limits.ts';
+import { printable, terminalSafeJson } from '../../core/printable.ts';
+import { preview, taskIdProblem } from '../../core/task-id.ts';
+import { formatDuration } from '../../core/duration.ts';
+import { MAX_REASON_CHARS, MAX_SCHEDULE_AHEAD_MS } from '../../protocol/limits.ts';
 import { durationSchema } from '../../protocol/schemas.ts';
-import { resolveClientOptions } from '../client-options.ts';
+import { exitCodeFor, resolveClientOptions } from '../client-options.ts';
 import { type CommandContext, ExitCode } from '../context.ts';
 import { serverUrlSchema, validateOptions } from '../options.ts';
 import type { CancelArgs } from './cancel.ts';
@@ -12,7 +14,7 @@ const optionsSchema = z.object({
   server: serverUrlSchema,
   token: z.string().optional(),
   reason: z.string().max(MAX_REASON_CHARS, `at most ${MAX_REASON_CHARS} characters`).optional(),
-  after: durationSchema.pipe(z.number().min(1, 'must be positive')).optional(),
+  after: durationSchema.pipe(z.number().min(1, 'must be positive').max(MAX_SCHEDULE_AHEAD_MS, `at most ${formatDuration(MAX_SCHEDULE_AHEAD_MS)}`)).optional(),
   at: z
     .string()
     .refine((text) => !Number.isNaN(Date.parse(text)), 'not a time; use ISO 8601, e.g. 2026-12-01T18:00:00Z')
@@ -30,7 +32,7 @@ export async function runCancel(args: CancelArgs, { stdout, stderr, env, shutdow
   const client = new TaskctlClient(options);
   let exitCode: number = ExitCode.ok;
   const fail = (id: string, message: string, code: number) => {
-    stderr.write(`taskctl: cannot cancel ${JSON.stringify(id)}: ${message}\n`);
+    stderr.write(`taskctl: cannot cancel ${preview(id, 80)}: ${message}\n`);
     exitCode = Math.max(exitCode, code);
   };
   const ids = [...new Set(args.ids.map(String))];
@@ -39,35 +41,36 @@ export async function runCancel(args: CancelArgs, { stdout, stderr, env, shutdow
     if (problem) fail(id, problem, ExitCode.failure);
     return !problem;
   });
-  let unreachable: string | undefined;
+  // A failure that is not about one id (unreachable, not taskctl, token refused) ends the run in one line.
+  let fatal: ClientError | undefined;
   const queue = [...valid];
   await Promise.all(
     Array.from({ length: Math.min(CONCURRENCY, queue.length) }, async () => {
-      for (let id = queue.shift(); id !== undefined && !unreachable; id = queue.shift()) {
+      for (let id = queue.shift(); id !== undefined && !fatal; id = queue.shift()) {
         try {
           if (later) {
             const when = options.at !== undefined ? { at: options.at } : { afterMs: options.after! };
             const scheduled = await client.scheduleCancel(id, { ...when, reason: options.reason }, { signal: shutdown });
-            stdout.write(args.json ? `${JSON.stringify(scheduled)}\n` : `scheduled the cancel of ${id} at ${scheduled.scheduledAt}\n`);
+            stdout.write(args.json ? `${terminalSafeJson(scheduled)}\n` : `scheduled the cancel of ${id} at ${scheduled.scheduledAt}\n`);
             continue;
           }
           const record = await client.cancel(id, { reason: options.reason, signal: shutdown });
-          stdout.write(args.json ? `${JSON.stringify(record)}\n` : `cancelled ${id}${record.reason ? ` (reason: ${record.reason})` : ''}\n`);
+          stdout.write(args.json ? `${terminalSafeJson(record)}\n` : `cancelled ${id}${record.reason ? ` (reason: ${printable(record.reason)})` : ''}\n`);
         } catch (error) {
           if (shutdown.aborted) return;
           if (!(error instanceof ClientError)) throw error;
-          // One line for an unreachable server, not one per id.
-          if (error.kind === 'unreachable' || error.kind === 'timeout') unreachable ??= error.message;
-          else fail(id, error.message, error.status === 503 ? ExitCode.unavailable : ExitCode.failure);
+          // One line for the whole run when the trouble is the server, not the id.
+          if (error.kind === 'rejected') fail(id, error.message, exitCodeFor(error));
+          else fatal ??= error;
         }
       }
     }),
   );
   client.close();
   if (shutdown.aborted) return 130;
-  if (unreachable) {
-    stderr.write(`taskctl: ${unreachable}\n`);
-    return ExitCode.unavailable;
+  if (fatal) {
+    stderr.write(`taskctl: ${fatal.message}\n`);
+    return exitCodeFor(fatal);
   }
   return exitCode;
 }

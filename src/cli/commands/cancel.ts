@@ -16,7 +16,7 @@ export const cancelCommand: CommandDefinition<CancelArgs> = {
       .option('json', { type: 'boolean', default: false, describe: 'Print one JSON record per line' })
       .example('taskctl cancel 1234 --reason "wrong dataset"', 'cancel task 1234')
       .example('taskctl cancel 1234 --after 2h', 'cancel task 1234 in two hours')
-      .epilogue('Exit codes: 0 every id acknowledged, 1 some id refused or invalid, 2 usage error, 3 server unreachable.') as never,
+      .epilogue('Exit codes: 0 every id acknowledged, 1 some id refused or invalid, 2 usage error, 3 server unreachable, not a taskctl server, or its store unavailable, 4 not authorized, 130 interrupted.') as never,
   // Loaded only when the command runs, so --help and --version stay fast.
   run: (args, context) => import('./cancel-run.ts').then((m) => m.runCancel(args, context)),
 };

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { z } from 'zod';
-import { MAX_BODY_BYTES, MAX_WATCH_TIMEOUT_MS } from '../../protocol/limits.ts';
+import { readFileSync } from 'node:fs';
+import { MAX_BODY_BYTES, MAX_TTL_MS, MAX_WATCH_TIMEOUT_MS } from '../../protocol/limits.ts';
 import { formatDuration } from '../../core/duration.ts';
 import { durationSchema } from '../../protocol/schemas.ts';
 import { StoreUnavailableError } from '../../core/store.ts';
@@ -15,20 +16,41 @@ import { validateOptions, wantsTui } from '../options.ts';
 import { relaunchTunedForServing } from '../heap-tuning.ts';
 import type { ServeArgs } from './serve.ts';
 
+/** Where clients present it, a token with spaces around it could never match: refuse it at start. */
+const tokenSchema = z
+  .string()
+  .refine((token) => token.trim().length > 0, 'must not be empty')
+  .refine((token) => token.trim() === token, 'must not start or end with whitespace (a stray newline from a file?)');
+
 const optionsSchema = z.object({
   host: z.string().min(1),
   port: z.number().int('must be a whole number').min(0).max(65535),
   store: z.string().min(1),
   watchTimeout: durationSchema.pipe(z.number().min(1_000, 'at least 1s').max(MAX_WATCH_TIMEOUT_MS, `at most ${formatDuration(MAX_WATCH_TIMEOUT_MS)}`)),
-  ttl: durationSchema.pipe(z.number().min(1_000, 'at least 1s')),
+  ttl: durationSchema.pipe(z.number().min(1_000, 'at least 1s').max(MAX_TTL_MS, `at most ${formatDuration(MAX_TTL_MS)}`)),
   maxWatches: z.number().int('must be a whole number').min(1),
-  token: z.string().min(1, 'must not be empty').optional(),
+  maxConnections: z.number().int('must be a whole number').min(1),
+  token: tokenSchema.optional(),
   insecure: z.boolean(),
   json: z.boolean(),
   tui: z.boolean(),
   redisPrefix: z.string().max(200).optional(),
   lease: durationSchema.pipe(z.number().min(1_000, 'at least 1s')).optional(),
 });
+
+/**
+ * The default cap on open connections: well under this process's open-file limit, so that connections
+ * alone can never take the descriptors the store and the listening socket need.
+ */
+export function defaultMaxConnections(): number {
+  try {
+    const soft = Number(/^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1]);
+    if (soft > 0) return Math.max(64, Math.floor(soft * 0.9) - 50);
+  } catch {
+    // Not Linux: no cheap way to ask.
+  }
+  return 4_096;
+}
 
 /** Log lines for what the server does: one per cancel and per failure. */
 function loggingObserver(log: Logger): ServerObserver {
@@ -50,6 +72,7 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown 
     ...args,
     store: args.store ?? env.TASKCTL_STORE ?? `sqlite:${defaultSqlitePath(env)}`,
     token: args.token ?? (env.TASKCTL_TOKEN || undefined),
+    maxConnections: args.maxConnections ?? defaultMaxConnections(),
   });
   if (!isLoopback(options.host) && !options.token && !options.insecure) {
     throw new UsageError(`refusing to listen on ${options.host} without a token: set --token or TASKCTL_TOKEN, or pass --insecure if anyone on that network may cancel tasks`);
@@ -78,6 +101,7 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown 
       ...(options.lease !== undefined ? { leaseMs: options.lease } : {}),
       watchTimeoutMs: options.watchTimeout,
       maxOpenWatches: options.maxWatches,
+      maxConnections: options.maxConnections,
       maxBodyBytes: MAX_BODY_BYTES,
       token: options.token,
       observer: dashboard ?? loggingObserver(log),
@@ -104,5 +128,6 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown 
   log.info('stopping', { signal: String(shutdown.reason), openWatches: server.openWatches() });
   await server.close();
   log.info('stopped');
+  log.close();
   return ExitCode.ok;
 }

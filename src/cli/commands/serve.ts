@@ -11,6 +11,7 @@ export type ServeArgs = {
   watchTimeout: string;
   ttl: string;
   maxWatches: number;
+  maxConnections?: number;
   token?: string;
   insecure: boolean;
   json: boolean;
@@ -35,12 +36,14 @@ export const serveCommand: CommandDefinition<ServeArgs> = {
       .option('lease', { type: 'string', describe: 'Silence after which a watched task is lost [default: 3 x --watch-timeout]' })
       .option('ttl', { type: 'string', default: formatDuration(DEFAULT_TTL_MS), describe: 'How long a cancel is remembered' })
       .option('max-watches', { type: 'number', default: DEFAULT_MAX_OPEN_WATCHES, describe: 'Watches held open at once; more get 503 + Retry-After' })
+      .option('max-connections', { type: 'number', describe: 'Connections open at once; more are closed on arrival [default: 90% of the open-file limit]' })
       .option('token', { type: 'string', describe: 'Require Authorization: Bearer <token> (env TASKCTL_TOKEN)' })
       .option('insecure', { type: 'boolean', default: false, describe: 'Allow a non-loopback --host without a token' })
       .option('json', { type: 'boolean', default: false, describe: 'Log NDJSON lines to stdout' })
       .option('tui', { type: 'boolean', default: true, describe: 'Show the dashboard on a terminal (--no-tui for log lines)' })
       .example('taskctl serve', 'serve on 127.0.0.1:8080 with the embedded store')
-      .example('TASKCTL_TOKEN=s3cret taskctl serve --host 0.0.0.0', 'serve the network, token required') as never,
+      .example('TASKCTL_TOKEN=s3cret taskctl serve --host 0.0.0.0', 'serve the network, token required')
+      .epilogue('Exit codes: 0 stopped cleanly (SIGINT/SIGTERM), 1 cannot listen, 2 usage error, 3 the store is unavailable at start, 70 internal error.') as never,
   // Loaded only when the command runs, so --help and --version stay fast.
   run: (args, context) => import('./serve-run.ts').then((m) => m.runServe(args, context)),
 };

@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { ClientError, TaskctlClient } from '../../client/client.ts';
 import { formatDuration } from '../../core/duration.ts';
-import { taskIdProblem } from '../../core/task-id.ts';
+import { printable, terminalSafeJson } from '../../core/printable.ts';
+import { preview, taskIdProblem } from '../../core/task-id.ts';
 import type { TaskStatusReply } from '../../protocol/schemas.ts';
-import { resolveClientOptions } from '../client-options.ts';
+import { exitCodeFor, resolveClientOptions } from '../client-options.ts';
 import { type CommandContext, ExitCode } from '../context.ts';
 import { serverUrlSchema, validateOptions } from '../options.ts';
 import type { LsArgs, StatusArgs } from './status.ts';
@@ -40,14 +41,16 @@ function printTable(rows: Row[], stdout: NodeJS.WritableStream): void {
   const header: Row = { id: 'TASK', state: 'STATE', since: 'SINCE', worker: 'WORKER', detail: 'DETAIL' };
   const all = [header, ...rows];
   const keys = ['id', 'state', 'since', 'worker', 'detail'] as const;
-  const widths = keys.map((key) => Math.max(...all.map((r) => (r[key] ?? '').length)));
-  for (const row of all) stdout.write(`${keys.map((key, i) => (row[key] ?? '').padEnd(widths[i]!)).join('  ').trimEnd()}\n`);
+  // Everything in a row came from the server: shown printable, never acted on by the terminal.
+  const cells = all.map((row) => keys.map((key) => printable(row[key] ?? '')));
+  const widths = keys.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
+  for (const row of cells) stdout.write(`${row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()}\n`);
 }
 
-function unreachable(error: unknown, stderr: NodeJS.WritableStream): number {
+function failed(error: unknown, stderr: NodeJS.WritableStream): number {
   if (!(error instanceof ClientError)) throw error;
   stderr.write(`taskctl: ${error.message}\n`);
-  return error.kind === 'rejected' ? ExitCode.failure : ExitCode.unavailable;
+  return exitCodeFor(error);
 }
 
 export async function runStatus(args: StatusArgs, { stdout, stderr, env, shutdown }: CommandContext): Promise<number> {
@@ -58,16 +61,16 @@ export async function runStatus(args: StatusArgs, { stdout, stderr, env, shutdow
     for (const id of [...new Set(args.ids.map(String))]) {
       const problem = taskIdProblem(id);
       if (problem) {
-        stderr.write(`taskctl: ${JSON.stringify(id)}: ${problem}\n`);
+        stderr.write(`taskctl: ${preview(id, 80)}: ${problem}\n`);
         exitCode = ExitCode.failure;
         continue;
       }
       const task = await client.task(id, { signal: shutdown });
-      if (args.json) stdout.write(`${JSON.stringify(task)}\n`);
+      if (args.json) stdout.write(`${terminalSafeJson(task)}\n`);
       else rows.push(toRow(id, task.status, task.record?.reason, Date.now()));
     }
   } catch (error) {
-    return unreachable(error, stderr);
+    return failed(error, stderr);
   } finally {
     client.close();
   }
@@ -84,14 +87,14 @@ export async function runLs(args: LsArgs, { stdout, stderr, env, shutdown }: Com
     do {
       const page = await client.tasks({ state: args.state, limit: Math.min(500, args.limit - listed), after }, { signal: shutdown });
       for (const task of page.tasks) {
-        if (args.json) stdout.write(`${JSON.stringify(task)}\n`);
+        if (args.json) stdout.write(`${terminalSafeJson(task)}\n`);
         else rows.push(toRow(task.id, task, undefined, Date.now()));
       }
       listed += page.tasks.length;
       after = page.next;
     } while (after !== undefined && listed < args.limit);
   } catch (error) {
-    return unreachable(error, stderr);
+    return failed(error, stderr);
   } finally {
     client.close();
   }

@@ -12,7 +12,7 @@ export const statusCommand: CommandDefinition<StatusArgs> = {
       .option('json', { type: 'boolean', default: false, describe: 'Print one JSON object per task' })
       .epilogue(
         'States: watching, cancel_requested, cancelled (the worker confirmed), succeeded, failed, timed_out, lost ' +
-          '(its worker went silent past the lease), unknown (never watched nor cancelled).\n\nExit codes: 0 ok, 1 an id was invalid, 2 usage error, 3 server unreachable.',
+          '(its worker went silent past the lease), unknown (never watched nor cancelled).\n\nExit codes: 0 ok, 1 an id was invalid, 2 usage error, 3 server unreachable or not a taskctl server, 4 not authorized.',
       ) as never,
   // Loaded only when the command runs, so --help and --version stay fast.
   run: (args, context) => import('./status-run.ts').then((m) => m.runStatus(args, context)),
@@ -32,6 +32,7 @@ export const lsCommand: CommandDefinition<LsArgs> = {
       })
       .option('limit', { type: 'number', default: 1_000, describe: 'At most this many tasks' })
       .option('json', { type: 'boolean', default: false, describe: 'Print one JSON object per task' })
-      .example('taskctl ls --state lost', 'tasks whose worker went silent') as never,
+      .example('taskctl ls --state lost', 'tasks whose worker went silent')
+      .epilogue('Exit codes: 0 ok, 2 usage error, 3 server unreachable or not a taskctl server, 4 not authorized.') as never,
   run: (args, context) => import('./status-run.ts').then((m) => m.runLs(args, context)),
 };

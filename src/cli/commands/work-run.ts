@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { TaskctlClient } from '../../client/client.ts';
 import { formatDuration } from '../../core/duration.ts';
-import { DEFAULT_WATCH_TIMEOUT_MS, MAX_IDS_PER_WATCH, MAX_WATCH_TIMEOUT_MS } from '../../protocol/limits.ts';
+import { printable } from '../../core/printable.ts';
+import { DEFAULT_WATCH_TIMEOUT_MS, MAX_IDS_PER_WATCH, MAX_SCHEDULE_AHEAD_MS, MAX_WATCH_TIMEOUT_MS } from '../../protocol/limits.ts';
 import { durationSchema, taskIdSchema } from '../../protocol/schemas.ts';
 import { initialWorkState, WorkStore } from '../../worker/work-state.ts';
 import { runWork } from '../../worker/worker.ts';
@@ -16,7 +17,7 @@ const optionsSchema = z.object({
   server: serverUrlSchema,
   token: z.string().optional(),
   grace: durationSchema,
-  timeout: durationSchema.pipe(z.number().min(1, 'must be positive')).optional(),
+  timeout: durationSchema.pipe(z.number().min(1, 'must be positive').max(MAX_SCHEDULE_AHEAD_MS, `at most ${formatDuration(MAX_SCHEDULE_AHEAD_MS)}`)).optional(),
   watchTimeout: durationSchema.pipe(z.number().min(1_000, 'at least 1s').max(MAX_WATCH_TIMEOUT_MS, `at most ${formatDuration(MAX_WATCH_TIMEOUT_MS)}`)),
 });
 
@@ -52,5 +53,7 @@ export async function runWorkCommand(args: WorkArgs, { stdout, stderr, stdin, en
     });
   } finally {
     await stopRendering();
+    // The screen or the event lines said it too; this is the one line a script's log will show.
+    if (store.state.refusal !== undefined) stderr.write(`taskctl: ${printable(store.state.refusal)}\n`);
   }
 }

@@ -30,8 +30,9 @@ export const workCommand: CommandDefinition<WorkArgs> = {
       .example('taskctl work 1234 -- ./train.sh --epochs 3', 'run train.sh for task 1234, stop it on cancel')
       .epilogue(
         'The command gets TASKCTL_TASK_ID in its environment and runs in its own process group; on cancel it gets ' +
-          'SIGTERM, then SIGKILL after --grace.\n\nExit codes: 0 every task cancelled through the server or its command ' +
-          'exited 0; 1 a command failed; 2 usage error; 124 a task hit --timeout; 130 interrupted.',
+          'SIGTERM, then SIGKILL after --grace. Network failures are retried forever; a refused token is not.\n\nExit codes: 0 every task ' +
+          'cancelled through the server or its command exited 0; 1 a command failed; 2 usage error; 4 the server refused the token ' +
+          '(every command is stopped first); 70 internal error (every command is stopped first); 124 a task hit --timeout; 130 interrupted.',
       ) as never,
   // Loaded only when the command runs, so --help and --version stay fast.
   run: (args, context) => import('./work-run.ts').then((m) => m.runWorkCommand(args, context)),

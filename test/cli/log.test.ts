@@ -1,0 +1,43 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createLogger, REPEAT_WINDOW_MS } from '../../src/cli/log.ts';
+import { FakeClock } from '../helpers/fake-clock.ts';
+
+function collect() {
+  const lines: string[] = [];
+  return { lines, stream: { write: (chunk: string) => lines.push(...chunk.split('\n').filter(Boolean)) } as unknown as NodeJS.WritableStream };
+}
+
+test('the same error logged every 250 ms is written once, then summed up once a minute', () => {
+  const clock = new FakeClock();
+  const { lines, stream } = collect();
+  const log = createLogger(stream, 'plain', clock);
+  for (let i = 0; i < 240; i++) {
+    log.error('background task failed', { error: 'redis unavailable: connect ECONNREFUSED' });
+    clock.advance(250);
+  }
+  assert.is(lines.length, 2, lines.join('\n'));
+  assert.match(lines[0]!, /error background task failed error="redis unavailable: connect ECONNREFUSED"$/);
+  assert.match(lines[1]!, /error background task failed \(repeated 239 times in the last minute\)/);
+  // A different error is news at once; the quiet one is forgotten after a silent window.
+  log.error('background task failed', { error: 'something else' });
+  assert.is(lines.length, 3);
+  clock.advance(2 * REPEAT_WINDOW_MS);
+  log.error('background task failed', { error: 'redis unavailable: connect ECONNREFUSED' });
+  assert.is(lines.length, 4, 'after a quiet minute the first error is written again');
+  log.close();
+  assert.is(clock.pendingTimers, 0);
+});
+
+test('text from outside is printable in plain lines and terminal-safe in JSON', () => {
+  const { lines, stream } = collect();
+  createLogger(stream, 'plain').info('cancelled', { id: 'x\x1b]0;t\x07', reason: 'a\x1b[2J\nb' });
+  createLogger(stream, 'json').info('cancelled', { reason: 'a\u009b2J\u202Eb' });
+  assert.is(lines.length, 2);
+  assert.match(lines[0]!, 'id=x␛]0;t␇ reason="a\\u001b[2J\\nb"');
+  assert.not.match(lines[0]!, /[\x00-\x1f]/);
+  assert.not.match(lines[1]!, /[\x1b\x9b\u202e]/);
+  assert.is(JSON.parse(lines[1]!).reason, 'a\u009b2J\u202Eb');
+});
+
+test.run();
