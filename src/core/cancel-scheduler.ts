@@ -1,4 +1,5 @@
 import type { Canceler } from './canceler.ts';
+import { coalesced } from './coalesce.ts';
 import { type Clock, type TimerHandle, systemClock } from './clock.ts';
 import type { CancelRecord, CancelStore, ScheduledCancel } from './store.ts';
 import { checkTaskId } from './task-id.ts';
@@ -25,7 +26,8 @@ export class CancelScheduler {
   readonly #onError: (error: unknown) => void;
   readonly #onFired: (record: CancelRecord) => void;
   readonly #timer: TimerHandle;
-  #firing: Promise<void> | undefined;
+  /** Makes every cancel that is due. Never runs twice at once. */
+  readonly fireDue: () => Promise<void> = coalesced(() => this.#fire());
 
   constructor(options: CancelSchedulerOptions) {
     this.#store = options.store;
@@ -43,12 +45,6 @@ export class CancelScheduler {
     const schedule: ScheduledCancel = reason === undefined ? { id, at } : { id, at, reason };
     await this.#store.schedule(schedule);
     return schedule;
-  }
-
-  /** Makes every cancel that is due. Never runs twice at once. */
-  fireDue(): Promise<void> {
-    this.#firing ??= this.#fire().finally(() => (this.#firing = undefined));
-    return this.#firing;
   }
 
   close(): void {
