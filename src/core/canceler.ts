@@ -32,6 +32,16 @@ interface Waiter {
   finish(result: WaitResult): void;
 }
 
+/** A wait on many ids: not registered per id, but asked on each cancel whether it holds the id. */
+interface BigWaiter extends Waiter {
+  readonly idSet: ReadonlySet<string>;
+}
+
+// A wait on at least this many ids is a big one. Registering and then unregistering each of 10,000 ids
+// in a map cost ~15 ms of event loop per watch; asking each big wait "is this id yours?" costs a set
+// look-up per big wait per cancel, and the number of big waits is bounded by the server's id cap.
+const BIG_WAIT_IDS = 256;
+
 /**
  * Records cancels and wakes whoever waits on them. Any number of waits may watch one id and one wait may
  * watch many ids; a wait that starts after the cancel still sees it, because each wait is registered
@@ -44,6 +54,7 @@ export class Canceler {
   readonly #onError: (error: unknown) => void;
   // One waiter per id is by far the common case; a Set is made only for the second.
   readonly #waitersById = new Map<string, Waiter | Set<Waiter>>();
+  readonly #bigWaiters = new Set<BigWaiter>();
   readonly #sweepTimer: TimerHandle;
   readonly #unsubscribe: (() => void) | undefined;
   #openWaits = 0;
@@ -58,7 +69,7 @@ export class Canceler {
     this.#sweepTimer = this.#clock.setInterval(() => this.sweep(), options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS);
     this.#unsubscribe = this.#store.subscribe?.({
       cancelled: (id) => this.#lookUpAndWake([id], this.#clock.monotonic()),
-      resynced: () => this.#lookUpAndWake([...this.#waitersById.keys()], this.#clock.monotonic()),
+      resynced: () => this.#lookUpAndWake(this.#waitedIds(), this.#clock.monotonic()),
     });
   }
 
@@ -128,22 +139,26 @@ export class Canceler {
       queueMicrotask(() => onResult({ cancelled: [] }));
       return () => {};
     }
-    const unique = ids.length === 1 ? ids : [...new Set(ids)];
+    const idSet = ids.length >= BIG_WAIT_IDS ? new Set(ids) : undefined;
+    const unique = ids.length === 1 ? ids : idSet ? (idSet.size === ids.length ? ids : [...idSet]) : [...new Set(ids)];
     let done = false;
-    const waiter: Waiter = {
+    const waiter: Waiter | BigWaiter = {
       ids: unique,
+      ...(idSet ? { idSet } : {}),
       finish: (result) => {
         if (done) return;
         done = true;
         this.#openWaits--;
-        for (const id of unique) this.#unregister(id, waiter);
+        if (idSet) this.#bigWaiters.delete(waiter as BigWaiter);
+        else for (const id of unique) this.#unregister(id, waiter);
         onResult(result);
       },
     };
     // Register first, then consult the store: a cancel landing in between wakes the waiter, and one
     // landed before is found by the look-up. Either way nothing slips through.
     this.#openWaits++;
-    for (const id of unique) this.#register(id, waiter);
+    if (idSet) this.#bigWaiters.add(waiter as BigWaiter);
+    else for (const id of unique) this.#register(id, waiter);
     this.#store.find(unique, this.#clock.now()).then(
       (records) => {
         if (records.length > 0) waiter.finish({ cancelled: records });
@@ -164,9 +179,11 @@ export class Canceler {
     }
   }
 
-  /** Numbers for health and metrics output. */
+  /** Numbers for health and metrics output: open waits, and ids waited on (an id in two big waits counts twice). */
   stats(): { openWaits: number; watchedIds: number } {
-    return { openWaits: this.#openWaits, watchedIds: this.#waitersById.size };
+    let watchedIds = this.#waitersById.size;
+    for (const waiter of this.#bigWaiters) watchedIds += waiter.idSet.size;
+    return { openWaits: this.#openWaits, watchedIds };
   }
 
   /** Ends every open wait with no cancels (so workers poll again elsewhere) and stops the timers. */
@@ -175,12 +192,22 @@ export class Canceler {
     this.#closed = true;
     this.#clock.clearTimer(this.#sweepTimer);
     this.#unsubscribe?.();
-    const waiters = new Set([...this.#waitersById.keys()].flatMap((id) => this.#waitersOf(id)));
+    const waiters = new Set<Waiter>([...this.#waitersById.keys()].flatMap((id) => this.#waitersOf(id)));
+    for (const waiter of this.#bigWaiters) waiters.add(waiter);
     for (const waiter of waiters) waiter.finish({ cancelled: [] });
   }
 
   #wake(record: CancelRecord, cancelArrivedAt: number): void {
     for (const waiter of this.#waitersOf(record.id)) waiter.finish({ cancelled: [record], cancelArrivedAt });
+    // Finishing removes a waiter from the set being iterated, which a Set allows.
+    for (const waiter of this.#bigWaiters) if (waiter.idSet.has(record.id)) waiter.finish({ cancelled: [record], cancelArrivedAt });
+  }
+
+  /** Every id some wait is on, for looking them all up again. */
+  #waitedIds(): string[] {
+    const ids = new Set(this.#waitersById.keys());
+    for (const waiter of this.#bigWaiters) for (const id of waiter.idSet) ids.add(id);
+    return [...ids];
   }
 
   /** A copy of the waiters on `id`, safe to iterate while they unregister. */

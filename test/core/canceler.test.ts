@@ -84,6 +84,30 @@ test('a batched wait answers with the id that was cancelled and only that one', 
   assert.equal(ids(again), ['5678', '9999'], 'a new wait sees every cancel already made among its ids');
 });
 
+test('big waits (hundreds of ids): a cancel wakes exactly those holding the id; nothing is left behind', async () => {
+  const { canceler } = setup();
+  const range = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
+  const shared = 'shared-id';
+  const a = canceler.wait([...range('a', 400), shared], new AbortController().signal);
+  const b = canceler.wait([...range('b', 400), shared, shared], new AbortController().signal);
+  const c = canceler.wait(range('c', 400), new AbortController().signal);
+  const small = canceler.wait([shared], new AbortController().signal);
+  assert.equal(canceler.stats(), { openWaits: 4, watchedIds: 1 + 401 + 401 + 400 });
+  await canceler.cancel(shared, { reason: 'one for all' });
+  assert.equal(ids(await a), [shared]);
+  assert.equal(ids(await b), [shared]);
+  assert.equal(ids(await small), [shared]);
+  assert.equal(canceler.stats(), { openWaits: 1, watchedIds: 400 }, 'only the wait without the id is left');
+  await canceler.cancel('c-399');
+  assert.equal(ids(await c), ['c-399']);
+  // Cancelled before the wait began: the look-up finds it.
+  assert.equal(ids(await canceler.wait([...range('d', 300), 'c-399'], new AbortController().signal)), ['c-399']);
+  const closing = canceler.wait(range('e', 300), new AbortController().signal);
+  canceler.close();
+  assert.equal((await closing).cancelled, []);
+  assert.equal(canceler.stats(), { openWaits: 0, watchedIds: 0 });
+});
+
 test('records expire after the TTL and are swept by the timer', async () => {
   const { canceler, clock, store } = setup(10_000);
   await canceler.cancel('1234');
@@ -146,6 +170,9 @@ test('a store that fails a look-up does not end the wait; a later cancel still w
     saveStatuses: (statuses) => memory.saveStatuses(statuses),
     listStatuses: (query) => memory.listStatuses(query),
     findQuiet: (before, limit) => memory.findQuiet(before, limit),
+    findInactive: (before, limit) => memory.findInactive(before, limit),
+    forgetStatuses: (ids, before) => memory.forgetStatuses(ids, before),
+    countStatuses: () => memory.countStatuses(),
     schedule: (schedule) => memory.schedule(schedule),
     loadSchedules: (ids) => memory.loadSchedules(ids),
     dueSchedules: (now, limit) => memory.dueSchedules(now, limit),
