@@ -33,7 +33,9 @@ export interface RemoteCancelListener {
 
 /**
  * Where cancel records live. The canceler owns the rules (TTL, idempotence, waking); a store only keeps
- * records and must never lose one it has acknowledged.
+ * records and must never lose one it has acknowledged. No single call may hold the event loop for more
+ * than a few milliseconds, however many ids it is given: stores that work synchronously split the work
+ * and yield between the pieces.
  */
 export interface CancelStore {
   /** A short description for logs and health output, e.g. `sqlite:/var/lib/taskctl/taskctl.db`. */
@@ -54,6 +56,16 @@ export interface CancelStore {
   listStatuses(query: StatusQuery): Promise<TaskStatus[]>;
   /** Watched or cancel-requested tasks whose worker was last seen before `seenBefore`. */
   findQuiet(seenBefore: number, limit: number): Promise<TaskStatus[]>;
+  /** Up to `limit` ids of statuses whose last activity (see `lastActivity`) was before `before`. */
+  findInactive(before: number, limit: number): Promise<string[]>;
+  /**
+   * Forgets the statuses (with their history) of those of `ids` whose last activity is still before
+   * `inactiveBefore` (checked as part of the delete: a status saved meanwhile, by this server or another,
+   * is kept). Resolves with how many were forgotten.
+   */
+  forgetStatuses(ids: readonly string[], inactiveBefore: number): Promise<number>;
+  /** How many statuses the store holds, without counting them one by one. */
+  countStatuses(): Promise<number>;
   /** Stores (or moves) a scheduled cancel of `schedule.id`; durable once resolved. */
   schedule(schedule: ScheduledCancel): Promise<void>;
   /** The scheduled cancels among `ids`. */

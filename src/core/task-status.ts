@@ -40,7 +40,16 @@ export interface TaskStatus {
   readonly history: ReadonlyArray<{ readonly state: TaskLifeState; readonly at: number }>;
 }
 
-const HISTORY_LIMIT = 20;
+/** State changes kept per task: the most recent ones. */
+export const HISTORY_LIMIT = 20;
+
+/**
+ * When anything last happened to a task: it changed state or a worker was seen watching it. Retention
+ * forgets a task nobody watches once this is older than the retention period.
+ */
+export function lastActivity(status: TaskStatus): number {
+  return Math.max(status.since, status.lastSeenAt ?? 0);
+}
 
 function enter(status: TaskStatus | undefined, id: string, state: TaskLifeState, now: number, change: Partial<TaskStatus> = {}): TaskStatus {
   const history = [...(status?.history ?? []), { state, at: now }].slice(-HISTORY_LIMIT);

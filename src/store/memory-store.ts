@@ -1,11 +1,19 @@
 import type { CancelRecord, CancelStore, ScheduledCancel, StatusQuery } from '../core/store.ts';
-import type { TaskStatus } from '../core/task-status.ts';
+import { lastActivity, type TaskLifeState, type TaskStatus } from '../core/task-status.ts';
+import { SortedIds } from './sorted-ids.ts';
+
+// A scan over every status (quiet tasks, expired records) lets other work run after this many entries.
+const ENTRIES_PER_STEP = 5_000;
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Keeps records in this process only: fast, and forgotten on restart. For tests and throwaway servers. */
 export class MemoryStore implements CancelStore {
   readonly description = 'memory';
   readonly #records = new Map<string, CancelRecord>();
+  /** In the order of their last save. */
   readonly #statuses = new Map<string, TaskStatus>();
+  readonly #ids = new SortedIds();
+  readonly #idsByState = new Map<TaskLifeState, SortedIds>();
   readonly #schedules = new Map<string, ScheduledCancel>();
 
   async insert(record: CancelRecord, now: number): Promise<CancelRecord> {
@@ -26,8 +34,10 @@ export class MemoryStore implements CancelStore {
 
   async sweep(now: number): Promise<number> {
     let swept = 0;
+    let seen = 0;
     for (const [id, record] of this.#records) {
-      if (record.expiresAt <= now) {
+      if (++seen % ENTRIES_PER_STEP === 0) await nextTurn();
+      if (record.expiresAt <= now && this.#records.get(id) === record) {
         this.#records.delete(id);
         swept++;
       }
@@ -45,20 +55,62 @@ export class MemoryStore implements CancelStore {
   }
 
   async saveStatuses(statuses: readonly TaskStatus[]): Promise<void> {
-    for (const status of statuses) this.#statuses.set(status.id, status);
+    for (const status of statuses) {
+      const previous = this.#statuses.get(status.id);
+      if (previous) {
+        this.#statuses.delete(status.id);
+        if (previous.state !== status.state) this.#idsByState.get(previous.state)?.delete(status.id);
+      } else {
+        this.#ids.add(status.id);
+      }
+      this.#statuses.set(status.id, status);
+      if (previous?.state !== status.state) this.#byState(status.state).add(status.id);
+    }
   }
 
   async listStatuses(query: StatusQuery): Promise<TaskStatus[]> {
-    return [...this.#statuses.values()]
-      .filter((s) => (query.state === undefined || s.state === query.state) && (query.after === undefined || s.id > query.after))
-      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-      .slice(0, query.limit);
+    const ids = query.state === undefined ? this.#ids : this.#byState(query.state);
+    return ids.page(query.after, query.limit).map((id) => this.#statuses.get(id)!);
   }
 
   async findQuiet(seenBefore: number, limit: number): Promise<TaskStatus[]> {
-    return [...this.#statuses.values()]
-      .filter((s) => (s.state === 'watching' || s.state === 'cancel_requested') && s.lastSeenAt !== undefined && s.lastSeenAt < seenBefore)
-      .slice(0, limit);
+    const quiet: TaskStatus[] = [];
+    let seen = 0;
+    for (const s of this.#statuses.values()) {
+      if (++seen % ENTRIES_PER_STEP === 0) await nextTurn();
+      if ((s.state === 'watching' || s.state === 'cancel_requested') && s.lastSeenAt !== undefined && s.lastSeenAt < seenBefore) quiet.push(s);
+      if (quiet.length >= limit) break;
+    }
+    return quiet;
+  }
+
+  async findInactive(before: number, limit: number): Promise<string[]> {
+    const inactive: string[] = [];
+    let seen = 0;
+    // Oldest saves come first, so most of what is found is found early.
+    for (const status of this.#statuses.values()) {
+      if (inactive.length >= limit) break;
+      if (++seen % ENTRIES_PER_STEP === 0) await nextTurn();
+      if (lastActivity(status) < before) inactive.push(status.id);
+    }
+    return inactive;
+  }
+
+  async forgetStatuses(ids: readonly string[], inactiveBefore: number): Promise<number> {
+    let forgotten = 0;
+    for (const id of ids) {
+      const status = this.#statuses.get(id);
+      if (!status || lastActivity(status) >= inactiveBefore) continue;
+      this.#statuses.delete(id);
+      this.#ids.delete(id);
+      this.#idsByState.get(status.state)?.delete(id);
+      forgotten++;
+    }
+    return forgotten;
+  }
+
+  async countStatuses(): Promise<number> {
+    return this.#statuses.size;
   }
 
   async schedule(schedule: ScheduledCancel): Promise<void> {
@@ -80,4 +132,10 @@ export class MemoryStore implements CancelStore {
   async check(): Promise<void> {}
 
   async close(): Promise<void> {}
+
+  #byState(state: TaskLifeState): SortedIds {
+    let ids = this.#idsByState.get(state);
+    if (!ids) this.#idsByState.set(state, (ids = new SortedIds()));
+    return ids;
+  }
 }

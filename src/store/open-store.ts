@@ -4,12 +4,17 @@ import { MemoryStore } from './memory-store.ts';
 import { SqliteStore } from './sqlite-store.ts';
 
 /** Opens the store a `--store` value names: `memory`, `sqlite:PATH` or `redis://…` / `rediss://…`. */
-export async function openStore(spec: string, options: { redisKeyPrefix?: string } = {}): Promise<CancelStore> {
+export async function openStore(spec: string, options: { redisKeyPrefix?: string | undefined; retentionMs?: number } = {}): Promise<CancelStore> {
   if (spec === 'memory') return new MemoryStore();
   if (/^rediss?:\/\//.test(spec)) {
     // Loaded only for Redis: most servers never need the client.
     const { RedisStore } = await import('./redis-store.ts');
-    return RedisStore.connect(spec, options.redisKeyPrefix === undefined ? {} : { keyPrefix: options.redisKeyPrefix });
+    return RedisStore.connect(spec, {
+      ...(options.redisKeyPrefix === undefined ? {} : { keyPrefix: options.redisKeyPrefix }),
+      // Redis expires a status on its own well after retention would have forgotten it: a backstop for
+      // when no server runs the retention sweep.
+      ...(options.retentionMs === undefined ? {} : { statusExpiryMs: 2 * options.retentionMs }),
+    });
   }
   if (spec.startsWith('sqlite:')) {
     const path = spec.slice('sqlite:'.length);

@@ -1,12 +1,17 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { type CancelRecord, type CancelStore, type RemoteCancelListener, type ScheduledCancel, type StatusQuery, StoreUnavailableError } from '../core/store.ts';
-import { TASK_LIFE_STATES, type TaskStatus } from '../core/task-status.ts';
+import { lastActivity, TASK_LIFE_STATES, type TaskStatus } from '../core/task-status.ts';
 
 export interface RedisStoreOptions {
   /** Prepended to every key and the channel, so several installations can share one Redis. */
   readonly keyPrefix?: string;
   /** How long to wait for Redis at start before giving up. */
   readonly connectTimeoutMs?: number;
+  /**
+   * Each status key expires this long after its last save: a backstop that keeps Redis bounded even when
+   * no server runs the retention sweep. Set it well above the retention period. None when not set.
+   */
+  readonly statusExpiryMs?: number;
 }
 
 interface StoredValue {
@@ -32,6 +37,23 @@ redis.call('PUBLISH', ARGV[4], ARGV[5])
 return ARGV[1]
 `;
 
+// Forgets the statuses whose last activity is still before the cutoff, in one atomic step, so a status
+// another server saved meanwhile is kept. An id whose key already expired is taken out of the sets too.
+// ARGV: key prefix, cutoff (ms), then the ids. Returns how many status keys were deleted.
+const FORGET_SCRIPT = `
+local prefix, cutoff, forgotten = ARGV[1], tonumber(ARGV[2]), 0
+local sets = {${['tasks', 'active', 'seen', ...TASK_LIFE_STATES.map((state) => `state:${state}`)].map((set) => `'${set}'`).join(', ')}}
+for i = 3, #ARGV do
+  local id = ARGV[i]
+  local active = redis.call('ZSCORE', prefix .. 'active', id)
+  if not active or tonumber(active) < cutoff then
+    forgotten = forgotten + redis.call('DEL', prefix .. 'status:' .. id)
+    for _, set in ipairs(sets) do redis.call('ZREM', prefix .. set, id) end
+  end
+end
+return forgotten
+`;
+
 /**
  * Records in Redis, shared by every server pointed at it. Redis expires each record at its TTL, so
  * nothing needs sweeping. Commands fail at once while Redis is down rather than queueing, so a cancel is
@@ -44,8 +66,10 @@ export class RedisStore implements CancelStore {
   readonly #prefix: string;
   readonly #channel: string;
   readonly #listeners = new Set<RemoteCancelListener>();
+  readonly #statusExpiryMs: number | undefined;
 
-  private constructor(url: string, commands: Redis, subscriber: Redis, prefix: string) {
+  private constructor(url: string, commands: Redis, subscriber: Redis, prefix: string, statusExpiryMs: number | undefined) {
+    this.#statusExpiryMs = statusExpiryMs;
     this.description = `redis:${redactPassword(url)}`;
     this.#commands = commands;
     this.#subscriber = subscriber;
@@ -84,7 +108,7 @@ export class RedisStore implements CancelStore {
       subscriber.disconnect();
       throw new StoreUnavailableError(`cannot reach ${redactPassword(url)}: ${(error as Error).message}`);
     }
-    return new RedisStore(url, commands, subscriber, prefix);
+    return new RedisStore(url, commands, subscriber, prefix, options.statusExpiryMs);
   }
 
   async insert(record: CancelRecord, now: number): Promise<CancelRecord> {
@@ -112,16 +136,29 @@ export class RedisStore implements CancelStore {
   async loadStatuses(ids: readonly string[]): Promise<TaskStatus[]> {
     if (ids.length === 0) return [];
     const values = await this.#run(() => this.#commands.mget(ids.map((id) => this.#statusKey(id))));
-    return values.flatMap((value) => (value === null ? [] : [JSON.parse(value) as TaskStatus]));
+    // A value that cannot be read is left out rather than failing the whole answer.
+    return values.flatMap((value) => {
+      if (value === null) return [];
+      try {
+        return [JSON.parse(value) as TaskStatus];
+      } catch {
+        return [];
+      }
+    });
   }
 
-  /** One pipeline: each status, its id in the set of its state (and out of the others), and its last-seen time. */
+  /**
+   * One transaction: each status, its id in the set of its state (and out of the others), its last-seen
+   * time, and its last activity (what retention finds old tasks by, without scanning the keyspace).
+   */
   async saveStatuses(statuses: readonly TaskStatus[]): Promise<void> {
     if (statuses.length === 0) return;
     const multi = this.#commands.multi();
     for (const status of statuses) {
-      multi.set(this.#statusKey(status.id), JSON.stringify(status));
+      if (this.#statusExpiryMs === undefined) multi.set(this.#statusKey(status.id), JSON.stringify(status));
+      else multi.set(this.#statusKey(status.id), JSON.stringify(status), 'PX', this.#statusExpiryMs);
       multi.zadd(`${this.#prefix}tasks`, 0, status.id);
+      multi.zadd(`${this.#prefix}active`, lastActivity(status), status.id);
       for (const state of TASK_LIFE_STATES) {
         if (state === status.state) multi.zadd(`${this.#prefix}state:${state}`, 0, status.id);
         else multi.zrem(`${this.#prefix}state:${state}`, status.id);
@@ -143,6 +180,19 @@ export class RedisStore implements CancelStore {
   async findQuiet(seenBefore: number, limit: number): Promise<TaskStatus[]> {
     const ids = await this.#run(() => this.#commands.zrangebyscore(`${this.#prefix}seen`, '-inf', `(${seenBefore}`, 'LIMIT', 0, limit));
     return this.loadStatuses(ids);
+  }
+
+  async findInactive(before: number, limit: number): Promise<string[]> {
+    return this.#run(() => this.#commands.zrangebyscore(`${this.#prefix}active`, '-inf', `(${before}`, 'LIMIT', 0, limit));
+  }
+
+  async forgetStatuses(ids: readonly string[], inactiveBefore: number): Promise<number> {
+    if (ids.length === 0) return 0;
+    return Number(await this.#run(() => this.#commands.eval(FORGET_SCRIPT, 0, this.#prefix, inactiveBefore, ...ids)));
+  }
+
+  async countStatuses(): Promise<number> {
+    return this.#run(() => this.#commands.zcard(`${this.#prefix}tasks`));
   }
 
   /** A sorted set of ids by due time, and their reasons in a hash. */

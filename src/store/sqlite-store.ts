@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { CancelRecord, CancelStore, ScheduledCancel, StatusQuery } from '../core/store.ts';
-import type { TaskStatus } from '../core/task-status.ts';
+import { lastActivity, type TaskStatus } from '../core/task-status.ts';
 
 interface Row {
   id: string;
@@ -11,8 +11,19 @@ interface Row {
   expires_at: number;
 }
 
+/**
+ * How far a write must be on disk before it resolves. `fsync`: on the disk itself (cancel records and
+ * schedules: a cancel answered 200 survives a power cut). `commit`: committed, so it survives the process
+ * being killed, and on disk with the next fsync'd commit or checkpoint (task statuses: bookkeeping that a
+ * crash of the whole machine may set back by a moment, written in bulk without an fsync per batch).
+ */
+type Durability = 'fsync' | 'commit';
+
 interface PendingWrite {
   run(): unknown;
+  /** Rows it writes: what a transaction's budget is counted in. */
+  readonly rows: number;
+  readonly durability: Durability;
   resolve(value: unknown): void;
   reject(error: unknown): void;
 }
@@ -31,10 +42,22 @@ interface StatusRow {
   body: string;
 }
 
+// Every synchronous step is kept small, so that no single call holds the event loop for more than a few
+// milliseconds: look-ups take at most this many ids at a time, and a transaction writes at most this many
+// rows before the rest waits for the next turn of the event loop.
+const IDS_PER_STEP = 500;
+const ROWS_PER_TRANSACTION = 250;
+// Freed pages are handed back to the file system a few at a time once this many have piled up.
+const FREE_PAGES_BEFORE_VACUUM = 1_024;
+const PAGES_PER_VACUUM_STEP = 128;
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /**
- * Records and task statuses in one SQLite file (WAL, synchronous=FULL): a write resolves only after its
- * transaction is on disk. Writes that arrive in the same turn of the event loop share one transaction, so
- * one fsync serves them all. For a single server; servers that share records use Redis.
+ * Records and task statuses in one SQLite file (WAL). A cancel record or schedule resolves only once its
+ * transaction is on disk (fsync'd); statuses once committed (see Durability). Writes that arrive in the
+ * same turn of the event loop share one transaction, so one fsync serves them all, and no transaction
+ * takes more than a small budget of rows. For a single server; servers that share records use Redis.
  */
 export class SqliteStore implements CancelStore {
   readonly description: string;
@@ -43,26 +66,41 @@ export class SqliteStore implements CancelStore {
   readonly #upsert: StatementSync;
   readonly #findMany: StatementSync;
   readonly #sweep: StatementSync;
-  readonly #saveStatus: StatementSync;
+  readonly #updateStatus: StatementSync;
+  readonly #insertStatus: StatementSync;
   readonly #loadStatuses: StatementSync;
   readonly #listAll: StatementSync;
   readonly #listByState: StatementSync;
   readonly #findQuiet: StatementSync;
+  readonly #findInactive: StatementSync;
+  readonly #forgetStatuses: StatementSync;
   readonly #saveSchedule: StatementSync;
   readonly #loadSchedules: StatementSync;
   readonly #dueSchedules: StatementSync;
   readonly #deleteSchedule: StatementSync;
+  readonly #freePages: StatementSync;
   #pending: PendingWrite[] = [];
   #flushScheduled = false;
+  #statusCount: number;
+  #synchronous: 'FULL' | 'NORMAL' = 'FULL';
+  #vacuuming = false;
 
   constructor(readonly path: string) {
     this.description = `sqlite:${path}`;
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.#db = new DatabaseSync(path);
+    // Pages freed by deletes go back to the file system (a little at a time, see #vacuumSoon) instead of
+    // the file only ever growing. It must be chosen before the first table exists; an older file made
+    // without it is rebuilt once, here.
+    const existing = (this.#db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number }).n > 0;
+    const autoVacuum = (this.#db.prepare('PRAGMA auto_vacuum').get() as { auto_vacuum: number }).auto_vacuum;
+    this.#db.exec('PRAGMA auto_vacuum = INCREMENTAL');
+    if (existing && autoVacuum !== 2) this.#db.exec('VACUUM');
     this.#db.exec(`
       PRAGMA journal_mode = WAL;
       PRAGMA synchronous = FULL;
       PRAGMA busy_timeout = 5000;
+      PRAGMA journal_size_limit = 16777216;
       CREATE TABLE IF NOT EXISTS cancels (
         id TEXT PRIMARY KEY,
         reason TEXT,
@@ -81,76 +119,50 @@ export class SqliteStore implements CancelStore {
       CREATE INDEX IF NOT EXISTS schedules_by_time ON schedules (at);
       CREATE INDEX IF NOT EXISTS task_status_by_last_seen ON task_status (last_seen_at) WHERE state IN ('watching', 'cancel_requested');
     `);
+    this.#addActivityColumn();
     this.#select = this.#db.prepare('SELECT * FROM cancels WHERE id = ? AND expires_at > ?');
     this.#upsert = this.#db.prepare('INSERT OR REPLACE INTO cancels (id, reason, cancelled_at, expires_at) VALUES (?, ?, ?, ?)');
     // One statement for any number of ids: they travel as one JSON array.
     this.#findMany = this.#db.prepare('SELECT * FROM cancels WHERE id IN (SELECT value FROM json_each(?)) AND expires_at > ?');
-    this.#sweep = this.#db.prepare('DELETE FROM cancels WHERE expires_at <= ?');
+    this.#sweep = this.#db.prepare(`DELETE FROM cancels WHERE id IN (SELECT id FROM cancels WHERE expires_at <= ? LIMIT ${ROWS_PER_TRANSACTION})`);
     this.#saveSchedule = this.#db.prepare('INSERT OR REPLACE INTO schedules (id, at, reason) VALUES (?, ?, ?)');
     this.#loadSchedules = this.#db.prepare('SELECT * FROM schedules WHERE id IN (SELECT value FROM json_each(?))');
     this.#dueSchedules = this.#db.prepare('SELECT * FROM schedules WHERE at <= ? ORDER BY at LIMIT ?');
     this.#deleteSchedule = this.#db.prepare('DELETE FROM schedules WHERE id = ?');
-    this.#saveStatus = this.#db.prepare('INSERT OR REPLACE INTO task_status (id, state, last_seen_at, body) VALUES (?, ?, ?, ?)');
+    // An update that finds no row is an insert: that is how the store keeps its count without counting.
+    this.#updateStatus = this.#db.prepare('UPDATE task_status SET state = ?, last_seen_at = ?, active_at = ?, body = ? WHERE id = ?');
+    this.#insertStatus = this.#db.prepare('INSERT INTO task_status (id, state, last_seen_at, active_at, body) VALUES (?, ?, ?, ?, ?)');
     this.#loadStatuses = this.#db.prepare('SELECT body FROM task_status WHERE id IN (SELECT value FROM json_each(?))');
     this.#listAll = this.#db.prepare('SELECT body FROM task_status WHERE id > ? ORDER BY id LIMIT ?');
     this.#listByState = this.#db.prepare('SELECT body FROM task_status WHERE state = ? AND id > ? ORDER BY id LIMIT ?');
     this.#findQuiet = this.#db.prepare(
       "SELECT body FROM task_status WHERE state IN ('watching', 'cancel_requested') AND last_seen_at < ? LIMIT ?",
     );
+    this.#findInactive = this.#db.prepare('SELECT id FROM task_status WHERE active_at < ? ORDER BY active_at LIMIT ?');
+    this.#forgetStatuses = this.#db.prepare('DELETE FROM task_status WHERE id IN (SELECT value FROM json_each(?)) AND active_at < ?');
+    this.#freePages = this.#db.prepare('PRAGMA freelist_count');
+    // Counted once at start (a scan); kept up to date by every insert and delete from then on.
+    this.#statusCount = (this.#db.prepare('SELECT count(*) AS n FROM task_status').get() as { n: number }).n;
+  }
+
+  /** Files made before retention lack the column retention finds old tasks by: add and fill it once. */
+  #addActivityColumn(): void {
+    const columns = (this.#db.prepare('PRAGMA table_info(task_status)').all() as Array<{ name: string }>).map((c) => c.name);
+    if (!columns.includes('active_at')) {
+      this.#db.exec(`
+        ALTER TABLE task_status ADD COLUMN active_at INTEGER NOT NULL DEFAULT 0;
+        UPDATE task_status SET active_at = max(coalesce(json_extract(body, '$.since'), 0), coalesce(last_seen_at, 0));
+      `);
+    }
+    this.#db.exec('CREATE INDEX IF NOT EXISTS task_status_by_activity ON task_status (active_at)');
   }
 
   insert(record: CancelRecord, now: number): Promise<CancelRecord> {
-    return this.#write(() => {
+    return this.#write(1, 'fsync', () => {
       const live = this.#select.get(record.id, now) as Row | undefined;
       if (live) return fromRow(live);
       this.#upsert.run(record.id, record.reason ?? null, record.cancelledAt, record.expiresAt);
       return record;
-    });
-  }
-
-  async loadStatuses(ids: readonly string[]): Promise<TaskStatus[]> {
-    return (this.#loadStatuses.all(JSON.stringify(ids)) as unknown as StatusRow[]).map((row) => JSON.parse(row.body) as TaskStatus);
-  }
-
-  saveStatuses(statuses: readonly TaskStatus[]): Promise<void> {
-    return this.#write(() => {
-      for (const status of statuses) this.#saveStatus.run(status.id, status.state, status.lastSeenAt ?? null, JSON.stringify(status));
-    });
-  }
-
-  async listStatuses(query: StatusQuery): Promise<TaskStatus[]> {
-    const rows = query.state === undefined ? this.#listAll.all(query.after ?? '', query.limit) : this.#listByState.all(query.state, query.after ?? '', query.limit);
-    return (rows as unknown as StatusRow[]).map((row) => JSON.parse(row.body) as TaskStatus);
-  }
-
-  async findQuiet(seenBefore: number, limit: number): Promise<TaskStatus[]> {
-    return (this.#findQuiet.all(seenBefore, limit) as unknown as StatusRow[]).map((row) => JSON.parse(row.body) as TaskStatus);
-  }
-
-  schedule(schedule: ScheduledCancel): Promise<void> {
-    return this.#write(() => void this.#saveSchedule.run(schedule.id, schedule.at, schedule.reason ?? null));
-  }
-
-  async loadSchedules(ids: readonly string[]): Promise<ScheduledCancel[]> {
-    return (this.#loadSchedules.all(JSON.stringify(ids)) as unknown as ScheduleRow[]).map(fromScheduleRow);
-  }
-
-  async dueSchedules(now: number, limit: number): Promise<ScheduledCancel[]> {
-    return (this.#dueSchedules.all(now, limit) as unknown as ScheduleRow[]).map(fromScheduleRow);
-  }
-
-  unschedule(id: string): Promise<void> {
-    return this.#write(() => void this.#deleteSchedule.run(id));
-  }
-
-  /** Runs `work` inside the next group transaction; resolves once that transaction is on disk. */
-  #write<T>(work: () => T): Promise<T> {
-    return new Promise((resolve, reject) => {
-      this.#pending.push({ run: work, resolve: resolve as (value: unknown) => void, reject });
-      if (!this.#flushScheduled) {
-        this.#flushScheduled = true;
-        setImmediate(() => this.#flush());
-      }
     });
   }
 
@@ -159,11 +171,95 @@ export class SqliteStore implements CancelStore {
       const row = this.#select.get(ids[0]!, now) as Row | undefined;
       return row ? [fromRow(row)] : [];
     }
-    return (this.#findMany.all(JSON.stringify(ids), now) as unknown as Row[]).map(fromRow);
+    return this.#inSteps(ids, (step) => (this.#findMany.all(JSON.stringify(step), now) as unknown as Row[]).map(fromRow));
   }
 
+  async loadStatuses(ids: readonly string[]): Promise<TaskStatus[]> {
+    return this.#inSteps(ids, (step) => parseStatuses(this.#loadStatuses.all(JSON.stringify(step)) as unknown as StatusRow[]));
+  }
+
+  async saveStatuses(statuses: readonly TaskStatus[]): Promise<void> {
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < statuses.length; i += ROWS_PER_TRANSACTION) {
+      const step = statuses.slice(i, i + ROWS_PER_TRANSACTION);
+      writes.push(
+        this.#write(step.length, 'commit', () => {
+          for (const status of step) {
+            const body = JSON.stringify(status);
+            const lastSeen = status.lastSeenAt ?? null;
+            const active = lastActivity(status);
+            if (Number(this.#updateStatus.run(status.state, lastSeen, active, body, status.id).changes) === 0) {
+              this.#insertStatus.run(status.id, status.state, lastSeen, active, body);
+              this.#statusCount++;
+            }
+          }
+        }),
+      );
+    }
+    await Promise.all(writes);
+  }
+
+  async listStatuses(query: StatusQuery): Promise<TaskStatus[]> {
+    const rows = query.state === undefined ? this.#listAll.all(query.after ?? '', query.limit) : this.#listByState.all(query.state, query.after ?? '', query.limit);
+    return parseStatuses(rows as unknown as StatusRow[]);
+  }
+
+  async findQuiet(seenBefore: number, limit: number): Promise<TaskStatus[]> {
+    return parseStatuses(this.#findQuiet.all(seenBefore, limit) as unknown as StatusRow[]);
+  }
+
+  async findInactive(before: number, limit: number): Promise<string[]> {
+    return (this.#findInactive.all(before, limit) as Array<{ id: string }>).map((row) => row.id);
+  }
+
+  async forgetStatuses(ids: readonly string[], inactiveBefore: number): Promise<number> {
+    let forgotten = 0;
+    const writes: Promise<unknown>[] = [];
+    for (let i = 0; i < ids.length; i += ROWS_PER_TRANSACTION) {
+      const step = ids.slice(i, i + ROWS_PER_TRANSACTION);
+      writes.push(
+        this.#write(step.length, 'commit', () => {
+          const removed = Number(this.#forgetStatuses.run(JSON.stringify(step), inactiveBefore).changes);
+          this.#statusCount -= removed;
+          forgotten += removed;
+        }),
+      );
+    }
+    await Promise.all(writes);
+    this.#vacuumSoon();
+    return forgotten;
+  }
+
+  async countStatuses(): Promise<number> {
+    return this.#statusCount;
+  }
+
+  schedule(schedule: ScheduledCancel): Promise<void> {
+    return this.#write(1, 'fsync', () => void this.#saveSchedule.run(schedule.id, schedule.at, schedule.reason ?? null));
+  }
+
+  async loadSchedules(ids: readonly string[]): Promise<ScheduledCancel[]> {
+    return this.#inSteps(ids, (step) => (this.#loadSchedules.all(JSON.stringify(step)) as unknown as ScheduleRow[]).map(fromScheduleRow));
+  }
+
+  async dueSchedules(now: number, limit: number): Promise<ScheduledCancel[]> {
+    return (this.#dueSchedules.all(now, limit) as unknown as ScheduleRow[]).map(fromScheduleRow);
+  }
+
+  unschedule(id: string): Promise<void> {
+    return this.#write(1, 'fsync', () => void this.#deleteSchedule.run(id));
+  }
+
+  /** Deletes expired records a transaction's budget at a time, however many expired at once. */
   async sweep(now: number): Promise<number> {
-    return Number(this.#sweep.run(now).changes);
+    let removed = 0;
+    for (;;) {
+      const step = await this.#write(ROWS_PER_TRANSACTION, 'commit', () => Number(this.#sweep.run(now).changes));
+      removed += step;
+      if (step < ROWS_PER_TRANSACTION) break;
+    }
+    this.#vacuumSoon();
+    return removed;
   }
 
   async check(): Promise<void> {
@@ -171,17 +267,54 @@ export class SqliteStore implements CancelStore {
   }
 
   async close(): Promise<void> {
-    this.#flush();
+    while (this.#pending.length > 0) this.#flush();
     if (this.#db.isOpen) this.#db.close();
   }
 
+  /** Runs `lookUp` over `ids` a step at a time, letting other work run between the steps. */
+  async #inSteps<T>(ids: readonly string[], lookUp: (step: readonly string[]) => T[]): Promise<T[]> {
+    if (ids.length <= IDS_PER_STEP) return ids.length === 0 ? [] : lookUp(ids);
+    const found: T[] = [];
+    for (let i = 0; i < ids.length; i += IDS_PER_STEP) {
+      if (i > 0) await nextTurn();
+      found.push(...lookUp(ids.slice(i, i + IDS_PER_STEP)));
+    }
+    return found;
+  }
+
+  /** Runs `work` inside a coming group transaction; resolves once that transaction is as durable as asked. */
+  #write<T>(rows: number, durability: Durability, work: () => T): Promise<T> {
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ run: work, rows, durability, resolve: resolve as (value: unknown) => void, reject });
+      this.#scheduleFlush();
+    });
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      this.#flush();
+      if (this.#pending.length > 0) this.#scheduleFlush();
+    });
+  }
+
+  /** Commits the pending writes that fit one transaction's budget (always at least one). */
   #flush(): void {
-    this.#flushScheduled = false;
-    const batch = this.#pending;
-    this.#pending = [];
+    let rows = 0;
+    let count = 0;
+    while (count < this.#pending.length && (count === 0 || rows + this.#pending[count]!.rows <= ROWS_PER_TRANSACTION)) {
+      rows += this.#pending[count]!.rows;
+      count++;
+    }
+    const batch = this.#pending.splice(0, count);
     if (batch.length === 0) return;
     const results: unknown[] = [];
     try {
+      // In WAL mode NORMAL commits without an fsync; a FULL commit later makes everything before it durable.
+      const synchronous = batch.some((write) => write.durability === 'fsync') ? 'FULL' : 'NORMAL';
+      if (synchronous !== this.#synchronous) this.#db.exec(`PRAGMA synchronous = ${(this.#synchronous = synchronous)}`);
       this.#db.exec('BEGIN IMMEDIATE');
       for (const write of batch) results.push(write.run());
       this.#db.exec('COMMIT');
@@ -192,9 +325,38 @@ export class SqliteStore implements CancelStore {
     }
     batch.forEach((write, i) => write.resolve(results[i]));
   }
+
+  /** Once enough pages are free, gives them back to the file system a step at a time between requests. */
+  #vacuumSoon(): void {
+    if (this.#vacuuming || !this.#db.isOpen) return;
+    if ((this.#freePages.get() as { freelist_count: number }).freelist_count < FREE_PAGES_BEFORE_VACUUM) return;
+    this.#vacuuming = true;
+    let free = Infinity;
+    const step = () => {
+      if (!this.#db.isOpen) return;
+      this.#db.exec(`PRAGMA incremental_vacuum(${PAGES_PER_VACUUM_STEP})`);
+      const left = (this.#freePages.get() as { freelist_count: number }).freelist_count;
+      // Stop when done, or when a step frees nothing (pages held by an open reader come back later).
+      if (left > 0 && left < free) setImmediate(step);
+      else this.#vacuuming = false;
+      free = left;
+    };
+    setImmediate(step);
+  }
 }
 
 function fromRow(row: Row): CancelRecord {
   const base = { id: row.id, cancelledAt: Number(row.cancelled_at), expiresAt: Number(row.expires_at) };
   return row.reason === null ? base : { ...base, reason: row.reason };
+}
+
+/** Rows whose body cannot be read (a corrupted file) are left out rather than failing the whole answer. */
+function parseStatuses(rows: readonly StatusRow[]): TaskStatus[] {
+  return rows.flatMap((row) => {
+    try {
+      return [JSON.parse(row.body) as TaskStatus];
+    } catch {
+      return [];
+    }
+  });
 }

@@ -94,6 +94,40 @@ export function storeSuite(
     assert.equal((await store.findQuiet(500, 100)).map((s) => s.id).sort(), ['asked', 'old']);
   });
 
+  test('findInactive lists statuses by last activity, oldest first; forgetStatuses removes them and counts', async ({ store }) => {
+    const at = (id: string, since: number, lastSeenAt?: number): TaskStatus => ({ ...status(id, 'succeeded'), since, ...(lastSeenAt === undefined ? {} : { lastSeenAt }) });
+    await store.saveStatuses([at('old', 100), at('seen-lately', 100, 900), at('recent', 800), at('older', 50)]);
+    assert.is(await store.countStatuses(), 4);
+    assert.equal((await store.findInactive(500, 10)).sort(), ['old', 'older']);
+    assert.is((await store.findInactive(500, 1)).length, 1);
+    assert.is(await store.forgetStatuses(['older', 'old', 'missing'], 500), 2);
+    assert.is(await store.countStatuses(), 2);
+    assert.equal((await store.loadStatuses(['older', 'old', 'recent'])).map((s) => s.id), ['recent']);
+    assert.equal((await store.listStatuses({ limit: 10 })).map((s) => s.id), ['recent', 'seen-lately']);
+    assert.equal(await store.listStatuses({ state: 'succeeded', limit: 10, after: 'recent' }).then((l) => l.map((s) => s.id)), ['seen-lately']);
+  });
+
+  test('forgetStatuses keeps a status that became active again before the delete', async ({ store }) => {
+    await store.saveStatuses([{ ...status('revived', 'lost'), since: 100 }]);
+    assert.equal(await store.findInactive(500, 10), ['revived']);
+    // A watch brings it back (on this server or another) between the look-up and the delete.
+    await store.saveStatuses([{ ...status('revived', 'watching', 600), since: 600 }]);
+    assert.is(await store.forgetStatuses(['revived'], 500), 0);
+    assert.equal((await store.loadStatuses(['revived'])).map((s) => s.state), ['watching']);
+    assert.is(await store.countStatuses(), 1);
+  });
+
+  test('thousands of statuses save, load, list and forget in one call each', async ({ store }) => {
+    const many = Array.from({ length: 3_000 }, (_, i) => ({ ...status(`m${String(i).padStart(5, '0')}`, 'succeeded'), since: i }));
+    await store.saveStatuses(many);
+    assert.is(await store.countStatuses(), 3_000);
+    assert.is((await store.loadStatuses(many.map((s) => s.id))).length, 3_000);
+    assert.equal((await store.listStatuses({ limit: 2, after: 'm01499' })).map((s) => s.id), ['m01500', 'm01501']);
+    assert.is((await store.findInactive(2_500, 5_000)).length, 2_500);
+    assert.is(await store.forgetStatuses(many.map((s) => s.id), 2_500), 2_500);
+    assert.is(await store.countStatuses(), 500);
+  });
+
   test('scheduled cancels: stored, moved, found when due (soonest first), forgotten', async ({ store }) => {
     await store.schedule({ id: 'later', at: 5_000, reason: 'deadline' });
     await store.schedule({ id: 'sooner', at: 1_000 });
