@@ -1,4 +1,5 @@
 import { type Clock, type TimerHandle, systemClock } from './clock.ts';
+import { coalesced } from './coalesce.ts';
 import type { CancelStore, StatusQuery } from './store.ts';
 import { isLost, onCancelRequested, onLost, onReport, onWatch, type TaskOutcome, type TaskStatus, type WorkerIdentity } from './task-status.ts';
 
@@ -14,7 +15,21 @@ export interface TaskTrackerOptions {
   readonly onLost?: (status: TaskStatus) => void;
   /** Told of every status change once stored (not of bare last-seen updates). */
   readonly onChange?: (status: TaskStatus) => void;
+  /**
+   * A task nobody watches is forgotten (status and history) once its last activity is this old. Never
+   * when not set. Must be longer than the lease, so a watched task is always seen within it.
+   */
+  readonly retentionMs?: number;
+  /** Told how many statuses each retention pass forgot. */
+  readonly onForgotten?: (count: number) => void;
 }
+
+// Work per step of a sweep: ids whose last-seen time is written at once, quiet or old tasks handled at once.
+const SWEEP_STEP = 1_000;
+// Ids one step of a change loads, updates and saves before letting other work run.
+const CHANGE_STEP = 500;
+// Steps of lost or forgotten tasks one sweep takes on before it leaves the rest to the next one.
+const MAX_STEPS_PER_SWEEP = 20;
 
 /**
  * Keeps each task's status: watched, cancel requested, how it ended, lost. Watches only touch an
@@ -27,6 +42,9 @@ export class TaskTracker {
   readonly #onError: (error: unknown) => void;
   readonly #onLost: (status: TaskStatus) => void;
   readonly #onChange: (status: TaskStatus) => void;
+  readonly #retentionMs: number | undefined;
+  readonly #onForgotten: (count: number) => void;
+
   /** Watches open on this server, per id: such a task is not lost whatever its last-seen time says. */
   readonly #held = new Map<string, number>();
   /** Ids known to be in state "watching" by the given worker, so a re-poll needs no look-up. */
@@ -44,6 +62,9 @@ export class TaskTracker {
     this.#onError = options.onError ?? (() => {});
     this.#onLost = options.onLost ?? (() => {});
     this.#onChange = options.onChange ?? (() => {});
+    this.#retentionMs = options.retentionMs;
+    this.#onForgotten = options.onForgotten ?? (() => {});
+    if (this.#retentionMs !== undefined && !(this.#retentionMs > this.#leaseMs)) throw new RangeError('retentionMs must be longer than leaseMs');
     this.#timer = this.#clock.setInterval(() => void this.sweep(), options.sweepIntervalMs ?? Math.max(1_000, Math.floor(this.#leaseMs / 3)));
   }
 
@@ -105,30 +126,54 @@ export class TaskTracker {
     return (await this.#store.loadStatuses(ids)).map((status) => this.#current(status, now));
   }
 
-  /** A page of statuses. Sweeps first, so that a listing of lost tasks includes those just gone quiet. */
+  /**
+   * A page of statuses: work in proportion to the page. A listing of lost tasks first waits for a sweep,
+   * so that it includes those that just went quiet.
+   */
   async list(query: StatusQuery): Promise<TaskStatus[]> {
-    await this.sweep();
+    if (query.state === 'lost') await this.sweep();
     const now = this.#clock.now();
     return (await this.#store.listStatuses(query)).map((status) => this.#current(status, now));
   }
 
-  /** Writes pending last-seen times, then marks lost every watched task whose worker went quiet. */
-  async sweep(): Promise<number> {
+  /**
+   * Writes pending last-seen times, marks lost every watched task whose worker went quiet, and forgets
+   * tasks past the retention. One sweep runs at a time (a caller during one gets the next), in steps small enough
+   * to let requests in between. Resolves with how many tasks went lost.
+   */
+  readonly sweep: () => Promise<number> = coalesced(() => this.#sweepInSteps());
+
+  async #sweepInSteps(): Promise<number> {
     try {
-      const seen = [...this.#seen];
-      this.#seen.clear();
-      // Ids nobody watches any more need not be remembered as watching.
-      for (const id of this.#watchingBy.keys()) if (!this.#held.has(id)) this.#watchingBy.delete(id);
-      if (seen.length > 0) {
-        const times = new Map(seen);
-        await this.#change(
-          seen.map(([id]) => id),
-          (status) => (status && (status.lastSeenAt ?? 0) < times.get(status.id)! ? { ...status, lastSeenAt: times.get(status.id)! } : undefined),
-        );
-      }
+      await this.#writeSeen();
+      const lost = await this.#markLost();
+      if (this.#retentionMs !== undefined) await this.#forgetInactive(this.#retentionMs);
+      return lost;
+    } catch (error) {
+      this.#onError(error);
+      return 0;
+    }
+  }
+
+  async #writeSeen(): Promise<void> {
+    const seen = [...this.#seen];
+    this.#seen.clear();
+    // Ids nobody watches any more need not be remembered as watching.
+    for (const id of this.#watchingBy.keys()) if (!this.#held.has(id)) this.#watchingBy.delete(id);
+    for (let i = 0; i < seen.length; i += SWEEP_STEP) {
+      const times = new Map(seen.slice(i, i + SWEEP_STEP));
+      await this.#change([...times.keys()], (status) =>
+        status && (status.lastSeenAt ?? 0) < times.get(status.id)! ? { ...status, lastSeenAt: times.get(status.id)! } : undefined,
+      );
+    }
+  }
+
+  async #markLost(): Promise<number> {
+    let lost = 0;
+    for (let step = 0; step < MAX_STEPS_PER_SWEEP; step++) {
       const now = this.#clock.now();
-      const quiet = (await this.#store.findQuiet(now - this.#leaseMs, 1_000)).filter((s) => !this.#held.has(s.id));
-      let lost = 0;
+      const found = await this.#store.findQuiet(now - this.#leaseMs, SWEEP_STEP);
+      const quiet = found.filter((s) => !this.#held.has(s.id));
       await this.#change(
         quiet.map((s) => s.id),
         (status) => {
@@ -140,10 +185,31 @@ export class TaskTracker {
           return next;
         },
       );
-      return lost;
-    } catch (error) {
-      this.#onError(error);
-      return 0;
+      if (found.length < SWEEP_STEP || quiet.length === 0) break;
+    }
+    return lost;
+  }
+
+  /** Forgets tasks whose last activity is older than the retention, except those watched here. */
+  async #forgetInactive(retentionMs: number): Promise<void> {
+    for (let step = 0; step < MAX_STEPS_PER_SWEEP; step++) {
+      const before = this.#clock.now() - retentionMs;
+      const found = await this.#store.findInactive(before, SWEEP_STEP);
+      // A watched task is never forgotten: it is marked seen instead, so its next write makes it active.
+      const idle = found.filter((id) => {
+        if (!this.#held.has(id)) return true;
+        this.#seen.set(id, this.#clock.now());
+        return false;
+      });
+      let forgotten = 0;
+      // Behind any change already queued for these ids, and checking again that none is watched by then.
+      await this.#queued(idle, async () => {
+        const still = idle.filter((id) => !this.#held.has(id));
+        forgotten = await this.#store.forgetStatuses(still, before);
+        this.#forget(still);
+      });
+      if (forgotten > 0) this.#onForgotten(forgotten);
+      if (found.length < SWEEP_STEP || idle.length === 0) break;
     }
   }
 
@@ -157,17 +223,35 @@ export class TaskTracker {
     return !this.#held.has(status.id) && isLost(fresh, now, this.#leaseMs) ? onLost(fresh, fresh.lastSeenAt! + this.#leaseMs) : fresh;
   }
 
-  /** Loads `ids`, applies `update` to each (undefined: no change), and saves what changed, one id at a time. */
-  #change(ids: readonly string[], update: (status: TaskStatus | undefined, id: string) => TaskStatus | undefined): Promise<void> {
+  /**
+   * Loads `ids`, applies `update` to each (undefined: no change), and saves what changed, each id in turn
+   * after any change already queued for it. Many ids go a step at a time, other work running in between:
+   * a watch may name 10,000 fresh ids.
+   */
+  async #change(ids: readonly string[], update: (status: TaskStatus | undefined, id: string) => TaskStatus | undefined): Promise<void> {
+    for (let i = 0; i < ids.length; i += CHANGE_STEP) {
+      if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+      const step = ids.length <= CHANGE_STEP ? ids : ids.slice(i, i + CHANGE_STEP);
+      await this.#queued(step, async () => {
+        const loaded = new Map((await this.#store.loadStatuses(step)).map((s) => [s.id, s]));
+        const changed = step.flatMap((id) => update(loaded.get(id), id) ?? []);
+        await this.#store.saveStatuses(changed);
+        // Bare last-seen updates are bookkeeping, not news.
+        for (const status of changed) if (loaded.get(status.id)?.state !== status.state) this.#onChange(status);
+      });
+    }
+  }
+
+  /** Runs `work` once every change already queued for any of `ids` is done; later changes wait for it. */
+  #queued(ids: readonly string[], work: () => Promise<void>): Promise<void> {
     if (ids.length === 0) return Promise.resolve();
-    const previous = Promise.all(ids.map((id) => this.#queues.get(id)));
-    const run = previous.then(async () => {
-      const loaded = new Map((await this.#store.loadStatuses(ids)).map((s) => [s.id, s]));
-      const changed = ids.flatMap((id) => update(loaded.get(id), id) ?? []);
-      await this.#store.saveStatuses(changed);
-      // Bare last-seen updates are bookkeeping, not news.
-      for (const status of changed) if (loaded.get(status.id)?.state !== status.state) this.#onChange(status);
-    });
+    // Only ids with a change in flight are waited for: usually none, and a watch may name 10,000.
+    const pending: Promise<unknown>[] = [];
+    for (const id of ids) {
+      const queued = this.#queues.get(id);
+      if (queued !== undefined) pending.push(queued);
+    }
+    const run = pending.length === 0 ? work() : Promise.all(pending).then(work);
     const settled = run.catch(() => {});
     for (const id of ids) this.#queues.set(id, settled);
     void settled.then(() => {

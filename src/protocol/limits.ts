@@ -14,6 +14,10 @@ export const MAX_BODY_BYTES = 4 * 1024 * 1024;
 export const MAX_REASON_CHARS = 1_024;
 /** Watches open at once across all clients, unless the server is told otherwise. */
 export const DEFAULT_MAX_OPEN_WATCHES = 100_000;
+/** How long a task nobody watches is remembered (its status and history), unless the server is told otherwise. */
+export const DEFAULT_RETENTION_MS = 7 * 86_400_000;
+/** Ids held across all open watches at once (an id in two watches counts twice), unless told otherwise. */
+export const DEFAULT_MAX_WATCHED_IDS = 1_000_000;
 /** What a client adds to the watch timeout before it gives up on an answer itself. */
 export const CLIENT_TIMEOUT_MARGIN_MS = 10_000;
 /** How far ahead a cancel may be scheduled ("after"/"at"), and the longest `work --timeout`: a year. */

@@ -30,7 +30,26 @@ export const cancelRequestSchema = z
   .refine((body) => body.after === undefined || body.at === undefined, 'give "after" or "at", not both');
 export type CancelRequest = z.input<typeof cancelRequestSchema>;
 
-const idListSchema = z.array(taskIdSchema).min(1, 'name at least one id').max(MAX_IDS_PER_WATCH, `at most ${MAX_IDS_PER_WATCH} ids per watch`);
+/**
+ * A list of task ids, checked in one plain loop: a watch may name 10,000 ids, and a schema per element
+ * cost the server ~12 ms of event loop per such watch against ~0.5 ms for the loop. The first problem is
+ * reported with the id's position, as zod would.
+ */
+const idListSchema = z
+  .array(z.unknown())
+  .min(1, 'name at least one id')
+  .max(MAX_IDS_PER_WATCH, `at most ${MAX_IDS_PER_WATCH} ids per watch`)
+  .transform((ids, ctx) => {
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      const problem = typeof id === 'string' ? taskIdProblem(id) : 'expected a string';
+      if (problem) {
+        ctx.addIssue({ code: 'custom', message: problem, path: [i] });
+        return z.NEVER;
+      }
+    }
+    return ids as string[];
+  });
 
 export const workerIdentitySchema = z.strictObject({
   id: z.string().min(1).max(128),

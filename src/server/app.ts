@@ -7,6 +7,7 @@ import { InvalidInputError } from '../core/task-id.ts';
 import type { TaskStatus } from '../core/task-status.ts';
 import type { TaskTracker } from '../core/task-tracker.ts';
 import { HttpError } from '../protocol/errors.ts';
+import { DEFAULT_MAX_WATCHED_IDS } from '../protocol/limits.ts';
 import { type Authenticate, bearerAuth, type Caller, checkRight, openAccess } from './auth.ts';
 import { sendJson } from './http-io.ts';
 import type { ServerMetrics } from './metrics.ts';
@@ -21,6 +22,8 @@ export interface ServerOptions {
   /** The longest a watch is held; also what a watch that names no timeout gets. */
   readonly watchTimeoutMs: number;
   readonly maxOpenWatches: number;
+  /** Ids held across all open watches; a watch that would pass it gets 503 like one past maxOpenWatches. */
+  readonly maxWatchedIds?: number;
   readonly maxBodyBytes: number;
   /** When set, every route but /ping and /healthz needs `Authorization: Bearer <token>`. */
   readonly token?: string | undefined;
@@ -74,6 +77,8 @@ export interface AppContext {
 /** The HTTP surface over a canceler: routing, auth, and the one error mapping. Routes live in routes/. */
 export function createApp({ canceler, tracker, scheduler, options, metrics, observer = {}, clock = systemClock, onBackgroundError = () => {} }: AppDependencies): RequestListener & {
   readonly openWatches: () => number;
+  /** Ids held across all open watches. */
+  readonly watchedIds: () => number;
   /** From now on, refuse new requests and close each connection after its answer. */
   readonly beginShutdown: () => void;
 } {
@@ -86,6 +91,7 @@ export function createApp({ canceler, tracker, scheduler, options, metrics, obse
     clock,
     watchTimeoutMs: options.watchTimeoutMs,
     maxOpenWatches: options.maxOpenWatches,
+    maxWatchedIds: options.maxWatchedIds ?? DEFAULT_MAX_WATCHED_IDS,
     onBackgroundError,
     onAnswered: (outcome) => observer.watchAnswered?.(outcome),
   });
@@ -165,6 +171,7 @@ export function createApp({ canceler, tracker, scheduler, options, metrics, obse
   };
   return Object.assign(listener, {
     openWatches: () => watches.open,
+    watchedIds: () => watches.heldIds,
     beginShutdown: () => {
       shuttingDown = true;
       watches.beginShutdown();

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Canceler } from '../core/canceler.ts';
+import { Canceler, DEFAULT_SWEEP_INTERVAL_MS } from '../core/canceler.ts';
 import { TaskTracker } from '../core/task-tracker.ts';
 import { CancelScheduler } from '../core/cancel-scheduler.ts';
 import type { Clock } from '../core/clock.ts';
@@ -17,6 +17,8 @@ export interface ServerConfig extends ServerOptions {
   readonly ttlMs: number;
   /** How long a watched task's worker may stay silent before the task is lost; default 3 watch timeouts. */
   readonly leaseMs?: number;
+  /** Tasks nobody watches are forgotten once their last activity is this old; never when not set. */
+  readonly retentionMs?: number;
   readonly observer?: ServerObserver;
   readonly clock?: Clock;
   /** Connections open at once; more are closed as they arrive. Unlimited when not set. */
@@ -52,7 +54,14 @@ const DRAIN_MS = 2_000;
 
 /** Starts a taskctl server; resolves once it listens. */
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
-  const canceler = new Canceler({ store: config.store, ttlMs: config.ttlMs, ...(config.clock ? { clock: config.clock } : {}), onError: config.onBackgroundError });
+  const canceler = new Canceler({
+    store: config.store,
+    ttlMs: config.ttlMs,
+    // Expired records go within half a TTL (and at least once a minute), so a short TTL keeps the store small.
+    sweepIntervalMs: Math.min(DEFAULT_SWEEP_INTERVAL_MS, Math.max(1_000, config.ttlMs / 2)),
+    ...(config.clock ? { clock: config.clock } : {}),
+    onError: config.onBackgroundError,
+  });
   const metrics = new ServerMetrics();
   const tracker = new TaskTracker({
     store: config.store,
@@ -64,6 +73,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       config.observer?.lost?.(status);
     },
     onChange: (status) => config.observer?.taskChanged?.(status),
+    ...(config.retentionMs !== undefined ? { retentionMs: config.retentionMs } : {}),
+    onForgotten: (count) => metrics.forgottenTasks.inc(count),
   });
   const scheduler = new CancelScheduler({
     store: config.store,
@@ -77,6 +88,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     },
   });
   const app = createApp({ canceler, tracker, scheduler, options: config, metrics, onBackgroundError: config.onBackgroundError, ...(config.observer ? { observer: config.observer } : {}), ...(config.clock ? { clock: config.clock } : {}) });
+  metrics.observe({ trackedTasks: () => config.store.countStatuses(), watchedIds: app.watchedIds });
   const server = createServer(
     {
       headersTimeout: config.headersTimeoutMs ?? HEADERS_TIMEOUT_MS,

@@ -34,11 +34,38 @@ export class ServerMetrics {
     registers: [this.registry],
   });
 
+  readonly forgottenTasks = new Counter({
+    name: 'taskctl_tasks_forgotten_total',
+    help: 'Task statuses removed by retention (nobody watched them for longer than --retention).',
+    registers: [this.registry],
+  });
+
   readonly droppedConnections = new Counter({
     name: 'taskctl_connections_dropped_total',
     help: 'Connections closed on arrival because --max-connections were open.',
     registers: [this.registry],
   });
+
+  /** Gauges read when scraped: how many tasks the store tracks, how many ids the open watches hold. */
+  observe(sources: { trackedTasks: () => Promise<number>; watchedIds: () => number }): void {
+    new Gauge({
+      name: 'taskctl_tasks_tracked',
+      help: 'Task statuses the store holds (watched, ended or lost, until retention forgets them).',
+      registers: [this.registry],
+      async collect() {
+        // A store that cannot answer (Redis down) leaves the gauge unknown, not the whole scrape failed.
+        this.set(await sources.trackedTasks().catch(() => Number.NaN));
+      },
+    });
+    new Gauge({
+      name: 'taskctl_watched_ids',
+      help: 'Ids held across all open watches (an id in two watches counts twice); capped by --max-watched-ids.',
+      registers: [this.registry],
+      collect() {
+        this.set(sources.watchedIds());
+      },
+    });
+  }
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'taskctl_' });

@@ -15,6 +15,7 @@ export interface WatchHolderOptions {
   /** The longest a watch is held; also what a watch that names no timeout gets. */
   readonly watchTimeoutMs: number;
   readonly maxOpenWatches: number;
+  readonly maxWatchedIds: number;
   readonly onBackgroundError: (error: unknown) => void;
   /** Told of each answered watch. */
   readonly onAnswered?: (outcome: 'cancelled' | 'timeout' | 'gone') => void;
@@ -24,6 +25,7 @@ export interface WatchHolderOptions {
 export class WatchHolder {
   readonly #options: WatchHolderOptions;
   #open = 0;
+  #heldIds = 0;
   #closing = false;
 
   constructor(options: WatchHolderOptions) {
@@ -33,6 +35,11 @@ export class WatchHolder {
   /** Watches held open now. */
   get open(): number {
     return this.#open;
+  }
+
+  /** Ids held across the open watches (an id in two watches counts twice). */
+  get heldIds(): number {
+    return this.#heldIds;
   }
 
   /** From now on each answered watch closes its connection, so workers re-poll elsewhere. */
@@ -59,7 +66,12 @@ export class WatchHolder {
       metrics.rejectedWatches.inc();
       throw new HttpError('too_many_watches', `this server holds ${this.#options.maxOpenWatches} watches already; retry shortly`, { 'retry-after': '1' });
     }
+    if (this.#heldIds + ids.length > this.#options.maxWatchedIds) {
+      metrics.rejectedWatches.inc();
+      throw new HttpError('too_many_watches', `this server watches ${this.#heldIds} of at most ${this.#options.maxWatchedIds} ids already; retry shortly`, { 'retry-after': '1' });
+    }
     this.#open++;
+    this.#heldIds += ids.length;
     metrics.openWatches.inc();
     tracker.watchStarted(ids, worker).catch(this.#options.onBackgroundError);
     return new Promise((resolve) => {
@@ -69,6 +81,7 @@ export class WatchHolder {
         res.off('close', end);
         tracker.watchEnded(ids);
         this.#open--;
+        this.#heldIds -= ids.length;
         metrics.openWatches.dec();
         // "gone": the client left, or the server is stopping and ended the wait early.
         const outcome = result.cancelled.length > 0 ? 'cancelled' : timedOut ? 'timeout' : 'gone';

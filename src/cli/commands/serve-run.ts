@@ -36,6 +36,8 @@ const optionsSchema = z.object({
   tui: z.boolean(),
   redisPrefix: z.string().max(200).optional(),
   lease: durationSchema.pipe(z.number().min(1_000, 'at least 1s')).optional(),
+  retention: durationSchema.pipe(z.number().min(1_000, 'at least 1s')),
+  maxWatchedIds: z.number().int('must be a whole number').min(1),
 });
 
 /**
@@ -74,6 +76,10 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown 
     token: args.token ?? (env.TASKCTL_TOKEN || undefined),
     maxConnections: args.maxConnections ?? defaultMaxConnections(),
   });
+  const leaseMs = options.lease ?? 3 * options.watchTimeout;
+  if (!(options.retention > leaseMs)) {
+    throw new UsageError(`--retention must be longer than the lease (${formatDuration(leaseMs)}), or watched tasks could be forgotten`);
+  }
   if (!isLoopback(options.host) && !options.token && !options.insecure) {
     throw new UsageError(`refusing to listen on ${options.host} without a token: set --token or TASKCTL_TOKEN, or pass --insecure if anyone on that network may cancel tasks`);
   }
@@ -82,7 +88,7 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown 
   const log = createLogger(options.json ? stdout : stderr, options.json ? 'json' : 'plain');
   let store;
   try {
-    store = await openStore(options.store, { redisKeyPrefix: options.redisPrefix });
+    store = await openStore(options.store, { redisKeyPrefix: options.redisPrefix, retentionMs: options.retention });
   } catch (error) {
     if (!(error instanceof StoreUnavailableError)) throw error;
     stderr.write(`taskctl: ${error.message}\n`);
@@ -98,7 +104,9 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown 
       port: options.port,
       store,
       ttlMs: options.ttl,
-      ...(options.lease !== undefined ? { leaseMs: options.lease } : {}),
+      leaseMs,
+      retentionMs: options.retention,
+      maxWatchedIds: options.maxWatchedIds,
       watchTimeoutMs: options.watchTimeout,
       maxOpenWatches: options.maxWatches,
       maxConnections: options.maxConnections,

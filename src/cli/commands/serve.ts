@@ -1,6 +1,6 @@
 import { DEFAULT_TTL_MS } from '../../core/canceler.ts';
 import { formatDuration } from '../../core/duration.ts';
-import { DEFAULT_MAX_OPEN_WATCHES, DEFAULT_WATCH_TIMEOUT_MS, MAX_WATCH_TIMEOUT_MS } from '../../protocol/limits.ts';
+import { DEFAULT_MAX_OPEN_WATCHES, DEFAULT_MAX_WATCHED_IDS, DEFAULT_RETENTION_MS, DEFAULT_WATCH_TIMEOUT_MS, MAX_WATCH_TIMEOUT_MS } from '../../protocol/limits.ts';
 import { defaultSqlitePath } from '../../store/data-path.ts';
 import type { CommandDefinition } from '../context.ts';
 
@@ -18,6 +18,8 @@ export type ServeArgs = {
   tui: boolean;
   redisPrefix?: string;
   lease?: string;
+  retention: string;
+  maxWatchedIds: number;
 };
 
 export const serveCommand: CommandDefinition<ServeArgs> = {
@@ -34,8 +36,10 @@ export const serveCommand: CommandDefinition<ServeArgs> = {
       .option('redis-prefix', { type: 'string', describe: 'Key prefix in Redis, so installations can share one [default: "taskctl:"]' })
       .option('watch-timeout', { type: 'string', default: formatDuration(DEFAULT_WATCH_TIMEOUT_MS), describe: `Longest a watch is held (max ${formatDuration(MAX_WATCH_TIMEOUT_MS)})` })
       .option('lease', { type: 'string', describe: 'Silence after which a watched task is lost [default: 3 x --watch-timeout]' })
+      .option('retention', { type: 'string', default: formatDuration(DEFAULT_RETENTION_MS), describe: 'Forget a task (status, history) nobody has watched for this long' })
       .option('ttl', { type: 'string', default: formatDuration(DEFAULT_TTL_MS), describe: 'How long a cancel is remembered' })
       .option('max-watches', { type: 'number', default: DEFAULT_MAX_OPEN_WATCHES, describe: 'Watches held open at once; more get 503 + Retry-After' })
+      .option('max-watched-ids', { type: 'number', default: DEFAULT_MAX_WATCHED_IDS, describe: 'Ids held across all open watches; more get 503 + Retry-After' })
       .option('max-connections', { type: 'number', describe: 'Connections open at once; more are closed on arrival [default: 90% of the open-file limit]' })
       .option('token', { type: 'string', describe: 'Require Authorization: Bearer <token> (env TASKCTL_TOKEN)' })
       .option('insecure', { type: 'boolean', default: false, describe: 'Allow a non-loopback --host without a token' })

@@ -1,0 +1,76 @@
+// Bounded state on a real server: caps that count ids, and no store call that stalls everyone else.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { TaskStatus } from '../../src/core/task-status.ts';
+import { SqliteStore } from '../../src/store/sqlite-store.ts';
+import { runCli } from '../helpers/cli.ts';
+import { eventually, startTestServer, tempDir } from '../helpers/server.ts';
+
+const post = (url: string, body: string) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+
+test('--max-watched-ids: a watch that would pass it gets 503 + Retry-After; once ids are let go, it fits', async () => {
+  const server = await startTestServer({ maxWatchedIds: 5, watchTimeoutMs: 10_000 });
+  try {
+    const held = post(`${server.url}/v1/watch`, JSON.stringify({ ids: ['a', 'b', 'c', 'd'], timeout: '10s' })).then((r) => r.json());
+    while (server.openWatches() < 1) await new Promise((resolve) => setTimeout(resolve, 10));
+    const refused = await post(`${server.url}/v1/watch`, JSON.stringify({ ids: ['e', 'f'], timeout: '1s' }));
+    assert.is(refused.status, 503);
+    assert.is(refused.headers.get('retry-after'), '1');
+    const body = await refused.json();
+    assert.is(body.error.code, 'too_many_watches');
+    assert.match(body.error.message, 'at most 5 ids');
+    assert.is((await fetch(`${server.url}/watch-task/e`, { signal: AbortSignal.timeout(300) }).catch(() => undefined))?.status, undefined, 'one more id fits and is held');
+    await eventually(async () => /^taskctl_watched_ids 4$/m.test(await (await fetch(`${server.url}/metrics`)).text()), 'the aborted watch to give its id back');
+    await fetch(`${server.url}/cancel-task/a`);
+    assert.equal((await held).cancelled, ['a']);
+    const fits = await post(`${server.url}/v1/watch`, JSON.stringify({ ids: ['e', 'f'], timeout: '200ms' }));
+    assert.is(fits.status, 200, 'the ids were given back when the watch ended');
+  } finally {
+    await server.close();
+  }
+});
+
+test('a large watch of fresh ids and large listings do not stall /ping (100,000 tasks on sqlite)', async () => {
+  const dir = tempDir();
+  const store = new SqliteStore(`${dir.path}/big.db`);
+  const now = Date.now();
+  const existing: TaskStatus[] = Array.from({ length: 100_000 }, (_, i) => ({ id: `old-${i}`, state: 'succeeded', since: now, history: [{ state: 'succeeded', at: now }] }));
+  await store.saveStatuses(existing);
+  const server = await startTestServer({ store, watchTimeoutMs: 2_000, maxOpenWatches: 100 });
+  try {
+    const bodies = Array.from({ length: 10 }, (_, w) => JSON.stringify({ ids: Array.from({ length: 10_000 }, (_, i) => `fresh-${w}-${i}`), timeout: '1s', worker: { id: `w${w}`, host: 'h', pid: w } }));
+    let slowestPingMs = 0;
+    let pinging = true;
+    const pinger = (async () => {
+      while (pinging) {
+        const started = performance.now();
+        await (await fetch(`${server.url}/ping`)).arrayBuffer();
+        slowestPingMs = Math.max(slowestPingMs, performance.now() - started);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    })();
+    await Promise.all([
+      ...bodies.map((body) => post(`${server.url}/v1/watch`, body).then((r) => r.arrayBuffer())),
+      ...Array.from({ length: 20 }, () => fetch(`${server.url}/v1/tasks?limit=1000`).then((r) => r.arrayBuffer())),
+    ]);
+    // The statuses of the fresh ids are written behind the answers; wait until they are all there.
+    while ((await store.countStatuses()) < 200_000) await new Promise((resolve) => setTimeout(resolve, 20));
+    pinging = false;
+    await pinger;
+    // One transaction used to write all 100,000 fresh statuses at once, holding the event loop for seconds.
+    // A generous bound, so a busy machine does not make it flaky; the bench measures the real figure.
+    assert.ok(slowestPingMs < 750, `slowest /ping took ${Math.round(slowestPingMs)} ms`);
+    if (process.env.TASKCTL_TEST_VERBOSE) console.log(`slowest /ping: ${Math.round(slowestPingMs)} ms`);
+  } finally {
+    await server.close();
+    dir.remove();
+  }
+});
+
+test('serve: --retention must be longer than the lease', async () => {
+  const result = await runCli(['serve', '--store', 'memory', '--port', '0', '--watch-timeout', '10s', '--retention', '20s']);
+  assert.is(result.code, 2);
+  assert.match(result.stderr, /^taskctl: --retention must be longer than the lease \(30s\)/);
+});
+
+test.run();
