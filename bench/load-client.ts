@@ -7,7 +7,9 @@ interface Stats { count: number; p50: number; p90: number; p99: number; max: num
 export type Scenario =
   | { kind: 'latency'; url: string; ids: string[]; mode: 'per-id' | 'batched'; batchWorkers: number; cancelConcurrency: number; memoryOnly?: boolean }
   | { kind: 'throughput'; url: string; what: 'watch-cancelled' | 'cancel'; concurrency: number; durationMs: number; idPrefix: string }
-  | { kind: 'fanout'; url: string; id: string; watchers: number };
+  | { kind: 'fanout'; url: string; id: string; watchers: number }
+  | { kind: 'flood'; url: string; watches: number; idsPerWatch: number; pagers: number; prefix: string }
+  | { kind: 'churn'; url: string; total: number; batch: number; inFlight: number; concurrency: number; prefix: string };
 
 const keepAlive = new Agent({ keepAlive: true, maxSockets: Infinity });
 
@@ -167,12 +169,105 @@ async function fanout(s: Extract<Scenario, { kind: 'fanout' }>) {
   return { allAnsweredMs: Math.round((Math.max(...times) - sentAt) * 1_000) / 1_000, firstMs: Math.round((Math.min(...times) - sentAt) * 1_000) / 1_000 };
 }
 
+async function metric(url: string, name: string): Promise<number> {
+  const text = (await send(`${url}/metrics`, 'GET')).text;
+  return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+}
+
+/**
+ * Bounded state, flood: many big watches of fresh ids at once (the server writes a status for each), then
+ * a crowd of `taskctl ls` (two pages of 500 each), while the orchestrator's probe pings.
+ */
+async function flood(s: Extract<Scenario, { kind: 'flood' }>) {
+  const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
+  const before = await metric(s.url, 'taskctl_tasks_tracked');
+  const started = performance.now();
+  for (let w = 0; w < s.watches; w++) {
+    const ids = Array.from({ length: s.idsPerWatch }, (_, i) => `${s.prefix}-${w}-${i}`);
+    const body = JSON.stringify({ ids, timeout: '5m', worker: { id: `flood-${w}`, host: 'bench', pid: w } });
+    // Held until the client is killed: the watches stay open through the listing phase.
+    send(`${s.url}/v1/watch`, 'POST', body, agent).catch(() => {});
+  }
+  const target = before + s.watches * s.idsPerWatch;
+  while ((await metric(s.url, 'taskctl_tasks_tracked')) < target) await new Promise((resolve) => setTimeout(resolve, 50));
+  const writtenMs = performance.now() - started;
+  process.send!({ opened: true });
+  await waitForGo();
+  const firstStarted = performance.now();
+  const first = await send(`${s.url}/v1/tasks?limit=1000`, 'GET');
+  const firstPageMs = performance.now() - firstStarted;
+  if (first.status !== 200) throw new Error(`first ls page: HTTP ${first.status}`);
+  const pageTimes: number[] = [];
+  await Promise.all(
+    Array.from({ length: s.pagers }, async () => {
+      let after: string | undefined;
+      for (let page = 0; page < 2; page++) {
+        const t = performance.now();
+        const reply = await send(`${s.url}/v1/tasks?limit=500${after ? `&after=${encodeURIComponent(after)}` : ''}`, 'GET');
+        pageTimes.push(performance.now() - t);
+        after = (JSON.parse(reply.text) as { next?: string }).next;
+      }
+    }),
+  );
+  return { tracked: target, writtenMs: Math.round(writtenMs), firstPageMs: Math.round(firstPageMs * 10) / 10, pages: stats(pageTimes) };
+}
+
+/**
+ * Bounded state, churn: `total` distinct ids pass through watch -> cancel -> report, `batch` ids at a
+ * time with `inFlight` batches going at once; progress goes to the orchestrator as it happens.
+ */
+async function churn(s: Extract<Scenario, { kind: 'churn' }>) {
+  const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
+  const started = performance.now();
+  let done = 0;
+  let failed = 0;
+  let nextBatch = 0;
+  const batches = Math.ceil(s.total / s.batch);
+  const runBatch = async (b: number) => {
+    const ids = Array.from({ length: Math.min(s.batch, s.total - b * s.batch) }, (_, i) => `${s.prefix}-${b}-${i}`);
+    const worker = { id: `churn-${b % 64}`, host: 'bench', pid: b % 64 };
+    const watch = send(`${s.url}/v1/watch`, 'POST', JSON.stringify({ ids, timeout: '1s', worker }), agent).catch(() => undefined);
+    const queue = [...ids];
+    const step = async (path: (id: string) => string, body: (id: string) => string) => {
+      const work = [...queue];
+      await Promise.all(
+        Array.from({ length: s.concurrency }, async () => {
+          for (let id = work.shift(); id !== undefined; id = work.shift()) {
+            const reply = await send(`${s.url}${path(id)}`, 'POST', body(id), agent).catch(() => ({ status: 0, text: '' }));
+            if (reply.status !== 200) failed++;
+          }
+        }),
+      );
+    };
+    await step((id) => `/v1/tasks/${id}/cancel`, () => '{"reason":"churn"}');
+    await step((id) => `/v1/tasks/${id}/report`, () => JSON.stringify({ outcome: 'cancelled', worker }));
+    await watch;
+    done += ids.length;
+    process.send!({ progress: done });
+  };
+  await Promise.all(
+    Array.from({ length: s.inFlight }, async () => {
+      for (let b = nextBatch++; b < batches; b = nextBatch++) await runBatch(b);
+    }),
+  );
+  const elapsedMs = performance.now() - started;
+  return { ids: done, failed, seconds: Math.round(elapsedMs / 100) / 10, idsPerSecond: Math.round((done / elapsedMs) * 1_000) };
+}
+
 process.on('message', async (message: { scenario?: Scenario }) => {
   const scenario = message.scenario;
   if (!scenario) return;
   try {
     const result =
-      scenario.kind === 'latency' ? await latency(scenario) : scenario.kind === 'throughput' ? await throughput(scenario) : await fanout(scenario);
+      scenario.kind === 'latency'
+        ? await latency(scenario)
+        : scenario.kind === 'throughput'
+          ? await throughput(scenario)
+          : scenario.kind === 'flood'
+            ? await flood(scenario)
+            : scenario.kind === 'churn'
+              ? await churn(scenario)
+              : await fanout(scenario);
     process.send!({ result });
   } catch (error) {
     process.send!({ error: (error as Error).stack ?? String(error) });

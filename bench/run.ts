@@ -1,92 +1,18 @@
 // npm run bench [-- --quick]: measures the built binary on loopback and writes bench/results.json.
 // Servers are the real dist/taskctl; load comes from load-client.ts in a process of its own.
-import { type ChildProcess, execFileSync, fork, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DatabaseSync } from 'node:sqlite';
-import { ensureBinary } from '../test/helpers/binary.ts';
-import type { Scenario } from './load-client.ts';
+import { ask, binary, cpuTicks, quick, rssKb, scratch, sleep, sockets, startClient, startServer, track } from './harness.ts';
+import { churn, flood } from './bounded-state.ts';
 
-const quick = process.argv.includes('--quick');
 const here = fileURLToPath(new URL('.', import.meta.url));
-const binary = ensureBinary();
-const scratch = mkdtempSync(join(tmpdir(), 'taskctl-bench-'));
 const results: Record<string, unknown> = { quick, machine: { cpus: (await import('node:os')).cpus().length, node: process.version }, startedAt: new Date().toISOString() };
 const table: string[][] = [];
 const row = (...cells: (string | number)[]) => table.push(cells.map(String));
 let serial = 0;
-
-interface Server { url: string; pid: number; process: ChildProcess; stop(): Promise<void> }
-
-// Whatever happens to the bench, it leaves no server or client running.
-const children = new Set<ChildProcess>();
-process.on('exit', () => children.forEach((child) => child.kill('SIGKILL')));
-
-async function startServer(store: string): Promise<Server> {
-  const child = track(spawn(binary, ['serve', '--port', '0', '--store', store, '--watch-timeout', '5m', '--max-watches', '1000000', '--json', '--no-tui'], { stdio: ['ignore', 'pipe', 'inherit'] }));
-  let output = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk) => (output += chunk));
-  const deadline = Date.now() + 10_000;
-  while (!/"url":"([^"]+)"/.test(output)) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`server did not start: ${output}`);
-    await sleep(5);
-  }
-  const url = /"url":"([^"]+)"/.exec(output)![1]!;
-  return {
-    url,
-    pid: child.pid!,
-    process: child,
-    stop: async () => {
-      child.kill('SIGTERM');
-      if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
-    },
-  };
-}
-
-function startClient(): ChildProcess {
-  return track(fork(join(here, 'load-client.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
-}
-
-function track(child: ChildProcess): ChildProcess {
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
-}
-
-function ask<T>(client: ChildProcess, scenario: Scenario, onOpened?: () => Promise<void>): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onMessage = async (message: { opened?: boolean; result?: T; error?: string }) => {
-      if (message.opened) {
-        await onOpened?.();
-        client.send({ go: true });
-      } else if (message.error) {
-        client.off('message', onMessage);
-        reject(new Error(message.error));
-      } else if (message.result) {
-        client.off('message', onMessage);
-        resolve(message.result);
-      }
-    };
-    client.on('message', onMessage);
-    client.send({ scenario });
-  });
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const rssKb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
-const cpuTicks = (pid: number) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return Number(fields[11]) + Number(fields[12]);
-};
-const sockets = (pid: number) => readdirSync(`/proc/${pid}/fd`).filter((fd) => {
-  try {
-    return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:');
-  } catch {
-    return false;
-  }
-}).length;
 
 async function openWatches(url: string): Promise<number> {
   return (await (await fetch(`${url}/healthz`)).json() as { openWatches: number }).openWatches;
@@ -239,6 +165,15 @@ if (!quick) {
   results.memoryBatchedLarge = batched;
   row('memory', '100000 ids, 10 batched watches (sqlite)', `${batched.serverRssIdleMb} -> ${batched.serverRssHeldMb} MB RSS; ${batched.bytesPerWatchedId} B per watched id`, '');
 }
+
+log(quick ? 'bounded state: flood, 10 watches x 10,000 fresh ids + 30 ls' : 'bounded state: flood, 50 watches x 10,000 fresh ids + 150 ls');
+const floodResult = quick ? await flood(10, 10_000, 30) : await flood(50, 10_000, 150);
+log(`bounded state: churn of ${quick ? '50,000' : '1,000,000'} ids`);
+const churnResult = await churn(quick ? 50_000 : 1_000_000);
+results.boundedState = { flood: floodResult, churn: churnResult };
+row('bounded', `flood: ${floodResult.watches} x ${floodResult.idsPerWatch} fresh ids (sqlite)`, `/ping p99 ${floodResult.ping.flood.p99} ms (max ${floodResult.ping.flood.max}); all ${floodResult.tracked} statuses written in ${floodResult.writtenMs} ms; ${floodResult.rssMb.idle} -> ${floodResult.rssMb.held} MB RSS`, '');
+row('bounded', `flood: then ${floodResult.pagers} ls at once`, `/ping p99 ${floodResult.ping.listing.p99} ms (max ${floodResult.ping.listing.max}); first page of 1000 in ${floodResult.firstPageMs} ms; pages p99 ${floodResult.pages.p99} ms`, '');
+row('bounded', `churn: ${churnResult.ids} ids watch->cancel->report, --retention 5s`, `${churnResult.idsPerSecond} ids/s; /ping p99 ${churnResult.ping.p99} ms; RSS peak ${churnResult.peakRssMb} MB, end/quarter ${churnResult.rssEndToQuarter}; db end/quarter ${churnResult.dbEndToQuarter} (${churnResult.end.dbMb} MB); ${churnResult.end.tracked} tracked (window bound ${churnResult.trackedWindowBound})`, '');
 
 const throughputs: unknown[] = [];
 for (const store of ['memory', 'sqlite'] as const) {
