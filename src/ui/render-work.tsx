@@ -9,10 +9,11 @@ interface WorkAppProps {
   readonly onQuit: (reason: 'quit' | 'SIGINT') => void;
 }
 
-function WorkApp({ store, onQuit }: WorkAppProps) {
+/** The work screen kept up to date: the store's state, the clock and the terminal's size (it follows resizes). */
+export function WorkApp({ store, onQuit }: WorkAppProps) {
   const state = useStoreState(store);
   const now = useNow();
-  const { rows } = useWindowSize();
+  const { columns, rows } = useWindowSize();
   const { exit } = useApp();
   const { isRawModeSupported } = useStdin();
   useInput(
@@ -26,7 +27,7 @@ function WorkApp({ store, onQuit }: WorkAppProps) {
   useEffect(() => {
     if (state.exitCode !== undefined) exit();
   }, [state.exitCode, exit]);
-  return <WorkScreen state={state} now={now} rows={rows} />;
+  return <WorkScreen state={state} now={now} columns={columns} rows={rows} />;
 }
 
 /** Draws the live work screen; the returned function waits for its last frame and takes it down. */
