@@ -1,6 +1,7 @@
 import { render, useWindowSize } from 'ink';
 import { useEffect, useRef, useState } from 'react';
 import type { ServeActivity } from '../server/serve-activity.ts';
+import { eraseOnNarrowing } from './erase-on-narrowing.ts';
 import { ServeScreen } from './serve-screen.tsx';
 import { useStoreState } from './use-store-state.ts';
 
@@ -50,5 +51,9 @@ export function renderServe(activity: ServeActivity, openWatches: () => number, 
     patchConsole: false,
     maxFps: 5,
   });
-  return () => instance.unmount();
+  const stopErasing = eraseOnNarrowing(io.stdout);
+  return () => {
+    instance.unmount();
+    stopErasing();
+  };
 }

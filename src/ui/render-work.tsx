@@ -1,6 +1,7 @@
 import { render, useApp, useInput, useStdin, useWindowSize } from 'ink';
 import { useEffect } from 'react';
 import type { WorkStore } from '../worker/work-state.ts';
+import { eraseOnNarrowing } from './erase-on-narrowing.ts';
 import { useNow, useStoreState } from './use-store-state.ts';
 import { WorkScreen } from './work-screen.tsx';
 
@@ -44,10 +45,12 @@ export function renderWork(
     patchConsole: false,
     maxFps: 10,
   });
+  const stopErasing = eraseOnNarrowing(io.stdout);
   return async () => {
     // Let the final state reach the screen before leaving it in place.
     await new Promise((resolve) => setTimeout(resolve, 150));
     instance.unmount();
+    stopErasing();
     await instance.waitUntilExit().catch(() => {});
   };
 }
