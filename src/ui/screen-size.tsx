@@ -10,6 +10,7 @@ export interface ScreenSize {
 /** Below this, no screen can show its title, header and a row legibly. */
 export const MIN_SIZE: ScreenSize = { columns: 40, rows: 10 };
 
+/** Whether a terminal of this size gets the one-line notice instead of a screen. */
 export function isTooSmall({ columns, rows }: ScreenSize): boolean {
   return columns < MIN_SIZE.columns || rows < MIN_SIZE.rows;
 }

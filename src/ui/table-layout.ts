@@ -2,6 +2,7 @@
 // and the cells to show, so how a table narrows is decided and tested here, and components only draw it.
 //
 // Narrowing, in order, until the row fits the width:
+//   0. columns held wider than their content (by a preferredWidth) give back the cells they do not use;
 //   1. the flexible column (detail, reason, last line) gives way, down to its minimum;
 //   2. the other columns give way, widest first, down to their minimums: long ids are shortened in the
 //      middle (`pipeline-…-name-12`), keeping the end that tells ids apart;
@@ -17,7 +18,7 @@ export interface TableColumn {
   readonly header: string;
   /**
    * The fewest cells this column is squeezed to before it drops out (or, lacking a dropRank, is cut). A
-   * column whose content is narrower than this is never squeezed at all.
+   * column that wants less (its content, or its preferredWidth, is narrower) is never squeezed at all.
    */
   readonly minWidth: number;
   /** The width it takes when there is room, whatever its content (so it does not move). Unset: its content's. */
@@ -60,21 +61,25 @@ export function layoutTable(columns: readonly TableColumn[], cells: readonly (re
     if (sumWithGaps(shown.map((i) => floors[i]!), gap) <= width) break;
     shown = shown.filter((i) => i !== next.i);
   }
-  const widths = narrow(shown.map((i) => ({ ...columns[i]!, wanted: wanted[i]!, floor: floors[i]! })), width, gap);
+  const widths = narrow(shown.map((i) => ({ ...columns[i]!, natural: natural[i]!, wanted: wanted[i]!, floor: floors[i]! })), width, gap);
   // Columns cut below a few cells (an ellipsis and little else) leave, with their gaps.
   const keep = widths.map((w, k) => w >= Math.min(MIN_CUT_WIDTH, floors[shown[k]!]!) && w > 0);
   return { shown: shown.filter((_, k) => keep[k]), widths: widths.filter((_, k) => keep[k]), gap };
 }
 
-function narrow(columns: readonly (TableColumn & { wanted: number; floor: number })[], width: number, gap: number): number[] {
+function narrow(columns: readonly (TableColumn & { natural: number; wanted: number; floor: number })[], width: number, gap: number): number[] {
   const widths = columns.map((c) => c.wanted);
   let excess = sumWithGaps(widths, gap) - width;
+  const giveWay = (i: number, downTo: number) => {
+    const give = Math.max(0, Math.min(excess, widths[i]! - downTo));
+    widths[i]! -= give;
+    excess -= give;
+  };
+  // 0. Padding goes before any text is cut.
+  columns.forEach((column, i) => giveWay(i, Math.max(column.natural, column.floor)));
   // 1. The flexible column gives way.
   columns.forEach((column, i) => {
-    if (!column.flex || excess <= 0) return;
-    const give = Math.min(excess, widths[i]! - column.floor);
-    widths[i]! -= Math.max(0, give);
-    excess -= Math.max(0, give);
+    if (column.flex) giveWay(i, column.floor);
   });
   // 2. The others give way one cell at a time, the widest first, so long ids shorten before short ones.
   while (excess > 0) {

@@ -1,3 +1,14 @@
+// The table every screen draws its rows with. A screen (work, serve, top) does the same few things:
+//   - takes { columns, rows } as props, from one useWindowSize() in its app component;
+//   - returns <TooSmall> when isTooSmall(size), and draws at most frameHeight(rows) lines, choosing which
+//     rows to show itself (live ones first; shareRows() when several lists share the height);
+//   - draws title and status lines with <StatusLine segments width>, and rows with
+//       <Table columns={COLUMNS} rows={[{ key, cells: [id, { text: state, color }, …] }]} width={columns} />
+//     where each column says its minWidth, and as needed preferredWidth, flex, cut: 'middle' (ids) and
+//     dropRank (low-value columns); see table-layout.ts for how they narrow;
+//   - calls eraseOnNarrowing(stdout) next to Ink's render().
+// Cell and segment texts may come from anywhere: they pass through printable() here, once.
+
 import { Box, Text } from 'ink';
 import { Fragment } from 'react';
 import { fitTable, type TableColumn, type TableOptions } from './table-layout.ts';

@@ -36,6 +36,14 @@ test('narrowing: the detail gives way first, then ids are shortened in the middl
   assert.is(fitTable(COLUMNS, [row(LONG_ID)], 80).rows[0]![0], 'pipeline-step-…-a-long-name-12');
 });
 
+test('a column held wide by its preferredWidth gives back its padding before any text is cut', () => {
+  const columns: TableColumn[] = [ID, { header: 'FROM', minWidth: 9, preferredWidth: 15 }, DETAIL];
+  const rows = [[LONG_ID, '127.0.0.1', 'wrong dataset: the run picked up']];
+  assert.equal(layoutTable(columns, rows, 200).widths, [33, 15, 32]);
+  assert.equal(layoutTable(columns, rows, 78).widths, [33, 9, 32]);
+  assert.equal(layoutTable(columns, rows, 70).widths, [33, 9, 24]);
+});
+
 test('the widest column shortens first, so short ids keep their full text', () => {
   const columns: TableColumn[] = [ID, { ...ID, header: 'PARENT' }, DETAIL];
   const layout = layoutTable(columns, [['x'.repeat(60), 'short-parent-id-1', 'detail']], 70);
