@@ -1,6 +1,7 @@
-import { render } from 'ink';
+import { render, useWindowSize } from 'ink';
 import { useEffect, useRef, useState } from 'react';
 import type { ServeActivity } from '../server/serve-activity.ts';
+import { eraseOnNarrowing } from './erase-on-narrowing.ts';
 import { ServeScreen } from './serve-screen.tsx';
 import { useStoreState } from './use-store-state.ts';
 
@@ -33,10 +34,12 @@ function useRates(activity: ServeActivity, openWatches: () => number): Rates {
   return rates;
 }
 
-function ServeApp({ activity, openWatches }: { readonly activity: ServeActivity; readonly openWatches: () => number }) {
+/** The serve screen kept up to date: activity, rates and the terminal's size (it follows resizes). */
+export function ServeApp({ activity, openWatches }: { readonly activity: ServeActivity; readonly openWatches: () => number }) {
   const state = useStoreState(activity, 200);
   const rates = useRates(activity, openWatches);
-  return <ServeScreen state={state} {...rates} now={Math.max(rates.now, Date.now())} />;
+  const { columns, rows } = useWindowSize();
+  return <ServeScreen state={state} {...rates} now={Math.max(rates.now, Date.now())} columns={columns} rows={rows} />;
 }
 
 /** Draws the serve dashboard until the returned function takes it down. Ctrl-C stays a signal. */
@@ -48,5 +51,9 @@ export function renderServe(activity: ServeActivity, openWatches: () => number, 
     patchConsole: false,
     maxFps: 5,
   });
-  return () => instance.unmount();
+  const stopErasing = eraseOnNarrowing(io.stdout);
+  return () => {
+    instance.unmount();
+    stopErasing();
+  };
 }

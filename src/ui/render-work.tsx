@@ -1,6 +1,7 @@
 import { render, useApp, useInput, useStdin, useWindowSize } from 'ink';
 import { useEffect } from 'react';
 import type { WorkStore } from '../worker/work-state.ts';
+import { eraseOnNarrowing } from './erase-on-narrowing.ts';
 import { useNow, useStoreState } from './use-store-state.ts';
 import { WorkScreen } from './work-screen.tsx';
 
@@ -9,10 +10,11 @@ interface WorkAppProps {
   readonly onQuit: (reason: 'quit' | 'SIGINT') => void;
 }
 
-function WorkApp({ store, onQuit }: WorkAppProps) {
+/** The work screen kept up to date: the store's state, the clock and the terminal's size (it follows resizes). */
+export function WorkApp({ store, onQuit }: WorkAppProps) {
   const state = useStoreState(store);
   const now = useNow();
-  const { rows } = useWindowSize();
+  const { columns, rows } = useWindowSize();
   const { exit } = useApp();
   const { isRawModeSupported } = useStdin();
   useInput(
@@ -26,7 +28,7 @@ function WorkApp({ store, onQuit }: WorkAppProps) {
   useEffect(() => {
     if (state.exitCode !== undefined) exit();
   }, [state.exitCode, exit]);
-  return <WorkScreen state={state} now={now} rows={rows} />;
+  return <WorkScreen state={state} now={now} columns={columns} rows={rows} />;
 }
 
 /** Draws the live work screen; the returned function waits for its last frame and takes it down. */
@@ -43,10 +45,12 @@ export function renderWork(
     patchConsole: false,
     maxFps: 10,
   });
+  const stopErasing = eraseOnNarrowing(io.stdout);
   return async () => {
     // Let the final state reach the screen before leaving it in place.
     await new Promise((resolve) => setTimeout(resolve, 150));
     instance.unmount();
+    stopErasing();
     await instance.waitUntilExit().catch(() => {});
   };
 }

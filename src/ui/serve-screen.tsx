@@ -1,6 +1,11 @@
 import { Box, Text } from 'ink';
+import type { ReactNode } from 'react';
 import { formatDuration } from '../core/duration.ts';
 import type { ServeState } from '../server/serve-activity.ts';
+import { segment, type Segment } from './line-layout.ts';
+import { frameHeight, isTooSmall, shareRows, TooSmall } from './screen-size.tsx';
+import { StatusLine } from './status-line.tsx';
+import { Table, type TableColumn, type TableRow } from './table.tsx';
 
 export interface ServeScreenProps {
   readonly state: ServeState;
@@ -8,64 +13,91 @@ export interface ServeScreenProps {
   readonly cancelsPerSecond: number;
   readonly watchesPerSecond: number;
   readonly now: number;
+  /** Terminal columns: no line is wider. */
+  readonly columns: number;
+  /** Terminal rows: the lists are cut to fit, each heading saying how many it leaves out. */
+  readonly rows: number;
 }
 
 const clock = (ms: number) => new Date(ms).toTimeString().slice(0, 8);
 const rate = (perSecond: number) => (perSecond >= 10 ? perSecond.toFixed(0) : perSecond.toFixed(1));
 
-/** The serve dashboard: where it listens, how busy it is, the latest cancels and errors. */
-export function ServeScreen({ state, openWatches, cancelsPerSecond, watchesPerSecond, now }: ServeScreenProps) {
+const TIME: TableColumn = { header: 'TIME', minWidth: 8, preferredWidth: 8, dropRank: 1 };
+const ID: TableColumn = { header: 'TASK', minWidth: 16, cut: 'middle' };
+const CANCEL_COLUMNS: readonly TableColumn[] = [TIME, ID, { header: 'FROM', minWidth: 9, preferredWidth: 15, cut: 'middle' }, { header: 'REASON', minWidth: 20, flex: true }];
+const CHANGE_COLUMNS: readonly TableColumn[] = [TIME, ID, { header: 'STATE', minWidth: 16, preferredWidth: 16 }, { header: 'WORKER', minWidth: 16, flex: true, cut: 'middle' }];
+const ERROR_COLUMNS: readonly TableColumn[] = [TIME, { header: 'ERROR', minWidth: 12, flex: true }];
+
+// Title, rates, key hint; then each list's heading.
+const FIXED_LINES = 3 + 3;
+// The blank lines between the parts, left out when the terminal is short.
+const BLANK_LINES = 4;
+
+/** The serve dashboard: where it listens, how busy it is, the latest cancels, task changes and errors. */
+export function ServeScreen({ state, openWatches, cancelsPerSecond, watchesPerSecond, now, columns, rows }: ServeScreenProps) {
+  if (isTooSmall({ columns, rows })) return <TooSmall columns={columns} rows={rows} />;
+  const cancels: TableRow[] = state.recentCancels.map((c, i) => ({
+    key: `${c.id}-${c.at}-${i}`,
+    cells: [{ text: clock(c.at), dimColor: true }, c.id, { text: c.address, dimColor: true }, c.reason ?? ''],
+  }));
+  const changes: TableRow[] = state.recentTaskChanges.map((c, i) => ({
+    key: `${c.id}-${c.at}-${i}`,
+    cells: [{ text: clock(c.at), dimColor: true }, c.id, { text: c.state, color: c.state === 'lost' || c.state === 'failed' ? 'red' : undefined }, { text: c.worker ?? '', dimColor: true }],
+  }));
+  const errors: TableRow[] = state.recentErrors.map((e, i) => ({ key: `${e.at}-${i}`, cells: [clock(e.at), e.message].map((text) => ({ text, color: 'red' })) }));
+  // Every list shows at least one line (a row, or that it is empty); the blank lines go before any of that.
+  const height = frameHeight(rows);
+  const blanks = height >= FIXED_LINES + BLANK_LINES + 3;
+  const [cancelRoom, changeRoom, errorRoom] = shareRows(height - FIXED_LINES - (blanks ? BLANK_LINES : 0), [cancels, changes, errors].map((list) => Math.max(1, list.length)));
+  const blank = blanks ? <Text> </Text> : null;
+  const title: Segment[] = [
+    segment({ text: 'taskctl serve', bold: true }),
+    { spans: [{ text: 'listening on ' }, { text: state.url }], short: [{ text: state.url }], minWidth: 12 },
+    segment(`up ${formatDuration(now - state.startedAt)}`),
+    segment(`store ${state.store}`, { minWidth: 16, optional: true }),
+  ];
+  const stats: Segment[] = [
+    { spans: [{ text: 'open watches ' }, { text: String(openWatches), bold: true }] },
+    { spans: [{ text: 'cancels/s ' }, { text: rate(cancelsPerSecond), bold: true }], optional: true },
+    { spans: [{ text: 'watches answered/s ' }, { text: rate(watchesPerSecond), bold: true }], short: [{ text: 'answered/s ' }, { text: rate(watchesPerSecond), bold: true }], optional: true },
+    { spans: [{ text: `cancels since start ${state.cancelsTotal}` }], short: [{ text: `cancels ${state.cancelsTotal}` }], optional: true },
+    { spans: [{ text: 'tasks lost ' }, { text: String(state.lostTotal), color: state.lostTotal > 0 ? 'red' : undefined }], short: [{ text: 'lost ' }, { text: String(state.lostTotal), color: state.lostTotal > 0 ? 'red' : undefined }] },
+  ];
   return (
     <Box flexDirection="column">
-      <Text>
-        <Text bold>taskctl serve</Text> · listening on {state.url} · store {state.store} · up {formatDuration(now - state.startedAt)}
-      </Text>
-      <Text>
-        open watches <Text bold>{openWatches}</Text> · cancels/s <Text bold>{rate(cancelsPerSecond)}</Text> · watches answered/s{' '}
-        <Text bold>{rate(watchesPerSecond)}</Text> · cancels since start {state.cancelsTotal} · tasks lost{' '}
-        <Text color={state.lostTotal > 0 ? 'red' : undefined}>{state.lostTotal}</Text>
-      </Text>
-      <Text> </Text>
-      <Text bold>Recent cancels</Text>
-      {state.recentCancels.length === 0 ? (
-        <Text dimColor>none yet</Text>
-      ) : (
-        state.recentCancels.map((c, i) => (
-          <Box key={`${c.id}-${c.at}-${i}`}>
-            <Box width={10}><Text dimColor>{clock(c.at)}</Text></Box>
-            <Box width={20}><Text wrap="truncate-end">{c.id}</Text></Box>
-            <Box width={18}><Text dimColor wrap="truncate-end">{c.address}</Text></Box>
-            <Text wrap="truncate-end">{c.reason ?? ''}</Text>
-          </Box>
-        ))
-      )}
-      <Text> </Text>
-      <Text bold>Task states</Text>
-      {state.recentTaskChanges.length === 0 ? (
-        <Text dimColor>no task watched yet</Text>
-      ) : (
-        state.recentTaskChanges.map((c, i) => (
-          <Box key={`${c.id}-${c.at}-${i}`}>
-            <Box width={10}><Text dimColor>{clock(c.at)}</Text></Box>
-            <Box width={20}><Text wrap="truncate-end">{c.id}</Text></Box>
-            <Box width={18}><Text color={c.state === 'lost' || c.state === 'failed' ? 'red' : undefined}>{c.state}</Text></Box>
-            <Text dimColor wrap="truncate-end">{c.worker ?? ''}</Text>
-          </Box>
-        ))
-      )}
-      <Text> </Text>
-      <Text bold>Recent errors</Text>
-      {state.recentErrors.length === 0 ? (
-        <Text dimColor>none</Text>
-      ) : (
-        state.recentErrors.map((e, i) => (
-          <Text key={`${e.at}-${i}`} color="red" wrap="truncate-end">
-            {clock(e.at)} {e.message}
-          </Text>
-        ))
-      )}
-      <Text> </Text>
-      <Text dimColor>Ctrl-C stops the server (open watches are answered first)</Text>
+      <StatusLine width={columns} segments={title} />
+      <StatusLine width={columns} segments={stats} />
+      {blank}
+      <Section title="Recent cancels" rows={cancels} room={cancelRoom!} width={columns} empty="none yet" columns={CANCEL_COLUMNS} />
+      {blank}
+      <Section title="Task states" rows={changes} room={changeRoom!} width={columns} empty="no task watched yet" columns={CHANGE_COLUMNS} />
+      {blank}
+      <Section title="Recent errors" rows={errors} room={errorRoom!} width={columns} empty="none" columns={ERROR_COLUMNS} />
+      {blank}
+      <StatusLine width={columns} segments={[segment({ text: 'Ctrl-C stops the server (open watches are answered first)', dimColor: true })]} />
     </Box>
+  );
+}
+
+interface SectionProps {
+  readonly title: string;
+  readonly columns: readonly TableColumn[];
+  /** Newest first: the list is cut at its end. */
+  readonly rows: readonly TableRow[];
+  /** Lines for the rows (at least 1). */
+  readonly room: number;
+  readonly width: number;
+  readonly empty: string;
+}
+
+/** A heading and as many of the newest rows as there is room for; the heading counts the rest. */
+function Section({ title, columns, rows, room, width, empty }: SectionProps): ReactNode {
+  const hidden = Math.max(0, rows.length - room);
+  const heading = [segment({ text: title, bold: true }), ...(hidden > 0 ? [segment({ text: `${hidden} more not shown`, dimColor: true })] : [])];
+  return (
+    <>
+      <StatusLine width={width} segments={heading} />
+      {rows.length === 0 ? <Text dimColor>{empty}</Text> : <Table columns={columns} rows={rows.slice(0, room)} width={width} header={false} />}
+    </>
   );
 }

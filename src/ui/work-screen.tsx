@@ -1,30 +1,37 @@
 import { Box, Text } from 'ink';
 import { formatDuration } from '../core/duration.ts';
 import { countByState, FINAL_STATES, type ConnectionView, type TaskState, type TaskView, type WorkState } from '../worker/work-state.ts';
-import { TaskHeaderRow, TaskRow } from './task-row.tsx';
+import { segment, type Segment } from './line-layout.ts';
+import { frameHeight, isTooSmall, TooSmall } from './screen-size.tsx';
+import { StatusLine } from './status-line.tsx';
+import { Table } from './table.tsx';
+import { taskColumns, taskRow } from './task-columns.ts';
 import { TASK_STATE_STYLE } from './theme.ts';
 
 export interface WorkScreenProps {
   readonly state: WorkState;
   readonly now: number;
-  /** Terminal rows available; tasks beyond them are summed up in one line. */
+  /** Terminal columns: no line is wider. */
+  readonly columns: number;
+  /** Terminal rows: tasks beyond them are summed up in one line. */
   readonly rows: number;
 }
 
 const clock = (ms: number) => new Date(ms).toTimeString().slice(0, 8);
 
 /** The line that says how the link to the server is. */
-export function connectionText(connection: ConnectionView, now: number): { mark: string; text: string; color: string } {
+export function connectionText(connection: ConnectionView, now: number): { mark: string; text: string; short: string; color: string } {
   const lastAnswer = connection.lastAnswerAt === undefined ? '' : ` · last answer ${formatDuration(now - connection.lastAnswerAt)} ago`;
   switch (connection.state) {
     case 'connecting':
-      return { mark: '◌', text: 'connecting', color: 'yellow' };
+      return { mark: '◌', text: 'connecting', short: 'connecting', color: 'yellow' };
     case 'connected':
-      return { mark: '●', text: `connected${lastAnswer}`, color: 'green' };
+      return { mark: '●', text: `connected${lastAnswer}`, short: 'connected', color: 'green' };
     case 'reconnecting': {
       const retryIn = connection.nextRetryAt === undefined ? '' : `, next try in ${formatDuration(Math.max(0, connection.nextRetryAt - now))}`;
       const since = connection.downSince === undefined ? '' : ` · unreachable since ${clock(connection.downSince)}`;
-      return { mark: '○', text: `reconnecting (attempt ${connection.attempt}${retryIn})${since}${lastAnswer}`, color: 'red' };
+      const attempt = `reconnecting (attempt ${connection.attempt}${retryIn})`;
+      return { mark: '○', text: `${attempt}${since}${lastAnswer}`, short: attempt, color: 'red' };
     }
   }
 }
@@ -32,40 +39,46 @@ export function connectionText(connection: ConnectionView, now: number): { mark:
 /** Live tasks first, so that when the list is cut what is still going on stays in view. */
 function visibleTasks(tasks: readonly TaskView[], room: number): TaskView[] {
   if (tasks.length <= room) return [...tasks];
-  const live = tasks.filter((t) => !FINAL_STATES.has(t.state));
-  const ended = tasks.filter((t) => FINAL_STATES.has(t.state));
-  return [...live, ...ended].slice(0, Math.max(1, room - 1));
+  const shown: TaskView[] = [];
+  for (const task of tasks) if (shown.length < room && !FINAL_STATES.has(task.state)) shown.push(task);
+  for (const task of tasks) if (shown.length < room && FINAL_STATES.has(task.state)) shown.push(task);
+  return shown;
 }
 
-export function WorkScreen({ state, now, rows }: WorkScreenProps) {
+const dim = (text: string) => ({ text, dimColor: true });
+
+function keyHints(showPid: boolean): Segment[] {
+  return [segment(dim(showPid ? 'q quit (stops running commands)' : 'q quit'), { short: [dim('q quit')] }), segment(dim('Ctrl-C same'))];
+}
+
+// Title, connection, counts, column headers and key hints: the lines that always show.
+const FIXED_LINES = 5;
+
+/** The work screen: how the link to the server is, and one row per task, all within the terminal. */
+export function WorkScreen({ state, now, columns, rows }: WorkScreenProps) {
+  if (isTooSmall({ columns, rows })) return <TooSmall columns={columns} rows={rows} />;
   const link = connectionText(state.connection, now);
   const tasks = [...state.tasks.values()];
   const counts = countByState(state);
-  const summary = (Object.keys(counts) as TaskState[]).map((s) => `${counts[s]} ${TASK_STATE_STYLE[s].label}`).join(' · ');
-  // Header (3 lines), column titles, key hints: what is left is for task rows.
-  const room = Math.max(3, rows - 6);
-  const shown = visibleTasks(tasks, room);
+  const room = frameHeight(rows) - FIXED_LINES;
+  // When the rows do not all fit, one of them becomes the line that says how many are not shown.
+  const shown = visibleTasks(tasks, tasks.length <= room ? room : room - 1);
   const hidden = tasks.length - shown.length;
   const showPid = state.mode === 'command';
+  const linkSegment = segment({ text: `${link.mark} ${link.text}`, color: link.color }, { short: [{ text: `${link.mark} ${link.short}`, color: link.color }] });
+  const down = state.connection.state === 'reconnecting' && state.connection.lastError;
   return (
     <Box flexDirection="column">
-      <Text>
-        <Text bold>taskctl work</Text> · {state.server} · <Text color={link.color}>{link.mark} {link.text}</Text>
-      </Text>
-      {state.connection.state === 'reconnecting' && state.connection.lastError ? (
-        <Text color="red" wrap="truncate-end">  {state.connection.lastError}</Text>
+      <StatusLine width={columns} segments={[segment({ text: 'taskctl work', bold: true }), segment(state.server, { minWidth: 10 }), linkSegment]} />
+      {down ? (
+        <StatusLine width={columns} segments={[segment({ text: `  ${down}`, color: 'red' })]} />
       ) : (
-        <Text dimColor>  watching {tasks.length} task{tasks.length === 1 ? '' : 's'} over one connection</Text>
+        <StatusLine width={columns} segments={[segment({ text: `  watching ${tasks.length} task${tasks.length === 1 ? '' : 's'} over one connection`, dimColor: true })]} />
       )}
-      <Text>{summary}</Text>
-      <TaskHeaderRow showPid={showPid} />
-      {shown.map((task) => (
-        <TaskRow key={task.id} task={task} now={now} showPid={showPid} />
-      ))}
-      {hidden > 0 && <Text dimColor>… {hidden} more not shown (counts above include them)</Text>}
-      <Text dimColor>
-        {state.exitCode === undefined ? `q quit${showPid ? ' (stops running commands)' : ''} · Ctrl-C same` : `done · exit code ${state.exitCode}`}
-      </Text>
+      <StatusLine width={columns} segments={(Object.keys(counts) as TaskState[]).map((s) => segment(`${counts[s]} ${TASK_STATE_STYLE[s].label}`))} />
+      <Table columns={taskColumns(showPid)} rows={shown.map((task) => taskRow(task, now, showPid))} width={columns} />
+      {hidden > 0 && <StatusLine width={columns} segments={[segment(dim(`… ${hidden} more not shown (counts above include them)`), { short: [dim(`… ${hidden} more not shown`)] })]} />}
+      <StatusLine width={columns} segments={state.exitCode === undefined ? keyHints(showPid) : [segment(dim('done')), segment(dim(`exit code ${state.exitCode}`))]} />
     </Box>
   );
 }

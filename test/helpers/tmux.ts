@@ -30,6 +30,26 @@ export class TmuxSession {
     throw new Error(`screen never matched ${pattern}; it showed:\n${last}`);
   }
 
+  /** Waits until `check` stops throwing on the screen and returns that screen; on timeout, rethrows. */
+  async waitUntil(check: (screen: string) => void, timeoutMs = 10_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const screen = this.screen();
+      try {
+        check(screen);
+        return screen;
+      } catch (error) {
+        if (Date.now() >= deadline) throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /** Resizes the terminal, as dragging its window would: the program gets SIGWINCH. */
+  resize(size: { columns: number; rows: number }): void {
+    this.#tmux('resize-window', '-t', this.#name, '-x', String(size.columns), '-y', String(size.rows));
+  }
+
   sendKeys(...keys: string[]): void {
     this.#tmux('send-keys', '-t', this.#name, ...keys);
   }

@@ -4,6 +4,7 @@ import * as assert from 'uvu/assert';
 import { ensureBinary } from '../helpers/binary.ts';
 import { eventually, startTestServer } from '../helpers/server.ts';
 import { HAS_TMUX, TmuxSession } from '../helpers/tmux.ts';
+import { assertServeScreen, assertWorkScreen, showsId } from './screen-checks.ts';
 
 const it = HAS_TMUX ? test : test.skip;
 if (!HAS_TMUX) console.warn('SKIPPED: tmux is not installed, so the terminal tests did not run');
@@ -52,6 +53,95 @@ it('serve on a terminal shows its dashboard with the latest cancels; Ctrl-C stop
     session.sendKeys('C-c');
     await eventually(() => session.exitStatus() !== undefined, 'serve to exit after Ctrl-C');
     assert.is(session.exitStatus(), 0);
+  } finally {
+    session.kill();
+  }
+});
+
+const LONG_IDS = [
+  ...Array.from({ length: 10 }, (_, i) => `pipeline-step-with-a-long-name-${i + 1}`),
+  '训练任务-数据管道-第七步-模型评估-第十二号',
+  `${'stage-'.repeat(10)}0064`,
+];
+const SMALL = { columns: 80, rows: 24 };
+
+it('work on an 80x24 terminal with long and CJK ids and a long reason: title first, one line per row', async () => {
+  const server = await startTestServer({ watchTimeoutMs: 10_000 });
+  const session = new TmuxSession(`${binary} work ${LONG_IDS.join(' ')} --server ${server.url}`, SMALL);
+  try {
+    await session.waitForScreen(/● connected/);
+    await server.canceler.cancel(LONG_IDS[0]!, { reason: `the dataset was wrong: ${'all of it, '.repeat(40)}` });
+    const screen = await session.waitUntil((s) => assert.match(s, /cancelled +\S+ +reason: the dataset/));
+    const idCells = assertWorkScreen(screen, SMALL, LONG_IDS.length, 'work in tmux at 80x24');
+    for (const id of LONG_IDS) assert.ok(idCells.some((cell) => showsId(cell, id)), `${id} not shown with its end:\n${screen}`);
+    assert.ok(idCells.some((cell) => cell.includes('…')), 'the longest ids are shortened');
+  } finally {
+    session.kill();
+    await server.close();
+  }
+});
+
+it('serve on an 80x24 terminal: the title, times, ids and addresses each keep to their place', async () => {
+  const session = new TmuxSession(`${binary} serve --port 0 --store memory`, SMALL);
+  try {
+    const screen = await session.waitForScreen(/127\.0\.0\.1:(\d+)/);
+    const port = /127\.0\.0\.1:(\d+)/.exec(screen)![1];
+    for (const id of LONG_IDS.slice(-4)) {
+      const res = await fetch(`http://127.0.0.1:${port}/v1/tasks/${encodeURIComponent(id)}/cancel`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ reason: `operator asked: ${'the run used the wrong data set, '.repeat(10)}` }),
+      });
+      assert.is(res.status, 200);
+    }
+    const after = { cancels: /127\.0\.0\.1/, changes: /cancel_requested/ };
+    const shown = await session.waitUntil((s) => assert.is(assertServeScreen(s, SMALL, after, 'serve')['changes']!.length, 4));
+    assert.match(shown.split('\n')[0]!, /^taskctl serve · (listening on )?http:\/\/127\.0\.0\.1:\d+ · up \d/);
+    const lists = assertServeScreen(shown, SMALL, after, 'serve in tmux at 80x24');
+    const newest = LONG_IDS.slice(-4).reverse();
+    lists['cancels']!.forEach((cell, i) => assert.ok(showsId(cell, newest[i]!), `${cell} is not ${newest[i]}:\n${shown}`));
+    assert.is(lists['cancels']!.length, 4);
+  } finally {
+    session.kill();
+  }
+});
+
+it('work redraws at once when the terminal shrinks from 120x30 to 80x24, leaving nothing behind', async () => {
+  const server = await startTestServer({ watchTimeoutMs: 10_000 });
+  const ids = LONG_IDS.slice(0, 3);
+  // The screen starts below lines of shell history, as it does when run from a prompt.
+  const command = `sh -c "printf '$ earlier command\\nits output\\n'; exec ${binary} work ${ids.join(' ')} --server ${server.url}"`;
+  const session = new TmuxSession(command, { columns: 120, rows: 30 });
+  try {
+    await session.waitForScreen(/● connected/);
+    // Rows as wide as the terminal: a terminal that reflows re-wraps them into two lines each when it narrows.
+    for (const id of ids.slice(0, 2)) await server.canceler.cancel(id, { reason: `the dataset was wrong: ${'all of it, '.repeat(20)}` });
+    // The shell's lines may stay above the screen (or be erased); nothing else may.
+    const screenOf = (capture: string) => capture.replace(/^\$ earlier command\nits output\n/, '');
+    await session.waitUntil((s) => {
+      assertWorkScreen(screenOf(s), { columns: 120, rows: 28 }, ids.length, 'work at 120x30');
+      assert.is(s.split('\n').filter((line) => line.trimEnd().length === 120).length, 2, `two full-width rows:\n${s}`);
+    });
+    session.resize(SMALL);
+    await session.waitUntil((s) => assertWorkScreen(screenOf(s), SMALL, ids.length, 'work resized to 80x24'), 3_000);
+  } finally {
+    session.kill();
+    await server.close();
+  }
+});
+
+it('serve redraws at once when the terminal shrinks from 120x30 to 80x24', async () => {
+  const session = new TmuxSession(`${binary} serve --port 0 --store memory`, { columns: 120, rows: 30 });
+  try {
+    const before = await session.waitForScreen(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
+    const port = /127\.0\.0\.1:(\d+)/.exec(before)![1];
+    for (const id of LONG_IDS) await fetch(`http://127.0.0.1:${port}/v1/tasks/${encodeURIComponent(id)}/cancel`, { method: 'POST' });
+    const after = { cancels: /127\.0\.0\.1/, changes: /cancel_requested/ };
+    await session.waitUntil((s) => assert.match(s, 'Recent cancels · 1 more not shown'));
+    session.resize(SMALL);
+    const screen = await session.waitUntil((s) => assertServeScreen(s, SMALL, after, 'serve resized to 80x24'), 3_000);
+    assert.match(screen, /^Recent cancels · \d more not shown$/m, 'the lists are cut to the smaller height');
+    assert.match(screen, /^\d\d:\d\d:\d\d {2}stage-stage-.*….*0064 {2,}127\.0\.0\.1/m, 'ids are shortened to the narrower width');
   } finally {
     session.kill();
   }

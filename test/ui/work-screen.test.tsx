@@ -7,7 +7,8 @@ import { initialWorkState, reduceWork, type WorkEvent, type WorkState } from '..
 const T0 = Date.UTC(2026, 10, 27, 12, 0, 0);
 const apply = (state: WorkState, ...events: WorkEvent[]) => events.reduce(reduceWork, state);
 const frame = (state: WorkState, now = T0 + 65_000, rows = 30) => {
-  const { lastFrame, unmount } = render(<WorkScreen state={state} now={now} rows={rows} />);
+  // ink-testing-library's terminal is 100 columns wide.
+  const { lastFrame, unmount } = render(<WorkScreen state={state} now={now} columns={100} rows={rows} />);
   const text = lastFrame() ?? '';
   unmount();
   return text;
