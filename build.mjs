@@ -313,7 +313,8 @@ function sha256(path) {
 }
 
 await bundle();
-if (!options['bundle-only']) declarations();
+// Release executables hold the bundle only; declarations are for the npm package and local builds.
+if (!options['bundle-only'] && !options.release) declarations();
 if (options.release) {
   const dir = resolve(options.release);
   mkdirSync(dir, { recursive: true });
