@@ -12,7 +12,8 @@ import { tempDir } from '../helpers/server.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const version = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version as string;
-const hostAsset = `taskctl-${version}-${{ linux: 'linux', darwin: 'macos' }[process.platform as 'linux']}-${process.arch}`;
+const hostPlatform = `${{ linux: 'linux', darwin: 'macos' }[process.platform as 'linux']}-${process.arch}`;
+const hostAsset = `taskctl-${version}-${hostPlatform}`;
 
 const releaseDir = tempDir('taskctl-release-');
 let server: Server;
@@ -39,16 +40,22 @@ test.after(async () => {
   releaseDir.remove();
 });
 
-function install(dir: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+interface Run { code: number | null; stdout: string; stderr: string }
+
+/** Runs install.sh as a user would: `sh install.sh ARGS`, or with `piped`, `curl ... | sh -s -- ARGS`. */
+function install(args: readonly string[], options: { piped?: boolean; home?: string } = {}): Promise<Run> {
   // Asynchronous on purpose: the download server runs in this very process.
   return new Promise((resolve) => {
-    const child = spawn('sh', [join(root, 'install.sh'), '--dir', dir], {
-      env: { PATH: '/usr/bin:/bin', HOME: dir, TASKCTL_DOWNLOAD_URL: baseUrl },
+    const script = join(root, 'install.sh');
+    const child = spawn('sh', options.piped ? ['-s', '--', ...args] : [script, ...args], {
+      env: { PATH: '/usr/bin:/bin', HOME: options.home ?? '/nonexistent', TASKCTL_DOWNLOAD_URL: baseUrl },
+      stdio: [options.piped ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     });
+    if (options.piped) child.stdin!.end(readFileSync(script));
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.stdout!.on('data', (chunk) => (stdout += chunk));
+    child.stderr!.on('data', (chunk) => (stderr += chunk));
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
@@ -64,7 +71,7 @@ test('build.mjs --release writes the asset for this machine and a SHA256SUMS tha
 test('install.sh installs a taskctl that runs serve with nothing else installed', async () => {
   const target = tempDir('taskctl-install-');
   try {
-    const result = await install(`${target.path}/bin`);
+    const result = await install(['--dir', `${target.path}/bin`]);
     assert.is(result.code, 0, result.stderr);
     assert.match(result.stdout, new RegExp(`^${version.replace(/\./g, '\\.')} \\(`));
     const binary = `${target.path}/bin/taskctl`;
@@ -91,7 +98,7 @@ test('install.sh refuses a corrupted download and installs nothing', async () =>
   corrupted[at] = corrupted[at]! ^ 0xff;
   overrides.set(hostAsset, corrupted);
   try {
-    const result = await install(`${target.path}/bin`);
+    const result = await install(['--dir', `${target.path}/bin`]);
     assert.is.not(result.code, 0);
     assert.match(result.stderr, /checksum mismatch for taskctl-.*; nothing was installed/);
     assert.not.ok(existsSync(`${target.path}/bin/taskctl`));
@@ -105,9 +112,52 @@ test('install.sh says so when the release has nothing for this platform', async 
   const target = tempDir('taskctl-install-');
   overrides.set('SHA256SUMS', Buffer.from(`${'0'.repeat(64)}  taskctl-${version}-plan9-mips\n`));
   try {
-    const result = await install(`${target.path}/bin`);
+    const result = await install(['--dir', `${target.path}/bin`]);
     assert.is(result.code, 1);
     assert.match(result.stderr, /has no taskctl for/);
+  } finally {
+    overrides.clear();
+    target.remove();
+  }
+});
+
+test('install.sh --help prints its usage when piped to sh, as when run from a file', async () => {
+  const piped = await install(['--help'], { piped: true });
+  assert.is(piped.code, 0, piped.stderr);
+  assert.match(piped.stdout, '| sh -s -- --dir DIR --version X.Y.Z');
+  assert.match(piped.stdout, 'TASKCTL_DOWNLOAD_URL');
+  assert.is((await install(['--help'])).stdout, piped.stdout);
+});
+
+test('install.sh --version with a mirror installs that version, and stops when the mirror lacks it', async () => {
+  const target = tempDir('taskctl-install-');
+  try {
+    const missing = await install(['--dir', `${target.path}/bin`, '--version', '9.9.9'], { piped: true });
+    assert.is(missing.code, 1);
+    assert.match(missing.stderr, `has no taskctl 9.9.9 for ${hostPlatform}`);
+    assert.not.ok(existsSync(`${target.path}/bin/taskctl`));
+
+    const named = await install(['--dir', `${target.path}/bin`, '--version', `v${version}`], { piped: true });
+    assert.is(named.code, 0, named.stderr);
+    assert.match(named.stdout, new RegExp(`^${version.replace(/\./g, '\\.')} \\(`));
+  } finally {
+    target.remove();
+  }
+});
+
+test('install.sh asks for --version when a mirror holds several versions', async () => {
+  const target = tempDir('taskctl-install-');
+  const sums = readFileSync(join(releaseDir.path, 'SHA256SUMS'), 'utf8');
+  overrides.set('SHA256SUMS', Buffer.from(`${'0'.repeat(64)}  taskctl-0.0.9-${hostPlatform}\n${sums}`));
+  try {
+    const unnamed = await install(['--dir', `${target.path}/bin`]);
+    assert.is(unnamed.code, 1);
+    assert.match(unnamed.stderr, `holds several versions (0.0.9 ${version}); choose one with --version`);
+    assert.not.ok(existsSync(`${target.path}/bin/taskctl`));
+
+    const named = await install(['--dir', `${target.path}/bin`, '--version', version]);
+    assert.is(named.code, 0, named.stderr);
+    assert.ok(existsSync(`${target.path}/bin/taskctl`));
   } finally {
     overrides.clear();
     target.remove();
