@@ -175,14 +175,34 @@ test('install.sh is POSIX sh and shellcheck-clean', () => {
   assert.is(readFileSync(join(root, 'install.sh'), 'utf8').split('\n')[0], '#!/bin/sh');
 });
 
-test('the release workflow builds every platform with build.mjs --release and publishes SHA256SUMS', () => {
+test('the release workflow builds every asset where this repository can build it, and runs each before publishing', () => {
   const workflow = parse(readFileSync(join(root, '.github/workflows/release.yml'), 'utf8'));
+  const pinnedNode = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).devDependencies.node;
   assert.equal(workflow.on.push.tags, ['v*']);
-  const targets = workflow.jobs.build.strategy.matrix.include.map((entry: { target: string }) => entry.target).sort();
-  assert.equal(targets, ['linux-arm64', 'linux-x64', 'macos-arm64', 'macos-x64', 'win-x64']);
-  const steps = workflow.jobs.build.steps.map((step: { run?: string }) => step.run ?? '').join('\n');
-  assert.match(steps, 'node build.mjs --release release');
-  assert.equal(workflow.jobs.publish.needs, 'build');
+  type Build = { runner: string; assets: string; targets: string; install: string };
+  const builds: Build[] = workflow.jobs.build.strategy.matrix.include;
+  assert.equal(builds.flatMap((build) => build.assets.split(' ')).sort(), ['linux-arm64', 'linux-x64', 'macos-arm64', 'macos-x64', 'win-x64']);
+  // The Linux runner builds exactly what cross.test.ts builds and checks on this machine.
+  const linux = builds.find((build) => build.runner.startsWith('ubuntu-'));
+  assert.equal(linux, { runner: 'ubuntu-latest', assets: 'linux-x64 linux-arm64 win-x64', targets: '--targets linux-arm64,win-x64', install: 'npm ci' });
+  // npm publishes no macOS Node package at the pinned version: macOS runners build their own asset, with
+  // Node from setup-node, and skip the `node` devDependency's install script, which would look for one.
+  for (const build of builds.filter((b) => b.assets.startsWith('macos-'))) {
+    assert.ok(build.runner.startsWith('macos-'), `${build.assets} is built on ${build.runner}`);
+    assert.is(build.targets, '');
+    assert.is(build.install, 'npm ci --ignore-scripts');
+  }
+  const steps: { uses?: string; run?: string; with?: Record<string, unknown> }[] = workflow.jobs.build.steps;
+  assert.is(String(steps.find((step) => step.uses?.startsWith('actions/setup-node'))?.with?.['node-version']), pinnedNode);
+  const runs = steps.map((step) => step.run ?? '').join('\n');
+  assert.match(runs, 'node build.mjs --release release ${{ matrix.targets }}');
+  assert.match(runs, 'npm pack --pack-destination release');
+  // The cross-built assets run on their own platforms before anything is published.
+  const checks: { runner: string; asset: string }[] = workflow.jobs.check.strategy.matrix.include;
+  assert.equal(checks.map((check) => check.asset).sort(), ['linux-arm64', 'win-x64']);
+  assert.ok(checks.find((check) => check.asset === 'linux-arm64')?.runner.includes('arm'));
+  assert.ok(checks.find((check) => check.asset === 'win-x64')?.runner.startsWith('windows-'));
+  assert.equal(workflow.jobs.publish.needs, ['build', 'check']);
   const publish = workflow.jobs.publish.steps.map((step: { run?: string }) => step.run ?? '').join('\n');
   assert.match(publish, 'sha256sum taskctl-* > SHA256SUMS');
   assert.match(publish, 'gh release create');
