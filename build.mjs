@@ -19,7 +19,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { crc32 } from 'node:zlib';
@@ -90,7 +90,12 @@ function gitCommit() {
   }
 }
 
-async function bundle() {
+/**
+ * Bundles the CLI into `dir` (taskctl.mjs and chunks/) and the library entry into `libraryFile`. Every build
+ * bundles into a folder of its own: tests build at the same time, some with another commit id built in,
+ * and an executable must hold exactly the bundle of its build.
+ */
+async function bundle(dir, libraryFile) {
   const shared = {
     bundle: true,
     platform: 'node',
@@ -110,25 +115,26 @@ async function bundle() {
   };
   // Split into chunks: the entry holds only yargs and the command list, so --help and --version parse
   // little; a command's code (and Ink, for the screens) is loaded when it runs.
-  const result = await esbuild({
+  await esbuild({
     ...shared,
     entryPoints: { taskctl: join(root, 'src/cli/run.ts') },
-    outdir: dist,
+    outdir: dir,
     splitting: true,
     chunkNames: 'chunks/[name]-[hash]',
     outExtension: { '.js': '.mjs' },
-    metafile: true,
   });
-  // Stale chunks go after the build, not before: another build running at the same time (tests build in
-  // parallel) writes the same hashed names, and must not find its chunks deleted under it.
-  const written = new Set(Object.keys(result.metafile.outputs).map((path) => basename(path)));
-  for (const name of existsSync(join(dist, 'chunks')) ? readdirSync(join(dist, 'chunks')) : []) {
-    if (!written.has(name)) rmSync(join(dist, 'chunks', name), { force: true });
+  if (libraryFile && existsSync(join(root, 'src/index.ts'))) {
+    await esbuild({ ...shared, banner: {}, entryPoints: [join(root, 'src/index.ts')], outfile: libraryFile, packages: 'external' });
   }
-  if (existsSync(join(root, 'src/index.ts'))) {
-    await esbuild({ ...shared, banner: {}, entryPoints: [join(root, 'src/index.ts')], outfile: join(dist, 'index.mjs'), packages: 'external' });
-  }
-  log(`bundled dist/taskctl.mjs`);
+}
+
+/** Puts a bundle in dist/, where bin/taskctl and the npm package take it from. */
+function publishBundle(dir, libraryFile) {
+  rmSync(join(dist, 'chunks'), { recursive: true, force: true });
+  cpSync(join(dir, 'chunks'), join(dist, 'chunks'), { recursive: true });
+  cpSync(join(dir, 'taskctl.mjs'), join(dist, 'taskctl.mjs'));
+  if (existsSync(libraryFile)) cpSync(libraryFile, join(dist, 'index.mjs'));
+  log('bundled dist/taskctl.mjs');
 }
 
 /** Declarations for the library entry (dist/types), so Node programs importing taskctl get types. */
@@ -275,29 +281,17 @@ function seedPkgCache(platform) {
   }
 }
 
-async function executable(target, output) {
+/** Wraps the bundle in `stage` (a folder holding only it) with Node for `target` into `output`. */
+async function executable(stage, target, output) {
   seedPkgCache(target.replace(/^node[\d.]+-/, ''));
-  // pkg walks a package from its package.json; give it one that holds only the bundle. A private folder
-  // per build, as tests build at the same time; inside it a fixed name, which the executable's stack traces
-  // show (/snapshot/taskctl/...).
-  const scratch = mkdtempSync(join(dist, '.pkg-'));
-  const stage = join(scratch, 'taskctl');
-  mkdirSync(stage);
-  try {
-    cpSync(join(dist, 'taskctl.mjs'), join(stage, 'taskctl.mjs'));
-    cpSync(join(dist, 'chunks'), join(stage, 'chunks'), { recursive: true });
-    writeFileSync(join(stage, 'package.json'), JSON.stringify({ name: 'taskctl', version: pkgJson.version, type: 'module', bin: 'taskctl.mjs' }));
-    const pkgBin = join(root, 'node_modules/@yao-pkg/pkg/lib-es5/bin.js');
-    const result = spawnSync(process.execPath, [pkgBin, stage, '--sea', '--targets', target, '--output', output], {
-      stdio: options.quiet ? 'pipe' : 'inherit',
-      encoding: 'utf8',
-    });
-    if (result.status !== 0) {
-      if (options.quiet) process.stderr.write(`${result.stdout}${result.stderr}`);
-      fail(`pkg failed for ${target} (exit ${result.status})`);
-    }
-  } finally {
-    rmSync(scratch, { recursive: true, force: true });
+  const pkgBin = join(root, 'node_modules/@yao-pkg/pkg/lib-es5/bin.js');
+  const result = spawnSync(process.execPath, [pkgBin, stage, '--sea', '--targets', target, '--output', output], {
+    stdio: options.quiet ? 'pipe' : 'inherit',
+    encoding: 'utf8',
+  });
+  if (result.status !== 0) {
+    if (options.quiet) process.stderr.write(`${result.stdout}${result.stderr}`);
+    fail(`pkg failed for ${target} (exit ${result.status})`);
   }
   log(`built ${output.replace(root + '/', '')} (${target})`);
 }
@@ -312,14 +306,23 @@ function sha256(path) {
   return createHash('sha256').update(readFileSync(path)).digest('hex');
 }
 
-await bundle();
-// Release executables hold the bundle only; declarations are for the npm package and local builds.
+mkdirSync(dist, { recursive: true });
+const scratch = mkdtempSync(join(dist, '.build-'));
+process.on('exit', () => rmSync(scratch, { recursive: true, force: true }));
+// pkg walks a package from its package.json: the stage holds the CLI bundle and that only. Its name is
+// what the executable's stack traces show (/snapshot/taskctl/...).
+const stage = join(scratch, 'taskctl');
+const libraryFile = join(scratch, 'index.mjs');
+// Release executables need neither the library entry nor declarations, and leave dist/ alone.
+await bundle(stage, options.release ? undefined : libraryFile);
+if (!options.release) publishBundle(stage, libraryFile);
 if (!options['bundle-only'] && !options.release) declarations();
+writeFileSync(join(stage, 'package.json'), JSON.stringify({ name: 'taskctl', version: pkgJson.version, type: 'module', bin: 'taskctl.mjs' }));
 if (options.release) {
   const dir = resolve(options.release);
   mkdirSync(dir, { recursive: true });
   const targets = [...new Set([fullTarget(hostPlatform()), ...extraTargets])];
-  for (const target of targets) await executable(target, join(dir, assetName(target)));
+  for (const target of targets) await executable(stage, target, join(dir, assetName(target)));
   const sums = readdirSync(dir)
     .filter((name) => name.startsWith(`taskctl-${pkgJson.version}-`))
     .sort()
@@ -332,6 +335,6 @@ if (options.release) {
   for (const target of targets) {
     const suffix = target.includes('-win-') ? '.exe' : '';
     const output = options.output ?? (targets.length === 1 ? join(dist, `taskctl${suffix}`) : join(dist, `taskctl-${target.replace(/^node[\d.]+-/, '')}${suffix}`));
-    await executable(target, output);
+    await executable(stage, target, output);
   }
 }
