@@ -14,6 +14,7 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const version = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version as string;
 const hostPlatform = `${{ linux: 'linux', darwin: 'macos' }[process.platform as 'linux']}-${process.arch}`;
 const hostAsset = `taskctl-${version}-${hostPlatform}`;
+const pinnedNode = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).devDependencies.node as string;
 
 const releaseDir = tempDir('taskctl-release-');
 let server: Server;
@@ -22,7 +23,9 @@ let baseUrl = '';
 const overrides = new Map<string, Buffer>();
 
 test.before(async () => {
-  execFileSync(process.execPath, [join(root, 'build.mjs'), '--release', releaseDir.path, '--quiet'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  // This machine's target named the way pkg does: --release builds it anyway, and once.
+  const hostTarget = `node${pinnedNode}-${hostPlatform}`;
+  execFileSync(process.execPath, [join(root, 'build.mjs'), '--release', releaseDir.path, '--targets', hostTarget, '--quiet'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
   server = createServer((req, res) => {
     const name = decodeURIComponent((req.url ?? '/').slice(1));
     const path = join(releaseDir.path, name);
@@ -66,6 +69,23 @@ test('build.mjs --release writes the asset for this machine and a SHA256SUMS tha
   const sums = readFileSync(join(releaseDir.path, 'SHA256SUMS'), 'utf8');
   const digest = createHash('sha256').update(readFileSync(join(releaseDir.path, hostAsset))).digest('hex');
   assert.is(sums, `${digest}  ${hostAsset}\n`);
+});
+
+test('build.mjs refuses unknown targets and other Node versions before building anything', () => {
+  for (const [target, message] of [
+    ['plan9-mips', 'unknown target "plan9-mips"; one of linux-x64, linux-arm64, macos-x64, macos-arm64, win-x64'],
+    ['node22.1.0-linux-arm64', `target node22.1.0-linux-arm64 names Node 22.1.0, but every executable wraps the pinned Node ${pinnedNode}`],
+  ]) {
+    const output = tempDir('taskctl-release-');
+    try {
+      const result = spawnSync(process.execPath, [join(root, 'build.mjs'), '--release', output.path, '--targets', `linux-arm64,${target}`], { cwd: root, encoding: 'utf8' });
+      assert.is(result.status, 1);
+      assert.match(result.stderr, message!);
+      assert.equal(readdirSync(output.path), []);
+    } finally {
+      output.remove();
+    }
+  }
 });
 
 test('install.sh installs a taskctl that runs serve with nothing else installed', async () => {
@@ -177,7 +197,6 @@ test('install.sh is POSIX sh and shellcheck-clean', () => {
 
 test('the release workflow builds every asset where this repository can build it, and runs each before publishing', () => {
   const workflow = parse(readFileSync(join(root, '.github/workflows/release.yml'), 'utf8'));
-  const pinnedNode = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).devDependencies.node;
   assert.equal(workflow.on.push.tags, ['v*']);
   type Build = { runner: string; assets: string; targets: string; install: string };
   const builds: Build[] = workflow.jobs.build.strategy.matrix.include;
