@@ -1,6 +1,6 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -12,7 +12,9 @@ import { tempDir } from '../helpers/server.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const version = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version as string;
-const hostAsset = `taskctl-${version}-${{ linux: 'linux', darwin: 'macos' }[process.platform as 'linux']}-${process.arch}`;
+const hostPlatform = `${{ linux: 'linux', darwin: 'macos' }[process.platform as 'linux']}-${process.arch}`;
+const hostAsset = `taskctl-${version}-${hostPlatform}`;
+const pinnedNode = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).devDependencies.node as string;
 
 const releaseDir = tempDir('taskctl-release-');
 let server: Server;
@@ -21,7 +23,9 @@ let baseUrl = '';
 const overrides = new Map<string, Buffer>();
 
 test.before(async () => {
-  execFileSync(process.execPath, [join(root, 'build.mjs'), '--release', releaseDir.path, '--quiet'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  // This machine's target named the way pkg does: --release builds it anyway, and once.
+  const hostTarget = `node${pinnedNode}-${hostPlatform}`;
+  execFileSync(process.execPath, [join(root, 'build.mjs'), '--release', releaseDir.path, '--targets', hostTarget, '--quiet'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
   server = createServer((req, res) => {
     const name = decodeURIComponent((req.url ?? '/').slice(1));
     const path = join(releaseDir.path, name);
@@ -39,16 +43,22 @@ test.after(async () => {
   releaseDir.remove();
 });
 
-function install(dir: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+interface Run { code: number | null; stdout: string; stderr: string }
+
+/** Runs install.sh as a user would: `sh install.sh ARGS`, or with `piped`, `curl ... | sh -s -- ARGS`. */
+function install(args: readonly string[], options: { piped?: boolean; home?: string } = {}): Promise<Run> {
   // Asynchronous on purpose: the download server runs in this very process.
   return new Promise((resolve) => {
-    const child = spawn('sh', [join(root, 'install.sh'), '--dir', dir], {
-      env: { PATH: '/usr/bin:/bin', HOME: dir, TASKCTL_DOWNLOAD_URL: baseUrl },
+    const script = join(root, 'install.sh');
+    const child = spawn('sh', options.piped ? ['-s', '--', ...args] : [script, ...args], {
+      env: { PATH: '/usr/bin:/bin', HOME: options.home ?? '/nonexistent', TASKCTL_DOWNLOAD_URL: baseUrl },
+      stdio: [options.piped ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     });
+    if (options.piped) child.stdin!.end(readFileSync(script));
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.stdout!.on('data', (chunk) => (stdout += chunk));
+    child.stderr!.on('data', (chunk) => (stderr += chunk));
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
@@ -61,10 +71,27 @@ test('build.mjs --release writes the asset for this machine and a SHA256SUMS tha
   assert.is(sums, `${digest}  ${hostAsset}\n`);
 });
 
+test('build.mjs refuses unknown targets and other Node versions before building anything', () => {
+  for (const [target, message] of [
+    ['plan9-mips', 'unknown target "plan9-mips"; one of linux-x64, linux-arm64, macos-x64, macos-arm64, win-x64'],
+    ['node22.1.0-linux-arm64', `target node22.1.0-linux-arm64 names Node 22.1.0, but every executable wraps the pinned Node ${pinnedNode}`],
+  ]) {
+    const output = tempDir('taskctl-release-');
+    try {
+      const result = spawnSync(process.execPath, [join(root, 'build.mjs'), '--release', output.path, '--targets', `linux-arm64,${target}`], { cwd: root, encoding: 'utf8' });
+      assert.is(result.status, 1);
+      assert.match(result.stderr, message!);
+      assert.equal(readdirSync(output.path), []);
+    } finally {
+      output.remove();
+    }
+  }
+});
+
 test('install.sh installs a taskctl that runs serve with nothing else installed', async () => {
   const target = tempDir('taskctl-install-');
   try {
-    const result = await install(`${target.path}/bin`);
+    const result = await install(['--dir', `${target.path}/bin`]);
     assert.is(result.code, 0, result.stderr);
     assert.match(result.stdout, new RegExp(`^${version.replace(/\./g, '\\.')} \\(`));
     const binary = `${target.path}/bin/taskctl`;
@@ -91,7 +118,7 @@ test('install.sh refuses a corrupted download and installs nothing', async () =>
   corrupted[at] = corrupted[at]! ^ 0xff;
   overrides.set(hostAsset, corrupted);
   try {
-    const result = await install(`${target.path}/bin`);
+    const result = await install(['--dir', `${target.path}/bin`]);
     assert.is.not(result.code, 0);
     assert.match(result.stderr, /checksum mismatch for taskctl-.*; nothing was installed/);
     assert.not.ok(existsSync(`${target.path}/bin/taskctl`));
@@ -105,9 +132,52 @@ test('install.sh says so when the release has nothing for this platform', async 
   const target = tempDir('taskctl-install-');
   overrides.set('SHA256SUMS', Buffer.from(`${'0'.repeat(64)}  taskctl-${version}-plan9-mips\n`));
   try {
-    const result = await install(`${target.path}/bin`);
+    const result = await install(['--dir', `${target.path}/bin`]);
     assert.is(result.code, 1);
     assert.match(result.stderr, /has no taskctl for/);
+  } finally {
+    overrides.clear();
+    target.remove();
+  }
+});
+
+test('install.sh --help prints its usage when piped to sh, as when run from a file', async () => {
+  const piped = await install(['--help'], { piped: true });
+  assert.is(piped.code, 0, piped.stderr);
+  assert.match(piped.stdout, '| sh -s -- --dir DIR --version X.Y.Z');
+  assert.match(piped.stdout, 'TASKCTL_DOWNLOAD_URL');
+  assert.is((await install(['--help'])).stdout, piped.stdout);
+});
+
+test('install.sh --version with a mirror installs that version, and stops when the mirror lacks it', async () => {
+  const target = tempDir('taskctl-install-');
+  try {
+    const missing = await install(['--dir', `${target.path}/bin`, '--version', '9.9.9'], { piped: true });
+    assert.is(missing.code, 1);
+    assert.match(missing.stderr, `has no taskctl 9.9.9 for ${hostPlatform}`);
+    assert.not.ok(existsSync(`${target.path}/bin/taskctl`));
+
+    const named = await install(['--dir', `${target.path}/bin`, '--version', `v${version}`], { piped: true });
+    assert.is(named.code, 0, named.stderr);
+    assert.match(named.stdout, new RegExp(`^${version.replace(/\./g, '\\.')} \\(`));
+  } finally {
+    target.remove();
+  }
+});
+
+test('install.sh asks for --version when a mirror holds several versions', async () => {
+  const target = tempDir('taskctl-install-');
+  const sums = readFileSync(join(releaseDir.path, 'SHA256SUMS'), 'utf8');
+  overrides.set('SHA256SUMS', Buffer.from(`${'0'.repeat(64)}  taskctl-0.0.9-${hostPlatform}\n${sums}`));
+  try {
+    const unnamed = await install(['--dir', `${target.path}/bin`]);
+    assert.is(unnamed.code, 1);
+    assert.match(unnamed.stderr, `holds several versions (0.0.9 ${version}); choose one with --version`);
+    assert.not.ok(existsSync(`${target.path}/bin/taskctl`));
+
+    const named = await install(['--dir', `${target.path}/bin`, '--version', version]);
+    assert.is(named.code, 0, named.stderr);
+    assert.ok(existsSync(`${target.path}/bin/taskctl`));
   } finally {
     overrides.clear();
     target.remove();
@@ -125,41 +195,36 @@ test('install.sh is POSIX sh and shellcheck-clean', () => {
   assert.is(readFileSync(join(root, 'install.sh'), 'utf8').split('\n')[0], '#!/bin/sh');
 });
 
-test('the release workflow builds every platform with build.mjs --release and publishes SHA256SUMS', () => {
+test('the release workflow builds every asset where this repository can build it, and runs each before publishing', () => {
   const workflow = parse(readFileSync(join(root, '.github/workflows/release.yml'), 'utf8'));
   assert.equal(workflow.on.push.tags, ['v*']);
-  const targets = workflow.jobs.build.strategy.matrix.include.map((entry: { target: string }) => entry.target).sort();
-  assert.equal(targets, ['linux-arm64', 'linux-x64', 'macos-arm64', 'macos-x64', 'win-x64']);
-  const steps = workflow.jobs.build.steps.map((step: { run?: string }) => step.run ?? '').join('\n');
-  assert.match(steps, 'node build.mjs --release release');
-  assert.equal(workflow.jobs.publish.needs, 'build');
+  type Build = { runner: string; assets: string; targets: string; install: string };
+  const builds: Build[] = workflow.jobs.build.strategy.matrix.include;
+  assert.equal(builds.flatMap((build) => build.assets.split(' ')).sort(), ['linux-arm64', 'linux-x64', 'macos-arm64', 'macos-x64', 'win-x64']);
+  // The Linux runner builds exactly what cross.test.ts builds and checks on this machine.
+  const linux = builds.find((build) => build.runner.startsWith('ubuntu-'));
+  assert.equal(linux, { runner: 'ubuntu-latest', assets: 'linux-x64 linux-arm64 win-x64', targets: '--targets linux-arm64,win-x64', install: 'npm ci' });
+  // npm publishes no macOS Node package at the pinned version: macOS runners build their own asset, with
+  // Node from setup-node, and skip the `node` devDependency's install script, which would look for one.
+  for (const build of builds.filter((b) => b.assets.startsWith('macos-'))) {
+    assert.ok(build.runner.startsWith('macos-'), `${build.assets} is built on ${build.runner}`);
+    assert.is(build.targets, '');
+    assert.is(build.install, 'npm ci --ignore-scripts');
+  }
+  const steps: { uses?: string; run?: string; with?: Record<string, unknown> }[] = workflow.jobs.build.steps;
+  assert.is(String(steps.find((step) => step.uses?.startsWith('actions/setup-node'))?.with?.['node-version']), pinnedNode);
+  const runs = steps.map((step) => step.run ?? '').join('\n');
+  assert.match(runs, 'node build.mjs --release release ${{ matrix.targets }}');
+  assert.match(runs, 'npm pack --pack-destination release');
+  // The cross-built assets run on their own platforms before anything is published.
+  const checks: { runner: string; asset: string }[] = workflow.jobs.check.strategy.matrix.include;
+  assert.equal(checks.map((check) => check.asset).sort(), ['linux-arm64', 'win-x64']);
+  assert.ok(checks.find((check) => check.asset === 'linux-arm64')?.runner.includes('arm'));
+  assert.ok(checks.find((check) => check.asset === 'win-x64')?.runner.startsWith('windows-'));
+  assert.equal(workflow.jobs.publish.needs, ['build', 'check']);
   const publish = workflow.jobs.publish.steps.map((step: { run?: string }) => step.run ?? '').join('\n');
   assert.match(publish, 'sha256sum taskctl-* > SHA256SUMS');
   assert.match(publish, 'gh release create');
-});
-
-test('the library ships type declarations a TypeScript program can use', () => {
-  const consumer = tempDir('taskctl-consumer-');
-  try {
-    execFileSync('mkdir', ['-p', `${consumer.path}/node_modules`]);
-    execFileSync('ln', ['-s', root, `${consumer.path}/node_modules/taskctl`]);
-    writeFileSync(
-      `${consumer.path}/use.ts`,
-      [
-        "import { cancelSignal, TaskCancelledError, TaskctlClient } from 'taskctl';",
-        "const signal: AbortSignal = cancelSignal('1234', { server: 'http://taskctl:8080' });",
-        'signal.addEventListener("abort", () => signal.reason instanceof TaskCancelledError);',
-        "const wrong: number = new TaskctlClient({ server: 'http://taskctl:8080' }).server;",
-      ].join('\n'),
-    );
-    const options = { module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, types: ['node'], typeRoots: [join(root, 'node_modules/@types')] };
-    writeFileSync(`${consumer.path}/tsconfig.json`, JSON.stringify({ compilerOptions: options, files: ['use.ts'] }));
-    const result = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', '.'], { cwd: consumer.path, encoding: 'utf8' });
-    // Exactly the one planted mistake: everything else type-checks against the shipped declarations.
-    assert.equal(result.stdout.trim().split('\n'), ["use.ts(4,7): error TS2322: Type 'string' is not assignable to type 'number'."]);
-  } finally {
-    consumer.remove();
-  }
 });
 
 test.run();
