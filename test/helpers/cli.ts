@@ -77,7 +77,8 @@ export class DurableServer {
   async restart(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     await this.kill(signal);
     this.#process = new CliProcess(this.args);
-    await this.#process.waitFor(/listening/);
+    // Generous: a loaded machine can take seconds to start a server from source.
+    await this.#process.waitFor(/listening/, 30_000);
   }
 
   async kill(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {

@@ -27,7 +27,8 @@ it('work on a 120x30 terminal: both ids, a cancel marks its row, a lost server s
     await server.close();
     await session.waitForScreen(/○ reconnecting \(attempt \d+/);
     session.sendKeys('q');
-    await eventually(() => session.exitStatus() !== undefined, 'work to exit after q');
+    // The report of 1234's cancel cannot reach the stopped server: work tries for its 5 s flush, then exits.
+    await eventually(() => session.exitStatus() !== undefined, 'work to exit after q', 15_000);
     assert.is(session.exitStatus(), 130);
   } finally {
     session.kill();
