@@ -38,6 +38,8 @@ export interface RunningServer {
   readonly tracker: TaskTracker;
   readonly metrics: ServerMetrics;
   openWatches(): number;
+  /** Task statuses the store holds (until retention forgets them). */
+  trackedTasks(): Promise<number>;
   /** Stops accepting, answers open watches "not cancelled", lets answers drain, then closes the store. */
   close(): Promise<void>;
 }
@@ -127,6 +129,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     tracker,
     metrics,
     openWatches: app.openWatches,
+    trackedTasks: () => config.store.countStatuses(),
     close: () => {
       app.beginShutdown();
       tracker.close();

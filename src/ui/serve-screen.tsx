@@ -10,6 +10,8 @@ import { Table, type TableColumn, type TableRow } from './table.tsx';
 export interface ServeScreenProps {
   readonly state: ServeState;
   readonly openWatches: number;
+  /** Task statuses the store holds, when known. */
+  readonly trackedTasks?: number | undefined;
   readonly cancelsPerSecond: number;
   readonly watchesPerSecond: number;
   readonly now: number;
@@ -34,7 +36,7 @@ const FIXED_LINES = 3 + 3;
 const BLANK_LINES = 4;
 
 /** The serve dashboard: where it listens, how busy it is, the latest cancels, task changes and errors. */
-export function ServeScreen({ state, openWatches, cancelsPerSecond, watchesPerSecond, now, columns, rows }: ServeScreenProps) {
+export function ServeScreen({ state, openWatches, trackedTasks, cancelsPerSecond, watchesPerSecond, now, columns, rows }: ServeScreenProps) {
   if (isTooSmall({ columns, rows })) return <TooSmall columns={columns} rows={rows} />;
   const cancels: TableRow[] = state.recentCancels.map((c, i) => ({
     key: `${c.id}-${c.at}-${i}`,
@@ -58,6 +60,7 @@ export function ServeScreen({ state, openWatches, cancelsPerSecond, watchesPerSe
   ];
   const stats: Segment[] = [
     { spans: [{ text: 'open watches ' }, { text: String(openWatches), bold: true }] },
+    ...(trackedTasks === undefined ? [] : [{ spans: [{ text: 'tasks tracked ' }, { text: String(trackedTasks), bold: true }], short: [{ text: 'tracked ' }, { text: String(trackedTasks), bold: true }] }]),
     { spans: [{ text: 'cancels/s ' }, { text: rate(cancelsPerSecond), bold: true }], optional: true },
     { spans: [{ text: 'watches answered/s ' }, { text: rate(watchesPerSecond), bold: true }], short: [{ text: 'answered/s ' }, { text: rate(watchesPerSecond), bold: true }], optional: true },
     { spans: [{ text: `cancels since start ${state.cancelsTotal}` }], short: [{ text: `cancels ${state.cancelsTotal}` }], optional: true },

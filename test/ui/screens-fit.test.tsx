@@ -171,7 +171,7 @@ test('work follows resizes: the size comes from the terminal, and each resize re
 
 test('serve follows resizes too', async () => {
   const activity = serveActivity(IDS.length);
-  const screen = renderAt(<ServeApp activity={activity} openWatches={() => 3} />, 200, 50);
+  const screen = renderAt(<ServeApp activity={activity} gauges={{ openWatches: () => 3 }} />, 200, 50);
   try {
     assert.match(screen.lastFrame(), /^taskctl serve · listening on/);
     screen.resize(80, 24);

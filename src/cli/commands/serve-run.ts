@@ -127,7 +127,7 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown 
   if (dashboard) {
     dashboard.listening(server.url);
     const ui = await import('../../ui/render-serve.tsx');
-    closeDashboard = ui.renderServe(dashboard, server.openWatches, { stdout, stderr });
+    closeDashboard = ui.renderServe(dashboard, { openWatches: server.openWatches, trackedTasks: server.trackedTasks }, { stdout, stderr });
   } else {
     log.info('listening', started);
   }
