@@ -1,5 +1,6 @@
 import { type Clock, type TimerHandle, systemClock } from './clock.ts';
 import { coalesced } from './coalesce.ts';
+import { nextTurn } from './turns.ts';
 import type { CancelStore, StatusQuery } from './store.ts';
 import { isLost, onCancelRequested, onLost, onReport, onWatch, type TaskOutcome, type TaskStatus, type WorkerIdentity } from './task-status.ts';
 
@@ -230,7 +231,7 @@ export class TaskTracker {
    */
   async #change(ids: readonly string[], update: (status: TaskStatus | undefined, id: string) => TaskStatus | undefined): Promise<void> {
     for (let i = 0; i < ids.length; i += CHANGE_STEP) {
-      if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+      if (i > 0) await nextTurn();
       const step = ids.length <= CHANGE_STEP ? ids : ids.slice(i, i + CHANGE_STEP);
       await this.#queued(step, async () => {
         const loaded = new Map((await this.#store.loadStatuses(step)).map((s) => [s.id, s]));

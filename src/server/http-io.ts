@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { VERSION } from '../protocol/build-info.ts';
+import { nextTurn } from '../core/turns.ts';
 import { HttpError } from '../protocol/errors.ts';
 import { VERSION_HEADER } from '../protocol/routes.ts';
 
@@ -31,10 +32,14 @@ function tooLarge(maxBytes: number): HttpError {
   return new HttpError('payload_too_large', `request body is larger than ${maxBytes} bytes`, { connection: 'close' });
 }
 
+// Parsing a body this large takes a millisecond or more: it waits its turn (see nextTurn).
+const BIG_BODY_BYTES = 64 * 1024;
+
 /** Parses a JSON body; an empty body reads as `{}` so optional bodies may be left out. */
 export async function readJson(req: IncomingMessage, maxBytes: number): Promise<unknown> {
   const body = await readBody(req, maxBytes);
   if (body.length === 0) return {};
+  if (body.length >= BIG_BODY_BYTES) await nextTurn();
   const type = req.headers['content-type'] ?? '';
   if (!/^application\/json\b/i.test(type)) {
     throw new HttpError('unsupported_media_type', 'send the body as application/json');

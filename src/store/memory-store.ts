@@ -1,10 +1,10 @@
 import type { CancelRecord, CancelStore, ScheduledCancel, StatusQuery } from '../core/store.ts';
 import { lastActivity, type TaskLifeState, type TaskStatus } from '../core/task-status.ts';
+import { nextTurn } from '../core/turns.ts';
 import { SortedIds } from './sorted-ids.ts';
 
 // A scan over every status (quiet tasks, expired records) lets other work run after this many entries.
 const ENTRIES_PER_STEP = 5_000;
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Keeps records in this process only: fast, and forgotten on restart. For tests and throwaway servers. */
 export class MemoryStore implements CancelStore {

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { CancelRecord, CancelStore, ScheduledCancel, StatusQuery } from '../core/store.ts';
+import { nextTurn } from '../core/turns.ts';
 import { lastActivity, type TaskStatus } from '../core/task-status.ts';
 
 interface Row {
@@ -51,7 +52,6 @@ const ROWS_PER_TRANSACTION = 250;
 const FREE_PAGES_BEFORE_VACUUM = 1_024;
 const PAGES_PER_VACUUM_STEP = 128;
 
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * Records and task statuses in one SQLite file (WAL). A cancel record or schedule resolves only once its

@@ -1,4 +1,5 @@
 import { formatDuration } from '../../core/duration.ts';
+import { nextTurn } from '../../core/turns.ts';
 import { HttpError } from '../../protocol/errors.ts';
 import { MAX_SCHEDULE_AHEAD_MS } from '../../protocol/limits.ts';
 import {
@@ -66,6 +67,9 @@ export function taskRoutes(app: AppContext): Route[] {
       right: 'list',
       handle: async (ctx) => {
         const query = parseInput(taskListQuerySchema, queryObject(ctx.search));
+        // A page is a few milliseconds of work: it takes its turn, so a crowd of listings arriving at once
+        // does not hold up every other request until the last page is out.
+        await nextTurn();
         // One more than asked tells whether another page follows.
         const found = await tracker.list({ ...query, limit: query.limit + 1 });
         // A task the lease made lost is listed as lost even before the sweep wrote it down.

@@ -1,4 +1,5 @@
 import type { WorkerIdentity } from '../../core/task-status.ts';
+import { nextTurn } from '../../core/turns.ts';
 import { HttpError } from '../../protocol/errors.ts';
 import { type WatchReply, watchQuerySchema, watchRequestSchema } from '../../protocol/schemas.ts';
 import { recordToWire } from '../../protocol/wire.ts';
@@ -32,9 +33,18 @@ function decode(text: string): string {
   }
 }
 
+// A watch on this many ids or more is heavy work (see nextTurn).
+const BIG_WATCH_IDS = 1_000;
+
 /** The JSON long poll on many ids at once. */
 export function watchRoutes(app: AppContext): Route[] {
   const answer = async (ctx: RequestContext, ids: readonly string[], requestedMs: number | undefined, worker?: WorkerIdentity) => {
+    // Setting up a watch on thousands of ids takes milliseconds: it takes its turn like any heavy work.
+    if (ids.length >= BIG_WATCH_IDS) {
+      await nextTurn();
+      // A client that left meanwhile would never be seen leaving once the watch is held.
+      if (ctx.req.socket.destroyed) return;
+    }
     const result = await app.watches.hold(ctx.res, ids, app.watches.timeoutFor(requestedMs), worker);
     const reply: WatchReply = { cancelled: result.cancelled.map((r) => r.id), records: result.cancelled.map(recordToWire) };
     sendJson(ctx.res, 200, reply);

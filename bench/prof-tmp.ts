@@ -1,0 +1,15 @@
+import { spawn } from 'node:child_process';
+const server = spawn(process.execPath, ['--import', 'tsx', '--cpu-prof', '--cpu-prof-dir=/tmp/prof', '--max-semi-space-size=2', 'src/cli/run.ts', 'serve', '--port', '0', '--store', 'sqlite:/tmp/flood.db', '--json', '--no-tui', '--watch-timeout', '5m'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, TASKCTL_NO_HEAP_TUNING: '1' } });
+let out = ''; server.stdout.on('data', (c) => (out += c));
+while (!/"url":"([^"]+)"/.test(out)) await new Promise((r) => setTimeout(r, 20));
+const url = /"url":"([^"]+)"/.exec(out)![1];
+const t = performance.now();
+const N = Number(process.argv[2] ?? 50);
+const watches = Array.from({ length: N }, (_, w) => fetch(`${url}/v1/watch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ids: Array.from({ length: 10_000 }, (_, i) => `f-${w}-${i}`), timeout: '5m', worker: { id: `w${w}`, host: 'h', pid: w } }) }).catch(() => {}));
+const tracked = async () => Number(/^taskctl_tasks_tracked (\S+)$/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1]);
+while ((await tracked()) < N * 10_000) await new Promise((r) => setTimeout(r, 50));
+console.log('written in', Math.round(performance.now() - t), 'ms');
+server.kill('SIGTERM');
+await new Promise((r) => server.once('exit', r));
+void watches;
+process.exit(0);
