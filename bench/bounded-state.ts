@@ -53,7 +53,7 @@ export async function churn(total: number) {
   const db = join(scratch, 'churn.db');
   const retentionMs = 5_000;
   // A 1 s watch timeout makes the lease 3 s, under the 5 s retention; records expire as fast.
-  const server = await startServer(`sqlite:${db}`, ['--watch-timeout', '1s', '--retention', `${retentionMs}ms`, '--ttl', `${retentionMs}ms`]);
+  const server = await startServer(`sqlite:${db}`, { '--watch-timeout': '1s', '--retention': `${retentionMs}ms`, '--ttl': `${retentionMs}ms` });
   const probe = await startProbe(server.url);
   const client = startClient();
   const samples: Sample[] = [];

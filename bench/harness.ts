@@ -19,9 +19,10 @@ export interface Server { url: string; pid: number; process: ChildProcess; stop(
 const children = new Set<ChildProcess>();
 process.on('exit', () => children.forEach((child) => child.kill('SIGKILL')));
 
-/** `taskctl serve` on a free port with `store`; `extraArgs` come after the bench's defaults and override them. */
-export async function startServer(store: string, extraArgs: string[] = []): Promise<Server> {
-  const args = ['serve', '--port', '0', '--store', store, '--watch-timeout', '5m', '--max-watches', '1000000', '--json', '--no-tui', ...extraArgs];
+/** `taskctl serve` on a free port with `store`; `options` (flag -> value) replace the bench's defaults. */
+export async function startServer(store: string, options: Record<string, string> = {}): Promise<Server> {
+  const flags = { '--port': '0', '--store': store, '--watch-timeout': '5m', '--max-watches': '1000000', ...options };
+  const args = ['serve', ...Object.entries(flags).flat(), '--json', '--no-tui'];
   const child = track(spawn(binary, args, { stdio: ['ignore', 'pipe', 'inherit'] }));
   let output = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk) => (output += chunk));
