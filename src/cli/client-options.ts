@@ -24,6 +24,8 @@ export function exitCodeFor(error: ClientError): number {
   switch (error.kind) {
     case 'unauthorized':
       return ExitCode.unauthorized;
+    case 'untrusted':
+      return ExitCode.untrusted;
     case 'unreachable':
     case 'timeout':
     case 'protocol':

@@ -34,6 +34,7 @@ export function ServeScreen({ state, openWatches, cancelsPerSecond, watchesPerSe
           <Box key={`${c.id}-${c.at}-${i}`}>
             <Box width={10}><Text dimColor>{clock(c.at)}</Text></Box>
             <Box width={20}><Text wrap="truncate-end">{c.id}</Text></Box>
+            <Box width={14}><Text wrap="truncate-end">{c.by ?? ''}</Text></Box>
             <Box width={18}><Text dimColor wrap="truncate-end">{c.address}</Text></Box>
             <Text wrap="truncate-end">{c.reason ?? ''}</Text>
           </Box>

@@ -35,7 +35,7 @@ function decode(text: string): string {
 /** The JSON long poll on many ids at once. */
 export function watchRoutes(app: AppContext): Route[] {
   const answer = async (ctx: RequestContext, ids: readonly string[], requestedMs: number | undefined, worker?: WorkerIdentity) => {
-    const result = await app.watches.hold(ctx.res, ids, app.watches.timeoutFor(requestedMs), worker);
+    const result = await app.watches.hold(ctx.res, ids, app.watches.timeoutFor(requestedMs), worker, ctx.caller.tokenId);
     const reply: WatchReply = { cancelled: result.cancelled.map((r) => r.id), records: result.cancelled.map(recordToWire) };
     sendJson(ctx.res, 200, reply);
     app.watches.observeLatency(result);
