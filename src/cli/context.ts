@@ -8,6 +8,11 @@ export interface CommandContext {
   readonly env: NodeJS.ProcessEnv;
   /** Fires on the first SIGINT or SIGTERM. */
   readonly shutdown: AbortSignal;
+  /**
+   * Calls `listener` on each SIGHUP until the returned function is called. Only a command that asks for
+   * it (serve, to reload) changes what SIGHUP does; for the others it still ends the process.
+   */
+  readonly onHangup?: (listener: () => void) => () => void;
 }
 
 /** One command, declared once: its yargs shape and what it does. Resolves with the exit code. */
