@@ -1,6 +1,6 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions } from 'node:https';
-import { getCACertificates, rootCertificates } from 'node:tls';
+import * as tls from 'node:tls';
 import fetch, { type RequestInit } from 'node-fetch';
 import type { z } from 'zod';
 import type { WorkerIdentity } from '../core/task-status.ts';
@@ -79,9 +79,9 @@ export class TaskctlClient {
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
     const agentOptions = { keepAlive: true, maxSockets: 4, maxFreeSockets: 1 };
     if (this.server.startsWith('https:')) {
-      const tls = tlsOptions(options);
-      this.#agent = new HttpsAgent({ ...agentOptions, ...tls });
-      this.#oneShotAgent = new HttpsAgent({ keepAlive: false, ...tls });
+      const trust = tlsOptions(options);
+      this.#agent = new HttpsAgent({ ...agentOptions, ...trust });
+      this.#oneShotAgent = new HttpsAgent({ keepAlive: false, ...trust });
     } else {
       this.#agent = new HttpAgent(agentOptions);
       this.#oneShotAgent = new HttpAgent({ keepAlive: false });
@@ -244,23 +244,31 @@ function discard(res: { body: unknown }): void {
 
 /** The trust a client extends to https:// servers: the system's roots, plus `ca` when given. */
 function tlsOptions(options: ClientOptions): HttpsAgentOptions {
-  const tls: HttpsAgentOptions = {};
+  const agent: HttpsAgentOptions = {};
   // Node's `ca` replaces its roots rather than adding to them, so the roots go in beside the private CA.
-  if (options.ca !== undefined) tls.ca = [...defaultRoots(), options.ca.toString()];
-  if (options.cert !== undefined) tls.cert = options.cert;
-  if (options.key !== undefined) tls.key = options.key;
-  return tls;
+  if (options.ca !== undefined) agent.ca = [...defaultRoots(), options.ca.toString()];
+  if (options.cert !== undefined) agent.cert = options.cert;
+  if (options.key !== undefined) agent.key = options.key;
+  // Node's own message names the certificate's names only for a host name, never for an address.
+  agent.checkServerIdentity = (host, cert) => {
+    const error = tls.checkServerIdentity(host, cert);
+    if (error) error.message = `its certificate is for ${printable((cert.subjectaltname ?? `CN=${cert.subject?.CN ?? '?'}`).slice(0, 200))}, not ${printable(host)}`;
+    return error;
+  };
+  return agent;
 }
 
 let roots: readonly string[] | undefined;
 /** The CAs a client trusts without being told: Node's bundled roots and the operating system's store. */
 function defaultRoots(): readonly string[] {
   if (roots) return roots;
+  // Node before 22.15 has no getCACertificates (a namespace import, so that such a Node still loads this
+  // module); its bundled roots are what it trusts by default.
+  const get = (tls as { getCACertificates?: (type: 'default' | 'system') => string[] }).getCACertificates;
   try {
-    roots = [...new Set([...getCACertificates('default'), ...getCACertificates('system')])];
+    roots = get ? [...new Set([...get('default'), ...get('system')])] : tls.rootCertificates;
   } catch {
-    // Node before 22.15 has neither; its bundled roots are what it trusts by default.
-    roots = rootCertificates;
+    roots = tls.rootCertificates;
   }
   return roots;
 }
@@ -288,9 +296,9 @@ function describeTlsFailure(server: string, error: unknown): string | undefined 
   if (code === 'CERT_NOT_YET_VALID') return notTrusted('its certificate is not valid yet (is the clock right?)');
   if (code === 'CERT_REVOKED') return notTrusted('its certificate was revoked');
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'HOSTNAME_MISMATCH') {
-    // Node says which names the certificate holds: "Host: x. is not in the cert's altnames: DNS:y".
-    const names = /is not in the cert's altnames: (.*)$/m.exec(String((error as Error).message))?.[1];
-    return notTrusted(`its certificate is for another name${names ? ` (${printable(names.slice(0, 200))})` : ''}`);
+    // The agent's checkServerIdentity wrote which names the certificate holds.
+    const names = /(its certificate is for .*)$/m.exec(String((error as Error).message))?.[1];
+    return notTrusted(names ?? 'its certificate is for another name');
   }
   // The server's alert about this client's certificate (a server or proxy doing mutual TLS in the handshake).
   const alert = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_(CERTIFICATE_REQUIRED|BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_EXPIRED|CERTIFICATE_REVOKED|CERTIFICATE_UNKNOWN|UNSUPPORTED_CERTIFICATE)$/.exec(code);

@@ -202,9 +202,9 @@ function clientCertificateRefused(socket: TLSSocket): HttpError {
   // An empty object (not null) is what a peer that sent no certificate has.
   const sent = Object.keys(socket.getPeerCertificate() ?? {}).length > 0;
   const required = 'this server requires a client certificate signed by its client CA';
-  return new HttpError(
-    'client_certificate_refused',
-    // authorizationError is typed as an Error, but Node sets the verify error's code, a string.
-    sent ? `${required}, and refused the one sent (${String(socket.authorizationError ?? 'not verified')})` : `${required}, and none was sent (pass --cert and --key)`,
-  );
+  if (!sent) return new HttpError('client_certificate_refused', `${required}, and none was sent (pass --cert and --key)`);
+  // authorizationError is typed as an Error, but Node sets the verify error's code, a string.
+  const code = String(socket.authorizationError ?? 'not verified');
+  const why = /ISSUER|LEAF_SIGNATURE|SELF_SIGNED|UNTRUSTED/.test(code) ? 'it is signed by another CA' : code === 'CERT_HAS_EXPIRED' ? 'it has expired' : 'it could not be verified';
+  return new HttpError('client_certificate_refused', `${required}, and refused the one sent: ${why} (${code})`);
 }
