@@ -68,7 +68,7 @@ export function readClientTls(args: { ca?: string | undefined; cert?: string | u
   const caPath = args.ca ?? (env.TASKCTL_CA || undefined);
   const certPath = args.cert ?? (env.TASKCTL_CERT || undefined);
   const keyPath = args.key ?? (env.TASKCTL_KEY || undefined);
-  if ((certPath === undefined) !== (keyPath === undefined)) throw new UsageError(`${certPath === undefined ? '--key' : '--cert'}: give --cert and --key together (or TASKCTL_CERT and TASKCTL_KEY)`);
+  if ((certPath === undefined) !== (keyPath === undefined)) throw new UsageError(`${certPath === undefined ? '--cert' : '--key'}: missing; give --cert and --key together (or TASKCTL_CERT and TASKCTL_KEY)`);
   const tls: { ca?: string; cert?: string; key?: string } = {};
   if (caPath !== undefined) tls.ca = readCertificates('--ca', caPath);
   if (certPath !== undefined && keyPath !== undefined) {

@@ -113,7 +113,7 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown,
     tokens: args.tokens ?? (env.TASKCTL_TOKENS_FILE || undefined),
     maxConnections: args.maxConnections ?? defaultMaxConnections(),
   });
-  if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) throw new UsageError(`${options.tlsCert === undefined ? '--tls-key' : '--tls-cert'}: give --tls-cert and --tls-key together`);
+  if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) throw new UsageError(`${options.tlsCert === undefined ? '--tls-cert' : '--tls-key'}: missing; give --tls-cert and --tls-key together`);
   if (options.clientCa !== undefined && options.tlsCert === undefined) throw new UsageError('--client-ca: client certificates need TLS; give --tls-cert and --tls-key too');
   if (!isLoopback(options.host) && !options.token && !options.tokens && !options.insecure) {
     throw new UsageError(`refusing to listen on ${options.host} without a token: set --token or TASKCTL_TOKEN (or --tokens), or pass --insecure if anyone on that network may cancel tasks`);
