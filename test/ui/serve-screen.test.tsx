@@ -30,7 +30,7 @@ test('a busy server: rates, newest cancels first with reason and source, errors'
   const activity = new ServeActivity({ url: 'http://h:1', store: 'memory' }, () => now);
   for (let i = 0; i < 12; i++) {
     now += 1_000;
-    activity.cancelled({ id: `job-${i}`, reason: i === 11 ? 'operator asked' : undefined, cancelledAt: now, expiresAt: now + 1 }, { address: '10.0.0.7' });
+    activity.cancelled({ id: `job-${i}`, reason: i === 11 ? 'operator asked' : undefined, cancelledAt: now, expiresAt: now + 1 }, { address: '10.0.0.7', name: 'ops' });
   }
   activity.watchAnswered();
   activity.taskChanged({ id: 'train-7', state: 'lost', since: now, worker: { id: 'w', host: 'gpu-3', pid: 77 }, history: [] });
@@ -41,6 +41,7 @@ test('a busy server: rates, newest cancels first with reason and source, errors'
   const lines = text.split('\n');
   const first = lines.findIndex((l) => l.includes('job-11'));
   assert.ok(first > 0 && lines[first]!.includes('10.0.0.7') && lines[first]!.includes('operator asked'));
+  assert.match(lines[first]!, /job-11\s+ops\s+10\.0\.0\.7/, 'who cancelled');
   assert.ok(first < lines.findIndex((l) => l.includes('job-10')), 'newest first');
   assert.not.match(text, 'job-1 ', 'only the ten newest are kept');
   assert.match(text, 'POST /v1/tasks/x/cancel: disk I/O error');
