@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseTokensFile, type TokenEntry, tokenHash, TokensFileError } from '../../src/server/auth.ts';
@@ -152,6 +153,13 @@ test('a tokens file: comments and blank lines skipped, hashes lower-cased, a nam
       assert.match((error as Error).message, message);
     }
   }
+});
+
+test("the README's sample tokens file is one the server accepts", () => {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const sample = /```\n(# \/etc\/taskctl\/tokens[\s\S]*?)```/.exec(readme)?.[1];
+  assert.ok(sample, 'the sample is in the README');
+  assert.equal(parseTokensFile(sample!).map((e) => [e.name, e.role]), [['gpu-runners', 'worker'], ['ci-runners', 'worker'], ['release-team', 'operator'], ['grafana', 'reader']]);
 });
 
 test('who cancelled: the token name, the client address and the route are recorded, shown by GET /v1/tasks/:id; the first cancel keeps its asker', async () => {
