@@ -8,7 +8,8 @@ import { UsageError } from './context.ts';
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
-function readText(flag: string, path: string): string {
+/** A file named by `flag`, as text; one that cannot be read is a UsageError saying why in words. */
+export function readText(flag: string, path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (error) {

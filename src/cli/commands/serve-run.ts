@@ -13,7 +13,7 @@ import { defaultSqlitePath } from '../../store/data-path.ts';
 import { openStore } from '../../store/open-store.ts';
 import { type CommandContext, ExitCode, UsageError } from '../context.ts';
 import { createLogger, type Logger } from '../log.ts';
-import { type KeyPair, readCertificates, readKeyPair } from '../tls-files.ts';
+import { type KeyPair, readCertificates, readKeyPair, readText } from '../tls-files.ts';
 import { printable } from '../../core/printable.ts';
 import { validateOptions, wantsTui } from '../options.ts';
 import { relaunchTunedForServing } from '../heap-tuning.ts';
@@ -49,13 +49,7 @@ type ServeOptions = z.output<typeof optionsSchema>;
 
 /** The tokens file's entries; a file that cannot be read or has a bad line is one UsageError naming it. */
 function loadTokens(path: string): TokenEntry[] {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new UsageError(`--tokens: cannot read ${printable(path)}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message}`);
-  }
+  const text = readText('--tokens', path);
   try {
     return parseTokensFile(text);
   } catch (error) {
