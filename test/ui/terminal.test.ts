@@ -47,7 +47,7 @@ it('serve on a terminal shows its dashboard with the latest cancels; Ctrl-C stop
       body: JSON.stringify({ reason: 'operator asked' }),
     });
     assert.is(res.status, 200);
-    await session.waitForScreen(/job-9\s+127\.0\.0\.1\s+operator asked/);
+    await session.waitForScreen(/job-9\s+anonymous\s+127\.0\.0\.1\s+operator asked/);
     await session.waitForScreen(/Task states[\s\S]*job-9\s+cancel_requested/);
     session.sendKeys('C-c');
     await eventually(() => session.exitStatus() !== undefined, 'serve to exit after Ctrl-C');
