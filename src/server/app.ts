@@ -83,7 +83,7 @@ export function createApp({ canceler, tracker, scheduler, options, metrics, obse
   readonly openWatches: () => number;
   /** From now on, refuse new requests and close each connection after its answer. */
   readonly beginShutdown: () => void;
-  /** Puts new tokens in force (a reload); ends the watches of tokens that may no longer watch. Resolves how many. */
+  /** Puts new tokens in force (a reload); ends the watches of tokens that may no longer watch. Returns how many. */
   readonly replaceTokens: (entries: readonly TokenEntry[]) => number;
 } {
   const tokens = options.tokens ? new TokenTable(options.tokens, options.token) : undefined;

@@ -110,6 +110,21 @@ test('a wrong CA, a wrong name, an expired certificate: one line naming the caus
   }
 });
 
+test('--ca adds to the roots trusted by default, it does not replace them', async () => {
+  const issued = ca.issue('server-roots');
+  const server = await startTestServer({ tls: { cert: issued.cert, key: issued.key } });
+  try {
+    // NODE_EXTRA_CA_CERTS stands in for a CA the machine trusts already (as the system's roots are).
+    const trustedByDefault = { NODE_EXTRA_CA_CERTS: ca.certPath };
+    assert.is((await runCli(['cancel', 'r-1', '--server', server.url], { binary, env: trustedByDefault })).code, 0);
+    const beside = await runCli(['cancel', 'r-2', '--server', server.url, '--ca', other.certPath], { binary, env: trustedByDefault });
+    assert.is(beside.code, 0, beside.stderr);
+    assert.is((await runCli(['cancel', 'r-3', '--server', server.url, '--ca', other.certPath], { binary })).code, 5);
+  } finally {
+    await server.close();
+  }
+});
+
 test('SIGHUP reloads the certificate: new connections get the new one, while a watch held across the reload stays open and hears its cancel', async () => {
   const first = ca.issue('server-r1');
   const second = ca.issue('server-r2');
