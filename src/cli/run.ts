@@ -44,6 +44,10 @@ try {
     stdin: process.stdin,
     env: process.env,
     shutdown: shutdown.signal,
+    onHangup: (listener) => {
+      process.on('SIGHUP', listener);
+      return () => process.off('SIGHUP', listener);
+    },
   });
 } catch (error) {
   internalError(error);

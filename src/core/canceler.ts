@@ -1,5 +1,5 @@
 import { type Clock, type TimerHandle, systemClock } from './clock.ts';
-import type { CancelRecord, CancelStore } from './store.ts';
+import type { CancelRecord, CancelSource, CancelStore } from './store.ts';
 import { checkTaskId } from './task-id.ts';
 
 /** How long a cancel is remembered unless configured otherwise. */
@@ -84,16 +84,21 @@ export class Canceler {
   }
 
   /**
-   * Records that `id` is cancelled and wakes every wait on it. Idempotent: a second cancel of a live
-   * record changes nothing and resolves with the first record. Resolves once the store holds the record.
+   * Records that `id` is cancelled (by `options.by`, when known) and wakes every wait on it. Idempotent: a
+   * second cancel of a live record changes nothing and resolves with the first record, whose `by` is kept.
+   * Resolves once the store holds the record.
    */
-  async cancel(id: string, options: { reason?: string } = {}): Promise<CancelRecord> {
+  async cancel(id: string, options: { reason?: string; by?: CancelSource } = {}): Promise<CancelRecord> {
     checkTaskId(id);
     const arrivedAt = this.#clock.monotonic();
     const now = this.#clock.now();
-    const draft: CancelRecord = options.reason === undefined
-      ? { id, cancelledAt: now, expiresAt: now + this.#ttlMs }
-      : { id, reason: options.reason, cancelledAt: now, expiresAt: now + this.#ttlMs };
+    const draft: CancelRecord = {
+      id,
+      ...(options.reason === undefined ? {} : { reason: options.reason }),
+      cancelledAt: now,
+      expiresAt: now + this.#ttlMs,
+      ...(options.by === undefined ? {} : { by: options.by }),
+    };
     const record = await this.#store.insert(draft, now);
     this.#wake(record, arrivedAt);
     return record;

@@ -1,7 +1,7 @@
 import { type Clock, type TimerHandle, systemClock } from './clock.ts';
 import { coalesced } from './coalesce.ts';
 import { nextTurn } from './turns.ts';
-import type { CancelStore, StatusQuery } from './store.ts';
+import type { CancelSource, CancelStore, StatusQuery } from './store.ts';
 import { isLost, onCancelRequested, onLost, onReport, onWatch, type TaskOutcome, type TaskStatus, type WorkerIdentity } from './task-status.ts';
 
 export interface TaskTrackerOptions {
@@ -106,10 +106,10 @@ export class TaskTracker {
     for (const id of ids) this.#watchingBy.delete(id);
   }
 
-  cancelRequested(id: string): Promise<void> {
+  cancelRequested(id: string, by?: CancelSource): Promise<void> {
     const now = this.#clock.now();
     this.#forget([id]);
-    return this.#change([id], (status) => onCancelRequested(status, id, now));
+    return this.#change([id], (status) => onCancelRequested(status, id, now, by));
   }
 
   /** A worker's report of how `id` ended; resolves with the status it leads to. */

@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Canceler, DEFAULT_SWEEP_INTERVAL_MS } from '../core/canceler.ts';
 import { TaskTracker } from '../core/task-tracker.ts';
@@ -6,8 +7,18 @@ import { CancelScheduler } from '../core/cancel-scheduler.ts';
 import type { Clock } from '../core/clock.ts';
 import type { CancelStore } from '../core/store.ts';
 import { createApp, type ServerObserver, type ServerOptions } from './app.ts';
+import type { TokenEntry } from './auth.ts';
 import { rawErrorReply } from './http-io.ts';
 import { ServerMetrics } from './metrics.ts';
+
+/** What HTTPS is served with, as PEM text. */
+export interface TlsConfig {
+  /** The server's certificate, followed by any intermediate certificates: the whole chain is sent. */
+  readonly cert: string;
+  readonly key: string;
+  /** When set, every client must present a certificate signed by this CA (mutual TLS). */
+  readonly clientCa?: string | undefined;
+}
 
 export interface ServerConfig extends ServerOptions {
   readonly host: string;
@@ -28,6 +39,8 @@ export interface ServerConfig extends ServerOptions {
   readonly requestTimeoutMs?: number;
   /** Told of background failures (sweeps, store look-ups) the server survives. */
   readonly onBackgroundError?: (error: unknown) => void;
+  /** Serve HTTPS with this certificate instead of plain HTTP. */
+  readonly tls?: TlsConfig | undefined;
 }
 
 export interface RunningServer {
@@ -40,6 +53,13 @@ export interface RunningServer {
   openWatches(): number;
   /** Task statuses the store holds (until retention forgets them). */
   trackedTasks(): Promise<number>;
+  /**
+   * Serves new connections with this certificate and key (and client CA); open connections, and the
+   * watches they hold, keep theirs. Throws, changing nothing, when they do not make a usable pair.
+   */
+  reloadTls(tls: TlsConfig): void;
+  /** Puts new tokens in force; a token that may no longer watch has its open watches answered. Returns how many. */
+  replaceTokens(entries: readonly TokenEntry[]): number;
   /** Stops accepting, answers open watches "not cancelled", lets answers drain, then closes the store. */
   close(): Promise<void>;
 }
@@ -83,23 +103,39 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     canceler,
     ...(config.clock ? { clock: config.clock } : {}),
     onError: config.onBackgroundError,
-    onFired: (record) => {
-      metrics.cancels.inc({ route: 'scheduled' });
-      config.observer?.cancelled?.(record, { address: 'schedule', route: 'scheduled', reason: record.reason });
-      tracker.cancelRequested(record.id).catch(config.onBackgroundError);
+    onFired: (record, schedule) => {
+      // A schedule stored before taskctl kept who made it has no asker to name.
+      const by = schedule.by ?? { name: 'unknown', address: 'schedule', route: 'scheduled' };
+      metrics.cancels.inc({ route: by.route });
+      config.observer?.cancelled?.(record, { ...by, reason: record.reason });
+      tracker.cancelRequested(record.id, record.by ?? by).catch(config.onBackgroundError);
     },
   });
-  const app = createApp({ canceler, tracker, scheduler, options: config, metrics, onBackgroundError: config.onBackgroundError, ...(config.observer ? { observer: config.observer } : {}), ...(config.clock ? { clock: config.clock } : {}) });
+  const options = { ...config, requireClientCertificate: config.tls?.clientCa !== undefined };
+  const app = createApp({ canceler, tracker, scheduler, options, metrics, onBackgroundError: config.onBackgroundError, ...(config.observer ? { observer: config.observer } : {}), ...(config.clock ? { clock: config.clock } : {}) });
   metrics.observe({ trackedTasks: () => config.store.countStatuses(), watchedIds: app.watchedIds });
-  const server = createServer(
-    {
-      headersTimeout: config.headersTimeoutMs ?? HEADERS_TIMEOUT_MS,
-      requestTimeout: config.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
-      connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_INTERVAL_MS, config.headersTimeoutMs ?? TIMEOUT_CHECK_INTERVAL_MS),
-      keepAliveTimeout: 5_000,
-    },
-    app,
-  );
+  const httpOptions = {
+    headersTimeout: config.headersTimeoutMs ?? HEADERS_TIMEOUT_MS,
+    requestTimeout: config.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
+    connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_INTERVAL_MS, config.headersTimeoutMs ?? TIMEOUT_CHECK_INTERVAL_MS),
+    keepAliveTimeout: 5_000,
+  };
+  const server: Server = config.tls
+    ? createTlsServer(
+        {
+          ...httpOptions,
+          ...secureContextOptions(config.tls),
+          // A client that connects and never finishes the handshake gets no longer than one sending slow headers.
+          handshakeTimeout: config.headersTimeoutMs ?? HEADERS_TIMEOUT_MS,
+          // With a client CA, the handshake asks for a certificate but lets a connection without a good one
+          // finish: the app then refuses each of its requests with an answer that says why, which a
+          // handshake alert (often lost to a reset) cannot.
+          requestCert: config.tls.clientCa !== undefined,
+          rejectUnauthorized: false,
+        },
+        app,
+      )
+    : createServer(httpOptions, app);
   // A socket may sit silent for a whole long poll, and no longer.
   server.timeout = config.watchTimeoutMs + IDLE_MARGIN_MS;
   if (config.maxConnections !== undefined) server.maxConnections = config.maxConnections;
@@ -123,13 +159,19 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
 
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${hostForUrl}:${port}`,
+    url: `${config.tls ? 'https' : 'http'}://${hostForUrl}:${port}`,
     port,
     canceler,
     tracker,
     metrics,
     openWatches: app.openWatches,
     trackedTasks: () => config.store.countStatuses(),
+    reloadTls: (tls) => {
+      if (!config.tls) throw new Error('this server was started without TLS');
+      if ((tls.clientCa === undefined) !== (config.tls.clientCa === undefined)) throw new Error('a reload cannot turn client certificates on or off; restart the server for that');
+      (server as TlsServer).setSecureContext(secureContextOptions(tls));
+    },
+    replaceTokens: app.replaceTokens,
     close: () => {
       app.beginShutdown();
       tracker.close();
@@ -137,6 +179,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       return (closing ??= shutDown(server, canceler, config.store));
     },
   };
+}
+
+function secureContextOptions(tls: TlsConfig) {
+  return { cert: tls.cert, key: tls.key, ...(tls.clientCa !== undefined ? { ca: tls.clientCa } : {}) };
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

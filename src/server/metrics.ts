@@ -6,7 +6,7 @@ export class ServerMetrics {
   readonly openWatches = new Gauge({ name: 'taskctl_open_watches', help: 'Watch requests being held open now.', registers: [this.registry] });
   readonly cancels = new Counter({
     name: 'taskctl_cancels_total',
-    help: 'Cancels made, by route: seed, v1, or scheduled (made when their time came).',
+    help: 'Cancels made, by route: seed, v1, scheduled (made when their time came), or deadline (a worker --timeout the server made).',
     labelNames: ['route'] as const,
     registers: [this.registry],
   });

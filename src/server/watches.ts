@@ -27,6 +27,8 @@ export class WatchHolder {
   #open = 0;
   #heldIds = 0;
   #closing = false;
+  /** The ends of watches held by tokens a reload may take away, by token. */
+  readonly #byToken = new Map<string, Set<() => void>>();
 
   constructor(options: WatchHolderOptions) {
     this.#options = options;
@@ -60,7 +62,7 @@ export class WatchHolder {
    * without async/await and with as few objects as possible: thousands of these are held at once, and
    * every byte here is multiplied by them.
    */
-  hold(res: ServerResponse, ids: readonly string[], timeoutMs: number, worker?: WorkerIdentity): Promise<WaitResult> {
+  hold(res: ServerResponse, ids: readonly string[], timeoutMs: number, worker?: WorkerIdentity, tokenId?: string): Promise<WaitResult> {
     const { canceler, tracker, metrics } = this.#options;
     if (this.#open >= this.#options.maxOpenWatches) {
       metrics.rejectedWatches.inc();
@@ -79,6 +81,7 @@ export class WatchHolder {
       const end = canceler.waitFor(ids, (result) => {
         clearTimeout(timer);
         res.off('close', end);
+        if (tokenId !== undefined) this.#forgetHeldBy(tokenId, end);
         tracker.watchEnded(ids);
         this.#open--;
         this.#heldIds -= ids.length;
@@ -96,7 +99,31 @@ export class WatchHolder {
       }, timeoutMs);
       // 'close' before the answer is written means the client left.
       res.once('close', end);
+      if (tokenId !== undefined) {
+        const held = this.#byToken.get(tokenId);
+        if (held) held.add(end);
+        else this.#byToken.set(tokenId, new Set([end]));
+      }
     });
+  }
+
+  /** Answers "not cancelled" every watch held by a token `keep` says no; its next request meets the new rules. */
+  endWhere(keep: (tokenId: string) => boolean): number {
+    let ended = 0;
+    for (const [tokenId, ends] of [...this.#byToken]) {
+      if (keep(tokenId)) continue;
+      for (const end of [...ends]) {
+        end();
+        ended++;
+      }
+    }
+    return ended;
+  }
+
+  #forgetHeldBy(tokenId: string, end: () => void): void {
+    const held = this.#byToken.get(tokenId);
+    held?.delete(end);
+    if (held?.size === 0) this.#byToken.delete(tokenId);
   }
 
   /** Records how long the cancel that answered a watch took to reach it. */

@@ -3,8 +3,8 @@ import { ClientError, TaskctlClient } from '../../client/client.ts';
 import { formatDuration } from '../../core/duration.ts';
 import { printable, terminalSafeJson } from '../../core/printable.ts';
 import { preview, taskIdProblem } from '../../core/task-id.ts';
-import type { TaskStatusReply } from '../../protocol/schemas.ts';
-import { exitCodeFor, resolveClientOptions } from '../client-options.ts';
+import type { CancelSourceReply, TaskStatusReply } from '../../protocol/schemas.ts';
+import { exitCodeFor, readClientTls, resolveClientOptions } from '../client-options.ts';
 import { type CommandContext, ExitCode } from '../context.ts';
 import { serverUrlSchema, validateOptions } from '../options.ts';
 import type { LsArgs, StatusArgs } from './status.ts';
@@ -19,10 +19,19 @@ interface Row {
   detail?: string | undefined;
 }
 
-/** A row of the table for one task's status. */
-function toRow(id: string, status: TaskStatusReply | undefined, reason: string | undefined, now: number): Row {
-  if (!status) return { id, state: reason !== undefined ? 'cancel_requested' : 'unknown' };
+/** "cancelled by ops", with the route when it was not a plain API cancel: "cancelled by ci (deadline)". */
+function cancelledBy(by: CancelSourceReply | undefined): string {
+  if (!by) return '';
+  return `cancelled by ${by.name}${by.route === 'v1' ? '' : ` (${by.route})`}`;
+}
+
+/** A row of the table for one task's status; `cancel` is what the server knows of its cancel, if any. */
+function toRow(id: string, status: TaskStatusReply | undefined, cancel: { reason?: string | undefined; by?: CancelSourceReply | undefined } | undefined, now: number): Row {
+  const reason = cancel?.reason;
+  const by = cancel?.by ?? status?.cancelledBy;
+  if (!status) return { id, state: cancel !== undefined ? 'cancel_requested' : 'unknown', detail: [cancelledBy(by), reason ? `reason: ${reason}` : ''].filter(Boolean).join(', ') };
   const detail = [
+    cancelledBy(by),
     reason ? `reason: ${reason}` : '',
     status.exitCode !== undefined && status.exitCode !== null ? `exit ${status.exitCode}` : '',
     status.signal ? `signal ${status.signal}` : '',
@@ -54,7 +63,7 @@ function failed(error: unknown, stderr: NodeJS.WritableStream): number {
 }
 
 export async function runStatus(args: StatusArgs, { stdout, stderr, env, shutdown }: CommandContext): Promise<number> {
-  const client = new TaskctlClient(validateOptions(connectionSchema, resolveClientOptions(args, env)));
+  const client = new TaskctlClient({ ...validateOptions(connectionSchema, resolveClientOptions(args, env)), ...readClientTls(args, env) });
   let exitCode: number = ExitCode.ok;
   const rows: Row[] = [];
   try {
@@ -67,7 +76,7 @@ export async function runStatus(args: StatusArgs, { stdout, stderr, env, shutdow
       }
       const task = await client.task(id, { signal: shutdown });
       if (args.json) stdout.write(`${terminalSafeJson(task)}\n`);
-      else rows.push(toRow(id, task.status, task.record?.reason, Date.now()));
+      else rows.push(toRow(id, task.status, task.record, Date.now()));
     }
   } catch (error) {
     return failed(error, stderr);
@@ -79,7 +88,7 @@ export async function runStatus(args: StatusArgs, { stdout, stderr, env, shutdow
 }
 
 export async function runLs(args: LsArgs, { stdout, stderr, env, shutdown }: CommandContext): Promise<number> {
-  const client = new TaskctlClient(validateOptions(connectionSchema, resolveClientOptions(args, env)));
+  const client = new TaskctlClient({ ...validateOptions(connectionSchema, resolveClientOptions(args, env)), ...readClientTls(args, env) });
   const rows: Row[] = [];
   try {
     let after: string | undefined;

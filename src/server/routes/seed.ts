@@ -26,7 +26,7 @@ export function seedRoutes(app: AppContext): Route[] {
       pattern: /^\/watch-task\/([^/]+)$/,
       right: 'watch',
       handle: (ctx) =>
-        app.watches.hold(ctx.res, [taskIdParam(ctx)], app.options.watchTimeoutMs).then((result) => {
+        app.watches.hold(ctx.res, [taskIdParam(ctx)], app.options.watchTimeoutMs, undefined, ctx.caller.tokenId).then((result) => {
           sendText(ctx.res, 200, result.cancelled.length > 0 ? 'true' : 'false');
           app.watches.observeLatency(result);
         }),

@@ -45,7 +45,7 @@ export function watchRoutes(app: AppContext): Route[] {
       // A client that left meanwhile would never be seen leaving once the watch is held.
       if (ctx.req.socket.destroyed) return;
     }
-    const result = await app.watches.hold(ctx.res, ids, app.watches.timeoutFor(requestedMs), worker);
+    const result = await app.watches.hold(ctx.res, ids, app.watches.timeoutFor(requestedMs), worker, ctx.caller.tokenId);
     const reply: WatchReply = { cancelled: result.cancelled.map((r) => r.id), records: result.cancelled.map(recordToWire) };
     sendJson(ctx.res, 200, reply);
     app.watches.observeLatency(result);
