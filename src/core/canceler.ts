@@ -42,6 +42,11 @@ interface BigWaiter extends Waiter {
 // look-up per big wait per cancel, and the number of big waits is bounded by the server's id cap.
 const BIG_WAIT_IDS = 256;
 
+// Records kept at hand after a cancel or a look-up: a worker that polls an id already cancelled (the seed
+// worker does, until it stops its task) is answered without a store look-up. A record never changes
+// until it expires, so a kept copy stays right; the oldest are let go past this many.
+const RECENT_RECORDS = 10_000;
+
 /**
  * Records cancels and wakes whoever waits on them. Any number of waits may watch one id and one wait may
  * watch many ids; a wait that starts after the cancel still sees it, because each wait is registered
@@ -55,6 +60,7 @@ export class Canceler {
   // One waiter per id is by far the common case; a Set is made only for the second.
   readonly #waitersById = new Map<string, Waiter | Set<Waiter>>();
   readonly #bigWaiters = new Set<BigWaiter>();
+  readonly #recent = new Map<string, CancelRecord>();
   readonly #sweepTimer: TimerHandle;
   readonly #unsubscribe: (() => void) | undefined;
   #openWaits = 0;
@@ -100,6 +106,7 @@ export class Canceler {
       ...(options.by === undefined ? {} : { by: options.by }),
     };
     const record = await this.#store.insert(draft, now);
+    this.#remember(record);
     this.#wake(record, arrivedAt);
     return record;
   }
@@ -144,6 +151,11 @@ export class Canceler {
       queueMicrotask(() => onResult({ cancelled: [] }));
       return () => {};
     }
+    const known = this.#recentAmong(ids);
+    if (known) {
+      queueMicrotask(() => onResult({ cancelled: known }));
+      return () => {};
+    }
     const idSet = ids.length >= BIG_WAIT_IDS ? new Set(ids) : undefined;
     const unique = ids.length === 1 ? ids : idSet ? (idSet.size === ids.length ? ids : [...idSet]) : [...new Set(ids)];
     let done = false;
@@ -166,7 +178,9 @@ export class Canceler {
     else for (const id of unique) this.#register(id, waiter);
     this.#store.find(unique, this.#clock.now()).then(
       (records) => {
-        if (records.length > 0) waiter.finish({ cancelled: records });
+        if (records.length === 0) return;
+        records.forEach((record) => this.#remember(record));
+        waiter.finish({ cancelled: records });
       },
       // The wait goes on: a cancel arriving later still wakes it, and the caller's timeout ends it.
       (error: unknown) => this.#onError(error),
@@ -200,6 +214,24 @@ export class Canceler {
     const waiters = new Set<Waiter>([...this.#waitersById.keys()].flatMap((id) => this.#waitersOf(id)));
     for (const waiter of this.#bigWaiters) waiters.add(waiter);
     for (const waiter of waiters) waiter.finish({ cancelled: [] });
+  }
+
+  #remember(record: CancelRecord): void {
+    this.#recent.delete(record.id);
+    this.#recent.set(record.id, record);
+    if (this.#recent.size > RECENT_RECORDS) this.#recent.delete(this.#recent.keys().next().value!);
+  }
+
+  /** The live records kept at hand among `ids`, or undefined when there is none. */
+  #recentAmong(ids: readonly string[]): CancelRecord[] | undefined {
+    if (this.#recent.size === 0) return undefined;
+    const now = this.#clock.now();
+    let found: Map<string, CancelRecord> | undefined;
+    for (const id of ids) {
+      const record = this.#recent.get(id);
+      if (record !== undefined && record.expiresAt > now) (found ??= new Map()).set(id, record);
+    }
+    return found && [...found.values()];
   }
 
   #wake(record: CancelRecord, cancelArrivedAt: number): void {
@@ -241,7 +273,11 @@ export class Canceler {
   #lookUpAndWake(ids: string[], arrivedAt: number): void {
     if (ids.length === 0) return;
     this.#store.find(ids, this.#clock.now()).then(
-      (records) => records.forEach((record) => this.#wake(record, arrivedAt)),
+      (records) =>
+        records.forEach((record) => {
+          this.#remember(record);
+          this.#wake(record, arrivedAt);
+        }),
       (error: unknown) => this.#onError(error),
     );
   }

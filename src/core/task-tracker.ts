@@ -48,7 +48,7 @@ export class TaskTracker {
 
   /** Watches open on this server, per id: such a task is not lost whatever its last-seen time says. */
   readonly #held = new Map<string, number>();
-  /** Ids known to be in state "watching" by the given worker, so a re-poll needs no look-up. */
+  /** Ids known to be watched (or cancel requested) by the given worker, so that a re-poll needs no look-up. */
   readonly #watchingBy = new Map<string, string | undefined>();
   /** Last-seen times not yet written. */
   readonly #seen = new Map<string, number>();
@@ -81,7 +81,8 @@ export class TaskTracker {
     }
     return this.#change(unknown, (status, id) => {
       const next = onWatch(status, id, worker, now);
-      if (next.state === 'watching') this.#watchingBy.set(id, worker?.id);
+      // Watched or cancel requested: another watch by the same worker would change only the last-seen time.
+      if (next.state === 'watching' || next.state === 'cancel_requested') this.#watchingBy.set(id, worker?.id);
       if (status && next.state === status.state && next.worker?.id === status.worker?.id) {
         this.#seen.set(id, now);
         return undefined;

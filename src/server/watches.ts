@@ -88,7 +88,7 @@ export class WatchHolder {
         metrics.openWatches.dec();
         // "gone": the client left, or the server is stopping and ended the wait early.
         const outcome = result.cancelled.length > 0 ? 'cancelled' : timedOut ? 'timeout' : 'gone';
-        metrics.watchRequests.inc({ outcome });
+        metrics.watchAnswered[outcome].inc();
         this.#options.onAnswered?.(outcome);
         if (this.#closing) res.shouldKeepAlive = false;
         resolve(result);
