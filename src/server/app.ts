@@ -139,7 +139,7 @@ export function createApp({ canceler, tracker, scheduler, options, metrics, obse
   const routes: Route[] = [...seedRoutes(context), ...taskRoutes(context), ...watchRoutes(context), ...opsRoutes(context)];
 
   /** Finds the route, checks the caller's right to it, and starts its handler. Not async, so nothing here stays alive while a watch waits. */
-  const dispatch = (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  const dispatch = (req: IncomingMessage, res: ServerResponse): Promise<void> | void => {
     const target = req.url ?? '/';
     const queryStart = target.indexOf('?');
     const path = queryStart === -1 ? target : target.slice(0, queryStart);
@@ -175,14 +175,14 @@ export function createApp({ canceler, tracker, scheduler, options, metrics, obse
       replyError(req, res, new HttpError('shutting_down', 'the server is stopping; retry shortly', { 'retry-after': '1' }));
       return;
     }
-    let handling: Promise<void>;
+    let handling: Promise<void> | void;
     try {
       handling = dispatch(req, res);
     } catch (error) {
       replyError(req, res, error);
       return;
     }
-    handling.catch((error: unknown) => replyError(req, res, error));
+    handling?.catch((error: unknown) => replyError(req, res, error));
   };
   return Object.assign(listener, {
     openWatches: () => watches.open,

@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
+import type { Server as TlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Canceler, DEFAULT_SWEEP_INTERVAL_MS } from '../core/canceler.ts';
 import { TaskTracker } from '../core/task-tracker.ts';
@@ -65,13 +65,13 @@ export interface RunningServer {
 }
 
 // Slow clients get this long to send their headers and the whole request; long polls are not affected,
-// because once a request is in, only the socket-idle timeout below applies.
+// because a held watch ends at its own timeout. A socket between requests is closed after the keep-alive
+// timeout; no idle timer per socket beyond that (each would cost every held watch a timer of its own).
 const HEADERS_TIMEOUT_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 30_000;
 // Node checks those two timeouts only this often (30 s by default), so without it a slow client held its
 // socket up to 30 s longer than documented.
 const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
-const IDLE_MARGIN_MS = 30_000;
 const DRAIN_MS = 2_000;
 
 /** Starts a taskctl server; resolves once it listens. */
@@ -121,7 +121,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     keepAliveTimeout: 5_000,
   };
   const server: Server = config.tls
-    ? createTlsServer(
+    ? // Loaded only for TLS: most servers never need node:https, and it costs start-up.
+      process.getBuiltinModule('node:https').createServer(
         {
           ...httpOptions,
           ...secureContextOptions(config.tls),
@@ -136,8 +137,6 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         app,
       )
     : createServer(httpOptions, app);
-  // A socket may sit silent for a whole long poll, and no longer.
-  server.timeout = config.watchTimeoutMs + IDLE_MARGIN_MS;
   if (config.maxConnections !== undefined) server.maxConnections = config.maxConnections;
   server.on('drop', () => metrics.droppedConnections.inc());
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {

@@ -58,11 +58,11 @@ export class WatchHolder {
   }
 
   /**
-   * Holds a long poll on `ids` until one is cancelled, the timeout passes, or the client leaves. Written
-   * without async/await and with as few objects as possible: thousands of these are held at once, and
-   * every byte here is multiplied by them.
+   * Holds a long poll on `ids` until one is cancelled, the timeout passes, or the client leaves, then calls
+   * `onResult` once. Written with a callback, without async/await and with as few objects as possible:
+   * thousands of these are held at once, and every byte here is multiplied by them.
    */
-  hold(res: ServerResponse, ids: readonly string[], timeoutMs: number, worker?: WorkerIdentity, tokenId?: string): Promise<WaitResult> {
+  hold(res: ServerResponse, ids: readonly string[], timeoutMs: number, worker: WorkerIdentity | undefined, tokenId: string | undefined, onResult: (result: WaitResult) => void): void {
     const { canceler, tracker, metrics } = this.#options;
     if (this.#open >= this.#options.maxOpenWatches) {
       metrics.rejectedWatches.inc();
@@ -76,35 +76,34 @@ export class WatchHolder {
     this.#heldIds += ids.length;
     metrics.openWatches.inc();
     tracker.watchStarted(ids, worker).catch(this.#options.onBackgroundError);
-    return new Promise((resolve) => {
-      let timedOut = false;
-      const end = canceler.waitFor(ids, (result) => {
-        clearTimeout(timer);
-        res.off('close', end);
-        if (tokenId !== undefined) this.#forgetHeldBy(tokenId, end);
-        tracker.watchEnded(ids);
-        this.#open--;
-        this.#heldIds -= ids.length;
-        metrics.openWatches.dec();
-        // "gone": the client left, or the server is stopping and ended the wait early.
-        const outcome = result.cancelled.length > 0 ? 'cancelled' : timedOut ? 'timeout' : 'gone';
-        metrics.watchAnswered[outcome].inc();
-        this.#options.onAnswered?.(outcome);
-        if (this.#closing) res.shouldKeepAlive = false;
-        resolve(result);
-      });
-      const timer = setTimeout(() => {
-        timedOut = true;
-        end();
-      }, timeoutMs);
-      // 'close' before the answer is written means the client left.
-      res.once('close', end);
-      if (tokenId !== undefined) {
-        const held = this.#byToken.get(tokenId);
-        if (held) held.add(end);
-        else this.#byToken.set(tokenId, new Set([end]));
-      }
+    let timedOut = false;
+    const end = canceler.waitFor(ids, (result) => {
+      clearTimeout(timer);
+      res.off('close', end);
+      if (tokenId !== undefined) this.#forgetHeldBy(tokenId, end);
+      tracker.watchEnded(ids);
+      this.#open--;
+      this.#heldIds -= ids.length;
+      metrics.openWatches.dec();
+      // "gone": the client left, or the server is stopping and ended the wait early.
+      const outcome = result.cancelled.length > 0 ? 'cancelled' : timedOut ? 'timeout' : 'gone';
+      metrics.watchAnswered[outcome].inc();
+      this.#options.onAnswered?.(outcome);
+      if (this.#closing) res.shouldKeepAlive = false;
+      onResult(result);
     });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      end();
+    }, timeoutMs);
+    // 'close' before the answer is written means the client left. (on, not once: once wraps the listener
+    // in one more function per held watch; `end` takes itself off.)
+    res.on('close', end);
+    if (tokenId !== undefined) {
+      const held = this.#byToken.get(tokenId);
+      if (held) held.add(end);
+      else this.#byToken.set(tokenId, new Set([end]));
+    }
   }
 
   /** Answers "not cancelled" every watch held by a token `keep` says no; its next request meets the new rules. */

@@ -35,7 +35,7 @@ export function seedRoutes(app: AppContext): Route[] {
       pattern: /^\/watch-task\/([^/]+)$/,
       right: 'watch',
       handle: (ctx) =>
-        app.watches.hold(ctx.res, [taskIdParam(ctx)], app.options.watchTimeoutMs, undefined, ctx.caller.tokenId).then((result) => {
+        app.watches.hold(ctx.res, [taskIdParam(ctx)], app.options.watchTimeoutMs, undefined, ctx.caller.tokenId, (result) => {
           sendText(ctx.res, 200, result.cancelled.length > 0 ? 'true' : 'false');
           app.watches.observeLatency(result);
         }),

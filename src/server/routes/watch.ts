@@ -1,3 +1,4 @@
+import type { WaitResult } from '../../core/canceler.ts';
 import type { WorkerIdentity } from '../../core/task-status.ts';
 import { nextTurn } from '../../core/turns.ts';
 import { HttpError } from '../../protocol/errors.ts';
@@ -45,7 +46,8 @@ export function watchRoutes(app: AppContext): Route[] {
       // A client that left meanwhile would never be seen leaving once the watch is held.
       if (ctx.req.socket.destroyed) return;
     }
-    const result = await app.watches.hold(ctx.res, ids, app.watches.timeoutFor(requestedMs), worker, ctx.caller.tokenId);
+    const timeoutMs = app.watches.timeoutFor(requestedMs);
+    const result = await new Promise<WaitResult>((resolve) => app.watches.hold(ctx.res, ids, timeoutMs, worker, ctx.caller.tokenId, resolve));
     const reply: WatchReply = { cancelled: result.cancelled.map((r) => r.id), records: result.cancelled.map(recordToWire) };
     sendJson(ctx.res, 200, reply);
     app.watches.observeLatency(result);
