@@ -324,7 +324,7 @@ const libraryFile = join(scratch, 'index.mjs');
 await bundle(stage, options.release ? undefined : libraryFile);
 if (!options.release) publishBundle(stage, libraryFile);
 if (!options['bundle-only'] && !options.release) declarations();
-writeFileSync(join(stage, 'package.json'), JSON.stringify({ name: 'taskctl', version: pkgJson.version, type: 'module', bin: 'taskctl.mjs' }));
+writeFileSync(join(stage, 'package.json'), JSON.stringify({ name: 'taskctl', version: pkgJson.version, type: 'module', bin: 'taskctl.mjs', pkg: { seaConfig: { useCodeCache: true } } }));
 if (options.release) {
   const dir = resolve(options.release);
   mkdirSync(dir, { recursive: true });
