@@ -33,7 +33,7 @@ export class ServerMetrics {
   });
   readonly rejectedWatches = new Counter({
     name: 'taskctl_watches_rejected_total',
-    help: 'Watch requests refused with 503 because too many were open.',
+    help: 'Watch requests refused with 503 because too many watches, or watched ids, were open.',
     registers: [this.registry],
   });
 
