@@ -1,6 +1,7 @@
 import { type Clock, type TimerHandle, systemClock } from './clock.ts';
 import type { CancelRecord, CancelStore } from './store.ts';
 import { checkTaskId } from './task-id.ts';
+import { parentCancelledReason } from './task-status.ts';
 
 /** How long a cancel is remembered unless configured otherwise. */
 export const DEFAULT_TTL_MS = 24 * 3_600_000;
@@ -16,10 +17,26 @@ export interface CancelerOptions {
   readonly onError?: (error: unknown) => void;
 }
 
+/**
+ * A record a wait answers with: the id's own, or, when an ancestor's cancel stopped it, one made from that
+ * ancestor's record (its times, the reason "parent P cancelled", and `parent` naming the ancestor).
+ */
+export interface WaitRecord extends CancelRecord {
+  readonly parent?: string;
+}
+
+/** The record `ancestor`'s cancel gives its descendant `id`, which has no cancel of its own. */
+export function recordViaParent(id: string, ancestor: CancelRecord): WaitRecord {
+  // Spread, so that whatever else the ancestor's record says (who cancelled it) travels along.
+  return { ...ancestor, id, reason: parentCancelledReason(ancestor.id), parent: ancestor.id };
+}
+
 /** What a wait ended with. */
 export interface WaitResult {
   /** The cancelled ids among those waited on, with their records; empty when the wait was aborted. */
-  readonly cancelled: readonly CancelRecord[];
+  readonly cancelled: readonly WaitRecord[];
+  /** When an ancestor's cancel stopped the ids: that ancestor's own record. */
+  readonly parent?: CancelRecord;
   /**
    * When the wait was woken by a cancel arriving during it: the clock's monotonic reading at the moment
    * that cancel reached this canceler, so callers can measure cancel-to-answer latency.
@@ -28,8 +45,19 @@ export interface WaitResult {
 }
 
 interface Waiter {
+  /** Every id registered: those waited on and, for a wait with ancestors, the ancestors. */
   readonly ids: readonly string[];
+  /** Only on waits with ancestors. */
+  readonly family?: WaitFamily;
   finish(result: WaitResult): void;
+}
+
+/** What a wait on tasks with ancestors needs to turn an ancestor's cancel into records for its own ids. */
+interface WaitFamily {
+  readonly own: readonly string[];
+  /** Nearest first: the nearest cancelled one names the reason. */
+  readonly ancestors: readonly string[];
+  readonly ancestorSet: ReadonlySet<string>;
 }
 
 /** A wait on many ids: not registered per id, but asked on each cancel whether it holds the id. */
@@ -45,7 +73,8 @@ const BIG_WAIT_IDS = 256;
 /**
  * Records cancels and wakes whoever waits on them. Any number of waits may watch one id and one wait may
  * watch many ids; a wait that starts after the cancel still sees it, because each wait is registered
- * before the store is consulted.
+ * before the store is consulted. A wait may also name the ids' ancestors: a cancel of any of them stops
+ * every id of the wait, and it costs one more registered id per distinct ancestor, however many ids.
  */
 export class Canceler {
   readonly #store: CancelStore;
@@ -110,19 +139,24 @@ export class Canceler {
    * already is), or with none when `signal` aborts or the canceler closes. Everything the wait registered
    * is released when it ends.
    */
-  wait(ids: readonly string[], signal: AbortSignal): Promise<WaitResult> {
+  wait(ids: readonly string[], signal: AbortSignal, ancestors: readonly string[] = []): Promise<WaitResult> {
     if (signal.aborted || this.#closed || ids.length === 0) {
       // waitFor validates the ids otherwise; a bad id is refused on this path too.
       ids.forEach(checkTaskId);
+      ancestors.forEach(checkTaskId);
       return Promise.resolve({ cancelled: [] });
     }
     let resolve!: (result: WaitResult) => void;
     const waited = new Promise<WaitResult>((r) => (resolve = r));
     // Outside the promise, so that waitFor's check of a bad id throws to the caller.
-    const end = this.waitFor(ids, (result) => {
-      signal.removeEventListener('abort', end);
-      resolve(result);
-    });
+    const end = this.waitFor(
+      ids,
+      (result) => {
+        signal.removeEventListener('abort', end);
+        resolve(result);
+      },
+      ancestors,
+    );
     signal.addEventListener('abort', end, { once: true });
     return waited;
   }
@@ -130,21 +164,27 @@ export class Canceler {
   /**
    * wait() for callers that hold very many waits: calls `onResult` exactly once and never synchronously,
    * when any of `ids` is cancelled or when the returned function is called (then with no cancels). No
-   * promise or AbortSignal is made per wait.
+   * promise or AbortSignal is made per wait. When any of `ancestors` (the ids' ancestors, nearest first)
+   * is cancelled, every id of the wait is answered cancelled, with a record made from the ancestor's.
    */
-  waitFor(ids: readonly string[], onResult: (result: WaitResult) => void): () => void {
+  waitFor(ids: readonly string[], onResult: (result: WaitResult) => void, ancestors: readonly string[] = []): () => void {
     ids.forEach(checkTaskId);
+    ancestors.forEach(checkTaskId);
     if (this.#closed || ids.length === 0) {
       // Never call back before the caller has the returned function in hand.
       queueMicrotask(() => onResult({ cancelled: [] }));
       return () => {};
     }
-    const idSet = ids.length >= BIG_WAIT_IDS ? new Set(ids) : undefined;
-    const unique = ids.length === 1 ? ids : idSet ? (idSet.size === ids.length ? ids : [...idSet]) : [...new Set(ids)];
+    const watched = ancestors.length === 0 ? ids : [...ids, ...ancestors];
+    const idSet = watched.length >= BIG_WAIT_IDS ? new Set(watched) : undefined;
+    const unique = watched.length === 1 ? watched : idSet ? (idSet.size === watched.length ? watched : [...idSet]) : [...new Set(watched)];
+    const family: WaitFamily | undefined =
+      ancestors.length === 0 ? undefined : { own: ids.length === 1 ? ids : [...new Set(ids)], ancestors, ancestorSet: new Set(ancestors) };
     let done = false;
     const waiter: Waiter | BigWaiter = {
       ids: unique,
       ...(idSet ? { idSet } : {}),
+      ...(family ? { family } : {}),
       finish: (result) => {
         if (done) return;
         done = true;
@@ -161,7 +201,7 @@ export class Canceler {
     else for (const id of unique) this.#register(id, waiter);
     this.#store.find(unique, this.#clock.now()).then(
       (records) => {
-        if (records.length > 0) waiter.finish({ cancelled: records });
+        if (records.length > 0) waiter.finish(this.#resultFor(waiter, records, undefined));
       },
       // The wait goes on: a cancel arriving later still wakes it, and the caller's timeout ends it.
       (error: unknown) => this.#onError(error),
@@ -198,9 +238,30 @@ export class Canceler {
   }
 
   #wake(record: CancelRecord, cancelArrivedAt: number): void {
-    for (const waiter of this.#waitersOf(record.id)) waiter.finish({ cancelled: [record], cancelArrivedAt });
+    for (const waiter of this.#waitersOf(record.id)) waiter.finish(this.#resultFor(waiter, [record], cancelArrivedAt));
     // Finishing removes a waiter from the set being iterated, which a Set allows.
-    for (const waiter of this.#bigWaiters) if (waiter.idSet.has(record.id)) waiter.finish({ cancelled: [record], cancelArrivedAt });
+    for (const waiter of this.#bigWaiters) if (waiter.idSet.has(record.id)) waiter.finish(this.#resultFor(waiter, [record], cancelArrivedAt));
+  }
+
+  /**
+   * What `waiter` answers when `records` (of ids it registered) are found. A cancelled ancestor stops every
+   * id of the wait: each id without a cancel of its own gets a record made from the nearest such ancestor's.
+   */
+  #resultFor(waiter: Waiter, records: readonly CancelRecord[], cancelArrivedAt: number | undefined): WaitResult {
+    const family = waiter.family;
+    if (!family) return cancelArrivedAt === undefined ? { cancelled: records } : { cancelled: records, cancelArrivedAt };
+    const own: WaitRecord[] = [];
+    let nearest: CancelRecord | undefined;
+    for (const record of records) {
+      if (!family.ancestorSet.has(record.id)) own.push(record);
+      else if (!nearest || family.ancestors.indexOf(record.id) < family.ancestors.indexOf(nearest.id)) nearest = record;
+    }
+    const arrived = cancelArrivedAt === undefined ? {} : { cancelArrivedAt };
+    if (!nearest) return { cancelled: own, ...arrived };
+    const ownIds = new Set(own.map((record) => record.id));
+    const cancelled = own;
+    for (const id of family.own) if (!ownIds.has(id)) cancelled.push(recordViaParent(id, nearest));
+    return { cancelled, parent: nearest, ...arrived };
   }
 
   /** Every id some wait is on, for looking them all up again. */

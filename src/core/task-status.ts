@@ -36,6 +36,8 @@ export interface TaskStatus {
   readonly worker?: WorkerIdentity;
   readonly exitCode?: number | null;
   readonly signal?: string | null;
+  /** Why a cancel was requested when it was not a cancel of this task's own: "parent job-42 cancelled". */
+  readonly cancelReason?: string;
   /** State changes, oldest first, the last HISTORY_LIMIT of them. */
   readonly history: ReadonlyArray<{ readonly state: TaskLifeState; readonly at: number }>;
 }
@@ -61,13 +63,27 @@ function enter(status: TaskStatus | undefined, id: string, state: TaskLifeState,
 export function onWatch(status: TaskStatus | undefined, id: string, worker: WorkerIdentity | undefined, now: number): TaskStatus {
   const seen = { lastSeenAt: now, ...(worker ? { worker } : {}) };
   if (status && (status.state === 'watching' || status.state === 'cancel_requested')) return { ...status, ...seen };
-  return enter(status, id, 'watching', now, { ...seen, exitCode: undefined, signal: undefined });
+  return enter(status, id, 'watching', now, { ...seen, exitCode: undefined, signal: undefined, cancelReason: undefined });
 }
 
 /** A cancel was requested through the API. A task that already ended stays as it ended. */
 export function onCancelRequested(status: TaskStatus | undefined, id: string, now: number): TaskStatus {
   if (status && (ENDED_STATES.has(status.state) || status.state === 'cancel_requested')) return status;
   return enter(status, id, 'cancel_requested', now);
+}
+
+/**
+ * An ancestor of the task was cancelled, which stops it as a cancel of its own would: the same rule as
+ * onCancelRequested, with `reason` ("parent job-42 cancelled") kept on the status.
+ */
+export function onParentCancelled(status: TaskStatus | undefined, id: string, now: number, reason: string): TaskStatus {
+  if (status && (ENDED_STATES.has(status.state) || status.state === 'cancel_requested')) return status;
+  return enter(status, id, 'cancel_requested', now, { cancelReason: reason });
+}
+
+/** The reason a task is stopped with when its ancestor `parentId` was cancelled. */
+export function parentCancelledReason(parentId: string): string {
+  return `parent ${parentId} cancelled`;
 }
 
 /** A worker reported how the task ended. Reports are idempotent: the same one twice changes nothing. */
