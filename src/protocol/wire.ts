@@ -1,3 +1,4 @@
+import type { WaitRecord } from '../core/canceler.ts';
 import type { CancelRecord } from '../core/store.ts';
 import type { TaskStatus } from '../core/task-status.ts';
 import type { CancelRecordReply, TaskStatusReply } from './schemas.ts';
@@ -24,6 +25,13 @@ export function recordToWire(record: CancelRecord): CancelRecordReply {
   return reply;
 }
 
+/** A record a wait answered with as it travels: a record made from an ancestor's names it as `parent`. */
+export function waitRecordToWire(record: WaitRecord): CancelRecordReply {
+  const reply = recordToWire(record);
+  if (record.parent !== undefined) reply.parent = record.parent;
+  return reply;
+}
+
 /** A task's status as it travels: times as ISO strings. */
 export function statusToWire(status: TaskStatus): TaskStatusReply {
   const reply: TaskStatusReply = {
@@ -35,5 +43,6 @@ export function statusToWire(status: TaskStatus): TaskStatusReply {
   if (status.worker) reply.worker = { ...status.worker };
   if (status.exitCode !== undefined) reply.exitCode = status.exitCode;
   if (status.signal !== undefined) reply.signal = status.signal;
+  if (status.cancelReason !== undefined) reply.cancelReason = status.cancelReason;
   return reply;
 }

@@ -4,6 +4,7 @@ import type { Canceler } from '../core/canceler.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
 import { type CancelRecord, StoreUnavailableError } from '../core/store.ts';
 import { InvalidInputError } from '../core/task-id.ts';
+import type { TaskFamily } from '../core/task-family.ts';
 import type { TaskStatus } from '../core/task-status.ts';
 import type { TaskTracker } from '../core/task-tracker.ts';
 import { HttpError } from '../protocol/errors.ts';
@@ -41,6 +42,8 @@ export interface ServerObserver {
   taskChanged?(status: TaskStatus): void;
   /** A task went lost: its worker was silent for longer than the lease. */
   lost?(status: TaskStatus): void;
+  /** A cancel reached every descendant the store knows of: `marked` of them, in `ms`. */
+  childrenCancelled?(record: CancelRecord, marked: number, ms: number): void;
   /** A request failed through no fault of the client. */
   failed?(error: unknown, request: { method: string; path: string }): void;
 }
@@ -49,6 +52,7 @@ export interface AppDependencies {
   readonly canceler: Canceler;
   readonly tracker: TaskTracker;
   readonly scheduler: CancelScheduler;
+  readonly family: TaskFamily;
   readonly options: ServerOptions;
   readonly metrics: ServerMetrics;
   readonly observer?: ServerObserver;
@@ -62,6 +66,8 @@ export interface AppContext {
   readonly canceler: Canceler;
   readonly tracker: TaskTracker;
   readonly scheduler: CancelScheduler;
+  /** Parent links: ancestors of a watch, and cancels that reach the children. */
+  readonly family: TaskFamily;
   readonly options: ServerOptions;
   readonly metrics: ServerMetrics;
   readonly observer: ServerObserver;
@@ -75,7 +81,7 @@ export interface AppContext {
 }
 
 /** The HTTP surface over a canceler: routing, auth, and the one error mapping. Routes live in routes/. */
-export function createApp({ canceler, tracker, scheduler, options, metrics, observer = {}, clock = systemClock, onBackgroundError = () => {} }: AppDependencies): RequestListener & {
+export function createApp({ canceler, tracker, scheduler, family, options, metrics, observer = {}, clock = systemClock, onBackgroundError = () => {} }: AppDependencies): RequestListener & {
   readonly openWatches: () => number;
   /** Ids held across all open watches. */
   readonly watchedIds: () => number;
@@ -99,6 +105,7 @@ export function createApp({ canceler, tracker, scheduler, options, metrics, obse
     canceler,
     tracker,
     scheduler,
+    family,
     options,
     metrics,
     observer,
@@ -118,6 +125,8 @@ export function createApp({ canceler, tracker, scheduler, options, metrics, obse
       // The cancel itself is stored and answered now; the status follows in the next group write (a task
       // with a record reads as cancel_requested meanwhile), and one that fails is reported, not fatal.
       tracker.cancelRequested(id).catch(onBackgroundError);
+      // Its children (and theirs) are marked cancel_requested in the background, a step at a time.
+      family.cancelled(record);
       metrics.cancels.inc({ route });
       observer.cancelled?.(record, { address: ctx.req.socket.remoteAddress ?? 'unknown', route, reason });
       return record;

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Canceler, DEFAULT_SWEEP_INTERVAL_MS } from '../core/canceler.ts';
 import { TaskTracker } from '../core/task-tracker.ts';
+import { TaskFamily } from '../core/task-family.ts';
 import { CancelScheduler } from '../core/cancel-scheduler.ts';
 import type { Clock } from '../core/clock.ts';
 import type { CancelStore } from '../core/store.ts';
@@ -78,6 +79,14 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     ...(config.retentionMs !== undefined ? { retentionMs: config.retentionMs } : {}),
     onForgotten: (count) => metrics.forgottenTasks.inc(count),
   });
+  const family = new TaskFamily({
+    store: config.store,
+    canceler,
+    tracker,
+    ...(config.clock ? { clock: config.clock } : {}),
+    onError: config.onBackgroundError,
+    onCascaded: (record, marked, ms) => config.observer?.childrenCancelled?.(record, marked, ms),
+  });
   const scheduler = new CancelScheduler({
     store: config.store,
     canceler,
@@ -87,9 +96,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       metrics.cancels.inc({ route: 'scheduled' });
       config.observer?.cancelled?.(record, { address: 'schedule', route: 'scheduled', reason: record.reason });
       tracker.cancelRequested(record.id).catch(config.onBackgroundError);
+      family.cancelled(record);
     },
   });
-  const app = createApp({ canceler, tracker, scheduler, options: config, metrics, onBackgroundError: config.onBackgroundError, ...(config.observer ? { observer: config.observer } : {}), ...(config.clock ? { clock: config.clock } : {}) });
+  const app = createApp({ canceler, tracker, scheduler, family, options: config, metrics, onBackgroundError: config.onBackgroundError, ...(config.observer ? { observer: config.observer } : {}), ...(config.clock ? { clock: config.clock } : {}) });
   metrics.observe({ trackedTasks: () => config.store.countStatuses(), watchedIds: app.watchedIds });
   const server = createServer(
     {

@@ -58,20 +58,22 @@ export class WatchHolder {
   /**
    * Holds a long poll on `ids` until one is cancelled, the timeout passes, or the client leaves. Written
    * without async/await and with as few objects as possible: thousands of these are held at once, and
-   * every byte here is multiplied by them.
+   * every byte here is multiplied by them. A cancel of any of `ancestors` answers it too; each counts as
+   * one more id held, however many ids share it.
    */
-  hold(res: ServerResponse, ids: readonly string[], timeoutMs: number, worker?: WorkerIdentity): Promise<WaitResult> {
+  hold(res: ServerResponse, ids: readonly string[], timeoutMs: number, worker?: WorkerIdentity, ancestors: readonly string[] = []): Promise<WaitResult> {
     const { canceler, tracker, metrics } = this.#options;
+    const held = ids.length + ancestors.length;
     if (this.#open >= this.#options.maxOpenWatches) {
       metrics.rejectedWatches.inc();
       throw new HttpError('too_many_watches', `this server holds ${this.#options.maxOpenWatches} watches already; retry shortly`, { 'retry-after': '1' });
     }
-    if (this.#heldIds + ids.length > this.#options.maxWatchedIds) {
+    if (this.#heldIds + held > this.#options.maxWatchedIds) {
       metrics.rejectedWatches.inc();
       throw new HttpError('too_many_watches', `this server watches ${this.#heldIds} of at most ${this.#options.maxWatchedIds} ids already; retry shortly`, { 'retry-after': '1' });
     }
     this.#open++;
-    this.#heldIds += ids.length;
+    this.#heldIds += held;
     metrics.openWatches.inc();
     tracker.watchStarted(ids, worker).catch(this.#options.onBackgroundError);
     return new Promise((resolve) => {
@@ -81,7 +83,7 @@ export class WatchHolder {
         res.off('close', end);
         tracker.watchEnded(ids);
         this.#open--;
-        this.#heldIds -= ids.length;
+        this.#heldIds -= held;
         metrics.openWatches.dec();
         // "gone": the client left, or the server is stopping and ended the wait early.
         const outcome = result.cancelled.length > 0 ? 'cancelled' : timedOut ? 'timeout' : 'gone';
@@ -89,7 +91,7 @@ export class WatchHolder {
         this.#options.onAnswered?.(outcome);
         if (this.#closing) res.shouldKeepAlive = false;
         resolve(result);
-      });
+      }, ancestors);
       const timer = setTimeout(() => {
         timedOut = true;
         end();

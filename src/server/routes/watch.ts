@@ -1,18 +1,21 @@
+import { InvalidParentsError } from '../../core/task-family.ts';
 import type { WorkerIdentity } from '../../core/task-status.ts';
 import { nextTurn } from '../../core/turns.ts';
 import { HttpError } from '../../protocol/errors.ts';
 import { type WatchReply, watchQuerySchema, watchRequestSchema } from '../../protocol/schemas.ts';
-import { recordToWire } from '../../protocol/wire.ts';
+import { waitRecordToWire } from '../../protocol/wire.ts';
 import type { AppContext } from '../app.ts';
 import { readJson, sendJson } from '../http-io.ts';
 import { parseInput, type RequestContext, type Route } from '../router.ts';
 
 /**
- * The `ids` of a GET watch: the parameter may repeat, and each value is a comma-separated list. Values are
- * split on their literal commas before they are percent-decoded, so an id holding a comma travels as %2C.
+ * The `ids` (and `parents`) of a GET watch: the parameter may repeat, and each value is a comma-separated
+ * list. Values are split on their literal commas before they are percent-decoded, so an id holding a comma
+ * travels as %2C.
  */
-export function watchQueryIds(search: string): { ids: string[]; rest: Record<string, string> } {
+export function watchQueryIds(search: string): { ids: string[]; parents?: string[]; rest: Record<string, string> } {
   const ids: string[] = [];
+  let parents: string[] | undefined;
   const rest: Record<string, string> = {};
   for (const pair of search.split('&')) {
     if (pair === '') continue;
@@ -20,9 +23,10 @@ export function watchQueryIds(search: string): { ids: string[]; rest: Record<str
     const key = decode(eq === -1 ? pair : pair.slice(0, eq));
     const value = eq === -1 ? '' : pair.slice(eq + 1);
     if (key === 'ids') ids.push(...value.split(',').map(decode));
+    else if (key === 'parents') (parents ??= []).push(...value.split(',').map(decode));
     else rest[key] = decode(value);
   }
-  return { ids, rest };
+  return parents === undefined ? { ids, rest } : { ids, parents, rest };
 }
 
 function decode(text: string): string {
@@ -36,17 +40,40 @@ function decode(text: string): string {
 // A watch on this many ids or more is heavy work (see nextTurn).
 const BIG_WATCH_IDS = 1_000;
 
+/**
+ * The ancestors a watch of `ids` with direct `parents` waits on, nearest first. 400 invalid_parents when
+ * they cannot be (a cycle, too deep): the worker's mistake, which asking again cannot mend.
+ */
+export async function ancestorsOf(app: AppContext, ids: readonly string[], parents: readonly string[] | undefined): Promise<string[]> {
+  if (parents === undefined || parents.length === 0) return [];
+  try {
+    return await app.family.ancestorsFor(ids, parents);
+  } catch (error) {
+    if (error instanceof InvalidParentsError) throw new HttpError('invalid_parents', `parents: ${error.message}`);
+    throw error;
+  }
+}
+
 /** The JSON long poll on many ids at once. */
 export function watchRoutes(app: AppContext): Route[] {
-  const answer = async (ctx: RequestContext, ids: readonly string[], requestedMs: number | undefined, worker?: WorkerIdentity) => {
+  const answer = async (ctx: RequestContext, ids: readonly string[], requestedMs: number | undefined, worker?: WorkerIdentity, parents?: readonly string[]) => {
     // Setting up a watch on thousands of ids takes milliseconds: it takes its turn like any heavy work.
     if (ids.length >= BIG_WATCH_IDS) {
       await nextTurn();
       // A client that left meanwhile would never be seen leaving once the watch is held.
       if (ctx.req.socket.destroyed) return;
     }
-    const result = await app.watches.hold(ctx.res, ids, app.watches.timeoutFor(requestedMs), worker);
-    const reply: WatchReply = { cancelled: result.cancelled.map((r) => r.id), records: result.cancelled.map(recordToWire) };
+    const ancestors = await ancestorsOf(app, ids, parents);
+    const held = app.watches.hold(ctx.res, ids, app.watches.timeoutFor(requestedMs), worker, ancestors);
+    // Links are recorded once the watch is held, after the statuses it writes and in the background like them.
+    if (parents !== undefined && parents.length > 0) app.family.link(ids, parents).catch(app.onBackgroundError);
+    const result = await held;
+    // Answered at once through an ancestor cancelled before the watch: these ids started after that cancel,
+    // so its walk down the tree did not know them.
+    if (result.parent && result.cancelArrivedAt === undefined) app.family.stoppedByParent(ids, result.parent);
+    // An ancestor's cancel answers every id of the watch: thousands of records take their turn to be written.
+    if (result.cancelled.length >= BIG_WATCH_IDS) await nextTurn();
+    const reply: WatchReply = { cancelled: result.cancelled.map((r) => r.id), records: result.cancelled.map(waitRecordToWire) };
     sendJson(ctx.res, 200, reply);
     app.watches.observeLatency(result);
   };
@@ -57,9 +84,9 @@ export function watchRoutes(app: AppContext): Route[] {
       pattern: /^\/v1\/watch$/,
       right: 'watch',
       handle: async (ctx) => {
-        const { ids, rest } = watchQueryIds(ctx.search);
-        const query = parseInput(watchQuerySchema, { ...rest, ids });
-        await answer(ctx, query.ids, query.timeout);
+        const { ids, parents, rest } = watchQueryIds(ctx.search);
+        const query = parseInput(watchQuerySchema, { ...rest, ids, ...(parents ? { parents } : {}) });
+        await answer(ctx, query.ids, query.timeout, undefined, query.parents);
       },
     },
     {
@@ -68,7 +95,7 @@ export function watchRoutes(app: AppContext): Route[] {
       right: 'watch',
       handle: async (ctx) => {
         const body = parseInput(watchRequestSchema, await readJson(ctx.req, app.options.maxBodyBytes));
-        await answer(ctx, body.ids, body.timeout, body.worker);
+        await answer(ctx, body.ids, body.timeout, body.worker, body.parents);
       },
     },
   ];
