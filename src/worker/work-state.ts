@@ -30,6 +30,8 @@ export type WorkEvent =
   | { event: 'answered'; ts: number }
   | { event: 'interrupted'; ts: number; signal: string }
   | { event: 'refused'; ts: number; error: string }
+  /** The server refused the watch itself: its parents cannot be (a cycle, too deep). Every task stops. */
+  | { event: 'rejected'; ts: number; error: string }
   | { event: 'done'; ts: number; exitCode: number };
 
 export interface TaskView {
@@ -70,6 +72,8 @@ export interface WorkState {
   readonly connection: ConnectionView;
   /** Why the server will not serve this worker at all (its token was refused): every task was stopped. */
   readonly refusal?: string;
+  /** Why the server refused this worker's watch (its --parent makes a cycle): every task was stopped. */
+  readonly rejection?: string;
   readonly exitCode?: number;
 }
 
@@ -117,6 +121,8 @@ export function reduceWork(state: WorkState, event: WorkEvent): WorkState {
     }
     case 'refused':
       return stopAll({ ...state, refusal: event.error }, event.ts);
+    case 'rejected':
+      return stopAll({ ...state, rejection: event.error }, event.ts);
     case 'interrupted':
       return stopAll(state, event.ts);
     case 'connected':
@@ -179,12 +185,15 @@ export function countByState(state: WorkState): Partial<Record<TaskState, number
 }
 
 /**
- * The exit code `work` ends with: 4 when the server refused its token; 130 when interrupted; 1 when any
+ * The exit code `work` ends with: 4 when the server refused its token; 1 when it refused the watch (its
+ * parents make a cycle); 130 when interrupted; 1 when any
  * command failed; 124 when any task timed out; otherwise 0 (every command exited 0 or its task was
  * cancelled through the server).
  */
 export function workExitCode(state: WorkState): number {
   if (state.refusal !== undefined) return 4;
+  // The watch itself was refused: an id was refused, as `cancel` says of an id it cannot cancel.
+  if (state.rejection !== undefined) return 1;
   const tasks = [...state.tasks.values()];
   if (tasks.some((t) => t.state === 'stopped')) return 130;
   if (tasks.some((t) => t.state === 'failed')) return 1;

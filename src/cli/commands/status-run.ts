@@ -3,13 +3,14 @@ import { ClientError, TaskctlClient } from '../../client/client.ts';
 import { formatDuration } from '../../core/duration.ts';
 import { printable, terminalSafeJson } from '../../core/printable.ts';
 import { preview, taskIdProblem } from '../../core/task-id.ts';
-import type { TaskStatusReply } from '../../protocol/schemas.ts';
+import { taskIdSchema, type TaskReply, type TaskStatusReply } from '../../protocol/schemas.ts';
 import { exitCodeFor, resolveClientOptions } from '../client-options.ts';
 import { type CommandContext, ExitCode } from '../context.ts';
 import { serverUrlSchema, validateOptions } from '../options.ts';
 import type { LsArgs, StatusArgs } from './status.ts';
 
 const connectionSchema = z.object({ server: serverUrlSchema, token: z.string().optional() });
+const lsSchema = connectionSchema.extend({ parent: taskIdSchema.optional() });
 
 interface Row {
   id: string;
@@ -19,14 +20,16 @@ interface Row {
   detail?: string | undefined;
 }
 
-/** A row of the table for one task's status. */
-function toRow(id: string, status: TaskStatusReply | undefined, reason: string | undefined, now: number): Row {
-  if (!status) return { id, state: reason !== undefined ? 'cancel_requested' : 'unknown' };
+/** A row of the table for one task's status; `cancelled` and `reason` from its cancel record, when it has one. */
+function toRow(id: string, status: TaskStatusReply | undefined, cancelled: boolean, reason: string | undefined, now: number, more: string[] = []): Row {
+  if (!status) return { id, state: cancelled ? 'cancel_requested' : 'unknown', detail: [reason ? `reason: ${reason}` : '', ...more].filter(Boolean).join(', ') };
+  const why = reason ?? status.cancelReason;
   const detail = [
-    reason ? `reason: ${reason}` : '',
+    why ? `reason: ${why}` : '',
     status.exitCode !== undefined && status.exitCode !== null ? `exit ${status.exitCode}` : '',
     status.signal ? `signal ${status.signal}` : '',
     status.lastSeenAt ? `last seen ${formatDuration(now - Date.parse(status.lastSeenAt))} ago` : '',
+    ...more,
   ].filter(Boolean);
   return {
     id,
@@ -67,7 +70,7 @@ export async function runStatus(args: StatusArgs, { stdout, stderr, env, shutdow
       }
       const task = await client.task(id, { signal: shutdown });
       if (args.json) stdout.write(`${terminalSafeJson(task)}\n`);
-      else rows.push(toRow(id, task.status, task.record?.reason, Date.now()));
+      else rows.push(...taskRows(task, Date.now()));
     }
   } catch (error) {
     return failed(error, stderr);
@@ -78,17 +81,31 @@ export async function runStatus(args: StatusArgs, { stdout, stderr, env, shutdow
   return exitCode;
 }
 
+/** A task's row, then one indented row per child the server listed with it. */
+function taskRows(task: TaskReply, now: number): Row[] {
+  const children = task.children;
+  const more = [
+    task.parents ? `parents: ${task.parents.join(' ')}` : '',
+    children ? `${children.next ? 'first ' : ''}${children.tasks.length} children below` : '',
+  ];
+  const rows = [toRow(task.id, task.status, task.cancelled, task.record?.reason, now, more)];
+  for (const child of children?.tasks ?? []) rows.push({ ...toRow(child.id, child, false, undefined, now), id: `  ${child.id}` });
+  if (children?.next) rows.push({ id: '  …', state: '', detail: `more: taskctl ls --parent ${task.id}` });
+  return rows;
+}
+
 export async function runLs(args: LsArgs, { stdout, stderr, env, shutdown }: CommandContext): Promise<number> {
-  const client = new TaskctlClient(validateOptions(connectionSchema, resolveClientOptions(args, env)));
+  const { parent, ...connection } = validateOptions(lsSchema, { ...resolveClientOptions(args, env), parent: args.parent });
+  const client = new TaskctlClient(connection);
   const rows: Row[] = [];
   try {
     let after: string | undefined;
     let listed = 0;
     do {
-      const page = await client.tasks({ state: args.state, limit: Math.min(500, args.limit - listed), after }, { signal: shutdown });
+      const page = await client.tasks({ state: args.state, parent, limit: Math.min(500, args.limit - listed), after }, { signal: shutdown });
       for (const task of page.tasks) {
         if (args.json) stdout.write(`${terminalSafeJson(task)}\n`);
-        else rows.push(toRow(task.id, task, undefined, Date.now()));
+        else rows.push(toRow(task.id, task, false, undefined, Date.now()));
       }
       listed += page.tasks.length;
       after = page.next;
@@ -99,7 +116,10 @@ export async function runLs(args: LsArgs, { stdout, stderr, env, shutdown }: Com
     client.close();
   }
   if (!args.json) {
-    if (rows.length === 0) stdout.write(args.state ? `no tasks in state ${args.state}\n` : 'no tasks\n');
+    if (rows.length === 0) {
+      const where = [args.state ? `in state ${args.state}` : '', parent !== undefined ? `with parent ${printable(parent)}` : ''].filter(Boolean).join(' ');
+      stdout.write(where ? `no tasks ${where}\n` : 'no tasks\n');
+    }
     else printTable(rows, stdout);
   }
   return ExitCode.ok;
