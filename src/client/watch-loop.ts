@@ -1,7 +1,7 @@
 import { type BackoffPolicy, DEFAULT_BACKOFF, backoffDelay } from '../core/backoff.ts';
 import { DEFAULT_WATCH_TIMEOUT_MS } from '../protocol/limits.ts';
 import type { CancelRecordReply } from '../protocol/schemas.ts';
-import type { WorkerIdentity } from '../core/task-status.ts';
+import { parentCancelledReason, type WorkerIdentity } from '../core/task-status.ts';
 import { ClientError, type TaskctlClient } from './client.ts';
 import { sleep } from './sleep.ts';
 
@@ -101,6 +101,14 @@ export class WatchLoop {
         for (const record of reply.records) {
           if (!this.#ids.delete(record.id)) continue;
           this.#listener.cancelled?.(record);
+        }
+        // An ancestor's cancel: every other id it lists is stopped by it.
+        if (reply.parent) {
+          const { id: parent, ...times } = reply.parent;
+          for (const id of reply.cancelled) {
+            if (!this.#ids.delete(id)) continue;
+            this.#listener.cancelled?.({ ...times, id, reason: parentCancelledReason(parent), parent });
+          }
         }
       } catch (error) {
         if (stop.aborted) break;

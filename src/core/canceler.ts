@@ -18,24 +18,28 @@ export interface CancelerOptions {
 }
 
 /**
- * A record a wait answers with: the id's own, or, when an ancestor's cancel stopped it, one made from that
- * ancestor's record (its times, the reason "parent P cancelled", and `parent` naming the ancestor).
+ * The record of a task stopped by an ancestor's cancel, without a cancel of its own: the ancestor's times,
+ * the reason "parent P cancelled", and `parent` naming the ancestor.
  */
-export interface WaitRecord extends CancelRecord {
-  readonly parent?: string;
+export interface ParentCancelRecord extends CancelRecord {
+  readonly parent: string;
 }
 
 /** The record `ancestor`'s cancel gives its descendant `id`, which has no cancel of its own. */
-export function recordViaParent(id: string, ancestor: CancelRecord): WaitRecord {
+export function recordViaParent(id: string, ancestor: CancelRecord): ParentCancelRecord {
   // Spread, so that whatever else the ancestor's record says (who cancelled it) travels along.
   return { ...ancestor, id, reason: parentCancelledReason(ancestor.id), parent: ancestor.id };
 }
 
 /** What a wait ended with. */
 export interface WaitResult {
-  /** The cancelled ids among those waited on, with their records; empty when the wait was aborted. */
-  readonly cancelled: readonly WaitRecord[];
-  /** When an ancestor's cancel stopped the ids: that ancestor's own record. */
+  /** The ids among those waited on that were cancelled themselves, with their records; empty when the wait was aborted. */
+  readonly cancelled: readonly CancelRecord[];
+  /**
+   * When an ancestor's cancel stopped the wait: that ancestor's record. Every id waited on is stopped then,
+   * those not in `cancelled` by this cancel (see recordViaParent). Not one record per id: an ancestor's
+   * cancel may answer a wait on 10,000 ids, and making them all at once would hold the event loop.
+   */
   readonly parent?: CancelRecord;
   /**
    * When the wait was woken by a cancel arriving during it: the clock's monotonic reading at the moment
@@ -52,10 +56,9 @@ interface Waiter {
   finish(result: WaitResult): void;
 }
 
-/** What a wait on tasks with ancestors needs to turn an ancestor's cancel into records for its own ids. */
+/** What a wait on tasks with ancestors needs to tell an ancestor's cancel from its ids' own. */
 interface WaitFamily {
-  readonly own: readonly string[];
-  /** Nearest first: the nearest cancelled one names the reason. */
+  /** Nearest first: the nearest cancelled one is the one answered with. */
   readonly ancestors: readonly string[];
   readonly ancestorSet: ReadonlySet<string>;
 }
@@ -165,7 +168,7 @@ export class Canceler {
    * wait() for callers that hold very many waits: calls `onResult` exactly once and never synchronously,
    * when any of `ids` is cancelled or when the returned function is called (then with no cancels). No
    * promise or AbortSignal is made per wait. When any of `ancestors` (the ids' ancestors, nearest first)
-   * is cancelled, every id of the wait is answered cancelled, with a record made from the ancestor's.
+   * is cancelled, every id of the wait is stopped: the result names that ancestor's record as `parent`.
    */
   waitFor(ids: readonly string[], onResult: (result: WaitResult) => void, ancestors: readonly string[] = []): () => void {
     ids.forEach(checkTaskId);
@@ -178,8 +181,7 @@ export class Canceler {
     const watched = ancestors.length === 0 ? ids : [...ids, ...ancestors];
     const idSet = watched.length >= BIG_WAIT_IDS ? new Set(watched) : undefined;
     const unique = watched.length === 1 ? watched : idSet ? (idSet.size === watched.length ? watched : [...idSet]) : [...new Set(watched)];
-    const family: WaitFamily | undefined =
-      ancestors.length === 0 ? undefined : { own: ids.length === 1 ? ids : [...new Set(ids)], ancestors, ancestorSet: new Set(ancestors) };
+    const family: WaitFamily | undefined = ancestors.length === 0 ? undefined : { ancestors, ancestorSet: new Set(ancestors) };
     let done = false;
     const waiter: Waiter | BigWaiter = {
       ids: unique,
@@ -244,24 +246,19 @@ export class Canceler {
   }
 
   /**
-   * What `waiter` answers when `records` (of ids it registered) are found. A cancelled ancestor stops every
-   * id of the wait: each id without a cancel of its own gets a record made from the nearest such ancestor's.
+   * What `waiter` answers when `records` (of ids it registered) are found: its ids' own records, and the
+   * nearest cancelled ancestor's, which stops every id of the wait.
    */
   #resultFor(waiter: Waiter, records: readonly CancelRecord[], cancelArrivedAt: number | undefined): WaitResult {
     const family = waiter.family;
     if (!family) return cancelArrivedAt === undefined ? { cancelled: records } : { cancelled: records, cancelArrivedAt };
-    const own: WaitRecord[] = [];
+    const own: CancelRecord[] = [];
     let nearest: CancelRecord | undefined;
     for (const record of records) {
       if (!family.ancestorSet.has(record.id)) own.push(record);
       else if (!nearest || family.ancestors.indexOf(record.id) < family.ancestors.indexOf(nearest.id)) nearest = record;
     }
-    const arrived = cancelArrivedAt === undefined ? {} : { cancelArrivedAt };
-    if (!nearest) return { cancelled: own, ...arrived };
-    const ownIds = new Set(own.map((record) => record.id));
-    const cancelled = own;
-    for (const id of family.own) if (!ownIds.has(id)) cancelled.push(recordViaParent(id, nearest));
-    return { cancelled, parent: nearest, ...arrived };
+    return { cancelled: own, ...(nearest ? { parent: nearest } : {}), ...(cancelArrivedAt === undefined ? {} : { cancelArrivedAt }) };
   }
 
   /** Every id some wait is on, for looking them all up again. */

@@ -19,8 +19,9 @@ export const MAX_ANCESTORS = 64;
 // a parent's cancel writes for the descendants that are parents themselves (see #cascade).
 const CACHE_MS = 5_000;
 const CACHE_ENTRIES = 10_000;
-// Children marked per step of a cascade, other work running between the steps.
-const CHILDREN_PER_STEP = 500;
+// Children marked per step of a cascade, other work running between the steps: loading, updating and saving
+// this many statuses takes a few milliseconds, and is one transaction of the sqlite store.
+const CHILDREN_PER_STEP = 250;
 
 /** Parents that cannot be: a task its own ancestor, or ancestors nesting too deep. */
 export class InvalidParentsError extends InvalidInputError {

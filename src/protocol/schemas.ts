@@ -121,8 +121,8 @@ export const cancelRecordSchema = z.object({
   cancelledAt: isoTime,
   expiresAt: isoTime,
   /**
-   * In a watch's answer or a status: the ancestor whose cancel stopped this task, which has no cancel of its
-   * own (the times are the ancestor's, the reason "parent <id> cancelled").
+   * In a task's status, or as the watch loop reports it: the ancestor whose cancel stopped this task, which
+   * has no cancel of its own (the times are the ancestor's, the reason "parent <id> cancelled").
    */
   parent: z.string().optional(),
 });
@@ -131,7 +131,14 @@ export type CancelRecordReply = z.infer<typeof cancelRecordSchema>;
 export const watchReplySchema = z.object({
   /** The ids cancelled among those watched; empty when the watch timed out. */
   cancelled: z.array(z.string()),
+  /** The records of the ids cancelled themselves. */
   records: z.array(cancelRecordSchema),
+  /**
+   * Only for a watch that named parents: the record of the ancestor whose cancel stopped every id watched.
+   * The ids in `cancelled` without a record of their own are stopped by it, with the reason "parent <id>
+   * cancelled". One record for them all: a parent may stop 10,000 ids in one answer.
+   */
+  parent: cancelRecordSchema.optional(),
 });
 export type WatchReply = z.infer<typeof watchReplySchema>;
 

@@ -1,4 +1,4 @@
-import type { WaitRecord } from '../core/canceler.ts';
+import type { ParentCancelRecord } from '../core/canceler.ts';
 import type { CancelRecord } from '../core/store.ts';
 import type { TaskStatus } from '../core/task-status.ts';
 import type { CancelRecordReply, TaskStatusReply } from './schemas.ts';
@@ -25,10 +25,10 @@ export function recordToWire(record: CancelRecord): CancelRecordReply {
   return reply;
 }
 
-/** A record a wait answered with as it travels: a record made from an ancestor's names it as `parent`. */
-export function waitRecordToWire(record: WaitRecord): CancelRecordReply {
+/** A record, as it travels; one made from an ancestor's cancel names that ancestor as `parent`. */
+export function anyRecordToWire(record: CancelRecord | ParentCancelRecord): CancelRecordReply {
   const reply = recordToWire(record);
-  if (record.parent !== undefined) reply.parent = record.parent;
+  if ('parent' in record) reply.parent = record.parent;
   return reply;
 }
 

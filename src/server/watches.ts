@@ -6,6 +6,10 @@ import type { WorkerIdentity } from '../core/task-status.ts';
 import { HttpError } from '../protocol/errors.ts';
 import { MIN_WATCH_TIMEOUT_MS } from '../protocol/limits.ts';
 import type { ServerMetrics } from './metrics.ts';
+import { nextTurn } from '../core/turns.ts';
+
+// Ids a watch must hold for letting them go to wait for a turn of its own.
+const BIG_WATCH_END_IDS = 1_000;
 
 export interface WatchHolderOptions {
   readonly canceler: Canceler;
@@ -81,12 +85,15 @@ export class WatchHolder {
       const end = canceler.waitFor(ids, (result) => {
         clearTimeout(timer);
         res.off('close', end);
-        tracker.watchEnded(ids);
+        // A big watch's bookkeeping takes its turn: one ancestor's cancel may end ten watches of 10,000 ids
+        // at once, and their ids need not be let go in the same turn.
+        if (ids.length >= BIG_WATCH_END_IDS) void nextTurn().then(() => tracker.watchEnded(ids));
+        else tracker.watchEnded(ids);
         this.#open--;
         this.#heldIds -= held;
         metrics.openWatches.dec();
         // "gone": the client left, or the server is stopping and ended the wait early.
-        const outcome = result.cancelled.length > 0 ? 'cancelled' : timedOut ? 'timeout' : 'gone';
+        const outcome = result.cancelled.length > 0 || result.parent ? 'cancelled' : timedOut ? 'timeout' : 'gone';
         metrics.watchRequests.inc({ outcome });
         this.#options.onAnswered?.(outcome);
         if (this.#closing) res.shouldKeepAlive = false;

@@ -23,7 +23,7 @@ const watch = (body: Record<string, unknown>) => postJson('/v1/watch', { timeout
 const task = async (id: string) => (await get(`/v1/tasks/${encodeURIComponent(id)}`)).json();
 const stateOf = async (id: string) => (await task(id)).status?.state;
 
-test("a grandparent's cancel answers a child's watch: every id, with a record naming it", async () => {
+test("a grandparent's cancel answers a child's watch: every id, and the grandparent's record", async () => {
   // step-a's own watch declares job-1 as its parent; sub-a and sub-b then name step-a.
   const stepWatch = watch({ ids: ['step-a'], parents: ['job-1'], timeout: '1s' });
   await eventually(async () => (await task('step-a')).parents?.[0] === 'job-1', 'the link step-a -> job-1');
@@ -34,11 +34,11 @@ test("a grandparent's cancel answers a child's watch: every id, with a record na
   const cancel = await postJson('/v1/tasks/job-1/cancel', { reason: 'wrong dataset' });
   const record = await cancel.json();
   const reply = await (await held).json();
-  assert.equal(reply.cancelled, ['sub-a', 'sub-b']);
-  assert.equal(
-    reply.records,
-    ['sub-a', 'sub-b'].map((id) => ({ id, reason: 'parent job-1 cancelled', parent: 'job-1', cancelledAt: record.cancelledAt, expiresAt: record.expiresAt })),
-  );
+  assert.equal(reply, { cancelled: ['sub-a', 'sub-b'], records: [], parent: record });
+  // step-a, a parent itself, got a cancel of its own from job-1's; the status of sub-b names the nearest.
+  await eventually(async () => (await task('step-a')).record?.reason === 'parent job-1 cancelled', "step-a's own record");
+  const own = (await task('step-a')).record;
+  assert.equal((await task('sub-b')).record, { id: 'sub-b', reason: 'parent step-a cancelled', parent: 'step-a', cancelledAt: own.cancelledAt, expiresAt: own.expiresAt });
 });
 
 test('a client without parents gets the same answers as before: no parent keys, records of its own', async () => {
@@ -58,9 +58,9 @@ test('a client without parents gets the same answers as before: no parent keys, 
 
 test('a child that starts after its parent was cancelled is stopped at once, and marked as the walk would have', async () => {
   await postJson('/v1/tasks/job-late/cancel', { reason: 'too late' });
-  const reply = await (await get('/v1/watch?ids=late-1&parents=job-late')).json();
-  assert.equal(reply.cancelled, ['late-1']);
-  assert.equal([reply.records[0].reason, reply.records[0].parent], ['parent job-late cancelled', 'job-late']);
+  const reply = await (await get('/v1/watch?ids=late-1,late-1,late-own&parents=job-late')).json();
+  assert.equal(reply.cancelled, ['late-1', 'late-own']);
+  assert.equal([reply.records, reply.parent.id, reply.parent.reason], [[], 'job-late', 'too late']);
   await eventually(async () => (await stateOf('late-1')) === 'cancel_requested', 'late-1 to be marked');
   const late = await task('late-1');
   assert.equal([late.cancelled, late.record.parent, late.status.cancelReason, late.parents], [true, 'job-late', 'parent job-late cancelled', ['job-late']]);

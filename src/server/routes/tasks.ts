@@ -12,7 +12,7 @@ import {
   taskListQuerySchema,
   type TaskReply,
 } from '../../protocol/schemas.ts';
-import { isoTime, recordToWire, statusToWire, waitRecordToWire } from '../../protocol/wire.ts';
+import { anyRecordToWire, isoTime, recordToWire, statusToWire } from '../../protocol/wire.ts';
 import type { AppContext } from '../app.ts';
 import { readJson, sendJson } from '../http-io.ts';
 import { parseInput, queryObject, type Route } from '../router.ts';
@@ -69,7 +69,7 @@ export function taskRoutes(app: AppContext): Route[] {
         const viaParent = own ? undefined : await family.cancelledAncestor(id, parents);
         const record = own ?? (viaParent && recordViaParent(id, viaParent));
         const reply: TaskReply = { id, cancelled: record !== undefined };
-        if (record) reply.record = waitRecordToWire(record);
+        if (record) reply.record = anyRecordToWire(record);
         if (schedule) reply.scheduled = { at: isoTime(schedule.at), ...(schedule.reason === undefined ? {} : { reason: schedule.reason }) };
         if (status) {
           const asked = record && (status.state === 'watching' || status.state === 'lost');

@@ -3,7 +3,7 @@ import type { WorkerIdentity } from '../../core/task-status.ts';
 import { nextTurn } from '../../core/turns.ts';
 import { HttpError } from '../../protocol/errors.ts';
 import { type WatchReply, watchQuerySchema, watchRequestSchema } from '../../protocol/schemas.ts';
-import { waitRecordToWire } from '../../protocol/wire.ts';
+import { recordToWire } from '../../protocol/wire.ts';
 import type { AppContext } from '../app.ts';
 import { readJson, sendJson } from '../http-io.ts';
 import { parseInput, type RequestContext, type Route } from '../router.ts';
@@ -71,9 +71,14 @@ export function watchRoutes(app: AppContext): Route[] {
     // Answered at once through an ancestor cancelled before the watch: these ids started after that cancel,
     // so its walk down the tree did not know them.
     if (result.parent && result.cancelArrivedAt === undefined) app.family.stoppedByParent(ids, result.parent);
-    // An ancestor's cancel answers every id of the watch: thousands of records take their turn to be written.
-    if (result.cancelled.length >= BIG_WATCH_IDS) await nextTurn();
-    const reply: WatchReply = { cancelled: result.cancelled.map((r) => r.id), records: result.cancelled.map(waitRecordToWire) };
+    // An ancestor's cancel stops every id: all are listed, with the ancestor's one record for those without
+    // their own. Thousands of them take their turn to be written.
+    if (result.parent && ids.length >= BIG_WATCH_IDS) await nextTurn();
+    const reply: WatchReply = {
+      cancelled: result.parent ? [...new Set(ids)] : result.cancelled.map((r) => r.id),
+      records: result.cancelled.map(recordToWire),
+      ...(result.parent ? { parent: recordToWire(result.parent) } : {}),
+    };
     sendJson(ctx.res, 200, reply);
     app.watches.observeLatency(result);
   };
