@@ -1,3 +1,4 @@
+import { DatabaseSync } from 'node:sqlite';
 import * as assert from 'uvu/assert';
 import { SqliteStore } from '../../src/store/sqlite-store.ts';
 import { tempDir } from '../helpers/server.ts';
@@ -24,6 +25,27 @@ test('records written before close are there when the file is opened again', asy
   const second = new SqliteStore(path);
   assert.equal(await second.find(['kept'], 2), [{ id: 'kept', reason: 'r', cancelledAt: 1, expiresAt: 10_000 }]);
   await second.close();
+  dir.remove();
+});
+
+test('parent links survive reopening; a file made before parents gains their table at start', async () => {
+  const dir = tempDir();
+  const path = `${dir.path}/links.db`;
+  const first = new SqliteStore(path);
+  await first.insert({ id: 'old', cancelledAt: 1, expiresAt: 10_000 }, 1);
+  await first.close();
+  // As an earlier version left it: no table for links.
+  const raw = new DatabaseSync(path);
+  raw.exec('DROP TABLE task_parents');
+  raw.close();
+  const second = new SqliteStore(path);
+  await second.saveParents([{ child: 'step', parents: ['job'] }]);
+  await second.close();
+  const third = new SqliteStore(path);
+  assert.equal(await third.loadParents(['step']), [{ child: 'step', parents: ['job'] }]);
+  assert.equal(await third.listChildren('job', undefined, 10), ['step']);
+  assert.is((await third.find(['old'], 2)).length, 1);
+  await third.close();
   dir.remove();
 });
 
