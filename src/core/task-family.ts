@@ -154,11 +154,15 @@ export class TaskFamily {
     const seen = new Set([root.id]);
     let marked = 0;
     let level = [root.id];
+    // The first look is not worth a turn of its own: most cancelled tasks have no children, and this one
+    // indexed look-up is all a cancel pays for learning so.
+    let first = true;
     for (let depth = 1; depth <= MAX_PARENT_DEPTH && level.length > 0; depth++) {
       const next: string[] = [];
       for (const parent of level) {
         for (let after: string | undefined; ; ) {
-          await nextTurn();
+          if (!first) await nextTurn();
+          first = false;
           const page = await this.#store.listChildren(parent, after, CHILDREN_PER_STEP);
           const fresh = page.filter((id) => !seen.has(id));
           for (const id of fresh) seen.add(id);
