@@ -1,8 +1,9 @@
 import { cancelCommand } from './commands/cancel.ts';
 import { serveCommand } from './commands/serve.ts';
 import { lsCommand, statusCommand } from './commands/status.ts';
+import { tokenCommand } from './commands/token.ts';
 import { workCommand } from './commands/work.ts';
 import type { CommandDefinition } from './context.ts';
 
 // Every command, registered statically: folder scanning does not survive bundling.
-export const commands: ReadonlyArray<CommandDefinition<any>> = [serveCommand, cancelCommand, workCommand, statusCommand, lsCommand];
+export const commands: ReadonlyArray<CommandDefinition<any>> = [serveCommand, cancelCommand, workCommand, statusCommand, lsCommand, tokenCommand];

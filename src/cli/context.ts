@@ -8,6 +8,11 @@ export interface CommandContext {
   readonly env: NodeJS.ProcessEnv;
   /** Fires on the first SIGINT or SIGTERM. */
   readonly shutdown: AbortSignal;
+  /**
+   * Calls `listener` on each SIGHUP until the returned function is called. Only a command that asks for
+   * it (serve, to reload) changes what SIGHUP does; for the others it still ends the process.
+   */
+  readonly onHangup?: (listener: () => void) => () => void;
 }
 
 /** One command, declared once: its yargs shape and what it does. Resolves with the exit code. */
@@ -29,6 +34,8 @@ export const ExitCode = {
   unavailable: 3,
   /** The server refused the token (401 or 403). */
   unauthorized: 4,
+  /** TLS trust failed: the server's certificate is not trusted here, or the server refused this client's. */
+  untrusted: 5,
   /** A bug in taskctl itself. */
   internal: 70,
   /** `work`: a task hit its --timeout. */
@@ -40,7 +47,8 @@ export const ExitCode = {
 /** The exit codes as --help lists them. */
 export const EXIT_CODES_HELP =
   'Exit codes: 0 ok; 1 refused or failed (an invalid id, a failed command); 2 usage error; 3 server unreachable, ' +
-  'not a taskctl server, or its store unavailable; 4 not authorized (token refused); 70 internal error; ' +
+  'not a taskctl server, or its store unavailable; 4 not authorized (token refused); 5 not trusted (TLS: the ' +
+  "server's certificate, or the server refused this client's); 70 internal error; " +
   '124 work: a task hit --timeout; 130 interrupted.';
 
 /** A mistake by the user: printed as one line, exit code 2, never a stack trace. */

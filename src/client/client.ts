@@ -1,5 +1,6 @@
 import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
+import { Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions } from 'node:https';
+import * as tls from 'node:tls';
 import fetch, { type RequestInit } from 'node-fetch';
 import type { z } from 'zod';
 import type { WorkerIdentity } from '../core/task-status.ts';
@@ -29,15 +30,21 @@ export interface ClientOptions {
   readonly token?: string | undefined;
   /** How long a short request (cancel, status, ping) may take. Default 10s. */
   readonly requestTimeoutMs?: number;
+  /** For https:// servers: PEM certificates of CAs to trust besides the system's roots (a private CA). */
+  readonly ca?: string | Buffer | undefined;
+  /** For servers that require client certificates (mutual TLS): this client's certificate and key, PEM. */
+  readonly cert?: string | Buffer | undefined;
+  readonly key?: string | Buffer | undefined;
 }
 
 /**
  * Why a request failed: the server could not be reached (`unreachable`), did not answer in time
  * (`timeout`), refused the request (`rejected`, with the server's status and code), refused the token
- * (`unauthorized`: 401 or 403), or answered in a way no taskctl server does (`protocol`: a redirect, an
- * answer without the taskctl-version header, an oversized or malformed reply).
+ * (`unauthorized`: 401 or 403), answered in a way no taskctl server does (`protocol`: a redirect, an
+ * answer without the taskctl-version header, an oversized or malformed reply), or TLS trust failed either
+ * way (`untrusted`: the server's certificate is not trusted here, or the server refused this client's).
  */
-export type ClientErrorKind = 'unreachable' | 'timeout' | 'rejected' | 'unauthorized' | 'protocol';
+export type ClientErrorKind = 'unreachable' | 'timeout' | 'rejected' | 'unauthorized' | 'protocol' | 'untrusted';
 
 /** A failed request, with a message fit to show a user as is. */
 export class ClientError extends Error {
@@ -51,9 +58,9 @@ export class ClientError extends Error {
     super(message);
   }
 
-  /** Whether asking again cannot help: the server said this client may not do it. */
+  /** Whether asking again cannot help: the server said this client may not do it, or TLS trust failed. */
   get fatal(): boolean {
-    return this.kind === 'unauthorized';
+    return this.kind === 'unauthorized' || this.kind === 'untrusted';
   }
 }
 
@@ -71,8 +78,14 @@ export class TaskctlClient {
     this.#token = options.token;
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
     const agentOptions = { keepAlive: true, maxSockets: 4, maxFreeSockets: 1 };
-    this.#agent = this.server.startsWith('https:') ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
-    this.#oneShotAgent = this.server.startsWith('https:') ? new HttpsAgent({ keepAlive: false }) : new HttpAgent({ keepAlive: false });
+    if (this.server.startsWith('https:')) {
+      const trust = tlsOptions(options);
+      this.#agent = new HttpsAgent({ ...agentOptions, ...trust });
+      this.#oneShotAgent = new HttpsAgent({ keepAlive: false, ...trust });
+    } else {
+      this.#agent = new HttpAgent(agentOptions);
+      this.#oneShotAgent = new HttpAgent({ keepAlive: false });
+    }
   }
 
   /** Cancels `id`; resolves with the stored record (the first one, if it was cancelled before). */
@@ -203,6 +216,8 @@ export class TaskctlClient {
       if ((error as { type?: string }).type === 'max-size') {
         throw new ClientError('protocol', `${this.server} sent more than ${maxBytes} bytes for ${printable(path.split('?')[0]!)}; refused (no taskctl answer is that large)`);
       }
+      const untrusted = describeTlsFailure(this.server, error);
+      if (untrusted) throw new ClientError('untrusted', untrusted);
       throw new ClientError('unreachable', `cannot reach ${this.server}: ${describeNetworkError(error)}`);
     }
     let body: unknown;
@@ -214,6 +229,7 @@ export class TaskctlClient {
     if (status >= 200 && status < 300) return body;
     const error = errorReplySchema.safeParse(body);
     const message = error.success ? printable(error.data.error.message) : `HTTP ${status}`;
+    if (error.data?.error.code === 'client_certificate_refused') throw new ClientError('untrusted', `${this.server} refused this client's certificate: ${message}`, status, 'client_certificate_refused');
     if (status === 401 || status === 403) throw new ClientError('unauthorized', `not authorized by ${this.server}: ${message}`, status, error.data?.error.code);
     if (error.success) throw new ClientError('rejected', message, status, error.data.error.code);
     throw new ClientError('rejected', `${this.server} answered HTTP ${status}`, status);
@@ -235,6 +251,76 @@ function discard(res: { body: unknown }): void {
   (res.body as { destroy?: () => void } | null)?.destroy?.();
 }
 
+/**
+ * The trust a client extends to https:// servers: the system's roots, plus `ca` when given, in one secure
+ * context made once, so that a connection (a report's, say) does not parse hundreds of roots again.
+ */
+function tlsOptions(options: ClientOptions): HttpsAgentOptions {
+  const secureContext = tls.createSecureContext({
+    // Node's `ca` replaces its roots rather than adding to them, so the roots go in beside the private CA.
+    ca: options.ca === undefined ? [...defaultRoots()] : [...defaultRoots(), options.ca.toString()],
+    ...(options.cert !== undefined ? { cert: options.cert } : {}),
+    ...(options.key !== undefined ? { key: options.key } : {}),
+  });
+  return {
+    secureContext,
+    // Node's own message names the certificate's names only for a host name, never for an address.
+    checkServerIdentity: (host, cert) => {
+      const error = tls.checkServerIdentity(host, cert);
+      if (error) error.message = `its certificate is for ${printable((cert.subjectaltname ?? `CN=${cert.subject?.CN ?? '?'}`).slice(0, 200))}, not ${printable(host)}`;
+      return error;
+    },
+  };
+}
+
+let roots: readonly string[] | undefined;
+/** The CAs a client trusts without being told: Node's bundled roots and the operating system's store. */
+function defaultRoots(): readonly string[] {
+  if (roots) return roots;
+  // Node before 22.15 has no getCACertificates (a namespace import, so that such a Node still loads this
+  // module); its bundled roots are what it trusts by default.
+  const get = (tls as { getCACertificates?: (type: 'default' | 'system') => string[] }).getCACertificates;
+  try {
+    roots = get ? [...new Set([...get('default'), ...get('system')])] : tls.rootCertificates;
+  } catch {
+    roots = tls.rootCertificates;
+  }
+  return roots;
+}
+
+// OpenSSL's verify codes (and Node's name check) by what they mean to someone reading the message.
+const UNKNOWN_CA = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+  'INVALID_CA',
+  'CERT_REJECTED',
+]);
+
+/** One line saying why TLS trust failed, when `error` is such a failure; undefined for any other error. */
+function describeTlsFailure(server: string, error: unknown): string | undefined {
+  const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code;
+  if (code === undefined) return undefined;
+  const notTrusted = (why: string) => `${server} is not trusted: ${why}`;
+  if (UNKNOWN_CA.has(code)) return notTrusted('its certificate is signed by an unknown authority (trust its CA with --ca or TASKCTL_CA)');
+  if (code === 'CERT_HAS_EXPIRED') return notTrusted('its certificate has expired');
+  if (code === 'CERT_NOT_YET_VALID') return notTrusted('its certificate is not valid yet (is the clock right?)');
+  if (code === 'CERT_REVOKED') return notTrusted('its certificate was revoked');
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'HOSTNAME_MISMATCH') {
+    // The agent's checkServerIdentity wrote which names the certificate holds.
+    const names = /(its certificate is for .*)$/m.exec(String((error as Error).message))?.[1];
+    return notTrusted(names ?? 'its certificate is for another name');
+  }
+  // The server's alert about this client's certificate (a server or proxy doing mutual TLS in the handshake).
+  const alert = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_(CERTIFICATE_REQUIRED|BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_EXPIRED|CERTIFICATE_REVOKED|CERTIFICATE_UNKNOWN|UNSUPPORTED_CERTIFICATE)$/.exec(code);
+  if (alert) return `${server} refused this client's certificate (${alert[1]!.toLowerCase().replaceAll('_', ' ')}; pass --cert and --key)`;
+  return undefined;
+}
+
 function describeNetworkError(error: unknown): string {
   const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code;
   switch (code) {
@@ -250,6 +336,9 @@ function describeNetworkError(error: unknown): string {
       return 'network unreachable';
     case 'ETIMEDOUT':
       return 'connection timed out';
+    case 'EPROTO':
+    case 'ERR_SSL_WRONG_VERSION_NUMBER':
+      return 'it does not speak TLS (is it plain http://?)';
     default:
       return printable((error as Error)?.message ?? String(error));
   }

@@ -1,7 +1,7 @@
 import type { Canceler } from './canceler.ts';
 import { coalesced } from './coalesce.ts';
 import { type Clock, type TimerHandle, systemClock } from './clock.ts';
-import type { CancelRecord, CancelStore, ScheduledCancel } from './store.ts';
+import type { CancelRecord, CancelSource, CancelStore, ScheduledCancel } from './store.ts';
 import { checkTaskId } from './task-id.ts';
 
 export interface CancelSchedulerOptions {
@@ -12,7 +12,7 @@ export interface CancelSchedulerOptions {
   readonly intervalMs?: number;
   readonly onError?: (error: unknown) => void;
   /** Told of each scheduled cancel once made. */
-  readonly onFired?: (record: CancelRecord) => void;
+  readonly onFired?: (record: CancelRecord, schedule: ScheduledCancel) => void;
 }
 
 /**
@@ -24,7 +24,7 @@ export class CancelScheduler {
   readonly #canceler: Canceler;
   readonly #clock: Clock;
   readonly #onError: (error: unknown) => void;
-  readonly #onFired: (record: CancelRecord) => void;
+  readonly #onFired: (record: CancelRecord, schedule: ScheduledCancel) => void;
   readonly #timer: TimerHandle;
   /** Makes every cancel that is due. Never runs twice at once. */
   readonly fireDue: () => Promise<void> = coalesced(() => this.#fire());
@@ -39,10 +39,10 @@ export class CancelScheduler {
     void this.fireDue();
   }
 
-  /** Schedules (or moves) the cancel of `id` to `at`. */
-  async schedule(id: string, at: number, reason?: string): Promise<ScheduledCancel> {
+  /** Schedules (or moves) the cancel of `id` to `at`; the cancel is recorded as made `by` whoever scheduled it. */
+  async schedule(id: string, at: number, reason?: string, by?: CancelSource): Promise<ScheduledCancel> {
     checkTaskId(id);
-    const schedule: ScheduledCancel = reason === undefined ? { id, at } : { id, at, reason };
+    const schedule: ScheduledCancel = { id, at, ...(reason === undefined ? {} : { reason }), ...(by === undefined ? {} : { by }) };
     await this.#store.schedule(schedule);
     return schedule;
   }
@@ -57,9 +57,12 @@ export class CancelScheduler {
         const due = await this.#store.dueSchedules(this.#clock.now(), 100);
         for (const schedule of due) {
           // Cancel first, then forget the schedule: a crash in between repeats an idempotent cancel.
-          const record = await this.#canceler.cancel(schedule.id, schedule.reason === undefined ? {} : { reason: schedule.reason });
+          const record = await this.#canceler.cancel(schedule.id, {
+            ...(schedule.reason === undefined ? {} : { reason: schedule.reason }),
+            ...(schedule.by === undefined ? {} : { by: schedule.by }),
+          });
           await this.#store.unschedule(schedule.id);
-          this.#onFired(record);
+          this.#onFired(record, schedule);
         }
         if (due.length < 100) return;
       }

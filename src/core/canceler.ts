@@ -1,5 +1,5 @@
 import { type Clock, type TimerHandle, systemClock } from './clock.ts';
-import type { CancelRecord, CancelStore } from './store.ts';
+import type { CancelRecord, CancelSource, CancelStore } from './store.ts';
 import { checkTaskId } from './task-id.ts';
 import { parentCancelledReason } from './task-status.ts';
 
@@ -73,6 +73,11 @@ interface BigWaiter extends Waiter {
 // look-up per big wait per cancel, and the number of big waits is bounded by the server's id cap.
 const BIG_WAIT_IDS = 256;
 
+// Records kept at hand after a cancel or a look-up: a worker that polls an id already cancelled (the seed
+// worker does, until it stops its task) is answered without a store look-up. A record never changes
+// until it expires, so a kept copy stays right; the oldest are let go past this many.
+const RECENT_RECORDS = 10_000;
+
 /**
  * Records cancels and wakes whoever waits on them. Any number of waits may watch one id and one wait may
  * watch many ids; a wait that starts after the cancel still sees it, because each wait is registered
@@ -87,6 +92,7 @@ export class Canceler {
   // One waiter per id is by far the common case; a Set is made only for the second.
   readonly #waitersById = new Map<string, Waiter | Set<Waiter>>();
   readonly #bigWaiters = new Set<BigWaiter>();
+  readonly #recent = new Map<string, CancelRecord>();
   readonly #sweepTimer: TimerHandle;
   readonly #unsubscribe: (() => void) | undefined;
   #openWaits = 0;
@@ -116,17 +122,23 @@ export class Canceler {
   }
 
   /**
-   * Records that `id` is cancelled and wakes every wait on it. Idempotent: a second cancel of a live
-   * record changes nothing and resolves with the first record. Resolves once the store holds the record.
+   * Records that `id` is cancelled (by `options.by`, when known) and wakes every wait on it. Idempotent: a
+   * second cancel of a live record changes nothing and resolves with the first record, whose `by` is kept.
+   * Resolves once the store holds the record.
    */
-  async cancel(id: string, options: { reason?: string } = {}): Promise<CancelRecord> {
+  async cancel(id: string, options: { reason?: string; by?: CancelSource } = {}): Promise<CancelRecord> {
     checkTaskId(id);
     const arrivedAt = this.#clock.monotonic();
     const now = this.#clock.now();
-    const draft: CancelRecord = options.reason === undefined
-      ? { id, cancelledAt: now, expiresAt: now + this.#ttlMs }
-      : { id, reason: options.reason, cancelledAt: now, expiresAt: now + this.#ttlMs };
+    const draft: CancelRecord = {
+      id,
+      ...(options.reason === undefined ? {} : { reason: options.reason }),
+      cancelledAt: now,
+      expiresAt: now + this.#ttlMs,
+      ...(options.by === undefined ? {} : { by: options.by }),
+    };
     const record = await this.#store.insert(draft, now);
+    this.#remember(record);
     this.#wake(record, arrivedAt);
     return record;
   }
@@ -179,9 +191,16 @@ export class Canceler {
       return () => {};
     }
     const watched = ancestors.length === 0 ? ids : [...ids, ...ancestors];
+    const family: WaitFamily | undefined = ancestors.length === 0 ? undefined : { ancestors, ancestorSet: new Set(ancestors) };
+    // A cancel already at hand, of an id or of an ancestor, answers without a look-up.
+    const known = this.#recentAmong(watched);
+    if (known) {
+      const result = this.#resultFor(family, known, undefined);
+      queueMicrotask(() => onResult(result));
+      return () => {};
+    }
     const idSet = watched.length >= BIG_WAIT_IDS ? new Set(watched) : undefined;
     const unique = watched.length === 1 ? watched : idSet ? (idSet.size === watched.length ? watched : [...idSet]) : [...new Set(watched)];
-    const family: WaitFamily | undefined = ancestors.length === 0 ? undefined : { ancestors, ancestorSet: new Set(ancestors) };
     let done = false;
     const waiter: Waiter | BigWaiter = {
       ids: unique,
@@ -203,7 +222,9 @@ export class Canceler {
     else for (const id of unique) this.#register(id, waiter);
     this.#store.find(unique, this.#clock.now()).then(
       (records) => {
-        if (records.length > 0) waiter.finish(this.#resultFor(waiter, records, undefined));
+        if (records.length === 0) return;
+        records.forEach((record) => this.#remember(record));
+        waiter.finish(this.#resultFor(waiter.family, records, undefined));
       },
       // The wait goes on: a cancel arriving later still wakes it, and the caller's timeout ends it.
       (error: unknown) => this.#onError(error),
@@ -239,18 +260,35 @@ export class Canceler {
     for (const waiter of waiters) waiter.finish({ cancelled: [] });
   }
 
+  #remember(record: CancelRecord): void {
+    this.#recent.delete(record.id);
+    this.#recent.set(record.id, record);
+    if (this.#recent.size > RECENT_RECORDS) this.#recent.delete(this.#recent.keys().next().value!);
+  }
+
+  /** The live records kept at hand among `ids`, or undefined when there is none. */
+  #recentAmong(ids: readonly string[]): CancelRecord[] | undefined {
+    if (this.#recent.size === 0) return undefined;
+    const now = this.#clock.now();
+    let found: Map<string, CancelRecord> | undefined;
+    for (const id of ids) {
+      const record = this.#recent.get(id);
+      if (record !== undefined && record.expiresAt > now) (found ??= new Map()).set(id, record);
+    }
+    return found && [...found.values()];
+  }
+
   #wake(record: CancelRecord, cancelArrivedAt: number): void {
-    for (const waiter of this.#waitersOf(record.id)) waiter.finish(this.#resultFor(waiter, [record], cancelArrivedAt));
+    for (const waiter of this.#waitersOf(record.id)) waiter.finish(this.#resultFor(waiter.family, [record], cancelArrivedAt));
     // Finishing removes a waiter from the set being iterated, which a Set allows.
-    for (const waiter of this.#bigWaiters) if (waiter.idSet.has(record.id)) waiter.finish(this.#resultFor(waiter, [record], cancelArrivedAt));
+    for (const waiter of this.#bigWaiters) if (waiter.idSet.has(record.id)) waiter.finish(this.#resultFor(waiter.family, [record], cancelArrivedAt));
   }
 
   /**
-   * What `waiter` answers when `records` (of ids it registered) are found: its ids' own records, and the
-   * nearest cancelled ancestor's, which stops every id of the wait.
+   * What a wait answers when `records` (of ids it registered) are found: its ids' own records, and the
+   * nearest cancelled ancestor's (of `family`'s), which stops every id of the wait.
    */
-  #resultFor(waiter: Waiter, records: readonly CancelRecord[], cancelArrivedAt: number | undefined): WaitResult {
-    const family = waiter.family;
+  #resultFor(family: WaitFamily | undefined, records: readonly CancelRecord[], cancelArrivedAt: number | undefined): WaitResult {
     if (!family) return cancelArrivedAt === undefined ? { cancelled: records } : { cancelled: records, cancelArrivedAt };
     const own: CancelRecord[] = [];
     let nearest: CancelRecord | undefined;
@@ -294,7 +332,11 @@ export class Canceler {
   #lookUpAndWake(ids: string[], arrivedAt: number): void {
     if (ids.length === 0) return;
     this.#store.find(ids, this.#clock.now()).then(
-      (records) => records.forEach((record) => this.#wake(record, arrivedAt)),
+      (records) =>
+        records.forEach((record) => {
+          this.#remember(record);
+          this.#wake(record, arrivedAt);
+        }),
       (error: unknown) => this.#onError(error),
     );
   }

@@ -4,6 +4,18 @@ export interface CancelRecord {
   readonly reason?: string;
   readonly cancelledAt: number;
   readonly expiresAt: number;
+  /** Who asked for it; absent on records written before taskctl kept this. */
+  readonly by?: CancelSource;
+}
+
+/** How a cancel came: a seed route, the v1 API, a schedule coming due, or a worker's deadline coming due. */
+export type CancelRoute = 'seed' | 'v1' | 'scheduled' | 'deadline';
+
+/** Who asked for a cancel: the token's name (`admin`, `anonymous`), the client's address, and the route. */
+export interface CancelSource {
+  readonly name: string;
+  readonly address: string;
+  readonly route: CancelRoute;
 }
 
 import type { TaskLifeState, TaskStatus } from './task-status.ts';
@@ -21,6 +33,8 @@ export interface ScheduledCancel {
   /** Milliseconds since the epoch. */
   readonly at: number;
   readonly reason?: string;
+  /** Who scheduled it; the cancel made when it comes due is recorded as theirs. */
+  readonly by?: CancelSource;
 }
 
 /** A task and the tasks it declared as its parents. */

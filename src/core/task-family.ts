@@ -3,7 +3,7 @@
 // reaches the descendants the store knows of. The canceler does the waking; the tracker the statuses.
 import type { Canceler } from './canceler.ts';
 import { type Clock, systemClock } from './clock.ts';
-import type { CancelRecord, CancelStore, ParentLink } from './store.ts';
+import type { CancelRecord, CancelSource, CancelStore, ParentLink } from './store.ts';
 import { InvalidInputError, preview } from './task-id.ts';
 import { parentCancelledReason } from './task-status.ts';
 import type { TaskTracker } from './task-tracker.ts';
@@ -186,10 +186,9 @@ export class TaskFamily {
     this.#onCascaded(root, marked, this.#clock.monotonic() - started);
   }
 
-  /** How a descendant that is itself a parent is cancelled when `root` was. */
-  #cancelOf(root: CancelRecord): { reason: string } {
-    // Who cancelled: once records say (`root.by`), the descendants' records name the same asker.
-    return { reason: parentCancelledReason(root.id) };
+  /** How a descendant that is itself a parent is cancelled when `root` was: by the same asker. */
+  #cancelOf(root: CancelRecord): { reason: string; by?: CancelSource } {
+    return { reason: parentCancelledReason(root.id), ...(root.by === undefined ? {} : { by: root.by }) };
   }
 
   /** The direct parents of `ids`, from the cache where fresh, from the store (in one call) otherwise. */

@@ -1,6 +1,8 @@
 // What the server knows of a task's life, beyond whether it was cancelled: who watches it, what became
 // of it, and whether its worker went quiet. Pure rules; the tracker applies them and stores the result.
 
+import type { CancelSource } from './store.ts';
+
 /** A task's state on the server. */
 export type TaskLifeState =
   | 'watching' // a worker holds (or recently held) a watch on it
@@ -36,6 +38,8 @@ export interface TaskStatus {
   readonly worker?: WorkerIdentity;
   readonly exitCode?: number | null;
   readonly signal?: string | null;
+  /** Who asked for the cancel of this run, once one was asked for. */
+  readonly cancelledBy?: CancelSource;
   /** Why a cancel was requested when it was not a cancel of this task's own: "parent job-42 cancelled". */
   readonly cancelReason?: string;
   /** State changes, oldest first, the last HISTORY_LIMIT of them. */
@@ -63,22 +67,25 @@ function enter(status: TaskStatus | undefined, id: string, state: TaskLifeState,
 export function onWatch(status: TaskStatus | undefined, id: string, worker: WorkerIdentity | undefined, now: number): TaskStatus {
   const seen = { lastSeenAt: now, ...(worker ? { worker } : {}) };
   if (status && (status.state === 'watching' || status.state === 'cancel_requested')) return { ...status, ...seen };
-  return enter(status, id, 'watching', now, { ...seen, exitCode: undefined, signal: undefined, cancelReason: undefined });
-}
-
-/** A cancel was requested through the API. A task that already ended stays as it ended. */
-export function onCancelRequested(status: TaskStatus | undefined, id: string, now: number): TaskStatus {
-  if (status && (ENDED_STATES.has(status.state) || status.state === 'cancel_requested')) return status;
-  return enter(status, id, 'cancel_requested', now);
+  return enter(status, id, 'watching', now, { ...seen, exitCode: undefined, signal: undefined, cancelledBy: undefined, cancelReason: undefined });
 }
 
 /**
- * An ancestor of the task was cancelled, which stops it as a cancel of its own would: the same rule as
- * onCancelRequested, with `reason` ("parent job-42 cancelled") kept on the status.
+ * A cancel was requested through the API, `by` someone when known. A task that already ended stays as it
+ * ended, and a second request changes nothing: the first cancel is the one that counts.
  */
-export function onParentCancelled(status: TaskStatus | undefined, id: string, now: number, reason: string): TaskStatus {
+export function onCancelRequested(status: TaskStatus | undefined, id: string, now: number, by?: CancelSource): TaskStatus {
   if (status && (ENDED_STATES.has(status.state) || status.state === 'cancel_requested')) return status;
-  return enter(status, id, 'cancel_requested', now, { cancelReason: reason });
+  return enter(status, id, 'cancel_requested', now, by === undefined ? {} : { cancelledBy: by });
+}
+
+/**
+ * An ancestor of the task was cancelled, `by` someone when known, which stops it as a cancel of its own
+ * would: the same rule as onCancelRequested, with `reason` ("parent job-42 cancelled") kept on the status.
+ */
+export function onParentCancelled(status: TaskStatus | undefined, id: string, now: number, reason: string, by?: CancelSource): TaskStatus {
+  if (status && (ENDED_STATES.has(status.state) || status.state === 'cancel_requested')) return status;
+  return enter(status, id, 'cancel_requested', now, { cancelReason: reason, ...(by === undefined ? {} : { cancelledBy: by }) });
 }
 
 /** The reason a task is stopped with when its ancestor `parentId` was cancelled. */

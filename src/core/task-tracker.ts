@@ -1,7 +1,7 @@
 import { type Clock, type TimerHandle, systemClock } from './clock.ts';
 import { coalesced } from './coalesce.ts';
 import { nextTurn } from './turns.ts';
-import type { CancelRecord, CancelStore, StatusQuery } from './store.ts';
+import type { CancelRecord, CancelSource, CancelStore, StatusQuery } from './store.ts';
 import {
   isLost,
   onCancelRequested,
@@ -59,7 +59,7 @@ export class TaskTracker {
 
   /** Watches open on this server, per id: such a task is not lost whatever its last-seen time says. */
   readonly #held = new Map<string, number>();
-  /** Ids known to be in state "watching" by the given worker, so a re-poll needs no look-up. */
+  /** Ids known to be watched (or cancel requested) by the given worker, so that a re-poll needs no look-up. */
   readonly #watchingBy = new Map<string, string | undefined>();
   /** Last-seen times not yet written. */
   readonly #seen = new Map<string, number>();
@@ -94,7 +94,8 @@ export class TaskTracker {
     }
     return this.#change(unknown, (status, id) => {
       const next = onWatch(status, id, worker, now);
-      if (next.state === 'watching') this.#watchingBy.set(id, worker?.id);
+      // Watched or cancel requested: another watch by the same worker would change only the last-seen time.
+      if (next.state === 'watching' || next.state === 'cancel_requested') this.#watchingBy.set(id, worker?.id);
       if (status && next.state === status.state && next.worker?.id === status.worker?.id) {
         this.#seen.set(id, now);
         return undefined;
@@ -119,10 +120,10 @@ export class TaskTracker {
     for (const id of ids) this.#watchingBy.delete(id);
   }
 
-  cancelRequested(id: string): Promise<void> {
+  cancelRequested(id: string, by?: CancelSource): Promise<void> {
     const now = this.#clock.now();
     this.#forget([id]);
-    return this.#change([id], (status) => onCancelRequested(status, id, now));
+    return this.#change([id], (status) => onCancelRequested(status, id, now, by));
   }
 
   /**
@@ -145,15 +146,15 @@ export class TaskTracker {
 
   /**
    * The cancel `parent` records stopped `ids` (its descendants): each still running is marked
-   * cancel_requested with the reason "parent P cancelled", a step at a time.
+   * cancel_requested with the reason "parent P cancelled", and as cancelled by whoever cancelled the
+   * parent, a step at a time.
    */
   parentCancelled(ids: readonly string[], parent: CancelRecord): Promise<void> {
     const now = this.#clock.now();
     const reason = parentCancelledReason(parent.id);
     this.#forget(ids);
-    // Who cancelled: once records say (`parent.by`), the children's statuses take it from here.
     return this.#change(ids, (status, id) => {
-      const next = onParentCancelled(status, id, now, reason);
+      const next = onParentCancelled(status, id, now, reason, parent.by);
       return next === status ? undefined : next;
     });
   }

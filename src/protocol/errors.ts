@@ -7,6 +7,8 @@ export const ErrorStatus = {
   invalid_parents: 400,
   unauthorized: 401,
   forbidden: 403,
+  /** The server wants a client certificate signed by its client CA, and this connection brought none. */
+  client_certificate_refused: 403,
   not_found: 404,
   method_not_allowed: 405,
   payload_too_large: 413,

@@ -82,6 +82,13 @@ export const reportRequestSchema = z.strictObject({
 });
 export type ReportRequest = z.input<typeof reportRequestSchema>;
 
+/**
+ * Who asked for a cancel. `route` is a plain string so that a client still reads the answers of a newer
+ * server that knows more routes; today: seed, v1, scheduled, deadline.
+ */
+export const cancelSourceSchema = z.object({ name: z.string(), address: z.string(), route: z.string() });
+export type CancelSourceReply = z.infer<typeof cancelSourceSchema>;
+
 export const taskStatusSchema = z.object({
   state: z.enum(['watching', 'cancel_requested', 'cancelled', 'succeeded', 'failed', 'timed_out', 'lost']),
   since: z.iso.datetime(),
@@ -91,6 +98,8 @@ export const taskStatusSchema = z.object({
   signal: z.string().nullable().optional(),
   /** Why its cancel was requested when not by a cancel of its own: "parent job-42 cancelled". */
   cancelReason: z.string().optional(),
+  /** Who asked for this run's cancel; absent from servers older than the field. */
+  cancelledBy: cancelSourceSchema.optional(),
   history: z.array(z.object({ state: z.string(), at: z.iso.datetime() })),
 });
 export type TaskStatusReply = z.infer<typeof taskStatusSchema>;
@@ -125,6 +134,8 @@ export const cancelRecordSchema = z.object({
    * has no cancel of its own (the times are the ancestor's, the reason "parent <id> cancelled").
    */
   parent: z.string().optional(),
+  /** Who asked; absent from servers older than the field, and on records written before it. */
+  by: cancelSourceSchema.optional(),
 });
 export type CancelRecordReply = z.infer<typeof cancelRecordSchema>;
 
@@ -154,7 +165,7 @@ export const taskReplySchema = z.object({
   cancelled: z.boolean(),
   record: cancelRecordSchema.optional(),
   /** A cancel scheduled for later, if any. */
-  scheduled: z.object({ at: isoTime, reason: z.string().optional() }).optional(),
+  scheduled: z.object({ at: isoTime, reason: z.string().optional(), by: cancelSourceSchema.optional() }).optional(),
   /** Absent when no worker ever watched the task and nobody cancelled it. */
   status: taskStatusSchema.optional(),
   /** Its direct parents, when it declared any. */

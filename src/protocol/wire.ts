@@ -22,6 +22,7 @@ export function recordToWire(record: CancelRecord): CancelRecordReply {
     expiresAt: isoTime(record.expiresAt),
   };
   if (record.reason !== undefined) reply.reason = record.reason;
+  if (record.by !== undefined) reply.by = { ...record.by };
   return reply;
 }
 
@@ -43,6 +44,7 @@ export function statusToWire(status: TaskStatus): TaskStatusReply {
   if (status.worker) reply.worker = { ...status.worker };
   if (status.exitCode !== undefined) reply.exitCode = status.exitCode;
   if (status.signal !== undefined) reply.signal = status.signal;
+  if (status.cancelledBy !== undefined) reply.cancelledBy = { ...status.cancelledBy };
   if (status.cancelReason !== undefined) reply.cancelReason = status.cancelReason;
   return reply;
 }

@@ -1,15 +1,16 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import type { CancelScheduler } from '../core/cancel-scheduler.ts';
 import type { Canceler } from '../core/canceler.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
-import { type CancelRecord, StoreUnavailableError } from '../core/store.ts';
+import { type CancelRecord, type CancelRoute, type CancelSource, StoreUnavailableError } from '../core/store.ts';
 import { InvalidInputError } from '../core/task-id.ts';
 import type { TaskFamily } from '../core/task-family.ts';
 import type { TaskStatus } from '../core/task-status.ts';
 import type { TaskTracker } from '../core/task-tracker.ts';
 import { HttpError } from '../protocol/errors.ts';
 import { DEFAULT_MAX_WATCHED_IDS } from '../protocol/limits.ts';
-import { type Authenticate, bearerAuth, type Caller, checkRight, openAccess } from './auth.ts';
+import { type Authenticate, bearerAuth, type Caller, checkRight, openAccess, type TokenEntry, TokenTable } from './auth.ts';
 import { sendJson } from './http-io.ts';
 import type { ServerMetrics } from './metrics.ts';
 import { matchRoute, type RequestContext, type Route, truncate } from './router.ts';
@@ -28,14 +29,18 @@ export interface ServerOptions {
   readonly maxBodyBytes: number;
   /** When set, every route but /ping and /healthz needs `Authorization: Bearer <token>`. */
   readonly token?: string | undefined;
+  /** Role-scoped tokens (a tokens file); `token`, when set too, stays an admin token named "admin". */
+  readonly tokens?: readonly TokenEntry[] | undefined;
+  /** Served over TLS with a client CA: every request must come on a connection whose client certificate it verified. */
+  readonly requireClientCertificate?: boolean | undefined;
 }
 
-/** Where a cancel came from. */
-export type CancelRoute = 'seed' | 'v1' | 'scheduled';
+export type { CancelRoute };
 
 /** What the server tells its operator about; the serve command turns it into logs or a dashboard. */
 export interface ServerObserver {
-  cancelled?(record: CancelRecord, source: { address: string; route: CancelRoute; reason?: string | undefined }): void;
+  /** A cancel was asked for, by `source` (for a repeated cancel, `record.by` still names the first asker). */
+  cancelled?(record: CancelRecord, source: CancelSource & { reason?: string | undefined }): void;
   /** A watch was answered: with a cancel, at its timeout, or because the client left or the server stops. */
   watchAnswered?(outcome: 'cancelled' | 'timeout' | 'gone'): void;
   /** A task's state changed (watching, cancel requested, how it ended, lost). */
@@ -78,6 +83,8 @@ export interface AppContext {
   readonly mayRead: (req: IncomingMessage) => boolean;
   /** Records a cancel made through a route, and tells the tracker, metrics and observer of it. */
   readonly recordCancel: (ctx: RequestContext, id: string, route: CancelRoute, reason?: string) => Promise<CancelRecord>;
+  /** Who is asking, as a cancel records it. */
+  readonly sourceOf: (ctx: RequestContext, route: CancelRoute) => CancelSource;
 }
 
 /** The HTTP surface over a canceler: routing, auth, and the one error mapping. Routes live in routes/. */
@@ -87,8 +94,12 @@ export function createApp({ canceler, tracker, scheduler, family, options, metri
   readonly watchedIds: () => number;
   /** From now on, refuse new requests and close each connection after its answer. */
   readonly beginShutdown: () => void;
+  /** Puts new tokens in force (a reload); ends the watches of tokens that may no longer watch. Returns how many. */
+  readonly replaceTokens: (entries: readonly TokenEntry[]) => number;
 } {
-  const authenticate: Authenticate = options.token ? bearerAuth(options.token) : openAccess;
+  const tokens = options.tokens ? new TokenTable(options.tokens, options.token) : undefined;
+  const authenticate: Authenticate = tokens ? tokens.authenticate : options.token ? bearerAuth(options.token) : openAccess;
+  const sourceOf = (ctx: RequestContext, route: CancelRoute): CancelSource => ({ name: ctx.caller.name, address: clientAddress(ctx.req), route });
   let shuttingDown = false;
   const watches = new WatchHolder({
     canceler,
@@ -120,25 +131,30 @@ export function createApp({ canceler, tracker, scheduler, family, options, metri
         return false;
       }
     },
+    sourceOf,
     recordCancel: async (ctx, id, route, reason) => {
-      const record = await canceler.cancel(id, reason === undefined ? {} : { reason });
+      const by = sourceOf(ctx, route);
+      const record = await canceler.cancel(id, { ...(reason === undefined ? {} : { reason }), by });
       // The cancel itself is stored and answered now; the status follows in the next group write (a task
       // with a record reads as cancel_requested meanwhile), and one that fails is reported, not fatal.
-      tracker.cancelRequested(id).catch(onBackgroundError);
-      // Its children (and theirs) are marked cancel_requested in the background, a step at a time.
-      family.cancelled(record);
+      tracker.cancelRequested(id, record.by ?? by).catch(onBackgroundError);
+      // Its children (and theirs) are marked cancel_requested in the background, a step at a time, as
+      // cancelled by the same asker.
+      family.cancelled(record.by === undefined ? { ...record, by } : record);
       metrics.cancels.inc({ route });
-      observer.cancelled?.(record, { address: ctx.req.socket.remoteAddress ?? 'unknown', route, reason });
+      observer.cancelled?.(record, { ...by, reason });
       return record;
     },
   };
   const routes: Route[] = [...seedRoutes(context), ...taskRoutes(context), ...watchRoutes(context), ...opsRoutes(context)];
 
   /** Finds the route, checks the caller's right to it, and starts its handler. Not async, so nothing here stays alive while a watch waits. */
-  const dispatch = (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  const dispatch = (req: IncomingMessage, res: ServerResponse): Promise<void> | void => {
     const target = req.url ?? '/';
     const queryStart = target.indexOf('?');
     const path = queryStart === -1 ? target : target.slice(0, queryStart);
+    // Checked before anything else, /ping included: without a verified certificate a client gets nothing.
+    if (options.requireClientCertificate && !(req.socket as TLSSocket).authorized) throw clientCertificateRefused(req.socket as TLSSocket);
     const { route, params } = matchRoute(routes, req.method ?? 'GET', path);
     let caller: Caller = { name: 'anonymous', role: 'admin' };
     if (route.right !== 'open') {
@@ -169,14 +185,14 @@ export function createApp({ canceler, tracker, scheduler, family, options, metri
       replyError(req, res, new HttpError('shutting_down', 'the server is stopping; retry shortly', { 'retry-after': '1' }));
       return;
     }
-    let handling: Promise<void>;
+    let handling: Promise<void> | void;
     try {
       handling = dispatch(req, res);
     } catch (error) {
       replyError(req, res, error);
       return;
     }
-    handling.catch((error: unknown) => replyError(req, res, error));
+    handling?.catch((error: unknown) => replyError(req, res, error));
   };
   return Object.assign(listener, {
     openWatches: () => watches.open,
@@ -185,5 +201,27 @@ export function createApp({ canceler, tracker, scheduler, family, options, metri
       shuttingDown = true;
       watches.beginShutdown();
     },
+    replaceTokens: (entries: readonly TokenEntry[]) => {
+      if (!tokens) throw new Error('this server was started without a tokens file');
+      tokens.replace(entries);
+      return watches.endWhere((tokenId) => tokens.allows(tokenId, 'watch'));
+    },
   });
+}
+
+/** The client's address as logs show it: an IPv4 client of a dual-stack socket without its ::ffff: prefix. */
+function clientAddress(req: IncomingMessage): string {
+  const address = req.socket.remoteAddress ?? 'unknown';
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+function clientCertificateRefused(socket: TLSSocket): HttpError {
+  // An empty object (not null) is what a peer that sent no certificate has.
+  const sent = Object.keys(socket.getPeerCertificate() ?? {}).length > 0;
+  const required = 'this server requires a client certificate signed by its client CA';
+  if (!sent) return new HttpError('client_certificate_refused', `${required}, and none was sent (pass --cert and --key)`);
+  // authorizationError is typed as an Error, but Node sets the verify error's code, a string.
+  const code = String(socket.authorizationError ?? 'not verified');
+  const why = /ISSUER|LEAF_SIGNATURE|SELF_SIGNED|UNTRUSTED/.test(code) ? 'it is signed by another CA' : code === 'CERT_HAS_EXPIRED' ? 'it has expired' : 'it could not be verified';
+  return new HttpError('client_certificate_refused', `${required}, and refused the one sent: ${why} (${code})`);
 }

@@ -8,6 +8,8 @@ export type Right = 'watch' | 'report' | 'status' | 'cancel' | 'list' | 'metrics
 /** A token's role: the set of rights it carries. */
 export type Role = 'worker' | 'operator' | 'reader' | 'admin';
 
+export const ROLES: readonly Role[] = ['worker', 'operator', 'reader', 'admin'];
+
 export const ROLE_RIGHTS: Readonly<Record<Role, ReadonlySet<Right>>> = {
   worker: new Set(['watch', 'report', 'status']),
   operator: new Set(['watch', 'report', 'status', 'cancel', 'list']),
@@ -19,6 +21,8 @@ export const ROLE_RIGHTS: Readonly<Record<Role, ReadonlySet<Right>>> = {
 export interface Caller {
   readonly name: string;
   readonly role: Role;
+  /** For a token from the tokens file: its hash, which a reload compares. Absent for tokens no reload can take away. */
+  readonly tokenId?: string;
 }
 
 /** The caller a request's headers prove; throws a 401 when they prove none. */
@@ -45,12 +49,121 @@ export function bearerAuth(token: string): Authenticate {
   };
 }
 
+/** One line of a tokens file: `NAME ROLE sha256:HEX`. */
+export interface TokenEntry {
+  readonly name: string;
+  readonly role: Role;
+  /** The SHA-256 of the token, lowercase hex. */
+  readonly sha256: string;
+}
+
+/** A tokens file that cannot be used; `line` is 1-based. */
+export class TokensFileError extends Error {
+  override name = 'TokensFileError';
+  constructor(
+    readonly line: number,
+    message: string,
+  ) {
+    super(`line ${line}: ${message}`);
+  }
+}
+
+/** Token names: what the audit shows, so nothing a terminal could act on. */
+export const TOKEN_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
+
+/**
+ * The entries of a tokens file: one token per line as `NAME ROLE sha256:HEX`; blank lines and lines
+ * starting with `#` are skipped. Throws a TokensFileError naming the first bad line. A name may appear
+ * twice (an old and a new token while one is rotated); a hash may not.
+ */
+export function parseTokensFile(text: string): TokenEntry[] {
+  const entries: TokenEntry[] = [];
+  const seen = new Set<string>();
+  text.split(/\r?\n/).forEach((raw, index) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    const fail = (message: string) => {
+      throw new TokensFileError(index + 1, message);
+    };
+    const fields = line.split(/\s+/);
+    if (fields.length !== 3) fail(`expected "NAME ROLE sha256:HEX", found ${fields.length} field${fields.length === 1 ? '' : 's'}`);
+    const [name, role, hash] = fields as [string, string, string];
+    if (!TOKEN_NAME_PATTERN.test(name)) fail('the name must be 1 to 64 letters, digits or . _ @ - (starting with a letter or digit)');
+    if (!(ROLES as readonly string[]).includes(role)) fail(`unknown role "${role.slice(0, 20)}" (one of ${ROLES.join(', ')})`);
+    const match = /^sha256:([0-9a-fA-F]{64})$/.exec(hash);
+    if (!match) fail('the token must be given as sha256:<64 hex digits> (taskctl token new prints the line)');
+    const sha256 = match![1]!.toLowerCase();
+    if (seen.has(sha256)) fail('the same token is listed twice');
+    seen.add(sha256);
+    entries.push({ name, role: role as Role, sha256 });
+  });
+  return entries;
+}
+
+/** The SHA-256 of `token` as a tokens file lists it. */
+export function tokenHash(token: string): string {
+  return digest(token).toString('hex');
+}
+
+/**
+ * The tokens a server accepts: those of a tokens file, replaceable while it runs, and the `--token` admin
+ * token beside them. A presented token is hashed and looked up by its hash: the lookup compares hashes,
+ * which an attacker cannot steer, so it leaks nothing useful through timing.
+ */
+export class TokenTable {
+  #byHash: ReadonlyMap<string, Caller>;
+  readonly #admin: Authenticate | undefined;
+
+  constructor(entries: readonly TokenEntry[], adminToken?: string) {
+    this.#byHash = TokenTable.#index(entries);
+    this.#admin = adminToken === undefined ? undefined : bearerAuth(adminToken);
+  }
+
+  /** How many tokens of the file are in force. */
+  get size(): number {
+    return this.#byHash.size;
+  }
+
+  readonly authenticate: Authenticate = (headers) => {
+    const presented = bearerToken(headers);
+    if (presented === undefined) throw unauthorized();
+    const caller = this.#byHash.get(tokenHash(presented));
+    if (caller) return caller;
+    if (this.#admin) return this.#admin(headers);
+    throw unauthorized();
+  };
+
+  /** Puts `entries` in force instead of the current ones; from now on a removed token gets 401. */
+  replace(entries: readonly TokenEntry[]): void {
+    this.#byHash = TokenTable.#index(entries);
+  }
+
+  /** Whether the file token `tokenId` is still in force with `right`. */
+  allows(tokenId: string, right: Right): boolean {
+    const caller = this.#byHash.get(tokenId);
+    return caller !== undefined && ROLE_RIGHTS[caller.role].has(right);
+  }
+
+  static #index(entries: readonly TokenEntry[]): Map<string, Caller> {
+    return new Map(entries.map((e) => [e.sha256, { name: e.name, role: e.role, tokenId: e.sha256 }]));
+  }
+}
+
+const RIGHT_DOES: Readonly<Record<Right, string>> = {
+  watch: 'watch tasks',
+  report: 'report how tasks ended',
+  status: "read a task's status",
+  cancel: 'cancel tasks',
+  list: 'list tasks',
+  metrics: 'read metrics',
+};
+
 /** Throws a 403 naming the role needed unless `caller` has `right`. */
 export function checkRight(caller: Caller, right: Right): void {
   if (ROLE_RIGHTS[caller.role].has(right)) return;
-  const roles = (Object.keys(ROLE_RIGHTS) as Role[]).filter((role) => role !== 'admin' && ROLE_RIGHTS[role].has(right));
+  const roles = ROLES.filter((role) => role !== 'admin' && ROLE_RIGHTS[role].has(right));
   const needed = roles.length > 0 ? `the ${roles.join(' or ')} role` : 'the admin role';
-  throw new HttpError('forbidden', `token "${caller.name}" (role ${caller.role}) may not do this; it needs ${needed}`);
+  throw new HttpError('forbidden', `token "${caller.name}" (role ${caller.role}) may not ${RIGHT_DOES[right]}; that needs ${needed}`);
 }
 
 function bearerToken(headers: IncomingHttpHeaders): string | undefined {

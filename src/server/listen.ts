@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import type { Server as TlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Canceler, DEFAULT_SWEEP_INTERVAL_MS } from '../core/canceler.ts';
 import { TaskTracker } from '../core/task-tracker.ts';
@@ -7,8 +8,18 @@ import { CancelScheduler } from '../core/cancel-scheduler.ts';
 import type { Clock } from '../core/clock.ts';
 import type { CancelStore } from '../core/store.ts';
 import { createApp, type ServerObserver, type ServerOptions } from './app.ts';
+import type { TokenEntry } from './auth.ts';
 import { rawErrorReply } from './http-io.ts';
 import { ServerMetrics } from './metrics.ts';
+
+/** What HTTPS is served with, as PEM text. */
+export interface TlsConfig {
+  /** The server's certificate, followed by any intermediate certificates: the whole chain is sent. */
+  readonly cert: string;
+  readonly key: string;
+  /** When set, every client must present a certificate signed by this CA (mutual TLS). */
+  readonly clientCa?: string | undefined;
+}
 
 export interface ServerConfig extends ServerOptions {
   readonly host: string;
@@ -29,6 +40,8 @@ export interface ServerConfig extends ServerOptions {
   readonly requestTimeoutMs?: number;
   /** Told of background failures (sweeps, store look-ups) the server survives. */
   readonly onBackgroundError?: (error: unknown) => void;
+  /** Serve HTTPS with this certificate instead of plain HTTP. */
+  readonly tls?: TlsConfig | undefined;
 }
 
 export interface RunningServer {
@@ -41,18 +54,25 @@ export interface RunningServer {
   openWatches(): number;
   /** Task statuses the store holds (until retention forgets them). */
   trackedTasks(): Promise<number>;
+  /**
+   * Serves new connections with this certificate and key (and client CA); open connections, and the
+   * watches they hold, keep theirs. Throws, changing nothing, when they do not make a usable pair.
+   */
+  reloadTls(tls: TlsConfig): void;
+  /** Puts new tokens in force; a token that may no longer watch has its open watches answered. Returns how many. */
+  replaceTokens(entries: readonly TokenEntry[]): number;
   /** Stops accepting, answers open watches "not cancelled", lets answers drain, then closes the store. */
   close(): Promise<void>;
 }
 
 // Slow clients get this long to send their headers and the whole request; long polls are not affected,
-// because once a request is in, only the socket-idle timeout below applies.
+// because a held watch ends at its own timeout. A socket between requests is closed after the keep-alive
+// timeout; no idle timer per socket beyond that (each would cost every held watch a timer of its own).
 const HEADERS_TIMEOUT_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 30_000;
 // Node checks those two timeouts only this often (30 s by default), so without it a slow client held its
 // socket up to 30 s longer than documented.
 const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
-const IDLE_MARGIN_MS = 30_000;
 const DRAIN_MS = 2_000;
 
 /** Starts a taskctl server; resolves once it listens. */
@@ -92,26 +112,41 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     canceler,
     ...(config.clock ? { clock: config.clock } : {}),
     onError: config.onBackgroundError,
-    onFired: (record) => {
-      metrics.cancels.inc({ route: 'scheduled' });
-      config.observer?.cancelled?.(record, { address: 'schedule', route: 'scheduled', reason: record.reason });
-      tracker.cancelRequested(record.id).catch(config.onBackgroundError);
-      family.cancelled(record);
+    onFired: (record, schedule) => {
+      // A schedule stored before taskctl kept who made it has no asker to name.
+      const by = schedule.by ?? { name: 'unknown', address: 'schedule', route: 'scheduled' };
+      metrics.cancels.inc({ route: by.route });
+      config.observer?.cancelled?.(record, { ...by, reason: record.reason });
+      tracker.cancelRequested(record.id, record.by ?? by).catch(config.onBackgroundError);
+      family.cancelled(record.by === undefined ? { ...record, by } : record);
     },
   });
-  const app = createApp({ canceler, tracker, scheduler, family, options: config, metrics, onBackgroundError: config.onBackgroundError, ...(config.observer ? { observer: config.observer } : {}), ...(config.clock ? { clock: config.clock } : {}) });
+  const options = { ...config, requireClientCertificate: config.tls?.clientCa !== undefined };
+  const app = createApp({ canceler, tracker, scheduler, family, options, metrics, onBackgroundError: config.onBackgroundError, ...(config.observer ? { observer: config.observer } : {}), ...(config.clock ? { clock: config.clock } : {}) });
   metrics.observe({ trackedTasks: () => config.store.countStatuses(), watchedIds: app.watchedIds });
-  const server = createServer(
-    {
-      headersTimeout: config.headersTimeoutMs ?? HEADERS_TIMEOUT_MS,
-      requestTimeout: config.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
-      connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_INTERVAL_MS, config.headersTimeoutMs ?? TIMEOUT_CHECK_INTERVAL_MS),
-      keepAliveTimeout: 5_000,
-    },
-    app,
-  );
-  // A socket may sit silent for a whole long poll, and no longer.
-  server.timeout = config.watchTimeoutMs + IDLE_MARGIN_MS;
+  const httpOptions = {
+    headersTimeout: config.headersTimeoutMs ?? HEADERS_TIMEOUT_MS,
+    requestTimeout: config.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
+    connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_INTERVAL_MS, config.headersTimeoutMs ?? TIMEOUT_CHECK_INTERVAL_MS),
+    keepAliveTimeout: 5_000,
+  };
+  const server: Server = config.tls
+    ? // Loaded only for TLS: most servers never need node:https, and it costs start-up.
+      process.getBuiltinModule('node:https').createServer(
+        {
+          ...httpOptions,
+          ...secureContextOptions(config.tls),
+          // A client that connects and never finishes the handshake gets no longer than one sending slow headers.
+          handshakeTimeout: config.headersTimeoutMs ?? HEADERS_TIMEOUT_MS,
+          // With a client CA, the handshake asks for a certificate but lets a connection without a good one
+          // finish: the app then refuses each of its requests with an answer that says why, which a
+          // handshake alert (often lost to a reset) cannot.
+          requestCert: config.tls.clientCa !== undefined,
+          rejectUnauthorized: false,
+        },
+        app,
+      )
+    : createServer(httpOptions, app);
   if (config.maxConnections !== undefined) server.maxConnections = config.maxConnections;
   server.on('drop', () => metrics.droppedConnections.inc());
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
@@ -133,13 +168,19 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
 
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${hostForUrl}:${port}`,
+    url: `${config.tls ? 'https' : 'http'}://${hostForUrl}:${port}`,
     port,
     canceler,
     tracker,
     metrics,
     openWatches: app.openWatches,
     trackedTasks: () => config.store.countStatuses(),
+    reloadTls: (tls) => {
+      if (!config.tls) throw new Error('this server was started without TLS');
+      if ((tls.clientCa === undefined) !== (config.tls.clientCa === undefined)) throw new Error('a reload cannot turn client certificates on or off; restart the server for that');
+      (server as TlsServer).setSecureContext(secureContextOptions(tls));
+    },
+    replaceTokens: app.replaceTokens,
     close: () => {
       app.beginShutdown();
       tracker.close();
@@ -147,6 +188,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       return (closing ??= shutDown(server, canceler, config.store));
     },
   };
+}
+
+function secureContextOptions(tls: TlsConfig) {
+  return { cert: tls.cert, key: tls.key, ...(tls.clientCa !== undefined ? { ca: tls.clientCa } : {}) };
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

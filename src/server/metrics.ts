@@ -6,7 +6,7 @@ export class ServerMetrics {
   readonly openWatches = new Gauge({ name: 'taskctl_open_watches', help: 'Watch requests being held open now.', registers: [this.registry] });
   readonly cancels = new Counter({
     name: 'taskctl_cancels_total',
-    help: 'Cancels made, by route: seed, v1, or scheduled (made when their time came).',
+    help: 'Cancels made, by route: seed, v1, scheduled (made when their time came), or deadline (a worker --timeout the server made).',
     labelNames: ['route'] as const,
     registers: [this.registry],
   });
@@ -16,6 +16,15 @@ export class ServerMetrics {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+  /**
+   * The counter of answered watches per outcome, looked up once: a label lookup hashes its labels on every
+   * call, and this one is counted on every watch.
+   */
+  readonly watchAnswered = {
+    cancelled: this.watchRequests.labels({ outcome: 'cancelled' }),
+    timeout: this.watchRequests.labels({ outcome: 'timeout' }),
+    gone: this.watchRequests.labels({ outcome: 'gone' }),
+  } as const;
   readonly notifyLatency = new Histogram({
     name: 'taskctl_notify_latency_seconds',
     help: 'From a cancel reaching this server to a waiting watch being answered.',

@@ -1,4 +1,4 @@
-import type { CancelRecord } from '../core/store.ts';
+import type { CancelRecord, CancelRoute } from '../core/store.ts';
 import type { TaskLifeState, TaskStatus } from '../core/task-status.ts';
 import type { ServerObserver } from './app.ts';
 
@@ -6,6 +6,10 @@ export interface RecentCancel {
   readonly id: string;
   readonly reason?: string | undefined;
   readonly address: string;
+  /** The name of the token that asked (`admin` for --token, `anonymous` without auth). */
+  readonly by?: string | undefined;
+  /** How it came: seed, v1, scheduled (a schedule came due) or deadline (a worker's --timeout came due). */
+  readonly route?: CancelRoute | undefined;
   readonly at: number;
 }
 
@@ -61,8 +65,8 @@ export class ServeActivity implements ServerObserver {
     this.#update({ url });
   }
 
-  cancelled(record: CancelRecord, source: { address: string }): void {
-    const entry: RecentCancel = { id: record.id, reason: record.reason, address: source.address, at: this.#now() };
+  cancelled(record: CancelRecord, source: { address: string; name?: string; route?: CancelRoute }): void {
+    const entry: RecentCancel = { id: record.id, reason: record.reason, address: source.address, by: source.name, route: source.route, at: this.#now() };
     this.#update({ cancelsTotal: this.#state.cancelsTotal + 1, recentCancels: [entry, ...this.#state.recentCancels].slice(0, KEEP_CANCELS) });
   }
 

@@ -31,6 +31,8 @@ export class WatchHolder {
   #open = 0;
   #heldIds = 0;
   #closing = false;
+  /** The ends of watches held by tokens a reload may take away, by token. */
+  readonly #byToken = new Map<string, Set<() => void>>();
 
   constructor(options: WatchHolderOptions) {
     this.#options = options;
@@ -60,12 +62,20 @@ export class WatchHolder {
   }
 
   /**
-   * Holds a long poll on `ids` until one is cancelled, the timeout passes, or the client leaves. Written
-   * without async/await and with as few objects as possible: thousands of these are held at once, and
-   * every byte here is multiplied by them. A cancel of any of `ancestors` answers it too; each counts as
-   * one more id held, however many ids share it.
+   * Holds a long poll on `ids` until one is cancelled, the timeout passes, or the client leaves, then calls
+   * `onResult` once. Written with a callback, without async/await and with as few objects as possible:
+   * thousands of these are held at once, and every byte here is multiplied by them. A cancel of any of
+   * `ancestors` answers it too; each counts as one more id held, however many ids share it.
    */
-  hold(res: ServerResponse, ids: readonly string[], timeoutMs: number, worker?: WorkerIdentity, ancestors: readonly string[] = []): Promise<WaitResult> {
+  hold(
+    res: ServerResponse,
+    ids: readonly string[],
+    timeoutMs: number,
+    worker: WorkerIdentity | undefined,
+    tokenId: string | undefined,
+    onResult: (result: WaitResult) => void,
+    ancestors: readonly string[] = [],
+  ): void {
     const { canceler, tracker, metrics } = this.#options;
     const held = ids.length + ancestors.length;
     if (this.#open >= this.#options.maxOpenWatches) {
@@ -80,32 +90,56 @@ export class WatchHolder {
     this.#heldIds += held;
     metrics.openWatches.inc();
     tracker.watchStarted(ids, worker).catch(this.#options.onBackgroundError);
-    return new Promise((resolve) => {
-      let timedOut = false;
-      const end = canceler.waitFor(ids, (result) => {
-        clearTimeout(timer);
-        res.off('close', end);
-        // A big watch's bookkeeping takes its turn: one ancestor's cancel may end ten watches of 10,000 ids
-        // at once, and their ids need not be let go in the same turn.
-        if (ids.length >= BIG_WATCH_END_IDS) void nextTurn().then(() => tracker.watchEnded(ids));
-        else tracker.watchEnded(ids);
-        this.#open--;
-        this.#heldIds -= held;
-        metrics.openWatches.dec();
-        // "gone": the client left, or the server is stopping and ended the wait early.
-        const outcome = result.cancelled.length > 0 || result.parent ? 'cancelled' : timedOut ? 'timeout' : 'gone';
-        metrics.watchRequests.inc({ outcome });
-        this.#options.onAnswered?.(outcome);
-        if (this.#closing) res.shouldKeepAlive = false;
-        resolve(result);
-      }, ancestors);
-      const timer = setTimeout(() => {
-        timedOut = true;
+    let timedOut = false;
+    const end = canceler.waitFor(ids, (result) => {
+      clearTimeout(timer);
+      res.off('close', end);
+      if (tokenId !== undefined) this.#forgetHeldBy(tokenId, end);
+      // A big watch's bookkeeping takes its turn: one ancestor's cancel may end ten watches of 10,000 ids
+      // at once, and their ids need not be let go in the same turn.
+      if (ids.length >= BIG_WATCH_END_IDS) void nextTurn().then(() => tracker.watchEnded(ids));
+      else tracker.watchEnded(ids);
+      this.#open--;
+      this.#heldIds -= held;
+      metrics.openWatches.dec();
+      // "gone": the client left, or the server is stopping and ended the wait early.
+      const outcome = result.cancelled.length > 0 || result.parent ? 'cancelled' : timedOut ? 'timeout' : 'gone';
+      metrics.watchAnswered[outcome].inc();
+      this.#options.onAnswered?.(outcome);
+      if (this.#closing) res.shouldKeepAlive = false;
+      onResult(result);
+    }, ancestors);
+    const timer = setTimeout(() => {
+      timedOut = true;
+      end();
+    }, timeoutMs);
+    // 'close' before the answer is written means the client left. (on, not once: once wraps the listener
+    // in one more function per held watch; `end` takes itself off.)
+    res.on('close', end);
+    if (tokenId !== undefined) {
+      const held = this.#byToken.get(tokenId);
+      if (held) held.add(end);
+      else this.#byToken.set(tokenId, new Set([end]));
+    }
+  }
+
+  /** Answers "not cancelled" every watch held by a token `keep` says no; its next request meets the new rules. */
+  endWhere(keep: (tokenId: string) => boolean): number {
+    let ended = 0;
+    for (const [tokenId, ends] of [...this.#byToken]) {
+      if (keep(tokenId)) continue;
+      for (const end of [...ends]) {
         end();
-      }, timeoutMs);
-      // 'close' before the answer is written means the client left.
-      res.once('close', end);
-    });
+        ended++;
+      }
+    }
+    return ended;
+  }
+
+  #forgetHeldBy(tokenId: string, end: () => void): void {
+    const held = this.#byToken.get(tokenId);
+    held?.delete(end);
+    if (held?.size === 0) this.#byToken.delete(tokenId);
   }
 
   /** Records how long the cancel that answered a watch took to reach it. */

@@ -1,6 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import {
   type CancelRecord,
+  type CancelSource,
   type CancelStore,
   type ParentLink,
   type RemoteCancelListener,
@@ -26,6 +27,8 @@ interface StoredValue {
   r?: string;
   c: number;
   e: number;
+  /** Who asked; absent in values written before it was kept. */
+  b?: CancelSource;
 }
 
 // One atomic step per cancel: keep a live record (the first cancel wins), otherwise store this one with
@@ -173,6 +176,7 @@ export class RedisStore implements CancelStore {
     const ttlMs = Math.max(1, record.expiresAt - now);
     const value: StoredValue = { c: record.cancelledAt, e: record.expiresAt };
     if (record.reason !== undefined) value.r = record.reason;
+    if (record.by !== undefined) value.b = record.by;
     const stored = await this.#run(() => this.#commands.eval(INSERT_SCRIPT, 1, key, JSON.stringify(value), ttlMs, now, this.#channel, record.id));
     if (typeof stored !== 'string') throw new StoreUnavailableError('redis did not confirm the cancel');
     return fromStored(record.id, stored);
@@ -252,24 +256,28 @@ export class RedisStore implements CancelStore {
     return this.#run(() => this.#commands.zcard(`${this.#prefix}tasks`));
   }
 
-  /** A sorted set of ids by due time, and their reasons in a hash. */
+  /** A sorted set of ids by due time, their reasons in a hash, and who scheduled them (JSON) in another. */
   async schedule(schedule: ScheduledCancel): Promise<void> {
     const multi = this.#commands.multi().zadd(`${this.#prefix}schedule`, schedule.at, schedule.id);
     if (schedule.reason === undefined) multi.hdel(`${this.#prefix}schedule-reasons`, schedule.id);
     else multi.hset(`${this.#prefix}schedule-reasons`, schedule.id, schedule.reason);
+    if (schedule.by === undefined) multi.hdel(`${this.#prefix}schedule-by`, schedule.id);
+    else multi.hset(`${this.#prefix}schedule-by`, schedule.id, JSON.stringify(schedule.by));
     await this.#run(() => multi.exec());
   }
 
   async loadSchedules(ids: readonly string[]): Promise<ScheduledCancel[]> {
     if (ids.length === 0) return [];
     const multi = this.#commands.multi();
-    for (const id of ids) multi.zscore(`${this.#prefix}schedule`, id).hget(`${this.#prefix}schedule-reasons`, id);
+    for (const id of ids) multi.zscore(`${this.#prefix}schedule`, id).hget(`${this.#prefix}schedule-reasons`, id).hget(`${this.#prefix}schedule-by`, id);
     const replies = (await this.#run(() => multi.exec())) ?? [];
     return ids.flatMap((id, i) => {
-      const at = replies[2 * i]?.[1];
-      const reason = replies[2 * i + 1]?.[1];
+      const at = replies[3 * i]?.[1];
+      const reason = replies[3 * i + 1]?.[1];
+      const by = replies[3 * i + 2]?.[1];
       if (at === null || at === undefined) return [];
-      return [typeof reason === 'string' ? { id, at: Number(at), reason } : { id, at: Number(at) }];
+      const schedule: ScheduledCancel = typeof reason === 'string' ? { id, at: Number(at), reason } : { id, at: Number(at) };
+      return [typeof by === 'string' ? { ...schedule, by: JSON.parse(by) as CancelSource } : schedule];
     });
   }
 
@@ -279,7 +287,7 @@ export class RedisStore implements CancelStore {
   }
 
   async unschedule(id: string): Promise<void> {
-    await this.#run(() => this.#commands.multi().zrem(`${this.#prefix}schedule`, id).hdel(`${this.#prefix}schedule-reasons`, id).exec());
+    await this.#run(() => this.#commands.multi().zrem(`${this.#prefix}schedule`, id).hdel(`${this.#prefix}schedule-reasons`, id).hdel(`${this.#prefix}schedule-by`, id).exec());
   }
 
   // Parent links.
@@ -369,7 +377,8 @@ export class RedisStore implements CancelStore {
 
 function fromStored(id: string, text: string): CancelRecord {
   const value = JSON.parse(text) as StoredValue;
-  return value.r === undefined ? { id, cancelledAt: value.c, expiresAt: value.e } : { id, reason: value.r, cancelledAt: value.c, expiresAt: value.e };
+  const record: CancelRecord = value.r === undefined ? { id, cancelledAt: value.c, expiresAt: value.e } : { id, reason: value.r, cancelledAt: value.c, expiresAt: value.e };
+  return value.b === undefined ? record : { ...record, by: value.b };
 }
 
 /** The URL as it may be shown: without its password. */

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import type { CancelRecord, CancelStore, ParentLink, ScheduledCancel, StatusQuery } from '../core/store.ts';
+import type { CancelRecord, CancelSource, CancelStore, ParentLink, ScheduledCancel, StatusQuery } from '../core/store.ts';
 import { nextTurn } from '../core/turns.ts';
 import { lastActivity, type TaskStatus } from '../core/task-status.ts';
 
@@ -10,6 +10,8 @@ interface Row {
   reason: string | null;
   cancelled_at: number;
   expires_at: number;
+  /** JSON of a CancelSource; NULL in rows written before it was kept. */
+  cancelled_by: string | null;
 }
 
 /**
@@ -33,10 +35,21 @@ interface ScheduleRow {
   id: string;
   at: number;
   reason: string | null;
+  scheduled_by: string | null;
 }
 
 function fromScheduleRow(row: ScheduleRow): ScheduledCancel {
-  return row.reason === null ? { id: row.id, at: Number(row.at) } : { id: row.id, at: Number(row.at), reason: row.reason };
+  const schedule: ScheduledCancel = row.reason === null ? { id: row.id, at: Number(row.at) } : { id: row.id, at: Number(row.at), reason: row.reason };
+  return row.scheduled_by === null ? schedule : { ...schedule, by: parseSource(row.scheduled_by) };
+}
+
+/** A stored CancelSource; a value that does not parse (a hand-edited row) reads as unknown rather than failing every look-up. */
+function parseSource(text: string): CancelSource {
+  try {
+    return JSON.parse(text) as CancelSource;
+  } catch {
+    return { name: 'unknown', address: 'unknown', route: 'v1' };
+  }
 }
 
 interface StatusRow {
@@ -130,13 +143,16 @@ export class SqliteStore implements CancelStore {
       CREATE INDEX IF NOT EXISTS task_status_by_last_seen ON task_status (last_seen_at) WHERE state IN ('watching', 'cancel_requested');
     `);
     this.#addActivityColumn();
+    // Databases made before cancels recorded who asked lack these columns; their old rows read as "by nobody known".
+    this.#addColumnIfMissing('cancels', 'cancelled_by');
+    this.#addColumnIfMissing('schedules', 'scheduled_by');
     this.#links = this.#prepareLinks();
     this.#select = this.#db.prepare('SELECT * FROM cancels WHERE id = ? AND expires_at > ?');
-    this.#upsert = this.#db.prepare('INSERT OR REPLACE INTO cancels (id, reason, cancelled_at, expires_at) VALUES (?, ?, ?, ?)');
+    this.#upsert = this.#db.prepare('INSERT OR REPLACE INTO cancels (id, reason, cancelled_at, expires_at, cancelled_by) VALUES (?, ?, ?, ?, ?)');
     // One statement for any number of ids: they travel as one JSON array.
     this.#findMany = this.#db.prepare('SELECT * FROM cancels WHERE id IN (SELECT value FROM json_each(?)) AND expires_at > ?');
     this.#sweep = this.#db.prepare(`DELETE FROM cancels WHERE id IN (SELECT id FROM cancels WHERE expires_at <= ? LIMIT ${ROWS_PER_TRANSACTION})`);
-    this.#saveSchedule = this.#db.prepare('INSERT OR REPLACE INTO schedules (id, at, reason) VALUES (?, ?, ?)');
+    this.#saveSchedule = this.#db.prepare('INSERT OR REPLACE INTO schedules (id, at, reason, scheduled_by) VALUES (?, ?, ?, ?)');
     this.#loadSchedules = this.#db.prepare('SELECT * FROM schedules WHERE id IN (SELECT value FROM json_each(?))');
     this.#dueSchedules = this.#db.prepare('SELECT * FROM schedules WHERE at <= ? ORDER BY at LIMIT ?');
     this.#deleteSchedule = this.#db.prepare('DELETE FROM schedules WHERE id = ?');
@@ -195,9 +211,14 @@ export class SqliteStore implements CancelStore {
     return this.#write(1, 'fsync', () => {
       const live = this.#select.get(record.id, now) as Row | undefined;
       if (live) return fromRow(live);
-      this.#upsert.run(record.id, record.reason ?? null, record.cancelledAt, record.expiresAt);
+      this.#upsert.run(record.id, record.reason ?? null, record.cancelledAt, record.expiresAt, record.by ? JSON.stringify(record.by) : null);
       return record;
     });
+  }
+
+  #addColumnIfMissing(table: string, column: string): void {
+    const columns = this.#db.prepare(`PRAGMA table_info(${table})`).all() as unknown as Array<{ name: string }>;
+    if (!columns.some((c) => c.name === column)) this.#db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} TEXT`);
   }
 
   async find(ids: readonly string[], now: number): Promise<CancelRecord[]> {
@@ -269,7 +290,7 @@ export class SqliteStore implements CancelStore {
   }
 
   schedule(schedule: ScheduledCancel): Promise<void> {
-    return this.#write(1, 'fsync', () => void this.#saveSchedule.run(schedule.id, schedule.at, schedule.reason ?? null));
+    return this.#write(1, 'fsync', () => void this.#saveSchedule.run(schedule.id, schedule.at, schedule.reason ?? null, schedule.by ? JSON.stringify(schedule.by) : null));
   }
 
   async loadSchedules(ids: readonly string[]): Promise<ScheduledCancel[]> {
@@ -435,7 +456,8 @@ export class SqliteStore implements CancelStore {
 
 function fromRow(row: Row): CancelRecord {
   const base = { id: row.id, cancelledAt: Number(row.cancelled_at), expiresAt: Number(row.expires_at) };
-  return row.reason === null ? base : { ...base, reason: row.reason };
+  const record: CancelRecord = row.reason === null ? base : { ...base, reason: row.reason };
+  return row.cancelled_by === null ? record : { ...record, by: parseSource(row.cancelled_by) };
 }
 
 /** Rows whose body cannot be read (a corrupted file) are left out rather than failing the whole answer. */

@@ -27,6 +27,9 @@ const rate = (perSecond: number) => (perSecond >= 10 ? perSecond.toFixed(0) : pe
 const TIME: TableColumn = { header: 'TIME', minWidth: 8, preferredWidth: 8, dropRank: 1 };
 const ID: TableColumn = { header: 'TASK', minWidth: 16, cut: 'middle' };
 const CANCEL_COLUMNS: readonly TableColumn[] = [TIME, ID, { header: 'FROM', minWidth: 9, preferredWidth: 15, cut: 'middle' }, { header: 'REASON', minWidth: 20, flex: true }];
+// With tokens, who asked: the token's name. A server without auth has only "anonymous" to say, so the
+// column is left out there.
+const CANCEL_COLUMNS_WITH_BY: readonly TableColumn[] = [TIME, ID, { header: 'BY', minWidth: 8, preferredWidth: 24, dropRank: 2 }, ...CANCEL_COLUMNS.slice(2)];
 const CHANGE_COLUMNS: readonly TableColumn[] = [TIME, ID, { header: 'STATE', minWidth: 16, preferredWidth: 16 }, { header: 'WORKER', minWidth: 16, flex: true, cut: 'middle' }];
 const ERROR_COLUMNS: readonly TableColumn[] = [TIME, { header: 'ERROR', minWidth: 12, flex: true }];
 
@@ -35,12 +38,19 @@ const FIXED_LINES = 3 + 3;
 // The blank lines between the parts, left out when the terminal is short.
 const BLANK_LINES = 4;
 
+/** Who asked for a cancel, with how when it was not through the API (a schedule, a worker's deadline). */
+function whoCancelled(c: ServeState['recentCancels'][number]): string {
+  if (c.by === undefined) return '';
+  return c.route === undefined || c.route === 'v1' ? c.by : `${c.by} (${c.route})`;
+}
+
 /** The serve dashboard: where it listens, how busy it is, the latest cancels, task changes and errors. */
 export function ServeScreen({ state, openWatches, trackedTasks, cancelsPerSecond, watchesPerSecond, now, columns, rows }: ServeScreenProps) {
   if (isTooSmall({ columns, rows })) return <TooSmall columns={columns} rows={rows} />;
+  const showBy = state.recentCancels.some((c) => c.by !== undefined && c.by !== 'anonymous');
   const cancels: TableRow[] = state.recentCancels.map((c, i) => ({
     key: `${c.id}-${c.at}-${i}`,
-    cells: [{ text: clock(c.at), dimColor: true }, c.id, { text: c.address, dimColor: true }, c.reason ?? ''],
+    cells: [{ text: clock(c.at), dimColor: true }, c.id, ...(showBy ? [whoCancelled(c)] : []), { text: c.address, dimColor: true }, c.reason ?? ''],
   }));
   const changes: TableRow[] = state.recentTaskChanges.map((c, i) => ({
     key: `${c.id}-${c.at}-${i}`,
@@ -71,7 +81,7 @@ export function ServeScreen({ state, openWatches, trackedTasks, cancelsPerSecond
       <StatusLine width={columns} segments={title} />
       <StatusLine width={columns} segments={stats} />
       {blank}
-      <Section title="Recent cancels" rows={cancels} room={cancelRoom!} width={columns} empty="none yet" columns={CANCEL_COLUMNS} />
+      <Section title="Recent cancels" rows={cancels} room={cancelRoom!} width={columns} empty="none yet" columns={showBy ? CANCEL_COLUMNS_WITH_BY : CANCEL_COLUMNS} />
       {blank}
       <Section title="Task states" rows={changes} room={changeRoom!} width={columns} empty="no task watched yet" columns={CHANGE_COLUMNS} />
       {blank}

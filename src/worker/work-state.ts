@@ -1,6 +1,8 @@
 // Everything `taskctl work` knows, as one state that events move forward. The TUI renders the state; the
 // plain and JSON outputs print the events. Both come from here, so they never disagree.
 
+import type { CancelSourceReply } from '../protocol/schemas.ts';
+
 /** Where one task stands. */
 export type TaskState =
   | 'watching' // watch-only: waiting for a cancel
@@ -20,7 +22,7 @@ export type WorkEvent =
   | { event: 'watching'; ts: number; task: string }
   | { event: 'started'; ts: number; task: string; pid: number }
   | { event: 'output'; ts: number; task: string; stream: 'stdout' | 'stderr'; line: string }
-  | { event: 'cancelled'; ts: number; task: string; reason?: string | undefined }
+  | { event: 'cancelled'; ts: number; task: string; reason?: string | undefined; by?: CancelSourceReply | undefined }
   | { event: 'timeout'; ts: number; task: string; afterMs: number }
   | { event: 'killing'; ts: number; task: string; signal: 'SIGTERM' | 'SIGKILL' }
   | { event: 'exited'; ts: number; task: string; code: number | null; signal: string | null; error?: string }
@@ -29,7 +31,8 @@ export type WorkEvent =
   | { event: 'reconnected'; ts: number }
   | { event: 'answered'; ts: number }
   | { event: 'interrupted'; ts: number; signal: string }
-  | { event: 'refused'; ts: number; error: string }
+  /** The server cannot be used: it refused the token (`unauthorized`), or TLS trust failed (`untrusted`). */
+  | { event: 'refused'; ts: number; error: string; kind: 'unauthorized' | 'untrusted' }
   /** The server refused the watch itself: its parents cannot be (a cycle, too deep). Every task stops. */
   | { event: 'rejected'; ts: number; error: string }
   | { event: 'done'; ts: number; exitCode: number };
@@ -43,6 +46,8 @@ export interface TaskView {
   readonly endedAt?: number;
   readonly pid?: number;
   readonly reason?: string;
+  /** Who cancelled it on the server (the token's name), when the server says. */
+  readonly cancelledBy?: string;
   readonly exitCode?: number | null;
   readonly signal?: string | null;
   readonly error?: string;
@@ -72,6 +77,8 @@ export interface WorkState {
   readonly connection: ConnectionView;
   /** Why the server will not serve this worker at all (its token was refused): every task was stopped. */
   readonly refusal?: string;
+  /** Whether the refusal was the token's (`unauthorized`) or TLS trust (`untrusted`). */
+  readonly refusalKind?: 'unauthorized' | 'untrusted';
   /** Why the server refused this worker's watch (its --parent makes a cycle): every task was stopped. */
   readonly rejection?: string;
   readonly exitCode?: number;
@@ -99,8 +106,8 @@ export function reduceWork(state: WorkState, event: WorkEvent): WorkState {
       return updateTask(state, event.task, { lastLine: event.line });
     case 'cancelled':
       return state.mode === 'watch' || !isLive(state, event.task)
-        ? updateTask(state, event.task, { state: 'cancelled', since: event.ts, endedAt: event.ts, reason: event.reason })
-        : updateTask(state, event.task, { state: 'cancelling', since: event.ts, reason: event.reason, stopCause: 'cancelled' });
+        ? updateTask(state, event.task, { state: 'cancelled', since: event.ts, endedAt: event.ts, reason: event.reason, cancelledBy: event.by?.name })
+        : updateTask(state, event.task, { state: 'cancelling', since: event.ts, reason: event.reason, cancelledBy: event.by?.name, stopCause: 'cancelled' });
     case 'timeout':
       return state.mode === 'watch' || !isLive(state, event.task)
         ? updateTask(state, event.task, { state: 'timed_out', since: event.ts, endedAt: event.ts })
@@ -120,7 +127,7 @@ export function reduceWork(state: WorkState, event: WorkEvent): WorkState {
       });
     }
     case 'refused':
-      return stopAll({ ...state, refusal: event.error }, event.ts);
+      return stopAll({ ...state, refusal: event.error, refusalKind: event.kind }, event.ts);
     case 'rejected':
       return stopAll({ ...state, rejection: event.error }, event.ts);
     case 'interrupted':
@@ -185,13 +192,13 @@ export function countByState(state: WorkState): Partial<Record<TaskState, number
 }
 
 /**
- * The exit code `work` ends with: 4 when the server refused its token; 1 when it refused the watch (its
- * parents make a cycle); 130 when interrupted; 1 when any
+ * The exit code `work` ends with: 4 when the server refused its token, 5 when TLS trust failed; 1 when it
+ * refused the watch (its parents make a cycle); 130 when interrupted; 1 when any
  * command failed; 124 when any task timed out; otherwise 0 (every command exited 0 or its task was
  * cancelled through the server).
  */
 export function workExitCode(state: WorkState): number {
-  if (state.refusal !== undefined) return 4;
+  if (state.refusal !== undefined) return state.refusalKind === 'untrusted' ? 5 : 4;
   // The watch itself was refused: an id was refused, as `cancel` says of an id it cannot cancel.
   if (state.rejection !== undefined) return 1;
   const tasks = [...state.tasks.values()];

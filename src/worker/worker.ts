@@ -1,12 +1,12 @@
 import type { BackoffPolicy } from '../core/backoff.ts';
-import type { ClientError, TaskctlClient } from '../client/client.ts';
+import { ClientError, type TaskctlClient } from '../client/client.ts';
 import { WatchLoop } from '../client/watch-loop.ts';
 import { TaskProcess } from './task-process.ts';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Reporter } from '../client/reporter.ts';
-import { formatDuration } from '../core/duration.ts';
 import type { TaskOutcome, WorkerIdentity } from '../core/task-status.ts';
+import { deadlineReason } from '../protocol/deadline.ts';
 import { FINAL_STATES, type TaskState, type WorkEvent, type WorkStore, workExitCode } from './work-state.ts';
 
 export interface WorkOptions {
@@ -33,10 +33,7 @@ export interface WorkOptions {
   readonly parents?: readonly string[] | undefined;
 }
 
-/** The reason on the cancel a worker registers as its deadline; it tells the worker's own cancel apart. */
-export function deadlineReason(timeoutMs: number): string {
-  return `deadline: work --timeout ${formatDuration(timeoutMs)} passed`;
-}
+export { deadlineReason };
 
 /** This process as a worker: host name, pid, and a random id that tells restarts apart. */
 export function workerIdentity(): WorkerIdentity {
@@ -118,7 +115,7 @@ async function superviseWork(options: WorkOptions, processes: Map<string, TaskPr
         if (options.taskTimeoutMs !== undefined && record.reason === deadlineReason(options.taskTimeoutMs)) {
           emit({ event: 'timeout', ts: now(), task: record.id, afterMs: options.taskTimeoutMs });
         } else {
-          emit({ event: 'cancelled', ts: now(), task: record.id, reason: record.reason });
+          emit({ event: 'cancelled', ts: now(), task: record.id, reason: record.reason, ...(record.by ? { by: record.by } : {}) });
         }
         endTask(record.id);
       },
@@ -159,11 +156,11 @@ async function superviseWork(options: WorkOptions, processes: Map<string, TaskPr
   else options.shutdown.addEventListener('abort', onShutdown, { once: true });
 
   const stopLoop = new AbortController();
-  // The loop gives up only when the server refuses this worker's token, or its parents: then nothing can
-  // be heard, and every task stops as on an interrupt.
+  // The loop gives up only when the server refuses this worker's token or its parents, or TLS trust
+  // fails: then nothing can be heard, and every task stops as on an interrupt.
   const looping = loop.run(stopLoop.signal).catch((error: Error) => {
-    if ((error as ClientError).code === 'invalid_parents') emit({ event: 'rejected', ts: now(), error: error.message });
-    else emit({ event: 'refused', ts: now(), error: error.message });
+    if (error instanceof ClientError && error.code === 'invalid_parents') emit({ event: 'rejected', ts: now(), error: error.message });
+    else emit({ event: 'refused', ts: now(), error: error.message, kind: error instanceof ClientError && error.kind === 'untrusted' ? 'untrusted' : 'unauthorized' });
     ids.forEach(endTask);
   });
   try {

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -17,11 +18,37 @@ const noStackTrace = (text: string) => assert.not.match(text, /\n\s+at \S+/, `no
 test('--help lists every command and every exit code; --version prints the version', async () => {
   const help = await runCli(['--help']);
   assert.is(help.code, 0);
-  for (const command of ['serve', 'cancel', 'work', 'status', 'ls']) assert.match(help.stdout, `taskctl ${command}`);
-  for (const code of [0, 1, 2, 3, 4, 70, 124, 130]) assert.match(help.stdout.replace(/\s+/g, ' '), new RegExp(`[:;] ${code} `), `exit code ${code} in --help`);
+  for (const command of ['serve', 'cancel', 'work', 'status', 'ls', 'token']) assert.match(help.stdout, `taskctl ${command}`);
+  for (const code of [0, 1, 2, 3, 4, 5, 70, 124, 130]) assert.match(help.stdout.replace(/\s+/g, ' '), new RegExp(`[:;] ${code} `), `exit code ${code} in --help`);
   const version = await runCli(['--version']);
   assert.is(version.code, 0);
   assert.match(version.stdout, /^\d+\.\d+\.\d+\S* \(\S+\)\n$/);
+});
+
+test('every client command lists the TLS options and exit code 5 in its --help', async () => {
+  for (const command of ['cancel', 'work', 'status', 'ls']) {
+    const help = (await runCli([command, '--help'])).stdout.replace(/\s+/g, ' ');
+    for (const option of ['--ca', '--cert', '--key', 'TASKCTL_CA']) assert.match(help, option, `${command} --help: ${option}`);
+    assert.match(help, /[,;] 5 not trusted/, `${command} --help: exit code 5`);
+  }
+  const serve = (await runCli(['serve', '--help'])).stdout.replace(/\s+/g, ' ');
+  for (const option of ['--tls-cert', '--tls-key', '--client-ca', '--tokens', 'TASKCTL_TOKENS_FILE', 'SIGHUP']) assert.match(serve, option, `serve --help: ${option}`);
+});
+
+test('token new: a fresh token (256 random bits) shown once, and the tokens-file line holding only its SHA-256', async () => {
+  const made = await Promise.all([runCli(['token', 'new', 'ci-runners', '--role', 'worker', '--json']), runCli(['token', 'new', 'ci-runners', '--role', 'worker'])]);
+  const { name, role, token, line } = JSON.parse(made[0].stdout);
+  assert.equal([name, role], ['ci-runners', 'worker']);
+  assert.match(token, /^taskctl_[A-Za-z0-9_-]{43}$/);
+  assert.is(line, `ci-runners worker sha256:${createHash('sha256').update(token).digest('hex')}`);
+  assert.not.match(line, token.slice(8));
+  assert.match(made[1].stdout, /^token for ci-runners \(role worker\); it is shown only this once:\n\n {2}taskctl_\S+\n\nadd this line to the tokens file/);
+  assert.not.match(made[1].stdout, token, 'every token is new');
+  for (const args of [['token', 'new', 'x', '--role', 'boss'], ['token', 'new', 'x'], ['token', 'new', 'bad name', '--role', 'worker'], ['token', 'old', 'x', '--role', 'worker']]) {
+    const result = await runCli(args);
+    assert.is(result.code, 2, args.join(' '));
+    assert.match(result.stderr, /^taskctl: .+\n$/);
+  }
 });
 
 test('an unknown command or flag exits 2 with a one-line hint', async () => {

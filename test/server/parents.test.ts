@@ -38,7 +38,10 @@ test("a grandparent's cancel answers a child's watch: every id, and the grandpar
   // step-a, a parent itself, got a cancel of its own from job-1's; the status of sub-b names the nearest.
   await eventually(async () => (await task('step-a')).record?.reason === 'parent job-1 cancelled', "step-a's own record");
   const own = (await task('step-a')).record;
-  assert.equal((await task('sub-b')).record, { id: 'sub-b', reason: 'parent step-a cancelled', parent: 'step-a', cancelledAt: own.cancelledAt, expiresAt: own.expiresAt });
+  assert.equal(own.by, record.by, "step-a's cancel names whoever cancelled job-1");
+  assert.equal((await task('sub-b')).record, { id: 'sub-b', reason: 'parent step-a cancelled', parent: 'step-a', cancelledAt: own.cancelledAt, expiresAt: own.expiresAt, by: record.by });
+  const status = (await task('sub-b')).status;
+  assert.equal([status.state, status.cancelledBy], ['cancel_requested', record.by], 'marked as cancelled by the same asker');
 });
 
 test('a client without parents gets the same answers as before: no parent keys, records of its own', async () => {
@@ -48,7 +51,7 @@ test('a client without parents gets the same answers as before: no parent keys, 
   const reply = await (await held).json();
   assert.equal(Object.keys(reply), ['cancelled', 'records']);
   assert.equal(reply.cancelled, ['plain-2']);
-  assert.equal(Object.keys(reply.records[0]).sort(), ['cancelledAt', 'expiresAt', 'id', 'reason']);
+  assert.equal(Object.keys(reply.records[0]).sort(), ['by', 'cancelledAt', 'expiresAt', 'id', 'reason']);
   // The seed's watch names no parents: the parent's cancel is not its business.
   await watch({ ids: ['seed-child'], parents: ['seed-parent'], timeout: '100ms' });
   await postJson('/v1/tasks/seed-parent/cancel', {});

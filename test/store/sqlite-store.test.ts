@@ -28,6 +28,30 @@ test('records written before close are there when the file is opened again', asy
   dir.remove();
 });
 
+test('a database made before cancels recorded who asked still opens, keeps its rows, and records the asker from then on', async () => {
+  const dir = tempDir();
+  const path = `${dir.path}/old.db`;
+  // The schema as the first release wrote it: no cancelled_by, no scheduled_by.
+  const old = new DatabaseSync(path);
+  old.exec(`
+    CREATE TABLE cancels (id TEXT PRIMARY KEY, reason TEXT, cancelled_at INTEGER NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;
+    CREATE TABLE schedules (id TEXT PRIMARY KEY, at INTEGER NOT NULL, reason TEXT) WITHOUT ROWID;
+    INSERT INTO cancels VALUES ('old', 'from before', 1, 10000);
+    INSERT INTO schedules VALUES ('due', 5, NULL);
+  `);
+  old.close();
+  const store = new SqliteStore(path);
+  assert.equal(await store.find(['old'], 2), [{ id: 'old', reason: 'from before', cancelledAt: 1, expiresAt: 10_000 }]);
+  assert.equal(await store.dueSchedules(10, 10), [{ id: 'due', at: 5 }]);
+  const by = { name: 'ops', address: '127.0.0.1', route: 'v1' } as const;
+  await store.insert({ id: 'new', cancelledAt: 2, expiresAt: 10_000, by }, 2);
+  await store.close();
+  const reopened = new SqliteStore(path);
+  assert.equal((await reopened.find(['new'], 3))[0]!.by, by);
+  await reopened.close();
+  dir.remove();
+});
+
 test('parent links survive reopening; a file made before parents gains their table at start', async () => {
   const dir = tempDir();
   const path = `${dir.path}/links.db`;

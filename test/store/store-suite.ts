@@ -140,6 +140,21 @@ export function storeSuite(
     assert.equal((await store.dueSchedules(10_000, 10)).map((s) => s.id), ['moved', 'later']);
   });
 
+  test('who asked is kept with a record and a schedule; the first cancel keeps its asker', async ({ store }) => {
+    const ops = { name: 'ops', address: '10.0.0.7', route: 'v1' } as const;
+    const first = await store.insert({ id: 'who', cancelledAt: 0, expiresAt: 10_000, by: ops }, 0);
+    const second = await store.insert({ id: 'who', reason: 'again', cancelledAt: 1, expiresAt: 10_000, by: { name: 'ci', address: '10.0.0.8', route: 'seed' } }, 1);
+    assert.equal(first.by, ops);
+    assert.equal(second.by, ops);
+    assert.equal((await store.find(['who'], 2))[0]!.by, ops);
+    const deadline = { name: 'runner', address: '10.0.0.9', route: 'deadline' } as const;
+    await store.schedule({ id: 'later', at: 5_000, reason: 'r', by: deadline });
+    assert.equal(await store.loadSchedules(['later']), [{ id: 'later', at: 5_000, reason: 'r', by: deadline }]);
+    assert.equal(await store.dueSchedules(5_000, 10), [{ id: 'later', at: 5_000, reason: 'r', by: deadline }]);
+    await store.schedule({ id: 'later', at: 6_000 });
+    assert.equal(await store.loadSchedules(['later']), [{ id: 'later', at: 6_000 }], 'a schedule moved by nobody known forgets the old asker');
+  });
+
   // Parent links.
 
   const parentsOf = async (store: CancelStore, ids: string[]) =>

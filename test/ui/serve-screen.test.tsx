@@ -31,7 +31,7 @@ test('a busy server: rates, newest cancels first with reason and source, errors'
   const activity = new ServeActivity({ url: 'http://h:1', store: 'memory' }, () => now);
   for (let i = 0; i < 12; i++) {
     now += 1_000;
-    activity.cancelled({ id: `job-${i}`, reason: i === 11 ? 'operator asked' : undefined, cancelledAt: now, expiresAt: now + 1 }, { address: '10.0.0.7' });
+    activity.cancelled({ id: `job-${i}`, reason: i === 11 ? 'operator asked' : undefined, cancelledAt: now, expiresAt: now + 1 }, { address: '10.0.0.7', name: 'ops' });
   }
   activity.watchAnswered();
   activity.taskChanged({ id: 'train-7', state: 'lost', since: now, worker: { id: 'w', host: 'gpu-3', pid: 77 }, history: [] });
@@ -44,6 +44,7 @@ test('a busy server: rates, newest cancels first with reason and source, errors'
   const lines = text.split('\n');
   const first = lines.findIndex((l) => l.includes('job-11'));
   assert.ok(first > 0 && lines[first]!.includes('10.0.0.7') && lines[first]!.includes('operator asked'));
+  assert.match(lines[first]!, /job-11\s+ops\s+10\.0\.0\.7/, 'who cancelled');
   assert.ok(first < lines.findIndex((l) => l.includes('job-10')), 'newest first');
   assert.not.match(text, 'job-1 ', 'only the ten newest are kept');
   assert.match(text, 'POST /v1/tasks/x/cancel: disk I/O error');
@@ -51,6 +52,20 @@ test('a busy server: rates, newest cancels first with reason and source, errors'
   assert.match(text, /train-8\s+succeeded/);
   assert.ok(text.indexOf('train-8') < text.indexOf('train-7'), 'newest first');
   assert.is(activity.state.watchesAnsweredTotal, 1);
+});
+
+test('with tokens, who cancelled shows in its own column, with how when it was not through the API', () => {
+  const activity = new ServeActivity({ url: 'http://127.0.0.1:8080', store: 'memory' }, () => T0);
+  const record = (id: string) => ({ id, cancelledAt: T0, expiresAt: T0 + 1 });
+  activity.cancelled(record('nightly'), { address: '10.0.0.9', name: 'ci-runners', route: 'deadline' });
+  activity.cancelled(record('train-3'), { address: '10.0.0.7', name: 'release-team', route: 'v1' });
+  const text = frame(activity);
+  assert.match(text, /train-3\s+release-team\s+10\.0\.0\.7/);
+  assert.match(text, /nightly\s+ci-runners \(deadline\)\s+10\.0\.0\.9/);
+  // Without auth everyone is "anonymous": no column for that.
+  const open = new ServeActivity({ url: 'http://127.0.0.1:8080', store: 'memory' }, () => T0);
+  open.cancelled(record('job-1'), { address: '127.0.0.1', name: 'anonymous', route: 'v1' });
+  assert.match(frame(open), /job-1\s+127\.0\.0\.1/);
 });
 
 test.run();

@@ -34,7 +34,7 @@ test('every task state reads as a word, with its detail', () => {
     { event: 'started', ts: T0, task: 'run', pid: 4242 },
     { event: 'output', ts: T0 + 1, task: 'run', stream: 'stdout', line: 'epoch 3/10' },
     { event: 'cancelled', ts: T0 + 2, task: 'stopping', reason: 'operator' },
-    { event: 'cancelled', ts: T0 + 2, task: 'cxl', reason: 'wrong dataset' },
+    { event: 'cancelled', ts: T0 + 2, task: 'cxl', reason: 'wrong dataset', by: { name: 'ops', address: '10.0.0.7', route: 'v1' } },
     { event: 'exited', ts: T0 + 3, task: 'cxl', code: null, signal: 'SIGTERM' },
     { event: 'timeout', ts: T0 + 4, task: 'slow', afterMs: 4 },
     { event: 'exited', ts: T0 + 5, task: 'slow', code: null, signal: 'SIGTERM' },
@@ -48,7 +48,7 @@ test('every task state reads as a word, with its detail', () => {
   const text = frame(state);
   assert.match(rowOf(text, 'run'), /cancelling.*4242.*stopping…/);
   assert.match(rowOf(text, 'stopping'), /cancelling.*reason: operator · stopping…/);
-  assert.match(rowOf(text, 'cxl'), /cancelled.*reason: wrong dataset/);
+  assert.match(rowOf(text, 'cxl'), /cancelled.*reason: wrong dataset · by ops/);
   assert.match(rowOf(text, 'slow'), /timed out/);
   assert.match(rowOf(text, 'ok'), /exited 0/);
   assert.match(rowOf(text, 'bad'), /failed.*exit code 3/);

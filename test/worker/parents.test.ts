@@ -17,7 +17,7 @@ const events = (work: CliProcess) =>
   work.stdout
     .split('\n')
     .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as { event: string; task?: string; reason?: string; pid?: number });
+    .map((line) => JSON.parse(line) as { event: string; task?: string; reason?: string; pid?: number; by?: { name: string; route: string } });
 
 const pidOf = (work: CliProcess, id: string) => events(work).find((e) => e.event === 'started' && e.task === id)!.pid!;
 const gone = (pid: number) => {
@@ -88,6 +88,7 @@ test('nesting: cancelling the grandparent stops the parent and the child in othe
       events(child).filter((e) => e.event === 'cancelled').map((e) => [e.task, e.reason]),
       [['nest-sub-1', 'parent nest-job cancelled'], ['nest-sub-2', 'parent nest-job cancelled']],
     );
+    assert.equal(events(child).find((e) => e.event === 'cancelled')!.by, { name: 'anonymous', address: '127.0.0.1', route: 'v1' }, 'who cancelled the grandparent');
     assert.ok(pids.every(gone), 'both commands were killed');
     await eventually(async () => (await task(url, 'nest-sub-2')).status?.state === 'cancelled', 'the reports');
     const after = await runCli(['status', 'nest-step', '--server', url]);

@@ -12,6 +12,22 @@ test('watch-only: a cancel ends the task, with its reason', () => {
   assert.is(workExitCode(state), 0);
 });
 
+test('who cancelled is kept with the task, in watch and command mode alike', () => {
+  const by = { name: 'ops', address: '10.0.0.7', route: 'v1' };
+  const watched = apply(initialWorkState('s', ['a'], 'watch', 0), { event: 'cancelled', ts: 5, task: 'a', by });
+  assert.is(watched.tasks.get('a')!.cancelledBy, 'ops');
+  const run = apply(initialWorkState('s', ['a'], 'command', 0), { event: 'started', ts: 1, task: 'a', pid: 42 }, { event: 'cancelled', ts: 2, task: 'a', by });
+  assert.is(run.tasks.get('a')!.cancelledBy, 'ops');
+});
+
+test('a refused token ends work with 4, an untrusted server with 5; every task is stopped either way', () => {
+  for (const [kind, code] of [['unauthorized', 4], ['untrusted', 5]] as const) {
+    const state = apply(initialWorkState('s', ['a', 'b'], 'watch', 0), { event: 'refused', ts: 1, error: 'no', kind });
+    assert.equal(states(state), { a: 'stopped', b: 'stopped' });
+    assert.is(workExitCode(state), code, kind);
+  }
+});
+
 test('command mode: cancel -> cancelling -> cancelled when the command exits', () => {
   let state = apply(initialWorkState('s', ['a'], 'command', 0), { event: 'started', ts: 1, task: 'a', pid: 42 });
   state = apply(state, { event: 'cancelled', ts: 2, task: 'a' });

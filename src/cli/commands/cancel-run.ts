@@ -5,7 +5,7 @@ import { preview, taskIdProblem } from '../../core/task-id.ts';
 import { formatDuration } from '../../core/duration.ts';
 import { MAX_REASON_CHARS, MAX_SCHEDULE_AHEAD_MS } from '../../protocol/limits.ts';
 import { durationSchema } from '../../protocol/schemas.ts';
-import { exitCodeFor, resolveClientOptions } from '../client-options.ts';
+import { exitCodeFor, readClientTls, resolveClientOptions } from '../client-options.ts';
 import { type CommandContext, ExitCode } from '../context.ts';
 import { serverUrlSchema, validateOptions } from '../options.ts';
 import type { CancelArgs } from './cancel.ts';
@@ -29,7 +29,7 @@ export async function runCancel(args: CancelArgs, { stdout, stderr, env, shutdow
   const options = validateOptions(optionsSchema, { ...resolveClientOptions(args, env), reason: args.reason, after: args.after, at: args.at });
   // A time already past means now.
   const later = options.after !== undefined || (options.at !== undefined && Date.parse(options.at) > Date.now());
-  const client = new TaskctlClient(options);
+  const client = new TaskctlClient({ ...options, ...readClientTls(args, env) });
   let exitCode: number = ExitCode.ok;
   const fail = (id: string, message: string, code: number) => {
     stderr.write(`taskctl: cannot cancel ${preview(id, 80)}: ${message}\n`);

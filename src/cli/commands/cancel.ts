@@ -1,7 +1,7 @@
-import { withClientOptions } from '../client-options.ts';
+import { type ClientArgs, withClientOptions } from '../client-options.ts';
 import type { CommandDefinition } from '../context.ts';
 
-export type CancelArgs = { ids: string[]; reason?: string; after?: string; at?: string; server?: string; token?: string; json: boolean };
+export type CancelArgs = ClientArgs & { ids: string[]; reason?: string; after?: string; at?: string; json: boolean };
 
 export const cancelCommand: CommandDefinition<CancelArgs> = {
   command: 'cancel <ids..>',
@@ -16,7 +16,10 @@ export const cancelCommand: CommandDefinition<CancelArgs> = {
       .option('json', { type: 'boolean', default: false, describe: 'Print one JSON record per line' })
       .example('taskctl cancel 1234 --reason "wrong dataset"', 'cancel task 1234')
       .example('taskctl cancel 1234 --after 2h', 'cancel task 1234 in two hours')
-      .epilogue('Exit codes: 0 every id acknowledged, 1 some id refused or invalid, 2 usage error, 3 server unreachable, not a taskctl server, or its store unavailable, 4 not authorized, 130 interrupted.') as never,
+      .epilogue(
+        'Exit codes: 0 every id acknowledged, 1 some id refused or invalid, 2 usage error, 3 server unreachable, not a taskctl server, or its store ' +
+          "unavailable, 4 not authorized, 5 not trusted (TLS: the server's certificate, or the server refused this client's), 130 interrupted.",
+      ) as never,
   // Loaded only when the command runs, so --help and --version stay fast.
   run: (args, context) => import('./cancel-run.ts').then((m) => m.runCancel(args, context)),
 };

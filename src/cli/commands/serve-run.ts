@@ -6,14 +6,17 @@ import { formatDuration } from '../../core/duration.ts';
 import { durationSchema } from '../../protocol/schemas.ts';
 import { StoreUnavailableError } from '../../core/store.ts';
 import type { ServerObserver } from '../../server/app.ts';
-import { startServer } from '../../server/listen.ts';
+import { parseTokensFile, type TokenEntry, TokensFileError } from '../../server/auth.ts';
+import { startServer, type TlsConfig } from '../../server/listen.ts';
 import { ServeActivity } from '../../server/serve-activity.ts';
 import { defaultSqlitePath } from '../../store/data-path.ts';
 import { openStore } from '../../store/open-store.ts';
 import { type CommandContext, ExitCode, UsageError } from '../context.ts';
+import { keepYoungGenerationSmall } from '../heap-tuning.ts';
 import { createLogger, type Logger } from '../log.ts';
+import { type KeyPair, readCertificates, readKeyPair, readText } from '../tls-files.ts';
+import { printable } from '../../core/printable.ts';
 import { validateOptions, wantsTui } from '../options.ts';
-import { relaunchTunedForServing } from '../heap-tuning.ts';
 import type { ServeArgs } from './serve.ts';
 
 /** Where clients present it, a token with spaces around it could never match: refuse it at start. */
@@ -38,7 +41,36 @@ const optionsSchema = z.object({
   lease: durationSchema.pipe(z.number().min(1_000, 'at least 1s')).optional(),
   retention: durationSchema.pipe(z.number().min(1_000, 'at least 1s')),
   maxWatchedIds: z.number().int('must be a whole number').min(1),
+  tlsCert: z.string().min(1).optional(),
+  tlsKey: z.string().min(1).optional(),
+  clientCa: z.string().min(1).optional(),
+  tokens: z.string().min(1).optional(),
 });
+
+type ServeOptions = z.output<typeof optionsSchema>;
+
+/** The tokens file's entries; a file that cannot be read or has a bad line is one UsageError naming it. */
+function loadTokens(path: string): TokenEntry[] {
+  const text = readText('--tokens', path);
+  try {
+    return parseTokensFile(text);
+  } catch (error) {
+    if (error instanceof TokensFileError) throw new UsageError(`--tokens: ${printable(path)} ${error.message}`);
+    throw error;
+  }
+}
+
+/** The certificate, key and client CA to serve with, read and checked; undefined for plain HTTP. */
+function loadTls(options: ServeOptions): (TlsConfig & { leaf: KeyPair['leaf'] }) | undefined {
+  if (options.tlsCert === undefined || options.tlsKey === undefined) return undefined;
+  const pair = readKeyPair('--tls-cert', options.tlsCert, '--tls-key', options.tlsKey);
+  return { ...pair, ...(options.clientCa !== undefined ? { clientCa: readCertificates('--client-ca', options.clientCa) } : {}) };
+}
+
+/** A certificate as a log line shows it. */
+function describeCertificate(leaf: KeyPair['leaf']): string {
+  return `${leaf.subject.replace(/\n/g, ', ')} serial ${leaf.serialNumber}, expires ${new Date(leaf.validTo).toISOString()}`;
+}
 
 /**
  * The default cap on open connections: well under this process's open-file limit, so that connections
@@ -57,7 +89,7 @@ export function defaultMaxConnections(): number {
 /** Log lines for what the server does: one per cancel and per failure. */
 function loggingObserver(log: Logger): ServerObserver {
   return {
-    cancelled: (record, source) => log.info('cancelled', { id: record.id, reason: record.reason, from: source.address, route: source.route }),
+    cancelled: (record, source) => log.info('cancelled', { id: record.id, reason: record.reason, by: source.name, from: source.address, route: source.route }),
     childrenCancelled: (record, marked, ms) => {
       if (marked > 0) log.info('children cancelled', { parent: record.id, children: marked, ms: Math.round(ms) });
     },
@@ -72,22 +104,31 @@ export function isLoopback(host: string): boolean {
 }
 
 /** Serves until SIGINT/SIGTERM, then stops cleanly. */
-export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown }: CommandContext): Promise<number> {
+export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown, onHangup }: CommandContext): Promise<number> {
   const options = validateOptions(optionsSchema, {
     ...args,
     store: args.store ?? env.TASKCTL_STORE ?? `sqlite:${defaultSqlitePath(env)}`,
     token: args.token ?? (env.TASKCTL_TOKEN || undefined),
+    tokens: args.tokens ?? (env.TASKCTL_TOKENS_FILE || undefined),
     maxConnections: args.maxConnections ?? defaultMaxConnections(),
   });
   const leaseMs = options.lease ?? 3 * options.watchTimeout;
   if (!(options.retention > leaseMs)) {
     throw new UsageError(`--retention must be longer than the lease (${formatDuration(leaseMs)}), or watched tasks could be forgotten`);
   }
-  if (!isLoopback(options.host) && !options.token && !options.insecure) {
-    throw new UsageError(`refusing to listen on ${options.host} without a token: set --token or TASKCTL_TOKEN, or pass --insecure if anyone on that network may cancel tasks`);
+  if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) throw new UsageError(`${options.tlsCert === undefined ? '--tls-cert' : '--tls-key'}: missing; give --tls-cert and --tls-key together`);
+  if (options.clientCa !== undefined && options.tlsCert === undefined) throw new UsageError('--client-ca: client certificates need TLS; give --tls-cert and --tls-key too');
+  if (!isLoopback(options.host) && !options.token && !options.tokens && !options.insecure) {
+    throw new UsageError(`refusing to listen on ${options.host} without a token: set --token or TASKCTL_TOKEN (or --tokens), or pass --insecure if anyone on that network may cancel tasks`);
   }
-  // Options are valid: start over with a heap sized for holding many watches (does not return if it can).
-  if (env.TASKCTL_NO_HEAP_TUNING !== '1') relaunchTunedForServing(env);
+  // Read now, so a file that cannot be used stops the start in one line, before anything listens.
+  const tokens = options.tokens !== undefined ? loadTokens(options.tokens) : undefined;
+  const tls = loadTls(options);
+  if (!tls && !isLoopback(options.host)) {
+    stderr.write(`taskctl: warning: serving plain HTTP on ${options.host}: tokens travel in clear text unless a TLS proxy is in front (--tls-cert and --tls-key serve HTTPS)\n`);
+  }
+  // From here on the young generation stays the size start-up left it (see keepYoungGenerationSmall).
+  keepYoungGenerationSmall(env);
   const log = createLogger(options.json ? stdout : stderr, options.json ? 'json' : 'plain');
   let store;
   try {
@@ -115,6 +156,8 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown 
       maxConnections: options.maxConnections,
       maxBodyBytes: MAX_BODY_BYTES,
       token: options.token,
+      tokens,
+      tls,
       observer: dashboard ?? loggingObserver(log),
       onBackgroundError,
     });
@@ -125,7 +168,44 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown 
     stderr.write(`taskctl: cannot listen on ${options.host}:${options.port}: ${why}\n`);
     return ExitCode.failure;
   }
-  const started = { url: server.url, store: store.description, watchTimeout: formatDuration(options.watchTimeout), ttl: formatDuration(options.ttl), auth: options.token ? 'token' : 'none' };
+  const auth = [tokens ? `tokens file (${tokens.length})` : '', options.token ? 'token' : ''].filter(Boolean).join(' + ') || 'none';
+  const started = {
+    url: server.url,
+    store: store.description,
+    watchTimeout: formatDuration(options.watchTimeout),
+    ttl: formatDuration(options.ttl),
+    auth,
+    ...(tls ? { certificate: describeCertificate(tls.leaf), clientCertificates: tls.clientCa ? 'required' : 'no' } : {}),
+  };
+  // Each file is reloaded on its own: a bad tokens file does not hold back a renewed certificate, nor the reverse.
+  const running = server;
+  const reloadFailed = (what: string, error: unknown) => {
+    const message = `reloading ${what} failed, the old one stays in force: ${(error as Error)?.message ?? String(error)}`;
+    if (dashboard) dashboard.failed(new Error(message));
+    else log.error(message);
+  };
+  const reload = () => {
+    if (options.tokens !== undefined) {
+      try {
+        const entries = loadTokens(options.tokens);
+        const watchesEnded = running.replaceTokens(entries);
+        if (!dashboard) log.info('reloaded tokens', { tokens: entries.length, watchesEnded });
+      } catch (error) {
+        reloadFailed('the tokens file', error);
+      }
+    }
+    if (tls) {
+      try {
+        const next = loadTls(options)!;
+        running.reloadTls(next);
+        if (!dashboard) log.info('reloaded certificate', { certificate: describeCertificate(next.leaf) });
+      } catch (error) {
+        reloadFailed('the certificate', error);
+      }
+    }
+    if (options.tokens === undefined && !tls && !dashboard) log.info('SIGHUP: nothing to reload (no --tokens, no --tls-cert)');
+  };
+  const stopHangups = onHangup?.(reload) ?? (() => {});
   let closeDashboard = () => {};
   if (dashboard) {
     dashboard.listening(server.url);
@@ -135,6 +215,7 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown 
     log.info('listening', started);
   }
   if (!shutdown.aborted) await once(shutdown, 'abort');
+  stopHangups();
   closeDashboard();
   log.info('stopping', { signal: String(shutdown.reason), openWatches: server.openWatches() });
   await server.close();

@@ -20,6 +20,10 @@ export type ServeArgs = {
   lease?: string;
   retention: string;
   maxWatchedIds: number;
+  tlsCert?: string;
+  tlsKey?: string;
+  clientCa?: string;
+  tokens?: string;
 };
 
 export const serveCommand: CommandDefinition<ServeArgs> = {
@@ -41,13 +45,22 @@ export const serveCommand: CommandDefinition<ServeArgs> = {
       .option('max-watches', { type: 'number', default: DEFAULT_MAX_OPEN_WATCHES, describe: 'Watches held open at once; more get 503 + Retry-After' })
       .option('max-watched-ids', { type: 'number', default: DEFAULT_MAX_WATCHED_IDS, describe: 'Ids held across all open watches; more get 503 + Retry-After' })
       .option('max-connections', { type: 'number', describe: 'Connections open at once; more are closed on arrival [default: 90% of the open-file limit]' })
-      .option('token', { type: 'string', describe: 'Require Authorization: Bearer <token> (env TASKCTL_TOKEN)' })
+      .option('token', { type: 'string', describe: 'Require Authorization: Bearer <token>; an admin token named "admin" (env TASKCTL_TOKEN)' })
+      .option('tokens', { type: 'string', describe: 'File of role-scoped tokens, one "NAME ROLE sha256:HEX" a line; SIGHUP reloads it (env TASKCTL_TOKENS_FILE)' })
+      .option('tls-cert', { type: 'string', describe: 'Serve HTTPS with this PEM certificate (a chain after it is sent too); SIGHUP reloads it' })
+      .option('tls-key', { type: 'string', describe: 'PEM private key of --tls-cert' })
+      .option('client-ca', { type: 'string', describe: 'Require client certificates signed by this PEM CA (mutual TLS; needs --tls-cert)' })
       .option('insecure', { type: 'boolean', default: false, describe: 'Allow a non-loopback --host without a token' })
       .option('json', { type: 'boolean', default: false, describe: 'Log NDJSON lines to stdout' })
       .option('tui', { type: 'boolean', default: true, describe: 'Show the dashboard on a terminal (--no-tui for log lines)' })
       .example('taskctl serve', 'serve on 127.0.0.1:8080 with the embedded store')
       .example('TASKCTL_TOKEN=s3cret taskctl serve --host 0.0.0.0', 'serve the network, token required')
-      .epilogue('Exit codes: 0 stopped cleanly (SIGINT/SIGTERM), 1 cannot listen, 2 usage error, 3 the store is unavailable at start, 70 internal error.') as never,
+      .example('taskctl serve --host 0.0.0.0 --tls-cert cert.pem --tls-key key.pem --tokens tokens.txt', 'serve HTTPS with role-scoped tokens')
+      .epilogue(
+        'SIGHUP reloads --tokens, --tls-cert, --tls-key and --client-ca; a file that cannot be used is logged and the old one stays in force.\n\n' +
+          'Exit codes: 0 stopped cleanly (SIGINT/SIGTERM), 1 cannot listen, 2 usage error (a bad value, or a certificate, key or tokens file that ' +
+          'cannot be read or used), 3 the store is unavailable at start, 70 internal error.',
+      ) as never,
   // Loaded only when the command runs, so --help and --version stay fast.
   run: (args, context) => import('./serve-run.ts').then((m) => m.runServe(args, context)),
 };

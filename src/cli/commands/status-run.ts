@@ -3,8 +3,8 @@ import { ClientError, TaskctlClient } from '../../client/client.ts';
 import { formatDuration } from '../../core/duration.ts';
 import { printable, terminalSafeJson } from '../../core/printable.ts';
 import { preview, taskIdProblem } from '../../core/task-id.ts';
-import { taskIdSchema, type TaskReply, type TaskStatusReply } from '../../protocol/schemas.ts';
-import { exitCodeFor, resolveClientOptions } from '../client-options.ts';
+import { type CancelSourceReply, taskIdSchema, type TaskReply, type TaskStatusReply } from '../../protocol/schemas.ts';
+import { exitCodeFor, readClientTls, resolveClientOptions } from '../client-options.ts';
 import { type CommandContext, ExitCode } from '../context.ts';
 import { serverUrlSchema, validateOptions } from '../options.ts';
 import type { LsArgs, StatusArgs } from './status.ts';
@@ -20,12 +20,30 @@ interface Row {
   detail?: string | undefined;
 }
 
-/** A row of the table for one task's status; `cancelled` and `reason` from its cancel record, when it has one. */
-function toRow(id: string, status: TaskStatusReply | undefined, cancelled: boolean, reason: string | undefined, now: number, more: string[] = []): Row {
-  if (!status) return { id, state: cancelled ? 'cancel_requested' : 'unknown', detail: [reason ? `reason: ${reason}` : '', ...more].filter(Boolean).join(', ') };
-  const why = reason ?? status.cancelReason;
+/** "cancelled by ops", with the route when it was not a plain API cancel: "cancelled by ci (deadline)". */
+function cancelledBy(by: CancelSourceReply | undefined): string {
+  if (!by) return '';
+  return `cancelled by ${by.name}${by.route === 'v1' ? '' : ` (${by.route})`}`;
+}
+
+/**
+ * A row of the table for one task's status; `cancel` is what the server knows of its cancel, if any, and
+ * `more` is detail to add (its parents, its children).
+ */
+function toRow(
+  id: string,
+  status: TaskStatusReply | undefined,
+  cancel: { reason?: string | undefined; by?: CancelSourceReply | undefined } | undefined,
+  now: number,
+  more: string[] = [],
+): Row {
+  // A task stopped by its parent's cancel has no record of its own in a listing: its status says why.
+  const reason = cancel?.reason ?? status?.cancelReason;
+  const by = cancel?.by ?? status?.cancelledBy;
+  if (!status) return { id, state: cancel !== undefined ? 'cancel_requested' : 'unknown', detail: [cancelledBy(by), reason ? `reason: ${reason}` : '', ...more].filter(Boolean).join(', ') };
   const detail = [
-    why ? `reason: ${why}` : '',
+    cancelledBy(by),
+    reason ? `reason: ${reason}` : '',
     status.exitCode !== undefined && status.exitCode !== null ? `exit ${status.exitCode}` : '',
     status.signal ? `signal ${status.signal}` : '',
     status.lastSeenAt ? `last seen ${formatDuration(now - Date.parse(status.lastSeenAt))} ago` : '',
@@ -57,7 +75,7 @@ function failed(error: unknown, stderr: NodeJS.WritableStream): number {
 }
 
 export async function runStatus(args: StatusArgs, { stdout, stderr, env, shutdown }: CommandContext): Promise<number> {
-  const client = new TaskctlClient(validateOptions(connectionSchema, resolveClientOptions(args, env)));
+  const client = new TaskctlClient({ ...validateOptions(connectionSchema, resolveClientOptions(args, env)), ...readClientTls(args, env) });
   let exitCode: number = ExitCode.ok;
   const rows: Row[] = [];
   try {
@@ -88,15 +106,15 @@ function taskRows(task: TaskReply, now: number): Row[] {
     task.parents ? `parents: ${task.parents.join(' ')}` : '',
     children ? `${children.next ? 'first ' : ''}${children.tasks.length} children below` : '',
   ];
-  const rows = [toRow(task.id, task.status, task.cancelled, task.record?.reason, now, more)];
-  for (const child of children?.tasks ?? []) rows.push({ ...toRow(child.id, child, false, undefined, now), id: `  ${child.id}` });
+  const rows = [toRow(task.id, task.status, task.record, now, more)];
+  for (const child of children?.tasks ?? []) rows.push({ ...toRow(child.id, child, undefined, now), id: `  ${child.id}` });
   if (children?.next) rows.push({ id: '  …', state: '', detail: `more: taskctl ls --parent ${task.id}` });
   return rows;
 }
 
 export async function runLs(args: LsArgs, { stdout, stderr, env, shutdown }: CommandContext): Promise<number> {
   const { parent, ...connection } = validateOptions(lsSchema, { ...resolveClientOptions(args, env), parent: args.parent });
-  const client = new TaskctlClient(connection);
+  const client = new TaskctlClient({ ...connection, ...readClientTls(args, env) });
   const rows: Row[] = [];
   try {
     let after: string | undefined;
@@ -105,7 +123,7 @@ export async function runLs(args: LsArgs, { stdout, stderr, env, shutdown }: Com
       const page = await client.tasks({ state: args.state, parent, limit: Math.min(500, args.limit - listed), after }, { signal: shutdown });
       for (const task of page.tasks) {
         if (args.json) stdout.write(`${terminalSafeJson(task)}\n`);
-        else rows.push(toRow(task.id, task, false, undefined, Date.now()));
+        else rows.push(toRow(task.id, task, undefined, Date.now()));
       }
       listed += page.tasks.length;
       after = page.next;

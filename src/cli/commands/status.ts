@@ -1,7 +1,7 @@
-import { withClientOptions } from '../client-options.ts';
+import { type ClientArgs, withClientOptions } from '../client-options.ts';
 import type { CommandDefinition } from '../context.ts';
 
-export type StatusArgs = { ids: string[]; server?: string; token?: string; json: boolean };
+export type StatusArgs = ClientArgs & { ids: string[]; json: boolean };
 
 export const statusCommand: CommandDefinition<StatusArgs> = {
   command: 'status <ids..>',
@@ -13,13 +13,14 @@ export const statusCommand: CommandDefinition<StatusArgs> = {
       .epilogue(
         'States: watching, cancel_requested, cancelled (the worker confirmed), succeeded, failed, timed_out, lost ' +
           '(its worker went silent past the lease), unknown (never watched nor cancelled). A task with children (tasks that ' +
-          'named it with work --parent) is followed by the first 100 of them, indented; taskctl ls --parent ID lists them all.\n\nExit codes: 0 ok, 1 an id was invalid, 2 usage error, 3 server unreachable or not a taskctl server, 4 not authorized.',
+          'named it with work --parent) is followed by the first 100 of them, indented; taskctl ls --parent ID lists them all.\n\nExit codes: 0 ok, 1 an id was invalid, 2 usage error, 3 server unreachable or not a taskctl server, 4 not authorized, ' +
+          "5 not trusted (TLS: the server's certificate, or the server refused this client's).",
       ) as never,
   // Loaded only when the command runs, so --help and --version stay fast.
   run: (args, context) => import('./status-run.ts').then((m) => m.runStatus(args, context)),
 };
 
-export type LsArgs = { state?: string; parent?: string; limit: number; server?: string; token?: string; json: boolean };
+export type LsArgs = ClientArgs & { state?: string; parent?: string; limit: number; json: boolean };
 
 export const lsCommand: CommandDefinition<LsArgs> = {
   command: 'ls',
@@ -36,6 +37,6 @@ export const lsCommand: CommandDefinition<LsArgs> = {
       .option('json', { type: 'boolean', default: false, describe: 'Print one JSON object per task' })
       .example('taskctl ls --state lost', 'tasks whose worker went silent')
       .example('taskctl ls --parent job-42', 'the tasks job-42 stops when cancelled')
-      .epilogue('Exit codes: 0 ok, 2 usage error, 3 server unreachable or not a taskctl server, 4 not authorized.') as never,
+      .epilogue("Exit codes: 0 ok, 2 usage error, 3 server unreachable or not a taskctl server, 4 not authorized, 5 not trusted (TLS: the server's certificate, or the server refused this client's).") as never,
   run: (args, context) => import('./status-run.ts').then((m) => m.runLs(args, context)),
 };

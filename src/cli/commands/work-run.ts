@@ -6,7 +6,7 @@ import { DEFAULT_WATCH_TIMEOUT_MS, MAX_IDS_PER_WATCH, MAX_PARENTS_PER_TASK, MAX_
 import { durationSchema, taskIdSchema } from '../../protocol/schemas.ts';
 import { initialWorkState, WorkStore } from '../../worker/work-state.ts';
 import { runWork } from '../../worker/worker.ts';
-import { resolveClientOptions } from '../client-options.ts';
+import { readClientTls, resolveClientOptions } from '../client-options.ts';
 import type { CommandContext } from '../context.ts';
 import { serverUrlSchema, validateOptions, wantsTui } from '../options.ts';
 import { printJsonEvents, printPlainEvents } from '../work-output.ts';
@@ -43,7 +43,7 @@ export async function runWorkCommand(args: WorkArgs, { stdout, stderr, stdin, en
   });
   const command = args['--']?.map(String);
   const hasCommand = command !== undefined && command.length > 0;
-  const client = new TaskctlClient(options);
+  const client = new TaskctlClient({ ...options, ...readClientTls(args, env) });
   const store = new WorkStore(initialWorkState(client.server, options.ids, hasCommand ? 'command' : 'watch', Date.now()));
   // q on the screen stops the work the way SIGINT does.
   const quit = new AbortController();

@@ -1,13 +1,11 @@
-import { withClientOptions } from '../client-options.ts';
+import { type ClientArgs, withClientOptions } from '../client-options.ts';
 import type { CommandDefinition } from '../context.ts';
 import { formatDuration } from '../../core/duration.ts';
 import { DEFAULT_WATCH_TIMEOUT_MS } from '../../protocol/limits.ts';
 
-export type WorkArgs = {
+export type WorkArgs = ClientArgs & {
   ids: string[];
   '--'?: string[];
-  server?: string;
-  token?: string;
   grace: string;
   timeout?: string;
   watchTimeout: string;
@@ -37,10 +35,11 @@ export const workCommand: CommandDefinition<WorkArgs> = {
       .example('taskctl work step-2 --parent job-42 -- ./step.sh', 'stopped by `taskctl cancel step-2` or `taskctl cancel job-42`')
       .epilogue(
         'The command gets TASKCTL_TASK_ID in its environment and runs in its own process group; on cancel it gets ' +
-          'SIGTERM, then SIGKILL after --grace. Network failures are retried forever; a refused token is not.\n\nExit codes: 0 every task ' +
+          'SIGTERM, then SIGKILL after --grace. Network failures are retried forever; a refused token or an untrusted certificate is not.\n\nExit codes: 0 every task ' +
           'cancelled through the server or its command exited 0; 1 a command failed, or the server refused the --parent ' +
           '(a cycle, or parents nesting more than 8 levels; every command is stopped first); 2 usage error; 4 the server refused the token ' +
-          '(every command is stopped first); 70 internal error (every command is stopped first); 124 a task hit --timeout; 130 interrupted.',
+          "(every command is stopped first); 5 not trusted: TLS, the server's certificate or the server refused this client's (every command " +
+          'is stopped first); 70 internal error (every command is stopped first); 124 a task hit --timeout; 130 interrupted.',
       ) as never,
   // Loaded only when the command runs, so --help and --version stay fast.
   run: (args, context) => import('./work-run.ts').then((m) => m.runWorkCommand(args, context)),

@@ -12,6 +12,7 @@ import {
   taskListQuerySchema,
   type TaskReply,
 } from '../../protocol/schemas.ts';
+import { isDeadlineReason } from '../../protocol/deadline.ts';
 import { anyRecordToWire, isoTime, recordToWire, statusToWire } from '../../protocol/wire.ts';
 import type { AppContext } from '../app.ts';
 import { readJson, sendJson } from '../http-io.ts';
@@ -41,7 +42,8 @@ export function taskRoutes(app: AppContext): Route[] {
           throw new HttpError('invalid_request', `${body.after !== undefined ? 'after' : 'at'}: at most ${formatDuration(MAX_SCHEDULE_AHEAD_MS)} ahead`);
         }
         if (at > now) {
-          const schedule = await scheduler.schedule(id, at, body.reason);
+          // A worker's deadline is recorded as such, so the audit tells it from an operator's schedule.
+          const schedule = await scheduler.schedule(id, at, body.reason, app.sourceOf(ctx, isDeadlineReason(body.reason) ? 'deadline' : 'scheduled'));
           const reply: ScheduledReply = { id, scheduledAt: isoTime(schedule.at) };
           if (schedule.reason !== undefined) reply.reason = schedule.reason;
           sendJson(ctx.res, 202, reply);
@@ -70,10 +72,13 @@ export function taskRoutes(app: AppContext): Route[] {
         const record = own ?? (viaParent && recordViaParent(id, viaParent));
         const reply: TaskReply = { id, cancelled: record !== undefined };
         if (record) reply.record = anyRecordToWire(record);
-        if (schedule) reply.scheduled = { at: isoTime(schedule.at), ...(schedule.reason === undefined ? {} : { reason: schedule.reason }) };
+        if (schedule) {
+          reply.scheduled = { at: isoTime(schedule.at), ...(schedule.reason === undefined ? {} : { reason: schedule.reason }), ...(schedule.by === undefined ? {} : { by: { ...schedule.by } }) };
+        }
         if (status) {
           const asked = record && (status.state === 'watching' || status.state === 'lost');
-          reply.status = statusToWire(asked ? { ...status, state: 'cancel_requested', ...(viaParent ? { cancelReason: record.reason! } : {}) } : status);
+          const why = asked ? { ...(record.by ? { cancelledBy: record.by } : {}), ...(viaParent ? { cancelReason: record.reason! } : {}) } : {};
+          reply.status = statusToWire(asked ? { ...status, state: 'cancel_requested', ...why } : status);
         }
         if (parents.length > 0) reply.parents = [...parents];
         if (children.ids.length > 0) reply.children = childrenPage(children, STATUS_CHILDREN);

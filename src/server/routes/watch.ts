@@ -1,3 +1,4 @@
+import type { WaitResult } from '../../core/canceler.ts';
 import { InvalidParentsError } from '../../core/task-family.ts';
 import type { WorkerIdentity } from '../../core/task-status.ts';
 import { nextTurn } from '../../core/turns.ts';
@@ -63,11 +64,13 @@ export function watchRoutes(app: AppContext): Route[] {
       // A client that left meanwhile would never be seen leaving once the watch is held.
       if (ctx.req.socket.destroyed) return;
     }
+    const timeoutMs = app.watches.timeoutFor(requestedMs);
     const ancestors = await ancestorsOf(app, ids, parents);
-    const held = app.watches.hold(ctx.res, ids, app.watches.timeoutFor(requestedMs), worker, ancestors);
-    // Links are recorded once the watch is held, after the statuses it writes and in the background like them.
-    if (parents !== undefined && parents.length > 0) app.family.link(ids, parents).catch(app.onBackgroundError);
-    const result = await held;
+    const result = await new Promise<WaitResult>((resolve) => {
+      app.watches.hold(ctx.res, ids, timeoutMs, worker, ctx.caller.tokenId, resolve, ancestors);
+      // Links are recorded once the watch is held, after the statuses it writes and in the background like them.
+      if (parents !== undefined && parents.length > 0) app.family.link(ids, parents).catch(app.onBackgroundError);
+    });
     // Answered at once through an ancestor cancelled before the watch: these ids started after that cancel,
     // so its walk down the tree did not know them.
     if (result.parent && result.cancelArrivedAt === undefined) app.family.stoppedByParent(ids, result.parent);

@@ -1,0 +1,118 @@
+// Per-request cost and start-up, each measured against a baseline in the same run: a bare node:http server
+// on the same Node answering the same bytes, and `node -e 0`. Load comes from wrk (a C load generator, so
+// the client is not what limits the figure); a run where wrk itself was saturated is flagged.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { binary, cpuTicks, maxConnections, type Server, sleep, startServer, track } from './harness.ts';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const root = join(here, '..');
+const pinnedNode = join(root, 'node_modules', 'node', 'bin', 'node');
+const version = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version as string;
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+/** The bare node:http baseline, on the pinned Node; with `hold`, it never answers a watch. */
+export async function startBare(hold = false): Promise<Server> {
+  const child = track(spawn(pinnedNode, [join(here, 'bare-server.mjs'), version, hold ? 'hold' : 'answer', String(maxConnections())], { stdio: ['ignore', 'pipe', 'inherit'] }));
+  let output = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk) => (output += chunk));
+  while (!/"url":"([^"]+)"/.test(output)) {
+    if (child.exitCode !== null) throw new Error('the bare server did not start');
+    await sleep(5);
+  }
+  return {
+    url: /"url":"([^"]+)"/.exec(output)![1]!,
+    pid: child.pid!,
+    process: child,
+    stop: async () => {
+      child.kill('SIGTERM');
+      if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
+    },
+  };
+}
+
+interface WrkRun { perSecond: number; serverCpuPercent: number; wrkCpuPercent: number; errors: number }
+
+/** One wrk run: 1 thread, 64 connections. The CPU of wrk and of the server over the run are read from /proc. */
+function wrk(url: string, serverPid: number, seconds: number): WrkRun {
+  const serverBefore = cpuTicks(serverPid);
+  const started = performance.now();
+  const run = spawnSync('/usr/bin/time', ['-f', 'cpu %U %S', 'wrk', '-t1', '-c64', `-d${seconds}s`, url], { encoding: 'utf8' });
+  const elapsed = (performance.now() - started) / 1_000;
+  const out = run.stdout + run.stderr;
+  const perSecond = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? Number.NaN);
+  const [user, system] = (/cpu ([\d.]+) ([\d.]+)/.exec(out)?.slice(1) ?? ['0', '0']).map(Number);
+  const errors = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0) + Number(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out)?.slice(1).reduce((a, b) => a + Number(b), 0) ?? 0);
+  return {
+    perSecond: Math.round(perSecond),
+    serverCpuPercent: Math.round(((cpuTicks(serverPid) - serverBefore) / 100 / elapsed) * 100),
+    wrkCpuPercent: Math.round(((user! + system!) / elapsed) * 100),
+    errors,
+  };
+}
+
+/**
+ * Throughput of `path` on taskctl (default settings: sqlite store, default heap) and on the bare server,
+ * interleaved `rounds` times so that drift in the machine hits both alike; medians and their ratio.
+ */
+export async function throughputAgainstBare(path: 'ping' | 'watch-cancelled', rounds: number, seconds: number, dbPath: string) {
+  const taskctl = await startServer(`sqlite:${dbPath}`, { '--watch-timeout': '30s' });
+  const bare = await startBare();
+  const target = path === 'ping' ? '/ping' : '/watch-task/already-cancelled';
+  if (path === 'watch-cancelled') await fetch(`${taskctl.url}/cancel-task/already-cancelled`);
+  // Warm both (JIT, connection set-up) before anything is counted.
+  wrk(taskctl.url + target, taskctl.pid, 1);
+  wrk(bare.url + target, bare.pid, 1);
+  const runs: { taskctl: WrkRun[]; bare: WrkRun[] } = { taskctl: [], bare: [] };
+  for (let i = 0; i < rounds; i++) {
+    runs.taskctl.push(wrk(taskctl.url + target, taskctl.pid, seconds));
+    runs.bare.push(wrk(bare.url + target, bare.pid, seconds));
+  }
+  await Promise.all([taskctl.stop(), bare.stop()]);
+  const taskctlPerSecond = median(runs.taskctl.map((r) => r.perSecond));
+  const barePerSecond = median(runs.bare.map((r) => r.perSecond));
+  // wrk on one thread near a full core means the client, not the server, set the pace.
+  const clientSaturated = [...runs.taskctl, ...runs.bare].some((r) => r.wrkCpuPercent >= 90);
+  return { path, taskctlPerSecond, barePerSecond, ratio: Math.round((taskctlPerSecond / barePerSecond) * 100) / 100, clientSaturated, runs };
+}
+
+/** Start-up: `taskctl --version` against `node -e 0` (same Node), and `serve` until /ping answers. */
+export async function startupAgainstNode(runs: number) {
+  const time = (command: string, args: string[]) => {
+    const started = performance.now();
+    execFileSync(command, args, { stdio: 'ignore' });
+    return performance.now() - started;
+  };
+  const version: number[] = [];
+  const node: number[] = [];
+  // Interleaved, so a slow moment of the machine costs both alike.
+  for (let i = 0; i < runs; i++) {
+    node.push(time(pinnedNode, ['-e', '0']));
+    version.push(time(binary, ['--version']));
+  }
+  const serve: number[] = [];
+  for (let i = 0; i < Math.max(5, Math.floor(runs / 2)); i++) {
+    const started = performance.now();
+    const child = track(spawn(binary, ['serve', '--port', '0', '--store', 'memory', '--json', '--no-tui'], { stdio: ['ignore', 'pipe', 'ignore'] }));
+    let output = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk) => (output += chunk));
+    while (!/"url":"([^"]+)"/.test(output)) await sleep(1);
+    const url = /"url":"([^"]+)"/.exec(output)![1]!;
+    while (!(await fetch(`${url}/ping`).then((r) => r.ok, () => false))) await sleep(1);
+    serve.push(performance.now() - started);
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.once('exit', resolve));
+  }
+  const versionMs = Math.round(median(version));
+  const nodeMs = Math.round(median(node));
+  return {
+    versionMsMedian: versionMs,
+    nodeMsMedian: nodeMs,
+    versionToNode: Math.round((versionMs / nodeMs) * 100) / 100,
+    serveToFirstPingMsMedian: Math.round(median(serve)),
+    serveToFirstPingMs: { min: Math.round(Math.min(...serve)), max: Math.round(Math.max(...serve)) },
+  };
+}

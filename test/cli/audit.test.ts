@@ -1,0 +1,81 @@
+// Who cancelled, end to end from the built binary: a cancel by each route (seed, v1, scheduled, a worker's
+// deadline) shows its asker in `work --json`, `status`, `ls` and the server's log.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ensureBinary } from '../helpers/binary.ts';
+import { CliProcess, runCli } from '../helpers/cli.ts';
+import { eventually, tempDir } from '../helpers/server.ts';
+
+let binary: string;
+const dir = tempDir();
+test.before(() => {
+  binary = ensureBinary();
+});
+test.after(() => dir.remove());
+
+async function newToken(name: string, role: string): Promise<{ token: string; line: string }> {
+  const result = await runCli(['token', 'new', name, '--role', role, '--json'], { binary });
+  assert.is(result.code, 0, result.stderr);
+  return JSON.parse(result.stdout);
+}
+
+test('seed, v1, scheduled and deadline cancels each name who asked: in work --json, status, ls and the log', async () => {
+  const ops = await newToken('ops', 'operator');
+  const runner = await newToken('runner', 'operator');
+  const viewer = await newToken('viewer', 'reader');
+  const tokens = join(dir.path, 'tokens.txt');
+  writeFileSync(tokens, [ops.line, runner.line, viewer.line].join('\n'));
+  const serve = new CliProcess(['serve', '--port', '0', '--store', `sqlite:${dir.path}/taskctl.db`, '--no-tui', '--tokens', tokens], { binary });
+  const url = (await serve.waitFor(/listening url=(\S+)/))[1]!;
+  const client = (args: string[], token: string) => runCli([...args, '--server', url, '--token', token], { binary });
+  try {
+    const work = new CliProcess(['work', 'seed-1', 'v1-1', 'sch-1', '--json', '--server', url, '--token', runner.token], { binary });
+    await work.waitFor(/"event":"connected"/);
+    const seed = await fetch(`${url}/cancel-task/seed-1`, { headers: { authorization: `Bearer ${ops.token}` } });
+    assert.is(await seed.text(), 'ok');
+    assert.is((await client(['cancel', 'v1-1', '--reason', 'by hand'], ops.token)).code, 0);
+    assert.is((await client(['cancel', 'sch-1', '--after', '500ms'], ops.token)).code, 0);
+    const worked = await work.exited;
+    assert.is(worked.code, 0, worked.stderr);
+    const by = Object.fromEntries(
+      worked.stdout.trim().split('\n').map((line) => JSON.parse(line)).filter((e) => e.event === 'cancelled').map((e) => [e.task, e.by]),
+    );
+    assert.equal(by, {
+      'seed-1': { name: 'ops', address: '127.0.0.1', route: 'seed' },
+      'v1-1': { name: 'ops', address: '127.0.0.1', route: 'v1' },
+      'sch-1': { name: 'ops', address: '127.0.0.1', route: 'scheduled' },
+    });
+
+    // A deadline the server makes because the worker stalled (stopped here with SIGSTOP) is the worker's.
+    const stalled = new CliProcess(['work', 'dl-1', '--json', '--timeout', '3s', '--server', url, '--token', runner.token], { binary });
+    await stalled.waitFor(/"event":"connected"/);
+    await eventually(async () => (await client(['status', 'dl-1', '--json'], viewer.token)).stdout.includes('"scheduled"'), 'the deadline to be registered');
+    stalled.kill('SIGSTOP');
+    await eventually(async () => /dl-1\s+cancel_requested/.test((await client(['status', 'dl-1'], viewer.token)).stdout), 'the server to make the deadline cancel', 10_000);
+    stalled.kill('SIGCONT');
+    assert.is((await stalled.exited).code, 124);
+
+    const status = await client(['status', 'seed-1', 'v1-1', 'sch-1', 'dl-1'], viewer.token);
+    assert.is(status.code, 0, status.stderr);
+    assert.match(status.stdout, /^seed-1\s.*cancelled by ops \(seed\), last seen/m);
+    assert.match(status.stdout, /^v1-1\s.*cancelled by ops, reason: by hand, last seen/m);
+    assert.match(status.stdout, /^sch-1\s.*cancelled by ops \(scheduled\), last seen/m);
+    assert.match(status.stdout, /^dl-1\s.*cancelled by runner \(deadline\), reason: deadline: work --timeout 3s passed/m);
+    const ls = await client(['ls'], viewer.token);
+    assert.match(ls.stdout, /^seed-1\s.*cancelled by ops \(seed\)/m);
+    assert.match(ls.stdout, /^v1-1\s.*cancelled by ops/m);
+    assert.match(ls.stdout, /^dl-1\s.*cancelled by runner \(deadline\)/m);
+    const listed = (await client(['ls', '--json'], viewer.token)).stdout.trim().split('\n').map((line) => JSON.parse(line));
+    assert.equal(listed.find((t) => t.id === 'sch-1').cancelledBy, { name: 'ops', address: '127.0.0.1', route: 'scheduled' });
+    for (const line of [/cancelled id=seed-1 by=ops from=127\.0\.0\.1 route=seed/, /cancelled id=v1-1 reason="by hand" by=ops from=127\.0\.0\.1 route=v1/, /cancelled id=sch-1 by=ops from=127\.0\.0\.1 route=scheduled/, /cancelled id=dl-1 reason=.* by=runner from=127\.0\.0\.1 route=deadline/]) {
+      assert.match(serve.stderr, line);
+    }
+  } finally {
+    serve.kill('SIGTERM');
+    await serve.exited;
+  }
+});
+
+test.run();
