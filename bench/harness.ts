@@ -13,7 +13,7 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 export const binary = ensureBinary();
 export const scratch = mkdtempSync(join(tmpdir(), 'taskctl-bench-'));
 
-export interface Server { url: string; pid: number; process: ChildProcess; stop(): Promise<void> }
+export interface Server { url: string; pid: number; process: ChildProcess; stop(): Promise<void>; /** What it logged so far (--json lines); taskctl servers only. */ log?(): string }
 
 // Whatever happens to the bench, it leaves no server or client running.
 const children = new Set<ChildProcess>();
@@ -36,6 +36,7 @@ export async function startServer(store: string, options: Record<string, string>
     url,
     pid: child.pid!,
     process: child,
+    log: () => output,
     stop: async () => {
       child.kill('SIGTERM');
       if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { DatabaseSync } from 'node:sqlite';
 import { ask, binary, cpuTicks, maxConnections, quick, rssKb, scratch, sleep, sockets, startClient, startServer, track } from './harness.ts';
 import { churn, flood } from './bounded-state.ts';
+import { parentCancel } from './parent-cancel.ts';
 import { startBare, startupAgainstNode, throughputAgainstBare } from './per-request.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -174,6 +175,11 @@ results.boundedState = { flood: floodResult, churn: churnResult };
 row('bounded', `flood: ${floodResult.watches} x ${floodResult.idsPerWatch} fresh ids (sqlite)`, `/ping p99 ${floodResult.ping.flood.p99} ms (max ${floodResult.ping.flood.max}); all ${floodResult.tracked} statuses written in ${floodResult.writtenMs} ms; ${floodResult.rssMb.idle} -> ${floodResult.rssMb.held} MB RSS`, '');
 row('bounded', `flood: then ${floodResult.pagers} ls at once`, `/ping p99 ${floodResult.ping.listing.p99} ms (max ${floodResult.ping.listing.max}); first page of 1000 in ${floodResult.firstPageMs} ms; pages p99 ${floodResult.pages.p99} ms`, '');
 row('bounded', `churn: ${churnResult.ids} ids watch->cancel->report, --retention 5s`, `${churnResult.idsPerSecond} ids/s; /ping p99 ${churnResult.ping.p99} ms; RSS peak ${churnResult.peakRssMb} MB, end/quarter ${churnResult.rssEndToQuarter}; db end/quarter ${churnResult.dbEndToQuarter} (${churnResult.end.dbMb} MB); ${churnResult.end.tracked} tracked (window bound ${churnResult.trackedWindowBound})`, '');
+
+log(quick ? 'parents: one cancel of a parent with 20,000 children' : 'parents: one cancel of a parent with 100,000 children');
+const parents = quick ? await parentCancel(2, 10_000) : await parentCancel(10, 10_000);
+results.parents = parents;
+row('parents', `cancel of a parent with ${parents.children} children in ${parents.children / 10_000} watches (sqlite)`, `every watch answered in ${parents.allAnsweredMs} ms; all ${parents.marked} marked cancel_requested in ${parents.markedMs} ms; /ping p99 ${parents.ping.p99} ms (max ${parents.ping.max})`, '');
 
 // Per-request cost: wrk against taskctl (default settings) and the bare node:http server, interleaved.
 const perRequest: unknown[] = [];

@@ -1,7 +1,7 @@
 import { type BackoffPolicy, DEFAULT_BACKOFF, backoffDelay } from '../core/backoff.ts';
 import { DEFAULT_WATCH_TIMEOUT_MS } from '../protocol/limits.ts';
 import type { CancelRecordReply } from '../protocol/schemas.ts';
-import type { WorkerIdentity } from '../core/task-status.ts';
+import { parentCancelledReason, type WorkerIdentity } from '../core/task-status.ts';
 import { ClientError, type TaskctlClient } from './client.ts';
 import { sleep } from './sleep.ts';
 
@@ -26,6 +26,8 @@ export interface WatchLoopOptions {
   readonly listener?: WatchListener;
   /** Sent with every watch, so the server can tell whose tasks went quiet. */
   readonly worker?: WorkerIdentity;
+  /** The parents of every id watched: a cancel of any of them (or their ancestors) cancels every id. */
+  readonly parents?: readonly string[];
 }
 
 /**
@@ -39,6 +41,7 @@ export class WatchLoop {
   readonly #backoff: BackoffPolicy;
   readonly #listener: WatchListener;
   readonly #worker: WorkerIdentity | undefined;
+  readonly #parents: readonly string[];
   #emptied = new AbortController();
 
   constructor(client: TaskctlClient, ids: Iterable<string>, options: WatchLoopOptions = {}) {
@@ -48,6 +51,7 @@ export class WatchLoop {
     this.#backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.#listener = options.listener ?? {};
     this.#worker = options.worker;
+    this.#parents = options.parents ?? [];
   }
 
   /** The ids still watched. */
@@ -63,8 +67,8 @@ export class WatchLoop {
 
   /**
    * Runs until every id is cancelled or removed, or `signal` aborts. Network failures and server errors are
-   * retried forever; it rejects only with a fatal ClientError (the server refused this client's token),
-   * which asking again cannot mend.
+   * retried forever; it rejects only with a fatal ClientError (the server refused this client's token), or
+   * with the server's refusal of the parents (code `invalid_parents`: a cycle), which asking again cannot mend.
    */
   async run(signal: AbortSignal): Promise<void> {
     const stop = AbortSignal.any([signal, this.#emptied.signal]);
@@ -86,17 +90,30 @@ export class WatchLoop {
           reachable = true;
           markUp();
         }
-        const reply = await this.#client.watch([...this.#ids], { timeoutMs: this.#watchTimeoutMs, signal: stop, ...(this.#worker ? { worker: this.#worker } : {}) });
+        const reply = await this.#client.watch([...this.#ids], {
+          timeoutMs: this.#watchTimeoutMs,
+          signal: stop,
+          ...(this.#worker ? { worker: this.#worker } : {}),
+          ...(this.#parents.length > 0 ? { parents: this.#parents } : {}),
+        });
         markUp();
         this.#listener.answered?.();
         for (const record of reply.records) {
           if (!this.#ids.delete(record.id)) continue;
           this.#listener.cancelled?.(record);
         }
+        // An ancestor's cancel: every other id it lists is stopped by it.
+        if (reply.parent) {
+          const { id: parent, ...times } = reply.parent;
+          for (const id of reply.cancelled) {
+            if (!this.#ids.delete(id)) continue;
+            this.#listener.cancelled?.({ ...times, id, reason: parentCancelledReason(parent), parent });
+          }
+        }
       } catch (error) {
         if (stop.aborted) break;
         const clientError = error instanceof ClientError ? error : new ClientError('protocol', (error as Error)?.message ?? String(error));
-        if (clientError.fatal) throw clientError;
+        if (clientError.fatal || clientError.code === 'invalid_parents') throw clientError;
         // A server that answered with an error is reachable; only a network failure needs the ping again.
         if (clientError.kind !== 'rejected') reachable = false;
         failures++;

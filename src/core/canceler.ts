@@ -1,6 +1,7 @@
 import { type Clock, type TimerHandle, systemClock } from './clock.ts';
 import type { CancelRecord, CancelSource, CancelStore } from './store.ts';
 import { checkTaskId } from './task-id.ts';
+import { parentCancelledReason } from './task-status.ts';
 
 /** How long a cancel is remembered unless configured otherwise. */
 export const DEFAULT_TTL_MS = 24 * 3_600_000;
@@ -16,10 +17,30 @@ export interface CancelerOptions {
   readonly onError?: (error: unknown) => void;
 }
 
+/**
+ * The record of a task stopped by an ancestor's cancel, without a cancel of its own: the ancestor's times,
+ * the reason "parent P cancelled", and `parent` naming the ancestor.
+ */
+export interface ParentCancelRecord extends CancelRecord {
+  readonly parent: string;
+}
+
+/** The record `ancestor`'s cancel gives its descendant `id`, which has no cancel of its own. */
+export function recordViaParent(id: string, ancestor: CancelRecord): ParentCancelRecord {
+  // Spread, so that whatever else the ancestor's record says (who cancelled it) travels along.
+  return { ...ancestor, id, reason: parentCancelledReason(ancestor.id), parent: ancestor.id };
+}
+
 /** What a wait ended with. */
 export interface WaitResult {
-  /** The cancelled ids among those waited on, with their records; empty when the wait was aborted. */
+  /** The ids among those waited on that were cancelled themselves, with their records; empty when the wait was aborted. */
   readonly cancelled: readonly CancelRecord[];
+  /**
+   * When an ancestor's cancel stopped the wait: that ancestor's record. Every id waited on is stopped then,
+   * those not in `cancelled` by this cancel (see recordViaParent). Not one record per id: an ancestor's
+   * cancel may answer a wait on 10,000 ids, and making them all at once would hold the event loop.
+   */
+  readonly parent?: CancelRecord;
   /**
    * When the wait was woken by a cancel arriving during it: the clock's monotonic reading at the moment
    * that cancel reached this canceler, so callers can measure cancel-to-answer latency.
@@ -28,8 +49,18 @@ export interface WaitResult {
 }
 
 interface Waiter {
+  /** Every id registered: those waited on and, for a wait with ancestors, the ancestors. */
   readonly ids: readonly string[];
+  /** Only on waits with ancestors. */
+  readonly family?: WaitFamily;
   finish(result: WaitResult): void;
+}
+
+/** What a wait on tasks with ancestors needs to tell an ancestor's cancel from its ids' own. */
+interface WaitFamily {
+  /** Nearest first: the nearest cancelled one is the one answered with. */
+  readonly ancestors: readonly string[];
+  readonly ancestorSet: ReadonlySet<string>;
 }
 
 /** A wait on many ids: not registered per id, but asked on each cancel whether it holds the id. */
@@ -50,7 +81,8 @@ const RECENT_RECORDS = 10_000;
 /**
  * Records cancels and wakes whoever waits on them. Any number of waits may watch one id and one wait may
  * watch many ids; a wait that starts after the cancel still sees it, because each wait is registered
- * before the store is consulted.
+ * before the store is consulted. A wait may also name the ids' ancestors: a cancel of any of them stops
+ * every id of the wait, and it costs one more registered id per distinct ancestor, however many ids.
  */
 export class Canceler {
   readonly #store: CancelStore;
@@ -122,19 +154,24 @@ export class Canceler {
    * already is), or with none when `signal` aborts or the canceler closes. Everything the wait registered
    * is released when it ends.
    */
-  wait(ids: readonly string[], signal: AbortSignal): Promise<WaitResult> {
+  wait(ids: readonly string[], signal: AbortSignal, ancestors: readonly string[] = []): Promise<WaitResult> {
     if (signal.aborted || this.#closed || ids.length === 0) {
       // waitFor validates the ids otherwise; a bad id is refused on this path too.
       ids.forEach(checkTaskId);
+      ancestors.forEach(checkTaskId);
       return Promise.resolve({ cancelled: [] });
     }
     let resolve!: (result: WaitResult) => void;
     const waited = new Promise<WaitResult>((r) => (resolve = r));
     // Outside the promise, so that waitFor's check of a bad id throws to the caller.
-    const end = this.waitFor(ids, (result) => {
-      signal.removeEventListener('abort', end);
-      resolve(result);
-    });
+    const end = this.waitFor(
+      ids,
+      (result) => {
+        signal.removeEventListener('abort', end);
+        resolve(result);
+      },
+      ancestors,
+    );
     signal.addEventListener('abort', end, { once: true });
     return waited;
   }
@@ -142,26 +179,33 @@ export class Canceler {
   /**
    * wait() for callers that hold very many waits: calls `onResult` exactly once and never synchronously,
    * when any of `ids` is cancelled or when the returned function is called (then with no cancels). No
-   * promise or AbortSignal is made per wait.
+   * promise or AbortSignal is made per wait. When any of `ancestors` (the ids' ancestors, nearest first)
+   * is cancelled, every id of the wait is stopped: the result names that ancestor's record as `parent`.
    */
-  waitFor(ids: readonly string[], onResult: (result: WaitResult) => void): () => void {
+  waitFor(ids: readonly string[], onResult: (result: WaitResult) => void, ancestors: readonly string[] = []): () => void {
     ids.forEach(checkTaskId);
+    ancestors.forEach(checkTaskId);
     if (this.#closed || ids.length === 0) {
       // Never call back before the caller has the returned function in hand.
       queueMicrotask(() => onResult({ cancelled: [] }));
       return () => {};
     }
-    const known = this.#recentAmong(ids);
+    const watched = ancestors.length === 0 ? ids : [...ids, ...ancestors];
+    const family: WaitFamily | undefined = ancestors.length === 0 ? undefined : { ancestors, ancestorSet: new Set(ancestors) };
+    // A cancel already at hand, of an id or of an ancestor, answers without a look-up.
+    const known = this.#recentAmong(watched);
     if (known) {
-      queueMicrotask(() => onResult({ cancelled: known }));
+      const result = this.#resultFor(family, known, undefined);
+      queueMicrotask(() => onResult(result));
       return () => {};
     }
-    const idSet = ids.length >= BIG_WAIT_IDS ? new Set(ids) : undefined;
-    const unique = ids.length === 1 ? ids : idSet ? (idSet.size === ids.length ? ids : [...idSet]) : [...new Set(ids)];
+    const idSet = watched.length >= BIG_WAIT_IDS ? new Set(watched) : undefined;
+    const unique = watched.length === 1 ? watched : idSet ? (idSet.size === watched.length ? watched : [...idSet]) : [...new Set(watched)];
     let done = false;
     const waiter: Waiter | BigWaiter = {
       ids: unique,
       ...(idSet ? { idSet } : {}),
+      ...(family ? { family } : {}),
       finish: (result) => {
         if (done) return;
         done = true;
@@ -180,7 +224,7 @@ export class Canceler {
       (records) => {
         if (records.length === 0) return;
         records.forEach((record) => this.#remember(record));
-        waiter.finish({ cancelled: records });
+        waiter.finish(this.#resultFor(waiter.family, records, undefined));
       },
       // The wait goes on: a cancel arriving later still wakes it, and the caller's timeout ends it.
       (error: unknown) => this.#onError(error),
@@ -235,9 +279,24 @@ export class Canceler {
   }
 
   #wake(record: CancelRecord, cancelArrivedAt: number): void {
-    for (const waiter of this.#waitersOf(record.id)) waiter.finish({ cancelled: [record], cancelArrivedAt });
+    for (const waiter of this.#waitersOf(record.id)) waiter.finish(this.#resultFor(waiter.family, [record], cancelArrivedAt));
     // Finishing removes a waiter from the set being iterated, which a Set allows.
-    for (const waiter of this.#bigWaiters) if (waiter.idSet.has(record.id)) waiter.finish({ cancelled: [record], cancelArrivedAt });
+    for (const waiter of this.#bigWaiters) if (waiter.idSet.has(record.id)) waiter.finish(this.#resultFor(waiter.family, [record], cancelArrivedAt));
+  }
+
+  /**
+   * What a wait answers when `records` (of ids it registered) are found: its ids' own records, and the
+   * nearest cancelled ancestor's (of `family`'s), which stops every id of the wait.
+   */
+  #resultFor(family: WaitFamily | undefined, records: readonly CancelRecord[], cancelArrivedAt: number | undefined): WaitResult {
+    if (!family) return cancelArrivedAt === undefined ? { cancelled: records } : { cancelled: records, cancelArrivedAt };
+    const own: CancelRecord[] = [];
+    let nearest: CancelRecord | undefined;
+    for (const record of records) {
+      if (!family.ancestorSet.has(record.id)) own.push(record);
+      else if (!nearest || family.ancestors.indexOf(record.id) < family.ancestors.indexOf(nearest.id)) nearest = record;
+    }
+    return { cancelled: own, ...(nearest ? { parent: nearest } : {}), ...(cancelArrivedAt === undefined ? {} : { cancelArrivedAt }) };
   }
 
   /** Every id some wait is on, for looking them all up again. */

@@ -40,6 +40,8 @@ export interface TaskStatus {
   readonly signal?: string | null;
   /** Who asked for the cancel of this run, once one was asked for. */
   readonly cancelledBy?: CancelSource;
+  /** Why a cancel was requested when it was not a cancel of this task's own: "parent job-42 cancelled". */
+  readonly cancelReason?: string;
   /** State changes, oldest first, the last HISTORY_LIMIT of them. */
   readonly history: ReadonlyArray<{ readonly state: TaskLifeState; readonly at: number }>;
 }
@@ -65,7 +67,7 @@ function enter(status: TaskStatus | undefined, id: string, state: TaskLifeState,
 export function onWatch(status: TaskStatus | undefined, id: string, worker: WorkerIdentity | undefined, now: number): TaskStatus {
   const seen = { lastSeenAt: now, ...(worker ? { worker } : {}) };
   if (status && (status.state === 'watching' || status.state === 'cancel_requested')) return { ...status, ...seen };
-  return enter(status, id, 'watching', now, { ...seen, exitCode: undefined, signal: undefined, cancelledBy: undefined });
+  return enter(status, id, 'watching', now, { ...seen, exitCode: undefined, signal: undefined, cancelledBy: undefined, cancelReason: undefined });
 }
 
 /**
@@ -75,6 +77,20 @@ export function onWatch(status: TaskStatus | undefined, id: string, worker: Work
 export function onCancelRequested(status: TaskStatus | undefined, id: string, now: number, by?: CancelSource): TaskStatus {
   if (status && (ENDED_STATES.has(status.state) || status.state === 'cancel_requested')) return status;
   return enter(status, id, 'cancel_requested', now, by === undefined ? {} : { cancelledBy: by });
+}
+
+/**
+ * An ancestor of the task was cancelled, `by` someone when known, which stops it as a cancel of its own
+ * would: the same rule as onCancelRequested, with `reason` ("parent job-42 cancelled") kept on the status.
+ */
+export function onParentCancelled(status: TaskStatus | undefined, id: string, now: number, reason: string, by?: CancelSource): TaskStatus {
+  if (status && (ENDED_STATES.has(status.state) || status.state === 'cancel_requested')) return status;
+  return enter(status, id, 'cancel_requested', now, { cancelReason: reason, ...(by === undefined ? {} : { cancelledBy: by }) });
+}
+
+/** The reason a task is stopped with when its ancestor `parentId` was cancelled. */
+export function parentCancelledReason(parentId: string): string {
+  return `parent ${parentId} cancelled`;
 }
 
 /** A worker reported how the task ended. Reports are idempotent: the same one twice changes nothing. */

@@ -8,6 +8,9 @@ export const MAX_WATCH_TIMEOUT_MS = 5 * 60_000;
 export const MIN_WATCH_TIMEOUT_MS = 100;
 /** Ids in one watch request. */
 export const MAX_IDS_PER_WATCH = 10_000;
+/** Parents one task may declare (`work --parent`, repeatable); how deep they may nest is MAX_PARENT_DEPTH. */
+export const MAX_PARENTS_PER_TASK = 8;
+export { MAX_ANCESTORS, MAX_PARENT_DEPTH } from '../core/task-family.ts';
 /** Bytes in one request body (10,000 ids of the longest kind fit). */
 export const MAX_BODY_BYTES = 4 * 1024 * 1024;
 /** Characters in a cancel reason. */

@@ -5,6 +5,7 @@ import type { Canceler } from '../core/canceler.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
 import { type CancelRecord, type CancelRoute, type CancelSource, StoreUnavailableError } from '../core/store.ts';
 import { InvalidInputError } from '../core/task-id.ts';
+import type { TaskFamily } from '../core/task-family.ts';
 import type { TaskStatus } from '../core/task-status.ts';
 import type { TaskTracker } from '../core/task-tracker.ts';
 import { HttpError } from '../protocol/errors.ts';
@@ -46,6 +47,8 @@ export interface ServerObserver {
   taskChanged?(status: TaskStatus): void;
   /** A task went lost: its worker was silent for longer than the lease. */
   lost?(status: TaskStatus): void;
+  /** A cancel reached every descendant the store knows of: `marked` of them, in `ms`. */
+  childrenCancelled?(record: CancelRecord, marked: number, ms: number): void;
   /** A request failed through no fault of the client. */
   failed?(error: unknown, request: { method: string; path: string }): void;
 }
@@ -54,6 +57,7 @@ export interface AppDependencies {
   readonly canceler: Canceler;
   readonly tracker: TaskTracker;
   readonly scheduler: CancelScheduler;
+  readonly family: TaskFamily;
   readonly options: ServerOptions;
   readonly metrics: ServerMetrics;
   readonly observer?: ServerObserver;
@@ -67,6 +71,8 @@ export interface AppContext {
   readonly canceler: Canceler;
   readonly tracker: TaskTracker;
   readonly scheduler: CancelScheduler;
+  /** Parent links: ancestors of a watch, and cancels that reach the children. */
+  readonly family: TaskFamily;
   readonly options: ServerOptions;
   readonly metrics: ServerMetrics;
   readonly observer: ServerObserver;
@@ -82,7 +88,7 @@ export interface AppContext {
 }
 
 /** The HTTP surface over a canceler: routing, auth, and the one error mapping. Routes live in routes/. */
-export function createApp({ canceler, tracker, scheduler, options, metrics, observer = {}, clock = systemClock, onBackgroundError = () => {} }: AppDependencies): RequestListener & {
+export function createApp({ canceler, tracker, scheduler, family, options, metrics, observer = {}, clock = systemClock, onBackgroundError = () => {} }: AppDependencies): RequestListener & {
   readonly openWatches: () => number;
   /** Ids held across all open watches. */
   readonly watchedIds: () => number;
@@ -110,6 +116,7 @@ export function createApp({ canceler, tracker, scheduler, options, metrics, obse
     canceler,
     tracker,
     scheduler,
+    family,
     options,
     metrics,
     observer,
@@ -131,6 +138,9 @@ export function createApp({ canceler, tracker, scheduler, options, metrics, obse
       // The cancel itself is stored and answered now; the status follows in the next group write (a task
       // with a record reads as cancel_requested meanwhile), and one that fails is reported, not fatal.
       tracker.cancelRequested(id, record.by ?? by).catch(onBackgroundError);
+      // Its children (and theirs) are marked cancel_requested in the background, a step at a time, as
+      // cancelled by the same asker.
+      family.cancelled(record.by === undefined ? { ...record, by } : record);
       metrics.cancels.inc({ route });
       observer.cancelled?.(record, { ...by, reason });
       return record;

@@ -3,6 +3,7 @@ import type { Server as TlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Canceler, DEFAULT_SWEEP_INTERVAL_MS } from '../core/canceler.ts';
 import { TaskTracker } from '../core/task-tracker.ts';
+import { TaskFamily } from '../core/task-family.ts';
 import { CancelScheduler } from '../core/cancel-scheduler.ts';
 import type { Clock } from '../core/clock.ts';
 import type { CancelStore } from '../core/store.ts';
@@ -98,6 +99,14 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     ...(config.retentionMs !== undefined ? { retentionMs: config.retentionMs } : {}),
     onForgotten: (count) => metrics.forgottenTasks.inc(count),
   });
+  const family = new TaskFamily({
+    store: config.store,
+    canceler,
+    tracker,
+    ...(config.clock ? { clock: config.clock } : {}),
+    onError: config.onBackgroundError,
+    onCascaded: (record, marked, ms) => config.observer?.childrenCancelled?.(record, marked, ms),
+  });
   const scheduler = new CancelScheduler({
     store: config.store,
     canceler,
@@ -109,10 +118,11 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       metrics.cancels.inc({ route: by.route });
       config.observer?.cancelled?.(record, { ...by, reason: record.reason });
       tracker.cancelRequested(record.id, record.by ?? by).catch(config.onBackgroundError);
+      family.cancelled(record.by === undefined ? { ...record, by } : record);
     },
   });
   const options = { ...config, requireClientCertificate: config.tls?.clientCa !== undefined };
-  const app = createApp({ canceler, tracker, scheduler, options, metrics, onBackgroundError: config.onBackgroundError, ...(config.observer ? { observer: config.observer } : {}), ...(config.clock ? { clock: config.clock } : {}) });
+  const app = createApp({ canceler, tracker, scheduler, family, options, metrics, onBackgroundError: config.onBackgroundError, ...(config.observer ? { observer: config.observer } : {}), ...(config.clock ? { clock: config.clock } : {}) });
   metrics.observe({ trackedTasks: () => config.store.countStatuses(), watchedIds: app.watchedIds });
   const httpOptions = {
     headersTimeout: config.headersTimeoutMs ?? HEADERS_TIMEOUT_MS,

@@ -6,6 +6,10 @@ import type { WorkerIdentity } from '../core/task-status.ts';
 import { HttpError } from '../protocol/errors.ts';
 import { MIN_WATCH_TIMEOUT_MS } from '../protocol/limits.ts';
 import type { ServerMetrics } from './metrics.ts';
+import { nextTurn } from '../core/turns.ts';
+
+// Ids a watch must hold for letting them go to wait for a turn of its own.
+const BIG_WATCH_END_IDS = 1_000;
 
 export interface WatchHolderOptions {
   readonly canceler: Canceler;
@@ -60,20 +64,30 @@ export class WatchHolder {
   /**
    * Holds a long poll on `ids` until one is cancelled, the timeout passes, or the client leaves, then calls
    * `onResult` once. Written with a callback, without async/await and with as few objects as possible:
-   * thousands of these are held at once, and every byte here is multiplied by them.
+   * thousands of these are held at once, and every byte here is multiplied by them. A cancel of any of
+   * `ancestors` answers it too; each counts as one more id held, however many ids share it.
    */
-  hold(res: ServerResponse, ids: readonly string[], timeoutMs: number, worker: WorkerIdentity | undefined, tokenId: string | undefined, onResult: (result: WaitResult) => void): void {
+  hold(
+    res: ServerResponse,
+    ids: readonly string[],
+    timeoutMs: number,
+    worker: WorkerIdentity | undefined,
+    tokenId: string | undefined,
+    onResult: (result: WaitResult) => void,
+    ancestors: readonly string[] = [],
+  ): void {
     const { canceler, tracker, metrics } = this.#options;
+    const held = ids.length + ancestors.length;
     if (this.#open >= this.#options.maxOpenWatches) {
       metrics.rejectedWatches.inc();
       throw new HttpError('too_many_watches', `this server holds ${this.#options.maxOpenWatches} watches already; retry shortly`, { 'retry-after': '1' });
     }
-    if (this.#heldIds + ids.length > this.#options.maxWatchedIds) {
+    if (this.#heldIds + held > this.#options.maxWatchedIds) {
       metrics.rejectedWatches.inc();
       throw new HttpError('too_many_watches', `this server watches ${this.#heldIds} of at most ${this.#options.maxWatchedIds} ids already; retry shortly`, { 'retry-after': '1' });
     }
     this.#open++;
-    this.#heldIds += ids.length;
+    this.#heldIds += held;
     metrics.openWatches.inc();
     tracker.watchStarted(ids, worker).catch(this.#options.onBackgroundError);
     let timedOut = false;
@@ -81,17 +95,20 @@ export class WatchHolder {
       clearTimeout(timer);
       res.off('close', end);
       if (tokenId !== undefined) this.#forgetHeldBy(tokenId, end);
-      tracker.watchEnded(ids);
+      // A big watch's bookkeeping takes its turn: one ancestor's cancel may end ten watches of 10,000 ids
+      // at once, and their ids need not be let go in the same turn.
+      if (ids.length >= BIG_WATCH_END_IDS) void nextTurn().then(() => tracker.watchEnded(ids));
+      else tracker.watchEnded(ids);
       this.#open--;
-      this.#heldIds -= ids.length;
+      this.#heldIds -= held;
       metrics.openWatches.dec();
       // "gone": the client left, or the server is stopping and ended the wait early.
-      const outcome = result.cancelled.length > 0 ? 'cancelled' : timedOut ? 'timeout' : 'gone';
+      const outcome = result.cancelled.length > 0 || result.parent ? 'cancelled' : timedOut ? 'timeout' : 'gone';
       metrics.watchAnswered[outcome].inc();
       this.#options.onAnswered?.(outcome);
       if (this.#closing) res.shouldKeepAlive = false;
       onResult(result);
-    });
+    }, ancestors);
     const timer = setTimeout(() => {
       timedOut = true;
       end();

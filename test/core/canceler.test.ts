@@ -199,6 +199,11 @@ test('a store that fails a look-up does not end the wait; a later cancel still w
     loadSchedules: (ids) => memory.loadSchedules(ids),
     dueSchedules: (now, limit) => memory.dueSchedules(now, limit),
     unschedule: (id) => memory.unschedule(id),
+    saveParents: (links) => memory.saveParents(links),
+    loadParents: (ids) => memory.loadParents(ids),
+    listChildren: (parent, after, limit) => memory.listChildren(parent, after, limit),
+    parentsAmong: (ids) => memory.parentsAmong(ids),
+    forgetParents: (ids) => memory.forgetParents(ids),
   };
   const canceler = new Canceler({ store: flaky, clock, onError: (e) => errors.push(e) });
   const wait = canceler.wait(['1234'], new AbortController().signal);

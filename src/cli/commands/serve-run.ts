@@ -90,6 +90,9 @@ export function defaultMaxConnections(): number {
 function loggingObserver(log: Logger): ServerObserver {
   return {
     cancelled: (record, source) => log.info('cancelled', { id: record.id, reason: record.reason, by: source.name, from: source.address, route: source.route }),
+    childrenCancelled: (record, marked, ms) => {
+      if (marked > 0) log.info('children cancelled', { parent: record.id, children: marked, ms: Math.round(ms) });
+    },
     lost: (status) => log.info('lost', { id: status.id, worker: status.worker ? `${status.worker.host}:${status.worker.pid}` : undefined }),
     failed: (error, request) => log.error('request failed', { ...request, error: (error as Error)?.message ?? String(error) }),
   };
