@@ -65,10 +65,20 @@ async function latency(s: Extract<Scenario, { kind: 'latency' }>) {
     for (let w = 0; w < s.batchWorkers; w++) {
       const remaining = new Set(s.ids.slice(w * per, (w + 1) * per));
       void (async () => {
+        // As `taskctl work` does: the first watch asks the server to keep the ids as a session, and every
+        // later poll names the session (a session the server forgot means the ids again).
+        let session: string | undefined;
         while (remaining.size > 0) {
-          const reply = await send(`${s.url}/v1/watch`, 'POST', JSON.stringify({ ids: [...remaining], timeout: '5m' }), watchAgent);
+          const body = session ? { session, timeout: '5m' } : { ids: [...remaining], timeout: '5m', keep: true };
+          const reply = await send(`${s.url}/v1/watch`, 'POST', JSON.stringify(body), watchAgent);
           const at = performance.now();
-          for (const id of (JSON.parse(reply.text) as { cancelled: string[] }).cancelled) {
+          if (reply.status === 409) {
+            session = undefined;
+            continue;
+          }
+          const answer = JSON.parse(reply.text) as { cancelled: string[]; session?: string };
+          session = answer.session;
+          for (const id of answer.cancelled) {
             remaining.delete(id);
             answered.get(id)?.(at);
           }

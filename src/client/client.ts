@@ -133,7 +133,7 @@ export class TaskctlClient {
    * `parents`, a cancel of any of them (or of their ancestors) answers every id, each with a record whose
    * `parent` names the cancelled ancestor.
    */
-  watch(ids: readonly string[], options: { timeoutMs?: number; signal?: AbortSignal; worker?: WorkerIdentity; parents?: readonly string[] } = {}): Promise<WatchReply> {
+  watch(ids: readonly string[], options: { timeoutMs?: number; signal?: AbortSignal; worker?: WorkerIdentity; parents?: readonly string[]; keep?: boolean } = {}): Promise<WatchReply> {
     const timeoutMs = options.timeoutMs ?? DEFAULT_WATCH_TIMEOUT_MS;
     ids.forEach(checkTaskId);
     options.parents?.forEach(checkTaskId);
@@ -149,7 +149,25 @@ export class TaskctlClient {
         ...(options.worker ? { worker: options.worker } : {}),
         // Sent only when there are some: a server older than parents refuses the key.
         ...(options.parents && options.parents.length > 0 ? { parents: options.parents } : {}),
+        ...(options.keep ? { keep: true } : {}),
       }),
+      signal: options.signal,
+      timeoutMs: timeoutMs + CLIENT_TIMEOUT_MARGIN_MS,
+    });
+  }
+
+  /**
+   * A poll of the watch session `session` (named by an earlier watch's answer), taking `remove` out of it:
+   * answered like watch() with what was cancelled since the last poll. `watching` (how many ids the session
+   * holds) bounds how large the answer may be. Rejects with a 409 `session_unknown` ClientError when the
+   * server no longer keeps the session: then watch() with the ids again.
+   */
+  watchSession(session: string, options: { remove?: readonly string[]; watching: number; timeoutMs?: number; signal?: AbortSignal }): Promise<WatchReply> {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_WATCH_TIMEOUT_MS;
+    return this.#request(paths.watch, watchReplySchema, {
+      maxBytes: MAX_SHORT_REPLY_BYTES + options.watching * (2 * 256 * 3 + MAX_REPLY_BYTES_PER_TASK),
+      method: 'POST',
+      body: JSON.stringify({ session, timeout: `${timeoutMs}ms`, ...(options.remove && options.remove.length > 0 ? { remove: options.remove } : {}) }),
       signal: options.signal,
       timeoutMs: timeoutMs + CLIENT_TIMEOUT_MARGIN_MS,
     });

@@ -1,7 +1,7 @@
 import { type Clock, type TimerHandle, systemClock } from './clock.ts';
 import type { CancelRecord, CancelSource, CancelStore } from './store.ts';
 import { checkTaskId } from './task-id.ts';
-import { parentCancelledReason } from './task-status.ts';
+import { reasonViaParent } from './task-status.ts';
 
 /** How long a cancel is remembered unless configured otherwise. */
 export const DEFAULT_TTL_MS = 24 * 3_600_000;
@@ -25,10 +25,10 @@ export interface ParentCancelRecord extends CancelRecord {
   readonly parent: string;
 }
 
-/** The record `ancestor`'s cancel gives its descendant `id`, which has no cancel of its own. */
+/** The record `ancestor`'s cancel gives its descendant `id`, which has no cancel of its own (see reasonViaParent). */
 export function recordViaParent(id: string, ancestor: CancelRecord): ParentCancelRecord {
   // Spread, so that whatever else the ancestor's record says (who cancelled it) travels along.
-  return { ...ancestor, id, reason: parentCancelledReason(ancestor.id), parent: ancestor.id };
+  return { ...ancestor, id, reason: reasonViaParent(ancestor), parent: ancestor.id };
 }
 
 /** What a wait ended with. */
@@ -73,6 +73,27 @@ interface BigWaiter extends Waiter {
 // look-up per big wait per cancel, and the number of big waits is bounded by the server's id cap.
 const BIG_WAIT_IDS = 256;
 
+/**
+ * A standing interest in a set of ids that outlives any one wait: a worker's watch session, which many
+ * polls in a row share. Every cancel of one of its ids (or of an ancestor) reaches `onCancel`, between polls
+ * as much as during one, so a re-poll needs neither the ids again nor a store look-up.
+ */
+export interface WatchSet {
+  /** The ids watched now; add() and remove() change them. */
+  readonly ids: ReadonlySet<string>;
+  /** Watches `ids` too: registered first, then looked up in the store, as a new wait's are. */
+  add(ids: readonly string[]): void;
+  /** Stops watching `ids` (their tasks ended some other way, or their cancel was delivered). */
+  remove(ids: Iterable<string>): void;
+  close(): void;
+}
+
+interface StandingSet {
+  readonly ids: Set<string>;
+  readonly family?: WaitFamily;
+  readonly onCancel: (result: WaitResult) => void;
+}
+
 // Records kept at hand after a cancel or a look-up: a worker that polls an id already cancelled (the seed
 // worker does, until it stops its task) is answered without a store look-up. A record never changes
 // until it expires, so a kept copy stays right; the oldest are let go past this many.
@@ -92,6 +113,7 @@ export class Canceler {
   // One waiter per id is by far the common case; a Set is made only for the second.
   readonly #waitersById = new Map<string, Waiter | Set<Waiter>>();
   readonly #bigWaiters = new Set<BigWaiter>();
+  readonly #standing = new Set<StandingSet>();
   readonly #recent = new Map<string, CancelRecord>();
   readonly #sweepTimer: TimerHandle;
   readonly #unsubscribe: (() => void) | undefined;
@@ -232,6 +254,53 @@ export class Canceler {
     return () => waiter.finish({ cancelled: [] });
   }
 
+  /**
+   * A standing watch on `ids` (see WatchSet): `onCancel` is called, never synchronously, with the records of
+   * each cancel among them or their `ancestors` (nearest first), for as long as the set is open. Cancels made
+   * before it opened are found by a look-up, as for a wait. Asked on every cancel, like a big wait: meant
+   * for sets of hundreds of ids or more.
+   */
+  watchSet(ids: readonly string[], onCancel: (result: WaitResult) => void, ancestors: readonly string[] = []): WatchSet {
+    ids.forEach(checkTaskId);
+    ancestors.forEach(checkTaskId);
+    const standing: StandingSet = {
+      ids: new Set(ids),
+      ...(ancestors.length > 0 ? { family: { ancestors, ancestorSet: new Set(ancestors) } } : {}),
+      onCancel,
+    };
+    let open = !this.#closed;
+    if (open) this.#standing.add(standing);
+    const lookUp = (looked: readonly string[]) => {
+      if (looked.length === 0) return;
+      this.#store.find(looked, this.#clock.now()).then(
+        (records) => {
+          records.forEach((record) => this.#remember(record));
+          // Only what is still watched: a record of an id removed meanwhile is no news.
+          const wanted = records.filter((r) => standing.ids.has(r.id) || standing.family?.ancestorSet.has(r.id));
+          if (open && wanted.length > 0) onCancel(this.#resultFor(standing.family, wanted, undefined));
+        },
+        (error: unknown) => this.#onError(error),
+      );
+    };
+    lookUp(ancestors.length === 0 ? [...standing.ids] : [...standing.ids, ...ancestors]);
+    return {
+      ids: standing.ids,
+      add: (more) => {
+        more.forEach(checkTaskId);
+        const fresh = more.filter((id) => !standing.ids.has(id));
+        for (const id of fresh) standing.ids.add(id);
+        lookUp(fresh);
+      },
+      remove: (gone) => {
+        for (const id of gone) standing.ids.delete(id);
+      },
+      close: () => {
+        open = false;
+        this.#standing.delete(standing);
+      },
+    };
+  }
+
   /** Deletes expired records now; the canceler also does this on its own timer. */
   async sweep(): Promise<number> {
     try {
@@ -246,6 +315,7 @@ export class Canceler {
   stats(): { openWaits: number; watchedIds: number } {
     let watchedIds = this.#waitersById.size;
     for (const waiter of this.#bigWaiters) watchedIds += waiter.idSet.size;
+    for (const set of this.#standing) watchedIds += set.ids.size;
     return { openWaits: this.#openWaits, watchedIds };
   }
 
@@ -258,6 +328,8 @@ export class Canceler {
     const waiters = new Set<Waiter>([...this.#waitersById.keys()].flatMap((id) => this.#waitersOf(id)));
     for (const waiter of this.#bigWaiters) waiters.add(waiter);
     for (const waiter of waiters) waiter.finish({ cancelled: [] });
+    // Standing sets are closed by their owners (who answer their polls); no cancel reaches them from now on.
+    this.#standing.clear();
   }
 
   #remember(record: CancelRecord): void {
@@ -282,6 +354,9 @@ export class Canceler {
     for (const waiter of this.#waitersOf(record.id)) waiter.finish(this.#resultFor(waiter.family, [record], cancelArrivedAt));
     // Finishing removes a waiter from the set being iterated, which a Set allows.
     for (const waiter of this.#bigWaiters) if (waiter.idSet.has(record.id)) waiter.finish(this.#resultFor(waiter.family, [record], cancelArrivedAt));
+    for (const set of this.#standing) {
+      if (set.ids.has(record.id) || set.family?.ancestorSet.has(record.id)) set.onCancel(this.#resultFor(set.family, [record], cancelArrivedAt));
+    }
   }
 
   /**
@@ -303,6 +378,10 @@ export class Canceler {
   #waitedIds(): string[] {
     const ids = new Set(this.#waitersById.keys());
     for (const waiter of this.#bigWaiters) for (const id of waiter.idSet) ids.add(id);
+    for (const set of this.#standing) {
+      for (const id of set.ids) ids.add(id);
+      for (const id of set.family?.ancestors ?? []) ids.add(id);
+    }
     return [...ids];
   }
 

@@ -93,6 +93,15 @@ export function parentCancelledReason(parentId: string): string {
   return `parent ${parentId} cancelled`;
 }
 
+/**
+ * The reason a task stopped by `ancestor`'s cancel is given: "parent <ancestor> cancelled", unless the
+ * ancestor was itself stopped by one higher up, whose reason is passed on. So every task of a tree
+ * cancelled together names the task that was cancelled, whichever ancestor's record reached it first.
+ */
+export function reasonViaParent(ancestor: { readonly id: string; readonly reason?: string | undefined }): string {
+  return ancestor.reason !== undefined && /^parent \S+ cancelled$/.test(ancestor.reason) ? ancestor.reason : parentCancelledReason(ancestor.id);
+}
+
 /** A worker reported how the task ended. Reports are idempotent: the same one twice changes nothing. */
 export function onReport(
   status: TaskStatus | undefined,

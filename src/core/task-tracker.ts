@@ -9,7 +9,7 @@ import {
   onParentCancelled,
   onReport,
   onWatch,
-  parentCancelledReason,
+  reasonViaParent,
   type TaskOutcome,
   type TaskStatus,
   type WorkerIdentity,
@@ -56,6 +56,7 @@ export class TaskTracker {
   readonly #onChange: (status: TaskStatus) => void;
   readonly #retentionMs: number | undefined;
   readonly #onForgotten: (count: number) => void;
+  #heldRefreshedAt = 0;
 
   /** Watches open on this server, per id: such a task is not lost whatever its last-seen time says. */
   readonly #held = new Map<string, number>();
@@ -151,7 +152,7 @@ export class TaskTracker {
    */
   parentCancelled(ids: readonly string[], parent: CancelRecord): Promise<void> {
     const now = this.#clock.now();
-    const reason = parentCancelledReason(parent.id);
+    const reason = reasonViaParent(parent);
     this.#forget(ids);
     return this.#change(ids, (status, id) => {
       const next = onParentCancelled(status, id, now, reason, parent.by);
@@ -210,6 +211,13 @@ export class TaskTracker {
   }
 
   async #writeSeen(): Promise<void> {
+    // Ids held without a new watch (a watch session's, polled by handle) are still seen: their last-seen time
+    // is written every half lease, so that other servers sharing the store never take them for lost.
+    const now = this.#clock.now();
+    if (now - this.#heldRefreshedAt >= this.#leaseMs / 2) {
+      this.#heldRefreshedAt = now;
+      for (const id of this.#held.keys()) if (!this.#seen.has(id)) this.#seen.set(id, now);
+    }
     const seen = [...this.#seen];
     this.#seen.clear();
     // Ids nobody watches any more need not be remembered as watching, nor as linked.

@@ -19,6 +19,11 @@ export const MAX_REASON_CHARS = 1_024;
 export const DEFAULT_MAX_OPEN_WATCHES = 100_000;
 /** How long a task nobody watches is remembered (its status and history), unless the server is told otherwise. */
 export const DEFAULT_RETENTION_MS = 7 * 86_400_000;
+/**
+ * A watch on at least this many ids may be kept by the server as a watch session, polled by name; below it
+ * sending the ids again costs little.
+ */
+export const SESSION_MIN_IDS = 256;
 /** Ids held across all open watches at once (an id in two watches counts twice), unless told otherwise. */
 export const DEFAULT_MAX_WATCHED_IDS = 1_000_000;
 /** What a client adds to the watch timeout before it gives up on an answer itself. */

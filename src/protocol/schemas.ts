@@ -70,6 +70,23 @@ export const watchRequestSchema = z.strictObject({
   worker: workerIdentitySchema.optional(),
   /** The parents of every id watched: recorded, and a cancel of any ancestor answers the watch. */
   parents: parentListSchema.optional(),
+  /**
+   * Asks the server to keep these ids as a watch session: the answer names it, and the next poll names the
+   * session instead of the ids (see watchSessionRequestSchema). A server may decline (few ids, say).
+   */
+  keep: z.literal(true).optional(),
+});
+
+/**
+ * A poll that names a watch session instead of its ids: the server kept the ids (less those it answered as
+ * cancelled), so the poll carries only what changed, `remove` for ids whose tasks ended some other way. A
+ * session the server does not know (it expired, the server restarted, another server answers) is a 409
+ * `session_unknown`, and the client asks again with its ids.
+ */
+export const watchSessionRequestSchema = z.strictObject({
+  session: z.string().min(1).max(64),
+  remove: z.array(z.string().max(1_024)).max(MAX_IDS_PER_WATCH).optional(),
+  timeout: durationSchema.optional(),
 });
 
 export const reportRequestSchema = z.strictObject({
@@ -150,6 +167,8 @@ export const watchReplySchema = z.object({
    * cancelled". One record for them all: a parent may stop 10,000 ids in one answer.
    */
   parent: cancelRecordSchema.optional(),
+  /** When the server keeps the ids as a watch session: the name the next poll gives instead of them. */
+  session: z.string().optional(),
 });
 export type WatchReply = z.infer<typeof watchReplySchema>;
 

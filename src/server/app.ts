@@ -26,6 +26,8 @@ export interface ServerOptions {
   readonly maxOpenWatches: number;
   /** Ids held across all open watches; a watch that would pass it gets 503 like one past maxOpenWatches. */
   readonly maxWatchedIds?: number;
+  /** How long a watch session is kept without a poll; 60 s unless told otherwise. */
+  readonly sessionIdleMs?: number;
   readonly maxBodyBytes: number;
   /** When set, every route but /ping and /healthz needs `Authorization: Bearer <token>`. */
   readonly token?: string | undefined;
@@ -109,6 +111,7 @@ export function createApp({ canceler, tracker, scheduler, family, options, metri
     watchTimeoutMs: options.watchTimeoutMs,
     maxOpenWatches: options.maxOpenWatches,
     maxWatchedIds: options.maxWatchedIds ?? DEFAULT_MAX_WATCHED_IDS,
+    ...(options.sessionIdleMs === undefined ? {} : { sessionIdleMs: options.sessionIdleMs }),
     onBackgroundError,
     onAnswered: (outcome) => observer.watchAnswered?.(outcome),
   });

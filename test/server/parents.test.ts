@@ -35,11 +35,12 @@ test("a grandparent's cancel answers a child's watch: every id, and the grandpar
   const record = await cancel.json();
   const reply = await (await held).json();
   assert.equal(reply, { cancelled: ['sub-a', 'sub-b'], records: [], parent: record });
-  // step-a, a parent itself, got a cancel of its own from job-1's; the status of sub-b names the nearest.
+  // step-a, a parent itself, got a cancel of its own from job-1's; sub-b's record names step-a as the
+  // ancestor that reached it, and passes job-1's reason on: the tree names the task that was cancelled.
   await eventually(async () => (await task('step-a')).record?.reason === 'parent job-1 cancelled', "step-a's own record");
   const own = (await task('step-a')).record;
   assert.equal(own.by, record.by, "step-a's cancel names whoever cancelled job-1");
-  assert.equal((await task('sub-b')).record, { id: 'sub-b', reason: 'parent step-a cancelled', parent: 'step-a', cancelledAt: own.cancelledAt, expiresAt: own.expiresAt, by: record.by });
+  assert.equal((await task('sub-b')).record, { id: 'sub-b', reason: 'parent job-1 cancelled', parent: 'step-a', cancelledAt: own.cancelledAt, expiresAt: own.expiresAt, by: record.by });
   const status = (await task('sub-b')).status;
   assert.equal([status.state, status.cancelledBy], ['cancel_requested', record.by], 'marked as cancelled by the same asker');
 });

@@ -3,11 +3,12 @@ import { InvalidParentsError } from '../../core/task-family.ts';
 import type { WorkerIdentity } from '../../core/task-status.ts';
 import { nextTurn } from '../../core/turns.ts';
 import { HttpError } from '../../protocol/errors.ts';
-import { type WatchReply, watchQuerySchema, watchRequestSchema } from '../../protocol/schemas.ts';
+import { type WatchReply, watchQuerySchema, watchRequestSchema, watchSessionRequestSchema } from '../../protocol/schemas.ts';
 import { recordToWire } from '../../protocol/wire.ts';
 import type { AppContext } from '../app.ts';
 import { readJson, sendJson } from '../http-io.ts';
 import { parseInput, type RequestContext, type Route } from '../router.ts';
+import type { SessionResult } from '../watches.ts';
 
 /**
  * The `ids` (and `parents`) of a GET watch: the parameter may repeat, and each value is a comma-separated
@@ -57,7 +58,29 @@ export async function ancestorsOf(app: AppContext, ids: readonly string[], paren
 
 /** The JSON long poll on many ids at once. */
 export function watchRoutes(app: AppContext): Route[] {
-  const answer = async (ctx: RequestContext, ids: readonly string[], requestedMs: number | undefined, worker?: WorkerIdentity, parents?: readonly string[]) => {
+  const reply = (ctx: RequestContext, result: SessionResult, stopped: readonly string[], session?: string) => {
+    const body: WatchReply = {
+      cancelled: result.parent ? [...new Set(stopped)] : result.cancelled.map((r) => r.id),
+      records: result.cancelled.map(recordToWire),
+      ...(result.parent ? { parent: recordToWire(result.parent) } : {}),
+      ...(session ? { session } : {}),
+    };
+    sendJson(ctx.res, 200, body);
+    app.watches.observeLatency(result);
+  };
+
+  /** A poll of a watch session: what changed goes in, what was cancelled since the last poll comes out. */
+  const poll = (ctx: RequestContext, session: string, remove: readonly string[], requestedMs: number | undefined) =>
+    new Promise<void>((resolve) => {
+      app.watches.pollSession(session, ctx.caller.tokenId, remove, ctx.res, app.watches.timeoutFor(requestedMs), (result) => {
+        // Found at the session's start, not woken: an ancestor cancelled before these ids were watched.
+        if (result.parent && result.cancelArrivedAt === undefined) app.family.stoppedByParent(result.stopped ?? [], result.parent);
+        reply(ctx, result, result.stopped ?? [], session);
+        resolve();
+      });
+    });
+
+  const answer = async (ctx: RequestContext, ids: readonly string[], requestedMs: number | undefined, worker?: WorkerIdentity, parents?: readonly string[], keep = false) => {
     // Setting up a watch on thousands of ids takes milliseconds: it takes its turn like any heavy work.
     if (ids.length >= BIG_WATCH_IDS) {
       await nextTurn();
@@ -66,6 +89,12 @@ export function watchRoutes(app: AppContext): Route[] {
     }
     const timeoutMs = app.watches.timeoutFor(requestedMs);
     const ancestors = await ancestorsOf(app, ids, parents);
+    // Asked for, and worth it: the ids stay here as a session, and this and every later poll go through it.
+    const session = keep ? app.watches.openSession(ids, ancestors, worker, ctx.caller.tokenId) : undefined;
+    if (session !== undefined) {
+      if (parents !== undefined && parents.length > 0) app.family.link(ids, parents).catch(app.onBackgroundError);
+      return poll(ctx, session, [], requestedMs);
+    }
     const result = await new Promise<WaitResult>((resolve) => {
       app.watches.hold(ctx.res, ids, timeoutMs, worker, ctx.caller.tokenId, resolve, ancestors);
       // Links are recorded once the watch is held, after the statuses it writes and in the background like them.
@@ -77,13 +106,7 @@ export function watchRoutes(app: AppContext): Route[] {
     // An ancestor's cancel stops every id: all are listed, with the ancestor's one record for those without
     // their own. Thousands of them take their turn to be written.
     if (result.parent && ids.length >= BIG_WATCH_IDS) await nextTurn();
-    const reply: WatchReply = {
-      cancelled: result.parent ? [...new Set(ids)] : result.cancelled.map((r) => r.id),
-      records: result.cancelled.map(recordToWire),
-      ...(result.parent ? { parent: recordToWire(result.parent) } : {}),
-    };
-    sendJson(ctx.res, 200, reply);
-    app.watches.observeLatency(result);
+    reply(ctx, result, ids);
   };
   return [
     {
@@ -102,8 +125,14 @@ export function watchRoutes(app: AppContext): Route[] {
       pattern: /^\/v1\/watch$/,
       right: 'watch',
       handle: async (ctx) => {
-        const body = parseInput(watchRequestSchema, await readJson(ctx.req, app.options.maxBodyBytes));
-        await answer(ctx, body.ids, body.timeout, body.worker, body.parents);
+        const json = await readJson(ctx.req, app.options.maxBodyBytes);
+        if (typeof json === 'object' && json !== null && 'session' in json) {
+          const body = parseInput(watchSessionRequestSchema, json);
+          await poll(ctx, body.session, body.remove ?? [], body.timeout);
+          return;
+        }
+        const body = parseInput(watchRequestSchema, json);
+        await answer(ctx, body.ids, body.timeout, body.worker, body.parents, body.keep === true);
       },
     },
   ];
