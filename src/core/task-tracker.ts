@@ -243,7 +243,9 @@ export class TaskTracker {
           if (!status || this.#held.has(status.id) || !isLost(status, now, this.#leaseMs)) return undefined;
           lost++;
           this.#forget([status.id]);
-          const next = onLost(status, now);
+          // Lost as of when the lease ran out, not when this sweep ran: servers sharing the store that both
+          // see it agree on the change (a webhook event's id comes from it).
+          const next = onLost(status, status.lastSeenAt! + this.#leaseMs);
           this.#onLost(next);
           return next;
         },

@@ -19,6 +19,7 @@ import { seedRoutes } from './routes/seed.ts';
 import { taskRoutes } from './routes/tasks.ts';
 import { watchRoutes } from './routes/watch.ts';
 import { WatchHolder } from './watches.ts';
+import type { WebhookObserver } from './webhooks.ts';
 
 export interface ServerOptions {
   /** The longest a watch is held; also what a watch that names no timeout gets. */
@@ -53,6 +54,8 @@ export interface ServerObserver {
   childrenCancelled?(record: CancelRecord, marked: number, ms: number): void;
   /** A request failed through no fault of the client. */
   failed?(error: unknown, request: { method: string; path: string }): void;
+  /** Webhook deliveries made and failed. */
+  readonly webhooks?: WebhookObserver;
 }
 
 export interface AppDependencies {

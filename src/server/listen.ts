@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { Server as TlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { Canceler, DEFAULT_SWEEP_INTERVAL_MS } from '../core/canceler.ts';
+import { Canceler, DEFAULT_SWEEP_INTERVAL_MS, recordViaParent } from '../core/canceler.ts';
 import { TaskTracker } from '../core/task-tracker.ts';
 import { TaskFamily } from '../core/task-family.ts';
 import { CancelScheduler } from '../core/cancel-scheduler.ts';
@@ -10,6 +10,7 @@ import type { CancelStore } from '../core/store.ts';
 import { createApp, type ServerObserver, type ServerOptions } from './app.ts';
 import type { TokenEntry } from './auth.ts';
 import { rawErrorReply } from './http-io.ts';
+import { type WebhookConfig, Webhooks } from './webhooks.ts';
 import { ServerMetrics } from './metrics.ts';
 
 /** What HTTPS is served with, as PEM text. */
@@ -32,6 +33,8 @@ export interface ServerConfig extends ServerOptions {
   /** Tasks nobody watches are forgotten once their last activity is this old; never when not set. */
   readonly retentionMs?: number;
   readonly observer?: ServerObserver;
+  /** Where to tell other systems of tasks that end or are lost; none when not set. */
+  readonly webhooks?: WebhookConfig;
   readonly clock?: Clock;
   /** Connections open at once; more are closed as they arrive. Unlimited when not set. */
   readonly maxConnections?: number;
@@ -86,6 +89,23 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     onError: config.onBackgroundError,
   });
   const metrics = new ServerMetrics();
+  const webhooks =
+    config.webhooks === undefined
+      ? undefined
+      : new Webhooks({
+          store: config.store,
+          config: config.webhooks,
+          cancelOf: async (id) => {
+            const [own] = await canceler.find([id]);
+            if (own) return own;
+            const ancestor = await family.cancelledAncestor(id, await family.parentsOf(id));
+            return ancestor && recordViaParent(id, ancestor);
+          },
+          ...(config.clock ? { clock: config.clock } : {}),
+          ...(config.observer?.webhooks ? { observer: config.observer.webhooks } : {}),
+          onError: config.onBackgroundError,
+          onOutcome: (outcome) => metrics.webhookDeliveries[outcome].inc(),
+        });
   const tracker = new TaskTracker({
     store: config.store,
     leaseMs: config.leaseMs ?? 3 * config.watchTimeoutMs,
@@ -95,7 +115,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       metrics.lostTasks.inc();
       config.observer?.lost?.(status);
     },
-    onChange: (status) => config.observer?.taskChanged?.(status),
+    onChange: (status) => {
+      config.observer?.taskChanged?.(status);
+      webhooks?.taskChanged(status);
+    },
     ...(config.retentionMs !== undefined ? { retentionMs: config.retentionMs } : {}),
     onForgotten: (count) => metrics.forgottenTasks.inc(count),
   });
@@ -123,7 +146,11 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   });
   const options = { ...config, requireClientCertificate: config.tls?.clientCa !== undefined };
   const app = createApp({ canceler, tracker, scheduler, family, options, metrics, onBackgroundError: config.onBackgroundError, ...(config.observer ? { observer: config.observer } : {}), ...(config.clock ? { clock: config.clock } : {}) });
-  metrics.observe({ trackedTasks: () => config.store.countStatuses(), watchedIds: app.watchedIds });
+  metrics.observe({
+    trackedTasks: () => config.store.countStatuses(),
+    watchedIds: app.watchedIds,
+    ...(webhooks ? { queuedDeliveries: () => config.store.countDeliveries() } : {}),
+  });
   const httpOptions = {
     headersTimeout: config.headersTimeoutMs ?? HEADERS_TIMEOUT_MS,
     requestTimeout: config.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
@@ -185,7 +212,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       app.beginShutdown();
       tracker.close();
       scheduler.close();
-      return (closing ??= shutDown(server, canceler, config.store));
+      // Queued deliveries stay in the store for the next start; a try in flight is waited for.
+      return (closing ??= Promise.all([webhooks?.close(), shutDown(server, canceler, config.store)]).then(() => {}));
     },
   };
 }

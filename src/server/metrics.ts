@@ -49,6 +49,18 @@ export class ServerMetrics {
     registers: [this.registry],
   });
 
+  readonly webhookDeliveryAttempts = new Counter({
+    name: 'taskctl_webhook_deliveries_total',
+    help: 'Webhook delivery tries, by outcome: delivered, failed (retried later), dropped (given up after --webhook-retry).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly webhookDeliveries = {
+    delivered: this.webhookDeliveryAttempts.labels({ outcome: 'delivered' }),
+    failed: this.webhookDeliveryAttempts.labels({ outcome: 'failed' }),
+    dropped: this.webhookDeliveryAttempts.labels({ outcome: 'dropped' }),
+  } as const;
+
   readonly droppedConnections = new Counter({
     name: 'taskctl_connections_dropped_total',
     help: 'Connections closed on arrival because --max-connections were open.',
@@ -56,7 +68,20 @@ export class ServerMetrics {
   });
 
   /** Gauges read when scraped: how many tasks the store tracks, how many ids the open watches hold. */
-  observe(sources: { trackedTasks: () => Promise<number>; watchedIds: () => number }): void {
+  observe(sources: { trackedTasks: () => Promise<number>; watchedIds: () => number; queuedDeliveries?: () => Promise<number> }): void {
+    const queued = sources.queuedDeliveries;
+    if (queued) {
+      // Each outcome shows from the start, at 0, so that a rate or an alert on it has a series to read.
+      for (const outcome of Object.values(this.webhookDeliveries)) outcome.inc(0);
+      new Gauge({
+        name: 'taskctl_webhook_queue',
+        help: 'Webhook deliveries queued: not yet made, retrying, or waiting for their next try.',
+        registers: [this.registry],
+        async collect() {
+          this.set(await queued().catch(() => Number.NaN));
+        },
+      });
+    }
     new Gauge({
       name: 'taskctl_tasks_tracked',
       help: 'Task statuses the store holds (watched, ended or lost, until retention forgets them).',

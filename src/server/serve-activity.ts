@@ -1,6 +1,7 @@
 import type { CancelRecord, CancelRoute } from '../core/store.ts';
 import type { TaskLifeState, TaskStatus } from '../core/task-status.ts';
 import type { ServerObserver } from './app.ts';
+import type { WebhookObserver } from './webhooks.ts';
 
 export interface RecentCancel {
   readonly id: string;
@@ -40,6 +41,8 @@ export interface ServeState {
   readonly recentErrors: readonly RecentError[];
   /** Newest first. */
   readonly recentTaskChanges: readonly RecentTaskChange[];
+  /** Webhook endpoints whose last try failed (as endpointLabel shows them), until one succeeds. */
+  readonly failingWebhooks: readonly string[];
 }
 
 const KEEP_CANCELS = 10;
@@ -53,7 +56,7 @@ export class ServeActivity implements ServerObserver {
 
   constructor(where: { url: string; store: string }, now: () => number = Date.now) {
     this.#now = now;
-    this.#state = { ...where, startedAt: now(), cancelsTotal: 0, watchesAnsweredTotal: 0, lostTotal: 0, recentCancels: [], recentErrors: [], recentTaskChanges: [] };
+    this.#state = { ...where, startedAt: now(), cancelsTotal: 0, watchesAnsweredTotal: 0, lostTotal: 0, recentCancels: [], recentErrors: [], recentTaskChanges: [], failingWebhooks: [] };
   }
 
   get state(): ServeState {
@@ -89,6 +92,18 @@ export class ServeActivity implements ServerObserver {
     const entry: RecentError = { message: request ? `${request.method} ${request.path}: ${what}` : what, at: this.#now() };
     this.#update({ recentErrors: [entry, ...this.#state.recentErrors].slice(0, KEEP_ERRORS) });
   }
+
+  readonly webhooks: WebhookObserver = {
+    delivered: (endpoint) => {
+      if (this.#state.failingWebhooks.includes(endpoint)) this.#update({ failingWebhooks: this.#state.failingWebhooks.filter((e) => e !== endpoint) });
+    },
+    failed: (endpoint, error, givenUp) => {
+      // The list of errors gets a line when an endpoint starts failing and for each event given up, not for every retry.
+      const failing = this.#state.failingWebhooks.includes(endpoint);
+      if (!failing) this.#update({ failingWebhooks: [...this.#state.failingWebhooks, endpoint] });
+      if (!failing || givenUp) this.failed(new Error(`webhook ${endpoint}: ${error}${givenUp ? ' (an event was given up)' : ''}`));
+    },
+  };
 
   subscribe(listener: () => void): () => void {
     this.#listeners.add(listener);

@@ -1,4 +1,4 @@
-import type { CancelRecord, CancelStore, ParentLink, ScheduledCancel, StatusQuery } from '../core/store.ts';
+import type { CancelRecord, CancelStore, Delivery, ParentLink, ScheduledCancel, StatusQuery } from '../core/store.ts';
 import { lastActivity, type TaskLifeState, type TaskStatus } from '../core/task-status.ts';
 import { nextTurn } from '../core/turns.ts';
 import { SortedIds } from './sorted-ids.ts';
@@ -15,6 +15,7 @@ export class MemoryStore implements CancelStore {
   readonly #ids = new SortedIds();
   readonly #idsByState = new Map<TaskLifeState, SortedIds>();
   readonly #schedules = new Map<string, ScheduledCancel>();
+  readonly #outbox = new Map<string, Delivery>();
   /** Parent links: each child's direct parents, and each parent's children in id order. */
   readonly #parentsOf = new Map<string, readonly string[]>();
   readonly #childrenOf = new Map<string, SortedIds>();
@@ -178,6 +179,29 @@ export class MemoryStore implements CancelStore {
       if (children?.size === 0) this.#childrenOf.delete(parent);
     }
     this.#parentsOf.delete(child);
+  }
+
+  async enqueueDeliveries(deliveries: readonly Delivery[]): Promise<void> {
+    for (const delivery of deliveries) if (!this.#outbox.has(delivery.id)) this.#outbox.set(delivery.id, delivery);
+  }
+
+  async claimDeliveries(now: number, leaseMs: number, limit: number): Promise<Delivery[]> {
+    const due = [...this.#outbox.values()].filter((d) => d.nextAt <= now).sort((a, b) => a.nextAt - b.nextAt).slice(0, limit);
+    for (const delivery of due) this.#outbox.set(delivery.id, { ...delivery, nextAt: now + leaseMs });
+    return due.map((d) => ({ ...d, nextAt: now + leaseMs }));
+  }
+
+  async finishDelivery(id: string): Promise<void> {
+    this.#outbox.delete(id);
+  }
+
+  async retryDelivery(id: string, attempts: number, nextAt: number): Promise<void> {
+    const delivery = this.#outbox.get(id);
+    if (delivery) this.#outbox.set(id, { ...delivery, attempts, nextAt });
+  }
+
+  async countDeliveries(): Promise<number> {
+    return this.#outbox.size;
   }
 
   async check(): Promise<void> {}

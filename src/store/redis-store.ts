@@ -3,6 +3,7 @@ import {
   type CancelRecord,
   type CancelSource,
   type CancelStore,
+  type Delivery,
   type ParentLink,
   type RemoteCancelListener,
   type ScheduledCancel,
@@ -113,6 +114,42 @@ return forgotten
 
 // Ids per script call: each call holds Redis for its whole run, so it stays short.
 const LINKS_PER_SCRIPT = 500;
+
+// The outbox: each delivery's JSON in a hash, its due time in a sorted set. A claim moves the due time
+// past the lease in the same atomic step that reads it, so two servers never claim one delivery at once.
+// KEYS: outbox hash, due set. ARGV: now, lease ms, limit. Returns the claimed deliveries' JSON.
+const CLAIM_SCRIPT = `
+local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+local claimed = {}
+local leased = tonumber(ARGV[1]) + tonumber(ARGV[2])
+for _, id in ipairs(ids) do
+  local json = redis.call('HGET', KEYS[1], id)
+  if json then
+    redis.call('ZADD', KEYS[2], leased, id)
+    table.insert(claimed, json)
+  else
+    redis.call('ZREM', KEYS[2], id)
+  end
+end
+return claimed
+`;
+
+// Queues deliveries not queued already nor made lately: two servers that both see a task go lost queue
+// the same event, and the second may come after the first was delivered.
+// KEYS: outbox hash, due set, then each delivery's sent marker. ARGV: each delivery's id, JSON and due time.
+const ENQUEUE_SCRIPT = `
+for i = 3, #KEYS do
+  local at = (i - 3) * 3
+  if redis.call('EXISTS', KEYS[i]) == 0 and redis.call('HSETNX', KEYS[1], ARGV[at + 1], ARGV[at + 2]) == 1 then
+    redis.call('ZADD', KEYS[2], tonumber(ARGV[at + 3]), ARGV[at + 1])
+  end
+end
+return 0
+`;
+
+// How long a made delivery's id is remembered, so that the same event queued late by another server is
+// not sent again: far longer than servers sharing a store take to see the same change.
+const SENT_MARKER_MS = 3_600_000;
 
 /**
  * Records in Redis, shared by every server pointed at it. Redis expires each record at its TTL, so
@@ -340,6 +377,35 @@ export class RedisStore implements CancelStore {
   /** Redis expires records itself. */
   async sweep(): Promise<number> {
     return 0;
+  }
+
+  async enqueueDeliveries(deliveries: readonly Delivery[]): Promise<void> {
+    if (deliveries.length === 0) return;
+    const keys = [`${this.#prefix}outbox`, `${this.#prefix}outbox-due`, ...deliveries.map((d) => `${this.#prefix}outbox-sent:${d.id}`)];
+    const args = deliveries.flatMap((d) => [d.id, JSON.stringify(d), d.nextAt]);
+    await this.#run(() => this.#commands.eval(ENQUEUE_SCRIPT, keys.length, ...keys, ...args));
+  }
+
+  async claimDeliveries(now: number, leaseMs: number, limit: number): Promise<Delivery[]> {
+    const claimed = (await this.#run(() => this.#commands.eval(CLAIM_SCRIPT, 2, `${this.#prefix}outbox`, `${this.#prefix}outbox-due`, now, leaseMs, limit))) as string[];
+    return claimed.map((json) => ({ ...(JSON.parse(json) as Delivery), nextAt: now + leaseMs }));
+  }
+
+  async finishDelivery(id: string): Promise<void> {
+    await this.#run(() =>
+      this.#commands.multi().hdel(`${this.#prefix}outbox`, id).zrem(`${this.#prefix}outbox-due`, id).set(`${this.#prefix}outbox-sent:${id}`, '1', 'PX', SENT_MARKER_MS).exec(),
+    );
+  }
+
+  async retryDelivery(id: string, attempts: number, nextAt: number): Promise<void> {
+    const json = await this.#run(() => this.#commands.hget(`${this.#prefix}outbox`, id));
+    if (json === null) return;
+    const delivery: Delivery = { ...(JSON.parse(json) as Delivery), attempts, nextAt };
+    await this.#run(() => this.#commands.multi().hset(`${this.#prefix}outbox`, id, JSON.stringify(delivery)).zadd(`${this.#prefix}outbox-due`, nextAt, id).exec());
+  }
+
+  async countDeliveries(): Promise<number> {
+    return this.#run(() => this.#commands.zcard(`${this.#prefix}outbox-due`));
   }
 
   async check(): Promise<void> {

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import type { CancelRecord, CancelSource, CancelStore, ParentLink, ScheduledCancel, StatusQuery } from '../core/store.ts';
+import type { CancelRecord, CancelSource, CancelStore, Delivery, ParentLink, ScheduledCancel, StatusQuery } from '../core/store.ts';
 import { nextTurn } from '../core/turns.ts';
 import { lastActivity, type TaskStatus } from '../core/task-status.ts';
 
@@ -56,6 +56,25 @@ interface StatusRow {
   body: string;
 }
 
+interface OutboxStatements {
+  readonly enqueue: StatementSync;
+  readonly due: StatementSync;
+  readonly claim: StatementSync;
+  readonly finish: StatementSync;
+  readonly retry: StatementSync;
+  readonly count: StatementSync;
+}
+
+interface DeliveryRow {
+  id: string;
+  event_id: string;
+  endpoint: string;
+  body: string;
+  created_at: number;
+  attempts: number;
+  next_at: number;
+}
+
 interface LinkStatements {
   readonly unlink: StatementSync;
   readonly link: StatementSync;
@@ -102,6 +121,7 @@ export class SqliteStore implements CancelStore {
   readonly #deleteSchedule: StatementSync;
   readonly #freePages: StatementSync;
   readonly #links: LinkStatements;
+  readonly #outbox: OutboxStatements;
   #pending: PendingWrite[] = [];
   #flushScheduled = false;
   #statusCount: number;
@@ -147,6 +167,7 @@ export class SqliteStore implements CancelStore {
     this.#addColumnIfMissing('cancels', 'cancelled_by');
     this.#addColumnIfMissing('schedules', 'scheduled_by');
     this.#links = this.#prepareLinks();
+    this.#outbox = this.#prepareOutbox();
     this.#select = this.#db.prepare('SELECT * FROM cancels WHERE id = ? AND expires_at > ?');
     this.#upsert = this.#db.prepare('INSERT OR REPLACE INTO cancels (id, reason, cancelled_at, expires_at, cancelled_by) VALUES (?, ?, ?, ?, ?)');
     // One statement for any number of ids: they travel as one JSON array.
@@ -177,6 +198,24 @@ export class SqliteStore implements CancelStore {
    * children page by id, with an index by child for a child's parents. Created here if missing, so files
    * made before parents gain it on their first start.
    */
+  #prepareOutbox(): OutboxStatements {
+    this.#db.exec(`
+      CREATE TABLE IF NOT EXISTS webhook_outbox (
+        id TEXT PRIMARY KEY, event_id TEXT NOT NULL, endpoint TEXT NOT NULL, body TEXT NOT NULL,
+        created_at INTEGER NOT NULL, attempts INTEGER NOT NULL, next_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS webhook_outbox_by_due ON webhook_outbox (next_at);
+    `);
+    return {
+      enqueue: this.#db.prepare('INSERT OR IGNORE INTO webhook_outbox (id, event_id, endpoint, body, created_at, attempts, next_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      due: this.#db.prepare('SELECT * FROM webhook_outbox WHERE next_at <= ? ORDER BY next_at LIMIT ?'),
+      claim: this.#db.prepare('UPDATE webhook_outbox SET next_at = ? WHERE id = ?'),
+      finish: this.#db.prepare('DELETE FROM webhook_outbox WHERE id = ?'),
+      retry: this.#db.prepare('UPDATE webhook_outbox SET attempts = ?, next_at = ? WHERE id = ?'),
+      count: this.#db.prepare('SELECT count(*) AS n FROM webhook_outbox'),
+    };
+  }
+
   #prepareLinks(): LinkStatements {
     this.#db.exec(`
       CREATE TABLE IF NOT EXISTS task_parents (parent TEXT NOT NULL, child TEXT NOT NULL, PRIMARY KEY (parent, child)) WITHOUT ROWID;
@@ -357,6 +396,46 @@ export class SqliteStore implements CancelStore {
     }
     await Promise.all(writes);
     return forgotten;
+  }
+
+  async enqueueDeliveries(deliveries: readonly Delivery[]): Promise<void> {
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < deliveries.length; i += ROWS_PER_TRANSACTION) {
+      const step = deliveries.slice(i, i + ROWS_PER_TRANSACTION);
+      writes.push(this.#write(step.length, 'commit', () => {
+        for (const d of step) this.#outbox.enqueue.run(d.id, d.eventId, d.endpoint, d.body, d.createdAt, d.attempts, d.nextAt);
+      }));
+    }
+    await Promise.all(writes);
+  }
+
+  claimDeliveries(now: number, leaseMs: number, limit: number): Promise<Delivery[]> {
+    return this.#write(limit, 'commit', () => {
+      const rows = this.#outbox.due.all(now, limit) as unknown as DeliveryRow[];
+      for (const row of rows) this.#outbox.claim.run(now + leaseMs, row.id);
+      return rows.map((row) => ({
+        id: row.id,
+        eventId: row.event_id,
+        endpoint: row.endpoint,
+        body: row.body,
+        createdAt: Number(row.created_at),
+        attempts: Number(row.attempts),
+        nextAt: now + leaseMs,
+      }));
+    });
+  }
+
+  finishDelivery(id: string): Promise<void> {
+    return this.#write(1, 'commit', () => void this.#outbox.finish.run(id));
+  }
+
+  retryDelivery(id: string, attempts: number, nextAt: number): Promise<void> {
+    return this.#write(1, 'commit', () => void this.#outbox.retry.run(attempts, nextAt, id));
+  }
+
+  async countDeliveries(): Promise<number> {
+    // The outbox is small (what endpoints have not taken yet), so counting it is cheap.
+    return (this.#outbox.count.get() as { n: number }).n;
   }
 
   /** Deletes expired records a transaction's budget at a time, however many expired at once. */

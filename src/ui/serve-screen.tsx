@@ -75,6 +75,15 @@ export function ServeScreen({ state, openWatches, trackedTasks, cancelsPerSecond
     { spans: [{ text: 'watches answered/s ' }, { text: rate(watchesPerSecond), bold: true }], short: [{ text: 'answered/s ' }, { text: rate(watchesPerSecond), bold: true }], optional: true },
     { spans: [{ text: `cancels since start ${state.cancelsTotal}` }], short: [{ text: `cancels ${state.cancelsTotal}` }], optional: true },
     { spans: [{ text: 'tasks lost ' }, { text: String(state.lostTotal), color: state.lostTotal > 0 ? 'red' : undefined }], short: [{ text: 'lost ' }, { text: String(state.lostTotal), color: state.lostTotal > 0 ? 'red' : undefined }] },
+    ...(state.failingWebhooks.length === 0
+      ? []
+      : [
+          {
+            spans: [{ text: 'webhooks failing ' }, { text: state.failingWebhooks.join(' '), color: 'red' }],
+            short: [{ text: 'webhooks failing ' }, { text: String(state.failingWebhooks.length), color: 'red' }],
+            minWidth: 12,
+          } satisfies Segment,
+        ]),
   ];
   return (
     <Box flexDirection="column">

@@ -32,7 +32,7 @@ test('every client command lists the TLS options and exit code 5 in its --help',
     assert.match(help, /[,;] 5 not trusted/, `${command} --help: exit code 5`);
   }
   const serve = (await runCli(['serve', '--help'])).stdout.replace(/\s+/g, ' ');
-  for (const option of ['--tls-cert', '--tls-key', '--client-ca', '--tokens', 'TASKCTL_TOKENS_FILE', 'SIGHUP']) assert.match(serve, option, `serve --help: ${option}`);
+  for (const option of ['--tls-cert', '--tls-key', '--client-ca', '--tokens', 'TASKCTL_TOKENS_FILE', 'SIGHUP', '--webhook', 'TASKCTL_WEBHOOK_SECRET', '--webhook-events', '--webhook-retry']) assert.match(serve, option, `serve --help: ${option}`);
 });
 
 test('token new: a fresh token (256 random bits) shown once, and the tokens-file line holding only its SHA-256', async () => {
@@ -139,6 +139,23 @@ test('work: bad options get one clear line and exit 2', async () => {
     const result = await runCli(args);
     assert.is(result.code, 2, args.join(' '));
     assert.match(result.stderr, message);
+    noStackTrace(result.stderr);
+  }
+});
+
+test('serve: bad webhook options get one clear line and exit 2, before anything listens', async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['--webhook', 'http://127.0.0.1:9/hook'], /^taskctl: --webhook needs --webhook-secret \(or TASKCTL_WEBHOOK_SECRET\)/],
+    [['--webhook', 'ftp://example.com/', '--webhook-secret', 's3cret-s3cret'], /--webhook: must be an http:\/\/ or https:\/\/ URL/],
+    [['--webhook', 'http://127.0.0.1:9/', '--webhook-secret', 's3cret', '--webhook-events', 'lost,exploded'], /--webhook-events: each must be one of watching, cancel_requested/],
+    [['--webhook', 'http://127.0.0.1:9/', '--webhook-secret', 's3cret', '--webhook-retry', '90d'], /--webhook-retry: at most 30d/],
+    [['--webhook', 'http://127.0.0.1:9/', '--webhook-secret', ' s3cret\n'], /--webhook-secret: must not start or end with whitespace/],
+  ];
+  for (const [extra, message] of cases) {
+    const result = await runCli(['serve', '--port', '0', '--store', 'memory', '--no-tui', ...extra]);
+    assert.is(result.code, 2, extra.join(' '));
+    assert.match(result.stderr, message);
+    assert.is(result.stderr.split('\n').length, 2, result.stderr);
     noStackTrace(result.stderr);
   }
 });

@@ -7,7 +7,9 @@ import { startTestServer } from '../helpers/server.ts';
 test('GET /metrics passes promtool check metrics after cancels, watches and a lost task', async () => {
   // Debian's prometheus package ships promtool; .ci/run installs it, and its absence fails this test.
   assert.is(spawnSync('promtool', ['--version']).status, 0, 'promtool is not installed (apt-get install prometheus)');
-  const server = await startTestServer({ watchTimeoutMs: 300, leaseMs: 100 });
+  // With a webhook to a port nothing listens on, so that its counter and queue gauge are linted too.
+  const webhooks = { endpoints: ['http://127.0.0.1:9/'], secret: 'metrics-test-secret', events: new Set(['lost'] as const), retryMs: 60_000 };
+  const server = await startTestServer({ watchTimeoutMs: 300, leaseMs: 100, webhooks });
   try {
     await fetch(`${server.url}/cancel-task/m-1`);
     await (await fetch(`${server.url}/watch-task/m-1`)).text();
@@ -15,6 +17,8 @@ test('GET /metrics passes promtool check metrics after cancels, watches and a lo
     await (await fetch(`${server.url}/nope`)).text();
     const text = await (await fetch(`${server.url}/metrics`)).text();
     assert.match(text, /^taskctl_cancels_total\{route="seed"\} 1$/m);
+    assert.match(text, /^taskctl_webhook_queue \d+$/m);
+    assert.match(text, /^taskctl_webhook_deliveries_total\{outcome="delivered"\} 0$/m);
     const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
     assert.is(check.status, 0, `promtool: ${check.stdout}${check.stderr}`);
   } finally {

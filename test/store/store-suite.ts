@@ -216,6 +216,23 @@ export function storeSuite(
     assert.is(await store.forgetParents(['kept']), 0, 'a child with a status keeps its links');
   });
 
+  test('webhook outbox: queued once per id, claimed out of reach for a lease, retried, finished', async ({ store }) => {
+    const delivery = (id: string, nextAt: number) => ({ id, eventId: `e-${id}`, endpoint: 'http://hooks.example/x', body: `{"n":"${id}"}`, createdAt: 0, attempts: 0, nextAt });
+    await store.enqueueDeliveries([delivery('a', 100), delivery('b', 900), delivery('later', 5_000)]);
+    await store.enqueueDeliveries([{ ...delivery('a', 50), body: 'another server queued it too' }]);
+    assert.is(await store.countDeliveries(), 3);
+    const claimed = await store.claimDeliveries(1_000, 500, 10);
+    assert.equal(claimed.map((d) => d.id), ['a', 'b'], 'due ones, soonest first');
+    assert.is(claimed[0]!.body, '{"n":"a"}', 'the first one queued is kept');
+    assert.equal(await store.claimDeliveries(1_200, 500, 10), [], 'claimed ones are out of reach for the lease');
+    await store.retryDelivery('a', 1, 3_000);
+    await store.finishDelivery('b');
+    assert.is(await store.countDeliveries(), 2);
+    assert.equal((await store.claimDeliveries(1_600, 500, 10)).map((d) => d.id), [], 'a moved to 3,000, b is gone');
+    const again = await store.claimDeliveries(3_000, 500, 10);
+    assert.equal(again.map((d) => [d.id, d.attempts]), [['a', 1]]);
+  });
+
   test('check answers when the store can serve', async ({ store }) => {
     await store.check();
   });

@@ -68,4 +68,20 @@ test('with tokens, who cancelled shows in its own column, with how when it was n
   assert.match(frame(open), /job-1\s+127\.0\.0\.1/);
 });
 
+test('a failing webhook endpoint is named on the stats line and in the errors until a delivery succeeds', () => {
+  const activity = new ServeActivity({ url: 'http://127.0.0.1:8080', store: 'memory' }, () => T0);
+  activity.webhooks.failed!('https://hooks.example.com/taskctl', 'answered HTTP 502', false);
+  activity.webhooks.failed!('https://hooks.example.com/taskctl', 'answered HTTP 502', false);
+  const failing = frame(activity);
+  // At 100 columns the stats line takes its short forms: the count there, the endpoint in the errors.
+  assert.match(failing, /lost 0 · webhooks failing 1\n/);
+  assert.match(failing, 'webhook https://hooks.example.com/taskctl: answered HTTP 502');
+  // One error line when it starts failing, not one per retry.
+  assert.is(failing.split('answered HTTP 502').length - 1, 1);
+  activity.webhooks.failed!('https://hooks.example.com/taskctl', 'answered HTTP 502', true);
+  assert.match(frame(activity), 'an event was given up');
+  activity.webhooks.delivered!('https://hooks.example.com/taskctl');
+  assert.not.match(frame(activity), 'webhooks failing');
+});
+
 test.run();

@@ -6,6 +6,9 @@ import { formatDuration } from '../../core/duration.ts';
 import { durationSchema } from '../../protocol/schemas.ts';
 import { StoreUnavailableError } from '../../core/store.ts';
 import type { ServerObserver } from '../../server/app.ts';
+import { TASK_LIFE_STATES, type TaskLifeState } from '../../core/task-status.ts';
+import { DEFAULT_WEBHOOK_EVENTS, DEFAULT_WEBHOOK_RETRY_MS } from '../../server/webhook-defaults.ts';
+import { endpointLabel, type WebhookConfig } from '../../server/webhooks.ts';
 import { parseTokensFile, type TokenEntry, TokensFileError } from '../../server/auth.ts';
 import { startServer, type TlsConfig } from '../../server/listen.ts';
 import { ServeActivity } from '../../server/serve-activity.ts';
@@ -24,6 +27,14 @@ const tokenSchema = z
   .string()
   .refine((token) => token.trim().length > 0, 'must not be empty')
   .refine((token) => token.trim() === token, 'must not start or end with whitespace (a stray newline from a file?)');
+
+// The store holds an undelivered event no longer than this.
+const MAX_WEBHOOK_RETRY_MS = 30 * 24 * 3_600_000;
+
+const webhookUrlSchema = z
+  .string()
+  .max(2_048)
+  .refine((text) => URL.canParse(text) && ['http:', 'https:'].includes(new URL(text).protocol), 'must be an http:// or https:// URL');
 
 const optionsSchema = z.object({
   host: z.string().min(1),
@@ -45,6 +56,13 @@ const optionsSchema = z.object({
   tlsKey: z.string().min(1).optional(),
   clientCa: z.string().min(1).optional(),
   tokens: z.string().min(1).optional(),
+  webhook: z.array(webhookUrlSchema).optional(),
+  webhookSecret: tokenSchema.optional(),
+  webhookEvents: z
+    .string()
+    .transform((text) => text.split(',').map((state) => state.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(TASK_LIFE_STATES as [TaskLifeState, ...TaskLifeState[]], { message: `each must be one of ${TASK_LIFE_STATES.join(', ')}` })).min(1, 'name at least one state')),
+  webhookRetry: durationSchema.pipe(z.number().min(1_000, 'at least 1s').max(MAX_WEBHOOK_RETRY_MS, `at most ${formatDuration(MAX_WEBHOOK_RETRY_MS)}`)),
 });
 
 type ServeOptions = z.output<typeof optionsSchema>;
@@ -65,6 +83,13 @@ function loadTls(options: ServeOptions): (TlsConfig & { leaf: KeyPair['leaf'] })
   if (options.tlsCert === undefined || options.tlsKey === undefined) return undefined;
   const pair = readKeyPair('--tls-cert', options.tlsCert, '--tls-key', options.tlsKey);
   return { ...pair, ...(options.clientCa !== undefined ? { clientCa: readCertificates('--client-ca', options.clientCa) } : {}) };
+}
+
+/** Where and what to send, when --webhook is given; a receiver cannot trust an unsigned event, so a secret is required. */
+function webhookConfig(options: ServeOptions): WebhookConfig | undefined {
+  if (!options.webhook?.length) return undefined;
+  if (options.webhookSecret === undefined) throw new UsageError('--webhook needs --webhook-secret (or TASKCTL_WEBHOOK_SECRET): receivers check the signature with it');
+  return { endpoints: [...new Set(options.webhook)], secret: options.webhookSecret, events: new Set(options.webhookEvents), retryMs: options.webhookRetry };
 }
 
 /** A certificate as a log line shows it. */
@@ -95,6 +120,9 @@ function loggingObserver(log: Logger): ServerObserver {
     },
     lost: (status) => log.info('lost', { id: status.id, worker: status.worker ? `${status.worker.host}:${status.worker.pid}` : undefined }),
     failed: (error, request) => log.error('request failed', { ...request, error: (error as Error)?.message ?? String(error) }),
+    webhooks: {
+      failed: (endpoint, error, givenUp) => log.error(givenUp ? 'webhook given up' : 'webhook failed', { endpoint, error }),
+    },
   };
 }
 
@@ -111,7 +139,11 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown,
     token: args.token ?? (env.TASKCTL_TOKEN || undefined),
     tokens: args.tokens ?? (env.TASKCTL_TOKENS_FILE || undefined),
     maxConnections: args.maxConnections ?? defaultMaxConnections(),
+    webhookSecret: args.webhookSecret ?? (env.TASKCTL_WEBHOOK_SECRET || undefined),
+    webhookEvents: args.webhookEvents ?? DEFAULT_WEBHOOK_EVENTS.join(','),
+    webhookRetry: args.webhookRetry ?? formatDuration(DEFAULT_WEBHOOK_RETRY_MS),
   });
+  const webhooks = webhookConfig(options);
   const leaseMs = options.lease ?? 3 * options.watchTimeout;
   if (!(options.retention > leaseMs)) {
     throw new UsageError(`--retention must be longer than the lease (${formatDuration(leaseMs)}), or watched tasks could be forgotten`);
@@ -158,6 +190,7 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown,
       token: options.token,
       tokens,
       tls,
+      webhooks,
       observer: dashboard ?? loggingObserver(log),
       onBackgroundError,
     });
@@ -175,6 +208,7 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown,
     watchTimeout: formatDuration(options.watchTimeout),
     ttl: formatDuration(options.ttl),
     auth,
+    ...(webhooks ? { webhooks: webhooks.endpoints.map(endpointLabel).join(' '), webhookEvents: [...webhooks.events].join(',') } : {}),
     ...(tls ? { certificate: describeCertificate(tls.leaf), clientCertificates: tls.clientCa ? 'required' : 'no' } : {}),
   };
   // Each file is reloaded on its own: a bad tokens file does not hold back a renewed certificate, nor the reverse.

@@ -3,6 +3,7 @@ import { formatDuration } from '../../core/duration.ts';
 import { DEFAULT_MAX_OPEN_WATCHES, DEFAULT_MAX_WATCHED_IDS, DEFAULT_RETENTION_MS, DEFAULT_WATCH_TIMEOUT_MS, MAX_WATCH_TIMEOUT_MS } from '../../protocol/limits.ts';
 import { defaultSqlitePath } from '../../store/data-path.ts';
 import type { CommandDefinition } from '../context.ts';
+import { DEFAULT_WEBHOOK_EVENTS, DEFAULT_WEBHOOK_RETRY_MS } from '../../server/webhook-defaults.ts';
 
 export type ServeArgs = {
   host: string;
@@ -15,6 +16,10 @@ export type ServeArgs = {
   token?: string;
   insecure: boolean;
   json: boolean;
+  webhook?: string[];
+  webhookSecret?: string;
+  webhookEvents?: string;
+  webhookRetry?: string;
   tui: boolean;
   redisPrefix?: string;
   lease?: string;
@@ -50,6 +55,10 @@ export const serveCommand: CommandDefinition<ServeArgs> = {
       .option('tls-cert', { type: 'string', describe: 'Serve HTTPS with this PEM certificate (a chain after it is sent too); SIGHUP reloads it' })
       .option('tls-key', { type: 'string', describe: 'PEM private key of --tls-cert' })
       .option('client-ca', { type: 'string', describe: 'Require client certificates signed by this PEM CA (mutual TLS; needs --tls-cert)' })
+      .option('webhook', { type: 'string', array: true, describe: 'POST an event to this URL when a task ends or is lost (repeatable); needs --webhook-secret' })
+      .option('webhook-secret', { type: 'string', describe: 'Signs every webhook event (HMAC-SHA256; env TASKCTL_WEBHOOK_SECRET)' })
+      .option('webhook-events', { type: 'string', describe: `Task states that are sent, comma-separated [default: ${DEFAULT_WEBHOOK_EVENTS.join(',')}]` })
+      .option('webhook-retry', { type: 'string', describe: `How long an undelivered event is retried [default: ${formatDuration(DEFAULT_WEBHOOK_RETRY_MS)}]` })
       .option('insecure', { type: 'boolean', default: false, describe: 'Allow a non-loopback --host without a token' })
       .option('json', { type: 'boolean', default: false, describe: 'Log NDJSON lines to stdout' })
       .option('tui', { type: 'boolean', default: true, describe: 'Show the dashboard on a terminal (--no-tui for log lines)' })

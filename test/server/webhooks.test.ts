@@ -1,0 +1,311 @@
+// Webhooks end to end: a real receiver checks each signature as the README tells users to; it goes down
+// and comes back; servers restart with events queued; two servers share one Redis.
+import { spawnSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { TaskReply } from '../../src/protocol/schemas.ts';
+import type { RunningServer } from '../../src/server/listen.ts';
+import type { WebhookConfig } from '../../src/server/webhooks.ts';
+import { RedisStore } from '../../src/store/redis-store.ts';
+import { SqliteStore } from '../../src/store/sqlite-store.ts';
+import { DurableServer } from '../helpers/cli.ts';
+import { PrivateRedis, redisTestsEnabled } from '../helpers/redis-server.ts';
+import { eventually, startTestServer, tempDir } from '../helpers/server.ts';
+import { freePort } from '../helpers/tcp-proxy.ts';
+
+const SECRET = 'a-long-shared-secret-for-the-tests';
+
+interface Received {
+  readonly id: string;
+  readonly timestamp: number;
+  readonly signatureValid: boolean;
+  readonly headers: IncomingMessage['headers'];
+  readonly body: string;
+  readonly event: { id: string; type: string; at: string; task: TaskReply };
+}
+
+/**
+ * A webhook receiver on a fixed port that can go down and come back. It checks signatures the way the
+ * README shows (HMAC-SHA256 of "<id>.<timestamp>.<body>"), written out here rather than imported, so a
+ * change of the scheme fails the test.
+ */
+class Receiver {
+  readonly received: Received[] = [];
+  /** What it answers; 200 unless a test says otherwise. */
+  status = 200;
+  location: string | undefined;
+  #server: Server | undefined;
+
+  private constructor(readonly port: number) {}
+
+  static async start(port?: number): Promise<Receiver> {
+    const receiver = new Receiver(port ?? (await freePort()));
+    await receiver.up();
+    return receiver;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}/hooks/taskctl?token=in-the-query`;
+  }
+
+  eventIds(): string[] {
+    return this.received.map((r) => r.id);
+  }
+
+  async up(): Promise<void> {
+    this.#server = createServer(async (req: IncomingMessage, res) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const body = Buffer.concat(chunks).toString('utf8');
+      const id = String(req.headers['taskctl-webhook-id']);
+      const timestamp = Number(req.headers['taskctl-webhook-timestamp']);
+      const expected = `v1=${createHmac('sha256', SECRET).update(`${id}.${timestamp}.${body}`).digest('hex')}`;
+      if (this.status >= 200 && this.status < 300) {
+        this.received.push({ id, timestamp, signatureValid: req.headers['taskctl-webhook-signature'] === expected, headers: req.headers, body, event: JSON.parse(body) });
+      }
+      res.writeHead(this.status, this.location ? { location: this.location } : {}).end('ok');
+    });
+    this.#server.listen(this.port, '127.0.0.1');
+    await once(this.#server, 'listening');
+  }
+
+  async down(): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+}
+
+function webhooksTo(receivers: Receiver[], extra: Partial<WebhookConfig> = {}): WebhookConfig {
+  return {
+    endpoints: receivers.map((r) => r.url),
+    secret: SECRET,
+    events: new Set(['cancelled', 'lost', 'timed_out', 'failed', 'succeeded']),
+    retryMs: 60_000,
+    backoff: { baseMs: 20, capMs: 200 },
+    ...extra,
+  };
+}
+
+const report = (server: { url: string }, id: string, outcome: string) =>
+  fetch(`${server.url}/v1/tasks/${id}/report`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ outcome, exitCode: outcome === 'failed' ? 3 : null }) });
+
+async function metric(server: { url: string }, name: string): Promise<number> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+test('an ended task is POSTed, signed as the README says, with its id, type and status; other changes are not', async () => {
+  const receiver = await Receiver.start();
+  const server = await startTestServer({ webhooks: webhooksTo([receiver]) });
+  try {
+    // A cancel request is not a chosen event; the worker's report that it stopped is.
+    await fetch(`${server.url}/v1/tasks/job-1/cancel`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"reason":"wrong data"}' });
+    await report(server, 'job-1', 'cancelled');
+    await report(server, 'job-2', 'failed');
+    await eventually(() => receiver.received.length === 2, 'two events');
+    const [cancelled, failed] = receiver.received;
+    assert.ok(cancelled!.signatureValid && failed!.signatureValid, 'signatures check out');
+    assert.is(cancelled!.event.type, 'task.cancelled');
+    assert.is(cancelled!.event.id, cancelled!.id, 'the header and the body carry the same event id');
+    assert.is(cancelled!.event.task.id, 'job-1');
+    assert.is(cancelled!.event.task.status!.state, 'cancelled');
+    assert.ok(cancelled!.event.task.cancelled);
+    assert.is(cancelled!.event.task.record!.reason, 'wrong data');
+    assert.is(failed!.event.type, 'task.failed');
+    assert.is(failed!.event.task.status!.exitCode, 3);
+    assert.not.ok(failed!.event.task.cancelled);
+    assert.ok(Math.abs(cancelled!.timestamp - Date.now() / 1_000) < 60, 'the timestamp is unix seconds, now');
+    assert.is(await metric(server, 'taskctl_webhook_deliveries_total{outcome="delivered"}'), 2);
+    assert.is(await metric(server, 'taskctl_webhook_queue'), 0);
+  } finally {
+    await server.close();
+    await receiver.down();
+  }
+});
+
+test('a receiver that is down for a while gets every event once it is back, each id at least once', async () => {
+  const receiver = await Receiver.start();
+  await receiver.down();
+  const server = await startTestServer({ webhooks: webhooksTo([receiver]) });
+  try {
+    const ids = ['d1', 'd2', 'd3', 'd4', 'd5'];
+    for (const id of ids) await report(server, id, 'succeeded');
+    await eventually(async () => (await metric(server, 'taskctl_webhook_deliveries_total{outcome="failed"}')) >= 5, 'tries to fail while the receiver is down');
+    assert.is(await metric(server, 'taskctl_webhook_queue'), 5, 'all five stay queued');
+    await receiver.up();
+    await eventually(() => new Set(receiver.received.map((r) => r.event.task.id)).size === 5, 'all five events', 10_000);
+    assert.equal([...new Set(receiver.received.map((r) => r.event.task.id))].sort(), ids);
+    assert.ok(receiver.received.every((r) => r.signatureValid));
+    await eventually(async () => (await metric(server, 'taskctl_webhook_queue')) === 0, 'the queue to empty');
+  } finally {
+    await server.close();
+    await receiver.down();
+  }
+});
+
+test('a receiver that keeps failing is given up after the retry window, and counted as dropped', async () => {
+  const receiver = await Receiver.start();
+  receiver.status = 500;
+  const server = await startTestServer({ webhooks: webhooksTo([receiver], { retryMs: 300 }) });
+  try {
+    await report(server, 'doomed', 'failed');
+    await eventually(async () => (await metric(server, 'taskctl_webhook_deliveries_total{outcome="dropped"}')) === 1, 'the event to be given up');
+    assert.is(await metric(server, 'taskctl_webhook_queue'), 0);
+    assert.is(receiver.received.length, 0);
+  } finally {
+    await server.close();
+    await receiver.down();
+  }
+});
+
+test('a redirect is a failed try, never followed to where it points', async () => {
+  const elsewhere = await Receiver.start();
+  const receiver = await Receiver.start();
+  receiver.status = 307;
+  receiver.location = elsewhere.url;
+  const failures: string[] = [];
+  const server = await startTestServer({ webhooks: webhooksTo([receiver]), observer: { webhooks: { failed: (endpoint, error) => failures.push(`${endpoint} ${error}`) } } });
+  try {
+    await report(server, 'moved', 'succeeded');
+    await eventually(() => failures.length >= 2, 'tries to fail');
+    assert.match(failures[0]!, /redirect \(HTTP 307\)/);
+    // The endpoint as logs show it: no query, where receivers often keep a secret.
+    assert.not.match(failures[0]!, /in-the-query/);
+    assert.is(elsewhere.received.length, 0);
+    receiver.status = 200;
+    await eventually(() => receiver.received.length === 1, 'delivery once the receiver answers 200');
+  } finally {
+    await server.close();
+    await Promise.all([receiver.down(), elsewhere.down()]);
+  }
+});
+
+test('events queued in sqlite are sent after the server is killed and started again', async () => {
+  const receiver = await Receiver.start();
+  await receiver.down();
+  const server = await DurableServer.start(['--no-tui', '--webhook', receiver.url, '--webhook-secret', SECRET]);
+  try {
+    for (const id of ['r1', 'r2', 'r3']) assert.is((await report(server, id, 'succeeded')).status, 200);
+    await eventually(async () => (await metric(server, 'taskctl_webhook_deliveries_total{outcome="failed"}')) >= 3, 'a failed try of each');
+    assert.is(await metric(server, 'taskctl_webhook_queue'), 3);
+    await server.kill('SIGKILL');
+    await receiver.up();
+    await server.restart();
+    await eventually(() => new Set(receiver.eventIds()).size === 3, 'the queued events after the restart', 15_000);
+    assert.equal(receiver.received.map((r) => r.event.task.id).sort(), ['r1', 'r2', 'r3']);
+    assert.ok(receiver.received.every((r) => r.signatureValid));
+  } finally {
+    await server.stop();
+    await receiver.down();
+  }
+});
+
+test('an event queued in a sqlite store survives close and open, with its attempts', async () => {
+  const dir = tempDir();
+  const receiver = await Receiver.start();
+  await receiver.down();
+  try {
+    const path = `${dir.path}/taskctl.db`;
+    const first = await startTestServer({ store: await new SqliteStore(path), webhooks: webhooksTo([receiver]) });
+    await report(first, 'kept', 'timed_out');
+    await eventually(async () => (await metric(first, 'taskctl_webhook_deliveries_total{outcome="failed"}')) >= 1, 'a failed try');
+    await first.close();
+    await receiver.up();
+    const second = await startTestServer({ store: await new SqliteStore(path), webhooks: webhooksTo([receiver]) });
+    await eventually(() => receiver.received.length === 1, 'the event from the first run');
+    assert.is(receiver.received[0]!.event.type, 'task.timed_out');
+    await second.close();
+  } finally {
+    await receiver.down();
+    dir.remove();
+  }
+});
+
+/** The code blocks of the README's webhooks section in `language`, so that what users copy is what is tested. */
+function readmeBlock(language: string, containing: string): string {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const blocks = [...readme.matchAll(new RegExp(`\`\`\`${language}\n([\\s\\S]*?)\`\`\``, 'g'))].map((m) => m[1]!);
+  const block = blocks.find((b) => b.includes(containing));
+  if (!block) throw new Error(`README: no ${language} block with ${containing}`);
+  return block;
+}
+
+test("the README's Node and Python checks accept a real delivery and refuse a changed body, secret or stale timestamp", async () => {
+  const receiver = await Receiver.start();
+  const server = await startTestServer({ webhooks: webhooksTo([receiver]) });
+  const dir = tempDir();
+  try {
+    await report(server, 'checked', 'succeeded');
+    await eventually(() => receiver.received.length === 1, 'the event');
+    const { headers, body } = receiver.received[0]!;
+    const modulePath = join(dir.path, 'verify.mjs');
+    writeFileSync(modulePath, readmeBlock('js', 'export function verifyTaskctlWebhook'));
+    const { verifyTaskctlWebhook } = await import(pathToFileURL(modulePath).href);
+    assert.ok(verifyTaskctlWebhook(SECRET, headers, body));
+    assert.ok(verifyTaskctlWebhook(SECRET, headers, Buffer.from(body)), 'a Buffer body too');
+    assert.not.ok(verifyTaskctlWebhook(SECRET, headers, body.replace('succeeded', 'failed')));
+    assert.not.ok(verifyTaskctlWebhook('another secret', headers, body));
+    assert.not.ok(verifyTaskctlWebhook(SECRET, headers, body, -1), 'refused once older than the tolerance');
+    const python = `${readmeBlock('python', 'def verify_taskctl_webhook')}
+import json, sys
+given = json.load(sys.stdin)
+body, headers = given["body"].encode(), given["headers"]
+secret = given["secret"].encode()
+print(json.dumps([verify_taskctl_webhook(secret, headers, body), verify_taskctl_webhook(secret, headers, body + b" "), verify_taskctl_webhook(b"x", headers, body)]))
+`;
+    const run = spawnSync('python3', ['-c', python], { input: JSON.stringify({ body, headers, secret: SECRET }), encoding: 'utf8' });
+    assert.is(run.status, 0, run.stderr);
+    assert.equal(JSON.parse(run.stdout), [true, false, false]);
+    // The re-run receiver is at least valid JavaScript (it calls a scheduler this machine does not have).
+    const receiverPath = join(dir.path, 'rerun-receiver.mjs');
+    writeFileSync(receiverPath, readmeBlock('js', "event.type === 'task.lost'"));
+    const check = spawnSync(process.execPath, ['--check', receiverPath], { encoding: 'utf8' });
+    assert.is(check.status, 0, check.stderr);
+  } finally {
+    await server.close();
+    await receiver.down();
+    dir.remove();
+  }
+});
+
+const redisEnabled = redisTestsEnabled();
+
+test('two servers on one Redis send each event once, a lost task seen by both included', async () => {
+  if (!redisEnabled) return;
+  const redis = await PrivateRedis.start();
+  const receiver = await Receiver.start();
+  const servers: RunningServer[] = [];
+  try {
+    for (let i = 0; i < 2; i++) {
+      servers.push(await startTestServer({ store: await RedisStore.connect(redis.url), webhooks: webhooksTo([receiver]), watchTimeoutMs: 1_000, leaseMs: 1_000 }));
+    }
+    const [a, b] = servers as [RunningServer, RunningServer];
+    await report(a, 'on-a', 'succeeded');
+    await report(b, 'on-b', 'failed');
+    // A worker watches once through A, then is never heard again: both servers' sweeps find it lost.
+    await fetch(`${a.url}/v1/watch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ids: ['quiet'], timeout: '100ms' }) });
+    await eventually(() => receiver.received.some((r) => r.event.type === 'task.lost'), 'the lost event', 10_000);
+    // Long enough for both servers to sweep again and for any second copy to be sent.
+    await eventually(async () => (await a.trackedTasks()) >= 3 && (await metric(b, 'taskctl_webhook_queue')) === 0, 'the queue to settle');
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    const byTask = receiver.received.map((r) => `${r.event.task.id}:${r.event.type}`).sort();
+    assert.equal(byTask, ['on-a:task.succeeded', 'on-b:task.failed', 'quiet:task.lost']);
+    assert.is(new Set(receiver.eventIds()).size, 3);
+  } finally {
+    await Promise.all(servers.map((s) => s.close()));
+    await receiver.down();
+    await redis.stop();
+  }
+});
+
+test.run();
