@@ -1,6 +1,9 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { connect } from 'node:net';
+import type { RunningServer, ServerConfig } from '../../src/server/listen.ts';
+import { RedisStore } from '../../src/store/redis-store.ts';
+import { startTestServer } from './server.ts';
 import { freePort } from './tcp-proxy.ts';
 
 export const HAS_REDIS = spawnSync('redis-server', ['--version']).status === 0;
@@ -73,4 +76,24 @@ function answersPing(port: number): Promise<boolean> {
     });
     socket.once('error', () => resolve(false));
   });
+}
+
+/** Servers on one private Redis, as several taskctl servers share one in production. */
+export class SharedRedisServers {
+  private constructor(
+    readonly redis: PrivateRedis,
+    readonly servers: RunningServer[],
+  ) {}
+
+  static async start(count: number, config: Partial<ServerConfig> = {}): Promise<SharedRedisServers> {
+    const redis = await PrivateRedis.start();
+    const servers: RunningServer[] = [];
+    for (let i = 0; i < count; i++) servers.push(await startTestServer({ ...config, store: await RedisStore.connect(redis.url) }));
+    return new SharedRedisServers(redis, servers);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.servers.map((server) => server.close()));
+    await this.redis.stop();
+  }
 }

@@ -4,27 +4,23 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { RunningServer } from '../../src/server/listen.ts';
-import { RedisStore } from '../../src/store/redis-store.ts';
 import { CliProcess, runCli } from '../helpers/cli.ts';
-import { PrivateRedis, redisTestsEnabled } from '../helpers/redis-server.ts';
-import { eventually, startTestServer } from '../helpers/server.ts';
+import { redisTestsEnabled, SharedRedisServers } from '../helpers/redis-server.ts';
+import { eventually } from '../helpers/server.ts';
 
 const enabled = redisTestsEnabled();
-let redis: PrivateRedis;
+let shared: SharedRedisServers;
 let serverA: RunningServer;
 let serverB: RunningServer;
 
 test.before(async () => {
   if (!enabled) return;
-  redis = await PrivateRedis.start();
   // Long watches: only the store's notifications (not a re-poll) can deliver a cancel in time.
-  serverA = await startTestServer({ store: await RedisStore.connect(redis.url), watchTimeoutMs: 60_000 });
-  serverB = await startTestServer({ store: await RedisStore.connect(redis.url), watchTimeoutMs: 60_000 });
+  shared = await SharedRedisServers.start(2, { watchTimeoutMs: 60_000 });
+  [serverA, serverB] = shared.servers as [RunningServer, RunningServer];
 });
 test.after(async () => {
-  if (!enabled) return;
-  await Promise.all([serverA.close(), serverB.close()]);
-  await redis.stop();
+  if (enabled) await shared.stop();
 });
 
 const FOREVER = [process.execPath, '-e', "console.log('ready', process.env.TASKCTL_TASK_ID); setInterval(() => {}, 1000)"];

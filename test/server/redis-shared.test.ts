@@ -4,26 +4,22 @@ import * as assert from 'uvu/assert';
 import { TaskctlClient } from '../../src/client/client.ts';
 import { WatchLoop } from '../../src/client/watch-loop.ts';
 import type { RunningServer } from '../../src/server/listen.ts';
-import { RedisStore } from '../../src/store/redis-store.ts';
-import { PrivateRedis, redisTestsEnabled } from '../helpers/redis-server.ts';
-import { eventually, startTestServer } from '../helpers/server.ts';
+import { redisTestsEnabled, SharedRedisServers } from '../helpers/redis-server.ts';
+import { eventually } from '../helpers/server.ts';
 
 const enabled = redisTestsEnabled();
-let redis: PrivateRedis;
+let shared: SharedRedisServers;
 let serverA: RunningServer;
 let serverB: RunningServer;
 
 test.before(async () => {
   if (!enabled) return;
-  redis = await PrivateRedis.start();
   // Long watches: only the store's notifications (not a re-poll) can deliver a cancel in time.
-  serverA = await startTestServer({ store: await RedisStore.connect(redis.url), watchTimeoutMs: 60_000 });
-  serverB = await startTestServer({ store: await RedisStore.connect(redis.url), watchTimeoutMs: 60_000 });
+  shared = await SharedRedisServers.start(2, { watchTimeoutMs: 60_000 });
+  [serverA, serverB] = shared.servers as [RunningServer, RunningServer];
 });
 test.after(async () => {
-  if (!enabled) return;
-  await Promise.all([serverA.close(), serverB.close()]);
-  await redis.stop();
+  if (enabled) await shared.stop();
 });
 
 /** A worker's watch loop on `server`, collecting the ids it hears cancelled. */
@@ -58,7 +54,7 @@ test('a watch on A sees at once a cancel made on B before it started', async () 
 test('a dropped subscription (CLIENT KILL) loses no cancel published meanwhile', async () => {
   const worker = watchOn(serverA, ['r-killed']);
   await eventually(() => serverA.openWatches() === 1, 'the watch on A');
-  assert.match(await redis.command('CLIENT KILL TYPE pubsub'), /^:[1-9]/);
+  assert.match(await shared.redis.command('CLIENT KILL TYPE pubsub'), /^:[1-9]/);
   // Published while every server's subscription is down.
   assert.is((await cancelVia(serverB, 'r-killed')).status, 200);
   await eventually(() => worker.heard.includes('r-killed'), 'A to find the cancel once resubscribed', 5_000);
@@ -68,7 +64,7 @@ test('a dropped subscription (CLIENT KILL) loses no cancel published meanwhile',
 test('Redis down: cancels answer 503 (never a false ok), health says so; after a restart a cancel goes through', async () => {
   const worker = watchOn(serverA, ['r-outage']);
   await eventually(() => serverA.openWatches() === 1, 'the watch on A');
-  await redis.stop();
+  await shared.redis.stop();
   const refused = await cancelVia(serverB, 'r-outage');
   assert.is(refused.status, 503);
   assert.is((await refused.json()).error.code, 'store_unavailable');
@@ -77,7 +73,7 @@ test('Redis down: cancels answer 503 (never a false ok), health says so; after a
   assert.is((await health.json()).store.ok, false);
   assert.equal(worker.heard, []);
 
-  await redis.restart();
+  await shared.redis.restart();
   await eventually(async () => (await fetch(`${serverB.url}/healthz`)).status === 200, 'B to reconnect to Redis');
   await eventually(async () => (await cancelVia(serverB, 'r-outage')).status === 200, 'the cancel to be accepted');
   await eventually(() => worker.heard.includes('r-outage'), 'A to hear it after the restart', 5_000);

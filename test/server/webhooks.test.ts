@@ -12,10 +12,9 @@ import * as assert from 'uvu/assert';
 import type { TaskReply } from '../../src/protocol/schemas.ts';
 import type { RunningServer } from '../../src/server/listen.ts';
 import type { WebhookConfig } from '../../src/server/webhooks.ts';
-import { RedisStore } from '../../src/store/redis-store.ts';
 import { SqliteStore } from '../../src/store/sqlite-store.ts';
 import { DurableServer } from '../helpers/cli.ts';
-import { PrivateRedis, redisTestsEnabled } from '../helpers/redis-server.ts';
+import { redisTestsEnabled, SharedRedisServers } from '../helpers/redis-server.ts';
 import { eventually, startTestServer, tempDir } from '../helpers/server.ts';
 import { freePort } from '../helpers/tcp-proxy.ts';
 
@@ -282,13 +281,10 @@ const redisEnabled = redisTestsEnabled();
 
 test('two servers on one Redis send each event once, a lost task seen by both included', async () => {
   if (!redisEnabled) return;
-  const redis = await PrivateRedis.start();
   const receiver = await Receiver.start();
-  const servers: RunningServer[] = [];
+  const shared = await SharedRedisServers.start(2, { webhooks: webhooksTo([receiver]), watchTimeoutMs: 1_000, leaseMs: 1_000 });
+  const servers = shared.servers;
   try {
-    for (let i = 0; i < 2; i++) {
-      servers.push(await startTestServer({ store: await RedisStore.connect(redis.url), webhooks: webhooksTo([receiver]), watchTimeoutMs: 1_000, leaseMs: 1_000 }));
-    }
     const [a, b] = servers as [RunningServer, RunningServer];
     await report(a, 'on-a', 'succeeded');
     await report(b, 'on-b', 'failed');
@@ -302,9 +298,8 @@ test('two servers on one Redis send each event once, a lost task seen by both in
     assert.equal(byTask, ['on-a:task.succeeded', 'on-b:task.failed', 'quiet:task.lost']);
     assert.is(new Set(receiver.eventIds()).size, 3);
   } finally {
-    await Promise.all(servers.map((s) => s.close()));
+    await shared.stop();
     await receiver.down();
-    await redis.stop();
   }
 });
 
