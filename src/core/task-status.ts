@@ -1,6 +1,7 @@
 // What the server knows of a task's life, beyond whether it was cancelled: who watches it, what became
 // of it, and whether its worker went quiet. Pure rules; the tracker applies them and stores the result.
 
+import type { TaskProgress } from './progress.ts';
 import type { CancelSource } from './store.ts';
 
 /** A task's state on the server. */
@@ -40,6 +41,8 @@ export interface TaskStatus {
   readonly signal?: string | null;
   /** Who asked for the cancel of this run, once one was asked for. */
   readonly cancelledBy?: CancelSource;
+  /** The last progress its worker reported for this run (`work --progress`), if any. */
+  readonly progress?: TaskProgress;
   /** State changes, oldest first, the last HISTORY_LIMIT of them. */
   readonly history: ReadonlyArray<{ readonly state: TaskLifeState; readonly at: number }>;
 }
@@ -65,7 +68,7 @@ function enter(status: TaskStatus | undefined, id: string, state: TaskLifeState,
 export function onWatch(status: TaskStatus | undefined, id: string, worker: WorkerIdentity | undefined, now: number): TaskStatus {
   const seen = { lastSeenAt: now, ...(worker ? { worker } : {}) };
   if (status && (status.state === 'watching' || status.state === 'cancel_requested')) return { ...status, ...seen };
-  return enter(status, id, 'watching', now, { ...seen, exitCode: undefined, signal: undefined, cancelledBy: undefined });
+  return enter(status, id, 'watching', now, { ...seen, exitCode: undefined, signal: undefined, cancelledBy: undefined, progress: undefined });
 }
 
 /**

@@ -37,5 +37,6 @@ export function statusToWire(status: TaskStatus): TaskStatusReply {
   if (status.exitCode !== undefined) reply.exitCode = status.exitCode;
   if (status.signal !== undefined) reply.signal = status.signal;
   if (status.cancelledBy !== undefined) reply.cancelledBy = { ...status.cancelledBy };
+  if (status.progress !== undefined) reply.progress = { text: status.progress.text, at: isoTime(status.progress.at) };
   return reply;
 }

@@ -5,14 +5,17 @@ import type { Canceler } from '../core/canceler.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
 import { type CancelRecord, type CancelRoute, type CancelSource, StoreUnavailableError } from '../core/store.ts';
 import { InvalidInputError } from '../core/task-id.ts';
-import type { TaskStatus } from '../core/task-status.ts';
+import type { TaskEventHub } from '../core/task-events.ts';
 import type { TaskTracker } from '../core/task-tracker.ts';
 import { HttpError } from '../protocol/errors.ts';
 import { DEFAULT_MAX_WATCHED_IDS } from '../protocol/limits.ts';
+import { EVENTS_HEARTBEAT_MS } from '../protocol/events.ts';
 import { type Authenticate, bearerAuth, type Caller, checkRight, openAccess, type TokenEntry, TokenTable } from './auth.ts';
+import { EventStreams } from './event-streams.ts';
 import { sendJson } from './http-io.ts';
 import type { ServerMetrics } from './metrics.ts';
 import { matchRoute, type RequestContext, type Route, truncate } from './router.ts';
+import { eventRoutes } from './routes/events.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { seedRoutes } from './routes/seed.ts';
 import { taskRoutes } from './routes/tasks.ts';
@@ -36,16 +39,16 @@ export interface ServerOptions {
 
 export type { CancelRoute };
 
-/** What the server tells its operator about; the serve command turns it into logs or a dashboard. */
+/**
+ * What the server tells its operator about; the serve command turns it into logs or a dashboard. Task
+ * changes are not here: they are events, which the dashboard and the log follow like any subscriber
+ * (TaskEventHub.subscribe).
+ */
 export interface ServerObserver {
   /** A cancel was asked for, by `source` (for a repeated cancel, `record.by` still names the first asker). */
   cancelled?(record: CancelRecord, source: CancelSource & { reason?: string | undefined }): void;
   /** A watch was answered: with a cancel, at its timeout, or because the client left or the server stops. */
   watchAnswered?(outcome: 'cancelled' | 'timeout' | 'gone'): void;
-  /** A task's state changed (watching, cancel requested, how it ended, lost). */
-  taskChanged?(status: TaskStatus): void;
-  /** A task went lost: its worker was silent for longer than the lease. */
-  lost?(status: TaskStatus): void;
   /** A request failed through no fault of the client. */
   failed?(error: unknown, request: { method: string; path: string }): void;
 }
@@ -54,6 +57,9 @@ export interface AppDependencies {
   readonly canceler: Canceler;
   readonly tracker: TaskTracker;
   readonly scheduler: CancelScheduler;
+  readonly events: TaskEventHub;
+  /** How often an idle event stream gets a comment line (default 15 s). */
+  readonly eventsHeartbeatMs?: number | undefined;
   readonly options: ServerOptions;
   readonly metrics: ServerMetrics;
   readonly observer?: ServerObserver;
@@ -82,7 +88,7 @@ export interface AppContext {
 }
 
 /** The HTTP surface over a canceler: routing, auth, and the one error mapping. Routes live in routes/. */
-export function createApp({ canceler, tracker, scheduler, options, metrics, observer = {}, clock = systemClock, onBackgroundError = () => {} }: AppDependencies): RequestListener & {
+export function createApp({ canceler, tracker, scheduler, events, eventsHeartbeatMs, options, metrics, observer = {}, clock = systemClock, onBackgroundError = () => {} }: AppDependencies): RequestListener & {
   readonly openWatches: () => number;
   /** Ids held across all open watches. */
   readonly watchedIds: () => number;
@@ -105,6 +111,15 @@ export function createApp({ canceler, tracker, scheduler, options, metrics, obse
     maxWatchedIds: options.maxWatchedIds ?? DEFAULT_MAX_WATCHED_IDS,
     onBackgroundError,
     onAnswered: (outcome) => observer.watchAnswered?.(outcome),
+    alsoHeld: (): number => streams.open,
+  });
+  // Event streams are held like watches: the cap counts both.
+  const streams = new EventStreams({
+    hub: events,
+    roomForOne: (): boolean => watches.open + streams.open < options.maxOpenWatches,
+    maxOpen: options.maxOpenWatches,
+    registry: metrics.registry,
+    heartbeatMs: eventsHeartbeatMs ?? EVENTS_HEARTBEAT_MS,
   });
   const context: AppContext = {
     canceler,
@@ -136,7 +151,7 @@ export function createApp({ canceler, tracker, scheduler, options, metrics, obse
       return record;
     },
   };
-  const routes: Route[] = [...seedRoutes(context), ...taskRoutes(context), ...watchRoutes(context), ...opsRoutes(context)];
+  const routes: Route[] = [...seedRoutes(context), ...taskRoutes(context), ...watchRoutes(context), ...eventRoutes(context, streams), ...opsRoutes(context)];
 
   /** Finds the route, checks the caller's right to it, and starts its handler. Not async, so nothing here stays alive while a watch waits. */
   const dispatch = (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -190,6 +205,7 @@ export function createApp({ canceler, tracker, scheduler, options, metrics, obse
     beginShutdown: () => {
       shuttingDown = true;
       watches.beginShutdown();
+      streams.close();
     },
     replaceTokens: (entries: readonly TokenEntry[]) => {
       if (!tokens) throw new Error('this server was started without a tokens file');

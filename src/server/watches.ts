@@ -19,6 +19,8 @@ export interface WatchHolderOptions {
   readonly onBackgroundError: (error: unknown) => void;
   /** Told of each answered watch. */
   readonly onAnswered?: (outcome: 'cancelled' | 'timeout' | 'gone') => void;
+  /** Other watch-like connections held (event streams): they count towards maxOpenWatches too. */
+  readonly alsoHeld?: () => number;
 }
 
 /** Holds long polls: counts them against the cap, ends them on cancel, timeout, departure or shutdown. */
@@ -64,7 +66,7 @@ export class WatchHolder {
    */
   hold(res: ServerResponse, ids: readonly string[], timeoutMs: number, worker?: WorkerIdentity, tokenId?: string): Promise<WaitResult> {
     const { canceler, tracker, metrics } = this.#options;
-    if (this.#open >= this.#options.maxOpenWatches) {
+    if (this.#open + (this.#options.alsoHeld?.() ?? 0) >= this.#options.maxOpenWatches) {
       metrics.rejectedWatches.inc();
       throw new HttpError('too_many_watches', `this server holds ${this.#options.maxOpenWatches} watches already; retry shortly`, { 'retry-after': '1' });
     }

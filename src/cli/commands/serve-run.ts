@@ -6,6 +6,7 @@ import { formatDuration } from '../../core/duration.ts';
 import { durationSchema } from '../../protocol/schemas.ts';
 import { StoreUnavailableError } from '../../core/store.ts';
 import type { ServerObserver } from '../../server/app.ts';
+import type { TaskEventObserver } from '../../core/task-events.ts';
 import { parseTokensFile, type TokenEntry, TokensFileError } from '../../server/auth.ts';
 import { startServer, type TlsConfig } from '../../server/listen.ts';
 import { ServeActivity } from '../../server/serve-activity.ts';
@@ -90,8 +91,17 @@ export function defaultMaxConnections(): number {
 function loggingObserver(log: Logger): ServerObserver {
   return {
     cancelled: (record, source) => log.info('cancelled', { id: record.id, reason: record.reason, by: source.name, from: source.address, route: source.route }),
-    lost: (status) => log.info('lost', { id: status.id, worker: status.worker ? `${status.worker.host}:${status.worker.pid}` : undefined }),
     failed: (error, request) => log.error('request failed', { ...request, error: (error as Error)?.message ?? String(error) }),
+  };
+}
+
+/** Log lines for task events: one per task that went lost on this server (servers sharing a store each log their own). */
+function loggingTaskObserver(log: Logger, origin: string): TaskEventObserver {
+  return {
+    taskEvent: ({ change, origin: from, id, status }) => {
+      if (change !== 'lost' || from !== origin) return;
+      log.info('lost', { id, worker: status?.worker ? `${status.worker.host}:${status.worker.pid}` : undefined });
+    },
   };
 }
 
@@ -203,9 +213,10 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown,
     if (options.tokens === undefined && !tls && !dashboard) log.info('SIGHUP: nothing to reload (no --tokens, no --tls-cert)');
   };
   const stopHangups = onHangup?.(reload) ?? (() => {});
+  const stopFollowing = server.events.subscribe(dashboard ?? loggingTaskObserver(log, server.events.origin));
   let closeDashboard = () => {};
   if (dashboard) {
-    dashboard.listening(server.url);
+    dashboard.listening(server.url, server.events.origin);
     const ui = await import('../../ui/render-serve.tsx');
     closeDashboard = ui.renderServe(dashboard, { openWatches: server.openWatches, trackedTasks: server.trackedTasks }, { stdout, stderr });
   } else {
@@ -213,6 +224,7 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown,
   }
   if (!shutdown.aborted) await once(shutdown, 'abort');
   stopHangups();
+  stopFollowing();
   closeDashboard();
   log.info('stopping', { signal: String(shutdown.reason), openWatches: server.openWatches() });
   await server.close();

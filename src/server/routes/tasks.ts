@@ -12,6 +12,7 @@ import {
 } from '../../protocol/schemas.ts';
 import { isDeadlineReason } from '../../protocol/deadline.ts';
 import { isoTime, recordToWire, statusToWire } from '../../protocol/wire.ts';
+import { taskReplyOf } from '../../protocol/events.ts';
 import type { AppContext } from '../app.ts';
 import { readJson, sendJson } from '../http-io.ts';
 import { parseInput, queryObject, type Route } from '../router.ts';
@@ -55,15 +56,8 @@ export function taskRoutes(app: AppContext): Route[] {
       handle: async (ctx) => {
         const id = taskIdParam(ctx);
         const [[record], [status], [schedule]] = await Promise.all([canceler.find([id]), tracker.statuses([id]), canceler.store.loadSchedules([id])]);
-        const reply: TaskReply = { id, cancelled: record !== undefined };
-        if (record) reply.record = recordToWire(record);
-        if (schedule) {
-          reply.scheduled = { at: isoTime(schedule.at), ...(schedule.reason === undefined ? {} : { reason: schedule.reason }), ...(schedule.by === undefined ? {} : { by: { ...schedule.by } }) };
-        }
-        if (status) {
-          const asked = record && (status.state === 'watching' || status.state === 'lost');
-          reply.status = statusToWire(asked ? { ...status, state: 'cancel_requested', ...(record.by ? { cancelledBy: record.by } : {}) } : status);
-        }
+        // Shown exactly as the event stream shows a task.
+        const reply: TaskReply = taskReplyOf({ id, record, schedule, status });
         sendJson(ctx.res, 200, reply);
       },
     },
@@ -96,7 +90,7 @@ export function taskRoutes(app: AppContext): Route[] {
         const body = parseInput(reportRequestSchema, await readJson(ctx.req, app.options.maxBodyBytes));
         const status = await tracker.reported(id, body);
         // The task is over: a cancel still scheduled for it (its deadline) has nothing left to stop.
-        await canceler.store.unschedule(id);
+        await scheduler.drop(id);
         sendJson(ctx.res, 200, { id, ...statusToWire(status) });
       },
     },
