@@ -36,6 +36,7 @@ function toRow(id: string, status: TaskStatusReply | undefined, cancel: { reason
     status.exitCode !== undefined && status.exitCode !== null ? `exit ${status.exitCode}` : '',
     status.signal ? `signal ${status.signal}` : '',
     status.lastSeenAt ? `last seen ${formatDuration(now - Date.parse(status.lastSeenAt))} ago` : '',
+    status.progress ? `progress: ${status.progress.text} (${formatDuration(now - Date.parse(status.progress.at))} ago)` : '',
   ].filter(Boolean);
   return {
     id,

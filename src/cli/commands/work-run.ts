@@ -50,6 +50,7 @@ export async function runWorkCommand(args: WorkArgs, { stdout, stderr, stdin, en
       watchTimeoutMs: options.watchTimeout,
       env,
       shutdown: AbortSignal.any([shutdown, quit.signal]),
+      progress: args.progress,
     });
   } finally {
     await stopRendering();
