@@ -22,7 +22,7 @@ export function TopApp({ feed, store }: TopAppProps) {
   const now = useNow();
   const { columns, rows } = useWindowSize();
   const { isRawModeSupported } = useStdin();
-  useInput((input, key) => store.dispatch({ type: 'key', key: { ...key, input }, room: taskRoom(rows), now: Date.now() }), { isActive: isRawModeSupported });
+  useInput((input, key) => store.press({ ...key, input }, taskRoom(rows), Date.now()), { isActive: isRawModeSupported });
   return <TopScreen feed={feedState} view={store.view} shown={store.shown()} now={now} columns={columns} rows={rows} />;
 }
 

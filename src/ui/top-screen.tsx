@@ -205,7 +205,7 @@ export function TopScreen({ feed, view, shown, now, columns, rows }: TopScreenPr
   }
   // The position, when the list does not fit: on the summary line, so the table keeps every row it can.
   if (!view.detail && hidden > 0 && !feed.listing && !down && !feed.refusal) {
-    summary = [...summary.slice(0, 1), segment(dim(`rows ${top + 1}–${top + visible.length} of ${shown.length.toLocaleString('en-US')}`), { short: [dim(`${top + 1}–${top + visible.length}`)] }), ...summary.slice(1)];
+    summary = [...summary.slice(0, 1), segment(dim(`rows ${top + 1}–${top + visible.length} of ${shown.length.toLocaleString('en-US')}`)), ...summary.slice(1)];
   }
   return (
     <Box flexDirection="column">

@@ -201,6 +201,17 @@ export class TopStore {
     return ids;
   }
 
+  /**
+   * A key as Ink reports it. Keys pressed quickly can arrive together ("jjj"): each character is then a
+   * key of its own, as it would have been had it come alone.
+   */
+  press(key: TopKey, room: number, now: number): void {
+    const plain = !key.ctrl && !key.meta && !key.return && !key.escape && !key.tab;
+    const chars = plain ? Array.from(key.input) : [key.input];
+    if (chars.length <= 1 || this.#view.input !== undefined) this.dispatch({ type: 'key', key, room, now });
+    else for (const input of chars) this.dispatch({ type: 'key', key: { input }, room, now });
+  }
+
   dispatch(action: TopAction): void {
     const { view, effect } = reduceTop(this.#view, action, this.shown());
     if (view !== this.#view) {
