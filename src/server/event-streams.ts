@@ -130,6 +130,7 @@ class EventStream implements TaskEventObserver {
   #sentId = 0;
   #live = false;
   #ended = false;
+  #corked = false;
 
   constructor(res: ServerResponse, filter: StreamFilter, hub: TaskEventHub, onEnd: (reason?: 'slow' | 'shutdown') => void) {
     this.#res = res;
@@ -251,6 +252,15 @@ class EventStream implements TaskEventObserver {
 
   #write(text: string): void {
     if (this.#ended || this.#res.destroyed) return;
+    // Frames written in one turn (a batch of events, a page when catching up) leave in one packet.
+    if (!this.#corked) {
+      this.#corked = true;
+      this.#res.cork();
+      process.nextTick(() => {
+        this.#corked = false;
+        this.#res.uncork();
+      });
+    }
     this.#res.write(text);
     if (this.#res.writableLength > MAX_BUFFERED_BYTES) this.end('slow');
   }

@@ -34,7 +34,8 @@ export function taskRoom(rows: number): number {
 
 const COLUMNS: readonly TableColumn[] = [
   { header: ' ', minWidth: 1, preferredWidth: 1 },
-  { header: 'TASK', minWidth: 16, cut: 'middle' },
+  // Wide enough to keep most ids whole on 80 columns: the worker column leaves first.
+  { header: 'TASK', minWidth: 20, cut: 'middle' },
   { header: 'STATE', minWidth: 16, preferredWidth: 16 },
   { header: 'SINCE', minWidth: 5, dropRank: 1 },
   { header: 'WORKER', minWidth: 12, cut: 'middle', dropRank: 3 },
