@@ -129,7 +129,11 @@ export class TaskFeed {
           if (this.#held) this.#held.push(data);
           else this.#apply([data]);
         },
-        reset: () => void this.#list(signal),
+        reset: () => {
+          // What was held came before the events were missed: the new listing is newer than all of it.
+          this.#held = [];
+          void this.#list(signal);
+        },
       },
     });
     try {
