@@ -94,12 +94,25 @@ export interface TaskEventObserver {
   /** One event; each arrives once, in seq order. */
   taskEvent(event: TaskEvent): void;
   /**
-   * Events were lost on the way (the window moved past them before this server read them): what the
-   * subscriber holds may be stale. The next event follows seq `after`.
+   * Events were lost to this subscriber (the window moved past them before they were read): what it
+   * holds may be stale, and it should look again (list the tasks). The next event follows seq `after`.
    */
-  reset?(after: number): void;
+  reset?(after: number, why: ResetReason): void;
   /** No more events will come (the server stops). */
   closed?(): void;
+}
+
+/** Why a subscriber was reset, and where the window stood. */
+export interface ResetReason {
+  readonly reason: string;
+  readonly oldest?: number;
+  readonly last?: number;
+}
+
+/** A subscriber that follows from a cursor (see TaskEventHub.follow). */
+export interface CursorObserver extends TaskEventObserver {
+  /** Following begins after seq `after` (before any event or reset comes). */
+  started?(after: number): void;
 }
 
 /** How many events the window keeps, and for how long. */
@@ -216,6 +229,75 @@ export class TaskEventHub {
     return () => this.#observers.delete(observer);
   }
 
+  /**
+   * Follows the events after seq `after` (from now when undefined), for a subscriber that keeps a cursor
+   * (an event stream client, a webhook sender): first those the log still holds, a page at a time with
+   * `pace()` awaited between pages (default: the next turn), then the live ones, each once and in order.
+   * When the log no longer holds what follows `after` (or `after` is from another sequence) the observer
+   * is reset instead, and follows from now. Stop it with the returned `stop`; `done` resolves once it is
+   * live, and rejects when the log cannot be read while catching up (before `started`, if at the start).
+   */
+  follow(after: number | undefined, observer: CursorObserver, pace: () => Promise<void> = nextTurn): { stop: () => void; done: Promise<void> } {
+    let cursor = 0;
+    let live = false;
+    let stopped = false;
+    const unsubscribe = this.subscribe({
+      taskEvent: (event) => {
+        if (!live || event.seq <= cursor) return;
+        cursor = event.seq;
+        observer.taskEvent(event);
+      },
+      reset: (at, why) => {
+        if (!live) return;
+        cursor = at;
+        observer.reset?.(at, why);
+      },
+      closed: () => observer.closed?.(),
+    });
+    const stop = () => {
+      stopped = true;
+      unsubscribe();
+    };
+    const goLive = (why?: ResetReason) => {
+      cursor = this.#delivered;
+      if (why) observer.reset?.(cursor, why);
+      live = true;
+    };
+    const done = (async () => {
+      if (after === undefined) {
+        observer.started?.(this.#delivered);
+        return goLive();
+      }
+      const bounds = await this.#log.readEvents(Number.MAX_SAFE_INTEGER, 0);
+      if (stopped) return;
+      if (after > bounds.last) return goLive({ reason: `event ${after} is not from this server's sequence (it starts over at ${bounds.oldest})`, ...bounds });
+      if (after < bounds.oldest - 1) return goLive({ reason: `the events after ${after} are no longer kept (the oldest kept is ${bounds.oldest})`, ...bounds });
+      cursor = after;
+      observer.started?.(after);
+      for (;;) {
+        // Caught up with what was delivered live: from here the live events follow on, none missed.
+        if (cursor >= this.#delivered) return void (live = true);
+        const page = await this.#log.readEvents(cursor, PAGE);
+        if (stopped) return;
+        const first = page.events[0];
+        if (first === undefined ? page.last > cursor : first.seq !== cursor + 1) {
+          return goLive({ reason: `the events after ${cursor} were dropped from the window while catching up`, oldest: page.oldest, last: page.last });
+        }
+        for (const event of page.events) {
+          if (stopped) return;
+          cursor = event.seq;
+          observer.taskEvent(event);
+        }
+        // Checked before pausing as well: with changes flowing, every pause lets more be delivered, and a
+        // reader that only checked after one might never catch up.
+        if (cursor >= this.#delivered) return void (live = true);
+        await pace();
+        if (stopped) return;
+      }
+    })();
+    return { stop, done };
+  }
+
   /** Events after `after` straight from the log, with where the window stands (for catching up). */
   read(after: number, limit: number = PAGE): Promise<{ readonly events: TaskEvent[] } & EventWindowBounds> {
     return this.#log.readEvents(after, limit);
@@ -303,7 +385,8 @@ export class TaskEventHub {
         if (first !== undefined ? first.seq !== this.#delivered + 1 : last !== this.#delivered && (oldest > this.#delivered + 1 || last < this.#delivered)) {
           const after = first !== undefined ? first.seq - 1 : last;
           this.#delivered = after;
-          for (const observer of [...this.#observers]) this.#tell(() => observer.reset?.(after));
+          const why: ResetReason = { reason: 'this server fell behind the event window', oldest, last };
+          for (const observer of [...this.#observers]) this.#tell(() => observer.reset?.(after, why));
         }
         this.#deliver(events);
         if (events.length < PAGE) return;

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { TaskEvent, TaskEventHub, TaskEventObserver } from '../core/task-events.ts';
+import type { CursorObserver, ResetReason, TaskEvent, TaskEventHub } from '../core/task-events.ts';
 import { nextTurn } from '../core/turns.ts';
 import { VERSION } from '../protocol/build-info.ts';
 import { HttpError } from '../protocol/errors.ts';
@@ -25,8 +25,6 @@ export interface EventStreamsOptions {
   readonly heartbeatMs: number;
 }
 
-// Events read from the store per step when a stream catches up; it takes its turn between steps.
-const CATCH_UP_PAGE = 500;
 // A client this far behind in reading is cut: it resumes from its last event when it comes back, so
 // nothing is lost, and a stalled reader cannot make the server hold its events in memory.
 const MAX_BUFFERED_BYTES = 1024 * 1024;
@@ -80,16 +78,15 @@ export class EventStreams {
 
   /**
    * Answers `res` with a stream of the events after `since` (from now when undefined) that `filter`
-   * wants. Throws (before anything is written) when the caps are reached or the server is stopping;
-   * resolves when the stream ends.
+   * wants. Throws (before anything is written) when the caps are reached, the server is stopping, or the
+   * store cannot say where its window stands.
    */
   async serve(res: ServerResponse, filter: StreamFilter, since: number | undefined): Promise<void> {
     if (this.#closing) throw new HttpError('shutting_down', 'the server is stopping; retry shortly', { 'retry-after': '1' });
     if (!this.#options.roomForOne()) {
       throw new HttpError('too_many_watches', `this server holds ${this.#options.maxOpen} watches and event streams already; retry shortly`, { 'retry-after': '1' });
     }
-    const hub = this.#options.hub;
-    const stream = new EventStream(res, filter, hub, (reason) => {
+    const stream = new EventStream(res, filter, (reason) => {
       this.#streams.delete(stream);
       this.#gauge.set(this.#streams.size);
       if (reason) this.#cut.inc({ reason });
@@ -97,16 +94,7 @@ export class EventStreams {
     // Counted from here, so streams arriving together cannot all pass the cap.
     this.#streams.add(stream);
     this.#gauge.set(this.#streams.size);
-    let bounds;
-    try {
-      // Where the window stands is asked before anything is written, so a store that cannot answer is a 503.
-      bounds = since === undefined ? undefined : await hub.read(Number.MAX_SAFE_INTEGER, 0);
-    } catch (error) {
-      stream.end();
-      throw error;
-    }
-    if (res.destroyed) stream.end();
-    else await stream.start(since, bounds);
+    await stream.follow(this.#options.hub, since);
   }
 
   /** Ends every stream (the server stops); new ones are refused from now on. */
@@ -117,93 +105,66 @@ export class EventStreams {
   }
 }
 
-/** One client's stream: catches up from the store, then follows the hub. */
-class EventStream implements TaskEventObserver {
+/** One client's stream: what the hub's follow() hands it, filtered and written as SSE frames. */
+class EventStream implements CursorObserver {
   readonly #res: ServerResponse;
   readonly #filter: StreamFilter;
-  readonly #hub: TaskEventHub;
   readonly #onEnd: (reason?: 'slow' | 'shutdown') => void;
-  #unsubscribe: () => void = () => {};
+  #stop: () => void = () => {};
   /** Every event up to this seq has been considered (sent, or left out by the filter). */
   #cursor = 0;
   /** The id the client last heard. */
   #sentId = 0;
-  #live = false;
   #ended = false;
   #corked = false;
 
-  constructor(res: ServerResponse, filter: StreamFilter, hub: TaskEventHub, onEnd: (reason?: 'slow' | 'shutdown') => void) {
+  constructor(res: ServerResponse, filter: StreamFilter, onEnd: (reason?: 'slow' | 'shutdown') => void) {
     this.#res = res;
     this.#filter = filter;
-    this.#hub = hub;
     this.#onEnd = onEnd;
   }
 
-  async start(since: number | undefined, bounds: { oldest: number; last: number } | undefined): Promise<void> {
-    const res = this.#res;
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache',
-      // nginx and similar proxies pass each event on at once instead of buffering the answer.
-      'x-accel-buffering': 'no',
-      [VERSION_HEADER]: VERSION,
-    });
-    res.once('close', () => this.end());
-    // Heard before catching up begins, so no event slips between the two; until live, it waits.
-    this.#unsubscribe = this.#hub.subscribe(this);
-    const now = this.#hub.delivered;
-    const outside = since !== undefined && bounds !== undefined && (since < bounds.oldest - 1 || since > bounds.last);
-    // Told where it starts, so a client that hears nothing before it reconnects resumes from here.
-    this.#write(outside ? 'retry: 1000\n\n' : `retry: 1000\nid: ${since ?? now}\n\n`);
-    this.#cursor = this.#sentId = since ?? now;
-    if (since === undefined) {
-      this.#live = true;
-    } else if (outside) {
-      this.#reset(since > bounds.last ? `event ${since} is not from this server's sequence (it starts over at ${bounds.oldest})` : `the events after ${since} are no longer kept (the oldest kept is ${bounds.oldest})`, bounds);
-    } else {
-      try {
-        await this.#catchUp();
-      } catch {
-        // The store failed mid-way: the client comes back (with backoff) and resumes from what it heard.
-        this.#write(': the store is unavailable; reconnect\n\n');
+  /** Follows the hub from `since`; the answer begins once the hub knows where that is. */
+  async follow(hub: TaskEventHub, since: number | undefined): Promise<void> {
+    this.#res.once('close', () => this.end());
+    const following = hub.follow(since, this, () => this.#pace());
+    this.#stop = following.stop;
+    try {
+      await following.done;
+    } catch (error) {
+      // Before the answer began, the caller answers (503: the store is unavailable).
+      if (!this.#res.headersSent) {
         this.end();
+        throw error;
       }
+      // Mid-way: the client comes back (with backoff) and resumes from what it heard.
+      this.#write(': the store is unavailable; reconnect\n\n');
+      this.end();
     }
   }
 
-  /** Sends what the store holds after the cursor, a page per turn, until it reaches what the hub delivered. */
-  async #catchUp(): Promise<void> {
-    for (;;) {
-      if (this.#ended) return;
-      if (this.#cursor >= this.#hub.delivered) {
-        this.#live = true;
-        return;
-      }
-      const page = await this.#hub.read(this.#cursor, CATCH_UP_PAGE);
-      if (this.#ended) return;
-      const first = page.events[0];
-      if (first === undefined || first.seq !== this.#cursor + 1) {
-        // The window moved past the cursor while catching up.
-        if (first !== undefined || page.last > this.#cursor) {
-          this.#reset(`the events after ${this.#cursor} were dropped from the window while catching up`, page);
-          return;
-        }
-      }
-      for (const event of page.events) this.#send(event);
-      if (this.#res.writableLength > CATCH_UP_BUFFER_BYTES) await new Promise((resolve) => this.#res.once('drain', resolve));
-      await nextTurn();
-    }
+  started(after: number): void {
+    this.#begin();
+    // Told where it starts, so a client that hears nothing before it reconnects resumes from here.
+    this.#cursor = this.#sentId = after;
+    this.#write(`retry: 1000\nid: ${after}\n\n`);
   }
 
   taskEvent(event: TaskEvent): void {
-    if (!this.#live || event.seq <= this.#cursor) return;
-    this.#send(event);
+    this.#cursor = event.seq;
+    if (this.#filter.ids !== undefined && !this.#filter.ids.has(event.id)) return;
+    const frame = frameOf(event);
+    if (this.#filter.states !== undefined && !this.#filter.states.has(frame.state)) return;
+    this.#sentId = event.seq;
+    this.#write(frame.text);
   }
 
-  reset(after: number): void {
-    if (!this.#live) return;
-    this.#cursor = after;
-    this.#reset(`this server fell behind the event window`, undefined, after);
+  /** Tells the client to list again; the stream goes on from `after`. */
+  reset(after: number, why: ResetReason): void {
+    if (this.#begin()) this.#write('retry: 1000\n\n');
+    this.#cursor = this.#sentId = after;
+    const data: ResetData = { reason: why.reason, ...(why.oldest !== undefined ? { oldest: why.oldest } : {}), ...(why.last !== undefined ? { last: why.last } : {}) };
+    this.#write(sseFrame({ event: 'reset', id: after, data: JSON.stringify(data) }));
   }
 
   closed(): void {
@@ -211,7 +172,7 @@ class EventStream implements TaskEventObserver {
   }
 
   heartbeat(): void {
-    if (this.#ended) return;
+    if (this.#ended || !this.#res.headersSent) return;
     // The id, when filtered-out events moved the cursor, so a resume need not look at them again.
     const id = this.#cursor > this.#sentId ? `id: ${this.#cursor}\n` : '';
     this.#sentId = this.#cursor;
@@ -221,7 +182,7 @@ class EventStream implements TaskEventObserver {
   end(reason?: 'slow' | 'shutdown'): void {
     if (this.#ended) return;
     this.#ended = true;
-    this.#unsubscribe();
+    this.#stop();
     this.#onEnd(reason);
     const res = this.#res;
     // Before the answer began, the caller still answers (a 503, say).
@@ -233,21 +194,23 @@ class EventStream implements TaskEventObserver {
     }
   }
 
-  #send(event: TaskEvent): void {
-    this.#cursor = event.seq;
-    if (this.#filter.ids !== undefined && !this.#filter.ids.has(event.id)) return;
-    const frame = frameOf(event);
-    if (this.#filter.states !== undefined && !this.#filter.states.has(frame.state)) return;
-    this.#sentId = event.seq;
-    this.#write(frame.text);
+  /** Writes the answer's head once; true the first time. */
+  #begin(): boolean {
+    if (this.#res.headersSent) return false;
+    this.#res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      // nginx and similar proxies pass each event on at once instead of buffering the answer.
+      'x-accel-buffering': 'no',
+      [VERSION_HEADER]: VERSION,
+    });
+    return true;
   }
 
-  /** Tells the client to list again; the stream goes on live from what the hub delivered. */
-  #reset(reason: string, bounds: { oldest: number; last: number } | undefined, at = this.#hub.delivered): void {
-    this.#cursor = this.#sentId = Math.max(at, this.#hub.delivered);
-    const data: ResetData = { reason, ...(bounds ? { oldest: bounds.oldest, last: bounds.last } : {}) };
-    this.#write(sseFrame({ event: 'reset', id: this.#cursor, data: JSON.stringify(data) }));
-    this.#live = true;
+  /** Between pages of catching up: the next page waits until the client has taken most of the last one. */
+  async #pace(): Promise<void> {
+    if (!this.#ended && this.#res.writableLength > CATCH_UP_BUFFER_BYTES) await new Promise((resolve) => this.#res.once('drain', resolve).once('close', resolve));
+    await nextTurn();
   }
 
   #write(text: string): void {

@@ -107,6 +107,59 @@ test('a store that fails an append loses that batch, says so, and the next one s
   assert.equal(heard.map((e) => e.id), ['after']);
 });
 
+test('follow(): from a cursor, what the log holds and then the live events, each once, even when events come during the catching up', async () => {
+  const { events } = hub({ maxEvents: 1_000 });
+  await events.start();
+  const start = events.delivered;
+  for (let i = 0; i < 1_200; i++) events.record('watching', `c${i}`);
+  await events.settled();
+  const heard: number[] = [];
+  let started: number | undefined;
+  let pages = 0;
+  const following = events.follow(
+    start + 500,
+    { started: (after) => (started = after), taskEvent: (e) => heard.push(e.seq) },
+    // Between pages of catching up, more changes land (live, while this subscriber is not live yet).
+    async () => {
+      pages++;
+      events.record('lost', `during-${pages}`);
+      await events.settled();
+    },
+  );
+  await following.done;
+  events.record('watching', 'after');
+  await events.settled();
+  assert.is(started, start + 500);
+  assert.is(pages, 1, 'two pages, a pause between them, and live at once after the second');
+  assert.equal(heard, Array.from({ length: heard.length }, (_, i) => start + 501 + i), 'contiguous, no duplicate');
+  assert.is(heard.at(-1), events.delivered, 'up to the last event');
+  following.stop();
+  events.record('watching', 'after-stop');
+  await events.settled();
+  assert.is(heard.at(-1), events.delivered - 1, 'nothing after stop');
+});
+
+test('follow(): from before the window, or from another sequence, a reset and then live events', async () => {
+  const { events } = hub({ maxEvents: 5 });
+  await events.start();
+  const start = events.delivered;
+  for (let i = 0; i < 20; i++) events.record('watching', `r${i}`);
+  await events.settled();
+  for (const [after, reason] of [[start + 3, /the events after \d+ are no longer kept/], [events.delivered + 10, /not from this server's sequence/]] as const) {
+    const resets: Array<[number, string]> = [];
+    const heard: string[] = [];
+    const following = events.follow(after, { reset: (at, why) => resets.push([at, why.reason]), taskEvent: (e) => heard.push(e.id) });
+    await following.done;
+    assert.is(resets.length, 1);
+    assert.is(resets[0]![0], events.delivered, 'it goes on from now');
+    assert.match(resets[0]![1], reason);
+    events.record('watching', `live-${after}`);
+    await events.settled();
+    assert.equal(heard, [`live-${after}`]);
+    following.stop();
+  }
+});
+
 test('progress: written once per interval with the latest text, an unchanged text is no news, unknown tasks are skipped', async () => {
   const clock = new FakeClock();
   const store = new MemoryStore();
