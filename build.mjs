@@ -106,7 +106,14 @@ async function bundle(dir, libraryFile) {
     logLevel: 'warning',
     // CommonJS dependencies call require() for Node built-ins, which an ES module lacks.
     banner: { js: "import { createRequire as __taskctlCreateRequire } from 'node:module'; const require = __taskctlCreateRequire(import.meta.url);" },
-    alias: { 'react-devtools-core': join(root, 'build/react-devtools-stub.mjs') },
+    alias: {
+      'react-devtools-core': join(root, 'build/react-devtools-stub.mjs'),
+      // See build/node-http.mjs: the facade of an ES module import of node:http costs ~50 ms at start.
+      'node:http': join(root, 'build/node-http.mjs'),
+      http: join(root, 'build/node-http.mjs'),
+      // See build/string-width-lazy.mjs: ~40 ms of start-up that only --help and the screens need.
+      'string-width': join(root, 'build/string-width-lazy.mjs'),
+    },
     define: {
       __TASKCTL_VERSION__: JSON.stringify(pkgJson.version),
       __TASKCTL_COMMIT__: JSON.stringify(gitCommit()),
@@ -317,7 +324,7 @@ const libraryFile = join(scratch, 'index.mjs');
 await bundle(stage, options.release ? undefined : libraryFile);
 if (!options.release) publishBundle(stage, libraryFile);
 if (!options['bundle-only'] && !options.release) declarations();
-writeFileSync(join(stage, 'package.json'), JSON.stringify({ name: 'taskctl', version: pkgJson.version, type: 'module', bin: 'taskctl.mjs' }));
+writeFileSync(join(stage, 'package.json'), JSON.stringify({ name: 'taskctl', version: pkgJson.version, type: 'module', bin: 'taskctl.mjs', pkg: { seaConfig: { useCodeCache: true } } }));
 if (options.release) {
   const dir = resolve(options.release);
   mkdirSync(dir, { recursive: true });

@@ -13,7 +13,7 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 export const binary = ensureBinary();
 export const scratch = mkdtempSync(join(tmpdir(), 'taskctl-bench-'));
 
-export interface Server { url: string; pid: number; process: ChildProcess; stop(): Promise<void> }
+export interface Server { url: string; pid: number; process: ChildProcess; stop(): Promise<void>; /** What it logged so far (--json lines); taskctl servers only. */ log?(): string }
 
 // Whatever happens to the bench, it leaves no server or client running.
 const children = new Set<ChildProcess>();
@@ -21,7 +21,7 @@ process.on('exit', () => children.forEach((child) => child.kill('SIGKILL')));
 
 /** `taskctl serve` on a free port with `store`; `options` (flag -> value) replace the bench's defaults. */
 export async function startServer(store: string, options: Record<string, string> = {}): Promise<Server> {
-  const flags = { '--port': '0', '--store': store, '--watch-timeout': '5m', '--max-watches': '1000000', ...options };
+  const flags = { '--port': '0', '--store': store, '--watch-timeout': '5m', '--max-watches': '1000000', '--max-connections': String(maxConnections()), ...options };
   const args = ['serve', ...Object.entries(flags).flat(), '--json', '--no-tui'];
   const child = track(spawn(binary, args, { stdio: ['ignore', 'pipe', 'inherit'] }));
   let output = '';
@@ -36,6 +36,7 @@ export async function startServer(store: string, options: Record<string, string>
     url,
     pid: child.pid!,
     process: child,
+    log: () => output,
     stop: async () => {
       child.kill('SIGTERM');
       if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
@@ -103,6 +104,12 @@ export function ask<T>(client: ChildProcess, scenario: Scenario, onOpened?: () =
     client.on('message', onMessage);
     client.send({ scenario });
   });
+}
+
+/** As many connections as a process here may hold, leaving a few descriptors for everything else. */
+export function maxConnections(): number {
+  const soft = Number(/^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1]);
+  return soft > 0 ? soft - 100 : 10_000;
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -9,7 +9,8 @@ export type Scenario =
   | { kind: 'throughput'; url: string; what: 'watch-cancelled' | 'cancel'; concurrency: number; durationMs: number; idPrefix: string }
   | { kind: 'fanout'; url: string; id: string; watchers: number }
   | { kind: 'flood'; url: string; watches: number; idsPerWatch: number; pagers: number; prefix: string }
-  | { kind: 'churn'; url: string; total: number; batch: number; inFlight: number; concurrency: number; prefix: string };
+  | { kind: 'churn'; url: string; total: number; batch: number; inFlight: number; concurrency: number; prefix: string }
+  | { kind: 'parents'; url: string; parent: string; watches: number; idsPerWatch: number; prefix: string };
 
 const keepAlive = new Agent({ keepAlive: true, maxSockets: Infinity });
 
@@ -64,10 +65,20 @@ async function latency(s: Extract<Scenario, { kind: 'latency' }>) {
     for (let w = 0; w < s.batchWorkers; w++) {
       const remaining = new Set(s.ids.slice(w * per, (w + 1) * per));
       void (async () => {
+        // As `taskctl work` does: the first watch asks the server to keep the ids as a session, and every
+        // later poll names the session (a session the server forgot means the ids again).
+        let session: string | undefined;
         while (remaining.size > 0) {
-          const reply = await send(`${s.url}/v1/watch`, 'POST', JSON.stringify({ ids: [...remaining], timeout: '5m' }), watchAgent);
+          const body = session ? { session, timeout: '5m' } : { ids: [...remaining], timeout: '5m', keep: true };
+          const reply = await send(`${s.url}/v1/watch`, 'POST', JSON.stringify(body), watchAgent);
           const at = performance.now();
-          for (const id of (JSON.parse(reply.text) as { cancelled: string[] }).cancelled) {
+          if (reply.status === 409) {
+            session = undefined;
+            continue;
+          }
+          const answer = JSON.parse(reply.text) as { cancelled: string[]; session?: string };
+          session = answer.session;
+          for (const id of answer.cancelled) {
             remaining.delete(id);
             answered.get(id)?.(at);
           }
@@ -254,6 +265,42 @@ async function churn(s: Extract<Scenario, { kind: 'churn' }>) {
   return { ids: done, failed, seconds: Math.round(elapsedMs / 100) / 10, idsPerSecond: Math.round((done / elapsedMs) * 1_000) };
 }
 
+/**
+ * Parents: `watches` watches of `idsPerWatch` fresh ids, all children of `parent`, held open; once every
+ * status and link is written, "go" cancels the parent, and every watch is answered with all its ids.
+ */
+async function parents(s: Extract<Scenario, { kind: 'parents' }>) {
+  const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
+  const before = await metric(s.url, 'taskctl_tasks_tracked');
+  const started = performance.now();
+  const chunks = Array.from({ length: s.watches }, (_, w) => Array.from({ length: s.idsPerWatch }, (_, i) => `${s.prefix}-${w}-${String(i).padStart(6, '0')}`));
+  const answers = chunks.map((ids, w) =>
+    send(`${s.url}/v1/watch`, 'POST', JSON.stringify({ ids, parents: [s.parent], timeout: '5m', worker: { id: `parents-${w}`, host: 'bench', pid: w } }), agent).then(
+      (reply) => ({ at: performance.now(), cancelled: (JSON.parse(reply.text) as { cancelled: string[] }).cancelled.length }),
+    ),
+  );
+  const target = before + s.watches * s.idsPerWatch;
+  while ((await metric(s.url, 'taskctl_tasks_tracked')) < target) await new Promise((resolve) => setTimeout(resolve, 100));
+  // Links are written after the statuses, in id order per watch: each watch's last id linked means all are.
+  const linked = async (ids: string[]) =>
+    (JSON.parse((await send(`${s.url}/v1/tasks?parent=${s.parent}&limit=1&after=${ids.at(-2)!}`, 'GET')).text) as { tasks: Array<{ id: string }> }).tasks[0]?.id === ids.at(-1);
+  while (!(await Promise.all(chunks.map(linked))).every(Boolean)) await new Promise((resolve) => setTimeout(resolve, 100));
+  const setUpMs = performance.now() - started;
+  process.send!({ opened: true });
+  await waitForGo();
+  const sentAt = performance.now();
+  const cancel = await send(`${s.url}/v1/tasks/${s.parent}/cancel`, 'POST', '{"reason":"bench"}');
+  if (cancel.status !== 200) throw new Error(`cancel ${s.parent}: HTTP ${cancel.status}`);
+  const answered = await Promise.all(answers);
+  agent.destroy();
+  return {
+    children: s.watches * s.idsPerWatch,
+    setUpMs: Math.round(setUpMs),
+    answeredIds: answered.reduce((n, a) => n + a.cancelled, 0),
+    allAnsweredMs: Math.round(Math.max(...answered.map((a) => a.at)) - sentAt),
+  };
+}
+
 process.on('message', async (message: { scenario?: Scenario }) => {
   const scenario = message.scenario;
   if (!scenario) return;
@@ -267,7 +314,9 @@ process.on('message', async (message: { scenario?: Scenario }) => {
             ? await flood(scenario)
             : scenario.kind === 'churn'
               ? await churn(scenario)
-              : await fanout(scenario);
+              : scenario.kind === 'parents'
+                ? await parents(scenario)
+                : await fanout(scenario);
     process.send!({ result });
   } catch (error) {
     process.send!({ error: (error as Error).stack ?? String(error) });

@@ -5,7 +5,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { binary, cpuTicks, type Server, sleep, startServer, track } from './harness.ts';
+import { binary, cpuTicks, maxConnections, type Server, sleep, startServer, track } from './harness.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const root = join(here, '..');
@@ -14,9 +14,9 @@ const version = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).ver
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
-/** The bare node:http baseline, on the pinned Node. */
-async function startBare(): Promise<Server> {
-  const child = track(spawn(pinnedNode, [join(here, 'bare-server.mjs'), version], { stdio: ['ignore', 'pipe', 'inherit'] }));
+/** The bare node:http baseline, on the pinned Node; with `hold`, it never answers a watch. */
+export async function startBare(hold = false): Promise<Server> {
+  const child = track(spawn(pinnedNode, [join(here, 'bare-server.mjs'), version, hold ? 'hold' : 'answer', String(maxConnections())], { stdio: ['ignore', 'pipe', 'inherit'] }));
   let output = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk) => (output += chunk));
   while (!/"url":"([^"]+)"/.test(output)) {

@@ -1,54 +1,16 @@
-// The executable's entry: wires the real process into main() and turns its answer into the exit code.
-import { printable } from '../core/printable.ts';
-import { killAllProcessesNow, stopAllProcesses } from '../worker/process-registry.ts';
-import { ExitCode } from './context.ts';
-import { main } from './main.ts';
+// The executable's entry. It does as little as it can before Node's compile cache is on, so that every
+// module after it (yargs, the command's code) is read from the cache on later runs, and it answers
+// --version without loading the CLI at all: the most frequent call a script makes to check the tool.
+import module from 'node:module';
+import { COMMIT, VERSION } from '../protocol/build-info.ts';
 
-// A reader that went away (a closed pipe) must not take a running server or worker down with it.
-for (const stream of [process.stdout, process.stderr]) {
-  stream.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EPIPE') throw error;
-  });
-}
+// The cache lives in the system's temporary folder; NODE_DISABLE_COMPILE_CACHE=1 turns it off.
+// (Node before 22.1 has no compile cache: bin/taskctl refuses such a Node, but the bundle may still be run.)
+module.enableCompileCache?.();
 
-/**
- * A bug in taskctl or a dependency: say so in one line (the stack only with TASKCTL_DEBUG=1), stop every
- * command `work` started as on a cancel, then exit 70. Without this a crash would leave them orphaned.
- */
-let failing = false;
-function internalError(error: unknown): void {
-  if (failing) return;
-  failing = true;
-  const detail = process.env.TASKCTL_DEBUG ? ((error as Error)?.stack ?? String(error)) : printable((error as Error)?.message ?? String(error));
-  process.stderr.write(`taskctl: internal error: ${detail}${process.env.TASKCTL_DEBUG ? '' : ' (TASKCTL_DEBUG=1 shows where)'}\n`);
-  void stopAllProcesses().finally(() => process.exit(ExitCode.internal));
-}
-process.on('uncaughtException', internalError);
-process.on('unhandledRejection', internalError);
-// The last resort, for exits nobody planned (a second Ctrl-C): nothing started here outlives it.
-process.on('exit', killAllProcessesNow);
-
-const shutdown = new AbortController();
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    // A second signal means "now": the user is done waiting for a graceful stop.
-    if (shutdown.signal.aborted) process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
-    shutdown.abort(signal);
-  });
-}
-
-try {
-  process.exitCode = await main(process.argv.slice(2), {
-    stdout: process.stdout,
-    stderr: process.stderr,
-    stdin: process.stdin,
-    env: process.env,
-    shutdown: shutdown.signal,
-    onHangup: (listener) => {
-      process.on('SIGHUP', listener);
-      return () => process.off('SIGHUP', listener);
-    },
-  });
-} catch (error) {
-  internalError(error);
+const args = process.argv.slice(2);
+if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
+  process.stdout.write(`${VERSION} (${COMMIT})\n`);
+} else {
+  await import('./run-process.ts');
 }

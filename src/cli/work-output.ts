@@ -54,6 +54,7 @@ export function describeEvent(event: WorkEvent, server: string): string | undefi
     case 'interrupted':
       return `interrupted by ${event.signal}; stopping tasks`;
     case 'refused':
+    case 'rejected':
       return `${event.error}; stopping tasks`;
     case 'done':
       return `all tasks ended; exit code ${event.exitCode}`;

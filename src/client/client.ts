@@ -113,8 +113,8 @@ export class TaskctlClient {
     return this.#send(paths.report(id), { method: 'POST', body: JSON.stringify(report), signal: options.signal, oneShot: true });
   }
 
-  /** One page of task statuses, in id order. */
-  tasks(query: { state?: string; limit?: number; after?: string } = {}, options: { signal?: AbortSignal } = {}): Promise<TaskListReply> {
+  /** One page of task statuses, in id order; with `parent`, of that task's children. */
+  tasks(query: { state?: string | undefined; limit?: number; after?: string | undefined; parent?: string | undefined } = {}, options: { signal?: AbortSignal } = {}): Promise<TaskListReply> {
     const params = new URLSearchParams();
     for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value));
     const search = params.size > 0 ? `?${params}` : '';
@@ -130,18 +130,45 @@ export class TaskctlClient {
 
   /**
    * One long poll on `ids`: resolves as soon as any is cancelled (with those ids) or with none when the
-   * server's watch timeout passes. Gives up itself `CLIENT_TIMEOUT_MARGIN_MS` after the timeout.
+   * server's watch timeout passes. Gives up itself `CLIENT_TIMEOUT_MARGIN_MS` after the timeout. With
+   * `parents`, a cancel of any of them (or of their ancestors) answers every id, each with a record whose
+   * `parent` names the cancelled ancestor.
    */
-  watch(ids: readonly string[], options: { timeoutMs?: number; signal?: AbortSignal; worker?: WorkerIdentity } = {}): Promise<WatchReply> {
+  watch(ids: readonly string[], options: { timeoutMs?: number; signal?: AbortSignal; worker?: WorkerIdentity; parents?: readonly string[]; keep?: boolean } = {}): Promise<WatchReply> {
     const timeoutMs = options.timeoutMs ?? DEFAULT_WATCH_TIMEOUT_MS;
     ids.forEach(checkTaskId);
+    options.parents?.forEach(checkTaskId);
     // The most an answer can be: each id twice (in the list and its record), plus each record's reason.
     let maxBytes = MAX_SHORT_REPLY_BYTES;
     for (const id of ids) maxBytes += 2 * id.length * 3 + MAX_REPLY_BYTES_PER_TASK;
     return this.#request(paths.watch, watchReplySchema, {
       maxBytes,
       method: 'POST',
-      body: JSON.stringify({ ids, timeout: `${timeoutMs}ms`, ...(options.worker ? { worker: options.worker } : {}) }),
+      body: JSON.stringify({
+        ids,
+        timeout: `${timeoutMs}ms`,
+        ...(options.worker ? { worker: options.worker } : {}),
+        // Sent only when there are some: a server older than parents refuses the key.
+        ...(options.parents && options.parents.length > 0 ? { parents: options.parents } : {}),
+        ...(options.keep ? { keep: true } : {}),
+      }),
+      signal: options.signal,
+      timeoutMs: timeoutMs + CLIENT_TIMEOUT_MARGIN_MS,
+    });
+  }
+
+  /**
+   * A poll of the watch session `session` (named by an earlier watch's answer), taking `remove` out of it:
+   * answered like watch() with what was cancelled since the last poll. `watching` (how many ids the session
+   * holds) bounds how large the answer may be. Rejects with a 409 `session_unknown` ClientError when the
+   * server no longer keeps the session: then watch() with the ids again.
+   */
+  watchSession(session: string, options: { remove?: readonly string[]; watching: number; timeoutMs?: number; signal?: AbortSignal }): Promise<WatchReply> {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_WATCH_TIMEOUT_MS;
+    return this.#request(paths.watch, watchReplySchema, {
+      maxBytes: MAX_SHORT_REPLY_BYTES + options.watching * (2 * 256 * 3 + MAX_REPLY_BYTES_PER_TASK),
+      method: 'POST',
+      body: JSON.stringify({ session, timeout: `${timeoutMs}ms`, ...(options.remove && options.remove.length > 0 ? { remove: options.remove } : {}) }),
       signal: options.signal,
       timeoutMs: timeoutMs + CLIENT_TIMEOUT_MARGIN_MS,
     });

@@ -1,7 +1,7 @@
 import { type BackoffPolicy, DEFAULT_BACKOFF, backoffDelay } from '../core/backoff.ts';
-import { DEFAULT_WATCH_TIMEOUT_MS } from '../protocol/limits.ts';
+import { DEFAULT_WATCH_TIMEOUT_MS, SESSION_MIN_IDS } from '../protocol/limits.ts';
 import type { CancelRecordReply } from '../protocol/schemas.ts';
-import type { WorkerIdentity } from '../core/task-status.ts';
+import { reasonViaParent, type WorkerIdentity } from '../core/task-status.ts';
 import { ClientError, type TaskctlClient } from './client.ts';
 import { sleep } from './sleep.ts';
 
@@ -26,11 +26,15 @@ export interface WatchLoopOptions {
   readonly listener?: WatchListener;
   /** Sent with every watch, so the server can tell whose tasks went quiet. */
   readonly worker?: WorkerIdentity;
+  /** The parents of every id watched: a cancel of any of them (or their ancestors) cancels every id. */
+  readonly parents?: readonly string[];
 }
 
 /**
  * Keeps one long poll open for a changing set of task ids, and never gives up on the network: any failure
- * is retried with capped, jittered backoff. Each id is reported cancelled at most once, then dropped.
+ * is retried with capped, jittered backoff. Each id is reported cancelled at most once, then dropped. With
+ * many ids it asks the server to keep them as a watch session: each later poll then names the session and
+ * what changed, instead of sending every id again.
  */
 export class WatchLoop {
   readonly #client: TaskctlClient;
@@ -39,7 +43,14 @@ export class WatchLoop {
   readonly #backoff: BackoffPolicy;
   readonly #listener: WatchListener;
   readonly #worker: WorkerIdentity | undefined;
+  readonly #parents: readonly string[];
   #emptied = new AbortController();
+  /** The watch session the server keeps for these ids, once it named one. */
+  #session: string | undefined;
+  /** Ids removed here that the session still holds: the next poll takes them out. */
+  readonly #removed = new Set<string>();
+  /** Cleared when the server refused to keep a session (a server from before sessions). */
+  #askForSession = true;
 
   constructor(client: TaskctlClient, ids: Iterable<string>, options: WatchLoopOptions = {}) {
     this.#client = client;
@@ -48,6 +59,7 @@ export class WatchLoop {
     this.#backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.#listener = options.listener ?? {};
     this.#worker = options.worker;
+    this.#parents = options.parents ?? [];
   }
 
   /** The ids still watched. */
@@ -57,14 +69,14 @@ export class WatchLoop {
 
   /** Stops watching `id` (its task ended some other way). The open poll is left to finish unless none remain. */
   remove(id: string): void {
-    this.#ids.delete(id);
+    if (this.#ids.delete(id) && this.#session !== undefined) this.#removed.add(id);
     if (this.#ids.size === 0) this.#emptied.abort();
   }
 
   /**
    * Runs until every id is cancelled or removed, or `signal` aborts. Network failures and server errors are
-   * retried forever; it rejects only with a fatal ClientError (the server refused this client's token),
-   * which asking again cannot mend.
+   * retried forever; it rejects only with a fatal ClientError (the server refused this client's token), or
+   * with the server's refusal of the parents (code `invalid_parents`: a cycle), which asking again cannot mend.
    */
   async run(signal: AbortSignal): Promise<void> {
     const stop = AbortSignal.any([signal, this.#emptied.signal]);
@@ -86,17 +98,49 @@ export class WatchLoop {
           reachable = true;
           markUp();
         }
-        const reply = await this.#client.watch([...this.#ids], { timeoutMs: this.#watchTimeoutMs, signal: stop, ...(this.#worker ? { worker: this.#worker } : {}) });
+        const removing = [...this.#removed];
+        const keep = this.#askForSession && this.#ids.size >= SESSION_MIN_IDS;
+        const reply =
+          this.#session !== undefined
+            ? await this.#client.watchSession(this.#session, { remove: removing, watching: this.#ids.size + removing.length, timeoutMs: this.#watchTimeoutMs, signal: stop })
+            : await this.#client.watch([...this.#ids], {
+                timeoutMs: this.#watchTimeoutMs,
+                signal: stop,
+                ...(this.#worker ? { worker: this.#worker } : {}),
+                ...(this.#parents.length > 0 ? { parents: this.#parents } : {}),
+                ...(keep ? { keep: true } : {}),
+              });
+        for (const id of removing) this.#removed.delete(id);
+        this.#session = reply.session;
         markUp();
         this.#listener.answered?.();
         for (const record of reply.records) {
           if (!this.#ids.delete(record.id)) continue;
           this.#listener.cancelled?.(record);
         }
+        // An ancestor's cancel: every other id it lists is stopped by it.
+        if (reply.parent) {
+          const { id: parent, ...times } = reply.parent;
+          for (const id of reply.cancelled) {
+            if (!this.#ids.delete(id)) continue;
+            this.#listener.cancelled?.({ ...times, id, reason: reasonViaParent(reply.parent), parent });
+          }
+        }
       } catch (error) {
         if (stop.aborted) break;
         const clientError = error instanceof ClientError ? error : new ClientError('protocol', (error as Error)?.message ?? String(error));
-        if (clientError.fatal) throw clientError;
+        if (clientError.fatal || clientError.code === 'invalid_parents') throw clientError;
+        // The session ended on the server (it restarted, or another server answers): send the ids again, now.
+        if (clientError.code === 'session_unknown') {
+          this.#session = undefined;
+          this.#removed.clear();
+          continue;
+        }
+        // A server from before sessions refuses the request for one: ask it the old way from now on.
+        if (clientError.code === 'invalid_request' && this.#askForSession && this.#session === undefined && /keep/.test(clientError.message)) {
+          this.#askForSession = false;
+          continue;
+        }
         // A server that answered with an error is reachable; only a network failure needs the ping again.
         if (clientError.kind !== 'rejected') reachable = false;
         failures++;

@@ -1,6 +1,7 @@
 import { type Clock, type TimerHandle, systemClock } from './clock.ts';
 import type { CancelRecord, CancelSource, CancelStore } from './store.ts';
 import { checkTaskId } from './task-id.ts';
+import { reasonViaParent } from './task-status.ts';
 
 /** How long a cancel is remembered unless configured otherwise. */
 export const DEFAULT_TTL_MS = 24 * 3_600_000;
@@ -16,10 +17,30 @@ export interface CancelerOptions {
   readonly onError?: (error: unknown) => void;
 }
 
+/**
+ * The record of a task stopped by an ancestor's cancel, without a cancel of its own: the ancestor's times,
+ * the reason "parent P cancelled", and `parent` naming the ancestor.
+ */
+export interface ParentCancelRecord extends CancelRecord {
+  readonly parent: string;
+}
+
+/** The record `ancestor`'s cancel gives its descendant `id`, which has no cancel of its own (see reasonViaParent). */
+export function recordViaParent(id: string, ancestor: CancelRecord): ParentCancelRecord {
+  // Spread, so that whatever else the ancestor's record says (who cancelled it) travels along.
+  return { ...ancestor, id, reason: reasonViaParent(ancestor), parent: ancestor.id };
+}
+
 /** What a wait ended with. */
 export interface WaitResult {
-  /** The cancelled ids among those waited on, with their records; empty when the wait was aborted. */
+  /** The ids among those waited on that were cancelled themselves, with their records; empty when the wait was aborted. */
   readonly cancelled: readonly CancelRecord[];
+  /**
+   * When an ancestor's cancel stopped the wait: that ancestor's record. Every id waited on is stopped then,
+   * those not in `cancelled` by this cancel (see recordViaParent). Not one record per id: an ancestor's
+   * cancel may answer a wait on 10,000 ids, and making them all at once would hold the event loop.
+   */
+  readonly parent?: CancelRecord;
   /**
    * When the wait was woken by a cancel arriving during it: the clock's monotonic reading at the moment
    * that cancel reached this canceler, so callers can measure cancel-to-answer latency.
@@ -28,8 +49,18 @@ export interface WaitResult {
 }
 
 interface Waiter {
+  /** Every id registered: those waited on and, for a wait with ancestors, the ancestors. */
   readonly ids: readonly string[];
+  /** Only on waits with ancestors. */
+  readonly family?: WaitFamily;
   finish(result: WaitResult): void;
+}
+
+/** What a wait on tasks with ancestors needs to tell an ancestor's cancel from its ids' own. */
+interface WaitFamily {
+  /** Nearest first: the nearest cancelled one is the one answered with. */
+  readonly ancestors: readonly string[];
+  readonly ancestorSet: ReadonlySet<string>;
 }
 
 /** A wait on many ids: not registered per id, but asked on each cancel whether it holds the id. */
@@ -43,9 +74,36 @@ interface BigWaiter extends Waiter {
 const BIG_WAIT_IDS = 256;
 
 /**
+ * A standing interest in a set of ids that outlives any one wait: a worker's watch session, which many
+ * polls in a row share. Every cancel of one of its ids (or of an ancestor) reaches `onCancel`, between polls
+ * as much as during one, so a re-poll needs neither the ids again nor a store look-up.
+ */
+export interface WatchSet {
+  /** The ids watched now; add() and remove() change them. */
+  readonly ids: ReadonlySet<string>;
+  /** Watches `ids` too: registered first, then looked up in the store, as a new wait's are. */
+  add(ids: readonly string[]): void;
+  /** Stops watching `ids` (their tasks ended some other way, or their cancel was delivered). */
+  remove(ids: Iterable<string>): void;
+  close(): void;
+}
+
+interface StandingSet {
+  readonly ids: Set<string>;
+  readonly family?: WaitFamily;
+  readonly onCancel: (result: WaitResult) => void;
+}
+
+// Records kept at hand after a cancel or a look-up: a worker that polls an id already cancelled (the seed
+// worker does, until it stops its task) is answered without a store look-up. A record never changes
+// until it expires, so a kept copy stays right; the oldest are let go past this many.
+const RECENT_RECORDS = 10_000;
+
+/**
  * Records cancels and wakes whoever waits on them. Any number of waits may watch one id and one wait may
  * watch many ids; a wait that starts after the cancel still sees it, because each wait is registered
- * before the store is consulted.
+ * before the store is consulted. A wait may also name the ids' ancestors: a cancel of any of them stops
+ * every id of the wait, and it costs one more registered id per distinct ancestor, however many ids.
  */
 export class Canceler {
   readonly #store: CancelStore;
@@ -55,6 +113,8 @@ export class Canceler {
   // One waiter per id is by far the common case; a Set is made only for the second.
   readonly #waitersById = new Map<string, Waiter | Set<Waiter>>();
   readonly #bigWaiters = new Set<BigWaiter>();
+  readonly #standing = new Set<StandingSet>();
+  readonly #recent = new Map<string, CancelRecord>();
   readonly #sweepTimer: TimerHandle;
   readonly #unsubscribe: (() => void) | undefined;
   #openWaits = 0;
@@ -100,6 +160,7 @@ export class Canceler {
       ...(options.by === undefined ? {} : { by: options.by }),
     };
     const record = await this.#store.insert(draft, now);
+    this.#remember(record);
     this.#wake(record, arrivedAt);
     return record;
   }
@@ -115,19 +176,24 @@ export class Canceler {
    * already is), or with none when `signal` aborts or the canceler closes. Everything the wait registered
    * is released when it ends.
    */
-  wait(ids: readonly string[], signal: AbortSignal): Promise<WaitResult> {
+  wait(ids: readonly string[], signal: AbortSignal, ancestors: readonly string[] = []): Promise<WaitResult> {
     if (signal.aborted || this.#closed || ids.length === 0) {
       // waitFor validates the ids otherwise; a bad id is refused on this path too.
       ids.forEach(checkTaskId);
+      ancestors.forEach(checkTaskId);
       return Promise.resolve({ cancelled: [] });
     }
     let resolve!: (result: WaitResult) => void;
     const waited = new Promise<WaitResult>((r) => (resolve = r));
     // Outside the promise, so that waitFor's check of a bad id throws to the caller.
-    const end = this.waitFor(ids, (result) => {
-      signal.removeEventListener('abort', end);
-      resolve(result);
-    });
+    const end = this.waitFor(
+      ids,
+      (result) => {
+        signal.removeEventListener('abort', end);
+        resolve(result);
+      },
+      ancestors,
+    );
     signal.addEventListener('abort', end, { once: true });
     return waited;
   }
@@ -135,21 +201,33 @@ export class Canceler {
   /**
    * wait() for callers that hold very many waits: calls `onResult` exactly once and never synchronously,
    * when any of `ids` is cancelled or when the returned function is called (then with no cancels). No
-   * promise or AbortSignal is made per wait.
+   * promise or AbortSignal is made per wait. When any of `ancestors` (the ids' ancestors, nearest first)
+   * is cancelled, every id of the wait is stopped: the result names that ancestor's record as `parent`.
    */
-  waitFor(ids: readonly string[], onResult: (result: WaitResult) => void): () => void {
+  waitFor(ids: readonly string[], onResult: (result: WaitResult) => void, ancestors: readonly string[] = []): () => void {
     ids.forEach(checkTaskId);
+    ancestors.forEach(checkTaskId);
     if (this.#closed || ids.length === 0) {
       // Never call back before the caller has the returned function in hand.
       queueMicrotask(() => onResult({ cancelled: [] }));
       return () => {};
     }
-    const idSet = ids.length >= BIG_WAIT_IDS ? new Set(ids) : undefined;
-    const unique = ids.length === 1 ? ids : idSet ? (idSet.size === ids.length ? ids : [...idSet]) : [...new Set(ids)];
+    const watched = ancestors.length === 0 ? ids : [...ids, ...ancestors];
+    const family: WaitFamily | undefined = ancestors.length === 0 ? undefined : { ancestors, ancestorSet: new Set(ancestors) };
+    // A cancel already at hand, of an id or of an ancestor, answers without a look-up.
+    const known = this.#recentAmong(watched);
+    if (known) {
+      const result = this.#resultFor(family, known, undefined);
+      queueMicrotask(() => onResult(result));
+      return () => {};
+    }
+    const idSet = watched.length >= BIG_WAIT_IDS ? new Set(watched) : undefined;
+    const unique = watched.length === 1 ? watched : idSet ? (idSet.size === watched.length ? watched : [...idSet]) : [...new Set(watched)];
     let done = false;
     const waiter: Waiter | BigWaiter = {
       ids: unique,
       ...(idSet ? { idSet } : {}),
+      ...(family ? { family } : {}),
       finish: (result) => {
         if (done) return;
         done = true;
@@ -166,12 +244,61 @@ export class Canceler {
     else for (const id of unique) this.#register(id, waiter);
     this.#store.find(unique, this.#clock.now()).then(
       (records) => {
-        if (records.length > 0) waiter.finish({ cancelled: records });
+        if (records.length === 0) return;
+        records.forEach((record) => this.#remember(record));
+        waiter.finish(this.#resultFor(waiter.family, records, undefined));
       },
       // The wait goes on: a cancel arriving later still wakes it, and the caller's timeout ends it.
       (error: unknown) => this.#onError(error),
     );
     return () => waiter.finish({ cancelled: [] });
+  }
+
+  /**
+   * A standing watch on `ids` (see WatchSet): `onCancel` is called, never synchronously, with the records of
+   * each cancel among them or their `ancestors` (nearest first), for as long as the set is open. Cancels made
+   * before it opened are found by a look-up, as for a wait. Asked on every cancel, like a big wait: meant
+   * for sets of hundreds of ids or more.
+   */
+  watchSet(ids: readonly string[], onCancel: (result: WaitResult) => void, ancestors: readonly string[] = []): WatchSet {
+    ids.forEach(checkTaskId);
+    ancestors.forEach(checkTaskId);
+    const standing: StandingSet = {
+      ids: new Set(ids),
+      ...(ancestors.length > 0 ? { family: { ancestors, ancestorSet: new Set(ancestors) } } : {}),
+      onCancel,
+    };
+    let open = !this.#closed;
+    if (open) this.#standing.add(standing);
+    const lookUp = (looked: readonly string[]) => {
+      if (looked.length === 0) return;
+      this.#store.find(looked, this.#clock.now()).then(
+        (records) => {
+          records.forEach((record) => this.#remember(record));
+          // Only what is still watched: a record of an id removed meanwhile is no news.
+          const wanted = records.filter((r) => standing.ids.has(r.id) || standing.family?.ancestorSet.has(r.id));
+          if (open && wanted.length > 0) onCancel(this.#resultFor(standing.family, wanted, undefined));
+        },
+        (error: unknown) => this.#onError(error),
+      );
+    };
+    lookUp(ancestors.length === 0 ? [...standing.ids] : [...standing.ids, ...ancestors]);
+    return {
+      ids: standing.ids,
+      add: (more) => {
+        more.forEach(checkTaskId);
+        const fresh = more.filter((id) => !standing.ids.has(id));
+        for (const id of fresh) standing.ids.add(id);
+        lookUp(fresh);
+      },
+      remove: (gone) => {
+        for (const id of gone) standing.ids.delete(id);
+      },
+      close: () => {
+        open = false;
+        this.#standing.delete(standing);
+      },
+    };
   }
 
   /** Deletes expired records now; the canceler also does this on its own timer. */
@@ -188,6 +315,7 @@ export class Canceler {
   stats(): { openWaits: number; watchedIds: number } {
     let watchedIds = this.#waitersById.size;
     for (const waiter of this.#bigWaiters) watchedIds += waiter.idSet.size;
+    for (const set of this.#standing) watchedIds += set.ids.size;
     return { openWaits: this.#openWaits, watchedIds };
   }
 
@@ -200,18 +328,60 @@ export class Canceler {
     const waiters = new Set<Waiter>([...this.#waitersById.keys()].flatMap((id) => this.#waitersOf(id)));
     for (const waiter of this.#bigWaiters) waiters.add(waiter);
     for (const waiter of waiters) waiter.finish({ cancelled: [] });
+    // Standing sets are closed by their owners (who answer their polls); no cancel reaches them from now on.
+    this.#standing.clear();
+  }
+
+  #remember(record: CancelRecord): void {
+    this.#recent.delete(record.id);
+    this.#recent.set(record.id, record);
+    if (this.#recent.size > RECENT_RECORDS) this.#recent.delete(this.#recent.keys().next().value!);
+  }
+
+  /** The live records kept at hand among `ids`, or undefined when there is none. */
+  #recentAmong(ids: readonly string[]): CancelRecord[] | undefined {
+    if (this.#recent.size === 0) return undefined;
+    const now = this.#clock.now();
+    let found: Map<string, CancelRecord> | undefined;
+    for (const id of ids) {
+      const record = this.#recent.get(id);
+      if (record !== undefined && record.expiresAt > now) (found ??= new Map()).set(id, record);
+    }
+    return found && [...found.values()];
   }
 
   #wake(record: CancelRecord, cancelArrivedAt: number): void {
-    for (const waiter of this.#waitersOf(record.id)) waiter.finish({ cancelled: [record], cancelArrivedAt });
+    for (const waiter of this.#waitersOf(record.id)) waiter.finish(this.#resultFor(waiter.family, [record], cancelArrivedAt));
     // Finishing removes a waiter from the set being iterated, which a Set allows.
-    for (const waiter of this.#bigWaiters) if (waiter.idSet.has(record.id)) waiter.finish({ cancelled: [record], cancelArrivedAt });
+    for (const waiter of this.#bigWaiters) if (waiter.idSet.has(record.id)) waiter.finish(this.#resultFor(waiter.family, [record], cancelArrivedAt));
+    for (const set of this.#standing) {
+      if (set.ids.has(record.id) || set.family?.ancestorSet.has(record.id)) set.onCancel(this.#resultFor(set.family, [record], cancelArrivedAt));
+    }
+  }
+
+  /**
+   * What a wait answers when `records` (of ids it registered) are found: its ids' own records, and the
+   * nearest cancelled ancestor's (of `family`'s), which stops every id of the wait.
+   */
+  #resultFor(family: WaitFamily | undefined, records: readonly CancelRecord[], cancelArrivedAt: number | undefined): WaitResult {
+    if (!family) return cancelArrivedAt === undefined ? { cancelled: records } : { cancelled: records, cancelArrivedAt };
+    const own: CancelRecord[] = [];
+    let nearest: CancelRecord | undefined;
+    for (const record of records) {
+      if (!family.ancestorSet.has(record.id)) own.push(record);
+      else if (!nearest || family.ancestors.indexOf(record.id) < family.ancestors.indexOf(nearest.id)) nearest = record;
+    }
+    return { cancelled: own, ...(nearest ? { parent: nearest } : {}), ...(cancelArrivedAt === undefined ? {} : { cancelArrivedAt }) };
   }
 
   /** Every id some wait is on, for looking them all up again. */
   #waitedIds(): string[] {
     const ids = new Set(this.#waitersById.keys());
     for (const waiter of this.#bigWaiters) for (const id of waiter.idSet) ids.add(id);
+    for (const set of this.#standing) {
+      for (const id of set.ids) ids.add(id);
+      for (const id of set.family?.ancestors ?? []) ids.add(id);
+    }
     return [...ids];
   }
 
@@ -241,7 +411,11 @@ export class Canceler {
   #lookUpAndWake(ids: string[], arrivedAt: number): void {
     if (ids.length === 0) return;
     this.#store.find(ids, this.#clock.now()).then(
-      (records) => records.forEach((record) => this.#wake(record, arrivedAt)),
+      (records) =>
+        records.forEach((record) => {
+          this.#remember(record);
+          this.#wake(record, arrivedAt);
+        }),
       (error: unknown) => this.#onError(error),
     );
   }

@@ -37,6 +37,12 @@ export interface ScheduledCancel {
   readonly by?: CancelSource;
 }
 
+/** A task and the tasks it declared as its parents. */
+export interface ParentLink {
+  readonly child: string;
+  readonly parents: readonly string[];
+}
+
 /** Hears cancels that other servers recorded in a store they share with this one. */
 export interface RemoteCancelListener {
   /** Another server recorded a cancel of `id`. */
@@ -88,6 +94,21 @@ export interface CancelStore {
   dueSchedules(now: number, limit: number): Promise<ScheduledCancel[]>;
   /** Forgets the scheduled cancel of `id` (it was made). */
   unschedule(id: string): Promise<void>;
+
+  // Parent links: which tasks a task declared as its parents (`work ID --parent P`). A child's links are
+  // kept as long as its status is, and forgotten with it (see forgetParents).
+
+  /** Records `parents` as the direct parents of each link's child, replacing any it had; durable as statuses are. */
+  saveParents(links: readonly ParentLink[]): Promise<void>;
+  /** The direct parents of those of `ids` that have any. */
+  loadParents(ids: readonly string[]): Promise<ParentLink[]>;
+  /** Up to `limit` children of `parent` in id order, those after `after`. */
+  listChildren(parent: string, after: string | undefined, limit: number): Promise<string[]>;
+  /** Those of `ids` that are the parent of at least one task. */
+  parentsAmong(ids: readonly string[]): Promise<string[]>;
+  /** Forgets the links of those of `ids` that have no status (retention forgot it); resolves with how many links (child, parent) went. */
+  forgetParents(ids: readonly string[]): Promise<number>;
+
   /** For stores shared between servers: tells `listener` of cancels made elsewhere. Returns an unsubscribe. */
   subscribe?(listener: RemoteCancelListener): () => void;
   /** Flushes and releases the store. */

@@ -41,6 +41,8 @@ export interface TaskStatus {
   readonly signal?: string | null;
   /** Who asked for the cancel of this run, once one was asked for. */
   readonly cancelledBy?: CancelSource;
+  /** Why a cancel was requested when it was not a cancel of this task's own: "parent job-42 cancelled". */
+  readonly cancelReason?: string;
   /** The last progress its worker reported for this run (`work --progress`), if any. */
   readonly progress?: TaskProgress;
   /** State changes, oldest first, the last HISTORY_LIMIT of them. */
@@ -68,7 +70,7 @@ function enter(status: TaskStatus | undefined, id: string, state: TaskLifeState,
 export function onWatch(status: TaskStatus | undefined, id: string, worker: WorkerIdentity | undefined, now: number): TaskStatus {
   const seen = { lastSeenAt: now, ...(worker ? { worker } : {}) };
   if (status && (status.state === 'watching' || status.state === 'cancel_requested')) return { ...status, ...seen };
-  return enter(status, id, 'watching', now, { ...seen, exitCode: undefined, signal: undefined, cancelledBy: undefined, progress: undefined });
+  return enter(status, id, 'watching', now, { ...seen, exitCode: undefined, signal: undefined, cancelledBy: undefined, cancelReason: undefined, progress: undefined });
 }
 
 /**
@@ -78,6 +80,29 @@ export function onWatch(status: TaskStatus | undefined, id: string, worker: Work
 export function onCancelRequested(status: TaskStatus | undefined, id: string, now: number, by?: CancelSource): TaskStatus {
   if (status && (ENDED_STATES.has(status.state) || status.state === 'cancel_requested')) return status;
   return enter(status, id, 'cancel_requested', now, by === undefined ? {} : { cancelledBy: by });
+}
+
+/**
+ * An ancestor of the task was cancelled, `by` someone when known, which stops it as a cancel of its own
+ * would: the same rule as onCancelRequested, with `reason` ("parent job-42 cancelled") kept on the status.
+ */
+export function onParentCancelled(status: TaskStatus | undefined, id: string, now: number, reason: string, by?: CancelSource): TaskStatus {
+  if (status && (ENDED_STATES.has(status.state) || status.state === 'cancel_requested')) return status;
+  return enter(status, id, 'cancel_requested', now, { cancelReason: reason, ...(by === undefined ? {} : { cancelledBy: by }) });
+}
+
+/** The reason a task is stopped with when its ancestor `parentId` was cancelled. */
+export function parentCancelledReason(parentId: string): string {
+  return `parent ${parentId} cancelled`;
+}
+
+/**
+ * The reason a task stopped by `ancestor`'s cancel is given: "parent <ancestor> cancelled", unless the
+ * ancestor was itself stopped by one higher up, whose reason is passed on. So every task of a tree
+ * cancelled together names the task that was cancelled, whichever ancestor's record reached it first.
+ */
+export function reasonViaParent(ancestor: { readonly id: string; readonly reason?: string | undefined }): string {
+  return ancestor.reason !== undefined && /^parent \S+ cancelled$/.test(ancestor.reason) ? ancestor.reason : parentCancelledReason(ancestor.id);
 }
 
 /** A worker reported how the task ended. Reports are idempotent: the same one twice changes nothing. */

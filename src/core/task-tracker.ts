@@ -2,8 +2,19 @@ import { type Clock, type TimerHandle, systemClock } from './clock.ts';
 import { coalesced } from './coalesce.ts';
 import { PROGRESS_INTERVAL_MS, type TaskProgress } from './progress.ts';
 import { nextTurn } from './turns.ts';
-import type { CancelSource, CancelStore, StatusQuery } from './store.ts';
-import { isLost, onCancelRequested, onLost, onReport, onWatch, type TaskOutcome, type TaskStatus, type WorkerIdentity } from './task-status.ts';
+import type { CancelRecord, CancelSource, CancelStore, StatusQuery } from './store.ts';
+import {
+  isLost,
+  onCancelRequested,
+  onLost,
+  onParentCancelled,
+  onReport,
+  onWatch,
+  reasonViaParent,
+  type TaskOutcome,
+  type TaskStatus,
+  type WorkerIdentity,
+} from './task-status.ts';
 
 export interface TaskTrackerOptions {
   readonly store: CancelStore;
@@ -52,16 +63,19 @@ export class TaskTracker {
   readonly #onChange: (status: TaskStatus) => void;
   readonly #retentionMs: number | undefined;
   readonly #onForgotten: (count: number) => void;
+  #heldRefreshedAt = 0;
 
   /** Watches open on this server, per id: such a task is not lost whatever its last-seen time says. */
   readonly #held = new Map<string, number>();
-  /** Ids known to be in state "watching" by the given worker, so a re-poll needs no look-up. */
+  /** Ids known to be watched (or cancel requested) by the given worker, so that a re-poll needs no look-up. */
   readonly #watchingBy = new Map<string, string | undefined>();
   /** Last-seen times not yet written. */
   readonly #seen = new Map<string, number>();
   readonly #timer: TimerHandle;
   /** Serializes changes per id, so a watch and a cancel arriving together do not overwrite each other. */
   readonly #queues = new Map<string, Promise<unknown>>();
+  /** The parents (joined by newlines, which no id holds) known stored for ids, so a re-poll writes no links. */
+  readonly #linkedTo = new Map<string, string>();
 
   constructor(options: TaskTrackerOptions) {
     this.#store = options.store;
@@ -90,7 +104,8 @@ export class TaskTracker {
     }
     return this.#change(unknown, (status, id) => {
       const next = onWatch(status, id, worker, now);
-      if (next.state === 'watching') this.#watchingBy.set(id, worker?.id);
+      // Watched or cancel requested: another watch by the same worker would change only the last-seen time.
+      if (next.state === 'watching' || next.state === 'cancel_requested') this.#watchingBy.set(id, worker?.id);
       if (status && next.state === status.state && next.worker?.id === status.worker?.id) {
         this.#seen.set(id, now);
         return undefined;
@@ -119,6 +134,45 @@ export class TaskTracker {
     const now = this.#clock.now();
     this.#forget([id]);
     return this.#change([id], (status) => onCancelRequested(status, id, now, by));
+  }
+
+  /**
+   * Records `parents` as the direct parents of each of `ids`, after any change queued for them (a watch's
+   * status comes first, so a link never outlives the status retention forgets it with). Ids already known
+   * linked to the same parents write nothing: re-polls cost no writes.
+   */
+  async linkParents(ids: readonly string[], parents: readonly string[]): Promise<void> {
+    const key = parents.join('\n');
+    const changed = ids.filter((id) => this.#linkedTo.get(id) !== key);
+    for (let i = 0; i < changed.length; i += CHANGE_STEP) {
+      if (i > 0) await nextTurn();
+      const step = changed.length <= CHANGE_STEP ? changed : changed.slice(i, i + CHANGE_STEP);
+      await this.#queued(step, async () => {
+        await this.#store.saveParents(step.map((child) => ({ child, parents })));
+        for (const id of step) this.#linkedTo.set(id, key);
+      });
+    }
+  }
+
+  /**
+   * The cancel `parent` records stopped `ids` (its descendants): each still running is marked
+   * cancel_requested with the reason "parent P cancelled", and as cancelled by whoever cancelled the
+   * parent, a step at a time.
+   */
+  parentCancelled(ids: readonly string[], parent: CancelRecord): Promise<void> {
+    const now = this.#clock.now();
+    const reason = reasonViaParent(parent);
+    this.#forget(ids);
+    return this.#change(ids, (status, id) => {
+      const next = onParentCancelled(status, id, now, reason, parent.by);
+      return next === status ? undefined : next;
+    });
+  }
+
+  /** A page of `parent`'s children (ids in id order, after a cursor) with the statuses of those that have one. */
+  async children(parent: string, after: string | undefined, limit: number): Promise<{ ids: string[]; statuses: TaskStatus[] }> {
+    const ids = await this.#store.listChildren(parent, after, limit);
+    return { ids, statuses: ids.length === 0 ? [] : await this.statuses(ids) };
   }
 
   /** A worker's report of how `id` ended; resolves with the status it leads to. */
@@ -166,10 +220,18 @@ export class TaskTracker {
   }
 
   async #writeSeen(): Promise<void> {
+    // Ids held without a new watch (a watch session's, polled by handle) are still seen: their last-seen time
+    // is written every half lease, so that other servers sharing the store never take them for lost.
+    const now = this.#clock.now();
+    if (now - this.#heldRefreshedAt >= this.#leaseMs / 2) {
+      this.#heldRefreshedAt = now;
+      for (const id of this.#held.keys()) if (!this.#seen.has(id)) this.#seen.set(id, now);
+    }
     const seen = [...this.#seen];
     this.#seen.clear();
-    // Ids nobody watches any more need not be remembered as watching.
+    // Ids nobody watches any more need not be remembered as watching, nor as linked.
     for (const id of this.#watchingBy.keys()) if (!this.#held.has(id)) this.#watchingBy.delete(id);
+    for (const id of this.#linkedTo.keys()) if (!this.#held.has(id)) this.#linkedTo.delete(id);
     for (let i = 0; i < seen.length; i += SWEEP_STEP) {
       const times = new Map(seen.slice(i, i + SWEEP_STEP));
       await this.#change([...times.keys()], (status) =>
@@ -217,6 +279,8 @@ export class TaskTracker {
         const still = idle.filter((id) => !this.#held.has(id));
         forgotten = await this.#store.forgetStatuses(still, before);
         this.#forget(still);
+        // A child's parent links go with it (those of a status kept meanwhile stay).
+        await this.#store.forgetParents(still);
       });
       if (forgotten > 0) this.#onForgotten(forgotten);
       if (found.length < SWEEP_STEP || idle.length === 0) break;

@@ -3,6 +3,9 @@ export const ErrorStatus = {
   invalid_task_id: 400,
   invalid_request: 400,
   invalid_json: 400,
+  /** A task's parents cannot be: a cycle, or ancestors nesting too deep. Asking again cannot help. */
+  invalid_parents: 400,
+  session_unknown: 409,
   unauthorized: 401,
   forbidden: 403,
   /** The server wants a client certificate signed by its client CA, and this connection brought none. */

@@ -8,6 +8,9 @@ export const MAX_WATCH_TIMEOUT_MS = 5 * 60_000;
 export const MIN_WATCH_TIMEOUT_MS = 100;
 /** Ids in one watch request. */
 export const MAX_IDS_PER_WATCH = 10_000;
+/** Parents one task may declare (`work --parent`, repeatable); how deep they may nest is MAX_PARENT_DEPTH. */
+export const MAX_PARENTS_PER_TASK = 8;
+export { MAX_ANCESTORS, MAX_PARENT_DEPTH } from '../core/task-family.ts';
 /** Bytes in one request body (10,000 ids of the longest kind fit). */
 export const MAX_BODY_BYTES = 4 * 1024 * 1024;
 /** Characters in a cancel reason. */
@@ -16,6 +19,11 @@ export const MAX_REASON_CHARS = 1_024;
 export const DEFAULT_MAX_OPEN_WATCHES = 100_000;
 /** How long a task nobody watches is remembered (its status and history), unless the server is told otherwise. */
 export const DEFAULT_RETENTION_MS = 7 * 86_400_000;
+/**
+ * A watch on at least this many ids may be kept by the server as a watch session, polled by name; below it
+ * sending the ids again costs little.
+ */
+export const SESSION_MIN_IDS = 256;
 /** Ids held across all open watches at once (an id in two watches counts twice), unless told otherwise. */
 export const DEFAULT_MAX_WATCHED_IDS = 1_000_000;
 /** What a client adds to the watch timeout before it gives up on an answer itself. */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../core/duration.ts';
 import { taskIdProblem } from '../core/task-id.ts';
-import { MAX_IDS_PER_WATCH, MAX_REASON_CHARS } from './limits.ts';
+import { MAX_IDS_PER_WATCH, MAX_PARENTS_PER_TASK, MAX_REASON_CHARS } from './limits.ts';
 
 /** A task id under the core's rules. */
 export const taskIdSchema = z.string().superRefine((id, ctx) => {
@@ -51,6 +51,12 @@ const idListSchema = z
     return ids as string[];
   });
 
+/** A task's direct parents: a cancel of any of them (or of their ancestors) stops the task. */
+export const parentListSchema = z
+  .array(taskIdSchema)
+  .max(MAX_PARENTS_PER_TASK, `at most ${MAX_PARENTS_PER_TASK} parents per task`)
+  .transform((parents) => [...new Set(parents)]);
+
 export const workerIdentitySchema = z.strictObject({
   id: z.string().min(1).max(128),
   host: z.string().max(256),
@@ -62,6 +68,25 @@ export const watchRequestSchema = z.strictObject({
   timeout: durationSchema.optional(),
   /** Who watches: recorded with the tasks' statuses. */
   worker: workerIdentitySchema.optional(),
+  /** The parents of every id watched: recorded, and a cancel of any ancestor answers the watch. */
+  parents: parentListSchema.optional(),
+  /**
+   * Asks the server to keep these ids as a watch session: the answer names it, and the next poll names the
+   * session instead of the ids (see watchSessionRequestSchema). A server may decline (few ids, say).
+   */
+  keep: z.literal(true).optional(),
+});
+
+/**
+ * A poll that names a watch session instead of its ids: the server kept the ids (less those it answered as
+ * cancelled), so the poll carries only what changed, `remove` for ids whose tasks ended some other way. A
+ * session the server does not know (it expired, the server restarted, another server answers) is a 409
+ * `session_unknown`, and the client asks again with its ids.
+ */
+export const watchSessionRequestSchema = z.strictObject({
+  session: z.string().min(1).max(64),
+  remove: z.array(z.string().max(1_024)).max(MAX_IDS_PER_WATCH).optional(),
+  timeout: durationSchema.optional(),
 });
 
 export const reportRequestSchema = z.strictObject({
@@ -69,6 +94,8 @@ export const reportRequestSchema = z.strictObject({
   exitCode: z.number().int().nullable().optional(),
   signal: z.string().max(32).nullable().optional(),
   worker: workerIdentitySchema.optional(),
+  /** The task's parents, recorded as a watch records them (for a task that ended before any watch got through). */
+  parents: parentListSchema.optional(),
 });
 export type ReportRequest = z.input<typeof reportRequestSchema>;
 
@@ -86,6 +113,8 @@ export const taskStatusSchema = z.object({
   worker: z.object({ id: z.string(), host: z.string(), pid: z.number() }).optional(),
   exitCode: z.number().nullable().optional(),
   signal: z.string().nullable().optional(),
+  /** Why its cancel was requested when not by a cancel of its own: "parent job-42 cancelled". */
+  cancelReason: z.string().optional(),
   /** Who asked for this run's cancel; absent from servers older than the field. */
   cancelledBy: cancelSourceSchema.optional(),
   /** The last progress its worker reported (`work --progress`); absent from servers older than the field. */
@@ -100,6 +129,8 @@ export const taskListQuerySchema = z.strictObject({
   state: z.enum(TASK_STATE_VALUES).optional(),
   limit: z.coerce.number().int().min(1).max(1_000).default(100),
   after: z.string().max(256).optional(),
+  /** Only the children of this task. */
+  parent: taskIdSchema.optional(),
 });
 export type WatchRequest = z.input<typeof watchRequestSchema>;
 
@@ -107,6 +138,7 @@ export type WatchRequest = z.input<typeof watchRequestSchema>;
 export const watchQuerySchema = z.strictObject({
   ids: idListSchema,
   timeout: durationSchema.optional(),
+  parents: parentListSchema.optional(),
 });
 
 const isoTime = z.iso.datetime();
@@ -116,6 +148,11 @@ export const cancelRecordSchema = z.object({
   reason: z.string().optional(),
   cancelledAt: isoTime,
   expiresAt: isoTime,
+  /**
+   * In a task's status, or as the watch loop reports it: the ancestor whose cancel stopped this task, which
+   * has no cancel of its own (the times are the ancestor's, the reason "parent <id> cancelled").
+   */
+  parent: z.string().optional(),
   /** Who asked; absent from servers older than the field, and on records written before it. */
   by: cancelSourceSchema.optional(),
 });
@@ -124,7 +161,16 @@ export type CancelRecordReply = z.infer<typeof cancelRecordSchema>;
 export const watchReplySchema = z.object({
   /** The ids cancelled among those watched; empty when the watch timed out. */
   cancelled: z.array(z.string()),
+  /** The records of the ids cancelled themselves. */
   records: z.array(cancelRecordSchema),
+  /**
+   * Only for a watch that named parents: the record of the ancestor whose cancel stopped every id watched.
+   * The ids in `cancelled` without a record of their own are stopped by it, with the reason "parent <id>
+   * cancelled". One record for them all: a parent may stop 10,000 ids in one answer.
+   */
+  parent: cancelRecordSchema.optional(),
+  /** When the server keeps the ids as a watch session: the name the next poll gives instead of them. */
+  session: z.string().optional(),
 });
 export type WatchReply = z.infer<typeof watchReplySchema>;
 
@@ -143,6 +189,10 @@ export const taskReplySchema = z.object({
   scheduled: z.object({ at: isoTime, reason: z.string().optional(), by: cancelSourceSchema.optional() }).optional(),
   /** Absent when no worker ever watched the task and nobody cancelled it. */
   status: taskStatusSchema.optional(),
+  /** Its direct parents, when it declared any. */
+  parents: z.array(z.string()).optional(),
+  /** The first page of its children, when it has any; `next` pages on with GET /v1/tasks?parent=ID&after=NEXT. */
+  children: z.object({ tasks: z.array(taskStatusSchema.extend({ id: z.string() })), next: z.string().optional() }).optional(),
 });
 
 export const taskListReplySchema = z.object({

@@ -1,3 +1,4 @@
+import type { ParentCancelRecord } from '../core/canceler.ts';
 import type { CancelRecord } from '../core/store.ts';
 import type { TaskStatus } from '../core/task-status.ts';
 import type { CancelRecordReply, TaskStatusReply } from './schemas.ts';
@@ -25,6 +26,13 @@ export function recordToWire(record: CancelRecord): CancelRecordReply {
   return reply;
 }
 
+/** A record, as it travels; one made from an ancestor's cancel names that ancestor as `parent`. */
+export function anyRecordToWire(record: CancelRecord | ParentCancelRecord): CancelRecordReply {
+  const reply = recordToWire(record);
+  if ('parent' in record) reply.parent = record.parent;
+  return reply;
+}
+
 /** A task's status as it travels: times as ISO strings. */
 export function statusToWire(status: TaskStatus): TaskStatusReply {
   const reply: TaskStatusReply = {
@@ -37,6 +45,7 @@ export function statusToWire(status: TaskStatus): TaskStatusReply {
   if (status.exitCode !== undefined) reply.exitCode = status.exitCode;
   if (status.signal !== undefined) reply.signal = status.signal;
   if (status.cancelledBy !== undefined) reply.cancelledBy = { ...status.cancelledBy };
+  if (status.cancelReason !== undefined) reply.cancelReason = status.cancelReason;
   if (status.progress !== undefined) reply.progress = { text: status.progress.text, at: isoTime(status.progress.at) };
   return reply;
 }

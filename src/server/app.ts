@@ -6,6 +6,7 @@ import { type Clock, systemClock } from '../core/clock.ts';
 import { type CancelRecord, type CancelRoute, type CancelSource, StoreUnavailableError } from '../core/store.ts';
 import { InvalidInputError } from '../core/task-id.ts';
 import type { TaskEventHub } from '../core/task-events.ts';
+import type { TaskFamily } from '../core/task-family.ts';
 import type { TaskTracker } from '../core/task-tracker.ts';
 import { HttpError } from '../protocol/errors.ts';
 import { DEFAULT_MAX_WATCHED_IDS } from '../protocol/limits.ts';
@@ -28,6 +29,8 @@ export interface ServerOptions {
   readonly maxOpenWatches: number;
   /** Ids held across all open watches; a watch that would pass it gets 503 like one past maxOpenWatches. */
   readonly maxWatchedIds?: number;
+  /** How long a watch session is kept without a poll; 60 s unless told otherwise. */
+  readonly sessionIdleMs?: number;
   readonly maxBodyBytes: number;
   /** When set, every route but /ping and /healthz needs `Authorization: Bearer <token>`. */
   readonly token?: string | undefined;
@@ -49,6 +52,8 @@ export interface ServerObserver {
   cancelled?(record: CancelRecord, source: CancelSource & { reason?: string | undefined }): void;
   /** A watch was answered: with a cancel, at its timeout, or because the client left or the server stops. */
   watchAnswered?(outcome: 'cancelled' | 'timeout' | 'gone'): void;
+  /** A cancel reached every descendant the store knows of: `marked` of them, in `ms`. */
+  childrenCancelled?(record: CancelRecord, marked: number, ms: number): void;
   /** A request failed through no fault of the client. */
   failed?(error: unknown, request: { method: string; path: string }): void;
 }
@@ -57,6 +62,7 @@ export interface AppDependencies {
   readonly canceler: Canceler;
   readonly tracker: TaskTracker;
   readonly scheduler: CancelScheduler;
+  readonly family: TaskFamily;
   readonly events: TaskEventHub;
   /** How often an idle event stream gets a comment line (default 15 s). */
   readonly eventsHeartbeatMs?: number | undefined;
@@ -73,6 +79,8 @@ export interface AppContext {
   readonly canceler: Canceler;
   readonly tracker: TaskTracker;
   readonly scheduler: CancelScheduler;
+  /** Parent links: ancestors of a watch, and cancels that reach the children. */
+  readonly family: TaskFamily;
   readonly options: ServerOptions;
   readonly metrics: ServerMetrics;
   readonly observer: ServerObserver;
@@ -88,7 +96,7 @@ export interface AppContext {
 }
 
 /** The HTTP surface over a canceler: routing, auth, and the one error mapping. Routes live in routes/. */
-export function createApp({ canceler, tracker, scheduler, events, eventsHeartbeatMs, options, metrics, observer = {}, clock = systemClock, onBackgroundError = () => {} }: AppDependencies): RequestListener & {
+export function createApp({ canceler, tracker, scheduler, family, events, eventsHeartbeatMs, options, metrics, observer = {}, clock = systemClock, onBackgroundError = () => {} }: AppDependencies): RequestListener & {
   readonly openWatches: () => number;
   /** Ids held across all open watches. */
   readonly watchedIds: () => number;
@@ -109,6 +117,7 @@ export function createApp({ canceler, tracker, scheduler, events, eventsHeartbea
     watchTimeoutMs: options.watchTimeoutMs,
     maxOpenWatches: options.maxOpenWatches,
     maxWatchedIds: options.maxWatchedIds ?? DEFAULT_MAX_WATCHED_IDS,
+    ...(options.sessionIdleMs === undefined ? {} : { sessionIdleMs: options.sessionIdleMs }),
     onBackgroundError,
     onAnswered: (outcome) => observer.watchAnswered?.(outcome),
     alsoHeld: (): number => streams.open,
@@ -125,6 +134,7 @@ export function createApp({ canceler, tracker, scheduler, events, eventsHeartbea
     canceler,
     tracker,
     scheduler,
+    family,
     options,
     metrics,
     observer,
@@ -146,6 +156,9 @@ export function createApp({ canceler, tracker, scheduler, events, eventsHeartbea
       // The cancel itself is stored and answered now; the status follows in the next group write (a task
       // with a record reads as cancel_requested meanwhile), and one that fails is reported, not fatal.
       tracker.cancelRequested(id, record.by ?? by).catch(onBackgroundError);
+      // Its children (and theirs) are marked cancel_requested in the background, a step at a time, as
+      // cancelled by the same asker.
+      family.cancelled(record.by === undefined ? { ...record, by } : record);
       metrics.cancels.inc({ route });
       observer.cancelled?.(record, { ...by, reason });
       return record;
@@ -154,7 +167,7 @@ export function createApp({ canceler, tracker, scheduler, events, eventsHeartbea
   const routes: Route[] = [...seedRoutes(context), ...taskRoutes(context), ...watchRoutes(context), ...eventRoutes(context, streams), ...opsRoutes(context)];
 
   /** Finds the route, checks the caller's right to it, and starts its handler. Not async, so nothing here stays alive while a watch waits. */
-  const dispatch = (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  const dispatch = (req: IncomingMessage, res: ServerResponse): Promise<void> | void => {
     const target = req.url ?? '/';
     const queryStart = target.indexOf('?');
     const path = queryStart === -1 ? target : target.slice(0, queryStart);
@@ -190,14 +203,14 @@ export function createApp({ canceler, tracker, scheduler, events, eventsHeartbea
       replyError(req, res, new HttpError('shutting_down', 'the server is stopping; retry shortly', { 'retry-after': '1' }));
       return;
     }
-    let handling: Promise<void>;
+    let handling: Promise<void> | void;
     try {
       handling = dispatch(req, res);
     } catch (error) {
       replyError(req, res, error);
       return;
     }
-    handling.catch((error: unknown) => replyError(req, res, error));
+    handling?.catch((error: unknown) => replyError(req, res, error));
   };
   return Object.assign(listener, {
     openWatches: () => watches.open,

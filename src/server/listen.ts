@@ -1,8 +1,9 @@
 import { createServer, type Server } from 'node:http';
-import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
+import type { Server as TlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Canceler, DEFAULT_SWEEP_INTERVAL_MS } from '../core/canceler.ts';
 import { TaskTracker } from '../core/task-tracker.ts';
+import { TaskFamily } from '../core/task-family.ts';
 import { CancelScheduler } from '../core/cancel-scheduler.ts';
 import type { Clock } from '../core/clock.ts';
 import type { CancelStore } from '../core/store.ts';
@@ -75,13 +76,13 @@ export interface RunningServer {
 }
 
 // Slow clients get this long to send their headers and the whole request; long polls are not affected,
-// because once a request is in, only the socket-idle timeout below applies.
+// because a held watch ends at its own timeout. A socket between requests is closed after the keep-alive
+// timeout; no idle timer per socket beyond that (each would cost every held watch a timer of its own).
 const HEADERS_TIMEOUT_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 30_000;
 // Node checks those two timeouts only this often (30 s by default), so without it a slow client held its
 // socket up to 30 s longer than documented.
 const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
-const IDLE_MARGIN_MS = 30_000;
 const DRAIN_MS = 2_000;
 
 /** Starts a taskctl server; resolves once it listens. */
@@ -107,6 +108,14 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     ...(config.retentionMs !== undefined ? { retentionMs: config.retentionMs } : {}),
     onForgotten: (count) => metrics.forgottenTasks.inc(count),
   });
+  const family = new TaskFamily({
+    store: config.store,
+    canceler,
+    tracker,
+    ...(config.clock ? { clock: config.clock } : {}),
+    onError: config.onBackgroundError,
+    onCascaded: (record, marked, ms) => config.observer?.childrenCancelled?.(record, marked, ms),
+  });
   const scheduler = new CancelScheduler({
     store: config.store,
     canceler,
@@ -118,6 +127,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       metrics.cancels.inc({ route: by.route });
       config.observer?.cancelled?.(record, { ...by, reason: record.reason });
       tracker.cancelRequested(record.id, record.by ?? by).catch(config.onBackgroundError);
+      family.cancelled(record.by === undefined ? { ...record, by } : record);
     },
     onScheduled: (schedule) => events.record('scheduled', schedule.id, { schedule }),
     onDropped: (schedule) => events.record('unscheduled', schedule.id, { schedule: undefined }),
@@ -139,7 +149,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   });
   await events.start();
   const options = { ...config, requireClientCertificate: config.tls?.clientCa !== undefined };
-  const app = createApp({ canceler, tracker, scheduler, events, eventsHeartbeatMs: config.eventsHeartbeatMs, options, metrics, onBackgroundError: config.onBackgroundError, ...(config.observer ? { observer: config.observer } : {}), ...(config.clock ? { clock: config.clock } : {}) });
+  const app = createApp({ canceler, tracker, scheduler, family, events, eventsHeartbeatMs: config.eventsHeartbeatMs, options, metrics, onBackgroundError: config.onBackgroundError, ...(config.observer ? { observer: config.observer } : {}), ...(config.clock ? { clock: config.clock } : {}) });
   metrics.observe({ trackedTasks: () => config.store.countStatuses(), watchedIds: app.watchedIds });
   const httpOptions = {
     headersTimeout: config.headersTimeoutMs ?? HEADERS_TIMEOUT_MS,
@@ -148,7 +158,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     keepAliveTimeout: 5_000,
   };
   const server: Server = config.tls
-    ? createTlsServer(
+    ? // Loaded only for TLS: most servers never need node:https, and it costs start-up.
+      process.getBuiltinModule('node:https').createServer(
         {
           ...httpOptions,
           ...secureContextOptions(config.tls),
@@ -163,8 +174,6 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         app,
       )
     : createServer(httpOptions, app);
-  // A socket may sit silent for a whole long poll, and no longer.
-  server.timeout = config.watchTimeoutMs + IDLE_MARGIN_MS;
   if (config.maxConnections !== undefined) server.maxConnections = config.maxConnections;
   server.on('drop', () => metrics.droppedConnections.inc());
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {

@@ -16,6 +16,15 @@ export class ServerMetrics {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+  /**
+   * The counter of answered watches per outcome, looked up once: a label lookup hashes its labels on every
+   * call, and this one is counted on every watch.
+   */
+  readonly watchAnswered = {
+    cancelled: this.watchRequests.labels({ outcome: 'cancelled' }),
+    timeout: this.watchRequests.labels({ outcome: 'timeout' }),
+    gone: this.watchRequests.labels({ outcome: 'gone' }),
+  } as const;
   readonly notifyLatency = new Histogram({
     name: 'taskctl_notify_latency_seconds',
     help: 'From a cancel reaching this server to a waiting watch being answered.',
@@ -24,7 +33,7 @@ export class ServerMetrics {
   });
   readonly rejectedWatches = new Counter({
     name: 'taskctl_watches_rejected_total',
-    help: 'Watch requests refused with 503 because too many were open.',
+    help: 'Watch requests refused with 503 because too many watches, or watched ids, were open.',
     registers: [this.registry],
   });
 

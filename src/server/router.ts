@@ -20,7 +20,8 @@ export interface Route {
   readonly pattern: RegExp;
   /** What a caller must be allowed to do to use the route; `open` routes answer without a token. */
   readonly right: Right | 'open';
-  readonly handle: (ctx: RequestContext) => Promise<void>;
+  /** Answers now or later; a promise, when returned, is watched for errors (a held watch returns none). */
+  readonly handle: (ctx: RequestContext) => Promise<void> | void;
 }
 
 /** The route for `method` and `path`, with its decoded params; 404 or 405 (with Allow) otherwise. */

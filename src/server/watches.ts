@@ -1,11 +1,44 @@
+import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import type { Canceler, WaitResult } from '../core/canceler.ts';
+import type { Canceler, WaitResult, WatchSet } from '../core/canceler.ts';
+import type { CancelRecord } from '../core/store.ts';
 import type { Clock } from '../core/clock.ts';
 import type { TaskTracker } from '../core/task-tracker.ts';
 import type { WorkerIdentity } from '../core/task-status.ts';
 import { HttpError } from '../protocol/errors.ts';
-import { MIN_WATCH_TIMEOUT_MS } from '../protocol/limits.ts';
+import { MIN_WATCH_TIMEOUT_MS, SESSION_MIN_IDS } from '../protocol/limits.ts';
 import type { ServerMetrics } from './metrics.ts';
+import { nextTurn } from '../core/turns.ts';
+
+// Ids a watch must hold for letting them go to wait for a turn of its own.
+const BIG_WATCH_END_IDS = 1_000;
+// A watch session is kept for this long without a poll, unless told otherwise: the worker polls again at
+// once after each answer, and after a network failure within its backoff (5 s at most).
+const SESSION_IDLE_MS = 60_000;
+
+/** What a session's poll answers: a wait's result, and when an ancestor's cancel stopped them, the ids it stopped. */
+export interface SessionResult extends WaitResult {
+  readonly stopped?: readonly string[];
+}
+
+/**
+ * A worker's watch kept between its polls: its ids stay registered (a WatchSet), so a cancel that lands
+ * between two polls waits in `mailbox` for the next, and a poll costs what changed, not the ids held.
+ */
+interface Session {
+  readonly id: string;
+  readonly tokenId: string | undefined;
+  readonly set: WatchSet;
+  /** Ids counted against the id cap: the ids still watched, and the ancestors. */
+  held: number;
+  /** Cancels not yet delivered to a poll. */
+  mailbox: { cancelled: CancelRecord[]; parent?: CancelRecord; stopped?: string[]; cancelArrivedAt?: number } | undefined;
+  /** The poll held now, if any: answering it ends it. */
+  answer: ((result: SessionResult) => void) | undefined;
+  /** Ends the held poll without cancels (shutdown, a removed token). */
+  release: (() => void) | undefined;
+  idleTimer: ReturnType<typeof setTimeout> | undefined;
+}
 
 export interface WatchHolderOptions {
   readonly canceler: Canceler;
@@ -16,6 +49,7 @@ export interface WatchHolderOptions {
   readonly watchTimeoutMs: number;
   readonly maxOpenWatches: number;
   readonly maxWatchedIds: number;
+  readonly sessionIdleMs?: number;
   readonly onBackgroundError: (error: unknown) => void;
   /** Told of each answered watch. */
   readonly onAnswered?: (outcome: 'cancelled' | 'timeout' | 'gone') => void;
@@ -31,6 +65,7 @@ export class WatchHolder {
   #closing = false;
   /** The ends of watches held by tokens a reload may take away, by token. */
   readonly #byToken = new Map<string, Set<() => void>>();
+  readonly #sessions = new Map<string, Session>();
 
   constructor(options: WatchHolderOptions) {
     this.#options = options;
@@ -46,9 +81,10 @@ export class WatchHolder {
     return this.#heldIds;
   }
 
-  /** From now on each answered watch closes its connection, so workers re-poll elsewhere. */
+  /** From now on each answered watch closes its connection, so workers re-poll elsewhere. Sessions end. */
   beginShutdown(): void {
     this.#closing = true;
+    for (const session of [...this.#sessions.values()]) this.#closeSession(session);
   }
 
   /** The timeout a watch gets: the client's, if it asked for less than the server's. */
@@ -60,58 +96,73 @@ export class WatchHolder {
   }
 
   /**
-   * Holds a long poll on `ids` until one is cancelled, the timeout passes, or the client leaves. Written
-   * without async/await and with as few objects as possible: thousands of these are held at once, and
-   * every byte here is multiplied by them.
+   * Holds a long poll on `ids` until one is cancelled, the timeout passes, or the client leaves, then calls
+   * `onResult` once. Written with a callback, without async/await and with as few objects as possible:
+   * thousands of these are held at once, and every byte here is multiplied by them. A cancel of any of
+   * `ancestors` answers it too; each counts as one more id held, however many ids share it.
    */
-  hold(res: ServerResponse, ids: readonly string[], timeoutMs: number, worker?: WorkerIdentity, tokenId?: string): Promise<WaitResult> {
+  hold(
+    res: ServerResponse,
+    ids: readonly string[],
+    timeoutMs: number,
+    worker: WorkerIdentity | undefined,
+    tokenId: string | undefined,
+    onResult: (result: WaitResult) => void,
+    ancestors: readonly string[] = [],
+  ): void {
     const { canceler, tracker, metrics } = this.#options;
+    const held = ids.length + ancestors.length;
     if (this.#open + (this.#options.alsoHeld?.() ?? 0) >= this.#options.maxOpenWatches) {
       metrics.rejectedWatches.inc();
       throw new HttpError('too_many_watches', `this server holds ${this.#options.maxOpenWatches} watches already; retry shortly`, { 'retry-after': '1' });
     }
-    if (this.#heldIds + ids.length > this.#options.maxWatchedIds) {
+    if (this.#heldIds + held > this.#options.maxWatchedIds) {
       metrics.rejectedWatches.inc();
       throw new HttpError('too_many_watches', `this server watches ${this.#heldIds} of at most ${this.#options.maxWatchedIds} ids already; retry shortly`, { 'retry-after': '1' });
     }
     this.#open++;
-    this.#heldIds += ids.length;
+    this.#heldIds += held;
     metrics.openWatches.inc();
     tracker.watchStarted(ids, worker).catch(this.#options.onBackgroundError);
-    return new Promise((resolve) => {
-      let timedOut = false;
-      const end = canceler.waitFor(ids, (result) => {
-        clearTimeout(timer);
-        res.off('close', end);
-        if (tokenId !== undefined) this.#forgetHeldBy(tokenId, end);
-        tracker.watchEnded(ids);
-        this.#open--;
-        this.#heldIds -= ids.length;
-        metrics.openWatches.dec();
-        // "gone": the client left, or the server is stopping and ended the wait early.
-        const outcome = result.cancelled.length > 0 ? 'cancelled' : timedOut ? 'timeout' : 'gone';
-        metrics.watchRequests.inc({ outcome });
-        this.#options.onAnswered?.(outcome);
-        if (this.#closing) res.shouldKeepAlive = false;
-        resolve(result);
-      });
-      const timer = setTimeout(() => {
-        timedOut = true;
-        end();
-      }, timeoutMs);
-      // 'close' before the answer is written means the client left.
-      res.once('close', end);
-      if (tokenId !== undefined) {
-        const held = this.#byToken.get(tokenId);
-        if (held) held.add(end);
-        else this.#byToken.set(tokenId, new Set([end]));
-      }
-    });
+    let timedOut = false;
+    const end = canceler.waitFor(ids, (result) => {
+      clearTimeout(timer);
+      res.off('close', end);
+      if (tokenId !== undefined) this.#forgetHeldBy(tokenId, end);
+      // A big watch's bookkeeping takes its turn: one ancestor's cancel may end ten watches of 10,000 ids
+      // at once, and their ids need not be let go in the same turn.
+      if (ids.length >= BIG_WATCH_END_IDS) void nextTurn().then(() => tracker.watchEnded(ids));
+      else tracker.watchEnded(ids);
+      this.#open--;
+      this.#heldIds -= held;
+      metrics.openWatches.dec();
+      // "gone": the client left, or the server is stopping and ended the wait early.
+      const outcome = result.cancelled.length > 0 || result.parent ? 'cancelled' : timedOut ? 'timeout' : 'gone';
+      metrics.watchAnswered[outcome].inc();
+      this.#options.onAnswered?.(outcome);
+      if (this.#closing) res.shouldKeepAlive = false;
+      onResult(result);
+    }, ancestors);
+    const timer = setTimeout(() => {
+      timedOut = true;
+      end();
+    }, timeoutMs);
+    // 'close' before the answer is written means the client left. (on, not once: once wraps the listener
+    // in one more function per held watch; `end` takes itself off.)
+    res.on('close', end);
+    if (tokenId !== undefined) {
+      const held = this.#byToken.get(tokenId);
+      if (held) held.add(end);
+      else this.#byToken.set(tokenId, new Set([end]));
+    }
   }
 
   /** Answers "not cancelled" every watch held by a token `keep` says no; its next request meets the new rules. */
   endWhere(keep: (tokenId: string) => boolean): number {
     let ended = 0;
+    for (const session of [...this.#sessions.values()]) {
+      if (session.tokenId !== undefined && !keep(session.tokenId)) this.#closeSession(session);
+    }
     for (const [tokenId, ends] of [...this.#byToken]) {
       if (keep(tokenId)) continue;
       for (const end of [...ends]) {
@@ -120,6 +171,123 @@ export class WatchHolder {
       }
     }
     return ended;
+  }
+
+  /**
+   * Keeps `ids` (with their `ancestors`) as a watch session and returns its name, or undefined when it is
+   * not worth one. From now on the ids count against the id cap, and every cancel among them is kept for
+   * the session's next poll, until a poll delivers it, the worker removes the ids, or the session ends.
+   */
+  openSession(ids: readonly string[], ancestors: readonly string[], worker: WorkerIdentity | undefined, tokenId: string | undefined): string | undefined {
+    if (ids.length < SESSION_MIN_IDS || this.#closing) return undefined;
+    const held = ids.length + ancestors.length;
+    if (this.#heldIds + held > this.#options.maxWatchedIds) return undefined;
+    this.#heldIds += held;
+    this.#options.tracker.watchStarted(ids, worker).catch(this.#options.onBackgroundError);
+    const id = randomBytes(16).toString('base64url');
+    // The set calls back only later (never while being made), by when `session` is there.
+    let session!: Session;
+    const set = this.#options.canceler.watchSet(ids, (result) => this.#sessionCancelled(session, result), ancestors);
+    session = { id, tokenId, set, held, mailbox: undefined, answer: undefined, release: undefined, idleTimer: undefined };
+    this.#sessions.set(id, session);
+    this.#idle(session);
+    return id;
+  }
+
+  /**
+   * A poll of session `name`: takes `remove` out of it, then answers `onResult` with what was cancelled
+   * since the last poll, at once, or holds until a cancel, the timeout or the client's departure. 409
+   * session_unknown when there is no such session (for this token).
+   */
+  pollSession(name: string, tokenId: string | undefined, remove: readonly string[], res: ServerResponse, timeoutMs: number, onResult: (result: SessionResult) => void): void {
+    const session = this.#sessions.get(name);
+    if (!session || session.tokenId !== tokenId) throw new HttpError('session_unknown', 'no such watch session here (it ended, or another server keeps it): send the ids again');
+    if (session.answer) session.release?.();
+    this.#leaveSession(session, remove.filter((id) => session.set.ids.has(id)));
+    clearTimeout(session.idleTimer);
+    if (session.mailbox || session.set.ids.size === 0) {
+      const result = session.mailbox ?? { cancelled: [] };
+      session.mailbox = undefined;
+      this.#answerPoll(session, result, 'cancelled', onResult);
+      return;
+    }
+    if (this.#open + (this.#options.alsoHeld?.() ?? 0) >= this.#options.maxOpenWatches) {
+      this.#idle(session);
+      this.#options.metrics.rejectedWatches.inc();
+      throw new HttpError('too_many_watches', `this server holds ${this.#options.maxOpenWatches} watches already; retry shortly`, { 'retry-after': '1' });
+    }
+    this.#open++;
+    this.#options.metrics.openWatches.inc();
+    let ended = false;
+    const end = (result: SessionResult, outcome: 'cancelled' | 'timeout' | 'gone') => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(timer);
+      res.off('close', left);
+      session.answer = undefined;
+      session.release = undefined;
+      this.#open--;
+      this.#options.metrics.openWatches.dec();
+      this.#answerPoll(session, result, outcome, onResult);
+    };
+    const timer = setTimeout(() => end({ cancelled: [] }, 'timeout'), timeoutMs);
+    // 'close' before the answer is written means the client left.
+    const left = () => end({ cancelled: [] }, 'gone');
+    res.on('close', left);
+    session.answer = (result) => end(result, 'cancelled');
+    session.release = left;
+    if (this.#closing) res.shouldKeepAlive = false;
+  }
+
+  /** A cancel among a session's ids: it leaves the session, and goes to the held poll, or waits for the next. */
+  #sessionCancelled(session: Session, result: WaitResult): void {
+    const mailbox = (session.mailbox ??= { cancelled: [] });
+    mailbox.cancelled.push(...result.cancelled);
+    if (result.parent) mailbox.parent = result.parent;
+    if (result.cancelArrivedAt !== undefined) mailbox.cancelArrivedAt ??= result.cancelArrivedAt;
+    // An ancestor's cancel stops every id: the session has nothing left to watch once it is delivered.
+    if (result.parent) mailbox.stopped = [...new Set([...(mailbox.stopped ?? []), ...session.set.ids])];
+    this.#leaveSession(session, result.parent ? [...session.set.ids] : result.cancelled.map((r) => r.id));
+    if (session.answer) {
+      session.mailbox = undefined;
+      session.answer(mailbox);
+    }
+  }
+
+  #answerPoll(session: Session, result: SessionResult, outcome: 'cancelled' | 'timeout' | 'gone', onResult: (result: SessionResult) => void): void {
+    const delivered = result.cancelled.length > 0 || result.parent !== undefined;
+    this.#options.metrics.watchAnswered[delivered ? 'cancelled' : outcome].inc();
+    this.#options.onAnswered?.(delivered ? 'cancelled' : outcome);
+    // Nothing left to watch (all cancelled, or an ancestor was): the session ends with this answer.
+    if (session.set.ids.size === 0 || result.parent) this.#closeSession(session);
+    else if (this.#sessions.has(session.id)) this.#idle(session);
+    onResult(result);
+  }
+
+  /** Takes `ids` out of a session: no longer watched, nor counted, nor held for the tracker. */
+  #leaveSession(session: Session, ids: readonly string[]): void {
+    if (ids.length === 0) return;
+    session.set.remove(ids);
+    session.held -= ids.length;
+    this.#heldIds -= ids.length;
+    this.#options.tracker.watchEnded(ids);
+  }
+
+  /** Ends a session not polled for a while: its worker went away, or moved to another server. */
+  #idle(session: Session): void {
+    clearTimeout(session.idleTimer);
+    session.idleTimer = setTimeout(() => this.#closeSession(session), this.#options.sessionIdleMs ?? SESSION_IDLE_MS);
+    session.idleTimer.unref?.();
+  }
+
+  #closeSession(session: Session): void {
+    if (!this.#sessions.delete(session.id)) return;
+    clearTimeout(session.idleTimer);
+    session.release?.();
+    session.set.close();
+    this.#options.tracker.watchEnded([...session.set.ids]);
+    this.#heldIds -= session.held;
+    session.held = 0;
   }
 
   #forgetHeldBy(tokenId: string, end: () => void): void {

@@ -1,4 +1,4 @@
-import type { CancelRecord, CancelStore, ScheduledCancel, StatusQuery } from '../core/store.ts';
+import type { CancelRecord, CancelStore, ParentLink, ScheduledCancel, StatusQuery } from '../core/store.ts';
 import { lastActivity, type TaskLifeState, type TaskStatus } from '../core/task-status.ts';
 import { nextTurn } from '../core/turns.ts';
 import type { EventWindowBounds, TaskEvent, TaskEventDraft, TaskEventLog } from '../core/task-events.ts';
@@ -17,6 +17,9 @@ export class MemoryStore implements CancelStore, TaskEventLog {
   readonly #ids = new SortedIds();
   readonly #idsByState = new Map<TaskLifeState, SortedIds>();
   readonly #schedules = new Map<string, ScheduledCancel>();
+  /** Parent links: each child's direct parents, and each parent's children in id order. */
+  readonly #parentsOf = new Map<string, readonly string[]>();
+  readonly #childrenOf = new Map<string, SortedIds>();
 
   async insert(record: CancelRecord, now: number): Promise<CancelRecord> {
     const existing = this.#records.get(record.id);
@@ -129,6 +132,54 @@ export class MemoryStore implements CancelStore, TaskEventLog {
 
   async unschedule(id: string): Promise<void> {
     this.#schedules.delete(id);
+  }
+
+  // Parent links.
+
+  async saveParents(links: readonly ParentLink[]): Promise<void> {
+    for (const { child, parents } of links) {
+      this.#unlink(child);
+      this.#parentsOf.set(child, [...parents]);
+      for (const parent of parents) {
+        let children = this.#childrenOf.get(parent);
+        if (!children) this.#childrenOf.set(parent, (children = new SortedIds()));
+        children.add(child);
+      }
+    }
+  }
+
+  async loadParents(ids: readonly string[]): Promise<ParentLink[]> {
+    return ids.flatMap((child) => {
+      const parents = this.#parentsOf.get(child);
+      return parents ? [{ child, parents }] : [];
+    });
+  }
+
+  async listChildren(parent: string, after: string | undefined, limit: number): Promise<string[]> {
+    return this.#childrenOf.get(parent)?.page(after, limit) ?? [];
+  }
+
+  async parentsAmong(ids: readonly string[]): Promise<string[]> {
+    return ids.filter((id) => (this.#childrenOf.get(id)?.size ?? 0) > 0);
+  }
+
+  async forgetParents(ids: readonly string[]): Promise<number> {
+    let forgotten = 0;
+    for (const id of ids) {
+      if (this.#statuses.has(id)) continue;
+      forgotten += this.#parentsOf.get(id)?.length ?? 0;
+      this.#unlink(id);
+    }
+    return forgotten;
+  }
+
+  #unlink(child: string): void {
+    for (const parent of this.#parentsOf.get(child) ?? []) {
+      const children = this.#childrenOf.get(parent);
+      children?.delete(child);
+      if (children?.size === 0) this.#childrenOf.delete(parent);
+    }
+    this.#parentsOf.delete(child);
   }
 
   async check(): Promise<void> {}

@@ -1,5 +1,14 @@
 import { Redis, type RedisOptions } from 'ioredis';
-import { type CancelRecord, type CancelSource, type CancelStore, type RemoteCancelListener, type ScheduledCancel, type StatusQuery, StoreUnavailableError } from '../core/store.ts';
+import {
+  type CancelRecord,
+  type CancelSource,
+  type CancelStore,
+  type ParentLink,
+  type RemoteCancelListener,
+  type ScheduledCancel,
+  type StatusQuery,
+  StoreUnavailableError,
+} from '../core/store.ts';
 import { lastActivity, TASK_LIFE_STATES, type TaskStatus } from '../core/task-status.ts';
 import { type EventLogListener, type EventWindowBounds, sequenceStart, type TaskEvent, type TaskEventDraft, type TaskEventLog } from '../core/task-events.ts';
 
@@ -56,6 +65,55 @@ for i = 3, #ARGV do
 end
 return forgotten
 `;
+
+// Parent links: `parents:<child>` holds the child's direct parents (a JSON array), and `children:<parent>`
+// is a sorted set of its children (all scored 0, so they page by id like the other sets). Each script
+// keeps the two sides in step atomically, whichever server runs it.
+
+// Replaces each child's parents. ARGV: key prefix, then child and its parents (JSON) in pairs.
+const SAVE_PARENTS_SCRIPT = `
+local prefix = ARGV[1]
+for i = 2, #ARGV, 2 do
+  local child, parents = ARGV[i], ARGV[i + 1]
+  local old = redis.call('GET', prefix .. 'parents:' .. child)
+  if old then
+    for _, parent in ipairs(cjson.decode(old)) do redis.call('ZREM', prefix .. 'children:' .. parent, child) end
+  end
+  redis.call('SET', prefix .. 'parents:' .. child, parents)
+  for _, parent in ipairs(cjson.decode(parents)) do redis.call('ZADD', prefix .. 'children:' .. parent, 0, child) end
+end
+return 0
+`;
+
+// The ids that have children. ARGV: key prefix, then the ids.
+const PARENTS_AMONG_SCRIPT = `
+local prefix, found = ARGV[1], {}
+for i = 2, #ARGV do
+  if redis.call('EXISTS', prefix .. 'children:' .. ARGV[i]) == 1 then found[#found + 1] = ARGV[i] end
+end
+return found
+`;
+
+// Forgets the links of the ids whose status is gone. ARGV: key prefix, then the ids. Returns how many links went.
+const FORGET_PARENTS_SCRIPT = `
+local prefix, forgotten = ARGV[1], 0
+for i = 2, #ARGV do
+  local child = ARGV[i]
+  if redis.call('EXISTS', prefix .. 'status:' .. child) == 0 then
+    local old = redis.call('GET', prefix .. 'parents:' .. child)
+    if old then
+      for _, parent in ipairs(cjson.decode(old)) do
+        forgotten = forgotten + redis.call('ZREM', prefix .. 'children:' .. parent, child)
+      end
+      redis.call('DEL', prefix .. 'parents:' .. child)
+    end
+  end
+end
+return forgotten
+`;
+
+// Ids per script call: each call holds Redis for its whole run, so it stays short.
+const LINKS_PER_SCRIPT = 500;
 
 /**
  * Records in Redis, shared by every server pointed at it. Redis expires each record at its TTL, so
@@ -237,6 +295,53 @@ export class RedisStore implements CancelStore, TaskEventLog {
 
   async unschedule(id: string): Promise<void> {
     await this.#run(() => this.#commands.multi().zrem(`${this.#prefix}schedule`, id).hdel(`${this.#prefix}schedule-reasons`, id).hdel(`${this.#prefix}schedule-by`, id).exec());
+  }
+
+  // Parent links.
+
+  async saveParents(links: readonly ParentLink[]): Promise<void> {
+    for (let i = 0; i < links.length; i += LINKS_PER_SCRIPT) {
+      const args = links.slice(i, i + LINKS_PER_SCRIPT).flatMap((link) => [link.child, JSON.stringify(link.parents)]);
+      await this.#run(() => this.#commands.eval(SAVE_PARENTS_SCRIPT, 0, this.#prefix, ...args));
+    }
+  }
+
+  async loadParents(ids: readonly string[]): Promise<ParentLink[]> {
+    if (ids.length === 0) return [];
+    const values = await this.#run(() => this.#commands.mget(ids.map((id) => `${this.#prefix}parents:${id}`)));
+    return ids.flatMap((child, i) => {
+      const value = values[i];
+      if (value === null || value === undefined) return [];
+      try {
+        const parents = JSON.parse(value) as unknown;
+        return Array.isArray(parents) && parents.length > 0 ? [{ child, parents: parents.map(String) }] : [];
+      } catch {
+        return [];
+      }
+    });
+  }
+
+  async listChildren(parent: string, after: string | undefined, limit: number): Promise<string[]> {
+    const from = after === undefined ? '-' : `(${after}`;
+    return this.#run(() => this.#commands.zrangebylex(`${this.#prefix}children:${parent}`, from, '+', 'LIMIT', 0, limit));
+  }
+
+  async parentsAmong(ids: readonly string[]): Promise<string[]> {
+    const found: string[] = [];
+    for (let i = 0; i < ids.length; i += LINKS_PER_SCRIPT) {
+      const step = ids.slice(i, i + LINKS_PER_SCRIPT);
+      found.push(...((await this.#run(() => this.#commands.eval(PARENTS_AMONG_SCRIPT, 0, this.#prefix, ...step))) as string[]));
+    }
+    return found;
+  }
+
+  async forgetParents(ids: readonly string[]): Promise<number> {
+    let forgotten = 0;
+    for (let i = 0; i < ids.length; i += LINKS_PER_SCRIPT) {
+      const step = ids.slice(i, i + LINKS_PER_SCRIPT);
+      forgotten += Number(await this.#run(() => this.#commands.eval(FORGET_PARENTS_SCRIPT, 0, this.#prefix, ...step)));
+    }
+    return forgotten;
   }
 
   /** Redis expires records itself. */

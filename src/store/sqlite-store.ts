@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import type { CancelRecord, CancelSource, CancelStore, ScheduledCancel, StatusQuery } from '../core/store.ts';
+import type { CancelRecord, CancelSource, CancelStore, ParentLink, ScheduledCancel, StatusQuery } from '../core/store.ts';
 import { nextTurn } from '../core/turns.ts';
 import { lastActivity, type TaskStatus } from '../core/task-status.ts';
 import { type EventWindowBounds, sequenceStart, type TaskEvent, type TaskEventDraft, type TaskEventLog } from '../core/task-events.ts';
@@ -57,6 +57,15 @@ interface StatusRow {
   body: string;
 }
 
+interface LinkStatements {
+  readonly unlink: StatementSync;
+  readonly link: StatementSync;
+  readonly load: StatementSync;
+  readonly children: StatementSync;
+  readonly parentsAmong: StatementSync;
+  readonly forget: StatementSync;
+}
+
 // Every synchronous step is kept small, so that no single call holds the event loop for more than a few
 // milliseconds: look-ups take at most this many ids at a time, and a transaction writes at most this many
 // rows before the rest waits for the next turn of the event loop.
@@ -93,6 +102,7 @@ export class SqliteStore implements CancelStore, TaskEventLog {
   readonly #dueSchedules: StatementSync;
   readonly #deleteSchedule: StatementSync;
   readonly #freePages: StatementSync;
+  readonly #links: LinkStatements;
   #pending: PendingWrite[] = [];
   #flushScheduled = false;
   #statusCount: number;
@@ -137,6 +147,7 @@ export class SqliteStore implements CancelStore, TaskEventLog {
     // Databases made before cancels recorded who asked lack these columns; their old rows read as "by nobody known".
     this.#addColumnIfMissing('cancels', 'cancelled_by');
     this.#addColumnIfMissing('schedules', 'scheduled_by');
+    this.#links = this.#prepareLinks();
     this.#select = this.#db.prepare('SELECT * FROM cancels WHERE id = ? AND expires_at > ?');
     this.#upsert = this.#db.prepare('INSERT OR REPLACE INTO cancels (id, reason, cancelled_at, expires_at, cancelled_by) VALUES (?, ?, ?, ?, ?)');
     // One statement for any number of ids: they travel as one JSON array.
@@ -161,6 +172,29 @@ export class SqliteStore implements CancelStore, TaskEventLog {
     // Counted once at start (a scan); kept up to date by every insert and delete from then on.
     this.#statusCount = (this.#db.prepare('SELECT count(*) AS n FROM task_status').get() as { n: number }).n;
     this.#events = this.#openEventLog();
+  }
+
+  /**
+   * Parent links in a table of their own: one row per (parent, child), keyed by parent so a parent's
+   * children page by id, with an index by child for a child's parents. Created here if missing, so files
+   * made before parents gain it on their first start.
+   */
+  #prepareLinks(): LinkStatements {
+    this.#db.exec(`
+      CREATE TABLE IF NOT EXISTS task_parents (parent TEXT NOT NULL, child TEXT NOT NULL, PRIMARY KEY (parent, child)) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS task_parents_by_child ON task_parents (child);
+    `);
+    return {
+      unlink: this.#db.prepare('DELETE FROM task_parents WHERE child = ?'),
+      link: this.#db.prepare('INSERT OR IGNORE INTO task_parents (parent, child) VALUES (?, ?)'),
+      load: this.#db.prepare('SELECT child, parent FROM task_parents WHERE child IN (SELECT value FROM json_each(?))'),
+      children: this.#db.prepare('SELECT child FROM task_parents WHERE parent = ? AND child > ? ORDER BY child LIMIT ?'),
+      // One index probe per id: a parent with 100,000 children is not read to learn that it has one.
+      parentsAmong: this.#db.prepare('SELECT value AS id FROM json_each(?) WHERE EXISTS (SELECT 1 FROM task_parents WHERE parent = value)'),
+      forget: this.#db.prepare(
+        'DELETE FROM task_parents WHERE child IN (SELECT value FROM json_each(?) WHERE NOT EXISTS (SELECT 1 FROM task_status WHERE id = value))',
+      ),
+    };
   }
 
   /** Files made before retention lack the column retention finds old tasks by: add and fill it once. */
@@ -271,6 +305,60 @@ export class SqliteStore implements CancelStore, TaskEventLog {
 
   unschedule(id: string): Promise<void> {
     return this.#write(1, 'fsync', () => void this.#deleteSchedule.run(id));
+  }
+
+  // Parent links.
+
+  async saveParents(links: readonly ParentLink[]): Promise<void> {
+    const writes: Promise<void>[] = [];
+    // A link writes a row per parent and deletes the old ones: counted as parents + 1 rows of the budget.
+    for (let i = 0; i < links.length; ) {
+      const step: ParentLink[] = [];
+      for (let rows = 0; i < links.length && (step.length === 0 || rows + links[i]!.parents.length + 1 <= ROWS_PER_TRANSACTION); i++) {
+        rows += links[i]!.parents.length + 1;
+        step.push(links[i]!);
+      }
+      const rows = step.reduce((n, link) => n + link.parents.length + 1, 0);
+      writes.push(
+        this.#write(rows, 'commit', () => {
+          for (const { child, parents } of step) {
+            this.#links.unlink.run(child);
+            for (const parent of parents) this.#links.link.run(parent, child);
+          }
+        }),
+      );
+    }
+    await Promise.all(writes);
+  }
+
+  async loadParents(ids: readonly string[]): Promise<ParentLink[]> {
+    const rows = await this.#inSteps(ids, (step) => this.#links.load.all(JSON.stringify(step)) as unknown as Array<{ child: string; parent: string }>);
+    const byChild = new Map<string, string[]>();
+    for (const { child, parent } of rows) {
+      const parents = byChild.get(child);
+      if (parents) parents.push(parent);
+      else byChild.set(child, [parent]);
+    }
+    return [...byChild].map(([child, parents]) => ({ child, parents }));
+  }
+
+  async listChildren(parent: string, after: string | undefined, limit: number): Promise<string[]> {
+    return (this.#links.children.all(parent, after ?? '', limit) as Array<{ child: string }>).map((row) => row.child);
+  }
+
+  async parentsAmong(ids: readonly string[]): Promise<string[]> {
+    return this.#inSteps(ids, (step) => (this.#links.parentsAmong.all(JSON.stringify(step)) as Array<{ id: string }>).map((row) => row.id));
+  }
+
+  async forgetParents(ids: readonly string[]): Promise<number> {
+    let forgotten = 0;
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < ids.length; i += ROWS_PER_TRANSACTION) {
+      const step = ids.slice(i, i + ROWS_PER_TRANSACTION);
+      writes.push(this.#write(step.length, 'commit', () => void (forgotten += Number(this.#links.forget.run(JSON.stringify(step)).changes))));
+    }
+    await Promise.all(writes);
+    return forgotten;
   }
 
   /** Deletes expired records a transaction's budget at a time, however many expired at once. */

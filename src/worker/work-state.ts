@@ -35,6 +35,8 @@ export type WorkEvent =
   | { event: 'interrupted'; ts: number; signal: string }
   /** The server cannot be used: it refused the token (`unauthorized`), or TLS trust failed (`untrusted`). */
   | { event: 'refused'; ts: number; error: string; kind: 'unauthorized' | 'untrusted' }
+  /** The server refused the watch itself: its parents cannot be (a cycle, too deep). Every task stops. */
+  | { event: 'rejected'; ts: number; error: string }
   | { event: 'done'; ts: number; exitCode: number };
 
 export interface TaskView {
@@ -81,6 +83,8 @@ export interface WorkState {
   readonly refusal?: string;
   /** Whether the refusal was the token's (`unauthorized`) or TLS trust (`untrusted`). */
   readonly refusalKind?: 'unauthorized' | 'untrusted';
+  /** Why the server refused this worker's watch (its --parent makes a cycle): every task was stopped. */
+  readonly rejection?: string;
   readonly exitCode?: number;
 }
 
@@ -130,6 +134,8 @@ export function reduceWork(state: WorkState, event: WorkEvent): WorkState {
     }
     case 'refused':
       return stopAll({ ...state, refusal: event.error, refusalKind: event.kind }, event.ts);
+    case 'rejected':
+      return stopAll({ ...state, rejection: event.error }, event.ts);
     case 'interrupted':
       return stopAll(state, event.ts);
     case 'connected':
@@ -192,12 +198,15 @@ export function countByState(state: WorkState): Partial<Record<TaskState, number
 }
 
 /**
- * The exit code `work` ends with: 4 when the server refused its token, 5 when TLS trust failed; 130 when interrupted; 1 when any
+ * The exit code `work` ends with: 4 when the server refused its token, 5 when TLS trust failed; 1 when it
+ * refused the watch (its parents make a cycle); 130 when interrupted; 1 when any
  * command failed; 124 when any task timed out; otherwise 0 (every command exited 0 or its task was
  * cancelled through the server).
  */
 export function workExitCode(state: WorkState): number {
   if (state.refusal !== undefined) return state.refusalKind === 'untrusted' ? 5 : 4;
+  // The watch itself was refused: an id was refused, as `cancel` says of an id it cannot cancel.
+  if (state.rejection !== undefined) return 1;
   const tasks = [...state.tasks.values()];
   if (tasks.some((t) => t.state === 'stopped')) return 130;
   if (tasks.some((t) => t.state === 'failed')) return 1;

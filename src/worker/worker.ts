@@ -31,6 +31,8 @@ export interface WorkOptions {
   readonly worker?: WorkerIdentity;
   /** How long to keep trying to deliver the last reports before exiting. */
   readonly reportFlushMs?: number;
+  /** The parents of every task: a cancel of any of them (or their ancestors) stops every task. */
+  readonly parents?: readonly string[] | undefined;
   /** Send each task's last output line (or its `::progress` reports) to the server (`work --progress`). */
   readonly progress?: boolean | undefined;
 }
@@ -78,7 +80,7 @@ async function superviseWork(options: WorkOptions, processes: Map<string, TaskPr
   let resolveAllEnded!: () => void;
   const allEnded = new Promise<void>((resolve) => (resolveAllEnded = resolve));
   // Only these events can end a task; output lines, which may come by the thousand, are not checked.
-  const ending = new Set<WorkEvent['event']>(['cancelled', 'timeout', 'exited', 'interrupted', 'refused']);
+  const ending = new Set<WorkEvent['event']>(['cancelled', 'timeout', 'exited', 'interrupted', 'refused', 'rejected']);
   const unsubscribe = store.subscribe((event) => {
     if (ending.has(event.event) && allFinal()) resolveAllEnded();
   });
@@ -101,6 +103,8 @@ async function superviseWork(options: WorkOptions, processes: Map<string, TaskPr
     reporter.report(task.id, {
       outcome,
       worker,
+      // A task that ends before any watch got through is still known as its parents' child.
+      ...(options.parents && options.parents.length > 0 ? { parents: [...options.parents] } : {}),
       ...(task.exitCode !== undefined ? { exitCode: task.exitCode } : {}),
       ...(task.signal !== undefined ? { signal: task.signal } : {}),
     });
@@ -108,6 +112,7 @@ async function superviseWork(options: WorkOptions, processes: Map<string, TaskPr
 
   const loop = new WatchLoop(client, ids, {
     worker,
+    ...(options.parents && options.parents.length > 0 ? { parents: options.parents } : {}),
     watchTimeoutMs: options.watchTimeoutMs,
     backoff: options.backoff,
     listener: {
@@ -162,10 +167,11 @@ async function superviseWork(options: WorkOptions, processes: Map<string, TaskPr
   else options.shutdown.addEventListener('abort', onShutdown, { once: true });
 
   const stopLoop = new AbortController();
-  // The loop gives up only when the server refuses this worker's token or TLS trust fails: then nothing
-  // can be heard, and every task stops as on an interrupt.
+  // The loop gives up only when the server refuses this worker's token or its parents, or TLS trust
+  // fails: then nothing can be heard, and every task stops as on an interrupt.
   const looping = loop.run(stopLoop.signal).catch((error: Error) => {
-    emit({ event: 'refused', ts: now(), error: error.message, kind: error instanceof ClientError && error.kind === 'untrusted' ? 'untrusted' : 'unauthorized' });
+    if (error instanceof ClientError && error.code === 'invalid_parents') emit({ event: 'rejected', ts: now(), error: error.message });
+    else emit({ event: 'refused', ts: now(), error: error.message, kind: error instanceof ClientError && error.kind === 'untrusted' ? 'untrusted' : 'unauthorized' });
     ids.forEach(endTask);
   });
   try {

@@ -16,6 +16,24 @@ test('cancelSignal aborts with the reason when the task is cancelled', async () 
   await server.close();
 });
 
+test("cancelSignal with parents aborts when a parent is cancelled, naming it; a refused parent is a fatal error", async () => {
+  const server = await startTestServer();
+  const signal = cancelSignal('export-9', { server: server.url, parents: ['nightly-export'] });
+  await eventually(() => server.openWatches() === 1, 'the watch');
+  await fetch(`${server.url}/v1/tasks/nightly-export/cancel`, { method: 'POST', body: '{"reason":"maintenance"}', headers: { 'content-type': 'application/json' } });
+  await eventually(() => signal.aborted, 'the signal to abort');
+  assert.instance(signal.reason, TaskCancelledError);
+  assert.equal([signal.reason.taskId, signal.reason.reason, signal.reason.parent], ['export-9', 'parent nightly-export cancelled', 'nightly-export']);
+  assert.is(signal.reason.message, 'task export-9 was cancelled: parent nightly-export cancelled');
+
+  const errors: Error[] = [];
+  const own = cancelSignal('loop', { server: server.url, parents: ['loop'], onFatalError: (e) => errors.push(e) });
+  await eventually(() => errors.length === 1, 'the refusal');
+  assert.match(errors[0]!.message, /"loop" cannot be its own parent/);
+  assert.is(own.aborted, false);
+  await server.close();
+});
+
 test('cancelSignal stops watching when its own signal aborts', async () => {
   const server = await startTestServer();
   const done = new AbortController();

@@ -108,6 +108,28 @@ test('big waits (hundreds of ids): a cancel wakes exactly those holding the id; 
   assert.equal(canceler.stats(), { openWaits: 0, watchedIds: 0 });
 });
 
+test('a wait on an id cancelled moments ago is answered from the records kept at hand, until they expire', async () => {
+  const clock = new FakeClock();
+  let lookUps = 0;
+  // The real store, counting how often it is asked.
+  const store = new (class extends MemoryStore {
+    override find(ids: readonly string[], now: number) {
+      lookUps++;
+      return super.find(ids, now);
+    }
+  })();
+  const canceler = new Canceler({ store, clock, ttlMs: 10_000 });
+  await canceler.cancel('hot', { reason: 'stop' });
+  for (let i = 0; i < 3; i++) assert.equal(ids(await canceler.wait(['hot', 'other'], new AbortController().signal)), ['hot']);
+  assert.is(lookUps, 0, 'no store look-up for an id known cancelled');
+  clock.advance(10_001);
+  const wait = canceler.wait(['hot'], new AbortController().signal);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.is(lookUps, 1, 'an expired record is not trusted: the store is asked');
+  canceler.close();
+  assert.equal((await wait).cancelled, []);
+});
+
 test('records expire after the TTL and are swept by the timer', async () => {
   const { canceler, clock, store } = setup(10_000);
   await canceler.cancel('1234');
@@ -177,6 +199,11 @@ test('a store that fails a look-up does not end the wait; a later cancel still w
     loadSchedules: (ids) => memory.loadSchedules(ids),
     dueSchedules: (now, limit) => memory.dueSchedules(now, limit),
     unschedule: (id) => memory.unschedule(id),
+    saveParents: (links) => memory.saveParents(links),
+    loadParents: (ids) => memory.loadParents(ids),
+    listChildren: (parent, after, limit) => memory.listChildren(parent, after, limit),
+    parentsAmong: (ids) => memory.parentsAmong(ids),
+    forgetParents: (ids) => memory.forgetParents(ids),
   };
   const canceler = new Canceler({ store: flaky, clock, onError: (e) => errors.push(e) });
   const wait = canceler.wait(['1234'], new AbortController().signal);

@@ -59,10 +59,6 @@ test('under qemu, the linux-arm64 asset serves, cancels, and a worker hears the 
   }
   const asset = join(releaseDir.path, arm64Asset);
   const env: NodeJS.ProcessEnv = { QEMU_LD_PREFIX: ARM64_SYSROOT };
-  // serve restarts itself with execve to tune its heap. Without binfmt_misc the kernel cannot start an arm64
-  // program (ENOEXEC), so unless qemu is registered there, serve runs untuned.
-  const binfmt = '/proc/sys/fs/binfmt_misc/qemu-aarch64';
-  if (!(existsSync(binfmt) && readFileSync(binfmt, 'utf8').startsWith('enabled'))) env.TASKCTL_NO_HEAP_TUNING = '1';
   const arm64 = (args: string[]) => ({ args: [asset, ...args], options: { binary: QEMU!, env } });
   const store = tempDir('taskctl-cross-store-');
   let serve: CliProcess | undefined;

@@ -116,6 +116,27 @@ for (const [name, open] of stores) {
     assert.ok(await stored(store, 'held'));
   });
 
+  test("a child's parent links are kept while it is watched and forgotten with it by retention", async ({ store, clock, tracker }) => {
+    await tracker.watchStarted(['child-held', 'child-done'], worker);
+    await tracker.linkParents(['child-held', 'child-done'], ['job']);
+    tracker.watchEnded(['child-done']);
+    await tracker.reported('child-done', { outcome: 'succeeded', exitCode: 0, worker });
+    clock.advance(RETENTION_MS + 10);
+    await tracker.sweep();
+    assert.is(await stored(store, 'child-done'), undefined);
+    assert.equal(await store.listChildren('job', undefined, 10), ['child-held'], 'the held child keeps its link, the forgotten one lost it');
+    assert.equal((await store.loadParents(['child-held', 'child-done'])).map((l) => l.child), ['child-held']);
+    // Let go, it goes lost after the lease, and is forgotten a retention after that, links and all.
+    tracker.watchEnded(['child-held']);
+    clock.advance(LEASE_MS + 10);
+    await tracker.sweep();
+    clock.advance(RETENTION_MS + 10);
+    await tracker.sweep();
+    assert.is(await stored(store, 'child-held'), undefined);
+    assert.equal(await store.listChildren('job', undefined, 10), []);
+    assert.equal(await store.parentsAmong(['job']), [], 'nothing is left of the parent either');
+  });
+
   test('history keeps the most recent transitions only', async ({ store, clock, tracker }) => {
     for (let run = 0; run < HISTORY_LIMIT; run++) {
       await tracker.watchStarted(['busy'], { ...worker, id: `w${run}` });

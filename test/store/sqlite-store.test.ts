@@ -52,4 +52,25 @@ test('a database made before cancels recorded who asked still opens, keeps its r
   dir.remove();
 });
 
+test('parent links survive reopening; a file made before parents gains their table at start', async () => {
+  const dir = tempDir();
+  const path = `${dir.path}/links.db`;
+  const first = new SqliteStore(path);
+  await first.insert({ id: 'old', cancelledAt: 1, expiresAt: 10_000 }, 1);
+  await first.close();
+  // As an earlier version left it: no table for links.
+  const raw = new DatabaseSync(path);
+  raw.exec('DROP TABLE task_parents');
+  raw.close();
+  const second = new SqliteStore(path);
+  await second.saveParents([{ child: 'step', parents: ['job'] }]);
+  await second.close();
+  const third = new SqliteStore(path);
+  assert.equal(await third.loadParents(['step']), [{ child: 'step', parents: ['job'] }]);
+  assert.equal(await third.listChildren('job', undefined, 10), ['step']);
+  assert.is((await third.find(['old'], 2)).length, 1);
+  await third.close();
+  dir.remove();
+});
+
 test.run();

@@ -155,6 +155,67 @@ export function storeSuite(
     assert.equal(await store.loadSchedules(['later']), [{ id: 'later', at: 6_000 }], 'a schedule moved by nobody known forgets the old asker');
   });
 
+  // Parent links.
+
+  const parentsOf = async (store: CancelStore, ids: string[]) =>
+    Object.fromEntries((await store.loadParents(ids)).map((link) => [link.child, [...link.parents].sort()]));
+
+  test('parent links: saved, loaded by child, listed by parent in id order, replaced', async ({ store }) => {
+    await store.saveParents([
+      { child: 'step-2', parents: ['job-42'] },
+      { child: 'step-1', parents: ['job-42', 'nightly'] },
+      { child: 'sub-1', parents: ['step-1'] },
+    ]);
+    assert.equal(await parentsOf(store, ['step-1', 'step-2', 'sub-1', 'job-42', 'nobody']), {
+      'step-1': ['job-42', 'nightly'],
+      'step-2': ['job-42'],
+      'sub-1': ['step-1'],
+    });
+    assert.equal(await store.listChildren('job-42', undefined, 10), ['step-1', 'step-2']);
+    assert.equal(await store.listChildren('nightly', undefined, 10), ['step-1']);
+    assert.equal(await store.listChildren('nobody', undefined, 10), []);
+    // A task declaring other parents moves from the old parents' lists to the new ones'.
+    await store.saveParents([{ child: 'step-1', parents: ['job-43'] }]);
+    assert.equal(await parentsOf(store, ['step-1']), { 'step-1': ['job-43'] });
+    assert.equal(await store.listChildren('job-42', undefined, 10), ['step-2']);
+    assert.equal(await store.listChildren('nightly', undefined, 10), []);
+    assert.equal(await store.listChildren('job-43', undefined, 10), ['step-1']);
+    assert.equal((await store.parentsAmong(['job-42', 'nightly', 'job-43', 'step-1', 'step-2', 'sub-1'])).sort(), ['job-42', 'job-43', 'step-1']);
+  });
+
+  test('a parent with thousands of children pages them by id; parentsAmong answers for many ids at once', async ({ store }) => {
+    const children = Array.from({ length: 3_000 }, (_, i) => `c${String(i).padStart(5, '0')}`);
+    await store.saveParents(children.map((child) => ({ child, parents: ['big'] })));
+    const paged: string[] = [];
+    for (let after: string | undefined; ; ) {
+      const page = await store.listChildren('big', after, 700);
+      paged.push(...page);
+      if (page.length < 700) break;
+      after = page.at(-1);
+    }
+    assert.equal(paged, children);
+    assert.equal(await store.listChildren('big', 'c01499', 2), ['c01500', 'c01501']);
+    await store.saveParents([{ child: 'c00007', parents: ['big'] }, { child: 'grandchild', parents: ['c00007'] }]);
+    assert.equal((await store.parentsAmong([...children, 'big', 'grandchild'])).sort(), ['big', 'c00007']);
+    assert.is((await store.loadParents(children)).length, 3_000);
+  });
+
+  test('forgetParents forgets the links of children whose status is gone, and only theirs', async ({ store }) => {
+    await store.saveStatuses([{ ...status('kept', 'watching', 10) }, { ...status('gone', 'succeeded'), since: 1 }]);
+    await store.saveParents([
+      { child: 'kept', parents: ['job'] },
+      { child: 'gone', parents: ['job', 'other'] },
+      { child: 'never-had-a-status', parents: ['job'] },
+    ]);
+    assert.is(await store.forgetStatuses(['gone'], 500), 1);
+    assert.is(await store.forgetParents(['kept', 'gone', 'never-had-a-status', 'unknown']), 3, 'the two links of gone, one of never-had-a-status');
+    assert.equal(await parentsOf(store, ['kept', 'gone', 'never-had-a-status']), { kept: ['job'] });
+    assert.equal(await store.listChildren('job', undefined, 10), ['kept']);
+    assert.equal(await store.listChildren('other', undefined, 10), []);
+    assert.equal(await store.parentsAmong(['job', 'other']), ['job']);
+    assert.is(await store.forgetParents(['kept']), 0, 'a child with a status keeps its links');
+  });
+
   test('check answers when the store can serve', async ({ store }) => {
     await store.check();
   });

@@ -13,11 +13,11 @@ import { ServeActivity } from '../../server/serve-activity.ts';
 import { defaultSqlitePath } from '../../store/data-path.ts';
 import { openStore } from '../../store/open-store.ts';
 import { type CommandContext, ExitCode, UsageError } from '../context.ts';
+import { keepYoungGenerationSmall } from '../heap-tuning.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { type KeyPair, readCertificates, readKeyPair, readText } from '../tls-files.ts';
 import { printable } from '../../core/printable.ts';
 import { validateOptions, wantsTui } from '../options.ts';
-import { relaunchTunedForServing } from '../heap-tuning.ts';
 import type { ServeArgs } from './serve.ts';
 
 /** Where clients present it, a token with spaces around it could never match: refuse it at start. */
@@ -91,6 +91,9 @@ export function defaultMaxConnections(): number {
 function loggingObserver(log: Logger): ServerObserver {
   return {
     cancelled: (record, source) => log.info('cancelled', { id: record.id, reason: record.reason, by: source.name, from: source.address, route: source.route }),
+    childrenCancelled: (record, marked, ms) => {
+      if (marked > 0) log.info('children cancelled', { parent: record.id, children: marked, ms: Math.round(ms) });
+    },
     failed: (error, request) => log.error('request failed', { ...request, error: (error as Error)?.message ?? String(error) }),
   };
 }
@@ -131,11 +134,11 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown,
   // Read now, so a file that cannot be used stops the start in one line, before anything listens.
   const tokens = options.tokens !== undefined ? loadTokens(options.tokens) : undefined;
   const tls = loadTls(options);
-  // Options are valid: start over with a heap sized for holding many watches (does not return if it can).
-  if (env.TASKCTL_NO_HEAP_TUNING !== '1') relaunchTunedForServing(env);
   if (!tls && !isLoopback(options.host)) {
     stderr.write(`taskctl: warning: serving plain HTTP on ${options.host}: tokens travel in clear text unless a TLS proxy is in front (--tls-cert and --tls-key serve HTTPS)\n`);
   }
+  // From here on the young generation stays the size start-up left it (see keepYoungGenerationSmall).
+  keepYoungGenerationSmall(env);
   const log = createLogger(options.json ? stdout : stderr, options.json ? 'json' : 'plain');
   let store;
   try {

@@ -3,13 +3,14 @@ import { ClientError, TaskctlClient } from '../../client/client.ts';
 import { formatDuration } from '../../core/duration.ts';
 import { printable, terminalSafeJson } from '../../core/printable.ts';
 import { preview, taskIdProblem } from '../../core/task-id.ts';
-import type { CancelSourceReply, TaskStatusReply } from '../../protocol/schemas.ts';
+import { type CancelSourceReply, taskIdSchema, type TaskReply, type TaskStatusReply } from '../../protocol/schemas.ts';
 import { exitCodeFor, readClientTls, resolveClientOptions } from '../client-options.ts';
 import { type CommandContext, ExitCode } from '../context.ts';
 import { serverUrlSchema, validateOptions } from '../options.ts';
 import type { LsArgs, StatusArgs } from './status.ts';
 
 const connectionSchema = z.object({ server: serverUrlSchema, token: z.string().optional() });
+const lsSchema = connectionSchema.extend({ parent: taskIdSchema.optional() });
 
 interface Row {
   id: string;
@@ -25,11 +26,21 @@ function cancelledBy(by: CancelSourceReply | undefined): string {
   return `cancelled by ${by.name}${by.route === 'v1' ? '' : ` (${by.route})`}`;
 }
 
-/** A row of the table for one task's status; `cancel` is what the server knows of its cancel, if any. */
-function toRow(id: string, status: TaskStatusReply | undefined, cancel: { reason?: string | undefined; by?: CancelSourceReply | undefined } | undefined, now: number): Row {
-  const reason = cancel?.reason;
+/**
+ * A row of the table for one task's status; `cancel` is what the server knows of its cancel, if any, and
+ * `more` is detail to add (its parents, its children).
+ */
+function toRow(
+  id: string,
+  status: TaskStatusReply | undefined,
+  cancel: { reason?: string | undefined; by?: CancelSourceReply | undefined } | undefined,
+  now: number,
+  more: string[] = [],
+): Row {
+  // A task stopped by its parent's cancel has no record of its own in a listing: its status says why.
+  const reason = cancel?.reason ?? status?.cancelReason;
   const by = cancel?.by ?? status?.cancelledBy;
-  if (!status) return { id, state: cancel !== undefined ? 'cancel_requested' : 'unknown', detail: [cancelledBy(by), reason ? `reason: ${reason}` : ''].filter(Boolean).join(', ') };
+  if (!status) return { id, state: cancel !== undefined ? 'cancel_requested' : 'unknown', detail: [cancelledBy(by), reason ? `reason: ${reason}` : '', ...more].filter(Boolean).join(', ') };
   const detail = [
     cancelledBy(by),
     reason ? `reason: ${reason}` : '',
@@ -37,6 +48,7 @@ function toRow(id: string, status: TaskStatusReply | undefined, cancel: { reason
     status.signal ? `signal ${status.signal}` : '',
     status.lastSeenAt ? `last seen ${formatDuration(now - Date.parse(status.lastSeenAt))} ago` : '',
     status.progress ? `progress: ${status.progress.text} (${formatDuration(now - Date.parse(status.progress.at))} ago)` : '',
+    ...more,
   ].filter(Boolean);
   return {
     id,
@@ -77,7 +89,7 @@ export async function runStatus(args: StatusArgs, { stdout, stderr, env, shutdow
       }
       const task = await client.task(id, { signal: shutdown });
       if (args.json) stdout.write(`${terminalSafeJson(task)}\n`);
-      else rows.push(toRow(id, task.status, task.record, Date.now()));
+      else rows.push(...taskRows(task, Date.now()));
     }
   } catch (error) {
     return failed(error, stderr);
@@ -88,14 +100,28 @@ export async function runStatus(args: StatusArgs, { stdout, stderr, env, shutdow
   return exitCode;
 }
 
+/** A task's row, then one indented row per child the server listed with it. */
+function taskRows(task: TaskReply, now: number): Row[] {
+  const children = task.children;
+  const more = [
+    task.parents ? `parents: ${task.parents.join(' ')}` : '',
+    children ? `${children.next ? 'first ' : ''}${children.tasks.length} children below` : '',
+  ];
+  const rows = [toRow(task.id, task.status, task.record, now, more)];
+  for (const child of children?.tasks ?? []) rows.push({ ...toRow(child.id, child, undefined, now), id: `  ${child.id}` });
+  if (children?.next) rows.push({ id: '  …', state: '', detail: `more: taskctl ls --parent ${task.id}` });
+  return rows;
+}
+
 export async function runLs(args: LsArgs, { stdout, stderr, env, shutdown }: CommandContext): Promise<number> {
-  const client = new TaskctlClient({ ...validateOptions(connectionSchema, resolveClientOptions(args, env)), ...readClientTls(args, env) });
+  const { parent, ...connection } = validateOptions(lsSchema, { ...resolveClientOptions(args, env), parent: args.parent });
+  const client = new TaskctlClient({ ...connection, ...readClientTls(args, env) });
   const rows: Row[] = [];
   try {
     let after: string | undefined;
     let listed = 0;
     do {
-      const page = await client.tasks({ state: args.state, limit: Math.min(500, args.limit - listed), after }, { signal: shutdown });
+      const page = await client.tasks({ state: args.state, parent, limit: Math.min(500, args.limit - listed), after }, { signal: shutdown });
       for (const task of page.tasks) {
         if (args.json) stdout.write(`${terminalSafeJson(task)}\n`);
         else rows.push(toRow(task.id, task, undefined, Date.now()));
@@ -109,7 +135,10 @@ export async function runLs(args: LsArgs, { stdout, stderr, env, shutdown }: Com
     client.close();
   }
   if (!args.json) {
-    if (rows.length === 0) stdout.write(args.state ? `no tasks in state ${args.state}\n` : 'no tasks\n');
+    if (rows.length === 0) {
+      const where = [args.state ? `in state ${args.state}` : '', parent !== undefined ? `with parent ${printable(parent)}` : ''].filter(Boolean).join(' ');
+      stdout.write(where ? `no tasks ${where}\n` : 'no tasks\n');
+    }
     else printTable(rows, stdout);
   }
   return ExitCode.ok;

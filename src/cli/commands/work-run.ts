@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { TaskctlClient } from '../../client/client.ts';
 import { formatDuration } from '../../core/duration.ts';
 import { printable } from '../../core/printable.ts';
-import { DEFAULT_WATCH_TIMEOUT_MS, MAX_IDS_PER_WATCH, MAX_SCHEDULE_AHEAD_MS, MAX_WATCH_TIMEOUT_MS } from '../../protocol/limits.ts';
+import { DEFAULT_WATCH_TIMEOUT_MS, MAX_IDS_PER_WATCH, MAX_PARENTS_PER_TASK, MAX_SCHEDULE_AHEAD_MS, MAX_WATCH_TIMEOUT_MS } from '../../protocol/limits.ts';
 import { durationSchema, taskIdSchema } from '../../protocol/schemas.ts';
 import { initialWorkState, WorkStore } from '../../worker/work-state.ts';
 import { runWork } from '../../worker/worker.ts';
@@ -19,7 +19,18 @@ const optionsSchema = z.object({
   grace: durationSchema,
   timeout: durationSchema.pipe(z.number().min(1, 'must be positive').max(MAX_SCHEDULE_AHEAD_MS, `at most ${formatDuration(MAX_SCHEDULE_AHEAD_MS)}`)).optional(),
   watchTimeout: durationSchema.pipe(z.number().min(1_000, 'at least 1s').max(MAX_WATCH_TIMEOUT_MS, `at most ${formatDuration(MAX_WATCH_TIMEOUT_MS)}`)),
+  parent: z.array(taskIdSchema).max(MAX_PARENTS_PER_TASK, `at most ${MAX_PARENTS_PER_TASK} parents`),
+}).superRefine((options, ctx) => {
+  // The server refuses it too; said here, it is a usage error before anything starts.
+  const own = options.parent.find((parent) => options.ids.includes(parent));
+  if (own !== undefined) ctx.addIssue({ code: 'custom', path: ['parent'], message: `${JSON.stringify(own)} is one of the tasks it would be the parent of` });
 });
+
+/** --parent, repeated or not, else TASKCTL_PARENT (one id), else none. */
+function parentsFrom(args: WorkArgs, env: NodeJS.ProcessEnv): string[] {
+  if (args.parent !== undefined) return [...new Set([args.parent].flat().map(String))];
+  return env.TASKCTL_PARENT ? [env.TASKCTL_PARENT] : [];
+}
 
 export async function runWorkCommand(args: WorkArgs, { stdout, stderr, stdin, env, shutdown }: CommandContext): Promise<number> {
   const options = validateOptions(optionsSchema, {
@@ -28,6 +39,7 @@ export async function runWorkCommand(args: WorkArgs, { stdout, stderr, stdin, en
     grace: args.grace,
     timeout: args.timeout,
     watchTimeout: args.watchTimeout,
+    parent: parentsFrom(args, env),
   });
   const command = args['--']?.map(String);
   const hasCommand = command !== undefined && command.length > 0;
@@ -48,6 +60,7 @@ export async function runWorkCommand(args: WorkArgs, { stdout, stderr, stdin, en
       graceMs: options.grace,
       taskTimeoutMs: options.timeout,
       watchTimeoutMs: options.watchTimeout,
+      parents: options.parent,
       env,
       shutdown: AbortSignal.any([shutdown, quit.signal]),
       progress: args.progress,
@@ -56,5 +69,6 @@ export async function runWorkCommand(args: WorkArgs, { stdout, stderr, stdin, en
     await stopRendering();
     // The screen or the event lines said it too; this is the one line a script's log will show.
     if (store.state.refusal !== undefined) stderr.write(`taskctl: ${printable(store.state.refusal)}\n`);
+    if (store.state.rejection !== undefined) stderr.write(`taskctl: ${printable(store.state.rejection)}\n`);
   }
 }

@@ -11,6 +11,8 @@ export type WorkArgs = ClientArgs & {
   watchTimeout: string;
   json: boolean;
   tui: boolean;
+  /** One value, or several when repeated. */
+  parent?: string | string[];
   progress: boolean;
 };
 
@@ -23,6 +25,10 @@ export const workCommand: CommandDefinition<WorkArgs> = {
       .option('grace', { type: 'string', default: '10s', describe: 'Time between SIGTERM and SIGKILL when stopping a command' })
       .option('timeout', { type: 'string', describe: 'Local deadline per task, handled like a cancel' })
       .option('watch-timeout', { type: 'string', default: formatDuration(DEFAULT_WATCH_TIMEOUT_MS), describe: 'How long each long poll may be held' })
+      .option('parent', {
+        type: 'string',
+        describe: 'A parent task (repeatable; env TASKCTL_PARENT for one): cancelling it, or any of its ancestors, stops every task here too',
+      })
       .option('json', { type: 'boolean', default: false, describe: 'Print NDJSON events' })
       .option('tui', { type: 'boolean', default: true, describe: 'Draw the live screen on a terminal (--no-tui for plain lines)' })
       .option('progress', {
@@ -32,11 +38,13 @@ export const workCommand: CommandDefinition<WorkArgs> = {
       })
       .example('taskctl work 1234 5678', 'watch two tasks until both are cancelled')
       .example('taskctl work 1234 -- ./train.sh --epochs 3', 'run train.sh for task 1234, stop it on cancel')
+      .example('taskctl work step-2 --parent job-42 -- ./step.sh', 'stopped by `taskctl cancel step-2` or `taskctl cancel job-42`')
       .example('taskctl work 1234 --progress -- ./train.sh', 'and show its last line on the server (a line "::progress TEXT" reports explicitly)')
       .epilogue(
         'The command gets TASKCTL_TASK_ID in its environment and runs in its own process group; on cancel it gets ' +
           'SIGTERM, then SIGKILL after --grace. A line "::progress TEXT" from the command is its progress, not output (sent to the server with --progress). Network failures are retried forever; a refused token or an untrusted certificate is not.\n\nExit codes: 0 every task ' +
-          'cancelled through the server or its command exited 0; 1 a command failed; 2 usage error; 4 the server refused the token ' +
+          'cancelled through the server or its command exited 0; 1 a command failed, or the server refused the --parent ' +
+          '(a cycle, or parents nesting more than 8 levels; every command is stopped first); 2 usage error; 4 the server refused the token ' +
           "(every command is stopped first); 5 not trusted: TLS, the server's certificate or the server refused this client's (every command " +
           'is stopped first); 70 internal error (every command is stopped first); 124 a task hit --timeout; 130 interrupted.',
       ) as never,

@@ -1,10 +1,19 @@
-import { taskIdSchema } from '../../protocol/schemas.ts';
+import { taskIdProblem } from '../../core/task-id.ts';
+import { HttpError } from '../../protocol/errors.ts';
 import type { AppContext } from '../app.ts';
 import { sendText } from '../http-io.ts';
-import { parseInput, type RequestContext, type Route } from '../router.ts';
+import type { RequestContext, Route } from '../router.ts';
 
-/** The task id in the first path segment; 400 invalid_task_id when it breaks the id rules. */
-export const taskIdParam = (ctx: RequestContext) => parseInput(taskIdSchema, ctx.params[0], 'invalid_task_id');
+/**
+ * The task id in the first path segment; 400 invalid_task_id when it breaks the id rules. The rule is
+ * asked directly rather than through a schema: it runs on every watch and cancel.
+ */
+export function taskIdParam(ctx: RequestContext): string {
+  const id = ctx.params[0] ?? '';
+  const problem = taskIdProblem(id);
+  if (problem) throw new HttpError('invalid_task_id', problem);
+  return id;
+}
 
 /** The seed article's routes, answering exactly as its workers expect (text bodies). */
 export function seedRoutes(app: AppContext): Route[] {
@@ -26,7 +35,7 @@ export function seedRoutes(app: AppContext): Route[] {
       pattern: /^\/watch-task\/([^/]+)$/,
       right: 'watch',
       handle: (ctx) =>
-        app.watches.hold(ctx.res, [taskIdParam(ctx)], app.options.watchTimeoutMs, undefined, ctx.caller.tokenId).then((result) => {
+        app.watches.hold(ctx.res, [taskIdParam(ctx)], app.options.watchTimeoutMs, undefined, ctx.caller.tokenId, (result) => {
           sendText(ctx.res, 200, result.cancelled.length > 0 ? 'true' : 'false');
           app.watches.observeLatency(result);
         }),

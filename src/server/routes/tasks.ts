@@ -1,4 +1,6 @@
+import { recordViaParent } from '../../core/canceler.ts';
 import { formatDuration } from '../../core/duration.ts';
+import type { TaskLifeState, TaskStatus } from '../../core/task-status.ts';
 import { nextTurn } from '../../core/turns.ts';
 import { HttpError } from '../../protocol/errors.ts';
 import { MAX_SCHEDULE_AHEAD_MS } from '../../protocol/limits.ts';
@@ -11,16 +13,19 @@ import {
   type TaskReply,
 } from '../../protocol/schemas.ts';
 import { isDeadlineReason } from '../../protocol/deadline.ts';
-import { isoTime, recordToWire, statusToWire } from '../../protocol/wire.ts';
-import { taskReplyOf } from '../../protocol/events.ts';
+import { anyRecordToWire, isoTime, recordToWire, statusToWire } from '../../protocol/wire.ts';
 import type { AppContext } from '../app.ts';
 import { readJson, sendJson } from '../http-io.ts';
 import { parseInput, queryObject, type Route } from '../router.ts';
 import { taskIdParam } from './seed.ts';
+import { ancestorsOf } from './watch.ts';
+
+// Children a task's status shows; GET /v1/tasks?parent=ID pages through all of them.
+const STATUS_CHILDREN = 100;
 
 /** Cancels, statuses, listings and reports: the /v1/tasks family. */
 export function taskRoutes(app: AppContext): Route[] {
-  const { canceler, tracker, scheduler, clock } = app;
+  const { canceler, tracker, scheduler, family, clock } = app;
   return [
     {
       // 200 with the record once stored; with "after" or "at" in the future, 202 with the schedule.
@@ -55,9 +60,28 @@ export function taskRoutes(app: AppContext): Route[] {
       right: 'status',
       handle: async (ctx) => {
         const id = taskIdParam(ctx);
-        const [[record], [status], [schedule]] = await Promise.all([canceler.find([id]), tracker.statuses([id]), canceler.store.loadSchedules([id])]);
-        // Shown exactly as the event stream shows a task.
-        const reply: TaskReply = taskReplyOf({ id, record, schedule, status });
+        const [[own], [status], [schedule], parents, children] = await Promise.all([
+          canceler.find([id]),
+          tracker.statuses([id]),
+          canceler.store.loadSchedules([id]),
+          family.parentsOf(id),
+          tracker.children(id, undefined, STATUS_CHILDREN + 1),
+        ]);
+        // Without a cancel of its own, a task is cancelled when one of its ancestors is.
+        const viaParent = own ? undefined : await family.cancelledAncestor(id, parents);
+        const record = own ?? (viaParent && recordViaParent(id, viaParent));
+        const reply: TaskReply = { id, cancelled: record !== undefined };
+        if (record) reply.record = anyRecordToWire(record);
+        if (schedule) {
+          reply.scheduled = { at: isoTime(schedule.at), ...(schedule.reason === undefined ? {} : { reason: schedule.reason }), ...(schedule.by === undefined ? {} : { by: { ...schedule.by } }) };
+        }
+        if (status) {
+          const asked = record && (status.state === 'watching' || status.state === 'lost');
+          const why = asked ? { ...(record.by ? { cancelledBy: record.by } : {}), ...(viaParent ? { cancelReason: record.reason! } : {}) } : {};
+          reply.status = statusToWire(asked ? { ...status, state: 'cancel_requested', ...why } : status);
+        }
+        if (parents.length > 0) reply.parents = [...parents];
+        if (children.ids.length > 0) reply.children = childrenPage(children, STATUS_CHILDREN);
         sendJson(ctx.res, 200, reply);
       },
     },
@@ -71,6 +95,12 @@ export function taskRoutes(app: AppContext): Route[] {
         // A page is a few milliseconds of work: it takes its turn, so a crowd of listings arriving at once
         // does not hold up every other request until the last page is out.
         await nextTurn();
+        if (query.parent !== undefined) {
+          // A parent's children, paged by child id; with a state, a page holds those of its children in it.
+          const page = childrenPage(await tracker.children(query.parent, query.after, query.limit + 1), query.limit, query.state);
+          sendJson(ctx.res, 200, page);
+          return;
+        }
         // One more than asked tells whether another page follows.
         const found = await tracker.list({ ...query, limit: query.limit + 1 });
         // A task the lease made lost is listed as lost even before the sweep wrote it down.
@@ -88,11 +118,29 @@ export function taskRoutes(app: AppContext): Route[] {
       handle: async (ctx) => {
         const id = taskIdParam(ctx);
         const body = parseInput(reportRequestSchema, await readJson(ctx.req, app.options.maxBodyBytes));
-        const status = await tracker.reported(id, body);
+        const { parents, ...report } = body;
+        // Checked before anything is stored, as a watch's are.
+        await ancestorsOf(app, [id], parents);
+        const status = await tracker.reported(id, report);
+        if (parents !== undefined && parents.length > 0) await family.link([id], parents);
         // The task is over: a cancel still scheduled for it (its deadline) has nothing left to stop.
         await scheduler.drop(id);
         sendJson(ctx.res, 200, { id, ...statusToWire(status) });
       },
     },
   ];
+}
+
+/**
+ * A page of children as the wire lists tasks: those of `found.ids` (one more than `limit` were asked for,
+ * telling whether another page follows) that have a status, optionally only those in `state`.
+ */
+function childrenPage(found: { ids: string[]; statuses: TaskStatus[] }, limit: number, state?: TaskLifeState): TaskListReply {
+  const page = found.ids.slice(0, limit);
+  const byId = new Map(found.statuses.map((s) => [s.id, s]));
+  const tasks = page.flatMap((id) => {
+    const status = byId.get(id);
+    return status && (state === undefined || status.state === state) ? [{ id, ...statusToWire(status) }] : [];
+  });
+  return found.ids.length > limit ? { tasks, next: page.at(-1)! } : { tasks };
 }

@@ -1,18 +1,23 @@
+import type { WaitResult } from '../../core/canceler.ts';
+import { InvalidParentsError } from '../../core/task-family.ts';
 import type { WorkerIdentity } from '../../core/task-status.ts';
 import { nextTurn } from '../../core/turns.ts';
 import { HttpError } from '../../protocol/errors.ts';
-import { type WatchReply, watchQuerySchema, watchRequestSchema } from '../../protocol/schemas.ts';
+import { type WatchReply, watchQuerySchema, watchRequestSchema, watchSessionRequestSchema } from '../../protocol/schemas.ts';
 import { recordToWire } from '../../protocol/wire.ts';
 import type { AppContext } from '../app.ts';
 import { readJson, sendJson } from '../http-io.ts';
 import { parseInput, type RequestContext, type Route } from '../router.ts';
+import type { SessionResult } from '../watches.ts';
 
 /**
- * The `ids` of a GET watch: the parameter may repeat, and each value is a comma-separated list. Values are
- * split on their literal commas before they are percent-decoded, so an id holding a comma travels as %2C.
+ * The `ids` (and `parents`) of a GET watch: the parameter may repeat, and each value is a comma-separated
+ * list. Values are split on their literal commas before they are percent-decoded, so an id holding a comma
+ * travels as %2C.
  */
-export function watchQueryIds(search: string): { ids: string[]; rest: Record<string, string> } {
+export function watchQueryIds(search: string): { ids: string[]; parents?: string[]; rest: Record<string, string> } {
   const ids: string[] = [];
+  let parents: string[] | undefined;
   const rest: Record<string, string> = {};
   for (const pair of search.split('&')) {
     if (pair === '') continue;
@@ -20,9 +25,10 @@ export function watchQueryIds(search: string): { ids: string[]; rest: Record<str
     const key = decode(eq === -1 ? pair : pair.slice(0, eq));
     const value = eq === -1 ? '' : pair.slice(eq + 1);
     if (key === 'ids') ids.push(...value.split(',').map(decode));
+    else if (key === 'parents') (parents ??= []).push(...value.split(',').map(decode));
     else rest[key] = decode(value);
   }
-  return { ids, rest };
+  return parents === undefined ? { ids, rest } : { ids, parents, rest };
 }
 
 function decode(text: string): string {
@@ -36,19 +42,71 @@ function decode(text: string): string {
 // A watch on this many ids or more is heavy work (see nextTurn).
 const BIG_WATCH_IDS = 1_000;
 
+/**
+ * The ancestors a watch of `ids` with direct `parents` waits on, nearest first. 400 invalid_parents when
+ * they cannot be (a cycle, too deep): the worker's mistake, which asking again cannot mend.
+ */
+export async function ancestorsOf(app: AppContext, ids: readonly string[], parents: readonly string[] | undefined): Promise<string[]> {
+  if (parents === undefined || parents.length === 0) return [];
+  try {
+    return await app.family.ancestorsFor(ids, parents);
+  } catch (error) {
+    if (error instanceof InvalidParentsError) throw new HttpError('invalid_parents', `parents: ${error.message}`);
+    throw error;
+  }
+}
+
 /** The JSON long poll on many ids at once. */
 export function watchRoutes(app: AppContext): Route[] {
-  const answer = async (ctx: RequestContext, ids: readonly string[], requestedMs: number | undefined, worker?: WorkerIdentity) => {
+  const reply = (ctx: RequestContext, result: SessionResult, stopped: readonly string[], session?: string) => {
+    const body: WatchReply = {
+      cancelled: result.parent ? [...new Set(stopped)] : result.cancelled.map((r) => r.id),
+      records: result.cancelled.map(recordToWire),
+      ...(result.parent ? { parent: recordToWire(result.parent) } : {}),
+      ...(session ? { session } : {}),
+    };
+    sendJson(ctx.res, 200, body);
+    app.watches.observeLatency(result);
+  };
+
+  /** A poll of a watch session: what changed goes in, what was cancelled since the last poll comes out. */
+  const poll = (ctx: RequestContext, session: string, remove: readonly string[], requestedMs: number | undefined) =>
+    new Promise<void>((resolve) => {
+      app.watches.pollSession(session, ctx.caller.tokenId, remove, ctx.res, app.watches.timeoutFor(requestedMs), (result) => {
+        // Found at the session's start, not woken: an ancestor cancelled before these ids were watched.
+        if (result.parent && result.cancelArrivedAt === undefined) app.family.stoppedByParent(result.stopped ?? [], result.parent);
+        reply(ctx, result, result.stopped ?? [], session);
+        resolve();
+      });
+    });
+
+  const answer = async (ctx: RequestContext, ids: readonly string[], requestedMs: number | undefined, worker?: WorkerIdentity, parents?: readonly string[], keep = false) => {
     // Setting up a watch on thousands of ids takes milliseconds: it takes its turn like any heavy work.
     if (ids.length >= BIG_WATCH_IDS) {
       await nextTurn();
       // A client that left meanwhile would never be seen leaving once the watch is held.
       if (ctx.req.socket.destroyed) return;
     }
-    const result = await app.watches.hold(ctx.res, ids, app.watches.timeoutFor(requestedMs), worker, ctx.caller.tokenId);
-    const reply: WatchReply = { cancelled: result.cancelled.map((r) => r.id), records: result.cancelled.map(recordToWire) };
-    sendJson(ctx.res, 200, reply);
-    app.watches.observeLatency(result);
+    const timeoutMs = app.watches.timeoutFor(requestedMs);
+    const ancestors = await ancestorsOf(app, ids, parents);
+    // Asked for, and worth it: the ids stay here as a session, and this and every later poll go through it.
+    const session = keep ? app.watches.openSession(ids, ancestors, worker, ctx.caller.tokenId) : undefined;
+    if (session !== undefined) {
+      if (parents !== undefined && parents.length > 0) app.family.link(ids, parents).catch(app.onBackgroundError);
+      return poll(ctx, session, [], requestedMs);
+    }
+    const result = await new Promise<WaitResult>((resolve) => {
+      app.watches.hold(ctx.res, ids, timeoutMs, worker, ctx.caller.tokenId, resolve, ancestors);
+      // Links are recorded once the watch is held, after the statuses it writes and in the background like them.
+      if (parents !== undefined && parents.length > 0) app.family.link(ids, parents).catch(app.onBackgroundError);
+    });
+    // Answered at once through an ancestor cancelled before the watch: these ids started after that cancel,
+    // so its walk down the tree did not know them.
+    if (result.parent && result.cancelArrivedAt === undefined) app.family.stoppedByParent(ids, result.parent);
+    // An ancestor's cancel stops every id: all are listed, with the ancestor's one record for those without
+    // their own. Thousands of them take their turn to be written.
+    if (result.parent && ids.length >= BIG_WATCH_IDS) await nextTurn();
+    reply(ctx, result, ids);
   };
   return [
     {
@@ -57,9 +115,9 @@ export function watchRoutes(app: AppContext): Route[] {
       pattern: /^\/v1\/watch$/,
       right: 'watch',
       handle: async (ctx) => {
-        const { ids, rest } = watchQueryIds(ctx.search);
-        const query = parseInput(watchQuerySchema, { ...rest, ids });
-        await answer(ctx, query.ids, query.timeout);
+        const { ids, parents, rest } = watchQueryIds(ctx.search);
+        const query = parseInput(watchQuerySchema, { ...rest, ids, ...(parents ? { parents } : {}) });
+        await answer(ctx, query.ids, query.timeout, undefined, query.parents);
       },
     },
     {
@@ -67,8 +125,14 @@ export function watchRoutes(app: AppContext): Route[] {
       pattern: /^\/v1\/watch$/,
       right: 'watch',
       handle: async (ctx) => {
-        const body = parseInput(watchRequestSchema, await readJson(ctx.req, app.options.maxBodyBytes));
-        await answer(ctx, body.ids, body.timeout, body.worker);
+        const json = await readJson(ctx.req, app.options.maxBodyBytes);
+        if (typeof json === 'object' && json !== null && 'session' in json) {
+          const body = parseInput(watchSessionRequestSchema, json);
+          await poll(ctx, body.session, body.remove ?? [], body.timeout);
+          return;
+        }
+        const body = parseInput(watchRequestSchema, json);
+        await answer(ctx, body.ids, body.timeout, body.worker, body.parents, body.keep === true);
       },
     },
   ];

@@ -1,0 +1,219 @@
+// Parent tasks: a task may name parents (`work step-1 --parent job-42`), and is stopped when any of its
+// ancestors is cancelled. The rules live here: how far ancestors reach, what is a cycle, how a cancel
+// reaches the descendants the store knows of. The canceler does the waking; the tracker the statuses.
+import type { Canceler } from './canceler.ts';
+import { type Clock, systemClock } from './clock.ts';
+import type { CancelRecord, CancelSource, CancelStore, ParentLink } from './store.ts';
+import { InvalidInputError, preview } from './task-id.ts';
+import { parentCancelledReason } from './task-status.ts';
+import type { TaskTracker } from './task-tracker.ts';
+import { nextTurn } from './turns.ts';
+
+/** Levels of ancestors a task may have: its parents are the first, their parents the second. */
+export const MAX_PARENT_DEPTH = 8;
+/** Ancestors one task may have over all levels, so that what a watch waits on stays small. */
+export const MAX_ANCESTORS = 64;
+
+// How long a task's parents, once looked up, are taken as known. Links change rarely (a task declares its
+// parents when it starts), and a link another server recorded meanwhile is covered by the cancel records
+// a parent's cancel writes for the descendants that are parents themselves (see #cascade).
+const CACHE_MS = 5_000;
+const CACHE_ENTRIES = 10_000;
+// Children marked per step of a cascade, other work running between the steps: loading, updating and saving
+// this many statuses takes a few milliseconds, and is one transaction of the sqlite store.
+const CHILDREN_PER_STEP = 250;
+
+/** Parents that cannot be: a task its own ancestor, or ancestors nesting too deep. */
+export class InvalidParentsError extends InvalidInputError {
+  override name = 'InvalidParentsError';
+}
+
+export interface TaskFamilyOptions {
+  readonly store: CancelStore;
+  readonly canceler: Canceler;
+  readonly tracker: TaskTracker;
+  readonly clock?: Clock;
+  readonly onError?: (error: unknown) => void;
+  /** Told when a cancel has reached every descendant the store knows of: how many were marked, in how long. */
+  readonly onCascaded?: (record: CancelRecord, marked: number, ms: number) => void;
+}
+
+/** Parent links between tasks: resolving ancestors (cached, bounded), checking them, and cancelling down the tree. */
+export class TaskFamily {
+  readonly #store: CancelStore;
+  readonly #canceler: Canceler;
+  readonly #tracker: TaskTracker;
+  readonly #clock: Clock;
+  readonly #onError: (error: unknown) => void;
+  readonly #onCascaded: (record: CancelRecord, marked: number, ms: number) => void;
+  /** Direct parents of ids looked up lately (none is an answer too), oldest first. */
+  readonly #cache = new Map<string, { readonly parents: readonly string[]; readonly at: number }>();
+  /** Cancels whose descendants are being marked now: a second cancel of the same id adds no second walk. */
+  readonly #cascading = new Set<string>();
+
+  constructor(options: TaskFamilyOptions) {
+    this.#store = options.store;
+    this.#canceler = options.canceler;
+    this.#tracker = options.tracker;
+    this.#clock = options.clock ?? systemClock;
+    this.#onError = options.onError ?? (() => {});
+    this.#onCascaded = options.onCascaded ?? (() => {});
+  }
+
+  /**
+   * The ancestors of tasks whose direct parents are `parents`: those parents, then theirs, nearest first,
+   * each once. Throws InvalidParentsError when one of `ids` would be its own ancestor (a cycle), or when the
+   * ancestors nest deeper than MAX_PARENT_DEPTH levels or number more than MAX_ANCESTORS.
+   */
+  async ancestorsFor(ids: readonly string[], parents: readonly string[]): Promise<string[]> {
+    const own = ids.length > 16 ? new Set(ids) : undefined;
+    const isOwn = (id: string) => (own ? own.has(id) : ids.includes(id));
+    for (const parent of parents) if (isOwn(parent)) throw new InvalidParentsError(`${preview(parent)} cannot be its own parent`);
+    const ancestors = [...new Set(parents)];
+    const seen = new Set(ancestors);
+    let level = ancestors;
+    for (let depth = 1; level.length > 0; depth++) {
+      const links = await this.#parentsOf(level);
+      const next: string[] = [];
+      for (const id of level) {
+        for (const parent of links.get(id) ?? []) {
+          if (isOwn(parent)) throw new InvalidParentsError(`a cycle: ${preview(parent)} would be its own ancestor (it is a parent of ${preview(id)})`);
+          if (seen.has(parent)) continue;
+          seen.add(parent);
+          next.push(parent);
+        }
+      }
+      if (next.length > 0 && depth >= MAX_PARENT_DEPTH) {
+        throw new InvalidParentsError(`parents nest more than ${MAX_PARENT_DEPTH} levels deep (${preview(next[0]!)} is an ancestor ${depth + 1} levels up)`);
+      }
+      ancestors.push(...next);
+      if (ancestors.length > MAX_ANCESTORS) throw new InvalidParentsError(`more than ${MAX_ANCESTORS} ancestors in all`);
+      level = next;
+    }
+    return ancestors;
+  }
+
+  /** Records `parents` as the direct parents of each of `ids` (after their statuses); re-declaring costs nothing. */
+  async link(ids: readonly string[], parents: readonly string[]): Promise<void> {
+    await this.#tracker.linkParents(ids, parents);
+    // Looked-up parents this server just changed are known at once; others' changes within CACHE_MS.
+    const at = this.#clock.monotonic();
+    for (const id of ids) if (this.#cache.has(id)) this.#cache.set(id, { parents, at });
+  }
+
+  /** The direct parents of `id`, as stored. */
+  async parentsOf(id: string): Promise<readonly string[]> {
+    return (await this.#store.loadParents([id]))[0]?.parents ?? [];
+  }
+
+  /**
+   * The live record of the nearest cancelled ancestor of a task whose direct parents are `parents`, if
+   * any: what stops the task even though it has no cancel of its own. Never throws for bad links.
+   */
+  async cancelledAncestor(id: string, parents: readonly string[]): Promise<CancelRecord | undefined> {
+    if (parents.length === 0) return undefined;
+    let ancestors: string[];
+    try {
+      ancestors = await this.ancestorsFor([id], parents);
+    } catch (error) {
+      if (!(error instanceof InvalidParentsError)) throw error;
+      // Links another server stored in a race may form a cycle; the parents themselves still count.
+      ancestors = [...parents];
+    }
+    const records = new Map((await this.#canceler.find(ancestors)).map((record) => [record.id, record]));
+    return ancestors.map((ancestor) => records.get(ancestor)).find((record) => record !== undefined);
+  }
+
+  /**
+   * `record`'s task was just cancelled: every descendant the store knows of is marked cancel_requested
+   * ("parent P cancelled"), CHILDREN_PER_STEP at a time with other work in between, down to
+   * MAX_PARENT_DEPTH levels. Runs in the background; failures go to onError.
+   */
+  cancelled(record: CancelRecord): void {
+    if (this.#cascading.has(record.id)) return;
+    this.#cascading.add(record.id);
+    this.#cascade(record)
+      .catch(this.#onError)
+      .finally(() => this.#cascading.delete(record.id));
+  }
+
+  /**
+   * A watch on `ids` was answered at once because their ancestor `parent` was already cancelled (they
+   * started after it): they are marked as the cancel's walk would have, and those that are parents
+   * themselves are cancelled in turn, so that their own descendants stop too.
+   */
+  stoppedByParent(ids: readonly string[], parent: CancelRecord): void {
+    (async () => {
+      await this.#tracker.parentCancelled(ids, parent);
+      for (const id of await this.#store.parentsAmong(ids)) this.cancelled(await this.#canceler.cancel(id, this.#cancelOf(parent)));
+    })().catch(this.#onError);
+  }
+
+  async #cascade(root: CancelRecord): Promise<void> {
+    const started = this.#clock.monotonic();
+    const seen = new Set([root.id]);
+    let marked = 0;
+    let level = [root.id];
+    // The first look is not worth a turn of its own: most cancelled tasks have no children, and this one
+    // indexed look-up is all a cancel pays for learning so.
+    let first = true;
+    for (let depth = 1; depth <= MAX_PARENT_DEPTH && level.length > 0; depth++) {
+      const next: string[] = [];
+      for (const parent of level) {
+        for (let after: string | undefined; ; ) {
+          if (!first) await nextTurn();
+          first = false;
+          const page = await this.#store.listChildren(parent, after, CHILDREN_PER_STEP);
+          const fresh = page.filter((id) => !seen.has(id));
+          for (const id of fresh) seen.add(id);
+          if (fresh.length > 0) {
+            await this.#tracker.parentCancelled(fresh, root);
+            marked += fresh.length;
+            // A descendant that is a parent itself gets a cancel record of its own: it wakes every wait
+            // that names it as an ancestor, on every server, including waits that did not know `root` as
+            // one of theirs (resolved before a link above them was recorded).
+            for (const id of await this.#store.parentsAmong(fresh)) {
+              await this.#canceler.cancel(id, this.#cancelOf(root));
+              next.push(id);
+            }
+          }
+          if (page.length < CHILDREN_PER_STEP) break;
+          after = page.at(-1);
+        }
+      }
+      level = next;
+    }
+    this.#onCascaded(root, marked, this.#clock.monotonic() - started);
+  }
+
+  /** How a descendant that is itself a parent is cancelled when `root` was: by the same asker. */
+  #cancelOf(root: CancelRecord): { reason: string; by?: CancelSource } {
+    return { reason: parentCancelledReason(root.id), ...(root.by === undefined ? {} : { by: root.by }) };
+  }
+
+  /** The direct parents of `ids`, from the cache where fresh, from the store (in one call) otherwise. */
+  async #parentsOf(ids: readonly string[]): Promise<Map<string, readonly string[]>> {
+    const now = this.#clock.monotonic();
+    const found = new Map<string, readonly string[]>();
+    const missing: string[] = [];
+    for (const id of ids) {
+      const cached = this.#cache.get(id);
+      if (cached && now - cached.at < CACHE_MS) found.set(id, cached.parents);
+      else missing.push(id);
+    }
+    if (missing.length === 0) return found;
+    const loaded = new Map((await this.#store.loadParents(missing)).map((link: ParentLink) => [link.child, link.parents]));
+    for (const id of missing) {
+      const parents = loaded.get(id) ?? [];
+      found.set(id, parents);
+      // Re-inserted, so the map stays oldest first and the oldest go when it is full.
+      this.#cache.delete(id);
+      this.#cache.set(id, { parents, at: now });
+    }
+    for (const id of this.#cache.keys()) {
+      if (this.#cache.size <= CACHE_ENTRIES) break;
+      this.#cache.delete(id);
+    }
+    return found;
+  }
+}

@@ -1,0 +1,202 @@
+// Watch sessions: a worker with many ids polls by the session's name and what changed, and nothing
+// cancelled between two polls is missed.
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { TaskctlClient } from '../../src/client/client.ts';
+import { WatchLoop } from '../../src/client/watch-loop.ts';
+import { SESSION_MIN_IDS } from '../../src/protocol/limits.ts';
+import { FakeServer, TASKCTL_HEADERS } from '../helpers/fake-server.ts';
+import { eventually, startTestServer } from '../helpers/server.ts';
+
+const many = (prefix: string, n = SESSION_MIN_IDS + 44) => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
+const post = (url: string, body: unknown) => fetch(`${url}/v1/watch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const watchedIds = async (url: string) => Number(/^taskctl_watched_ids (\d+)$/m.exec(await (await fetch(`${url}/metrics`)).text())![1]);
+
+test('a kept watch names its session; polls by name answer cancels made during and between them, once each', async () => {
+  const server = await startTestServer({ watchTimeoutMs: 5_000 });
+  try {
+    const ids = many('s');
+    const first = await (await post(server.url, { ids, timeout: '200ms', keep: true })).json();
+    assert.equal(first.cancelled, []);
+    assert.type(first.session, 'string');
+    assert.is(await watchedIds(server.url), ids.length, 'the session holds the ids between polls');
+    // During a poll.
+    const held = post(server.url, { session: first.session, timeout: '5s' }).then((r) => r.json());
+    await eventually(() => server.openWatches() === 1, 'the poll to be held');
+    await server.canceler.cancel('s-7', { reason: 'during' });
+    const during = await held;
+    assert.equal(during.cancelled, ['s-7']);
+    assert.is(during.records[0].reason, 'during');
+    assert.is(during.session, first.session);
+    // Between polls: kept for the next one, which answers at once.
+    await server.canceler.cancel('s-8', { reason: 'between' });
+    const between = await (await post(server.url, { session: first.session, timeout: '5s' })).json();
+    assert.equal(between.cancelled, ['s-8']);
+    // Each once: the next poll waits (and times out) instead of answering them again.
+    const quiet = await (await post(server.url, { session: first.session, timeout: '200ms' })).json();
+    assert.equal(quiet.cancelled, []);
+    assert.is(await watchedIds(server.url), ids.length - 2, 'cancelled ids left the session');
+  } finally {
+    await server.close();
+  }
+});
+
+test('removed ids are no longer watched; an unknown session is 409 session_unknown; few ids get no session', async () => {
+  const server = await startTestServer({ watchTimeoutMs: 5_000 });
+  try {
+    const ids = many('r');
+    const { session } = await (await post(server.url, { ids, timeout: '100ms', keep: true })).json();
+    const held = post(server.url, { session, remove: ['r-1', 'r-2'], timeout: '1s' }).then((r) => r.json());
+    await eventually(() => server.openWatches() === 1, 'the poll to be held');
+    assert.is(await watchedIds(server.url), ids.length - 2);
+    await server.canceler.cancel('r-1');
+    assert.equal((await held).cancelled, [], 'a removed id no longer answers the session');
+    const unknown = await post(server.url, { session: 'no-such-session', timeout: '1s' });
+    assert.is(unknown.status, 409);
+    assert.is((await unknown.json()).error.code, 'session_unknown');
+    const small = await (await post(server.url, { ids: ['a', 'b'], timeout: '100ms', keep: true })).json();
+    assert.is(small.session, undefined, 'a watch on a few ids is not worth a session');
+  } finally {
+    await server.close();
+  }
+});
+
+test('a session nobody polls ends after its idle time and gives its ids back; shutdown answers a held poll', async () => {
+  const server = await startTestServer({ watchTimeoutMs: 5_000, sessionIdleMs: 300 });
+  const { session } = await (await post(server.url, { ids: many('idle'), timeout: '100ms', keep: true })).json();
+  await eventually(async () => (await watchedIds(server.url)) === 0, 'the idle session to end', 5_000);
+  assert.is((await post(server.url, { session, timeout: '1s' })).status, 409);
+  const other = await (await post(server.url, { ids: many('down'), timeout: '100ms', keep: true })).json();
+  const held = post(server.url, { session: other.session, timeout: '5s' }).then((r) => r.json());
+  await eventually(() => server.openWatches() === 1, 'the poll to be held');
+  await server.close();
+  assert.equal((await held).cancelled, [], 'stopping answers the poll "not cancelled"');
+});
+
+test('an ancestor cancelled stops every id of the session at once', async () => {
+  const server = await startTestServer({ watchTimeoutMs: 5_000 });
+  try {
+    const ids = many('kid');
+    const { session } = await (await post(server.url, { ids, parents: ['job-1'], timeout: '100ms', keep: true })).json();
+    const held = post(server.url, { session, timeout: '5s' }).then((r) => r.json());
+    await eventually(() => server.openWatches() === 1, 'the poll to be held');
+    await server.canceler.cancel('job-1', { reason: 'abort the pipeline' });
+    const answer = await held;
+    assert.is(answer.parent.id, 'job-1');
+    assert.is(answer.cancelled.length, ids.length);
+    assert.is((await post(server.url, { session, timeout: '1s' })).status, 409, 'nothing left: the session ended');
+  } finally {
+    await server.close();
+  }
+});
+
+test('WatchLoop: with many ids the polls after the first carry the session and what changed, not the ids', async () => {
+  const server = await startTestServer({ watchTimeoutMs: 5_000 });
+  // A real proxy in front of the server that keeps each request body it forwards.
+  const bodies: string[] = [];
+  const proxy = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => (body += chunk));
+    req.on('end', () => {
+      if (req.url === '/v1/watch') bodies.push(body);
+      const upstream = httpRequest(`${server.url}${req.url}`, { method: req.method, headers: req.headers }, (reply) => {
+        res.writeHead(reply.statusCode ?? 502, reply.headers);
+        reply.pipe(res);
+      });
+      upstream.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const client = new TaskctlClient({ server: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` });
+  const ids = many('loop');
+  const heard: string[] = [];
+  const loop = new WatchLoop(client, ids, { watchTimeoutMs: 2_000, listener: { cancelled: (r) => heard.push(r.id) } });
+  const stop = new AbortController();
+  const running = loop.run(stop.signal);
+  try {
+    await eventually(() => server.openWatches() === 1, 'the first watch');
+    await server.canceler.cancel('loop-3');
+    await eventually(() => heard.includes('loop-3'), 'the cancel to be heard');
+    loop.remove('loop-9');
+    await server.canceler.cancel('loop-4');
+    await eventually(() => heard.includes('loop-4'), 'the second cancel');
+    const sent = bodies.map((body) => JSON.parse(body));
+    assert.ok(sent[0].ids.length === ids.length && sent[0].keep === true, 'the first poll sends the ids and asks to keep them');
+    assert.ok(sent.slice(1).every((b) => b.ids === undefined && typeof b.session === 'string'), 'later polls name the session instead');
+    assert.ok(sent.some((b) => b.remove?.includes('loop-9')), 'an id removed here is taken out of the session');
+    assert.not.ok(heard.includes('loop-9'));
+  } finally {
+    stop.abort();
+    await running;
+    client.close();
+    proxy.closeAllConnections();
+    proxy.close();
+    await server.close();
+  }
+});
+
+test('WatchLoop: a server that forgot the session (restarted) gets the ids again, and nothing is missed', async () => {
+  const first = await startTestServer({ watchTimeoutMs: 5_000 });
+  const client = new TaskctlClient({ server: first.url });
+  const heard: string[] = [];
+  const refused: string[] = [];
+  const loop = new WatchLoop(client, many('forget'), {
+    watchTimeoutMs: 2_000,
+    backoff: { baseMs: 20, capMs: 100 },
+    listener: { cancelled: (r) => heard.push(r.id), disconnected: (e) => refused.push(e.code ?? e.kind) },
+  });
+  const stop = new AbortController();
+  const running = loop.run(stop.signal);
+  let second: Awaited<ReturnType<typeof startTestServer>> | undefined;
+  try {
+    await eventually(() => first.openWatches() === 1, 'the first watch');
+    await first.close();
+    // A new server on the same address knows no session: the next poll gets 409 and sends the ids again.
+    second = await startTestServer({ watchTimeoutMs: 5_000, port: first.port });
+    await second.canceler.cancel('forget-5');
+    await eventually(() => heard.includes('forget-5'), 'the cancel, through a new session', 10_000);
+    assert.not.ok(refused.includes('session_unknown'), 'a forgotten session is no failure to report');
+  } finally {
+    stop.abort();
+    await running;
+    client.close();
+    await second?.close();
+  }
+});
+
+test('WatchLoop: a server from before sessions refuses "keep"; the loop asks it the old way from then on', async () => {
+  const seen: Array<{ keep?: boolean; ids?: string[] }> = [];
+  const old = await FakeServer.start((req, res) => {
+    if (req.url === '/ping') return void res.writeHead(200, TASKCTL_HEADERS).end('{"message":"pong"}');
+    let body = '';
+    req.on('data', (chunk) => (body += chunk));
+    req.on('end', () => {
+      const watch = JSON.parse(body);
+      seen.push(watch);
+      if (watch.keep) return void res.writeHead(400, TASKCTL_HEADERS).end(JSON.stringify({ error: { code: 'invalid_request', message: 'Unrecognized key: "keep"' } }));
+      const record = { id: watch.ids[0], cancelledAt: '2026-01-01T00:00:00.000Z', expiresAt: '2026-01-02T00:00:00.000Z' };
+      res.writeHead(200, TASKCTL_HEADERS).end(JSON.stringify({ cancelled: [record.id], records: [record] }));
+    });
+  });
+  const client = new TaskctlClient({ server: old.url });
+  const heard: string[] = [];
+  const disconnects: string[] = [];
+  const loop = new WatchLoop(client, many('old'), { listener: { cancelled: (r) => heard.push(r.id), disconnected: (e) => disconnects.push(e.message) } });
+  const stop = new AbortController();
+  const running = loop.run(stop.signal);
+  try {
+    await eventually(() => heard.length > 0, 'a cancel from the old server');
+    assert.is(seen[0]!.keep, true);
+    assert.ok(seen.slice(1).every((w) => w.keep === undefined && w.ids !== undefined), 'after the refusal, the ids without keep');
+    assert.equal(disconnects, [], 'the refusal is no failure to report');
+  } finally {
+    stop.abort();
+    await running;
+    client.close();
+    await old.close();
+  }
+});
+
+test.run();
