@@ -8,8 +8,10 @@ import { taskIdSchema, type TaskReply, taskReplySchema } from './schemas.ts';
 import { isoTime, recordToWire, statusToWire } from './wire.ts';
 
 /**
- * A task as GET /v1/tasks/:id shows it. A task with a live cancel record whose worker has not heard yet
- * (or went quiet) reads as cancel_requested, by whoever asked.
+ * A task as an event shows it: as GET /v1/tasks/:id does, from its own record, schedule and status (the
+ * route adds its parents, its children and a record made from a cancelled ancestor's, which an event
+ * does not look up). A task with a live cancel record whose worker has not heard yet (or went quiet)
+ * reads as cancel_requested, by whoever asked.
  */
 export function taskReplyOf({ id, record, schedule, status }: TaskSnapshot): TaskReply {
   const reply: TaskReply = { id, cancelled: record !== undefined };
