@@ -137,7 +137,8 @@ function tail(text: string, width: number): string {
 
 /** The detail pane's rows: one fact a line, then the history, newest last, as many as fit. */
 function detailRows(id: string, task: FeedTask | undefined, reply: TaskReply | undefined, error: string | undefined, now: number, room: number): TableRow[] {
-  const status = reply?.status ?? task?.status;
+  // The feed's status moves with the events; the look-up adds what the feed lacks (record, schedule).
+  const status = task?.status ?? reply?.status;
   const rows: Array<[string, string | { text: string; color?: string }]> = [['task', id]];
   if (status) {
     rows.push(['state', { text: `${status.state} since ${ago(now, status.since)} (${clock(status.since)})`, color: SERVER_STATE_COLOR[status.state] }]);

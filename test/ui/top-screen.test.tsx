@@ -102,8 +102,7 @@ for (const { columns, rows } of SIZES) {
   });
 }
 
-test('the detail pane: state, worker, who cancelled, reason, progress, schedule and history, within the screen', () => {
-  const feed = fixture(IDS);
+test('the detail pane: state, worker, who cancelled, reason, progress, schedule and history, within the screen; the state moves with the feed', () => {
   const reply = {
     id: IDS[1]!,
     cancelled: true,
@@ -111,6 +110,7 @@ test('the detail pane: state, worker, who cancelled, reason, progress, schedule 
     scheduled: { at: iso(T0 + 3_600_000), reason: 'deadline: work --timeout 2h passed', by: { name: 'ci', address: '10.0.0.9', route: 'deadline' } },
     status: { ...status(1), progress: { text: 'epoch 9/10', at: iso(T0 - 3_000) }, history: Array.from({ length: 20 }, (_, i) => ({ state: i % 2 ? 'watching' : 'lost', at: iso(T0 - 100_000 + i * 1_000) })) },
   };
+  const feed = feedOf(IDS.map((id, i) => ({ id, status: i === 1 ? reply.status : status(i) })));
   for (const { columns, rows } of SIZES) {
     const view: TopView = { ...INITIAL_VIEW, selectedId: IDS[1], detail: { id: IDS[1]!, reply } };
     const text = frameAt(<TopScreen feed={feed} view={view} shown={shownIds(feed, view)} now={T0} columns={columns} rows={rows} />, columns, rows);
@@ -125,6 +125,10 @@ test('the detail pane: state, worker, who cancelled, reason, progress, schedule 
     assert.match(text, /^history( \(20\))? +\d\d:\d\d:\d\d {2}(lost|watching)/m);
     assert.match(lines.at(-1)!, 'esc back · c cancel · q quit');
   }
+  // An event after the pane opened: the pane shows the task's state now, not as it was looked up.
+  const later = feedOf(IDS.map((id, i) => ({ id, status: i === 1 ? { ...reply.status, state: 'cancelled' as const } : status(i) })));
+  const view: TopView = { ...INITIAL_VIEW, selectedId: IDS[1], detail: { id: IDS[1]!, reply } };
+  assert.match(frameAt(<TopScreen feed={later} view={view} shown={shownIds(later, view)} now={T0} columns={100} rows={30} />, 100, 30), /^state +cancelled since/m);
 });
 
 test('a lost server shows on the connection line, with the attempt and the next try, and why', () => {
