@@ -3,3 +3,5 @@ export { cancelSignal, TaskCancelledError, type CancelSignalOptions } from './cl
 export { ClientError, TaskctlClient, type ClientOptions } from './client/client.ts';
 export { WatchLoop, type WatchListener, type WatchLoopOptions } from './client/watch-loop.ts';
 export { checkTaskId, taskIdProblem } from './core/task-id.ts';
+export { EventStream, type EventStreamListener, type EventStreamOptions } from './client/event-stream.ts';
+export type { ResetData, TaskEventData } from './protocol/events.ts';

@@ -58,6 +58,8 @@ export function describeEvent(event: WorkEvent, server: string): string | undefi
       return `${event.error}; stopping tasks`;
     case 'done':
       return `all tasks ended; exit code ${event.exitCode}`;
+    case 'progress':
+      return `progress ${event.task}: ${event.text}`;
     case 'output':
     case 'answered':
       return undefined;

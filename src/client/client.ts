@@ -23,6 +23,7 @@ import {
   type WatchReply,
   watchReplySchema,
 } from '../protocol/schemas.ts';
+import type { ProgressRequest } from '../protocol/events.ts';
 
 export interface ClientOptions {
   /** Base URL of the taskctl server, e.g. http://127.0.0.1:8080. */
@@ -245,13 +246,95 @@ export class TaskctlClient {
       body = text;
     }
     if (status >= 200 && status < 300) return body;
-    const error = errorReplySchema.safeParse(body);
-    const message = error.success ? printable(error.data.error.message) : `HTTP ${status}`;
-    if (error.data?.error.code === 'client_certificate_refused') throw new ClientError('untrusted', `${this.server} refused this client's certificate: ${message}`, status, 'client_certificate_refused');
-    if (status === 401 || status === 403) throw new ClientError('unauthorized', `not authorized by ${this.server}: ${message}`, status, error.data?.error.code);
-    if (error.success) throw new ClientError('rejected', message, status, error.data.error.code);
-    throw new ClientError('rejected', `${this.server} answered HTTP ${status}`, status);
+    throw errorFromReply(this.server, status, body);
   }
+
+  // ---- The event stream and progress ----
+
+  /** Tells the server the latest progress line of each of `updates`' tasks (`work --progress`). */
+  progress(updates: ProgressRequest['updates'], options: { signal?: AbortSignal } = {}): Promise<unknown> {
+    updates.forEach((u) => checkTaskId(u.id));
+    return this.#send(paths.progress, { method: 'POST', body: JSON.stringify({ updates }), signal: options.signal, oneShot: true });
+  }
+
+  /**
+   * Opens GET /v1/events: resolves with the body to read events from once the server answered 200 as a
+   * taskctl event stream, with the same checks as every request (no redirect followed, the version
+   * header, TLS trust, the error mapping). `lastEventId` resumes after that event. The answer must start
+   * within the request timeout; after that the reader watches the stream's heartbeat itself.
+   */
+  async openEvents(query: { since?: number | undefined; ids?: readonly string[] | undefined; states?: readonly string[] | undefined }, options: { signal: AbortSignal; lastEventId?: number | undefined }): Promise<AsyncIterable<Uint8Array>> {
+    const params: string[] = [];
+    if (query.since !== undefined) params.push(`since=${query.since}`);
+    // Each id percent-encoded and the list joined by literal commas, so an id holding a comma stays one id.
+    if (query.ids !== undefined && query.ids.length > 0) params.push(`ids=${query.ids.map(encodeURIComponent).join(',')}`);
+    if (query.states !== undefined && query.states.length > 0) params.push(`state=${query.states.map(encodeURIComponent).join(',')}`);
+    const search = params.length > 0 ? `?${params.join('&')}` : '';
+    const headers: Record<string, string> = { accept: 'text/event-stream' };
+    if (this.#token) headers.authorization = `Bearer ${this.#token}`;
+    if (options.lastEventId !== undefined) headers['last-event-id'] = String(options.lastEventId);
+    const opening = new AbortController();
+    const timer = setTimeout(() => opening.abort(), this.#requestTimeoutMs);
+    const signal = AbortSignal.any([options.signal, opening.signal]);
+    try {
+      const res = await fetch(this.server + paths.events + search, { headers, agent: this.#agent, signal: signal as RequestInit['signal'], redirect: 'manual', compress: false });
+      if (res.status >= 300 && res.status < 400) {
+        discard(res);
+        throw new ClientError('protocol', `${this.server} answered with a redirect (HTTP ${res.status}); taskctl does not follow redirects, so point it at the taskctl server itself`, res.status);
+      }
+      if (!res.headers.has(VERSION_HEADER)) {
+        discard(res);
+        throw new ClientError('protocol', `${this.server} is not a taskctl server (it answered HTTP ${res.status} without a ${VERSION_HEADER} header)`, res.status);
+      }
+      if (res.status !== 200) {
+        const text = await readCapped(res.body as AsyncIterable<Uint8Array> | null, MAX_SHORT_REPLY_BYTES);
+        let body: unknown = text;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          // Not JSON: errorFromReply names the status alone.
+        }
+        throw errorFromReply(this.server, res.status, body);
+      }
+      if (!/^text\/event-stream\b/i.test(res.headers.get('content-type') ?? '')) {
+        discard(res);
+        throw new ClientError('protocol', `${this.server} answered ${paths.events} with something other than an event stream`);
+      }
+      return res.body as unknown as AsyncIterable<Uint8Array>;
+    } catch (error) {
+      if (error instanceof ClientError) throw error;
+      if (options.signal.aborted) throw options.signal.reason ?? error;
+      if (opening.signal.aborted) throw new ClientError('timeout', `${this.server} did not answer within ${formatDuration(this.#requestTimeoutMs)}`);
+      const untrusted = describeTlsFailure(this.server, error);
+      if (untrusted) throw new ClientError('untrusted', untrusted);
+      throw new ClientError('unreachable', `cannot reach ${this.server}: ${describeNetworkError(error)}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** The error an answer other than 2xx stands for: the server's own words when it gave them, made printable. */
+function errorFromReply(server: string, status: number, body: unknown): ClientError {
+  const error = errorReplySchema.safeParse(body);
+  const message = error.success ? printable(error.data.error.message) : `HTTP ${status}`;
+  if (error.data?.error.code === 'client_certificate_refused') return new ClientError('untrusted', `${server} refused this client's certificate: ${message}`, status, 'client_certificate_refused');
+  if (status === 401 || status === 403) return new ClientError('unauthorized', `not authorized by ${server}: ${message}`, status, error.data?.error.code);
+  if (error.success) return new ClientError('rejected', message, status, error.data.error.code);
+  return new ClientError('rejected', `${server} answered HTTP ${status}`, status);
+}
+
+/** At most `maxBytes` of `body` as text; the rest is not read. */
+async function readCapped(body: AsyncIterable<Uint8Array> | null, maxBytes: number): Promise<string> {
+  if (body === null) return '';
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    chunks.push(Buffer.from(chunk));
+    size += chunk.length;
+    if (size >= maxBytes) break;
+  }
+  return Buffer.concat(chunks).subarray(0, maxBytes).toString('utf8');
 }
 
 interface SendInit {

@@ -13,6 +13,9 @@ export interface CancelSchedulerOptions {
   readonly onError?: (error: unknown) => void;
   /** Told of each scheduled cancel once made. */
   readonly onFired?: (record: CancelRecord, schedule: ScheduledCancel) => void;
+  /** Told of each cancel scheduled (or moved), and of each dropped before it was made, once stored. */
+  readonly onScheduled?: (schedule: ScheduledCancel) => void;
+  readonly onDropped?: (schedule: ScheduledCancel) => void;
 }
 
 /**
@@ -25,6 +28,8 @@ export class CancelScheduler {
   readonly #clock: Clock;
   readonly #onError: (error: unknown) => void;
   readonly #onFired: (record: CancelRecord, schedule: ScheduledCancel) => void;
+  readonly #onScheduled: (schedule: ScheduledCancel) => void;
+  readonly #onDropped: (schedule: ScheduledCancel) => void;
   readonly #timer: TimerHandle;
   /** Makes every cancel that is due. Never runs twice at once. */
   readonly fireDue: () => Promise<void> = coalesced(() => this.#fire());
@@ -35,6 +40,8 @@ export class CancelScheduler {
     this.#clock = options.clock ?? systemClock;
     this.#onError = options.onError ?? (() => {});
     this.#onFired = options.onFired ?? (() => {});
+    this.#onScheduled = options.onScheduled ?? (() => {});
+    this.#onDropped = options.onDropped ?? (() => {});
     this.#timer = this.#clock.setInterval(() => void this.fireDue(), options.intervalMs ?? 250);
     void this.fireDue();
   }
@@ -44,7 +51,16 @@ export class CancelScheduler {
     checkTaskId(id);
     const schedule: ScheduledCancel = { id, at, ...(reason === undefined ? {} : { reason }), ...(by === undefined ? {} : { by }) };
     await this.#store.schedule(schedule);
+    this.#onScheduled(schedule);
     return schedule;
+  }
+
+  /** Drops the cancel scheduled for `id`, if there is one (its task ended first). */
+  async drop(id: string): Promise<void> {
+    const [schedule] = await this.#store.loadSchedules([id]);
+    if (schedule === undefined) return;
+    await this.#store.unschedule(id);
+    this.#onDropped(schedule);
   }
 
   close(): void {

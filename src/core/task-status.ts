@@ -1,6 +1,7 @@
 // What the server knows of a task's life, beyond whether it was cancelled: who watches it, what became
 // of it, and whether its worker went quiet. Pure rules; the tracker applies them and stores the result.
 
+import type { TaskProgress } from './progress.ts';
 import type { CancelSource } from './store.ts';
 
 /** A task's state on the server. */
@@ -42,6 +43,8 @@ export interface TaskStatus {
   readonly cancelledBy?: CancelSource;
   /** Why a cancel was requested when it was not a cancel of this task's own: "parent job-42 cancelled". */
   readonly cancelReason?: string;
+  /** The last progress its worker reported for this run (`work --progress`), if any. */
+  readonly progress?: TaskProgress;
   /** State changes, oldest first, the last HISTORY_LIMIT of them. */
   readonly history: ReadonlyArray<{ readonly state: TaskLifeState; readonly at: number }>;
 }
@@ -67,7 +70,7 @@ function enter(status: TaskStatus | undefined, id: string, state: TaskLifeState,
 export function onWatch(status: TaskStatus | undefined, id: string, worker: WorkerIdentity | undefined, now: number): TaskStatus {
   const seen = { lastSeenAt: now, ...(worker ? { worker } : {}) };
   if (status && (status.state === 'watching' || status.state === 'cancel_requested')) return { ...status, ...seen };
-  return enter(status, id, 'watching', now, { ...seen, exitCode: undefined, signal: undefined, cancelledBy: undefined, cancelReason: undefined });
+  return enter(status, id, 'watching', now, { ...seen, exitCode: undefined, signal: undefined, cancelledBy: undefined, cancelReason: undefined, progress: undefined });
 }
 
 /**

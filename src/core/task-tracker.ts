@@ -1,5 +1,6 @@
 import { type Clock, type TimerHandle, systemClock } from './clock.ts';
 import { coalesced } from './coalesce.ts';
+import { PROGRESS_INTERVAL_MS, type TaskProgress } from './progress.ts';
 import { nextTurn } from './turns.ts';
 import type { CancelRecord, CancelSource, CancelStore, StatusQuery } from './store.ts';
 import {
@@ -34,6 +35,10 @@ export interface TaskTrackerOptions {
   readonly retentionMs?: number;
   /** Told how many statuses each retention pass forgot. */
   readonly onForgotten?: (count: number) => void;
+  /** Told of each status whose progress changed, once stored. */
+  readonly onProgress?: (status: TaskStatus) => void;
+  /** How often reported progress is written (at most one write and one notice per task per interval). */
+  readonly progressIntervalMs?: number;
 }
 
 // Work per step of a sweep: ids whose last-seen time is written at once, quiet or old tasks handled at once.
@@ -42,6 +47,8 @@ const SWEEP_STEP = 1_000;
 const CHANGE_STEP = 500;
 // Steps of lost or forgotten tasks one sweep takes on before it leaves the rest to the next one.
 const MAX_STEPS_PER_SWEEP = 20;
+// Progress waiting to be written, at most: beyond it, reports for tasks not already waiting are dropped.
+const MAX_PENDING_PROGRESS = 100_000;
 
 /**
  * Keeps each task's status: watched, cancel requested, how it ended, lost. Watches only touch an
@@ -81,6 +88,8 @@ export class TaskTracker {
     this.#onForgotten = options.onForgotten ?? (() => {});
     if (this.#retentionMs !== undefined && !(this.#retentionMs > this.#leaseMs)) throw new RangeError('retentionMs must be longer than leaseMs');
     this.#timer = this.#clock.setInterval(() => void this.sweep(), options.sweepIntervalMs ?? Math.max(1_000, Math.floor(this.#leaseMs / 3)));
+    this.#onProgress = options.onProgress ?? (() => {});
+    this.#progressTimer = this.#clock.setInterval(() => void this.flushProgress(), options.progressIntervalMs ?? PROGRESS_INTERVAL_MS);
   }
 
   /** A watch on `ids` began. Lost or ended tasks are watched again. */
@@ -280,13 +289,58 @@ export class TaskTracker {
     }
   }
 
+  // ---- Progress: frequent, so kept in memory and written at most once per task per interval ----
+
+  readonly #onProgress: (status: TaskStatus) => void;
+  readonly #progressTimer: TimerHandle;
+  /** Progress reported and not yet written, by id: only the latest of each task counts. */
+  readonly #progress = new Map<string, TaskProgress>();
+
+  /**
+   * Workers reported progress (texts already cleaned). It is written, and told of, on the next flush: a
+   * task reporting every 100 ms costs one write per interval, not ten a second.
+   */
+  progressed(updates: ReadonlyArray<{ readonly id: string; readonly text: string }>): void {
+    const at = this.#clock.now();
+    for (const { id, text } of updates) {
+      if (this.#progress.size >= MAX_PENDING_PROGRESS && !this.#progress.has(id)) continue;
+      this.#progress.set(id, { text, at });
+    }
+  }
+
+  /** Writes the progress reported since the last flush, a step at a time; tasks the store does not know are skipped. */
+  readonly flushProgress: () => Promise<void> = coalesced(async () => {
+    const pending = [...this.#progress];
+    this.#progress.clear();
+    try {
+      for (let i = 0; i < pending.length; i += CHANGE_STEP) {
+        if (i > 0) await nextTurn();
+        const step = new Map(pending.slice(i, i + CHANGE_STEP));
+        const ids = [...step.keys()];
+        await this.#queued(ids, async () => {
+          const changed = (await this.#store.loadStatuses(ids)).flatMap((status) => {
+            const progress = step.get(status.id)!;
+            return status.progress?.text === progress.text ? [] : [{ ...status, progress }];
+          });
+          await this.#store.saveStatuses(changed);
+          for (const status of changed) this.#onProgress(status);
+        });
+      }
+    } catch (error) {
+      this.#onError(error);
+    }
+  });
+
   close(): void {
     this.#clock.clearTimer(this.#timer);
+    this.#clock.clearTimer(this.#progressTimer);
   }
 
   #current(status: TaskStatus, now: number): TaskStatus {
     const seen = this.#seen.get(status.id);
-    const fresh = seen !== undefined && seen > (status.lastSeenAt ?? 0) ? { ...status, lastSeenAt: seen } : status;
+    const progress = this.#progress.get(status.id);
+    const withProgress = progress !== undefined ? { ...status, progress } : status;
+    const fresh = seen !== undefined && seen > (status.lastSeenAt ?? 0) ? { ...withProgress, lastSeenAt: seen } : withProgress;
     return !this.#held.has(status.id) && isLost(fresh, now, this.#leaseMs) ? onLost(fresh, fresh.lastSeenAt! + this.#leaseMs) : fresh;
   }
 

@@ -13,6 +13,8 @@ export const paths = {
   report: (id: string) => `/v1/tasks/${segment(id)}/report`,
   tasks: '/v1/tasks',
   watch: '/v1/watch',
+  events: '/v1/events',
+  progress: '/v1/progress',
   healthz: '/healthz',
   metrics: '/metrics',
 } as const;

@@ -117,6 +117,8 @@ export const taskStatusSchema = z.object({
   cancelReason: z.string().optional(),
   /** Who asked for this run's cancel; absent from servers older than the field. */
   cancelledBy: cancelSourceSchema.optional(),
+  /** The last progress its worker reported (`work --progress`); absent from servers older than the field. */
+  progress: z.object({ text: z.string(), at: z.iso.datetime() }).optional(),
   history: z.array(z.object({ state: z.string(), at: z.iso.datetime() })),
 });
 export type TaskStatusReply = z.infer<typeof taskStatusSchema>;

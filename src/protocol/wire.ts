@@ -46,5 +46,6 @@ export function statusToWire(status: TaskStatus): TaskStatusReply {
   if (status.signal !== undefined) reply.signal = status.signal;
   if (status.cancelledBy !== undefined) reply.cancelledBy = { ...status.cancelledBy };
   if (status.cancelReason !== undefined) reply.cancelReason = status.cancelReason;
+  if (status.progress !== undefined) reply.progress = { text: status.progress.text, at: isoTime(status.progress.at) };
   return reply;
 }

@@ -5,15 +5,18 @@ import type { Canceler } from '../core/canceler.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
 import { type CancelRecord, type CancelRoute, type CancelSource, StoreUnavailableError } from '../core/store.ts';
 import { InvalidInputError } from '../core/task-id.ts';
+import type { TaskEventHub } from '../core/task-events.ts';
 import type { TaskFamily } from '../core/task-family.ts';
-import type { TaskStatus } from '../core/task-status.ts';
 import type { TaskTracker } from '../core/task-tracker.ts';
 import { HttpError } from '../protocol/errors.ts';
 import { DEFAULT_MAX_WATCHED_IDS } from '../protocol/limits.ts';
+import { EVENTS_HEARTBEAT_MS } from '../protocol/events.ts';
 import { type Authenticate, bearerAuth, type Caller, checkRight, openAccess, type TokenEntry, TokenTable } from './auth.ts';
+import { EventStreams } from './event-streams.ts';
 import { sendJson } from './http-io.ts';
 import type { ServerMetrics } from './metrics.ts';
 import { matchRoute, type RequestContext, type Route, truncate } from './router.ts';
+import { eventRoutes } from './routes/events.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { seedRoutes } from './routes/seed.ts';
 import { taskRoutes } from './routes/tasks.ts';
@@ -40,16 +43,16 @@ export interface ServerOptions {
 
 export type { CancelRoute };
 
-/** What the server tells its operator about; the serve command turns it into logs or a dashboard. */
+/**
+ * What the server tells its operator about; the serve command turns it into logs or a dashboard. Task
+ * changes are not here: they are events, which the dashboard and the log follow like any subscriber
+ * (TaskEventHub.subscribe).
+ */
 export interface ServerObserver {
   /** A cancel was asked for, by `source` (for a repeated cancel, `record.by` still names the first asker). */
   cancelled?(record: CancelRecord, source: CancelSource & { reason?: string | undefined }): void;
   /** A watch was answered: with a cancel, at its timeout, or because the client left or the server stops. */
   watchAnswered?(outcome: 'cancelled' | 'timeout' | 'gone'): void;
-  /** A task's state changed (watching, cancel requested, how it ended, lost). */
-  taskChanged?(status: TaskStatus): void;
-  /** A task went lost: its worker was silent for longer than the lease. */
-  lost?(status: TaskStatus): void;
   /** A cancel reached every descendant the store knows of: `marked` of them, in `ms`. */
   childrenCancelled?(record: CancelRecord, marked: number, ms: number): void;
   /** A request failed through no fault of the client. */
@@ -63,6 +66,9 @@ export interface AppDependencies {
   readonly tracker: TaskTracker;
   readonly scheduler: CancelScheduler;
   readonly family: TaskFamily;
+  readonly events: TaskEventHub;
+  /** How often an idle event stream gets a comment line (default 15 s). */
+  readonly eventsHeartbeatMs?: number | undefined;
   readonly options: ServerOptions;
   readonly metrics: ServerMetrics;
   readonly observer?: ServerObserver;
@@ -93,7 +99,7 @@ export interface AppContext {
 }
 
 /** The HTTP surface over a canceler: routing, auth, and the one error mapping. Routes live in routes/. */
-export function createApp({ canceler, tracker, scheduler, family, options, metrics, observer = {}, clock = systemClock, onBackgroundError = () => {} }: AppDependencies): RequestListener & {
+export function createApp({ canceler, tracker, scheduler, family, events, eventsHeartbeatMs, options, metrics, observer = {}, clock = systemClock, onBackgroundError = () => {} }: AppDependencies): RequestListener & {
   readonly openWatches: () => number;
   /** Ids held across all open watches. */
   readonly watchedIds: () => number;
@@ -117,6 +123,15 @@ export function createApp({ canceler, tracker, scheduler, family, options, metri
     ...(options.sessionIdleMs === undefined ? {} : { sessionIdleMs: options.sessionIdleMs }),
     onBackgroundError,
     onAnswered: (outcome) => observer.watchAnswered?.(outcome),
+    alsoHeld: (): number => streams.open,
+  });
+  // Event streams are held like watches: the cap counts both.
+  const streams = new EventStreams({
+    hub: events,
+    roomForOne: (): boolean => watches.open + streams.open < options.maxOpenWatches,
+    maxOpen: options.maxOpenWatches,
+    registry: metrics.registry,
+    heartbeatMs: eventsHeartbeatMs ?? EVENTS_HEARTBEAT_MS,
   });
   const context: AppContext = {
     canceler,
@@ -152,7 +167,7 @@ export function createApp({ canceler, tracker, scheduler, family, options, metri
       return record;
     },
   };
-  const routes: Route[] = [...seedRoutes(context), ...taskRoutes(context), ...watchRoutes(context), ...opsRoutes(context)];
+  const routes: Route[] = [...seedRoutes(context), ...taskRoutes(context), ...watchRoutes(context), ...eventRoutes(context, streams), ...opsRoutes(context)];
 
   /** Finds the route, checks the caller's right to it, and starts its handler. Not async, so nothing here stays alive while a watch waits. */
   const dispatch = (req: IncomingMessage, res: ServerResponse): Promise<void> | void => {
@@ -206,6 +221,7 @@ export function createApp({ canceler, tracker, scheduler, family, options, metri
     beginShutdown: () => {
       shuttingDown = true;
       watches.beginShutdown();
+      streams.close();
     },
     replaceTokens: (entries: readonly TokenEntry[]) => {
       if (!tokens) throw new Error('this server was started without a tokens file');

@@ -1,12 +1,14 @@
 import { createServer, type Server } from 'node:http';
 import type { Server as TlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { Canceler, DEFAULT_SWEEP_INTERVAL_MS, recordViaParent } from '../core/canceler.ts';
+import { Canceler, DEFAULT_SWEEP_INTERVAL_MS } from '../core/canceler.ts';
 import { TaskTracker } from '../core/task-tracker.ts';
 import { TaskFamily } from '../core/task-family.ts';
 import { CancelScheduler } from '../core/cancel-scheduler.ts';
 import type { Clock } from '../core/clock.ts';
 import type { CancelStore } from '../core/store.ts';
+import { type EventWindow, hasEventLog, TaskEventHub, type TaskSnapshot } from '../core/task-events.ts';
+import { MemoryEventLog } from '../store/memory-event-log.ts';
 import { createApp, type ServerObserver, type ServerOptions } from './app.ts';
 import type { TokenEntry } from './auth.ts';
 import { rawErrorReply } from './http-io.ts';
@@ -45,6 +47,12 @@ export interface ServerConfig extends ServerOptions {
   readonly onBackgroundError?: (error: unknown) => void;
   /** Serve HTTPS with this certificate instead of plain HTTP. */
   readonly tls?: TlsConfig | undefined;
+  /** How many task events the store keeps for resuming streams, and for how long (default 10,000, 1 h). */
+  readonly eventWindow?: EventWindow;
+  /** How often an idle event stream gets a comment line (default 15 s). */
+  readonly eventsHeartbeatMs?: number;
+  /** How often reported progress is written (default 2 s). */
+  readonly progressIntervalMs?: number;
 }
 
 export interface RunningServer {
@@ -54,6 +62,8 @@ export interface RunningServer {
   readonly canceler: Canceler;
   readonly tracker: TaskTracker;
   readonly metrics: ServerMetrics;
+  /** Task changes as events: subscribe to follow every change (on Redis, every server's). */
+  readonly events: TaskEventHub;
   openWatches(): number;
   /** Task statuses the store holds (until retention forgets them). */
   trackedTasks(): Promise<number>;
@@ -89,36 +99,15 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     onError: config.onBackgroundError,
   });
   const metrics = new ServerMetrics();
-  const webhooks =
-    config.webhooks === undefined
-      ? undefined
-      : new Webhooks({
-          store: config.store,
-          config: config.webhooks,
-          cancelOf: async (id) => {
-            const [own] = await canceler.find([id]);
-            if (own) return own;
-            const ancestor = await family.cancelledAncestor(id, await family.parentsOf(id));
-            return ancestor && recordViaParent(id, ancestor);
-          },
-          ...(config.clock ? { clock: config.clock } : {}),
-          ...(config.observer?.webhooks ? { observer: config.observer.webhooks } : {}),
-          onError: config.onBackgroundError,
-          onOutcome: (outcome) => metrics.webhookDeliveries[outcome].inc(),
-        });
   const tracker = new TaskTracker({
     store: config.store,
     leaseMs: config.leaseMs ?? 3 * config.watchTimeoutMs,
     ...(config.clock ? { clock: config.clock } : {}),
     onError: config.onBackgroundError,
-    onLost: (status) => {
-      metrics.lostTasks.inc();
-      config.observer?.lost?.(status);
-    },
-    onChange: (status) => {
-      config.observer?.taskChanged?.(status);
-      webhooks?.taskChanged(status);
-    },
+    onLost: () => metrics.lostTasks.inc(),
+    onChange: (status) => events.record(status.state, status.id, { status }),
+    onProgress: (status) => events.record('progress', status.id, { status }),
+    ...(config.progressIntervalMs !== undefined ? { progressIntervalMs: config.progressIntervalMs } : {}),
     ...(config.retentionMs !== undefined ? { retentionMs: config.retentionMs } : {}),
     onForgotten: (count) => metrics.forgottenTasks.inc(count),
   });
@@ -143,9 +132,40 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       tracker.cancelRequested(record.id, record.by ?? by).catch(config.onBackgroundError);
       family.cancelled(record.by === undefined ? { ...record, by } : record);
     },
+    onScheduled: (schedule) => events.record('scheduled', schedule.id, { schedule }),
+    onDropped: (schedule) => events.record('unscheduled', schedule.id, { schedule: undefined }),
   });
+  // Every task change, completed with what GET /v1/tasks/:id would show, in the store's event log.
+  const events = new TaskEventHub({
+    log: hasEventLog(config.store) ? config.store : new MemoryEventLog(),
+    snapshot: async (ids) => {
+      const [records, statuses, schedules] = await Promise.all([canceler.find(ids), tracker.statuses(ids), config.store.loadSchedules(ids)]);
+      const snapshots = new Map<string, { -readonly [K in keyof TaskSnapshot]: TaskSnapshot[K] }>(ids.map((id) => [id, { id }]));
+      for (const record of records) snapshots.get(record.id)!.record = record;
+      for (const status of statuses) snapshots.get(status.id)!.status = status;
+      for (const schedule of schedules) snapshots.get(schedule.id)!.schedule = schedule;
+      return [...snapshots.values()];
+    },
+    ...(config.clock ? { clock: config.clock } : {}),
+    ...(config.eventWindow ? { window: config.eventWindow } : {}),
+    onError: config.onBackgroundError,
+  });
+  await events.start();
+  const webhooks =
+    config.webhooks === undefined
+      ? undefined
+      : new Webhooks({
+          store: config.store,
+          config: config.webhooks,
+          origin: events.origin,
+          ...(config.clock ? { clock: config.clock } : {}),
+          ...(config.observer?.webhooks ? { observer: config.observer.webhooks } : {}),
+          onError: config.onBackgroundError,
+          onOutcome: (outcome) => metrics.webhookDeliveries[outcome].inc(),
+        });
+  if (webhooks) events.subscribe(webhooks);
   const options = { ...config, requireClientCertificate: config.tls?.clientCa !== undefined };
-  const app = createApp({ canceler, tracker, scheduler, family, options, metrics, onBackgroundError: config.onBackgroundError, ...(config.observer ? { observer: config.observer } : {}), ...(config.clock ? { clock: config.clock } : {}) });
+  const app = createApp({ canceler, tracker, scheduler, family, events, eventsHeartbeatMs: config.eventsHeartbeatMs, options, metrics, onBackgroundError: config.onBackgroundError, ...(config.observer ? { observer: config.observer } : {}), ...(config.clock ? { clock: config.clock } : {}) });
   metrics.observe({
     trackedTasks: () => config.store.countStatuses(),
     watchedIds: app.watchedIds,
@@ -200,6 +220,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     canceler,
     tracker,
     metrics,
+    events,
     openWatches: app.openWatches,
     trackedTasks: () => config.store.countStatuses(),
     reloadTls: (tls) => {
@@ -212,8 +233,12 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       app.beginShutdown();
       tracker.close();
       scheduler.close();
-      // Queued deliveries stay in the store for the next start; a try in flight is waited for.
-      return (closing ??= Promise.all([webhooks?.close(), shutDown(server, canceler, config.store)]).then(() => {}));
+      events.close();
+      // Queued deliveries stay in the store for the next start; tries in flight are put back before it closes.
+      return (closing ??= (async () => {
+        await webhooks?.close();
+        await shutDown(server, canceler, config.store);
+      })());
     },
   };
 }

@@ -1,4 +1,5 @@
 import type { CancelRecord, CancelRoute } from '../core/store.ts';
+import type { TaskEvent, TaskEventObserver } from '../core/task-events.ts';
 import type { TaskLifeState, TaskStatus } from '../core/task-status.ts';
 import type { ServerObserver } from './app.ts';
 import type { WebhookObserver } from './webhooks.ts';
@@ -49,7 +50,7 @@ const KEEP_CANCELS = 10;
 const KEEP_ERRORS = 5;
 
 /** Collects the server's activity into a ServeState, telling subscribers when it changes. */
-export class ServeActivity implements ServerObserver {
+export class ServeActivity implements ServerObserver, TaskEventObserver {
   #state: ServeState;
   readonly #listeners = new Set<() => void>();
   readonly #now: () => number;
@@ -63,9 +64,22 @@ export class ServeActivity implements ServerObserver {
     return this.#state;
   }
 
-  /** The server's address is known only once it listens. */
-  listening(url: string): void {
+  /** The server's address is known only once it listens; `origin` names its events (see TaskEvent.origin). */
+  listening(url: string, origin?: string): void {
+    this.#origin = origin;
     this.#update({ url });
+  }
+
+  #origin: string | undefined;
+
+  /**
+   * A task event, from this server or (on a shared store) another: state changes go on the list; a task
+   * that went lost on this server counts towards its total.
+   */
+  taskEvent(event: TaskEvent): void {
+    if (event.status === undefined || event.change !== event.status.state) return;
+    this.taskChanged(event.status);
+    if (event.change === 'lost' && (this.#origin === undefined || event.origin === this.#origin)) this.lost();
   }
 
   cancelled(record: CancelRecord, source: { address: string; name?: string; route?: CancelRoute }): void {

@@ -53,6 +53,8 @@ export interface WatchHolderOptions {
   readonly onBackgroundError: (error: unknown) => void;
   /** Told of each answered watch. */
   readonly onAnswered?: (outcome: 'cancelled' | 'timeout' | 'gone') => void;
+  /** Other watch-like connections held (event streams): they count towards maxOpenWatches too. */
+  readonly alsoHeld?: () => number;
 }
 
 /** Holds long polls: counts them against the cap, ends them on cancel, timeout, departure or shutdown. */
@@ -110,7 +112,7 @@ export class WatchHolder {
   ): void {
     const { canceler, tracker, metrics } = this.#options;
     const held = ids.length + ancestors.length;
-    if (this.#open >= this.#options.maxOpenWatches) {
+    if (this.#open + (this.#options.alsoHeld?.() ?? 0) >= this.#options.maxOpenWatches) {
       metrics.rejectedWatches.inc();
       throw new HttpError('too_many_watches', `this server holds ${this.#options.maxOpenWatches} watches already; retry shortly`, { 'retry-after': '1' });
     }
@@ -209,7 +211,7 @@ export class WatchHolder {
       this.#answerPoll(session, result, 'cancelled', onResult);
       return;
     }
-    if (this.#open >= this.#options.maxOpenWatches) {
+    if (this.#open + (this.#options.alsoHeld?.() ?? 0) >= this.#options.maxOpenWatches) {
       this.#idle(session);
       this.#options.metrics.rejectedWatches.inc();
       throw new HttpError('too_many_watches', `this server holds ${this.#options.maxOpenWatches} watches already; retry shortly`, { 'retry-after': '1' });

@@ -3,12 +3,12 @@ import type { IncomingMessage } from 'node:http';
 import { type BackoffPolicy, backoffDelay } from '../core/backoff.ts';
 import { type Clock, systemClock, type TimerHandle } from '../core/clock.ts';
 import { coalesced } from '../core/coalesce.ts';
-import type { ParentCancelRecord } from '../core/canceler.ts';
-import type { CancelRecord, CancelStore, Delivery } from '../core/store.ts';
-import type { TaskLifeState, TaskStatus } from '../core/task-status.ts';
+import type { CancelStore, Delivery } from '../core/store.ts';
+import type { TaskEvent, TaskEventObserver } from '../core/task-events.ts';
+import type { TaskLifeState } from '../core/task-status.ts';
 import { VERSION } from '../protocol/build-info.ts';
-import type { TaskReply } from '../protocol/schemas.ts';
-import { anyRecordToWire, isoTime, statusToWire } from '../protocol/wire.ts';
+import { taskReplyOf } from '../protocol/events.ts';
+import { isoTime } from '../protocol/wire.ts';
 
 /** The headers of a delivery. The signature covers `<id>.<timestamp>.<body>` (see the README). */
 export const WEBHOOK_HEADERS = {
@@ -52,8 +52,11 @@ export function endpointLabel(endpoint: string): string {
 
 export interface WebhookOptions {
   readonly store: CancelStore;
-  /** The cancel that covers a task (its own, or an ancestor's), sent with the event when there is one. */
-  readonly cancelOf: (id: string) => Promise<CancelRecord | ParentCancelRecord | undefined>;
+  /**
+   * This server's name in task events (TaskEvent.origin). Servers sharing a store each hear every
+   * server's events; each queues only its own.
+   */
+  readonly origin: string;
   readonly config: WebhookConfig;
   readonly clock?: Clock;
   readonly observer?: WebhookObserver;
@@ -73,14 +76,14 @@ const POLL_INTERVAL_MS = 1_000;
 const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 1_000, capMs: 3_600_000 };
 
 /**
- * Tells other systems when a task ends or is lost: each change of a chosen state becomes an event, queued
- * in the store's outbox for each endpoint (so a restart loses none), and a small loop sends what is due,
+ * Tells other systems when a task ends or is lost: each task event of a chosen state that this server
+ * made is queued in the store's outbox for each endpoint (so a restart loses none queued), and a small loop sends what is due,
  * retrying failures with capped, jittered backoff until the retry window closes. At least once: an event
  * id lets a receiver drop a repeat.
  */
-export class Webhooks {
+export class Webhooks implements TaskEventObserver {
   readonly #store: CancelStore;
-  readonly #cancelOf: WebhookOptions['cancelOf'];
+  readonly #origin: string;
   readonly #config: WebhookConfig;
   readonly #clock: Clock;
   readonly #observer: WebhookObserver;
@@ -89,11 +92,13 @@ export class Webhooks {
   readonly #backoff: BackoffPolicy;
   readonly #timer: TimerHandle;
   readonly #inFlight = new Set<Promise<void>>();
+  // Cuts the tries in flight when the server stops.
+  readonly #stopping = new AbortController();
   #closed = false;
 
   constructor(options: WebhookOptions) {
     this.#store = options.store;
-    this.#cancelOf = options.cancelOf;
+    this.#origin = options.origin;
     this.#config = options.config;
     this.#clock = options.clock ?? systemClock;
     this.#observer = options.observer ?? {};
@@ -105,23 +110,20 @@ export class Webhooks {
     void this.sendDue();
   }
 
-  /**
-   * A task's state changed: when it is one of the chosen states, queue the event for every endpoint. The
-   * event's task is what GET /v1/tasks/<id> answers, less parents and children.
-   */
-  taskChanged(status: TaskStatus): void {
-    if (this.#closed || !this.#config.events.has(status.state)) return;
-    this.#enqueue(status).catch(this.#onError);
+  /** A task changed: when this server made the change and it is one of the chosen states, queue the event for every endpoint. */
+  taskEvent(event: TaskEvent): void {
+    if (this.#closed || event.origin !== this.#origin || !this.#config.events.has(event.change as TaskLifeState)) return;
+    this.#enqueue(event).catch(this.#onError);
   }
 
-  async #enqueue(status: TaskStatus): Promise<void> {
-    const cancel = await this.#cancelOf(status.id);
+  async #enqueue(event: TaskEvent): Promise<void> {
     const now = this.#clock.now();
-    // The same change seen by two servers sharing a store (a task going lost) is one event: its id comes
-    // from the change itself.
-    const eventId = digest(`${status.id}\n${status.state}\n${status.since}`).slice(0, 32);
-    const task: TaskReply = { id: status.id, cancelled: cancel !== undefined, ...(cancel ? { record: anyRecordToWire(cancel) } : {}), status: statusToWire(status) };
-    const body = JSON.stringify({ id: eventId, type: `task.${status.state}`, at: isoTime(status.since), task });
+    // The same change made by two servers sharing a store (both see a task go lost) is one event: its id
+    // comes from the change itself, not from either server's event sequence.
+    const at = event.status?.since ?? event.at;
+    const eventId = digest(`${event.id}\n${event.change}\n${at}`).slice(0, 32);
+    // The task as GET /v1/tasks/<id> shows it, less its parents and children (as an event stream's is).
+    const body = JSON.stringify({ id: eventId, type: `task.${event.change}`, at: isoTime(at), task: taskReplyOf(event) });
     const deliveries: Delivery[] = this.#config.endpoints.map((endpoint) => ({
       id: `${eventId}.${digest(endpoint).slice(0, 12)}`,
       eventId,
@@ -148,10 +150,14 @@ export class Webhooks {
     }
   });
 
-  /** Stops sending; what is queued stays in the store for the next start. Resolves when tries in flight end. */
+  /**
+   * Stops sending. Tries in flight are cut and put back in the queue, due at once and not counted as a
+   * try, so the next start (or another server sharing the store) sends them. Resolves once they are back.
+   */
   async close(): Promise<void> {
     this.#closed = true;
     this.#clock.clearTimer(this.#timer);
+    this.#stopping.abort();
     await Promise.all([...this.#inFlight]);
   }
 
@@ -162,7 +168,11 @@ export class Webhooks {
   }
 
   async #deliver(delivery: Delivery): Promise<void> {
-    const problem = await post(delivery, this.#config.secret, this.#clock.now());
+    const problem = await post(delivery, this.#config.secret, this.#clock.now(), this.#stopping.signal);
+    if (this.#stopping.signal.aborted && problem !== undefined) {
+      await this.#store.retryDelivery(delivery.id, delivery.attempts, this.#clock.now());
+      return;
+    }
     if (problem === undefined) {
       await this.#store.finishDelivery(delivery.id);
       this.#onOutcome('delivered');
@@ -191,7 +201,7 @@ export function webhookSignature(secret: string, eventId: string, timestamp: num
  * is a failure, never followed (the endpoint is the operator's choice, and nothing else); the answer's
  * body is read no further than a small cap.
  */
-function post(delivery: Delivery, secret: string, now: number): Promise<string | undefined> {
+function post(delivery: Delivery, secret: string, now: number, signal: AbortSignal): Promise<string | undefined> {
   const timestamp = Math.floor(now / 1_000);
   const url = new URL(delivery.endpoint);
   const http = process.getBuiltinModule(url.protocol === 'https:' ? 'node:https' : 'node:http') as typeof import('node:http');
@@ -207,6 +217,7 @@ function post(delivery: Delivery, secret: string, now: number): Promise<string |
       {
         method: 'POST',
         timeout: DELIVERY_TIMEOUT_MS,
+        signal,
         headers: {
           'content-type': 'application/json',
           'content-length': Buffer.byteLength(delivery.body),

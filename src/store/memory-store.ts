@@ -1,13 +1,15 @@
 import type { CancelRecord, CancelStore, Delivery, ParentLink, ScheduledCancel, StatusQuery } from '../core/store.ts';
 import { lastActivity, type TaskLifeState, type TaskStatus } from '../core/task-status.ts';
 import { nextTurn } from '../core/turns.ts';
+import type { EventWindowBounds, TaskEvent, TaskEventDraft, TaskEventLog } from '../core/task-events.ts';
+import { MemoryEventLog } from './memory-event-log.ts';
 import { SortedIds } from './sorted-ids.ts';
 
 // A scan over every status (quiet tasks, expired records) lets other work run after this many entries.
 const ENTRIES_PER_STEP = 5_000;
 
 /** Keeps records in this process only: fast, and forgotten on restart. For tests and throwaway servers. */
-export class MemoryStore implements CancelStore {
+export class MemoryStore implements CancelStore, TaskEventLog {
   readonly description = 'memory';
   readonly #records = new Map<string, CancelRecord>();
   /** In the order of their last save. */
@@ -207,6 +209,22 @@ export class MemoryStore implements CancelStore {
   async check(): Promise<void> {}
 
   async close(): Promise<void> {}
+
+  // ---- The task event window ----
+
+  readonly #events = new MemoryEventLog();
+
+  appendEvents(events: readonly TaskEventDraft[], keep: number): Promise<TaskEvent[]> {
+    return this.#events.appendEvents(events, keep);
+  }
+
+  readEvents(after: number, limit: number): Promise<{ events: TaskEvent[] } & EventWindowBounds> {
+    return this.#events.readEvents(after, limit);
+  }
+
+  trimEvents(before: number, limit: number): Promise<number> {
+    return this.#events.trimEvents(before, limit);
+  }
 
   #byState(state: TaskLifeState): SortedIds {
     let ids = this.#idsByState.get(state);

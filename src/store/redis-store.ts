@@ -11,6 +11,7 @@ import {
   StoreUnavailableError,
 } from '../core/store.ts';
 import { lastActivity, TASK_LIFE_STATES, type TaskStatus } from '../core/task-status.ts';
+import { type EventLogListener, type EventWindowBounds, sequenceStart, type TaskEvent, type TaskEventDraft, type TaskEventLog } from '../core/task-events.ts';
 
 export interface RedisStoreOptions {
   /** Prepended to every key and the channel, so several installations can share one Redis. */
@@ -156,7 +157,7 @@ const SENT_MARKER_MS = 3_600_000;
  * nothing needs sweeping. Commands fail at once while Redis is down rather than queueing, so a cancel is
  * never acknowledged before it is stored.
  */
-export class RedisStore implements CancelStore {
+export class RedisStore implements CancelStore, TaskEventLog {
   readonly description: string;
   readonly #commands: Redis;
   readonly #subscriber: Redis;
@@ -174,12 +175,16 @@ export class RedisStore implements CancelStore {
     this.#channel = `${prefix}cancels`;
     subscriber.on('message', (channel: string, id: string) => {
       if (channel === this.#channel) this.#listeners.forEach((l) => l.cancelled(id));
+      else if (channel === eventChannel(prefix)) this.#eventListeners.forEach((l) => l.appended());
     });
     // Connected before this runs, so every 'ready' from here on is a reconnect.
     subscriber.on('ready', () => {
       // The subscription was down for a while: what was published meanwhile is lost, so everything waited
       // on is looked up again. The PING's answer comes after the resubscription's, so no gap opens between.
-      subscriber.ping().finally(() => this.#listeners.forEach((l) => l.resynced()));
+      subscriber.ping().finally(() => {
+        this.#listeners.forEach((l) => l.resynced());
+        this.#eventListeners.forEach((l) => l.resynced());
+      });
     });
   }
 
@@ -199,7 +204,9 @@ export class RedisStore implements CancelStore {
     const prefix = options.keyPrefix ?? 'taskctl:';
     try {
       await Promise.all([commands.connect(), subscriber.connect()]);
-      await subscriber.subscribe(`${prefix}cancels`);
+      await subscriber.subscribe(`${prefix}cancels`, eventChannel(prefix));
+      // The event sequence starts at the time when this Redis has none (see sequenceStart).
+      await commands.set(eventSeqKey(prefix), sequenceStart(Date.now()), 'NX');
     } catch (error) {
       commands.disconnect();
       subscriber.disconnect();
@@ -419,6 +426,7 @@ export class RedisStore implements CancelStore {
 
   async close(): Promise<void> {
     this.#listeners.clear();
+    this.#eventListeners.clear();
     await Promise.allSettled([this.#commands.quit(), this.#subscriber.quit()]);
     this.#commands.disconnect();
     this.#subscriber.disconnect();
@@ -432,12 +440,92 @@ export class RedisStore implements CancelStore {
     return `${this.#prefix}status:${id}`;
   }
 
+  // ---- The task event window: one stream (entry ids "<seq>-0") and the sequence's counter, shared by every server ----
+
+  readonly #eventListeners = new Set<EventLogListener>();
+
+  /** One atomic step per batch: each event takes the next seq and goes on the stream, which keeps about `keep`. */
+  async appendEvents(drafts: readonly TaskEventDraft[], keep: number): Promise<TaskEvent[]> {
+    if (drafts.length === 0) return [];
+    const args = drafts.flatMap(({ at, ...rest }) => [at, JSON.stringify(rest)]);
+    const seqs = (await this.#run(() =>
+      this.#commands.eval(APPEND_EVENTS_SCRIPT, 2, eventStreamKey(this.#prefix), eventSeqKey(this.#prefix), keep, sequenceStart(Date.now()), eventChannel(this.#prefix), ...args),
+    )) as number[];
+    return drafts.map((draft, i) => ({ ...draft, seq: Number(seqs[i]) }));
+  }
+
+  async readEvents(after: number, limit: number): Promise<{ events: TaskEvent[] } & EventWindowBounds> {
+    const stream = eventStreamKey(this.#prefix);
+    const multi = this.#commands.multi().get(eventSeqKey(this.#prefix)).xrange(stream, '-', '+', 'COUNT', 1);
+    // Entry ids are "<seq>-0": starting at "<after>-1" reads from the entry after `after`.
+    if (limit > 0) multi.xrange(stream, after < 0 ? '-' : `${after}-1`, '+', 'COUNT', limit);
+    const replies = (await this.#run(() => multi.exec())) ?? [];
+    const failed = replies.find(([error]) => error);
+    if (failed) throw new StoreUnavailableError(`redis unavailable: ${(failed[0] as Error).message}`);
+    const last = Number(replies[0]![1] ?? 0);
+    const [first] = replies[1]![1] as StreamEntry[];
+    const events = limit > 0 ? (replies[2]![1] as StreamEntry[]).map(fromStreamEntry) : [];
+    return { events, oldest: first ? seqOf(first[0]) : last + 1, last };
+  }
+
+  async trimEvents(before: number, limit: number): Promise<number> {
+    const stream = eventStreamKey(this.#prefix);
+    const entries = (await this.#run(() => this.#commands.xrange(stream, '-', '+', 'COUNT', Math.min(limit, 1_000)))) as StreamEntry[];
+    let old = 0;
+    while (old < entries.length && Number(fieldOf(entries[old]![1], 't')) < before) old++;
+    if (old === 0) return 0;
+    return Number(await this.#run(() => this.#commands.xtrim(stream, 'MINID', `${seqOf(entries[old - 1]![0]) + 1}-0`)));
+  }
+
+  subscribeEvents(listener: EventLogListener): () => void {
+    this.#eventListeners.add(listener);
+    return () => this.#eventListeners.delete(listener);
+  }
+
   async #run<T>(command: () => Promise<T>): Promise<T> {
     try {
       return await command();
     } catch (error) {
       throw new StoreUnavailableError(`redis unavailable: ${(error as Error).message}`);
     }
+  }
+}
+
+// Appends a batch of events. Each takes the next seq (the counter starts at ARGV[2] if it is missing) and
+// goes on the stream as "<seq>-0" with its time and body; the stream keeps about ARGV[1] entries; one
+// notice tells every server. KEYS: stream, counter. ARGV: keep, start, channel, then time and body per event.
+const APPEND_EVENTS_SCRIPT = `
+redis.call('SET', KEYS[2], ARGV[2], 'NX')
+local seqs = {}
+for i = 4, #ARGV, 2 do
+  local seq = redis.call('INCR', KEYS[2])
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], string.format('%d-0', seq), 't', ARGV[i], 'e', ARGV[i + 1])
+  seqs[#seqs + 1] = seq
+end
+redis.call('PUBLISH', ARGV[3], string.format('%d', seqs[#seqs]))
+return seqs
+`;
+
+type StreamEntry = [id: string, fields: string[]];
+
+const eventStreamKey = (prefix: string) => `${prefix}events`;
+const eventSeqKey = (prefix: string) => `${prefix}events-seq`;
+const eventChannel = (prefix: string) => `${prefix}events-appended`;
+const seqOf = (entryId: string) => Number(entryId.slice(0, entryId.indexOf('-')));
+
+function fieldOf(fields: readonly string[], name: string): string | undefined {
+  for (let i = 0; i < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+  return undefined;
+}
+
+/** An entry whose body cannot be read becomes an event that says little, rather than a hole in the sequence. */
+function fromStreamEntry([entryId, fields]: StreamEntry): TaskEvent {
+  const seq = seqOf(entryId);
+  const at = Number(fieldOf(fields, 't') ?? 0);
+  try {
+    return { ...(JSON.parse(fieldOf(fields, 'e') ?? '') as Omit<TaskEvent, 'seq' | 'at'>), seq, at };
+  } catch {
+    return { seq, at, change: 'progress', id: 'unknown', origin: 'unknown' };
   }
 }
 

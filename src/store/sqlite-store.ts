@@ -4,6 +4,7 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { CancelRecord, CancelSource, CancelStore, Delivery, ParentLink, ScheduledCancel, StatusQuery } from '../core/store.ts';
 import { nextTurn } from '../core/turns.ts';
 import { lastActivity, type TaskStatus } from '../core/task-status.ts';
+import { type EventWindowBounds, sequenceStart, type TaskEvent, type TaskEventDraft, type TaskEventLog } from '../core/task-events.ts';
 
 interface Row {
   id: string;
@@ -100,7 +101,7 @@ const PAGES_PER_VACUUM_STEP = 128;
  * same turn of the event loop share one transaction, so one fsync serves them all, and no transaction
  * takes more than a small budget of rows. For a single server; servers that share records use Redis.
  */
-export class SqliteStore implements CancelStore {
+export class SqliteStore implements CancelStore, TaskEventLog {
   readonly description: string;
   readonly #db: DatabaseSync;
   readonly #select: StatementSync;
@@ -191,6 +192,7 @@ export class SqliteStore implements CancelStore {
     this.#freePages = this.#db.prepare('PRAGMA freelist_count');
     // Counted once at start (a scan); kept up to date by every insert and delete from then on.
     this.#statusCount = (this.#db.prepare('SELECT count(*) AS n FROM task_status').get() as { n: number }).n;
+    this.#events = this.#openEventLog();
   }
 
   /**
@@ -530,6 +532,119 @@ export class SqliteStore implements CancelStore {
       free = left;
     };
     setImmediate(step);
+  }
+
+  // ---- The task event window ----
+
+  readonly #events: EventStatements;
+
+  #openEventLog(): EventStatements {
+    this.#db.exec(`
+      CREATE TABLE IF NOT EXISTS task_events (seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, body TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS event_sequence (id INTEGER PRIMARY KEY CHECK (id = 1), last INTEGER NOT NULL);
+    `);
+    // A new file starts its sequence at the time, above any seq a client may hold from another store.
+    this.#db.prepare('INSERT OR IGNORE INTO event_sequence (id, last) VALUES (1, ?)').run(sequenceStart(Date.now()));
+    return {
+      last: this.#db.prepare('SELECT last FROM event_sequence WHERE id = 1'),
+      setLast: this.#db.prepare('UPDATE event_sequence SET last = ? WHERE id = 1'),
+      oldest: this.#db.prepare('SELECT min(seq) AS seq FROM task_events'),
+      insert: this.#db.prepare('INSERT INTO task_events (seq, at, body) VALUES (?, ?, ?)'),
+      read: this.#db.prepare('SELECT seq, at, body FROM task_events WHERE seq > ? ORDER BY seq LIMIT ?'),
+      // Drops from the oldest end, a bounded number of rows at a time.
+      dropUpTo: this.#db.prepare('DELETE FROM task_events WHERE seq IN (SELECT seq FROM task_events WHERE seq <= ? ORDER BY seq LIMIT ?)'),
+      oldestTimes: this.#db.prepare('SELECT seq, at FROM task_events ORDER BY seq LIMIT ?'),
+    };
+  }
+
+  #lastSeq(): number {
+    return Number((this.#events.last.get() as { last: number }).last);
+  }
+
+  /**
+   * Each step of at most a transaction's budget of events takes the next seqs inside its transaction (read
+   * from the table there, so a rolled-back step leaves no hole), and drops as many of the oldest beyond
+   * `keep` plus a little more: trimming keeps pace with appending without ever deleting much at once.
+   */
+  async appendEvents(drafts: readonly TaskEventDraft[], keep: number): Promise<TaskEvent[]> {
+    const steps: Promise<TaskEvent[]>[] = [];
+    for (let i = 0; i < drafts.length; i += ROWS_PER_TRANSACTION) {
+      const step = drafts.slice(i, i + ROWS_PER_TRANSACTION);
+      steps.push(
+        this.#write(step.length, 'commit', () => {
+          let last = this.#lastSeq();
+          const appended = step.map((draft) => {
+            const event: TaskEvent = { ...draft, seq: ++last };
+            this.#events.insert.run(event.seq, event.at, eventBody(event));
+            return event;
+          });
+          this.#events.setLast.run(last);
+          this.#events.dropUpTo.run(last - keep, step.length + 64);
+          return appended;
+        }),
+      );
+    }
+    return (await Promise.all(steps)).flat();
+  }
+
+  async readEvents(after: number, limit: number): Promise<{ events: TaskEvent[] } & EventWindowBounds> {
+    const events = limit > 0 ? (this.#events.read.all(after, limit) as unknown as EventRow[]).map(parseEvent) : [];
+    const last = this.#lastSeq();
+    const oldest = (this.#events.oldest.get() as { seq: number | null }).seq;
+    return { events, oldest: oldest === null ? last + 1 : Number(oldest), last };
+  }
+
+  async trimEvents(before: number, limit: number): Promise<number> {
+    let dropped = 0;
+    while (dropped < limit) {
+      const budget = Math.min(ROWS_PER_TRANSACTION, limit - dropped);
+      const step = await this.#write(budget, 'commit', () => {
+        // Events are appended in time order: the old ones are a prefix of the table.
+        const rows = this.#events.oldestTimes.all(budget) as unknown as Array<{ seq: number; at: number }>;
+        let upTo: number | undefined;
+        for (const row of rows) {
+          if (Number(row.at) >= before) break;
+          upTo = Number(row.seq);
+        }
+        return upTo === undefined ? 0 : Number(this.#events.dropUpTo.run(upTo, budget).changes);
+      });
+      dropped += step;
+      if (step < budget) break;
+    }
+    if (dropped > 0) this.#vacuumSoon();
+    return dropped;
+  }
+}
+
+// ---- The task event window: a table of the most recent events by seq, and the sequence's last value ----
+
+interface EventStatements {
+  readonly last: StatementSync;
+  readonly setLast: StatementSync;
+  readonly oldest: StatementSync;
+  readonly insert: StatementSync;
+  readonly read: StatementSync;
+  readonly dropUpTo: StatementSync;
+  readonly oldestTimes: StatementSync;
+}
+
+interface EventRow {
+  seq: number;
+  at: number;
+  body: string;
+}
+
+/** The row form of an event: the seq and time in columns of their own, the rest as JSON. */
+function eventBody({ seq: _seq, at: _at, ...rest }: TaskEvent): string {
+  return JSON.stringify(rest);
+}
+
+/** Rows whose body cannot be read become events that say only what changed, rather than a hole in the sequence. */
+function parseEvent(row: EventRow): TaskEvent {
+  try {
+    return { ...(JSON.parse(row.body) as Omit<TaskEvent, 'seq' | 'at'>), seq: Number(row.seq), at: Number(row.at) };
+  } catch {
+    return { seq: Number(row.seq), at: Number(row.at), change: 'progress', id: 'unknown', origin: 'unknown' };
   }
 }
 

@@ -20,6 +20,8 @@ export interface CellStyle {
   readonly color?: string | undefined;
   readonly dimColor?: boolean;
   readonly bold?: boolean;
+  /** Drawn in reverse video: the selected row. */
+  readonly inverse?: boolean;
 }
 
 export type TableCell = string | (CellStyle & { readonly text: string });

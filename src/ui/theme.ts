@@ -1,3 +1,4 @@
+import type { TaskLifeState } from '../core/task-status.ts';
 import type { TaskState } from '../worker/work-state.ts';
 
 /** How each task state reads on screen: a word (which alone carries the meaning) and a colour. */
@@ -10,4 +11,15 @@ export const TASK_STATE_STYLE: Readonly<Record<TaskState, { label: string; color
   succeeded: { label: 'exited 0', color: 'green' },
   failed: { label: 'failed', color: 'red' },
   stopped: { label: 'stopped', color: 'gray' },
+};
+
+/** The colours of the server's task states (top, events), matching those of the same moments on the work screen. */
+export const SERVER_STATE_COLOR: Readonly<Record<TaskLifeState, string>> = {
+  watching: 'cyan',
+  cancel_requested: 'yellow',
+  cancelled: 'yellow',
+  succeeded: 'green',
+  failed: 'red',
+  timed_out: 'magenta',
+  lost: 'red',
 };

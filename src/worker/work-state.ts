@@ -22,6 +22,8 @@ export type WorkEvent =
   | { event: 'watching'; ts: number; task: string }
   | { event: 'started'; ts: number; task: string; pid: number }
   | { event: 'output'; ts: number; task: string; stream: 'stdout' | 'stderr'; line: string }
+  /** The command printed `::progress TEXT`: its progress, not output. */
+  | { event: 'progress'; ts: number; task: string; text: string }
   | { event: 'cancelled'; ts: number; task: string; reason?: string | undefined; by?: CancelSourceReply | undefined }
   | { event: 'timeout'; ts: number; task: string; afterMs: number }
   | { event: 'killing'; ts: number; task: string; signal: 'SIGTERM' | 'SIGKILL' }
@@ -52,6 +54,8 @@ export interface TaskView {
   readonly signal?: string | null;
   readonly error?: string;
   readonly lastLine?: string;
+  /** What the command last reported with `::progress TEXT`. */
+  readonly progress?: string;
   /** Why the task is being stopped, while state is "cancelling". */
   readonly stopCause?: 'cancelled' | 'timed_out' | 'stopped';
 }
@@ -104,6 +108,8 @@ export function reduceWork(state: WorkState, event: WorkEvent): WorkState {
       return updateTask(state, event.task, { state: 'running', since: event.ts, startedAt: event.ts, pid: event.pid });
     case 'output':
       return updateTask(state, event.task, { lastLine: event.line });
+    case 'progress':
+      return updateTask(state, event.task, { progress: event.text });
     case 'cancelled':
       return state.mode === 'watch' || !isLive(state, event.task)
         ? updateTask(state, event.task, { state: 'cancelled', since: event.ts, endedAt: event.ts, reason: event.reason, cancelledBy: event.by?.name })

@@ -5,6 +5,8 @@ import { TaskProcess } from './task-process.ts';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Reporter } from '../client/reporter.ts';
+import { explicitProgress } from '../core/progress.ts';
+import { ProgressSender } from './progress-sender.ts';
 import type { TaskOutcome, WorkerIdentity } from '../core/task-status.ts';
 import { deadlineReason } from '../protocol/deadline.ts';
 import { FINAL_STATES, type TaskState, type WorkEvent, type WorkStore, workExitCode } from './work-state.ts';
@@ -31,6 +33,8 @@ export interface WorkOptions {
   readonly reportFlushMs?: number;
   /** The parents of every task: a cancel of any of them (or their ancestors) stops every task. */
   readonly parents?: readonly string[] | undefined;
+  /** Send each task's last output line (or its `::progress` reports) to the server (`work --progress`). */
+  readonly progress?: boolean | undefined;
 }
 
 export { deadlineReason };
@@ -83,6 +87,13 @@ async function superviseWork(options: WorkOptions, processes: Map<string, TaskPr
 
   const worker = options.worker ?? workerIdentity();
   const reporter = new Reporter(client, { backoff: options.backoff });
+  const progress = options.progress ? new ProgressSender(client) : undefined;
+  const unsubscribeProgress = progress
+    ? store.subscribe((event) => {
+        if (event.event === 'output') progress.output(event.task, event.line);
+        else if (event.event === 'progress') progress.explicit(event.task, event.text);
+      })
+    : () => {};
   const reported = new Set<string>();
   const unsubscribeReports = store.subscribe((event, state) => {
     const task = 'task' in event ? state.tasks.get(event.task) : undefined;
@@ -174,6 +185,8 @@ async function superviseWork(options: WorkOptions, processes: Map<string, TaskPr
   await looping;
   await Promise.all([...processes.values()].map((p) => p.done));
   unsubscribeReports();
+  unsubscribeProgress();
+  await progress?.close(2_000);
   await reporter.flush(options.reportFlushMs ?? 5_000);
   client.close();
   const exitCode = workExitCode(store.state);
@@ -205,7 +218,12 @@ function startCommand(
 ): TaskProcess {
   return new TaskProcess(command, { ...env, TASKCTL_TASK_ID: id }, graceMs, {
     started: (pid) => emit({ event: 'started', ts: now(), task: id, pid }),
-    output: (stream, line) => emit({ event: 'output', ts: now(), task: id, stream, line }),
+    output: (stream, line) => {
+      // `::progress TEXT` is the command talking to taskctl, not output.
+      const text = explicitProgress(line);
+      if (text !== undefined) emit({ event: 'progress', ts: now(), task: id, text });
+      else emit({ event: 'output', ts: now(), task: id, stream, line });
+    },
     killing: (signal) => emit({ event: 'killing', ts: now(), task: id, signal }),
     exited: (code, signal, error) => {
       emit({ event: 'exited', ts: now(), task: id, code, signal, ...(error ? { error } : {}) });

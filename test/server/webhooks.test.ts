@@ -39,6 +39,10 @@ class Receiver {
   /** What it answers; 200 unless a test says otherwise. */
   status = 200;
   location: string | undefined;
+  /** Takes requests and never answers them. */
+  hang = false;
+  /** Requests taken, answered or not. */
+  requests = 0;
   #server: Server | undefined;
 
   private constructor(readonly port: number) {}
@@ -59,6 +63,8 @@ class Receiver {
 
   async up(): Promise<void> {
     this.#server = createServer(async (req: IncomingMessage, res) => {
+      this.requests++;
+      if (this.hang) return;
       const chunks: Buffer[] = [];
       for await (const chunk of req) chunks.push(chunk as Buffer);
       const body = Buffer.concat(chunks).toString('utf8');
@@ -272,6 +278,29 @@ print(json.dumps([verify_taskctl_webhook(secret, headers, body), verify_taskctl_
     assert.is(check.status, 0, check.stderr);
   } finally {
     await server.close();
+    await receiver.down();
+    dir.remove();
+  }
+});
+
+test('a stop cuts a try in flight and puts it back in the queue, due at once and not counted', async () => {
+  const dir = tempDir();
+  const receiver = await Receiver.start();
+  receiver.hang = true;
+  try {
+    const path = `${dir.path}/taskctl.db`;
+    const first = await startTestServer({ store: new SqliteStore(path), webhooks: webhooksTo([receiver]) });
+    await report(first, 'in-flight', 'succeeded');
+    await eventually(() => receiver.requests === 1, 'the try to reach the receiver');
+    await first.close();
+    // Back in the queue, due now, and not counted as a try (a try that timed out would count).
+    const store = new SqliteStore(path);
+    const due = await store.claimDeliveries(Date.now(), 30_000, 10);
+    await store.close();
+    assert.is(due.length, 1);
+    assert.is(due[0]!.attempts, 0);
+    assert.match(due[0]!.body, '"id":"in-flight"');
+  } finally {
     await receiver.down();
     dir.remove();
   }

@@ -9,6 +9,7 @@ import type { ServerObserver } from '../../server/app.ts';
 import { TASK_LIFE_STATES, type TaskLifeState } from '../../core/task-status.ts';
 import { DEFAULT_WEBHOOK_EVENTS, DEFAULT_WEBHOOK_RETRY_MS } from '../../server/webhook-defaults.ts';
 import { endpointLabel, type WebhookConfig } from '../../server/webhooks.ts';
+import type { TaskEventObserver } from '../../core/task-events.ts';
 import { parseTokensFile, type TokenEntry, TokensFileError } from '../../server/auth.ts';
 import { startServer, type TlsConfig } from '../../server/listen.ts';
 import { ServeActivity } from '../../server/serve-activity.ts';
@@ -118,10 +119,19 @@ function loggingObserver(log: Logger): ServerObserver {
     childrenCancelled: (record, marked, ms) => {
       if (marked > 0) log.info('children cancelled', { parent: record.id, children: marked, ms: Math.round(ms) });
     },
-    lost: (status) => log.info('lost', { id: status.id, worker: status.worker ? `${status.worker.host}:${status.worker.pid}` : undefined }),
     failed: (error, request) => log.error('request failed', { ...request, error: (error as Error)?.message ?? String(error) }),
     webhooks: {
       failed: (endpoint, error, givenUp) => log.error(givenUp ? 'webhook given up' : 'webhook failed', { endpoint, error }),
+    },
+  };
+}
+
+/** Log lines for task events: one per task that went lost on this server (servers sharing a store each log their own). */
+function loggingTaskObserver(log: Logger, origin: string): TaskEventObserver {
+  return {
+    taskEvent: ({ change, origin: from, id, status }) => {
+      if (change !== 'lost' || from !== origin) return;
+      log.info('lost', { id, worker: status?.worker ? `${status.worker.host}:${status.worker.pid}` : undefined });
     },
   };
 }
@@ -240,9 +250,10 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown,
     if (options.tokens === undefined && !tls && !dashboard) log.info('SIGHUP: nothing to reload (no --tokens, no --tls-cert)');
   };
   const stopHangups = onHangup?.(reload) ?? (() => {});
+  const stopFollowing = server.events.subscribe(dashboard ?? loggingTaskObserver(log, server.events.origin));
   let closeDashboard = () => {};
   if (dashboard) {
-    dashboard.listening(server.url);
+    dashboard.listening(server.url, server.events.origin);
     const ui = await import('../../ui/render-serve.tsx');
     closeDashboard = ui.renderServe(dashboard, { openWatches: server.openWatches, trackedTasks: server.trackedTasks }, { stdout, stderr });
   } else {
@@ -250,6 +261,7 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown,
   }
   if (!shutdown.aborted) await once(shutdown, 'abort');
   stopHangups();
+  stopFollowing();
   closeDashboard();
   log.info('stopping', { signal: String(shutdown.reason), openWatches: server.openWatches() });
   await server.close();

@@ -47,6 +47,7 @@ function toRow(
     status.exitCode !== undefined && status.exitCode !== null ? `exit ${status.exitCode}` : '',
     status.signal ? `signal ${status.signal}` : '',
     status.lastSeenAt ? `last seen ${formatDuration(now - Date.parse(status.lastSeenAt))} ago` : '',
+    status.progress ? `progress: ${status.progress.text} (${formatDuration(now - Date.parse(status.progress.at))} ago)` : '',
     ...more,
   ].filter(Boolean);
   return {

@@ -63,6 +63,7 @@ export async function runWorkCommand(args: WorkArgs, { stdout, stderr, stdin, en
       parents: options.parent,
       env,
       shutdown: AbortSignal.any([shutdown, quit.signal]),
+      progress: args.progress,
     });
   } finally {
     await stopRendering();

@@ -13,6 +13,7 @@ export type WorkArgs = ClientArgs & {
   tui: boolean;
   /** One value, or several when repeated. */
   parent?: string | string[];
+  progress: boolean;
 };
 
 export const workCommand: CommandDefinition<WorkArgs> = {
@@ -30,12 +31,18 @@ export const workCommand: CommandDefinition<WorkArgs> = {
       })
       .option('json', { type: 'boolean', default: false, describe: 'Print NDJSON events' })
       .option('tui', { type: 'boolean', default: true, describe: 'Draw the live screen on a terminal (--no-tui for plain lines)' })
+      .option('progress', {
+        type: 'boolean',
+        default: false,
+        describe: "Send each task's last output line (cleaned, at most 200 characters, every 2s at most) to the server, for status, ls, top and events. Off by default: output may hold secrets",
+      })
       .example('taskctl work 1234 5678', 'watch two tasks until both are cancelled')
       .example('taskctl work 1234 -- ./train.sh --epochs 3', 'run train.sh for task 1234, stop it on cancel')
       .example('taskctl work step-2 --parent job-42 -- ./step.sh', 'stopped by `taskctl cancel step-2` or `taskctl cancel job-42`')
+      .example('taskctl work 1234 --progress -- ./train.sh', 'and show its last line on the server (a line "::progress TEXT" reports explicitly)')
       .epilogue(
         'The command gets TASKCTL_TASK_ID in its environment and runs in its own process group; on cancel it gets ' +
-          'SIGTERM, then SIGKILL after --grace. Network failures are retried forever; a refused token or an untrusted certificate is not.\n\nExit codes: 0 every task ' +
+          'SIGTERM, then SIGKILL after --grace. A line "::progress TEXT" from the command is its progress, not output (sent to the server with --progress). Network failures are retried forever; a refused token or an untrusted certificate is not.\n\nExit codes: 0 every task ' +
           'cancelled through the server or its command exited 0; 1 a command failed, or the server refused the --parent ' +
           '(a cycle, or parents nesting more than 8 levels; every command is stopped first); 2 usage error; 4 the server refused the token ' +
           "(every command is stopped first); 5 not trusted: TLS, the server's certificate or the server refused this client's (every command " +

@@ -124,7 +124,7 @@ export function taskRoutes(app: AppContext): Route[] {
         const status = await tracker.reported(id, report);
         if (parents !== undefined && parents.length > 0) await family.link([id], parents);
         // The task is over: a cancel still scheduled for it (its deadline) has nothing left to stop.
-        await canceler.store.unschedule(id);
+        await scheduler.drop(id);
         sendJson(ctx.res, 200, { id, ...statusToWire(status) });
       },
     },

@@ -1,0 +1,45 @@
+import { render, useInput, useStdin, useWindowSize } from 'ink';
+import type { TaskFeed } from '../client/task-feed.ts';
+import { eraseOnNarrowing } from './erase-on-narrowing.ts';
+import { TopScreen, taskRoom } from './top-screen.tsx';
+import type { TopStore } from './top-state.ts';
+import { useNow, useStoreState } from './use-store-state.ts';
+
+interface TopAppProps {
+  readonly feed: Pick<TaskFeed, 'state' | 'subscribe'>;
+  readonly store: TopStore;
+}
+
+/**
+ * The top screen kept up to date: the feed redraws it at most 10 times a second however many events
+ * come (only the rows on screen are drawn), a key at once, the clock every second, and the terminal's
+ * size as it changes.
+ */
+export function TopApp({ feed, store }: TopAppProps) {
+  const feedState = useStoreState(feed, 100);
+  // A key redraws at once.
+  useStoreState(store, 0);
+  const now = useNow();
+  const { columns, rows } = useWindowSize();
+  const { isRawModeSupported } = useStdin();
+  useInput((input, key) => store.press({ ...key, input }, taskRoom(rows), Date.now()), { isActive: isRawModeSupported });
+  return <TopScreen feed={feedState} view={store.view} shown={store.shown()} now={now} columns={columns} rows={rows} />;
+}
+
+/** Draws the top screen until the returned function takes it down. */
+export function renderTop(feed: TaskFeed, store: TopStore, io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream; stdin?: NodeJS.ReadStream }): () => Promise<void> {
+  const instance = render(<TopApp feed={feed} store={store} />, {
+    stdout: io.stdout,
+    stderr: io.stderr,
+    ...(io.stdin ? { stdin: io.stdin } : {}),
+    exitOnCtrlC: false,
+    patchConsole: false,
+    maxFps: 20,
+  });
+  const stopErasing = eraseOnNarrowing(io.stdout);
+  return async () => {
+    instance.unmount();
+    stopErasing();
+    await instance.waitUntilExit().catch(() => {});
+  };
+}
