@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { DatabaseSync } from 'node:sqlite';
 import { ask, binary, cpuTicks, maxConnections, quick, rssKb, scratch, sleep, sockets, startClient, startServer, track } from './harness.ts';
 import { churn, flood } from './bounded-state.ts';
+import { eventFanout, eventStreamMemory } from './events.ts';
 import { parentCancel } from './parent-cancel.ts';
 import { startBare, startupAgainstNode, throughputAgainstBare } from './per-request.ts';
 
@@ -201,6 +202,15 @@ log('fan-out');
 const fan = await fanout(1_000);
 results.fanout = fan;
 row('fan-out', '1 cancel, 1000 watchers', `first ${fan.firstMs} ms, all ${fan.allAnsweredMs} ms`, '');
+
+log('event stream: a change to 100 GET /v1/events clients, and memory per idle stream');
+const eventRuns = (await eventFanout()) as Array<{ burst: number; allClientsMs: Record<string, number>; perClientMs: Record<string, number>; clientCpuPercent: number }>;
+const eventMemory = await eventStreamMemory();
+results.events = { fanout: eventRuns, memory: eventMemory, toBareHeldWatch: Math.round((eventMemory.bytesPerStream / bareHeld.bytesPerWatchedId) * 100) / 100 };
+for (const r of eventRuns) {
+  row('events', `a change -> all of 100 streams, ${r.burst} at a time`, `p50 ${r.allClientsMs.p50} p99 ${r.allClientsMs.p99} max ${r.allClientsMs.max} ms; per client p99 ${r.perClientMs.p99} ms`, `client cpu ${r.clientCpuPercent}%`);
+}
+row('memory', `${eventMemory.clients} idle event streams`, `${eventMemory.bytesPerStream} B each; bare node:http held request ${bareHeld.bytesPerWatchedId} B`, '');
 
 log('worker side');
 const worker = await workerSide(1_000);
