@@ -199,6 +199,21 @@ export class Canceler {
   }
 
   /**
+   * What a wait on `ids` (with `ancestors`) would answer at once, from the cancels kept at hand, or
+   * undefined when it would have to wait or look in the store. Lets a caller that would otherwise set up
+   * a held wait (timer, listeners, bookkeeping) answer a worker re-polling a cancelled id for the cost of a
+   * map look-up: the most common request a busy server gets.
+   */
+  known(ids: readonly string[], ancestors: readonly string[] = []): WaitResult | undefined {
+    ids.forEach(checkTaskId);
+    ancestors.forEach(checkTaskId);
+    if (this.#closed) return undefined;
+    const records = this.#recentAmong(ancestors.length === 0 ? ids : [...ids, ...ancestors]);
+    if (!records) return undefined;
+    return this.#resultFor(ancestors.length === 0 ? undefined : { ancestors, ancestorSet: new Set(ancestors) }, records, undefined);
+  }
+
+  /**
    * wait() for callers that hold very many waits: calls `onResult` exactly once and never synchronously,
    * when any of `ids` is cancelled or when the returned function is called (then with no cancels). No
    * promise or AbortSignal is made per wait. When any of `ancestors` (the ids' ancestors, nearest first)

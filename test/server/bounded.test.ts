@@ -30,6 +30,36 @@ test('--max-watched-ids: a watch that would pass it gets 503 + Retry-After; once
   }
 });
 
+test('a full server still answers a re-poll of a cancelled id at once, holding nothing, and counts it as seen', async () => {
+  const server = await startTestServer({ maxOpenWatches: 1, watchTimeoutMs: 10_000 });
+  try {
+    await fetch(`${server.url}/cancel-task/done`);
+    const held = fetch(`${server.url}/watch-task/busy`).then((r) => r.text());
+    while (server.openWatches() < 1) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.is((await fetch(`${server.url}/watch-task/other`)).status, 503, 'the server is full');
+    const before = Date.now();
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${server.url}/watch-task/done`);
+      assert.is(res.status, 200);
+      assert.is(await res.text(), 'true');
+    }
+    const batch = await post(`${server.url}/v1/watch`, JSON.stringify({ ids: ['done', 'busy'], timeout: '5s' }));
+    assert.is(batch.status, 200);
+    assert.equal((await batch.json()).cancelled, ['done']);
+    assert.is(server.openWatches(), 1, 'only the first watch is held');
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    assert.match(metrics, /^taskctl_watch_requests_total\{outcome="cancelled"\} 4$/m);
+    await eventually(async () => {
+      const task = await (await fetch(`${server.url}/v1/tasks/done`)).json();
+      return Date.parse(task.status?.lastSeenAt) >= before;
+    }, 'the re-polls to count as the worker being seen');
+    await fetch(`${server.url}/cancel-task/busy`);
+    assert.is(await held, 'true');
+  } finally {
+    await server.close();
+  }
+});
+
 test('a large watch of fresh ids and large listings do not stall /ping (100,000 tasks on sqlite)', async () => {
   const dir = tempDir();
   const store = new SqliteStore(`${dir.path}/big.db`);
