@@ -1,7 +1,7 @@
 import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from '../core/backoff.ts';
 import type { TaskEventData } from '../protocol/events.ts';
 import type { TaskReply, TaskStatusReply } from '../protocol/schemas.ts';
-import { SortedIds } from '../store/sorted-ids.ts';
+import { SortedIds } from '../core/sorted-ids.ts';
 import { ClientError, type TaskctlClient } from './client.ts';
 import { EventStream } from './event-stream.ts';
 import { sleep } from './sleep.ts';

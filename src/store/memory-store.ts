@@ -3,7 +3,7 @@ import { lastActivity, type TaskLifeState, type TaskStatus } from '../core/task-
 import { nextTurn } from '../core/turns.ts';
 import type { EventWindowBounds, TaskEvent, TaskEventDraft, TaskEventLog } from '../core/task-events.ts';
 import { MemoryEventLog } from './memory-event-log.ts';
-import { SortedIds } from './sorted-ids.ts';
+import { SortedIds } from '../core/sorted-ids.ts';
 
 // A scan over every status (quiet tasks, expired records) lets other work run after this many entries.
 const ENTRIES_PER_STEP = 5_000;

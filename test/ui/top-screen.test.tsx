@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { FeedConnection, FeedState, FeedTask } from '../../src/client/task-feed.ts';
 import type { TaskStatusReply } from '../../src/protocol/schemas.ts';
-import { SortedIds } from '../../src/store/sorted-ids.ts';
+import { SortedIds } from '../../src/core/sorted-ids.ts';
 import { TopApp } from '../../src/ui/render-top.tsx';
 import { TopScreen } from '../../src/ui/top-screen.tsx';
 import { INITIAL_VIEW, reduceTop, shownIds, type TopEffect, TopStore, type TopView } from '../../src/ui/top-state.ts';
