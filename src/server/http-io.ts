@@ -4,6 +4,9 @@ import { nextTurn } from '../core/turns.ts';
 import { HttpError } from '../protocol/errors.ts';
 import { VERSION_HEADER } from '../protocol/routes.ts';
 
+// What most answers add to the usual headers: nothing (see send).
+const NO_HEADERS: Record<string, string> = Object.freeze({});
+
 /** Reads a request body up to `maxBytes`; larger bodies are refused without reading them whole. */
 export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? 0);
@@ -51,18 +54,21 @@ export async function readJson(req: IncomingMessage, maxBytes: number): Promise<
   }
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = NO_HEADERS): void {
   send(res, status, JSON.stringify(body), 'application/json; charset=utf-8', headers);
 }
 
 export function sendText(res: ServerResponse, status: number, body: string, contentType = 'text/plain; charset=utf-8'): void {
-  send(res, status, body, contentType, {});
+  send(res, status, body, contentType, NO_HEADERS);
 }
 
 // Every answer goes through here, so every answer says it comes from taskctl.
 function send(res: ServerResponse, status: number, body: string, contentType: string, headers: Record<string, string>): void {
   if (res.headersSent || res.destroyed) return;
-  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body), [VERSION_HEADER]: VERSION, ...headers });
+  // A literal with fixed keys (the last is VERSION_HEADER), not a computed key or a spread: V8 builds it
+  // without a runtime call, and most answers (every watch) carry no other header.
+  const head = { 'content-type': contentType, 'content-length': Buffer.byteLength(body), 'taskctl-version': VERSION };
+  res.writeHead(status, headers === NO_HEADERS ? head : { ...head, ...headers });
   res.end(body);
 }
 

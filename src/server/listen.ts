@@ -167,6 +167,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const options = { ...config, requireClientCertificate: config.tls?.clientCa !== undefined };
   const app = createApp({ canceler, tracker, scheduler, family, events, eventsHeartbeatMs: config.eventsHeartbeatMs, options, metrics, onBackgroundError: config.onBackgroundError, ...(config.observer ? { observer: config.observer } : {}), ...(config.clock ? { clock: config.clock } : {}) });
   metrics.observe({
+    openWatches: app.openWatches,
     trackedTasks: () => config.store.countStatuses(),
     watchedIds: app.watchedIds,
     ...(webhooks ? { queuedDeliveries: () => config.store.countDeliveries() } : {}),

@@ -35,7 +35,8 @@ export function matchRoute(routes: readonly Route[], method: string, path: strin
       continue;
     }
     try {
-      return { route, params: match.slice(1).map((part) => decodeURIComponent(part ?? '')) };
+      // Most ids need no decoding; decodeURIComponent would still copy them.
+      return { route, params: match.slice(1).map((part = '') => (part.includes('%') ? decodeURIComponent(part) : part)) };
     } catch {
       throw new HttpError('invalid_request', 'the path is not valid percent-encoded UTF-8');
     }

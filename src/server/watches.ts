@@ -134,7 +134,6 @@ export class WatchHolder {
     }
     this.#open++;
     this.#heldIds += held;
-    metrics.openWatches.inc();
     tracker.watchStarted(ids, worker).catch(this.#options.onBackgroundError);
     let timedOut = false;
     const end = canceler.waitFor(ids, (result) => {
@@ -147,7 +146,6 @@ export class WatchHolder {
       else tracker.watchEnded(ids);
       this.#open--;
       this.#heldIds -= held;
-      metrics.openWatches.dec();
       // "gone": the client left, or the server is stopping and ended the wait early.
       const outcome = result.cancelled.length > 0 || result.parent ? 'cancelled' : timedOut ? 'timeout' : 'gone';
       metrics.watchAnswered[outcome].inc();
@@ -229,7 +227,6 @@ export class WatchHolder {
       throw new HttpError('too_many_watches', `this server holds ${this.#options.maxOpenWatches} watches already; retry shortly`, { 'retry-after': '1' });
     }
     this.#open++;
-    this.#options.metrics.openWatches.inc();
     let ended = false;
     const end = (result: SessionResult, outcome: 'cancelled' | 'timeout' | 'gone') => {
       if (ended) return;
@@ -239,7 +236,6 @@ export class WatchHolder {
       session.answer = undefined;
       session.release = undefined;
       this.#open--;
-      this.#options.metrics.openWatches.dec();
       this.#answerPoll(session, result, outcome, onResult);
     };
     const timer = setTimeout(() => end({ cancelled: [] }, 'timeout'), timeoutMs);

@@ -17,6 +17,12 @@ test('GET /metrics passes promtool check metrics after cancels, watches and a lo
     await (await fetch(`${server.url}/nope`)).text();
     const text = await (await fetch(`${server.url}/metrics`)).text();
     assert.match(text, /^taskctl_cancels_total\{route="seed"\} 1$/m);
+    // Counted as plain numbers on the hot path and handed over when scraped.
+    assert.match(text, /^taskctl_watch_requests_total\{outcome="cancelled"\} 1$/m);
+    assert.match(text, /^taskctl_watch_requests_total\{outcome="timeout"\} 1$/m);
+    assert.match(text, /^taskctl_watch_requests_total\{outcome="gone"\} 0$/m);
+    assert.match(text, /^taskctl_watches_rejected_total 0$/m);
+    assert.match(text, /^taskctl_open_watches 0$/m);
     assert.match(text, /^taskctl_webhook_queue \d+$/m);
     assert.match(text, /^taskctl_webhook_deliveries_total\{outcome="delivered"\} 0$/m);
     const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
