@@ -63,9 +63,10 @@ export async function throughputAgainstBare(path: 'ping' | 'watch-cancelled', ro
   const bare = await startBare();
   const target = path === 'ping' ? '/ping' : '/watch-task/already-cancelled';
   if (path === 'watch-cancelled') await fetch(`${taskctl.url}/cancel-task/already-cancelled`);
-  // Warm both (JIT, connection set-up) before anything is counted.
-  wrk(taskctl.url + target, taskctl.pid, 1);
-  wrk(bare.url + target, bare.pid, 1);
+  // Warm both (JIT, connection set-up) before anything is counted: V8 is still compiling the request path
+  // through the first tens of thousands of requests.
+  wrk(taskctl.url + target, taskctl.pid, 3);
+  wrk(bare.url + target, bare.pid, 3);
   const runs: { taskctl: WrkRun[]; bare: WrkRun[] } = { taskctl: [], bare: [] };
   for (let i = 0; i < rounds; i++) {
     runs.taskctl.push(wrk(taskctl.url + target, taskctl.pid, seconds));
@@ -88,10 +89,13 @@ export async function startupAgainstNode(runs: number) {
   };
   const version: number[] = [];
   const node: number[] = [];
-  // Interleaved, so a slow moment of the machine costs both alike.
+  // The same bundle on the same Node without the single-executable wrapper: what the wrapper costs.
+  const bundle: number[] = [];
+  // Interleaved, so a slow moment of the machine costs all alike.
   for (let i = 0; i < runs; i++) {
     node.push(time(pinnedNode, ['-e', '0']));
     version.push(time(binary, ['--version']));
+    bundle.push(time(pinnedNode, [join(root, 'dist', 'taskctl.mjs'), '--version']));
   }
   const serve: number[] = [];
   for (let i = 0; i < Math.max(5, Math.floor(runs / 2)); i++) {
@@ -112,6 +116,7 @@ export async function startupAgainstNode(runs: number) {
     versionMsMedian: versionMs,
     nodeMsMedian: nodeMs,
     versionToNode: Math.round((versionMs / nodeMs) * 100) / 100,
+    bundleVersionMsMedian: Math.round(median(bundle)),
     serveToFirstPingMsMedian: Math.round(median(serve)),
     serveToFirstPingMs: { min: Math.round(Math.min(...serve)), max: Math.round(Math.max(...serve)) },
   };

@@ -186,7 +186,7 @@ row('parents', `cancel of a parent with ${parents.children} children in ${parent
 const perRequest: unknown[] = [];
 for (const path of ['ping', 'watch-cancelled'] as const) {
   log(`per-request: ${path} under wrk, against bare node:http`);
-  const r = await throughputAgainstBare(path, quick ? 1 : 3, quick ? 2 : 5, join(scratch, `wrk-${path}.db`));
+  const r = await throughputAgainstBare(path, quick ? 1 : 5, quick ? 2 : 4, join(scratch, `wrk-${path}.db`));
   perRequest.push(r);
   row('per-request', `GET ${path === 'ping' ? '/ping' : '/watch-task/:id (cancelled)'}, wrk -t1 -c64`, `${r.taskctlPerSecond}/s; bare node:http ${r.barePerSecond}/s (ratio ${r.ratio})${r.clientSaturated ? ' [wrk saturated]' : ''}`, '');
 }
@@ -221,7 +221,7 @@ row('worker', 'work on 1000 ids, TUI', `${worker.tui.sockets} socket(s), ${worke
 log('start-up');
 const start = await startupAgainstNode(quick ? 7 : 21);
 results.startup = { ...start, binaryMb: Math.round(statSync(binary).size / 1024 / 1024) };
-row('start-up', 'taskctl --version', `${start.versionMsMedian} ms median; node -e 0 ${start.nodeMsMedian} ms (ratio ${start.versionToNode})`, '');
+row('start-up', 'taskctl --version', `${start.versionMsMedian} ms median; node -e 0 ${start.nodeMsMedian} ms (ratio ${start.versionToNode}); the bundle on node ${start.bundleVersionMsMedian} ms`, '');
 row('start-up', 'serve to first /ping', `${start.serveToFirstPingMsMedian} ms median (min ${start.serveToFirstPingMs.min}, max ${start.serveToFirstPingMs.max})`, '');
 row('binary', 'dist/taskctl', `${Math.round(statSync(binary).size / 1024 / 1024)} MB`, '');
 
