@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CliProcess, runCli } from '../helpers/cli.ts';
+import { CliProcess, DurableServer, runCli } from '../helpers/cli.ts';
 import { post } from '../helpers/events.ts';
 import { eventually, startTestServer } from '../helpers/server.ts';
 import { TcpProxy } from '../helpers/tcp-proxy.ts';
@@ -158,6 +158,38 @@ test('top without a terminal refuses in one line, pointing at events and ls', as
   assert.is(lines(result.stderr).length, 1);
   assert.match(result.stderr, 'top needs a terminal; for a stream of changes use taskctl events --json, for a list taskctl ls');
   assert.is(result.stdout, '');
+});
+
+test('serve --event-window and --event-window-age size the window a client resumes from; bad values exit 2', async () => {
+  const server = await DurableServer.start(['--event-window', '3', '--no-tui']);
+  try {
+    for (let i = 0; i < 6; i++) await post(`${server.url}/v1/tasks/win-${i}/cancel`);
+    const all = new CliProcess(['events', '--json', '--since', '0', '--server', server.url]);
+    await all.waitFor(/"type":"reset"/, 15_000);
+    all.kill('SIGINT');
+    await all.exited;
+    const printed = lines(all.stdout).map((line) => JSON.parse(line));
+    assert.is(printed.length, 1, all.stdout);
+    assert.is(printed[0].type, 'reset', 'what followed event 0 is no longer kept in a window of 3');
+    const newest = printed[0].seq as number;
+    const inside = new CliProcess(['events', '--json', '--since', String(newest - 2), '--server', server.url]);
+    await inside.waitFor(/"id":"win-5"/, 15_000);
+    inside.kill('SIGINT');
+    await inside.exited;
+    assert.equal(lines(inside.stdout).map((line) => JSON.parse(line).id), ['win-4', 'win-5'], 'a resume inside the window replays what came after');
+  } finally {
+    await server.stop();
+  }
+  for (const [extra, message] of [
+    [['--event-window', '0'], /--event-window: /],
+    [['--event-window', '2000000'], /--event-window: /],
+    [['--event-window-age', '30d'], /--event-window-age: at most 7d/],
+  ] as Array<[string[], RegExp]>) {
+    const result = await runCli(['serve', '--port', '0', '--store', 'memory', '--no-tui', ...extra]);
+    assert.is(result.code, 2, extra.join(' '));
+    assert.match(result.stderr, message);
+    noStackTrace(result.stderr);
+  }
 });
 
 test.run();

@@ -31,6 +31,10 @@ const tokenSchema = z
 
 // The store holds an undelivered event no longer than this.
 const MAX_WEBHOOK_RETRY_MS = 30 * 24 * 3_600_000;
+// The event window's bounds: the memory store keeps its window in RAM, and a resume from further back is
+// better served by listing the tasks again.
+const MAX_EVENT_WINDOW = 1_000_000;
+const MAX_EVENT_WINDOW_AGE_MS = 7 * 24 * 3_600_000;
 
 const webhookUrlSchema = z
   .string()
@@ -64,6 +68,8 @@ const optionsSchema = z.object({
     .transform((text) => text.split(',').map((state) => state.trim()).filter(Boolean))
     .pipe(z.array(z.enum(TASK_LIFE_STATES as [TaskLifeState, ...TaskLifeState[]], { message: `each must be one of ${TASK_LIFE_STATES.join(', ')}` })).min(1, 'name at least one state')),
   webhookRetry: durationSchema.pipe(z.number().min(1_000, 'at least 1s').max(MAX_WEBHOOK_RETRY_MS, `at most ${formatDuration(MAX_WEBHOOK_RETRY_MS)}`)),
+  eventWindow: z.number().int('must be a whole number').min(1).max(MAX_EVENT_WINDOW),
+  eventWindowAge: durationSchema.pipe(z.number().min(1_000, 'at least 1s').max(MAX_EVENT_WINDOW_AGE_MS, `at most ${formatDuration(MAX_EVENT_WINDOW_AGE_MS)}`)),
 });
 
 type ServeOptions = z.output<typeof optionsSchema>;
@@ -192,6 +198,7 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown,
       ttlMs: options.ttl,
       leaseMs,
       retentionMs: options.retention,
+      eventWindow: { maxEvents: options.eventWindow, maxAgeMs: options.eventWindowAge },
       maxWatchedIds: options.maxWatchedIds,
       watchTimeoutMs: options.watchTimeout,
       maxOpenWatches: options.maxWatches,

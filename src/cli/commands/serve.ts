@@ -1,5 +1,6 @@
 import { DEFAULT_TTL_MS } from '../../core/canceler.ts';
 import { formatDuration } from '../../core/duration.ts';
+import { DEFAULT_EVENT_WINDOW } from '../../core/task-events.ts';
 import { DEFAULT_MAX_OPEN_WATCHES, DEFAULT_MAX_WATCHED_IDS, DEFAULT_RETENTION_MS, DEFAULT_WATCH_TIMEOUT_MS, MAX_WATCH_TIMEOUT_MS } from '../../protocol/limits.ts';
 import { defaultSqlitePath } from '../../store/data-path.ts';
 import type { CommandDefinition } from '../context.ts';
@@ -29,6 +30,8 @@ export type ServeArgs = {
   tlsKey?: string;
   clientCa?: string;
   tokens?: string;
+  eventWindow: number;
+  eventWindowAge: string;
 };
 
 export const serveCommand: CommandDefinition<ServeArgs> = {
@@ -59,6 +62,8 @@ export const serveCommand: CommandDefinition<ServeArgs> = {
       .option('webhook-secret', { type: 'string', describe: 'Signs every webhook event (HMAC-SHA256; env TASKCTL_WEBHOOK_SECRET)' })
       .option('webhook-events', { type: 'string', describe: `Task states that are sent, comma-separated [default: ${DEFAULT_WEBHOOK_EVENTS.join(',')}]` })
       .option('webhook-retry', { type: 'string', describe: `How long an undelivered event is retried [default: ${formatDuration(DEFAULT_WEBHOOK_RETRY_MS)}]` })
+      .option('event-window', { type: 'number', default: DEFAULT_EVENT_WINDOW.maxEvents, describe: 'Events kept for event-stream clients to resume from (at most 1000000)' })
+      .option('event-window-age', { type: 'string', default: formatDuration(DEFAULT_EVENT_WINDOW.maxAgeMs), describe: 'Longest an event is kept for resuming (at most 7d)' })
       .option('insecure', { type: 'boolean', default: false, describe: 'Allow a non-loopback --host without a token' })
       .option('json', { type: 'boolean', default: false, describe: 'Log NDJSON lines to stdout' })
       .option('tui', { type: 'boolean', default: true, describe: 'Show the dashboard on a terminal (--no-tui for log lines)' })
