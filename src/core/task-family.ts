@@ -50,6 +50,8 @@ export class TaskFamily {
   readonly #cache = new Map<string, { readonly parents: readonly string[]; readonly at: number }>();
   /** Cancels whose descendants are being marked now: a second cancel of the same id adds no second walk. */
   readonly #cascading = new Set<string>();
+  /** Cancels asked for in this turn, looked at together (see cancelled). */
+  readonly #toCascade = new Map<string, CancelRecord>();
 
   constructor(options: TaskFamilyOptions) {
     this.#store = options.store;
@@ -132,9 +134,35 @@ export class TaskFamily {
   cancelled(record: CancelRecord): void {
     if (this.#cascading.has(record.id)) return;
     this.#cascading.add(record.id);
-    this.#cascade(record)
-      .catch(this.#onError)
-      .finally(() => this.#cascading.delete(record.id));
+    // Every cancel of one group commit is answered in the same turn: one look-up tells which of them
+    // have children at all (most have none), instead of one per cancel.
+    if (this.#toCascade.size === 0) queueMicrotask(() => void this.#cascadeAsked());
+    this.#toCascade.set(record.id, record);
+  }
+
+  /** Walks down from each cancel asked for in this turn that has children; the others are done. */
+  async #cascadeAsked(): Promise<void> {
+    const records = [...this.#toCascade.values()];
+    this.#toCascade.clear();
+    const started = this.#clock.monotonic();
+    let parents: Set<string>;
+    try {
+      parents = new Set(await this.#store.parentsAmong(records.map((record) => record.id)));
+    } catch (error) {
+      for (const record of records) this.#cascading.delete(record.id);
+      this.#onError(error);
+      return;
+    }
+    for (const record of records) {
+      if (parents.has(record.id)) {
+        this.#cascade(record)
+          .catch(this.#onError)
+          .finally(() => this.#cascading.delete(record.id));
+      } else {
+        this.#cascading.delete(record.id);
+        this.#onCascaded(record, 0, this.#clock.monotonic() - started);
+      }
+    }
   }
 
   /**
@@ -154,8 +182,7 @@ export class TaskFamily {
     const seen = new Set([root.id]);
     let marked = 0;
     let level = [root.id];
-    // The first look is not worth a turn of its own: most cancelled tasks have no children, and this one
-    // indexed look-up is all a cancel pays for learning so.
+    // The first look is not worth a turn of its own: it is one indexed look-up.
     let first = true;
     for (let depth = 1; depth <= MAX_PARENT_DEPTH && level.length > 0; depth++) {
       const next: string[] = [];

@@ -69,6 +69,9 @@ export class TaskTracker {
   readonly #held = new Map<string, number>();
   /** Ids known to be watched (or cancel requested) by the given worker, so that a re-poll needs no look-up. */
   readonly #watchingBy = new Map<string, string | undefined>();
+  /** Cancels asked for in this turn and the change that will write them (see cancelRequested). */
+  #cancelsAsked: Map<string, CancelSource | undefined> | undefined;
+  #cancelsWritten: Promise<void> | undefined;
   /** Last-seen times not yet written. */
   readonly #seen = new Map<string, number>();
   readonly #timer: TimerHandle;
@@ -131,9 +134,21 @@ export class TaskTracker {
   }
 
   cancelRequested(id: string, by?: CancelSource): Promise<void> {
-    const now = this.#clock.now();
     this.#forget([id]);
-    return this.#change([id], (status) => onCancelRequested(status, id, now, by));
+    let asked = this.#cancelsAsked;
+    if (asked === undefined) {
+      const batch = (asked = this.#cancelsAsked = new Map());
+      // Every cancel of one group commit is answered in the same turn: their statuses are read and written
+      // as one change, after the answers' other work in this turn, instead of a read and a write each.
+      this.#cancelsWritten = Promise.resolve().then(() => {
+        this.#cancelsAsked = undefined;
+        const now = this.#clock.now();
+        return this.#change([...batch.keys()], (status, askedId) => onCancelRequested(status, askedId, now, batch.get(askedId)));
+      });
+    }
+    // A second cancel changes nothing: the first asker is the one recorded.
+    if (!asked.has(id)) asked.set(id, by);
+    return this.#cancelsWritten!;
   }
 
   /**
