@@ -160,6 +160,32 @@ test('a cancel marks every known descendant cancel_requested, in steps, and give
   close();
 });
 
+test('cancels made in one turn (one group commit) are marked, and looked at for children, together', async () => {
+  const { canceler, tracker, family, store, cascades, errors, close } = setup();
+  await tracker.watchStarted(['a', 'b', 'kid'], worker);
+  await tracker.linkParents(['kid'], ['b']);
+  const lookUps: string[][] = [];
+  const parentsAmong = store.parentsAmong.bind(store);
+  store.parentsAmong = (ids) => (lookUps.push([...ids]), parentsAmong(ids));
+  const alice = { name: 'alice', address: '10.0.0.1', route: 'v1' as const };
+  const bob = { name: 'bob', address: '10.0.0.2', route: 'v1' as const };
+  // As the routes do once a group commit answers: each cancel's status and children, in one turn.
+  const records = await Promise.all(['a', 'b'].map((id) => canceler.cancel(id, { by: alice })));
+  const written = [tracker.cancelRequested('a', alice), tracker.cancelRequested('b', alice), tracker.cancelRequested('a', bob)];
+  for (const record of records) family.cancelled(record);
+  await Promise.all(written);
+  while (cascades.length < 2) await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(errors, []);
+  assert.equal(cascades.sort((x, y) => x.id.localeCompare(y.id)), [{ id: 'a', marked: 0 }, { id: 'b', marked: 1 }]);
+  assert.equal(lookUps, [['a', 'b'], ['kid']], "one look-up told which of the cancels have children, then one which of b's children do");
+  const statuses = new Map((await store.loadStatuses(['a', 'b', 'kid'])).map((s) => [s.id, s]));
+  assert.is(statuses.get('a')!.state, 'cancel_requested');
+  assert.is(statuses.get('a')!.cancelledBy?.name, 'alice', 'the first asker is the one recorded');
+  assert.is(statuses.get('b')!.state, 'cancel_requested');
+  assert.is(statuses.get('kid')!.cancelReason, 'parent b cancelled');
+  close();
+});
+
 test('children that start after the cancel are marked as the walk would have, and a parent among them cancels its own', async () => {
   const { canceler, tracker, family, store, cascades, close } = setup();
   const record = await canceler.cancel('job');
