@@ -97,9 +97,10 @@ export class WatchHolder {
 
   /**
    * Holds a long poll on `ids` until one is cancelled, the timeout passes, or the client leaves, then calls
-   * `onResult` once (before returning, when a cancel among them is already at hand). Written with a callback, without async/await and with as few objects as possible:
-   * thousands of these are held at once, and every byte here is multiplied by them. A cancel of any of
-   * `ancestors` answers it too; each counts as one more id held, however many ids share it.
+   * `onResult` once (before returning, when a cancel among them is already at hand). Written with a
+   * callback, without async/await and with as few objects as possible: thousands of these are held at
+   * once, and every byte here is multiplied by them. A cancel of any of `ancestors` answers it too; each
+   * counts as one more id held, however many ids share it.
    */
   hold(
     res: ServerResponse,
@@ -112,7 +113,7 @@ export class WatchHolder {
   ): void {
     const { canceler, tracker, metrics } = this.#options;
     // A worker re-polling an id whose cancel is at hand is answered now: nothing is held, so there is no
-    // timer, listener or count to set up and take down (a third of the cost of such a request).
+    // timer, listener or count to set up and take down, and no cap to refuse it.
     const known = canceler.known(ids, ancestors);
     if (known) {
       tracker.watchStarted(ids, worker).catch(this.#options.onBackgroundError);
