@@ -136,7 +136,7 @@ export class TaskFamily {
     this.#cascading.add(record.id);
     // Every cancel of one group commit is answered in the same turn: one look-up tells which of them
     // have children at all (most have none), instead of one per cancel.
-    if (this.#toCascade.size === 0) queueMicrotask(() => void this.#cascadeAsked());
+    if (this.#toCascade.size === 0) queueMicrotask(() => void this.#cascadeAsked().catch(this.#onError));
     this.#toCascade.set(record.id, record);
   }
 
@@ -158,9 +158,13 @@ export class TaskFamily {
         this.#cascade(record)
           .catch(this.#onError)
           .finally(() => this.#cascading.delete(record.id));
-      } else {
-        this.#cascading.delete(record.id);
+        continue;
+      }
+      this.#cascading.delete(record.id);
+      try {
         this.#onCascaded(record, 0, this.#clock.monotonic() - started);
+      } catch (error) {
+        this.#onError(error);
       }
     }
   }

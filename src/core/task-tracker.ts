@@ -50,6 +50,14 @@ const MAX_STEPS_PER_SWEEP = 20;
 // Progress waiting to be written, at most: beyond it, reports for tasks not already waiting are dropped.
 const MAX_PENDING_PROGRESS = 100_000;
 
+/** Cancels asked for in one turn: who asked for each, the changes queued before them, and their write. */
+interface CancelBatch {
+  readonly asked: Map<string, CancelSource | undefined>;
+  readonly before: Promise<unknown>[];
+  /** Never rejects: a failure goes to onError. */
+  readonly written: Promise<void>;
+}
+
 /**
  * Keeps each task's status: watched, cancel requested, how it ended, lost. Watches only touch an
  * in-memory last-seen time, written out on the sweep timer, so holding many watches costs no writes.
@@ -69,9 +77,8 @@ export class TaskTracker {
   readonly #held = new Map<string, number>();
   /** Ids known to be watched (or cancel requested) by the given worker, so that a re-poll needs no look-up. */
   readonly #watchingBy = new Map<string, string | undefined>();
-  /** Cancels asked for in this turn and the change that will write them (see cancelRequested). */
-  #cancelsAsked: Map<string, CancelSource | undefined> | undefined;
-  #cancelsWritten: Promise<void> | undefined;
+  /** Cancels asked for in this turn, written together (see cancelRequested). */
+  #cancelBatch: CancelBatch | undefined;
   /** Last-seen times not yet written. */
   readonly #seen = new Map<string, number>();
   readonly #timer: TimerHandle;
@@ -133,22 +140,46 @@ export class TaskTracker {
     for (const id of ids) this.#watchingBy.delete(id);
   }
 
+  /**
+   * A cancel of `id` was requested (by `by`): its status becomes cancel_requested unless it ended already.
+   * The cancels of one group commit are answered in the same turn, so those asked in one turn are written
+   * together (one read and one write of statuses, not one each). Each takes its place in the id's order of
+   * changes when asked, as a change of its own would: a report that arrives before the batch is written
+   * waits for it. Resolves once written; a failure goes to onError, once for the whole batch.
+   */
   cancelRequested(id: string, by?: CancelSource): Promise<void> {
     this.#forget([id]);
-    let asked = this.#cancelsAsked;
-    if (asked === undefined) {
-      const batch = (asked = this.#cancelsAsked = new Map());
-      // Every cancel of one group commit is answered in the same turn: their statuses are read and written
-      // as one change, after the answers' other work in this turn, instead of a read and a write each.
-      this.#cancelsWritten = Promise.resolve().then(() => {
-        this.#cancelsAsked = undefined;
-        const now = this.#clock.now();
-        return this.#change([...batch.keys()], (status, askedId) => onCancelRequested(status, askedId, now, batch.get(askedId)));
-      });
-    }
+    const batch = (this.#cancelBatch ??= this.#openCancelBatch());
     // A second cancel changes nothing: the first asker is the one recorded.
-    if (!asked.has(id)) asked.set(id, by);
-    return this.#cancelsWritten!;
+    if (!batch.asked.has(id)) {
+      batch.asked.set(id, by);
+      const before = this.#queues.get(id);
+      if (before !== undefined) batch.before.push(before);
+      this.#queues.set(id, batch.written);
+    }
+    return batch.written;
+  }
+
+  #openCancelBatch(): CancelBatch {
+    const asked = new Map<string, CancelSource | undefined>();
+    const before: Promise<unknown>[] = [];
+    const written = Promise.resolve().then(async () => {
+      this.#cancelBatch = undefined;
+      if (before.length > 0) await Promise.all(before);
+      const now = this.#clock.now();
+      const ids = [...asked.keys()];
+      let failure: unknown;
+      for (let i = 0; i < ids.length; i += CHANGE_STEP) {
+        if (i > 0) await nextTurn();
+        // One failed step does not keep the others from being written.
+        await this.#apply(ids.slice(i, i + CHANGE_STEP), (status, askedId) => onCancelRequested(status, askedId, now, asked.get(askedId))).catch((error: unknown) => (failure ??= error));
+      }
+      if (failure !== undefined) this.#onError(failure);
+    });
+    void written.then(() => {
+      for (const id of asked.keys()) if (this.#queues.get(id) === written) this.#queues.delete(id);
+    });
+    return { asked, before, written };
   }
 
   /**
@@ -368,14 +399,17 @@ export class TaskTracker {
     for (let i = 0; i < ids.length; i += CHANGE_STEP) {
       if (i > 0) await nextTurn();
       const step = ids.length <= CHANGE_STEP ? ids : ids.slice(i, i + CHANGE_STEP);
-      await this.#queued(step, async () => {
-        const loaded = new Map((await this.#store.loadStatuses(step)).map((s) => [s.id, s]));
-        const changed = step.flatMap((id) => update(loaded.get(id), id) ?? []);
-        await this.#store.saveStatuses(changed);
-        // Bare last-seen updates are bookkeeping, not news.
-        for (const status of changed) if (loaded.get(status.id)?.state !== status.state) this.#onChange(status);
-      });
+      await this.#queued(step, () => this.#apply(step, update));
     }
+  }
+
+  /** Loads `ids`, applies `update` to each, and saves what changed: one step of a change, in its turn. */
+  async #apply(ids: readonly string[], update: (status: TaskStatus | undefined, id: string) => TaskStatus | undefined): Promise<void> {
+    const loaded = new Map((await this.#store.loadStatuses(ids)).map((s) => [s.id, s]));
+    const changed = ids.flatMap((id) => update(loaded.get(id), id) ?? []);
+    await this.#store.saveStatuses(changed);
+    // Bare last-seen updates are bookkeeping, not news.
+    for (const status of changed) if (loaded.get(status.id)?.state !== status.state) this.#onChange(status);
   }
 
   /** Runs `work` once every change already queued for any of `ids` is done; later changes wait for it. */

@@ -186,6 +186,28 @@ test('cancels made in one turn (one group commit) are marked, and looked at for 
   close();
 });
 
+test('an observer that throws is reported, and the cancel can walk again later', async () => {
+  const clock = new FakeClock();
+  const store = new MemoryStore();
+  const canceler = new Canceler({ store, clock });
+  const tracker = new TaskTracker({ store, clock, leaseMs: 60_000 });
+  const errors: unknown[] = [];
+  let told = 0;
+  const family = new TaskFamily({ store, canceler, tracker, clock, onError: (e) => errors.push(e), onCascaded: () => {
+    told++;
+    throw new Error('observer broke');
+  } });
+  const record = await canceler.cancel('lonely');
+  family.cancelled(record);
+  while (told < 1) await new Promise((resolve) => setImmediate(resolve));
+  family.cancelled(record);
+  while (told < 2) await new Promise((resolve) => setImmediate(resolve));
+  assert.is(errors.length, 2);
+  assert.match(String(errors[0]), 'observer broke');
+  canceler.close();
+  tracker.close();
+});
+
 test('children that start after the cancel are marked as the walk would have, and a parent among them cancels its own', async () => {
   const { canceler, tracker, family, store, cascades, close } = setup();
   const record = await canceler.cancel('job');

@@ -1,0 +1,53 @@
+// The tracker's order of changes per task when cancels are written in batches: what a worker reports
+// right after hearing its cancel never overtakes the cancel_requested it answers.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { TaskTracker } from '../../src/core/task-tracker.ts';
+import { MemoryStore } from '../../src/store/memory-store.ts';
+import { FakeClock } from '../helpers/fake-clock.ts';
+
+const alice = { name: 'alice', address: '10.0.0.1', route: 'v1' as const };
+const bob = { name: 'bob', address: '10.0.0.2', route: 'v1' as const };
+const worker = { id: 'w1', host: 'box', pid: 1 };
+
+test('a report in the same turn as its cancel comes after it, also past the first step of a big batch', async () => {
+  const store = new MemoryStore();
+  const errors: unknown[] = [];
+  const tracker = new TaskTracker({ store, clock: new FakeClock(), leaseMs: 60_000, onError: (e) => errors.push(e) });
+  // 600 ids: more than one step of a change (500), as a busy group commit may answer at once.
+  const ids = Array.from({ length: 600 }, (_, i) => `t${i}`);
+  await tracker.watchStarted(ids, worker);
+  const written = ids.map((id) => tracker.cancelRequested(id, alice));
+  tracker.cancelRequested('t5', bob);
+  // The workers hear their cancels and report at once, before the batch is written.
+  const reports = ['t5', 't550'].map((id) => tracker.reported(id, { outcome: 'cancelled', signal: 'SIGTERM', worker }));
+  await Promise.all([...written, ...reports]);
+  assert.equal(errors, []);
+  for (const id of ['t5', 't550']) {
+    const [status] = await store.loadStatuses([id]);
+    assert.equal(status!.history.map((h) => h.state), ['watching', 'cancel_requested', 'cancelled'], id);
+    assert.is(status!.cancelledBy?.name, 'alice', `${id}: the first asker is kept through the report`);
+  }
+  const [other] = await store.loadStatuses(['t599']);
+  assert.is(other!.state, 'cancel_requested');
+  tracker.close();
+});
+
+test('a batch whose write fails reports it once, and later changes to its ids still run', async () => {
+  const store = new MemoryStore();
+  const errors: unknown[] = [];
+  const tracker = new TaskTracker({ store, clock: new FakeClock(), leaseMs: 60_000, onError: (e) => errors.push(e) });
+  await tracker.watchStarted(['a', 'b', 'c'], worker);
+  const save = store.saveStatuses.bind(store);
+  store.saveStatuses = () => Promise.reject(new Error('disk full'));
+  await Promise.all(['a', 'b', 'c'].map((id) => tracker.cancelRequested(id, alice)));
+  assert.is(errors.length, 1, 'one failure for the whole batch');
+  assert.match(String(errors[0]), 'disk full');
+  store.saveStatuses = save;
+  await tracker.cancelRequested('a', alice);
+  const [a] = await store.loadStatuses(['a']);
+  assert.is(a!.state, 'cancel_requested', 'the next cancel of the same id is written');
+  tracker.close();
+});
+
+test.run();
