@@ -13,7 +13,7 @@ export const statusCommand: CommandDefinition<StatusArgs> = {
       .epilogue(
         'States: watching, cancel_requested, cancelled (the worker confirmed), succeeded, failed, timed_out, lost ' +
           '(its worker went silent past the lease), unknown (never watched nor cancelled). A task with children (tasks that ' +
-          'named it with work --parent) is followed by the first 100 of them, indented; taskctl ls --parent ID lists them all.\n\nExit codes: 0 ok, 1 an id was invalid, 2 usage error, 3 server unreachable or not a taskctl server, 4 not authorized, ' +
+          'named it with work --parent) is followed by the first 100 of them, indented; taskctl ls --parent ID lists them (up to --limit).\n\nExit codes: 0 ok, 1 an id was invalid, 2 usage error, 3 server unreachable or not a taskctl server, 4 not authorized, ' +
           "5 not trusted (TLS: the server's certificate, or the server refused this client's).",
       ) as never,
   // Loaded only when the command runs, so --help and --version stay fast.
