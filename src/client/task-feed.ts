@@ -3,6 +3,7 @@ import type { TaskEventData } from '../protocol/events.ts';
 import type { TaskReply, TaskStatusReply } from '../protocol/schemas.ts';
 import { SortedIds } from '../core/sorted-ids.ts';
 import { ClientError, type TaskctlClient } from './client.ts';
+import type { ConnectionView } from './connection.ts';
 import { EventStream } from './event-stream.ts';
 import { sleep } from './sleep.ts';
 
@@ -18,18 +19,6 @@ export interface FeedTask {
   readonly change?: string | undefined;
 }
 
-/** How the feed's link to the server is. The same shape `work` shows on its connection line. */
-export interface FeedConnection {
-  readonly state: 'connecting' | 'connected' | 'reconnecting';
-  readonly since: number;
-  readonly attempt: number;
-  readonly lastError?: string;
-  readonly nextRetryAt?: number;
-  readonly downSince?: number;
-  /** When the server last sent anything (an event or the heartbeat). */
-  readonly lastAnswerAt?: number;
-}
-
 /** The feed's state as subscribers read it. `tasks` and `order` are kept in place; `version` says they moved. */
 export interface FeedState {
   readonly server: string;
@@ -38,7 +27,7 @@ export interface FeedState {
   readonly order: SortedIds;
   /** Bumped on every change to `tasks`. */
   readonly version: number;
-  readonly connection: FeedConnection;
+  readonly connection: ConnectionView;
   /** The tasks are being listed (at start, or after a reset): `listed` of them so far. */
   readonly listing?: { readonly listed: number } | undefined;
   /** Why the last listing failed, until one succeeds. */

@@ -1,6 +1,7 @@
 import { Box, Text } from 'ink';
 import { formatDuration } from '../core/duration.ts';
-import { countByState, FINAL_STATES, type ConnectionView, type TaskState, type TaskView, type WorkState } from '../worker/work-state.ts';
+import type { ConnectionView } from '../client/connection.ts';
+import { countByState, FINAL_STATES, type TaskState, type TaskView, type WorkState } from '../worker/work-state.ts';
 import { segment, type Segment } from './line-layout.ts';
 import { frameHeight, isTooSmall, TooSmall } from './screen-size.tsx';
 import { StatusLine } from './status-line.tsx';

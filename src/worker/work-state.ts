@@ -2,6 +2,7 @@
 // plain and JSON outputs print the events. Both come from here, so they never disagree.
 
 import type { CancelSourceReply } from '../protocol/schemas.ts';
+import type { ConnectionView } from '../client/connection.ts';
 
 /** Where one task stands. */
 export type TaskState =
@@ -58,18 +59,6 @@ export interface TaskView {
   readonly progress?: string;
   /** Why the task is being stopped, while state is "cancelling". */
   readonly stopCause?: 'cancelled' | 'timed_out' | 'stopped';
-}
-
-export interface ConnectionView {
-  readonly state: 'connecting' | 'connected' | 'reconnecting';
-  readonly since: number;
-  readonly attempt: number;
-  readonly lastError?: string;
-  readonly nextRetryAt?: number;
-  /** When the link went down; kept across retries. */
-  readonly downSince?: number;
-  /** When the server last answered a long poll. */
-  readonly lastAnswerAt?: number;
 }
 
 export interface WorkState {

@@ -4,7 +4,8 @@ import { EventEmitter } from 'node:events';
 import { render } from 'ink';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { FeedConnection, FeedState, FeedTask } from '../../src/client/task-feed.ts';
+import type { ConnectionView } from '../../src/client/connection.ts';
+import type { FeedState, FeedTask } from '../../src/client/task-feed.ts';
 import type { TaskStatusReply } from '../../src/protocol/schemas.ts';
 import { SortedIds } from '../../src/core/sorted-ids.ts';
 import { TopApp } from '../../src/ui/render-top.tsx';
@@ -41,7 +42,7 @@ function status(i: number, state: TaskStatusReply['state'] = (['watching', 'canc
   };
 }
 
-const connected: FeedConnection = { state: 'connected', since: T0 - 10_000, attempt: 0, lastAnswerAt: T0 - 2_000 };
+const connected: ConnectionView = { state: 'connected', since: T0 - 10_000, attempt: 0, lastAnswerAt: T0 - 2_000 };
 
 function feedOf(tasks: readonly FeedTask[], more: Partial<FeedState> = {}): FeedState {
   const map = new Map(tasks.map((t) => [t.id, t]));
