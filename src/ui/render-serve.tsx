@@ -1,7 +1,7 @@
-import { render, useWindowSize } from 'ink';
+import { useWindowSize } from 'ink';
 import { useEffect, useRef, useState } from 'react';
 import type { ServeActivity } from '../server/serve-activity.ts';
-import { eraseOnNarrowing } from './erase-on-narrowing.ts';
+import { draw, type ScreenIo } from './draw.ts';
 import { ServeScreen } from './serve-screen.tsx';
 import { useStoreState } from './use-store-state.ts';
 
@@ -54,17 +54,8 @@ export function ServeApp({ activity, gauges }: { readonly activity: ServeActivit
 }
 
 /** Draws the serve dashboard until the returned function takes it down. Ctrl-C stays a signal. */
-export function renderServe(activity: ServeActivity, gauges: ServeGauges, io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream }): () => void {
-  const instance = render(<ServeApp activity={activity} gauges={gauges} />, {
-    stdout: io.stdout,
-    stderr: io.stderr,
-    exitOnCtrlC: false,
-    patchConsole: false,
-    maxFps: 5,
-  });
-  const stopErasing = eraseOnNarrowing(io.stdout);
-  return () => {
-    instance.unmount();
-    stopErasing();
-  };
+export function renderServe(activity: ServeActivity, gauges: ServeGauges, io: Omit<ScreenIo, 'stdin'>): () => void {
+  const takeDown = draw(<ServeApp activity={activity} gauges={gauges} />, io, 5);
+  // Taken down at once; the server goes on stopping without waiting for Ink to settle.
+  return () => void takeDown();
 }

@@ -1,6 +1,6 @@
-import { render, useInput, useStdin, useWindowSize } from 'ink';
+import { useInput, useStdin, useWindowSize } from 'ink';
 import type { TaskFeed } from '../client/task-feed.ts';
-import { eraseOnNarrowing } from './erase-on-narrowing.ts';
+import { draw, type ScreenIo } from './draw.ts';
 import { TopScreen, taskRoom } from './top-screen.tsx';
 import type { TopStore } from './top-state.ts';
 import { useNow, useStoreState } from './use-store-state.ts';
@@ -27,19 +27,6 @@ export function TopApp({ feed, store }: TopAppProps) {
 }
 
 /** Draws the top screen until the returned function takes it down. */
-export function renderTop(feed: TaskFeed, store: TopStore, io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream; stdin?: NodeJS.ReadStream }): () => Promise<void> {
-  const instance = render(<TopApp feed={feed} store={store} />, {
-    stdout: io.stdout,
-    stderr: io.stderr,
-    ...(io.stdin ? { stdin: io.stdin } : {}),
-    exitOnCtrlC: false,
-    patchConsole: false,
-    maxFps: 20,
-  });
-  const stopErasing = eraseOnNarrowing(io.stdout);
-  return async () => {
-    instance.unmount();
-    stopErasing();
-    await instance.waitUntilExit().catch(() => {});
-  };
+export function renderTop(feed: TaskFeed, store: TopStore, io: ScreenIo): () => Promise<void> {
+  return draw(<TopApp feed={feed} store={store} />, io, 20);
 }

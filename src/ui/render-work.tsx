@@ -1,7 +1,7 @@
-import { render, useApp, useInput, useStdin, useWindowSize } from 'ink';
+import { useApp, useInput, useStdin, useWindowSize } from 'ink';
 import { useEffect } from 'react';
 import type { WorkStore } from '../worker/work-state.ts';
-import { eraseOnNarrowing } from './erase-on-narrowing.ts';
+import { draw, type ScreenIo } from './draw.ts';
 import { useNow, useStoreState } from './use-store-state.ts';
 import { WorkScreen } from './work-screen.tsx';
 
@@ -34,23 +34,13 @@ export function WorkApp({ store, onQuit }: WorkAppProps) {
 /** Draws the live work screen; the returned function waits for its last frame and takes it down. */
 export function renderWork(
   store: WorkStore,
-  io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream; stdin?: NodeJS.ReadStream },
+  io: ScreenIo,
   onQuit: (reason: 'quit' | 'SIGINT') => void,
 ): () => Promise<void> {
-  const instance = render(<WorkApp store={store} onQuit={onQuit} />, {
-    stdout: io.stdout,
-    stderr: io.stderr,
-    ...(io.stdin ? { stdin: io.stdin } : {}),
-    exitOnCtrlC: false,
-    patchConsole: false,
-    maxFps: 10,
-  });
-  const stopErasing = eraseOnNarrowing(io.stdout);
+  const takeDown = draw(<WorkApp store={store} onQuit={onQuit} />, io, 10);
   return async () => {
     // Let the final state reach the screen before leaving it in place.
     await new Promise((resolve) => setTimeout(resolve, 150));
-    instance.unmount();
-    stopErasing();
-    await instance.waitUntilExit().catch(() => {});
+    await takeDown();
   };
 }

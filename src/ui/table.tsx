@@ -6,7 +6,7 @@
 //       <Table columns={COLUMNS} rows={[{ key, cells: [id, { text: state, color }, …] }]} width={columns} />
 //     where each column says its minWidth, and as needed preferredWidth, flex, cut: 'middle' (ids) and
 //     dropRank (low-value columns); see table-layout.ts for how they narrow;
-//   - calls eraseOnNarrowing(stdout) next to Ink's render().
+//   - is drawn with draw() (draw.ts): Ink's render(), erasing the screen when the terminal narrows.
 // Cell and segment texts may come from anywhere: they pass through printable() here, once.
 
 import { Box, Text } from 'ink';
