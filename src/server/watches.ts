@@ -137,7 +137,7 @@ export class WatchHolder {
     this.#heldIds += held;
     tracker.watchStarted(ids, worker).catch(this.#options.onBackgroundError);
     let timedOut = false;
-    const end = canceler.waitFor(ids, (result) => {
+    const end = canceler.waitAfterKnown(ids, (result) => {
       clearTimeout(timer);
       res.off('close', end);
       if (tokenId !== undefined) this.#forgetHeldBy(tokenId, end);
