@@ -11,7 +11,7 @@ import type { TaskTracker } from '../core/task-tracker.ts';
 import { HttpError } from '../protocol/errors.ts';
 import { DEFAULT_MAX_WATCHED_IDS } from '../protocol/limits.ts';
 import { EVENTS_HEARTBEAT_MS } from '../protocol/events.ts';
-import { type Authenticate, bearerAuth, type Caller, checkRight, openAccess, type TokenEntry, TokenTable } from './auth.ts';
+import { ANONYMOUS, type Authenticate, bearerAuth, checkRight, openAccess, type TokenEntry, TokenTable } from './auth.ts';
 import { EventStreams } from './event-streams.ts';
 import { sendJson } from './http-io.ts';
 import type { ServerMetrics } from './metrics.ts';
@@ -146,7 +146,7 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
     watches,
     mayRead: (req) => {
       try {
-        authenticate(req.headers);
+        authenticate(req);
         return true;
       } catch {
         return false;
@@ -177,9 +177,9 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
     // Checked before anything else, /ping included: without a verified certificate a client gets nothing.
     if (options.requireClientCertificate && !(req.socket as TLSSocket).authorized) throw clientCertificateRefused(req.socket as TLSSocket);
     const { route, params } = matchRoute(routes, req.method ?? 'GET', path);
-    let caller: Caller = { name: 'anonymous', role: 'admin' };
+    let caller = ANONYMOUS;
     if (route.right !== 'open') {
-      caller = authenticate(req.headers);
+      caller = authenticate(req);
       checkRight(caller, route.right);
     }
     return route.handle({ req, res, params, search: queryStart === -1 ? '' : target.slice(queryStart + 1), caller });

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { HttpError } from '../protocol/errors.ts';
 
 /** What a route lets a caller do; each route declares the one it needs. */
@@ -25,10 +25,14 @@ export interface Caller {
   readonly tokenId?: string;
 }
 
-/** The caller a request's headers prove; throws a 401 when they prove none. */
-export type Authenticate = (headers: IncomingHttpHeaders) => Caller;
+/**
+ * The caller a request proves; throws a 401 when it proves none. Given the request, not its headers: Node
+ * builds `req.headers` when first asked, which a server without tokens never needs to.
+ */
+export type Authenticate = (req: IncomingMessage) => Caller;
 
-const ANONYMOUS: Caller = { name: 'anonymous', role: 'admin' };
+/** Everyone, on a server without tokens. */
+export const ANONYMOUS: Caller = { name: 'anonymous', role: 'admin' };
 const ADMIN: Caller = { name: 'admin', role: 'admin' };
 
 /** The caller for a server without tokens: everyone may do everything. */
@@ -42,8 +46,8 @@ const digest = (text: string) => createHash('sha256').update(text).digest();
  */
 export function bearerAuth(token: string): Authenticate {
   const expected = digest(token);
-  return (headers) => {
-    const presented = bearerToken(headers);
+  return (req) => {
+    const presented = bearerToken(req.headers);
     if (presented === undefined || !timingSafeEqual(digest(presented), expected)) throw unauthorized();
     return ADMIN;
   };
@@ -124,12 +128,12 @@ export class TokenTable {
     return this.#byHash.size;
   }
 
-  readonly authenticate: Authenticate = (headers) => {
-    const presented = bearerToken(headers);
+  readonly authenticate: Authenticate = (req) => {
+    const presented = bearerToken(req.headers);
     if (presented === undefined) throw unauthorized();
     const caller = this.#byHash.get(tokenHash(presented));
     if (caller) return caller;
-    if (this.#admin) return this.#admin(headers);
+    if (this.#admin) return this.#admin(req);
     throw unauthorized();
   };
 
