@@ -364,6 +364,11 @@ export class Canceler {
   #recentAmong(ids: readonly string[]): CancelRecord[] | undefined {
     if (this.#recent.size === 0) return undefined;
     const now = this.#clock.now();
+    // One id, the seed route's every watch: no set of found records to make.
+    if (ids.length === 1) {
+      const record = this.#recent.get(ids[0]!);
+      return record !== undefined && record.expiresAt > now ? [record] : undefined;
+    }
     let found: Map<string, CancelRecord> | undefined;
     for (const id of ids) {
       const record = this.#recent.get(id);

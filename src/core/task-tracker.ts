@@ -45,6 +45,8 @@ export interface TaskTrackerOptions {
 const SWEEP_STEP = 1_000;
 // Ids one step of a change loads, updates and saves before letting other work run.
 const CHANGE_STEP = 500;
+// What a change that writes nothing resolves with; one for all of them.
+const NOTHING_WRITTEN: Promise<void> = Promise.resolve();
 // Steps of lost or forgotten tasks one sweep takes on before it leaves the rest to the next one.
 const MAX_STEPS_PER_SWEEP = 20;
 // Progress waiting to be written, at most: beyond it, reports for tasks not already waiting are dropped.
@@ -104,15 +106,29 @@ export class TaskTracker {
 
   /** A watch on `ids` began. Lost or ended tasks are watched again. */
   watchStarted(ids: readonly string[], worker: WorkerIdentity | undefined): Promise<void> {
+    for (const id of ids) this.#held.set(id, (this.#held.get(id) ?? 0) + 1);
+    return this.#watched(ids, worker) ?? NOTHING_WRITTEN;
+  }
+
+  /**
+   * A watch on `ids` answered as it came, a cancel among them being at hand: watchStarted and watchEnded in
+   * one, nothing held. Undefined when there is nothing to write, as for a worker re-polling its cancelled
+   * task, so that such a re-poll costs no promise.
+   */
+  watchAnsweredAtOnce(ids: readonly string[], worker: WorkerIdentity | undefined): Promise<void> | undefined {
+    return this.#watched(ids, worker);
+  }
+
+  /** Marks `ids` watched by `worker`; the writes this takes, if any. */
+  #watched(ids: readonly string[], worker: WorkerIdentity | undefined): Promise<void> | undefined {
     const now = this.#clock.now();
-    const unknown: string[] = [];
+    let unknown: string[] | undefined;
     for (const id of ids) {
-      this.#held.set(id, (this.#held.get(id) ?? 0) + 1);
       // A re-poll by the same worker changes nothing but the last-seen time, which waits for the sweep.
       if (this.#watchingBy.has(id) && this.#watchingBy.get(id) === worker?.id) this.#seen.set(id, now);
-      else unknown.push(id);
+      else (unknown ??= []).push(id);
     }
-    return this.#change(unknown, (status, id) => {
+    return unknown && this.#change(unknown, (status, id) => {
       const next = onWatch(status, id, worker, now);
       // Watched or cancel requested: another watch by the same worker would change only the last-seen time.
       if (next.state === 'watching' || next.state === 'cancel_requested') this.#watchingBy.set(id, worker?.id);

@@ -35,8 +35,13 @@ export function matchRoute(routes: readonly Route[], method: string, path: strin
       continue;
     }
     try {
-      // Most ids need no decoding; decodeURIComponent would still copy them.
-      return { route, params: match.slice(1).map((part = '') => (part.includes('%') ? decodeURIComponent(part) : part)) };
+      const params: string[] = [];
+      for (let i = 1; i < match.length; i++) {
+        const part = match[i] ?? '';
+        // Most ids need no decoding; decodeURIComponent would still copy them.
+        params.push(part.includes('%') ? decodeURIComponent(part) : part);
+      }
+      return { route, params };
     } catch {
       throw new HttpError('invalid_request', 'the path is not valid percent-encoded UTF-8');
     }

@@ -116,8 +116,7 @@ export class WatchHolder {
     // timer, listener or count to set up and take down, and no cap to refuse it.
     const known = canceler.known(ids, ancestors);
     if (known) {
-      tracker.watchStarted(ids, worker).catch(this.#options.onBackgroundError);
-      tracker.watchEnded(ids);
+      tracker.watchAnsweredAtOnce(ids, worker)?.catch(this.#options.onBackgroundError);
       metrics.watchAnswered.cancelled.inc();
       this.#options.onAnswered?.('cancelled');
       if (this.#closing) res.shouldKeepAlive = false;

@@ -8,6 +8,13 @@ test('ordinary ids are accepted', () => {
   }
 });
 
+test('every printable ASCII character but the space and "/" is accepted (the fast path agrees with the rule)', () => {
+  for (let code = 0x21; code <= 0x7e; code++) {
+    const ch = String.fromCharCode(code);
+    assert.is(taskIdProblem(`a${ch}b`), ch === '/' ? 'task id contains "/"; ids may not hold whitespace, control or invisible characters, or "/"' : undefined, ch);
+  }
+});
+
 test('ids outside the rules are refused with a reason', () => {
   const cases: Array<[string, RegExp]> = [
     ['', /empty/],
@@ -18,6 +25,7 @@ test('ids outside the rules are refused with a reason', () => {
     ['a\nb', /U\+000A/],
     ['a\u0000b', /U\+0000/],
     ['a\u0085b', /U\+0085/],
+    ['a\u007Fb', /U\+007F/],
     ['a/b', /"\/"/],
     ['\ud800', /UTF-8/],
     ['.', /cannot travel in a URL path/],

@@ -50,4 +50,35 @@ test('a batch whose write fails reports it once, and later changes to its ids st
   tracker.close();
 });
 
+test('a watch answered as it came writes the first time only; a re-poll after that only moves last-seen', async () => {
+  const store = new MemoryStore();
+  const clock = new FakeClock();
+  const errors: unknown[] = [];
+  const tracker = new TaskTracker({ store, clock, leaseMs: 60_000, onError: (e) => errors.push(e) });
+  await tracker.watchStarted(['t1'], worker);
+  tracker.watchEnded(['t1']);
+  await tracker.cancelRequested('t1', alice);
+  // The worker's first poll after the cancel: the status is looked up (the cancel made it news).
+  const first = tracker.watchAnsweredAtOnce(['t1'], worker);
+  assert.instance(first, Promise);
+  await first;
+  clock.advance(5_000);
+  const loads = store.loadStatuses.bind(store);
+  let looked = 0;
+  store.loadStatuses = (ids) => {
+    looked++;
+    return loads(ids);
+  };
+  // The seed worker's loop: it asks again and again, and each time hears "true" at once.
+  for (let i = 0; i < 3; i++) assert.is(tracker.watchAnsweredAtOnce(['t1'], worker), undefined, 'nothing to write, no promise');
+  assert.is(looked, 0, 'a re-poll reads nothing from the store');
+  store.loadStatuses = loads;
+  await tracker.sweep();
+  const [status] = await store.loadStatuses(['t1']);
+  assert.is(status!.state, 'cancel_requested');
+  assert.is(status!.lastSeenAt, clock.now(), 'the sweep wrote the last re-poll as last seen');
+  assert.equal(errors, []);
+  tracker.close();
+});
+
 test.run();
