@@ -75,6 +75,8 @@ export interface AppDependencies {
   readonly clock?: Clock;
   /** Told of failures that do not fail the request (a status that could not be written). */
   readonly onBackgroundError?: (error: unknown) => void;
+  /** Told the number of watches and event streams held open whenever it changes: for each one held and ended, so cheap. */
+  readonly onHeldChanged?: ((held: number) => void) | undefined;
 }
 
 /** What every route family is built from. */
@@ -99,7 +101,7 @@ export interface AppContext {
 }
 
 /** The HTTP surface over a canceler: routing, auth, and the one error mapping. Routes live in routes/. */
-export function createApp({ canceler, tracker, scheduler, family, events, eventsHeartbeatMs, options, metrics, observer = {}, clock = systemClock, onBackgroundError = () => {} }: AppDependencies): RequestListener & {
+export function createApp({ canceler, tracker, scheduler, family, events, eventsHeartbeatMs, options, metrics, observer = {}, clock = systemClock, onBackgroundError = () => {}, onHeldChanged }: AppDependencies): RequestListener & {
   readonly openWatches: () => number;
   /** Ids held across all open watches. */
   readonly watchedIds: () => number;
@@ -123,6 +125,7 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
     ...(options.sessionIdleMs === undefined ? {} : { sessionIdleMs: options.sessionIdleMs }),
     onBackgroundError,
     onAnswered: (outcome) => observer.watchAnswered?.(outcome),
+    ...(onHeldChanged ? { onOpenChanged: (open: number) => onHeldChanged(open + streams.open) } : {}),
     alsoHeld: (): number => streams.open,
   });
   // Event streams are held like watches: the cap counts both.
@@ -132,6 +135,7 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
     maxOpen: options.maxOpenWatches,
     registry: metrics.registry,
     heartbeatMs: eventsHeartbeatMs ?? EVENTS_HEARTBEAT_MS,
+    ...(onHeldChanged ? { onOpenChanged: (open: number) => onHeldChanged(watches.open + open) } : {}),
   });
   const context: AppContext = {
     canceler,

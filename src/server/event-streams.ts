@@ -23,6 +23,8 @@ export interface EventStreamsOptions {
   readonly registry: Registry;
   /** How often an idle stream gets a comment line. */
   readonly heartbeatMs: number;
+  /** Told the number of streams open whenever it changes. */
+  readonly onOpenChanged?: (open: number) => void;
 }
 
 // A client this far behind in reading is cut: it resumes from its last event when it comes back, so
@@ -88,13 +90,18 @@ export class EventStreams {
     }
     const stream = new EventStream(res, filter, (reason) => {
       this.#streams.delete(stream);
-      this.#gauge.set(this.#streams.size);
+      this.#counted();
       if (reason) this.#cut.inc({ reason });
     });
     // Counted from here, so streams arriving together cannot all pass the cap.
     this.#streams.add(stream);
-    this.#gauge.set(this.#streams.size);
+    this.#counted();
     await stream.follow(this.#options.hub, since);
+  }
+
+  #counted(): void {
+    this.#gauge.set(this.#streams.size);
+    this.#options.onOpenChanged?.(this.#streams.size);
   }
 
   /** Ends every stream (the server stops); new ones are refused from now on. */

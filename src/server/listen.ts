@@ -45,6 +45,8 @@ export interface ServerConfig extends ServerOptions {
   readonly requestTimeoutMs?: number;
   /** Told of background failures (sweeps, store look-ups) the server survives. */
   readonly onBackgroundError?: (error: unknown) => void;
+  /** Told the number of watches and event streams held open whenever it changes (for each one held and ended). */
+  readonly onHeldChanged?: (held: number) => void;
   /** Serve HTTPS with this certificate instead of plain HTTP. */
   readonly tls?: TlsConfig | undefined;
   /** How many task events the store keeps for resuming streams, and for how long (default 10,000, 1 h). */
@@ -165,7 +167,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         });
   if (webhooks) events.subscribe(webhooks);
   const options = { ...config, requireClientCertificate: config.tls?.clientCa !== undefined };
-  const app = createApp({ canceler, tracker, scheduler, family, events, eventsHeartbeatMs: config.eventsHeartbeatMs, options, metrics, onBackgroundError: config.onBackgroundError, ...(config.observer ? { observer: config.observer } : {}), ...(config.clock ? { clock: config.clock } : {}) });
+  const app = createApp({ canceler, tracker, scheduler, family, events, eventsHeartbeatMs: config.eventsHeartbeatMs, options, metrics, onBackgroundError: config.onBackgroundError, onHeldChanged: config.onHeldChanged, ...(config.observer ? { observer: config.observer } : {}), ...(config.clock ? { clock: config.clock } : {}) });
   metrics.observe({
     openWatches: app.openWatches,
     trackedTasks: () => config.store.countStatuses(),

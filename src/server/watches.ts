@@ -53,6 +53,8 @@ export interface WatchHolderOptions {
   readonly onBackgroundError: (error: unknown) => void;
   /** Told of each answered watch. */
   readonly onAnswered?: (outcome: 'cancelled' | 'timeout' | 'gone') => void;
+  /** Told the number of watches held whenever it changes. */
+  readonly onOpenChanged?: (open: number) => void;
   /** Other watch-like connections held (event streams): they count towards maxOpenWatches too. */
   readonly alsoHeld?: () => number;
 }
@@ -132,7 +134,7 @@ export class WatchHolder {
       metrics.rejectedWatches.inc();
       throw new HttpError('too_many_watches', `this server watches ${this.#heldIds} of at most ${this.#options.maxWatchedIds} ids already; retry shortly`, { 'retry-after': '1' });
     }
-    this.#open++;
+    this.#opened(1);
     this.#heldIds += held;
     tracker.watchStarted(ids, worker).catch(this.#options.onBackgroundError);
     let timedOut = false;
@@ -144,7 +146,7 @@ export class WatchHolder {
       // at once, and their ids need not be let go in the same turn.
       if (ids.length >= BIG_WATCH_END_IDS) void nextTurn().then(() => tracker.watchEnded(ids));
       else tracker.watchEnded(ids);
-      this.#open--;
+      this.#opened(-1);
       this.#heldIds -= held;
       // "gone": the client left, or the server is stopping and ended the wait early.
       const outcome = result.cancelled.length > 0 || result.parent ? 'cancelled' : timedOut ? 'timeout' : 'gone';
@@ -226,7 +228,7 @@ export class WatchHolder {
       this.#options.metrics.rejectedWatches.inc();
       throw new HttpError('too_many_watches', `this server holds ${this.#options.maxOpenWatches} watches already; retry shortly`, { 'retry-after': '1' });
     }
-    this.#open++;
+    this.#opened(1);
     let ended = false;
     const end = (result: SessionResult, outcome: 'cancelled' | 'timeout' | 'gone') => {
       if (ended) return;
@@ -235,7 +237,7 @@ export class WatchHolder {
       res.off('close', left);
       session.answer = undefined;
       session.release = undefined;
-      this.#open--;
+      this.#opened(-1);
       this.#answerPoll(session, result, outcome, onResult);
     };
     const timer = setTimeout(() => end({ cancelled: [] }, 'timeout'), timeoutMs);
@@ -296,6 +298,11 @@ export class WatchHolder {
     this.#options.tracker.watchEnded([...session.set.ids]);
     this.#heldIds -= session.held;
     session.held = 0;
+  }
+
+  #opened(change: 1 | -1): void {
+    this.#open += change;
+    this.#options.onOpenChanged?.(this.#open);
   }
 
   #forgetHeldBy(tokenId: string, end: () => void): void {

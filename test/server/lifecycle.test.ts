@@ -4,6 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CliProcess, runCli } from '../helpers/cli.ts';
 import { eventually, startTestServer, tempDir } from '../helpers/server.ts';
+import { MANY_HELD } from '../../src/cli/heap-tuning.ts';
 
 test('stopping the server answers every open watch "not cancelled" at once, then closes', async () => {
   const server = await startTestServer({ watchTimeoutMs: 60_000 });
@@ -88,31 +89,36 @@ test('bad serve options get one clear line and exit 2', async () => {
   }
 });
 
-test('serve keeps its young generation small while holding many watches, without restarting itself', async () => {
-  /** V8's young generation (new space) once started, and after 2,000 held watches, from the server's metrics. */
+test('serve stops its young generation growing once it holds many watches, without restarting itself', async () => {
+  /** V8's young generation (new space) at 300 held watches (past MANY_HELD), and at 5,000, from the server's metrics. */
   const newSpaceWith = async (env: NodeJS.ProcessEnv) => {
     const server = new CliProcess(['serve', '--port', '0', '--store', 'memory', '--json'], { env });
     const newSpace = async (url: string) =>
       Number(/^taskctl_nodejs_heap_space_size_total_bytes\{space="new"\} (\d+)$/m.exec(await (await fetch(`${url}/metrics`)).text())![1]);
+    const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
+    const hold = async (url: string, from: number, to: number) => {
+      for (let i = from; i < to; i++) request(`${url}/watch-task/young-${i}`, { agent }).on('error', () => {}).end();
+      await eventually(async () => (await (await fetch(`${url}/healthz`)).json()).openWatches === to, `${to} held watches`, 30_000);
+    };
     try {
       const url = JSON.parse((await server.waitFor(/^\{.*"listening".*\}$/m))[0]).url;
-      const started = await newSpace(url);
-      const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
-      for (let i = 0; i < 2_000; i++) request(`${url}/watch-task/young-${i}`, { agent }).on('error', () => {}).end();
-      await eventually(async () => (await (await fetch(`${url}/healthz`)).json()).openWatches === 2_000, '2,000 held watches', 30_000);
-      const holding = await newSpace(url);
-      agent.destroy();
+      await hold(url, 0, 300);
+      const many = await newSpace(url);
+      await hold(url, 300, 5_000);
+      const more = await newSpace(url);
       assert.is(server.stdout.match(/"listening"/g)?.length, 1, 'one start, no relaunch');
-      return { started, holding };
+      return { many, more };
     } finally {
+      agent.destroy();
       server.kill('SIGKILL');
       await server.exited;
     }
   };
+  assert.ok(MANY_HELD < 300, 'the first step holds more than MANY_HELD');
   const tuned = await newSpaceWith({});
   const untuned = await newSpaceWith({ TASKCTL_NO_HEAP_TUNING: '1' });
-  assert.ok(tuned.holding <= tuned.started, `the young generation grew from ${tuned.started} to ${tuned.holding} bytes`);
-  assert.ok(untuned.holding > untuned.started, `untuned it grows (${untuned.started} -> ${untuned.holding}): the test tells them apart`);
+  assert.ok(tuned.more <= tuned.many, `the young generation grew from ${tuned.many} to ${tuned.more} bytes`);
+  assert.ok(untuned.more > untuned.many, `untuned it grows (${untuned.many} -> ${untuned.more}): the test tells them apart`);
 });
 
 test('a port already taken is one clear line and exit 1', async () => {

@@ -16,7 +16,7 @@ import { ServeActivity } from '../../server/serve-activity.ts';
 import { defaultSqlitePath } from '../../store/data-path.ts';
 import { openStore } from '../../store/open-store.ts';
 import { type CommandContext, ExitCode, UsageError } from '../context.ts';
-import { keepYoungGenerationSmall } from '../heap-tuning.ts';
+import { youngGenerationByHeld } from '../heap-tuning.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { type KeyPair, readCertificates, readKeyPair, readText } from '../tls-files.ts';
 import { printable } from '../../core/printable.ts';
@@ -175,8 +175,6 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown,
   if (!tls && !isLoopback(options.host)) {
     stderr.write(`taskctl: warning: serving plain HTTP on ${options.host}: tokens travel in clear text unless a TLS proxy is in front (--tls-cert and --tls-key serve HTTPS)\n`);
   }
-  // From here on the young generation stays the size start-up left it (see keepYoungGenerationSmall).
-  keepYoungGenerationSmall(env);
   const log = createLogger(options.json ? stdout : stderr, options.json ? 'json' : 'plain');
   let store;
   try {
@@ -210,6 +208,7 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown,
       webhooks,
       observer: dashboard ?? loggingObserver(log),
       onBackgroundError,
+      onHeldChanged: youngGenerationByHeld(env),
     });
   } catch (error) {
     await store.close();
