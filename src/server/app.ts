@@ -75,7 +75,10 @@ export interface AppDependencies {
   readonly clock?: Clock;
   /** Told of failures that do not fail the request (a status that could not be written). */
   readonly onBackgroundError?: (error: unknown) => void;
-  /** Told the number of watches and event streams held open whenever it changes: for each one held and ended, so cheap. */
+  /**
+   * Told what the server holds whenever it changes: the ids its watches hold (a per-id watch holds one) and
+   * its event streams. For each watch held and ended, so cheap.
+   */
   readonly onHeldChanged?: ((held: number) => void) | undefined;
 }
 
@@ -125,7 +128,7 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
     ...(options.sessionIdleMs === undefined ? {} : { sessionIdleMs: options.sessionIdleMs }),
     onBackgroundError,
     onAnswered: (outcome) => observer.watchAnswered?.(outcome),
-    ...(onHeldChanged ? { onOpenChanged: (open: number) => onHeldChanged(open + streams.open) } : {}),
+    ...(onHeldChanged ? { onHeldIdsChanged: (heldIds: number) => onHeldChanged(heldIds + streams.open) } : {}),
     alsoHeld: (): number => streams.open,
   });
   // Event streams are held like watches: the cap counts both.
@@ -135,7 +138,7 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
     maxOpen: options.maxOpenWatches,
     registry: metrics.registry,
     heartbeatMs: eventsHeartbeatMs ?? EVENTS_HEARTBEAT_MS,
-    ...(onHeldChanged ? { onOpenChanged: (open: number) => onHeldChanged(watches.open + open) } : {}),
+    ...(onHeldChanged ? { onOpenChanged: (open: number) => onHeldChanged(watches.heldIds + open) } : {}),
   });
   const context: AppContext = {
     canceler,

@@ -45,7 +45,7 @@ export interface ServerConfig extends ServerOptions {
   readonly requestTimeoutMs?: number;
   /** Told of background failures (sweeps, store look-ups) the server survives. */
   readonly onBackgroundError?: (error: unknown) => void;
-  /** Told the number of watches and event streams held open whenever it changes (for each one held and ended). */
+  /** Told what the server holds whenever it changes: ids held by watches, plus event streams (see createApp). */
   readonly onHeldChanged?: (held: number) => void;
   /** Serve HTTPS with this certificate instead of plain HTTP. */
   readonly tls?: TlsConfig | undefined;

@@ -53,8 +53,8 @@ export interface WatchHolderOptions {
   readonly onBackgroundError: (error: unknown) => void;
   /** Told of each answered watch. */
   readonly onAnswered?: (outcome: 'cancelled' | 'timeout' | 'gone') => void;
-  /** Told the number of watches held whenever it changes. */
-  readonly onOpenChanged?: (open: number) => void;
+  /** Told the number of ids held (heldIds) whenever it changes. */
+  readonly onHeldIdsChanged?: (heldIds: number) => void;
   /** Other watch-like connections held (event streams): they count towards maxOpenWatches too. */
   readonly alsoHeld?: () => number;
 }
@@ -134,8 +134,8 @@ export class WatchHolder {
       metrics.rejectedWatches.inc();
       throw new HttpError('too_many_watches', `this server watches ${this.#heldIds} of at most ${this.#options.maxWatchedIds} ids already; retry shortly`, { 'retry-after': '1' });
     }
-    this.#opened(1);
-    this.#heldIds += held;
+    this.#open++;
+    this.#heldIdsChange(held);
     tracker.watchStarted(ids, worker).catch(this.#options.onBackgroundError);
     let timedOut = false;
     const end = canceler.waitAfterKnown(ids, (result) => {
@@ -146,8 +146,8 @@ export class WatchHolder {
       // at once, and their ids need not be let go in the same turn.
       if (ids.length >= BIG_WATCH_END_IDS) void nextTurn().then(() => tracker.watchEnded(ids));
       else tracker.watchEnded(ids);
-      this.#opened(-1);
-      this.#heldIds -= held;
+      this.#open--;
+      this.#heldIdsChange(-held);
       // "gone": the client left, or the server is stopping and ended the wait early.
       const outcome = result.cancelled.length > 0 || result.parent ? 'cancelled' : timedOut ? 'timeout' : 'gone';
       metrics.watchAnswered[outcome].inc();
@@ -194,7 +194,7 @@ export class WatchHolder {
     if (ids.length < SESSION_MIN_IDS || this.#closing) return undefined;
     const held = ids.length + ancestors.length;
     if (this.#heldIds + held > this.#options.maxWatchedIds) return undefined;
-    this.#heldIds += held;
+    this.#heldIdsChange(held);
     this.#options.tracker.watchStarted(ids, worker).catch(this.#options.onBackgroundError);
     const id = randomBytes(16).toString('base64url');
     // The set calls back only later (never while being made), by when `session` is there.
@@ -228,7 +228,7 @@ export class WatchHolder {
       this.#options.metrics.rejectedWatches.inc();
       throw new HttpError('too_many_watches', `this server holds ${this.#options.maxOpenWatches} watches already; retry shortly`, { 'retry-after': '1' });
     }
-    this.#opened(1);
+    this.#open++;
     let ended = false;
     const end = (result: SessionResult, outcome: 'cancelled' | 'timeout' | 'gone') => {
       if (ended) return;
@@ -237,7 +237,7 @@ export class WatchHolder {
       res.off('close', left);
       session.answer = undefined;
       session.release = undefined;
-      this.#opened(-1);
+      this.#open--;
       this.#answerPoll(session, result, outcome, onResult);
     };
     const timer = setTimeout(() => end({ cancelled: [] }, 'timeout'), timeoutMs);
@@ -279,7 +279,7 @@ export class WatchHolder {
     if (ids.length === 0) return;
     session.set.remove(ids);
     session.held -= ids.length;
-    this.#heldIds -= ids.length;
+    this.#heldIdsChange(-ids.length);
     this.#options.tracker.watchEnded(ids);
   }
 
@@ -296,13 +296,13 @@ export class WatchHolder {
     session.release?.();
     session.set.close();
     this.#options.tracker.watchEnded([...session.set.ids]);
-    this.#heldIds -= session.held;
+    this.#heldIdsChange(-session.held);
     session.held = 0;
   }
 
-  #opened(change: 1 | -1): void {
-    this.#open += change;
-    this.#options.onOpenChanged?.(this.#open);
+  #heldIdsChange(change: number): void {
+    this.#heldIds += change;
+    this.#options.onHeldIdsChanged?.(this.#heldIds);
   }
 
   #forgetHeldBy(tokenId: string, end: () => void): void {
