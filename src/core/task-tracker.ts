@@ -430,7 +430,7 @@ export class TaskTracker {
 
   /** Runs `work` once every change already queued for any of `ids` is done; later changes wait for it. */
   #queued(ids: readonly string[], work: () => Promise<void>): Promise<void> {
-    if (ids.length === 0) return Promise.resolve();
+    if (ids.length === 0) return NOTHING_WRITTEN;
     // Only ids with a change in flight are waited for: usually none, and a watch may name 10,000.
     const pending: Promise<unknown>[] = [];
     for (const id of ids) {

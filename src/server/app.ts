@@ -117,6 +117,8 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
   const authenticate: Authenticate = tokens ? tokens.authenticate : options.token ? bearerAuth(options.token) : openAccess;
   const sourceOf = (ctx: RequestContext, route: CancelRoute): CancelSource => ({ name: ctx.caller.name, address: clientAddress(ctx.req), route });
   let shuttingDown = false;
+  // Either count moving tells the sum of both.
+  const heldChanged = onHeldChanged && ((): void => onHeldChanged(watches.heldIds + streams.open));
   const watches = new WatchHolder({
     canceler,
     tracker,
@@ -128,7 +130,7 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
     ...(options.sessionIdleMs === undefined ? {} : { sessionIdleMs: options.sessionIdleMs }),
     onBackgroundError,
     onAnswered: (outcome) => observer.watchAnswered?.(outcome),
-    ...(onHeldChanged ? { onHeldIdsChanged: (heldIds: number) => onHeldChanged(heldIds + streams.open) } : {}),
+    ...(heldChanged ? { onHeldIdsChanged: heldChanged } : {}),
     alsoHeld: (): number => streams.open,
   });
   // Event streams are held like watches: the cap counts both.
@@ -138,7 +140,7 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
     maxOpen: options.maxOpenWatches,
     registry: metrics.registry,
     heartbeatMs: eventsHeartbeatMs ?? EVENTS_HEARTBEAT_MS,
-    ...(onHeldChanged ? { onOpenChanged: (open: number) => onHeldChanged(watches.heldIds + open) } : {}),
+    ...(heldChanged ? { onOpenChanged: heldChanged } : {}),
   });
   const context: AppContext = {
     canceler,

@@ -119,8 +119,7 @@ export class WatchHolder {
     const known = canceler.known(ids, ancestors);
     if (known) {
       tracker.watchAnsweredAtOnce(ids, worker)?.catch(this.#options.onBackgroundError);
-      metrics.watchAnswered.cancelled.inc();
-      this.#options.onAnswered?.('cancelled');
+      this.#counted('cancelled');
       if (this.#closing) res.shouldKeepAlive = false;
       onResult(known);
       return;
@@ -150,8 +149,7 @@ export class WatchHolder {
       this.#heldIdsChange(-held);
       // "gone": the client left, or the server is stopping and ended the wait early.
       const outcome = result.cancelled.length > 0 || result.parent ? 'cancelled' : timedOut ? 'timeout' : 'gone';
-      metrics.watchAnswered[outcome].inc();
-      this.#options.onAnswered?.(outcome);
+      this.#counted(outcome);
       if (this.#closing) res.shouldKeepAlive = false;
       onResult(result);
     }, ancestors);
@@ -266,8 +264,7 @@ export class WatchHolder {
 
   #answerPoll(session: Session, result: SessionResult, outcome: 'cancelled' | 'timeout' | 'gone', onResult: (result: SessionResult) => void): void {
     const delivered = result.cancelled.length > 0 || result.parent !== undefined;
-    this.#options.metrics.watchAnswered[delivered ? 'cancelled' : outcome].inc();
-    this.#options.onAnswered?.(delivered ? 'cancelled' : outcome);
+    this.#counted(delivered ? 'cancelled' : outcome);
     // Nothing left to watch (all cancelled, or an ancestor was): the session ends with this answer.
     if (session.set.ids.size === 0 || result.parent) this.#closeSession(session);
     else if (this.#sessions.has(session.id)) this.#idle(session);
@@ -298,6 +295,12 @@ export class WatchHolder {
     this.#options.tracker.watchEnded([...session.set.ids]);
     this.#heldIdsChange(-session.held);
     session.held = 0;
+  }
+
+  /** Counts an answered watch by its outcome, and tells the observer. */
+  #counted(outcome: 'cancelled' | 'timeout' | 'gone'): void {
+    this.#options.metrics.watchAnswered[outcome].inc();
+    this.#options.onAnswered?.(outcome);
   }
 
   #heldIdsChange(change: number): void {
