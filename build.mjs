@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Builds taskctl: esbuild bundles the CLI into dist/taskctl.mjs, then pkg (SEA mode) wraps it with a Node
-// binary into dist/taskctl, one executable that needs nothing else installed.
+// Builds taskctl: esbuild bundles the CLI into dist/taskctl.mjs (and dist/chunks), then pkg (SEA mode) wraps
+// it with a Node binary into dist/taskctl, one executable that needs nothing else installed (see
+// build/sea-executable.mjs and build/sea-main.cjs).
 //
 //   node build.mjs                      bundle + executable for this machine
 //   node build.mjs --bundle-only        bundle only (what `npm install` and `npm start` need)
@@ -291,8 +292,7 @@ function seedPkgCache(platform) {
 /** Wraps the bundle in `stage` (a folder holding only it) with Node for `target` into `output`. */
 async function executable(stage, target, output) {
   seedPkgCache(target.replace(/^node[\d.]+-/, ''));
-  const pkgBin = join(root, 'node_modules/@yao-pkg/pkg/lib-es5/bin.js');
-  const result = spawnSync(process.execPath, [pkgBin, stage, '--sea', '--targets', target, '--output', output], {
+  const result = spawnSync(process.execPath, [join(root, 'build/sea-executable.mjs'), stage, target, output], {
     stdio: options.quiet ? 'pipe' : 'inherit',
     encoding: 'utf8',
   });
@@ -316,15 +316,13 @@ function sha256(path) {
 mkdirSync(dist, { recursive: true });
 const scratch = mkdtempSync(join(dist, '.build-'));
 process.on('exit', () => rmSync(scratch, { recursive: true, force: true }));
-// pkg walks a package from its package.json: the stage holds the CLI bundle and that only. Its name is
-// what the executable's stack traces show (/snapshot/taskctl/...).
+// The stage holds the CLI bundle and that only: each of its files becomes an asset of the executable.
 const stage = join(scratch, 'taskctl');
 const libraryFile = join(scratch, 'index.mjs');
 // Release executables need neither the library entry nor declarations, and leave dist/ alone.
 await bundle(stage, options.release ? undefined : libraryFile);
 if (!options.release) publishBundle(stage, libraryFile);
 if (!options['bundle-only'] && !options.release) declarations();
-writeFileSync(join(stage, 'package.json'), JSON.stringify({ name: 'taskctl', version: pkgJson.version, type: 'module', bin: 'taskctl.mjs', pkg: { seaConfig: { useCodeCache: true } } }));
 if (options.release) {
   const dir = resolve(options.release);
   mkdirSync(dir, { recursive: true });

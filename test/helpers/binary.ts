@@ -20,7 +20,7 @@ function newestSourceMtime(dir: string): number {
 }
 
 function isStale(): boolean {
-  const sources = Math.max(newestSourceMtime(join(root, 'src')), statSync(join(root, 'build.mjs')).mtimeMs);
+  const sources = Math.max(newestSourceMtime(join(root, 'src')), newestSourceMtime(join(root, 'build')), statSync(join(root, 'build.mjs')).mtimeMs);
   return !existsSync(BINARY) || statSync(BINARY).mtimeMs < sources;
 }
 

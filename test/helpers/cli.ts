@@ -15,10 +15,10 @@ export class CliProcess {
   readonly exited: Promise<CliResult>;
 
   /** `nodeArgs` go to Node before the entry (from source only), e.g. `--import` of a test fixture. */
-  constructor(args: readonly string[], options: { env?: NodeJS.ProcessEnv; binary?: string; nodeArgs?: readonly string[] } = {}) {
+  constructor(args: readonly string[], options: { env?: NodeJS.ProcessEnv; binary?: string; nodeArgs?: readonly string[]; cwd?: string } = {}) {
     const [command, argv] = options.binary ? [options.binary, args] : [process.execPath, ['--import', 'tsx', ...(options.nodeArgs ?? []), entry, ...args]];
     this.child = spawn(command, argv, {
-      cwd: root,
+      cwd: options.cwd ?? root,
       env: { ...process.env, CI: '1', ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -46,7 +46,7 @@ export class CliProcess {
 }
 
 /** Runs taskctl to completion. */
-export function runCli(args: readonly string[], options: { env?: NodeJS.ProcessEnv; binary?: string } = {}): Promise<CliResult> {
+export function runCli(args: readonly string[], options: { env?: NodeJS.ProcessEnv; binary?: string; cwd?: string } = {}): Promise<CliResult> {
   return new CliProcess(args, options).exited;
 }
 
