@@ -38,6 +38,7 @@ const waitForGo = () => new Promise<void>((resolve) => process.once('message', (
 
 /** Opens watches, tells the orchestrator, waits for "go", then cancels them and times each answer. */
 async function latency(s: Extract<Scenario, { kind: 'latency' }>) {
+  let ending = false;
   const answered = new Map<string, (at: number) => void>();
   const answerAt = new Map<string, Promise<number>>();
   for (const id of s.ids) answerAt.set(id, new Promise((resolve) => answered.set(id, resolve)));
@@ -62,6 +63,10 @@ async function latency(s: Extract<Scenario, { kind: 'latency' }>) {
     }
   } else {
     const per = Math.ceil(s.ids.length / s.batchWorkers);
+    // A poll still held when the scenario ends is cut by watchAgent.destroy(): that is the end, not an error.
+    const ended = (error: unknown) => {
+      if (!ending) throw error;
+    };
     for (let w = 0; w < s.batchWorkers; w++) {
       const remaining = new Set(s.ids.slice(w * per, (w + 1) * per));
       void (async () => {
@@ -83,12 +88,13 @@ async function latency(s: Extract<Scenario, { kind: 'latency' }>) {
             answered.get(id)?.(at);
           }
         }
-      })();
+      })().catch(ended);
     }
   }
   process.send!({ opened: true });
   await waitForGo();
   if (s.memoryOnly) {
+    ending = true;
     watchAgent.destroy();
     return { latencyMs: stats([]), totalMs: 0, clientCpuPercent: 0 };
   }
@@ -109,6 +115,7 @@ async function latency(s: Extract<Scenario, { kind: 'latency' }>) {
   );
   const totalMs = performance.now() - started;
   const cpu = process.cpuUsage(cpuBefore);
+  ending = true;
   watchAgent.destroy();
   return { latencyMs: stats(latencies), totalMs: Math.round(totalMs), clientCpuPercent: Math.round(((cpu.user + cpu.system) / 1_000 / totalMs) * 100) };
 }

@@ -56,7 +56,9 @@ function wrk(url: string, serverPid: number, seconds: number): WrkRun {
 
 /**
  * Throughput of `path` on taskctl (default settings: sqlite store, default heap) and on the bare server,
- * interleaved `rounds` times so that drift in the machine hits both alike; medians and their ratio.
+ * interleaved `rounds` times so that drift in the machine hits both alike; the medians of each, and the
+ * ratio as the median of each round's taskctl/bare (a pair run seconds apart shares the machine's state,
+ * which on a shared host moves by a third between runs), with the lowest and highest round.
  */
 export async function throughputAgainstBare(path: 'ping' | 'watch-cancelled', rounds: number, seconds: number, dbPath: string) {
   const taskctl = await startServer(`sqlite:${dbPath}`, { '--watch-timeout': '30s' });
@@ -75,9 +77,11 @@ export async function throughputAgainstBare(path: 'ping' | 'watch-cancelled', ro
   await Promise.all([taskctl.stop(), bare.stop()]);
   const taskctlPerSecond = median(runs.taskctl.map((r) => r.perSecond));
   const barePerSecond = median(runs.bare.map((r) => r.perSecond));
+  const roundRatios = runs.taskctl.map((r, i) => r.perSecond / runs.bare[i]!.perSecond);
+  const round2 = (value: number) => Math.round(value * 100) / 100;
   // wrk on one thread near a full core means the client, not the server, set the pace.
   const clientSaturated = [...runs.taskctl, ...runs.bare].some((r) => r.wrkCpuPercent >= 90);
-  return { path, taskctlPerSecond, barePerSecond, ratio: Math.round((taskctlPerSecond / barePerSecond) * 100) / 100, clientSaturated, runs };
+  return { path, taskctlPerSecond, barePerSecond, ratio: round2(median(roundRatios)), ratioRange: [round2(Math.min(...roundRatios)), round2(Math.max(...roundRatios))], clientSaturated, runs };
 }
 
 /** Start-up: `taskctl --version` against `node -e 0` (same Node), and `serve` until /ping answers. */
