@@ -5,7 +5,7 @@
 // beneath the executable's own path, so no file is ever written or read.
 //
 // Why not pkg's enhanced SEA mode: its bootstrap (a virtual file system patched into fs) cost ~25 ms on
-// every start, half again what Node itself takes; this costs ~2 ms.
+// every start, about what Node's own start-up takes; this adds a few milliseconds.
 const sea = require('node:sea');
 const { registerHooks } = require('node:module');
 const { pathToFileURL } = require('node:url');
