@@ -1,7 +1,7 @@
 // Bounded state: a server that sees millions of task ids keeps its memory and its file from growing, and
 // never makes a bystander's /ping wait. Both scenarios run on the default (sqlite) store.
 import { join } from 'node:path';
-import { ask, metric, type ProbeStats, quick, rssKb, scratch, sleep, sqliteBytes, startClient, startProbe, startServer } from './harness.ts';
+import { ask, metric, type ProbeStats, quick, ratio, rssKb, scratch, sleep, sqliteBytes, startClient, startProbe, startServer } from './harness.ts';
 
 const mb = (bytes: number) => Math.round(bytes / 1024 / 1024);
 
@@ -87,8 +87,8 @@ export async function churn(total: number) {
     peakRssMb,
     quarter,
     end,
-    rssEndToQuarter: Math.round((end.rssMb / quarter.rssMb) * 100) / 100,
-    dbEndToQuarter: Math.round((end.dbMb / Math.max(1, quarter.dbMb)) * 100) / 100,
+    rssEndToQuarter: ratio(end.rssMb, quarter.rssMb),
+    dbEndToQuarter: ratio(end.dbMb, Math.max(1, quarter.dbMb)),
     trackedWindowBound: windowBound,
     samples,
   };

@@ -12,6 +12,14 @@ export const quick = process.argv.includes('--quick');
 const here = fileURLToPath(new URL('.', import.meta.url));
 export const binary = ensureBinary();
 export const scratch = mkdtempSync(join(tmpdir(), 'taskctl-bench-'));
+/** The Node that package.json pins: the baselines (bare node:http, node -e 0) run on it. */
+export const pinnedNode = join(here, '..', 'node_modules', 'node', 'bin', 'node');
+/** taskctl's version, which the bare server names in its answers as taskctl does. */
+export const version = JSON.parse(readFileSync(join(here, '..', 'package.json'), 'utf8')).version as string;
+
+export const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+/** `a / b` to two decimals: how the bench states every ratio. */
+export const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
 
 export interface Server { url: string; pid: number; process: ChildProcess; stop(): Promise<void>; /** What it logged so far (--json lines); taskctl servers only. */ log?(): string }
 
@@ -23,17 +31,20 @@ process.on('exit', () => children.forEach((child) => child.kill('SIGKILL')));
 export async function startServer(store: string, options: Record<string, string> = {}): Promise<Server> {
   const flags = { '--port': '0', '--store': store, '--watch-timeout': '5m', '--max-watches': '1000000', '--max-connections': String(maxConnections()), ...options };
   const args = ['serve', ...Object.entries(flags).flat(), '--json', '--no-tui'];
-  const child = track(spawn(binary, args, { stdio: ['ignore', 'pipe', 'inherit'] }));
+  return serverFrom(track(spawn(binary, args, { stdio: ['ignore', 'pipe', 'inherit'] })), 'server');
+}
+
+/** The server `child` runs, once it has printed its {"url": ...} line on stdout (within `timeoutMs`). */
+export async function serverFrom(child: ChildProcess, what: string, timeoutMs = 10_000): Promise<Server> {
   let output = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk) => (output += chunk));
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + timeoutMs;
   while (!/"url":"([^"]+)"/.test(output)) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`server did not start: ${output}`);
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`${what} did not start: ${output}`);
     await sleep(5);
   }
-  const url = /"url":"([^"]+)"/.exec(output)![1]!;
   return {
-    url,
+    url: /"url":"([^"]+)"/.exec(output)![1]!,
     pid: child.pid!,
     process: child,
     log: () => output,

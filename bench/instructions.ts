@@ -6,11 +6,9 @@ import { readFileSync } from 'node:fs';
 import { Agent, get } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { binary, scratch, sleep, track } from './harness.ts';
+import { binary, median, pinnedNode, ratio, scratch, serverFrom, track, version } from './harness.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-const pinnedNode = join(here, '..', 'node_modules', 'node', 'bin', 'node');
-const version = JSON.parse(readFileSync(join(here, '..', 'package.json'), 'utf8')).version as string;
 const CLIENTS = 8;
 
 /** valgrind with callgrind is installed (Debian: valgrind). */
@@ -35,15 +33,9 @@ async function serverInstructions(server: 'taskctl' | 'bare', path: 'ping' | 'wa
     server === 'taskctl'
       ? [binary, 'serve', '--port', '0', '--store', `sqlite:${join(scratch, `callgrind-${path}.db`)}`, '--watch-timeout', '30s', '--json', '--no-tui']
       : [pinnedNode, join(here, 'bare-server.mjs'), version, 'answer'];
-  const child = track(spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${out}`, ...command], { stdio: ['ignore', 'pipe', 'ignore'] }));
-  let output = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk) => (output += chunk));
-  const deadline = Date.now() + 120_000;
-  while (!/"url":"([^"]+)"/.test(output)) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${server} did not start under valgrind`);
-    await sleep(50);
-  }
-  const url = /"url":"([^"]+)"/.exec(output)![1]!;
+  // Valgrind takes seconds to start a Node.
+  const running = await serverFrom(track(spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${out}`, ...command], { stdio: ['ignore', 'pipe', 'ignore'] })), `${server} under valgrind`, 120_000);
+  const { url } = running;
   const target = `${url}${path === 'ping' ? '/ping' : '/watch-task/already-cancelled'}`;
   if (path === 'watch-cancelled') await (await fetch(`${url}/cancel-task/already-cancelled`)).arrayBuffer();
   const agent = new Agent({ keepAlive: true, maxSockets: CLIENTS });
@@ -58,7 +50,7 @@ async function serverInstructions(server: 'taskctl' | 'bare', path: 'ping' | 'wa
     let left = n;
     await Promise.all(Array.from({ length: CLIENTS }, async () => { while (left-- > 0) await one(); }));
   };
-  const control = (...args: string[]) => execFileSync('callgrind_control', [...args, String(child.pid)], { stdio: 'ignore' });
+  const control = (...args: string[]) => execFileSync('callgrind_control', [...args, String(running.pid)], { stdio: 'ignore' });
   try {
     await send(warm);
     const windows: number[] = [];
@@ -71,11 +63,10 @@ async function serverInstructions(server: 'taskctl' | 'bare', path: 'ping' | 'wa
       const dumped = readFileSync(`${out}.${round}`, 'utf8');
       windows.push(Number(/^totals: (\d+)/m.exec(dumped)?.[1] ?? Number.NaN) / count);
     }
-    return Math.round(windows.sort((a, b) => a - b)[Math.floor(windows.length / 2)]!);
+    return Math.round(median(windows));
   } finally {
     agent.destroy();
-    child.kill('SIGTERM');
-    if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
+    await running.stop();
   }
 }
 
@@ -83,5 +74,5 @@ async function serverInstructions(server: 'taskctl' | 'bare', path: 'ping' | 'wa
 export async function instructionsAgainstBare(path: 'ping' | 'watch-cancelled', warm = 20_000, count = 5_000, rounds = 3) {
   const taskctl = await serverInstructions('taskctl', path, warm, count, rounds);
   const bare = await serverInstructions('bare', path, warm, count, rounds);
-  return { path, taskctl, bare, ratio: Math.round((taskctl / bare) * 100) / 100 };
+  return { path, taskctl, bare, ratio: ratio(taskctl, bare) };
 }

@@ -2,36 +2,16 @@
 // on the same Node answering the same bytes, and `node -e 0`. Load comes from wrk (a C load generator, so
 // the client is not what limits the figure); a run where wrk itself was saturated is flagged.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { binary, cpuTicks, maxConnections, type Server, sleep, startServer, track } from './harness.ts';
+import { binary, cpuTicks, maxConnections, median, pinnedNode, ratio, type Server, serverFrom, sleep, startServer, track, version } from './harness.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const root = join(here, '..');
-const pinnedNode = join(root, 'node_modules', 'node', 'bin', 'node');
-const version = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version as string;
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /** The bare node:http baseline, on the pinned Node; with `hold`, it never answers a watch. */
 export async function startBare(hold = false): Promise<Server> {
-  const child = track(spawn(pinnedNode, [join(here, 'bare-server.mjs'), version, hold ? 'hold' : 'answer', String(maxConnections())], { stdio: ['ignore', 'pipe', 'inherit'] }));
-  let output = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk) => (output += chunk));
-  while (!/"url":"([^"]+)"/.test(output)) {
-    if (child.exitCode !== null) throw new Error('the bare server did not start');
-    await sleep(5);
-  }
-  return {
-    url: /"url":"([^"]+)"/.exec(output)![1]!,
-    pid: child.pid!,
-    process: child,
-    stop: async () => {
-      child.kill('SIGTERM');
-      if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
-    },
-  };
+  return serverFrom(track(spawn(pinnedNode, [join(here, 'bare-server.mjs'), version, hold ? 'hold' : 'answer', String(maxConnections())], { stdio: ['ignore', 'pipe', 'inherit'] })), 'the bare server');
 }
 
 interface WrkRun { perSecond: number; serverCpuPercent: number; wrkCpuPercent: number; errors: number }
@@ -77,11 +57,10 @@ export async function throughputAgainstBare(path: 'ping' | 'watch-cancelled', ro
   await Promise.all([taskctl.stop(), bare.stop()]);
   const taskctlPerSecond = median(runs.taskctl.map((r) => r.perSecond));
   const barePerSecond = median(runs.bare.map((r) => r.perSecond));
-  const roundRatios = runs.taskctl.map((r, i) => r.perSecond / runs.bare[i]!.perSecond);
-  const round2 = (value: number) => Math.round(value * 100) / 100;
+  const roundRatios = runs.taskctl.map((r, i) => ratio(r.perSecond, runs.bare[i]!.perSecond));
   // wrk on one thread near a full core means the client, not the server, set the pace.
   const clientSaturated = [...runs.taskctl, ...runs.bare].some((r) => r.wrkCpuPercent >= 90);
-  return { path, taskctlPerSecond, barePerSecond, ratio: round2(median(roundRatios)), ratioRange: [round2(Math.min(...roundRatios)), round2(Math.max(...roundRatios))], clientSaturated, runs };
+  return { path, taskctlPerSecond, barePerSecond, ratio: median(roundRatios), ratioRange: [Math.min(...roundRatios), Math.max(...roundRatios)], clientSaturated, runs };
 }
 
 /** Start-up: `taskctl --version` against `node -e 0` (same Node), and `serve` until /ping answers. */
@@ -119,7 +98,7 @@ export async function startupAgainstNode(runs: number) {
   return {
     versionMsMedian: versionMs,
     nodeMsMedian: nodeMs,
-    versionToNode: Math.round((versionMs / nodeMs) * 100) / 100,
+    versionToNode: ratio(versionMs, nodeMs),
     bundleVersionMsMedian: Math.round(median(bundle)),
     serveToFirstPingMsMedian: Math.round(median(serve)),
     serveToFirstPingMs: { min: Math.round(Math.min(...serve)), max: Math.round(Math.max(...serve)) },

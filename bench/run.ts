@@ -5,7 +5,7 @@ import { rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DatabaseSync } from 'node:sqlite';
-import { ask, binary, cpuTicks, maxConnections, quick, rssKb, scratch, sleep, sockets, startClient, startServer, track } from './harness.ts';
+import { ask, binary, cpuTicks, maxConnections, quick, ratio, rssKb, scratch, sleep, sockets, startClient, startServer, track } from './harness.ts';
 import { churn, flood } from './bounded-state.ts';
 import { eventFanout, eventStreamMemory } from './events.ts';
 import { parentCancel } from './parent-cancel.ts';
@@ -159,7 +159,7 @@ const heldCount = quick ? 2_000 : Math.min(19_000, maxConnections() - 500);
 log(`memory: ${heldCount} held per-id watches (sqlite), and the bare baseline`);
 const held = await latencyAndMemory(heldCount, 'per-id', 16, true, 4, 'sqlite');
 const bareHeld = await bareHeldMemory(heldCount);
-results.memoryHeld = { taskctl: held, bare: bareHeld, ratio: Math.round((held.bytesPerWatchedId / bareHeld.bytesPerWatchedId) * 100) / 100 };
+results.memoryHeld = { taskctl: held, bare: bareHeld, ratio: ratio(held.bytesPerWatchedId, bareHeld.bytesPerWatchedId) };
 row('memory', `${heldCount} held per-id watches (sqlite)`, `${held.bytesPerWatchedId} B each (${held.serverRssHeldMb} MB RSS); bare node:http ${bareHeld.bytesPerWatchedId} B each`, '');
 if (!quick) {
   // Batched watching at scale: 100,000 ids held by 10 workers (10,000 ids each).
@@ -185,11 +185,12 @@ row('parents', `cancel of a parent with ${parents.children} children in ${parent
 
 // Per-request cost: wrk against taskctl (default settings) and the bare node:http server, interleaved.
 const perRequest: unknown[] = [];
+const requestLabel = (path: 'ping' | 'watch-cancelled') => `GET ${path === 'ping' ? '/ping' : '/watch-task/:id (cancelled)'}`;
 for (const path of ['ping', 'watch-cancelled'] as const) {
   log(`per-request: ${path} under wrk, against bare node:http`);
   const r = await throughputAgainstBare(path, quick ? 1 : 9, quick ? 2 : 3, join(scratch, `wrk-${path}.db`));
   perRequest.push(r);
-  row('per-request', `GET ${path === 'ping' ? '/ping' : '/watch-task/:id (cancelled)'}, wrk -t1 -c64`, `${r.taskctlPerSecond}/s; bare node:http ${r.barePerSecond}/s (ratio ${r.ratio}, rounds ${r.ratioRange.join('-')})${r.clientSaturated ? ' [wrk saturated]' : ''}`, '');
+  row('per-request', `${requestLabel(path)}, wrk -t1 -c64`, `${r.taskctlPerSecond}/s; bare node:http ${r.barePerSecond}/s (ratio ${r.ratio}, rounds ${r.ratioRange.join('-')})${r.clientSaturated ? ' [wrk saturated]' : ''}`, '');
 }
 results.perRequest = perRequest;
 // The same requests counted in instructions: repeatable where requests per second are not. --quick only
@@ -200,7 +201,7 @@ if (callgrindAvailable()) {
     log(`per-request: ${path} in instructions (callgrind), against bare node:http`);
     const r = quick ? await instructionsAgainstBare(path, 3_000, 500, 1) : await instructionsAgainstBare(path);
     instructions.push(r);
-    row('per-request', `GET ${path === 'ping' ? '/ping' : '/watch-task/:id (cancelled)'}, instructions (callgrind)`, `${r.taskctl} per request; bare node:http ${r.bare} (ratio ${r.ratio})`, '');
+    row('per-request', `${requestLabel(path)}, instructions (callgrind)`, `${r.taskctl} per request; bare node:http ${r.bare} (ratio ${r.ratio})`, '');
   }
 } else {
   row('per-request', 'instructions per request (callgrind)', 'not measured: valgrind is not installed', '');
@@ -221,7 +222,7 @@ row('fan-out', '1 cancel, 1000 watchers', `first ${fan.firstMs} ms, all ${fan.al
 log('event stream: a change to 100 GET /v1/events clients, and memory per idle stream');
 const eventRuns = (await eventFanout()) as Array<{ burst: number; allClientsMs: Record<string, number>; perClientMs: Record<string, number>; clientCpuPercent: number }>;
 const eventMemory = await eventStreamMemory();
-results.events = { fanout: eventRuns, memory: eventMemory, toBareHeldWatch: Math.round((eventMemory.bytesPerStream / bareHeld.bytesPerWatchedId) * 100) / 100 };
+results.events = { fanout: eventRuns, memory: eventMemory, toBareHeldWatch: ratio(eventMemory.bytesPerStream, bareHeld.bytesPerWatchedId) };
 for (const r of eventRuns) {
   row('events', `a change -> all of 100 streams, ${r.burst} at a time`, `p50 ${r.allClientsMs.p50} p99 ${r.allClientsMs.p99} max ${r.allClientsMs.max} ms; per client p99 ${r.perClientMs.p99} ms`, `client cpu ${r.clientCpuPercent}%`);
 }
@@ -256,7 +257,7 @@ results.targets = {
   heldWatchToBare: (results.memoryHeld as { ratio: number }).ratio,
   versionToNode: start.versionToNode,
   serveToFirstPingMs: start.serveToFirstPingMsMedian,
-  batchedToPerIdP99: Math.round((p99Of('batched') / p99Of('per-id')) * 100) / 100,
+  batchedToPerIdP99: ratio(p99Of('batched'), p99Of('per-id')),
 };
 
 results.durationSeconds = Math.round((Date.now() - t0) / 1000);
