@@ -132,9 +132,10 @@ export class TaskctlClient {
    * One long poll on `ids`: resolves as soon as any is cancelled (with those ids) or with none when the
    * server's watch timeout passes. Gives up itself `CLIENT_TIMEOUT_MARGIN_MS` after the timeout. With
    * `parents`, a cancel of any of them (or of their ancestors) answers every id, each with a record whose
-   * `parent` names the cancelled ancestor.
+   * `parent` names the cancelled ancestor. With `keep`, asks the server to keep the ids as a watch session;
+   * `replaces` names an earlier session of this client's that the server may then end.
    */
-  watch(ids: readonly string[], options: { timeoutMs?: number; signal?: AbortSignal; worker?: WorkerIdentity; parents?: readonly string[]; keep?: boolean } = {}): Promise<WatchReply> {
+  watch(ids: readonly string[], options: { timeoutMs?: number; signal?: AbortSignal; worker?: WorkerIdentity; parents?: readonly string[]; keep?: boolean; replaces?: string } = {}): Promise<WatchReply> {
     const timeoutMs = options.timeoutMs ?? DEFAULT_WATCH_TIMEOUT_MS;
     ids.forEach(checkTaskId);
     options.parents?.forEach(checkTaskId);
@@ -151,6 +152,7 @@ export class TaskctlClient {
         // Sent only when there are some: a server older than parents refuses the key.
         ...(options.parents && options.parents.length > 0 ? { parents: options.parents } : {}),
         ...(options.keep ? { keep: true } : {}),
+        ...(options.replaces !== undefined ? { replaces: options.replaces } : {}),
       }),
       signal: options.signal,
       timeoutMs: timeoutMs + CLIENT_TIMEOUT_MARGIN_MS,

@@ -1,6 +1,6 @@
 import { type BackoffPolicy, DEFAULT_BACKOFF, backoffDelay } from '../core/backoff.ts';
-import { DEFAULT_WATCH_TIMEOUT_MS, SESSION_MIN_IDS } from '../protocol/limits.ts';
-import type { CancelRecordReply } from '../protocol/schemas.ts';
+import { DEFAULT_WATCH_TIMEOUT_MS, MIN_WATCH_TIMEOUT_MS, SESSION_MIN_IDS } from '../protocol/limits.ts';
+import type { CancelRecordReply, WatchReply } from '../protocol/schemas.ts';
 import { reasonViaParent, type WorkerIdentity } from '../core/task-status.ts';
 import { ClientError, type TaskctlClient } from './client.ts';
 import { sleep } from './sleep.ts';
@@ -31,10 +31,10 @@ export interface WatchLoopOptions {
 }
 
 /**
- * Keeps one long poll open for a changing set of task ids, and never gives up on the network: any failure
+ * Keeps a long poll open for a changing set of task ids, and never gives up on the network: any failure
  * is retried with capped, jittered backoff. Each id is reported cancelled at most once, then dropped. With
  * many ids it asks the server to keep them as a watch session: each later poll then names the session and
- * what changed, instead of sending every id again.
+ * what changed, instead of sending every id again, and two polls are held at once.
  */
 export class WatchLoop {
   readonly #client: TaskctlClient;
@@ -51,6 +51,8 @@ export class WatchLoop {
   readonly #removed = new Set<string>();
   /** Cleared when the server refused to keep a session (a server from before sessions). */
   #askForSession = true;
+  /** A session given up after a failed poll: the next watch sends the ids again and asks the server to end it. */
+  #replaces: string | undefined;
 
   constructor(client: TaskctlClient, ids: Iterable<string>, options: WatchLoopOptions = {}) {
     this.#client = client;
@@ -98,43 +100,36 @@ export class WatchLoop {
           reachable = true;
           markUp();
         }
-        const removing = [...this.#removed];
+        if (this.#session !== undefined) {
+          await this.#pollSession(this.#session, stop, markUp);
+          continue;
+        }
         const keep = this.#askForSession && this.#ids.size >= SESSION_MIN_IDS;
-        const reply =
-          this.#session !== undefined
-            ? await this.#client.watchSession(this.#session, { remove: removing, watching: this.#ids.size + removing.length, timeoutMs: this.#watchTimeoutMs, signal: stop })
-            : await this.#client.watch([...this.#ids], {
-                timeoutMs: this.#watchTimeoutMs,
-                signal: stop,
-                ...(this.#worker ? { worker: this.#worker } : {}),
-                ...(this.#parents.length > 0 ? { parents: this.#parents } : {}),
-                ...(keep ? { keep: true } : {}),
-              });
-        for (const id of removing) this.#removed.delete(id);
+        const reply = await this.#client.watch([...this.#ids], {
+          timeoutMs: this.#watchTimeoutMs,
+          signal: stop,
+          ...(this.#worker ? { worker: this.#worker } : {}),
+          ...(this.#parents.length > 0 ? { parents: this.#parents } : {}),
+          ...(keep ? { keep: true, ...(this.#replaces !== undefined ? { replaces: this.#replaces } : {}) } : {}),
+        });
         this.#session = reply.session;
+        this.#replaces = undefined;
         markUp();
-        this.#listener.answered?.();
-        for (const record of reply.records) {
-          if (!this.#ids.delete(record.id)) continue;
-          this.#listener.cancelled?.(record);
-        }
-        // An ancestor's cancel: every other id it lists is stopped by it.
-        if (reply.parent) {
-          const { id: parent, ...times } = reply.parent;
-          for (const id of reply.cancelled) {
-            if (!this.#ids.delete(id)) continue;
-            this.#listener.cancelled?.({ ...times, id, reason: reasonViaParent(reply.parent), parent });
-          }
-        }
+        this.#heard(reply);
       } catch (error) {
         if (stop.aborted) break;
         const clientError = error instanceof ClientError ? error : new ClientError('protocol', (error as Error)?.message ?? String(error));
         if (clientError.fatal || clientError.code === 'invalid_parents') throw clientError;
         // The session ended on the server (it restarted, or another server answers): send the ids again, now.
         if (clientError.code === 'session_unknown') {
-          this.#session = undefined;
-          this.#removed.clear();
+          this.#forgetSession();
           continue;
+        }
+        // Any other failure of a poll may have lost its answer on the way, and the server took the cancels
+        // it carried out of the session: only the ids sent again are sure to bring them back.
+        if (this.#session !== undefined) {
+          this.#replaces = this.#session;
+          this.#forgetSession();
         }
         // A server from before sessions refuses the request for one: ask it the old way from now on.
         if (clientError.code === 'invalid_request' && this.#askForSession && this.#session === undefined && /keep/.test(clientError.message)) {
@@ -150,5 +145,57 @@ export class WatchLoop {
         await sleep(delay, stop);
       }
     }
+  }
+
+  /**
+   * Polls session `session` twice at once until it has nothing left to watch or `stop` aborts, so that while
+   * one poll's answer travels and the next is sent, the other is held for the next cancel. Rejects with the
+   * first failure, once the other poll has ended too.
+   */
+  async #pollSession(session: string, stop: AbortSignal, answered: () => void): Promise<void> {
+    const pair = new AbortController();
+    const signal = AbortSignal.any([stop, pair.signal]);
+    let failure: unknown;
+    const poll = async (firstTimeoutMs: number) => {
+      let timeoutMs = firstTimeoutMs;
+      try {
+        while (!signal.aborted && this.#ids.size > 0 && this.#session === session) {
+          const removing = [...this.#removed];
+          this.#removed.clear();
+          const reply = await this.#client.watchSession(session, { remove: removing, watching: this.#ids.size + removing.length, timeoutMs, signal });
+          timeoutMs = this.#watchTimeoutMs;
+          answered();
+          this.#heard(reply);
+        }
+      } catch (error) {
+        failure ??= error;
+        pair.abort();
+      }
+    };
+    // The second poll's first wait is half as long, so that the two do not time out (and leave) together.
+    await Promise.all([poll(this.#watchTimeoutMs), poll(Math.max(MIN_WATCH_TIMEOUT_MS, Math.round(this.#watchTimeoutMs / 2)))]);
+    if (failure !== undefined) throw failure;
+  }
+
+  /** Reports what an answer says was cancelled, each id once. */
+  #heard(reply: WatchReply): void {
+    this.#listener.answered?.();
+    for (const record of reply.records) {
+      if (!this.#ids.delete(record.id)) continue;
+      this.#listener.cancelled?.(record);
+    }
+    // An ancestor's cancel: every other id it lists is stopped by it.
+    if (reply.parent) {
+      const { id: parent, ...times } = reply.parent;
+      for (const id of reply.cancelled) {
+        if (!this.#ids.delete(id)) continue;
+        this.#listener.cancelled?.({ ...times, id, reason: reasonViaParent(reply.parent), parent });
+      }
+    }
+  }
+
+  #forgetSession(): void {
+    this.#session = undefined;
+    this.#removed.clear();
   }
 }

@@ -75,6 +75,12 @@ export const watchRequestSchema = z.strictObject({
    * session instead of the ids (see watchSessionRequestSchema). A server may decline (few ids, say).
    */
   keep: z.literal(true).optional(),
+  /**
+   * A watch session of this client's that this watch takes the place of: the server ends it, so its ids
+   * stop counting against the cap. Sent by a worker whose poll of that session failed and which therefore
+   * sends its ids again (an answer lost on the way may have carried a cancel).
+   */
+  replaces: z.string().min(1).max(64).optional(),
 });
 
 /**

@@ -15,15 +15,25 @@ const BIG_WATCH_END_IDS = 1_000;
 // A watch session is kept for this long without a poll, unless told otherwise: the worker polls again at
 // once after each answer, and after a network failure within its backoff (5 s at most).
 const SESSION_IDLE_MS = 60_000;
+// Polls of one session held at once. Two, as BOSH holds two requests: while the worker re-polls after an
+// answer, its other poll is there for the next cancel, so a cancel never waits a round trip in the mailbox.
+// A poll beyond these ends the oldest.
+const SESSION_POLLS = 2;
 
 /** What a session's poll answers: a wait's result, and when an ancestor's cancel stopped them, the ids it stopped. */
 export interface SessionResult extends WaitResult {
   readonly stopped?: readonly string[];
 }
 
+/** A poll of a session held open: `answer` ends it with cancels, `release` without (shutdown, a newer poll). */
+interface HeldPoll {
+  readonly answer: (result: SessionResult) => void;
+  readonly release: () => void;
+}
+
 /**
  * A worker's watch kept between its polls: its ids stay registered (a WatchSet), so a cancel that lands
- * between two polls waits in `mailbox` for the next, and a poll costs what changed, not the ids held.
+ * while no poll is held waits in `mailbox` for the next, and a poll costs what changed, not the ids held.
  */
 interface Session {
   readonly id: string;
@@ -33,10 +43,8 @@ interface Session {
   held: number;
   /** Cancels not yet delivered to a poll. */
   mailbox: { cancelled: CancelRecord[]; parent?: CancelRecord; stopped?: string[]; cancelArrivedAt?: number } | undefined;
-  /** The poll held now, if any: answering it ends it. */
-  answer: ((result: SessionResult) => void) | undefined;
-  /** Ends the held poll without cancels (shutdown, a removed token). */
-  release: (() => void) | undefined;
+  /** The polls held now, oldest first: a cancel answers the oldest. */
+  readonly polls: HeldPoll[];
   idleTimer: ReturnType<typeof setTimeout> | undefined;
 }
 
@@ -198,21 +206,27 @@ export class WatchHolder {
     // The set calls back only later (never while being made), by when `session` is there.
     let session!: Session;
     const set = this.#options.canceler.watchSet(ids, (result) => this.#sessionCancelled(session, result), ancestors);
-    session = { id, tokenId, set, held, mailbox: undefined, answer: undefined, release: undefined, idleTimer: undefined };
+    session = { id, tokenId, set, held, mailbox: undefined, polls: [], idleTimer: undefined };
     this.#sessions.set(id, session);
     this.#idle(session);
     return id;
   }
 
+  /** Ends session `name` if this token holds it: its worker sent the ids again instead of polling it. */
+  endSession(name: string, tokenId: string | undefined): void {
+    const session = this.#sessions.get(name);
+    if (session && session.tokenId === tokenId) this.#closeSession(session);
+  }
+
   /**
    * A poll of session `name`: takes `remove` out of it, then answers `onResult` with what was cancelled
-   * since the last poll, at once, or holds until a cancel, the timeout or the client's departure. 409
+   * and not yet answered, at once, or holds until a cancel, the timeout or the client's departure. 409
    * session_unknown when there is no such session (for this token).
    */
   pollSession(name: string, tokenId: string | undefined, remove: readonly string[], res: ServerResponse, timeoutMs: number, onResult: (result: SessionResult) => void): void {
     const session = this.#sessions.get(name);
     if (!session || session.tokenId !== tokenId) throw new HttpError('session_unknown', 'no such watch session here (it ended, or another server keeps it): send the ids again');
-    if (session.answer) session.release?.();
+    if (session.polls.length >= SESSION_POLLS) session.polls[0]!.release();
     this.#leaveSession(session, remove.filter((id) => session.set.ids.has(id)));
     clearTimeout(session.idleTimer);
     if (session.mailbox || session.set.ids.size === 0) {
@@ -222,7 +236,7 @@ export class WatchHolder {
       return;
     }
     if (this.#open + (this.#options.alsoHeld?.() ?? 0) >= this.#options.maxOpenWatches) {
-      this.#idle(session);
+      if (session.polls.length === 0) this.#idle(session);
       this.#options.metrics.rejectedWatches.inc();
       throw new HttpError('too_many_watches', `this server holds ${this.#options.maxOpenWatches} watches already; retry shortly`, { 'retry-after': '1' });
     }
@@ -233,8 +247,7 @@ export class WatchHolder {
       ended = true;
       clearTimeout(timer);
       res.off('close', left);
-      session.answer = undefined;
-      session.release = undefined;
+      session.polls.splice(session.polls.indexOf(poll), 1);
       this.#open--;
       this.#answerPoll(session, result, outcome, onResult);
     };
@@ -242,12 +255,12 @@ export class WatchHolder {
     // 'close' before the answer is written means the client left.
     const left = () => end({ cancelled: [] }, 'gone');
     res.on('close', left);
-    session.answer = (result) => end(result, 'cancelled');
-    session.release = left;
+    const poll: HeldPoll = { answer: (result) => end(result, 'cancelled'), release: left };
+    session.polls.push(poll);
     if (this.#closing) res.shouldKeepAlive = false;
   }
 
-  /** A cancel among a session's ids: it leaves the session, and goes to the held poll, or waits for the next. */
+  /** A cancel among a session's ids: it leaves the session, and goes to the oldest held poll, or waits for the next. */
   #sessionCancelled(session: Session, result: WaitResult): void {
     const mailbox = (session.mailbox ??= { cancelled: [] });
     mailbox.cancelled.push(...result.cancelled);
@@ -256,9 +269,10 @@ export class WatchHolder {
     // An ancestor's cancel stops every id: the session has nothing left to watch once it is delivered.
     if (result.parent) mailbox.stopped = [...new Set([...(mailbox.stopped ?? []), ...session.set.ids])];
     this.#leaveSession(session, result.parent ? [...session.set.ids] : result.cancelled.map((r) => r.id));
-    if (session.answer) {
+    const poll = session.polls[0];
+    if (poll) {
       session.mailbox = undefined;
-      session.answer(mailbox);
+      poll.answer(mailbox);
     }
   }
 
@@ -267,7 +281,7 @@ export class WatchHolder {
     this.#counted(delivered ? 'cancelled' : outcome);
     // Nothing left to watch (all cancelled, or an ancestor was): the session ends with this answer.
     if (session.set.ids.size === 0 || result.parent) this.#closeSession(session);
-    else if (this.#sessions.has(session.id)) this.#idle(session);
+    else if (this.#sessions.has(session.id) && session.polls.length === 0) this.#idle(session);
     onResult(result);
   }
 
@@ -290,7 +304,7 @@ export class WatchHolder {
   #closeSession(session: Session): void {
     if (!this.#sessions.delete(session.id)) return;
     clearTimeout(session.idleTimer);
-    session.release?.();
+    for (const poll of [...session.polls]) poll.release();
     session.set.close();
     this.#options.tracker.watchEnded([...session.set.ids]);
     this.#heldIdsChange(-session.held);

@@ -3,13 +3,14 @@ import type { AddressInfo } from 'node:net';
 
 /**
  * A real TCP proxy in front of a server, for cutting a worker off: cut() resets every connection and
- * refuses new ones until restore().
+ * refuses new ones until restore(); dropNextReply() loses the server's next bytes on the way.
  */
 export class TcpProxy {
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
   readonly #clients = new Set<Socket>();
   #cut = false;
+  #dropNext: (() => void) | undefined;
   /** Connections accepted since start (refused ones while cut are not counted). */
   accepted = 0;
 
@@ -35,8 +36,24 @@ export class TcpProxy {
           proxy.#sockets.delete(a);
           b.destroy();
         });
-        a.pipe(b);
+        if (a === client) a.pipe(b);
       }
+      // Server to client by hand, so that a reply can be lost: dropped, and its connection reset.
+      upstream.on('data', (chunk: Buffer) => {
+        const dropped = proxy.#dropNext;
+        if (dropped) {
+          proxy.#dropNext = undefined;
+          client.resetAndDestroy();
+          upstream.destroy();
+          dropped();
+          return;
+        }
+        if (!client.write(chunk)) {
+          upstream.pause();
+          client.once('drain', () => upstream.resume());
+        }
+      });
+      upstream.on('end', () => client.end());
     });
     proxy = new TcpProxy(server);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -55,6 +72,14 @@ export class TcpProxy {
   cut(): void {
     this.#cut = true;
     for (const socket of this.#sockets) socket.destroy();
+  }
+
+  /**
+   * The next bytes any server sends (a reply already written, as far as the server can tell) never reach
+   * the client: its connection is reset instead. Resolves when that happened.
+   */
+  dropNextReply(): Promise<void> {
+    return new Promise((resolve) => (this.#dropNext = resolve));
   }
 
   restore(): void {

@@ -9,6 +9,7 @@ import { WatchLoop } from '../../src/client/watch-loop.ts';
 import { SESSION_MIN_IDS } from '../../src/protocol/limits.ts';
 import { FakeServer, TASKCTL_HEADERS } from '../helpers/fake-server.ts';
 import { eventually, startTestServer } from '../helpers/server.ts';
+import { TcpProxy } from '../helpers/tcp-proxy.ts';
 
 const many = (prefix: string, n = SESSION_MIN_IDS + 44) => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
 const post = (url: string, body: unknown) => fetch(`${url}/v1/watch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -38,6 +39,34 @@ test('a kept watch names its session; polls by name answer cancels made during a
     const quiet = await (await post(server.url, { session: first.session, timeout: '200ms' })).json();
     assert.equal(quiet.cancelled, []);
     assert.is(await watchedIds(server.url), ids.length - 2, 'cancelled ids left the session');
+  } finally {
+    await server.close();
+  }
+});
+
+test('a session holds two polls: a cancel answers the oldest and the other waits for the next; a third poll ends the oldest', async () => {
+  const server = await startTestServer({ watchTimeoutMs: 5_000 });
+  try {
+    const { session } = await (await post(server.url, { ids: many('two'), timeout: '100ms', keep: true })).json();
+    const poll = () => post(server.url, { session, timeout: '5s' }).then((r) => r.json());
+    const first = poll();
+    await eventually(() => server.openWatches() === 1, 'the first poll to be held');
+    const second = poll();
+    await eventually(() => server.openWatches() === 2, 'both polls to be held');
+    await server.canceler.cancel('two-1');
+    assert.equal((await first).cancelled, ['two-1'], 'the oldest poll answers');
+    assert.is(server.openWatches(), 1, 'the other is still held, for the next cancel while the worker polls again');
+    await server.canceler.cancel('two-2');
+    assert.equal((await second).cancelled, ['two-2']);
+    const [a, b] = [poll(), poll()];
+    await eventually(() => server.openWatches() === 2, 'two more polls to be held');
+    const c = poll();
+    assert.equal((await a).cancelled, [], 'a third poll ends the oldest, without cancels');
+    await eventually(() => server.openWatches() === 2, 'the newer two held');
+    await server.canceler.cancel('two-3');
+    assert.equal((await b).cancelled, ['two-3']);
+    await server.canceler.cancel('two-4');
+    assert.equal((await c).cancelled, ['two-4']);
   } finally {
     await server.close();
   }
@@ -105,6 +134,8 @@ test('WatchLoop: with many ids the polls after the first carry the session and w
         res.writeHead(reply.statusCode ?? 502, reply.headers);
         reply.pipe(res);
       });
+      // A poll still held when the test ends is cut with the server: that is the end, not a failure.
+      upstream.on('error', () => res.destroy());
       upstream.end(body);
     });
   });
@@ -165,6 +196,35 @@ test('WatchLoop: a server that forgot the session (restarted) gets the ids again
     await running;
     client.close();
     await second?.close();
+  }
+});
+
+test('WatchLoop: an answer lost on the way (its connection reset) is not a cancel lost: the ids go again, the old session ends', async () => {
+  const server = await startTestServer({ watchTimeoutMs: 5_000 });
+  const proxy = await TcpProxy.start(server.port);
+  const client = new TaskctlClient({ server: proxy.url });
+  const ids = many('lost');
+  const heard: string[] = [];
+  const loop = new WatchLoop(client, ids, { watchTimeoutMs: 5_000, backoff: { baseMs: 20, capMs: 100 }, listener: { cancelled: (r) => heard.push(r.id) } });
+  const stop = new AbortController();
+  const running = loop.run(stop.signal);
+  try {
+    await eventually(() => server.openWatches() === 1, 'the first watch to be held');
+    // Answered, so the worker knows its session (an answer lost before that leaves one it cannot name).
+    await server.canceler.cancel('lost-1');
+    await eventually(() => heard.includes('lost-1') && server.openWatches() === 2, 'the first cancel, and both polls of the session held');
+    // The server answers the held poll with lost-3 and takes it out of the session; the answer never arrives.
+    const dropped = proxy.dropNextReply();
+    await server.canceler.cancel('lost-3', { reason: 'while the answer was lost' });
+    await dropped;
+    await eventually(() => heard.includes('lost-3'), 'the cancel whose answer was lost');
+    assert.is(await watchedIds(server.url), ids.length - 2, 'the old session was ended, not left holding its ids until it expires');
+  } finally {
+    stop.abort();
+    await running;
+    client.close();
+    await proxy.close();
+    await server.close();
   }
 });
 

@@ -80,7 +80,9 @@ export function watchRoutes(app: AppContext): Route[] {
       });
     });
 
-  const answer = async (ctx: RequestContext, ids: readonly string[], requestedMs: number | undefined, worker?: WorkerIdentity, parents?: readonly string[], keep = false) => {
+  const answer = async (ctx: RequestContext, ids: readonly string[], requestedMs: number | undefined, worker?: WorkerIdentity, parents?: readonly string[], keep = false, replaces?: string) => {
+    // The worker's old session ends first, so its ids are not counted twice against the cap.
+    if (replaces !== undefined) app.watches.endSession(replaces, ctx.caller.tokenId);
     // Setting up a watch on thousands of ids takes milliseconds: it takes its turn like any heavy work.
     if (ids.length >= BIG_WATCH_IDS) {
       await nextTurn();
@@ -132,7 +134,7 @@ export function watchRoutes(app: AppContext): Route[] {
           return;
         }
         const body = parseInput(watchRequestSchema, json);
-        await answer(ctx, body.ids, body.timeout, body.worker, body.parents, body.keep === true);
+        await answer(ctx, body.ids, body.timeout, body.worker, body.parents, body.keep === true, body.replaces);
       },
     },
   ];
