@@ -1,11 +1,24 @@
 // The bench's load generator: a process of its own, so its CPU is not the server's. The orchestrator
 // (run.ts) sends it one scenario at a time over IPC and gets the measurements back.
 import { Agent, request } from 'node:http';
+import { type AddressInfo, connect, createServer } from 'node:net';
 
 interface Stats { count: number; p50: number; p90: number; p99: number; max: number }
 
 export type Scenario =
-  | { kind: 'latency'; url: string; ids: string[]; mode: 'per-id' | 'batched'; batchWorkers: number; cancelConcurrency: number; memoryOnly?: boolean }
+  | {
+      kind: 'latency';
+      url: string;
+      ids: string[];
+      mode: 'per-id' | 'batched';
+      batchWorkers: number;
+      cancelConcurrency: number;
+      memoryOnly?: boolean;
+      /** Polls of each session held at once (taskctl work holds 2). */
+      pollsPerSession?: number;
+      /** Watches go through a link that delays every chunk this long each way; cancels go direct. */
+      linkDelayMs?: number;
+    }
   | { kind: 'throughput'; url: string; what: 'watch-cancelled' | 'cancel'; concurrency: number; durationMs: number; idPrefix: string }
   | { kind: 'fanout'; url: string; id: string; watchers: number }
   | { kind: 'flood'; url: string; watches: number; idsPerWatch: number; pagers: number; prefix: string }
@@ -34,6 +47,25 @@ function stats(values: number[]): Stats {
   return { count: sorted.length, p50: round(at(0.5)), p90: round(at(0.9)), p99: round(at(0.99)), max: round(sorted.at(-1) ?? 0) };
 }
 
+/**
+ * A TCP link to `url` that delays every chunk by `delayMs` each way, in order: a network with a round trip
+ * of twice that, where the time a re-poll takes to reach the server shows.
+ */
+async function delayedLink(url: string, delayMs: number): Promise<string> {
+  const target = new URL(url);
+  const link = createServer((client) => {
+    const upstream = connect(Number(target.port), target.hostname);
+    for (const [from, to] of [[client, upstream], [upstream, client]] as const) {
+      // Timers of one duration fire in the order they were set: the bytes keep their order.
+      from.on('data', (chunk) => setTimeout(() => to.destroyed || to.write(chunk), delayMs));
+      from.on('close', () => setTimeout(() => to.destroy(), delayMs));
+      from.on('error', () => {});
+    }
+  });
+  await new Promise<void>((resolve) => link.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(link.address() as AddressInfo).port}`;
+}
+
 const waitForGo = () => new Promise<void>((resolve) => process.once('message', () => resolve()));
 
 /** Opens watches, tells the orchestrator, waits for "go", then cancels them and times each answer. */
@@ -45,12 +77,13 @@ async function latency(s: Extract<Scenario, { kind: 'latency' }>) {
   // Each per-id watch needs a connection of its own; open them a few hundred at a time so the
   // listen backlog never overflows (an overflow costs a 1s SYN retry and would skew nothing but set-up).
   const watchAgent = new Agent({ keepAlive: true, maxSockets: Infinity });
+  const watchUrl = s.linkDelayMs ? await delayedLink(s.url, s.linkDelayMs) : s.url;
   if (s.mode === 'per-id') {
     for (let i = 0; i < s.ids.length; i += 250) {
       const opening = s.ids.slice(i, i + 250).map(
         (id) =>
           new Promise<void>((resolve, reject) => {
-            const req = request(`${s.url}/watch-task/${id}`, { agent: watchAgent }, (res) => {
+            const req = request(`${watchUrl}/watch-task/${id}`, { agent: watchAgent }, (res) => {
               res.resume();
               res.on('end', () => answered.get(id)!(performance.now()));
             });
@@ -69,24 +102,28 @@ async function latency(s: Extract<Scenario, { kind: 'latency' }>) {
     };
     for (let w = 0; w < s.batchWorkers; w++) {
       const remaining = new Set(s.ids.slice(w * per, (w + 1) * per));
+      // As `taskctl work` does: the first watch asks the server to keep the ids as a session; then two polls
+      // (pollsPerSession) name the session at once, each sent again as soon as it is answered (a session the
+      // server forgot means the ids again).
+      let session: string | undefined;
+      const watch = async (body: object) => {
+        const reply = await send(`${watchUrl}/v1/watch`, 'POST', JSON.stringify(body), watchAgent);
+        const at = performance.now();
+        if (reply.status === 409) return void (session = undefined);
+        const answer = JSON.parse(reply.text) as { cancelled: string[]; session?: string };
+        session = answer.session;
+        for (const id of answer.cancelled) {
+          remaining.delete(id);
+          answered.get(id)?.(at);
+        }
+      };
+      const poll = async (current: string) => {
+        while (remaining.size > 0 && session === current) await watch({ session: current, timeout: '5m' });
+      };
       void (async () => {
-        // As `taskctl work` does: the first watch asks the server to keep the ids as a session, and every
-        // later poll names the session (a session the server forgot means the ids again).
-        let session: string | undefined;
         while (remaining.size > 0) {
-          const body = session ? { session, timeout: '5m' } : { ids: [...remaining], timeout: '5m', keep: true };
-          const reply = await send(`${s.url}/v1/watch`, 'POST', JSON.stringify(body), watchAgent);
-          const at = performance.now();
-          if (reply.status === 409) {
-            session = undefined;
-            continue;
-          }
-          const answer = JSON.parse(reply.text) as { cancelled: string[]; session?: string };
-          session = answer.session;
-          for (const id of answer.cancelled) {
-            remaining.delete(id);
-            answered.get(id)?.(at);
-          }
+          if (session === undefined) await watch({ ids: [...remaining], timeout: '5m', keep: true });
+          else await Promise.all(Array.from({ length: s.pollsPerSession ?? 2 }, () => poll(session!)));
         }
       })().catch(ended);
     }

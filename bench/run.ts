@@ -30,7 +30,7 @@ async function waitForOpenWatches(url: string, n: number): Promise<void> {
 }
 
 // 1 and 2: cancel -> watcher latency, and memory per open watch.
-async function latencyAndMemory(n: number, mode: 'per-id' | 'batched', cancelConcurrency: number, memoryOnly = false, batchWorkers = 4, store = 'memory') {
+async function latencyAndMemory(n: number, mode: 'per-id' | 'batched', cancelConcurrency: number, memoryOnly = false, batchWorkers = 4, store = 'memory', link: { linkDelayMs?: number; pollsPerSession?: number } = {}) {
   const server = await startServer(store === 'sqlite' ? `sqlite:${join(scratch, `mem-${serial}.db`)}` : store);
   const client = startClient();
   await sleep(200);
@@ -40,7 +40,7 @@ async function latencyAndMemory(n: number, mode: 'per-id' | 'batched', cancelCon
   serial++;
   const result = await ask<{ latencyMs: Record<string, number>; totalMs: number; clientCpuPercent: number }>(
     client,
-    { kind: 'latency', url: server.url, ids, mode, batchWorkers, cancelConcurrency, memoryOnly },
+    { kind: 'latency', url: server.url, ids, mode, batchWorkers, cancelConcurrency, memoryOnly, ...link },
     async () => {
       await waitForOpenWatches(server.url, mode === 'per-id' ? n : batchWorkers);
       await sleep(300);
@@ -50,7 +50,7 @@ async function latencyAndMemory(n: number, mode: 'per-id' | 'batched', cancelCon
   client.kill();
   await server.stop();
   const bytesPerWatch = Math.round(((held - idle) * 1024) / n);
-  return { n, mode, store, cancelConcurrency, ...result, serverRssIdleMb: Math.round(idle / 1024), serverRssHeldMb: Math.round(held / 1024), bytesPerWatchedId: bytesPerWatch };
+  return { n, mode, store, cancelConcurrency, ...link, ...result, serverRssIdleMb: Math.round(idle / 1024), serverRssHeldMb: Math.round(held / 1024), bytesPerWatchedId: bytesPerWatch };
 }
 
 /** The same held per-id watches on the bare node:http baseline, which holds each request unanswered. */
@@ -152,6 +152,19 @@ for (const n of sizes) {
   }
 }
 results.latency = latency;
+
+// The same through a link that delays each chunk 2 ms each way (cancels go direct): a batched watch with
+// one poll at a time leaves its next cancel waiting while the re-poll crosses the link; two polls do not.
+const linkIds = quick ? 1_200 : 2_000;
+const linkDelayMs = 2;
+const overLink: Array<{ label: string; latencyMs: Record<string, number> }> = [];
+for (const [label, mode, pollsPerSession] of [['per-id', 'per-id', undefined], ['batched, 1 poll per session', 'batched', 1], ['batched, 2 polls per session', 'batched', 2]] as const) {
+  log(`latency over a ${linkDelayMs} ms link: ${linkIds} ${label}, one at a time`);
+  const r = await latencyAndMemory(linkIds, mode, 1, false, 4, 'memory', { linkDelayMs, ...(pollsPerSession ? { pollsPerSession } : {}) });
+  overLink.push({ label, latencyMs: r.latencyMs });
+  row('cancel->watcher', `${linkIds} ${label}, ${linkDelayMs} ms link each way`, `p50 ${r.latencyMs.p50} p90 ${r.latencyMs.p90} p99 ${r.latencyMs.p99} max ${r.latencyMs.max} ms`, '');
+}
+results.latencyOverLink = { linkDelayMs, ids: linkIds, runs: overLink };
 
 // Memory per held per-id watch, at as many as one process may hold (the open-file limit, ulimit -n, caps
 // it: 20,000 here), on the default store (sqlite), beside the bare node:http server holding as many.
@@ -258,6 +271,9 @@ results.targets = {
   versionToNode: start.versionToNode,
   serveToFirstPingMs: start.serveToFirstPingMsMedian,
   batchedToPerIdP99: ratio(p99Of('batched'), p99Of('per-id')),
+  // Over the 2 ms link, where a re-poll's trip shows: two polls per session against per-id, and one.
+  batchedToPerIdP99OverLink: ratio(overLink[2]!.latencyMs.p99!, overLink[0]!.latencyMs.p99!),
+  batchedOnePollToPerIdP99OverLink: ratio(overLink[1]!.latencyMs.p99!, overLink[0]!.latencyMs.p99!),
 };
 
 results.durationSeconds = Math.round((Date.now() - t0) / 1000);
