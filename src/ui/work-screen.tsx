@@ -1,6 +1,7 @@
 import { Box, Text } from 'ink';
 import { formatDuration } from '../core/duration.ts';
 import type { ConnectionView } from '../client/connection.ts';
+import { SESSION_MIN_IDS } from '../protocol/limits.ts';
 import { countByState, FINAL_STATES, type TaskState, type TaskView, type WorkState } from '../worker/work-state.ts';
 import { segment, type Segment } from './line-layout.ts';
 import { frameHeight, isTooSmall, TooSmall } from './screen-size.tsx';
@@ -74,7 +75,7 @@ export function WorkScreen({ state, now, columns, rows }: WorkScreenProps) {
       {down ? (
         <StatusLine width={columns} segments={[segment({ text: `  ${down}`, color: 'red' })]} />
       ) : (
-        <StatusLine width={columns} segments={[segment({ text: `  watching ${tasks.length} task${tasks.length === 1 ? '' : 's'} over one connection`, dimColor: true })]} />
+        <StatusLine width={columns} segments={[segment({ text: `  watching ${tasks.length} task${tasks.length === 1 ? '' : 's'} over ${tasks.length >= SESSION_MIN_IDS ? 'two connections' : 'one connection'}`, dimColor: true })]} />
       )}
       <StatusLine width={columns} segments={(Object.keys(counts) as TaskState[]).map((s) => segment(`${counts[s]} ${TASK_STATE_STYLE[s].label}`))} />
       <Table columns={taskColumns(showPid)} rows={shown.map((task) => taskRow(task, now, showPid))} width={columns} />

@@ -53,10 +53,10 @@ const OUTCOME: Partial<Record<TaskState, TaskOutcome>> = {
 };
 
 /**
- * Watches every task with one long poll and, in command mode, runs one command per task, stopping it when
- * its task is cancelled or times out. Resolves with the exit code once every task has ended. Whatever goes
- * wrong inside, no command it started outlives it: each is stopped (SIGTERM, SIGKILL after the grace)
- * before the error goes on to the caller.
+ * Watches every task with one long poll (two at once, of a watch session, for many tasks) and, in command
+ * mode, runs one command per task, stopping it when its task is cancelled or times out. Resolves with the
+ * exit code once every task has ended. Whatever goes wrong inside, no command it started outlives it: each
+ * is stopped (SIGTERM, SIGKILL after the grace) before the error goes on to the caller.
  */
 export async function runWork(options: WorkOptions): Promise<number> {
   const processes = new Map<string, TaskProcess>();

@@ -15,14 +15,21 @@ const many = (prefix: string, n = SESSION_MIN_IDS + 44) => Array.from({ length: 
 const post = (url: string, body: unknown) => fetch(`${url}/v1/watch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 const watchedIds = async (url: string) => Number(/^taskctl_watched_ids (\d+)$/m.exec(await (await fetch(`${url}/metrics`)).text())![1]);
 
-test('a kept watch names its session; polls by name answer cancels made during and between them, once each', async () => {
+test('a kept watch is answered at once with its session; polls by name answer cancels made during and between them, once each', async () => {
   const server = await startTestServer({ watchTimeoutMs: 5_000 });
   try {
     const ids = many('s');
-    const first = await (await post(server.url, { ids, timeout: '200ms', keep: true })).json();
+    await server.canceler.cancel('s-1', { reason: 'before' });
+    // Not held for its 30 s: the request that makes a session is answered with its name.
+    const opening = await fetch(`${server.url}/v1/watch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ids, timeout: '30s', keep: true }), signal: AbortSignal.timeout(2_000) });
+    const first = await opening.json();
     assert.equal(first.cancelled, []);
     assert.type(first.session, 'string');
-    assert.is(await watchedIds(server.url), ids.length, 'the session holds the ids between polls');
+    assert.is(await watchedIds(server.url), ids.length - 1, 'the session holds the ids between polls');
+    // A cancel made before the session: the first poll answers it at once.
+    const early = await (await post(server.url, { session: first.session, timeout: '5s' })).json();
+    assert.equal(early.cancelled, ['s-1']);
+    assert.is(early.records[0].reason, 'before');
     // During a poll.
     const held = post(server.url, { session: first.session, timeout: '5s' }).then((r) => r.json());
     await eventually(() => server.openWatches() === 1, 'the poll to be held');
@@ -38,7 +45,7 @@ test('a kept watch names its session; polls by name answer cancels made during a
     // Each once: the next poll waits (and times out) instead of answering them again.
     const quiet = await (await post(server.url, { session: first.session, timeout: '200ms' })).json();
     assert.equal(quiet.cancelled, []);
-    assert.is(await watchedIds(server.url), ids.length - 2, 'cancelled ids left the session');
+    assert.is(await watchedIds(server.url), ids.length - 3, 'cancelled ids left the session');
   } finally {
     await server.close();
   }
@@ -147,7 +154,7 @@ test('WatchLoop: with many ids the polls after the first carry the session and w
   const stop = new AbortController();
   const running = loop.run(stop.signal);
   try {
-    await eventually(() => server.openWatches() === 1, 'the first watch');
+    await eventually(() => server.openWatches() === 2, 'the session (answered at once) and its two polls');
     await server.canceler.cancel('loop-3');
     await eventually(() => heard.includes('loop-3'), 'the cancel to be heard');
     loop.remove('loop-9');
@@ -209,16 +216,13 @@ test('WatchLoop: an answer lost on the way (its connection reset) is not a cance
   const stop = new AbortController();
   const running = loop.run(stop.signal);
   try {
-    await eventually(() => server.openWatches() === 1, 'the first watch to be held');
-    // Answered, so the worker knows its session (an answer lost before that leaves one it cannot name).
-    await server.canceler.cancel('lost-1');
-    await eventually(() => heard.includes('lost-1') && server.openWatches() === 2, 'the first cancel, and both polls of the session held');
+    await eventually(() => server.openWatches() === 2, 'both polls of the session held');
     // The server answers the held poll with lost-3 and takes it out of the session; the answer never arrives.
     const dropped = proxy.dropNextReply();
     await server.canceler.cancel('lost-3', { reason: 'while the answer was lost' });
     await dropped;
     await eventually(() => heard.includes('lost-3'), 'the cancel whose answer was lost');
-    assert.is(await watchedIds(server.url), ids.length - 2, 'the old session was ended, not left holding its ids until it expires');
+    assert.is(await watchedIds(server.url), ids.length - 1, 'the old session was ended, not left holding its ids until it expires');
   } finally {
     stop.abort();
     await running;

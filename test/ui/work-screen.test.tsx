@@ -24,6 +24,10 @@ test('watch mode: header with server and connection, one row per task', () => {
   assert.match(rowOf(text, '5678'), /watching/);
   assert.match(text, 'q quit · Ctrl-C same');
   assert.not.match(text, 'PID', 'no pid column without commands');
+  assert.match(text, 'watching 2 tasks over one connection');
+  // Many tasks make a watch session, polled twice at once.
+  const many = Array.from({ length: 300 }, (_, i) => `m${i}`);
+  assert.match(frame(apply(initialWorkState('http://srv:8080', many, 'watch', T0), { event: 'connected', ts: T0 + 1 })), 'watching 300 tasks over two connections');
 });
 
 test('every task state reads as a word, with its detail', () => {

@@ -91,11 +91,13 @@ export function watchRoutes(app: AppContext): Route[] {
     }
     const timeoutMs = app.watches.timeoutFor(requestedMs);
     const ancestors = await ancestorsOf(app, ids, parents);
-    // Asked for, and worth it: the ids stay here as a session, and this and every later poll go through it.
+    // Asked for, and worth it: the ids stay here as a session, and every later poll goes through it. This
+    // watch is answered at once with its name (as BOSH answers the request that makes a session), so the
+    // worker holds its two polls from the start; a cancel already known waits for the first of them.
     const session = keep ? app.watches.openSession(ids, ancestors, worker, ctx.caller.tokenId) : undefined;
     if (session !== undefined) {
       if (parents !== undefined && parents.length > 0) app.family.link(ids, parents).catch(app.onBackgroundError);
-      return poll(ctx, session, [], requestedMs);
+      return reply(ctx, { cancelled: [] }, [], session);
     }
     const result = await new Promise<WaitResult>((resolve) => {
       app.watches.hold(ctx.res, ids, timeoutMs, worker, ctx.caller.tokenId, resolve, ancestors);
