@@ -65,7 +65,10 @@ export class ClientError extends Error {
   }
 }
 
-/** The taskctl HTTP API. One keep-alive connection is reused across requests, long polls included. */
+/**
+ * The taskctl HTTP API. Keep-alive connections are reused across requests, long polls included: one for a
+ * watch, two for the two polls of a watch session.
+ */
 export class TaskctlClient {
   readonly server: string;
   readonly #token: string | undefined;
@@ -78,7 +81,7 @@ export class TaskctlClient {
     this.server = options.server.replace(/\/+$/, '');
     this.#token = options.token;
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
-    const agentOptions = { keepAlive: true, maxSockets: 4, maxFreeSockets: 1 };
+    const agentOptions = { keepAlive: true, maxSockets: 4, maxFreeSockets: 2 };
     if (this.server.startsWith('https:')) {
       const trust = tlsOptions(options);
       this.#agent = new HttpsAgent({ ...agentOptions, ...trust });

@@ -126,8 +126,10 @@ export class WatchLoop {
           continue;
         }
         // Any other failure of a poll may have lost its answer on the way, and the server took the cancels
-        // it carried out of the session: only the ids sent again are sure to bring them back.
-        if (this.#session !== undefined) {
+        // it carried out of the session: only the ids sent again are sure to bring them back. An error the
+        // server answered itself (a JSON error with its code: too_many_watches, say) delivered nothing.
+        const answeredByServer = clientError.kind === 'rejected' && clientError.code !== undefined;
+        if (this.#session !== undefined && !answeredByServer) {
           this.#replaces = this.#session;
           this.#forgetSession();
         }

@@ -191,9 +191,10 @@ test('WatchLoop: a server that forgot the session (restarted) gets the ids again
   const running = loop.run(stop.signal);
   let second: Awaited<ReturnType<typeof startTestServer>> | undefined;
   try {
-    await eventually(() => first.openWatches() === 1, 'the first watch');
+    await eventually(() => first.openWatches() === 2, 'the two polls of the session');
     await first.close();
-    // A new server on the same address knows no session: the next poll gets 409 and sends the ids again.
+    // A new server on the same address knows no session: the next poll gets 409 (or failed, while no server
+    // listened), and the ids go again.
     second = await startTestServer({ watchTimeoutMs: 5_000, port: first.port });
     await second.canceler.cancel('forget-5');
     await eventually(() => heard.includes('forget-5'), 'the cancel, through a new session', 10_000);
@@ -228,6 +229,46 @@ test('WatchLoop: an answer lost on the way (its connection reset) is not a cance
     await running;
     client.close();
     await proxy.close();
+    await server.close();
+  }
+});
+
+test('WatchLoop: an error the server answered itself keeps the session; a failure that may have lost an answer sends the ids again', async () => {
+  const sent: string[] = [];
+  let sessions = 0;
+  let polls = 0;
+  const server = await FakeServer.start((req, res) => {
+    if (req.url === '/ping') return void res.writeHead(200, TASKCTL_HEADERS).end('{"message":"pong"}');
+    let body = '';
+    req.on('data', (chunk) => (body += chunk));
+    req.on('end', () => {
+      const watch = JSON.parse(body) as { ids?: string[]; session?: string; replaces?: string };
+      sent.push(watch.ids ? `ids${watch.replaces ? ` replacing ${watch.replaces}` : ''}` : `poll ${watch.session}`);
+      if (watch.ids) return void res.writeHead(200, TASKCTL_HEADERS).end(JSON.stringify({ cancelled: [], records: [], session: `s${++sessions}` }));
+      // Of each pair of polls one is answered and the other held: first a refusal by the server itself
+      // (nothing was delivered), then a proxy's 502 (the server's answer may be lost), then the cancel.
+      polls++;
+      if (polls === 1) return void res.writeHead(503, TASKCTL_HEADERS).end(JSON.stringify({ error: { code: 'too_many_watches', message: 'full' } }));
+      if (polls === 3) return void res.writeHead(502, { 'content-type': 'text/html' }).end('<h1>Bad Gateway</h1>');
+      if (polls === 5) {
+        const record = { id: 'err-5', cancelledAt: '2026-01-01T00:00:00.000Z', expiresAt: '2026-01-02T00:00:00.000Z' };
+        return void res.writeHead(200, TASKCTL_HEADERS).end(JSON.stringify({ cancelled: ['err-5'], records: [record] }));
+      }
+    });
+  });
+  const client = new TaskctlClient({ server: server.url });
+  const heard: string[] = [];
+  const loop = new WatchLoop(client, many('err'), { backoff: { baseMs: 10, capMs: 20 }, listener: { cancelled: (r) => heard.push(r.id) } });
+  const stop = new AbortController();
+  const running = loop.run(stop.signal);
+  try {
+    await eventually(() => heard.includes('err-5'), 'the cancel after both failures');
+    assert.equal(sent.slice(0, 5), ['ids', 'poll s1', 'poll s1', 'poll s1', 'poll s1'], 'after the 503 the session is polled again');
+    assert.equal(sent.slice(5, 8), ['ids replacing s1', 'poll s2', 'poll s2'], 'after the 502 the ids go again, naming the old session');
+  } finally {
+    stop.abort();
+    await running;
+    client.close();
     await server.close();
   }
 });
