@@ -4,8 +4,8 @@ import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { TaskctlClient } from '../../src/client/client.ts';
-import { WatchLoop } from '../../src/client/watch-loop.ts';
+import { type ClientError, TaskctlClient } from '../../src/client/client.ts';
+import { WatchLoop, type WatchLoopOptions } from '../../src/client/watch-loop.ts';
 import { SESSION_MIN_IDS } from '../../src/protocol/limits.ts';
 import { FakeServer, TASKCTL_HEADERS } from '../helpers/fake-server.ts';
 import { eventually, startTestServer } from '../helpers/server.ts';
@@ -14,6 +14,25 @@ import { TcpProxy } from '../helpers/tcp-proxy.ts';
 const many = (prefix: string, n = SESSION_MIN_IDS + 44) => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
 const post = (url: string, body: unknown) => fetch(`${url}/v1/watch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 const watchedIds = async (url: string) => Number(/^taskctl_watched_ids (\d+)$/m.exec(await (await fetch(`${url}/metrics`)).text())![1]);
+
+/** A WatchLoop on `ids` running through `client` until end(): the ids it heard cancelled, the failures it reported. */
+function startLoop(client: TaskctlClient, ids: readonly string[], options: Omit<WatchLoopOptions, 'listener'> = {}) {
+  const heard: string[] = [];
+  const failures: ClientError[] = [];
+  const loop = new WatchLoop(client, ids, { ...options, listener: { cancelled: (r) => heard.push(r.id), disconnected: (e) => failures.push(e) } });
+  const stop = new AbortController();
+  const running = loop.run(stop.signal);
+  return {
+    loop,
+    heard,
+    failures,
+    async end() {
+      stop.abort();
+      await running;
+      client.close();
+    },
+  };
+}
 
 test('a kept watch is answered at once with its session; polls by name answer cancels made during and between them, once each', async () => {
   const server = await startTestServer({ watchTimeoutMs: 5_000 });
@@ -149,10 +168,7 @@ test('WatchLoop: with many ids the polls after the first carry the session and w
   await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
   const client = new TaskctlClient({ server: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` });
   const ids = many('loop');
-  const heard: string[] = [];
-  const loop = new WatchLoop(client, ids, { watchTimeoutMs: 2_000, listener: { cancelled: (r) => heard.push(r.id) } });
-  const stop = new AbortController();
-  const running = loop.run(stop.signal);
+  const { loop, heard, end } = startLoop(client, ids, { watchTimeoutMs: 2_000 });
   try {
     await eventually(() => server.openWatches() === 2, 'the session (answered at once) and its two polls');
     await server.canceler.cancel('loop-3');
@@ -168,9 +184,7 @@ test('WatchLoop: with many ids the polls after the first carry the session and w
     assert.ok(sent.slice(1).every((b) => b.ids === undefined && typeof b.session === 'string'), 'later polls name the session instead');
     assert.not.ok(heard.includes('loop-9'));
   } finally {
-    stop.abort();
-    await running;
-    client.close();
+    await end();
     proxy.closeAllConnections();
     proxy.close();
     await server.close();
@@ -180,15 +194,7 @@ test('WatchLoop: with many ids the polls after the first carry the session and w
 test('WatchLoop: a server that forgot the session (restarted) gets the ids again, and nothing is missed', async () => {
   const first = await startTestServer({ watchTimeoutMs: 5_000 });
   const client = new TaskctlClient({ server: first.url });
-  const heard: string[] = [];
-  const refused: string[] = [];
-  const loop = new WatchLoop(client, many('forget'), {
-    watchTimeoutMs: 2_000,
-    backoff: { baseMs: 20, capMs: 100 },
-    listener: { cancelled: (r) => heard.push(r.id), disconnected: (e) => refused.push(e.code ?? e.kind) },
-  });
-  const stop = new AbortController();
-  const running = loop.run(stop.signal);
+  const { heard, failures, end } = startLoop(client, many('forget'), { watchTimeoutMs: 2_000, backoff: { baseMs: 20, capMs: 100 } });
   let second: Awaited<ReturnType<typeof startTestServer>> | undefined;
   try {
     await eventually(() => first.openWatches() === 2, 'the two polls of the session');
@@ -198,11 +204,9 @@ test('WatchLoop: a server that forgot the session (restarted) gets the ids again
     second = await startTestServer({ watchTimeoutMs: 5_000, port: first.port });
     await second.canceler.cancel('forget-5');
     await eventually(() => heard.includes('forget-5'), 'the cancel, through a new session', 10_000);
-    assert.not.ok(refused.includes('session_unknown'), 'a forgotten session is no failure to report');
+    assert.not.ok(failures.some((e) => e.code === 'session_unknown'), 'a forgotten session is no failure to report');
   } finally {
-    stop.abort();
-    await running;
-    client.close();
+    await end();
     await second?.close();
   }
 });
@@ -212,10 +216,7 @@ test('WatchLoop: an answer lost on the way (its connection reset) is not a cance
   const proxy = await TcpProxy.start(server.port);
   const client = new TaskctlClient({ server: proxy.url });
   const ids = many('lost');
-  const heard: string[] = [];
-  const loop = new WatchLoop(client, ids, { watchTimeoutMs: 5_000, backoff: { baseMs: 20, capMs: 100 }, listener: { cancelled: (r) => heard.push(r.id) } });
-  const stop = new AbortController();
-  const running = loop.run(stop.signal);
+  const { heard, end } = startLoop(client, ids, { watchTimeoutMs: 5_000, backoff: { baseMs: 20, capMs: 100 } });
   try {
     await eventually(() => server.openWatches() === 2, 'both polls of the session held');
     // The server answers the held poll with lost-3 and takes it out of the session; the answer never arrives.
@@ -225,9 +226,7 @@ test('WatchLoop: an answer lost on the way (its connection reset) is not a cance
     await eventually(() => heard.includes('lost-3'), 'the cancel whose answer was lost');
     assert.is(await watchedIds(server.url), ids.length - 1, 'the old session was ended, not left holding its ids until it expires');
   } finally {
-    stop.abort();
-    await running;
-    client.close();
+    await end();
     await proxy.close();
     await server.close();
   }
@@ -257,18 +256,13 @@ test('WatchLoop: an error the server answered itself keeps the session; a failur
     });
   });
   const client = new TaskctlClient({ server: server.url });
-  const heard: string[] = [];
-  const loop = new WatchLoop(client, many('err'), { backoff: { baseMs: 10, capMs: 20 }, listener: { cancelled: (r) => heard.push(r.id) } });
-  const stop = new AbortController();
-  const running = loop.run(stop.signal);
+  const { heard, end } = startLoop(client, many('err'), { backoff: { baseMs: 10, capMs: 20 } });
   try {
     await eventually(() => heard.includes('err-5'), 'the cancel after both failures');
     assert.equal(sent.slice(0, 5), ['ids', 'poll s1', 'poll s1', 'poll s1', 'poll s1'], 'after the 503 the session is polled again');
     assert.equal(sent.slice(5, 8), ['ids replacing s1', 'poll s2', 'poll s2'], 'after the 502 the ids go again, naming the old session');
   } finally {
-    stop.abort();
-    await running;
-    client.close();
+    await end();
     await server.close();
   }
 });
@@ -288,20 +282,14 @@ test('WatchLoop: a server from before sessions refuses "keep"; the loop asks it 
     });
   });
   const client = new TaskctlClient({ server: old.url });
-  const heard: string[] = [];
-  const disconnects: string[] = [];
-  const loop = new WatchLoop(client, many('old'), { listener: { cancelled: (r) => heard.push(r.id), disconnected: (e) => disconnects.push(e.message) } });
-  const stop = new AbortController();
-  const running = loop.run(stop.signal);
+  const { heard, failures, end } = startLoop(client, many('old'));
   try {
     await eventually(() => heard.length > 0, 'a cancel from the old server');
     assert.is(seen[0]!.keep, true);
     assert.ok(seen.slice(1).every((w) => w.keep === undefined && w.ids !== undefined), 'after the refusal, the ids without keep');
-    assert.equal(disconnects, [], 'the refusal is no failure to report');
+    assert.equal(failures, [], 'the refusal is no failure to report');
   } finally {
-    stop.abort();
-    await running;
-    client.close();
+    await end();
     await old.close();
   }
 });
