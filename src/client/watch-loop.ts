@@ -53,6 +53,10 @@ export class WatchLoop {
   #askForSession = true;
   /** A session given up after a failed poll: the next watch sends the ids again and asks the server to end it. */
   #replaces: string | undefined;
+  /** Whether any poll of the session has been answered. */
+  #sessionAnswered = false;
+  /** Sessions in a row that the server forgot before any poll of them was answered. */
+  #sessionsLostUnanswered = 0;
 
   constructor(client: TaskctlClient, ids: Iterable<string>, options: WatchLoopOptions = {}) {
     this.#client = client;
@@ -85,11 +89,17 @@ export class WatchLoop {
     let link: 'new' | 'up' | 'down' = 'new';
     let reachable = false;
     let failures = 0;
-    const markUp = () => {
-      if (link === 'new') this.#listener.connected?.();
-      if (link === 'down') this.#listener.reconnected?.();
-      link = 'up';
-      failures = 0;
+    const state: LinkReport = {
+      up: () => {
+        if (link === 'new') this.#listener.connected?.();
+        if (link === 'down') this.#listener.reconnected?.();
+        link = 'up';
+        failures = 0;
+      },
+      down: (error, attempt, retryInMs) => {
+        link = 'down';
+        this.#listener.disconnected?.(error, attempt, retryInMs);
+      },
     };
     while (!stop.aborted && this.#ids.size > 0) {
       try {
@@ -98,10 +108,10 @@ export class WatchLoop {
         if (!reachable) {
           await this.#client.ping({ signal: stop });
           reachable = true;
-          markUp();
+          state.up();
         }
         if (this.#session !== undefined) {
-          await this.#pollSession(this.#session, stop, markUp);
+          await this.#pollSession(this.#session, stop, state);
           continue;
         }
         const keep = this.#askForSession && this.#ids.size >= SESSION_MIN_IDS;
@@ -110,40 +120,47 @@ export class WatchLoop {
           signal: stop,
           ...(this.#worker ? { worker: this.#worker } : {}),
           ...(this.#parents.length > 0 ? { parents: this.#parents } : {}),
-          ...(keep ? { keep: true, ...(this.#replaces !== undefined ? { replaces: this.#replaces } : {}) } : {}),
+          ...(keep ? { keep: true } : {}),
+          ...(this.#replaces !== undefined ? { replaces: this.#replaces } : {}),
         });
-        this.#session = reply.session;
         this.#replaces = undefined;
-        markUp();
+        if (reply.session !== undefined) {
+          this.#session = reply.session;
+          this.#sessionAnswered = false;
+        }
+        state.up();
         this.#heard(reply);
       } catch (error) {
         if (stop.aborted) break;
-        const clientError = error instanceof ClientError ? error : new ClientError('protocol', (error as Error)?.message ?? String(error));
+        const clientError = asClientError(error);
         if (clientError.fatal || clientError.code === 'invalid_parents') throw clientError;
-        // The session ended on the server (it restarted, or another server answers): send the ids again, now.
-        if (clientError.code === 'session_unknown') {
-          this.#forgetSession();
-          continue;
-        }
-        // Any other failure of a poll may have lost its answer on the way, and the server took the cancels
-        // it carried out of the session: only the ids sent again are sure to bring them back. An error the
-        // server answered itself (a JSON error with its code: too_many_watches, say) delivered nothing.
-        const answeredByServer = clientError.kind === 'rejected' && clientError.code !== undefined;
-        if (this.#session !== undefined && !answeredByServer) {
+        // A poll of the session failed: its answer, or the other poll's (cut short), may have been lost on
+        // the way, and the server took the cancels they carried out of the session. Only the ids sent again
+        // are sure to bring them back; the old session is named, so that its server ends it.
+        if (this.#session !== undefined) {
+          const answered = this.#sessionAnswered;
           this.#replaces = this.#session;
-          this.#forgetSession();
+          this.#session = undefined;
+          this.#removed.clear();
+          if (clientError.code === 'session_unknown') {
+            // Forgotten before any poll of it was answered, three sessions running: the servers at this
+            // address do not keep sessions for us (a balancer spreads the polls), so watch without one.
+            this.#sessionsLostUnanswered = answered ? 0 : this.#sessionsLostUnanswered + 1;
+            if (this.#sessionsLostUnanswered >= 3) this.#askForSession = false;
+            // The server restarted, or another one answers: the ids go again now.
+            continue;
+          }
         }
         // A server from before sessions refuses the request for one: ask it the old way from now on.
-        if (clientError.code === 'invalid_request' && this.#askForSession && this.#session === undefined && /keep/.test(clientError.message)) {
+        if (clientError.code === 'invalid_request' && this.#askForSession && /keep/.test(clientError.message)) {
           this.#askForSession = false;
           continue;
         }
         // A server that answered with an error is reachable; only a network failure needs the ping again.
         if (clientError.kind !== 'rejected') reachable = false;
         failures++;
-        link = 'down';
         const delay = backoffDelay(failures, this.#backoff);
-        this.#listener.disconnected?.(clientError, failures, delay);
+        state.down(clientError, failures, delay);
         await sleep(delay, stop);
       }
     }
@@ -151,27 +168,42 @@ export class WatchLoop {
 
   /**
    * Polls session `session` twice at once until it has nothing left to watch or `stop` aborts, so that while
-   * one poll's answer travels and the next is sent, the other is held for the next cancel. Rejects with the
-   * first failure, once the other poll has ended too.
+   * one poll's answer travels and the next is sent, the other is held for the next cancel. A poll the server
+   * turns away because it is full waits and asks again by itself, the other poll going on. Any other failure
+   * ends both polls, and rejects once both have ended.
    */
-  async #pollSession(session: string, stop: AbortSignal, answered: () => void): Promise<void> {
+  async #pollSession(session: string, stop: AbortSignal, link: LinkReport): Promise<void> {
     const pair = new AbortController();
     const signal = AbortSignal.any([stop, pair.signal]);
     let failure: unknown;
     const poll = async (firstTimeoutMs: number) => {
       let timeoutMs = firstTimeoutMs;
-      try {
-        while (!signal.aborted && this.#ids.size > 0 && this.#session === session) {
+      let refusals = 0;
+      while (!signal.aborted && this.#ids.size > 0 && this.#session === session) {
+        try {
           const removing = [...this.#removed];
           this.#removed.clear();
           const reply = await this.#client.watchSession(session, { remove: removing, watching: this.#ids.size + removing.length, timeoutMs, signal });
           timeoutMs = this.#watchTimeoutMs;
-          answered();
+          refusals = 0;
+          this.#sessionAnswered = true;
+          this.#sessionsLostUnanswered = 0;
+          link.up();
           this.#heard(reply);
+        } catch (error) {
+          const clientError = asClientError(error);
+          // Full: this poll was refused before anything was taken out of the session. It waits, its own
+          // count of refusals setting how long, and the other poll is left held.
+          if (!signal.aborted && clientError.code === 'too_many_watches') {
+            const delay = backoffDelay(++refusals, this.#backoff);
+            link.down(clientError, refusals, delay);
+            await sleep(delay, signal);
+            continue;
+          }
+          failure ??= error;
+          pair.abort();
+          return;
         }
-      } catch (error) {
-        failure ??= error;
-        pair.abort();
       }
     };
     // The second poll's first wait is half as long, so that the two do not time out (and leave) together.
@@ -179,7 +211,7 @@ export class WatchLoop {
     if (failure !== undefined) throw failure;
   }
 
-  /** Reports what an answer says was cancelled, each id once. */
+  /** Reports what an answer says was cancelled, each id once; with none left, the loop ends. */
   #heard(reply: WatchReply): void {
     this.#listener.answered?.();
     for (const record of reply.records) {
@@ -194,10 +226,17 @@ export class WatchLoop {
         this.#listener.cancelled?.({ ...times, id, reason: reasonViaParent(reply.parent), parent });
       }
     }
+    // A poll of the session may still be held: ending the loop ends it, instead of waiting for its timeout.
+    if (this.#ids.size === 0) this.#emptied.abort();
   }
+}
 
-  #forgetSession(): void {
-    this.#session = undefined;
-    this.#removed.clear();
-  }
+/** How the loop's polls tell it the link is up, or down for a while. */
+interface LinkReport {
+  up(): void;
+  down(error: ClientError, attempt: number, retryInMs: number): void;
+}
+
+function asClientError(error: unknown): ClientError {
+  return error instanceof ClientError ? error : new ClientError('protocol', (error as Error)?.message ?? String(error));
 }

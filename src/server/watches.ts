@@ -179,7 +179,9 @@ export class WatchHolder {
   endWhere(keep: (tokenId: string) => boolean): number {
     let ended = 0;
     for (const session of [...this.#sessions.values()]) {
-      if (session.tokenId !== undefined && !keep(session.tokenId)) this.#closeSession(session);
+      if (session.tokenId === undefined || keep(session.tokenId)) continue;
+      ended += session.polls.length;
+      this.#closeSession(session);
     }
     for (const [tokenId, ends] of [...this.#byToken]) {
       if (keep(tokenId)) continue;
@@ -227,7 +229,8 @@ export class WatchHolder {
     const session = this.#sessions.get(name);
     if (!session || session.tokenId !== tokenId) throw new HttpError('session_unknown', 'no such watch session here (it ended, or another server keeps it): send the ids again');
     if (session.polls.length >= SESSION_POLLS) session.polls[0]!.release();
-    this.#leaveSession(session, remove.filter((id) => session.set.ids.has(id)));
+    // Each id once: every copy of one would be counted off the session again.
+    this.#leaveSession(session, [...new Set(remove)].filter((id) => session.set.ids.has(id)));
     clearTimeout(session.idleTimer);
     if (session.mailbox || session.set.ids.size === 0) {
       const result = session.mailbox ?? { cancelled: [] };

@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 
 /**
  * A real TCP proxy in front of a server, for cutting a worker off: cut() resets every connection and
- * refuses new ones until restore(); dropNextReply() loses the server's next bytes on the way.
+ * refuses new ones until restore(); dropNextReply() loses the server's next bytes on the way. Given several
+ * servers' ports, it sends each new connection to the next in turn, as a balancer without affinity does.
  */
 export class TcpProxy {
   readonly #server: Server;
@@ -18,7 +19,8 @@ export class TcpProxy {
     this.#server = server;
   }
 
-  static async start(targetPort: number): Promise<TcpProxy> {
+  static async start(targetPort: number | readonly number[]): Promise<TcpProxy> {
+    const targets = typeof targetPort === 'number' ? [targetPort] : targetPort;
     let proxy!: TcpProxy;
     const server = createServer((client) => {
       if (proxy.#cut) {
@@ -28,7 +30,7 @@ export class TcpProxy {
       proxy.accepted++;
       proxy.#clients.add(client);
       client.once('close', () => proxy.#clients.delete(client));
-      const upstream = connect(targetPort, '127.0.0.1');
+      const upstream = connect(targets[proxy.accepted % targets.length]!, '127.0.0.1');
       for (const [a, b] of [[client, upstream], [upstream, client]] as const) {
         proxy.#sockets.add(a);
         a.on('error', () => b.destroy());

@@ -1,6 +1,6 @@
 // Watch sessions: a worker with many ids polls by the session's name and what changed, and nothing
 // cancelled between two polls is missed.
-import { createServer, request as httpRequest } from 'node:http';
+import { createServer, request as httpRequest, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -103,7 +103,8 @@ test('removed ids are no longer watched; an unknown session is 409 session_unkno
   try {
     const ids = many('r');
     const { session } = await (await post(server.url, { ids, timeout: '100ms', keep: true })).json();
-    const held = post(server.url, { session, remove: ['r-1', 'r-2'], timeout: '1s' }).then((r) => r.json());
+    // An id named many times is taken out once: its copies do not count off ids the session still holds.
+    const held = post(server.url, { session, remove: ['r-1', 'r-2', ...Array(500).fill('r-2')], timeout: '1s' }).then((r) => r.json());
     await eventually(() => server.openWatches() === 1, 'the poll to be held');
     assert.is(await watchedIds(server.url), ids.length - 2);
     await server.canceler.cancel('r-1');
@@ -191,6 +192,26 @@ test('WatchLoop: with many ids the polls after the first carry the session and w
   }
 });
 
+test('WatchLoop: the last id heard ends the loop at once, though the other poll is still held', async () => {
+  const server = await startTestServer({ watchTimeoutMs: 30_000 });
+  const client = new TaskctlClient({ server: server.url });
+  const ids = many('last');
+  const loop = new WatchLoop(client, ids, { watchTimeoutMs: 30_000 });
+  let ended = false;
+  const running = loop.run(new AbortController().signal).then(() => (ended = true));
+  try {
+    await eventually(() => server.openWatches() === 2, 'both polls of the session held');
+    // Removed here, not yet told to the server: the session there still holds them, and a poll with them.
+    for (const id of ids.slice(1)) loop.remove(id);
+    await server.canceler.cancel(ids[0]!);
+    await eventually(() => ended, 'the loop to end with its last id heard, not at the held poll\'s timeout');
+    await running;
+  } finally {
+    client.close();
+    await server.close();
+  }
+});
+
 test('WatchLoop: a server that forgot the session (restarted) gets the ids again, and nothing is missed', async () => {
   const first = await startTestServer({ watchTimeoutMs: 5_000 });
   const client = new TaskctlClient({ server: first.url });
@@ -232,10 +253,13 @@ test('WatchLoop: an answer lost on the way (its connection reset) is not a cance
   }
 });
 
-test('WatchLoop: an error the server answered itself keeps the session; a failure that may have lost an answer sends the ids again', async () => {
+test('WatchLoop: a full server turns one poll away and the other stays held; a failure that may have lost an answer sends the ids again', async () => {
   const sent: string[] = [];
+  const held: ServerResponse[] = [];
+  let cutShort = 0;
   let sessions = 0;
   let polls = 0;
+  const record = (id: string) => ({ id, cancelledAt: '2026-01-01T00:00:00.000Z', expiresAt: '2026-01-02T00:00:00.000Z' });
   const server = await FakeServer.start((req, res) => {
     if (req.url === '/ping') return void res.writeHead(200, TASKCTL_HEADERS).end('{"message":"pong"}');
     let body = '';
@@ -244,26 +268,53 @@ test('WatchLoop: an error the server answered itself keeps the session; a failur
       const watch = JSON.parse(body) as { ids?: string[]; session?: string; replaces?: string };
       sent.push(watch.ids ? `ids${watch.replaces ? ` replacing ${watch.replaces}` : ''}` : `poll ${watch.session}`);
       if (watch.ids) return void res.writeHead(200, TASKCTL_HEADERS).end(JSON.stringify({ cancelled: [], records: [], session: `s${++sessions}` }));
-      // Of each pair of polls one is answered and the other held: first a refusal by the server itself
-      // (nothing was delivered), then a proxy's 502 (the server's answer may be lost), then the cancel.
       polls++;
-      if (polls === 1) return void res.writeHead(503, TASKCTL_HEADERS).end(JSON.stringify({ error: { code: 'too_many_watches', message: 'full' } }));
-      if (polls === 3) return void res.writeHead(502, { 'content-type': 'text/html' }).end('<h1>Bad Gateway</h1>');
-      if (polls === 5) {
-        const record = { id: 'err-5', cancelledAt: '2026-01-01T00:00:00.000Z', expiresAt: '2026-01-02T00:00:00.000Z' };
-        return void res.writeHead(200, TASKCTL_HEADERS).end(JSON.stringify({ cancelled: ['err-5'], records: [record] }));
-      }
+      // The second poll: turned away by the server itself, full (nothing was taken out of the session).
+      if (polls === 2) return void res.writeHead(503, TASKCTL_HEADERS).end(JSON.stringify({ error: { code: 'too_many_watches', message: 'full' } }));
+      // The fourth: a proxy's 502, behind which the server's answer may be lost.
+      if (polls === 4) return void res.writeHead(502, { 'content-type': 'text/html' }).end('<h1>Bad Gateway</h1>');
+      held.push(res);
+      res.on('close', () => res.writableEnded || cutShort++);
     });
   });
   const client = new TaskctlClient({ server: server.url });
   const { heard, end } = startLoop(client, many('err'), { backoff: { baseMs: 10, capMs: 20 } });
   try {
-    await eventually(() => heard.includes('err-5'), 'the cancel after both failures');
-    assert.equal(sent.slice(0, 5), ['ids', 'poll s1', 'poll s1', 'poll s1', 'poll s1'], 'after the 503 the session is polled again');
-    assert.equal(sent.slice(5, 8), ['ids replacing s1', 'poll s2', 'poll s2'], 'after the 502 the ids go again, naming the old session');
+    // The refused poll asks again by itself; the first poll is still held, and its answer is heard.
+    await eventually(() => polls === 3, 'the refused poll to ask again');
+    assert.is(cutShort, 0, 'the held poll was not cut short when the other was turned away');
+    held.shift()!.writeHead(200, TASKCTL_HEADERS).end(JSON.stringify({ cancelled: ['err-5'], records: [record('err-5')] }));
+    await eventually(() => heard.includes('err-5'), 'the cancel the held poll carried');
+    await eventually(() => sent.includes('ids replacing s1'), 'the ids again, after the 502');
+    assert.equal(sent.slice(0, 5), ['ids', 'poll s1', 'poll s1', 'poll s1', 'poll s1'], 'the 503 cost one poll again, not the ids');
+    assert.equal(sent.slice(5, 6), ['ids replacing s1'], 'after the 502 the ids go again, naming the old session');
   } finally {
     await end();
     await server.close();
+  }
+});
+
+test('WatchLoop: behind a balancer that spreads the polls over servers that each keep their own sessions, the worker soon watches without one', async () => {
+  const servers = [await startTestServer({ watchTimeoutMs: 5_000 }), await startTestServer({ watchTimeoutMs: 5_000 })];
+  const balancer = await TcpProxy.start(servers.map((s) => s.port));
+  const client = new TaskctlClient({ server: balancer.url });
+  const ids = many('spread');
+  const { heard, end } = startLoop(client, ids, { watchTimeoutMs: 5_000, backoff: { baseMs: 20, capMs: 100 } });
+  try {
+    // Each session is forgotten by the server the other poll reaches; after three, a plain watch is held.
+    // Given a second, a worker that went on opening sessions would have made hundreds of connections.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    assert.ok(balancer.accepted <= 10, `the worker does not spin: ${balancer.accepted} connections`);
+    assert.is(servers[0]!.openWatches() + servers[1]!.openWatches(), 1, 'one plain watch held');
+    const held = (await watchedIds(servers[0]!.url)) + (await watchedIds(servers[1]!.url));
+    assert.ok(held <= 4 * ids.length, `at most three sessions left to expire beside the watch: ${held} ids held`);
+    // With a store they shared the cancel would be on both; here it is made on each.
+    for (const server of servers) await server.canceler.cancel('spread-7');
+    await eventually(() => heard.includes('spread-7'), 'the cancel, through a plain watch');
+  } finally {
+    await end();
+    await balancer.close();
+    for (const server of servers) await server.close();
   }
 });
 
