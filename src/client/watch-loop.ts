@@ -47,7 +47,10 @@ export class WatchLoop {
   #emptied = new AbortController();
   /** The watch session the server keeps for these ids, once it named one. */
   #session: string | undefined;
-  /** Ids removed here that the session still holds: the next poll takes them out. */
+  /**
+   * Ids removed here since the ids were last sent: a session made of them still holds them, and its next
+   * poll takes them out.
+   */
   readonly #removed = new Set<string>();
   /** Cleared when the server refused to keep a session (a server from before sessions). */
   #askForSession = true;
@@ -75,7 +78,8 @@ export class WatchLoop {
 
   /** Stops watching `id` (its task ended some other way). The open poll is left to finish unless none remain. */
   remove(id: string): void {
-    if (this.#ids.delete(id) && this.#session !== undefined) this.#removed.add(id);
+    // Kept even with no session yet: the watch that makes one may be on its way with `id` in it.
+    if (this.#ids.delete(id)) this.#removed.add(id);
     if (this.#ids.size === 0) this.#emptied.abort();
   }
 
@@ -90,11 +94,13 @@ export class WatchLoop {
     let reachable = false;
     let failures = 0;
     const state: LinkReport = {
-      up: () => {
+      up: (watchAnswered) => {
         if (link === 'new') this.#listener.connected?.();
         if (link === 'down') this.#listener.reconnected?.();
         link = 'up';
-        failures = 0;
+        // Only a watch answered shows that watching works again: a ping, or the answer that makes a session,
+        // may be followed by a failure as before, which must then wait longer.
+        if (watchAnswered) failures = 0;
       },
       down: (error, attempt, retryInMs) => {
         link = 'down';
@@ -108,14 +114,16 @@ export class WatchLoop {
         if (!reachable) {
           await this.#client.ping({ signal: stop });
           reachable = true;
-          state.up();
+          state.up(false);
         }
         if (this.#session !== undefined) {
           await this.#pollSession(this.#session, stop, state);
           continue;
         }
         const keep = this.#askForSession && this.#ids.size >= SESSION_MIN_IDS;
-        const reply = await this.#client.watch([...this.#ids], {
+        const ids = [...this.#ids];
+        this.#removed.clear();
+        const reply = await this.#client.watch(ids, {
           timeoutMs: this.#watchTimeoutMs,
           signal: stop,
           ...(this.#worker ? { worker: this.#worker } : {}),
@@ -128,7 +136,7 @@ export class WatchLoop {
           this.#session = reply.session;
           this.#sessionAnswered = false;
         }
-        state.up();
+        state.up(reply.session === undefined);
         this.#heard(reply);
       } catch (error) {
         if (stop.aborted) break;
@@ -141,7 +149,6 @@ export class WatchLoop {
           const answered = this.#sessionAnswered;
           this.#replaces = this.#session;
           this.#session = undefined;
-          this.#removed.clear();
           if (clientError.code === 'session_unknown') {
             // Forgotten before any poll of it was answered, three sessions running: the servers at this
             // address do not keep sessions for us (a balancer spreads the polls), so watch without one.
@@ -176,6 +183,7 @@ export class WatchLoop {
     const pair = new AbortController();
     const signal = AbortSignal.any([stop, pair.signal]);
     let failure: unknown;
+    let inFlight = 0;
     const poll = async (firstTimeoutMs: number) => {
       let timeoutMs = firstTimeoutMs;
       let refusals = 0;
@@ -183,20 +191,24 @@ export class WatchLoop {
         try {
           const removing = [...this.#removed];
           this.#removed.clear();
-          const reply = await this.#client.watchSession(session, { remove: removing, watching: this.#ids.size + removing.length, timeoutMs, signal });
+          inFlight++;
+          const reply = await this.#client
+            .watchSession(session, { remove: removing, watching: this.#ids.size + removing.length, timeoutMs, signal })
+            .finally(() => inFlight--);
           timeoutMs = this.#watchTimeoutMs;
           refusals = 0;
           this.#sessionAnswered = true;
           this.#sessionsLostUnanswered = 0;
-          link.up();
+          link.up(true);
           this.#heard(reply);
         } catch (error) {
           const clientError = asClientError(error);
           // Full: this poll was refused before anything was taken out of the session. It waits, its own
-          // count of refusals setting how long, and the other poll is left held.
+          // count of refusals setting how long, and the other poll is left held: the link is down only
+          // when no poll is.
           if (!signal.aborted && clientError.code === 'too_many_watches') {
             const delay = backoffDelay(++refusals, this.#backoff);
-            link.down(clientError, refusals, delay);
+            if (inFlight === 0) link.down(clientError, refusals, delay);
             await sleep(delay, signal);
             continue;
           }
@@ -233,7 +245,8 @@ export class WatchLoop {
 
 /** How the loop's polls tell it the link is up, or down for a while. */
 interface LinkReport {
-  up(): void;
+  /** The server answered; `watchAnswered` when it was a watch's answer, not a ping's or a session's making. */
+  up(watchAnswered: boolean): void;
   down(error: ClientError, attempt: number, retryInMs: number): void;
 }
 

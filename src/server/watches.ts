@@ -194,11 +194,14 @@ export class WatchHolder {
   }
 
   /**
-   * Keeps `ids` (with their `ancestors`) as a watch session and returns its name, or undefined when it is
-   * not worth one. From now on the ids count against the id cap, and every cancel among them is kept for
-   * the session's next poll, until a poll delivers it, the worker removes the ids, or the session ends.
+   * Keeps `named` (each id once, with their `ancestors`) as a watch session and returns its name, or
+   * undefined when it is not worth one. From now on the ids count against the id cap, and every cancel among
+   * them is kept for the session's next poll, until a poll delivers it, the worker removes the ids, or the
+   * session ends.
    */
-  openSession(ids: readonly string[], ancestors: readonly string[], worker: WorkerIdentity | undefined, tokenId: string | undefined): string | undefined {
+  openSession(named: readonly string[], ancestors: readonly string[], worker: WorkerIdentity | undefined, tokenId: string | undefined): string | undefined {
+    // Each id once: the session keeps a set, and a copy counted here would never be counted off.
+    const ids = [...new Set(named)];
     if (ids.length < SESSION_MIN_IDS || this.#closing) return undefined;
     const held = ids.length + ancestors.length;
     if (this.#heldIds + held > this.#options.maxWatchedIds) return undefined;
@@ -282,10 +285,12 @@ export class WatchHolder {
   #answerPoll(session: Session, result: SessionResult, outcome: 'cancelled' | 'timeout' | 'gone', onResult: (result: SessionResult) => void): void {
     const delivered = result.cancelled.length > 0 || result.parent !== undefined;
     this.#counted(delivered ? 'cancelled' : outcome);
-    // Nothing left to watch (all cancelled, or an ancestor was): the session ends with this answer.
-    if (session.set.ids.size === 0 || result.parent) this.#closeSession(session);
-    else if (this.#sessions.has(session.id) && session.polls.length === 0) this.#idle(session);
+    // Nothing left to watch (all cancelled, or an ancestor was): the session ends with this answer, written
+    // first, so that it does not reach the worker after the other poll's release and that poll's 409.
+    const ends = session.set.ids.size === 0 || result.parent !== undefined;
+    if (!ends && this.#sessions.has(session.id) && session.polls.length === 0) this.#idle(session);
     onResult(result);
+    if (ends) this.#closeSession(session);
   }
 
   /** Takes `ids` out of a session: no longer watched, nor counted, nor held for the tracker. */

@@ -15,17 +15,26 @@ const many = (prefix: string, n = SESSION_MIN_IDS + 44) => Array.from({ length: 
 const post = (url: string, body: unknown) => fetch(`${url}/v1/watch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 const watchedIds = async (url: string) => Number(/^taskctl_watched_ids (\d+)$/m.exec(await (await fetch(`${url}/metrics`)).text())![1]);
 
-/** A WatchLoop on `ids` running through `client` until end(): the ids it heard cancelled, the failures it reported. */
+/** A WatchLoop on `ids` running through `client` until end(): the ids it heard cancelled, the failures it reported and their attempt numbers. */
 function startLoop(client: TaskctlClient, ids: readonly string[], options: Omit<WatchLoopOptions, 'listener'> = {}) {
   const heard: string[] = [];
   const failures: ClientError[] = [];
-  const loop = new WatchLoop(client, ids, { ...options, listener: { cancelled: (r) => heard.push(r.id), disconnected: (e) => failures.push(e) } });
+  const attempts: number[] = [];
+  const listener = {
+    cancelled: (r: { id: string }) => heard.push(r.id),
+    disconnected: (e: ClientError, attempt: number) => {
+      failures.push(e);
+      attempts.push(attempt);
+    },
+  };
+  const loop = new WatchLoop(client, ids, { ...options, listener });
   const stop = new AbortController();
   const running = loop.run(stop.signal);
   return {
     loop,
     heard,
     failures,
+    attempts,
     async end() {
       stop.abort();
       await running;
@@ -112,6 +121,11 @@ test('removed ids are no longer watched; an unknown session is 409 session_unkno
     const unknown = await post(server.url, { session: 'no-such-session', timeout: '1s' });
     assert.is(unknown.status, 409);
     assert.is((await unknown.json()).error.code, 'session_unknown');
+    // An id named twice in the watch that makes a session is held once, and let go once.
+    const twice = await (await post(server.url, { ids: [...many('t'), ...Array(50).fill('t-1')], timeout: '100ms', keep: true })).json();
+    assert.is(await watchedIds(server.url), 2 * ids.length - 2, 'each id of the new session counted once');
+    await post(server.url, { session: twice.session, remove: many('t'), timeout: '100ms' });
+    assert.is(await watchedIds(server.url), ids.length - 2, 'all of them counted off as they leave');
     const small = await (await post(server.url, { ids: ['a', 'b'], timeout: '100ms', keep: true })).json();
     assert.is(small.session, undefined, 'a watch on a few ids is not worth a session');
   } finally {
@@ -212,6 +226,39 @@ test('WatchLoop: the last id heard ends the loop at once, though the other poll 
   }
 });
 
+test('WatchLoop: sessions made and failing at once wait longer each time, and an id removed while one is being made leaves it', async () => {
+  const sent: Array<{ ids?: string[]; session?: string; remove?: string[] }> = [];
+  let opening: (() => void) | undefined;
+  const server = await FakeServer.start((req, res) => {
+    if (req.url === '/ping') return void res.writeHead(200, TASKCTL_HEADERS).end('{"message":"pong"}');
+    let body = '';
+    req.on('data', (chunk) => (body += chunk));
+    req.on('end', () => {
+      const watch = JSON.parse(body);
+      sent.push(watch);
+      const reply = () => res.writeHead(200, TASKCTL_HEADERS).end(JSON.stringify({ cancelled: [], records: [], session: `s${sent.length}` }));
+      // The first session's making is answered when the test says; every poll fails as behind a balancer
+      // whose backend is gone.
+      if (watch.ids && sent.length === 1) opening = reply;
+      else if (watch.ids) reply();
+      else res.writeHead(502, { 'content-type': 'text/html' }).end('<h1>Bad Gateway</h1>');
+    });
+  });
+  const client = new TaskctlClient({ server: server.url });
+  const { loop, attempts, end } = startLoop(client, many('rm'), { backoff: { baseMs: 10, capMs: 10_000 } });
+  try {
+    await eventually(() => opening !== undefined, 'the watch that makes a session');
+    loop.remove('rm-3');
+    opening!();
+    await eventually(() => sent.some((w) => w.remove?.includes('rm-3')), 'a poll of the new session that takes rm-3 out');
+    await eventually(() => attempts.length >= 4, 'four failures');
+    assert.equal(attempts.slice(0, 4), [1, 2, 3, 4], 'each failure counted on, though a session was made in between');
+  } finally {
+    await end();
+    await server.close();
+  }
+});
+
 test('WatchLoop: a server that forgot the session (restarted) gets the ids again, and nothing is missed', async () => {
   const first = await startTestServer({ watchTimeoutMs: 5_000 });
   const client = new TaskctlClient({ server: first.url });
@@ -278,11 +325,12 @@ test('WatchLoop: a full server turns one poll away and the other stays held; a f
     });
   });
   const client = new TaskctlClient({ server: server.url });
-  const { heard, end } = startLoop(client, many('err'), { backoff: { baseMs: 10, capMs: 20 } });
+  const { heard, failures, end } = startLoop(client, many('err'), { backoff: { baseMs: 10, capMs: 20 } });
   try {
     // The refused poll asks again by itself; the first poll is still held, and its answer is heard.
     await eventually(() => polls === 3, 'the refused poll to ask again');
     assert.is(cutShort, 0, 'the held poll was not cut short when the other was turned away');
+    assert.equal(failures, [], 'no link down to report while a poll is held');
     held.shift()!.writeHead(200, TASKCTL_HEADERS).end(JSON.stringify({ cancelled: ['err-5'], records: [record('err-5')] }));
     await eventually(() => heard.includes('err-5'), 'the cancel the held poll carried');
     await eventually(() => sent.includes('ids replacing s1'), 'the ids again, after the 502');
