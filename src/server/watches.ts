@@ -15,6 +15,10 @@ const BIG_WATCH_END_IDS = 1_000;
 // A watch session is kept for this long without a poll, unless told otherwise: the worker polls again at
 // once after each answer, and after a network failure within its backoff (5 s at most).
 const SESSION_IDLE_MS = 60_000;
+// A session never polled is kept a sixth as long (10 s by default): its worker polls it as soon as it has
+// the answer naming it, so one not polled by then is one whose worker never got that answer, and could not
+// name it to end it.
+const UNPOLLED_SESSION_IDLE_SHARE = 1 / 6;
 // Polls of one session held at once. Two, as BOSH holds two requests: while the worker re-polls after an
 // answer, its other poll is there for the next cancel, so a cancel never waits a round trip in the mailbox.
 // A poll beyond these ends the oldest.
@@ -213,7 +217,7 @@ export class WatchHolder {
     const set = this.#options.canceler.watchSet(ids, (result) => this.#sessionCancelled(session, result), ancestors);
     session = { id, tokenId, set, held, mailbox: undefined, polls: [], idleTimer: undefined };
     this.#sessions.set(id, session);
-    this.#idle(session);
+    this.#idle(session, UNPOLLED_SESSION_IDLE_SHARE);
     return id;
   }
 
@@ -302,10 +306,10 @@ export class WatchHolder {
     this.#options.tracker.watchEnded(ids);
   }
 
-  /** Ends a session not polled for a while: its worker went away, or moved to another server. */
-  #idle(session: Session): void {
+  /** Ends a session not polled for a while (`share` of the idle time): its worker went away, or moved to another server. */
+  #idle(session: Session, share = 1): void {
     clearTimeout(session.idleTimer);
-    session.idleTimer = setTimeout(() => this.#closeSession(session), this.#options.sessionIdleMs ?? SESSION_IDLE_MS);
+    session.idleTimer = setTimeout(() => this.#closeSession(session), (this.#options.sessionIdleMs ?? SESSION_IDLE_MS) * share);
     session.idleTimer.unref?.();
   }
 

@@ -145,6 +145,20 @@ test('a session nobody polls ends after its idle time and gives its ids back; sh
   assert.equal((await held).cancelled, [], 'stopping answers the poll "not cancelled"');
 });
 
+test('a session never polled (its worker never got the answer naming it) ends sooner than one polled', async () => {
+  const server = await startTestServer({ watchTimeoutMs: 5_000, sessionIdleMs: 1_800 });
+  try {
+    const polled = await (await post(server.url, { ids: many('polled'), timeout: '100ms', keep: true })).json();
+    await post(server.url, { ids: many('orphan'), timeout: '100ms', keep: true });
+    assert.equal((await (await post(server.url, { session: polled.session, timeout: '100ms' })).json()).cancelled, []);
+    // A sixth of the idle time (300 ms) for the one never polled; the whole 1.8 s from its poll for the other.
+    await eventually(async () => (await watchedIds(server.url)) === many('polled').length, 'the session never polled to end, well before the idle time', 1_200);
+    assert.is((await post(server.url, { session: polled.session, timeout: '100ms' })).status, 200, 'the polled session is still kept');
+  } finally {
+    await server.close();
+  }
+});
+
 test('an ancestor cancelled stops every id of the session at once', async () => {
   const server = await startTestServer({ watchTimeoutMs: 5_000 });
   try {
