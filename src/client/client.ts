@@ -59,6 +59,11 @@ export class ClientError extends Error {
     super(message);
   }
 
+  /** `error` as a ClientError: itself when it is one, else a protocol error with its message. */
+  static from(error: unknown): ClientError {
+    return error instanceof ClientError ? error : new ClientError('protocol', (error as Error)?.message ?? String(error));
+  }
+
   /** Whether asking again cannot help: the server said this client may not do it, or TLS trust failed. */
   get fatal(): boolean {
     return this.kind === 'unauthorized' || this.kind === 'untrusted';

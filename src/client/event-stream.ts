@@ -170,7 +170,7 @@ export class EventStream {
         error = new ClientError('unreachable', `${this.#client.server} ended the event stream`);
       } catch (caught) {
         if (signal.aborted) break;
-        error = caught instanceof ClientError ? caught : new ClientError('protocol', (caught as Error)?.message ?? String(caught));
+        error = ClientError.from(caught);
         if (error.fatal) throw error;
       }
       failures++;

@@ -50,7 +50,7 @@ export class Reporter {
         return;
       } catch (error) {
         if (this.#stop.signal.aborted) return;
-        const clientError = error instanceof ClientError ? error : new ClientError('protocol', String(error));
+        const clientError = ClientError.from(error);
         // A 4xx will not get better by asking again.
         if (clientError.status !== undefined && clientError.status < 500) {
           this.#onGiveUp(id, clientError);

@@ -140,7 +140,7 @@ export class WatchLoop {
         this.#heard(reply);
       } catch (error) {
         if (stop.aborted) break;
-        const clientError = asClientError(error);
+        const clientError = ClientError.from(error);
         if (clientError.fatal || clientError.code === 'invalid_parents') throw clientError;
         // A poll of the session failed: its answer, or the other poll's (cut short), may have been lost on
         // the way, and the server took the cancels they carried out of the session. Only the ids sent again
@@ -202,7 +202,7 @@ export class WatchLoop {
           link.up(true);
           this.#heard(reply);
         } catch (error) {
-          const clientError = asClientError(error);
+          const clientError = ClientError.from(error);
           // Full: this poll was refused before anything was taken out of the session. It waits, its own
           // count of refusals setting how long, and the other poll is left held: the link is down only
           // when no poll is.
@@ -248,8 +248,4 @@ interface LinkReport {
   /** The server answered; `watchAnswered` when it was a watch's answer, not a ping's or a session's making. */
   up(watchAnswered: boolean): void;
   down(error: ClientError, attempt: number, retryInMs: number): void;
-}
-
-function asClientError(error: unknown): ClientError {
-  return error instanceof ClientError ? error : new ClientError('protocol', (error as Error)?.message ?? String(error));
 }

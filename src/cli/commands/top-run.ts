@@ -37,7 +37,7 @@ export async function runTop(args: TopArgs, { stdout, stderr, stdin, env, shutdo
       }
     } catch (error) {
       if (stop.aborted) return;
-      const message = error instanceof ClientError ? error.message : (error as Error)?.message ?? String(error);
+      const message = ClientError.from(error).message;
       if (effect.kind === 'open') store.dispatch({ type: 'detail', id: effect.id, error: message });
       else notice(`cannot cancel ${printable(effect.id)}: ${message}`, true);
     }
