@@ -15,6 +15,28 @@ const many = (prefix: string, n = SESSION_MIN_IDS + 44) => Array.from({ length: 
 const post = (url: string, body: unknown) => fetch(`${url}/v1/watch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 const watchedIds = async (url: string) => Number(/^taskctl_watched_ids (\d+)$/m.exec(await (await fetch(`${url}/metrics`)).text())![1]);
 
+/** What a worker sends to POST /v1/watch: its ids (asking to keep them), or a poll of a session. */
+interface SentWatch {
+  ids?: string[];
+  keep?: boolean;
+  replaces?: string;
+  session?: string;
+  remove?: string[];
+}
+
+/** A fake taskctl server that answers /ping and hands every watch, its body parsed, to `onWatch`. */
+function fakeWatchServer(onWatch: (watch: SentWatch, res: ServerResponse) => void): Promise<FakeServer> {
+  return FakeServer.start((req, res) => {
+    if (req.url === '/ping') return void res.writeHead(200, TASKCTL_HEADERS).end('{"message":"pong"}');
+    let body = '';
+    req.on('data', (chunk) => (body += chunk));
+    req.on('end', () => onWatch(JSON.parse(body) as SentWatch, res));
+  });
+}
+
+/** A cancel record as a server sends it. */
+const record = (id: string) => ({ id, cancelledAt: '2026-01-01T00:00:00.000Z', expiresAt: '2026-01-02T00:00:00.000Z' });
+
 /** A WatchLoop on `ids` running through `client` until end(): the ids it heard cancelled, the failures it reported and their attempt numbers. */
 function startLoop(client: TaskctlClient, ids: readonly string[], options: Omit<WatchLoopOptions, 'listener'> = {}) {
   const heard: string[] = [];
@@ -241,22 +263,16 @@ test('WatchLoop: the last id heard ends the loop at once, though the other poll 
 });
 
 test('WatchLoop: sessions made and failing at once wait longer each time, and an id removed while one is being made leaves it', async () => {
-  const sent: Array<{ ids?: string[]; session?: string; remove?: string[] }> = [];
+  const sent: SentWatch[] = [];
   let opening: (() => void) | undefined;
-  const server = await FakeServer.start((req, res) => {
-    if (req.url === '/ping') return void res.writeHead(200, TASKCTL_HEADERS).end('{"message":"pong"}');
-    let body = '';
-    req.on('data', (chunk) => (body += chunk));
-    req.on('end', () => {
-      const watch = JSON.parse(body);
-      sent.push(watch);
-      const reply = () => res.writeHead(200, TASKCTL_HEADERS).end(JSON.stringify({ cancelled: [], records: [], session: `s${sent.length}` }));
-      // The first session's making is answered when the test says; every poll fails as behind a balancer
-      // whose backend is gone.
-      if (watch.ids && sent.length === 1) opening = reply;
-      else if (watch.ids) reply();
-      else res.writeHead(502, { 'content-type': 'text/html' }).end('<h1>Bad Gateway</h1>');
-    });
+  const server = await fakeWatchServer((watch, res) => {
+    sent.push(watch);
+    const reply = () => res.writeHead(200, TASKCTL_HEADERS).end(JSON.stringify({ cancelled: [], records: [], session: `s${sent.length}` }));
+    // The first session's making is answered when the test says; every poll fails as behind a balancer
+    // whose backend is gone.
+    if (watch.ids && sent.length === 1) opening = reply;
+    else if (watch.ids) reply();
+    else res.writeHead(502, { 'content-type': 'text/html' }).end('<h1>Bad Gateway</h1>');
   });
   const client = new TaskctlClient({ server: server.url });
   const { loop, attempts, end } = startLoop(client, many('rm'), { backoff: { baseMs: 10, capMs: 10_000 } });
@@ -320,23 +336,16 @@ test('WatchLoop: a full server turns one poll away and the other stays held; a f
   let cutShort = 0;
   let sessions = 0;
   let polls = 0;
-  const record = (id: string) => ({ id, cancelledAt: '2026-01-01T00:00:00.000Z', expiresAt: '2026-01-02T00:00:00.000Z' });
-  const server = await FakeServer.start((req, res) => {
-    if (req.url === '/ping') return void res.writeHead(200, TASKCTL_HEADERS).end('{"message":"pong"}');
-    let body = '';
-    req.on('data', (chunk) => (body += chunk));
-    req.on('end', () => {
-      const watch = JSON.parse(body) as { ids?: string[]; session?: string; replaces?: string };
-      sent.push(watch.ids ? `ids${watch.replaces ? ` replacing ${watch.replaces}` : ''}` : `poll ${watch.session}`);
-      if (watch.ids) return void res.writeHead(200, TASKCTL_HEADERS).end(JSON.stringify({ cancelled: [], records: [], session: `s${++sessions}` }));
-      polls++;
-      // The second poll: turned away by the server itself, full (nothing was taken out of the session).
-      if (polls === 2) return void res.writeHead(503, TASKCTL_HEADERS).end(JSON.stringify({ error: { code: 'too_many_watches', message: 'full' } }));
-      // The fourth: a proxy's 502, behind which the server's answer may be lost.
-      if (polls === 4) return void res.writeHead(502, { 'content-type': 'text/html' }).end('<h1>Bad Gateway</h1>');
-      held.push(res);
-      res.on('close', () => res.writableEnded || cutShort++);
-    });
+  const server = await fakeWatchServer((watch, res) => {
+    sent.push(watch.ids ? `ids${watch.replaces ? ` replacing ${watch.replaces}` : ''}` : `poll ${watch.session}`);
+    if (watch.ids) return void res.writeHead(200, TASKCTL_HEADERS).end(JSON.stringify({ cancelled: [], records: [], session: `s${++sessions}` }));
+    polls++;
+    // The second poll: turned away by the server itself, full (nothing was taken out of the session).
+    if (polls === 2) return void res.writeHead(503, TASKCTL_HEADERS).end(JSON.stringify({ error: { code: 'too_many_watches', message: 'full' } }));
+    // The fourth: a proxy's 502, behind which the server's answer may be lost.
+    if (polls === 4) return void res.writeHead(502, { 'content-type': 'text/html' }).end('<h1>Bad Gateway</h1>');
+    held.push(res);
+    res.on('close', () => res.writableEnded || cutShort++);
   });
   const client = new TaskctlClient({ server: server.url });
   const { heard, failures, end } = startLoop(client, many('err'), { backoff: { baseMs: 10, capMs: 20 } });
@@ -381,18 +390,12 @@ test('WatchLoop: behind a balancer that spreads the polls over servers that each
 });
 
 test('WatchLoop: a server from before sessions refuses "keep"; the loop asks it the old way from then on', async () => {
-  const seen: Array<{ keep?: boolean; ids?: string[] }> = [];
-  const old = await FakeServer.start((req, res) => {
-    if (req.url === '/ping') return void res.writeHead(200, TASKCTL_HEADERS).end('{"message":"pong"}');
-    let body = '';
-    req.on('data', (chunk) => (body += chunk));
-    req.on('end', () => {
-      const watch = JSON.parse(body);
-      seen.push(watch);
-      if (watch.keep) return void res.writeHead(400, TASKCTL_HEADERS).end(JSON.stringify({ error: { code: 'invalid_request', message: 'Unrecognized key: "keep"' } }));
-      const record = { id: watch.ids[0], cancelledAt: '2026-01-01T00:00:00.000Z', expiresAt: '2026-01-02T00:00:00.000Z' };
-      res.writeHead(200, TASKCTL_HEADERS).end(JSON.stringify({ cancelled: [record.id], records: [record] }));
-    });
+  const seen: SentWatch[] = [];
+  const old = await fakeWatchServer((watch, res) => {
+    seen.push(watch);
+    if (watch.keep) return void res.writeHead(400, TASKCTL_HEADERS).end(JSON.stringify({ error: { code: 'invalid_request', message: 'Unrecognized key: "keep"' } }));
+    const id = watch.ids![0]!;
+    res.writeHead(200, TASKCTL_HEADERS).end(JSON.stringify({ cancelled: [id], records: [record(id)] }));
   });
   const client = new TaskctlClient({ server: old.url });
   const { heard, failures, end } = startLoop(client, many('old'));
