@@ -32,6 +32,8 @@ export interface ServerOptions {
   readonly maxWatchedIds?: number;
   /** How long a watch session is kept without a poll; 60 s unless told otherwise. */
   readonly sessionIdleMs?: number;
+  /** Watches held on plain HTTP from which each newly held one parks its connection (see park-connection.ts); 256 unless told otherwise. */
+  readonly parkFrom?: number;
   readonly maxBodyBytes: number;
   /** When set, every route but /ping and /healthz needs `Authorization: Bearer <token>`. */
   readonly token?: string | undefined;
@@ -128,6 +130,7 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
     maxOpenWatches: options.maxOpenWatches,
     maxWatchedIds: options.maxWatchedIds ?? DEFAULT_MAX_WATCHED_IDS,
     ...(options.sessionIdleMs === undefined ? {} : { sessionIdleMs: options.sessionIdleMs }),
+    ...(options.parkFrom === undefined ? {} : { parkFrom: options.parkFrom }),
     onBackgroundError,
     onAnswered: (outcome) => observer.watchAnswered?.(outcome),
     ...(heldChanged ? { onHeldIdsChanged: heldChanged } : {}),

@@ -1,0 +1,195 @@
+// Parking: once many watches are held, a held watch gives back its connection's HTTP parser, and its
+// answer closes the connection. Raw sockets here, so what goes over the wire is what is checked.
+import { connect, type Socket } from 'node:net';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { TaskctlClient } from '../../src/client/client.ts';
+import { WatchLoop } from '../../src/client/watch-loop.ts';
+import { canPark } from '../../src/server/park-connection.ts';
+import { TestCa } from '../helpers/tls.ts';
+import { eventually, startTestServer } from '../helpers/server.ts';
+
+/** One HTTP/1.1 connection written and read by hand. */
+class RawConnection {
+  #received = '';
+  readonly closed: Promise<void>;
+
+  private constructor(readonly socket: Socket) {
+    socket.setEncoding('utf8').on('data', (chunk: string) => (this.#received += chunk));
+    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+  }
+
+  static open(url: string, open: (port: number) => Socket = (port) => connect(port, '127.0.0.1')): Promise<RawConnection> {
+    const socket = open(Number(new URL(url).port));
+    return new Promise((resolve, reject) => {
+      socket.once('error', reject);
+      socket.once(socket.constructor.name === 'TLSSocket' ? 'secureConnect' : 'connect', () => resolve(new RawConnection(socket)));
+    });
+  }
+
+  get(path: string): void {
+    this.socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+  }
+
+  /** The next whole response (status line, headers, a body of its Content-Length), taken off what was read. */
+  async response(): Promise<{ status: number; headers: Record<string, string>; body: string }> {
+    let parsed: { status: number; headers: Record<string, string>; body: string } | undefined;
+    await eventually(() => (parsed = this.#take()) !== undefined, 'a whole response');
+    return parsed!;
+  }
+
+  #take() {
+    const end = this.#received.indexOf('\r\n\r\n');
+    if (end === -1) return undefined;
+    const [statusLine, ...lines] = this.#received.slice(0, end).split('\r\n');
+    const headers = Object.fromEntries(lines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]));
+    const length = Number(headers['content-length'] ?? 0);
+    if (this.#received.length < end + 4 + length) return undefined;
+    const body = this.#received.slice(end + 4, end + 4 + length);
+    this.#received = this.#received.slice(end + 4 + length);
+    return { status: Number(statusLine!.split(' ')[1]), headers, body };
+  }
+}
+
+/** Until `server` holds `n` watches, and a turn later, by when each newly held one has parked. */
+async function held(server: { openWatches(): number }, n: number): Promise<void> {
+  await eventually(() => server.openWatches() === n, `${n} held watches`);
+  await new Promise((resolve) => setImmediate(resolve));
+}
+
+test('parking works on the Node this project pins', () => {
+  assert.ok(canPark, "node:http's freeParser is where parking expects it");
+});
+
+test('a parked watch is answered by its cancel, then its connection closes', async () => {
+  const server = await startTestServer({ parkFrom: 0 });
+  const connection = await RawConnection.open(server.url);
+  connection.get('/watch-task/parked');
+  await held(server, 1);
+  await (await fetch(`${server.url}/cancel-task/parked`)).text();
+  const answer = await connection.response();
+  assert.equal([answer.status, answer.body, answer.headers.connection], [200, 'true', 'close']);
+  await connection.closed;
+  assert.is(server.openWatches(), 0);
+  await server.close();
+});
+
+test('below the line a held watch keeps its connection for the next request', async () => {
+  const server = await startTestServer();
+  const connection = await RawConnection.open(server.url);
+  connection.get('/watch-task/kept');
+  await held(server, 1);
+  await (await fetch(`${server.url}/cancel-task/kept`)).text();
+  const answer = await connection.response();
+  assert.equal([answer.body, answer.headers.connection], ['true', 'keep-alive']);
+  connection.get('/ping');
+  assert.is((await connection.response()).status, 200);
+  connection.socket.destroy();
+  await server.close();
+});
+
+test('a parked watch that times out answers "false" and closes; the next poll comes on a new connection', async () => {
+  const server = await startTestServer({ parkFrom: 0, watchTimeoutMs: 200 });
+  const connection = await RawConnection.open(server.url);
+  connection.get('/watch-task/slow');
+  await held(server, 1);
+  const answer = await connection.response();
+  assert.equal([answer.body, answer.headers.connection], ['false', 'close']);
+  await connection.closed;
+  assert.is(await (await fetch(`${server.url}/watch-task/slow`, { signal: AbortSignal.timeout(2_000) })).text(), 'false');
+  await server.close();
+});
+
+test('a parked watch is let go when its client leaves, half-closes, or sends anything more', async () => {
+  const answered: string[] = [];
+  const server = await startTestServer({ parkFrom: 0, observer: { watchAnswered: (outcome) => answered.push(outcome) } });
+  const leaving: Array<[string, (socket: Socket) => void]> = [
+    ['closes', (socket) => socket.destroy()],
+    ['half-closes', (socket) => socket.end()],
+    ['sends a second request', (socket) => socket.write('GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')],
+    ['sends stray bytes', (socket) => socket.write('\x00\xff garbage')],
+  ];
+  for (const [what, leave] of leaving) {
+    const connection = await RawConnection.open(server.url);
+    connection.get(`/watch-task/${what.replace(/ /g, '-')}`);
+    await held(server, 1);
+    leave(connection.socket);
+    await eventually(() => server.openWatches() === 0, `the watch of a client that ${what} is let go`);
+    await connection.closed;
+  }
+  assert.equal(answered, ['gone', 'gone', 'gone', 'gone']);
+  // Nothing was lost along the way: the server still answers, and a cancel still reaches a parked watch.
+  const connection = await RawConnection.open(server.url);
+  connection.get('/watch-task/after');
+  await held(server, 1);
+  await (await fetch(`${server.url}/cancel-task/after`)).text();
+  assert.is((await connection.response()).body, 'true');
+  await server.close();
+});
+
+test('a server stopping answers its parked watches "false", closes their connections, and stops', async () => {
+  const server = await startTestServer({ parkFrom: 0 });
+  const connections = await Promise.all([1, 2, 3].map(() => RawConnection.open(server.url)));
+  connections.forEach((connection, i) => connection.get(`/watch-task/stopping-${i}`));
+  await held(server, 3);
+  await server.close();
+  for (const connection of connections) {
+    const answer = await connection.response();
+    assert.equal([answer.body, answer.headers.connection], ['false', 'close']);
+    await connection.closed;
+  }
+});
+
+test('a watch with a second request already behind it on its connection is not parked, and both are answered', async () => {
+  const server = await startTestServer({ parkFrom: 0 });
+  const connection = await RawConnection.open(server.url);
+  connection.socket.write('GET /watch-task/piped HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+  await held(server, 1);
+  await (await fetch(`${server.url}/cancel-task/piped`)).text();
+  const first = await connection.response();
+  const second = await connection.response();
+  assert.equal([first.body, first.headers.connection], ['true', 'keep-alive']);
+  assert.equal([second.status, second.body], [200, '{"message":"pong"}']);
+  connection.socket.destroy();
+  await server.close();
+});
+
+test('a watch over TLS is never parked: a reconnect there costs a handshake', async () => {
+  const ca = TestCa.create();
+  const issued = ca.issue('park-server');
+  const server = await startTestServer({ parkFrom: 0, tls: { cert: issued.cert, key: issued.key } });
+  const { connect: tlsConnect } = await import('node:tls');
+  const connection = await RawConnection.open(server.url, (port) => tlsConnect({ port, host: '127.0.0.1', ca: ca.cert }));
+  connection.get('/watch-task/secure');
+  await held(server, 1);
+  // fetch does not trust the test CA: the cancel goes through a TLS connection of our own.
+  const canceller = await RawConnection.open(server.url, (port) => tlsConnect({ port, host: '127.0.0.1', ca: ca.cert }));
+  canceller.get('/cancel-task/secure');
+  assert.is((await canceller.response()).body, 'ok');
+  const answer = await connection.response();
+  assert.equal([answer.body, answer.headers.connection], ['true', 'keep-alive']);
+  connection.socket.destroy();
+  canceller.socket.destroy();
+  await server.close();
+  ca.remove();
+});
+
+test('a worker watching through parked connections hears its cancel after polls that timed out', async () => {
+  const server = await startTestServer({ parkFrom: 0, watchTimeoutMs: 150 });
+  let failures = 0;
+  const client = new TaskctlClient({ server: server.url });
+  const heard: string[] = [];
+  const loop = new WatchLoop(client, ['w-1', 'w-2'], { watchTimeoutMs: 150, listener: { cancelled: (r) => heard.push(r.id), disconnected: () => failures++ } });
+  const stop = new AbortController();
+  const running = loop.run(stop.signal);
+  // Three polls come and go (each answered "nothing yet" and closed), then the cancel lands.
+  await eventually(async () => Number(/^taskctl_watch_requests_total\{outcome="timeout"\} (\d+)$/m.exec(await (await fetch(`${server.url}/metrics`)).text())?.[1] ?? 0) >= 3, 'three timed-out polls');
+  await (await fetch(`${server.url}/cancel-task/w-2`)).text();
+  await eventually(() => heard.includes('w-2'), 'the cancel heard');
+  assert.is(failures, 0, 'no poll failed on a closed connection');
+  stop.abort();
+  await running;
+  await server.close();
+});
+
+test.run();
