@@ -13,6 +13,7 @@ import { DEFAULT_MAX_WATCHED_IDS } from '../protocol/limits.ts';
 import { EVENTS_HEARTBEAT_MS } from '../protocol/events.ts';
 import { ANONYMOUS, type Authenticate, bearerAuth, checkRight, openAccess, type TokenEntry, TokenTable } from './auth.ts';
 import { EventStreams } from './event-streams.ts';
+import { PARK_FROM, ParkedConnections } from './park-connection.ts';
 import { sendJson } from './http-io.ts';
 import type { ServerMetrics } from './metrics.ts';
 import { matchRoute, type RequestContext, type Route, truncate } from './router.ts';
@@ -32,7 +33,7 @@ export interface ServerOptions {
   readonly maxWatchedIds?: number;
   /** How long a watch session is kept without a poll; 60 s unless told otherwise. */
   readonly sessionIdleMs?: number;
-  /** Watches held on plain HTTP from which each newly held one parks its connection (see park-connection.ts); 256 unless told otherwise. */
+  /** Watches and event streams held past which each one held next parks its connection (see park-connection.ts); 256 unless told otherwise. */
   readonly parkFrom?: number;
   readonly maxBodyBytes: number;
   /** When set, every route but /ping and /healthz needs `Authorization: Bearer <token>`. */
@@ -112,6 +113,8 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
   readonly watchedIds: () => number;
   /** From now on, refuse new requests and close each connection after its answer. */
   readonly beginShutdown: () => void;
+  /** Closes the parked connections still open (node:http's closeAllConnections does not see them). */
+  readonly destroyParked: () => void;
   /** Puts new tokens in force (a reload); ends the watches of tokens that may no longer watch. Returns how many. */
   readonly replaceTokens: (entries: readonly TokenEntry[]) => number;
 } {
@@ -121,6 +124,12 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
   let shuttingDown = false;
   // Either count moving tells the sum of both.
   const heldChanged = onHeldChanged && ((): void => onHeldChanged(watches.heldIds + streams.open));
+  // Past this many watches and streams held, each one held after them parks its connection.
+  const parkFrom = options.parkFrom ?? PARK_FROM;
+  const parked = new ParkedConnections();
+  const parkHeld = (res: ServerResponse): void => {
+    if (watches.open + streams.open > parkFrom) parked.parkWhenParsed(res);
+  };
   const watches = new WatchHolder({
     canceler,
     tracker,
@@ -130,7 +139,7 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
     maxOpenWatches: options.maxOpenWatches,
     maxWatchedIds: options.maxWatchedIds ?? DEFAULT_MAX_WATCHED_IDS,
     ...(options.sessionIdleMs === undefined ? {} : { sessionIdleMs: options.sessionIdleMs }),
-    ...(options.parkFrom === undefined ? {} : { parkFrom: options.parkFrom }),
+    parkHeld,
     onBackgroundError,
     onAnswered: (outcome) => observer.watchAnswered?.(outcome),
     ...(heldChanged ? { onHeldIdsChanged: heldChanged } : {}),
@@ -143,6 +152,7 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
     maxOpen: options.maxOpenWatches,
     registry: metrics.registry,
     heartbeatMs: eventsHeartbeatMs ?? EVENTS_HEARTBEAT_MS,
+    parkHeld,
     ...(heldChanged ? { onOpenChanged: heldChanged } : {}),
   });
   const context: AppContext = {
@@ -235,6 +245,7 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
       watches.beginShutdown();
       streams.close();
     },
+    destroyParked: () => parked.destroyAll(),
     replaceTokens: (entries: readonly TokenEntry[]) => {
       if (!tokens) throw new Error('this server was started without a tokens file');
       tokens.replace(entries);

@@ -25,6 +25,8 @@ export interface EventStreamsOptions {
   readonly heartbeatMs: number;
   /** Told the number of streams open whenever it changes. */
   readonly onOpenChanged?: (open: number) => void;
+  /** Called with each stream held, to park its connection when many are held. */
+  readonly parkHeld?: (res: ServerResponse) => void;
 }
 
 // A client this far behind in reading is cut: it resumes from its last event when it comes back, so
@@ -96,6 +98,7 @@ export class EventStreams {
     // Counted from here, so streams arriving together cannot all pass the cap.
     this.#streams.add(stream);
     this.#counted();
+    this.#options.parkHeld?.(res);
     await stream.follow(this.#options.hub, since);
   }
 
@@ -195,15 +198,16 @@ class EventStream implements CursorObserver {
     // Before the answer began, the caller still answers (a 503, say).
     if (!res.headersSent) return;
     if (reason === 'slow') res.destroy();
-    else if (!res.destroyed) {
-      // Then the connection closes, so a stopping server is not kept waiting by an idle keep-alive socket.
-      res.end(reason === 'shutdown' ? ': the server is stopping\n\n' : undefined, () => res.socket?.end());
-    }
+    // Then the connection closes (see #begin).
+    else if (!res.destroyed) res.end(reason === 'shutdown' ? ': the server is stopping\n\n' : undefined);
   }
 
   /** Writes the answer's head once; true the first time. */
   #begin(): boolean {
     if (this.#res.headersSent) return false;
+    // A stream ends only to close its connection: so a stopping server is not kept waiting by an idle
+    // keep-alive socket, and so the connection may give back its HTTP parser while the stream lasts.
+    this.#res.shouldKeepAlive = false;
     this.#res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',

@@ -240,7 +240,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       // Queued deliveries stay in the store for the next start; tries in flight are put back before it closes.
       return (closing ??= (async () => {
         await webhooks?.close();
-        await shutDown(server, canceler, config.store);
+        await shutDown(server, canceler, config.store, app.destroyParked);
       })());
     },
   };
@@ -260,13 +260,14 @@ function listen(server: Server, port: number, host: string): Promise<void> {
   });
 }
 
-async function shutDown(server: Server, canceler: Canceler, store: CancelStore): Promise<void> {
+async function shutDown(server: Server, canceler: Canceler, store: CancelStore, destroyParked: () => void): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   canceler.close();
   server.closeIdleConnections();
   const drained = await Promise.race([closed.then(() => true), new Promise<boolean>((resolve) => setTimeout(resolve, DRAIN_MS, false).unref())]);
   if (!drained) {
     server.closeAllConnections();
+    destroyParked();
     await closed;
   }
   await store.close();

@@ -2,34 +2,40 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
 /**
- * Parking: a held watch gives back its connection's HTTP parser.
+ * Parking: a held watch (or event stream) gives back its connection's HTTP parser.
  *
  * node:http keeps a parser on every connection for the next request on it: about 6 KB of native memory,
  * over a third of what a held watch costs in all. A held watch's client sends nothing more until it is
- * answered, so the parser only waits. Parking hands it back the way node:http itself does for a
- * connection that upgrades (a WebSocket): its listeners come off the socket and the parser goes back to
- * node's pool, or is freed. The parked socket is then read by a listener of ours that only notices the
- * client leaving: a byte sent (nothing may come while the request is unanswered: we take it for a client we
- * cannot serve) or the end of its stream closes the socket, which ends the watch like any departure.
- * With no parser for a next request, the answer closes the connection (Connection: close), and the worker
- * opens a new one to ask again: a TCP handshake per answered watch, which is why only plain connections
- * park (a TLS handshake costs far more than the memory) and only once many watches are held.
+ * answered, so the parser only waits. Parking hands it back with the internal call node:http's own upgrade
+ * path (a WebSocket) makes: node's listeners that use the parser come off the socket and the parser goes
+ * back to node's pool (which keeps up to a thousand for new connections), or is freed. The parked socket is
+ * then read by a listener of ours that notices the client leaving (the end of its stream closes the socket,
+ * which ends the watch like any departure) and drops whatever else it sends: a request pipelined behind the
+ * watch goes unanswered, and the client, told the connection closes, sends it again on a new one. With no
+ * parser for a next request, the answer closes the connection (Connection: close), and the worker opens a
+ * new one to ask again: a TCP handshake per answered watch, which is why only plain connections park (a TLS
+ * handshake costs far more than the memory) and only once many watches are held. An event stream ends only
+ * by closing its connection anyway.
  *
- * It reaches into node:http's workings (the parser on the socket, the names of its listeners), which no
- * public API offers; where any of them is not as expected (another Node version), the watch is simply held
- * as before, unparked.
+ * It reaches into node:http's workings (the parser on the socket, the names of its listeners, the answer
+ * the socket is writing), which no public API offers. So it parks only on the Node major it was written and
+ * tested against, and only where all of them are as expected; otherwise the watch is held as before.
  */
 
 interface Parser {
   incoming: IncomingMessage | null;
 }
 
-type ParkableSocket = Socket & { parser?: Parser | null; encrypted?: boolean };
+type ParkableSocket = Socket & { parser?: Parser | null; encrypted?: boolean; _httpMessage?: unknown };
 
 type FreeParser = (parser: Parser, req: IncomingMessage, socket: Socket) => void;
 
+/** The Node major whose node:http parking was written against (the one the binary is built with). */
+const PARKING_NODE_MAJOR = '24';
+
 // node:http's own helper for giving a parser back (what its upgrade path calls); undefined where it is gone.
 const freeParser = (() => {
+  if (process.versions.node.split('.')[0] !== PARKING_NODE_MAJOR) return undefined;
   try {
     const common = process.getBuiltinModule('_http_common') as { freeParser?: unknown } | undefined;
     return typeof common?.freeParser === 'function' ? (common.freeParser as FreeParser) : undefined;
@@ -42,40 +48,71 @@ const freeParser = (() => {
 export const canPark = freeParser !== undefined;
 
 /**
- * Parks the connection of `res`, held and not yet answered, as soon as node:http is done parsing its
- * request (after the current turn: the parser may still be running below this call). Returns at once;
- * does nothing where parking is not possible.
+ * Watches and event streams held past which each one held next parks its connection: below this, a few
+ * megabytes are not worth a reconnect per answered watch.
  */
-export function parkWhenParsed(res: ServerResponse): void {
-  if (freeParser === undefined) return;
-  setImmediate(park, res);
-}
+export const PARK_FROM = 256;
 
-function park(res: ServerResponse): void {
-  const req = res.req;
-  const socket = req.socket as ParkableSocket;
-  const parser = socket.parser;
-  // Answered or left meanwhile; TLS; a request still arriving; or a next request already parsed behind it.
-  if (res.headersSent || res.writableEnded || socket.destroyed || socket.encrypted || !req.complete || !parser || parser.incoming !== req) return;
-  const parsing = listenerNamed(socket, 'data', 'bound socketOnData');
-  const ending = listenerNamed(socket, 'end', 'bound socketOnEnd');
-  if (parsing === undefined || ending === undefined) return;
-  socket.off('data', parsing);
-  socket.off('end', ending);
-  // These restart the parser's reading whenever the socket is paused or resumed; ours reads now.
-  const resuming = listenerNamed(socket, 'resume', 'onSocketResume');
-  const pausing = listenerNamed(socket, 'pause', 'onSocketPause');
-  if (resuming) socket.off('resume', resuming);
-  if (pausing) socket.off('pause', pausing);
-  freeParser!(parser, req, socket);
-  // No parser is left to read a next request: the answer says so, and node closes the connection after it.
-  res.shouldKeepAlive = false;
-  socket.on('data', leave);
-  socket.on('end', leave);
-}
+// Bytes a parked client may send (a request pipelined behind its watch, stray line ends) before it is cut
+// off: as much as a request's headers may hold.
+const MAX_DROPPED_BYTES = 16 * 1024;
 
-function leave(this: Socket): void {
-  this.destroy();
+/** The parked connections of one server: node:http's closeAllConnections no longer sees them. */
+export class ParkedConnections {
+  readonly #sockets = new Set<Socket>();
+
+  /** Connections parked and still open. */
+  get size(): number {
+    return this.#sockets.size;
+  }
+
+  /**
+   * Parks the connection of `res`, held and not yet answered (or answered by a stream that closes the
+   * connection when it ends), as soon as node:http is done parsing its request (after the current turn: the
+   * parser may still be running below this call). Returns at once; does nothing where parking is not
+   * possible.
+   */
+  parkWhenParsed(res: ServerResponse): void {
+    if (freeParser === undefined || (res.req.socket as ParkableSocket).encrypted) return;
+    setImmediate(() => this.#park(res));
+  }
+
+  /** Closes every parked connection still open, answered or not (the server is stopping and cannot wait). */
+  destroyAll(): void {
+    for (const socket of this.#sockets) socket.destroy();
+  }
+
+  #park(res: ServerResponse): void {
+    const req = res.req;
+    const socket = req.socket as ParkableSocket;
+    const parser = socket.parser;
+    // Answered or left meanwhile; an answer begun that keeps the connection; another answer still being
+    // written ahead of this one; a request still arriving; or a next request already parsed behind it.
+    if (res.writableEnded || (res.headersSent && res.shouldKeepAlive) || socket.destroyed || socket._httpMessage !== res) return;
+    if (!req.complete || !parser || parser.incoming !== req) return;
+    const parsing = listenerNamed(socket, 'data', 'bound socketOnData');
+    const ending = listenerNamed(socket, 'end', 'bound socketOnEnd');
+    if (parsing === undefined || ending === undefined) return;
+    socket.off('data', parsing);
+    socket.off('end', ending);
+    // These restart the parser's reading whenever the socket is paused or resumed; ours reads now.
+    const resuming = listenerNamed(socket, 'resume', 'onSocketResume');
+    const pausing = listenerNamed(socket, 'pause', 'onSocketPause');
+    if (resuming) socket.off('resume', resuming);
+    if (pausing) socket.off('pause', pausing);
+    freeParser!(parser, req, socket);
+    // No parser is left to read a next request: the answer says so, and node closes the connection after
+    // it. (An answer already begun, an event stream, said so from the start.)
+    res.shouldKeepAlive = false;
+    let dropped = 0;
+    socket.on('data', (chunk: Buffer) => {
+      dropped += chunk.length;
+      if (dropped > MAX_DROPPED_BYTES) socket.destroy();
+    });
+    socket.on('end', () => socket.destroy());
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
+  }
 }
 
 /** The one listener for `event` named `name`; undefined when there is none, or more than one. */

@@ -9,7 +9,6 @@ import { HttpError } from '../protocol/errors.ts';
 import { MIN_WATCH_TIMEOUT_MS, SESSION_MIN_IDS } from '../protocol/limits.ts';
 import type { ServerMetrics } from './metrics.ts';
 import { nextTurn } from '../core/turns.ts';
-import { parkWhenParsed } from './park-connection.ts';
 
 // Ids a watch must hold for letting them go to wait for a turn of its own.
 const BIG_WATCH_END_IDS = 1_000;
@@ -24,9 +23,6 @@ const UNPOLLED_SESSION_IDLE_SHARE = 1 / 6;
 // answer, its other poll is there for the next cancel, so a cancel never waits a round trip in the mailbox.
 // A poll beyond these ends the oldest.
 const SESSION_POLLS = 2;
-// Watches held at once from which a newly held one parks its connection (see park-connection.ts): below
-// this, a few megabytes are not worth a reconnect per answered watch.
-const PARK_FROM = 256;
 
 /** What a session's poll answers: a wait's result, and when an ancestor's cancel stopped them, the ids it stopped. */
 export interface SessionResult extends WaitResult {
@@ -66,8 +62,8 @@ export interface WatchHolderOptions {
   readonly maxOpenWatches: number;
   readonly maxWatchedIds: number;
   readonly sessionIdleMs?: number;
-  /** Watches held at once from which a newly held one parks its connection; PARK_FROM unless told otherwise. */
-  readonly parkFrom?: number;
+  /** Called with each watch held (not answered at once), to park its connection when many are held. */
+  readonly parkHeld?: (res: ServerResponse) => void;
   readonly onBackgroundError: (error: unknown) => void;
   /** Told of each answered watch. */
   readonly onAnswered?: (outcome: 'cancelled' | 'timeout' | 'gone') => void;
@@ -178,7 +174,7 @@ export class WatchHolder {
     // 'close' before the answer is written means the client left. (on, not once: once wraps the listener
     // in one more function per held watch; `end` takes itself off.)
     res.on('close', end);
-    if (this.#open > (this.#options.parkFrom ?? PARK_FROM)) parkWhenParsed(res);
+    this.#options.parkHeld?.(res);
     if (tokenId !== undefined) {
       const held = this.#byToken.get(tokenId);
       if (held) held.add(end);

@@ -1,11 +1,12 @@
 // Parking: once many watches are held, a held watch gives back its connection's HTTP parser, and its
 // answer closes the connection. Raw sockets here, so what goes over the wire is what is checked.
-import { connect, type Socket } from 'node:net';
+import { createServer, type ServerResponse } from 'node:http';
+import { type AddressInfo, connect, type Socket } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { TaskctlClient } from '../../src/client/client.ts';
 import { WatchLoop } from '../../src/client/watch-loop.ts';
-import { canPark } from '../../src/server/park-connection.ts';
+import { canPark, PARK_FROM, ParkedConnections } from '../../src/server/park-connection.ts';
 import { TestCa } from '../helpers/tls.ts';
 import { eventually, startTestServer } from '../helpers/server.ts';
 
@@ -25,6 +26,11 @@ class RawConnection {
       socket.once('error', reject);
       socket.once(socket.constructor.name === 'TLSSocket' ? 'secureConnect' : 'connect', () => resolve(new RawConnection(socket)));
     });
+  }
+
+  /** Everything read and not yet taken as a response. */
+  get received(): string {
+    return this.#received;
   }
 
   get(path: string): void {
@@ -100,14 +106,13 @@ test('a parked watch that times out answers "false" and closes; the next poll co
   await server.close();
 });
 
-test('a parked watch is let go when its client leaves, half-closes, or sends anything more', async () => {
+test("a parked watch is let go when its client leaves, half-closes, or sends more than a request's headers may hold", async () => {
   const answered: string[] = [];
   const server = await startTestServer({ parkFrom: 0, observer: { watchAnswered: (outcome) => answered.push(outcome) } });
   const leaving: Array<[string, (socket: Socket) => void]> = [
     ['closes', (socket) => socket.destroy()],
     ['half-closes', (socket) => socket.end()],
-    ['sends a second request', (socket) => socket.write('GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')],
-    ['sends stray bytes', (socket) => socket.write('\x00\xff garbage')],
+    ['sends 17 KB', (socket) => socket.write(Buffer.alloc(17 * 1024, 'x'))],
   ];
   for (const [what, leave] of leaving) {
     const connection = await RawConnection.open(server.url);
@@ -117,14 +122,66 @@ test('a parked watch is let go when its client leaves, half-closes, or sends any
     await eventually(() => server.openWatches() === 0, `the watch of a client that ${what} is let go`);
     await connection.closed;
   }
-  assert.equal(answered, ['gone', 'gone', 'gone', 'gone']);
-  // Nothing was lost along the way: the server still answers, and a cancel still reaches a parked watch.
-  const connection = await RawConnection.open(server.url);
-  connection.get('/watch-task/after');
-  await held(server, 1);
-  await (await fetch(`${server.url}/cancel-task/after`)).text();
-  assert.is((await connection.response()).body, 'true');
+  assert.equal(answered, ['gone', 'gone', 'gone']);
   await server.close();
+});
+
+test('what a parked client sends behind its watch is dropped; the watch is still answered, and the connection closes', async () => {
+  const server = await startTestServer({ parkFrom: 0 });
+  const connection = await RawConnection.open(server.url);
+  connection.get('/watch-task/pipelined');
+  await held(server, 1);
+  connection.get('/ping');
+  connection.socket.write('\r\n\x00\xff stray bytes');
+  await (await fetch(`${server.url}/cancel-task/pipelined`)).text();
+  const answer = await connection.response();
+  assert.equal([answer.body, answer.headers.connection], ['true', 'close']);
+  await connection.closed;
+  assert.is(connection.received, '', 'the pipelined /ping was not answered: its client sends it again');
+  await server.close();
+});
+
+test('below 257 held watches none parks; from then on each does', async () => {
+  const server = await startTestServer();
+  const n = PARK_FROM + 2;
+  const connections: RawConnection[] = [];
+  for (let i = 0; i < n; i++) {
+    const connection = await RawConnection.open(server.url);
+    connection.get(`/watch-task/crowd-${i}`);
+    connections.push(connection);
+    await eventually(() => server.openWatches() === i + 1, `watch ${i + 1} held`);
+  }
+  await new Promise((resolve) => setImmediate(resolve));
+  await Promise.all(connections.map((_, i) => fetch(`${server.url}/cancel-task/crowd-${i}`).then((r) => r.text())));
+  const closing = await Promise.all(connections.map(async (connection) => (await connection.response()).headers.connection));
+  assert.equal(closing.slice(0, PARK_FROM), Array(PARK_FROM).fill('keep-alive'));
+  assert.equal(closing.slice(PARK_FROM), ['close', 'close']);
+  connections.forEach((connection) => connection.socket.destroy());
+  await server.close();
+});
+
+test('a parked connection whose answer cannot be written (its client reads nothing) is closed when asked', async () => {
+  const parked = new ParkedConnections();
+  let held: ServerResponse | undefined;
+  const server = createServer((_req, res) => {
+    held = res;
+    parked.parkWhenParsed(res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const connection = await RawConnection.open(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  connection.socket.pause();
+  connection.get('/held');
+  await eventually(() => parked.size === 1, 'the connection parked');
+  // More than both sockets' buffers take: the answer cannot all be written while the client reads nothing.
+  held!.end(Buffer.alloc(64 * 1024 * 1024));
+  await eventually(() => held!.writableLength > 0, 'the answer waiting on the client');
+  assert.not.ok(connection.socket.destroyed);
+  parked.destroyAll();
+  // Reading again, the client sees the connection closed.
+  connection.socket.resume();
+  await connection.closed;
+  assert.is(parked.size, 0);
+  await new Promise((resolve) => server.close(resolve));
 });
 
 test('a server stopping answers its parked watches "false", closes their connections, and stops', async () => {
@@ -140,6 +197,28 @@ test('a server stopping answers its parked watches "false", closes their connect
   }
 });
 
+test('an event stream parks too: it goes on streaming, and ends when its client closes its side or the server stops', async () => {
+  const server = await startTestServer({ parkFrom: 0 });
+  const streams = async () => Number(/^taskctl_open_event_streams (\d+)$/m.exec(await (await fetch(`${server.url}/metrics`)).text())![1]);
+  const open = async () => {
+    const connection = await RawConnection.open(server.url);
+    connection.get('/v1/events');
+    await eventually(() => connection.received.includes('retry: 1000'), 'the stream begun');
+    await new Promise((resolve) => setImmediate(resolve));
+    return connection;
+  };
+  const [leaving, staying] = [await open(), await open()];
+  assert.match(staying.received, /\r\nconnection: close\r\n/i);
+  await (await fetch(`${server.url}/cancel-task/streamed`)).text();
+  await eventually(() => staying.received.includes('"id":"streamed"'), 'the cancel on the parked stream');
+  leaving.socket.end();
+  await leaving.closed;
+  await eventually(async () => (await streams()) === 1, 'the stream of the client that closed its side ended');
+  await server.close();
+  await staying.closed;
+  assert.match(staying.received, /: the server is stopping/);
+});
+
 test('a watch with a second request already behind it on its connection is not parked, and both are answered', async () => {
   const server = await startTestServer({ parkFrom: 0 });
   const connection = await RawConnection.open(server.url);
@@ -150,6 +229,19 @@ test('a watch with a second request already behind it on its connection is not p
   const second = await connection.response();
   assert.equal([first.body, first.headers.connection], ['true', 'keep-alive']);
   assert.equal([second.status, second.body], [200, '{"message":"pong"}']);
+  connection.socket.destroy();
+  await server.close();
+});
+
+test('a watch whose answer waits behind another on its connection is not parked, and both are answered in order', async () => {
+  const server = await startTestServer({ parkFrom: 0 });
+  const connection = await RawConnection.open(server.url);
+  connection.socket.write('GET /watch-task/ahead HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /watch-task/behind HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+  await held(server, 2);
+  await (await fetch(`${server.url}/cancel-task/behind`)).text();
+  await (await fetch(`${server.url}/cancel-task/ahead`)).text();
+  const [first, second] = [await connection.response(), await connection.response()];
+  assert.equal([first.body, second.body, second.headers.connection], ['true', 'true', 'keep-alive']);
   connection.socket.destroy();
   await server.close();
 });
