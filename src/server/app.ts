@@ -33,7 +33,7 @@ export interface ServerOptions {
   readonly maxWatchedIds?: number;
   /** How long a watch session is kept without a poll; 60 s unless told otherwise. */
   readonly sessionIdleMs?: number;
-  /** Watches and event streams held past which each one held next parks its connection (see park-connection.ts); 256 unless told otherwise. */
+  /** Each watch or event stream held beyond this many parks its connection (see park-connection.ts); 256 unless told otherwise. */
   readonly parkFrom?: number;
   readonly maxBodyBytes: number;
   /** When set, every route but /ping and /healthz needs `Authorization: Bearer <token>`. */
@@ -113,6 +113,8 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
   readonly watchedIds: () => number;
   /** From now on, refuse new requests and close each connection after its answer. */
   readonly beginShutdown: () => void;
+  /** Connections parked and still open. */
+  readonly parkedConnections: () => number;
   /** Closes the parked connections still open (node:http's closeAllConnections does not see them). */
   readonly destroyParked: () => void;
   /** Puts new tokens in force (a reload); ends the watches of tokens that may no longer watch. Returns how many. */
@@ -245,6 +247,7 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
       watches.beginShutdown();
       streams.close();
     },
+    parkedConnections: () => parked.size,
     destroyParked: () => parked.destroyAll(),
     replaceTokens: (entries: readonly TokenEntry[]) => {
       if (!tokens) throw new Error('this server was started without a tokens file');

@@ -67,6 +67,8 @@ export interface RunningServer {
   /** Task changes as events: subscribe to follow every change (on Redis, every server's). */
   readonly events: TaskEventHub;
   openWatches(): number;
+  /** Connections parked (see park-connection.ts) and still open. */
+  parkedConnections(): number;
   /** Task statuses the store holds (until retention forgets them). */
   trackedTasks(): Promise<number>;
   /**
@@ -170,6 +172,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const app = createApp({ canceler, tracker, scheduler, family, events, eventsHeartbeatMs: config.eventsHeartbeatMs, options, metrics, onBackgroundError: config.onBackgroundError, onHeldChanged: config.onHeldChanged, ...(config.observer ? { observer: config.observer } : {}), ...(config.clock ? { clock: config.clock } : {}) });
   metrics.observe({
     openWatches: app.openWatches,
+    parkedConnections: app.parkedConnections,
     trackedTasks: () => config.store.countStatuses(),
     watchedIds: app.watchedIds,
     ...(webhooks ? { queuedDeliveries: () => config.store.countDeliveries() } : {}),
@@ -225,6 +228,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     metrics,
     events,
     openWatches: app.openWatches,
+    parkedConnections: app.parkedConnections,
     trackedTasks: () => config.store.countStatuses(),
     reloadTls: (tls) => {
       if (!config.tls) throw new Error('this server was started without TLS');
@@ -260,7 +264,11 @@ function listen(server: Server, port: number, host: string): Promise<void> {
   });
 }
 
-async function shutDown(server: Server, canceler: Canceler, store: CancelStore, destroyParked: () => void): Promise<void> {
+/**
+ * Stops `server`: answers what is held (the canceler ends every wait), lets connections finish their
+ * answers for DRAIN_MS, then closes whatever is still open, parked connections too, and the store.
+ */
+export async function shutDown(server: Server, canceler: Pick<Canceler, 'close'>, store: Pick<CancelStore, 'close'>, destroyParked: () => void): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   canceler.close();
   server.closeIdleConnections();

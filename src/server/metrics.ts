@@ -64,14 +64,22 @@ export class ServerMetrics {
     registers: [this.registry],
   });
 
-  /** Gauges read when scraped: open watches, how many tasks the store tracks, how many ids the open watches hold. */
-  observe(sources: { openWatches: () => number; trackedTasks: () => Promise<number>; watchedIds: () => number; queuedDeliveries?: () => Promise<number> }): void {
+  /** Gauges read when scraped: open watches and parked connections, how many tasks the store tracks, how many ids the open watches hold. */
+  observe(sources: { openWatches: () => number; parkedConnections: () => number; trackedTasks: () => Promise<number>; watchedIds: () => number; queuedDeliveries?: () => Promise<number> }): void {
     new Gauge({
       name: 'taskctl_open_watches',
       help: 'Watch requests being held open now.',
       registers: [this.registry],
       collect() {
         this.set(sources.openWatches());
+      },
+    });
+    new Gauge({
+      name: 'taskctl_parked_connections',
+      help: 'Connections of held watches and event streams that gave back their HTTP parser (past 256 held; plain HTTP only).',
+      registers: [this.registry],
+      collect() {
+        this.set(sources.parkedConnections());
       },
     });
     const queued = sources.queuedDeliveries;

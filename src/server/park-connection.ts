@@ -48,8 +48,8 @@ const freeParser = (() => {
 export const canPark = freeParser !== undefined;
 
 /**
- * Watches and event streams held past which each one held next parks its connection: below this, a few
- * megabytes are not worth a reconnect per answered watch.
+ * Each watch or event stream held beyond this many parks its connection: below this, a few megabytes are
+ * not worth a reconnect per answered watch.
  */
 export const PARK_FROM = 256;
 
@@ -93,14 +93,20 @@ export class ParkedConnections {
     const parsing = listenerNamed(socket, 'data', 'bound socketOnData');
     const ending = listenerNamed(socket, 'end', 'bound socketOnEnd');
     if (parsing === undefined || ending === undefined) return;
-    socket.off('data', parsing);
-    socket.off('end', ending);
-    // These restart the parser's reading whenever the socket is paused or resumed; ours reads now.
-    const resuming = listenerNamed(socket, 'resume', 'onSocketResume');
-    const pausing = listenerNamed(socket, 'pause', 'onSocketPause');
-    if (resuming) socket.off('resume', resuming);
-    if (pausing) socket.off('pause', pausing);
-    freeParser!(parser, req, socket);
+    try {
+      socket.off('data', parsing);
+      socket.off('end', ending);
+      // These restart the parser's reading whenever the socket is paused or resumed; ours reads now.
+      const resuming = listenerNamed(socket, 'resume', 'onSocketResume');
+      const pausing = listenerNamed(socket, 'pause', 'onSocketPause');
+      if (resuming) socket.off('resume', resuming);
+      if (pausing) socket.off('pause', pausing);
+      freeParser!(parser, req, socket);
+    } catch {
+      // Half given back is neither: the connection is lost to its client, who asks again on a new one.
+      socket.destroy();
+      return;
+    }
     // No parser is left to read a next request: the answer says so, and node closes the connection after
     // it. (An answer already begun, an event stream, said so from the start.)
     res.shouldKeepAlive = false;

@@ -6,7 +6,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { TaskctlClient } from '../../src/client/client.ts';
 import { WatchLoop } from '../../src/client/watch-loop.ts';
+import { shutDown } from '../../src/server/listen.ts';
 import { canPark, PARK_FROM, ParkedConnections } from '../../src/server/park-connection.ts';
+import { MemoryStore } from '../../src/store/memory-store.ts';
 import { TestCa } from '../helpers/tls.ts';
 import { eventually, startTestServer } from '../helpers/server.ts';
 
@@ -72,11 +74,14 @@ test('a parked watch is answered by its cancel, then its connection closes', asy
   const connection = await RawConnection.open(server.url);
   connection.get('/watch-task/parked');
   await held(server, 1);
+  assert.is(server.parkedConnections(), 1);
+  assert.match(await (await fetch(`${server.url}/metrics`)).text(), /^taskctl_parked_connections 1$/m);
   await (await fetch(`${server.url}/cancel-task/parked`)).text();
   const answer = await connection.response();
   assert.equal([answer.status, answer.body, answer.headers.connection], [200, 'true', 'close']);
   await connection.closed;
   assert.is(server.openWatches(), 0);
+  await eventually(() => server.parkedConnections() === 0, 'the closed connection no longer counted');
   await server.close();
 });
 
@@ -142,7 +147,7 @@ test('what a parked client sends behind its watch is dropped; the watch is still
 });
 
 test('below 257 held watches none parks; from then on each does', async () => {
-  const server = await startTestServer();
+  const server = await startTestServer({ watchTimeoutMs: 60_000 });
   const n = PARK_FROM + 2;
   const connections: RawConnection[] = [];
   for (let i = 0; i < n; i++) {
@@ -152,6 +157,7 @@ test('below 257 held watches none parks; from then on each does', async () => {
     await eventually(() => server.openWatches() === i + 1, `watch ${i + 1} held`);
   }
   await new Promise((resolve) => setImmediate(resolve));
+  assert.is(server.parkedConnections(), 2);
   await Promise.all(connections.map((_, i) => fetch(`${server.url}/cancel-task/crowd-${i}`).then((r) => r.text())));
   const closing = await Promise.all(connections.map(async (connection) => (await connection.response()).headers.connection));
   assert.equal(closing.slice(0, PARK_FROM), Array(PARK_FROM).fill('keep-alive'));
@@ -175,13 +181,37 @@ test('a parked connection whose answer cannot be written (its client reads nothi
   // More than both sockets' buffers take: the answer cannot all be written while the client reads nothing.
   held!.end(Buffer.alloc(64 * 1024 * 1024));
   await eventually(() => held!.writableLength > 0, 'the answer waiting on the client');
-  assert.not.ok(connection.socket.destroyed);
+  const serverSide = held!.socket!;
   parked.destroyAll();
-  // Reading again, the client sees the connection closed.
+  assert.ok(serverSide.destroyed);
+  // Reading again, the client sees the connection closed, short of the answer.
   connection.socket.resume();
   await connection.closed;
+  assert.ok(connection.received.length < 64 * 1024 * 1024);
   assert.is(parked.size, 0);
   await new Promise((resolve) => server.close(resolve));
+});
+
+test('a stopping server closes a parked connection whose answer its client does not read, once the drain time is up', async () => {
+  const parked = new ParkedConnections();
+  let held: ServerResponse | undefined;
+  const server = createServer((_req, res) => {
+    held = res;
+    parked.parkWhenParsed(res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const connection = await RawConnection.open(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  connection.socket.pause();
+  connection.get('/held');
+  await eventually(() => parked.size === 1, 'the connection parked');
+  held!.end(Buffer.alloc(64 * 1024 * 1024));
+  const store = new MemoryStore();
+  // node:http's closeAllConnections does not see the parked connection: without shutDown closing it, the
+  // server would wait on it for good.
+  const stopped = shutDown(server, { close: () => {} }, store, () => parked.destroyAll()).then(() => true);
+  assert.ok(await Promise.race([stopped, new Promise<boolean>((resolve) => setTimeout(resolve, 10_000, false))]), 'the server stopped');
+  assert.ok(held!.socket === null || held!.socket.destroyed);
+  connection.socket.destroy();
 });
 
 test('a server stopping answers its parked watches "false", closes their connections, and stops', async () => {
@@ -208,6 +238,7 @@ test('an event stream parks too: it goes on streaming, and ends when its client 
     return connection;
   };
   const [leaving, staying] = [await open(), await open()];
+  await eventually(() => server.parkedConnections() === 2, 'both streams parked');
   assert.match(staying.received, /\r\nconnection: close\r\n/i);
   await (await fetch(`${server.url}/cancel-task/streamed`)).text();
   await eventually(() => staying.received.includes('"id":"streamed"'), 'the cancel on the parked stream');
@@ -224,6 +255,7 @@ test('a watch with a second request already behind it on its connection is not p
   const connection = await RawConnection.open(server.url);
   connection.socket.write('GET /watch-task/piped HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
   await held(server, 1);
+  assert.is(server.parkedConnections(), 0);
   await (await fetch(`${server.url}/cancel-task/piped`)).text();
   const first = await connection.response();
   const second = await connection.response();
@@ -238,6 +270,7 @@ test('a watch whose answer waits behind another on its connection is not parked,
   const connection = await RawConnection.open(server.url);
   connection.socket.write('GET /watch-task/ahead HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /watch-task/behind HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
   await held(server, 2);
+  assert.is(server.parkedConnections(), 0);
   await (await fetch(`${server.url}/cancel-task/behind`)).text();
   await (await fetch(`${server.url}/cancel-task/ahead`)).text();
   const [first, second] = [await connection.response(), await connection.response()];
@@ -254,6 +287,7 @@ test('a watch over TLS is never parked: a reconnect there costs a handshake', as
   const connection = await RawConnection.open(server.url, (port) => tlsConnect({ port, host: '127.0.0.1', ca: ca.cert }));
   connection.get('/watch-task/secure');
   await held(server, 1);
+  assert.is(server.parkedConnections(), 0);
   // fetch does not trust the test CA: the cancel goes through a TLS connection of our own.
   const canceller = await RawConnection.open(server.url, (port) => tlsConnect({ port, host: '127.0.0.1', ca: ca.cert }));
   canceller.get('/cancel-task/secure');
