@@ -166,7 +166,11 @@ test('below 257 held watches none parks; from then on each does', async () => {
   await server.close();
 });
 
-test('a parked connection whose answer cannot be written (its client reads nothing) is closed when asked', async () => {
+// An answer larger than both sockets' buffers take: it cannot all be written while the client reads nothing.
+const STUCK_ANSWER_BYTES = 64 * 1024 * 1024;
+
+/** A bare node:http server whose one connection is parked, with an answer its paused client is not reading. */
+async function stuckParkedConnection() {
   const parked = new ParkedConnections();
   let held: ServerResponse | undefined;
   const server = createServer((_req, res) => {
@@ -178,39 +182,30 @@ test('a parked connection whose answer cannot be written (its client reads nothi
   connection.socket.pause();
   connection.get('/held');
   await eventually(() => parked.size === 1, 'the connection parked');
-  // More than both sockets' buffers take: the answer cannot all be written while the client reads nothing.
-  held!.end(Buffer.alloc(64 * 1024 * 1024));
+  held!.end(Buffer.alloc(STUCK_ANSWER_BYTES));
   await eventually(() => held!.writableLength > 0, 'the answer waiting on the client');
-  const serverSide = held!.socket!;
+  return { parked, server, connection, serverSide: held!.socket! };
+}
+
+test('a parked connection whose answer cannot be written (its client reads nothing) is closed when asked', async () => {
+  const { parked, server, connection, serverSide } = await stuckParkedConnection();
   parked.destroyAll();
   assert.ok(serverSide.destroyed);
   // Reading again, the client sees the connection closed, short of the answer.
   connection.socket.resume();
   await connection.closed;
-  assert.ok(connection.received.length < 64 * 1024 * 1024);
+  assert.ok(connection.received.length < STUCK_ANSWER_BYTES);
   assert.is(parked.size, 0);
   await new Promise((resolve) => server.close(resolve));
 });
 
 test('a stopping server closes a parked connection whose answer its client does not read, once the drain time is up', async () => {
-  const parked = new ParkedConnections();
-  let held: ServerResponse | undefined;
-  const server = createServer((_req, res) => {
-    held = res;
-    parked.parkWhenParsed(res);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const connection = await RawConnection.open(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-  connection.socket.pause();
-  connection.get('/held');
-  await eventually(() => parked.size === 1, 'the connection parked');
-  held!.end(Buffer.alloc(64 * 1024 * 1024));
-  const store = new MemoryStore();
+  const { parked, server, connection, serverSide } = await stuckParkedConnection();
   // node:http's closeAllConnections does not see the parked connection: without shutDown closing it, the
   // server would wait on it for good.
-  const stopped = shutDown(server, { close: () => {} }, store, () => parked.destroyAll()).then(() => true);
+  const stopped = shutDown(server, { close: () => {} }, new MemoryStore(), () => parked.destroyAll()).then(() => true);
   assert.ok(await Promise.race([stopped, new Promise<boolean>((resolve) => setTimeout(resolve, 10_000, false))]), 'the server stopped');
-  assert.ok(held!.socket === null || held!.socket.destroyed);
+  assert.ok(serverSide.destroyed);
   connection.socket.destroy();
 });
 
