@@ -126,11 +126,13 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
   let shuttingDown = false;
   // Either count moving tells the sum of both.
   const heldChanged = onHeldChanged && ((): void => onHeldChanged(watches.heldIds + streams.open));
+  // Watches and event streams are held alike: the cap counts both, and so does the line for parking.
+  const heldOpen = (): number => watches.open + streams.open;
   // Past this many watches and streams held, each one held after them parks its connection.
   const parkFrom = options.parkFrom ?? PARK_FROM;
   const parked = new ParkedConnections();
   const parkHeld = (res: ServerResponse): void => {
-    if (watches.open + streams.open > parkFrom) parked.parkWhenParsed(res);
+    if (heldOpen() > parkFrom) parked.parkWhenParsed(res);
   };
   const watches = new WatchHolder({
     canceler,
@@ -150,7 +152,7 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
   // Event streams are held like watches: the cap counts both.
   const streams = new EventStreams({
     hub: events,
-    roomForOne: (): boolean => watches.open + streams.open < options.maxOpenWatches,
+    roomForOne: (): boolean => heldOpen() < options.maxOpenWatches,
     maxOpen: options.maxOpenWatches,
     registry: metrics.registry,
     heartbeatMs: eventsHeartbeatMs ?? EVENTS_HEARTBEAT_MS,

@@ -2,6 +2,7 @@
 // answer closes the connection. Raw sockets here, so what goes over the wire is what is checked.
 import { createServer, type ServerResponse } from 'node:http';
 import { type AddressInfo, connect, type Socket } from 'node:net';
+import { connect as tlsConnect, TLSSocket } from 'node:tls';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { TaskctlClient } from '../../src/client/client.ts';
@@ -11,6 +12,9 @@ import { canPark, PARK_FROM, ParkedConnections } from '../../src/server/park-con
 import { MemoryStore } from '../../src/store/memory-store.ts';
 import { TestCa } from '../helpers/tls.ts';
 import { eventually, startTestServer } from '../helpers/server.ts';
+
+/** The text of a GET of `path`, as a client writes it. */
+const request = (path: string) => `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`;
 
 /** One HTTP/1.1 connection written and read by hand. */
 class RawConnection {
@@ -26,7 +30,7 @@ class RawConnection {
     const socket = open(Number(new URL(url).port));
     return new Promise((resolve, reject) => {
       socket.once('error', reject);
-      socket.once(socket.constructor.name === 'TLSSocket' ? 'secureConnect' : 'connect', () => resolve(new RawConnection(socket)));
+      socket.once(socket instanceof TLSSocket ? 'secureConnect' : 'connect', () => resolve(new RawConnection(socket)));
     });
   }
 
@@ -36,7 +40,7 @@ class RawConnection {
   }
 
   get(path: string): void {
-    this.socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+    this.socket.write(request(path));
   }
 
   /** The next whole response (status line, headers, a body of its Content-Length), taken off what was read. */
@@ -248,7 +252,7 @@ test('an event stream parks too: it goes on streaming, and ends when its client 
 test('a watch with a second request already behind it on its connection is not parked, and both are answered', async () => {
   const server = await startTestServer({ parkFrom: 0 });
   const connection = await RawConnection.open(server.url);
-  connection.socket.write('GET /watch-task/piped HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+  connection.socket.write(request('/watch-task/piped') + request('/ping'));
   await held(server, 1);
   assert.is(server.parkedConnections(), 0);
   await (await fetch(`${server.url}/cancel-task/piped`)).text();
@@ -263,7 +267,7 @@ test('a watch with a second request already behind it on its connection is not p
 test('a watch whose answer waits behind another on its connection is not parked, and both are answered in order', async () => {
   const server = await startTestServer({ parkFrom: 0 });
   const connection = await RawConnection.open(server.url);
-  connection.socket.write('GET /watch-task/ahead HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /watch-task/behind HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+  connection.socket.write(request('/watch-task/ahead') + request('/watch-task/behind'));
   await held(server, 2);
   assert.is(server.parkedConnections(), 0);
   await (await fetch(`${server.url}/cancel-task/behind`)).text();
@@ -278,7 +282,6 @@ test('a watch over TLS is never parked: a reconnect there costs a handshake', as
   const ca = TestCa.create();
   const issued = ca.issue('park-server');
   const server = await startTestServer({ parkFrom: 0, tls: { cert: issued.cert, key: issued.key } });
-  const { connect: tlsConnect } = await import('node:tls');
   const connection = await RawConnection.open(server.url, (port) => tlsConnect({ port, host: '127.0.0.1', ca: ca.cert }));
   connection.get('/watch-task/secure');
   await held(server, 1);
