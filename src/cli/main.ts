@@ -37,7 +37,9 @@ export async function main(argv: readonly string[], context: CommandContext): Pr
     else throw error;
   }
   if (usageProblem !== undefined) {
-    context.stderr.write(`taskctl: ${usageProblem.split('\n')[0]} (see taskctl --help)\n`);
+    // One line: yargs puts what was wrong on the lines after its heading ("Invalid values:\n  Argument: ...").
+    const line = usageProblem.split('\n').map((part) => part.trim()).filter(Boolean).join(' ');
+    context.stderr.write(`taskctl: ${line} (see taskctl --help)\n`);
     return ExitCode.usage;
   }
   return exitCode;
