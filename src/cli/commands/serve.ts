@@ -43,7 +43,7 @@ export const serveCommand: CommandDefinition<ServeArgs> = {
       .option('port', { alias: 'p', type: 'number', default: 8080, describe: 'Port to listen on (0 picks a free one)' })
       .option('store', {
         type: 'string',
-        describe: `Where cancels are kept: sqlite:PATH, memory, or redis://[user:pass@]host:port/db (rediss:// for TLS) to share them between servers [default: sqlite:${defaultSqlitePath()}]`,
+        describe: `Where cancels are kept: sqlite:PATH, memory, or redis://[user:pass@]host:port/db (rediss:// for TLS) to share them between servers (env TASKCTL_STORE) [default: sqlite:${defaultSqlitePath()}]`,
       })
       .option('redis-prefix', { type: 'string', describe: 'Key prefix in Redis, so installations can share one [default: "taskctl:"]' })
       .option('watch-timeout', { type: 'string', default: formatDuration(DEFAULT_WATCH_TIMEOUT_MS), describe: `Longest a watch is held (max ${formatDuration(MAX_WATCH_TIMEOUT_MS)})` })
