@@ -33,14 +33,17 @@ inTmux('bash: Tab completes a command, an option, and lists the choices of an op
   const session = shell('bash --norc --noprofile');
   try {
     session.sendKeys("PS1='$ '; source <(taskctl completion bash)", 'Enter');
+    // Keys typed before the shell reads them would be echoed ahead of its prompt. (capture-pane drops
+    // trailing spaces, so a prompt reads "$" and a completed word shows without the space after it.)
+    await session.waitForScreen(/^\$$/m);
     session.sendKeys('taskctl se', 'Tab');
-    await session.waitForScreen(/^\$ taskctl serve $/m);
-    session.sendKeys('--webhook-s', 'Tab');
-    await session.waitForScreen(/^\$ taskctl serve --webhook-secret $/m);
+    await session.waitForScreen(/^\$ taskctl serve$/m);
+    session.sendKeys('--', '--webhook-s', 'Tab'); // -- so tmux does not take it for a flag of its own
+    await session.waitForScreen(/^\$ taskctl serve --webhook-secret$/m);
     session.sendKeys('C-u', 'taskctl token new ci --role ', 'Tab', 'Tab');
     await session.waitForScreen(/^admin +operator +reader +worker\s*$/m);
     session.sendKeys('C-u', 'taskctl completion z', 'Tab');
-    await session.waitForScreen(/^\$ taskctl completion zsh $/m);
+    await session.waitForScreen(/^\$ taskctl completion zsh$/m);
   } finally {
     session.kill();
   }
@@ -50,10 +53,11 @@ inZsh('zsh: Tab completes a command and an option, and lists the commands with w
   const session = shell('zsh -f');
   try {
     session.sendKeys("PS1='$ '; autoload -U compinit && compinit -u && source <(taskctl completion zsh)", 'Enter');
+    await session.waitForScreen(/^\$$/m);
     session.sendKeys('taskctl se', 'Tab');
-    await session.waitForScreen(/^\$ taskctl serve $/m);
-    session.sendKeys('--webhook-s', 'Tab');
-    await session.waitForScreen(/^\$ taskctl serve --webhook-secret $/m);
+    await session.waitForScreen(/^\$ taskctl serve$/m);
+    session.sendKeys('--', '--webhook-s', 'Tab'); // -- so tmux does not take it for a flag of its own
+    await session.waitForScreen(/^\$ taskctl serve --webhook-secret$/m);
     session.sendKeys('C-u', 'taskctl ', 'Tab');
     const listed = await session.waitForScreen(/^work +-- Watch tasks and stop them when cancelled/m);
     assert.match(listed, /^cancel +-- Cancel tasks/m);
