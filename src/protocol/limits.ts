@@ -1,4 +1,4 @@
-// Limits both sides of the wire agree on. The README's "Limits" table repeats these numbers.
+// Limits both sides of the wire agree on. The "Limits" table of docs/server.md repeats these numbers.
 
 /** How long the server holds a watch when the client names no timeout. */
 export const DEFAULT_WATCH_TIMEOUT_MS = 30_000;

@@ -1,5 +1,5 @@
 // The assets this Linux x64 machine builds for other platforms: linux-arm64 runs here under qemu, win-x64 is
-// checked by its structure (Debian's Wine 8 cannot start Node 24: see the README's Download section).
+// checked by its structure (Debian's Wine 8 cannot start Node 24: see docs/install.md).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
