@@ -12,6 +12,7 @@ interface OptionSpec {
   readonly default?: unknown;
   readonly demandOption?: boolean | string;
   readonly describe?: string;
+  readonly hidden?: boolean;
 }
 
 /** An option or positional as a command's builder declared it. */
@@ -89,7 +90,7 @@ export function cliReference(definitions: ReadonlyArray<CommandDefinition<any>> 
 }
 
 function commandSection(definition: CommandDefinition<unknown>, declaration: Declaration): string[] {
-  const out = [`## taskctl ${commandName(definition)}`, '', `${text(definition.describe)}.`.replace(/\.\.$/, '.'), '', '```', `taskctl ${definition.command}${declaration.options.length ? ' [options]' : ''}`, '```'];
+  const out = [`## taskctl ${commandName(definition)}`, '', `${text(definition.describe)}.`.replace(/\.\.$/, '.'), '', '```', `taskctl ${definition.command}${declaration.options.some((option) => !option.spec.hidden) ? ' [options]' : ''}`, '```'];
   if (declaration.positionals.length) {
     out.push('', '| argument | type | description |', '| --- | --- | --- |');
     for (const { name, spec } of declaration.positionals) {
@@ -98,9 +99,10 @@ function commandSection(definition: CommandDefinition<unknown>, declaration: Dec
       out.push(`| \`${name}\` | ${typeOf({ ...spec, array: false })}${shape ? `, ${shape}` : ''} | ${cell(describeWithoutDefault(spec))} |`);
     }
   }
-  if (declaration.options.length) {
+  if (declaration.options.some((option) => !option.spec.hidden)) {
     out.push('', '| option | type | default | env | description |', '| --- | --- | --- | --- | --- |');
-    for (const { name, spec } of declaration.options) {
+    // Hidden options are left out here as they are from --help.
+    for (const { name, spec } of declaration.options.filter((option) => !option.spec.hidden)) {
       const flags = [name, ...aliases(spec)].map((flag) => `\`${flag.length === 1 ? '-' : '--'}${flag}\``).join(', ');
       const env = envVariables(spec).map((variable) => `\`${variable}\``).join(', ');
       out.push(`| ${flags} | ${typeOf(spec)} | ${defaultOf(spec)} | ${env} | ${cell(describeWithoutDefault(spec))} |`);
