@@ -90,7 +90,10 @@ export function cliReference(definitions: ReadonlyArray<CommandDefinition<any>> 
 }
 
 function commandSection(definition: CommandDefinition<unknown>, declaration: Declaration): string[] {
-  const out = [`## taskctl ${commandName(definition)}`, '', `${text(definition.describe)}.`.replace(/\.\.$/, '.'), '', '```', `taskctl ${definition.command}${declaration.options.some((option) => !option.spec.hidden) ? ' [options]' : ''}`, '```'];
+  // Hidden options are left out here as they are from --help.
+  const options = declaration.options.filter((option) => !option.spec.hidden);
+  const usage = `taskctl ${definition.command}${options.length ? ' [options]' : ''}`;
+  const out = [`## taskctl ${commandName(definition)}`, '', text(definition.describe).replace(/\.?$/, '.'), '', '```', usage, '```'];
   if (declaration.positionals.length) {
     out.push('', '| argument | type | description |', '| --- | --- | --- |');
     for (const { name, spec } of declaration.positionals) {
@@ -99,10 +102,9 @@ function commandSection(definition: CommandDefinition<unknown>, declaration: Dec
       out.push(`| \`${name}\` | ${typeOf({ ...spec, array: false })}${shape ? `, ${shape}` : ''} | ${cell(describeWithoutDefault(spec))} |`);
     }
   }
-  if (declaration.options.some((option) => !option.spec.hidden)) {
+  if (options.length) {
     out.push('', '| option | type | default | env | description |', '| --- | --- | --- | --- | --- |');
-    // Hidden options are left out here as they are from --help.
-    for (const { name, spec } of declaration.options.filter((option) => !option.spec.hidden)) {
+    for (const { name, spec } of options) {
       const flags = [name, ...aliases(spec)].map((flag) => `\`${flag.length === 1 ? '-' : '--'}${flag}\``).join(', ');
       const env = envVariables(spec).map((variable) => `\`${variable}\``).join(', ');
       out.push(`| ${flags} | ${typeOf(spec)} | ${defaultOf(spec)} | ${env} | ${cell(describeWithoutDefault(spec))} |`);
