@@ -45,4 +45,31 @@ test("every option and argument a command's --help shows has its row in the comm
   });
 });
 
+test('a definition reads as its builder declares it: types, defaults stated or declared, env variables, choices, hidden options left out, prose kept out of HTML and tables', () => {
+  const reference = cliReference([
+    {
+      command: 'demo <files..>',
+      describe: 'Try the reference',
+      builder: (yargs) =>
+        yargs
+          .positional('files', { type: 'string', array: true, describe: 'Files to read' })
+          .options({ level: { type: 'number', default: 3, describe: 'How deep' } })
+          .option('secret', { type: 'string', describe: 'Sent as Bearer <token> | never logged (env TASKCTL_DEMO_SECRET)' })
+          .option('mode', { type: 'string', choices: ['fast', 'safe'], describe: 'Which way [default: safe]' })
+          .option('later', { type: 'string', describe: 'When [default: 3 x --level]' })
+          .option('internal', { type: 'boolean', hidden: true, describe: 'Not for users' })
+          .check(() => true) as never,
+      run: async () => 0,
+    },
+  ]);
+  const section = reference.slice(reference.indexOf('## taskctl demo'));
+  assert.match(section, '```\ntaskctl demo <files..> [options]\n```');
+  assert.match(section, '| `files` | string, required, one or more | Files to read |');
+  assert.match(section, '| `--level` | number | `3` |  | How deep |');
+  assert.match(section, '| `--secret` | string |  | `TASKCTL_DEMO_SECRET` | Sent as Bearer &lt;token&gt; \\| never logged (env TASKCTL_DEMO_SECRET) |');
+  assert.match(section, '| `--mode` | one of `fast`, `safe` | `safe` |  | Which way |');
+  assert.match(section, '| `--later` | string | 3 x --level |  | When |');
+  assert.not.match(section, 'internal');
+});
+
 test.run();
