@@ -12,9 +12,12 @@ export type CompletionShell = (typeof COMPLETION_SHELLS)[number];
 const BASH = `###-begin-taskctl-completions-###
 # taskctl completion for bash. Install: taskctl completion bash >> ~/.bashrc
 _taskctl_completions() {
-  local cur="\${COMP_WORDS[COMP_CWORD]}" IFS=$'\\n'
+  local cur="\${COMP_WORDS[COMP_CWORD]}" candidates line
   # The words up to the cursor: what follows it does not change what may be typed here.
-  COMPREPLY=($(compgen -W "$(SHELL=bash taskctl --get-yargs-completions "\${COMP_WORDS[@]:0:COMP_CWORD+1}" 2>/dev/null)" -- "$cur"))
+  candidates=$(SHELL=bash taskctl --get-yargs-completions "\${COMP_WORDS[@]:0:COMP_CWORD+1}" 2>/dev/null)
+  COMPREPLY=()
+  # read, not mapfile: macOS still ships bash 3.2.
+  while IFS= read -r line; do COMPREPLY+=("$line"); done < <(compgen -W "$candidates" -- "$cur")
 }
 complete -o bashdefault -o default -F _taskctl_completions taskctl
 ###-end-taskctl-completions-###
@@ -22,8 +25,9 @@ complete -o bashdefault -o default -F _taskctl_completions taskctl
 
 const ZSH = `#compdef taskctl
 ###-begin-taskctl-completions-###
-# taskctl completion for zsh. Install: taskctl completion zsh >> ~/.zshrc (after compinit)
-_taskctl_completions() {
+# taskctl completion for zsh. Install: taskctl completion zsh >> ~/.zshrc (after compinit),
+# or save it as _taskctl in a folder on $fpath.
+_taskctl() {
   local -a reply
   # The words up to the cursor; each answer is "name:description", which _describe shows side by side.
   reply=(\${(f)"$(ZSH_NAME=zsh taskctl --get-yargs-completions "\${(@)words[1,CURRENT]}" 2>/dev/null)"})
@@ -34,9 +38,11 @@ _taskctl_completions() {
   fi
 }
 if [[ "\${zsh_eval_context[-1]}" == "loadautofunc" ]]; then
-  _taskctl_completions "$@"
+  # Autoloaded from $fpath: this file ran as the body of _taskctl, which it has just redefined as the
+  # function above (so later Tabs call that directly); this Tab is answered by calling it.
+  _taskctl "$@"
 else
-  compdef _taskctl_completions taskctl
+  compdef _taskctl taskctl
 fi
 ###-end-taskctl-completions-###
 `;

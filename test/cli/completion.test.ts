@@ -49,23 +49,29 @@ inTmux('bash: Tab completes a command, an option, and lists the choices of an op
   }
 });
 
-inZsh('zsh: Tab completes a command and an option, and lists the commands with what each does', async () => {
-  const session = shell('zsh -f');
-  try {
-    session.sendKeys("PS1='$ '; autoload -U compinit && compinit -u && source <(taskctl completion zsh)", 'Enter');
-    await session.waitForScreen(/^\$$/m);
-    session.sendKeys('taskctl se', 'Tab');
-    await session.waitForScreen(/^\$ taskctl serve$/m);
-    session.sendKeys('--', '--webhook-s', 'Tab'); // -- so tmux does not take it for a flag of its own
-    await session.waitForScreen(/^\$ taskctl serve --webhook-secret$/m);
-    session.sendKeys('C-u', 'taskctl ', 'Tab');
-    const listed = await session.waitForScreen(/^work +-- Watch tasks and stop them when cancelled/m);
-    assert.match(listed, /^cancel +-- Cancel tasks/m);
-    assert.match(listed, /^completion +-- Print the script/m);
-  } finally {
-    session.kill();
-  }
-});
+// Loaded both ways zsh users load completions: sourced from ~/.zshrc, or autoloaded from a file on $fpath.
+for (const [how, setup] of [
+  ['sourced', 'autoload -U compinit && compinit -u && source <(taskctl completion zsh)'],
+  ['autoloaded from $fpath', 'mkdir -p ~/zfunc && taskctl completion zsh > ~/zfunc/_taskctl && fpath=(~/zfunc $fpath) && autoload -U compinit && compinit -u'],
+] as const) {
+  inZsh(`zsh, ${how}: Tab completes a command and an option, lists the commands with what each does, and keeps doing so`, async () => {
+    const session = shell('zsh -f');
+    try {
+      session.sendKeys(`PS1='$ '; ${setup}`, 'Enter');
+      await session.waitForScreen(/^\$$/m);
+      session.sendKeys('taskctl se', 'Tab');
+      await session.waitForScreen(/^\$ taskctl serve$/m);
+      session.sendKeys('--', '--webhook-s', 'Tab'); // -- so tmux does not take it for a flag of its own
+      await session.waitForScreen(/^\$ taskctl serve --webhook-secret$/m);
+      session.sendKeys('C-u', 'taskctl ', 'Tab');
+      const listed = await session.waitForScreen(/^work +-- Watch tasks and stop them when cancelled/m);
+      assert.match(listed, /^cancel +-- Cancel tasks/m);
+      assert.match(listed, /^completion +-- Print the script/m);
+    } finally {
+      session.kill();
+    }
+  });
+}
 
 test('a completion request answers from the definitions and never runs the command it completes', async () => {
   // Were `serve` run here, it would listen until killed and this would time out.
@@ -73,6 +79,14 @@ test('a completion request answers from the definitions and never runs the comma
   assert.is(result.code, 0, result.stderr);
   assert.ok(result.stdout.split('\n').includes('--webhook-secret'), result.stdout);
   assert.not.match(result.stdout, /listening/);
+});
+
+test('the bash script passes shellcheck', async () => {
+  const script = await runCli(['completion', 'bash']);
+  assert.is(script.code, 0, script.stderr);
+  const lint = spawnSync('shellcheck', ['--shell=bash', '-'], { input: script.stdout, encoding: 'utf8' });
+  assert.ok(lint.error === undefined, 'shellcheck is not installed (.ci/run installs it)');
+  assert.is(lint.status, 0, lint.stdout);
 });
 
 test('completion for a shell it does not know is one line and exit 2', async () => {
