@@ -11,8 +11,10 @@ import {
   type StatusQuery,
   StoreUnavailableError,
 } from '../../core/store.ts';
+import { InvalidInputError } from '../../core/task-id.ts';
 import { lastActivity, type TaskStatus } from '../../core/task-status.ts';
 import { type EventLogListener, type EventWindowBounds, sequenceStart, type TaskEvent, type TaskEventDraft, type TaskEventLog } from '../../core/task-events.ts';
+import { DEFAULT_BACKSTOP_MS, DEFAULT_PG_POOL_SIZE, DEFAULT_PG_SCHEMA, DEFAULT_POLL_MS } from './defaults.ts';
 import { type Migration, MIGRATIONS, migrate } from './schema.ts';
 import { parsePostgresSpec } from './url.ts';
 import { idChunks, idsOf } from './notify-payload.ts';
@@ -34,10 +36,6 @@ export interface PostgresStoreOptions {
   readonly migrations?: readonly Migration[];
 }
 
-export const DEFAULT_PG_SCHEMA = 'taskctl';
-export const DEFAULT_PG_POOL_SIZE = 10;
-export const DEFAULT_BACKSTOP_MS = 5_000;
-export const DEFAULT_POLL_MS = 1_000;
 
 // A query that has not finished by then is cancelled and answered as unavailable: a database or network that
 // went silent must not hold a cancel's answer for as long as TCP takes to notice.
@@ -141,8 +139,8 @@ export class PostgresStore implements CancelStore, TaskEventLog {
         ...(hasApplicationName ? {} : { connection: { application_name: (options.applicationName ?? defaultApplicationName()).slice(0, 63) } }),
       });
     } catch (error) {
-      // The library reads sslrootcert and the like while it sets up: a file it cannot read fails here.
-      throw new StoreUnavailableError(`cannot use ${shown}: ${(error as Error).message}`);
+      // The library reads sslrootcert and the like while it sets up: a file it cannot read is the user's to fix.
+      throw new InvalidInputError(`--store ${shown}: ${describe(error)}`);
     }
     const store = new PostgresStore(sql, `postgres:${shown}${schema === DEFAULT_PG_SCHEMA ? '' : ` schema ${schema}`}`, schema, listen ? (options.backstopMs ?? DEFAULT_BACKSTOP_MS) : (options.pollMs ?? DEFAULT_POLL_MS));
     try {

@@ -37,7 +37,7 @@ export function parsePostgresSpec(spec: string): PostgresSpec {
     throw new InvalidInputError(`--store: sslmode=${preview(sslmode)}: use disable, prefer, require, verify-ca or verify-full`);
   }
   const url = parsed.toString();
-  return { url, shown: redactPassword(url), listen: listen === 'on', hasApplicationName: parsed.searchParams.has('application_name') };
+  return { url, shown: redactPassword(spec), listen: listen === 'on', hasApplicationName: parsed.searchParams.has('application_name') };
 }
 
 /** The URL as it may be shown: without its password. */
