@@ -49,6 +49,8 @@ const SENT_MARKER_MS = 3_600_000;
 
 /** Errors after which the same work may simply be sent again: the connection went, the database is still there. */
 const CONNECTION_LOST = new Set(['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'ECONNRESET', 'EPIPE', '57P01', '57P02', '08006', '08003', '08000']);
+/** Errors that say the database could not be reached at all (rather than refusing something). */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'CONNECT_TIMEOUT', ...CONNECTION_LOST]);
 // Two transactions that locked rows in opposite orders: one is rolled back, and retried.
 const CONFLICT = new Set(['40P01', '40001']);
 
@@ -150,7 +152,8 @@ export class PostgresStore implements CancelStore, TaskEventLog {
       if (listen) await store.#listen();
     } catch (error) {
       await store.close();
-      throw new StoreUnavailableError(`cannot reach ${shown}: ${describe(error)}`);
+      const code = (error as { code?: string }).code ?? '';
+      throw new StoreUnavailableError(`${UNREACHABLE.has(code) ? 'cannot reach' : 'cannot use'} ${shown}: ${describe(error)}`);
     }
     return store;
   }
