@@ -69,6 +69,34 @@ interface PendingCancel {
   reject(error: unknown): void;
 }
 
+interface PendingStatuses {
+  readonly statuses: readonly TaskStatus[];
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+/** A write that joins the next group commit as it is (the batched kinds, cancels and statuses, have their own lists). */
+interface PendingWrite {
+  readonly rows: number;
+  /** False when sending it again after a lost connection could do it twice (events appended twice). */
+  readonly resendable: boolean;
+  run(tx: TransactionSql, notices: GroupNotices): Promise<unknown>;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+/** What the writes of one group ask to tell other servers at its end. */
+interface GroupNotices {
+  eventsAppended: boolean;
+}
+
+/** Writes that share one transaction. */
+interface Group {
+  readonly cancels: PendingCancel[];
+  readonly statuses: PendingStatuses[];
+  readonly writes: PendingWrite[];
+}
+
 interface PendingFind {
   readonly ids: readonly string[];
   resolve(rows: Map<string, CancelRecord>): void;
@@ -95,8 +123,9 @@ export class PostgresStore implements CancelStore, TaskEventLog {
   readonly #eventListeners = new Set<EventLogListener>();
   readonly #timer: NodeJS.Timeout;
   #unlisten: Array<() => Promise<void>> = [];
-  #pendingCancels: PendingCancel[] = [];
+  #pending: Group = { cancels: [], statuses: [], writes: [] };
   #committing = false;
+  #commitScheduled = false;
   #pendingFinds: PendingFind[] = [];
   #closed = false;
 
@@ -191,43 +220,107 @@ export class PostgresStore implements CancelStore, TaskEventLog {
     this.#eventListeners.forEach((l) => l.appended());
   }
 
-  // ---- Cancel records ----
-
-  /** Joins the next group commit: one transaction (and one NOTIFY) for every cancel that arrived meanwhile. */
-  insert(record: CancelRecord, now: number): Promise<CancelRecord> {
-    return new Promise((resolve, reject) => {
-      this.#pendingCancels.push({ record, now, resolve, reject });
-      if (!this.#committing) setImmediate(() => void this.#commitCancels());
-    });
-  }
+  // ---- Group commit: writes arriving together share one transaction, and its one fsync ----
 
   /**
-   * Commits the pending cancels, one group at a time: while one transaction is on its way, the cancels
-   * arriving pile up for the next, so under load each commit (and its fsync) serves many.
+   * Commits what is pending, a group at a time: while one transaction is on its way, the writes arriving
+   * pile up for the next, so under load each commit serves many. A group inserts its cancels in one
+   * statement, saves its statuses in one, runs its other writes in order, and ends with one NOTIFY.
    */
-  async #commitCancels(): Promise<void> {
+  async #commitPending(): Promise<void> {
     if (this.#committing) return;
     this.#committing = true;
     try {
-      while (this.#pendingCancels.length > 0) {
-        const group = this.#pendingCancels.splice(0, CANCELS_PER_TRANSACTION);
-        try {
-          const stored = await this.#transaction((tx) => this.#insertCancels(tx, group));
-          for (const pending of group) {
-            const record = stored.get(pending.record.id);
-            if (record) pending.resolve(record);
-            else pending.reject(new StoreUnavailableError('postgres did not confirm the cancel'));
-          }
-        } catch (error) {
-          group.forEach((pending) => pending.reject(error));
-        }
-      }
+      for (let group = this.#takeGroup(); group; group = this.#takeGroup()) await this.#commitGroup(group);
     } finally {
       this.#committing = false;
     }
   }
 
-  /** In `tx`: stores each cancel unless its id has a live record, notifies, and returns what each id now holds. */
+  /** The next group: at most a step of rows of each kind (always at least one write when any is pending). */
+  #takeGroup(): Group | undefined {
+    const pending = this.#pending;
+    if (!this.#hasPending()) return undefined;
+    const cancels = pending.cancels.splice(0, CANCELS_PER_TRANSACTION);
+    let statusRows = 0;
+    let statusCount = 0;
+    while (statusCount < pending.statuses.length && (statusCount === 0 || statusRows + pending.statuses[statusCount]!.statuses.length <= ROWS_PER_STEP)) {
+      statusRows += pending.statuses[statusCount++]!.statuses.length;
+    }
+    let writeRows = 0;
+    let writeCount = 0;
+    while (writeCount < pending.writes.length && (writeCount === 0 || writeRows + pending.writes[writeCount]!.rows <= ROWS_PER_STEP)) {
+      writeRows += pending.writes[writeCount++]!.rows;
+    }
+    return { cancels, statuses: pending.statuses.splice(0, statusCount), writes: pending.writes.splice(0, writeCount) };
+  }
+
+  async #commitGroup({ cancels, statuses, writes }: Group): Promise<void> {
+    let stored: Map<string, CancelRecord>;
+    let results: unknown[];
+    try {
+      [stored, results] = await this.#transaction(
+        async (tx) => {
+          const notices: GroupNotices = { eventsAppended: false };
+          const records = cancels.length > 0 ? await this.#insertCancels(tx, cancels) : new Map<string, CancelRecord>();
+          if (statuses.length > 0) await this.#saveStatusesIn(tx, statuses.flatMap((pending) => pending.statuses));
+          const done: unknown[] = [];
+          for (const write of writes) done.push(await write.run(tx, notices));
+          // One NOTIFY per group (in as many payloads as the 8,000-byte limit needs): every server takes
+          // PostgreSQL's notify lock at commit once per notifying transaction, so one per cancel would
+          // serialise every commit.
+          for (const chunk of idChunks([...records.keys()])) await tx`SELECT pg_notify(${this.#cancelChannel}, ${chunk})`;
+          if (notices.eventsAppended) await tx`SELECT pg_notify(${this.#eventChannel}, '')`;
+          return [records, done] as const;
+        },
+        { resendOnLostConnection: writes.every((write) => write.resendable) },
+      );
+    } catch (error) {
+      for (const pending of [...cancels, ...statuses, ...writes]) pending.reject(error);
+      return;
+    }
+    for (const pending of cancels) {
+      const record = stored.get(pending.record.id);
+      if (record) pending.resolve(record);
+      else pending.reject(new StoreUnavailableError('postgres did not confirm the cancel'));
+    }
+    for (const pending of statuses) pending.resolve();
+    writes.forEach((write, i) => write.resolve(results[i]));
+  }
+
+  /** Starts a commit on the next turn, unless one is running (it takes what arrives before it ends). */
+  #commitSoon(): void {
+    if (this.#committing || this.#commitScheduled) return;
+    this.#commitScheduled = true;
+    setImmediate(() => {
+      this.#commitScheduled = false;
+      void this.#commitPending();
+    });
+  }
+
+  #hasPending(): boolean {
+    return this.#pending.cancels.length + this.#pending.statuses.length + this.#pending.writes.length > 0;
+  }
+
+  /** Runs `run` in the next group commit; resolves with its result once that transaction is committed. */
+  #write<T>(rows: number, run: (tx: TransactionSql, notices: GroupNotices) => Promise<T>, { resendable = true } = {}): Promise<T> {
+    return new Promise((resolve, reject) => {
+      this.#pending.writes.push({ rows, resendable, run, resolve: resolve as (value: unknown) => void, reject });
+      this.#commitSoon();
+    });
+  }
+
+  // ---- Cancel records ----
+
+  /** Joins the next group commit: one transaction (and one NOTIFY) for every cancel that arrived meanwhile. */
+  insert(record: CancelRecord, now: number): Promise<CancelRecord> {
+    return new Promise((resolve, reject) => {
+      this.#pending.cancels.push({ record, now, resolve, reject });
+      this.#commitSoon();
+    });
+  }
+
+  /** In `tx`: stores each cancel unless its id has a live record, and returns what each id now holds. */
   async #insertCancels(tx: TransactionSql, group: readonly PendingCancel[]): Promise<Map<string, CancelRecord>> {
     // The first cancel of an id in the group is the one stored; those after it find it live, as they would
     // one transaction later. Grouped by `now` (nearly always one value), since liveness is judged at it.
@@ -248,9 +341,6 @@ export class PostgresStore implements CancelStore, TaskEventLog {
     const ids = [...firsts.keys()];
     // Read in the same transaction: what was stored here, or the live record another transaction committed.
     const rows = await tx<CancelRow[]>`SELECT * FROM ${this.#t.cancels} WHERE id = ANY(${ids}::text[])`;
-    // One NOTIFY per group (in as many payloads as the 8,000-byte limit needs): every server takes
-    // PostgreSQL's notify lock at commit once per notifying transaction, so one per cancel would serialise them.
-    for (const chunk of idChunks(ids)) await tx`SELECT pg_notify(${this.#cancelChannel}, ${chunk})`;
     return new Map(rows.map((row) => [row.id, fromCancelRow(row)]));
   }
 
@@ -308,33 +398,44 @@ export class PostgresStore implements CancelStore, TaskEventLog {
     return this.#inSteps(ids, async (step) => parseBodies(await this.#sql<Array<{ body: string }>>`SELECT body FROM ${this.#t.status} WHERE id = ANY(${step}::text[])`));
   }
 
-  /**
-   * A transaction per step of rows. The rows about to be replaced are locked first (in id order, so two
-   * servers saving the same tasks never deadlock): a rule on which status may replace which can compare
-   * with what is stored, and no other server's save slips in between the look and the write.
-   */
+  /** Joins the next group commit, a step of rows at a time; durable once resolved. */
   async saveStatuses(statuses: readonly TaskStatus[]): Promise<void> {
-    // The last status given for an id is the one kept, as if each were saved in turn.
-    const latest = [...new Map(statuses.map((status) => [status.id, status])).values()].sort((a, b) => compareIds(a.id, b.id));
-    for (let i = 0; i < latest.length; i += ROWS_PER_STEP) {
-      const step = latest.slice(i, i + ROWS_PER_STEP);
-      await this.#transaction(async (tx) => {
-        const stored = await tx<Array<{ id: string; body: string }>>`
-          SELECT id, body FROM ${this.#t.status} WHERE id = ANY(${step.map((s) => s.id)}::text[]) ORDER BY id FOR UPDATE`;
-        const storedById = new Map(parseBodies(stored).map((status) => [status.id, status]));
-        const writes = step.filter((status) => mayReplace(storedById.get(status.id), status));
-        if (writes.length === 0) return;
-        const inserted = await tx<Array<{ inserted: boolean }>>`
-          INSERT INTO ${this.#t.status} (id, state, last_seen_at, active_at, body)
-          SELECT * FROM unnest(${writes.map((s) => s.id)}::text[], ${writes.map((s) => s.state)}::text[],
-            ${writes.map((s) => s.lastSeenAt ?? null)}::bigint[], ${writes.map(lastActivity)}::bigint[], ${writes.map((s) => JSON.stringify(s))}::text[])
-          ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, last_seen_at = EXCLUDED.last_seen_at,
-            active_at = EXCLUDED.active_at, body = EXCLUDED.body
-          RETURNING (xmax = 0) AS inserted`;
-        const added = inserted.filter((row) => row.inserted).length;
-        if (added > 0) await tx`UPDATE ${this.#t.statusCount} SET n = n + ${added}`;
-      });
+    const steps: Promise<void>[] = [];
+    for (let i = 0; i < statuses.length; i += ROWS_PER_STEP) {
+      const step = statuses.length <= ROWS_PER_STEP ? statuses : statuses.slice(i, i + ROWS_PER_STEP);
+      steps.push(new Promise((resolve, reject) => this.#pending.statuses.push({ statuses: step, resolve, reject })));
     }
+    this.#commitSoon();
+    await Promise.all(steps);
+  }
+
+  /**
+   * In `tx`: saves `statuses` as if each were saved in turn, in one statement. The rows about to be
+   * replaced are locked first (in id order, so two servers saving the same tasks never deadlock): a rule
+   * on which status may replace which compares with what is stored, and no other server's save slips in
+   * between the look and the write.
+   */
+  async #saveStatusesIn(tx: TransactionSql, statuses: readonly TaskStatus[]): Promise<void> {
+    const ids = [...new Set(statuses.map((status) => status.id))].sort(compareIds);
+    const stored = await tx<Array<{ id: string; body: string }>>`SELECT id, body FROM ${this.#t.status} WHERE id = ANY(${ids}::text[]) ORDER BY id FOR UPDATE`;
+    const current = new Map(parseBodies(stored).map((status) => [status.id, status]));
+    const changed = new Map<string, TaskStatus>();
+    for (const status of statuses) {
+      if (!mayReplace(current.get(status.id), status)) continue;
+      current.set(status.id, status);
+      changed.set(status.id, status);
+    }
+    if (changed.size === 0) return;
+    const writes = [...changed.values()].sort((a, b) => compareIds(a.id, b.id));
+    const inserted = await tx<Array<{ inserted: boolean }>>`
+      INSERT INTO ${this.#t.status} (id, state, last_seen_at, active_at, body)
+      SELECT * FROM unnest(${writes.map((s) => s.id)}::text[], ${writes.map((s) => s.state)}::text[],
+        ${writes.map((s) => s.lastSeenAt ?? null)}::bigint[], ${writes.map(lastActivity)}::bigint[], ${writes.map((s) => JSON.stringify(s))}::text[])
+      ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, last_seen_at = EXCLUDED.last_seen_at,
+        active_at = EXCLUDED.active_at, body = EXCLUDED.body
+      RETURNING (xmax = 0) AS inserted`;
+    const added = inserted.filter((row) => row.inserted).length;
+    if (added > 0) await tx`UPDATE ${this.#t.statusCount} SET n = n + ${added}`;
   }
 
   async listStatuses(query: StatusQuery): Promise<TaskStatus[]> {
@@ -384,8 +485,9 @@ export class PostgresStore implements CancelStore, TaskEventLog {
   // ---- Scheduled cancels ----
 
   async schedule(schedule: ScheduledCancel): Promise<void> {
-    await this.#run(
-      () => this.#sql`
+    await this.#write(
+      1,
+      (tx) => tx`
         INSERT INTO ${this.#t.schedules} (id, at, reason, scheduled_by)
         VALUES (${schedule.id}, ${schedule.at}, ${schedule.reason ?? null}, ${schedule.by ? JSON.stringify(schedule.by) : null})
         ON CONFLICT (id) DO UPDATE SET at = EXCLUDED.at, reason = EXCLUDED.reason, scheduled_by = EXCLUDED.scheduled_by`,
@@ -402,24 +504,28 @@ export class PostgresStore implements CancelStore, TaskEventLog {
   }
 
   async unschedule(id: string): Promise<void> {
-    await this.#run(() => this.#sql`DELETE FROM ${this.#t.schedules} WHERE id = ${id}`);
+    await this.#write(1, (tx) => tx`DELETE FROM ${this.#t.schedules} WHERE id = ${id}`);
   }
 
   // ---- Parent links: one row per (parent, child) ----
 
   async saveParents(links: readonly ParentLink[]): Promise<void> {
     const latest = [...new Map(links.map((link) => [link.child, link])).values()];
+    const steps: Promise<unknown>[] = [];
     for (let i = 0; i < latest.length; i += ROWS_PER_STEP) {
       const step = latest.slice(i, i + ROWS_PER_STEP);
       const pairs = step.flatMap((link) => link.parents.map((parent) => [parent, link.child] as const));
-      await this.#transaction(async (tx) => {
-        await tx`DELETE FROM ${this.#t.parents} WHERE child = ANY(${step.map((link) => link.child)}::text[])`;
-        await tx`
-          INSERT INTO ${this.#t.parents} (parent, child)
-          SELECT * FROM unnest(${pairs.map(([parent]) => parent)}::text[], ${pairs.map(([, child]) => child)}::text[])
-          ON CONFLICT DO NOTHING`;
-      });
+      steps.push(
+        this.#write(step.length + pairs.length, async (tx) => {
+          await tx`DELETE FROM ${this.#t.parents} WHERE child = ANY(${step.map((link) => link.child)}::text[])`;
+          await tx`
+            INSERT INTO ${this.#t.parents} (parent, child)
+            SELECT * FROM unnest(${pairs.map(([parent]) => parent)}::text[], ${pairs.map(([, child]) => child)}::text[])
+            ON CONFLICT DO NOTHING`;
+        }),
+      );
     }
+    await Promise.all(steps);
   }
 
   async loadParents(ids: readonly string[]): Promise<ParentLink[]> {
@@ -533,28 +639,29 @@ export class PostgresStore implements CancelStore, TaskEventLog {
    * events beyond `keep` go in the same step, and one NOTIFY tells every server.
    */
   async appendEvents(drafts: readonly TaskEventDraft[], keep: number): Promise<TaskEvent[]> {
-    const appended: TaskEvent[] = [];
+    const steps: Promise<TaskEvent[]>[] = [];
     for (let i = 0; i < drafts.length; i += ROWS_PER_STEP) {
       const step = drafts.slice(i, i + ROWS_PER_STEP);
-      appended.push(
-        ...(await this.#transaction(
-          async (tx) => {
-          const [row] = await tx<Array<{ last: string }>>`UPDATE ${this.#t.sequence} SET last = last + ${step.length} RETURNING last`;
-          const last = Number(row!.last);
-          const events = step.map((draft, j): TaskEvent => ({ ...draft, seq: last - step.length + 1 + j }));
-          await tx`
-            INSERT INTO ${this.#t.events} (seq, at, body)
-            SELECT * FROM unnest(${events.map((e) => e.seq)}::bigint[], ${events.map((e) => e.at)}::bigint[], ${events.map(eventBody)}::text[])`;
-          await tx`DELETE FROM ${this.#t.events} WHERE seq IN (SELECT seq FROM ${this.#t.events} WHERE seq <= ${last - keep} ORDER BY seq LIMIT ${step.length + 64})`;
-          await tx`SELECT pg_notify(${this.#eventChannel}, ${String(last)})`;
-          return events;
+      steps.push(
+        this.#write(
+          step.length,
+          async (tx, notices) => {
+            const [row] = await tx<Array<{ last: string }>>`UPDATE ${this.#t.sequence} SET last = last + ${step.length} RETURNING last`;
+            const last = Number(row!.last);
+            const events = step.map((draft, j): TaskEvent => ({ ...draft, seq: last - step.length + 1 + j }));
+            await tx`
+              INSERT INTO ${this.#t.events} (seq, at, body)
+              SELECT * FROM unnest(${events.map((e) => e.seq)}::bigint[], ${events.map((e) => e.at)}::bigint[], ${events.map(eventBody)}::text[])`;
+            await tx`DELETE FROM ${this.#t.events} WHERE seq IN (SELECT seq FROM ${this.#t.events} WHERE seq <= ${last - keep} ORDER BY seq LIMIT ${step.length + 64})`;
+            notices.eventsAppended = true;
+            return events;
           },
           // Sent again after a lost connection, a step that did commit would append its events twice.
-          { resendOnLostConnection: false },
-        )),
+          { resendable: false },
+        ),
       );
     }
-    return appended;
+    return (await Promise.all(steps)).flat();
   }
 
   async readEvents(after: number, limit: number): Promise<{ events: TaskEvent[] } & EventWindowBounds> {
@@ -602,8 +709,8 @@ export class PostgresStore implements CancelStore, TaskEventLog {
     clearInterval(this.#timer);
     this.#listeners.clear();
     this.#eventListeners.clear();
-    // Cancels already taken are committed (or refused) before the connections go.
-    while (this.#committing || this.#pendingCancels.length > 0) await this.#commitCancels().then(() => new Promise((resolve) => setImmediate(resolve)));
+    // Writes already taken are committed (or refused) before the connections go.
+    while (this.#committing || this.#hasPending()) await (this.#committing ? new Promise((resolve) => setImmediate(resolve)) : this.#commitPending());
     await Promise.allSettled(this.#unlisten.map((unlisten) => unlisten()));
     await this.#sql.end({ timeout: 2 });
   }
