@@ -266,10 +266,6 @@ export class PostgresStore implements CancelStore, TaskEventLog {
           if (statuses.length > 0) await this.#saveStatusesIn(tx, statuses.flatMap((pending) => pending.statuses));
           const done: unknown[] = [];
           for (const write of writes) done.push(await write.run(tx, notices));
-          // One NOTIFY per group (in as many payloads as the 8,000-byte limit needs): every server takes
-          // PostgreSQL's notify lock at commit once per notifying transaction, so one per cancel would
-          // serialise every commit.
-          for (const chunk of idChunks([...records.keys()])) await tx`SELECT pg_notify(${this.#cancelChannel}, ${chunk})`;
           if (notices.eventsAppended) await tx`SELECT pg_notify(${this.#eventChannel}, '')`;
           return [records, done] as const;
         },
@@ -320,16 +316,18 @@ export class PostgresStore implements CancelStore, TaskEventLog {
     });
   }
 
-  /** In `tx`: stores each cancel unless its id has a live record, and returns what each id now holds. */
+  /**
+   * In `tx`: stores each cancel unless its id has a live record, notifies other servers, and returns what
+   * each id now holds. The statements are sent together (pipelined) and run in order.
+   */
   async #insertCancels(tx: TransactionSql, group: readonly PendingCancel[]): Promise<Map<string, CancelRecord>> {
     // The first cancel of an id in the group is the one stored; those after it find it live, as they would
     // one transaction later. Grouped by `now` (nearly always one value), since liveness is judged at it.
     const firsts = new Map<string, PendingCancel>();
     for (const pending of group) if (!firsts.has(pending.record.id)) firsts.set(pending.record.id, pending);
-    const byNow = Map.groupBy(firsts.values(), (pending) => pending.now);
-    for (const [now, pendings] of byNow) {
+    const inserts = [...Map.groupBy(firsts.values(), (pending) => pending.now)].map(([now, pendings]) => {
       const records = pendings.map((p) => p.record);
-      await tx`
+      return tx`
         INSERT INTO ${this.#t.cancels} (id, reason, cancelled_at, expires_at, cancelled_by)
         SELECT * FROM unnest(${records.map((r) => r.id)}::text[], ${records.map((r) => r.reason ?? null)}::text[],
           ${records.map((r) => r.cancelledAt)}::bigint[], ${records.map((r) => r.expiresAt)}::bigint[],
@@ -337,10 +335,15 @@ export class PostgresStore implements CancelStore, TaskEventLog {
         ON CONFLICT (id) DO UPDATE SET reason = EXCLUDED.reason, cancelled_at = EXCLUDED.cancelled_at,
           expires_at = EXCLUDED.expires_at, cancelled_by = EXCLUDED.cancelled_by
         WHERE ${this.#t.cancels}.expires_at <= ${now}`;
-    }
+    });
     const ids = [...firsts.keys()];
     // Read in the same transaction: what was stored here, or the live record another transaction committed.
-    const rows = await tx<CancelRow[]>`SELECT * FROM ${this.#t.cancels} WHERE id = ANY(${ids}::text[])`;
+    const stored = tx<CancelRow[]>`SELECT * FROM ${this.#t.cancels} WHERE id = ANY(${ids}::text[])`;
+    // One NOTIFY per group (in as many payloads as the 8,000-byte limit needs): every server takes
+    // PostgreSQL's notify lock at commit once per notifying transaction, so one per cancel would serialise
+    // every commit.
+    const notified = idChunks(ids).map((chunk) => tx`SELECT pg_notify(${this.#cancelChannel}, ${chunk})`);
+    const [, rows] = await Promise.all([Promise.all(inserts), stored, Promise.all(notified)]);
     return new Map(rows.map((row) => [row.id, fromCancelRow(row)]));
   }
 
@@ -427,15 +430,19 @@ export class PostgresStore implements CancelStore, TaskEventLog {
     }
     if (changed.size === 0) return;
     const writes = [...changed.values()].sort((a, b) => compareIds(a.id, b.id));
-    const inserted = await tx<Array<{ inserted: boolean }>>`
-      INSERT INTO ${this.#t.status} (id, state, last_seen_at, active_at, body)
-      SELECT * FROM unnest(${writes.map((s) => s.id)}::text[], ${writes.map((s) => s.state)}::text[],
-        ${writes.map((s) => s.lastSeenAt ?? null)}::bigint[], ${writes.map(lastActivity)}::bigint[], ${writes.map((s) => JSON.stringify(s))}::text[])
-      ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, last_seen_at = EXCLUDED.last_seen_at,
-        active_at = EXCLUDED.active_at, body = EXCLUDED.body
-      RETURNING (xmax = 0) AS inserted`;
-    const added = inserted.filter((row) => row.inserted).length;
-    if (added > 0) await tx`UPDATE ${this.#t.statusCount} SET n = n + ${added}`;
+    // The count goes up by the rows inserted (xmax = 0), not those replaced, in the same statement; its row
+    // is not touched (nor locked against other servers' saves) when only existing statuses changed.
+    await tx`
+      WITH written AS (
+        INSERT INTO ${this.#t.status} (id, state, last_seen_at, active_at, body)
+        SELECT * FROM unnest(${writes.map((s) => s.id)}::text[], ${writes.map((s) => s.state)}::text[],
+          ${writes.map((s) => s.lastSeenAt ?? null)}::bigint[], ${writes.map(lastActivity)}::bigint[], ${writes.map((s) => JSON.stringify(s))}::text[])
+        ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, last_seen_at = EXCLUDED.last_seen_at,
+          active_at = EXCLUDED.active_at, body = EXCLUDED.body
+        RETURNING (xmax = 0) AS inserted
+      )
+      UPDATE ${this.#t.statusCount} SET n = n + (SELECT count(*) FROM written WHERE inserted)
+      WHERE EXISTS (SELECT 1 FROM written WHERE inserted)`;
   }
 
   async listStatuses(query: StatusQuery): Promise<TaskStatus[]> {
