@@ -1,7 +1,6 @@
 import { hostname } from 'node:os';
 import * as assert from 'uvu/assert';
 import { StoreUnavailableError } from '../../src/core/store.ts';
-import { idChunks, idsOf } from '../../src/store/postgres/notify-payload.ts';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { type Migration, MIGRATIONS } from '../../src/store/postgres/schema.ts';
 import { postgresTestsEnabled, TestDatabase } from '../helpers/postgres.ts';
@@ -93,16 +92,6 @@ test('an unreachable PostgreSQL is a clear error at connect time, without the pa
     assert.instance(error, StoreUnavailableError);
     assert.match((error as Error).message, /^cannot reach postgres:\/\/taskctl:\*\*\*@127\.0\.0\.1:9\/db: .*ECONNREFUSED/);
   }
-});
-
-test('a cancel notification names every id of its group in payloads under 8,000 bytes', () => {
-  const ids = Array.from({ length: 3_000 }, (_, i) => `task-${String(i).padStart(5, '0')}-ü`);
-  const chunks = idChunks(ids);
-  assert.ok(chunks.length > 1);
-  assert.ok(chunks.every((chunk) => Buffer.byteLength(chunk) < 8_000));
-  assert.equal(chunks.flatMap(idsOf), ids);
-  assert.equal(idChunks(['only']), ['only']);
-  assert.equal(idChunks([]), []);
 });
 
 test.after(async () => {
