@@ -124,7 +124,8 @@ export class PostgresStore implements CancelStore, TaskEventLog {
   readonly #timer: NodeJS.Timeout;
   #unlisten: Array<() => Promise<void>> = [];
   #pending: Group = { cancels: [], statuses: [], writes: [] };
-  #committing = false;
+  /** Which lanes have a group commit on its way. */
+  readonly #committing = { cancels: false, writes: false };
   #commitScheduled = false;
   #pendingFinds: PendingFind[] = [];
   #closed = false;
@@ -223,25 +224,27 @@ export class PostgresStore implements CancelStore, TaskEventLog {
   // ---- Group commit: writes arriving together share one transaction, and its one fsync ----
 
   /**
-   * Commits what is pending, a group at a time: while one transaction is on its way, the writes arriving
-   * pile up for the next, so under load each commit serves many. A group inserts its cancels in one
-   * statement, saves its statuses in one, runs its other writes in order, and ends with one NOTIFY.
+   * Commits what is pending in `lane`, a group at a time: while one transaction is on its way, the writes
+   * arriving pile up for the next, so under load each commit serves many. Cancels have a lane of their
+   * own, so that a cancel never waits behind the bookkeeping of the one before (its status, its event):
+   * a cancel group inserts its cancels in one statement and sends one NOTIFY; a group of the other lane
+   * saves its statuses in one statement and runs its other writes in the order they came.
    */
-  async #commitPending(): Promise<void> {
-    if (this.#committing) return;
-    this.#committing = true;
+  async #commitLane(lane: 'cancels' | 'writes'): Promise<void> {
+    if (this.#committing[lane]) return;
+    this.#committing[lane] = true;
     try {
-      for (let group = this.#takeGroup(); group; group = this.#takeGroup()) await this.#commitGroup(group);
+      for (let group = this.#takeGroup(lane); group; group = this.#takeGroup(lane)) await this.#commitGroup(group);
     } finally {
-      this.#committing = false;
+      this.#committing[lane] = false;
     }
   }
 
-  /** The next group: at most a step of rows of each kind (always at least one write when any is pending). */
-  #takeGroup(): Group | undefined {
+  /** The next group of `lane`: at most a step of rows of each kind (always at least one write when any is pending). */
+  #takeGroup(lane: 'cancels' | 'writes'): Group | undefined {
     const pending = this.#pending;
-    if (!this.#hasPending()) return undefined;
-    const cancels = pending.cancels.splice(0, CANCELS_PER_TRANSACTION);
+    if (lane === 'cancels') return pending.cancels.length > 0 ? { cancels: pending.cancels.splice(0, CANCELS_PER_TRANSACTION), statuses: [], writes: [] } : undefined;
+    if (pending.statuses.length + pending.writes.length === 0) return undefined;
     let statusRows = 0;
     let statusCount = 0;
     while (statusCount < pending.statuses.length && (statusCount === 0 || statusRows + pending.statuses[statusCount]!.statuses.length <= ROWS_PER_STEP)) {
@@ -252,7 +255,7 @@ export class PostgresStore implements CancelStore, TaskEventLog {
     while (writeCount < pending.writes.length && (writeCount === 0 || writeRows + pending.writes[writeCount]!.rows <= ROWS_PER_STEP)) {
       writeRows += pending.writes[writeCount++]!.rows;
     }
-    return { cancels, statuses: pending.statuses.splice(0, statusCount), writes: pending.writes.splice(0, writeCount) };
+    return { cancels: [], statuses: pending.statuses.splice(0, statusCount), writes: pending.writes.splice(0, writeCount) };
   }
 
   async #commitGroup({ cancels, statuses, writes }: Group): Promise<void> {
@@ -284,13 +287,14 @@ export class PostgresStore implements CancelStore, TaskEventLog {
     writes.forEach((write, i) => write.resolve(results[i]));
   }
 
-  /** Starts a commit on the next turn, unless one is running (it takes what arrives before it ends). */
+  /** Starts the lanes' commits on the next turn; a lane already committing takes what arrives before it ends. */
   #commitSoon(): void {
-    if (this.#committing || this.#commitScheduled) return;
+    if (this.#commitScheduled) return;
     this.#commitScheduled = true;
     setImmediate(() => {
       this.#commitScheduled = false;
-      void this.#commitPending();
+      void this.#commitLane('cancels');
+      void this.#commitLane('writes');
     });
   }
 
@@ -717,7 +721,10 @@ export class PostgresStore implements CancelStore, TaskEventLog {
     this.#listeners.clear();
     this.#eventListeners.clear();
     // Writes already taken are committed (or refused) before the connections go.
-    while (this.#committing || this.#hasPending()) await (this.#committing ? new Promise((resolve) => setImmediate(resolve)) : this.#commitPending());
+    while (this.#committing.cancels || this.#committing.writes || this.#hasPending()) {
+      if (this.#hasPending()) this.#commitSoon();
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
     await Promise.allSettled(this.#unlisten.map((unlisten) => unlisten()));
     await this.#sql.end({ timeout: 2 });
   }
