@@ -36,7 +36,6 @@ export interface PostgresStoreOptions {
   readonly migrations?: readonly Migration[];
 }
 
-
 // A query that has not finished by then is cancelled and answered as unavailable: a database or network that
 // went silent must not hold a cancel's answer for as long as TCP takes to notice.
 const QUERY_TIMEOUT_S = 5;
