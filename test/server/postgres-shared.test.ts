@@ -75,6 +75,16 @@ test('every taskctl connection killed (pg_terminate_backend) and a cancel made r
   await worker.stop();
 });
 
+test('a cancel whose notification never came (written straight into the table) is found by the backstop look-up', async () => {
+  const [a] = await twoServers('backstop', { backstopMs: 300 });
+  const worker = watchOn(a, ['p-quiet']);
+  await eventually(() => a.openWatches() === 1, 'the watch on A');
+  const now = Date.now();
+  await database.query((sql) => sql`INSERT INTO backstop.cancels (id, reason, cancelled_at, expires_at) VALUES ('p-quiet', 'no notify', ${now}, ${now + 60_000})`);
+  await eventually(() => worker.heard.includes('p-quiet'), 'A to find the cancel on its backstop look-up', 5_000);
+  await worker.stop();
+});
+
 test('listen=off (PgBouncer in transaction mode): a cancel on B reaches A by polling', async () => {
   const [a, b] = await twoServers('polled', { pollMs: 200 }, `${database.url}?listen=off`);
   const worker = watchOn(a, ['p-polled']);
@@ -112,6 +122,9 @@ test('PostgreSQL unreachable: cancels answer 503 store_unavailable (never a fals
     const health = await fetch(`${b.url}/healthz`);
     assert.is(health.status, 503);
     assert.equal(worker.heard, []);
+    const watch = await fetch(`${a.url}/v1/watch?ids=p-other&timeout=1s`);
+    assert.is(watch.status, 200, 'a watch made during the outage is answered at its timeout');
+    assert.equal((await watch.json()).cancelled, [], 'not cancelled');
     const stored = await database.query((sql) => sql`SELECT count(*)::int AS n FROM outage.cancels`);
     assert.is(stored[0]!.n, 0, 'nothing was stored for the refused cancel');
 
