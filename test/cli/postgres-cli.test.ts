@@ -52,8 +52,8 @@ test('two serve processes on one PostgreSQL: work on A hears a cancel sent to B;
   }
 });
 
-test('serve with an unreachable PostgreSQL says so in one line, without the password, and exits 3', async () => {
-  const result = await runCli(['serve', '--port', '0', '--store', 'postgres://taskctl:s3cret@127.0.0.1:9/taskctl']);
+test('serve with an unreachable PostgreSQL (from TASKCTL_STORE) says so in one line, without the password, and exits 3', async () => {
+  const result = await runCli(['serve', '--port', '0'], { env: { TASKCTL_STORE: 'postgres://taskctl:s3cret@127.0.0.1:9/taskctl' } });
   assert.is(result.code, 3);
   assert.match(result.stderr, /^taskctl: cannot reach postgres:\/\/taskctl:\*\*\*@127\.0\.0\.1:9\/taskctl: connect ECONNREFUSED 127\.0\.0\.1:9\n$/);
 });
@@ -65,6 +65,11 @@ test('a --store URL taskctl cannot use is a usage error in one line', async () =
   const schema = await runCli(['serve', '--port', '0', '--store', 'postgres://127.0.0.1/db', '--pg-schema', 'Robert"); DROP TABLE']);
   assert.is(schema.code, 2);
   assert.match(schema.stderr, /^taskctl: --pg-schema: must be a lower-case SQL name/);
+});
+
+test('serve --help names the PostgreSQL store and its options', async () => {
+  const help = (await runCli(['serve', '--help'])).stdout.replace(/\s+/g, ' ');
+  for (const text of ['postgres://', 'listen=off', '--pg-schema', '--pg-pool-size', 'TASKCTL_STORE']) assert.match(help, text, `serve --help: ${text}`);
 });
 
 if (enabled) test.run();
