@@ -129,7 +129,7 @@ export class PostgresStore implements CancelStore, TaskEventLog {
   #pendingFinds: PendingFind[] = [];
   #closed = false;
 
-  private constructor(sql: Sql, description: string, schema: string, repeatMs: number) {
+  private constructor(sql: Sql, description: string, schema: string, listening: boolean, repeatMs: number) {
     this.#sql = sql;
     this.description = description;
     const table = (name: string) => sql(`${schema}.${name}`);
@@ -146,8 +146,13 @@ export class PostgresStore implements CancelStore, TaskEventLog {
     };
     this.#cancelChannel = `${schema}.cancels`;
     this.#eventChannel = `${schema}.events`;
-    // The backstop while listening, the only way to hear of other servers' cancels with listen=off.
-    this.#timer = setInterval(() => this.#resync(), repeatMs);
+    // Every held id looked up again: the backstop while listening, the only way to hear of other servers'
+    // cancels with listen=off. Without notifications the event log is read as often too (while listening,
+    // the event hub's own slow poll is its backstop).
+    this.#timer = setInterval(() => {
+      this.#listeners.forEach((l) => l.resynced());
+      if (!listening) this.#eventListeners.forEach((l) => l.appended());
+    }, repeatMs);
     this.#timer.unref();
   }
 
@@ -173,7 +178,7 @@ export class PostgresStore implements CancelStore, TaskEventLog {
       // The library reads sslrootcert and the like while it sets up: a file it cannot read is the user's to fix.
       throw new InvalidInputError(`--store ${shown}: ${describe(error)}`);
     }
-    const store = new PostgresStore(sql, `postgres:${shown}${schema === DEFAULT_PG_SCHEMA ? '' : ` schema ${schema}`}`, schema, listen ? (options.backstopMs ?? DEFAULT_BACKSTOP_MS) : (options.pollMs ?? DEFAULT_POLL_MS));
+    const store = new PostgresStore(sql, `postgres:${shown}${schema === DEFAULT_PG_SCHEMA ? '' : ` schema ${schema}`}`, schema, listen, listen ? (options.backstopMs ?? DEFAULT_BACKSTOP_MS) : (options.pollMs ?? DEFAULT_POLL_MS));
     try {
       await migrate(sql, schema, options.migrations ?? MIGRATIONS);
       // The event sequence starts at the time when this schema has none (see sequenceStart).
@@ -213,11 +218,6 @@ export class PostgresStore implements CancelStore, TaskEventLog {
       },
     );
     this.#unlisten = [cancels.unlisten, events.unlisten];
-  }
-
-  #resync(): void {
-    this.#listeners.forEach((l) => l.resynced());
-    this.#eventListeners.forEach((l) => l.appended());
   }
 
   // ---- Group commit: writes arriving together share one transaction, and its one fsync ----
