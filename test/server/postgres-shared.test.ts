@@ -7,6 +7,7 @@ import { WatchLoop } from '../../src/client/watch-loop.ts';
 import type { RunningServer } from '../../src/server/listen.ts';
 import { PostgresStore, type PostgresStoreOptions } from '../../src/store/postgres/postgres-store.ts';
 import { postgresTestsEnabled, TestDatabase } from '../helpers/postgres.ts';
+import { type Follower, follow, post } from '../helpers/events.ts';
 import { eventually, startTestServer } from '../helpers/server.ts';
 import { TcpProxy } from '../helpers/tcp-proxy.ts';
 
@@ -95,6 +96,32 @@ test('listen=off (PgBouncer in transaction mode): a cancel on B reaches A by pol
   await eventually(() => worker.heard.includes('p-polled'), 'A to find the cancel on its next poll', 5_000);
   await worker.stop();
 });
+
+for (const listen of ['on', 'off'] as const) {
+  test(`event streams (listen=${listen}): one sequence across servers; a client moved from A to B resumes without a gap`, async () => {
+    const [a, b] = await twoServers(`events_${listen}`, { pollMs: 200 }, listen === 'on' ? database.url : `${database.url}?listen=off`);
+    const followers: Follower[] = [];
+    try {
+      const onA = follow(a.url);
+      followers.push(onA);
+      await eventually(() => onA.stream.lastEventId !== undefined, 'the stream on A open');
+      for (let i = 0; i < 6; i++) assert.is(await post(`${(i % 2 ? a : b).url}/v1/tasks/e-${i}/cancel`), 200);
+      // Listening, B's appends reach A by notification; with listen=off, by A's next poll.
+      await eventually(() => onA.events.length === 6, 'A to deliver the changes made on B as well', 10_000);
+      assert.equal(onA.events.map((e) => e.id).sort(), Array.from({ length: 6 }, (_, i) => `e-${i}`));
+      const seqs = onA.events.map((e) => e.seq);
+      assert.ok(seqs.every((seq, i) => i === 0 || seq === seqs[i - 1]! + 1), 'one sequence');
+      const movedAt = onA.events[3]!.seq;
+      await onA.stop();
+      const onB = follow(b.url, { since: movedAt });
+      followers.push(onB);
+      await eventually(() => onB.events.length === 2, 'the events after the fourth, on B', 10_000);
+      assert.equal(onB.events.map((e) => e.seq), seqs.slice(4));
+    } finally {
+      await Promise.all(followers.map((f) => f.stop()));
+    }
+  });
+}
 
 test('50 concurrent cancels of one id: all answered 200 with the same record, one row stored', async () => {
   const [a, b] = await twoServers('concurrent');
