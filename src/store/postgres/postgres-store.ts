@@ -2,7 +2,6 @@ import { hostname } from 'node:os';
 import postgres, { type Helper, type Sql, type TransactionSql } from 'postgres';
 import {
   type CancelRecord,
-  type CancelSource,
   type CancelStore,
   type Delivery,
   type ParentLink,
@@ -18,6 +17,7 @@ import { DEFAULT_BACKSTOP_MS, DEFAULT_PG_POOL_SIZE, DEFAULT_PG_SCHEMA, DEFAULT_P
 import { type Migration, MIGRATIONS, migrate } from './schema.ts';
 import { parsePostgresSpec } from './url.ts';
 import { idChunks, idsOf } from './notify-payload.ts';
+import { type CancelRow, type DeliveryRow, type EventRow, eventBody, fromCancelRow, fromDeliveryRow, fromScheduleRow, parseBodies, parseEvent, type ScheduleRow } from './rows.ts';
 
 export interface PostgresStoreOptions {
   /** The schema taskctl's tables live in, so installations can share one database. */
@@ -52,14 +52,6 @@ const CONNECTION_LOST = new Set(['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNE
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'CONNECT_TIMEOUT', ...CONNECTION_LOST]);
 // Two transactions that locked rows in opposite orders: one is rolled back, and retried.
 const CONFLICT = new Set(['40P01', '40001']);
-
-interface CancelRow {
-  id: string;
-  reason: string | null;
-  cancelled_at: string;
-  expires_at: string;
-  cancelled_by: string | null;
-}
 
 interface PendingCancel {
   readonly record: CancelRecord;
@@ -609,15 +601,7 @@ export class PostgresStore implements CancelStore, TaskEventLog {
         RETURNING outbox.*, due.next_at AS due_at`,
     );
     rows.sort((a, b) => Number(a.due_at) - Number(b.due_at) || compareIds(a.id, b.id));
-    return rows.map((row) => ({
-      id: row.id,
-      eventId: row.event_id,
-      endpoint: row.endpoint,
-      body: row.body,
-      createdAt: Number(row.created_at),
-      attempts: Number(row.attempts),
-      nextAt: now + leaseMs,
-    }));
+    return rows.map((row) => fromDeliveryRow(row, now + leaseMs));
   }
 
   /** Forgets the delivery and remembers it was made for an hour (dropping a few markers older than that). */
@@ -769,30 +753,6 @@ function mayReplace(_stored: TaskStatus | undefined, _next: TaskStatus): boolean
   return true;
 }
 
-interface ScheduleRow {
-  id: string;
-  at: string;
-  reason: string | null;
-  scheduled_by: string | null;
-}
-
-interface DeliveryRow {
-  id: string;
-  event_id: string;
-  endpoint: string;
-  body: string;
-  created_at: string;
-  attempts: number;
-  next_at: string;
-  due_at: string;
-}
-
-interface EventRow {
-  seq: string;
-  at: string;
-  body: string;
-}
-
 /** Orders ids as the database's "C" collation does: by UTF-8 bytes. */
 function compareIds(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
@@ -808,49 +768,4 @@ function describe(error: unknown): string {
   const { message, code } = error as { message?: string; code?: string };
   const text = (message ?? String(error)).split('\n')[0]!;
   return code && !text.includes(code) ? `${text} (${code})` : text;
-}
-
-function fromCancelRow(row: CancelRow): CancelRecord {
-  const base = { id: row.id, cancelledAt: Number(row.cancelled_at), expiresAt: Number(row.expires_at) };
-  const record: CancelRecord = row.reason === null ? base : { ...base, reason: row.reason };
-  return row.cancelled_by === null ? record : { ...record, by: parseSource(row.cancelled_by) };
-}
-
-function fromScheduleRow(row: ScheduleRow): ScheduledCancel {
-  const schedule: ScheduledCancel = row.reason === null ? { id: row.id, at: Number(row.at) } : { id: row.id, at: Number(row.at), reason: row.reason };
-  return row.scheduled_by === null ? schedule : { ...schedule, by: parseSource(row.scheduled_by) };
-}
-
-/** A stored CancelSource; a value that does not parse (a hand-edited row) reads as unknown rather than failing every look-up. */
-function parseSource(text: string): CancelSource {
-  try {
-    return JSON.parse(text) as CancelSource;
-  } catch {
-    return { name: 'unknown', address: 'unknown', route: 'v1' };
-  }
-}
-
-/** Rows whose body cannot be read (a hand-edited row) are left out rather than failing the whole answer. */
-function parseBodies(rows: ReadonlyArray<{ body: string }>): TaskStatus[] {
-  return rows.flatMap((row) => {
-    try {
-      return [JSON.parse(row.body) as TaskStatus];
-    } catch {
-      return [];
-    }
-  });
-}
-
-/** The row form of an event: the seq and time in columns of their own, the rest as JSON. */
-function eventBody({ seq: _seq, at: _at, ...rest }: TaskEvent): string {
-  return JSON.stringify(rest);
-}
-
-/** Rows whose body cannot be read become events that say only what changed, rather than a hole in the sequence. */
-function parseEvent(row: EventRow): TaskEvent {
-  try {
-    return { ...(JSON.parse(row.body) as Omit<TaskEvent, 'seq' | 'at'>), seq: Number(row.seq), at: Number(row.at) };
-  } catch {
-    return { seq: Number(row.seq), at: Number(row.at), change: 'progress', id: 'unknown', origin: 'unknown' };
-  }
 }
