@@ -9,6 +9,7 @@ import { ask, binary, cpuTicks, maxConnections, quick, ratio, rssKb, scratch, sl
 import { churn, flood } from './bounded-state.ts';
 import { eventFanout, eventStreamMemory } from './events.ts';
 import { parentCancel } from './parent-cancel.ts';
+import { postgresFigures } from './postgres.ts';
 import { callgrindAvailable, instructionsAgainstBare } from './instructions.ts';
 import { startBare, startupAgainstNode, throughputAgainstBare } from './per-request.ts';
 
@@ -226,6 +227,10 @@ const cancels = await durableCancels();
 const throughputs: unknown[] = [cancels];
 row('throughput', 'durable cancels (sqlite), 64 concurrent', `${cancels.perSecond}/s (${cancels.requests} ok, ${cancels.failed} failed); ${cancels.acknowledgedOnDisk} of ${cancels.requests} on disk`, `client cpu ${cancels.clientCpuPercent}%`);
 results.throughput = throughputs;
+
+const shared = await postgresFigures(log);
+results.postgres = shared.results;
+table.push(...shared.rows);
 
 log('fan-out');
 const fan = await fanout(1_000);

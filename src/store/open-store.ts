@@ -1,11 +1,31 @@
 import type { CancelStore } from '../core/store.ts';
 import { InvalidInputError, preview } from '../core/task-id.ts';
 import { MemoryStore } from './memory-store.ts';
+import { isPostgresSpec, parsePostgresSpec } from './postgres/url.ts';
 import { SqliteStore } from './sqlite-store.ts';
 
-/** Opens the store a `--store` value names: `memory`, `sqlite:PATH` or `redis://…` / `rediss://…`. */
-export async function openStore(spec: string, options: { redisKeyPrefix?: string | undefined; retentionMs?: number } = {}): Promise<CancelStore> {
+export interface OpenStoreOptions {
+  readonly redisKeyPrefix?: string | undefined;
+  readonly retentionMs?: number;
+  /** The PostgreSQL schema taskctl's tables live in. */
+  readonly pgSchema?: string | undefined;
+  /** Connections to PostgreSQL for queries. */
+  readonly pgPoolSize?: number | undefined;
+}
+
+/** Opens the store a `--store` value names: `memory`, `sqlite:PATH`, `redis://…` / `rediss://…` or `postgres://…` / `postgresql://…`. */
+export async function openStore(spec: string, options: OpenStoreOptions = {}): Promise<CancelStore> {
   if (spec === 'memory') return new MemoryStore();
+  if (isPostgresSpec(spec)) {
+    // Checked before anything loads, so a bad URL is a usage error rather than "unavailable".
+    parsePostgresSpec(spec);
+    // Loaded only for PostgreSQL: most servers never need the client.
+    const { PostgresStore } = await import('./postgres/postgres-store.ts');
+    return PostgresStore.connect(spec, {
+      ...(options.pgSchema === undefined ? {} : { schema: options.pgSchema }),
+      ...(options.pgPoolSize === undefined ? {} : { poolSize: options.pgPoolSize }),
+    });
+  }
   if (/^rediss?:\/\//.test(spec)) {
     // Loaded only for Redis: most servers never need the client.
     const { RedisStore } = await import('./redis-store.ts');
@@ -25,5 +45,5 @@ export async function openStore(spec: string, options: { redisKeyPrefix?: string
       throw new InvalidInputError(`cannot open ${spec}: ${(error as Error).message}`);
     }
   }
-  throw new InvalidInputError(`unknown store ${preview(spec)}: use sqlite:PATH, memory, or redis://[user:pass@]HOST:PORT/DB`);
+  throw new InvalidInputError(`unknown store ${preview(spec)}: use sqlite:PATH, memory, redis://[user:pass@]HOST:PORT/DB or postgres://USER:PASS@HOST:PORT/DB`);
 }

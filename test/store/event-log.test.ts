@@ -8,6 +8,8 @@ import { RedisStore } from '../../src/store/redis-store.ts';
 import { SqliteStore } from '../../src/store/sqlite-store.ts';
 import { eventually, tempDir } from '../helpers/server.ts';
 import { PrivateRedis, redisTestsEnabled } from '../helpers/redis-server.ts';
+import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
+import { postgresTestsEnabled, TestDatabase } from '../helpers/postgres.ts';
 
 type Opened = { log: TaskEventLog; cleanup(): Promise<void> };
 
@@ -36,6 +38,21 @@ if (redisEnabled) {
     },
     // Redis trims whole nodes of its stream (100 entries), so it keeps `keep` to `keep` + 100.
     { exactKeep: false },
+  ]);
+}
+
+let database: TestDatabase | undefined;
+let schemas = 0;
+const postgresEnabled = postgresTestsEnabled();
+if (postgresEnabled) {
+  stores.push([
+    'postgres',
+    async () => {
+      database ??= await TestDatabase.create();
+      const store = await PostgresStore.connect(database.url, { schema: `ev${schemas++}` });
+      return { log: store, cleanup: () => store.close() };
+    },
+    { exactKeep: true },
   ]);
 }
 
@@ -140,6 +157,37 @@ if (redisEnabled) {
   });
   shared.after(async () => {
     await redis?.stop();
+  });
+  shared.run();
+}
+
+if (postgresEnabled) {
+  const shared = suite('event log: two servers on one PostgreSQL');
+  shared('share one sequence: interleaved appends never repeat or go back, and each hears the other append', async () => {
+    database ??= await TestDatabase.create();
+    const a = await PostgresStore.connect(database.url, { schema: 'shared_ev' });
+    const b = await PostgresStore.connect(database.url, { schema: 'shared_ev' });
+    let heardByA = 0;
+    const stop = a.subscribeEvents({ appended: () => heardByA++, resynced: () => {} });
+    try {
+      const { last: start } = await a.readEvents(0, 0);
+      const batches = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).appendEvents([draft(`s${i}-1`, i), draft(`s${i}-2`, i)], 1_000)));
+      const seqs = batches.flat().map((e) => e.seq).sort((x, y) => x - y);
+      assert.equal(seqs, Array.from({ length: 40 }, (_, i) => start + 1 + i));
+      for (const batch of batches) assert.is(batch[1]!.seq, batch[0]!.seq + 1);
+      const fromB = await b.readEvents(start, 100);
+      assert.equal(fromB.events.map((e) => e.seq), seqs);
+      // Appends that share a group commit share its one notification: A hears of B's append at least once.
+      heardByA = 0;
+      await b.appendEvents([draft('after', 99)], 1_000);
+      await eventually(() => heardByA >= 1, 'A to hear an append made through B');
+    } finally {
+      stop();
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+  shared.after(async () => {
+    await database?.drop();
   });
   shared.run();
 }

@@ -15,6 +15,7 @@ import { startServer, type TlsConfig } from '../../server/listen.ts';
 import { ServeActivity } from '../../server/serve-activity.ts';
 import { defaultSqlitePath } from '../../store/data-path.ts';
 import { openStore } from '../../store/open-store.ts';
+import { PG_SCHEMA_PATTERN } from '../../store/postgres/defaults.ts';
 import { type CommandContext, ExitCode, UsageError } from '../context.ts';
 import { youngGenerationByHeld } from '../heap-tuning.ts';
 import { createLogger, type Logger } from '../log.ts';
@@ -54,6 +55,8 @@ const optionsSchema = z.object({
   json: z.boolean(),
   tui: z.boolean(),
   redisPrefix: z.string().max(200).optional(),
+  pgSchema: z.string().regex(PG_SCHEMA_PATTERN, 'must be a lower-case SQL name of at most 40 characters (letters, digits, _)').optional(),
+  pgPoolSize: z.number().int('must be a whole number').min(1).max(1_000).optional(),
   lease: durationSchema.pipe(z.number().min(1_000, 'at least 1s')).optional(),
   retention: durationSchema.pipe(z.number().min(1_000, 'at least 1s')),
   maxWatchedIds: z.number().int('must be a whole number').min(1),
@@ -178,7 +181,7 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown,
   const log = createLogger(options.json ? stdout : stderr, options.json ? 'json' : 'plain');
   let store;
   try {
-    store = await openStore(options.store, { redisKeyPrefix: options.redisPrefix, retentionMs: options.retention });
+    store = await openStore(options.store, { redisKeyPrefix: options.redisPrefix, retentionMs: options.retention, pgSchema: options.pgSchema, pgPoolSize: options.pgPoolSize });
   } catch (error) {
     if (!(error instanceof StoreUnavailableError)) throw error;
     stderr.write(`taskctl: ${error.message}\n`);

@@ -3,6 +3,7 @@ import { formatDuration } from '../../core/duration.ts';
 import { DEFAULT_EVENT_WINDOW } from '../../core/task-events.ts';
 import { DEFAULT_MAX_OPEN_WATCHES, DEFAULT_MAX_WATCHED_IDS, DEFAULT_RETENTION_MS, DEFAULT_WATCH_TIMEOUT_MS, MAX_WATCH_TIMEOUT_MS } from '../../protocol/limits.ts';
 import { defaultSqlitePath } from '../../store/data-path.ts';
+import { DEFAULT_PG_POOL_SIZE, DEFAULT_PG_SCHEMA } from '../../store/postgres/defaults.ts';
 import type { CommandDefinition } from '../context.ts';
 import { DEFAULT_WEBHOOK_EVENTS, DEFAULT_WEBHOOK_RETRY_MS } from '../../server/webhook-defaults.ts';
 
@@ -23,6 +24,8 @@ export type ServeArgs = {
   webhookRetry?: string;
   tui: boolean;
   redisPrefix?: string;
+  pgSchema?: string;
+  pgPoolSize?: number;
   lease?: string;
   retention: string;
   maxWatchedIds: number;
@@ -43,9 +46,11 @@ export const serveCommand: CommandDefinition<ServeArgs> = {
       .option('port', { alias: 'p', type: 'number', default: 8080, describe: 'Port to listen on (0 picks a free one)' })
       .option('store', {
         type: 'string',
-        describe: `Where cancels are kept: sqlite:PATH, memory, or redis://[user:pass@]host:port/db (rediss:// for TLS) to share them between servers (env TASKCTL_STORE) [default: sqlite:${defaultSqlitePath()}]`,
+        describe: `Where cancels are kept: sqlite:PATH, memory, or to share them between servers redis://[user:pass@]host:port/db (rediss:// for TLS) or postgres://user:pass@host:port/db (?sslmode=verify-full, ?listen=off behind PgBouncer) (env TASKCTL_STORE) [default: sqlite:${defaultSqlitePath()}]`,
       })
       .option('redis-prefix', { type: 'string', describe: 'Key prefix in Redis, so installations can share one [default: "taskctl:"]' })
+      .option('pg-schema', { type: 'string', describe: `PostgreSQL schema for taskctl's tables, so installations can share one database [default: "${DEFAULT_PG_SCHEMA}"]` })
+      .option('pg-pool-size', { type: 'number', describe: `Connections to PostgreSQL for queries, besides the one that listens [default: ${DEFAULT_PG_POOL_SIZE}]` })
       .option('watch-timeout', { type: 'string', default: formatDuration(DEFAULT_WATCH_TIMEOUT_MS), describe: `Longest a watch is held (max ${formatDuration(MAX_WATCH_TIMEOUT_MS)})` })
       .option('lease', { type: 'string', describe: 'Silence after which a watched task is lost [default: 3 x --watch-timeout]' })
       .option('retention', { type: 'string', default: formatDuration(DEFAULT_RETENTION_MS), describe: 'Forget a task (status, history) nobody has watched for this long' })

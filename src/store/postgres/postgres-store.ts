@@ -1,0 +1,771 @@
+import { hostname } from 'node:os';
+import postgres, { type Helper, type Sql, type TransactionSql } from 'postgres';
+import {
+  type CancelRecord,
+  type CancelStore,
+  type Delivery,
+  type ParentLink,
+  type RemoteCancelListener,
+  type ScheduledCancel,
+  type StatusQuery,
+  StoreUnavailableError,
+} from '../../core/store.ts';
+import { InvalidInputError } from '../../core/task-id.ts';
+import { lastActivity, type TaskStatus } from '../../core/task-status.ts';
+import { type EventLogListener, type EventWindowBounds, sequenceStart, type TaskEvent, type TaskEventDraft, type TaskEventLog } from '../../core/task-events.ts';
+import { DEFAULT_BACKSTOP_MS, DEFAULT_PG_POOL_SIZE, DEFAULT_PG_SCHEMA, DEFAULT_POLL_MS } from './defaults.ts';
+import { type Migration, MIGRATIONS, migrate } from './schema.ts';
+import { parsePostgresSpec } from './url.ts';
+import { idChunks, idsOf } from './notify-payload.ts';
+import { type CancelRow, type DeliveryRow, type EventRow, eventBody, fromCancelRow, fromDeliveryRow, fromScheduleRow, parseBodies, parseEvent, type ScheduleRow } from './rows.ts';
+
+export interface PostgresStoreOptions {
+  /** The schema taskctl's tables live in, so installations can share one database. */
+  readonly schema?: string;
+  /** Connections to keep for queries (the listening connection is one more). */
+  readonly poolSize?: number;
+  /** How a DBA finds these connections in pg_stat_activity; the URL's own `application_name` wins. */
+  readonly applicationName?: string;
+  /** How long to wait for PostgreSQL to accept a connection. */
+  readonly connectTimeoutMs?: number;
+  /** How often every held id is looked up again while listening: what a lost notification can cost at most. */
+  readonly backstopMs?: number;
+  /** How often every held id is looked up with `?listen=off`: the delay of a cancel made on another server. */
+  readonly pollMs?: number;
+  /** The schema's versions (tests give more, to see a database migrated forward). */
+  readonly migrations?: readonly Migration[];
+}
+
+// A query that has not finished by then is cancelled and answered as unavailable: a database or network that
+// went silent must not hold a cancel's answer for as long as TCP takes to notice.
+const QUERY_TIMEOUT_S = 5;
+// Rows per statement and per transaction: each stays short, however many ids a call is given.
+const ROWS_PER_STEP = 1_000;
+// Cancels in one group commit.
+const CANCELS_PER_TRANSACTION = 500;
+// How long a made delivery's id is remembered, so the same event queued late by another server is not sent again.
+const SENT_MARKER_MS = 3_600_000;
+
+/** Errors after which the same work may simply be sent again: the connection went, the database is still there. */
+const CONNECTION_LOST = new Set(['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'ECONNRESET', 'EPIPE', '57P01', '57P02', '08006', '08003', '08000']);
+/** Errors that say the database could not be reached at all (rather than refusing something). */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'CONNECT_TIMEOUT', ...CONNECTION_LOST]);
+// Two transactions that locked rows in opposite orders: one is rolled back, and retried.
+const CONFLICT = new Set(['40P01', '40001']);
+
+interface PendingCancel {
+  readonly record: CancelRecord;
+  readonly now: number;
+  resolve(record: CancelRecord): void;
+  reject(error: unknown): void;
+}
+
+interface PendingStatuses {
+  readonly statuses: readonly TaskStatus[];
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+/** A write that joins the next group commit as it is (the batched kinds, cancels and statuses, have their own lists). */
+interface PendingWrite {
+  readonly rows: number;
+  /** False when sending it again after a lost connection could do it twice (events appended twice). */
+  readonly resendable: boolean;
+  run(tx: TransactionSql, notices: GroupNotices): Promise<unknown>;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+/** What the writes of one group ask to tell other servers at its end. */
+interface GroupNotices {
+  eventsAppended: boolean;
+}
+
+/** Writes that share one transaction. */
+interface Group {
+  readonly cancels: PendingCancel[];
+  readonly statuses: PendingStatuses[];
+  readonly writes: PendingWrite[];
+}
+
+interface PendingFind {
+  readonly ids: readonly string[];
+  resolve(rows: Map<string, CancelRecord>): void;
+  reject(error: unknown): void;
+}
+
+/** Every table, as a schema-qualified identifier for the queries. */
+type Tables = Record<'cancels' | 'status' | 'statusCount' | 'schedules' | 'parents' | 'outbox' | 'sent' | 'events' | 'sequence', Helper<string>>;
+
+/**
+ * Records in PostgreSQL, shared by every server pointed at the same database and schema. A cancel is
+ * answered once its transaction is committed; cancels arriving together share one transaction and one
+ * NOTIFY. Notifications are only a hint that wakes watches at once: the tables are the truth, looked up
+ * again after the listening connection comes back and every few seconds (the backstop), so a lost
+ * notification delays a wake-up but never loses it.
+ */
+export class PostgresStore implements CancelStore, TaskEventLog {
+  readonly description: string;
+  readonly #sql: Sql;
+  readonly #t: Tables;
+  readonly #cancelChannel: string;
+  readonly #eventChannel: string;
+  readonly #listeners = new Set<RemoteCancelListener>();
+  readonly #eventListeners = new Set<EventLogListener>();
+  readonly #timer: NodeJS.Timeout;
+  #unlisten: Array<() => Promise<void>> = [];
+  #pending: Group = { cancels: [], statuses: [], writes: [] };
+  /** Which lanes have a group commit on its way. */
+  readonly #committing = { cancels: false, writes: false };
+  #commitScheduled = false;
+  #pendingFinds: PendingFind[] = [];
+  #closed = false;
+
+  private constructor(sql: Sql, description: string, schema: string, listening: boolean, repeatMs: number) {
+    this.#sql = sql;
+    this.description = description;
+    const table = (name: string) => sql(`${schema}.${name}`);
+    this.#t = {
+      cancels: table('cancels'),
+      status: table('task_status'),
+      statusCount: table('status_count'),
+      schedules: table('schedules'),
+      parents: table('task_parents'),
+      outbox: table('webhook_outbox'),
+      sent: table('webhook_sent'),
+      events: table('task_events'),
+      sequence: table('event_sequence'),
+    };
+    this.#cancelChannel = `${schema}.cancels`;
+    this.#eventChannel = `${schema}.events`;
+    // Every held id looked up again: the backstop while listening, the only way to hear of other servers'
+    // cancels with listen=off. Without notifications the event log is read as often too (while listening,
+    // the event hub's own slow poll is its backstop).
+    this.#timer = setInterval(() => {
+      this.#listeners.forEach((l) => l.resynced());
+      if (!listening) this.#eventListeners.forEach((l) => l.appended());
+    }, repeatMs);
+    this.#timer.unref();
+  }
+
+  /**
+   * Connects, creates or migrates the schema, and starts listening (unless the URL says `listen=off`);
+   * fails with StoreUnavailableError if PostgreSQL cannot be reached or used.
+   */
+  static async connect(spec: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
+    const { url, shown, listen, hasApplicationName } = parsePostgresSpec(spec);
+    const schema = options.schema ?? DEFAULT_PG_SCHEMA;
+    let sql: Sql;
+    try {
+      sql = postgres(url, {
+        max: options.poolSize ?? DEFAULT_PG_POOL_SIZE,
+        connect_timeout: Math.ceil((options.connectTimeoutMs ?? 5_000) / 1_000),
+        query_timeout: QUERY_TIMEOUT_S,
+        // Reconnecting quickly after an outage, but not in a tight loop.
+        backoff: (attempt: number) => Math.min(0.1 * 2 ** attempt, 2),
+        onnotice: () => {},
+        ...(hasApplicationName ? {} : { connection: { application_name: (options.applicationName ?? defaultApplicationName()).slice(0, 63) } }),
+      });
+    } catch (error) {
+      // The library reads sslrootcert and the like while it sets up: a file it cannot read is the user's to fix.
+      throw new InvalidInputError(`--store ${shown}: ${describe(error)}`);
+    }
+    const store = new PostgresStore(sql, `postgres:${shown}${schema === DEFAULT_PG_SCHEMA ? '' : ` schema ${schema}`}`, schema, listen, listen ? (options.backstopMs ?? DEFAULT_BACKSTOP_MS) : (options.pollMs ?? DEFAULT_POLL_MS));
+    try {
+      await migrate(sql, schema, options.migrations ?? MIGRATIONS);
+      // The event sequence starts at the time when this schema has none (see sequenceStart).
+      await sql`INSERT INTO ${store.#t.sequence} (last) VALUES (${sequenceStart(Date.now())}) ON CONFLICT DO NOTHING`;
+      if (listen) await store.#listen();
+    } catch (error) {
+      await store.close();
+      const code = (error as { code?: string }).code ?? '';
+      throw new StoreUnavailableError(`${UNREACHABLE.has(code) ? 'cannot reach' : 'cannot use'} ${shown}: ${describe(error)}`);
+    }
+    return store;
+  }
+
+  /**
+   * LISTENs on a connection of its own (the library reconnects it with backoff). Each time it is listening
+   * again after a gap, whatever was notified meanwhile is lost: everything held is looked up again.
+   */
+  async #listen(): Promise<void> {
+    let cancelsListening = false;
+    const cancels = await this.#sql.listen(
+      this.#cancelChannel,
+      (payload) => {
+        for (const id of idsOf(payload)) this.#listeners.forEach((l) => l.cancelled(id));
+      },
+      () => {
+        if (cancelsListening) this.#listeners.forEach((l) => l.resynced());
+        cancelsListening = true;
+      },
+    );
+    let eventsListening = false;
+    const events = await this.#sql.listen(
+      this.#eventChannel,
+      () => this.#eventListeners.forEach((l) => l.appended()),
+      () => {
+        if (eventsListening) this.#eventListeners.forEach((l) => l.resynced());
+        eventsListening = true;
+      },
+    );
+    this.#unlisten = [cancels.unlisten, events.unlisten];
+  }
+
+  // ---- Group commit: writes arriving together share one transaction, and its one fsync ----
+
+  /**
+   * Commits what is pending in `lane`, a group at a time: while one transaction is on its way, the writes
+   * arriving pile up for the next, so under load each commit serves many. Cancels have a lane of their
+   * own, so that a cancel never waits behind the bookkeeping of the one before (its status, its event):
+   * a cancel group inserts its cancels in one statement and sends one NOTIFY; a group of the other lane
+   * saves its statuses in one statement and runs its other writes in the order they came.
+   */
+  async #commitLane(lane: 'cancels' | 'writes'): Promise<void> {
+    if (this.#committing[lane]) return;
+    this.#committing[lane] = true;
+    try {
+      for (let group = this.#takeGroup(lane); group; group = this.#takeGroup(lane)) await this.#commitGroup(group);
+    } finally {
+      this.#committing[lane] = false;
+    }
+  }
+
+  /** The next group of `lane`: at most a step of rows of each kind (always at least one write when any is pending). */
+  #takeGroup(lane: 'cancels' | 'writes'): Group | undefined {
+    const pending = this.#pending;
+    if (lane === 'cancels') return pending.cancels.length > 0 ? { cancels: pending.cancels.splice(0, CANCELS_PER_TRANSACTION), statuses: [], writes: [] } : undefined;
+    if (pending.statuses.length + pending.writes.length === 0) return undefined;
+    let statusRows = 0;
+    let statusCount = 0;
+    while (statusCount < pending.statuses.length && (statusCount === 0 || statusRows + pending.statuses[statusCount]!.statuses.length <= ROWS_PER_STEP)) {
+      statusRows += pending.statuses[statusCount++]!.statuses.length;
+    }
+    let writeRows = 0;
+    let writeCount = 0;
+    while (writeCount < pending.writes.length && (writeCount === 0 || writeRows + pending.writes[writeCount]!.rows <= ROWS_PER_STEP)) {
+      writeRows += pending.writes[writeCount++]!.rows;
+    }
+    return { cancels: [], statuses: pending.statuses.splice(0, statusCount), writes: pending.writes.splice(0, writeCount) };
+  }
+
+  async #commitGroup({ cancels, statuses, writes }: Group): Promise<void> {
+    let stored: Map<string, CancelRecord>;
+    let results: unknown[];
+    try {
+      [stored, results] = await this.#transaction(
+        async (tx) => {
+          const notices: GroupNotices = { eventsAppended: false };
+          const records = cancels.length > 0 ? await this.#insertCancels(tx, cancels) : new Map<string, CancelRecord>();
+          if (statuses.length > 0) await this.#saveStatusesIn(tx, statuses.flatMap((pending) => pending.statuses));
+          const done: unknown[] = [];
+          for (const write of writes) done.push(await write.run(tx, notices));
+          if (notices.eventsAppended) await tx`SELECT pg_notify(${this.#eventChannel}, '')`;
+          return [records, done] as const;
+        },
+        { resendOnLostConnection: writes.every((write) => write.resendable) },
+      );
+    } catch (error) {
+      for (const pending of [...cancels, ...statuses, ...writes]) pending.reject(error);
+      return;
+    }
+    for (const pending of cancels) {
+      const record = stored.get(pending.record.id);
+      if (record) pending.resolve(record);
+      else pending.reject(new StoreUnavailableError('postgres did not confirm the cancel'));
+    }
+    for (const pending of statuses) pending.resolve();
+    writes.forEach((write, i) => write.resolve(results[i]));
+  }
+
+  /** Starts the lanes' commits on the next turn; a lane already committing takes what arrives before it ends. */
+  #commitSoon(): void {
+    if (this.#commitScheduled) return;
+    this.#commitScheduled = true;
+    setImmediate(() => {
+      this.#commitScheduled = false;
+      void this.#commitLane('cancels');
+      void this.#commitLane('writes');
+    });
+  }
+
+  #hasPending(): boolean {
+    return this.#pending.cancels.length + this.#pending.statuses.length + this.#pending.writes.length > 0;
+  }
+
+  /** Runs `run` in the next group commit; resolves with its result once that transaction is committed. */
+  #write<T>(rows: number, run: (tx: TransactionSql, notices: GroupNotices) => Promise<T>, { resendable = true } = {}): Promise<T> {
+    return new Promise((resolve, reject) => {
+      this.#pending.writes.push({ rows, resendable, run, resolve: resolve as (value: unknown) => void, reject });
+      this.#commitSoon();
+    });
+  }
+
+  // ---- Cancel records ----
+
+  /** Joins the next group commit: one transaction (and one NOTIFY) for every cancel that arrived meanwhile. */
+  insert(record: CancelRecord, now: number): Promise<CancelRecord> {
+    return new Promise((resolve, reject) => {
+      this.#pending.cancels.push({ record, now, resolve, reject });
+      this.#commitSoon();
+    });
+  }
+
+  /**
+   * In `tx`: stores each cancel unless its id has a live record, notifies other servers, and returns what
+   * each id now holds. The statements are sent together (pipelined) and run in order.
+   */
+  async #insertCancels(tx: TransactionSql, group: readonly PendingCancel[]): Promise<Map<string, CancelRecord>> {
+    // The first cancel of an id in the group is the one stored; those after it find it live, as they would
+    // one transaction later. Grouped by `now` (nearly always one value), since liveness is judged at it.
+    const firsts = new Map<string, PendingCancel>();
+    for (const pending of group) if (!firsts.has(pending.record.id)) firsts.set(pending.record.id, pending);
+    const inserts = [...Map.groupBy(firsts.values(), (pending) => pending.now)].map(([now, pendings]) => {
+      const records = pendings.map((p) => p.record);
+      return tx`
+        INSERT INTO ${this.#t.cancels} (id, reason, cancelled_at, expires_at, cancelled_by)
+        SELECT * FROM unnest(${records.map((r) => r.id)}::text[], ${records.map((r) => r.reason ?? null)}::text[],
+          ${records.map((r) => r.cancelledAt)}::bigint[], ${records.map((r) => r.expiresAt)}::bigint[],
+          ${records.map((r) => (r.by ? JSON.stringify(r.by) : null))}::text[])
+        ON CONFLICT (id) DO UPDATE SET reason = EXCLUDED.reason, cancelled_at = EXCLUDED.cancelled_at,
+          expires_at = EXCLUDED.expires_at, cancelled_by = EXCLUDED.cancelled_by
+        WHERE ${this.#t.cancels}.expires_at <= ${now}`;
+    });
+    const ids = [...firsts.keys()];
+    // Read in the same transaction: what was stored here, or the live record another transaction committed.
+    const stored = tx<CancelRow[]>`SELECT * FROM ${this.#t.cancels} WHERE id = ANY(${ids}::text[])`;
+    // One NOTIFY per group (in as many payloads as the 8,000-byte limit needs): every server takes
+    // PostgreSQL's notify lock at commit once per notifying transaction, so one per cancel would serialise
+    // every commit.
+    const notified = idChunks(ids).map((chunk) => tx`SELECT pg_notify(${this.#cancelChannel}, ${chunk})`);
+    const [, rows] = await Promise.all([Promise.all(inserts), stored, Promise.all(notified)]);
+    return new Map(rows.map((row) => [row.id, fromCancelRow(row)]));
+  }
+
+  /** Look-ups arriving together (a notification names many ids, each looked up on its own) share one query. */
+  async find(ids: readonly string[], now: number): Promise<CancelRecord[]> {
+    if (ids.length === 0) return [];
+    const found = await new Promise<Map<string, CancelRecord>>((resolve, reject) => {
+      if (this.#pendingFinds.length === 0) setImmediate(() => void this.#findPending());
+      this.#pendingFinds.push({ ids, resolve, reject });
+    });
+    const live: CancelRecord[] = [];
+    for (const id of new Set(ids)) {
+      const record = found.get(id);
+      if (record && record.expiresAt > now) live.push(record);
+    }
+    return live;
+  }
+
+  async #findPending(): Promise<void> {
+    const finds = this.#pendingFinds;
+    this.#pendingFinds = [];
+    try {
+      const ids = [...new Set(finds.flatMap((find) => find.ids))];
+      const found = new Map<string, CancelRecord>();
+      // A page at a time: the backstop looks up every held id, which may be a great many.
+      for (let i = 0; i < ids.length; i += ROWS_PER_STEP) {
+        const rows = await this.#run(() => this.#sql<CancelRow[]>`SELECT * FROM ${this.#t.cancels} WHERE id = ANY(${ids.slice(i, i + ROWS_PER_STEP)}::text[])`);
+        for (const row of rows) found.set(row.id, fromCancelRow(row));
+      }
+      finds.forEach((find) => find.resolve(found));
+    } catch (error) {
+      finds.forEach((find) => find.reject(error));
+    }
+  }
+
+  /** Deletes expired records a step at a time, however many expired at once. */
+  async sweep(now: number): Promise<number> {
+    let removed = 0;
+    for (;;) {
+      const result = await this.#run(
+        () => this.#sql`DELETE FROM ${this.#t.cancels} WHERE id IN (SELECT id FROM ${this.#t.cancels} WHERE expires_at <= ${now} LIMIT ${ROWS_PER_STEP})`,
+      );
+      removed += result.count;
+      if (result.count < ROWS_PER_STEP) return removed;
+    }
+  }
+
+  async check(): Promise<void> {
+    await this.#run(() => this.#sql`SELECT 1`);
+  }
+
+  // ---- Task statuses ----
+
+  async loadStatuses(ids: readonly string[]): Promise<TaskStatus[]> {
+    return this.#inSteps(ids, async (step) => parseBodies(await this.#sql<Array<{ body: string }>>`SELECT body FROM ${this.#t.status} WHERE id = ANY(${step}::text[])`));
+  }
+
+  /** Joins the next group commit, a step of rows at a time; durable once resolved. */
+  async saveStatuses(statuses: readonly TaskStatus[]): Promise<void> {
+    const steps: Promise<void>[] = [];
+    for (let i = 0; i < statuses.length; i += ROWS_PER_STEP) {
+      const step = statuses.length <= ROWS_PER_STEP ? statuses : statuses.slice(i, i + ROWS_PER_STEP);
+      steps.push(new Promise((resolve, reject) => this.#pending.statuses.push({ statuses: step, resolve, reject })));
+    }
+    this.#commitSoon();
+    await Promise.all(steps);
+  }
+
+  /**
+   * In `tx`: saves `statuses` as if each were saved in turn, in one statement. The rows about to be
+   * replaced are locked first (in id order, so two servers saving the same tasks never deadlock): a rule
+   * on which status may replace which compares with what is stored, and no other server's save slips in
+   * between the look and the write.
+   */
+  async #saveStatusesIn(tx: TransactionSql, statuses: readonly TaskStatus[]): Promise<void> {
+    const ids = [...new Set(statuses.map((status) => status.id))].sort(compareIds);
+    const stored = await tx<Array<{ id: string; body: string }>>`SELECT id, body FROM ${this.#t.status} WHERE id = ANY(${ids}::text[]) ORDER BY id FOR UPDATE`;
+    const current = new Map(parseBodies(stored).map((status) => [status.id, status]));
+    const changed = new Map<string, TaskStatus>();
+    for (const status of statuses) {
+      if (!mayReplace(current.get(status.id), status)) continue;
+      current.set(status.id, status);
+      changed.set(status.id, status);
+    }
+    if (changed.size === 0) return;
+    const writes = [...changed.values()].sort((a, b) => compareIds(a.id, b.id));
+    // The count goes up by the rows inserted (xmax = 0), not those replaced, in the same statement; its row
+    // is not touched (nor locked against other servers' saves) when only existing statuses changed.
+    await tx`
+      WITH written AS (
+        INSERT INTO ${this.#t.status} (id, state, last_seen_at, active_at, body)
+        SELECT * FROM unnest(${writes.map((s) => s.id)}::text[], ${writes.map((s) => s.state)}::text[],
+          ${writes.map((s) => s.lastSeenAt ?? null)}::bigint[], ${writes.map(lastActivity)}::bigint[], ${writes.map((s) => JSON.stringify(s))}::text[])
+        ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, last_seen_at = EXCLUDED.last_seen_at,
+          active_at = EXCLUDED.active_at, body = EXCLUDED.body
+        RETURNING (xmax = 0) AS inserted
+      )
+      UPDATE ${this.#t.statusCount} SET n = n + (SELECT count(*) FROM written WHERE inserted)
+      WHERE EXISTS (SELECT 1 FROM written WHERE inserted)`;
+  }
+
+  async listStatuses(query: StatusQuery): Promise<TaskStatus[]> {
+    const after = query.after ?? '';
+    const rows = await this.#run(() =>
+      query.state === undefined
+        ? this.#sql<Array<{ body: string }>>`SELECT body FROM ${this.#t.status} WHERE id > ${after} ORDER BY id LIMIT ${query.limit}`
+        : this.#sql<Array<{ body: string }>>`SELECT body FROM ${this.#t.status} WHERE state = ${query.state} AND id > ${after} ORDER BY id LIMIT ${query.limit}`,
+    );
+    return parseBodies(rows);
+  }
+
+  async findQuiet(seenBefore: number, limit: number): Promise<TaskStatus[]> {
+    const rows = await this.#run(
+      () => this.#sql<Array<{ body: string }>>`
+        SELECT body FROM ${this.#t.status} WHERE state IN ('watching', 'cancel_requested') AND last_seen_at < ${seenBefore} LIMIT ${limit}`,
+    );
+    return parseBodies(rows);
+  }
+
+  async findInactive(before: number, limit: number): Promise<string[]> {
+    const rows = await this.#run(() => this.#sql<Array<{ id: string }>>`SELECT id FROM ${this.#t.status} WHERE active_at < ${before} ORDER BY active_at LIMIT ${limit}`);
+    return rows.map((row) => row.id);
+  }
+
+  /** The activity check is part of the delete, so a status saved meanwhile (by any server) is kept. */
+  async forgetStatuses(ids: readonly string[], inactiveBefore: number): Promise<number> {
+    let forgotten = 0;
+    for (let i = 0; i < ids.length; i += ROWS_PER_STEP) {
+      const step = ids.slice(i, i + ROWS_PER_STEP);
+      const [row] = await this.#run(
+        () => this.#sql<Array<{ gone: string }>>`
+          WITH gone AS (DELETE FROM ${this.#t.status} WHERE id = ANY(${step}::text[]) AND active_at < ${inactiveBefore} RETURNING 1),
+            counted AS (UPDATE ${this.#t.statusCount} SET n = n - (SELECT count(*) FROM gone))
+          SELECT count(*) AS gone FROM gone`,
+      );
+      forgotten += Number(row?.gone ?? 0);
+    }
+    return forgotten;
+  }
+
+  async countStatuses(): Promise<number> {
+    const [row] = await this.#run(() => this.#sql<Array<{ n: string }>>`SELECT n FROM ${this.#t.statusCount}`);
+    return Number(row?.n ?? 0);
+  }
+
+  // ---- Scheduled cancels ----
+
+  async schedule(schedule: ScheduledCancel): Promise<void> {
+    await this.#write(
+      1,
+      (tx) => tx`
+        INSERT INTO ${this.#t.schedules} (id, at, reason, scheduled_by)
+        VALUES (${schedule.id}, ${schedule.at}, ${schedule.reason ?? null}, ${schedule.by ? JSON.stringify(schedule.by) : null})
+        ON CONFLICT (id) DO UPDATE SET at = EXCLUDED.at, reason = EXCLUDED.reason, scheduled_by = EXCLUDED.scheduled_by`,
+    );
+  }
+
+  async loadSchedules(ids: readonly string[]): Promise<ScheduledCancel[]> {
+    return this.#inSteps(ids, async (step) => (await this.#sql<ScheduleRow[]>`SELECT * FROM ${this.#t.schedules} WHERE id = ANY(${step}::text[])`).map(fromScheduleRow));
+  }
+
+  async dueSchedules(now: number, limit: number): Promise<ScheduledCancel[]> {
+    const rows = await this.#run(() => this.#sql<ScheduleRow[]>`SELECT * FROM ${this.#t.schedules} WHERE at <= ${now} ORDER BY at, id LIMIT ${limit}`);
+    return rows.map(fromScheduleRow);
+  }
+
+  async unschedule(id: string): Promise<void> {
+    await this.#write(1, (tx) => tx`DELETE FROM ${this.#t.schedules} WHERE id = ${id}`);
+  }
+
+  // ---- Parent links: one row per (parent, child) ----
+
+  async saveParents(links: readonly ParentLink[]): Promise<void> {
+    const latest = [...new Map(links.map((link) => [link.child, link])).values()];
+    const steps: Promise<unknown>[] = [];
+    for (let i = 0; i < latest.length; i += ROWS_PER_STEP) {
+      const step = latest.slice(i, i + ROWS_PER_STEP);
+      const pairs = step.flatMap((link) => link.parents.map((parent) => [parent, link.child] as const));
+      steps.push(
+        this.#write(step.length + pairs.length, async (tx) => {
+          await tx`DELETE FROM ${this.#t.parents} WHERE child = ANY(${step.map((link) => link.child)}::text[])`;
+          await tx`
+            INSERT INTO ${this.#t.parents} (parent, child)
+            SELECT * FROM unnest(${pairs.map(([parent]) => parent)}::text[], ${pairs.map(([, child]) => child)}::text[])
+            ON CONFLICT DO NOTHING`;
+        }),
+      );
+    }
+    await Promise.all(steps);
+  }
+
+  async loadParents(ids: readonly string[]): Promise<ParentLink[]> {
+    const rows = await this.#inSteps(ids, (step) => this.#sql<Array<{ child: string; parent: string }>>`SELECT child, parent FROM ${this.#t.parents} WHERE child = ANY(${step}::text[])`);
+    const byChild = new Map<string, string[]>();
+    for (const { child, parent } of rows) {
+      const parents = byChild.get(child);
+      if (parents) parents.push(parent);
+      else byChild.set(child, [parent]);
+    }
+    return [...byChild].map(([child, parents]) => ({ child, parents }));
+  }
+
+  async listChildren(parent: string, after: string | undefined, limit: number): Promise<string[]> {
+    const rows = await this.#run(
+      () => this.#sql<Array<{ child: string }>>`SELECT child FROM ${this.#t.parents} WHERE parent = ${parent} AND child > ${after ?? ''} ORDER BY child LIMIT ${limit}`,
+    );
+    return rows.map((row) => row.child);
+  }
+
+  /** One index probe per id: a parent with 100,000 children is not read to learn that it has one. */
+  async parentsAmong(ids: readonly string[]): Promise<string[]> {
+    const rows = await this.#inSteps(
+      ids,
+      (step) => this.#sql<Array<{ id: string }>>`
+        SELECT id FROM unnest(${step}::text[]) AS given(id) WHERE EXISTS (SELECT 1 FROM ${this.#t.parents} WHERE parent = given.id)`,
+    );
+    return rows.map((row) => row.id);
+  }
+
+  async forgetParents(ids: readonly string[]): Promise<number> {
+    let forgotten = 0;
+    for (let i = 0; i < ids.length; i += ROWS_PER_STEP) {
+      const step = ids.slice(i, i + ROWS_PER_STEP);
+      const result = await this.#run(
+        () => this.#sql`
+          DELETE FROM ${this.#t.parents} AS link WHERE child = ANY(${step}::text[])
+            AND NOT EXISTS (SELECT 1 FROM ${this.#t.status} AS status WHERE status.id = link.child)`,
+      );
+      forgotten += result.count;
+    }
+    return forgotten;
+  }
+
+  // ---- Webhook deliveries (the outbox) ----
+
+  async enqueueDeliveries(deliveries: readonly Delivery[]): Promise<void> {
+    const recentlySent = Date.now() - SENT_MARKER_MS;
+    for (let i = 0; i < deliveries.length; i += ROWS_PER_STEP) {
+      const step = deliveries.slice(i, i + ROWS_PER_STEP);
+      await this.#run(
+        () => this.#sql`
+          INSERT INTO ${this.#t.outbox} (id, event_id, endpoint, body, created_at, attempts, next_at)
+          SELECT * FROM unnest(${step.map((d) => d.id)}::text[], ${step.map((d) => d.eventId)}::text[], ${step.map((d) => d.endpoint)}::text[],
+            ${step.map((d) => d.body)}::text[], ${step.map((d) => d.createdAt)}::bigint[], ${step.map((d) => d.attempts)}::integer[],
+            ${step.map((d) => d.nextAt)}::bigint[]) AS d(id, event_id, endpoint, body, created_at, attempts, next_at)
+          WHERE NOT EXISTS (SELECT 1 FROM ${this.#t.sent} AS sent WHERE sent.id = d.id AND sent.finished_at > ${recentlySent})
+          ON CONFLICT (id) DO NOTHING`,
+      );
+    }
+  }
+
+  /** Rows another server is claiming right now are skipped, not waited for. */
+  async claimDeliveries(now: number, leaseMs: number, limit: number): Promise<Delivery[]> {
+    const rows = await this.#run(
+      () => this.#sql<DeliveryRow[]>`
+        WITH due AS (
+          SELECT id, next_at FROM ${this.#t.outbox} WHERE next_at <= ${now} ORDER BY next_at, id LIMIT ${limit} FOR UPDATE SKIP LOCKED
+        )
+        UPDATE ${this.#t.outbox} AS outbox SET next_at = ${now + leaseMs} FROM due WHERE outbox.id = due.id
+        RETURNING outbox.*, due.next_at AS due_at`,
+    );
+    rows.sort((a, b) => Number(a.due_at) - Number(b.due_at) || compareIds(a.id, b.id));
+    return rows.map((row) => fromDeliveryRow(row, now + leaseMs));
+  }
+
+  /** Forgets the delivery and remembers it was made for an hour (dropping a few markers older than that). */
+  async finishDelivery(id: string): Promise<void> {
+    const now = Date.now();
+    await this.#run(
+      () => this.#sql`
+        WITH done AS (DELETE FROM ${this.#t.outbox} WHERE id = ${id}),
+          old AS (DELETE FROM ${this.#t.sent} WHERE id IN (SELECT id FROM ${this.#t.sent} WHERE finished_at < ${now - SENT_MARKER_MS} LIMIT 16))
+        INSERT INTO ${this.#t.sent} (id, finished_at) VALUES (${id}, ${now}) ON CONFLICT (id) DO UPDATE SET finished_at = EXCLUDED.finished_at`,
+    );
+  }
+
+  async retryDelivery(id: string, attempts: number, nextAt: number): Promise<void> {
+    await this.#run(() => this.#sql`UPDATE ${this.#t.outbox} SET attempts = ${attempts}, next_at = ${nextAt} WHERE id = ${id}`);
+  }
+
+  async countDeliveries(): Promise<number> {
+    // The outbox is small (what endpoints have not taken yet), so counting it is cheap.
+    const [row] = await this.#run(() => this.#sql<Array<{ n: string }>>`SELECT count(*) AS n FROM ${this.#t.outbox}`);
+    return Number(row?.n ?? 0);
+  }
+
+  // ---- The task event window: a table of the most recent events by seq, and the sequence's last value ----
+
+  /**
+   * Each step takes its seqs from the sequence row, whose lock it holds until it commits: appends from
+   * every server commit in seq order, so a reader never sees a seq before the ones below it. The oldest
+   * events beyond `keep` go in the same step, and one NOTIFY tells every server.
+   */
+  async appendEvents(drafts: readonly TaskEventDraft[], keep: number): Promise<TaskEvent[]> {
+    const steps: Promise<TaskEvent[]>[] = [];
+    for (let i = 0; i < drafts.length; i += ROWS_PER_STEP) {
+      const step = drafts.slice(i, i + ROWS_PER_STEP);
+      steps.push(
+        this.#write(
+          step.length,
+          async (tx, notices) => {
+            const [row] = await tx<Array<{ last: string }>>`UPDATE ${this.#t.sequence} SET last = last + ${step.length} RETURNING last`;
+            const last = Number(row!.last);
+            const events = step.map((draft, j): TaskEvent => ({ ...draft, seq: last - step.length + 1 + j }));
+            await tx`
+              INSERT INTO ${this.#t.events} (seq, at, body)
+              SELECT * FROM unnest(${events.map((e) => e.seq)}::bigint[], ${events.map((e) => e.at)}::bigint[], ${events.map(eventBody)}::text[])`;
+            await tx`DELETE FROM ${this.#t.events} WHERE seq IN (SELECT seq FROM ${this.#t.events} WHERE seq <= ${last - keep} ORDER BY seq LIMIT ${step.length + 64})`;
+            notices.eventsAppended = true;
+            return events;
+          },
+          // Sent again after a lost connection, a step that did commit would append its events twice.
+          { resendable: false },
+        ),
+      );
+    }
+    return (await Promise.all(steps)).flat();
+  }
+
+  async readEvents(after: number, limit: number): Promise<{ events: TaskEvent[] } & EventWindowBounds> {
+    const rows = limit > 0 ? await this.#run(() => this.#sql<EventRow[]>`SELECT seq, at, body FROM ${this.#t.events} WHERE seq > ${after} ORDER BY seq LIMIT ${limit}`) : [];
+    // Read after the events, so `last` is never below one of them.
+    const [bounds] = await this.#run(
+      () => this.#sql<Array<{ last: string; oldest: string | null }>>`SELECT last, (SELECT min(seq) FROM ${this.#t.events}) AS oldest FROM ${this.#t.sequence}`,
+    );
+    const last = Number(bounds?.last ?? 0);
+    return { events: rows.map(parseEvent), oldest: bounds?.oldest == null ? last + 1 : Number(bounds.oldest), last };
+  }
+
+  async trimEvents(before: number, limit: number): Promise<number> {
+    let dropped = 0;
+    while (dropped < limit) {
+      const budget = Math.min(ROWS_PER_STEP, limit - dropped);
+      // Events are appended in time order: the old ones are a prefix of the table.
+      const rows = await this.#run(() => this.#sql<Array<{ seq: string; at: string }>>`SELECT seq, at FROM ${this.#t.events} ORDER BY seq LIMIT ${budget}`);
+      let upTo: number | undefined;
+      for (const row of rows) {
+        if (Number(row.at) >= before) break;
+        upTo = Number(row.seq);
+      }
+      if (upTo === undefined) break;
+      const result = await this.#run(() => this.#sql`DELETE FROM ${this.#t.events} WHERE seq <= ${upTo}`);
+      dropped += result.count;
+      if (result.count < budget) break;
+    }
+    return dropped;
+  }
+
+  subscribeEvents(listener: EventLogListener): () => void {
+    this.#eventListeners.add(listener);
+    return () => this.#eventListeners.delete(listener);
+  }
+
+  subscribe(listener: RemoteCancelListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    this.#listeners.clear();
+    this.#eventListeners.clear();
+    // Writes already taken are committed (or refused) before the connections go.
+    while (this.#committing.cancels || this.#committing.writes || this.#hasPending()) {
+      if (this.#hasPending()) this.#commitSoon();
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    await Promise.allSettled(this.#unlisten.map((unlisten) => unlisten()));
+    await this.#sql.end({ timeout: 2 });
+  }
+
+  // ---- Running queries ----
+
+  /** Runs `lookUp` over `ids` a step at a time. */
+  async #inSteps<T>(ids: readonly string[], lookUp: (step: string[]) => Promise<readonly T[]>): Promise<T[]> {
+    const found: T[] = [];
+    for (let i = 0; i < ids.length; i += ROWS_PER_STEP) found.push(...(await this.#run(() => lookUp(ids.slice(i, i + ROWS_PER_STEP)))));
+    return found;
+  }
+
+  /** Runs `work` in a transaction (see #run for what is retried). */
+  #transaction<T>(work: (tx: TransactionSql) => Promise<T>, options: { resendOnLostConnection?: boolean } = {}): Promise<T> {
+    return this.#run(() => this.#sql.begin(work) as Promise<T>, options);
+  }
+
+  /**
+   * Runs a query, sending it again when its connection was lost under it (a killed backend, a restart) or
+   * it lost a race for rows with another server: every write here gives the same result when repeated.
+   * Anything else, and a second failure, is StoreUnavailableError, which the API answers with 503.
+   */
+  async #run<T>(query: () => Promise<T>, { resendOnLostConnection = true } = {}): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await query();
+      } catch (error) {
+        const code = (error as { code?: string }).code ?? '';
+        const again = CONFLICT.has(code) || (resendOnLostConnection && CONNECTION_LOST.has(code));
+        if (attempt < 3 && !this.#closed && again) continue;
+        throw new StoreUnavailableError(`postgres unavailable: ${describe(error)}`);
+      }
+    }
+  }
+}
+
+/**
+ * Whether `next` may replace `stored` (undefined when there is none). Every status may, for now; the rule
+ * that a later state is never replaced by an earlier one goes here, checked on rows locked for the write.
+ */
+function mayReplace(_stored: TaskStatus | undefined, _next: TaskStatus): boolean {
+  return true;
+}
+
+/** Orders ids as the database's "C" collation does: by UTF-8 bytes. */
+function compareIds(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+/** What connections are called in pg_stat_activity: taskctl, and which machine and process. */
+function defaultApplicationName(): string {
+  return `taskctl ${hostname()} pid ${process.pid}`;
+}
+
+/** An error as one line: the library's message, with PostgreSQL's code when it gave one. */
+function describe(error: unknown): string {
+  const { message, code } = error as { message?: string; code?: string };
+  const text = (message ?? String(error)).split('\n')[0]!;
+  return code && !text.includes(code) ? `${text} (${code})` : text;
+}
