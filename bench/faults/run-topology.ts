@@ -28,8 +28,17 @@ export interface TopologyResult {
 
 type Log = (line: string) => void;
 
+export interface RunOptions {
+  readonly taskctl: readonly string[];
+  /** Where the store, the logs and the processes' data go. */
+  readonly scratch: string;
+  readonly log: Log;
+  readonly settleMs?: number;
+}
+
 /** Runs `plan` on `topology` with every process under `scratch`; resolves once all of them are ended. */
-export async function runTopology(topology: Topology, plan: TopologyPlan, taskctl: readonly string[], scratch: string, log: Log): Promise<TopologyResult> {
+export async function runTopology(topology: Topology, plan: TopologyPlan, options: RunOptions): Promise<TopologyResult> {
+  const { taskctl, scratch, log } = options;
   mkdirSync(scratch, { recursive: true });
   const hearings: Hearing[] = [];
   const owner = new Map(plan.workers.flatMap((worker) => worker.ids.map((id) => [id, worker.name] as const)));
@@ -55,7 +64,7 @@ export async function runTopology(topology: Topology, plan: TopologyPlan, taskct
       } else workers.set(worker.name, new WorkerProcess(worker.name, worker.ids, proxy.url, taskctl, join(scratch, `${worker.name}.log`), onHeard(worker.name)));
     }
     await Promise.all([...workers.values()].map((worker) => worker.start()));
-    const parkedConnections = await waitForParking(servers[0]!);
+    const parkedConnections = pollers ? await waitForParking(servers[0]!) : 0;
     log(`${topology.name}: ${servers.length} server(s), ${workers.size} taskctl work processes and ${plan.workers.length - workers.size} seed-poller pool(s) up, ${parkedConnections} connections parked; ${plan.faults.length} faults and ${plan.cancels.length} cancels over ${plan.phaseMs / 1_000} s`);
 
     const startMs = performance.now();
@@ -80,7 +89,7 @@ export async function runTopology(topology: Topology, plan: TopologyPlan, taskct
     await Promise.all([...cancelling, ...faulting]);
 
     // Settling: every fault is healed; each acknowledged cancel now has SETTLE_MS to be heard.
-    const settleUntil = performance.now() + SETTLE_MS;
+    const settleUntil = performance.now() + (options.settleMs ?? SETTLE_MS);
     const heard = () => new Set(hearings.map((hearing) => `${hearing.worker} ${hearing.id}`));
     while (performance.now() < settleUntil) {
       const known = heard();

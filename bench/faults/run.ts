@@ -46,8 +46,7 @@ function replayCommand(options: Options): string {
   return `npm run faults -- --seed ${options.seed}${options.quick ? ' --quick' : ''}${options.only ? ` --only ${options.only}` : ''}`;
 }
 
-async function main(argv: readonly string[]): Promise<number> {
-  const options = parseOptions(argv);
+async function main(options: Options): Promise<number> {
   const topologies = TOPOLOGIES.filter((topology) => options.only === undefined || topology.name === options.only);
   const plans = new Map(topologies.map((topology) => [topology.name, planTopology(topology, options)] as const));
   if (options.plan) {
@@ -70,7 +69,7 @@ async function main(argv: readonly string[]): Promise<number> {
       log(`${topology.name}: skipped, ${why}`);
       continue;
     }
-    const result = await runTopology(topology, plans.get(topology.name)!, taskctl, join(scratch, topology.name), log);
+    const result = await runTopology(topology, plans.get(topology.name)!, { taskctl, scratch: join(scratch, topology.name), log });
     results.set(topology.name, result);
     log(describe(topology.name, result));
   }
@@ -128,6 +127,12 @@ function sum<T>(items: readonly T[], value: (item: T) => number): number {
   return items.reduce((total, item) => total + value(item), 0);
 }
 
+// A reader that stops reading (`--plan | head`) ends the output, not with a stack trace.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  killAll();
+  process.exit(0);
+});
 // Whatever ends the run, every process it started is ended by its pid.
 process.on('exit', killAll);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -137,19 +142,23 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-main(process.argv.slice(2)).then(
+let options: Options;
+try {
+  options = parseOptions(process.argv.slice(2));
+} catch (error) {
+  if (!(error instanceof UsageError)) throw error;
+  process.stderr.write(`faults: ${error.message}\n`);
+  process.exit(2);
+}
+main(options).then(
   (code) => {
     killAll();
     process.exitCode = code;
   },
   (error: unknown) => {
     killAll();
-    if (error instanceof UsageError) {
-      process.stderr.write(`faults: ${error.message}\n`);
-      process.exitCode = 2;
-      return;
-    }
-    process.stderr.write(`faults: the run broke down: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`faults: the run broke down with seed ${options.seed}: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`faults: replay with: ${replayCommand(options)}\n`);
     process.exitCode = 1;
   },
 );
