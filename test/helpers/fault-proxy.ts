@@ -56,10 +56,17 @@ export class FaultProxy {
     return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
   }
 
+  /** Bytes read from one side and not yet given to the other (held or slowed). */
+  get queuedBytes(): number {
+    let bytes = 0;
+    for (const lane of this.#lanes) for (const { chunk } of lane.queue) bytes += chunk.length;
+    return bytes;
+  }
+
   /** Resets every connection and refuses new ones until `restore()`. */
   cut(): void {
     this.#cut = true;
-    for (const socket of this.#sockets) socket.resetAndDestroy();
+    for (const socket of this.#sockets) reset(socket);
   }
 
   /** Bytes going `direction` wait (connections stay open) until `restore()`, then arrive in order. */
@@ -93,7 +100,7 @@ export class FaultProxy {
 
   #accept(client: Socket): void {
     if (this.#cut) {
-      client.resetAndDestroy();
+      reset(client);
       return;
     }
     this.accepted++;
@@ -109,25 +116,31 @@ export class FaultProxy {
     for (const lane of lanes) {
       this.#lanes.add(lane);
       lane.from.on('data', (chunk: Buffer) => this.#receive(lane, chunk));
-      // A half-close travels after the bytes queued before it, so a slowed or held answer is not cut short.
-      lane.from.on('end', () => this.#endAfterQueue(lane));
+      // A side that ends sends its end after the bytes queued before it, so a held or slowed answer
+      // followed by the server closing still arrives whole. A side that breaks (a reset) breaks the other.
+      lane.from.on('end', () => {
+        lane.ended = true;
+        this.#pump(lane);
+      });
+      lane.from.on('close', (hadError) => {
+        if (hadError || !lane.ended) {
+          lane.queue.length = 0;
+          lane.to.destroy();
+        }
+        if (client.destroyed && upstream.destroyed) {
+          for (const each of lanes) this.#lanes.delete(each);
+          this.#sockets.delete(client);
+          this.#sockets.delete(upstream);
+        }
+      });
     }
-    const closed = () => {
-      for (const lane of lanes) this.#lanes.delete(lane);
-      for (const socket of [client, upstream]) {
-        this.#sockets.delete(socket);
-        socket.destroy();
-      }
-    };
-    client.once('close', closed);
-    upstream.once('close', closed);
   }
 
   #receive(lane: Lane, chunk: Buffer): void {
     if (lane.direction === 'down' && this.#dropping > 0) {
       this.#dropping--;
       this.dropped++;
-      lane.to.resetAndDestroy();
+      reset(lane.to);
       lane.from.destroy();
       return;
     }
@@ -165,8 +178,13 @@ export class FaultProxy {
     }
   }
 
-  #endAfterQueue(lane: Lane): void {
-    lane.ended = true;
-    this.#pump(lane);
-  }
+}
+
+/**
+ * Closes `socket` with a reset (RST), as a broken link shows itself. A socket that has already sent its
+ * end is only destroyed: resetting one leaves its handle open (seen on Node 24), which keeps a process alive.
+ */
+function reset(socket: Socket): void {
+  if (socket.writableEnded || socket.destroyed) socket.destroy();
+  else socket.resetAndDestroy();
 }
