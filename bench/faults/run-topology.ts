@@ -78,13 +78,20 @@ export async function runTopology(topology: Topology, plan: TopologyPlan, option
       const acked = await sendCancel(server.url, cancel.id);
       cancels.push({ id: cancel.id, owner: owner.get(cancel.id)!, server: server.name, sentAtMs, ackedAtMs: acked ? performance.now() : undefined });
     });
-    const faulting = plan.faults.map(async (fault) => {
-      await at(fault.atMs);
-      const fromMs = performance.now();
-      const heal = await inflict(fault, { proxies, workers, servers, store: store! });
-      await at(fault.atMs + fault.forMs);
-      await heal();
-      windows.push({ kind: fault.kind, target: fault.target, fromMs, untilMs: performance.now() });
+    // Faults on one target take turns: a heal can outlast its plan (a restarted worker takes a moment to
+    // connect), and the next fault on that target waits for it rather than hitting a half-made process.
+    const targetFree = new Map<string, Promise<void>>();
+    const faulting = plan.faults.map((fault) => {
+      const done = (async () => {
+        await Promise.all([at(fault.atMs), targetFree.get(fault.target)]);
+        const fromMs = performance.now();
+        const heal = await inflict(fault, { proxies, workers, servers, store: store! });
+        await new Promise((resolve) => setTimeout(resolve, fault.forMs));
+        await heal();
+        windows.push({ kind: fault.kind, target: fault.target, fromMs, untilMs: performance.now() });
+      })();
+      targetFree.set(fault.target, done.catch(() => {}));
+      return done;
     });
     await Promise.all([...cancelling, ...faulting]);
 
