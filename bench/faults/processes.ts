@@ -2,7 +2,7 @@
 // whatever ends the run: its end, a failure, Ctrl-C.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, createWriteStream, openSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -137,28 +137,33 @@ export class WorkerProcess {
 
   /** Starts a process and resolves once it said it is connected. */
   async start(): Promise<void> {
-    const process = `${this.name}#${++this.generation}`;
+    const processName = `${this.name}#${++this.generation}`;
     const log = openSync(this.logPath, 'a');
     const args = [...this.taskctl.slice(1), 'work', '--no-tui', '--json', '--watch-timeout', '10s', '--server', this.serverUrl, ...this.ids];
     const child = track(spawn(this.taskctl[0]!, args, { stdio: ['ignore', 'pipe', log] }));
     closeSync(log);
     this.#child = child;
+    // Its lines go to the log too, after its stderr's, for reading a failed run.
+    const logLines = createWriteStream(this.logPath, { flags: 'a' });
+    child.once('close', () => logLines.end());
     let connected = false;
     createInterface({ input: child.stdout! }).on('line', (line) => {
       const atMs = performance.now();
+      logLines.write(`${processName} ${line}\n`);
       let event: { event?: unknown; task?: unknown };
       try {
         event = JSON.parse(line);
       } catch {
         return;
       }
-      if (event.event === 'connected') connected = true;
-      if (event.event === 'cancelled' && typeof event.task === 'string') this.onHeard(event.task, process, atMs);
+      // A process that starts while its server is away says `reconnected` when it first gets through.
+      if (event.event === 'connected' || event.event === 'reconnected') connected = true;
+      if (event.event === 'cancelled' && typeof event.task === 'string') this.onHeard(event.task, processName, atMs);
     });
     child.once('exit', (code, signal) => {
-      if (signal !== 'SIGKILL') this.#exitedEarly ??= `${process} exited with ${signal ?? `code ${code}`} (log: ${this.logPath})`;
+      if (signal !== 'SIGKILL') this.#exitedEarly ??= `${processName} exited with ${signal ?? `code ${code}`} (log: ${this.logPath})`;
     });
-    await waitFor(`${process} did not connect (log: ${this.logPath})`, async () => {
+    await waitFor(`${processName} did not connect (log: ${this.logPath})`, async () => {
       if (this.#exitedEarly) throw new Error(this.#exitedEarly);
       return connected;
     }, 20_000);

@@ -190,7 +190,7 @@ async function sendCancel(url: string, id: string): Promise<boolean> {
 async function waitForParking(server: ServerProcess): Promise<number> {
   const deadline = performance.now() + 30_000;
   for (;;) {
-    const metrics = await fetch(`${server.url}/metrics`).then((response) => response.text()).catch(() => '');
+    const metrics = await fetch(`${server.url}/metrics`, { signal: AbortSignal.timeout(2_000) }).then((response) => response.text()).catch(() => '');
     const parked = Number(/^taskctl_parked_connections (\d+)/m.exec(metrics)?.[1] ?? 0);
     if (parked > 0) return parked;
     if (performance.now() > deadline) throw new Error(`${server.name} parked no connection within 30 s: the seed pollers did not get past 256 held watches`);
