@@ -53,6 +53,14 @@ export interface Verdict {
   readonly duplicates: readonly string[];
   /** Milliseconds from acknowledgement to hearing, of cancels no fault touched and of those one did. */
   readonly latencyMs: { readonly untouched: readonly number[]; readonly touched: readonly number[] };
+  /** The slowest cancels heard, slowest first (at most 5), with the faults that touched them, to explain the tail. */
+  readonly slowest: readonly SlowCancel[];
+}
+
+export interface SlowCancel {
+  readonly cancel: CancelRecord;
+  readonly latencyMs: number;
+  readonly faults: readonly FaultWindow[];
 }
 
 /** What a fault on `target` reaches: its own worker, or (a server, the store) every cancel through it. */
@@ -81,6 +89,7 @@ export function judge(cancels: readonly CancelRecord[], hearings: readonly Heari
   const untouched: number[] = [];
   const touched: number[] = [];
   const acknowledged = new Set<string>();
+  const slowest: SlowCancel[] = [];
   for (const cancel of cancels) {
     if (cancel.ackedAtMs === undefined || acknowledged.has(cancel.id)) continue;
     acknowledged.add(cancel.id);
@@ -90,10 +99,13 @@ export function judge(cancels: readonly CancelRecord[], hearings: readonly Heari
       continue;
     }
     const fromMs = Math.min(cancel.sentAtMs, heardAtMs);
-    const hit = faults.some((fault) => fault.fromMs <= heardAtMs && fault.untilMs + FAULT_AFTERMATH_MS >= fromMs && reaches(fault, cancel));
-    (hit ? touched : untouched).push(Math.max(0, heardAtMs - cancel.ackedAtMs));
+    const hits = faults.filter((fault) => fault.fromMs <= heardAtMs && fault.untilMs + FAULT_AFTERMATH_MS >= fromMs && reaches(fault, cancel));
+    const latencyMs = Math.max(0, heardAtMs - cancel.ackedAtMs);
+    (hits.length > 0 ? touched : untouched).push(latencyMs);
+    slowest.push({ cancel, latencyMs, faults: hits });
+    slowest.sort((a, b) => b.latencyMs - a.latencyMs).splice(5);
   }
-  return { acknowledged: acknowledged.size, lost, false: [...falseIds], duplicates, latencyMs: { untouched, touched } };
+  return { acknowledged: acknowledged.size, lost, false: [...falseIds], duplicates, latencyMs: { untouched, touched }, slowest };
 }
 
 /** p50, p99 and max of `values`, in whole milliseconds (all 0 for none). */

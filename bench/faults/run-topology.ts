@@ -18,6 +18,8 @@ const CANCEL_TIMEOUT_MS = 5_000;
 const WATCH_TIMEOUT = '10s';
 
 export interface TopologyResult {
+  /** When the fault phase began, on the clock of the verdict's times. */
+  readonly startMs: number;
   readonly verdict: Verdict;
   readonly faults: Readonly<Record<string, number>>;
   /** Problems that are not a broken promise but still fail the run (a worker that exited by itself). */
@@ -113,7 +115,7 @@ export async function runTopology(topology: Topology, plan: TopologyPlan, option
     const faults: Record<string, number> = {};
     for (const fault of plan.faults) faults[fault.kind] = (faults[fault.kind] ?? 0) + 1;
     const problems = [...workers.values()].flatMap((worker) => (worker.exitedEarly ? [worker.exitedEarly] : []));
-    return { verdict, faults, problems, parkedConnections };
+    return { startMs, verdict, faults, problems, parkedConnections };
   } finally {
     stopPollers.abort();
     await Promise.all([...workers.values()].map((worker) => worker.kill()));

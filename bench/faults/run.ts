@@ -72,6 +72,7 @@ async function main(options: Options): Promise<number> {
     const result = await runTopology(topology, plans.get(topology.name)!, { taskctl, scratch: join(scratch, topology.name), log });
     results.set(topology.name, result);
     log(describe(topology.name, result));
+    for (const line of slowest(result)) log(`  ${line}`);
   }
 
   const all = [...results.values()];
@@ -117,6 +118,15 @@ function describe(name: string, result: TopologyResult): string {
     `${name}: ${verdict.acknowledged} acknowledged; lost ${verdict.lost.length}${sample(verdict.lost)}, false ${verdict.false.length}${sample(verdict.false)}, ` +
     `duplicates ${verdict.duplicates.length}${sample(verdict.duplicates)}; no fault ${figures(summarize(verdict.latencyMs.untouched))}; after a fault ${figures(summarize(verdict.latencyMs.touched))}`
   );
+}
+
+/** One line per slowest cancel: when (seconds into the phase) and the faults that touched it. */
+function slowest(result: TopologyResult): string[] {
+  const at = (ms: number) => `${((ms - result.startMs) / 1_000).toFixed(1)}s`;
+  return result.verdict.slowest.map(({ cancel, latencyMs, faults }) => {
+    const touched = faults.map((fault) => `${fault.kind} ${fault.target} ${at(fault.fromMs)}-${at(fault.untilMs)}`).join(', ');
+    return `slow: ${cancel.id} (${cancel.owner}, sent to ${cancel.server} at ${at(cancel.sentAtMs)}) heard after ${latencyMs} ms; ${touched || 'no fault'}`;
+  });
 }
 
 function figures(latency: ReturnType<typeof summarize>): string {
