@@ -1,4 +1,4 @@
-// npm run faults [-- --seed N] [--quick] [--plan] [--json] [--only NAME]
+// npm run faults [-- --seed N] [--quick] [--plan] [--json] [--only NAME] [--keep]
 // Seeded faults against the real binary: every cancel a server acknowledged must reach its worker.
 // Progress goes to stderr; the figures (or, with --json, one line of them) to stdout.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,10 +16,12 @@ interface Options {
   readonly plan: boolean;
   readonly json: boolean;
   readonly only: string | undefined;
+  /** Keep the scratch dir (logs, stores) after a passing run too. */
+  readonly keep: boolean;
 }
 
 function parseOptions(argv: readonly string[]): Options {
-  const known = new Set(['--seed', '--quick', '--plan', '--json', '--only']);
+  const known = new Set(['--seed', '--quick', '--plan', '--json', '--only', '--keep']);
   for (const arg of argv) if (arg.startsWith('--') && !known.has(arg)) throw new UsageError(`unknown option ${arg}`);
   const valueOf = (flag: string) => {
     const at = argv.indexOf(flag);
@@ -36,7 +38,7 @@ function parseOptions(argv: readonly string[]): Options {
   if (only !== undefined && !TOPOLOGIES.some((topology) => topology.name === only)) {
     throw new UsageError(`--only takes one of ${TOPOLOGIES.map((topology) => topology.name).join(', ')}`);
   }
-  return { seed, quick: argv.includes('--quick'), plan: argv.includes('--plan'), json: argv.includes('--json'), only };
+  return { seed, quick: argv.includes('--quick'), plan: argv.includes('--plan'), json: argv.includes('--json'), only, keep: argv.includes('--keep') };
 }
 
 class UsageError extends Error {}
@@ -93,7 +95,8 @@ async function main(options: Options): Promise<number> {
   };
   const problems = all.flatMap((result) => result.problems);
   const failed = summary.lost + summary.false + summary.duplicates > 0 || problems.length > 0;
-  if (!failed) rmSync(scratch, { recursive: true, force: true });
+  if (!failed && !options.keep) rmSync(scratch, { recursive: true, force: true });
+  else log(`logs kept in ${scratch}`);
   if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else {
     const { untouched, touched } = summary.latency;
@@ -106,7 +109,7 @@ async function main(options: Options): Promise<number> {
   }
   if (failed) {
     for (const problem of problems) log(problem);
-    log(`FAILED with seed ${options.seed}; logs kept in ${scratch}; replay with: ${replayCommand(options)}`);
+    log(`FAILED with seed ${options.seed}; replay with: ${replayCommand(options)}`);
   }
   return failed ? 1 : 0;
 }
@@ -125,7 +128,7 @@ function slowest(result: TopologyResult): string[] {
   const at = (ms: number) => `${((ms - result.startMs) / 1_000).toFixed(1)}s`;
   return result.verdict.slowest.map(({ cancel, latencyMs, faults }) => {
     const touched = faults.map((fault) => `${fault.kind} ${fault.target} ${at(fault.fromMs)}-${at(fault.untilMs)}`).join(', ');
-    return `slow: ${cancel.id} (${cancel.owner}, sent to ${cancel.server} at ${at(cancel.sentAtMs)}) heard after ${latencyMs} ms; ${touched || 'no fault'}`;
+    return `slow: ${cancel.id} (${cancel.owner}, sent to ${cancel.server} at ${at(cancel.sentAtMs)}) heard after ${Math.round(latencyMs)} ms; ${touched || 'no fault'}`;
   });
 }
 
