@@ -71,6 +71,7 @@ test('check: latency runs from the answer to the first hearing, split by the fau
   );
   assert.equal(verdict.latencyMs.untouched, [20, 0], 'heard before the answer arrived counts 0');
   assert.equal(verdict.latencyMs.touched, [2_490]);
+  assert.equal(verdict.slowest.map((slow) => [slow.cancel.id, slow.latencyMs, slow.faults.length]), [['cut-off', 2_490, 1], ['early', 20, 0], ['before', 0, 0]], 'the tail, named with its faults');
   assert.equal(summarize([5, 1, 3]), { count: 3, p50Ms: 3, p99Ms: 5, maxMs: 5 });
   assert.equal(summarize([]), { count: 0, p50Ms: 0, p99Ms: 0, maxMs: 0 });
 });
