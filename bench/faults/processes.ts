@@ -13,6 +13,11 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const pinnedNode = join(root, 'node_modules', 'node', 'bin', 'node');
 
 const children = new Set<ChildProcess>();
+/**
+ * How long a process may take to start (a server to answer /healthz, a worker to get through). Generous:
+ * on a loaded machine (two cores, a load of 15) the bundle has taken 37 s to start.
+ */
+const START_DEADLINE_MS = 60_000;
 
 /** SIGKILLs every process still running, by its pid; stopped ones too (SIGKILL needs no SIGCONT). */
 export function killAll(): void {
@@ -65,6 +70,7 @@ async function answers(url: string): Promise<boolean> {
 /** `taskctl serve` on a fixed port, so that a restart comes back where workers and proxies look for it. */
 export class ServerProcess {
   #child: ChildProcess | undefined;
+  #retired = false;
   /** Times it was (re)started. */
   starts = 0;
 
@@ -85,8 +91,9 @@ export class ServerProcess {
    * server refuses to start while its Redis is down) is started again, as a supervisor would.
    */
   async start(): Promise<void> {
-    const deadline = performance.now() + 30_000;
+    const deadline = performance.now() + START_DEADLINE_MS;
     for (;;) {
+      if (this.#retired) throw new Error(`${this.name} is retired`);
       const log = openSync(this.logPath, 'a');
       const args = [...this.taskctl.slice(1), 'serve', '--port', String(this.port), ...this.args, '--json', '--no-tui'];
       const child = track(spawn(this.taskctl[0]!, args, { stdio: ['ignore', log, log] }));
@@ -94,13 +101,19 @@ export class ServerProcess {
       this.#child = child;
       this.starts++;
       while (child.exitCode === null && !(await answers(`${this.url}/healthz`))) {
-        if (performance.now() > deadline) throw new Error(`${this.name} did not answer /healthz within 30 s (log: ${this.logPath})`);
+        if (performance.now() > deadline) throw new Error(`${this.name} did not answer /healthz within ${START_DEADLINE_MS / 1_000} s (log: ${this.logPath})`);
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       if (child.exitCode === null) return;
       if (performance.now() > deadline) throw new Error(`${this.name} exited with code ${child.exitCode} (log: ${this.logPath})`);
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
+  }
+
+  /** Kills the process for good: a fault still healing in the background can no longer start it again. */
+  retire(): Promise<void> {
+    this.#retired = true;
+    return this.kill();
   }
 
   kill(): Promise<void> {
@@ -118,6 +131,7 @@ export type OnHeard = (id: string, process: string, atMs: number) => void;
 /** `taskctl work --json` watching `ids` through `serverUrl`; each start is a new process (a generation). */
 export class WorkerProcess {
   #child: ChildProcess | undefined;
+  #retired = false;
   generation = 0;
   #exitedEarly: string | undefined;
 
@@ -137,6 +151,7 @@ export class WorkerProcess {
 
   /** Starts a process and resolves once it said it is connected. */
   async start(): Promise<void> {
+    if (this.#retired) throw new Error(`${this.name} is retired`);
     const processName = `${this.name}#${++this.generation}`;
     const log = openSync(this.logPath, 'a');
     const args = [...this.taskctl.slice(1), 'work', '--no-tui', '--json', '--watch-timeout', '10s', '--server', this.serverUrl, ...this.ids];
@@ -165,8 +180,15 @@ export class WorkerProcess {
     });
     await waitFor(`${processName} did not connect (log: ${this.logPath})`, async () => {
       if (this.#exitedEarly) throw new Error(this.#exitedEarly);
+      if (this.#retired) throw new Error(`${this.name} is retired`);
       return connected;
-    }, 20_000);
+    }, START_DEADLINE_MS);
+  }
+
+  /** Kills the process for good: a fault still healing in the background can no longer start it again. */
+  retire(): Promise<void> {
+    this.#retired = true;
+    return this.kill();
   }
 
   kill(): Promise<void> {

@@ -118,8 +118,10 @@ export async function runTopology(topology: Topology, plan: TopologyPlan, option
     return { startMs, verdict, faults, problems, parkedConnections };
   } finally {
     stopPollers.abort();
-    await Promise.all([...workers.values()].map((worker) => worker.kill()));
-    await Promise.all(servers.map((server) => server.kill()));
+    // Retired, not only killed: when the run broke down, faults may still be healing, and must not start
+    // them again behind its back.
+    await Promise.all([...workers.values()].map((worker) => worker.retire()));
+    await Promise.all(servers.map((server) => server.retire()));
     await Promise.all([...proxies.values()].map((proxy) => proxy.close()));
     await pollers;
     await store?.close();

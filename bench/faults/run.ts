@@ -163,15 +163,13 @@ try {
   process.stderr.write(`faults: ${error.message}\n`);
   process.exit(2);
 }
+// Exits when done, rather than when nothing is left to do: a run that broke down may still have a fault
+// healing in the background, whose timers would keep it alive.
 main(options).then(
-  (code) => {
-    killAll();
-    process.exitCode = code;
-  },
+  (code) => process.exit(code),
   (error: unknown) => {
-    killAll();
     process.stderr.write(`faults: the run broke down with seed ${options.seed}: ${error instanceof Error ? error.message : String(error)}\n`);
     process.stderr.write(`faults: replay with: ${replayCommand(options)}\n`);
-    process.exitCode = 1;
+    process.exit(1);
   },
 );
