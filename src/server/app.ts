@@ -18,12 +18,15 @@ import { sendJson } from './http-io.ts';
 import type { ServerMetrics } from './metrics.ts';
 import { matchRoute, type RequestContext, type Route, truncate } from './router.ts';
 import { eventRoutes } from './routes/events.ts';
+import { meRoutes } from './routes/me.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { seedRoutes } from './routes/seed.ts';
 import { taskRoutes } from './routes/tasks.ts';
 import { watchRoutes } from './routes/watch.ts';
+import { webRoutes } from './routes/web.ts';
 import { WatchHolder } from './watches.ts';
 import type { WebhookObserver } from './webhooks.ts';
+import type { WebAssets } from './web-assets.ts';
 
 export interface ServerOptions {
   /** The longest a watch is held; also what a watch that names no timeout gets. */
@@ -42,6 +45,8 @@ export interface ServerOptions {
   readonly tokens?: readonly TokenEntry[] | undefined;
   /** Served over TLS with a client CA: every request must come on a connection whose client certificate it verified. */
   readonly requireClientCertificate?: boolean | undefined;
+  /** The web page served at `/` (see routes/web.ts); without it `/` is a 404 like any unknown route. */
+  readonly webAssets?: WebAssets | undefined;
 }
 
 export type { CancelRoute };
@@ -193,7 +198,7 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
       return record;
     },
   };
-  const routes: Route[] = [...seedRoutes(context), ...taskRoutes(context), ...watchRoutes(context), ...eventRoutes(context, streams), ...opsRoutes(context)];
+  const routes: Route[] = [...seedRoutes(context), ...taskRoutes(context), ...watchRoutes(context), ...eventRoutes(context, streams), ...opsRoutes(context), ...meRoutes(context), ...webRoutes(options.webAssets)];
 
   /** Finds the route, checks the caller's right to it, and starts its handler. Not async, so nothing here stays alive while a watch waits. */
   const dispatch = (req: IncomingMessage, res: ServerResponse): Promise<void> | void => {
@@ -206,7 +211,7 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
     let caller = ANONYMOUS;
     if (route.right !== 'open') {
       caller = authenticate(req);
-      checkRight(caller, route.right);
+      if (route.right !== 'signed-in') checkRight(caller, route.right);
     }
     return route.handle({ req, res, params, search: queryStart === -1 ? '' : target.slice(queryStart + 1), caller });
   };

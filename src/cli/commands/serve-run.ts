@@ -13,6 +13,7 @@ import type { TaskEventObserver } from '../../core/task-events.ts';
 import { parseTokensFile, type TokenEntry, TokensFileError } from '../../server/auth.ts';
 import { startServer, type TlsConfig } from '../../server/listen.ts';
 import { ServeActivity } from '../../server/serve-activity.ts';
+import { bundledWebAssets } from '../../server/web-assets.ts';
 import { defaultSqlitePath } from '../../store/data-path.ts';
 import { openStore } from '../../store/open-store.ts';
 import { type CommandContext, ExitCode, UsageError } from '../context.ts';
@@ -53,6 +54,7 @@ const optionsSchema = z.object({
   insecure: z.boolean(),
   json: z.boolean(),
   tui: z.boolean(),
+  ui: z.boolean(),
   redisPrefix: z.string().max(200).optional(),
   lease: durationSchema.pipe(z.number().min(1_000, 'at least 1s')).optional(),
   retention: durationSchema.pipe(z.number().min(1_000, 'at least 1s')),
@@ -209,6 +211,7 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown,
       observer: dashboard ?? loggingObserver(log),
       onBackgroundError,
       onHeldChanged: youngGenerationByHeld(env),
+      webAssets: options.ui ? bundledWebAssets() : undefined,
     });
   } catch (error) {
     await store.close();
