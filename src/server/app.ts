@@ -11,7 +11,7 @@ import type { TaskTracker } from '../core/task-tracker.ts';
 import { HttpError } from '../protocol/errors.ts';
 import { DEFAULT_MAX_WATCHED_IDS } from '../protocol/limits.ts';
 import { EVENTS_HEARTBEAT_MS } from '../protocol/events.ts';
-import { ANONYMOUS, type Authenticate, bearerAuth, checkRight, openAccess, type TokenEntry, TokenTable } from './auth.ts';
+import { ANONYMOUS, type Authenticate, bearerAuth, type Caller, checkRight, openAccess, type TokenEntry, TokenTable } from './auth.ts';
 import { EventStreams } from './event-streams.ts';
 import { PARK_FROM, ParkedConnections } from './park-connection.ts';
 import { sendJson } from './http-io.ts';
@@ -105,6 +105,8 @@ export interface AppContext {
   readonly watches: WatchHolder;
   /** Whether `headers` prove a caller allowed to see `right`-level detail (for routes open to all). */
   readonly mayRead: (req: IncomingMessage) => boolean;
+  /** Who the request's token proves (for routes open to all); throws the usual 401 when it proves no one. */
+  readonly callerOf: (req: IncomingMessage) => Caller;
   /** Records a cancel made through a route, and tells the tracker, metrics and observer of it. */
   readonly recordCancel: (ctx: RequestContext, id: string, route: CancelRoute, reason?: string) => Promise<CancelRecord>;
   /** Who is asking, as a cancel records it. */
@@ -183,6 +185,7 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
         return false;
       }
     },
+    callerOf: authenticate,
     sourceOf,
     recordCancel: async (ctx, id, route, reason) => {
       const by = sourceOf(ctx, route);
@@ -211,7 +214,7 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
     let caller = ANONYMOUS;
     if (route.right !== 'open') {
       caller = authenticate(req);
-      if (route.right !== 'signed-in') checkRight(caller, route.right);
+      checkRight(caller, route.right);
     }
     return route.handle({ req, res, params, search: queryStart === -1 ? '' : target.slice(queryStart + 1), caller });
   };

@@ -18,11 +18,8 @@ export interface RequestContext {
 export interface Route {
   readonly method: 'GET' | 'POST';
   readonly pattern: RegExp;
-  /**
-   * What a caller must be allowed to do to use the route; `open` routes answer without a token, `signed-in`
-   * ones to any token the server accepts, whatever its role.
-   */
-  readonly right: Right | 'open' | 'signed-in';
+  /** What a caller must be allowed to do to use the route; `open` routes answer without a token. */
+  readonly right: Right | 'open';
   /** Answers now or later; a promise, when returned, is watched for errors (a held watch returns none). */
   readonly handle: (ctx: RequestContext) => Promise<void> | void;
 }

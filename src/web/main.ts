@@ -65,7 +65,9 @@ class Page {
   /** Asks the server who the saved token is: in with it, or the sign-in form. */
   async start(): Promise<void> {
     try {
-      this.#signedIn(await this.#api.me());
+      const me = await this.#api.me();
+      if (me.caller) this.#signedIn(me);
+      else this.#signIn(undefined);
     } catch (error) {
       if (error instanceof ApiError && error.status === 401) this.#signIn(this.#api.token === undefined ? undefined : 'The saved token is no longer accepted; sign in again.');
       else this.#fatal(`Cannot reach the server: ${errorText(error)}`, true);
@@ -81,6 +83,8 @@ class Page {
         const api = new Api(token);
         try {
           const me = await api.me();
+          // A server without tokens has nobody to sign in as; its page opens without the form.
+          if (!me.caller) return 'The server did not take the token.';
           sessionStorage.setItem(TOKEN_KEY, token);
           this.#api = api;
           this.#signedIn(me);

@@ -53,7 +53,7 @@ export interface Shell {
 
 /** Whether the signed-in token may cancel: a reader or worker token sees no cancel control at all. */
 export function mayCancel(me: MeReply): boolean {
-  return me.rights.includes('cancel');
+  return me.caller?.rights.includes('cancel') ?? false;
 }
 
 /** Whether a task in `state` is worth a Cancel button: it has not ended, and no cancel is on its way yet. */
@@ -99,7 +99,7 @@ export function renderShell(me: MeReply, view: PageView, handlers: ShellHandlers
     { class: 'bar' },
     h('a', { class: 'brand', href: '/' }, 'taskctl'),
     status,
-    h('span', { class: 'who' }, me.tokensRequired ? `${me.name} · ${me.role}` : 'no sign-in needed'),
+    h('span', { class: 'who' }, me.tokensRequired && me.caller ? `${me.caller.name} · ${me.caller.role}` : 'no sign-in needed'),
     me.tokensRequired && button('Sign out', { class: 'quiet' }, () => handlers.signOut()),
   );
   const search = h('input', { type: 'search', name: 'q', placeholder: 'task id contains…', autocomplete: 'off', spellcheck: 'false', 'aria-label': 'Search task ids' });
@@ -123,11 +123,12 @@ export function renderShell(me: MeReply, view: PageView, handlers: ShellHandlers
   const detailView = h('section', { class: 'detail-view', hidden: true });
   const notice = h('p', { class: 'notice', role: 'status' });
 
-  const dialog = renderCancelDialog(handlers);
+  // Only a token that may cancel gets the dialog at all.
+  const dialog = mayCancel(me) ? renderCancelDialog(handlers) : undefined;
   const actions: Actions = {
     open: handlers.open,
     back: handlers.back,
-    askCancel: (id) => dialog.ask(id),
+    askCancel: (id) => dialog?.ask(id),
   };
   // Up and down move between rows; a row's link opens it with Enter like any link.
   rows.addEventListener('keydown', (event) => {
@@ -141,14 +142,14 @@ export function renderShell(me: MeReply, view: PageView, handlers: ShellHandlers
     next.scrollIntoView({ block: 'nearest' });
   });
   addEventListener('keydown', (event) => {
-    if (event.target instanceof HTMLInputElement || event.target instanceof HTMLSelectElement || dialog.element.open) return;
+    if (event.target instanceof HTMLInputElement || event.target instanceof HTMLSelectElement || dialog?.element.open) return;
     if (event.key === '/') {
       event.preventDefault();
       search.focus();
     } else if (event.key === 'Escape' && !detailView.hidden) handlers.back();
   });
 
-  const root = h('div', { class: 'page' }, header, h('main', {}, listView, detailView), notice, dialog.element);
+  const root = h('div', { class: 'page' }, header, h('main', {}, listView, detailView), notice, dialog?.element);
   let lastCount = '';
   const shell: Shell = {
     root,

@@ -4,17 +4,22 @@ import { ROLE_RIGHTS } from '../auth.ts';
 import { sendJson } from '../http-io.ts';
 import type { Route } from '../router.ts';
 
-/** Who the caller is: what a client (the web page) asks to know which controls to show. */
+/** Who the caller is: what a client (the web page) asks first, to sign in and to know which controls to show. */
 export function meRoutes(app: AppContext): Route[] {
   const tokensRequired = app.options.token !== undefined || app.options.tokens !== undefined;
   return [
     {
-      // 200 for any token the server accepts, 401 for a wrong or missing one: a sign-in check with no side effect.
+      // Open, so that asking without a token is a plain "sign in first" (200 without `caller`) rather than
+      // a 401 a browser logs as an error; a token sent is checked as on any route (401 when wrong).
       method: 'GET',
       pattern: /^\/v1\/me$/,
-      right: 'signed-in',
+      right: 'open',
       handle: (ctx) => {
-        const reply: MeReply = { name: ctx.caller.name, role: ctx.caller.role, rights: [...ROLE_RIGHTS[ctx.caller.role]], tokensRequired };
+        const reply: MeReply = { tokensRequired };
+        if (!tokensRequired || ctx.req.headers.authorization !== undefined) {
+          const caller = app.callerOf(ctx.req);
+          reply.caller = { name: caller.name, role: caller.role, rights: [...ROLE_RIGHTS[caller.role]] };
+        }
         sendJson(ctx.res, 200, reply);
       },
     },
