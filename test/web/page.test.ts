@@ -11,6 +11,7 @@ import { type TokenEntry, tokenHash } from '../../src/server/auth.ts';
 import type { RunningServer } from '../../src/server/listen.ts';
 import { CliProcess, runCli } from '../helpers/cli.ts';
 import { startTestServer } from '../helpers/server.ts';
+import { TcpProxy } from '../helpers/tcp-proxy.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 /** Where the page runs; Debian's package, installed by .ci/run when missing. */
@@ -193,6 +194,32 @@ test('a scheduled cancel from the dialog shows on the detail; a bad delay is ref
   await page.click('dialog button[type=submit]');
   await until(page, () => document.querySelector('.detail .schedule')?.textContent?.includes('in 9m'), 'the schedule on the detail');
   await page.browserContext().close();
+});
+
+test('a page cut off from the server says so, reconnects by itself, and shows what happened meanwhile', async () => {
+  const proxy = await TcpProxy.start(server.port);
+  try {
+    await startWorker('while-away');
+    await cancelTask('before-cut');
+    // The browser logs the stream cut and each connection refused while cut.
+    const page = await openPage('/', undefined, { expected: /net::ERR_|status of 401/ });
+    await page.goto(proxy.url);
+    await signIn(page, TOKENS.reader);
+    await rowShows(page, 'while-away', 'watching');
+    await until(page, () => document.querySelector('.status')?.getAttribute('data-state') === 'live', 'live');
+    // An event after the listing, so the page has an event id to resume from.
+    await cancelTask('seen-live');
+    await rowShows(page, 'seen-live', 'cancel_requested');
+    proxy.cut();
+    await until(page, () => /disconnected.*reconnecting/.test(document.querySelector('.status')?.textContent ?? ''), 'disconnected, reconnecting');
+    await cancelTask('while-away', 'made while the page was away');
+    proxy.restore();
+    await until(page, () => document.querySelector('.status')?.getAttribute('data-state') === 'live', 'live again', undefined, 30_000);
+    await rowShows(page, 'while-away', 'cancel', 'the cancel made while away');
+    await page.browserContext().close();
+  } finally {
+    await proxy.close();
+  }
 });
 
 test('filter and detail come back from the URL; the search and state filter write it', async () => {
