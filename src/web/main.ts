@@ -51,6 +51,7 @@ class Page {
   /** The ids as last drawn: where the anchor row was, so new rows above it do not move it. */
   #drawnIds: readonly string[] = [];
   #detail: DetailState | undefined;
+  #detailDrawn: { detail: DetailState; tick: number } | undefined;
   #notice: { text: string; error: boolean } | undefined;
 
   constructor(root: HTMLElement) {
@@ -294,10 +295,16 @@ class Page {
     if (!shell || !me) return;
     const now = Date.now();
     shell.showStatus(this.#connection, this.#list.listing ? 'listing' : undefined, this.#listError, this.#notice, now);
+    const tick = Math.floor(now / TICK_MS);
     if (this.#view.task !== undefined && this.#detail) {
-      shell.showDetail(renderDetail(this.#detail, me, now, shell.actions));
+      // Drawn again only when it changed (or its "12s ago" did), not on every scroll.
+      if (this.#detailDrawn?.detail !== this.#detail || this.#detailDrawn.tick !== tick) {
+        shell.showDetail(renderDetail(this.#detail, me, now, shell.actions));
+        this.#detailDrawn = { detail: this.#detail, tick };
+      }
       return;
     }
+    this.#detailDrawn = undefined;
     shell.showDetail(undefined);
     const shown = this.#list.shown(this.#view);
     shell.showCount(shown.length, this.#list.size);
@@ -314,8 +321,6 @@ class Page {
     // Set each time: the row height changes with the width (two-line rows on a phone).
     rows.style.height = `${shown.length * rowHeight}px`;
     const { first, end } = rowWindow(shown.length, rowHeight, listTop, scrollY, innerHeight);
-    // Rows are drawn again once a tick, for their "12s ago".
-    const tick = Math.floor(now / TICK_MS);
     const keep = new Set<string>();
     for (let index = first; index < end; index++) {
       const id = shown[index]!;

@@ -105,6 +105,9 @@ async function operatorApi(method: string, path: string, body?: unknown): Promis
 /** A cancel through the API (as the CLI makes it), so the task has a status the listing shows. */
 const cancelTask = (id: string, reason?: string) => operatorApi('POST', `/v1/tasks/${encodeURIComponent(id)}/cancel`, reason === undefined ? {} : { reason });
 
+/** Clicks `selector` in one step in the page: a live view may draw an element again between finding and clicking it. */
+const clickNow = (page: Page, selector: string) => page.$eval(selector, (element) => (element as HTMLElement).click());
+
 const cancelButtons = (page: Page) => page.evaluate(() => [...document.querySelectorAll('button')].filter((b) => /cancel/i.test(b.textContent ?? '')).length);
 
 test('a wrong token says so and keeps the form; a reader signs in, sees the tasks and no cancel control anywhere, and signs out', async () => {
@@ -121,7 +124,7 @@ test('a wrong token says so and keeps the form; a reader signs in, sees the task
   await rowShows(page, 'seen-by-reader', 'cancel_requested');
   assert.match(await page.evaluate(() => document.querySelector('.who')?.textContent ?? ''), /rita · reader/);
   assert.is(await cancelButtons(page), 0, 'no cancel button on the list');
-  await page.click('.row[data-id="seen-by-reader"] a');
+  await clickNow(page, '.row[data-id="seen-by-reader"] a');
   await until(page, () => document.querySelector('.detail h1')?.textContent?.includes('seen-by-reader'), 'the detail');
   await until(page, () => document.querySelector('.detail .record') !== null, 'the cancel record');
   assert.is(await cancelButtons(page), 0, 'no cancel button on the detail');
@@ -155,11 +158,11 @@ test("a cancel from the dialog reaches a running taskctl work with its reason; E
   await rowShows(page, 'dialog-victim', 'watching');
   const button = '.row[data-id="dialog-victim"] button.danger';
 
-  await page.click(button);
+  await clickNow(page, button);
   await until(page, () => document.querySelector('dialog')?.open, 'the dialog');
   await page.keyboard.press('Escape');
   await until(page, () => !document.querySelector('dialog')?.open, 'Escape closing the dialog');
-  await page.click(button);
+  await clickNow(page, button);
   await until(page, () => document.querySelector('dialog')?.open, 'the dialog again');
   const keep = await page.$$eval('dialog button', (buttons) => buttons.map((b) => b.textContent));
   assert.equal(keep, ['Keep it running', 'Cancel task']);
@@ -167,7 +170,7 @@ test("a cancel from the dialog reaches a running taskctl work with its reason; E
   await until(page, () => !document.querySelector('dialog')?.open, 'Keep it running closing the dialog');
   assert.match(await rowText('dialog-victim')(page), /watching/, 'still running');
 
-  await page.click(button);
+  await clickNow(page, button);
   await until(page, () => document.querySelector('dialog')?.open, 'the dialog a third time');
   await page.type('dialog input[name=reason]', 'GPU needed <b>now</b>');
   await page.click('dialog button[type=submit]');
@@ -184,7 +187,7 @@ test('a scheduled cancel from the dialog shows on the detail; a bad delay is ref
   // The refused delay is a 400, which the browser logs.
   const page = await openPage('/?task=later-victim', TOKENS.operator, { expected: /status of 400/ });
   await until(page, () => document.querySelector('.detail button.danger') !== null, 'the Cancel button on the detail');
-  await page.click('.detail button.danger');
+  await clickNow(page, '.detail button.danger');
   await page.type('dialog input[name=after]', 'soon');
   await page.click('dialog button[type=submit]');
   await until(page, () => (document.querySelector('dialog [role=alert]')?.textContent ?? '') !== '', 'the server refusing the delay');
@@ -289,7 +292,7 @@ test('at 390 px wide nothing scrolls sideways: the list, a detail with long text
   await rowShows(page, long, 'cancel_requested');
   const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   assert.is(await overflow(), 0, 'the list');
-  await page.click('.row[data-id="narrow-victim"] button.danger');
+  await clickNow(page, '.row[data-id="narrow-victim"] button.danger');
   await until(page, () => document.querySelector('dialog')?.open, 'the dialog');
   assert.is(await overflow(), 0, 'the dialog');
   const dialogFits = await page.$eval('dialog', (dialog) => dialog.getBoundingClientRect().right <= innerWidth);
