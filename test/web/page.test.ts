@@ -304,6 +304,37 @@ test('at 390 px wide nothing scrolls sideways: the list, a detail with long text
   await page.browserContext().close();
 });
 
+test('a worker token is told it may not list tasks; the page follows the system\'s dark setting', async () => {
+  const page = await openPage('/', TOKENS.worker, { expected: /status of 403/ });
+  await until(page, () => /may not list tasks/.test(document.querySelector('[role=alert]')?.textContent ?? ''), "the server's refusal");
+  const light = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: 'dark' }]);
+  const dark = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  assert.is.not(dark, light);
+  await page.browserContext().close();
+});
+
+test('thousands of tasks: only the rows on screen are in the DOM, the last is reachable, and rows arriving above do not move what is under the pointer', async () => {
+  const watch = (ids: string[]) => operatorApi('POST', '/v1/watch', { ids, timeout: '1s' });
+  await watch(Array.from({ length: 2_000 }, (_, i) => `bulk-${String(i).padStart(4, '0')}`));
+  const page = await openPage('/?q=bulk-', TOKENS.reader);
+  await until(page, () => /^2000 of /.test(document.querySelector('.count')?.textContent ?? ''), 'the 2000 tasks');
+  assert.ok((await page.$$('.rows .row')).length < 100, 'a window of rows, not 2000');
+  const underPointer = () => page.evaluate(() => document.elementFromPoint(200, 400)?.closest('.row')?.getAttribute('data-id'));
+  await page.evaluate(() => scrollTo(0, document.querySelector('.rows')!.getBoundingClientRect().top + scrollY + 1_000 * 40 - 380));
+  await until(page, () => document.elementFromPoint(200, 400)?.closest('.row') !== null, 'a row under the pointer');
+  const before = await underPointer();
+  assert.ok(before && before > 'bulk-0900' && before < 'bulk-1100', `mid-list: ${before}`);
+  // 50 tasks that sort before every row on screen.
+  await watch(Array.from({ length: 50 }, (_, i) => `bulk-0000-${i}`));
+  await until(page, () => /^2050 of /.test(document.querySelector('.count')?.textContent ?? ''), 'the 50 new tasks');
+  await until(page, () => document.elementFromPoint(200, 400)?.closest('.row') !== null, 'a row under the pointer again');
+  assert.is(await underPointer(), before, 'the same row under the pointer');
+  await page.evaluate(() => scrollTo(0, document.documentElement.scrollHeight));
+  await rowShows(page, 'bulk-1999', 'watching', 'the last row at the bottom');
+  await page.browserContext().close();
+});
+
 /** Tasks as a real day might have them, for the screenshot: training runs, a sweep, an evaluation. */
 async function stageScreenshot(): Promise<RunningServer> {
   const staged = await startTestServer({ tokens: [entry('olga', 'operator', TOKENS.operator)], webAssets: await buildWebAssets(root), progressIntervalMs: 50 });
