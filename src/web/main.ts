@@ -5,7 +5,7 @@ import type { ResetData, TaskEventData } from '../protocol/events.ts';
 import type { MeReply } from '../protocol/schemas.ts';
 import { Api, ApiError } from './api.ts';
 import { h, replace } from './dom.ts';
-import { anchorShift, type PageView, pageTaskOf, rowWindow, searchOfView, TaskList, viewOfSearch } from './page-state.ts';
+import { anchorShift, type PageTask, type PageView, pageTaskOf, rowWindow, searchOfView, TaskList, viewOfSearch } from './page-state.ts';
 import { type Connection, type DetailState, refreshAge, renderDetail, renderRow, renderShell, renderSignIn, type Shell } from './views.ts';
 
 const TOKEN_KEY = 'taskctl.token';
@@ -46,7 +46,7 @@ class Page {
   #stop = new AbortController();
   #frame = 0;
   /** Rows in the DOM, by id, with the task object they were drawn from (redrawn only when it changes). */
-  #rows = new Map<string, { task: unknown; flash: boolean; tick: number; element: HTMLElement }>();
+  #rows = new Map<string, { task: PageTask; flash: boolean; tick: number; element: HTMLElement }>();
   #flashUntil = new Map<string, number>();
   /** The ids as last drawn: where the anchor row was, so new rows above it do not move it. */
   #drawnIds: readonly string[] = [];
@@ -57,7 +57,8 @@ class Page {
   constructor(root: HTMLElement) {
     this.#root = root;
     this.#api = new Api(sessionStorage.getItem(TOKEN_KEY) ?? undefined);
-    addEventListener('popstate', () => this.#navigate(viewOfSearch(location.search), false));
+    addEventListener('popstate', () => this.#navigate(viewOfSearch(location.search), 'none'));
+    addEventListener('keydown', (event) => this.#onKey(event));
     addEventListener('scroll', () => this.render(), { passive: true });
     addEventListener('resize', () => this.render());
     setInterval(() => this.render(), TICK_MS);
@@ -105,13 +106,25 @@ class Page {
     this.#signIn(message);
   }
 
+  /** A dead end (the server unreachable, or the token may not list tasks): says why, with a way out. */
   #fatal(message: string, retry: boolean): void {
     this.#stop.abort();
     this.#shell = undefined;
-    replace(
-      this.#root,
-      h('main', { class: 'fatal' }, h('p', { role: 'alert' }, message), retry && h('p', {}, h('a', { href: location.href }, 'Try again'))),
-    );
+    const signOut = this.#api.token !== undefined && h('button', { type: 'button' }, 'Sign out');
+    if (signOut) signOut.addEventListener('click', () => this.#signOut());
+    replace(this.#root, h('main', { class: 'fatal' }, h('p', { role: 'alert' }, message), retry && h('p', {}, h('a', { href: location.href }, 'Try again')), signOut));
+  }
+
+  /** Keys for the whole page: / to search, Escape from a detail back to the list. Typing in a field is left alone. */
+  #onKey(event: KeyboardEvent): void {
+    const shell = this.#shell;
+    if (!shell || shell.dialogOpen() || event.target instanceof HTMLInputElement || event.target instanceof HTMLSelectElement) return;
+    if (event.key === '/') {
+      event.preventDefault();
+      shell.focusSearch();
+    } else if (event.key === 'Escape' && this.#view.task !== undefined) {
+      this.#navigate({ ...this.#view, task: undefined }, 'push');
+    }
   }
 
   #signedIn(me: MeReply): void {
@@ -122,9 +135,10 @@ class Page {
     this.#lastEventId = undefined;
     this.#shell = renderShell(me, this.#view, {
       signOut: () => this.#signOut(),
-      filter: (change) => this.#navigate({ ...this.#view, ...change, task: undefined }, true, 'replace'),
-      open: (id) => this.#navigate({ ...this.#view, task: id }, true),
-      back: () => this.#navigate({ ...this.#view, task: undefined }, true),
+      // Typing a search replaces the history entry rather than adding one per letter.
+      filter: (change) => this.#navigate({ ...this.#view, ...change, task: undefined }, 'replace'),
+      open: (id) => this.#navigate({ ...this.#view, task: id }, 'push'),
+      back: () => this.#navigate({ ...this.#view, task: undefined }, 'push'),
       cancel: (id, request) => this.#cancel(id, request),
     });
     replace(this.#root, this.#shell.root);
@@ -133,15 +147,13 @@ class Page {
     this.render();
   }
 
-  /** Shows `view`, in the URL too (a new history entry, or in place while typing a search). */
-  #navigate(view: PageView, push: boolean, how: 'push' | 'replace' = 'push'): void {
+  /** Shows `view`, and puts it in the URL as a new history entry, in place of the current one, or not at all (Back and Forward). */
+  #navigate(view: PageView, entry: 'push' | 'replace' | 'none'): void {
     const detailChanged = view.task !== this.#view.task;
     this.#view = view;
-    if (push) {
-      const url = `${location.pathname}${searchOfView(view)}`;
-      if (how === 'push') history.pushState(null, '', url);
-      else history.replaceState(null, '', url);
-    }
+    const url = `${location.pathname}${searchOfView(view)}`;
+    if (entry === 'push') history.pushState(null, '', url);
+    else if (entry === 'replace') history.replaceState(null, '', url);
     this.#shell?.showView(view);
     if (detailChanged) this.#openDetail();
     this.render();

@@ -49,6 +49,9 @@ export interface Shell {
   showCount(shown: number, total: number): void;
   /** Shows a task's detail instead of the list, or the list again with undefined. */
   showDetail(detail: HTMLElement | undefined): void;
+  focusSearch(): void;
+  /** Whether the cancel dialog is open (keys are its own then). */
+  dialogOpen(): boolean;
 }
 
 /** Whether the signed-in token may cancel: a reader or worker token sees no cancel control at all. */
@@ -141,14 +144,6 @@ export function renderShell(me: MeReply, view: PageView, handlers: ShellHandlers
     next.focus();
     next.scrollIntoView({ block: 'nearest' });
   });
-  addEventListener('keydown', (event) => {
-    if (event.target instanceof HTMLInputElement || event.target instanceof HTMLSelectElement || dialog?.element.open) return;
-    if (event.key === '/') {
-      event.preventDefault();
-      search.focus();
-    } else if (event.key === 'Escape' && !detailView.hidden) handlers.back();
-  });
-
   const root = h('div', { class: 'page' }, header, h('main', {}, listView, detailView), notice, dialog?.element);
   let lastCount = '';
   const shell: Shell = {
@@ -185,6 +180,8 @@ export function renderShell(me: MeReply, view: PageView, handlers: ShellHandlers
         table.setAttribute('aria-rowcount', String(shown));
       }
     },
+    focusSearch: () => search.focus(),
+    dialogOpen: () => dialog?.element.open ?? false,
     showDetail: (detail) => {
       listView.hidden = detail !== undefined;
       detailView.hidden = detail === undefined;
