@@ -142,13 +142,20 @@ test("an operator's open page shows a cancel made with the CLI, without a reload
   await startWorker('cli-victim');
   const page = await openPage('/', TOKENS.operator);
   await rowShows(page, 'cli-victim', 'watching');
-  // Set in this document only: a reload would lose it.
-  await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
+  // Set in this document only: a reload would lose it. The observer notes the row flashing, however briefly.
+  await page.evaluate(() => {
+    const marks = window as unknown as { notReloaded: boolean; flashed: boolean };
+    marks.notReloaded = true;
+    new MutationObserver(() => {
+      if (document.querySelector('.row.flash[data-id="cli-victim"]')) marks.flashed = true;
+    }).observe(document.querySelector('.rows')!, { subtree: true, childList: true, attributes: true });
+  });
   const cancel = await runCli(['cancel', 'cli-victim', '--reason', 'from the terminal', '--server', server.url, '--token', TOKENS.operator]);
   assert.is(cancel.code, 0, cancel.stderr);
   await rowShows(page, 'cli-victim', 'cancelled', 'the row going to cancelled');
   assert.match(await rowText('cli-victim')(page), /olga/, 'who cancelled');
   assert.ok(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded), 'the same document');
+  assert.ok(await page.evaluate(() => (window as unknown as { flashed?: boolean }).flashed), 'the changed row flashed');
   await page.browserContext().close();
 });
 
@@ -196,6 +203,7 @@ test('a scheduled cancel from the dialog shows on the detail; a bad delay is ref
   await page.type('dialog input[name=after]', '10m');
   await page.click('dialog button[type=submit]');
   await until(page, () => document.querySelector('.detail .schedule')?.textContent?.includes('in 9m'), 'the schedule on the detail');
+  await until(page, () => document.querySelector('.detail .events')?.textContent?.includes('scheduled'), 'the scheduled event among the live events');
   await page.browserContext().close();
 });
 
