@@ -63,7 +63,13 @@ export class Api {
   async events(
     since: string | undefined,
     signal: AbortSignal,
-    on: { open(): void; alive(): void; task(data: TaskEventData, id: string | undefined): void; reset(data: ResetData, id: string | undefined): void },
+    on: {
+      open(): void;
+      /** Bytes came; `lastId` is where a resume would start now (the server names it at the start and in heartbeats too). */
+      alive(lastId: string | undefined): void;
+      task(data: TaskEventData, id: string | undefined): void;
+      reset(data: ResetData, id: string | undefined): void;
+    },
   ): Promise<void> {
     let response: Response;
     try {
@@ -80,8 +86,9 @@ export class Api {
       for (;;) {
         const { done, value } = await reader.read();
         if (done) return;
-        on.alive();
-        for (const message of sse.push(value)) {
+        const messages = sse.push(value);
+        on.alive(sse.lastId);
+        for (const message of messages) {
           let data: unknown;
           try {
             data = JSON.parse(message.data);

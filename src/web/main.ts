@@ -204,9 +204,12 @@ class Page {
       const stop = () => attempt.abort();
       signal.addEventListener('abort', stop, { once: true });
       let silence = setTimeout(stop, STREAM_SILENCE_MS);
-      const alive = () => {
+      const alive = (lastId: string | undefined) => {
         clearTimeout(silence);
         silence = setTimeout(stop, STREAM_SILENCE_MS);
+        // Where the stream stands, events or not: the server says where it starts, so a page that heard no
+        // event before a break still resumes rather than lists again.
+        if (lastId !== undefined) this.#lastEventId = lastId;
       };
       try {
         await this.#api.events(this.#lastEventId, attempt.signal, {
