@@ -85,7 +85,7 @@ test('the bundle carries the page: taskctl serve serves it, --no-ui makes / a 40
     try {
       const [, url] = await serve.waitFor(/listening url=(\S+)/);
       const res = await fetch(url + '/');
-      assert.is(res.status, status, `serve ${args.join(' ')}`);
+      assert.is(res.status, status, `serve ${args.join(" ")} (is dist/ bundled from this tree? npm run bundle)`);
       if (status === 200) assert.match(await res.text(), /<script type="module" src="\/assets\/page-[0-9a-f]+\.js">/);
     } finally {
       serve.kill();
