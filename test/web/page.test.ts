@@ -233,6 +233,30 @@ test('a page cut off from the server says so, reconnects by itself, and shows wh
   }
 });
 
+test('a page away for longer than the server keeps events is told to list again (reset), and shows every change', async () => {
+  const small = await startTestServer({ webAssets: await buildWebAssets(root), eventWindow: { maxEvents: 3, maxAgeMs: 3_600_000 } });
+  const proxy = await TcpProxy.start(small.port);
+  const cancel = (id: string) => fetch(`${small.url}/v1/tasks/${id}/cancel`, { method: 'POST' });
+  try {
+    await cancel('kept-0');
+    const page = await openPage('/', undefined, { expected: /net::ERR_/ });
+    await page.goto(proxy.url);
+    await rowShows(page, 'kept-0', 'cancel_requested');
+    await until(page, () => document.querySelector('.status')?.getAttribute('data-state') === 'live', 'live');
+    proxy.cut();
+    await until(page, () => /reconnecting/.test(document.querySelector('.status')?.textContent ?? ''), 'reconnecting');
+    // More changes than the server keeps: the page cannot resume, only list again.
+    for (let i = 1; i <= 10; i++) await cancel(`missed-${i}`);
+    proxy.restore();
+    await until(page, () => document.querySelector('.count')?.textContent === '11 tasks', 'all 11 tasks after the reset', undefined, 30_000);
+    await rowShows(page, 'missed-1', 'cancel_requested', 'the first change it missed');
+    await page.browserContext().close();
+  } finally {
+    await proxy.close();
+    await small.close();
+  }
+});
+
 test('filter and detail come back from the URL; the search and state filter write it', async () => {
   for (const id of ['train-a', 'train-b', 'eval-a']) await cancelTask(id);
   await operatorApi('POST', '/v1/tasks/train-b/report', { outcome: 'succeeded', exitCode: 0 });
