@@ -43,6 +43,7 @@ if (Number(process.versions.node.split('.')[0]) < 22) {
   process.exit(1);
 }
 const { build: esbuild } = await import('esbuild');
+const { buildWebAssets } = await import('./build/web-assets.mjs');
 const dist = join(root, 'dist');
 
 const { values: options } = parseArgs({
@@ -97,6 +98,9 @@ function gitCommit() {
  * and an executable must hold exactly the bundle of its build.
  */
 async function bundle(dir, libraryFile) {
+  // The web page goes into the CLI bundle as a constant (src/server/web-assets.ts), so the executable and
+  // the npm package serve it from memory with nothing beside them.
+  const webAssets = await buildWebAssets(root);
   const shared = {
     bundle: true,
     platform: 'node',
@@ -118,6 +122,7 @@ async function bundle(dir, libraryFile) {
     define: {
       __TASKCTL_VERSION__: JSON.stringify(pkgJson.version),
       __TASKCTL_COMMIT__: JSON.stringify(gitCommit()),
+      __TASKCTL_WEB_ASSETS__: JSON.stringify(webAssets),
       'process.env.NODE_ENV': '"production"',
     },
   };

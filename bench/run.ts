@@ -12,6 +12,7 @@ import { parentCancel } from './parent-cancel.ts';
 import { postgresFigures } from './postgres.ts';
 import { callgrindAvailable, instructionsAgainstBare } from './instructions.ts';
 import { startBare, startupAgainstNode, throughputAgainstBare } from './per-request.ts';
+import { webPage } from './web.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const results: Record<string, unknown> = { quick, machine: { cpus: (await import('node:os')).cpus().length, node: process.version }, startedAt: new Date().toISOString() };
@@ -245,6 +246,12 @@ for (const r of eventRuns) {
   row('events', `a change -> all of 100 streams, ${r.burst} at a time`, `p50 ${r.allClientsMs.p50} p99 ${r.allClientsMs.p99} max ${r.allClientsMs.max} ms; per client p99 ${r.perClientMs.p99} ms`, `client cpu ${r.clientCpuPercent}%`);
 }
 row('memory', `${eventMemory.clients} idle event streams`, `${eventMemory.bytesPerStream} B each; bare node:http held request ${bareHeld.bytesPerWatchedId} B`, '');
+
+log('web page: its bytes, and first rows with 10,000 tasks in headless Chromium');
+const web = await webPage(10_000, quick ? 2 : 5);
+results.web = web;
+if ('skipped' in web) row('web page', '10000 tasks', `skipped: ${web.skipped}`, '');
+else row('web page', `${web.tasks} tasks, headless Chromium`, `${web.bytes} B; first rows ${web.firstRowsMs.median} ms, all listed ${web.allListedMs.median} ms (medians)`, `${web.rowsInDom} rows in the DOM`);
 
 log('worker side');
 const worker = await workerSide(1_000);

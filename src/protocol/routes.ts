@@ -15,6 +15,8 @@ export const paths = {
   watch: '/v1/watch',
   events: '/v1/events',
   progress: '/v1/progress',
+  /** Who the token sent is: its name, role and rights (what the web page shows, and hides). */
+  me: '/v1/me',
   healthz: '/healthz',
   metrics: '/metrics',
 } as const;

@@ -209,6 +209,19 @@ export const taskListReplySchema = z.object({
 export type TaskListReply = z.infer<typeof taskListReplySchema>;
 export type TaskReply = z.infer<typeof taskReplySchema>;
 
+/**
+ * GET /v1/me: who the token sent is. Without a token the answer is `caller`-less on a server that asks for
+ * one (sign in first); a wrong token is a 401. `rights` are what the token's role may do (list, cancel,
+ * ...): a client shows a control only when the right it needs is there, rather than knowing which roles
+ * hold which rights.
+ */
+export const meReplySchema = z.object({
+  /** Whether the server asks for tokens at all; false on a loopback server without any. */
+  tokensRequired: z.boolean(),
+  caller: z.object({ name: z.string(), role: z.string(), rights: z.array(z.string()) }).optional(),
+});
+export type MeReply = z.infer<typeof meReplySchema>;
+
 export const errorReplySchema = z.object({
   error: z.object({ code: z.string(), message: z.string() }),
 });

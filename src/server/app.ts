@@ -11,19 +11,22 @@ import type { TaskTracker } from '../core/task-tracker.ts';
 import { HttpError } from '../protocol/errors.ts';
 import { DEFAULT_MAX_WATCHED_IDS } from '../protocol/limits.ts';
 import { EVENTS_HEARTBEAT_MS } from '../protocol/events.ts';
-import { ANONYMOUS, type Authenticate, bearerAuth, checkRight, openAccess, type TokenEntry, TokenTable } from './auth.ts';
+import { ANONYMOUS, type Authenticate, bearerAuth, type Caller, checkRight, openAccess, type TokenEntry, TokenTable } from './auth.ts';
 import { EventStreams } from './event-streams.ts';
 import { PARK_FROM, ParkedConnections } from './park-connection.ts';
 import { sendJson } from './http-io.ts';
 import type { ServerMetrics } from './metrics.ts';
 import { matchRoute, type RequestContext, type Route, truncate } from './router.ts';
 import { eventRoutes } from './routes/events.ts';
+import { meRoutes } from './routes/me.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { seedRoutes } from './routes/seed.ts';
 import { taskRoutes } from './routes/tasks.ts';
 import { watchRoutes } from './routes/watch.ts';
+import { webRoutes } from './routes/web.ts';
 import { WatchHolder } from './watches.ts';
 import type { WebhookObserver } from './webhooks.ts';
+import type { WebAssets } from './web-assets.ts';
 
 export interface ServerOptions {
   /** The longest a watch is held; also what a watch that names no timeout gets. */
@@ -42,6 +45,8 @@ export interface ServerOptions {
   readonly tokens?: readonly TokenEntry[] | undefined;
   /** Served over TLS with a client CA: every request must come on a connection whose client certificate it verified. */
   readonly requireClientCertificate?: boolean | undefined;
+  /** The web page served at `/` (see routes/web.ts); without it `/` is a 404 like any unknown route. */
+  readonly webAssets?: WebAssets | undefined;
 }
 
 export type { CancelRoute };
@@ -100,6 +105,8 @@ export interface AppContext {
   readonly watches: WatchHolder;
   /** Whether `headers` prove a caller allowed to see `right`-level detail (for routes open to all). */
   readonly mayRead: (req: IncomingMessage) => boolean;
+  /** Who the request's token proves (for routes open to all); throws the usual 401 when it proves no one. */
+  readonly callerOf: (req: IncomingMessage) => Caller;
   /** Records a cancel made through a route, and tells the tracker, metrics and observer of it. */
   readonly recordCancel: (ctx: RequestContext, id: string, route: CancelRoute, reason?: string) => Promise<CancelRecord>;
   /** Who is asking, as a cancel records it. */
@@ -178,6 +185,7 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
         return false;
       }
     },
+    callerOf: authenticate,
     sourceOf,
     recordCancel: async (ctx, id, route, reason) => {
       const by = sourceOf(ctx, route);
@@ -193,7 +201,7 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
       return record;
     },
   };
-  const routes: Route[] = [...seedRoutes(context), ...taskRoutes(context), ...watchRoutes(context), ...eventRoutes(context, streams), ...opsRoutes(context)];
+  const routes: Route[] = [...seedRoutes(context), ...taskRoutes(context), ...watchRoutes(context), ...eventRoutes(context, streams), ...opsRoutes(context), ...meRoutes(context), ...webRoutes(options.webAssets)];
 
   /** Finds the route, checks the caller's right to it, and starts its handler. Not async, so nothing here stays alive while a watch waits. */
   const dispatch = (req: IncomingMessage, res: ServerResponse): Promise<void> | void => {

@@ -58,8 +58,8 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   send(res, status, JSON.stringify(body), 'application/json; charset=utf-8', headers);
 }
 
-export function sendText(res: ServerResponse, status: number, body: string, contentType = 'text/plain; charset=utf-8'): void {
-  send(res, status, body, contentType, NO_HEADERS);
+export function sendText(res: ServerResponse, status: number, body: string, contentType = 'text/plain; charset=utf-8', headers: Record<string, string> = NO_HEADERS): void {
+  send(res, status, body, contentType, headers);
 }
 
 // Every answer goes through here, so every answer says it comes from taskctl.

@@ -13,6 +13,7 @@ import type { TaskEventObserver } from '../../core/task-events.ts';
 import { parseTokensFile, type TokenEntry, TokensFileError } from '../../server/auth.ts';
 import { startServer, type TlsConfig } from '../../server/listen.ts';
 import { ServeActivity } from '../../server/serve-activity.ts';
+import { bundledWebAssets } from '../../server/web-assets.ts';
 import { defaultSqlitePath } from '../../store/data-path.ts';
 import { openStore } from '../../store/open-store.ts';
 import { PG_SCHEMA_PATTERN } from '../../store/postgres/defaults.ts';
@@ -54,6 +55,7 @@ const optionsSchema = z.object({
   insecure: z.boolean(),
   json: z.boolean(),
   tui: z.boolean(),
+  ui: z.boolean(),
   redisPrefix: z.string().max(200).optional(),
   pgSchema: z.string().regex(PG_SCHEMA_PATTERN, 'must be a lower-case SQL name of at most 40 characters (letters, digits, _)').optional(),
   pgPoolSize: z.number().int('must be a whole number').min(1).max(1_000).optional(),
@@ -212,6 +214,7 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown,
       observer: dashboard ?? loggingObserver(log),
       onBackgroundError,
       onHeldChanged: youngGenerationByHeld(env),
+      webAssets: options.ui ? bundledWebAssets() : undefined,
     });
   } catch (error) {
     await store.close();

@@ -23,6 +23,7 @@ export type ServeArgs = {
   webhookEvents?: string;
   webhookRetry?: string;
   tui: boolean;
+  ui: boolean;
   redisPrefix?: string;
   pgSchema?: string;
   pgPoolSize?: number;
@@ -72,6 +73,7 @@ export const serveCommand: CommandDefinition<ServeArgs> = {
       .option('insecure', { type: 'boolean', default: false, describe: 'Allow a non-loopback --host without a token' })
       .option('json', { type: 'boolean', default: false, describe: 'Log NDJSON lines to stdout' })
       .option('tui', { type: 'boolean', default: true, describe: 'Show the dashboard on a terminal (--no-tui for log lines)' })
+      .option('ui', { type: 'boolean', default: true, describe: 'Serve the web page at / (--no-ui: / is a 404 like any unknown route)' })
       .example('taskctl serve', 'serve on 127.0.0.1:8080 with the embedded store')
       .example('TASKCTL_TOKEN=s3cret taskctl serve --host 0.0.0.0', 'serve the network, token required')
       .example('taskctl serve --host 0.0.0.0 --tls-cert cert.pem --tls-key key.pem --tokens tokens.txt', 'serve HTTPS with role-scoped tokens')
