@@ -11,7 +11,7 @@ import { taskReplyOf } from '../protocol/events.ts';
 import { isoTime } from '../protocol/wire.ts';
 import { EndpointPacing, type PacingPolicy } from './webhook-pacing.ts';
 
-/** The headers of a delivery. The signature covers `<id>.<timestamp>.<body>` (see the README). */
+/** The headers of a delivery. The signature covers `<id>.<timestamp>.<body>` (see docs/webhooks.md). */
 export const WEBHOOK_HEADERS = {
   id: 'taskctl-webhook-id',
   timestamp: 'taskctl-webhook-timestamp',

@@ -1,4 +1,4 @@
-// Webhooks end to end: a real receiver checks each signature as the README tells users to; it goes down
+// Webhooks end to end: a real receiver checks each signature as docs/webhooks.md tells users to; it goes down
 // and comes back; servers restart with events queued; two servers share one Redis.
 import { spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
@@ -31,7 +31,7 @@ interface Received {
 
 /**
  * A webhook receiver on a fixed port that can go down and come back. It checks signatures the way the
- * README shows (HMAC-SHA256 of "<id>.<timestamp>.<body>"), written out here rather than imported, so a
+ * docs/webhooks.md shows (HMAC-SHA256 of "<id>.<timestamp>.<body>"), written out here rather than imported, so a
  * change of the scheme fails the test.
  */
 class Receiver {
@@ -123,7 +123,7 @@ async function metric(server: { url: string }, name: string): Promise<number> {
   return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
-test('an ended task is POSTed, signed as the README says, with its id, type and status; other changes are not', async () => {
+test('an ended task is POSTed, signed as docs/webhooks.md says, with its id, type and status; other changes are not', async () => {
   const receiver = await Receiver.start();
   const server = await startTestServer({ webhooks: webhooksTo([receiver]) });
   try {
@@ -296,16 +296,16 @@ test('a flood of events for a failing receiver costs a try per rest, not one per
   }
 });
 
-/** The code blocks of the README's webhooks section in `language`, so that what users copy is what is tested. */
+/** The code blocks of docs/webhooks.md in `language`, so that what users copy is what is tested. */
 function readmeBlock(language: string, containing: string): string {
-  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const readme = readFileSync(new URL('../../docs/webhooks.md', import.meta.url), 'utf8');
   const blocks = [...readme.matchAll(new RegExp(`\`\`\`${language}\n([\\s\\S]*?)\`\`\``, 'g'))].map((m) => m[1]!);
   const block = blocks.find((b) => b.includes(containing));
-  if (!block) throw new Error(`README: no ${language} block with ${containing}`);
+  if (!block) throw new Error(`docs/webhooks.md: no ${language} block with ${containing}`);
   return block;
 }
 
-test("the README's Node and Python checks accept a real delivery and refuse a changed body, secret or stale timestamp", async () => {
+test("docs/webhooks.md's Node and Python checks accept a real delivery and refuse a changed body, secret or stale timestamp", async () => {
   const receiver = await Receiver.start();
   const server = await startTestServer({ webhooks: webhooksTo([receiver]) });
   const dir = tempDir();
