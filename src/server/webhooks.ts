@@ -95,6 +95,8 @@ interface Lane {
   readonly waiting: Delivery[];
   // Set while the lane waits for a token or the end of a rest to start what waits.
   timer: TimerHandle | undefined;
+  // Set while it rests: its end looks at the queue again at once, not at the next poll.
+  wake: TimerHandle | undefined;
 }
 
 /**
@@ -188,11 +190,6 @@ export class Webhooks implements TaskEventObserver {
     }
   });
 
-  /** Endpoints with queued state (for tests: a drained queue leaves none). */
-  get lanes(): number {
-    return this.#lanes.size;
-  }
-
   /**
    * Stops sending. Tries in flight are cut and, with the deliveries waiting for a slot, put back in the
    * queue, due at once and not counted as a try, so the next start (or another server sharing the store)
@@ -202,9 +199,11 @@ export class Webhooks implements TaskEventObserver {
     this.#closed = true;
     this.#clock.clearTimer(this.#timer);
     this.#stopping.abort();
+    // A round under way finishes first: what it claims after this point goes straight back (see #admit).
+    await this.sendDue();
     const now = this.#clock.now();
     const waiting = [...this.#lanes.values()].flatMap((lane) => {
-      if (lane.timer) this.#clock.clearTimer(lane.timer);
+      for (const timer of [lane.timer, lane.wake]) if (timer) this.#clock.clearTimer(timer);
       return lane.waiting.splice(0);
     });
     await Promise.all([...this.#inFlight, ...waiting.map((delivery) => this.#store.retryDelivery(delivery.id, delivery.attempts, now))]);
@@ -212,6 +211,10 @@ export class Webhooks implements TaskEventObserver {
 
   async #admit(delivery: Delivery): Promise<void> {
     const now = this.#clock.now();
+    if (this.#closed) {
+      await this.#store.retryDelivery(delivery.id, delivery.attempts, now);
+      return;
+    }
     // A delivery put off by a resting endpoint may reach the end of its window without a try of its own.
     if (now - delivery.createdAt > this.#config.retryMs) {
       await this.#store.finishDelivery(delivery.id);
@@ -231,7 +234,7 @@ export class Webhooks implements TaskEventObserver {
   #lane(endpoint: string, now: number): Lane {
     let lane = this.#lanes.get(endpoint);
     if (!lane) {
-      lane = { endpoint, pacing: new EndpointPacing(this.#pacing, now), waiting: [], timer: undefined };
+      lane = { endpoint, pacing: new EndpointPacing(this.#pacing, now), waiting: [], timer: undefined, wake: undefined };
       this.#lanes.set(endpoint, lane);
     }
     return lane;
@@ -253,10 +256,19 @@ export class Webhooks implements TaskEventObserver {
     }
   }
 
+  #wakeAfterRest(lane: Lane): void {
+    const restMs = lane.pacing.restingFor(this.#clock.now());
+    if (this.#closed || restMs === 0 || lane.wake !== undefined) return;
+    lane.wake = this.#clock.setTimeout(() => {
+      lane.wake = undefined;
+      void this.sendDue();
+    }, restMs);
+  }
+
   #forgetIdleLanes(): void {
     const now = this.#clock.now();
     for (const [endpoint, lane] of this.#lanes) {
-      if (lane.waiting.length === 0 && lane.timer === undefined && lane.pacing.idle(now)) this.#lanes.delete(endpoint);
+      if (lane.waiting.length === 0 && lane.timer === undefined && lane.wake === undefined && lane.pacing.idle(now)) this.#lanes.delete(endpoint);
     }
   }
 
@@ -292,6 +304,7 @@ export class Webhooks implements TaskEventObserver {
       // A resting endpoint holds nothing claimed: what waited goes back to the outbox for after the rest.
       const waiting = lane.waiting.splice(0);
       await Promise.all(waiting.map((w) => this.#store.retryDelivery(w.id, w.attempts, lane.pacing.deferredUntil(now))));
+      this.#wakeAfterRest(lane);
     }
     this.#startWaiting(lane);
     // Room in the lane: more of its queue may be due.
