@@ -8,6 +8,8 @@ import { DatabaseSync } from 'node:sqlite';
 import { ask, binary, cpuTicks, maxConnections, quick, ratio, rssKb, scratch, sleep, sockets, startClient, startServer, track } from './harness.ts';
 import { churn, flood } from './bounded-state.ts';
 import { eventFanout, eventStreamMemory } from './events.ts';
+import { nonReadingStreams, resumingStreams } from './stream-pressure.ts';
+import { tailAgainstGo } from './tail-latency.ts';
 import { parentCancel } from './parent-cancel.ts';
 import { callgrindAvailable, instructionsAgainstBare } from './instructions.ts';
 import { startBare, startupAgainstNode, throughputAgainstBare } from './per-request.ts';
@@ -182,6 +184,16 @@ if (!quick) {
   row('memory', '100000 ids, 10 batched watches (sqlite)', `${batched.serverRssIdleMb} -> ${batched.serverRssHeldMb} MB RSS; ${batched.bytesPerWatchedId} B per watched id`, '');
 }
 
+// Against Go: cancel-to-watcher p99 and memory per watch at 5,000 per-id watches, taskctl beside a Go
+// server of the seed protocol, and taskctl with each later addition off (the share of each in the tail).
+const tail = await tailAgainstGo(5_000, quick ? 1 : 3, log);
+results.tailAgainstGo = tail;
+for (const [label, m] of Object.entries(tail.medians)) {
+  const toGo = tail.toGo?.[label];
+  row('against Go', `5000 per-id watches, ${label}`, `p99 ${m.p99} ms (rounds ${m.p99s.join(', ')}); ${m.bytesPerWatch} B per watch`, toGo ? `x${toGo.p99} p99, x${toGo.bytesPerWatch} memory of Go` : '');
+}
+if (!tail.goBuilt) row('against Go', '5000 per-id watches', 'Go not measured: go is not installed', '');
+
 log(quick ? 'bounded state: flood, 10 watches x 10,000 fresh ids + 30 ls' : 'bounded state: flood, 50 watches x 10,000 fresh ids + 150 ls');
 const floodResult = quick ? await flood(10, 10_000, 30) : await flood(50, 10_000, 150);
 log(`bounded state: churn of ${quick ? '50,000' : '1,000,000'} ids`);
@@ -241,6 +253,13 @@ for (const r of eventRuns) {
 }
 row('memory', `${eventMemory.clients} idle event streams`, `${eventMemory.bytesPerStream} B each; bare node:http held request ${bareHeld.bytesPerWatchedId} B`, '');
 
+log('event streams: 300 that never read during a flood, and 200 resuming at once');
+const nonReading = await nonReadingStreams();
+const resuming = await resumingStreams();
+results.streams = { nonReading, resuming };
+row('events', `${nonReading.streams} streams that never read, ${nonReading.events} large events`, `server grew ${nonReading.serverGrowthMbWith} MB; ${nonReading.serverGrowthMbWithout} MB without them (${nonReading.extraMb} MB more)`, '');
+row('events', `${resuming.streams} streams resuming ${resuming.events} events at once`, `/ping p99 ${resuming.pingDuringReplay.p99} ms (max ${resuming.pingDuringReplay.max}; idle p99 ${resuming.pingIdle.p99}); all caught up in ${resuming.replayMs} ms`, '');
+
 log('worker side');
 const worker = await workerSide(1_000);
 results.worker = worker;
@@ -271,6 +290,11 @@ results.targets = {
   versionToNode: start.versionToNode,
   serveToFirstPingMs: start.serveToFirstPingMsMedian,
   batchedToPerIdP99: ratio(p99Of('batched'), p99Of('per-id')),
+  // Round three: taskctl against the Go seed server in the same run (null where Go is missing), and streams.
+  cancelP99ToGo: tail.toGo?.taskctl?.p99 ?? null,
+  watchBytesToGo: tail.toGo?.taskctl?.bytesPerWatch ?? null,
+  nonReadingStreamsExtraMb: nonReading.extraMb,
+  resumingStreamsPingP99Ms: resuming.pingDuringReplay.p99,
   // Over the 2 ms link, where a re-poll's trip shows: two polls per session against per-id, and one.
   batchedToPerIdP99OverLink: ratio(overLink[2]!.latencyMs.p99!, overLink[0]!.latencyMs.p99!),
   batchedOnePollToPerIdP99OverLink: ratio(overLink[1]!.latencyMs.p99!, overLink[0]!.latencyMs.p99!),
