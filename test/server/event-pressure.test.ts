@@ -47,7 +47,8 @@ async function floodUntil(server: RunningServer, reader: ReturnType<typeof follo
   for (let round = 0; round < maxRounds; round++) {
     if (await done()) return round;
     await post(`${server.url}/v1/progress`, progressRound(round));
-    await eventually(() => reader.events.length === (round + 2) * IDS_PER_ROUND, `round ${round} on the reading stream`);
+    // A generous deadline: test files run two at a time on a busy machine, and a round is 200 store writes.
+    await eventually(() => reader.events.length === (round + 2) * IDS_PER_ROUND, `round ${round} on the reading stream (cut ${reader.disconnects.length} times)`, 20_000);
   }
   throw new Error(`not done after ${maxRounds} rounds of events`);
 }
