@@ -10,6 +10,7 @@ import { churn, flood } from './bounded-state.ts';
 import { eventFanout, eventStreamMemory } from './events.ts';
 import { nonReadingStreams, resumingStreams } from './stream-pressure.ts';
 import { tailAgainstGo } from './tail-latency.ts';
+import { webhookStorm } from './webhook-storm.ts';
 import { parentCancel } from './parent-cancel.ts';
 import { callgrindAvailable, instructionsAgainstBare } from './instructions.ts';
 import { startBare, startupAgainstNode, throughputAgainstBare } from './per-request.ts';
@@ -259,6 +260,11 @@ const resuming = await resumingStreams();
 results.streams = { nonReading, resuming };
 row('events', `${nonReading.streams} streams that never read, ${nonReading.events} large events`, `server grew ${nonReading.serverGrowthMbWith} MB; ${nonReading.serverGrowthMbWithout} MB without them (${nonReading.extraMb} MB more)`, '');
 row('events', `${resuming.streams} streams resuming ${resuming.events} events at once`, `/ping p99 ${resuming.pingDuringReplay.p99} ms (max ${resuming.pingDuringReplay.max}; idle p99 ${resuming.pingIdle.p99}); all caught up in ${resuming.replayMs} ms`, '');
+
+log('webhooks: a flood of events for an endpoint that is down');
+const storm = await webhookStorm();
+results.webhookStorm = storm;
+row('webhooks', `${storm.events} events, endpoint down`, `${storm.triesWhileFlooding} tries while they came, ${storm.triesAfter} in the ${storm.watchSeconds} s after at ${storm.cpuPercent}% CPU; ${storm.queued} queued; RSS ${storm.idleRssMb} -> ${storm.rssMb} MB`, '');
 
 log('worker side');
 const worker = await workerSide(1_000);
