@@ -336,6 +336,12 @@ function post(delivery: Delivery, secret: string, now: number, deadlineMs: numbe
   const http = process.getBuiltinModule(url.protocol === 'https:' ? 'node:https' : 'node:http') as typeof import('node:http');
   return new Promise((resolve) => {
     let settled = false;
+    // A deadline, not an idle timeout: an endpoint sending a byte now and then would otherwise hold its
+    // try, and a slot of its lane, for ever.
+    const deadline = setTimeout(() => {
+      settle({ problem: `no complete answer within ${deadlineMs / 1_000}s (timed out)`, timedOut: true });
+      request.destroy();
+    }, deadlineMs);
     const settle = (result: TryResult) => {
       if (settled) return;
       settled = true;
@@ -367,12 +373,6 @@ function post(delivery: Delivery, secret: string, now: number, deadlineMs: numbe
         answer.on('close', () => settle(status >= 200 && status < 300 ? {} : { problem: status >= 300 && status < 400 ? `answered with a redirect (HTTP ${status}), which is not followed` : `answered HTTP ${status}` }));
       },
     );
-    // A deadline, not an idle timeout: an endpoint sending a byte now and then would otherwise hold its
-    // try, and a slot of its lane, for ever.
-    const deadline = setTimeout(() => {
-      settle({ problem: `no complete answer within ${deadlineMs / 1_000}s (timed out)`, timedOut: true });
-      request.destroy();
-    }, deadlineMs);
     request.on('error', (error: NodeJS.ErrnoException) => settle({ problem: error.code ? `cannot reach it (${error.code})` : error.message }));
     request.end(delivery.body);
   });
