@@ -27,11 +27,14 @@ export interface Server { url: string; pid: number; process: ChildProcess; stop(
 const children = new Set<ChildProcess>();
 process.on('exit', () => children.forEach((child) => child.kill('SIGKILL')));
 
-/** `taskctl serve` on a free port with `store`; `options` (flag -> value) replace the bench's defaults. */
-export async function startServer(store: string, options: Record<string, string> = {}): Promise<Server> {
+/**
+ * `taskctl serve` on a free port with `store`; `options` (flag -> value) replace the bench's defaults;
+ * `env` is added to the environment (the switches of a same-run comparison).
+ */
+export async function startServer(store: string, options: Record<string, string> = {}, env: Record<string, string> = {}): Promise<Server> {
   const flags = { '--port': '0', '--store': store, '--watch-timeout': '5m', '--max-watches': '1000000', '--max-connections': String(maxConnections()), ...options };
   const args = ['serve', ...Object.entries(flags).flat(), '--json', '--no-tui'];
-  return serverFrom(track(spawn(binary, args, { stdio: ['ignore', 'pipe', 'inherit'] })), 'server');
+  return serverFrom(track(spawn(binary, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } })), 'server');
 }
 
 /** The server `child` runs, once it has printed its {"url": ...} line on stdout (within `timeoutMs`). */

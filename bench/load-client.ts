@@ -18,6 +18,8 @@ export type Scenario =
       pollsPerSession?: number;
       /** Watches go through a link that delays every chunk this long each way; cancels go direct. */
       linkDelayMs?: number;
+      /** Cancels by the seed article's GET /cancel-task/:id (which any seed-protocol server has) instead of POST /v1. */
+      seedCancel?: boolean;
     }
   | { kind: 'throughput'; url: string; what: 'watch-cancelled' | 'cancel'; concurrency: number; durationMs: number; idPrefix: string }
   | { kind: 'fanout'; url: string; id: string; watchers: number }
@@ -144,7 +146,8 @@ async function latency(s: Extract<Scenario, { kind: 'latency' }>) {
     Array.from({ length: s.cancelConcurrency }, async () => {
       for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
         const sentAt = performance.now();
-        const [reply, at] = await Promise.all([send(`${s.url}/v1/tasks/${id}/cancel`, 'POST', '{}'), answerAt.get(id)!]);
+        const cancel = s.seedCancel ? send(`${s.url}/cancel-task/${id}`, 'GET') : send(`${s.url}/v1/tasks/${id}/cancel`, 'POST', '{}');
+        const [reply, at] = await Promise.all([cancel, answerAt.get(id)!]);
         if (reply.status !== 200) throw new Error(`cancel ${id}: HTTP ${reply.status}`);
         latencies.push(at - sentAt);
       }

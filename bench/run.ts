@@ -8,6 +8,9 @@ import { DatabaseSync } from 'node:sqlite';
 import { ask, binary, cpuTicks, maxConnections, quick, ratio, rssKb, scratch, sleep, sockets, startClient, startServer, track } from './harness.ts';
 import { churn, flood } from './bounded-state.ts';
 import { eventFanout, eventStreamMemory } from './events.ts';
+import { nonReadingStreams, resumingStreams } from './stream-pressure.ts';
+import { tailAgainstGo } from './tail-latency.ts';
+import { webhookStorm } from './webhook-storm.ts';
 import { parentCancel } from './parent-cancel.ts';
 import { postgresFigures } from './postgres.ts';
 import { callgrindAvailable, instructionsAgainstBare } from './instructions.ts';
@@ -184,6 +187,16 @@ if (!quick) {
   row('memory', '100000 ids, 10 batched watches (sqlite)', `${batched.serverRssIdleMb} -> ${batched.serverRssHeldMb} MB RSS; ${batched.bytesPerWatchedId} B per watched id`, '');
 }
 
+// Against Go: cancel-to-watcher p99 and memory per watch at 5,000 per-id watches, taskctl beside a Go
+// server of the seed protocol, and taskctl with each later addition off (the share of each in the tail).
+const tail = await tailAgainstGo(5_000, quick ? 1 : 3, log);
+results.tailAgainstGo = tail;
+for (const [label, m] of Object.entries(tail.medians)) {
+  const toGo = tail.toGo?.[label];
+  row('against Go', `5000 per-id watches, ${label}`, `p99 ${m.p99} ms (rounds ${m.p99s.join(', ')}); ${m.bytesPerWatch} B per watch`, toGo ? `x${toGo.p99} p99, x${toGo.bytesPerWatch} memory of Go` : '');
+}
+if (!tail.goBuilt) row('against Go', '5000 per-id watches', 'Go not measured: go is not installed', '');
+
 log(quick ? 'bounded state: flood, 10 watches x 10,000 fresh ids + 30 ls' : 'bounded state: flood, 50 watches x 10,000 fresh ids + 150 ls');
 const floodResult = quick ? await flood(10, 10_000, 30) : await flood(50, 10_000, 150);
 log(`bounded state: churn of ${quick ? '50,000' : '1,000,000'} ids`);
@@ -253,6 +266,18 @@ results.web = web;
 if ('skipped' in web) row('web page', '10000 tasks', `skipped: ${web.skipped}`, '');
 else row('web page', `${web.tasks} tasks, headless Chromium`, `${web.bytes} B; first rows ${web.firstRowsMs.median} ms, all listed ${web.allListedMs.median} ms (medians)`, `${web.rowsInDom} rows in the DOM`);
 
+log('event streams: 300 that never read during a flood, and 200 resuming at once');
+const nonReading = await nonReadingStreams();
+const resuming = await resumingStreams();
+results.streams = { nonReading, resuming };
+row('events', `${nonReading.streams} streams that never read, ${nonReading.events} large events`, `server grew ${nonReading.serverGrowthMbWith} MB; ${nonReading.serverGrowthMbWithout} MB without them (${nonReading.extraMb} MB more)`, '');
+row('events', `${resuming.streams} streams resuming ${resuming.events} events at once`, `/ping p99 ${resuming.pingDuringReplay.p99} ms (max ${resuming.pingDuringReplay.max}; idle p99 ${resuming.pingIdle.p99}); all caught up in ${resuming.replayMs} ms`, '');
+
+log('webhooks: a flood of events for an endpoint that is down');
+const storm = await webhookStorm();
+results.webhookStorm = storm;
+row('webhooks', `${storm.events} events, endpoint down`, `${storm.triesWhileFlooding} tries while they came, ${storm.triesAfter} in the ${storm.watchSeconds} s after at ${storm.cpuPercent}% CPU; ${storm.queued} queued; RSS ${storm.idleRssMb} -> ${storm.rssMb} MB`, '');
+
 log('worker side');
 const worker = await workerSide(1_000);
 results.worker = worker;
@@ -283,6 +308,11 @@ results.targets = {
   versionToNode: start.versionToNode,
   serveToFirstPingMs: start.serveToFirstPingMsMedian,
   batchedToPerIdP99: ratio(p99Of('batched'), p99Of('per-id')),
+  // Round three: taskctl against the Go seed server in the same run (null where Go is missing), and streams.
+  cancelP99ToGo: tail.toGo?.taskctl?.p99 ?? null,
+  watchBytesToGo: tail.toGo?.taskctl?.bytesPerWatch ?? null,
+  nonReadingStreamsExtraMb: nonReading.extraMb,
+  resumingStreamsPingP99Ms: resuming.pingDuringReplay.p99,
   // Over the 2 ms link, where a re-poll's trip shows: two polls per session against per-id, and one.
   batchedToPerIdP99OverLink: ratio(overLink[2]!.latencyMs.p99!, overLink[0]!.latencyMs.p99!),
   batchedOnePollToPerIdP99OverLink: ratio(overLink[1]!.latencyMs.p99!, overLink[0]!.latencyMs.p99!),

@@ -231,13 +231,13 @@ export class TaskEventHub {
 
   /**
    * Follows the events after seq `after` (from now when undefined), for a subscriber that keeps a cursor
-   * (an event stream client, a webhook sender): first those the log still holds, a page at a time with
-   * `pace()` awaited between pages (default: the next turn), then the live ones, each once and in order.
+   * (an event stream client, a webhook sender): first those the log still holds, a page (of `pageEvents`)
+   * at a time with `pace()` awaited between pages (default: the next turn), then the live ones, each once and in order.
    * When the log no longer holds what follows `after` (or `after` is from another sequence) the observer
    * is reset instead, and follows from now. Stop it with the returned `stop`; `done` resolves once it is
    * live, and rejects when the log cannot be read while catching up (before `started`, if at the start).
    */
-  follow(after: number | undefined, observer: CursorObserver, pace: () => Promise<void> = nextTurn): { stop: () => void; done: Promise<void> } {
+  follow(after: number | undefined, observer: CursorObserver, pace: () => Promise<void> = nextTurn, pageEvents: number = PAGE): { stop: () => void; done: Promise<void> } {
     let cursor = 0;
     let live = false;
     let stopped = false;
@@ -277,7 +277,7 @@ export class TaskEventHub {
       for (;;) {
         // Caught up with what was delivered live: from here the live events follow on, none missed.
         if (cursor >= this.#delivered) return void (live = true);
-        const page = await this.#log.readEvents(cursor, PAGE);
+        const page = await this.#log.readEvents(cursor, pageEvents);
         if (stopped) return;
         const first = page.events[0];
         if (first === undefined ? page.last > cursor : first.seq !== cursor + 1) {

@@ -12,7 +12,7 @@ import { HttpError } from '../protocol/errors.ts';
 import { DEFAULT_MAX_WATCHED_IDS } from '../protocol/limits.ts';
 import { EVENTS_HEARTBEAT_MS } from '../protocol/events.ts';
 import { ANONYMOUS, type Authenticate, bearerAuth, type Caller, checkRight, openAccess, type TokenEntry, TokenTable } from './auth.ts';
-import { EventStreams } from './event-streams.ts';
+import { EventStreams, type UnwrittenBytesCaps } from './event-streams.ts';
 import { PARK_FROM, ParkedConnections } from './park-connection.ts';
 import { sendJson } from './http-io.ts';
 import type { ServerMetrics } from './metrics.ts';
@@ -38,6 +38,8 @@ export interface ServerOptions {
   readonly sessionIdleMs?: number;
   /** Each watch or event stream held beyond this many parks its connection (see park-connection.ts); 256 unless told otherwise. */
   readonly parkFrom?: number;
+  /** What event streams may hold unwritten for clients that do not read: 256 KB each, 64 MB together, unless told otherwise. */
+  readonly eventStreamUnwrittenBytes?: Partial<UnwrittenBytesCaps>;
   readonly maxBodyBytes: number;
   /** When set, every route but /ping and /healthz needs `Authorization: Bearer <token>`. */
   readonly token?: string | undefined;
@@ -164,6 +166,7 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
     registry: metrics.registry,
     heartbeatMs: eventsHeartbeatMs ?? EVENTS_HEARTBEAT_MS,
     parkHeld,
+    ...(options.eventStreamUnwrittenBytes ? { unwrittenBytes: options.eventStreamUnwrittenBytes } : {}),
     ...(heldChanged ? { onOpenChanged: heldChanged } : {}),
   });
   const context: AppContext = {

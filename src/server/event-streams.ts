@@ -27,13 +27,29 @@ export interface EventStreamsOptions {
   readonly onOpenChanged?: (open: number) => void;
   /** Called with each stream held, to park its connection when many are held. */
   readonly parkHeld?: (res: ServerResponse) => void;
+  /** What streams may hold unwritten, one and all together (see UnwrittenBytesCaps). */
+  readonly unwrittenBytes?: Partial<UnwrittenBytesCaps>;
 }
 
-// A client this far behind in reading is cut: it resumes from its last event when it comes back, so
-// nothing is lost, and a stalled reader cannot make the server hold its events in memory.
-const MAX_BUFFERED_BYTES = 1024 * 1024;
-// While catching up, the next page waits until the client has taken most of the last one.
+/**
+ * What event streams may hold in memory for clients that do not read. A stream past `perStream` is cut
+ * ("slow"); when all together pass `total`, those furthest behind are cut ("budget") until they are under
+ * it. A cut client resumes from its last event when it comes back (EventSource does), so nothing is lost,
+ * and stalled readers cannot make the server hold the event flood in memory, one by one or together.
+ */
+export interface UnwrittenBytesCaps {
+  readonly perStream: number;
+  readonly total: number;
+}
+
+export const DEFAULT_UNWRITTEN_BYTES: UnwrittenBytesCaps = { perStream: 256 * 1024, total: 64 * 1024 * 1024 };
+// Streams this far behind are counted against the total; those nearer are not worth the bookkeeping.
+const BEHIND_BYTES = 16 * 1024;
+// While catching up, the next slice waits until the client has taken most of the last one.
 const CATCH_UP_BUFFER_BYTES = 64 * 1024;
+// Events sent per turn while catching up: a slice of large events (a 1,000-character reason) is about
+// 150 KB, a millisecond or so of work, so a bystander's request waits little for one.
+const REPLAY_SLICE_EVENTS = 100;
 
 // A frame is the same for every stream that sends it: made once per event, kept while the event lives.
 const frames = new WeakMap<TaskEvent, { text: string; state: string }>();
@@ -59,14 +75,19 @@ export class EventStreams {
   readonly #heartbeat: NodeJS.Timeout;
   readonly #gauge: Gauge;
   readonly #cut: Counter<'reason'>;
+  readonly #caps: UnwrittenBytesCaps;
+  // Streams at least BEHIND_BYTES behind at their last write: the only ones the total can be over with.
+  readonly #behind = new Set<EventStream>();
+  #checkingTotal = false;
   #closing = false;
 
   constructor(options: EventStreamsOptions) {
     this.#options = options;
+    this.#caps = { ...DEFAULT_UNWRITTEN_BYTES, ...options.unwrittenBytes };
     this.#gauge = new Gauge({ name: 'taskctl_open_event_streams', help: 'Event streams (GET /v1/events) open now; they count towards --max-watches.', registers: [options.registry] });
     this.#cut = new Counter({
       name: 'taskctl_event_streams_cut_total',
-      help: 'Event streams the server ended, by reason: slow (the client read too slowly; it resumes where it was), shutdown.',
+      help: 'Event streams the server ended, by reason: slow (the client left 256 KB unread; it resumes where it was), budget (all streams together held too much unread; the furthest behind were cut), shutdown.',
       labelNames: ['reason'] as const,
       registers: [options.registry],
     });
@@ -90,16 +111,48 @@ export class EventStreams {
     if (!this.#options.roomForOne()) {
       throw new HttpError('too_many_watches', `this server holds ${this.#options.maxOpen} watches and event streams already; retry shortly`, { 'retry-after': '1' });
     }
-    const stream = new EventStream(res, filter, (reason) => {
-      this.#streams.delete(stream);
-      this.#counted();
-      if (reason) this.#cut.inc({ reason });
+    const stream = new EventStream(res, filter, {
+      maxUnwrittenBytes: this.#caps.perStream,
+      onBehind: (behind) => this.#noteBehind(behind),
+      onEnd: (reason) => {
+        this.#streams.delete(stream);
+        this.#behind.delete(stream);
+        this.#counted();
+        if (reason) this.#cut.inc({ reason });
+      },
     });
     // Counted from here, so streams arriving together cannot all pass the cap.
     this.#streams.add(stream);
     this.#counted();
     this.#options.parkHeld?.(res);
     await stream.follow(this.#options.hub, since);
+  }
+
+  /** `stream` is behind: once this turn's writes are done, the total is checked against the budget. */
+  #noteBehind(stream: EventStream): void {
+    this.#behind.add(stream);
+    if (this.#checkingTotal) return;
+    this.#checkingTotal = true;
+    process.nextTick(() => {
+      this.#checkingTotal = false;
+      this.#keepTotalUnderBudget();
+    });
+  }
+
+  #keepTotalUnderBudget(): void {
+    let total = 0;
+    for (const stream of this.#behind) {
+      if (stream.unwrittenBytes < BEHIND_BYTES) this.#behind.delete(stream);
+      else total += stream.unwrittenBytes;
+    }
+    if (total <= this.#caps.total) return;
+    // The furthest behind first: they are the likeliest stalled, and each cut frees the most.
+    const furthestFirst = [...this.#behind].sort((a, b) => b.unwrittenBytes - a.unwrittenBytes);
+    for (const stream of furthestFirst) {
+      if (total <= this.#caps.total) break;
+      total -= stream.unwrittenBytes;
+      stream.end('budget');
+    }
   }
 
   #counted(): void {
@@ -115,11 +168,21 @@ export class EventStreams {
   }
 }
 
+type CutReason = 'slow' | 'budget' | 'shutdown';
+
+interface EventStreamHooks {
+  /** Past this many bytes unwritten, the stream is cut ("slow"). */
+  readonly maxUnwrittenBytes: number;
+  /** The stream has BEHIND_BYTES or more unwritten. */
+  readonly onBehind: (stream: EventStream) => void;
+  readonly onEnd: (reason?: CutReason) => void;
+}
+
 /** One client's stream: what the hub's follow() hands it, filtered and written as SSE frames. */
 class EventStream implements CursorObserver {
   readonly #res: ServerResponse;
   readonly #filter: StreamFilter;
-  readonly #onEnd: (reason?: 'slow' | 'shutdown') => void;
+  readonly #hooks: EventStreamHooks;
   #stop: () => void = () => {};
   /** Every event up to this seq has been considered (sent, or left out by the filter). */
   #cursor = 0;
@@ -128,16 +191,25 @@ class EventStream implements CursorObserver {
   #ended = false;
   #corked = false;
 
-  constructor(res: ServerResponse, filter: StreamFilter, onEnd: (reason?: 'slow' | 'shutdown') => void) {
+  constructor(res: ServerResponse, filter: StreamFilter, hooks: EventStreamHooks) {
     this.#res = res;
     this.#filter = filter;
-    this.#onEnd = onEnd;
+    this.#hooks = hooks;
+  }
+
+  /** Bytes written to the stream that its client has not taken yet (still in this process). */
+  get unwrittenBytes(): number {
+    return this.#res.writableLength;
   }
 
   /** Follows the hub from `since`; the answer begins once the hub knows where that is. */
   async follow(hub: TaskEventHub, since: number | undefined): Promise<void> {
     this.#res.once('close', () => this.end());
-    const following = hub.follow(since, this, () => this.#pace());
+    // A resume's first slice waits for its turn too: a crowd of clients coming back at once (a proxy
+    // restarted) would otherwise all be sent their first slice in one turn.
+    if (since !== undefined) await nextTurn();
+    if (this.#ended) return;
+    const following = hub.follow(since, this, () => this.#pace(), REPLAY_SLICE_EVENTS);
     this.#stop = following.stop;
     try {
       await following.done;
@@ -189,15 +261,16 @@ class EventStream implements CursorObserver {
     this.#write(`: keepalive\n${id}\n`);
   }
 
-  end(reason?: 'slow' | 'shutdown'): void {
+  end(reason?: CutReason): void {
     if (this.#ended) return;
     this.#ended = true;
     this.#stop();
-    this.#onEnd(reason);
+    this.#hooks.onEnd(reason);
     const res = this.#res;
     // Before the answer began, the caller still answers (a 503, say).
     if (!res.headersSent) return;
-    if (reason === 'slow') res.destroy();
+    // A stream cut for what it holds gives it back at once: ending would queue behind it.
+    if (reason === 'slow' || reason === 'budget') res.destroy();
     // Then the connection closes (see #begin).
     else if (!res.destroyed) res.end(reason === 'shutdown' ? ': the server is stopping\n\n' : undefined);
   }
@@ -218,9 +291,21 @@ class EventStream implements CursorObserver {
     return true;
   }
 
-  /** Between pages of catching up: the next page waits until the client has taken most of the last one. */
+  /**
+   * Between slices of catching up: the next waits until the client has taken most of the last one, then
+   * for its turn (nextTurn lets one slice of one stream go per turn of the event loop, so many streams
+   * catching up at once take turns with every other request).
+   */
   async #pace(): Promise<void> {
-    if (!this.#ended && this.#res.writableLength > CATCH_UP_BUFFER_BYTES) await new Promise((resolve) => this.#res.once('drain', resolve).once('close', resolve));
+    if (!this.#ended && this.#res.writableLength > CATCH_UP_BUFFER_BYTES) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.#res.off('drain', done).off('close', done);
+          resolve();
+        };
+        this.#res.on('drain', done).on('close', done);
+      });
+    }
     await nextTurn();
   }
 
@@ -228,14 +313,20 @@ class EventStream implements CursorObserver {
     if (this.#ended || this.#res.destroyed) return;
     // Frames written in one turn (a batch of events, a page when catching up) leave in one packet.
     if (!this.#corked) {
+      // What earlier turns wrote and the client has still not taken: past the cap, it is not reading.
+      // (Measured here, not after each write, so that one large batch is no reason to cut a reader.)
+      if (this.#res.writableLength > this.#hooks.maxUnwrittenBytes) return this.end('slow');
       this.#corked = true;
       this.#res.cork();
-      process.nextTick(() => {
-        this.#corked = false;
-        this.#res.uncork();
-      });
+      process.nextTick(() => this.#flush());
     }
     this.#res.write(text);
-    if (this.#res.writableLength > MAX_BUFFERED_BYTES) this.end('slow');
+  }
+
+  /** Sends what this turn wrote; what the connection could not take counts towards the total budget. */
+  #flush(): void {
+    this.#corked = false;
+    this.#res.uncork();
+    if (!this.#ended && this.#res.writableLength >= BEHIND_BYTES) this.#hooks.onBehind(this);
   }
 }

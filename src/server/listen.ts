@@ -165,7 +165,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
           ...(config.clock ? { clock: config.clock } : {}),
           ...(config.observer?.webhooks ? { observer: config.observer.webhooks } : {}),
           onError: config.onBackgroundError,
-          onOutcome: (outcome) => metrics.webhookDeliveries[outcome].inc(),
+          onOutcome: (outcome) => (outcome === 'timed_out' ? metrics.webhookTimeouts : metrics.webhookDeliveries[outcome]).inc(),
         });
   if (webhooks) events.subscribe(webhooks);
   const options = { ...config, requireClientCertificate: config.tls?.clientCa !== undefined };

@@ -57,6 +57,11 @@ export class ServerMetrics {
     failed: this.webhookDeliveryAttempts.labels({ outcome: 'failed' }),
     dropped: this.webhookDeliveryAttempts.labels({ outcome: 'dropped' }),
   } as const;
+  readonly webhookTimeouts = new Counter({
+    name: 'taskctl_webhook_timeouts_total',
+    help: 'Webhook tries cut at their deadline (10s from connecting to the last byte of the answer); each is also counted as failed or dropped.',
+    registers: [this.registry],
+  });
 
   readonly droppedConnections = new Counter({
     name: 'taskctl_connections_dropped_total',
@@ -86,6 +91,7 @@ export class ServerMetrics {
     if (queued) {
       // Each outcome shows from the start, at 0, so that a rate or an alert on it has a series to read.
       for (const outcome of Object.values(this.webhookDeliveries)) outcome.inc(0);
+      this.webhookTimeouts.inc(0);
       new Gauge({
         name: 'taskctl_webhook_queue',
         help: 'Webhook deliveries queued: not yet made, retrying, or waiting for their next try.',

@@ -1,4 +1,4 @@
-// Webhooks end to end: a real receiver checks each signature as the README tells users to; it goes down
+// Webhooks end to end: a real receiver checks each signature as docs/webhooks.md tells users to; it goes down
 // and comes back; servers restart with events queued; two servers share one Redis.
 import { spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
@@ -31,7 +31,7 @@ interface Received {
 
 /**
  * A webhook receiver on a fixed port that can go down and come back. It checks signatures the way the
- * README shows (HMAC-SHA256 of "<id>.<timestamp>.<body>"), written out here rather than imported, so a
+ * docs/webhooks.md shows (HMAC-SHA256 of "<id>.<timestamp>.<body>"), written out here rather than imported, so a
  * change of the scheme fails the test.
  */
 class Receiver {
@@ -41,8 +41,13 @@ class Receiver {
   location: string | undefined;
   /** Takes requests and never answers them. */
   hang = false;
+  /** Answers 200 with its headers, then a byte every 100 ms, never ending. */
+  drip = false;
   /** Requests taken, answered or not. */
   requests = 0;
+  /** Requests open now, and the most open at once. */
+  open = 0;
+  mostOpen = 0;
   #server: Server | undefined;
 
   private constructor(readonly port: number) {}
@@ -64,7 +69,16 @@ class Receiver {
   async up(): Promise<void> {
     this.#server = createServer(async (req: IncomingMessage, res) => {
       this.requests++;
+      this.open++;
+      this.mostOpen = Math.max(this.mostOpen, this.open);
+      res.on('close', () => this.open--);
       if (this.hang) return;
+      if (this.drip) {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        const dripping = setInterval(() => res.write('.'), 100);
+        res.on('close', () => clearInterval(dripping));
+        return;
+      }
       const chunks: Buffer[] = [];
       for await (const chunk of req) chunks.push(chunk as Buffer);
       const body = Buffer.concat(chunks).toString('utf8');
@@ -109,7 +123,7 @@ async function metric(server: { url: string }, name: string): Promise<number> {
   return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
-test('an ended task is POSTed, signed as the README says, with its id, type and status; other changes are not', async () => {
+test('an ended task is POSTed, signed as docs/webhooks.md says, with its id, type and status; other changes are not', async () => {
   const receiver = await Receiver.start();
   const server = await startTestServer({ webhooks: webhooksTo([receiver]) });
   try {
@@ -236,16 +250,62 @@ test('an event queued in a sqlite store survives close and open, with its attemp
   }
 });
 
-/** The code blocks of the README's webhooks section in `language`, so that what users copy is what is tested. */
+test('a receiver that trickles its answer holds back neither a healthy one nor more than its own tries, and is cut at the deadline', async () => {
+  const dripping = await Receiver.start();
+  dripping.drip = true;
+  const healthy = await Receiver.start();
+  const failures: string[] = [];
+  const server = await startTestServer({
+    webhooks: webhooksTo([dripping, healthy], { deadlineMs: 3_000, concurrency: 2, backoff: { baseMs: 1_000, capMs: 2_000 } }),
+    observer: { webhooks: { failed: (endpoint, error) => failures.push(`${endpoint} ${error}`) } },
+  });
+  try {
+    const ids = ['t1', 't2', 't3', 't4', 't5', 't6'];
+    for (const id of ids) await report(server, id, 'succeeded');
+    // Before, a round of deliveries waited for all of its tries: the healthy receiver got the first event
+    // and then nothing while the other dripped.
+    await eventually(() => healthy.received.length === ids.length, 'the healthy receiver to get every event while the other drips');
+    assert.equal(healthy.received.map((r) => r.event.task.id).sort(), ids);
+    await eventually(async () => (await metric(server, 'taskctl_webhook_timeouts_total')) >= 1, 'a dripping try to be cut at its deadline');
+    assert.ok(failures.some((f) => /^http:\/\/127\.0\.0\.1:\d+\/hooks\/taskctl no complete answer within 3s \(timed out\)$/.test(f)), failures.join('\n'));
+    assert.ok((await metric(server, 'taskctl_webhook_deliveries_total{outcome="failed"}')) >= 1, 'a timed-out try is a failed try');
+    assert.is(dripping.mostOpen, 2, 'no more tries at once than its concurrency');
+  } finally {
+    await server.close();
+    await Promise.all([dripping.down(), healthy.down()]);
+  }
+});
+
+test('a flood of events for a failing receiver costs a try per rest, not one per event, and all go once it recovers', async () => {
+  const receiver = await Receiver.start();
+  receiver.status = 500;
+  const server = await startTestServer({ webhooks: webhooksTo([receiver], { triesPerSecond: 200 }) });
+  try {
+    const ids = Array.from({ length: 100 }, (_, i) => `flood-${i}`);
+    for (const id of ids) await report(server, id, 'failed');
+    await eventually(async () => (await metric(server, 'taskctl_webhook_deliveries_total{outcome="failed"}')) >= 12, 'some tries to fail');
+    // Each event tried on its own (as before) is at least a hundred tries by now.
+    assert.ok(receiver.requests < 50, `${receiver.requests} tries for ${ids.length} events`);
+    assert.is(await metric(server, 'taskctl_webhook_queue'), ids.length, 'every event still queued');
+    receiver.status = 200;
+    await eventually(() => new Set(receiver.received.map((r) => r.event.task.id)).size === ids.length, 'every event once the receiver recovers', 15_000);
+    await eventually(async () => (await metric(server, 'taskctl_webhook_queue')) === 0, 'the queue to empty');
+  } finally {
+    await server.close();
+    await receiver.down();
+  }
+});
+
+/** The code blocks of docs/webhooks.md in `language`, so that what users copy is what is tested. */
 function readmeBlock(language: string, containing: string): string {
-  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const readme = readFileSync(new URL('../../docs/webhooks.md', import.meta.url), 'utf8');
   const blocks = [...readme.matchAll(new RegExp(`\`\`\`${language}\n([\\s\\S]*?)\`\`\``, 'g'))].map((m) => m[1]!);
   const block = blocks.find((b) => b.includes(containing));
-  if (!block) throw new Error(`README: no ${language} block with ${containing}`);
+  if (!block) throw new Error(`docs/webhooks.md: no ${language} block with ${containing}`);
   return block;
 }
 
-test("the README's Node and Python checks accept a real delivery and refuse a changed body, secret or stale timestamp", async () => {
+test("docs/webhooks.md's Node and Python checks accept a real delivery and refuse a changed body, secret or stale timestamp", async () => {
   const receiver = await Receiver.start();
   const server = await startTestServer({ webhooks: webhooksTo([receiver]) });
   const dir = tempDir();

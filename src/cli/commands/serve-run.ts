@@ -215,6 +215,8 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown,
       onBackgroundError,
       onHeldChanged: youngGenerationByHeld(env),
       webAssets: options.ui ? bundledWebAssets() : undefined,
+      // For the bench's same-run comparison of what parking costs (TASKCTL_NO_PARKING=1): never parks.
+      ...(env.TASKCTL_NO_PARKING === '1' ? { parkFrom: Number.POSITIVE_INFINITY } : {}),
     });
   } catch (error) {
     await store.close();

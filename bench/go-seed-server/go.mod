@@ -1,0 +1,3 @@
+module taskctl.bench/go-seed-server
+
+go 1.19
