@@ -117,8 +117,11 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
   readonly parkedConnections: () => number;
   /** Closes the parked connections still open (node:http's closeAllConnections does not see them). */
   readonly destroyParked: () => void;
-  /** Puts new tokens in force (a reload); ends the watches of tokens that may no longer watch. Returns how many. */
-  readonly replaceTokens: (entries: readonly TokenEntry[]) => number;
+  /**
+   * Puts new tokens in force (a reload); ends the watches of tokens that may no longer watch and the event
+   * streams of those that may no longer list. Returns how many of each.
+   */
+  readonly replaceTokens: (entries: readonly TokenEntry[]) => { watches: number; streams: number };
 } {
   const tokens = options.tokens ? new TokenTable(options.tokens, options.token) : undefined;
   const authenticate: Authenticate = tokens ? tokens.authenticate : options.token ? bearerAuth(options.token) : openAccess;
@@ -254,7 +257,10 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
     replaceTokens: (entries: readonly TokenEntry[]) => {
       if (!tokens) throw new Error('this server was started without a tokens file');
       tokens.replace(entries);
-      return watches.endWhere((tokenId) => tokens.allows(tokenId, 'watch'));
+      return {
+        watches: watches.endWhere((tokenId) => tokens.allows(tokenId, 'watch')),
+        streams: streams.endWhere((tokenId) => tokens.allows(tokenId, 'list')),
+      };
     },
   });
 }

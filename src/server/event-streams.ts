@@ -66,7 +66,7 @@ export class EventStreams {
     this.#gauge = new Gauge({ name: 'taskctl_open_event_streams', help: 'Event streams (GET /v1/events) open now; they count towards --max-watches.', registers: [options.registry] });
     this.#cut = new Counter({
       name: 'taskctl_event_streams_cut_total',
-      help: 'Event streams the server ended, by reason: slow (the client read too slowly; it resumes where it was), shutdown.',
+      help: 'Event streams the server ended, by reason: slow (the client read too slowly; it resumes where it was), shutdown, revoked (a reload took its token away).',
       labelNames: ['reason'] as const,
       registers: [options.registry],
     });
@@ -85,12 +85,12 @@ export class EventStreams {
    * wants. Throws (before anything is written) when the caps are reached, the server is stopping, or the
    * store cannot say where its window stands.
    */
-  async serve(res: ServerResponse, filter: StreamFilter, since: number | undefined): Promise<void> {
+  async serve(res: ServerResponse, filter: StreamFilter, since: number | undefined, tokenId?: string): Promise<void> {
     if (this.#closing) throw new HttpError('shutting_down', 'the server is stopping; retry shortly', { 'retry-after': '1' });
     if (!this.#options.roomForOne()) {
       throw new HttpError('too_many_watches', `this server holds ${this.#options.maxOpen} watches and event streams already; retry shortly`, { 'retry-after': '1' });
     }
-    const stream = new EventStream(res, filter, (reason) => {
+    const stream = new EventStream(res, filter, tokenId, (reason) => {
       this.#streams.delete(stream);
       this.#counted();
       if (reason) this.#cut.inc({ reason });
@@ -107,6 +107,20 @@ export class EventStreams {
     this.#options.onOpenChanged?.(this.#streams.size);
   }
 
+  /**
+   * Ends the streams of file tokens `keep` says no (a reload took them away, or their right to list);
+   * returns how many. Their clients come back and are refused.
+   */
+  endWhere(keep: (tokenId: string) => boolean): number {
+    let ended = 0;
+    for (const stream of [...this.#streams]) {
+      if (stream.tokenId === undefined || keep(stream.tokenId)) continue;
+      stream.end('revoked');
+      ended++;
+    }
+    return ended;
+  }
+
   /** Ends every stream (the server stops); new ones are refused from now on. */
   close(): void {
     this.#closing = true;
@@ -116,10 +130,14 @@ export class EventStreams {
 }
 
 /** One client's stream: what the hub's follow() hands it, filtered and written as SSE frames. */
+type EndReason = 'slow' | 'shutdown' | 'revoked';
+
 class EventStream implements CursorObserver {
   readonly #res: ServerResponse;
   readonly #filter: StreamFilter;
-  readonly #onEnd: (reason?: 'slow' | 'shutdown') => void;
+  /** The file token that opened it, which a reload may take away. */
+  readonly tokenId: string | undefined;
+  readonly #onEnd: (reason?: EndReason) => void;
   #stop: () => void = () => {};
   /** Every event up to this seq has been considered (sent, or left out by the filter). */
   #cursor = 0;
@@ -128,9 +146,10 @@ class EventStream implements CursorObserver {
   #ended = false;
   #corked = false;
 
-  constructor(res: ServerResponse, filter: StreamFilter, onEnd: (reason?: 'slow' | 'shutdown') => void) {
+  constructor(res: ServerResponse, filter: StreamFilter, tokenId: string | undefined, onEnd: (reason?: EndReason) => void) {
     this.#res = res;
     this.#filter = filter;
+    this.tokenId = tokenId;
     this.#onEnd = onEnd;
   }
 
@@ -189,7 +208,7 @@ class EventStream implements CursorObserver {
     this.#write(`: keepalive\n${id}\n`);
   }
 
-  end(reason?: 'slow' | 'shutdown'): void {
+  end(reason?: EndReason): void {
     if (this.#ended) return;
     this.#ended = true;
     this.#stop();
@@ -199,7 +218,7 @@ class EventStream implements CursorObserver {
     if (!res.headersSent) return;
     if (reason === 'slow') res.destroy();
     // Then the connection closes (see #begin).
-    else if (!res.destroyed) res.end(reason === 'shutdown' ? ': the server is stopping\n\n' : undefined);
+    else if (!res.destroyed) res.end(reason === 'shutdown' ? ': the server is stopping\n\n' : reason === 'revoked' ? ': the token was revoked\n\n' : undefined);
   }
 
   /** Writes the answer's head once; true the first time. */

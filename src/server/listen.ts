@@ -79,8 +79,11 @@ export interface RunningServer {
    * watches they hold, keep theirs. Throws, changing nothing, when they do not make a usable pair.
    */
   reloadTls(tls: TlsConfig): void;
-  /** Puts new tokens in force; a token that may no longer watch has its open watches answered. Returns how many. */
-  replaceTokens(entries: readonly TokenEntry[]): number;
+  /**
+   * Puts new tokens in force; a token that may no longer watch has its open watches answered, one that may
+   * no longer list has its event streams ended. Returns how many of each.
+   */
+  replaceTokens(entries: readonly TokenEntry[]): { watches: number; streams: number };
   /** Stops accepting, answers open watches "not cancelled", lets answers drain, then closes the store. */
   close(): Promise<void>;
 }

@@ -238,8 +238,8 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown,
     if (options.tokens !== undefined) {
       try {
         const entries = loadTokens(options.tokens);
-        const watchesEnded = running.replaceTokens(entries);
-        if (!dashboard) log.info('reloaded tokens', { tokens: entries.length, watchesEnded });
+        const ended = running.replaceTokens(entries);
+        if (!dashboard) log.info('reloaded tokens', { tokens: entries.length, watchesEnded: ended.watches, streamsEnded: ended.streams });
       } catch (error) {
         reloadFailed('the tokens file', error);
       }
