@@ -178,6 +178,19 @@ test('a tokens file: comments and blank lines skipped, hashes lower-cased, a nam
   }
 });
 
+test('a tokens file that lists no token (empty, or only comments and blank lines) is refused whole', () => {
+  for (const text of ['', '\n\n', '# every token removed\n   \n']) {
+    try {
+      parseTokensFile(text);
+      assert.unreachable(JSON.stringify(text));
+    } catch (error) {
+      assert.instance(error, TokensFileError);
+      assert.is((error as TokensFileError).line, undefined);
+      assert.match((error as Error).message, /^lists no token/);
+    }
+  }
+});
+
 test("the README's sample tokens file is one the server accepts", () => {
   const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
   const sample = /```\n(# \/etc\/taskctl\/tokens[\s\S]*?)```/.exec(readme)?.[1];

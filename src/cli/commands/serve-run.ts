@@ -229,6 +229,7 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown,
   };
   // Each file is reloaded on its own: a bad tokens file does not hold back a renewed certificate, nor the reverse.
   const running = server;
+  let tlsInForce: TlsConfig | undefined = tls && { cert: tls.cert, key: tls.key, ...(tls.clientCa !== undefined ? { clientCa: tls.clientCa } : {}) };
   const reloadFailed = (what: string, error: unknown) => {
     const message = `reloading ${what} failed, the old one stays in force: ${(error as Error)?.message ?? String(error)}`;
     if (dashboard) dashboard.failed(new Error(message));
@@ -244,13 +245,33 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown,
         reloadFailed('the tokens file', error);
       }
     }
-    if (tls) {
+    if (tlsInForce) {
+      // The certificate and the client CA are each read on their own too: a bad CA file must not hold back
+      // a renewed certificate (which may be days from expiring), nor the reverse.
+      let pair: KeyPair | undefined;
+      let clientCa: string | undefined;
       try {
-        const next = loadTls(options)!;
-        running.reloadTls(next);
-        if (!dashboard) log.info('reloaded certificate', { certificate: describeCertificate(next.leaf) });
+        pair = readKeyPair('--tls-cert', options.tlsCert!, '--tls-key', options.tlsKey!);
       } catch (error) {
         reloadFailed('the certificate', error);
+      }
+      if (options.clientCa !== undefined) {
+        try {
+          clientCa = readCertificates('--client-ca', options.clientCa);
+        } catch (error) {
+          reloadFailed('the client CA', error);
+        }
+      }
+      if (pair !== undefined || clientCa !== undefined) {
+        const next: TlsConfig = { ...tlsInForce, ...(pair ? { cert: pair.cert, key: pair.key } : {}), ...(clientCa !== undefined ? { clientCa } : {}) };
+        try {
+          running.reloadTls(next);
+          tlsInForce = next;
+          if (!dashboard && pair) log.info('reloaded certificate', { certificate: describeCertificate(pair.leaf) });
+          if (!dashboard && clientCa !== undefined) log.info('reloaded client CA', { clientCa: options.clientCa });
+        } catch (error) {
+          reloadFailed('the certificate', error);
+        }
       }
     }
     if (options.tokens === undefined && !tls && !dashboard) log.info('SIGHUP: nothing to reload (no --tokens, no --tls-cert)');
