@@ -23,7 +23,24 @@ export interface TlsConfig {
   readonly key: string;
   /** When set, every client must present a certificate signed by this CA (mutual TLS). */
   readonly clientCa?: string | undefined;
+  /** The oldest TLS version accepted: 1.2 (the default) or 1.3 only. */
+  readonly minVersion?: '1.2' | '1.3' | undefined;
 }
+
+// What a TLS server offers: TLS 1.3's suites (every one of them has forward secrecy and AEAD), and for
+// TLS 1.2 only ECDHE key exchange with AEAD ciphers, the common "intermediate" server profile. Node's own
+// defaults also accept static-RSA key exchange (no forward secrecy) and CBC with SHA-1.
+export const TLS_CIPHERS = [
+  'TLS_AES_128_GCM_SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
 
 export interface ServerConfig extends ServerOptions {
   readonly host: string;
@@ -269,7 +286,13 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
 }
 
 function secureContextOptions(tls: TlsConfig) {
-  return { cert: tls.cert, key: tls.key, ...(tls.clientCa !== undefined ? { ca: tls.clientCa } : {}) };
+  return {
+    cert: tls.cert,
+    key: tls.key,
+    ciphers: TLS_CIPHERS,
+    minVersion: tls.minVersion === '1.3' ? ('TLSv1.3' as const) : ('TLSv1.2' as const),
+    ...(tls.clientCa !== undefined ? { ca: tls.clientCa } : {}),
+  };
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

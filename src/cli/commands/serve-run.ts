@@ -60,6 +60,7 @@ const optionsSchema = z.object({
   tlsCert: z.string().min(1).optional(),
   tlsKey: z.string().min(1).optional(),
   clientCa: z.string().min(1).optional(),
+  tlsMinVersion: z.enum(['1.2', '1.3']),
   tokens: z.string().min(1).optional(),
   webhook: z.array(webhookUrlSchema).optional(),
   webhookSecret: tokenSchema.optional(),
@@ -89,7 +90,7 @@ function loadTokens(path: string): TokenEntry[] {
 function loadTls(options: ServeOptions): (TlsConfig & { leaf: KeyPair['leaf'] }) | undefined {
   if (options.tlsCert === undefined || options.tlsKey === undefined) return undefined;
   const pair = readKeyPair('--tls-cert', options.tlsCert, '--tls-key', options.tlsKey);
-  return { ...pair, ...(options.clientCa !== undefined ? { clientCa: readCertificates('--client-ca', options.clientCa) } : {}) };
+  return { ...pair, minVersion: options.tlsMinVersion, ...(options.clientCa !== undefined ? { clientCa: readCertificates('--client-ca', options.clientCa) } : {}) };
 }
 
 /** Where and what to send, when --webhook is given; a receiver cannot trust an unsigned event, so a secret is required. */
@@ -229,7 +230,7 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown,
   };
   // Each file is reloaded on its own: a bad tokens file does not hold back a renewed certificate, nor the reverse.
   const running = server;
-  let tlsInForce: TlsConfig | undefined = tls && { cert: tls.cert, key: tls.key, ...(tls.clientCa !== undefined ? { clientCa: tls.clientCa } : {}) };
+  let tlsInForce: TlsConfig | undefined = tls && { cert: tls.cert, key: tls.key, minVersion: tls.minVersion, ...(tls.clientCa !== undefined ? { clientCa: tls.clientCa } : {}) };
   const reloadFailed = (what: string, error: unknown) => {
     const message = `reloading ${what} failed, the old one stays in force: ${(error as Error)?.message ?? String(error)}`;
     if (dashboard) dashboard.failed(new Error(message));

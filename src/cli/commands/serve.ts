@@ -29,6 +29,7 @@ export type ServeArgs = {
   tlsCert?: string;
   tlsKey?: string;
   clientCa?: string;
+  tlsMinVersion: string;
   tokens?: string;
   eventWindow: number;
   eventWindowAge: string;
@@ -57,6 +58,7 @@ export const serveCommand: CommandDefinition<ServeArgs> = {
       .option('tokens', { type: 'string', describe: 'File of role-scoped tokens, one "NAME ROLE sha256:HEX" a line; SIGHUP reloads it (env TASKCTL_TOKENS_FILE)' })
       .option('tls-cert', { type: 'string', describe: 'Serve HTTPS with this PEM certificate (a chain after it is sent too); SIGHUP reloads it' })
       .option('tls-key', { type: 'string', describe: 'PEM private key of --tls-cert' })
+      .option('tls-min-version', { type: 'string', choices: ['1.2', '1.3'], default: '1.2', describe: 'Oldest TLS version accepted; TLS 1.2 is offered with ECDHE and AEAD ciphers only' })
       .option('client-ca', { type: 'string', describe: 'Require client certificates signed by this PEM CA (mutual TLS; needs --tls-cert)' })
       .option('webhook', { type: 'string', array: true, describe: 'POST an event to this URL when a task ends or is lost (repeatable); needs --webhook-secret' })
       .option('webhook-secret', { type: 'string', describe: 'Signs every webhook event (HMAC-SHA256; env TASKCTL_WEBHOOK_SECRET)' })
