@@ -56,6 +56,11 @@ export interface ServerObserver {
   cancelled?(record: CancelRecord, source: CancelSource & { reason?: string | undefined }): void;
   /** A watch was answered: with a cancel, at its timeout, or because the client left or the server stops. */
   watchAnswered?(outcome: 'cancelled' | 'timeout' | 'gone'): void;
+  /**
+   * A watch was stopped at once through a link to a parent cancelled before it: `ids` are marked (and
+   * those that are parents cancelled) as that cancel's asker wanted, through the links `linkedBy` made.
+   */
+  stoppedThroughParent?(ids: readonly string[], parent: CancelRecord, linkedBy: { readonly name: string; readonly address: string }): void;
   /** A cancel reached every descendant the store knows of: `marked` of them, in `ms`. */
   childrenCancelled?(record: CancelRecord, marked: number, ms: number): void;
   /** A request failed through no fault of the client. */
@@ -104,6 +109,8 @@ export interface AppContext {
   readonly recordCancel: (ctx: RequestContext, id: string, route: CancelRoute, reason?: string) => Promise<CancelRecord>;
   /** Who is asking, as a cancel records it. */
   readonly sourceOf: (ctx: RequestContext, route: CancelRoute) => CancelSource;
+  /** `ids` stopped through a parent cancelled before they were watched: marked, and logged with who linked them. */
+  readonly stoppedThroughParent: (ctx: RequestContext, ids: readonly string[], parent: CancelRecord) => void;
 }
 
 /** The HTTP surface over a canceler: routing, auth, and the one error mapping. Routes live in routes/. */
@@ -182,6 +189,10 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
       }
     },
     sourceOf,
+    stoppedThroughParent: (ctx, ids, parent) => {
+      family.stoppedByParent(ids, parent);
+      observer.stoppedThroughParent?.(ids, parent, { name: ctx.caller.name, address: clientAddress(ctx.req) });
+    },
     recordCancel: async (ctx, id, route, reason) => {
       const by = sourceOf(ctx, route);
       const record = await canceler.cancel(id, { ...(reason === undefined ? {} : { reason }), by });

@@ -123,6 +123,8 @@ export function defaultMaxConnections(): number {
 function loggingObserver(log: Logger): ServerObserver {
   return {
     cancelled: (record, source) => log.info('cancelled', { id: record.id, reason: record.reason, by: source.name, from: source.address, route: source.route }),
+    stoppedThroughParent: (ids, parent, linkedBy) =>
+      log.info('stopped through a parent', { ids: ids.length <= 5 ? ids.join(',') : `${ids.slice(0, 5).join(',')},… (${ids.length})`, parent: parent.id, cancelledBy: parent.by?.name, linkedBy: linkedBy.name, from: linkedBy.address }),
     childrenCancelled: (record, marked, ms) => {
       if (marked > 0) log.info('children cancelled', { parent: record.id, children: marked, ms: Math.round(ms) });
     },
