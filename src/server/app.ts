@@ -9,7 +9,7 @@ import type { TaskEventHub } from '../core/task-events.ts';
 import type { TaskFamily } from '../core/task-family.ts';
 import type { TaskTracker } from '../core/task-tracker.ts';
 import { HttpError } from '../protocol/errors.ts';
-import { DEFAULT_MAX_WATCHED_IDS } from '../protocol/limits.ts';
+import { DEFAULT_MAX_EVENT_STREAMS, DEFAULT_MAX_WATCHED_IDS } from '../protocol/limits.ts';
 import { EVENTS_HEARTBEAT_MS } from '../protocol/events.ts';
 import { ANONYMOUS, type Authenticate, bearerAuth, checkRight, openAccess, type TokenEntry, TokenTable } from './auth.ts';
 import { EventStreams } from './event-streams.ts';
@@ -31,6 +31,13 @@ export interface ServerOptions {
   readonly maxOpenWatches: number;
   /** Ids held across all open watches; a watch that would pass it gets 503 like one past maxOpenWatches. */
   readonly maxWatchedIds?: number;
+  /** Event streams held at once, apart from watches; DEFAULT_MAX_EVENT_STREAMS unless told. */
+  readonly maxEventStreams?: number;
+  /**
+   * The fraction of each cap (watches, watched ids, event streams) one file token may hold, so no one token
+   * can starve the others; the whole cap unless told.
+   */
+  readonly tokenShare?: number;
   /** How long a watch session is kept without a poll; 60 s unless told otherwise. */
   readonly sessionIdleMs?: number;
   /** Each watch or event stream held beyond this many parks its connection (see park-connection.ts); 256 unless told otherwise. */
@@ -136,7 +143,7 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
   let shuttingDown = false;
   // Either count moving tells the sum of both.
   const heldChanged = onHeldChanged && ((): void => onHeldChanged(watches.heldIds + streams.open));
-  // Watches and event streams are held alike: the cap counts both, and so does the line for parking.
+  // Watches and event streams are held alike: the line for parking counts both (each has its own cap).
   const heldOpen = (): number => watches.open + streams.open;
   // Past this many watches and streams held, each one held after them parks its connection.
   const parkFrom = options.parkFrom ?? PARK_FROM;
@@ -157,13 +164,13 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
     onBackgroundError,
     onAnswered: (outcome) => observer.watchAnswered?.(outcome),
     ...(heldChanged ? { onHeldIdsChanged: heldChanged } : {}),
-    alsoHeld: (): number => streams.open,
+    ...(options.tokenShare === undefined ? {} : { tokenShare: options.tokenShare }),
   });
-  // Event streams are held like watches: the cap counts both.
+  // Event streams have a cap of their own: a reader's streams cannot take the places workers' watches need.
   const streams = new EventStreams({
     hub: events,
-    roomForOne: (): boolean => heldOpen() < options.maxOpenWatches,
-    maxOpen: options.maxOpenWatches,
+    maxOpen: options.maxEventStreams ?? DEFAULT_MAX_EVENT_STREAMS,
+    ...(options.tokenShare === undefined ? {} : { tokenShare: options.tokenShare }),
     registry: metrics.registry,
     heartbeatMs: eventsHeartbeatMs ?? EVENTS_HEARTBEAT_MS,
     parkHeld,

@@ -6,6 +6,7 @@ import { VERSION } from '../protocol/build-info.ts';
 import { HttpError } from '../protocol/errors.ts';
 import { type ResetData, shownState, sseFrame, taskEventData } from '../protocol/events.ts';
 import { VERSION_HEADER } from '../protocol/routes.ts';
+import { TokenShares } from './token-shares.ts';
 
 /** Which events a stream wants: those of some ids, and/or of tasks shown in some states. */
 export interface StreamFilter {
@@ -15,10 +16,10 @@ export interface StreamFilter {
 
 export interface EventStreamsOptions {
   readonly hub: TaskEventHub;
-  /** Whether one more watch-like connection fits the caps (open watches and streams together). */
-  readonly roomForOne: () => boolean;
-  /** The cap, for the refusal's message. */
+  /** Streams held at once; more get 503. */
   readonly maxOpen: number;
+  /** The fraction of maxOpen one file token may hold (see TokenShares); all of it unless told. */
+  readonly tokenShare?: number;
   /** Where the streams' gauges and counters go. */
   readonly registry: Registry;
   /** How often an idle stream gets a comment line. */
@@ -59,11 +60,13 @@ export class EventStreams {
   readonly #heartbeat: NodeJS.Timeout;
   readonly #gauge: Gauge;
   readonly #cut: Counter<'reason'>;
+  readonly #byToken: TokenShares;
   #closing = false;
 
   constructor(options: EventStreamsOptions) {
     this.#options = options;
-    this.#gauge = new Gauge({ name: 'taskctl_open_event_streams', help: 'Event streams (GET /v1/events) open now; they count towards --max-watches.', registers: [options.registry] });
+    this.#byToken = new TokenShares(options.maxOpen, options.tokenShare ?? 1);
+    this.#gauge = new Gauge({ name: 'taskctl_open_event_streams', help: 'Event streams (GET /v1/events) open now; capped by --max-event-streams.', registers: [options.registry] });
     this.#cut = new Counter({
       name: 'taskctl_event_streams_cut_total',
       help: 'Event streams the server ended, by reason: slow (the client read too slowly; it resumes where it was), shutdown, revoked (a reload took its token away).',
@@ -87,10 +90,15 @@ export class EventStreams {
    */
   async serve(res: ServerResponse, filter: StreamFilter, since: number | undefined, tokenId?: string): Promise<void> {
     if (this.#closing) throw new HttpError('shutting_down', 'the server is stopping; retry shortly', { 'retry-after': '1' });
-    if (!this.#options.roomForOne()) {
-      throw new HttpError('too_many_watches', `this server holds ${this.#options.maxOpen} watches and event streams already; retry shortly`, { 'retry-after': '1' });
+    if (this.#streams.size >= this.#options.maxOpen) {
+      throw new HttpError('too_many_watches', `this server holds ${this.#options.maxOpen} event streams already; retry shortly`, { 'retry-after': '1' });
     }
+    if (!this.#byToken.fits(tokenId, 1)) {
+      throw new HttpError('too_many_watches', `this token holds its share of this server's event streams (${this.#byToken.limit}) already; retry shortly`, { 'retry-after': '1' });
+    }
+    this.#byToken.change(tokenId, 1);
     const stream = new EventStream(res, filter, tokenId, (reason) => {
+      this.#byToken.change(tokenId, -1);
       this.#streams.delete(stream);
       this.#counted();
       if (reason) this.#cut.inc({ reason });

@@ -1,7 +1,7 @@
 import { DEFAULT_TTL_MS } from '../../core/canceler.ts';
 import { formatDuration } from '../../core/duration.ts';
 import { DEFAULT_EVENT_WINDOW } from '../../core/task-events.ts';
-import { DEFAULT_MAX_OPEN_WATCHES, DEFAULT_MAX_WATCHED_IDS, DEFAULT_RETENTION_MS, DEFAULT_WATCH_TIMEOUT_MS, MAX_WATCH_TIMEOUT_MS } from '../../protocol/limits.ts';
+import { DEFAULT_MAX_EVENT_STREAMS, DEFAULT_MAX_OPEN_WATCHES, DEFAULT_MAX_WATCHED_IDS, DEFAULT_RETENTION_MS, DEFAULT_TOKEN_SHARE, DEFAULT_WATCH_TIMEOUT_MS, MAX_WATCH_TIMEOUT_MS } from '../../protocol/limits.ts';
 import { defaultSqlitePath } from '../../store/data-path.ts';
 import type { CommandDefinition } from '../context.ts';
 import { DEFAULT_WEBHOOK_EVENTS, DEFAULT_WEBHOOK_RETRY_MS } from '../../server/webhook-defaults.ts';
@@ -26,6 +26,8 @@ export type ServeArgs = {
   lease?: string;
   retention: string;
   maxWatchedIds: number;
+  maxEventStreams: number;
+  tokenShare: number;
   tlsCert?: string;
   tlsKey?: string;
   clientCa?: string;
@@ -53,6 +55,8 @@ export const serveCommand: CommandDefinition<ServeArgs> = {
       .option('ttl', { type: 'string', default: formatDuration(DEFAULT_TTL_MS), describe: 'How long a cancel is remembered' })
       .option('max-watches', { type: 'number', default: DEFAULT_MAX_OPEN_WATCHES, describe: 'Watches held open at once; more get 503 + Retry-After' })
       .option('max-watched-ids', { type: 'number', default: DEFAULT_MAX_WATCHED_IDS, describe: 'Ids held across all open watches; more get 503 + Retry-After' })
+      .option('max-event-streams', { type: 'number', default: DEFAULT_MAX_EVENT_STREAMS, describe: 'Event streams held open at once (apart from watches); more get 503 + Retry-After' })
+      .option('token-share', { type: 'number', default: DEFAULT_TOKEN_SHARE * 100, describe: 'Percent of each cap (watches, watched ids, event streams) one token of --tokens may hold' })
       .option('max-connections', { type: 'number', describe: 'Connections open at once; more are closed on arrival [default: 90% of the open-file limit]' })
       .option('token', { type: 'string', describe: 'Require Authorization: Bearer <token>; an admin token named "admin" (env TASKCTL_TOKEN)' })
       .option('tokens', { type: 'string', describe: 'File of role-scoped tokens, one "NAME ROLE sha256:HEX" a line; SIGHUP reloads it (env TASKCTL_TOKENS_FILE)' })
