@@ -93,20 +93,30 @@ export class TaskFamily {
    * on this server, and a link that passed is known at once to the next check, so two links made together
    * cannot form a cycle between them. Returns the ids whose links change, for `link` to record.
    */
-  declare(ids: readonly string[], parents: readonly string[]): Promise<{ ancestors: string[]; changed: string[] }> {
+  async declare(ids: readonly string[], parents: readonly string[]): Promise<{ ancestors: string[]; changed: string[] }> {
+    for (const parent of parents) if (ids.includes(parent)) throw new InvalidParentsError(`${preview(parent)} cannot be its own parent`);
+    // Most watches re-declare what is known (every poll of a worker does): they need not wait their turn.
+    if (parents.length === 0 || (await this.#changedLinks(ids, parents)).length === 0) {
+      return { ancestors: await this.#walkUp(ids, parents, MAX_PARENT_DEPTH, false), changed: [] };
+    }
     const checked = this.#linking.then(() => this.#declare(ids, parents));
     this.#linking = checked.catch(() => {});
     return checked;
   }
 
-  async #declare(ids: readonly string[], parents: readonly string[]): Promise<{ ancestors: string[]; changed: string[] }> {
-    for (const parent of parents) if (ids.includes(parent)) throw new InvalidParentsError(`${preview(parent)} cannot be its own parent`);
+  /** Which of `ids` would get other direct parents than those known (from the cache when fresh, `fresh` from the store). */
+  async #changedLinks(ids: readonly string[], parents: readonly string[], fresh = false): Promise<string[]> {
     const wanted = [...new Set(parents)].sort().join('\n');
-    const differs = (links: ReadonlyMap<string, readonly string[]>) => (id: string) => [...new Set(links.get(id) ?? [])].sort().join('\n') !== wanted;
-    let changed = ids.filter(differs(await this.#parentsOf(ids)));
-    if (changed.length === 0 || parents.length === 0) return { ancestors: await this.#walkUp(ids, parents, MAX_PARENT_DEPTH, false), changed };
+    const known = fresh ? new Map((await this.#store.loadParents(ids)).map((link) => [link.child, link.parents])) : await this.#parentsOf(ids);
+    return ids.filter((id) => [...new Set(known.get(id) ?? [])].sort().join('\n') !== wanted);
+  }
+
+  async #declare(ids: readonly string[], parents: readonly string[]): Promise<{ ancestors: string[]; changed: string[] }> {
+    // Looked at again in turn: a check that ran meanwhile may have made these very links.
+    let changed = await this.#changedLinks(ids, parents);
+    if (changed.length === 0) return { ancestors: await this.#walkUp(ids, parents, MAX_PARENT_DEPTH, false), changed };
     // What the cache says may be up to CACHE_MS old (another server's link): the store decides.
-    changed = changed.filter(differs(new Map((await this.#store.loadParents(changed)).map((link) => [link.child, link.parents]))));
+    changed = await this.#changedLinks(changed, parents, true);
     if (changed.length === 0) return { ancestors: await this.#walkUp(ids, parents, MAX_PARENT_DEPTH, false), changed };
     const running = (await this.#tracker.statuses(changed)).find((status) => status.state === 'watching' || status.state === 'cancel_requested');
     if (running) {
