@@ -1,5 +1,5 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { printable } from '../core/printable.ts';
 import { UsageError } from './context.ts';
 
@@ -8,14 +8,43 @@ import { UsageError } from './context.ts';
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
-/** A file named by `flag`, as text; one that cannot be read is a UsageError saying why in words. */
+/**
+ * The most a credential file (certificate, key, CA bundle, tokens file) may hold. A long chain or a CA bundle
+ * of every public root is a few hundred kilobytes; the limit is there so that `--ca /dev/zero` or a huge
+ * file is one line, not a process that grows until the machine runs out of memory.
+ */
+export const MAX_CREDENTIAL_FILE_BYTES = 1024 * 1024;
+
+/**
+ * A file named by `flag`, as text: a regular file of at most MAX_CREDENTIAL_FILE_BYTES. Anything else (a
+ * device, a pipe, a folder, a bigger file) and any file that cannot be read is a UsageError saying why in
+ * words. Opened without blocking, so a pipe nobody writes to cannot hang the read.
+ */
 export function readText(flag: string, path: string): string {
+  const fail = (why: string) => new UsageError(`${flag}: cannot read ${printable(path)}: ${why}`);
+  let fd: number;
   try {
-    return readFileSync(path, 'utf8');
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a folder' : (error as Error).message;
-    throw new UsageError(`${flag}: cannot read ${printable(path)}: ${why}`);
+    throw fail(code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a folder' : (error as Error).message);
+  }
+  try {
+    const stats = fstatSync(fd);
+    if (stats.isDirectory()) throw fail('is a folder');
+    if (!stats.isFile()) throw fail('not a regular file');
+    if (stats.size > MAX_CREDENTIAL_FILE_BYTES) throw fail(`larger than ${MAX_CREDENTIAL_FILE_BYTES / 1024 / 1024} MB, more than any certificate, key or tokens file holds`);
+    // One byte more than allowed, in case the file grew since fstat.
+    const buffer = Buffer.alloc(MAX_CREDENTIAL_FILE_BYTES + 1);
+    let length = 0;
+    for (let read; length < buffer.length && (read = readSync(fd, buffer, length, buffer.length - length, null)) > 0; ) length += read;
+    if (length > MAX_CREDENTIAL_FILE_BYTES) throw fail(`larger than ${MAX_CREDENTIAL_FILE_BYTES / 1024 / 1024} MB, more than any certificate, key or tokens file holds`);
+    return buffer.toString('utf8', 0, length);
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw fail((error as Error).message);
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -235,7 +235,7 @@ export class TaskctlClient {
       }
       if (!res.headers.has(VERSION_HEADER)) {
         discard(res);
-        throw new ClientError('protocol', `${this.server} is not a taskctl server (it answered HTTP ${status} without a ${VERSION_HEADER} header)`, status);
+        throw notFromTaskctl(this.server, status);
       }
       text = await res.text();
     } catch (error) {
@@ -294,7 +294,7 @@ export class TaskctlClient {
       }
       if (!res.headers.has(VERSION_HEADER)) {
         discard(res);
-        throw new ClientError('protocol', `${this.server} is not a taskctl server (it answered HTTP ${res.status} without a ${VERSION_HEADER} header)`, res.status);
+        throw notFromTaskctl(this.server, res.status);
       }
       if (res.status !== 200) {
         const text = await readCapped(res.body as AsyncIterable<Uint8Array> | null, MAX_SHORT_REPLY_BYTES);
@@ -322,6 +322,19 @@ export class TaskctlClient {
       clearTimeout(timer);
     }
   }
+}
+
+/**
+ * The error an answer without the taskctl-version header stands for: something other than taskctl
+ * answered. A 401 or 403 from it (an authenticating proxy in front) is still a refusal to let this client
+ * in, which asking again will not change: not authorized, saying where the refusal came from. Anything else
+ * is "not a taskctl server", which a worker retries.
+ */
+function notFromTaskctl(server: string, status: number): ClientError {
+  if (status === 401 || status === 403) {
+    return new ClientError('unauthorized', `not authorized by ${server}: it answered HTTP ${status} without a ${VERSION_HEADER} header, so the refusal came from something in front of taskctl (a proxy?), not from taskctl`, status);
+  }
+  return new ClientError('protocol', `${server} is not a taskctl server (it answered HTTP ${status} without a ${VERSION_HEADER} header)`, status);
 }
 
 /** The error an answer other than 2xx stands for: the server's own words when it gave them, made printable. */

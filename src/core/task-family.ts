@@ -28,6 +28,15 @@ export class InvalidParentsError extends InvalidInputError {
   override name = 'InvalidParentsError';
 }
 
+/** A link refused because its child is already running: only the run that starts a task names its parents. */
+export class LinkRefusedError extends Error {
+  override name = 'LinkRefusedError';
+}
+
+// Descendants looked at when checking how deep a new link nests, at most: past this the link is refused
+// rather than the server walking a tree without end.
+const MAX_DESCENDANTS_CHECKED = 100_000;
+
 export interface TaskFamilyOptions {
   readonly store: CancelStore;
   readonly canceler: Canceler;
@@ -52,6 +61,8 @@ export class TaskFamily {
   readonly #cascading = new Set<string>();
   /** Cancels asked for in this turn, looked at together (see cancelled). */
   readonly #toCascade = new Map<string, CancelRecord>();
+  /** The link check in progress on this server: checks run one at a time, so two cannot pass together. */
+  #linking: Promise<unknown> = Promise.resolve();
 
   constructor(options: TaskFamilyOptions) {
     this.#store = options.store;
@@ -65,9 +76,97 @@ export class TaskFamily {
   /**
    * The ancestors of tasks whose direct parents are `parents`: those parents, then theirs, nearest first,
    * each once. Throws InvalidParentsError when one of `ids` would be its own ancestor (a cycle), or when the
-   * ancestors nest deeper than MAX_PARENT_DEPTH levels or number more than MAX_ANCESTORS.
+   * ancestors nest deeper than `maxDepth` levels (MAX_PARENT_DEPTH unless told) or number more than
+   * MAX_ANCESTORS.
    */
-  async ancestorsFor(ids: readonly string[], parents: readonly string[]): Promise<string[]> {
+  async ancestorsFor(ids: readonly string[], parents: readonly string[], maxDepth = MAX_PARENT_DEPTH): Promise<string[]> {
+    return this.#walkUp(ids, parents, maxDepth, true);
+  }
+
+  /**
+   * The links a watch (or report) of `ids` naming `parents` declares, checked and made, and the ancestors
+   * it waits on. Links the store already holds are never refused (so no one can fail another task's watch
+   * by building above it): their ancestors are followed as far as the limits allow. A new link is refused
+   * when one of `ids` is running (watched) with other parents (LinkRefusedError: only the run that starts a
+   * task names its parents), when it would make a cycle, or when the ancestors above it and the descendants
+   * below it would nest deeper than MAX_PARENT_DEPTH levels (InvalidParentsError). Checks run one at a time
+   * on this server, and a link that passed is known at once to the next check, so two links made together
+   * cannot form a cycle between them. Returns the ids whose links change, for `link` to record.
+   */
+  async declare(ids: readonly string[], parents: readonly string[]): Promise<{ ancestors: string[]; changed: string[] }> {
+    for (const parent of parents) if (ids.includes(parent)) throw new InvalidParentsError(`${preview(parent)} cannot be its own parent`);
+    // Most watches re-declare what is known (every poll of a worker does): they need not wait their turn.
+    if (parents.length === 0 || (await this.#changedLinks(ids, parents)).length === 0) {
+      return { ancestors: await this.#walkUp(ids, parents, MAX_PARENT_DEPTH, false), changed: [] };
+    }
+    const checked = this.#linking.then(() => this.#declare(ids, parents));
+    this.#linking = checked.catch(() => {});
+    return checked;
+  }
+
+  /** Which of `ids` would get other direct parents than those known (from the cache when fresh, `fresh` from the store). */
+  async #changedLinks(ids: readonly string[], parents: readonly string[], fresh = false): Promise<string[]> {
+    const wanted = [...new Set(parents)].sort().join('\n');
+    const known = fresh ? new Map((await this.#store.loadParents(ids)).map((link) => [link.child, link.parents])) : await this.#parentsOf(ids);
+    return ids.filter((id) => [...new Set(known.get(id) ?? [])].sort().join('\n') !== wanted);
+  }
+
+  async #declare(ids: readonly string[], parents: readonly string[]): Promise<{ ancestors: string[]; changed: string[] }> {
+    // Looked at again in turn: a check that ran meanwhile may have made these very links.
+    let changed = await this.#changedLinks(ids, parents);
+    if (changed.length === 0) return { ancestors: await this.#walkUp(ids, parents, MAX_PARENT_DEPTH, false), changed };
+    // What the cache says may be up to CACHE_MS old (another server's link): the store decides.
+    changed = await this.#changedLinks(changed, parents, true);
+    if (changed.length === 0) return { ancestors: await this.#walkUp(ids, parents, MAX_PARENT_DEPTH, false), changed };
+    const running = (await this.#tracker.statuses(changed)).find((status) => status.state === 'watching' || status.state === 'cancel_requested');
+    if (running) {
+      throw new LinkRefusedError(`${preview(running.id)} is already running with other parents; only the run that starts a task names its parents (a task stops being running when it ends or is lost)`);
+    }
+    const below = await this.#levelsBelow(changed);
+    if (below >= MAX_PARENT_DEPTH) throw new InvalidParentsError(`${preview(changed[0]!)} has descendants ${below} levels deep already; a parent would nest them more than ${MAX_PARENT_DEPTH} levels`);
+    let ancestors: string[];
+    try {
+      ancestors = await this.#walkUp(changed, parents, MAX_PARENT_DEPTH - below, true);
+    } catch (error) {
+      if (error instanceof InvalidParentsError && below > 0 && /levels deep/.test(error.message)) {
+        throw new InvalidParentsError(`${error.message.replace(/ \(.*\)$/, '')} counting the ${below} level${below === 1 ? '' : 's'} of descendants below`);
+      }
+      throw error;
+    }
+    // Known to the next check at once, before the store has it.
+    const at = this.#clock.monotonic();
+    for (const id of changed) this.#remember(id, parents, at);
+    if (changed.length < ids.length) ancestors = await this.#walkUp(ids, parents, MAX_PARENT_DEPTH, false);
+    return { ancestors, changed };
+  }
+
+  /** How many levels of descendants the store knows below `ids` (0: none of them is a parent). */
+  async #levelsBelow(ids: readonly string[]): Promise<number> {
+    let level = await this.#store.parentsAmong(ids);
+    const seen = new Set(ids);
+    let depth = 0;
+    let checked = 0;
+    while (level.length > 0 && depth < MAX_PARENT_DEPTH) {
+      depth++;
+      const children: string[] = [];
+      for (const parent of level) {
+        for (let after: string | undefined; ; ) {
+          const page = await this.#store.listChildren(parent, after, CHILDREN_PER_STEP);
+          for (const id of page) if (!seen.has(id)) seen.add(id), children.push(id);
+          checked += page.length;
+          if (checked > MAX_DESCENDANTS_CHECKED) throw new InvalidParentsError(`more than ${MAX_DESCENDANTS_CHECKED} descendants to check`);
+          if (page.length < CHILDREN_PER_STEP) break;
+          after = page.at(-1);
+          await nextTurn();
+        }
+      }
+      level = children.length === 0 ? [] : await this.#store.parentsAmong(children);
+    }
+    return depth;
+  }
+
+  /** The ancestors above `parents`; `strict` throws for a cycle or a depth past `maxDepth`, otherwise they are left out. */
+  async #walkUp(ids: readonly string[], parents: readonly string[], maxDepth: number, strict: boolean): Promise<string[]> {
     const own = ids.length > 16 ? new Set(ids) : undefined;
     const isOwn = (id: string) => (own ? own.has(id) : ids.includes(id));
     for (const parent of parents) if (isOwn(parent)) throw new InvalidParentsError(`${preview(parent)} cannot be its own parent`);
@@ -79,17 +178,24 @@ export class TaskFamily {
       const next: string[] = [];
       for (const id of level) {
         for (const parent of links.get(id) ?? []) {
-          if (isOwn(parent)) throw new InvalidParentsError(`a cycle: ${preview(parent)} would be its own ancestor (it is a parent of ${preview(id)})`);
+          if (isOwn(parent)) {
+            if (strict) throw new InvalidParentsError(`a cycle: ${preview(parent)} would be its own ancestor (it is a parent of ${preview(id)})`);
+            continue;
+          }
           if (seen.has(parent)) continue;
           seen.add(parent);
           next.push(parent);
         }
       }
-      if (next.length > 0 && depth >= MAX_PARENT_DEPTH) {
+      if (next.length > 0 && depth >= maxDepth) {
+        if (!strict) break;
         throw new InvalidParentsError(`parents nest more than ${MAX_PARENT_DEPTH} levels deep (${preview(next[0]!)} is an ancestor ${depth + 1} levels up)`);
       }
+      if (ancestors.length + next.length > MAX_ANCESTORS) {
+        if (!strict) break;
+        throw new InvalidParentsError(`more than ${MAX_ANCESTORS} ancestors in all`);
+      }
       ancestors.push(...next);
-      if (ancestors.length > MAX_ANCESTORS) throw new InvalidParentsError(`more than ${MAX_ANCESTORS} ancestors in all`);
       level = next;
     }
     return ancestors;
@@ -100,7 +206,13 @@ export class TaskFamily {
     await this.#tracker.linkParents(ids, parents);
     // Looked-up parents this server just changed are known at once; others' changes within CACHE_MS.
     const at = this.#clock.monotonic();
-    for (const id of ids) if (this.#cache.has(id)) this.#cache.set(id, { parents, at });
+    for (const id of ids) if (this.#cache.has(id)) this.#remember(id, parents, at);
+  }
+
+  #remember(id: string, parents: readonly string[], at: number): void {
+    // Re-inserted, so the map stays oldest first and the oldest go when it is full.
+    this.#cache.delete(id);
+    this.#cache.set(id, { parents, at });
   }
 
   /** The direct parents of `id`, as stored. */

@@ -26,6 +26,10 @@ export const DEFAULT_RETENTION_MS = 7 * 86_400_000;
 export const SESSION_MIN_IDS = 256;
 /** Ids held across all open watches at once (an id in two watches counts twice), unless told otherwise. */
 export const DEFAULT_MAX_WATCHED_IDS = 1_000_000;
+/** Event streams held at once (apart from watches), unless told otherwise: an idle one costs about 13 KB. */
+export const DEFAULT_MAX_EVENT_STREAMS = 10_000;
+/** The share of each cap (watches, watched ids, event streams) one file token may hold, unless told otherwise. */
+export const DEFAULT_TOKEN_SHARE = 0.5;
 /** What a client adds to the watch timeout before it gives up on an answer itself. */
 export const CLIENT_TIMEOUT_MARGIN_MS = 10_000;
 /** How far ahead a cancel may be scheduled ("after"/"at"), and the longest `work --timeout`: a year. */

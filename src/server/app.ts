@@ -9,7 +9,7 @@ import type { TaskEventHub } from '../core/task-events.ts';
 import type { TaskFamily } from '../core/task-family.ts';
 import type { TaskTracker } from '../core/task-tracker.ts';
 import { HttpError } from '../protocol/errors.ts';
-import { DEFAULT_MAX_WATCHED_IDS } from '../protocol/limits.ts';
+import { DEFAULT_MAX_EVENT_STREAMS, DEFAULT_MAX_WATCHED_IDS } from '../protocol/limits.ts';
 import { EVENTS_HEARTBEAT_MS } from '../protocol/events.ts';
 import { ANONYMOUS, type Authenticate, bearerAuth, type Caller, checkRight, openAccess, type TokenEntry, TokenTable } from './auth.ts';
 import { EventStreams, type UnwrittenBytesCaps } from './event-streams.ts';
@@ -34,6 +34,13 @@ export interface ServerOptions {
   readonly maxOpenWatches: number;
   /** Ids held across all open watches; a watch that would pass it gets 503 like one past maxOpenWatches. */
   readonly maxWatchedIds?: number;
+  /** Event streams held at once, apart from watches; DEFAULT_MAX_EVENT_STREAMS unless told. */
+  readonly maxEventStreams?: number;
+  /**
+   * The fraction of each cap (watches, watched ids, event streams) one file token may hold, so no one token
+   * can starve the others; the whole cap unless told.
+   */
+  readonly tokenShare?: number;
   /** How long a watch session is kept without a poll; 60 s unless told otherwise. */
   readonly sessionIdleMs?: number;
   /** Each watch or event stream held beyond this many parks its connection (see park-connection.ts); 256 unless told otherwise. */
@@ -63,6 +70,11 @@ export interface ServerObserver {
   cancelled?(record: CancelRecord, source: CancelSource & { reason?: string | undefined }): void;
   /** A watch was answered: with a cancel, at its timeout, or because the client left or the server stops. */
   watchAnswered?(outcome: 'cancelled' | 'timeout' | 'gone'): void;
+  /**
+   * A watch was stopped at once through a link to a parent cancelled before it: `ids` are marked (and
+   * those that are parents cancelled) as that cancel's asker wanted, through the links `linkedBy` made.
+   */
+  stoppedThroughParent?(ids: readonly string[], parent: CancelRecord, linkedBy: { readonly name: string; readonly address: string }): void;
   /** A cancel reached every descendant the store knows of: `marked` of them, in `ms`. */
   childrenCancelled?(record: CancelRecord, marked: number, ms: number): void;
   /** A request failed through no fault of the client. */
@@ -113,6 +125,8 @@ export interface AppContext {
   readonly recordCancel: (ctx: RequestContext, id: string, route: CancelRoute, reason?: string) => Promise<CancelRecord>;
   /** Who is asking, as a cancel records it. */
   readonly sourceOf: (ctx: RequestContext, route: CancelRoute) => CancelSource;
+  /** `ids` stopped through a parent cancelled before they were watched: marked, and logged with who linked them. */
+  readonly stoppedThroughParent: (ctx: RequestContext, ids: readonly string[], parent: CancelRecord) => void;
 }
 
 /** The HTTP surface over a canceler: routing, auth, and the one error mapping. Routes live in routes/. */
@@ -126,8 +140,11 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
   readonly parkedConnections: () => number;
   /** Closes the parked connections still open (node:http's closeAllConnections does not see them). */
   readonly destroyParked: () => void;
-  /** Puts new tokens in force (a reload); ends the watches of tokens that may no longer watch. Returns how many. */
-  readonly replaceTokens: (entries: readonly TokenEntry[]) => number;
+  /**
+   * Puts new tokens in force (a reload); ends the watches of tokens that may no longer watch and the event
+   * streams of those that may no longer list. Returns how many of each.
+   */
+  readonly replaceTokens: (entries: readonly TokenEntry[]) => { watches: number; streams: number };
 } {
   const tokens = options.tokens ? new TokenTable(options.tokens, options.token) : undefined;
   const authenticate: Authenticate = tokens ? tokens.authenticate : options.token ? bearerAuth(options.token) : openAccess;
@@ -135,7 +152,7 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
   let shuttingDown = false;
   // Either count moving tells the sum of both.
   const heldChanged = onHeldChanged && ((): void => onHeldChanged(watches.heldIds + streams.open));
-  // Watches and event streams are held alike: the cap counts both, and so does the line for parking.
+  // Watches and event streams are held alike: the line for parking counts both (each has its own cap).
   const heldOpen = (): number => watches.open + streams.open;
   // Past this many watches and streams held, each one held after them parks its connection.
   const parkFrom = options.parkFrom ?? PARK_FROM;
@@ -156,13 +173,13 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
     onBackgroundError,
     onAnswered: (outcome) => observer.watchAnswered?.(outcome),
     ...(heldChanged ? { onHeldIdsChanged: heldChanged } : {}),
-    alsoHeld: (): number => streams.open,
+    ...(options.tokenShare === undefined ? {} : { tokenShare: options.tokenShare }),
   });
-  // Event streams are held like watches: the cap counts both.
+  // Event streams have a cap of their own: a reader's streams cannot take the places workers' watches need.
   const streams = new EventStreams({
     hub: events,
-    roomForOne: (): boolean => heldOpen() < options.maxOpenWatches,
-    maxOpen: options.maxOpenWatches,
+    maxOpen: options.maxEventStreams ?? DEFAULT_MAX_EVENT_STREAMS,
+    ...(options.tokenShare === undefined ? {} : { tokenShare: options.tokenShare }),
     registry: metrics.registry,
     heartbeatMs: eventsHeartbeatMs ?? EVENTS_HEARTBEAT_MS,
     parkHeld,
@@ -190,6 +207,10 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
     },
     callerOf: authenticate,
     sourceOf,
+    stoppedThroughParent: (ctx, ids, parent) => {
+      family.stoppedByParent(ids, parent);
+      observer.stoppedThroughParent?.(ids, parent, { name: ctx.caller.name, address: clientAddress(ctx.req) });
+    },
     recordCancel: async (ctx, id, route, reason) => {
       const by = sourceOf(ctx, route);
       const record = await canceler.cancel(id, { ...(reason === undefined ? {} : { reason }), by });
@@ -265,7 +286,10 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
     replaceTokens: (entries: readonly TokenEntry[]) => {
       if (!tokens) throw new Error('this server was started without a tokens file');
       tokens.replace(entries);
-      return watches.endWhere((tokenId) => tokens.allows(tokenId, 'watch'));
+      return {
+        watches: watches.endWhere((tokenId) => tokens.allows(tokenId, 'watch')),
+        streams: streams.endWhere((tokenId) => tokens.allows(tokenId, 'list')),
+      };
     },
   });
 }

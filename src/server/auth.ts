@@ -61,14 +61,14 @@ export interface TokenEntry {
   readonly sha256: string;
 }
 
-/** A tokens file that cannot be used; `line` is 1-based. */
+/** A tokens file that cannot be used; `line` is 1-based, absent when the fault is the whole file's. */
 export class TokensFileError extends Error {
   override name = 'TokensFileError';
   constructor(
-    readonly line: number,
+    readonly line: number | undefined,
     message: string,
   ) {
-    super(`line ${line}: ${message}`);
+    super(line === undefined ? message : `line ${line}: ${message}`);
   }
 }
 
@@ -77,8 +77,10 @@ export const TOKEN_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 
 /**
  * The entries of a tokens file: one token per line as `NAME ROLE sha256:HEX`; blank lines and lines
- * starting with `#` are skipped. Throws a TokensFileError naming the first bad line. A name may appear
- * twice (an old and a new token while one is rotated); a hash may not.
+ * starting with `#` are skipped. Throws a TokensFileError naming the first bad line, or saying the file
+ * lists no token: a file emptied by mistake (a failed deploy, a truncated copy) would lock every client out,
+ * and on a reload stop every worker's commands. A name may appear twice (an old and a new token while one is
+ * rotated); a hash may not.
  */
 export function parseTokensFile(text: string): TokenEntry[] {
   const entries: TokenEntry[] = [];
@@ -101,6 +103,7 @@ export function parseTokensFile(text: string): TokenEntry[] {
     seen.add(sha256);
     entries.push({ name, role: role as Role, sha256 });
   });
+  if (entries.length === 0) throw new TokensFileError(undefined, 'lists no token (a server nobody may use is a mistake; to take every token away, stop the server)');
   return entries;
 }
 

@@ -6,6 +6,7 @@ import { VERSION } from '../protocol/build-info.ts';
 import { HttpError } from '../protocol/errors.ts';
 import { type ResetData, shownState, sseFrame, taskEventData } from '../protocol/events.ts';
 import { VERSION_HEADER } from '../protocol/routes.ts';
+import { TokenShares } from './token-shares.ts';
 
 /** Which events a stream wants: those of some ids, and/or of tasks shown in some states. */
 export interface StreamFilter {
@@ -15,10 +16,10 @@ export interface StreamFilter {
 
 export interface EventStreamsOptions {
   readonly hub: TaskEventHub;
-  /** Whether one more watch-like connection fits the caps (open watches and streams together). */
-  readonly roomForOne: () => boolean;
-  /** The cap, for the refusal's message. */
+  /** Streams held at once; more get 503. */
   readonly maxOpen: number;
+  /** The fraction of maxOpen one file token may hold (see TokenShares); all of it unless told. */
+  readonly tokenShare?: number;
   /** Where the streams' gauges and counters go. */
   readonly registry: Registry;
   /** How often an idle stream gets a comment line. */
@@ -79,15 +80,17 @@ export class EventStreams {
   // Streams at least BEHIND_BYTES behind at their last write: the only ones the total can be over with.
   readonly #behind = new Set<EventStream>();
   #checkingTotal = false;
+  readonly #byToken: TokenShares;
   #closing = false;
 
   constructor(options: EventStreamsOptions) {
     this.#options = options;
     this.#caps = { ...DEFAULT_UNWRITTEN_BYTES, ...options.unwrittenBytes };
-    this.#gauge = new Gauge({ name: 'taskctl_open_event_streams', help: 'Event streams (GET /v1/events) open now; they count towards --max-watches.', registers: [options.registry] });
+    this.#byToken = new TokenShares(options.maxOpen, options.tokenShare ?? 1);
+    this.#gauge = new Gauge({ name: 'taskctl_open_event_streams', help: 'Event streams (GET /v1/events) open now; capped by --max-event-streams.', registers: [options.registry] });
     this.#cut = new Counter({
       name: 'taskctl_event_streams_cut_total',
-      help: 'Event streams the server ended, by reason: slow (the client left 256 KB unread; it resumes where it was), budget (all streams together held too much unread; the furthest behind were cut), shutdown.',
+      help: 'Event streams the server ended, by reason: slow (the client left 256 KB unread; it resumes where it was), budget (all streams together held too much unread; the furthest behind were cut), shutdown, revoked (a reload took its token away).',
       labelNames: ['reason'] as const,
       registers: [options.registry],
     });
@@ -106,15 +109,20 @@ export class EventStreams {
    * wants. Throws (before anything is written) when the caps are reached, the server is stopping, or the
    * store cannot say where its window stands.
    */
-  async serve(res: ServerResponse, filter: StreamFilter, since: number | undefined): Promise<void> {
+  async serve(res: ServerResponse, filter: StreamFilter, since: number | undefined, tokenId?: string): Promise<void> {
     if (this.#closing) throw new HttpError('shutting_down', 'the server is stopping; retry shortly', { 'retry-after': '1' });
-    if (!this.#options.roomForOne()) {
-      throw new HttpError('too_many_watches', `this server holds ${this.#options.maxOpen} watches and event streams already; retry shortly`, { 'retry-after': '1' });
+    if (this.#streams.size >= this.#options.maxOpen) {
+      throw new HttpError('too_many_watches', `this server holds ${this.#options.maxOpen} event streams already; retry shortly`, { 'retry-after': '1' });
     }
-    const stream = new EventStream(res, filter, {
+    if (!this.#byToken.fits(tokenId, 1)) {
+      throw new HttpError('too_many_watches', `this token holds its share of this server's event streams (${this.#byToken.limit}) already; retry shortly`, { 'retry-after': '1' });
+    }
+    this.#byToken.change(tokenId, 1);
+    const stream = new EventStream(res, filter, tokenId, {
       maxUnwrittenBytes: this.#caps.perStream,
       onBehind: (behind) => this.#noteBehind(behind),
       onEnd: (reason) => {
+        this.#byToken.change(tokenId, -1);
         this.#streams.delete(stream);
         this.#behind.delete(stream);
         this.#counted();
@@ -160,6 +168,20 @@ export class EventStreams {
     this.#options.onOpenChanged?.(this.#streams.size);
   }
 
+  /**
+   * Ends the streams of file tokens `keep` says no (a reload took them away, or their right to list);
+   * returns how many. Their clients come back and are refused.
+   */
+  endWhere(keep: (tokenId: string) => boolean): number {
+    let ended = 0;
+    for (const stream of [...this.#streams]) {
+      if (stream.tokenId === undefined || keep(stream.tokenId)) continue;
+      stream.end('revoked');
+      ended++;
+    }
+    return ended;
+  }
+
   /** Ends every stream (the server stops); new ones are refused from now on. */
   close(): void {
     this.#closing = true;
@@ -168,7 +190,7 @@ export class EventStreams {
   }
 }
 
-type CutReason = 'slow' | 'budget' | 'shutdown';
+type CutReason = 'slow' | 'budget' | 'shutdown' | 'revoked';
 
 interface EventStreamHooks {
   /** Past this many bytes unwritten, the stream is cut ("slow"). */
@@ -183,6 +205,8 @@ class EventStream implements CursorObserver {
   readonly #res: ServerResponse;
   readonly #filter: StreamFilter;
   readonly #hooks: EventStreamHooks;
+  /** The file token that opened it, which a reload may take away. */
+  readonly tokenId: string | undefined;
   #stop: () => void = () => {};
   /** Every event up to this seq has been considered (sent, or left out by the filter). */
   #cursor = 0;
@@ -191,9 +215,10 @@ class EventStream implements CursorObserver {
   #ended = false;
   #corked = false;
 
-  constructor(res: ServerResponse, filter: StreamFilter, hooks: EventStreamHooks) {
+  constructor(res: ServerResponse, filter: StreamFilter, tokenId: string | undefined, hooks: EventStreamHooks) {
     this.#res = res;
     this.#filter = filter;
+    this.tokenId = tokenId;
     this.#hooks = hooks;
   }
 
@@ -272,7 +297,7 @@ class EventStream implements CursorObserver {
     // A stream cut for what it holds gives it back at once: ending would queue behind it.
     if (reason === 'slow' || reason === 'budget') res.destroy();
     // Then the connection closes (see #begin).
-    else if (!res.destroyed) res.end(reason === 'shutdown' ? ': the server is stopping\n\n' : undefined);
+    else if (!res.destroyed) res.end(reason === 'shutdown' ? ': the server is stopping\n\n' : reason === 'revoked' ? ': the token was revoked\n\n' : undefined);
   }
 
   /** Writes the answer's head once; true the first time. */

@@ -11,6 +11,7 @@ import { type EventWindow, hasEventLog, TaskEventHub, type TaskSnapshot } from '
 import { MemoryEventLog } from '../store/memory-event-log.ts';
 import { createApp, type ServerObserver, type ServerOptions } from './app.ts';
 import type { TokenEntry } from './auth.ts';
+import { OpenConnections } from './connections.ts';
 import { rawErrorReply } from './http-io.ts';
 import { type WebhookConfig, Webhooks } from './webhooks.ts';
 import { ServerMetrics } from './metrics.ts';
@@ -22,7 +23,24 @@ export interface TlsConfig {
   readonly key: string;
   /** When set, every client must present a certificate signed by this CA (mutual TLS). */
   readonly clientCa?: string | undefined;
+  /** The oldest TLS version accepted: 1.2 (the default) or 1.3 only. */
+  readonly minVersion?: '1.2' | '1.3' | undefined;
 }
+
+// What a TLS server offers: TLS 1.3's suites (every one of them has forward secrecy and AEAD), and for
+// TLS 1.2 only ECDHE key exchange with AEAD ciphers, the common "intermediate" server profile. Node's own
+// defaults also accept static-RSA key exchange (no forward secrecy) and CBC with SHA-1.
+export const TLS_CIPHERS = [
+  'TLS_AES_128_GCM_SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
 
 export interface ServerConfig extends ServerOptions {
   readonly host: string;
@@ -67,6 +85,8 @@ export interface RunningServer {
   /** Task changes as events: subscribe to follow every change (on Redis, every server's). */
   readonly events: TaskEventHub;
   openWatches(): number;
+  /** Connections open, counted from their first byte (a TLS handshake in progress included). */
+  openConnections(): number;
   /** Connections parked (see park-connection.ts) and still open. */
   parkedConnections(): number;
   /** Task statuses the store holds (until retention forgets them). */
@@ -76,8 +96,11 @@ export interface RunningServer {
    * watches they hold, keep theirs. Throws, changing nothing, when they do not make a usable pair.
    */
   reloadTls(tls: TlsConfig): void;
-  /** Puts new tokens in force; a token that may no longer watch has its open watches answered. Returns how many. */
-  replaceTokens(entries: readonly TokenEntry[]): number;
+  /**
+   * Puts new tokens in force; a token that may no longer watch has its open watches answered, one that may
+   * no longer list has its event streams ended. Returns how many of each.
+   */
+  replaceTokens(entries: readonly TokenEntry[]): { watches: number; streams: number };
   /** Stops accepting, answers open watches "not cancelled", lets answers drain, then closes the store. */
   close(): Promise<void>;
 }
@@ -200,10 +223,18 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         app,
       )
     : createServer(httpOptions, app);
-  if (config.maxConnections !== undefined) server.maxConnections = config.maxConnections;
-  server.on('drop', () => metrics.droppedConnections.inc());
+  // Counted here rather than by node's server.maxConnections, which refuses newcomers even when idle
+  // connections hold the places.
+  const connections = new OpenConnections({ max: config.maxConnections, onRefused: () => metrics.droppedConnections.inc() });
+  server.on('connection', connections.accept);
+  server.on('request', connections.requestStarted);
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
-    if (error.code === 'ECONNRESET' || !socket.writable) {
+    // Only an HTTP request that went wrong is answered in HTTP. Anything else (a TLS handshake that failed
+    // or never started, a reset) has no HTTP to answer with: an answer written on a socket whose handshake
+    // never finished waits forever, holding the connection (and its place under --max-connections) after
+    // its client has gone.
+    const httpProblem = error.code?.startsWith('HPE_') || error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    if (!httpProblem || !socket.writable) {
       socket.destroy();
       return;
     }
@@ -228,6 +259,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     metrics,
     events,
     openWatches: app.openWatches,
+    openConnections: () => connections.size,
     parkedConnections: app.parkedConnections,
     trackedTasks: () => config.store.countStatuses(),
     reloadTls: (tls) => {
@@ -244,14 +276,23 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       // Queued deliveries stay in the store for the next start; tries in flight are put back before it closes.
       return (closing ??= (async () => {
         await webhooks?.close();
-        await shutDown(server, canceler, config.store, app.destroyParked);
+        await shutDown(server, canceler, config.store, () => {
+          app.destroyParked();
+          connections.destroyAll();
+        });
       })());
     },
   };
 }
 
 function secureContextOptions(tls: TlsConfig) {
-  return { cert: tls.cert, key: tls.key, ...(tls.clientCa !== undefined ? { ca: tls.clientCa } : {}) };
+  return {
+    cert: tls.cert,
+    key: tls.key,
+    ciphers: TLS_CIPHERS,
+    minVersion: tls.minVersion === '1.3' ? ('TLSv1.3' as const) : ('TLSv1.2' as const),
+    ...(tls.clientCa !== undefined ? { ca: tls.clientCa } : {}),
+  };
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {
@@ -266,16 +307,18 @@ function listen(server: Server, port: number, host: string): Promise<void> {
 
 /**
  * Stops `server`: answers what is held (the canceler ends every wait), lets connections finish their
- * answers for DRAIN_MS, then closes whatever is still open, parked connections too, and the store.
+ * answers for DRAIN_MS, then closes whatever is still open (`destroyRest` closes what node:http does not
+ * list), and the store.
  */
-export async function shutDown(server: Server, canceler: Pick<Canceler, 'close'>, store: Pick<CancelStore, 'close'>, destroyParked: () => void): Promise<void> {
+export async function shutDown(server: Server, canceler: Pick<Canceler, 'close'>, store: Pick<CancelStore, 'close'>, destroyRest: () => void): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   canceler.close();
   server.closeIdleConnections();
   const drained = await Promise.race([closed.then(() => true), new Promise<boolean>((resolve) => setTimeout(resolve, DRAIN_MS, false).unref())]);
   if (!drained) {
     server.closeAllConnections();
-    destroyParked();
+    // What node:http does not list: parked connections, and those still in a TLS handshake.
+    destroyRest();
     await closed;
   }
   await store.close();

@@ -5,6 +5,7 @@ import type { CancelRecord } from '../core/store.ts';
 import type { Clock } from '../core/clock.ts';
 import type { TaskTracker } from '../core/task-tracker.ts';
 import type { WorkerIdentity } from '../core/task-status.ts';
+import { TokenShares } from './token-shares.ts';
 import { HttpError } from '../protocol/errors.ts';
 import { MIN_WATCH_TIMEOUT_MS, SESSION_MIN_IDS } from '../protocol/limits.ts';
 import type { ServerMetrics } from './metrics.ts';
@@ -69,8 +70,8 @@ export interface WatchHolderOptions {
   readonly onAnswered?: (outcome: 'cancelled' | 'timeout' | 'gone') => void;
   /** Told the number of ids held (heldIds) whenever it changes. */
   readonly onHeldIdsChanged?: (heldIds: number) => void;
-  /** Other watch-like connections held (event streams): they count towards maxOpenWatches too. */
-  readonly alsoHeld?: () => number;
+  /** The fraction of maxOpenWatches, and of maxWatchedIds, one file token may hold (see TokenShares); all of them unless told. */
+  readonly tokenShare?: number;
 }
 
 /** Holds long polls: counts them against the cap, ends them on cancel, timeout, departure or shutdown. */
@@ -82,9 +83,14 @@ export class WatchHolder {
   /** The ends of watches held by tokens a reload may take away, by token. */
   readonly #byToken = new Map<string, Set<() => void>>();
   readonly #sessions = new Map<string, Session>();
+  /** Watches (and session polls) and ids held, by token. */
+  readonly #watchesOf: TokenShares;
+  readonly #idsOf: TokenShares;
 
   constructor(options: WatchHolderOptions) {
     this.#options = options;
+    this.#watchesOf = new TokenShares(options.maxOpenWatches, options.tokenShare ?? 1);
+    this.#idsOf = new TokenShares(options.maxWatchedIds, options.tokenShare ?? 1);
   }
 
   /** Watches held open now. */
@@ -139,7 +145,7 @@ export class WatchHolder {
       return;
     }
     const held = ids.length + ancestors.length;
-    if (this.#open + (this.#options.alsoHeld?.() ?? 0) >= this.#options.maxOpenWatches) {
+    if (this.#open >= this.#options.maxOpenWatches) {
       metrics.rejectedWatches.inc();
       throw new HttpError('too_many_watches', `this server holds ${this.#options.maxOpenWatches} watches already; retry shortly`, { 'retry-after': '1' });
     }
@@ -147,7 +153,10 @@ export class WatchHolder {
       metrics.rejectedWatches.inc();
       throw new HttpError('too_many_watches', `this server watches ${this.#heldIds} of at most ${this.#options.maxWatchedIds} ids already; retry shortly`, { 'retry-after': '1' });
     }
+    this.#checkShare(tokenId, 1, held);
     this.#open++;
+    this.#watchesOf.change(tokenId, 1);
+    this.#idsOf.change(tokenId, held);
     this.#heldIdsChange(held);
     tracker.watchStarted(ids, worker).catch(this.#options.onBackgroundError);
     let timedOut = false;
@@ -155,6 +164,8 @@ export class WatchHolder {
       clearTimeout(timer);
       res.off('close', end);
       if (tokenId !== undefined) this.#forgetHeldBy(tokenId, end);
+      this.#watchesOf.change(tokenId, -1);
+      this.#idsOf.change(tokenId, -held);
       // A big watch's bookkeeping takes its turn: one ancestor's cancel may end ten watches of 10,000 ids
       // at once, and their ids need not be let go in the same turn.
       if (ids.length >= BIG_WATCH_END_IDS) void nextTurn().then(() => tracker.watchEnded(ids));
@@ -211,7 +222,8 @@ export class WatchHolder {
     const ids = [...new Set(named)];
     if (ids.length < SESSION_MIN_IDS || this.#closing) return undefined;
     const held = ids.length + ancestors.length;
-    if (this.#heldIds + held > this.#options.maxWatchedIds) return undefined;
+    if (this.#heldIds + held > this.#options.maxWatchedIds || !this.#idsOf.fits(tokenId, held)) return undefined;
+    this.#idsOf.change(tokenId, held);
     this.#heldIdsChange(held);
     this.#options.tracker.watchStarted(ids, worker).catch(this.#options.onBackgroundError);
     const id = randomBytes(16).toString('base64url');
@@ -248,12 +260,15 @@ export class WatchHolder {
       this.#answerPoll(session, result, 'cancelled', onResult);
       return;
     }
-    if (this.#open + (this.#options.alsoHeld?.() ?? 0) >= this.#options.maxOpenWatches) {
+    const full = this.#open >= this.#options.maxOpenWatches;
+    if (full || !this.#watchesOf.fits(tokenId, 1)) {
       if (session.polls.length === 0) this.#idle(session);
+      if (!full) this.#checkShare(tokenId, 1, 0);
       this.#options.metrics.rejectedWatches.inc();
       throw new HttpError('too_many_watches', `this server holds ${this.#options.maxOpenWatches} watches already; retry shortly`, { 'retry-after': '1' });
     }
     this.#open++;
+    this.#watchesOf.change(tokenId, 1);
     let ended = false;
     const end = (result: SessionResult, outcome: 'cancelled' | 'timeout' | 'gone') => {
       if (ended) return;
@@ -262,6 +277,7 @@ export class WatchHolder {
       res.off('close', left);
       session.polls.splice(session.polls.indexOf(poll), 1);
       this.#open--;
+      this.#watchesOf.change(tokenId, -1);
       this.#answerPoll(session, result, outcome, onResult);
     };
     const timer = setTimeout(() => end({ cancelled: [] }, 'timeout'), timeoutMs);
@@ -305,6 +321,7 @@ export class WatchHolder {
     if (ids.length === 0) return;
     session.set.remove(ids);
     session.held -= ids.length;
+    this.#idsOf.change(session.tokenId, -ids.length);
     this.#heldIdsChange(-ids.length);
     this.#options.tracker.watchEnded(ids);
   }
@@ -322,6 +339,7 @@ export class WatchHolder {
     for (const poll of [...session.polls]) poll.release();
     session.set.close();
     this.#options.tracker.watchEnded([...session.set.ids]);
+    this.#idsOf.change(session.tokenId, -session.held);
     this.#heldIdsChange(-session.held);
     session.held = 0;
   }
@@ -330,6 +348,14 @@ export class WatchHolder {
   #counted(outcome: 'cancelled' | 'timeout' | 'gone'): void {
     this.#options.metrics.watchAnswered[outcome].inc();
     this.#options.onAnswered?.(outcome);
+  }
+
+  /** Throws a 503 when `tokenId` would hold more than its share of the watches or of the ids. */
+  #checkShare(tokenId: string | undefined, watches: number, ids: number): void {
+    if (this.#watchesOf.fits(tokenId, watches) && this.#idsOf.fits(tokenId, ids)) return;
+    this.#options.metrics.rejectedWatches.inc();
+    const [what, limit] = this.#watchesOf.fits(tokenId, watches) ? ['ids', this.#idsOf.limit] : ['watches', this.#watchesOf.limit];
+    throw new HttpError('too_many_watches', `this token holds its share of this server's ${what} (${limit}) already; retry shortly`, { 'retry-after': '1' });
   }
 
   #heldIdsChange(change: number): void {

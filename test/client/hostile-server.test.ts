@@ -134,6 +134,28 @@ test('a refused token: cancel, status, ls and work exit 4 at once with one line;
   }
 });
 
+test('a 401 or 403 from something in front of taskctl (an auth proxy, no taskctl-version header) is not authorized: exit 4, saying the refusal did not come from taskctl; work stops its command instead of retrying', async () => {
+  for (const status of [401, 403]) {
+    const proxy = await FakeServer.start((_req, res) => res.writeHead(status, { 'content-type': 'text/html' }).end('<html>sign in first</html>'));
+    const expected = `taskctl: not authorized by ${proxy.url}: it answered HTTP ${status} without a taskctl-version header, so the refusal came from something in front of taskctl (a proxy?), not from taskctl\n`;
+    try {
+      for (const args of [['cancel', 'p'], ['status', 'p'], ['ls'], ['events']]) {
+        const result = await runCli([...args, '--server', proxy.url]);
+        assert.is(result.code, 4, `${status} ${args.join(' ')}: ${result.stderr}`);
+        assert.is(result.stderr, expected, `${status} ${args.join(' ')}`);
+      }
+      const work = new CliProcess(['work', 'p', '--json', '--server', proxy.url, '--', process.execPath, '-e', 'setInterval(() => {}, 1000)']);
+      const result = await work.exited;
+      assert.is(result.code, 4, result.stderr);
+      assert.is(result.stderr, expected);
+      assert.match(result.stdout, /"event":"exited","ts":"[^"]+","task":"p","code":null,"signal":"SIGTERM"/);
+      assert.not.match(result.stdout, /"event":"disconnected"/, 'not retried as "not a taskctl server"');
+    } finally {
+      await proxy.close();
+    }
+  }
+});
+
 test('another service on the URL is named as such, never acted on', async () => {
   const other = await FakeServer.start((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"cancelled":["x"],"records":[]}'));
   try {

@@ -43,20 +43,31 @@ test('a request whose body trickles in is cut at the request timeout', async () 
   }
 });
 
-test('past --max-connections new connections are closed on arrival; once idle ones are reaped, all is well', async () => {
-  const server = await startTestServer({ maxConnections: 10, headersTimeoutMs: 1_500 });
+test('at --max-connections a newcomer takes the place of the connection idle longest; only when every connection has a request in progress is it refused', async () => {
+  const server = await startTestServer({ maxConnections: 4, headersTimeoutMs: 60_000, requestTimeoutMs: 60_000 });
   try {
-    const hoarded = Array.from({ length: 10 }, () => openSocket(server.port, ''));
-    await eventually(async () => {
-      const probe = openSocket(server.port, 'GET /ping HTTP/1.1\r\nHost: x\r\n\r\n');
-      const { answer } = await probe.closed;
-      return answer === '';
-    }, 'an 11th connection to be refused');
-    // The hoarder sent nothing: its sockets go at the header timeout, and the server serves again.
-    await Promise.all(hoarded.map((h) => h.closed));
+    // A hoarder holds every place with connections that send nothing (they would be cut only at the header timeout).
+    const hoarded = Array.from({ length: 4 }, () => openSocket(server.port, ''));
+    let hoardedClosed = 0;
+    for (const { closed } of hoarded) void closed.then(() => hoardedClosed++);
+    await eventually(() => server.openConnections() === 4, 'the hoarder to hold every place');
+    const ping = openSocket(server.port, 'GET /ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    assert.match((await ping.closed).answer, /^HTTP\/1\.1 200 /, 'the newcomer was served');
+    assert.is(hoardedClosed, 1, 'one hoarded connection gave its place');
+    // Held watches are requests in progress: they keep their places, and a newcomer finds none.
+    const watches = Array.from({ length: 4 }, (_, i) => openSocket(server.port, `GET /v1/watch?ids=held-${i}&timeout=30000 HTTP/1.1\r\nHost: x\r\n\r\n`));
+    await eventually(() => server.openWatches() === 4, 'four watches to be held');
+    assert.is(hoardedClosed, 4, 'every hoarded connection gave its place to a watch');
+    const refused = openSocket(server.port, 'GET /ping HTTP/1.1\r\nHost: x\r\n\r\n');
+    assert.is((await refused.closed).answer, '', 'refused on arrival');
+    assert.is(server.openWatches(), 4, 'no held watch was cut for it');
+    // A watch answered leaves its connection idle: the next newcomer takes that place.
+    await server.canceler.cancel('held-0');
+    await eventually(() => server.openWatches() === 3, 'the cancelled watch to be answered');
     const res = await fetch(`${server.url}/metrics`);
     assert.is(res.status, 200);
-    assert.match(await res.text(), /^taskctl_connections_dropped_total [1-9]/m);
+    assert.match(await res.text(), /^taskctl_connections_dropped_total 1$/m);
+    for (const { socket } of watches) socket.destroy();
   } finally {
     await server.close();
   }

@@ -173,28 +173,26 @@ test('stopping the server ends every stream cleanly, and the client sees the end
   await f.stop();
 });
 
-test('streams count with watches against --max-watches; new ones get 503 + Retry-After until one ends', async () => {
-  const server = await startTestServer({ maxOpenWatches: 2, watchTimeoutMs: 30_000 });
+test('streams have their own cap (--max-event-streams), apart from watches: past it new streams get 503 + Retry-After, while watches still find room', async () => {
+  const server = await startTestServer({ maxOpenWatches: 1, maxEventStreams: 1, watchTimeoutMs: 30_000 });
   const stop = new AbortController();
   try {
-    const stream = fetch(`${server.url}/v1/events`, { signal: stop.signal });
-    const watch = fetch(`${server.url}/v1/watch?ids=held&timeout=30s`, { signal: stop.signal }).catch(() => undefined);
-    await eventually(() => server.openWatches() === 1, 'the watch held');
-    await stream;
+    const stream = await fetch(`${server.url}/v1/events`, { signal: stop.signal });
+    assert.is(stream.status, 200);
     const refusedStream = await fetch(`${server.url}/v1/events`);
     assert.is(refusedStream.status, 503);
     assert.is(refusedStream.headers.get('retry-after'), '1');
     assert.is((await refusedStream.json()).error.code, 'too_many_watches');
-    const refusedWatch = await fetch(`${server.url}/v1/watch?ids=other&timeout=1s`);
-    assert.is(refusedWatch.status, 503, 'a watch finds no room either: the stream counts');
-    await refusedWatch.arrayBuffer();
+    const watch = fetch(`${server.url}/v1/watch?ids=held&timeout=30s`, { signal: stop.signal }).catch(() => undefined);
+    await eventually(() => server.openWatches() === 1, 'the watch held beside the stream: a stream takes no watch\'s place');
     stop.abort();
     await watch;
     await eventually(async () => {
-      const res = await fetch(`${server.url}/v1/watch?ids=later&timeout=100ms`);
-      await res.arrayBuffer();
-      return res.status === 200;
-    }, 'room again once the stream and the watch ended');
+      const res = await fetch(`${server.url}/v1/events`);
+      const ok = res.status === 200;
+      await res.body?.cancel();
+      return ok;
+    }, 'room for a stream again once the first ended');
   } finally {
     stop.abort();
     await server.close();

@@ -3,6 +3,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseTokensFile, type TokenEntry, tokenHash, TokensFileError } from '../../src/server/auth.ts';
 import type { RunningServer } from '../../src/server/listen.ts';
+import { follow, post } from '../helpers/events.ts';
+import { rejects } from '../helpers/rejects.ts';
 import { eventually, startTestServer } from '../helpers/server.ts';
 
 const TOKENS = { worker: 'tok-worker', operator: 'tok-operator', reader: 'tok-reader', admin: 'tok-admin' } as const;
@@ -99,7 +101,7 @@ test('replacing the tokens: a removed token gets 401 at once and its open watche
     await eventually(() => rotating.openWatches() === 4, 'four watches held');
     // "old" goes; "demoted" stays but as a reader, which may not watch; "kept" stays as it was.
     const ended = rotating.replaceTokens([entry('kept', 'worker', 'tok-kept'), entry('demoted', 'reader', 'tok-demoted'), entry('new', 'worker', 'tok-new')]);
-    assert.is(ended, 2);
+    assert.equal(ended, { watches: 2, streams: 0 });
     assert.is(rotating.openWatches(), 2, 'ended there and then, not at the watch timeout');
     assert.equal(await old, { status: 200, body: { cancelled: [], records: [] } });
     assert.equal(await demoted, { status: 200, body: { cancelled: [], records: [] } });
@@ -121,11 +123,32 @@ test('seed watches of a removed token end too, answering "false"', async () => {
   try {
     const seed = fetch(`${rotating.url}/watch-task/s1`, { headers: { authorization: 'Bearer tok-old' } }).then((r) => r.text());
     await eventually(() => rotating.openWatches() === 1, 'the seed watch held');
-    assert.is(rotating.replaceTokens([]), 1);
+    assert.equal(rotating.replaceTokens([]), { watches: 1, streams: 0 });
     // Ended there and then, not at the watch timeout.
     assert.is(rotating.openWatches(), 0);
     assert.is(await seed, 'false');
   } finally {
+    await rotating.close();
+  }
+});
+
+test('replacing the tokens: the event stream of a removed reader ends there and then, and its client is refused when it comes back; a kept reader\'s stream goes on', async () => {
+  const rotating = await startTestServer({ tokens: [entry('gone', 'reader', 'tok-gone'), entry('stays', 'reader', 'tok-stays')], token: 'single' });
+  const gone = follow(rotating.url, { token: 'tok-gone' });
+  const stays = follow(rotating.url, { token: 'tok-stays' });
+  try {
+    const metrics = async () => (await fetch(`${rotating.url}/metrics`, { headers: { authorization: 'Bearer tok-stays' } })).text();
+    await eventually(async () => /^taskctl_open_event_streams 2$/m.test(await metrics()), 'both streams to be open');
+    assert.equal(rotating.replaceTokens([entry('stays', 'reader', 'tok-stays')]), { watches: 0, streams: 1 });
+    await rejects(gone.done, /not authorized/);
+    assert.is(gone.events.length, 0);
+    assert.is(await post(`${rotating.url}/v1/tasks/after-revoke/cancel`, { reason: 'secret reason' }, 'single'), 200);
+    await eventually(() => stays.events.some((e) => e.id === 'after-revoke'), 'the kept reader to hear the cancel');
+    assert.is(gone.events.length, 0, 'the removed reader heard nothing after the reload');
+    assert.match(await metrics(), /^taskctl_event_streams_cut_total\{reason="revoked"\} 1$/m);
+  } finally {
+    await gone.stop();
+    await stays.stop();
     await rotating.close();
   }
 });
@@ -155,10 +178,23 @@ test('a tokens file: comments and blank lines skipped, hashes lower-cased, a nam
   }
 });
 
-test("the README's sample tokens file is one the server accepts", () => {
-  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-  const sample = /```\n(# \/etc\/taskctl\/tokens[\s\S]*?)```/.exec(readme)?.[1];
-  assert.ok(sample, 'the sample is in the README');
+test('a tokens file that lists no token (empty, or only comments and blank lines) is refused whole', () => {
+  for (const text of ['', '\n\n', '# every token removed\n   \n']) {
+    try {
+      parseTokensFile(text);
+      assert.unreachable(JSON.stringify(text));
+    } catch (error) {
+      assert.instance(error, TokensFileError);
+      assert.is((error as TokensFileError).line, undefined);
+      assert.match((error as Error).message, /^lists no token/);
+    }
+  }
+});
+
+test("docs/security.md's sample tokens file is one the server accepts", () => {
+  const doc = readFileSync(new URL('../../docs/security.md', import.meta.url), 'utf8');
+  const sample = /```\n(# \/etc\/taskctl\/tokens[\s\S]*?)```/.exec(doc)?.[1];
+  assert.ok(sample, 'the sample is in docs/security.md');
   assert.equal(parseTokensFile(sample!).map((e) => [e.name, e.role]), [['gpu-runners', 'worker'], ['ci-runners', 'worker'], ['release-team', 'operator'], ['grafana', 'reader']]);
 });
 

@@ -62,9 +62,12 @@ const optionsSchema = z.object({
   lease: durationSchema.pipe(z.number().min(1_000, 'at least 1s')).optional(),
   retention: durationSchema.pipe(z.number().min(1_000, 'at least 1s')),
   maxWatchedIds: z.number().int('must be a whole number').min(1),
+  maxEventStreams: z.number().int('must be a whole number').min(1),
+  tokenShare: z.number().gt(0, 'must be more than 0').max(100, 'at most 100 (percent)'),
   tlsCert: z.string().min(1).optional(),
   tlsKey: z.string().min(1).optional(),
   clientCa: z.string().min(1).optional(),
+  tlsMinVersion: z.enum(['1.2', '1.3']),
   tokens: z.string().min(1).optional(),
   webhook: z.array(webhookUrlSchema).optional(),
   webhookSecret: tokenSchema.optional(),
@@ -94,7 +97,7 @@ function loadTokens(path: string): TokenEntry[] {
 function loadTls(options: ServeOptions): (TlsConfig & { leaf: KeyPair['leaf'] }) | undefined {
   if (options.tlsCert === undefined || options.tlsKey === undefined) return undefined;
   const pair = readKeyPair('--tls-cert', options.tlsCert, '--tls-key', options.tlsKey);
-  return { ...pair, ...(options.clientCa !== undefined ? { clientCa: readCertificates('--client-ca', options.clientCa) } : {}) };
+  return { ...pair, minVersion: options.tlsMinVersion, ...(options.clientCa !== undefined ? { clientCa: readCertificates('--client-ca', options.clientCa) } : {}) };
 }
 
 /** Where and what to send, when --webhook is given; a receiver cannot trust an unsigned event, so a secret is required. */
@@ -127,6 +130,8 @@ export function defaultMaxConnections(): number {
 function loggingObserver(log: Logger): ServerObserver {
   return {
     cancelled: (record, source) => log.info('cancelled', { id: record.id, reason: record.reason, by: source.name, from: source.address, route: source.route }),
+    stoppedThroughParent: (ids, parent, linkedBy) =>
+      log.info('stopped through a parent', { ids: ids.length <= 5 ? ids.join(',') : `${ids.slice(0, 5).join(',')},… (${ids.length})`, parent: parent.id, cancelledBy: parent.by?.name, linkedBy: linkedBy.name, from: linkedBy.address }),
     childrenCancelled: (record, marked, ms) => {
       if (marked > 0) log.info('children cancelled', { parent: record.id, children: marked, ms: Math.round(ms) });
     },
@@ -205,6 +210,8 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown,
       maxWatchedIds: options.maxWatchedIds,
       watchTimeoutMs: options.watchTimeout,
       maxOpenWatches: options.maxWatches,
+      maxEventStreams: options.maxEventStreams,
+      tokenShare: options.tokenShare / 100,
       maxConnections: options.maxConnections,
       maxBodyBytes: MAX_BODY_BYTES,
       token: options.token,
@@ -237,6 +244,7 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown,
   };
   // Each file is reloaded on its own: a bad tokens file does not hold back a renewed certificate, nor the reverse.
   const running = server;
+  let tlsInForce: TlsConfig | undefined = tls && { cert: tls.cert, key: tls.key, minVersion: tls.minVersion, ...(tls.clientCa !== undefined ? { clientCa: tls.clientCa } : {}) };
   const reloadFailed = (what: string, error: unknown) => {
     const message = `reloading ${what} failed, the old one stays in force: ${(error as Error)?.message ?? String(error)}`;
     if (dashboard) dashboard.failed(new Error(message));
@@ -246,19 +254,39 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown,
     if (options.tokens !== undefined) {
       try {
         const entries = loadTokens(options.tokens);
-        const watchesEnded = running.replaceTokens(entries);
-        if (!dashboard) log.info('reloaded tokens', { tokens: entries.length, watchesEnded });
+        const ended = running.replaceTokens(entries);
+        if (!dashboard) log.info('reloaded tokens', { tokens: entries.length, watchesEnded: ended.watches, streamsEnded: ended.streams });
       } catch (error) {
         reloadFailed('the tokens file', error);
       }
     }
-    if (tls) {
+    if (tlsInForce) {
+      // The certificate and the client CA are each read on their own too: a bad CA file must not hold back
+      // a renewed certificate (which may be days from expiring), nor the reverse.
+      let pair: KeyPair | undefined;
+      let clientCa: string | undefined;
       try {
-        const next = loadTls(options)!;
-        running.reloadTls(next);
-        if (!dashboard) log.info('reloaded certificate', { certificate: describeCertificate(next.leaf) });
+        pair = readKeyPair('--tls-cert', options.tlsCert!, '--tls-key', options.tlsKey!);
       } catch (error) {
         reloadFailed('the certificate', error);
+      }
+      if (options.clientCa !== undefined) {
+        try {
+          clientCa = readCertificates('--client-ca', options.clientCa);
+        } catch (error) {
+          reloadFailed('the client CA', error);
+        }
+      }
+      if (pair !== undefined || clientCa !== undefined) {
+        const next: TlsConfig = { ...tlsInForce, ...(pair ? { cert: pair.cert, key: pair.key } : {}), ...(clientCa !== undefined ? { clientCa } : {}) };
+        try {
+          running.reloadTls(next);
+          tlsInForce = next;
+          if (!dashboard && pair) log.info('reloaded certificate', { certificate: describeCertificate(pair.leaf) });
+          if (!dashboard && clientCa !== undefined) log.info('reloaded client CA', { clientCa: options.clientCa });
+        } catch (error) {
+          reloadFailed('the certificate', error);
+        }
       }
     }
     if (options.tokens === undefined && !tls && !dashboard) log.info('SIGHUP: nothing to reload (no --tokens, no --tls-cert)');

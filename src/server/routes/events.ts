@@ -21,7 +21,7 @@ export function eventRoutes(app: AppContext, streams: EventStreams): Route[] {
         // What a reconnecting EventSource sends wins over the ?since= of the URL it first opened.
         const header = ctx.req.headers['last-event-id'];
         const since = header !== undefined && header !== '' ? parseInput(eventSeqSchema, header) : query.since;
-        await streams.serve(ctx.res, { ids: query.ids && new Set(query.ids), states: query.state && new Set(query.state) }, since);
+        await streams.serve(ctx.res, { ids: query.ids && new Set(query.ids), states: query.state && new Set(query.state) }, since, ctx.caller.tokenId);
       },
     },
     {

@@ -18,7 +18,7 @@ import type { AppContext } from '../app.ts';
 import { readJson, sendJson } from '../http-io.ts';
 import { parseInput, queryObject, type Route } from '../router.ts';
 import { taskIdParam } from './seed.ts';
-import { ancestorsOf } from './watch.ts';
+import { declareParents } from './watch.ts';
 
 // Children a task's status shows; GET /v1/tasks?parent=ID pages through all of them.
 const STATUS_CHILDREN = 100;
@@ -120,9 +120,9 @@ export function taskRoutes(app: AppContext): Route[] {
         const body = parseInput(reportRequestSchema, await readJson(ctx.req, app.options.maxBodyBytes));
         const { parents, ...report } = body;
         // Checked before anything is stored, as a watch's are.
-        await ancestorsOf(app, [id], parents);
+        const { changed } = await declareParents(app, [id], parents);
         const status = await tracker.reported(id, report);
-        if (parents !== undefined && parents.length > 0) await family.link([id], parents);
+        if (changed.length > 0) await family.link(changed, parents!);
         // The task is over: a cancel still scheduled for it (its deadline) has nothing left to stop.
         await scheduler.drop(id);
         sendJson(ctx.res, 200, { id, ...statusToWire(status) });

@@ -1,5 +1,5 @@
 import type { WaitResult } from '../../core/canceler.ts';
-import { InvalidParentsError } from '../../core/task-family.ts';
+import { InvalidParentsError, LinkRefusedError } from '../../core/task-family.ts';
 import type { WorkerIdentity } from '../../core/task-status.ts';
 import { nextTurn } from '../../core/turns.ts';
 import { HttpError } from '../../protocol/errors.ts';
@@ -43,15 +43,18 @@ function decode(text: string): string {
 const BIG_WATCH_IDS = 1_000;
 
 /**
- * The ancestors a watch of `ids` with direct `parents` waits on, nearest first. 400 invalid_parents when
- * they cannot be (a cycle, too deep): the worker's mistake, which asking again cannot mend.
+ * The ancestors a watch (or report) of `ids` naming `parents` waits on, nearest first, after checking the
+ * links it makes (see TaskFamily.declare), and the ids whose links change. 400 invalid_parents when they
+ * cannot be (a cycle, too deep): the worker's mistake, which asking again cannot mend; 403 when one of the
+ * ids is already running with other parents (only the run that starts a task names its parents).
  */
-export async function ancestorsOf(app: AppContext, ids: readonly string[], parents: readonly string[] | undefined): Promise<string[]> {
-  if (parents === undefined || parents.length === 0) return [];
+export async function declareParents(app: AppContext, ids: readonly string[], parents: readonly string[] | undefined): Promise<{ ancestors: string[]; changed: string[] }> {
+  if (parents === undefined || parents.length === 0) return { ancestors: [], changed: [] };
   try {
-    return await app.family.ancestorsFor(ids, parents);
+    return await app.family.declare(ids, parents);
   } catch (error) {
     if (error instanceof InvalidParentsError) throw new HttpError('invalid_parents', `parents: ${error.message}`);
+    if (error instanceof LinkRefusedError) throw new HttpError('forbidden', `parents: ${error.message}`);
     throw error;
   }
 }
@@ -74,7 +77,7 @@ export function watchRoutes(app: AppContext): Route[] {
     new Promise<void>((resolve) => {
       app.watches.pollSession(session, ctx.caller.tokenId, remove, ctx.res, app.watches.timeoutFor(requestedMs), (result) => {
         // Found at the session's start, not woken: an ancestor cancelled before these ids were watched.
-        if (result.parent && result.cancelArrivedAt === undefined) app.family.stoppedByParent(result.stopped ?? [], result.parent);
+        if (result.parent && result.cancelArrivedAt === undefined) app.stoppedThroughParent(ctx, result.stopped ?? [], result.parent);
         reply(ctx, result, result.stopped ?? [], session);
         resolve();
       });
@@ -90,23 +93,23 @@ export function watchRoutes(app: AppContext): Route[] {
       if (ctx.req.socket.destroyed) return;
     }
     const timeoutMs = app.watches.timeoutFor(requestedMs);
-    const ancestors = await ancestorsOf(app, ids, parents);
+    const { ancestors, changed } = await declareParents(app, ids, parents);
     // Asked for, and worth it: the ids stay here as a session, and every later poll goes through it. This
     // watch is answered at once with its name (as BOSH answers the request that makes a session), so the
     // worker holds its two polls from the start; a cancel already known waits for the first of them.
     const session = keep ? app.watches.openSession(ids, ancestors, worker, ctx.caller.tokenId) : undefined;
     if (session !== undefined) {
-      if (parents !== undefined && parents.length > 0) app.family.link(ids, parents).catch(app.onBackgroundError);
+      if (changed.length > 0) app.family.link(changed, parents!).catch(app.onBackgroundError);
       return reply(ctx, { cancelled: [] }, [], session);
     }
     const result = await new Promise<WaitResult>((resolve) => {
       app.watches.hold(ctx.res, ids, timeoutMs, worker, ctx.caller.tokenId, resolve, ancestors);
       // Links are recorded once the watch is held, after the statuses it writes and in the background like them.
-      if (parents !== undefined && parents.length > 0) app.family.link(ids, parents).catch(app.onBackgroundError);
+      if (changed.length > 0) app.family.link(changed, parents!).catch(app.onBackgroundError);
     });
     // Answered at once through an ancestor cancelled before the watch: these ids started after that cancel,
     // so its walk down the tree did not know them.
-    if (result.parent && result.cancelArrivedAt === undefined) app.family.stoppedByParent(ids, result.parent);
+    if (result.parent && result.cancelArrivedAt === undefined) app.stoppedThroughParent(ctx, ids, result.parent);
     // An ancestor's cancel stops every id: all are listed, with the ancestor's one record for those without
     // their own. Thousands of them take their turn to be written.
     if (result.parent && ids.length >= BIG_WATCH_IDS) await nextTurn();

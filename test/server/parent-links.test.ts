@@ -1,0 +1,88 @@
+// Parent links as an attacker with a worker token would use them: to get another worker's running task
+// cancelled, to fail its watch by nesting links above it, to store chains deeper than the limit, or cycles
+// by racing two links. Each is refused on the link being made, and never by failing someone else's watch.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { ServerObserver } from '../../src/server/app.ts';
+import { type TokenEntry, tokenHash } from '../../src/server/auth.ts';
+import type { RunningServer } from '../../src/server/listen.ts';
+import { MAX_PARENT_DEPTH } from '../../src/core/task-family.ts';
+import { eventually, startTestServer } from '../helpers/server.ts';
+
+const entry = (name: string, role: TokenEntry['role'], token: string): TokenEntry => ({ name, role, sha256: tokenHash(token) });
+
+let server: RunningServer;
+const stoppedThroughParent: Array<{ ids: readonly string[]; parent: string; cancelledBy: string | undefined; linkedBy: string }> = [];
+test.before(async () => {
+  const observer: ServerObserver = { stoppedThroughParent: (ids, parent, linkedBy) => stoppedThroughParent.push({ ids, parent: parent.id, cancelledBy: parent.by?.name, linkedBy: linkedBy.name }) };
+  server = await startTestServer({ tokens: [entry('team-a', 'worker', 'tok-a'), entry('team-b', 'worker', 'tok-b'), entry('ops', 'operator', 'tok-ops')], watchTimeoutMs: 30_000, observer });
+});
+test.after(() => server.close());
+
+/** POST /v1/watch as `token`; resolves with the status and the body. */
+async function watch(token: string, body: Record<string, unknown>): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${server.url}/v1/watch`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: res.status, body: await res.json() };
+}
+
+test('a worker token cannot give another worker\'s running task a cancelled parent: refused, nothing cancelled, the victim\'s watch goes on', async () => {
+  const cancelOld = await fetch(`${server.url}/v1/tasks/old-1/cancel`, { method: 'POST', headers: { authorization: 'Bearer tok-ops', 'content-type': 'application/json' }, body: '{}' });
+  assert.is(cancelOld.status, 200);
+  const victim = watch('tok-b', { ids: ['victim-1'], timeout: '20s' });
+  await eventually(() => server.openWatches() === 1, 'the victim\'s watch to be held');
+  assert.is((await watch('tok-a', { ids: ['dummy-1'], parents: ['victim-1'], timeout: '100ms' })).status, 200, 'a link from one\'s own new task is fine');
+  const attack = await watch('tok-a', { ids: ['victim-1'], parents: ['old-1'], timeout: '100ms' });
+  assert.is(attack.status, 403, JSON.stringify(attack.body));
+  assert.match(attack.body.error.message, /victim-1"? is already running with other parents/, attack.body.error.message);
+  assert.equal(await server.canceler.find(['victim-1']), [], 'no cancel record for the victim');
+  assert.is(server.openWatches(), 1, 'the victim\'s watch is still held');
+  // A late child that is really new is stopped through the parent, and the log names who linked it.
+  const late = await watch('tok-a', { ids: ['late-1'], parents: ['old-1'], timeout: '5s' });
+  assert.equal(late.body.cancelled, ['late-1']);
+  assert.equal(stoppedThroughParent.at(-1), { ids: ['late-1'], parent: 'old-1', cancelledBy: 'ops', linkedBy: 'team-a' });
+  await server.canceler.cancel('victim-1');
+  assert.equal((await victim).body.cancelled, ['victim-1']);
+});
+
+test('links nesting above a running task are refused when made, and never fail that task\'s own watch', async () => {
+  assert.is((await watch('tok-b', { ids: ['deep-victim'], parents: ['deep-0'], timeout: '100ms' })).status, 200);
+  let refusedAt = -1;
+  for (let level = 0; level < 20; level++) {
+    const made = await watch('tok-a', { ids: [`deep-${level}`], parents: [`deep-${level + 1}`], timeout: '100ms' });
+    if (made.status === 400) {
+      assert.is(made.body.error.code, 'invalid_parents');
+      refusedAt = level;
+      break;
+    }
+    assert.is(made.status, 200, JSON.stringify(made.body));
+  }
+  // deep-victim, deep-0 ... : the chain holds MAX_PARENT_DEPTH levels above deep-victim at most.
+  assert.is(refusedAt, MAX_PARENT_DEPTH - 1, `refused at level ${refusedAt}`);
+  const again = await watch('tok-b', { ids: ['deep-victim'], parents: ['deep-0'], timeout: '100ms' });
+  assert.is(again.status, 200, `the victim's own watch still works: ${JSON.stringify(again.body)}`);
+});
+
+test('a chain built from the bottom up stops at the depth limit', async () => {
+  let stored = 0;
+  for (let level = 0; level < 30; level++) {
+    const made = await watch('tok-a', { ids: [`up-${level}`], parents: [`up-${level + 1}`], timeout: '100ms' });
+    if (made.status !== 200) {
+      assert.is(made.body.error.code, 'invalid_parents');
+      break;
+    }
+    stored++;
+  }
+  assert.is(stored, MAX_PARENT_DEPTH);
+});
+
+test('two links made together cannot form a cycle between them', async () => {
+  for (let race = 0; race < 20; race++) {
+    const [one, two] = await Promise.all([
+      watch('tok-a', { ids: [`x-${race}`], parents: [`y-${race}`], timeout: '100ms' }),
+      watch('tok-b', { ids: [`y-${race}`], parents: [`x-${race}`], timeout: '100ms' }),
+    ]);
+    assert.equal([one.status, two.status].sort(), [200, 400], `race ${race}: ${JSON.stringify([one.body, two.body])}`);
+  }
+});
+
+test.run();
