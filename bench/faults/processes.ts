@@ -171,8 +171,9 @@ export class WorkerProcess {
       } catch {
         return;
       }
-      // A process that starts while its server is away says `reconnected` when it first gets through.
-      if (event.event === 'connected' || event.event === 'reconnected') connected = true;
+      // Only `connected`: a process that starts while its server is away must say it too, when it first gets
+      // through (seed 20261206 restarts a worker while its server is stopped).
+      if (event.event === 'connected') connected = true;
       if (event.event === 'cancelled' && typeof event.task === 'string') this.onHeard(event.task, processName, atMs);
     });
     child.once('exit', (code, signal) => {

@@ -38,11 +38,20 @@ export interface CancelSignalOptions extends ClientOptions {
 export function cancelSignal(taskId: string, options: CancelSignalOptions): AbortSignal {
   const cancelled = new AbortController();
   const client = new TaskctlClient(options);
+  let disconnected = false;
   const loop = new WatchLoop(client, [taskId], {
     ...(options.watchTimeoutMs ? { watchTimeoutMs: options.watchTimeoutMs } : {}),
     ...(options.parents ? { parents: options.parents } : {}),
     listener: {
       ...options.listener,
+      disconnected: (error, attempt, retryInMs) => {
+        disconnected = true;
+        options.listener?.disconnected?.(error, attempt, retryInMs);
+      },
+      // The listener hears only of trouble: a first contact after failures ends it, as a reconnect does.
+      connected: () => {
+        if (disconnected) options.listener?.reconnected?.();
+      },
       cancelled: (record) => cancelled.abort(new TaskCancelledError(record.id, record.reason, record.parent)),
     },
   });

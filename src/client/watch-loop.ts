@@ -103,7 +103,8 @@ export class WatchLoop {
         if (watchAnswered) failures = 0;
       },
       down: (error, attempt, retryInMs) => {
-        link = 'down';
+        // A link never up stays new: the first answer after failures to reach the server is its first contact.
+        if (link === 'up') link = 'down';
         this.#listener.disconnected?.(error, attempt, retryInMs);
       },
     };

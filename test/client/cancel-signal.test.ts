@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cancelSignal, TaskCancelledError } from '../../src/index.ts';
 import { eventually, startTestServer } from '../helpers/server.ts';
+import { freePort } from '../helpers/tcp-proxy.ts';
 
 test('cancelSignal aborts with the reason when the task is cancelled', async () => {
   const server = await startTestServer();
@@ -31,6 +32,22 @@ test("cancelSignal with parents aborts when a parent is cancelled, naming it; a 
   await eventually(() => errors.length === 1, 'the refusal');
   assert.match(errors[0]!.message, /"loop" cannot be its own parent/);
   assert.is(own.aborted, false);
+  await server.close();
+});
+
+test('cancelSignal started before its server: the listener hears of the failures, then that they ended', async () => {
+  const port = await freePort();
+  const heard: string[] = [];
+  const signal = cancelSignal('early-1', {
+    server: `http://127.0.0.1:${port}`,
+    listener: { disconnected: () => heard.push('disconnected'), reconnected: () => heard.push('reconnected') },
+  });
+  await eventually(() => heard.includes('disconnected'), 'the listener to hear that no server answers');
+  const server = await startTestServer({ port });
+  await eventually(() => heard.includes('reconnected'), 'the listener to hear that the server answers now');
+  await eventually(() => server.openWatches() === 1, 'the watch');
+  await server.canceler.cancel('early-1');
+  await eventually(() => signal.aborted, 'the signal to abort');
   await server.close();
 });
 

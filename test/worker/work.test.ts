@@ -99,6 +99,19 @@ test('server killed (kill -9) and restarted on its durable store while the worke
   dir.remove();
 });
 
+test('a worker started before its server says connected when the server first answers, not reconnected', async () => {
+  const port = await freePort();
+  const work = startWork(`http://127.0.0.1:${port}`, ['1234']);
+  await eventually(() => work.has((e) => e.event === 'disconnected'), 'the worker to find no server');
+  const server = await startTestServer({ port });
+  await eventually(() => server.openWatches() === 1, 'the watch to be held once the server is up');
+  assert.ok(work.has((e) => e.event === 'connected'), 'its first contact is reported as connected');
+  assert.not.ok(work.has((e) => e.event === 'reconnected'), 'it was never connected before, so nothing was reconnected');
+  await cancel(server, '1234');
+  assert.is(await work.exitCode, 0);
+  await server.close();
+});
+
 test('command mode: a child that ignores SIGTERM is killed after the grace period', async () => {
   const server = await startTestServer();
   const stubborn = `process.on('SIGTERM', () => console.log('ignoring SIGTERM')); console.log('ready', process.env.TASKCTL_TASK_ID); setInterval(() => {}, 1000);`;
