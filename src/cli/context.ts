@@ -6,11 +6,11 @@ export interface CommandContext {
   readonly stderr: NodeJS.WriteStream;
   readonly stdin: NodeJS.ReadStream;
   readonly env: NodeJS.ProcessEnv;
-  /** Fires on the first SIGINT or SIGTERM. */
+  /** Fires on the first SIGINT, SIGTERM or SIGHUP (unless onHangup took it), its reason the signal's name. */
   readonly shutdown: AbortSignal;
   /**
    * Calls `listener` on each SIGHUP until the returned function is called. Only a command that asks for
-   * it (serve, to reload) changes what SIGHUP does; for the others it still ends the process.
+   * it (serve, to reload) changes what SIGHUP does; for the others it stops them as SIGTERM does.
    */
   readonly onHangup?: (listener: () => void) => () => void;
 }
