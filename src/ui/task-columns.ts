@@ -31,6 +31,7 @@ export function taskDetail(task: TaskView): string {
   if (task.reason) parts.push(`reason: ${task.reason}`);
   if (task.cancelledBy) parts.push(`by ${task.cancelledBy}`);
   if (task.state === 'cancelling') parts.push('stopping…');
+  if (task.notStarted) parts.push('not started');
   if (parts.length === 0 && (task.progress ?? task.lastLine) !== undefined) parts.push((task.progress ?? task.lastLine)!);
   return parts.join(' · ');
 }

@@ -6,7 +6,7 @@ import type { ConnectionView } from '../client/connection.ts';
 
 /** Where one task stands. */
 export type TaskState =
-  | 'watching' // watch-only: waiting for a cancel
+  | 'watching' // waiting for a cancel; in command mode, until the server said it is not cancelled already
   | 'running' // command mode: the command runs
   | 'cancelling' // the command was sent SIGTERM (or SIGKILL) and has not exited yet
   | 'cancelled' // cancelled through the server
@@ -25,7 +25,8 @@ export type WorkEvent =
   | { event: 'output'; ts: number; task: string; stream: 'stdout' | 'stderr'; line: string }
   /** The command printed `::progress TEXT`: its progress, not output. */
   | { event: 'progress'; ts: number; task: string; text: string }
-  | { event: 'cancelled'; ts: number; task: string; reason?: string | undefined; by?: CancelSourceReply | undefined }
+  /** `notStarted`: in command mode, cancelled before its command started, which then never does. */
+  | { event: 'cancelled'; ts: number; task: string; reason?: string | undefined; by?: CancelSourceReply | undefined; notStarted?: true }
   | { event: 'timeout'; ts: number; task: string; afterMs: number }
   | { event: 'killing'; ts: number; task: string; signal: 'SIGTERM' | 'SIGKILL' }
   | { event: 'exited'; ts: number; task: string; code: number | null; signal: string | null; error?: string }
@@ -57,6 +58,8 @@ export interface TaskView {
   readonly lastLine?: string;
   /** What the command last reported with `::progress TEXT`. */
   readonly progress?: string;
+  /** Its command never started: the task was cancelled already. */
+  readonly notStarted?: boolean;
   /** Why the task is being stopped, while state is "cancelling". */
   readonly stopCause?: 'cancelled' | 'timed_out' | 'stopped';
 }
@@ -77,8 +80,9 @@ export interface WorkState {
   readonly exitCode?: number;
 }
 
+/** Every task starts out watching: in command mode its command starts once the server has been asked. */
 export function initialWorkState(server: string, ids: readonly string[], mode: 'watch' | 'command', now: number): WorkState {
-  const state: TaskState = mode === 'watch' ? 'watching' : 'running';
+  const state: TaskState = 'watching';
   return {
     server,
     mode,
@@ -101,7 +105,7 @@ export function reduceWork(state: WorkState, event: WorkEvent): WorkState {
       return updateTask(state, event.task, { progress: event.text });
     case 'cancelled':
       return state.mode === 'watch' || !isLive(state, event.task)
-        ? updateTask(state, event.task, { state: 'cancelled', since: event.ts, endedAt: event.ts, reason: event.reason, cancelledBy: event.by?.name })
+        ? updateTask(state, event.task, { state: 'cancelled', since: event.ts, endedAt: event.ts, reason: event.reason, cancelledBy: event.by?.name, notStarted: event.notStarted })
         : updateTask(state, event.task, { state: 'cancelling', since: event.ts, reason: event.reason, cancelledBy: event.by?.name, stopCause: 'cancelled' });
     case 'timeout':
       return state.mode === 'watch' || !isLive(state, event.task)

@@ -115,6 +115,9 @@ async function superviseWork(options: WorkOptions, processes: Map<string, TaskPr
     ...(options.parents && options.parents.length > 0 ? { parents: options.parents } : {}),
     watchTimeoutMs: options.watchTimeoutMs,
     backoff: options.backoff,
+    // A command starts only once the server has said its task is not cancelled already: a cancel sticks
+    // to its id, and the command of a task cancelled before its worker came must never run.
+    lookFirst: options.command !== undefined,
     listener: {
       connected: () => emit({ event: 'connected', ts: now() }),
       reconnected: () => emit({ event: 'reconnected', ts: now() }),
@@ -126,9 +129,15 @@ async function superviseWork(options: WorkOptions, processes: Map<string, TaskPr
         if (options.taskTimeoutMs !== undefined && record.reason === deadlineReason(options.taskTimeoutMs)) {
           emit({ event: 'timeout', ts: now(), task: record.id, afterMs: options.taskTimeoutMs });
         } else {
-          emit({ event: 'cancelled', ts: now(), task: record.id, reason: record.reason, ...(record.by ? { by: record.by } : {}) });
+          const notStarted = options.command !== undefined && !processes.has(record.id);
+          emit({ event: 'cancelled', ts: now(), task: record.id, reason: record.reason, ...(record.by ? { by: record.by } : {}), ...(notStarted ? { notStarted } : {}) });
         }
         endTask(record.id);
+      },
+      looked: () => {
+        for (const id of ids) {
+          if (!isFinal(id)) processes.set(id, startCommand(id, options.command!, options.env, graceMs, emit, now, () => endTask(id)));
+        }
       },
     },
   });
@@ -142,11 +151,8 @@ async function superviseWork(options: WorkOptions, processes: Map<string, TaskPr
   };
 
   for (const id of ids) {
-    if (options.command) {
-      processes.set(id, startCommand(id, options.command, options.env, graceMs, emit, now, () => endTask(id)));
-    } else {
-      emit({ event: 'watching', ts: now(), task: id });
-    }
+    // Each command starts once the server has been asked (looked, above).
+    emit({ event: 'watching', ts: now(), task: id });
     if (options.taskTimeoutMs !== undefined) {
       const afterMs = options.taskTimeoutMs;
       // The server keeps the deadline too, so the task is cancelled on time even if this process stalls.
