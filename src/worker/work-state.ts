@@ -77,6 +77,11 @@ export interface WorkState {
   readonly refusalKind?: 'unauthorized' | 'untrusted';
   /** Why the server refused this worker's watch (its --parent makes a cycle): every task was stopped. */
   readonly rejection?: string;
+  /**
+   * What interrupted this worker, as its reports of `stopped` tasks name it: the signal (`SIGINT`, `SIGTERM`,
+   * `SIGHUP`) or `q` (the screen's quit key).
+   */
+  readonly stoppedBy?: string;
   readonly exitCode?: number;
 }
 
@@ -130,7 +135,7 @@ export function reduceWork(state: WorkState, event: WorkEvent): WorkState {
     case 'rejected':
       return stopAll({ ...state, rejection: event.error }, event.ts);
     case 'interrupted':
-      return stopAll(state, event.ts);
+      return stopAll({ ...state, stoppedBy: event.signal === 'quit' ? 'q' : event.signal }, event.ts);
     case 'connected':
     case 'reconnected':
       return { ...state, connection: { state: 'connected', since: event.ts, attempt: 0, lastAnswerAt: state.connection.lastAnswerAt } };

@@ -9,7 +9,7 @@ import { explicitProgress } from '../core/progress.ts';
 import { ProgressSender } from './progress-sender.ts';
 import type { TaskOutcome, WorkerIdentity } from '../core/task-status.ts';
 import { deadlineReason } from '../protocol/deadline.ts';
-import { FINAL_STATES, type TaskState, type WorkEvent, type WorkStore, workExitCode } from './work-state.ts';
+import { FINAL_STATES, type TaskState, type TaskView, type WorkEvent, type WorkState, type WorkStore, workExitCode } from './work-state.ts';
 
 export interface WorkOptions {
   readonly client: TaskctlClient;
@@ -44,12 +44,14 @@ export function workerIdentity(): WorkerIdentity {
   return { id: randomUUID().slice(0, 8), host: hostname(), pid: process.pid };
 }
 
-// How a final task state is reported to the server; "stopped" (taskctl was interrupted) is not an outcome.
+// How a final task state is reported to the server. "stopped" is reported only when this worker was
+// interrupted on purpose: a refused token or an untrusted server could not hear it anyway.
 const OUTCOME: Partial<Record<TaskState, TaskOutcome>> = {
   cancelled: 'cancelled',
   succeeded: 'succeeded',
   failed: 'failed',
   timed_out: 'timed_out',
+  stopped: 'stopped',
 };
 
 /**
@@ -95,10 +97,10 @@ async function superviseWork(options: WorkOptions, processes: Map<string, TaskPr
       })
     : () => {};
   const reported = new Set<string>();
-  const unsubscribeReports = store.subscribe((event, state) => {
-    const task = 'task' in event ? state.tasks.get(event.task) : undefined;
-    const outcome = task && OUTCOME[task.state];
-    if (!task || !outcome || reported.has(task.id)) return;
+  const report = (task: TaskView, state: WorkState) => {
+    const outcome = OUTCOME[task.state];
+    if (!outcome || reported.has(task.id)) return;
+    if (outcome === 'stopped' && state.stoppedBy === undefined) return;
     reported.add(task.id);
     reporter.report(task.id, {
       outcome,
@@ -107,7 +109,13 @@ async function superviseWork(options: WorkOptions, processes: Map<string, TaskPr
       ...(options.parents && options.parents.length > 0 ? { parents: [...options.parents] } : {}),
       ...(task.exitCode !== undefined ? { exitCode: task.exitCode } : {}),
       ...(task.signal !== undefined ? { signal: task.signal } : {}),
+      ...(outcome === 'stopped' ? { stoppedBy: state.stoppedBy } : {}),
     });
+  };
+  const unsubscribeReports = store.subscribe((event, state) => {
+    // An interrupt ends every watch-only task at once, in an event about none of them in particular.
+    if ('task' in event) report(state.tasks.get(event.task)!, state);
+    else if (event.event === 'interrupted') state.tasks.forEach((task) => report(task, state));
   });
 
   const loop = new WatchLoop(client, ids, {

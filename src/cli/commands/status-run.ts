@@ -42,6 +42,7 @@ function toRow(
   const by = cancel?.by ?? status?.cancelledBy;
   if (!status) return { id, state: cancel !== undefined ? 'cancel_requested' : 'unknown', detail: [cancelledBy(by), reason ? `reason: ${reason}` : '', ...more].filter(Boolean).join(', ') };
   const detail = [
+    status.stoppedBy ? `stopped by ${status.stoppedBy}` : '',
     cancelledBy(by),
     reason ? `reason: ${reason}` : '',
     status.exitCode !== undefined && status.exitCode !== null ? `exit ${status.exitCode}` : '',
