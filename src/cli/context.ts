@@ -13,6 +13,11 @@ export interface CommandContext {
    * it (serve, to reload) changes what SIGHUP does; for the others it stops them as SIGTERM does.
    */
   readonly onHangup?: (listener: () => void) => () => void;
+  /**
+   * A stop asked for from inside (q or Ctrl-C on a screen in raw mode, where Ctrl-C is a key, not a
+   * signal): the first aborts `shutdown` with `reason`, a second exits at once, as a second signal does.
+   */
+  readonly interrupt?: (reason: string) => void;
 }
 
 /** One command, declared once: its yargs shape and what it does. Resolves with the exit code. */

@@ -30,11 +30,11 @@ process.on('unhandledRejection', internalError);
 process.on('exit', killAllProcessesNow);
 
 const shutdown = new AbortController();
-const EXIT_ON_SECOND: Readonly<Record<'SIGINT' | 'SIGTERM' | 'SIGHUP', number>> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
-function stopOn(signal: 'SIGINT' | 'SIGTERM' | 'SIGHUP'): void {
-  // A second signal means "now": the user is done waiting for a graceful stop.
-  if (shutdown.signal.aborted) process.exit(EXIT_ON_SECOND[signal]);
-  shutdown.abort(signal);
+const EXIT_ON_SECOND: Readonly<Record<string, number>> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
+/** The first stop asks for a graceful one; a second means "now" (the exit handler kills every command). */
+function stopOn(reason: string): void {
+  if (shutdown.signal.aborted) process.exit(EXIT_ON_SECOND[reason] ?? 130);
+  shutdown.abort(reason);
 }
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => stopOn(signal));
 
@@ -54,6 +54,7 @@ try {
     stdin: process.stdin,
     env: process.env,
     shutdown: shutdown.signal,
+    interrupt: stopOn,
     onHangup: (listener) => {
       hangupListeners.add(listener);
       return () => hangupListeners.delete(listener);

@@ -28,7 +28,8 @@ export type WorkEvent =
   /** `notStarted`: in command mode, cancelled before its command started, which then never does. */
   | { event: 'cancelled'; ts: number; task: string; reason?: string | undefined; by?: CancelSourceReply | undefined; notStarted?: true }
   | { event: 'timeout'; ts: number; task: string; afterMs: number }
-  | { event: 'killing'; ts: number; task: string; signal: 'SIGTERM' | 'SIGKILL' }
+  /** With SIGTERM, `graceMs`: how long the command has before SIGKILL. */
+  | { event: 'killing'; ts: number; task: string; signal: 'SIGTERM' | 'SIGKILL'; graceMs?: number }
   | { event: 'exited'; ts: number; task: string; code: number | null; signal: string | null; error?: string }
   | { event: 'connected'; ts: number }
   | { event: 'disconnected'; ts: number; error: string; attempt: number; retryInMs: number }
@@ -60,6 +61,8 @@ export interface TaskView {
   readonly progress?: string;
   /** Its command never started: the task was cancelled already. */
   readonly notStarted?: boolean;
+  /** While "cancelling": when the command gets SIGKILL if it has not exited by then. */
+  readonly killAt?: number;
   /** Why the task is being stopped, while state is "cancelling". */
   readonly stopCause?: 'cancelled' | 'timed_out' | 'stopped';
 }
@@ -117,7 +120,7 @@ export function reduceWork(state: WorkState, event: WorkEvent): WorkState {
         ? updateTask(state, event.task, { state: 'timed_out', since: event.ts, endedAt: event.ts })
         : updateTask(state, event.task, { state: 'cancelling', since: event.ts, stopCause: 'timed_out' });
     case 'killing':
-      return state;
+      return event.signal === 'SIGTERM' && event.graceMs !== undefined ? updateTask(state, event.task, { killAt: event.ts + event.graceMs }) : state;
     case 'exited': {
       const task = state.tasks.get(event.task);
       const final: TaskState = task?.stopCause ?? (event.code === 0 ? 'succeeded' : 'failed');

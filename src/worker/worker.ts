@@ -238,7 +238,7 @@ function startCommand(
       if (text !== undefined) emit({ event: 'progress', ts: now(), task: id, text });
       else emit({ event: 'output', ts: now(), task: id, stream, line });
     },
-    killing: (signal) => emit({ event: 'killing', ts: now(), task: id, signal }),
+    killing: (signal) => emit({ event: 'killing', ts: now(), task: id, signal, ...(signal === 'SIGTERM' ? { graceMs } : {}) }),
     exited: (code, signal, error) => {
       emit({ event: 'exited', ts: now(), task: id, code, signal, ...(error ? { error } : {}) });
       onExit();

@@ -32,7 +32,7 @@ function parentsFrom(args: WorkArgs, env: NodeJS.ProcessEnv): string[] {
   return env.TASKCTL_PARENT ? [env.TASKCTL_PARENT] : [];
 }
 
-export async function runWorkCommand(args: WorkArgs, { stdout, stderr, stdin, env, shutdown }: CommandContext): Promise<number> {
+export async function runWorkCommand(args: WorkArgs, { stdout, stderr, stdin, env, shutdown, interrupt }: CommandContext): Promise<number> {
   const options = validateOptions(optionsSchema, {
     ...resolveClientOptions(args, env),
     ids: [...new Set(args.ids.map(String))],
@@ -45,10 +45,11 @@ export async function runWorkCommand(args: WorkArgs, { stdout, stderr, stdin, en
   const hasCommand = command !== undefined && command.length > 0;
   const client = new TaskctlClient({ ...options, ...readClientTls(args, env) });
   const store = new WorkStore(initialWorkState(client.server, options.ids, hasCommand ? 'command' : 'watch', Date.now()));
-  // q on the screen stops the work the way SIGINT does.
+  // q or Ctrl-C on the screen stops the work the way SIGINT does, and a second one forces as a second SIGINT.
   const quit = new AbortController();
+  const onQuit = interrupt ?? ((reason: string) => quit.abort(reason));
   const stopRendering = wantsTui(stdout, env, args)
-    ? await import('../../ui/render-work.tsx').then((ui) => ui.renderWork(store, { stdout, stderr, stdin }, (reason) => quit.abort(reason)))
+    ? await import('../../ui/render-work.tsx').then((ui) => ui.renderWork(store, { stdout, stderr, stdin }, onQuit))
     : args.json
       ? printJsonEvents(store, stdout)
       : printPlainEvents(store, stdout, stderr);
