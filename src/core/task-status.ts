@@ -138,3 +138,40 @@ export function isLost(status: TaskStatus, now: number, leaseMs: number): boolea
 export function onLost(status: TaskStatus, now: number): TaskStatus {
   return enter(status, status.id, 'lost', now);
 }
+
+/**
+ * How far along its run each state is: a status is never replaced by one further back, unless it was made
+ * from it (see statusToKeep). Every ended state ranks alike: the first end reported is the one kept.
+ */
+export const STATE_RANK: Readonly<Record<TaskLifeState, number>> = {
+  watching: 0,
+  cancel_requested: 1,
+  lost: 2,
+  cancelled: 3,
+  succeeded: 3,
+  failed: 3,
+  timed_out: 3,
+  stopped: 3,
+};
+
+/** A status's version: its last state change, as `state@at`. A status made from another lists it in its history. */
+export function statusVersion(status: TaskStatus): string | undefined {
+  const last = status.history.at(-1);
+  return last && `${last.state}@${last.at}`;
+}
+
+/**
+ * The status a store keeps when `incoming` is written over `stored`: the ordering rule every store applies
+ * atomically with its write, so that a task's state only moves forward. A status made from the stored one
+ * (its history holds the stored version) replaces it, whatever its state: a new run may follow an end.
+ * One made from an older version raced another writer (two servers, a cancel's write landing after the
+ * worker's report): it replaces the stored one only if its state is further along, so a confirmed cancel
+ * is never overwritten by the `cancel_requested` computed before it. Redis runs the same rule in Lua
+ * (redis-store.ts), from STATE_RANK and statusVersion.
+ */
+export function statusToKeep(stored: TaskStatus | undefined, incoming: TaskStatus): TaskStatus {
+  const version = stored && statusVersion(stored);
+  if (stored === undefined || version === undefined) return incoming;
+  if (incoming.history.some((h) => `${h.state}@${h.at}` === version)) return incoming;
+  return STATE_RANK[incoming.state] > STATE_RANK[stored.state] ? incoming : stored;
+}
