@@ -130,7 +130,11 @@ export class SqliteStore implements CancelStore, TaskEventLog {
   #synchronous: 'FULL' | 'NORMAL' = 'FULL';
   #vacuuming = false;
 
-  constructor(readonly path: string) {
+  readonly #onClose: () => void;
+
+  /** `onClose` runs once the file is closed (to give back its lock). */
+  constructor(readonly path: string, options: { onClose?: () => void } = {}) {
+    this.#onClose = options.onClose ?? (() => {});
     this.description = `sqlite:${path}`;
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.#db = new DatabaseSync(path);
@@ -464,6 +468,7 @@ export class SqliteStore implements CancelStore, TaskEventLog {
   async close(): Promise<void> {
     while (this.#pending.length > 0) this.#flush();
     if (this.#db.isOpen) this.#db.close();
+    this.#onClose();
   }
 
   /** Runs `lookUp` over `ids` a step at a time, letting other work run between the steps. */
