@@ -16,6 +16,8 @@ import {
   type ReportRequest,
   type ScheduledReply,
   scheduledReplySchema,
+  type UnscheduledReply,
+  unscheduledReplySchema,
   type TaskListReply,
   taskListReplySchema,
   type TaskReply,
@@ -113,6 +115,12 @@ export class TaskctlClient {
       ...(when.reason !== undefined ? { reason: when.reason } : {}),
     };
     return this.#request(paths.cancel(id), scheduledReplySchema, { method: 'POST', body: JSON.stringify(body), signal: options.signal, oneShot: options.oneShot ?? false });
+  }
+
+  /** Drops the cancel scheduled for `id`, if any (needs the cancel right). */
+  unschedule(id: string, options: { signal?: AbortSignal } = {}): Promise<UnscheduledReply> {
+    checkTaskId(id);
+    return this.#request(paths.unschedule(id), unscheduledReplySchema, { method: 'POST', body: '{}', signal: options.signal });
   }
 
   /** Tells the server how `id` ended. Idempotent. */

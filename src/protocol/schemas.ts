@@ -192,6 +192,10 @@ export const scheduledReplySchema = z.object({
 });
 export type ScheduledReply = z.infer<typeof scheduledReplySchema>;
 
+/** POST /v1/tasks/:id/unschedule: whether a scheduled cancel was dropped, and when it would have been made. */
+export const unscheduledReplySchema = z.object({ id: z.string(), unscheduled: z.boolean(), scheduledAt: isoTime.optional() });
+export type UnscheduledReply = z.infer<typeof unscheduledReplySchema>;
+
 export const taskReplySchema = z.object({
   id: z.string(),
   cancelled: z.boolean(),
