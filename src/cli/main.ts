@@ -37,10 +37,24 @@ export async function main(argv: readonly string[], context: CommandContext): Pr
     else throw error;
   }
   if (usageProblem !== undefined) {
-    context.stderr.write(`taskctl: ${usageProblem.split('\n')[0]} (see taskctl --help)\n`);
+    context.stderr.write(`taskctl: ${oneLine(usageProblem, argv)} (see taskctl --help)\n`);
     return ExitCode.usage;
   }
   return exitCode;
+}
+
+/**
+ * A usage problem as one line that says it all: yargs puts the option, the value and the choices of
+ * "Invalid values:" on lines of their own (cut off when only the first was printed), and says "Not enough
+ * non-option arguments" of a command given no ids.
+ */
+function oneLine(problem: string, argv: readonly string[]): string {
+  if (/^Not enough non-option arguments/.test(problem)) return `${argv[0] ?? 'the command'} needs at least one task id, e.g. taskctl ${argv[0] ?? 'cancel'} job-42`;
+  return problem
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .join(' ');
 }
 
 function wantsHelp(argv: readonly string[]): boolean {

@@ -255,7 +255,7 @@ export class TaskctlClient {
       }
       const untrusted = describeTlsFailure(this.server, error);
       if (untrusted) throw new ClientError('untrusted', untrusted);
-      throw new ClientError('unreachable', `cannot reach ${this.server}: ${describeNetworkError(error)}`);
+      throw new ClientError('unreachable', `cannot reach ${this.server}: ${describeNetworkError(error, this.server)}`);
     }
     let body: unknown;
     try {
@@ -325,7 +325,7 @@ export class TaskctlClient {
       if (opening.signal.aborted) throw new ClientError('timeout', `${this.server} did not answer within ${formatDuration(this.#requestTimeoutMs)}`);
       const untrusted = describeTlsFailure(this.server, error);
       if (untrusted) throw new ClientError('untrusted', untrusted);
-      throw new ClientError('unreachable', `cannot reach ${this.server}: ${describeNetworkError(error)}`);
+      throw new ClientError('unreachable', `cannot reach ${this.server}: ${describeNetworkError(error, this.server)}`);
     } finally {
       clearTimeout(timer);
     }
@@ -440,13 +440,15 @@ function describeTlsFailure(server: string, error: unknown): string | undefined 
   return undefined;
 }
 
-function describeNetworkError(error: unknown): string {
+/** What went wrong on the network, with what most often causes it when that is a fair guess. */
+function describeNetworkError(error: unknown, server: string): string {
   const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code;
   switch (code) {
     case 'ECONNREFUSED':
-      return 'connection refused';
+      return 'connection refused (is taskctl serve running there?)';
     case 'ECONNRESET':
-      return 'connection reset';
+      // A TLS server hangs up on a plain HTTP request.
+      return server.startsWith('http:') ? 'connection reset (if the server serves TLS, use https://)' : 'connection reset';
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       return 'host not found';
