@@ -515,7 +515,10 @@ export class RedisStore implements CancelStore, TaskEventLog {
     try {
       return await command();
     } catch (error) {
-      throw new StoreUnavailableError(`redis unavailable: ${(error as Error).message}`);
+      // ioredis says a lost connection in its own terms ("Stream isn't writeable and enableOfflineQueue
+      // options is false"): the user needs to hear that Redis cannot be reached.
+      const message = (error as Error).message;
+      throw new StoreUnavailableError(`redis unavailable: ${/Stream isn't writeable|Connection is closed/.test(message) ? 'not connected (is Redis running and reachable?)' : message}`);
     }
   }
 }
