@@ -6,13 +6,18 @@ export interface CommandContext {
   readonly stderr: NodeJS.WriteStream;
   readonly stdin: NodeJS.ReadStream;
   readonly env: NodeJS.ProcessEnv;
-  /** Fires on the first SIGINT or SIGTERM. */
+  /** Fires on the first SIGINT, SIGTERM or SIGHUP (unless onHangup took it), its reason the signal's name. */
   readonly shutdown: AbortSignal;
   /**
    * Calls `listener` on each SIGHUP until the returned function is called. Only a command that asks for
-   * it (serve, to reload) changes what SIGHUP does; for the others it still ends the process.
+   * it (serve, to reload) changes what SIGHUP does; for the others it stops them as SIGTERM does.
    */
   readonly onHangup?: (listener: () => void) => () => void;
+  /**
+   * A stop asked for from inside (q or Ctrl-C on a screen in raw mode, where Ctrl-C is a key, not a
+   * signal): the first aborts `shutdown` with `reason`, a second exits at once, as a second signal does.
+   */
+  readonly interrupt?: (reason: string) => void;
 }
 
 /** One command, declared once: its yargs shape and what it does. Resolves with the exit code. */

@@ -37,12 +37,27 @@ export async function main(argv: readonly string[], context: CommandContext): Pr
     else throw error;
   }
   if (usageProblem !== undefined) {
-    // One line: yargs puts what was wrong on the lines after its heading ("Invalid values:\n  Argument: ...").
-    const line = usageProblem.split('\n').map((part) => part.trim()).filter(Boolean).join(' ');
-    context.stderr.write(`taskctl: ${line} (see taskctl --help)\n`);
+    context.stderr.write(`taskctl: ${oneLine(usageProblem, argv)} (see taskctl --help)\n`);
     return ExitCode.usage;
   }
   return exitCode;
+}
+
+/**
+ * A usage problem as one line that says it all: yargs puts the option, the value and the choices of
+ * "Invalid values:" on lines of their own (cut off when only the first was printed), and says "Not enough
+ * non-option arguments" of a command given no ids.
+ */
+function oneLine(problem: string, argv: readonly string[]): string {
+  if (/^Not enough non-option arguments/.test(problem)) {
+    if (argv[0] === 'completion') return 'completion needs a shell: taskctl completion bash, or taskctl completion zsh';
+    return `${argv[0] ?? 'the command'} needs at least one task id, e.g. taskctl ${argv[0] ?? 'cancel'} job-42`;
+  }
+  return problem
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .join(' ');
 }
 
 function wantsHelp(argv: readonly string[]): boolean {

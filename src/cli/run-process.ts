@@ -4,10 +4,11 @@ import { killAllProcessesNow, stopAllProcesses } from '../worker/process-registr
 import { ExitCode } from './context.ts';
 import { main } from './main.ts';
 
-// A reader that went away (a closed pipe) must not take a running server or worker down with it.
+// A reader that went away (a closed pipe, or a terminal hung up: EIO) must not take a running server or
+// worker down with it: a worker still has its commands to stop.
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EPIPE') throw error;
+    if (error.code !== 'EPIPE' && error.code !== 'EIO') throw error;
   });
 }
 
@@ -29,13 +30,22 @@ process.on('unhandledRejection', internalError);
 process.on('exit', killAllProcessesNow);
 
 const shutdown = new AbortController();
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    // A second signal means "now": the user is done waiting for a graceful stop.
-    if (shutdown.signal.aborted) process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
-    shutdown.abort(signal);
-  });
+const EXIT_ON_SECOND: Readonly<Record<string, number>> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
+/** The first stop asks for a graceful one; a second means "now" (the exit handler kills every command). */
+function stopOn(reason: string): void {
+  if (shutdown.signal.aborted) process.exit(EXIT_ON_SECOND[reason] ?? 130);
+  shutdown.abort(reason);
 }
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => stopOn(signal));
+
+// A closed terminal, a dropped SSH session or `tmux kill-session` sends SIGHUP. Left to its default it ends
+// the process at once and orphans every command `work` started, so it stops them as SIGTERM does, unless
+// the command asked for it (serve reloads its files).
+const hangupListeners = new Set<() => void>();
+process.on('SIGHUP', () => {
+  if (hangupListeners.size > 0) hangupListeners.forEach((listener) => listener());
+  else stopOn('SIGHUP');
+});
 
 try {
   process.exitCode = await main(process.argv.slice(2), {
@@ -44,9 +54,10 @@ try {
     stdin: process.stdin,
     env: process.env,
     shutdown: shutdown.signal,
+    interrupt: stopOn,
     onHangup: (listener) => {
-      process.on('SIGHUP', listener);
-      return () => process.off('SIGHUP', listener);
+      hangupListeners.add(listener);
+      return () => hangupListeners.delete(listener);
     },
   });
 } catch (error) {

@@ -37,7 +37,7 @@ export function describeEvent(event: WorkEvent, server: string): string | undefi
     case 'started':
       return `started ${event.task} (pid ${event.pid})`;
     case 'cancelled':
-      return `cancelled ${event.task}${event.by ? ` by ${event.by.name}` : ''}${event.reason ? ` (reason: ${event.reason})` : ''}`;
+      return `cancelled ${event.task}${event.by ? ` by ${event.by.name}` : ''}${event.reason ? ` (reason: ${event.reason})` : ''}${event.notStarted ? '; its command was not started' : ''}`;
     case 'timeout':
       return `timeout ${event.task} after ${formatDuration(event.afterMs)}`;
     case 'killing':

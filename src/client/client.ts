@@ -16,6 +16,8 @@ import {
   type ReportRequest,
   type ScheduledReply,
   scheduledReplySchema,
+  type UnscheduledReply,
+  unscheduledReplySchema,
   type TaskListReply,
   taskListReplySchema,
   type TaskReply,
@@ -113,6 +115,12 @@ export class TaskctlClient {
       ...(when.reason !== undefined ? { reason: when.reason } : {}),
     };
     return this.#request(paths.cancel(id), scheduledReplySchema, { method: 'POST', body: JSON.stringify(body), signal: options.signal, oneShot: options.oneShot ?? false });
+  }
+
+  /** Drops the cancel scheduled for `id`, if any (needs the cancel right). */
+  unschedule(id: string, options: { signal?: AbortSignal } = {}): Promise<UnscheduledReply> {
+    checkTaskId(id);
+    return this.#request(paths.unschedule(id), unscheduledReplySchema, { method: 'POST', body: '{}', signal: options.signal });
   }
 
   /** Tells the server how `id` ended. Idempotent. */
@@ -247,7 +255,7 @@ export class TaskctlClient {
       }
       const untrusted = describeTlsFailure(this.server, error);
       if (untrusted) throw new ClientError('untrusted', untrusted);
-      throw new ClientError('unreachable', `cannot reach ${this.server}: ${describeNetworkError(error)}`);
+      throw new ClientError('unreachable', `cannot reach ${this.server}: ${describeNetworkError(error, this.server)}`);
     }
     let body: unknown;
     try {
@@ -317,7 +325,7 @@ export class TaskctlClient {
       if (opening.signal.aborted) throw new ClientError('timeout', `${this.server} did not answer within ${formatDuration(this.#requestTimeoutMs)}`);
       const untrusted = describeTlsFailure(this.server, error);
       if (untrusted) throw new ClientError('untrusted', untrusted);
-      throw new ClientError('unreachable', `cannot reach ${this.server}: ${describeNetworkError(error)}`);
+      throw new ClientError('unreachable', `cannot reach ${this.server}: ${describeNetworkError(error, this.server)}`);
     } finally {
       clearTimeout(timer);
     }
@@ -445,13 +453,15 @@ function describeTlsFailure(server: string, error: unknown): string | undefined 
   return undefined;
 }
 
-function describeNetworkError(error: unknown): string {
+/** What went wrong on the network, with what most often causes it when that is a fair guess. */
+function describeNetworkError(error: unknown, server: string): string {
   const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code;
   switch (code) {
     case 'ECONNREFUSED':
-      return 'connection refused';
+      return 'connection refused (is taskctl serve running there?)';
     case 'ECONNRESET':
-      return 'connection reset';
+      // A TLS server hangs up on a plain HTTP request.
+      return server.startsWith('http:') ? 'connection reset (if the server serves TLS, use https://)' : 'connection reset';
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       return 'host not found';

@@ -17,6 +17,11 @@ export interface WatchListener {
   answered?(): void;
   /** `record.id` was cancelled; it is no longer watched. */
   cancelled?(record: CancelRecordReply): void;
+  /**
+   * With `lookFirst`: the server said which ids are cancelled already (each reported to cancelled() just
+   * before), so the others may start. Called once, before the first long poll.
+   */
+  looked?(): void;
 }
 
 export interface WatchLoopOptions {
@@ -28,6 +33,8 @@ export interface WatchLoopOptions {
   readonly worker?: WorkerIdentity;
   /** The parents of every id watched: a cancel of any of them (or their ancestors) cancels every id. */
   readonly parents?: readonly string[];
+  /** Ask the server what is cancelled already (a watch with timeout 0) before the first long poll. */
+  readonly lookFirst?: boolean;
 }
 
 /**
@@ -44,6 +51,8 @@ export class WatchLoop {
   readonly #listener: WatchListener;
   readonly #worker: WorkerIdentity | undefined;
   readonly #parents: readonly string[];
+  /** Whether the look before the first long poll is still to be made. */
+  #toLook: boolean;
   #emptied = new AbortController();
   /** The watch session the server keeps for these ids, once it named one. */
   #session: string | undefined;
@@ -69,6 +78,7 @@ export class WatchLoop {
     this.#listener = options.listener ?? {};
     this.#worker = options.worker;
     this.#parents = options.parents ?? [];
+    this.#toLook = options.lookFirst === true;
   }
 
   /** The ids still watched. */
@@ -117,6 +127,17 @@ export class WatchLoop {
           reachable = true;
           state.up(false);
         }
+        if (this.#toLook) {
+          const reply = await this.#client.watch([...this.#ids], {
+            timeoutMs: 0,
+            signal: stop,
+            ...(this.#parents.length > 0 ? { parents: this.#parents } : {}),
+          });
+          state.up(false);
+          this.#heard(reply);
+          this.#looked();
+          continue;
+        }
         if (this.#session !== undefined) {
           await this.#pollSession(this.#session, stop, state);
           continue;
@@ -143,6 +164,11 @@ export class WatchLoop {
         if (stop.aborted) break;
         const clientError = ClientError.from(error);
         if (clientError.fatal || clientError.code === 'invalid_parents') throw clientError;
+        // A server from before the look refuses a timeout of 0: it cannot say, so the ids start unlooked.
+        if (this.#toLook && clientError.code === 'invalid_request' && /timeout/.test(clientError.message)) {
+          this.#looked();
+          continue;
+        }
         // A poll of the session failed: its answer, or the other poll's (cut short), may have been lost on
         // the way, and the server took the cancels they carried out of the session. Only the ids sent again
         // are sure to bring them back; the old session is named, so that its server ends it.
@@ -222,6 +248,11 @@ export class WatchLoop {
     // The second poll's first wait is half as long, so that the two do not time out (and leave) together.
     await Promise.all([poll(this.#watchTimeoutMs), poll(Math.max(MIN_WATCH_TIMEOUT_MS, Math.round(this.#watchTimeoutMs / 2)))]);
     if (failure !== undefined) throw failure;
+  }
+
+  #looked(): void {
+    this.#toLook = false;
+    this.#listener.looked?.();
   }
 
   /** Reports what an answer says was cancelled, each id once; with none left, the loop ends. */

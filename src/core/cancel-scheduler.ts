@@ -55,12 +55,13 @@ export class CancelScheduler {
     return schedule;
   }
 
-  /** Drops the cancel scheduled for `id`, if there is one (its task ended first). */
-  async drop(id: string): Promise<void> {
+  /** Drops the cancel scheduled for `id` (its task ended first, or an operator said so); resolves with it, if there was one. */
+  async drop(id: string): Promise<ScheduledCancel | undefined> {
     const [schedule] = await this.#store.loadSchedules([id]);
-    if (schedule === undefined) return;
+    if (schedule === undefined) return undefined;
     await this.#store.unschedule(id);
     this.#onDropped(schedule);
+    return schedule;
   }
 
   close(): void {

@@ -218,6 +218,19 @@ export class Canceler {
   }
 
   /**
+   * What a wait on `ids` (with `ancestors`) would answer at once, looked up in the store when the cancels
+   * at hand do not say: never waits for a cancel to come. A worker asks this before it starts any command,
+   * so that a task cancelled before its worker came never runs. Checks the ids.
+   */
+  async lookUp(ids: readonly string[], ancestors: readonly string[] = []): Promise<WaitResult> {
+    const known = this.known(ids, ancestors);
+    if (known) return known;
+    const records = await this.#store.find(ancestors.length === 0 ? ids : [...new Set([...ids, ...ancestors])], this.#clock.now());
+    records.forEach((record) => this.#remember(record));
+    return this.#resultFor(familyOf(ancestors), records, undefined);
+  }
+
+  /**
    * wait() for callers that hold very many waits: calls `onResult` exactly once and never synchronously,
    * when any of `ids` is cancelled or when the returned function is called (then with no cancels). No
    * promise or AbortSignal is made per wait. When any of `ancestors` (the ids' ancestors, nearest first)

@@ -13,7 +13,7 @@ import { nextTurn } from './turns.ts';
 /** What changed: the task entered a state, a cancel was scheduled for it or its schedule dropped, or it reported progress. */
 export type TaskChange = TaskLifeState | 'scheduled' | 'unscheduled' | 'progress';
 
-export const TASK_CHANGES: readonly TaskChange[] = ['watching', 'cancel_requested', 'cancelled', 'succeeded', 'failed', 'timed_out', 'lost', 'scheduled', 'unscheduled', 'progress'];
+export const TASK_CHANGES: readonly TaskChange[] = ['watching', 'cancel_requested', 'cancelled', 'succeeded', 'failed', 'timed_out', 'stopped', 'lost', 'scheduled', 'unscheduled', 'progress'];
 
 /** What the server knew of a task at one moment: the parts GET /v1/tasks/:id is made of. */
 export interface TaskSnapshot {

@@ -12,12 +12,13 @@ export type TaskLifeState =
   | 'succeeded' // the worker's command exited 0
   | 'failed' // the worker's command exited non-zero or died
   | 'timed_out' // its deadline passed and the worker stopped it
-  | 'lost'; // a worker was watching, then nothing for longer than the lease
+  | 'stopped' // its worker was stopped on purpose (a signal, q on its screen) and stopped the task first
+  | 'lost'; // a worker was watching, then nothing for longer than the lease: it fell silent
 
-export const TASK_LIFE_STATES: readonly TaskLifeState[] = ['watching', 'cancel_requested', 'cancelled', 'succeeded', 'failed', 'timed_out', 'lost'];
+export const TASK_LIFE_STATES: readonly TaskLifeState[] = ['watching', 'cancel_requested', 'cancelled', 'succeeded', 'failed', 'timed_out', 'stopped', 'lost'];
 
 /** States a task leaves only when a new run starts (a new watch). */
-export const ENDED_STATES: ReadonlySet<TaskLifeState> = new Set(['cancelled', 'succeeded', 'failed', 'timed_out']);
+export const ENDED_STATES: ReadonlySet<TaskLifeState> = new Set(['cancelled', 'succeeded', 'failed', 'timed_out', 'stopped']);
 
 /** Who a watch came from. */
 export interface WorkerIdentity {
@@ -27,7 +28,17 @@ export interface WorkerIdentity {
 }
 
 /** What a worker reports about a task. */
-export type TaskOutcome = 'cancelled' | 'succeeded' | 'failed' | 'timed_out';
+export type TaskOutcome = 'cancelled' | 'succeeded' | 'failed' | 'timed_out' | 'stopped';
+
+/** What a worker's report says of a task's end. */
+export interface TaskReport {
+  readonly outcome: TaskOutcome;
+  readonly exitCode?: number | null | undefined;
+  readonly signal?: string | null | undefined;
+  readonly worker?: WorkerIdentity | undefined;
+  /** With `stopped`: what stopped the worker, such as `SIGTERM` or `q` (see STOP_CAUSES). */
+  readonly stoppedBy?: string | undefined;
+}
 
 export interface TaskStatus {
   readonly id: string;
@@ -39,6 +50,8 @@ export interface TaskStatus {
   readonly worker?: WorkerIdentity;
   readonly exitCode?: number | null;
   readonly signal?: string | null;
+  /** When `stopped`: what stopped its worker (`SIGTERM`, `SIGINT`, `SIGHUP`, `q`). */
+  readonly stoppedBy?: string;
   /** Who asked for the cancel of this run, once one was asked for. */
   readonly cancelledBy?: CancelSource;
   /** Why a cancel was requested when it was not a cancel of this task's own: "parent job-42 cancelled". */
@@ -70,7 +83,7 @@ function enter(status: TaskStatus | undefined, id: string, state: TaskLifeState,
 export function onWatch(status: TaskStatus | undefined, id: string, worker: WorkerIdentity | undefined, now: number): TaskStatus {
   const seen = { lastSeenAt: now, ...(worker ? { worker } : {}) };
   if (status && (status.state === 'watching' || status.state === 'cancel_requested')) return { ...status, ...seen };
-  return enter(status, id, 'watching', now, { ...seen, exitCode: undefined, signal: undefined, cancelledBy: undefined, cancelReason: undefined, progress: undefined });
+  return enter(status, id, 'watching', now, { ...seen, exitCode: undefined, signal: undefined, stoppedBy: undefined, cancelledBy: undefined, cancelReason: undefined, progress: undefined });
 }
 
 /**
@@ -106,18 +119,14 @@ export function reasonViaParent(ancestor: { readonly id: string; readonly reason
 }
 
 /** A worker reported how the task ended. Reports are idempotent: the same one twice changes nothing. */
-export function onReport(
-  status: TaskStatus | undefined,
-  id: string,
-  report: { outcome: TaskOutcome; exitCode?: number | null; signal?: string | null; worker?: WorkerIdentity },
-  now: number,
-): TaskStatus {
+export function onReport(status: TaskStatus | undefined, id: string, report: TaskReport, now: number): TaskStatus {
   if (status?.state === report.outcome && status.exitCode === (report.exitCode ?? status.exitCode)) return status;
   return enter(status, id, report.outcome, now, {
     lastSeenAt: now,
     ...(report.worker ? { worker: report.worker } : {}),
     ...(report.exitCode !== undefined ? { exitCode: report.exitCode } : {}),
     ...(report.signal !== undefined ? { signal: report.signal } : {}),
+    stoppedBy: report.outcome === 'stopped' ? report.stoppedBy : undefined,
   });
 }
 
@@ -128,4 +137,41 @@ export function isLost(status: TaskStatus, now: number, leaseMs: number): boolea
 
 export function onLost(status: TaskStatus, now: number): TaskStatus {
   return enter(status, status.id, 'lost', now);
+}
+
+/**
+ * How far along its run each state is: a status is never replaced by one further back, unless it was made
+ * from it (see statusToKeep). Every ended state ranks alike: the first end reported is the one kept.
+ */
+export const STATE_RANK: Readonly<Record<TaskLifeState, number>> = {
+  watching: 0,
+  cancel_requested: 1,
+  lost: 2,
+  cancelled: 3,
+  succeeded: 3,
+  failed: 3,
+  timed_out: 3,
+  stopped: 3,
+};
+
+/** A status's version: its last state change, as `state@at`. A status made from another lists it in its history. */
+export function statusVersion(status: TaskStatus): string | undefined {
+  const last = status.history.at(-1);
+  return last && `${last.state}@${last.at}`;
+}
+
+/**
+ * The status a store keeps when `incoming` is written over `stored`: the ordering rule every store applies
+ * atomically with its write, so that a task's state only moves forward. A status made from the stored one
+ * (its history holds the stored version) replaces it, whatever its state: a new run may follow an end.
+ * One made from an older version raced another writer (two servers, a cancel's write landing after the
+ * worker's report): it replaces the stored one only if its state is further along, so a confirmed cancel
+ * is never overwritten by the `cancel_requested` computed before it. Redis runs the same rule in Lua
+ * (redis-store.ts), from STATE_RANK and statusVersion.
+ */
+export function statusToKeep(stored: TaskStatus | undefined, incoming: TaskStatus): TaskStatus {
+  const version = stored && statusVersion(stored);
+  if (stored === undefined || version === undefined) return incoming;
+  if (incoming.history.some((h) => `${h.state}@${h.at}` === version)) return incoming;
+  return STATE_RANK[incoming.state] > STATE_RANK[stored.state] ? incoming : stored;
 }

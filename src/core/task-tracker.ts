@@ -11,7 +11,7 @@ import {
   onReport,
   onWatch,
   reasonViaParent,
-  type TaskOutcome,
+  type TaskReport,
   type TaskStatus,
   type WorkerIdentity,
 } from './task-status.ts';
@@ -238,7 +238,7 @@ export class TaskTracker {
   }
 
   /** A worker's report of how `id` ended; resolves with the status it leads to. */
-  async reported(id: string, report: { outcome: TaskOutcome; exitCode?: number | null; signal?: string | null; worker?: WorkerIdentity }): Promise<TaskStatus> {
+  async reported(id: string, report: TaskReport): Promise<TaskStatus> {
     const now = this.#clock.now();
     this.#forget([id]);
     let result!: TaskStatus;

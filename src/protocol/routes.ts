@@ -11,6 +11,7 @@ export const paths = {
   cancel: (id: string) => `/v1/tasks/${segment(id)}/cancel`,
   task: (id: string) => `/v1/tasks/${segment(id)}`,
   report: (id: string) => `/v1/tasks/${segment(id)}/report`,
+  unschedule: (id: string) => `/v1/tasks/${segment(id)}/unschedule`,
   tasks: '/v1/tasks',
   watch: '/v1/watch',
   events: '/v1/events',

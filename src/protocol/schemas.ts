@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../core/duration.ts';
 import { taskIdProblem } from '../core/task-id.ts';
+import { TASK_LIFE_STATES, type TaskLifeState } from '../core/task-status.ts';
 import { MAX_IDS_PER_WATCH, MAX_PARENTS_PER_TASK, MAX_REASON_CHARS } from './limits.ts';
 
 /** A task id under the core's rules. */
@@ -96,9 +97,11 @@ export const watchSessionRequestSchema = z.strictObject({
 });
 
 export const reportRequestSchema = z.strictObject({
-  outcome: z.enum(['cancelled', 'succeeded', 'failed', 'timed_out']),
+  outcome: z.enum(['cancelled', 'succeeded', 'failed', 'timed_out', 'stopped']),
   exitCode: z.number().int().nullable().optional(),
   signal: z.string().max(32).nullable().optional(),
+  /** With `stopped`: what stopped the worker (`SIGTERM`, `q`, …). */
+  stoppedBy: z.string().max(64).optional(),
   worker: workerIdentitySchema.optional(),
   /** The task's parents, recorded as a watch records them (for a task that ended before any watch got through). */
   parents: parentListSchema.optional(),
@@ -113,12 +116,14 @@ export const cancelSourceSchema = z.object({ name: z.string(), address: z.string
 export type CancelSourceReply = z.infer<typeof cancelSourceSchema>;
 
 export const taskStatusSchema = z.object({
-  state: z.enum(['watching', 'cancel_requested', 'cancelled', 'succeeded', 'failed', 'timed_out', 'lost']),
+  state: z.enum(TASK_LIFE_STATES as readonly [TaskLifeState, ...TaskLifeState[]]),
   since: z.iso.datetime(),
   lastSeenAt: z.iso.datetime().optional(),
   worker: z.object({ id: z.string(), host: z.string(), pid: z.number() }).optional(),
   exitCode: z.number().nullable().optional(),
   signal: z.string().nullable().optional(),
+  /** When `stopped`: what stopped its worker; absent from servers older than the state. */
+  stoppedBy: z.string().optional(),
   /** Why its cancel was requested when not by a cancel of its own: "parent job-42 cancelled". */
   cancelReason: z.string().optional(),
   /** Who asked for this run's cancel; absent from servers older than the field. */
@@ -129,7 +134,7 @@ export const taskStatusSchema = z.object({
 });
 export type TaskStatusReply = z.infer<typeof taskStatusSchema>;
 
-export const TASK_STATE_VALUES = ['watching', 'cancel_requested', 'cancelled', 'succeeded', 'failed', 'timed_out', 'lost'] as const;
+export const TASK_STATE_VALUES = TASK_LIFE_STATES as readonly [TaskLifeState, ...TaskLifeState[]];
 
 export const taskListQuerySchema = z.strictObject({
   state: z.enum(TASK_STATE_VALUES).optional(),
@@ -186,6 +191,10 @@ export const scheduledReplySchema = z.object({
   reason: z.string().optional(),
 });
 export type ScheduledReply = z.infer<typeof scheduledReplySchema>;
+
+/** POST /v1/tasks/:id/unschedule: whether a scheduled cancel was dropped, and when it would have been made. */
+export const unscheduledReplySchema = z.object({ id: z.string(), unscheduled: z.boolean(), scheduledAt: isoTime.optional() });
+export type UnscheduledReply = z.infer<typeof unscheduledReplySchema>;
 
 export const taskReplySchema = z.object({
   id: z.string(),

@@ -44,6 +44,7 @@ export function statusToWire(status: TaskStatus): TaskStatusReply {
   if (status.worker) reply.worker = { ...status.worker };
   if (status.exitCode !== undefined) reply.exitCode = status.exitCode;
   if (status.signal !== undefined) reply.signal = status.signal;
+  if (status.stoppedBy !== undefined) reply.stoppedBy = status.stoppedBy;
   if (status.cancelledBy !== undefined) reply.cancelledBy = { ...status.cancelledBy };
   if (status.cancelReason !== undefined) reply.cancelReason = status.cancelReason;
   if (status.progress !== undefined) reply.progress = { text: status.progress.text, at: isoTime(status.progress.at) };

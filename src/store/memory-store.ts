@@ -1,5 +1,5 @@
 import type { CancelRecord, CancelStore, Delivery, ParentLink, ScheduledCancel, StatusQuery } from '../core/store.ts';
-import { lastActivity, type TaskLifeState, type TaskStatus } from '../core/task-status.ts';
+import { lastActivity, statusToKeep, type TaskLifeState, type TaskStatus } from '../core/task-status.ts';
 import { nextTurn } from '../core/turns.ts';
 import type { EventWindowBounds, TaskEvent, TaskEventDraft, TaskEventLog } from '../core/task-events.ts';
 import { MemoryEventLog } from './memory-event-log.ts';
@@ -61,8 +61,10 @@ export class MemoryStore implements CancelStore, TaskEventLog {
   }
 
   async saveStatuses(statuses: readonly TaskStatus[]): Promise<void> {
-    for (const status of statuses) {
-      const previous = this.#statuses.get(status.id);
+    for (const incoming of statuses) {
+      const previous = this.#statuses.get(incoming.id);
+      const status = statusToKeep(previous, incoming);
+      if (status === previous) continue;
       if (previous) {
         this.#statuses.delete(status.id);
         if (previous.state !== status.state) this.#idsByState.get(previous.state)?.delete(status.id);

@@ -1,6 +1,7 @@
 import type { CancelStore } from '../core/store.ts';
 import { InvalidInputError, preview } from '../core/task-id.ts';
 import { MemoryStore } from './memory-store.ts';
+import { lockStoreFile } from './file-lock.ts';
 import { isPostgresSpec, parsePostgresSpec } from './postgres/url.ts';
 import { SqliteStore } from './sqlite-store.ts';
 
@@ -13,7 +14,11 @@ export interface OpenStoreOptions {
   readonly pgPoolSize?: number | undefined;
 }
 
-/** Opens the store a `--store` value names: `memory`, `sqlite:PATH`, `redis://…` / `rediss://…` or `postgres://…` / `postgresql://…`. */
+/**
+ * Opens the store a `--store` value names: `memory`, `sqlite:PATH`, `redis://…` / `rediss://…` or
+ * `postgres://…` / `postgresql://…`. A sqlite file is this process's alone until the store closes (see
+ * file-lock.ts).
+ */
 export async function openStore(spec: string, options: OpenStoreOptions = {}): Promise<CancelStore> {
   if (spec === 'memory') return new MemoryStore();
   if (isPostgresSpec(spec)) {
@@ -39,9 +44,12 @@ export async function openStore(spec: string, options: OpenStoreOptions = {}): P
   if (spec.startsWith('sqlite:')) {
     const path = spec.slice('sqlite:'.length);
     if (!path) throw new InvalidInputError('--store sqlite: needs a file path, e.g. sqlite:./taskctl.db');
+    // The lock first: a second server must not even open (and perhaps rebuild) a file another one uses.
+    const unlock = path === ':memory:' ? () => {} : lockStoreFile(path, spec);
     try {
-      return new SqliteStore(path);
+      return new SqliteStore(path, { onClose: unlock });
     } catch (error) {
+      unlock();
       throw new InvalidInputError(`cannot open ${spec}: ${(error as Error).message}`);
     }
   }

@@ -10,7 +10,7 @@ import {
   type StatusQuery,
   StoreUnavailableError,
 } from '../core/store.ts';
-import { lastActivity, TASK_LIFE_STATES, type TaskStatus } from '../core/task-status.ts';
+import { lastActivity, STATE_RANK, TASK_LIFE_STATES, type TaskStatus } from '../core/task-status.ts';
 import { type EventLogListener, type EventWindowBounds, sequenceStart, type TaskEvent, type TaskEventDraft, type TaskEventLog } from '../core/task-events.ts';
 
 export interface RedisStoreOptions {
@@ -48,6 +48,42 @@ end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('PUBLISH', ARGV[4], ARGV[5])
 return ARGV[1]
+`;
+
+// Saves statuses under the ordering rule of statusToKeep (core/task-status.ts), in one atomic step, so that
+// a status another server saved meanwhile is replaced only by one made from it or further along. ARGV: key
+// prefix, expiry (ms, or empty for none), then per status: id, body, state, the versions its history holds
+// (JSON), last activity, and last-seen time when watched (else empty).
+const STATUSES_PER_SCRIPT = 500;
+const SAVE_STATUSES_SCRIPT = `
+local prefix, expiry = ARGV[1], tonumber(ARGV[2])
+local ranks = {${Object.entries(STATE_RANK).map(([state, rank]) => `${state} = ${rank}`).join(', ')}}
+local states = {${TASK_LIFE_STATES.map((state) => `'${state}'`).join(', ')}}
+for i = 3, #ARGV, 6 do
+  local id, body, state, versions, active, seen = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
+  local key = prefix .. 'status:' .. id
+  local write = true
+  local current = redis.call('GET', key)
+  if current then
+    local ok, stored = pcall(cjson.decode, current)
+    local history = ok and stored.history
+    if history and #history > 0 then
+      local last = history[#history]
+      local version = '"' .. last.state .. '@' .. string.format('%.0f', last.at) .. '"'
+      if not string.find(versions, version, 1, true) and (ranks[state] or 0) <= (ranks[stored.state] or -1) then write = false end
+    end
+  end
+  if write then
+    if expiry then redis.call('SET', key, body, 'PX', expiry) else redis.call('SET', key, body) end
+    redis.call('ZADD', prefix .. 'tasks', 0, id)
+    redis.call('ZADD', prefix .. 'active', active, id)
+    for _, s in ipairs(states) do
+      if s == state then redis.call('ZADD', prefix .. 'state:' .. s, 0, id) else redis.call('ZREM', prefix .. 'state:' .. s, id) end
+    end
+    if seen ~= '' then redis.call('ZADD', prefix .. 'seen', seen, id) else redis.call('ZREM', prefix .. 'seen', id) end
+  end
+end
+return 0
 `;
 
 // Forgets the statuses whose last activity is still before the cutoff, in one atomic step, so a status
@@ -257,22 +293,15 @@ export class RedisStore implements CancelStore, TaskEventLog {
    * time, and its last activity (what retention finds old tasks by, without scanning the keyspace).
    */
   async saveStatuses(statuses: readonly TaskStatus[]): Promise<void> {
-    if (statuses.length === 0) return;
-    const multi = this.#commands.multi();
-    for (const status of statuses) {
-      if (this.#statusExpiryMs === undefined) multi.set(this.#statusKey(status.id), JSON.stringify(status));
-      else multi.set(this.#statusKey(status.id), JSON.stringify(status), 'PX', this.#statusExpiryMs);
-      multi.zadd(`${this.#prefix}tasks`, 0, status.id);
-      multi.zadd(`${this.#prefix}active`, lastActivity(status), status.id);
-      for (const state of TASK_LIFE_STATES) {
-        if (state === status.state) multi.zadd(`${this.#prefix}state:${state}`, 0, status.id);
-        else multi.zrem(`${this.#prefix}state:${state}`, status.id);
+    for (let i = 0; i < statuses.length; i += STATUSES_PER_SCRIPT) {
+      const args: Array<string | number> = [this.#prefix, this.#statusExpiryMs ?? ''];
+      for (const status of statuses.slice(i, i + STATUSES_PER_SCRIPT)) {
+        const watched = (status.state === 'watching' || status.state === 'cancel_requested') && status.lastSeenAt !== undefined;
+        const versions = JSON.stringify(status.history.map((h) => `${h.state}@${h.at}`));
+        args.push(status.id, JSON.stringify(status), status.state, versions, lastActivity(status), watched ? status.lastSeenAt! : '');
       }
-      const watched = (status.state === 'watching' || status.state === 'cancel_requested') && status.lastSeenAt !== undefined;
-      if (watched) multi.zadd(`${this.#prefix}seen`, status.lastSeenAt!, status.id);
-      else multi.zrem(`${this.#prefix}seen`, status.id);
+      await this.#run(() => this.#commands.eval(SAVE_STATUSES_SCRIPT, 0, ...args));
     }
-    await this.#run(() => multi.exec());
   }
 
   async listStatuses(query: StatusQuery): Promise<TaskStatus[]> {
@@ -486,7 +515,10 @@ export class RedisStore implements CancelStore, TaskEventLog {
     try {
       return await command();
     } catch (error) {
-      throw new StoreUnavailableError(`redis unavailable: ${(error as Error).message}`);
+      // ioredis says a lost connection in its own terms ("Stream isn't writeable and enableOfflineQueue
+      // options is false"): the user needs to hear that Redis cannot be reached.
+      const message = (error as Error).message;
+      throw new StoreUnavailableError(`redis unavailable: ${/Stream isn't writeable|Connection is closed/.test(message) ? 'not connected (is Redis running and reachable?)' : message}`);
     }
   }
 }

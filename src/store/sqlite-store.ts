@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { CancelRecord, CancelSource, CancelStore, Delivery, ParentLink, ScheduledCancel, StatusQuery } from '../core/store.ts';
 import { nextTurn } from '../core/turns.ts';
-import { lastActivity, type TaskStatus } from '../core/task-status.ts';
+import { lastActivity, statusToKeep, type TaskStatus } from '../core/task-status.ts';
 import { type EventWindowBounds, sequenceStart, type TaskEvent, type TaskEventDraft, type TaskEventLog } from '../core/task-events.ts';
 
 interface Row {
@@ -110,6 +110,7 @@ export class SqliteStore implements CancelStore, TaskEventLog {
   readonly #sweep: StatementSync;
   readonly #updateStatus: StatementSync;
   readonly #insertStatus: StatementSync;
+  readonly #loadStatus: StatementSync;
   readonly #loadStatuses: StatementSync;
   readonly #listAll: StatementSync;
   readonly #listByState: StatementSync;
@@ -129,7 +130,11 @@ export class SqliteStore implements CancelStore, TaskEventLog {
   #synchronous: 'FULL' | 'NORMAL' = 'FULL';
   #vacuuming = false;
 
-  constructor(readonly path: string) {
+  readonly #onClose: () => void;
+
+  /** `onClose` runs once the file is closed (to give back its lock). */
+  constructor(readonly path: string, options: { onClose?: () => void } = {}) {
+    this.#onClose = options.onClose ?? (() => {});
     this.description = `sqlite:${path}`;
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.#db = new DatabaseSync(path);
@@ -181,6 +186,7 @@ export class SqliteStore implements CancelStore, TaskEventLog {
     // An update that finds no row is an insert: that is how the store keeps its count without counting.
     this.#updateStatus = this.#db.prepare('UPDATE task_status SET state = ?, last_seen_at = ?, active_at = ?, body = ? WHERE id = ?');
     this.#insertStatus = this.#db.prepare('INSERT INTO task_status (id, state, last_seen_at, active_at, body) VALUES (?, ?, ?, ?, ?)');
+    this.#loadStatus = this.#db.prepare('SELECT body FROM task_status WHERE id = ?');
     this.#loadStatuses = this.#db.prepare('SELECT body FROM task_status WHERE id IN (SELECT value FROM json_each(?))');
     this.#listAll = this.#db.prepare('SELECT body FROM task_status WHERE id > ? ORDER BY id LIMIT ?');
     this.#listByState = this.#db.prepare('SELECT body FROM task_status WHERE state = ? AND id > ? ORDER BY id LIMIT ?');
@@ -280,14 +286,17 @@ export class SqliteStore implements CancelStore, TaskEventLog {
       const step = statuses.slice(i, i + ROWS_PER_TRANSACTION);
       writes.push(
         this.#write(step.length, 'commit', () => {
-          for (const status of step) {
-            const body = JSON.stringify(status);
-            const lastSeen = status.lastSeenAt ?? null;
-            const active = lastActivity(status);
-            if (Number(this.#updateStatus.run(status.state, lastSeen, active, body, status.id).changes) === 0) {
-              this.#insertStatus.run(status.id, status.state, lastSeen, active, body);
+          for (const incoming of step) {
+            // Read and written in one transaction: the ordering rule sees what it replaces.
+            const row = this.#loadStatus.get(incoming.id) as { body: string } | undefined;
+            if (row === undefined) {
+              this.#insertStatus.run(incoming.id, incoming.state, incoming.lastSeenAt ?? null, lastActivity(incoming), JSON.stringify(incoming));
               this.#statusCount++;
+              continue;
             }
+            const status = statusToKeep(JSON.parse(row.body) as TaskStatus, incoming);
+            if (status !== incoming) continue;
+            this.#updateStatus.run(status.state, status.lastSeenAt ?? null, lastActivity(status), JSON.stringify(status), status.id);
           }
         }),
       );
@@ -459,6 +468,7 @@ export class SqliteStore implements CancelStore, TaskEventLog {
   async close(): Promise<void> {
     while (this.#pending.length > 0) this.#flush();
     if (this.#db.isOpen) this.#db.close();
+    this.#onClose();
   }
 
   /** Runs `lookUp` over `ids` a step at a time, letting other work run between the steps. */

@@ -1,4 +1,4 @@
-import { useInput, useStdin, useWindowSize } from 'ink';
+import { useInput, usePaste, useStdin, useWindowSize } from 'ink';
 import type { TaskFeed } from '../client/task-feed.ts';
 import { draw, type ScreenIo } from './draw.ts';
 import { TopScreen, taskRoom } from './top-screen.tsx';
@@ -23,6 +23,8 @@ export function TopApp({ feed, store }: TopAppProps) {
   const { columns, rows } = useWindowSize();
   const { isRawModeSupported } = useStdin();
   useInput((input, key) => store.press({ ...key, input }, taskRoom(rows), Date.now()), { isActive: isRawModeSupported });
+  // Bracketed paste: pasted text arrives whole, apart from keys, so a pasted line break is not an Enter.
+  usePaste((text) => store.paste(text), { isActive: isRawModeSupported });
   return <TopScreen feed={feedState} view={store.view} shown={store.shown()} now={now} columns={columns} rows={rows} />;
 }
 

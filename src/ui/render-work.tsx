@@ -19,6 +19,7 @@ export function WorkApp({ store, onQuit }: WorkAppProps) {
   const { isRawModeSupported } = useStdin();
   useInput(
     (input, key) => {
+      // The first stops the commands gracefully; a second, either key, forces (onQuit decides).
       if (input === 'q') onQuit('quit');
       if (key.ctrl && input === 'c') onQuit('SIGINT');
     },

@@ -23,14 +23,16 @@ export function taskColumns(showPid: boolean): TableColumn[] {
 }
 
 /** What the detail column says: the cancel reason, how the command ended, or its last line of output. */
-export function taskDetail(task: TaskView): string {
+export function taskDetail(task: TaskView, now: number): string {
   if (task.state === 'failed') {
     return task.error ?? (task.signal ? `killed by ${task.signal}` : `exit code ${task.exitCode}`);
   }
   const parts: string[] = [];
   if (task.reason) parts.push(`reason: ${task.reason}`);
   if (task.cancelledBy) parts.push(`by ${task.cancelledBy}`);
-  if (task.state === 'cancelling') parts.push('stopping…');
+  // The grace counting down, so that nobody waiting on a stubborn command wonders whether anything happens.
+  if (task.state === 'cancelling') parts.push(task.killAt === undefined ? 'stopping…' : `stopping… SIGKILL in ${formatDuration(Math.max(0, task.killAt - now))}`);
+  if (task.notStarted) parts.push('not started');
   if (parts.length === 0 && (task.progress ?? task.lastLine) !== undefined) parts.push((task.progress ?? task.lastLine)!);
   return parts.join(' · ');
 }
@@ -39,7 +41,7 @@ export function taskDetail(task: TaskView): string {
 export function taskRow(task: TaskView, now: number, showPid: boolean): TableRow {
   const style = TASK_STATE_STYLE[task.state];
   const elapsed = formatDuration(Math.max(0, (task.endedAt ?? now) - task.startedAt));
-  const detail = { text: taskDetail(task), dimColor: task.state !== 'failed' };
+  const detail = { text: taskDetail(task, now), dimColor: task.state !== 'failed' };
   const state = { text: style.label, color: style.color };
   const pid = { text: task.pid === undefined ? '' : String(task.pid), dimColor: true };
   return { key: task.id, cells: showPid ? [task.id, state, elapsed, pid, detail] : [task.id, state, elapsed, detail] };

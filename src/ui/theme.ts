@@ -21,5 +21,6 @@ export const SERVER_STATE_COLOR: Readonly<Record<TaskLifeState, string>> = {
   succeeded: 'green',
   failed: 'red',
   timed_out: 'magenta',
+  stopped: 'gray',
   lost: 'red',
 };

@@ -151,6 +151,7 @@ function detailRows(id: string, task: FeedTask | undefined, reply: TaskReply | u
   if (reason !== undefined) rows.push(['reason', reason]);
   if (status?.exitCode !== undefined && status.exitCode !== null) rows.push(['exit', `code ${status.exitCode}`]);
   if (status?.signal) rows.push(['signal', status.signal]);
+  if (status?.stoppedBy) rows.push(['stopped', `by ${status.stoppedBy}`]);
   if (status?.progress) rows.push(['progress', `${status.progress.text} (${ago(now, status.progress.at)} ago)`]);
   const scheduled = reply?.scheduled;
   if (scheduled) rows.push(['scheduled', `cancel at ${scheduled.at}${scheduled.by ? ` by ${canceller(scheduled.by)}` : ''}${scheduled.reason ? ` · ${scheduled.reason}` : ''}`]);

@@ -51,7 +51,28 @@ export type TopAction =
   /** A key, with how many task rows the screen has room for (for paging and scrolling). */
   | { readonly type: 'key'; readonly key: TopKey; readonly room: number; readonly now: number }
   | { readonly type: 'detail'; readonly id: string; readonly reply?: TaskReply; readonly error?: string }
-  | { readonly type: 'notice'; readonly text: string; readonly error: boolean; readonly now: number };
+  | { readonly type: 'notice'; readonly text: string; readonly error: boolean; readonly now: number }
+  /** Text pasted (bracketed paste): it goes into the line being typed, whole, and is never taken as keys. */
+  | { readonly type: 'paste'; readonly text: string };
+
+/**
+ * The keys in what one read delivered. A paste, fast typing over SSH or `tmux send-keys text Enter` bring
+ * several at once ("more\r"): each character is a key of its own, as it would have been had it come
+ * alone, and a carriage return or newline among them is Enter.
+ */
+export function splitKeys(key: TopKey): TopKey[] {
+  const plain = !key.ctrl && !key.meta && !key.return && !key.escape && !key.tab;
+  const chars = Array.from(key.input);
+  if (!plain || (chars.length <= 1 && !/[\r\n\t]/.test(key.input))) return [key];
+  const keys: TopKey[] = [];
+  for (const [i, input] of chars.entries()) {
+    if (input === '\n' && chars[i - 1] === '\r') continue;
+    if (input === '\r' || input === '\n') keys.push({ input: '', return: true });
+    else if (input === '\t') keys.push({ input: '', tab: true });
+    else keys.push({ input });
+  }
+  return keys;
+}
 
 /** The states `s` goes through: all, then each state in turn. */
 export const STATE_CYCLE: readonly (TaskLifeState | undefined)[] = [undefined, ...TASK_LIFE_STATES];
@@ -102,6 +123,9 @@ export function reduceTop(view: TopView, action: TopAction, shown: readonly stri
       return { view: { ...view, notice: { text: action.text, error: action.error, at: action.now } } };
     case 'key':
       return onKey(view, action.key, action.room, shown);
+    case 'paste':
+      // Line breaks in pasted text become spaces: a pasted line never confirms anything by itself.
+      return view.input === undefined ? { view } : typing(view, view.input, { input: action.text.replace(/[\r\n\t]+/g, ' ') }, shown);
   }
 }
 
@@ -201,15 +225,14 @@ export class TopStore {
     return ids;
   }
 
-  /**
-   * A key as Ink reports it. Keys pressed quickly can arrive together ("jjj"): each character is then a
-   * key of its own, as it would have been had it come alone.
-   */
+  /** What one read delivered, as Ink reports it: key by key (see splitKeys). */
   press(key: TopKey, room: number, now: number): void {
-    const plain = !key.ctrl && !key.meta && !key.return && !key.escape && !key.tab;
-    const chars = plain ? Array.from(key.input) : [key.input];
-    if (chars.length <= 1 || this.#view.input !== undefined) this.dispatch({ type: 'key', key, room, now });
-    else for (const input of chars) this.dispatch({ type: 'key', key: { input }, room, now });
+    for (const one of splitKeys(key)) this.dispatch({ type: 'key', key: one, room, now });
+  }
+
+  /** Text pasted in bracketed paste mode. */
+  paste(text: string): void {
+    this.dispatch({ type: 'paste', text });
   }
 
   dispatch(action: TopAction): void {

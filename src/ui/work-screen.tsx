@@ -49,8 +49,10 @@ function visibleTasks(tasks: readonly TaskView[], room: number): TaskView[] {
 
 const dim = (text: string) => ({ text, dimColor: true });
 
-function keyHints(showPid: boolean): Segment[] {
-  return [segment(dim(showPid ? 'q quit (stops running commands)' : 'q quit'), { short: [dim('q quit')] }), segment(dim('Ctrl-C same'))];
+function keyHints(state: WorkState): Segment[] {
+  // Stopping: a second Ctrl-C (or q) kills every command now instead of waiting out the grace.
+  if (state.stoppedBy !== undefined) return [segment({ text: 'stopping', color: 'yellow' }), segment({ text: 'Ctrl-C again to force', bold: true }, { short: [dim('Ctrl-C: force')] })];
+  return [segment(dim(state.mode === 'command' ? 'q quit (stops running commands)' : 'q quit'), { short: [dim('q quit')] }), segment(dim('Ctrl-C same'))];
 }
 
 // Title, connection, counts, column headers and key hints: the lines that always show.
@@ -80,7 +82,7 @@ export function WorkScreen({ state, now, columns, rows }: WorkScreenProps) {
       <StatusLine width={columns} segments={(Object.keys(counts) as TaskState[]).map((s) => segment(`${counts[s]} ${TASK_STATE_STYLE[s].label}`))} />
       <Table columns={taskColumns(showPid)} rows={shown.map((task) => taskRow(task, now, showPid))} width={columns} />
       {hidden > 0 && <StatusLine width={columns} segments={[segment(dim(`… ${hidden} more not shown (counts above include them)`), { short: [dim(`… ${hidden} more not shown`)] })]} />}
-      <StatusLine width={columns} segments={state.exitCode === undefined ? keyHints(showPid) : [segment(dim('done')), segment(dim(`exit code ${state.exitCode}`))]} />
+      <StatusLine width={columns} segments={state.exitCode === undefined ? keyHints(state) : [segment(dim('done')), segment(dim(`exit code ${state.exitCode}`))]} />
     </Box>
   );
 }

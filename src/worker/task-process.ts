@@ -9,6 +9,12 @@ export interface TaskProcessEvents {
   exited(code: number | null, signal: string | null, error?: string): void;
 }
 
+// Why a command did not start, in words that say what to do; other failures keep Node's message.
+const CANNOT_RUN: Readonly<Record<string, string>> = {
+  ENOENT: 'command not found',
+  EACCES: 'permission denied (is it executable? chmod +x it, or run it through its interpreter: -- sh ./job.sh)',
+};
+
 // Longest output line kept whole; a longer one is cut so one runaway line cannot eat memory.
 const MAX_LINE_CHARS = 8_192;
 
@@ -44,7 +50,7 @@ export class TaskProcess {
     this.#child.once('error', (error: NodeJS.ErrnoException) => {
       // Only a failure to start ends the task here; "exit" reports everything else.
       if (this.#child.pid !== undefined) return;
-      this.#finish(error.code === 'ENOENT' ? 127 : 126, null, `cannot run ${file}: ${error.code === 'ENOENT' ? 'command not found' : error.message}`);
+      this.#finish(error.code === 'ENOENT' ? 127 : 126, null, `cannot run ${file}: ${CANNOT_RUN[error.code ?? ''] ?? error.message}`);
       resolveDone();
     });
     this.#child.once('exit', (code, signal) => {

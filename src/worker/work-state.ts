@@ -6,7 +6,7 @@ import type { ConnectionView } from '../client/connection.ts';
 
 /** Where one task stands. */
 export type TaskState =
-  | 'watching' // watch-only: waiting for a cancel
+  | 'watching' // waiting for a cancel; in command mode, until the server said it is not cancelled already
   | 'running' // command mode: the command runs
   | 'cancelling' // the command was sent SIGTERM (or SIGKILL) and has not exited yet
   | 'cancelled' // cancelled through the server
@@ -25,9 +25,11 @@ export type WorkEvent =
   | { event: 'output'; ts: number; task: string; stream: 'stdout' | 'stderr'; line: string }
   /** The command printed `::progress TEXT`: its progress, not output. */
   | { event: 'progress'; ts: number; task: string; text: string }
-  | { event: 'cancelled'; ts: number; task: string; reason?: string | undefined; by?: CancelSourceReply | undefined }
+  /** `notStarted`: in command mode, cancelled before its command started, which then never does. */
+  | { event: 'cancelled'; ts: number; task: string; reason?: string | undefined; by?: CancelSourceReply | undefined; notStarted?: true }
   | { event: 'timeout'; ts: number; task: string; afterMs: number }
-  | { event: 'killing'; ts: number; task: string; signal: 'SIGTERM' | 'SIGKILL' }
+  /** With SIGTERM, `graceMs`: how long the command has before SIGKILL. */
+  | { event: 'killing'; ts: number; task: string; signal: 'SIGTERM' | 'SIGKILL'; graceMs?: number }
   | { event: 'exited'; ts: number; task: string; code: number | null; signal: string | null; error?: string }
   | { event: 'connected'; ts: number }
   | { event: 'disconnected'; ts: number; error: string; attempt: number; retryInMs: number }
@@ -57,6 +59,10 @@ export interface TaskView {
   readonly lastLine?: string;
   /** What the command last reported with `::progress TEXT`. */
   readonly progress?: string;
+  /** Its command never started: the task was cancelled already. */
+  readonly notStarted?: boolean;
+  /** While "cancelling": when the command gets SIGKILL if it has not exited by then. */
+  readonly killAt?: number;
   /** Why the task is being stopped, while state is "cancelling". */
   readonly stopCause?: 'cancelled' | 'timed_out' | 'stopped';
 }
@@ -74,11 +80,17 @@ export interface WorkState {
   readonly refusalKind?: 'unauthorized' | 'untrusted';
   /** Why the server refused this worker's watch (its --parent makes a cycle): every task was stopped. */
   readonly rejection?: string;
+  /**
+   * What interrupted this worker, as its reports of `stopped` tasks name it: the signal (`SIGINT`, `SIGTERM`,
+   * `SIGHUP`) or `q` (the screen's quit key).
+   */
+  readonly stoppedBy?: string;
   readonly exitCode?: number;
 }
 
+/** Every task starts out watching: in command mode its command starts once the server has been asked. */
 export function initialWorkState(server: string, ids: readonly string[], mode: 'watch' | 'command', now: number): WorkState {
-  const state: TaskState = mode === 'watch' ? 'watching' : 'running';
+  const state: TaskState = 'watching';
   return {
     server,
     mode,
@@ -101,14 +113,14 @@ export function reduceWork(state: WorkState, event: WorkEvent): WorkState {
       return updateTask(state, event.task, { progress: event.text });
     case 'cancelled':
       return state.mode === 'watch' || !isLive(state, event.task)
-        ? updateTask(state, event.task, { state: 'cancelled', since: event.ts, endedAt: event.ts, reason: event.reason, cancelledBy: event.by?.name })
+        ? updateTask(state, event.task, { state: 'cancelled', since: event.ts, endedAt: event.ts, reason: event.reason, cancelledBy: event.by?.name, notStarted: event.notStarted })
         : updateTask(state, event.task, { state: 'cancelling', since: event.ts, reason: event.reason, cancelledBy: event.by?.name, stopCause: 'cancelled' });
     case 'timeout':
       return state.mode === 'watch' || !isLive(state, event.task)
         ? updateTask(state, event.task, { state: 'timed_out', since: event.ts, endedAt: event.ts })
         : updateTask(state, event.task, { state: 'cancelling', since: event.ts, stopCause: 'timed_out' });
     case 'killing':
-      return state;
+      return event.signal === 'SIGTERM' && event.graceMs !== undefined ? updateTask(state, event.task, { killAt: event.ts + event.graceMs }) : state;
     case 'exited': {
       const task = state.tasks.get(event.task);
       const final: TaskState = task?.stopCause ?? (event.code === 0 ? 'succeeded' : 'failed');
@@ -126,7 +138,7 @@ export function reduceWork(state: WorkState, event: WorkEvent): WorkState {
     case 'rejected':
       return stopAll({ ...state, rejection: event.error }, event.ts);
     case 'interrupted':
-      return stopAll(state, event.ts);
+      return stopAll({ ...state, stoppedBy: event.signal === 'quit' ? 'q' : event.signal }, event.ts);
     case 'connected':
     case 'reconnected':
       return { ...state, connection: { state: 'connected', since: event.ts, attempt: 0, lastAnswerAt: state.connection.lastAnswerAt } };

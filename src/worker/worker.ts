@@ -9,7 +9,7 @@ import { explicitProgress } from '../core/progress.ts';
 import { ProgressSender } from './progress-sender.ts';
 import type { TaskOutcome, WorkerIdentity } from '../core/task-status.ts';
 import { deadlineReason } from '../protocol/deadline.ts';
-import { FINAL_STATES, type TaskState, type WorkEvent, type WorkStore, workExitCode } from './work-state.ts';
+import { FINAL_STATES, type TaskState, type TaskView, type WorkEvent, type WorkState, type WorkStore, workExitCode } from './work-state.ts';
 
 export interface WorkOptions {
   readonly client: TaskctlClient;
@@ -44,12 +44,14 @@ export function workerIdentity(): WorkerIdentity {
   return { id: randomUUID().slice(0, 8), host: hostname(), pid: process.pid };
 }
 
-// How a final task state is reported to the server; "stopped" (taskctl was interrupted) is not an outcome.
+// How a final task state is reported to the server. "stopped" is reported only when this worker was
+// interrupted on purpose: a refused token or an untrusted server could not hear it anyway.
 const OUTCOME: Partial<Record<TaskState, TaskOutcome>> = {
   cancelled: 'cancelled',
   succeeded: 'succeeded',
   failed: 'failed',
   timed_out: 'timed_out',
+  stopped: 'stopped',
 };
 
 /**
@@ -95,10 +97,10 @@ async function superviseWork(options: WorkOptions, processes: Map<string, TaskPr
       })
     : () => {};
   const reported = new Set<string>();
-  const unsubscribeReports = store.subscribe((event, state) => {
-    const task = 'task' in event ? state.tasks.get(event.task) : undefined;
-    const outcome = task && OUTCOME[task.state];
-    if (!task || !outcome || reported.has(task.id)) return;
+  const report = (task: TaskView, state: WorkState) => {
+    const outcome = OUTCOME[task.state];
+    if (!outcome || reported.has(task.id)) return;
+    if (outcome === 'stopped' && state.stoppedBy === undefined) return;
     reported.add(task.id);
     reporter.report(task.id, {
       outcome,
@@ -107,7 +109,13 @@ async function superviseWork(options: WorkOptions, processes: Map<string, TaskPr
       ...(options.parents && options.parents.length > 0 ? { parents: [...options.parents] } : {}),
       ...(task.exitCode !== undefined ? { exitCode: task.exitCode } : {}),
       ...(task.signal !== undefined ? { signal: task.signal } : {}),
+      ...(outcome === 'stopped' ? { stoppedBy: state.stoppedBy } : {}),
     });
+  };
+  const unsubscribeReports = store.subscribe((event, state) => {
+    // An interrupt ends every watch-only task at once, in an event about none of them in particular.
+    if ('task' in event) report(state.tasks.get(event.task)!, state);
+    else if (event.event === 'interrupted') state.tasks.forEach((task) => report(task, state));
   });
 
   const loop = new WatchLoop(client, ids, {
@@ -115,6 +123,9 @@ async function superviseWork(options: WorkOptions, processes: Map<string, TaskPr
     ...(options.parents && options.parents.length > 0 ? { parents: options.parents } : {}),
     watchTimeoutMs: options.watchTimeoutMs,
     backoff: options.backoff,
+    // A command starts only once the server has said its task is not cancelled already: a cancel sticks
+    // to its id, and the command of a task cancelled before its worker came must never run.
+    lookFirst: options.command !== undefined,
     listener: {
       connected: () => emit({ event: 'connected', ts: now() }),
       reconnected: () => emit({ event: 'reconnected', ts: now() }),
@@ -126,9 +137,15 @@ async function superviseWork(options: WorkOptions, processes: Map<string, TaskPr
         if (options.taskTimeoutMs !== undefined && record.reason === deadlineReason(options.taskTimeoutMs)) {
           emit({ event: 'timeout', ts: now(), task: record.id, afterMs: options.taskTimeoutMs });
         } else {
-          emit({ event: 'cancelled', ts: now(), task: record.id, reason: record.reason, ...(record.by ? { by: record.by } : {}) });
+          const notStarted = options.command !== undefined && !processes.has(record.id);
+          emit({ event: 'cancelled', ts: now(), task: record.id, reason: record.reason, ...(record.by ? { by: record.by } : {}), ...(notStarted ? { notStarted } : {}) });
         }
         endTask(record.id);
+      },
+      looked: () => {
+        for (const id of ids) {
+          if (!isFinal(id)) processes.set(id, startCommand(id, options.command!, options.env, graceMs, emit, now, () => endTask(id)));
+        }
       },
     },
   });
@@ -142,11 +159,8 @@ async function superviseWork(options: WorkOptions, processes: Map<string, TaskPr
   };
 
   for (const id of ids) {
-    if (options.command) {
-      processes.set(id, startCommand(id, options.command, options.env, graceMs, emit, now, () => endTask(id)));
-    } else {
-      emit({ event: 'watching', ts: now(), task: id });
-    }
+    // Each command starts once the server has been asked (looked, above).
+    emit({ event: 'watching', ts: now(), task: id });
     if (options.taskTimeoutMs !== undefined) {
       const afterMs = options.taskTimeoutMs;
       // The server keeps the deadline too, so the task is cancelled on time even if this process stalls.
@@ -224,7 +238,7 @@ function startCommand(
       if (text !== undefined) emit({ event: 'progress', ts: now(), task: id, text });
       else emit({ event: 'output', ts: now(), task: id, stream, line });
     },
-    killing: (signal) => emit({ event: 'killing', ts: now(), task: id, signal }),
+    killing: (signal) => emit({ event: 'killing', ts: now(), task: id, signal, ...(signal === 'SIGTERM' ? { graceMs } : {}) }),
     exited: (code, signal, error) => {
       emit({ event: 'exited', ts: now(), task: id, code, signal, ...(error ? { error } : {}) });
       onExit();

@@ -77,7 +77,7 @@ test('cancel: an invalid id is one line and exit 1, while the valid ones still g
 test('cancel: an unreachable server is one line and exit 3', async () => {
   const result = await runCli(['cancel', 'a', 'b', 'c', '--server', 'http://127.0.0.1:9']);
   assert.is(result.code, 3);
-  assert.equal(result.stderr.trim().split('\n'), ['taskctl: cannot reach http://127.0.0.1:9: connection refused']);
+  assert.equal(result.stderr.trim().split('\n'), ['taskctl: cannot reach http://127.0.0.1:9: connection refused (is taskctl serve running there?)']);
   noStackTrace(result.stderr);
 });
 

@@ -195,7 +195,8 @@ test('SIGHUP reloads the tokens: a removed token\'s work exits 4 at once; a malf
     const kept = new CliProcess(['work', 'r-kept', '--json', '--watch-timeout', '1m', '--server', server.url, '--token', keep.token], { binary });
     const leaving = new CliProcess(['work', 'r-gone', '--json', '--watch-timeout', '1m', '--server', server.url, '--token', gone.token, '--', process.execPath, '-e', 'setInterval(() => {}, 1000)'], { binary });
     await kept.waitFor(/"event":"connected"/);
-    await leaving.waitFor(/"event":"connected"/);
+    // Its command runs (it starts once the server said r-gone is not cancelled), so revoking must stop it.
+    await leaving.waitFor(/"event":"started"/);
     // A malformed file first: refused with its line number, and both tokens still work.
     writeFileSync(tokens, `${keep.line}\n${gone.line}\nops operator sha256:nothex\n`);
     server.process.kill('SIGHUP');

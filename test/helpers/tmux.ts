@@ -54,6 +54,12 @@ export class TmuxSession {
     this.#tmux('send-keys', '-t', this.#name, ...keys);
   }
 
+  /** Pastes `text` as a terminal does: bracketed (marked as a paste) when the program asked for that. */
+  paste(text: string): void {
+    this.#tmux('set-buffer', '-b', 'test-paste', text);
+    this.#tmux('paste-buffer', '-p', '-d', '-b', 'test-paste', '-t', this.#name);
+  }
+
   /** The exit status of the command, or undefined while it runs. */
   exitStatus(): number | undefined {
     const match = /\[exit status (\d+)\]/.exec(this.screen());

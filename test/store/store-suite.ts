@@ -67,10 +67,18 @@ export function storeSuite(
     worker: { id: 'w1', host: 'box', pid: 42 },
     history: [{ state, at: 1 }],
   });
+  /** `previous` moved on to `state` at `at`, as the tracker makes a status from the one it loaded. */
+  const next = (previous: TaskStatus, state: TaskStatus['state'], at: number, lastSeenAt?: number): TaskStatus => ({
+    ...previous,
+    state,
+    since: at,
+    ...(lastSeenAt === undefined ? {} : { lastSeenAt }),
+    history: [...previous.history, { state, at }],
+  });
 
   test('statuses are saved, replaced and loaded by id', async ({ store }) => {
     await store.saveStatuses([status('a', 'watching', 10), status('b', 'cancel_requested', 10)]);
-    await store.saveStatuses([status('a', 'succeeded', 20)]);
+    await store.saveStatuses([next(status('a', 'watching', 10), 'succeeded', 20, 20)]);
     const loaded = await store.loadStatuses(['a', 'b', 'missing']);
     assert.equal(loaded.map((s) => [s.id, s.state]).sort(), [['a', 'succeeded'], ['b', 'cancel_requested']]);
     assert.equal(loaded.find((s) => s.id === 'a')!.worker, { id: 'w1', host: 'box', pid: 42 });
@@ -85,7 +93,7 @@ export function storeSuite(
     assert.equal(second.map((s) => s.id), ids.slice(10, 20));
     const lost = await store.listStatuses({ state: 'lost', limit: 100 });
     assert.equal(lost.map((s) => s.id), ['t00', 't05', 't10', 't15', 't20']);
-    await store.saveStatuses([status('t05', 'watching', 10)]);
+    await store.saveStatuses([next(status('t05', 'lost', 10), 'watching', 10)]);
     assert.equal((await store.listStatuses({ state: 'lost', limit: 100 })).map((s) => s.id), ['t00', 't10', 't15', 't20'], 'a state change moves it out');
   });
 
@@ -111,10 +119,33 @@ export function storeSuite(
     await store.saveStatuses([{ ...status('revived', 'lost'), since: 100 }]);
     assert.equal(await store.findInactive(500, 10), ['revived']);
     // A watch brings it back (on this server or another) between the look-up and the delete.
-    await store.saveStatuses([{ ...status('revived', 'watching', 600), since: 600 }]);
+    await store.saveStatuses([next({ ...status('revived', 'lost'), since: 100 }, 'watching', 600, 600)]);
     assert.is(await store.forgetStatuses(['revived'], 500), 0);
     assert.equal((await store.loadStatuses(['revived'])).map((s) => s.state), ['watching']);
     assert.is(await store.countStatuses(), 1);
+  });
+
+  test('a status only moves forward: one made from an older version never replaces one further along', async ({ store }) => {
+    const watching = status('raced', 'watching', 10);
+    await store.saveStatuses([watching]);
+    // Two writers load the watching status; the worker's report (cancelled) is saved first, then the
+    // cancel's write (cancel_requested) computed from the same old status.
+    const requested = next(watching, 'cancel_requested', 5);
+    const confirmed = next(watching, 'cancelled', 6);
+    await store.saveStatuses([confirmed]);
+    await store.saveStatuses([requested]);
+    assert.equal((await store.loadStatuses(['raced'])).map((s) => s.state), ['cancelled']);
+    assert.equal((await store.listStatuses({ state: 'cancel_requested', limit: 10 })).map((s) => s.id), [], 'not listed as cancel_requested');
+    // A status made from the stored one replaces it whatever its state: a new run after an end.
+    const rerun = next(confirmed, 'watching', 20, 20);
+    await store.saveStatuses([rerun]);
+    assert.equal((await store.loadStatuses(['raced'])).map((s) => s.state), ['watching']);
+    // A stale write further along wins: a report that was made before the new run's watch still ends it.
+    await store.saveStatuses([next(confirmed, 'stopped', 21)]);
+    assert.equal((await store.loadStatuses(['raced'])).map((s) => s.state), ['stopped']);
+    // And two ends race: the first saved is kept.
+    await store.saveStatuses([next(rerun, 'failed', 22)]);
+    assert.equal((await store.loadStatuses(['raced'])).map((s) => s.state), ['stopped']);
   });
 
   test('thousands of statuses save, load, list and forget in one call each', async ({ store }) => {

@@ -33,6 +33,8 @@ test('watch mode: header with server and connection, one row per task', () => {
 test('every task state reads as a word, with its detail', () => {
   const ids = ['w', 'run', 'stopping', 'cxl', 'slow', 'ok', 'bad', 'sig', 'gone'];
   let state = initialWorkState('s', ids, 'command', T0);
+  // Every command started but w's (its task still waits for the server's word).
+  state = apply(state, ...ids.filter((id) => id !== 'w' && id !== 'run').map((task, i): WorkEvent => ({ event: 'started', ts: T0, task, pid: 100 + i })));
   state = apply(
     state,
     { event: 'started', ts: T0, task: 'run', pid: 4242 },
@@ -46,11 +48,10 @@ test('every task state reads as a word, with its detail', () => {
     { event: 'exited', ts: T0 + 7, task: 'bad', code: 3, signal: null },
     { event: 'exited', ts: T0 + 8, task: 'sig', code: null, signal: 'SIGSEGV' },
   );
-  state = { ...state, tasks: new Map([...state.tasks].map(([id, t]) => [id, id === 'w' ? { ...t, state: 'watching' as const } : t])) };
-  state = apply(state, { event: 'interrupted', ts: T0 + 9, signal: 'SIGINT' });
+  state = apply(state, { event: 'interrupted', ts: T0 + 9, signal: 'SIGINT' }, { event: 'killing', ts: T0 + 9, task: 'run', signal: 'SIGTERM', graceMs: 120_000 });
   state = apply(state, { event: 'exited', ts: T0 + 10, task: 'gone', code: 0, signal: null });
   const text = frame(state);
-  assert.match(rowOf(text, 'run'), /cancelling.*4242.*stopping…/);
+  assert.match(rowOf(text, 'run'), /cancelling.*4242.*stopping… SIGKILL in 55s/);
   assert.match(rowOf(text, 'stopping'), /cancelling.*reason: operator · stopping…/);
   assert.match(rowOf(text, 'cxl'), /cancelled.*reason: wrong dataset · by ops/);
   assert.match(rowOf(text, 'slow'), /timed out/);

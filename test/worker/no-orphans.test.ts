@@ -1,5 +1,5 @@
 // Whatever ends `work`, no command it started lives on: a bug (an exception nobody caught) or an impatient
-// second Ctrl-C stop every command's whole process group first.
+// second Ctrl-C stop every command's whole process group first; a hang-up stops them as SIGTERM does.
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -54,6 +54,21 @@ test('a second Ctrl-C exits at once, and still no command outlives work', async 
   assert.is(result.code, 130);
   const [grandchild] = grandchildren(result.stdout);
   await eventually(() => !alive(grandchild!), 'the stubborn grandchild to be killed', 3_000);
+});
+
+test('SIGHUP (a closed terminal, a dropped SSH session) stops every command as SIGTERM does: grace, then SIGKILL', async () => {
+  const work = new CliProcess(['work', 'hung-up', '--json', '--grace', '1s', '--server', server.url, ...family(true)]);
+  await work.waitFor(/"line":"grandchild \d+"/);
+  work.kill('SIGHUP');
+  const result = await work.exited;
+  assert.is(result.code, 130);
+  assert.match(result.stdout, /"event":"interrupted".*"signal":"SIGHUP"/);
+  // Both ignore SIGTERM: only the SIGKILL after the grace ends them.
+  assert.match(result.stdout, /"event":"killing".*"signal":"SIGKILL"/);
+  const [grandchild] = grandchildren(result.stdout);
+  const leader = Number(/"event":"started".*"pid":(\d+)/.exec(result.stdout)![1]);
+  assert.ok(grandchild && leader);
+  await eventually(() => !alive(grandchild!) && !alive(leader), 'the command group to be gone', 3_000);
 });
 
 test.run();

@@ -42,6 +42,7 @@ test('command mode: exit codes decide succeeded and failed; failures beat timeou
   let state = initialWorkState('s', ['ok', 'bad', 'slow'], 'command', 0);
   state = apply(
     state,
+    ...(['ok', 'bad', 'slow'] as const).map((task, i): WorkEvent => ({ event: 'started', ts: 0, task, pid: 40 + i })),
     { event: 'exited', ts: 1, task: 'ok', code: 0, signal: null },
     { event: 'timeout', ts: 2, task: 'slow', afterMs: 1 },
     { event: 'exited', ts: 3, task: 'slow', code: null, signal: 'SIGTERM' },
@@ -60,13 +61,25 @@ test('a final state is never left, and a late cancel does not rewrite history', 
 });
 
 test('interrupted: watchers stop at once, commands go through cancelling, exit 130', () => {
-  let state = apply(initialWorkState('s', ['a', 'b'], 'command', 0), { event: 'interrupted', ts: 1, signal: 'SIGINT' });
+  let state = apply(
+    initialWorkState('s', ['a', 'b'], 'command', 0),
+    { event: 'started', ts: 0, task: 'a', pid: 41 },
+    { event: 'started', ts: 0, task: 'b', pid: 42 },
+    { event: 'interrupted', ts: 1, signal: 'SIGINT' },
+  );
   assert.equal(states(state), { a: 'cancelling', b: 'cancelling' });
   state = apply(state, { event: 'exited', ts: 2, task: 'a', code: null, signal: 'SIGTERM' }, { event: 'exited', ts: 2, task: 'b', code: 0, signal: null });
   assert.equal(states(state), { a: 'stopped', b: 'stopped' });
   assert.is(workExitCode(state), 130);
   const watch = apply(initialWorkState('s', ['a'], 'watch', 0), { event: 'interrupted', ts: 1, signal: 'SIGTERM' });
   assert.equal(states(watch), { a: 'stopped' });
+});
+
+test('command mode: a task cancelled before its command started ends cancelled, never running, and exits 0', () => {
+  const state = apply(initialWorkState('s', ['a'], 'command', 0), { event: 'cancelled', ts: 1, task: 'a', reason: 'not today', notStarted: true });
+  assert.equal(states(state), { a: 'cancelled' });
+  assert.is(state.tasks.get('a')!.notStarted, true);
+  assert.is(workExitCode(state), 0);
 });
 
 test('connection: connecting -> reconnecting (counting attempts, keeping when it went down) -> connected', () => {

@@ -48,6 +48,12 @@ export async function runCancel(args: CancelArgs, { stdout, stderr, env, shutdow
     Array.from({ length: Math.min(CONCURRENCY, queue.length) }, async () => {
       for (let id = queue.shift(); id !== undefined && !fatal; id = queue.shift()) {
         try {
+          if (args.unschedule) {
+            const dropped = await client.unschedule(id, { signal: shutdown });
+            if (args.json) stdout.write(`${terminalSafeJson(dropped)}\n`);
+            else stdout.write(dropped.unscheduled ? `dropped the cancel of ${id} scheduled at ${dropped.scheduledAt}\n` : `no cancel was scheduled for ${id}\n`);
+            continue;
+          }
           if (later) {
             const when = options.at !== undefined ? { at: options.at } : { afterMs: options.after! };
             const scheduled = await client.scheduleCancel(id, { ...when, reason: options.reason }, { signal: shutdown });

@@ -41,6 +41,7 @@ export function eventDetail(event: TaskEventData, now: number): string {
       return [
         status && status.state !== event.change ? `shown as ${status.state}` : '',
         worker,
+        status?.stoppedBy ? `stopped by ${status.stoppedBy}` : '',
         by(status?.cancelledBy ?? event.record?.by),
         reason ? `reason: ${reason}` : '',
         status?.exitCode !== undefined && status.exitCode !== null ? `exit ${status.exitCode}` : '',

@@ -42,6 +42,7 @@ function toRow(
   const by = cancel?.by ?? status?.cancelledBy;
   if (!status) return { id, state: cancel !== undefined ? 'cancel_requested' : 'unknown', detail: [cancelledBy(by), reason ? `reason: ${reason}` : '', ...more].filter(Boolean).join(', ') };
   const detail = [
+    status.stoppedBy ? `stopped by ${status.stoppedBy}` : '',
     cancelledBy(by),
     reason ? `reason: ${reason}` : '',
     status.exitCode !== undefined && status.exitCode !== null ? `exit ${status.exitCode}` : '',
@@ -103,11 +104,16 @@ export async function runStatus(args: StatusArgs, { stdout, stderr, env, shutdow
 /** A task's row, then one indented row per child the server listed with it. */
 function taskRows(task: TaskReply, now: number): Row[] {
   const children = task.children;
+  const scheduled = task.scheduled;
   const more = [
+    // A cancel scheduled (cancel --after/--at, or a worker's --timeout) shows, whatever the task's state.
+    scheduled ? `cancel scheduled at ${scheduled.at} in ${formatDuration(Math.max(0, Date.parse(scheduled.at) - now))}${scheduled.by ? ` by ${scheduled.by.name}` : ''}${scheduled.reason ? ` (${scheduled.reason})` : ''}` : '',
     task.parents ? `parents: ${task.parents.join(' ')}` : '',
     children ? `${children.next ? 'first ' : ''}${children.tasks.length} children below` : '',
   ];
-  const rows = [toRow(task.id, task.status, task.record, now, more)];
+  const row = toRow(task.id, task.status, task.record, now, more);
+  // Never watched nor cancelled, but a cancel is on its way: say so rather than "unknown".
+  const rows = [row.state === 'unknown' && scheduled ? { ...row, state: 'scheduled' } : row];
   for (const child of children?.tasks ?? []) rows.push({ ...toRow(child.id, child, undefined, now), id: `  ${child.id}` });
   if (children?.next) rows.push({ id: '  …', state: '', detail: `more: taskctl ls --parent ${task.id}` });
   return rows;

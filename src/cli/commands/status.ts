@@ -1,3 +1,4 @@
+import { TASK_LIFE_STATES } from '../../core/task-status.ts';
 import { type ClientArgs, withClientOptions } from '../client-options.ts';
 import type { CommandDefinition } from '../context.ts';
 
@@ -29,7 +30,7 @@ export const lsCommand: CommandDefinition<LsArgs> = {
     withClientOptions(yargs)
       .option('state', {
         type: 'string',
-        choices: ['watching', 'cancel_requested', 'cancelled', 'succeeded', 'failed', 'timed_out', 'lost'],
+        choices: TASK_LIFE_STATES,
         describe: 'Only tasks in this state',
       })
       .option('parent', { type: 'string', describe: 'Only the children of this task (tasks that named it with work --parent)' })

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { z } from 'zod';
 import { TaskctlClient } from '../../client/client.ts';
 import { formatDuration } from '../../core/duration.ts';
@@ -7,7 +8,7 @@ import { durationSchema, taskIdSchema } from '../../protocol/schemas.ts';
 import { initialWorkState, WorkStore } from '../../worker/work-state.ts';
 import { runWork } from '../../worker/worker.ts';
 import { readClientTls, resolveClientOptions } from '../client-options.ts';
-import type { CommandContext } from '../context.ts';
+import { type CommandContext, UsageError } from '../context.ts';
 import { serverUrlSchema, validateOptions, wantsTui } from '../options.ts';
 import { printJsonEvents, printPlainEvents } from '../work-output.ts';
 import type { WorkArgs } from './work.ts';
@@ -26,13 +27,21 @@ const optionsSchema = z.object({
   if (own !== undefined) ctx.addIssue({ code: 'custom', path: ['parent'], message: `${JSON.stringify(own)} is one of the tasks it would be the parent of` });
 });
 
+function isFileHere(id: string): boolean {
+  try {
+    return statSync(id).isFile();
+  } catch {
+    return false;
+  }
+}
+
 /** --parent, repeated or not, else TASKCTL_PARENT (one id), else none. */
 function parentsFrom(args: WorkArgs, env: NodeJS.ProcessEnv): string[] {
   if (args.parent !== undefined) return [...new Set([args.parent].flat().map(String))];
   return env.TASKCTL_PARENT ? [env.TASKCTL_PARENT] : [];
 }
 
-export async function runWorkCommand(args: WorkArgs, { stdout, stderr, stdin, env, shutdown }: CommandContext): Promise<number> {
+export async function runWorkCommand(args: WorkArgs, { stdout, stderr, stdin, env, shutdown, interrupt }: CommandContext): Promise<number> {
   const options = validateOptions(optionsSchema, {
     ...resolveClientOptions(args, env),
     ids: [...new Set(args.ids.map(String))],
@@ -43,12 +52,19 @@ export async function runWorkCommand(args: WorkArgs, { stdout, stderr, stdin, en
   });
   const command = args['--']?.map(String);
   const hasCommand = command !== undefined && command.length > 0;
+  // `work job1 train.sh` would quietly watch a task named train.sh: a file here is most likely the command.
+  const file = hasCommand ? undefined : options.ids.find(isFileHere);
+  if (file !== undefined) {
+    const others = options.ids.filter((id) => id !== file);
+    throw new UsageError(`"${printable(file)}" is a file here, not a task id: to run it, put it after --: taskctl work ${others.length > 0 ? others.join(' ') : 'ID'} -- ${file.includes('/') ? file : `./${file}`}`);
+  }
   const client = new TaskctlClient({ ...options, ...readClientTls(args, env) });
   const store = new WorkStore(initialWorkState(client.server, options.ids, hasCommand ? 'command' : 'watch', Date.now()));
-  // q on the screen stops the work the way SIGINT does.
+  // q or Ctrl-C on the screen stops the work the way SIGINT does, and a second one forces as a second SIGINT.
   const quit = new AbortController();
+  const onQuit = interrupt ?? ((reason: string) => quit.abort(reason));
   const stopRendering = wantsTui(stdout, env, args)
-    ? await import('../../ui/render-work.tsx').then((ui) => ui.renderWork(store, { stdout, stderr, stdin }, (reason) => quit.abort(reason)))
+    ? await import('../../ui/render-work.tsx').then((ui) => ui.renderWork(store, { stdout, stderr, stdin }, onQuit))
     : args.json
       ? printJsonEvents(store, stdout)
       : printPlainEvents(store, stdout, stderr);

@@ -42,7 +42,7 @@ export const workCommand: CommandDefinition<WorkArgs> = {
       .example('taskctl work 1234 --progress -- ./train.sh', 'and show its last line on the server (a line "::progress TEXT" reports explicitly)')
       .epilogue(
         'The command gets TASKCTL_TASK_ID in its environment and runs in its own process group; on cancel it gets ' +
-          'SIGTERM, then SIGKILL after --grace. A line "::progress TEXT" from the command is its progress, not output (sent to the server with --progress). Network failures are retried forever; a refused token or an untrusted certificate is not.\n\nExit codes: 0 every task ' +
+          'SIGTERM, then SIGKILL after --grace. A task cancelled already never starts its command. SIGINT, SIGTERM and SIGHUP (a closed terminal) stop the commands the same way and end the tasks "stopped" on the server; a second one kills at once. A line "::progress TEXT" from the command is its progress, not output (sent to the server with --progress). Network failures are retried forever; a refused token or an untrusted certificate is not.\n\nExit codes: 0 every task ' +
           'cancelled through the server or its command exited 0; 1 a command failed, or the server refused the --parent ' +
           '(a cycle, or parents nesting more than 8 levels; every command is stopped first); 2 usage error; 4 the server refused the token ' +
           "(every command is stopped first); 5 not trusted: TLS, the server's certificate or the server refused this client's (every command " +

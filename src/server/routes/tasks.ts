@@ -8,6 +8,7 @@ import {
   cancelRequestSchema,
   reportRequestSchema,
   type ScheduledReply,
+  type UnscheduledReply,
   type TaskListReply,
   taskListQuerySchema,
   type TaskReply,
@@ -51,6 +52,19 @@ export function taskRoutes(app: AppContext): Route[] {
         }
         const record = await app.recordCancel(ctx, id, 'v1', body.reason);
         sendJson(ctx.res, 200, recordToWire(record));
+      },
+    },
+    {
+      // Drops the cancel scheduled for the task: 200 {"unscheduled": true} when there was one, false when
+      // not (nothing to drop is not an error). A cancel already made stays: it sticks to the id for --ttl.
+      method: 'POST',
+      pattern: /^\/v1\/tasks\/([^/]+)\/unschedule$/,
+      right: 'cancel',
+      handle: async (ctx) => {
+        const id = taskIdParam(ctx);
+        const dropped = await scheduler.drop(id);
+        const reply: UnscheduledReply = { id, unscheduled: dropped !== undefined, ...(dropped ? { scheduledAt: isoTime(dropped.at) } : {}) };
+        sendJson(ctx.res, 200, reply);
       },
     },
     {

@@ -92,6 +92,13 @@ export function watchRoutes(app: AppContext): Route[] {
       // A client that left meanwhile would never be seen leaving once the watch is held.
       if (ctx.req.socket.destroyed) return;
     }
+    // Timeout 0 is a look, not a wait: what is cancelled now (the ids, or an ancestor), answered at once
+    // and never held. A worker asks it before starting its commands, so a cancelled task never runs.
+    if (requestedMs === 0) {
+      const found = await app.canceler.lookUp(ids, await ancestorsOf(app, ids, parents));
+      if (found.parent) app.family.stoppedByParent(ids, found.parent);
+      return reply(ctx, found, ids);
+    }
     const timeoutMs = app.watches.timeoutFor(requestedMs);
     const { ancestors, changed } = await declareParents(app, ids, parents);
     // Asked for, and worth it: the ids stay here as a session, and every later poll goes through it. This
@@ -117,7 +124,8 @@ export function watchRoutes(app: AppContext): Route[] {
   };
   return [
     {
-      // 200 {"cancelled": [ids]} as soon as any watched id is cancelled; {"cancelled": []} at the timeout.
+      // 200 {"cancelled": [ids]} as soon as any watched id is cancelled; {"cancelled": []} at the timeout
+      // (at once for timeout=0: a look without waiting).
       method: 'GET',
       pattern: /^\/v1\/watch$/,
       right: 'watch',

@@ -11,7 +11,7 @@ import {
   StoreUnavailableError,
 } from '../../core/store.ts';
 import { InvalidInputError } from '../../core/task-id.ts';
-import { lastActivity, type TaskStatus } from '../../core/task-status.ts';
+import { lastActivity, statusToKeep, type TaskStatus } from '../../core/task-status.ts';
 import { type EventLogListener, type EventWindowBounds, sequenceStart, type TaskEvent, type TaskEventDraft, type TaskEventLog } from '../../core/task-events.ts';
 import { DEFAULT_BACKSTOP_MS, DEFAULT_PG_POOL_SIZE, DEFAULT_PG_SCHEMA, DEFAULT_POLL_MS } from './defaults.ts';
 import { type Migration, MIGRATIONS, migrate } from './schema.ts';
@@ -419,7 +419,8 @@ export class PostgresStore implements CancelStore, TaskEventLog {
     const current = new Map(parseBodies(stored).map((status) => [status.id, status]));
     const changed = new Map<string, TaskStatus>();
     for (const status of statuses) {
-      if (!mayReplace(current.get(status.id), status)) continue;
+      // The ordering rule every store applies (core/task-status.ts), here on rows locked for the write.
+      if (statusToKeep(current.get(status.id), status) !== status) continue;
       current.set(status.id, status);
       changed.set(status.id, status);
     }
@@ -743,14 +744,6 @@ export class PostgresStore implements CancelStore, TaskEventLog {
       }
     }
   }
-}
-
-/**
- * Whether `next` may replace `stored` (undefined when there is none). Every status may, for now; the rule
- * that a later state is never replaced by an earlier one goes here, checked on rows locked for the write.
- */
-function mayReplace(_stored: TaskStatus | undefined, _next: TaskStatus): boolean {
-  return true;
 }
 
 /** Orders ids as the database's "C" collation does: by UTF-8 bytes. */

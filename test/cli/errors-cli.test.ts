@@ -1,0 +1,59 @@
+// Each of these once left the user guessing; each is now one line that says what is wrong and what to do.
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { runCli } from '../helpers/cli.ts';
+import { startTestServer, tempDir } from '../helpers/server.ts';
+
+const usage = async (args: string[], line: string) => {
+  const result = await runCli(args);
+  assert.is(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
+  assert.is(result.stderr, `taskctl: ${line} (see taskctl --help)\n`);
+};
+
+test('a value not among the choices names the option, the value and every choice', async () => {
+  await usage(['token', 'new', 'x', '--role', 'root'], 'Invalid values: Argument: role, Given: "root", Choices: "worker", "operator", "reader", "admin"');
+  await usage(['ls', '--state', 'bogus'], 'Invalid values: Argument: state, Given: "bogus", Choices: "watching", "cancel_requested", "cancelled", "succeeded", "failed", "timed_out", "stopped", "lost"');
+});
+
+test('cancel with no id says it needs one', async () => {
+  await usage(['cancel'], 'cancel needs at least one task id, e.g. taskctl cancel job-42');
+});
+
+test('work with a file for an id suggests running it after --', async () => {
+  // In the folder taskctl runs in (the repository's, as runCli starts it): an id holds no "/".
+  const file = `train-${process.pid}.sh`;
+  const path = fileURLToPath(new URL(`../../${file}`, import.meta.url));
+  try {
+    writeFileSync(path, 'echo hi\n');
+    await usage(['work', 'job1', file], `"${file}" is a file here, not a task id: to run it, put it after --: taskctl work job1 -- ./${file}`);
+  } finally {
+    rmSync(path, { force: true });
+  }
+});
+
+test('connection refused suggests the server may not be running', async () => {
+  const result = await runCli(['status', 'x', '--server', 'http://127.0.0.1:9']);
+  assert.is(result.code, 3);
+  assert.is(result.stderr, 'taskctl: cannot reach http://127.0.0.1:9: connection refused (is taskctl serve running there?)\n');
+});
+
+test('a command that is not executable: one line says so and how to run it; exit 1', async () => {
+  const server = await startTestServer();
+  const dir = tempDir();
+  try {
+    const script = join(dir.path, 'job.sh');
+    writeFileSync(script, 'echo hi\n', { mode: 0o644 });
+    const result = await runCli(['work', 'j-noexec', '--no-tui', '--server', server.url, '--', script]);
+    assert.is(result.code, 1, result.stderr);
+    assert.match(result.stdout, `exited j-noexec: cannot run ${script}: permission denied (is it executable? chmod +x it, or run it through its interpreter: -- sh ./job.sh)`);
+    assert.not.match(result.stdout + result.stderr, 'EACCES');
+  } finally {
+    dir.remove();
+    await server.close();
+  }
+});
+
+test.run();

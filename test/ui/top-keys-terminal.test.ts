@@ -1,0 +1,45 @@
+// `taskctl top` from source in a real terminal (tmux): keys that arrive together in one read, as a paste,
+// fast typing over SSH or `tmux send-keys text Enter` deliver them, are each taken, Enter included.
+import { fileURLToPath } from 'node:url';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { post } from '../helpers/events.ts';
+import { eventually, startTestServer } from '../helpers/server.ts';
+import { HAS_TMUX, TmuxSession } from '../helpers/tmux.ts';
+
+const it = HAS_TMUX ? test : test.skip;
+if (!HAS_TMUX) console.warn('SKIPPED: tmux is not installed, so the terminal tests did not run');
+
+const entry = fileURLToPath(new URL('../../src/cli/run.ts', import.meta.url));
+const worker = { id: 'tmux-w', host: 'gpu-3', pid: 777 };
+
+it('text and Enter in one send-keys: the filter is kept, the cancel is confirmed; a pasted line break is a space', async () => {
+  const server = await startTestServer({ watchTimeoutMs: 30_000 });
+  await post(`${server.url}/v1/watch`, { ids: ['alpha-1', 'alpha-2', 'beta-1'], timeout: '100ms', worker });
+  const session = new TmuxSession(`${process.execPath} --import tsx ${entry} top --server ${server.url}`);
+  try {
+    await session.waitForScreen(/3 tasks · 3 watching/, 30_000);
+    session.sendKeys('/');
+    await session.waitForScreen(/^\/█ · enter keep/m);
+    session.sendKeys('alpha-2', 'Enter');
+    // Enter took: the filter is kept and the keys go to the list again (j moves, it is not typed).
+    const filtered = await session.waitForScreen(/3 tasks \(1 shown\) · filter "alpha-2"/);
+    assert.match(filtered, /^› +alpha-2 +watching/m);
+    session.sendKeys('c');
+    await session.waitForScreen(/cancel alpha-2\? · reason: █/);
+    session.paste('wrong\ndataset');
+    await session.waitForScreen(/cancel alpha-2\? · reason: wrong dataset█/);
+    session.sendKeys(' again', 'Enter');
+    await session.waitForScreen(/^cancelled alpha-2 \(reason: wrong dataset again\)/m);
+    const task = await (await fetch(`${server.url}/v1/tasks/alpha-2`)).json();
+    assert.is(task.record.reason, 'wrong dataset again');
+    session.sendKeys('q');
+    await eventually(() => session.exitStatus() !== undefined, 'top to exit after q', 10_000);
+    assert.is(session.exitStatus(), 0);
+  } finally {
+    session.kill();
+    await server.close();
+  }
+});
+
+test.run();
