@@ -95,7 +95,10 @@ export function watchRoutes(app: AppContext): Route[] {
     // Timeout 0 is a look, not a wait: what is cancelled now (the ids, or an ancestor), answered at once
     // and never held. A worker asks it before starting its commands, so a cancelled task never runs.
     if (requestedMs === 0) {
-      const found = await app.canceler.lookUp(ids, await ancestorsOf(app, ids, parents));
+      // Its links are declared (and recorded) as the watch's would be, so the watch that follows changes none.
+      const { ancestors, changed } = await declareParents(app, ids, parents);
+      if (changed.length > 0) await app.family.link(changed, parents!);
+      const found = await app.canceler.lookUp(ids, ancestors);
       if (found.parent) app.family.stoppedByParent(ids, found.parent);
       return reply(ctx, found, ids);
     }
