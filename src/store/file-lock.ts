@@ -1,7 +1,8 @@
 // One server per sqlite file. Two would each keep their own waiters and hear of the other's cancels only
 // when a watch re-polls (29 s once, in a trial), so the second is refused at start instead.
-import { openSync, readFileSync, unlinkSync, writeSync, closeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { dirname } from 'node:path';
 import { StoreUnavailableError } from '../core/store.ts';
 
 /**
@@ -12,6 +13,8 @@ import { StoreUnavailableError } from '../core/store.ts';
 export function lockStoreFile(path: string, description: string): () => void {
   const lockPath = `${path}.lock`;
   const mine = `${process.pid} ${hostname()}\n`;
+  // The lock is taken before the store opens, so on a first start its folder (the data dir) is made here.
+  mkdirSync(dirname(path), { recursive: true });
   for (let attempt = 0; ; attempt++) {
     try {
       const fd = openSync(lockPath, 'wx');
@@ -29,7 +32,7 @@ export function lockStoreFile(path: string, description: string): () => void {
       const holder = readHolder(lockPath);
       if (holder && holder.host === hostname() && isAlive(holder.pid)) {
         throw new StoreUnavailableError(
-          `${description} is in use by another taskctl server (pid ${holder.pid}); two servers on one sqlite file would not hear each other's cancels: stop it, or give this one its own --store (servers share Redis)`,
+          `${description} is in use by another taskctl server (pid ${holder.pid}); two servers on one sqlite file would not hear each other's cancels: stop it, or give this one its own --store (servers share Redis or PostgreSQL)`,
         );
       }
       if (holder && holder.host !== hostname()) {

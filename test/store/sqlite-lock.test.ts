@@ -17,7 +17,7 @@ test('a second server on one sqlite file exits 3 naming the file and the holder;
     assert.is(second.stdout, '');
     assert.is(
       second.stderr,
-      `taskctl: ${store} is in use by another taskctl server (pid ${first.child.pid}); two servers on one sqlite file would not hear each other's cancels: stop it, or give this one its own --store (servers share Redis)\n`,
+      `taskctl: ${store} is in use by another taskctl server (pid ${first.child.pid}); two servers on one sqlite file would not hear each other's cancels: stop it, or give this one its own --store (servers share Redis or PostgreSQL)\n`,
     );
     first.kill('SIGKILL');
     await first.exited;
