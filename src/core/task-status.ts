@@ -175,3 +175,14 @@ export function statusToKeep(stored: TaskStatus | undefined, incoming: TaskStatu
   if (incoming.history.some((h) => `${h.state}@${h.at}` === version)) return incoming;
   return STATE_RANK[incoming.state] > STATE_RANK[stored.state] ? incoming : stored;
 }
+
+/**
+ * A task as it reads, wherever it is shown (one task, a listing, an event, a webhook): a live cancel record
+ * over a `watching` or `lost` status means a cancel no worker has confirmed yet, whatever the stored state
+ * says (the status is written after the record, and on another server maybe not yet), so it reads as
+ * `cancel_requested`, by whoever asked, with `reason` when the cancel came through an ancestor.
+ */
+export function statusAsRead(status: TaskStatus, record: { readonly by?: CancelSource } | undefined, reason?: string): TaskStatus {
+  if (!record || (status.state !== 'watching' && status.state !== 'lost')) return status;
+  return { ...status, state: 'cancel_requested', ...(record.by ? { cancelledBy: record.by } : {}), ...(reason === undefined ? {} : { cancelReason: reason }) };
+}

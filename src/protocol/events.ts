@@ -2,7 +2,7 @@
 // server that writes them and the client that reads them.
 import { z } from 'zod';
 import type { TaskEvent, TaskSnapshot } from '../core/task-events.ts';
-import { TASK_LIFE_STATES, type TaskLifeState } from '../core/task-status.ts';
+import { statusAsRead, TASK_LIFE_STATES, type TaskLifeState } from '../core/task-status.ts';
 import { MAX_IDS_PER_WATCH } from './limits.ts';
 import { taskIdSchema, type TaskReply, taskReplySchema } from './schemas.ts';
 import { isoTime, recordToWire, statusToWire } from './wire.ts';
@@ -20,8 +20,7 @@ export function taskReplyOf({ id, record, schedule, status }: TaskSnapshot): Tas
     reply.scheduled = { at: isoTime(schedule.at), ...(schedule.reason === undefined ? {} : { reason: schedule.reason }), ...(schedule.by === undefined ? {} : { by: { ...schedule.by } }) };
   }
   if (status) {
-    const asked = record && (status.state === 'watching' || status.state === 'lost');
-    reply.status = statusToWire(asked ? { ...status, state: 'cancel_requested', ...(record.by ? { cancelledBy: record.by } : {}) } : status);
+    reply.status = statusToWire(statusAsRead(status, record));
   }
   return reply;
 }

@@ -22,7 +22,8 @@ export const durationSchema = z.string().max(32).transform((text, ctx) => {
 
 export const cancelRequestSchema = z
   .strictObject({
-    reason: z.string().max(MAX_REASON_CHARS).optional(),
+    // No NUL: PostgreSQL's text cannot hold one, and every store must keep what any store keeps.
+    reason: z.string().max(MAX_REASON_CHARS).refine((text) => !text.includes('\0'), 'may not contain a NUL character').optional(),
     /** Cancel later: after this long ("2h")… */
     after: durationSchema.optional(),
     /** …or at this time (ISO 8601). */

@@ -73,6 +73,10 @@ test('a worker killed with SIGKILL goes lost after the lease; a new worker bring
   assert.equal(listed.tasks.map((t: { id: string }) => t.id), ['orphan']);
   await eventually(async () => /taskctl_tasks_lost_total 1/.test(await (await fetch(`${server.url}/metrics`)).text()), 'the lost counter', 3_000);
   await fetch(`${server.url}/v1/tasks/orphan/cancel`, { method: 'POST' });
+  // One task and a listing read it the same way: a cancel no worker confirmed yet.
+  const listedAfterCancel = await (await fetch(`${server.url}/v1/tasks`)).json();
+  assert.is((await statusOf(server, 'orphan')).state, 'cancel_requested');
+  assert.equal(listedAfterCancel.tasks.map((t: { id: string; state: string }) => [t.id, t.state]), [['orphan', 'cancel_requested']]);
   const rescuer = work(server.url, ['orphan']);
   assert.is(await rescuer.exitCode, 0, 'the new worker hears the cancel made while the task was lost');
   await eventually(async () => (await statusOf(server, 'orphan'))?.state === 'cancelled', 'cancelled');

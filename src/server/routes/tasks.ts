@@ -1,6 +1,6 @@
 import { recordViaParent } from '../../core/canceler.ts';
 import { formatDuration } from '../../core/duration.ts';
-import type { TaskLifeState, TaskStatus } from '../../core/task-status.ts';
+import { statusAsRead, type TaskLifeState, type TaskStatus } from '../../core/task-status.ts';
 import { nextTurn } from '../../core/turns.ts';
 import { HttpError } from '../../protocol/errors.ts';
 import { MAX_SCHEDULE_AHEAD_MS } from '../../protocol/limits.ts';
@@ -90,9 +90,7 @@ export function taskRoutes(app: AppContext): Route[] {
           reply.scheduled = { at: isoTime(schedule.at), ...(schedule.reason === undefined ? {} : { reason: schedule.reason }), ...(schedule.by === undefined ? {} : { by: { ...schedule.by } }) };
         }
         if (status) {
-          const asked = record && (status.state === 'watching' || status.state === 'lost');
-          const why = asked ? { ...(record.by ? { cancelledBy: record.by } : {}), ...(viaParent ? { cancelReason: record.reason! } : {}) } : {};
-          reply.status = statusToWire(asked ? { ...status, state: 'cancel_requested', ...why } : status);
+          reply.status = statusToWire(statusAsRead(status, record, viaParent ? record?.reason : undefined));
         }
         if (parents.length > 0) reply.parents = [...parents];
         if (children.ids.length > 0) reply.children = childrenPage(children, STATUS_CHILDREN);
@@ -117,8 +115,11 @@ export function taskRoutes(app: AppContext): Route[] {
         }
         // One more than asked tells whether another page follows.
         const found = await tracker.list({ ...query, limit: query.limit + 1 });
-        // A task the lease made lost is listed as lost even before the sweep wrote it down.
-        const page = (query.state ? found.filter((s) => s.state === query.state) : found).slice(0, query.limit);
+        // Each reads as GET /v1/tasks/:id shows it (a lost task cancelled since reads cancel_requested), and a
+        // task the lease made lost is listed as lost even before the sweep wrote it down.
+        const records = new Map((await canceler.find(found.map((s) => s.id))).map((r) => [r.id, r]));
+        const read = found.map((s) => statusAsRead(s, records.get(s.id)));
+        const page = (query.state ? read.filter((s) => s.state === query.state) : read).slice(0, query.limit);
         const reply: TaskListReply = { tasks: page.map((s) => ({ id: s.id, ...statusToWire(s) })) };
         if (found.length > query.limit) reply.next = page.at(-1)!.id;
         sendJson(ctx.res, 200, reply);
