@@ -58,6 +58,13 @@ test('serve with an unreachable PostgreSQL (from TASKCTL_STORE) says so in one l
   assert.match(result.stderr, /^taskctl: cannot reach postgres:\/\/taskctl:\*\*\*@127\.0\.0\.1:9\/taskctl: connect ECONNREFUSED 127\.0\.0\.1:9\n$/);
 });
 
+test('a password given as ?password= is not shown either', async () => {
+  const result = await runCli(['serve', '--port', '0', '--store', 'postgres://taskctl@127.0.0.1:9/taskctl?password=s3cret']);
+  assert.is(result.code, 3);
+  assert.not.match(result.stderr, 's3cret');
+  assert.match(result.stderr, 'password=***');
+});
+
 test('a --store URL taskctl cannot use is a usage error in one line', async () => {
   const result = await runCli(['serve', '--port', '0', '--store', 'postgres://127.0.0.1/db?listen=sometimes']);
   assert.is(result.code, 2);
@@ -65,6 +72,11 @@ test('a --store URL taskctl cannot use is a usage error in one line', async () =
   const schema = await runCli(['serve', '--port', '0', '--store', 'postgres://127.0.0.1/db', '--pg-schema', 'Robert"); DROP TABLE']);
   assert.is(schema.code, 2);
   assert.match(schema.stderr, /^taskctl: --pg-schema: must be a lower-case SQL name/);
+  for (const own of ['information_schema', 'pg_catalog', 'pg_temp']) {
+    const refused = await runCli(['serve', '--port', '0', '--store', 'postgres://127.0.0.1/db', '--pg-schema', own]);
+    assert.is(refused.code, 2, own);
+    assert.match(refused.stderr, /^taskctl: --pg-schema: names one of PostgreSQL's own schemas/);
+  }
 });
 
 test('serve --help names the PostgreSQL store and its options', async () => {

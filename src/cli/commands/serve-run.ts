@@ -57,7 +57,12 @@ const optionsSchema = z.object({
   tui: z.boolean(),
   ui: z.boolean(),
   redisPrefix: z.string().max(200).optional(),
-  pgSchema: z.string().regex(PG_SCHEMA_PATTERN, 'must be a lower-case SQL name of at most 40 characters (letters, digits, _)').optional(),
+  pgSchema: z
+    .string()
+    .regex(PG_SCHEMA_PATTERN, 'must be a lower-case SQL name of at most 40 characters (letters, digits, _)')
+    // PostgreSQL's own schemas: taskctl's tables have no place there.
+    .refine((name) => !/^(pg_|information_schema$)/.test(name), 'names one of PostgreSQL\'s own schemas (pg_*, information_schema): pick another')
+    .optional(),
   pgPoolSize: z.number().int('must be a whole number').min(1).max(1_000).optional(),
   lease: durationSchema.pipe(z.number().min(1_000, 'at least 1s')).optional(),
   retention: durationSchema.pipe(z.number().min(1_000, 'at least 1s')),

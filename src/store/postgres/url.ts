@@ -45,6 +45,8 @@ export function redactPassword(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
+    // libpq takes the password as a parameter too (?password=...).
+    if (parsed.searchParams.has('password')) parsed.searchParams.set('password', '***');
     return parsed.toString();
   } catch {
     // Not a URL: whatever follows the scheme's "//" up to an "@" may be credentials.
