@@ -44,11 +44,12 @@ test.after(() => work.remove());
 
 test('npm pack from a fresh clone ships the bundle and the type declarations, and nothing else', () => {
   assert.is(tarball, join(work.path, `taskctl-${version}.tgz`));
-  for (const path of ['package.json', 'README.md', 'bin/taskctl', 'dist/taskctl.mjs', 'dist/index.mjs', 'dist/types/index.d.ts']) {
+  for (const path of ['package.json', 'README.md', 'LICENSE', 'bin/taskctl', 'dist/taskctl.mjs', 'dist/index.mjs', 'dist/types/index.d.ts']) {
     assert.ok(packed.includes(path), `the tarball has ${path}`);
   }
   assert.ok(packed.some((path) => path.startsWith('dist/chunks/')), 'the tarball has the bundle chunks');
-  assert.equal(packed.filter((path) => !/^(bin|dist)\//.test(path)).sort(), ['README.md', 'package.json']);
+  // npm always adds LICENSE, which is as it should be: the licence travels with the code.
+  assert.equal(packed.filter((path) => !/^(bin|dist)\//.test(path)).sort(), ['LICENSE', 'README.md', 'package.json']);
   assert.not.ok(packed.some((path) => path.startsWith('dist/.')), 'no build scratch folders');
 });
 
