@@ -73,7 +73,7 @@ test('bad serve options get one clear line and exit 2', async () => {
     [['--watch-timeout', 'forever'], /--watch-timeout: not a duration/],
     [['--watch-timeout', '10m'], /--watch-timeout: at most 5m/],
     [['--port', '70000'], /--port:/],
-    [['--store', 'postgres://x'], /unknown store/],
+    [['--store', 'mysql://x'], /unknown store/],
     [['--ttl', '0s'], /--ttl: at least 1s/],
     [['--ttl', '100000d'], /--ttl: at most 366d/],
     [['--token', ' padded'], /--token: must not start or end with whitespace/],
