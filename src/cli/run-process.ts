@@ -4,14 +4,6 @@ import { killAllProcessesNow, stopAllProcesses } from '../worker/process-registr
 import { ExitCode } from './context.ts';
 import { main } from './main.ts';
 
-// A reader that went away (a closed pipe, or a terminal hung up: EIO) must not take a running server or
-// worker down with it: a worker still has its commands to stop.
-for (const stream of [process.stdout, process.stderr]) {
-  stream.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EPIPE' && error.code !== 'EIO') throw error;
-  });
-}
-
 /**
  * A bug in taskctl or a dependency: say so in one line (the stack only with TASKCTL_DEBUG=1), stop every
  * command `work` started as on a cancel, then exit 70. Without this a crash would leave them orphaned.
@@ -37,6 +29,18 @@ function stopOn(reason: string): void {
   shutdown.abort(reason);
 }
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => stopOn(signal));
+
+// A reader that went away (a closed pipe, or a terminal hung up: EIO) must not take a running server or
+// worker down with it at once: a worker still has its commands to stop. A terminal that hung up is gone for
+// good, so the process stops as on SIGHUP (serve takes SIGHUP to reload its files, and would otherwise run
+// on with no terminal to show its screen on, and nobody to press Ctrl-C).
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EIO') {
+      if (!shutdown.signal.aborted) shutdown.abort('SIGHUP');
+    } else if (error.code !== 'EPIPE') throw error;
+  });
+}
 
 // A closed terminal, a dropped SSH session or `tmux kill-session` sends SIGHUP. Left to its default it ends
 // the process at once and orphans every command `work` started, so it stops them as SIGTERM does, unless

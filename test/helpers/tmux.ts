@@ -66,6 +66,13 @@ export class TmuxSession {
     return match ? Number(match[1]) : undefined;
   }
 
+  /** The pid of the command the session runs (the child of the pane's shell), once it has started. */
+  commandPid(): number | undefined {
+    const shell = this.#tmux('display-message', '-p', '-t', this.#name, '#{pane_pid}').trim();
+    const found = spawnSync('pgrep', ['-P', shell], { encoding: 'utf8' }).stdout.trim().split('\n')[0];
+    return found ? Number(found) : undefined;
+  }
+
   kill(): void {
     spawnSync('tmux', ['-L', this.#socket, 'kill-server']);
   }

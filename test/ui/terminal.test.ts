@@ -59,6 +59,31 @@ it('serve on a terminal shows its dashboard with the latest cancels; Ctrl-C stop
   }
 });
 
+it('serve whose terminal is closed (tmux killed: SIGHUP, then EIO) stops instead of running on with no screen', async () => {
+  const session = new TmuxSession(`${binary} serve --port 0 --store memory`);
+  let pid: number | undefined;
+  try {
+    await session.waitForScreen(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
+    pid = session.commandPid();
+    assert.ok(pid, 'the server process');
+  } finally {
+    session.kill();
+  }
+  const alive = () => {
+    try {
+      process.kill(pid!, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  try {
+    await eventually(() => !alive(), 'serve to stop once its terminal is gone', 15_000);
+  } finally {
+    if (alive()) process.kill(pid!, 'SIGKILL');
+  }
+});
+
 const LONG_IDS = [
   ...Array.from({ length: 10 }, (_, i) => `pipeline-step-with-a-long-name-${i + 1}`),
   '训练任务-数据管道-第七步-模型评估-第十二号',

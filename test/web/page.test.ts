@@ -37,7 +37,9 @@ test.before(async () => {
 });
 
 test.after(async () => {
-  for (const worker of workers) worker.kill('SIGKILL');
+  // SIGTERM, so each worker stops its command before it exits (SIGKILL would leave the command running).
+  for (const worker of workers) worker.kill('SIGTERM');
+  await Promise.all(workers.map((worker) => worker.exited));
   await browser?.close();
   await server?.close();
 });
