@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { CancelRecord, CancelSource, CancelStore, Delivery, ParentLink, ScheduledCancel, StatusQuery } from '../core/store.ts';
 import { nextTurn } from '../core/turns.ts';
+import { fromDeliveryRow, linksOfRows } from './rows.ts';
 import { lastActivity, statusToKeep, type TaskStatus } from '../core/task-status.ts';
 import { type EventWindowBounds, sequenceStart, type TaskEvent, type TaskEventDraft, type TaskEventLog } from '../core/task-events.ts';
 
@@ -381,13 +382,7 @@ export class SqliteStore implements CancelStore, TaskEventLog {
 
   async loadParents(ids: readonly string[]): Promise<ParentLink[]> {
     const rows = await this.#inSteps(ids, (step) => this.#links.load.all(JSON.stringify(step)) as unknown as Array<{ child: string; parent: string }>);
-    const byChild = new Map<string, string[]>();
-    for (const { child, parent } of rows) {
-      const parents = byChild.get(child);
-      if (parents) parents.push(parent);
-      else byChild.set(child, [parent]);
-    }
-    return [...byChild].map(([child, parents]) => ({ child, parents }));
+    return linksOfRows(rows);
   }
 
   async listChildren(parent: string, after: string | undefined, limit: number): Promise<string[]> {
@@ -424,15 +419,7 @@ export class SqliteStore implements CancelStore, TaskEventLog {
     return this.#write(limit, 'commit', () => {
       const rows = this.#outbox.due.all(now, limit) as unknown as DeliveryRow[];
       for (const row of rows) this.#outbox.claim.run(now + leaseMs, row.id);
-      return rows.map((row) => ({
-        id: row.id,
-        eventId: row.event_id,
-        endpoint: row.endpoint,
-        body: row.body,
-        createdAt: Number(row.created_at),
-        attempts: Number(row.attempts),
-        nextAt: now + leaseMs,
-      }));
+      return rows.map((row) => fromDeliveryRow(row, now + leaseMs));
     });
   }
 

@@ -17,7 +17,8 @@ import { DEFAULT_BACKSTOP_MS, DEFAULT_PG_POOL_SIZE, DEFAULT_PG_SCHEMA, DEFAULT_P
 import { type Migration, MIGRATIONS, migrate } from './schema.ts';
 import { parsePostgresSpec } from './url.ts';
 import { idChunks, idsOf } from './notify-payload.ts';
-import { type CancelRow, type DeliveryRow, type EventRow, eventBody, fromCancelRow, fromDeliveryRow, fromScheduleRow, parseBodies, parseEvent, type ScheduleRow } from './rows.ts';
+import { fromDeliveryRow, linksOfRows } from '../rows.ts';
+import { type CancelRow, type DeliveryRow, type EventRow, eventBody, fromCancelRow, fromScheduleRow, parseBodies, parseEvent, type ScheduleRow } from './rows.ts';
 
 export interface PostgresStoreOptions {
   /** The schema taskctl's tables live in, so installations can share one database. */
@@ -533,13 +534,7 @@ export class PostgresStore implements CancelStore, TaskEventLog {
 
   async loadParents(ids: readonly string[]): Promise<ParentLink[]> {
     const rows = await this.#inSteps(ids, (step) => this.#sql<Array<{ child: string; parent: string }>>`SELECT child, parent FROM ${this.#t.parents} WHERE child = ANY(${step}::text[])`);
-    const byChild = new Map<string, string[]>();
-    for (const { child, parent } of rows) {
-      const parents = byChild.get(child);
-      if (parents) parents.push(parent);
-      else byChild.set(child, [parent]);
-    }
-    return [...byChild].map(([child, parents]) => ({ child, parents }));
+    return linksOfRows(rows);
   }
 
   async listChildren(parent: string, after: string | undefined, limit: number): Promise<string[]> {

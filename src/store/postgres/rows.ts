@@ -1,6 +1,6 @@
 // The rows of the PostgreSQL store's tables as the client returns them (bigint columns come back as
 // strings), and how each becomes what the store contract speaks.
-import type { CancelRecord, CancelSource, Delivery, ScheduledCancel } from '../../core/store.ts';
+import type { CancelRecord, CancelSource, ScheduledCancel } from '../../core/store.ts';
 import type { TaskEvent } from '../../core/task-events.ts';
 import type { TaskStatus } from '../../core/task-status.ts';
 
@@ -81,15 +81,3 @@ export function parseEvent(row: EventRow): TaskEvent {
   }
 }
 
-/** A claimed delivery, due again at `nextAt` (the end of its lease). */
-export function fromDeliveryRow(row: DeliveryRow, nextAt: number): Delivery {
-  return {
-    id: row.id,
-    eventId: row.event_id,
-    endpoint: row.endpoint,
-    body: row.body,
-    createdAt: Number(row.created_at),
-    attempts: Number(row.attempts),
-    nextAt,
-  };
-}
