@@ -68,9 +68,27 @@ async function answers(url: string): Promise<boolean> {
 }
 
 /** `taskctl serve` on a fixed port, so that a restart comes back where workers and proxies look for it. */
-export class ServerProcess {
-  #child: ChildProcess | undefined;
-  #retired = false;
+/** A process the suite starts and faults; killed by its pid, and once retired never started again. */
+abstract class SuiteProcess {
+  protected child: ChildProcess | undefined;
+  protected retired = false;
+
+  /** Kills the process for good: a fault still healing in the background can no longer start it again. */
+  retire(): Promise<void> {
+    this.retired = true;
+    return this.kill();
+  }
+
+  kill(): Promise<void> {
+    return this.child ? killNow(this.child) : Promise.resolve();
+  }
+
+  signal(signal: 'SIGSTOP' | 'SIGCONT'): void {
+    this.child?.kill(signal);
+  }
+}
+
+export class ServerProcess extends SuiteProcess {
   /** Times it was (re)started. */
   starts = 0;
 
@@ -80,7 +98,9 @@ export class ServerProcess {
     private readonly args: readonly string[],
     private readonly taskctl: readonly string[],
     private readonly logPath: string,
-  ) {}
+  ) {
+    super();
+  }
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -93,12 +113,12 @@ export class ServerProcess {
   async start(): Promise<void> {
     const deadline = performance.now() + START_DEADLINE_MS;
     for (;;) {
-      if (this.#retired) throw new Error(`${this.name} is retired`);
+      if (this.retired) throw new Error(`${this.name} is retired`);
       const log = openSync(this.logPath, 'a');
       const args = [...this.taskctl.slice(1), 'serve', '--port', String(this.port), ...this.args, '--json', '--no-tui'];
       const child = track(spawn(this.taskctl[0]!, args, { stdio: ['ignore', log, log] }));
       closeSync(log);
-      this.#child = child;
+      this.child = child;
       this.starts++;
       while (child.exitCode === null && !(await answers(`${this.url}/healthz`))) {
         if (performance.now() > deadline) throw new Error(`${this.name} did not answer /healthz within ${START_DEADLINE_MS / 1_000} s (log: ${this.logPath})`);
@@ -109,29 +129,13 @@ export class ServerProcess {
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
   }
-
-  /** Kills the process for good: a fault still healing in the background can no longer start it again. */
-  retire(): Promise<void> {
-    this.#retired = true;
-    return this.kill();
-  }
-
-  kill(): Promise<void> {
-    return this.#child ? killNow(this.#child) : Promise.resolve();
-  }
-
-  signal(signal: 'SIGSTOP' | 'SIGCONT'): void {
-    this.#child?.kill(signal);
-  }
 }
 
 /** A hearing as the worker printed it: the id and when the suite read the line. */
 export type OnHeard = (id: string, process: string, atMs: number) => void;
 
 /** `taskctl work --json` watching `ids` through `serverUrl`; each start is a new process (a generation). */
-export class WorkerProcess {
-  #child: ChildProcess | undefined;
-  #retired = false;
+export class WorkerProcess extends SuiteProcess {
   generation = 0;
   #exitedEarly: string | undefined;
 
@@ -142,7 +146,9 @@ export class WorkerProcess {
     private readonly taskctl: readonly string[],
     private readonly logPath: string,
     private readonly onHeard: OnHeard,
-  ) {}
+  ) {
+    super();
+  }
 
   /** Why a process of this worker ended without being killed by the suite, if one did. */
   get exitedEarly(): string | undefined {
@@ -151,13 +157,13 @@ export class WorkerProcess {
 
   /** Starts a process and resolves once it said it is connected. */
   async start(): Promise<void> {
-    if (this.#retired) throw new Error(`${this.name} is retired`);
+    if (this.retired) throw new Error(`${this.name} is retired`);
     const processName = `${this.name}#${++this.generation}`;
     const log = openSync(this.logPath, 'a');
     const args = [...this.taskctl.slice(1), 'work', '--no-tui', '--json', '--watch-timeout', '10s', '--server', this.serverUrl, ...this.ids];
     const child = track(spawn(this.taskctl[0]!, args, { stdio: ['ignore', 'pipe', log] }));
     closeSync(log);
-    this.#child = child;
+    this.child = child;
     // Its lines go to the log too, after its stderr's, for reading a failed run.
     const logLines = createWriteStream(this.logPath, { flags: 'a' });
     child.once('close', () => logLines.end());
@@ -181,23 +187,9 @@ export class WorkerProcess {
     });
     await waitFor(`${processName} did not connect (log: ${this.logPath})`, async () => {
       if (this.#exitedEarly) throw new Error(this.#exitedEarly);
-      if (this.#retired) throw new Error(`${this.name} is retired`);
+      if (this.retired) throw new Error(`${this.name} is retired`);
       return connected;
     }, START_DEADLINE_MS);
-  }
-
-  /** Kills the process for good: a fault still healing in the background can no longer start it again. */
-  retire(): Promise<void> {
-    this.#retired = true;
-    return this.kill();
-  }
-
-  kill(): Promise<void> {
-    return this.#child ? killNow(this.#child) : Promise.resolve();
-  }
-
-  signal(signal: 'SIGSTOP' | 'SIGCONT'): void {
-    this.#child?.kill(signal);
   }
 }
 
