@@ -24,8 +24,12 @@ export interface Route {
   readonly handle: (ctx: RequestContext) => Promise<void> | void;
 }
 
-/** The route for `method` and `path`, with its decoded params; 404 or 405 (with Allow) otherwise. */
-export function matchRoute(routes: readonly Route[], method: string, path: string): { route: Route; params: string[] } {
+/**
+ * The route for `method` and `path`, with its decoded params; 404 or 405 (with Allow) otherwise. HEAD is
+ * GET without a body (Node leaves the body out of a HEAD answer), as `curl -I` and link checkers expect.
+ */
+export function matchRoute(routes: readonly Route[], requested: string, path: string): { route: Route; params: string[] } {
+  const method = requested === 'HEAD' ? 'GET' : requested;
   let allowed = '';
   for (const route of routes) {
     const match = route.pattern.exec(path);

@@ -49,6 +49,20 @@ test('/ and each asset come with a strict CSP, nosniff, no referrer, no framing;
   assert.not.match(html, /<script>|<style>|\son[a-z]+=/i, 'nothing inline for the CSP to refuse');
 });
 
+test('HEAD / answers as GET does, without the body (curl -I, link checkers); POST / is still a 405', async () => {
+  const get = await fetch(server.url + '/');
+  const head = await fetch(server.url + '/', { method: 'HEAD' });
+  assert.is(head.status, 200);
+  assert.is(head.headers.get('content-type'), get.headers.get('content-type'));
+  assert.is(head.headers.get('content-length'), get.headers.get('content-length'));
+  assert.is(await head.text(), '');
+  const ping = await fetch(server.url + '/ping', { method: 'HEAD' });
+  assert.is(ping.status, 200);
+  const post = await fetch(server.url + '/', { method: 'POST' });
+  assert.is(post.status, 405);
+  assert.is(post.headers.get('allow'), 'GET');
+});
+
 test('an unknown asset or path is a JSON 404; the page needs no token, the API still does', async () => {
   for (const path of ['/assets/nope.js', '/assets/', '/index.html', '/assets/%2e%2e%2fv1%2ftasks']) {
     const res = await fetch(server.url + path);
