@@ -18,7 +18,10 @@ const running: RunningServer[] = [];
 test.before(async () => {
   if (enabled) database = await TestDatabase.create();
 });
+// Workers a test could not stop itself (it failed first): stopped before the servers close.
+const stopLater: Array<{ stop(): Promise<void> }> = [];
 test.after.each(async () => {
+  await Promise.all(stopLater.splice(0).map((worker) => worker.stop()));
   await Promise.all(running.splice(0).map((server) => server.close()));
 });
 test.after(async () => {
@@ -141,6 +144,7 @@ test('PostgreSQL unreachable: cancels answer 503 store_unavailable (never a fals
     through.port = new URL(proxy.url).port;
     const [a, b] = await twoServers('outage', {}, through.toString());
     const worker = watchOn(a, ['p-outage']);
+    stopLater.push(worker);
     await eventually(() => a.openWatches() === 1, 'the watch on A');
     proxy.cut();
     const refused = await cancelVia(b, 'p-outage');
@@ -159,7 +163,6 @@ test('PostgreSQL unreachable: cancels answer 503 store_unavailable (never a fals
     await eventually(async () => (await fetch(`${b.url}/healthz`)).status === 200, 'B to reconnect', 10_000);
     await eventually(async () => (await cancelVia(b, 'p-outage')).status === 200, 'the cancel to be accepted', 10_000);
     await eventually(() => worker.heard.includes('p-outage'), 'A to hear it after the outage', 10_000);
-    await worker.stop();
   } finally {
     await proxy.close();
   }

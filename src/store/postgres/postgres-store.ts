@@ -15,6 +15,7 @@ import { lastActivity, statusToKeep, type TaskStatus } from '../../core/task-sta
 import { type EventLogListener, type EventWindowBounds, sequenceStart, type TaskEvent, type TaskEventDraft, type TaskEventLog } from '../../core/task-events.ts';
 import { DEFAULT_BACKSTOP_MS, DEFAULT_PG_POOL_SIZE, DEFAULT_PG_SCHEMA, DEFAULT_POLL_MS } from './defaults.ts';
 import { type Migration, MIGRATIONS, migrate } from './schema.ts';
+import { PostgresListener } from './listener.ts';
 import { parsePostgresSpec } from './url.ts';
 import { idChunks, idsOf } from './notify-payload.ts';
 import { fromDeliveryRow, linksOfRows } from '../rows.ts';
@@ -114,7 +115,10 @@ export class PostgresStore implements CancelStore, TaskEventLog {
   readonly #listeners = new Set<RemoteCancelListener>();
   readonly #eventListeners = new Set<EventLogListener>();
   readonly #timer: NodeJS.Timeout;
-  #unlisten: Array<() => Promise<void>> = [];
+  readonly #pollMs: number;
+  #listener: PostgresListener | undefined;
+  /** While the listening connection is gone: looks up what is held as often as with listen=off. */
+  #gapTimer: NodeJS.Timeout | undefined;
   #pending: Group = { cancels: [], statuses: [], writes: [] };
   /** Which lanes have a group commit on its way. */
   readonly #committing = { cancels: false, writes: false };
@@ -122,8 +126,9 @@ export class PostgresStore implements CancelStore, TaskEventLog {
   #pendingFinds: PendingFind[] = [];
   #closed = false;
 
-  private constructor(sql: Sql, description: string, schema: string, listening: boolean, repeatMs: number) {
+  private constructor(sql: Sql, description: string, schema: string, listening: boolean, repeatMs: number, pollMs: number) {
     this.#sql = sql;
+    this.#pollMs = pollMs;
     this.description = description;
     const table = (name: string) => sql(`${schema}.${name}`);
     this.#t = {
@@ -156,27 +161,26 @@ export class PostgresStore implements CancelStore, TaskEventLog {
   static async connect(spec: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
     const { url, shown, listen, hasApplicationName } = parsePostgresSpec(spec);
     const schema = options.schema ?? DEFAULT_PG_SCHEMA;
+    const connectionOptions = {
+      connect_timeout: Math.ceil((options.connectTimeoutMs ?? 5_000) / 1_000),
+      // Reconnecting quickly after an outage, but not in a tight loop.
+      backoff: (attempt: number) => reconnectDelayMs(attempt) / 1_000,
+      ...(hasApplicationName ? {} : { connection: { application_name: (options.applicationName ?? defaultApplicationName()).slice(0, 63) } }),
+    };
     let sql: Sql;
     try {
-      sql = postgres(url, {
-        max: options.poolSize ?? DEFAULT_PG_POOL_SIZE,
-        connect_timeout: Math.ceil((options.connectTimeoutMs ?? 5_000) / 1_000),
-        query_timeout: QUERY_TIMEOUT_S,
-        // Reconnecting quickly after an outage, but not in a tight loop.
-        backoff: (attempt: number) => Math.min(0.1 * 2 ** attempt, 2),
-        onnotice: () => {},
-        ...(hasApplicationName ? {} : { connection: { application_name: (options.applicationName ?? defaultApplicationName()).slice(0, 63) } }),
-      });
+      sql = postgres(url, { ...connectionOptions, max: options.poolSize ?? DEFAULT_PG_POOL_SIZE, query_timeout: QUERY_TIMEOUT_S, onnotice: () => {} });
     } catch (error) {
       // The library reads sslrootcert and the like while it sets up: a file it cannot read is the user's to fix.
       throw new InvalidInputError(`--store ${shown}: ${describe(error)}`);
     }
-    const store = new PostgresStore(sql, `postgres:${shown}${schema === DEFAULT_PG_SCHEMA ? '' : ` schema ${schema}`}`, schema, listen, listen ? (options.backstopMs ?? DEFAULT_BACKSTOP_MS) : (options.pollMs ?? DEFAULT_POLL_MS));
+    const pollMs = options.pollMs ?? DEFAULT_POLL_MS;
+    const store = new PostgresStore(sql, `postgres:${shown}${schema === DEFAULT_PG_SCHEMA ? '' : ` schema ${schema}`}`, schema, listen, listen ? (options.backstopMs ?? DEFAULT_BACKSTOP_MS) : pollMs, pollMs);
     try {
       await migrate(sql, schema, options.migrations ?? MIGRATIONS);
       // The event sequence starts at the time when this schema has none (see sequenceStart).
       await sql`INSERT INTO ${store.#t.sequence} (last) VALUES (${sequenceStart(Date.now())}) ON CONFLICT DO NOTHING`;
-      if (listen) await store.#listen();
+      if (listen) await store.#listen(url, connectionOptions, (options.connectTimeoutMs ?? 5_000) + QUERY_TIMEOUT_S * 1_000);
     } catch (error) {
       await store.close();
       const code = (error as { code?: string }).code ?? '';
@@ -186,31 +190,41 @@ export class PostgresStore implements CancelStore, TaskEventLog {
   }
 
   /**
-   * LISTENs on a connection of its own (the library reconnects it with backoff). Each time it is listening
-   * again after a gap, whatever was notified meanwhile is lost: everything held is looked up again.
+   * LISTENs on a connection of its own. Each time it is listening again after a gap, whatever was notified
+   * meanwhile is lost: everything held is looked up again. During the gap, what is held is looked up as
+   * often as with listen=off (once the database answers), so a cancel made on another server then waits
+   * for a poll, not for the backstop.
    */
-  async #listen(): Promise<void> {
-    let cancelsListening = false;
-    const cancels = await this.#sql.listen(
-      this.#cancelChannel,
-      (payload) => {
-        for (const id of idsOf(payload)) this.#listeners.forEach((l) => l.cancelled(id));
+  async #listen(url: string, connection: ConstructorParameters<typeof PostgresListener>[1], attemptTimeoutMs: number): Promise<void> {
+    const listener = new PostgresListener(url, connection, {
+      channels: [this.#cancelChannel, this.#eventChannel],
+      onNotify: (channel, payload) => {
+        if (channel === this.#cancelChannel) for (const id of idsOf(payload)) this.#listeners.forEach((l) => l.cancelled(id));
+        else if (channel === this.#eventChannel) this.#eventListeners.forEach((l) => l.appended());
       },
-      () => {
-        if (cancelsListening) this.#listeners.forEach((l) => l.resynced());
-        cancelsListening = true;
+      onListening: (again) => {
+        clearInterval(this.#gapTimer);
+        this.#gapTimer = undefined;
+        if (again) this.#resyncAll();
       },
-    );
-    let eventsListening = false;
-    const events = await this.#sql.listen(
-      this.#eventChannel,
-      () => this.#eventListeners.forEach((l) => l.appended()),
-      () => {
-        if (eventsListening) this.#eventListeners.forEach((l) => l.resynced());
-        eventsListening = true;
+      onGap: () => {
+        if (this.#closed || this.#gapTimer) return;
+        this.#gapTimer = setInterval(() => {
+          // Only once the database answers, so an outage is not also a look-up that fails every poll.
+          this.#sql`SELECT 1`.then(() => this.#gapTimer && this.#resyncAll(), () => {});
+        }, this.#pollMs);
+        this.#gapTimer.unref();
       },
-    );
-    this.#unlisten = [cancels.unlisten, events.unlisten];
+      retryMs: reconnectDelayMs,
+      attemptTimeoutMs,
+    });
+    this.#listener = listener;
+    await listener.start();
+  }
+
+  #resyncAll(): void {
+    this.#listeners.forEach((l) => l.resynced());
+    this.#eventListeners.forEach((l) => l.resynced());
   }
 
   // ---- Group commit: writes arriving together share one transaction, and its one fsync ----
@@ -704,7 +718,8 @@ export class PostgresStore implements CancelStore, TaskEventLog {
       if (this.#hasPending()) this.#commitSoon();
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
-    await Promise.allSettled(this.#unlisten.map((unlisten) => unlisten()));
+    clearInterval(this.#gapTimer);
+    await this.#listener?.close();
     await this.#sql.end({ timeout: 2 });
   }
 
@@ -739,6 +754,11 @@ export class PostgresStore implements CancelStore, TaskEventLog {
       }
     }
   }
+}
+
+/** The wait before reconnect attempt `attempt`: quick after an outage, but never a tight loop. */
+function reconnectDelayMs(attempt: number): number {
+  return Math.min(100 * 2 ** attempt, 2_000);
 }
 
 /** Orders ids as the database's "C" collation does: by UTF-8 bytes. */
