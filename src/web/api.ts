@@ -4,7 +4,7 @@
 import type { ResetData, TaskEventData } from '../protocol/events.ts';
 import { paths } from '../protocol/routes.ts';
 import type { CancelRequest, MeReply, TaskListReply, TaskReply } from '../protocol/schemas.ts';
-import { SseReader } from './sse-reader.ts';
+import { SseParser } from '../protocol/sse.ts';
 
 /** An answer other than 2xx, or no answer: `status` 0 when the network failed. */
 export class ApiError extends Error {
@@ -81,7 +81,7 @@ export class Api {
     if (!response.ok || !response.body) throw await errorOf(response);
     on.open();
     const reader = response.body.getReader();
-    const sse = new SseReader();
+    const sse = new SseParser();
     try {
       for (;;) {
         const { done, value } = await reader.read();

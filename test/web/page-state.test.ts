@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { TaskEventData } from '../../src/protocol/events.ts';
 import { ago, anchorShift, fromNow, rowWindow, searchOfView, TaskList, viewOfSearch } from '../../src/web/page-state.ts';
-import { SseReader } from '../../src/web/sse-reader.ts';
+import { SseParser } from '../../src/protocol/sse.ts';
 
 const T0 = '2026-01-01T00:00:00.000Z';
 const event = (id: string, state: string, change = state): TaskEventData =>
@@ -93,7 +93,7 @@ test('times read as people say them', () => {
 });
 
 test('the event stream is framed whatever the chunks: CRLF split across them, comments, ids, multi-line data', () => {
-  const reader = new SseReader();
+  const reader = new SseParser();
   const bytes = new TextEncoder().encode(': hi\r\nevent: task\r\nid: 7\r\ndata: {"a":\r\ndata: 1}\r\n\r\nid: 8\nevent: reset\ndata: {}\n\n');
   const messages = [];
   // One byte at a time: every split there is.
@@ -103,7 +103,7 @@ test('the event stream is framed whatever the chunks: CRLF split across them, co
     { type: 'reset', data: '{}', id: '8' },
   ]);
   assert.is(reader.lastId, '8');
-  assert.throws(() => new SseReader().push(new TextEncoder().encode('data: ' + 'x'.repeat(1_100_000))), /too long/);
+  assert.throws(() => new SseParser().push(new TextEncoder().encode('data: ' + 'x'.repeat(1_100_000))), /more than 262144 bytes/);
 });
 
 test.run();
