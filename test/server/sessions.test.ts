@@ -385,8 +385,8 @@ test('WatchLoop: behind a balancer that spreads the polls over servers that each
   const { heard, end } = startLoop(client, ids, { watchTimeoutMs: 5_000, backoff: { baseMs: 20, capMs: 100 } });
   try {
     // Each session is forgotten by the server the other poll reaches; after three, a plain watch is held.
-    // Given a second, a worker that went on opening sessions would have made hundreds of connections.
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // A worker that went on opening sessions would by then have made hundreds of connections.
+    await eventually(() => servers[0]!.openWatches() + servers[1]!.openWatches() === 1, 'a plain watch to be held');
     assert.ok(balancer.accepted <= 10, `the worker does not spin: ${balancer.accepted} connections`);
     assert.is(servers[0]!.openWatches() + servers[1]!.openWatches(), 1, 'one plain watch held');
     const held = (await watchedIds(servers[0]!.url)) + (await watchedIds(servers[1]!.url));
