@@ -279,7 +279,7 @@ export class Webhooks implements TaskEventObserver {
   }
 
   async #deliver(lane: Lane, delivery: Delivery): Promise<void> {
-    const answer = await post(delivery, this.#config.secret, this.#clock.now(), this.#deadlineMs, this.#stopping.signal);
+    const answer = await post(delivery, this.#config.secret, this.#clock, this.#deadlineMs, this.#stopping.signal);
     const now = this.#clock.now();
     lane.pacing.finished(now, answer.problem === undefined);
     if (this.#stopping.signal.aborted && answer.problem !== undefined) {
@@ -330,22 +330,22 @@ interface TryResult {
  * redirect is a failure, never followed (the endpoint is the operator's choice, and nothing else); the
  * answer's body is read no further than a small cap.
  */
-function post(delivery: Delivery, secret: string, now: number, deadlineMs: number, signal: AbortSignal): Promise<TryResult> {
-  const timestamp = Math.floor(now / 1_000);
+function post(delivery: Delivery, secret: string, clock: Clock, deadlineMs: number, signal: AbortSignal): Promise<TryResult> {
+  const timestamp = Math.floor(clock.now() / 1_000);
   const url = new URL(delivery.endpoint);
   const http = process.getBuiltinModule(url.protocol === 'https:' ? 'node:https' : 'node:http') as typeof import('node:http');
   return new Promise((resolve) => {
     let settled = false;
     // A deadline, not an idle timeout: an endpoint sending a byte now and then would otherwise hold its
     // try, and a slot of its lane, for ever.
-    const deadline = setTimeout(() => {
+    const deadline = clock.setTimeout(() => {
       settle({ problem: `no complete answer within ${deadlineMs / 1_000}s (timed out)`, timedOut: true });
       request.destroy();
     }, deadlineMs);
     const settle = (result: TryResult) => {
       if (settled) return;
       settled = true;
-      clearTimeout(deadline);
+      clock.clearTimer(deadline);
       resolve(result);
     };
     const request = http.request(

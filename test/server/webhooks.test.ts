@@ -380,9 +380,12 @@ test('two servers on one Redis send each event once, a lost task seen by both in
     // A worker watches once through A, then is never heard again: both servers' sweeps find it lost.
     await fetch(`${a.url}/v1/watch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ids: ['quiet'], timeout: '100ms' }) });
     await eventually(() => receiver.received.some((r) => r.event.type === 'task.lost'), 'the lost event', 10_000);
-    // Long enough for both servers to sweep again and for any second copy to be sent.
-    await eventually(async () => (await a.trackedTasks()) >= 3 && (await metric(b, 'taskctl_webhook_queue')) === 0, 'the queue to settle');
-    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    // Both servers sweep again (each sees the task lost), their events reach the log, and every queued
+    // delivery is sent: a second copy would be among them.
+    for (const server of servers) await server.tracker.sweep();
+    for (const server of servers) await server.events.settled();
+    await eventually(async () => (await a.trackedTasks()) >= 3 && (await metric(a, 'taskctl_webhook_queue')) === 0 && (await metric(b, 'taskctl_webhook_queue')) === 0, 'the queues to empty');
+    await eventually(() => receiver.received.length >= 3, 'the three deliveries');
     const byTask = receiver.received.map((r) => `${r.event.task.id}:${r.event.type}`).sort();
     assert.equal(byTask, ['on-a:task.succeeded', 'on-b:task.failed', 'quiet:task.lost']);
     assert.is(new Set(receiver.eventIds()).size, 3);

@@ -7,7 +7,7 @@ import { parseInput, type Route } from '../router.ts';
 import { watchQueryIds } from './watch.ts';
 
 /** The event stream and the progress workers report: the family of live task changes. */
-export function eventRoutes(app: AppContext, streams: EventStreams): Route[] {
+export function eventRoutes(app: Pick<AppContext, 'tasks' | 'options'>, streams: EventStreams): Route[] {
   return [
     {
       // Server-Sent Events: one `task` event per change, with a strictly increasing id; a `reset` event when
@@ -37,7 +37,7 @@ export function eventRoutes(app: AppContext, streams: EventStreams): Route[] {
           const clean = progressText(text);
           return clean === undefined ? [] : [{ id, text: clean }];
         });
-        app.tracker.progressed(updates);
+        app.tasks.progressed(updates);
         sendJson(ctx.res, 202, { accepted: updates.length });
       },
     },

@@ -5,7 +5,7 @@ import { sendJson } from '../http-io.ts';
 import type { Route } from '../router.ts';
 
 /** Who the caller is: what a client (the web page) asks first, to sign in and to know which controls to show. */
-export function meRoutes(app: AppContext): Route[] {
+export function meRoutes(app: Pick<AppContext, 'options' | 'callerOf'>): Route[] {
   const tokensRequired = app.options.token !== undefined || app.options.tokens !== undefined;
   return [
     {

@@ -16,7 +16,7 @@ export function taskIdParam(ctx: RequestContext): string {
 }
 
 /** The seed article's routes, answering exactly as its workers expect (text bodies). */
-export function seedRoutes(app: AppContext): Route[] {
+export function seedRoutes(app: Pick<AppContext, 'tasks' | 'watches' | 'options' | 'sourceOf'>): Route[] {
   return [
     {
       // 200 text "ok" once the cancel is stored.
@@ -24,7 +24,7 @@ export function seedRoutes(app: AppContext): Route[] {
       pattern: /^\/cancel-task\/([^/]+)$/,
       right: 'cancel',
       handle: async (ctx) => {
-        await app.recordCancel(ctx, taskIdParam(ctx), 'seed');
+        await app.tasks.cancel(taskIdParam(ctx), app.sourceOf(ctx, 'seed'));
         sendText(ctx.res, 200, 'ok');
       },
     },
