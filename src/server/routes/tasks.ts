@@ -16,6 +16,7 @@ import {
 import { isDeadlineReason } from '../../protocol/deadline.ts';
 import { anyRecordToWire, isoTime, recordToWire, statusToWire } from '../../protocol/wire.ts';
 import type { AppContext } from '../app.ts';
+import { type Caller, checkScope, inScope, pageInScope } from '../auth.ts';
 import { readJson, sendJson } from '../http-io.ts';
 import { parseInput, queryObject, type Route } from '../router.ts';
 import { taskIdParam } from './seed.ts';
@@ -33,6 +34,7 @@ export function taskRoutes(app: AppContext): Route[] {
       method: 'POST',
       pattern: /^\/v1\/tasks\/([^/]+)\/cancel$/,
       right: 'cancel',
+      scope: 'path-id',
       handle: async (ctx) => {
         const id = taskIdParam(ctx);
         const body = parseInput(cancelRequestSchema, await readJson(ctx.req, app.options.maxBodyBytes));
@@ -60,6 +62,7 @@ export function taskRoutes(app: AppContext): Route[] {
       method: 'POST',
       pattern: /^\/v1\/tasks\/([^/]+)\/unschedule$/,
       right: 'cancel',
+      scope: 'path-id',
       handle: async (ctx) => {
         const id = taskIdParam(ctx);
         const dropped = await scheduler.drop(id);
@@ -72,6 +75,7 @@ export function taskRoutes(app: AppContext): Route[] {
       method: 'GET',
       pattern: /^\/v1\/tasks\/([^/]+)$/,
       right: 'status',
+      scope: 'path-id',
       handle: async (ctx) => {
         const id = taskIdParam(ctx);
         const [[own], [status], [schedule], parents, children] = await Promise.all([
@@ -79,7 +83,7 @@ export function taskRoutes(app: AppContext): Route[] {
           tracker.statuses([id]),
           canceler.store.loadSchedules([id]),
           family.parentsOf(id),
-          tracker.children(id, undefined, STATUS_CHILDREN + 1),
+          childrenInScope(app, ctx.caller, id, undefined, STATUS_CHILDREN + 1),
         ]);
         // Without a cancel of its own, a task is cancelled when one of its ancestors is.
         const viaParent = own ? undefined : await family.cancelledAncestor(id, parents);
@@ -92,7 +96,9 @@ export function taskRoutes(app: AppContext): Route[] {
         if (status) {
           reply.status = statusToWire(statusAsRead(status, record, viaParent ? record?.reason : undefined));
         }
-        if (parents.length > 0) reply.parents = [...parents];
+        // Only those its scope covers: another team's task is not named, even as a parent.
+        const shownParents = parents.filter((parent) => inScope(ctx.caller, parent));
+        if (shownParents.length > 0) reply.parents = shownParents;
         if (children.ids.length > 0) reply.children = childrenPage(children, STATUS_CHILDREN);
         sendJson(ctx.res, 200, reply);
       },
@@ -109,12 +115,13 @@ export function taskRoutes(app: AppContext): Route[] {
         await nextTurn();
         if (query.parent !== undefined) {
           // A parent's children, paged by child id; with a state, a page holds those of its children in it.
-          const page = childrenPage(await tracker.children(query.parent, query.after, query.limit + 1), query.limit, query.state);
+          checkScope(ctx.caller, [query.parent]);
+          const page = childrenPage(await childrenInScope(app, ctx.caller, query.parent, query.after, query.limit + 1), query.limit, query.state);
           sendJson(ctx.res, 200, page);
           return;
         }
         // One more than asked tells whether another page follows.
-        const found = await tracker.list({ ...query, limit: query.limit + 1 });
+        const found = await pageInScope(ctx.caller, query.after, query.limit + 1, (after, limit) => tracker.list({ ...query, after, limit }), (s) => s.id);
         // Each reads as GET /v1/tasks/:id shows it (a lost task cancelled since reads cancel_requested), and a
         // task the lease made lost is listed as lost even before the sweep wrote it down.
         const records = new Map((await canceler.find(found.map((s) => s.id))).map((r) => [r.id, r]));
@@ -130,10 +137,12 @@ export function taskRoutes(app: AppContext): Route[] {
       method: 'POST',
       pattern: /^\/v1\/tasks\/([^/]+)\/report$/,
       right: 'report',
+      scope: 'path-id',
       handle: async (ctx) => {
         const id = taskIdParam(ctx);
         const body = parseInput(reportRequestSchema, await readJson(ctx.req, app.options.maxBodyBytes));
         const { parents, ...report } = body;
+        if (parents) checkScope(ctx.caller, parents);
         // Checked before anything is stored, as a watch's are.
         const { changed } = await declareParents(app, [id], parents);
         const status = await tracker.reported(id, report);
@@ -144,6 +153,13 @@ export function taskRoutes(app: AppContext): Route[] {
       },
     },
   ];
+}
+
+/** Up to `limit` children of `parent` after `after`, those `caller` may see, with their statuses. */
+async function childrenInScope(app: AppContext, caller: Caller, parent: string, after: string | undefined, limit: number): Promise<{ ids: string[]; statuses: TaskStatus[] }> {
+  if (caller.scope === undefined) return app.tracker.children(parent, after, limit);
+  const ids = await pageInScope(caller, after, limit, (from, max) => app.canceler.store.listChildren(parent, from, max), (id) => id);
+  return { ids, statuses: ids.length === 0 ? [] : await app.tracker.statuses(ids) };
 }
 
 /**

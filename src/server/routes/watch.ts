@@ -6,6 +6,7 @@ import { HttpError } from '../../protocol/errors.ts';
 import { type WatchReply, watchQuerySchema, watchRequestSchema, watchSessionRequestSchema } from '../../protocol/schemas.ts';
 import { recordToWire } from '../../protocol/wire.ts';
 import type { AppContext } from '../app.ts';
+import { checkScope } from '../auth.ts';
 import { readJson, sendJson } from '../http-io.ts';
 import { parseInput, type RequestContext, type Route } from '../router.ts';
 import type { SessionResult } from '../watches.ts';
@@ -84,6 +85,9 @@ export function watchRoutes(app: AppContext): Route[] {
     });
 
   const answer = async (ctx: RequestContext, ids: readonly string[], requestedMs: number | undefined, worker?: WorkerIdentity, parents?: readonly string[], keep = false, replaces?: string) => {
+    // Refused whole, before anything changes: a link may only join tasks the scope covers, child and parent.
+    checkScope(ctx.caller, ids);
+    if (parents) checkScope(ctx.caller, parents);
     // The worker's old session ends first, so its ids are not counted twice against the cap.
     if (replaces !== undefined) app.watches.endSession(replaces, ctx.caller.tokenId);
     // Setting up a watch on thousands of ids takes milliseconds: it takes its turn like any heavy work.
