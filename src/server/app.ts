@@ -125,8 +125,12 @@ export interface AppContext {
   readonly recordCancel: (ctx: RequestContext, id: string, route: CancelRoute, reason?: string) => Promise<CancelRecord>;
   /** Who is asking, as a cancel records it. */
   readonly sourceOf: (ctx: RequestContext, route: CancelRoute) => CancelSource;
-  /** `ids` stopped through a parent cancelled before they were watched: marked, and logged with who linked them. */
-  readonly stoppedThroughParent: (ctx: RequestContext, ids: readonly string[], parent: CancelRecord) => void;
+  /**
+   * `ids` stopped through a parent cancelled before they were watched: marked as cancelled by the parent's
+   * asker through the link the caller made, and logged. Returns the parent's record as these ids read it
+   * (its source naming the linking token), for the answer.
+   */
+  readonly stoppedThroughParent: (ctx: RequestContext, ids: readonly string[], parent: CancelRecord) => CancelRecord;
 }
 
 /** The HTTP surface over a canceler: routing, auth, and the one error mapping. Routes live in routes/. */
@@ -210,8 +214,13 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
     callerOf: authenticate,
     sourceOf,
     stoppedThroughParent: (ctx, ids, parent) => {
-      family.stoppedByParent(ids, parent);
+      // Stored with the children's statuses (and the cancels of those that are parents themselves), so
+      // that status, events and webhooks name who made the link, not only the log. A record from before
+      // cancels kept their asker has no source to add it to.
+      const linked: CancelRecord = parent.by === undefined ? parent : { ...parent, by: { ...parent.by, linkedBy: ctx.caller.name } };
+      family.stoppedByParent(ids, linked);
       observer.stoppedThroughParent?.(ids, parent, { name: ctx.caller.name, address: clientAddress(ctx.req) });
+      return linked;
     },
     recordCancel: async (ctx, id, route, reason) => {
       const by = sourceOf(ctx, route);

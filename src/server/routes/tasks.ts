@@ -1,6 +1,7 @@
 import { recordViaParent } from '../../core/canceler.ts';
 import { formatDuration } from '../../core/duration.ts';
-import { statusAsRead, type TaskLifeState, type TaskStatus } from '../../core/task-status.ts';
+import type { CancelRecord } from '../../core/store.ts';
+import { reasonViaParent, statusAsRead, type TaskLifeState, type TaskStatus } from '../../core/task-status.ts';
 import { nextTurn } from '../../core/turns.ts';
 import { HttpError } from '../../protocol/errors.ts';
 import { MAX_SCHEDULE_AHEAD_MS } from '../../protocol/limits.ts';
@@ -87,7 +88,7 @@ export function taskRoutes(app: AppContext): Route[] {
         ]);
         // Without a cancel of its own, a task is cancelled when one of its ancestors is.
         const viaParent = own ? undefined : await family.cancelledAncestor(id, parents);
-        const record = own ?? (viaParent && recordViaParent(id, viaParent));
+        const record = own ?? (viaParent && recordViaParent(id, withLinkedBy(viaParent, status)));
         const reply: TaskReply = { id, cancelled: record !== undefined };
         if (record) reply.record = anyRecordToWire(record);
         if (schedule) {
@@ -153,6 +154,16 @@ export function taskRoutes(app: AppContext): Route[] {
       },
     },
   ];
+}
+
+/**
+ * The ancestor's record as `status` read it: a task stopped through a link to an ancestor cancelled before
+ * the link was made has the linking token in its status (see AppContext.stoppedThroughParent).
+ */
+function withLinkedBy(ancestor: CancelRecord, status: TaskStatus | undefined): CancelRecord {
+  const linkedBy = status?.cancelledBy?.linkedBy;
+  if (linkedBy === undefined || ancestor.by === undefined || status?.cancelReason !== reasonViaParent(ancestor)) return ancestor;
+  return { ...ancestor, by: { ...ancestor.by, linkedBy } };
 }
 
 /** Up to `limit` children of `parent` after `after`, those `caller` may see, with their statuses. */

@@ -78,8 +78,8 @@ export function watchRoutes(app: AppContext): Route[] {
     new Promise<void>((resolve) => {
       app.watches.pollSession(session, ctx.caller.tokenId, remove, ctx.res, app.watches.timeoutFor(requestedMs), (result) => {
         // Found at the session's start, not woken: an ancestor cancelled before these ids were watched.
-        if (result.parent && result.cancelArrivedAt === undefined) app.stoppedThroughParent(ctx, result.stopped ?? [], result.parent);
-        reply(ctx, result, result.stopped ?? [], session);
+        const linked = result.parent && result.cancelArrivedAt === undefined ? { ...result, parent: app.stoppedThroughParent(ctx, result.stopped ?? [], result.parent) } : result;
+        reply(ctx, linked, result.stopped ?? [], session);
         resolve();
       });
     });
@@ -103,8 +103,7 @@ export function watchRoutes(app: AppContext): Route[] {
       const { ancestors, changed } = await declareParents(app, ids, parents);
       if (changed.length > 0) await app.family.link(changed, parents!);
       const found = await app.canceler.lookUp(ids, ancestors);
-      if (found.parent) app.family.stoppedByParent(ids, found.parent);
-      return reply(ctx, found, ids);
+      return reply(ctx, found.parent ? { ...found, parent: app.stoppedThroughParent(ctx, ids, found.parent) } : found, ids);
     }
     const timeoutMs = app.watches.timeoutFor(requestedMs);
     const { ancestors, changed } = await declareParents(app, ids, parents);
@@ -123,11 +122,11 @@ export function watchRoutes(app: AppContext): Route[] {
     });
     // Answered at once through an ancestor cancelled before the watch: these ids started after that cancel,
     // so its walk down the tree did not know them.
-    if (result.parent && result.cancelArrivedAt === undefined) app.stoppedThroughParent(ctx, ids, result.parent);
+    const linked = result.parent && result.cancelArrivedAt === undefined ? { ...result, parent: app.stoppedThroughParent(ctx, ids, result.parent) } : result;
     // An ancestor's cancel stops every id: all are listed, with the ancestor's one record for those without
     // their own. Thousands of them take their turn to be written.
     if (result.parent && ids.length >= BIG_WATCH_IDS) await nextTurn();
-    reply(ctx, result, ids);
+    reply(ctx, linked, ids);
   };
   return [
     {
