@@ -1,6 +1,7 @@
 // Tokens scoped to their tasks (`ids=team-a-*` on a tokens file line), against a real server: every route
 // that names a task refuses one outside the scope whole (403 out_of_scope), lists and event streams leave
 // the others out, and a reload that changes a scope applies to what the token holds open.
+import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseTokensFile, type TokenEntry, tokenHash, TokensFileError } from '../../src/server/auth.ts';
@@ -41,7 +42,7 @@ async function call(method: string, path: string, token: string, body?: unknown)
   return { status: res.status, body: parsed };
 }
 
-function assertOutOfScope(reply: Reply, what: string, secret?: string): void {
+function assertOutOfScope(reply: Reply, what: string, secret?: RegExp): void {
   assert.is(reply.status, 403, `${what}: ${JSON.stringify(reply.body)}`);
   assert.is(reply.body.error.code, 'out_of_scope', what);
   assert.match(reply.body.error.message, /may only touch tasks matching /, what);
@@ -283,6 +284,16 @@ test('a tokens file line may carry ids=PATTERN,...; a bad pattern is refused nam
       assert.match((error as Error).message, message);
     }
   }
+});
+
+test("docs/security.md's sample of scoped tokens is one the server accepts", () => {
+  const doc = readFileSync(new URL('../../docs/security.md', import.meta.url), 'utf8');
+  const sample = /```\n(# two teams on one server[\s\S]*?)```/.exec(doc)?.[1];
+  assert.ok(sample, 'the sample is in docs/security.md');
+  assert.equal(
+    parseTokensFile(sample!).map((e) => [e.name, e.scope]),
+    [['team-a-runners', ['team-a-*']], ['team-a-ops', ['team-a-*', 'nightly-report']], ['team-b-ops', ['team-b-*']], ['grafana', undefined]],
+  );
 });
 
 test('a task stopped through a link to a parent cancelled earlier names the token that made the link: in the watch answer, its record and its status', async () => {
