@@ -11,7 +11,8 @@ import { type Clock, systemClock } from './clock.ts';
 import type { CancelRecord, CancelSource, CancelStore, ScheduledCancel, StatusQuery } from './store.ts';
 import type { TaskSnapshot } from './task-events.ts';
 import { TaskFamily } from './task-family.ts';
-import { statusAsRead, type TaskReport, type TaskStatus, type WorkerIdentity } from './task-status.ts';
+import { pageCovered, type TaskScope } from './task-scope.ts';
+import { reasonViaParent, statusAsRead, type TaskReport, type TaskStatus, type WorkerIdentity } from './task-status.ts';
 import { TaskTracker } from './task-tracker.ts';
 import { type Linker, type TaskUpdate, type TaskUpdateListener, TaskUpdates } from './task-updates.ts';
 
@@ -168,10 +169,16 @@ export class TaskService {
    * the tree did not know them. They are marked as the walk would have, those that are parents are
    * cancelled in turn, and the stop is told as made through `linkedBy`'s links.
    */
-  watchAnswered(ids: readonly string[], result: WaitResult, linkedBy: Linker): void {
-    if (result.parent === undefined || result.cancelArrivedAt !== undefined) return;
-    this.family.stoppedByParent(ids, result.parent);
-    this.#updates.publish({ kind: 'stopped_through_parent', ids, parent: result.parent, linkedBy });
+  watchAnswered<R extends WaitResult>(ids: readonly string[], result: R, linkedBy: Linker): R {
+    if (result.parent === undefined || result.cancelArrivedAt !== undefined) return result;
+    // Stored with the children's statuses (and the cancels of those that are parents themselves), so that
+    // status, events and webhooks name who made the link, not only the log. A record from before cancels
+    // kept their asker has no source to add it to.
+    const parent = result.parent;
+    const linked: CancelRecord = parent.by === undefined ? parent : { ...parent, by: { ...parent.by, linkedBy: linkedBy.name } };
+    this.family.stoppedByParent(ids, linked);
+    this.#updates.publish({ kind: 'stopped_through_parent', ids, parent, linkedBy });
+    return { ...result, parent: linked };
   }
 
   /**
@@ -181,9 +188,7 @@ export class TaskService {
   async look(ids: readonly string[], parents: readonly string[] | undefined, linkedBy: Linker): Promise<WaitResult> {
     const { ancestors, changed } = await this.declareParents(ids, parents);
     await this.link(changed, parents ?? []);
-    const found = await this.canceler.lookUp(ids, ancestors);
-    this.watchAnswered(ids, found, linkedBy);
-    return found;
+    return this.watchAnswered(ids, await this.canceler.lookUp(ids, ancestors), linkedBy);
   }
 
   /** A worker's report of how `id` ended (with the parents its run names); resolves with the status it leads to. */
@@ -204,39 +209,69 @@ export class TaskService {
 
   // ---- Reading ----
 
-  /** `id` as every reader shows it, with up to `children` of its children (plus one, telling whether more follow). */
-  async task(id: string, children: number): Promise<TaskView> {
+  /**
+   * `id` as every reader shows it, with up to `children` of its children (plus one, telling whether more
+   * follow); with `scope`, only the parents and children it covers are named.
+   */
+  async task(id: string, children: number, scope?: TaskScope): Promise<TaskView> {
     const [[own], [status], [schedule], parents, page] = await Promise.all([
       this.canceler.find([id]),
       this.tracker.statuses([id]),
       this.scheduler.find([id]),
       this.family.parentsOf(id),
-      this.children(id, undefined, children + 1),
+      this.children(id, undefined, children + 1, scope),
     ]);
     // Without a cancel of its own, a task is cancelled when one of its ancestors is.
     const viaParent = own ? undefined : await this.family.cancelledAncestor(id, parents);
-    const record = own ?? (viaParent && recordViaParent(id, viaParent));
-    return { id, record, schedule, status: status && statusAsRead(status, record, viaParent ? record?.reason : undefined), parents, children: page };
+    const record = own ?? (viaParent && recordViaParent(id, withLinkedBy(viaParent, status)));
+    return {
+      id,
+      record,
+      schedule,
+      status: status && statusAsRead(status, record, viaParent ? record?.reason : undefined),
+      parents: scope === undefined ? parents : parents.filter((parent) => scope.covers(parent)),
+      children: page,
+    };
   }
 
   /**
    * A page of statuses as they read, in id order after `query.after`, of at most `query.limit`, and the
    * cursor of the next page when one follows. A task the lease made lost is listed as lost even before the
-   * sweep wrote it down; with `query.state`, the state is the one read.
+   * sweep wrote it down; with `query.state`, the state is the one read; with `scope`, only the tasks it
+   * covers (and `next` is one of them).
    */
-  async list(query: StatusQuery & { readonly limit: number }): Promise<{ statuses: TaskStatus[]; next?: string }> {
+  async list(query: StatusQuery & { readonly limit: number }, scope?: TaskScope): Promise<{ statuses: TaskStatus[]; next?: string }> {
     // One more than asked tells whether another page follows.
-    const found = await this.tracker.list({ ...query, limit: query.limit + 1 });
+    const found = await pageCovered(scope, query.after, query.limit + 1, (after, limit) => this.tracker.list({ ...query, after, limit }), (s) => s.id);
     const read = await this.#asRead(found);
     const page = read.slice(0, query.limit);
     const statuses = query.state ? page.filter((s) => s.state === query.state) : page;
     return found.length > query.limit ? { statuses, next: page.at(-1)!.id } : { statuses };
   }
 
-  /** A page of `parent`'s children (ids in id order, after a cursor) with the statuses, as read, of those that have one. */
-  async children(parent: string, after: string | undefined, limit: number): Promise<ChildrenPage> {
-    const found = await this.tracker.children(parent, after, limit);
-    return { ids: found.ids, statuses: await this.#asRead(found.statuses) };
+  /**
+   * A page of `parent`'s children (ids in id order, after a cursor) with the statuses, as read, of those
+   * that have one; with `scope`, only the children it covers.
+   */
+  async children(parent: string, after: string | undefined, limit: number, scope?: TaskScope): Promise<ChildrenPage> {
+    if (scope === undefined) {
+      const found = await this.tracker.children(parent, after, limit);
+      return { ids: found.ids, statuses: await this.#asRead(found.statuses) };
+    }
+    const ids = await pageCovered(scope, after, limit, async (from, max) => (await this.tracker.children(parent, from, max)).ids, (id) => id);
+    return { ids, statuses: ids.length === 0 ? [] : await this.#asRead(await this.tracker.statuses(ids)) };
+  }
+
+  /**
+   * Records those of `ids` still running as `stopped` (`stoppedBy` says why), through the same path as a
+   * worker's report: for tasks whose worker can no longer report them (its token revoked). A task that
+   * ended meanwhile keeps its end.
+   */
+  async stopRunning(ids: readonly string[], stoppedBy: string): Promise<void> {
+    for (const status of await this.tracker.statuses([...new Set(ids)])) {
+      if (status.state !== 'watching' && status.state !== 'cancel_requested') continue;
+      await this.tracker.reported(status.id, { outcome: 'stopped', stoppedBy });
+    }
   }
 
   /** What is known now of `ids`: records, schedules and statuses (as stored: events read them as they show them). */
@@ -260,4 +295,14 @@ export class TaskService {
     const records = new Map((await this.canceler.find(statuses.map((s) => s.id))).map((r) => [r.id, r]));
     return statuses.map((s) => statusAsRead(s, records.get(s.id)));
   }
+}
+
+/**
+ * The ancestor's record as a task stopped through it reads it: naming the token that made the link when the
+ * task's status says it was stopped through this very ancestor by a link (the late-child rule).
+ */
+function withLinkedBy(ancestor: CancelRecord, status: TaskStatus | undefined): CancelRecord {
+  const linkedBy = status?.cancelledBy?.linkedBy;
+  if (linkedBy === undefined || ancestor.by === undefined || status?.cancelReason !== reasonViaParent(ancestor)) return ancestor;
+  return { ...ancestor, by: { ...ancestor.by, linkedBy } };
 }

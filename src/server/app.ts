@@ -10,7 +10,7 @@ import type { Linker } from '../core/task-updates.ts';
 import { HttpError } from '../protocol/errors.ts';
 import { DEFAULT_MAX_EVENT_STREAMS, DEFAULT_MAX_WATCHED_IDS } from '../protocol/limits.ts';
 import { EVENTS_HEARTBEAT_MS } from '../protocol/events.ts';
-import { ANONYMOUS, type Authenticate, bearerAuth, type Caller, checkRight, openAccess, type TokenEntry, TokenTable } from './auth.ts';
+import { ANONYMOUS, type Authenticate, bearerAuth, type Caller, checkRight, checkScope, inScope, openAccess, ROLE_RIGHTS, type TokenEntry, TokenTable } from './auth.ts';
 import { EventStreams, type UnwrittenBytesCaps } from './event-streams.ts';
 import { PARK_FROM, ParkedConnections } from './park-connection.ts';
 import { sendJson } from './http-io.ts';
@@ -140,10 +140,12 @@ export function createApp({ tasks, events, storeHealth, eventsHeartbeatMs, optio
   /** Closes the parked connections still open (node:http's closeAllConnections does not see them). */
   readonly destroyParked: () => void;
   /**
-   * Puts new tokens in force (a reload); ends the watches of tokens that may no longer watch and the event
-   * streams of those that may no longer list. Returns how many of each.
+   * Puts new tokens in force (a reload); ends the watches of tokens that may no longer watch (or no longer
+   * reach the ids watched) and the event streams of those that may no longer list (or whose scope
+   * changed). Returns how many of each, and how many tasks of ended watches it records `stopped` because
+   * their worker can no longer report them.
    */
-  readonly replaceTokens: (entries: readonly TokenEntry[]) => { watches: number; streams: number };
+  readonly replaceTokens: (entries: readonly TokenEntry[]) => { watches: number; streams: number; tasksStopped: number };
 } {
   const tokens = options.tokens ? new TokenTable(options.tokens, options.token) : undefined;
   const authenticate: Authenticate = tokens ? tokens.authenticate : options.token ? bearerAuth(options.token) : openAccess;
@@ -203,6 +205,8 @@ export function createApp({ tasks, events, storeHealth, eventsHeartbeatMs, optio
     sourceOf,
     linkerOf: (ctx) => ({ name: ctx.caller.name, address: clientAddress(ctx.req) }),
   };
+  /** Records `ids` stopped (`stoppedBy` says why), those still running: their worker can no longer report them. */
+  const stopUnreportable = (ids: readonly string[], stoppedBy: string): Promise<void> => tasks.stopRunning(ids, stoppedBy);
   const routes: Route[] = [...seedRoutes(context), ...taskRoutes(context), ...watchRoutes(context), ...eventRoutes(context, streams), ...opsRoutes(context, storeHealth, metrics.registry), ...meRoutes(context), ...webRoutes(options.webAssets)];
 
   /** Finds the route, checks the caller's right to it, and starts its handler. Not async, so nothing here stays alive while a watch waits. */
@@ -217,6 +221,7 @@ export function createApp({ tasks, events, storeHealth, eventsHeartbeatMs, optio
     if (route.right !== 'open') {
       caller = authenticate(req);
       checkRight(caller, route.right);
+      if (route.scope === 'path-id') checkScope(caller, params.slice(0, 1));
     }
     return route.handle({ req, res, params, search: queryStart === -1 ? '' : target.slice(queryStart + 1), caller });
   };
@@ -266,10 +271,32 @@ export function createApp({ tasks, events, storeHealth, eventsHeartbeatMs, optio
     destroyParked: () => parked.destroyAll(),
     replaceTokens: (entries: readonly TokenEntry[]) => {
       if (!tokens) throw new Error('this server was started without a tokens file');
-      tokens.replace(entries);
+      const replaced = tokens.replace(entries);
+      const covers = (tokenId: string, ids: readonly string[]) => tokens.callerOf(tokenId)?.scope?.firstOutside(ids) === undefined;
+      // Tasks whose worker can no longer report them (its token gone, or no longer reaching them) would end
+      // `lost`: the server records them `stopped` itself, as the worker would have.
+      const stopped = new Map<string, string[]>();
+      const ended = watches.endWhere(
+        (tokenId, ids) => tokens.allows(tokenId, 'watch') && covers(tokenId, ids),
+        (tokenId, ids) => {
+          const now = tokens.callerOf(tokenId);
+          const unreportable = !now || !ROLE_RIGHTS[now.role].has('report') ? ids : ids.filter((id) => !inScope(now, id));
+          if (unreportable.length === 0) return;
+          const why = now ? `token ${now.name} ${ROLE_RIGHTS[now.role].has('report') ? 'no longer covers it' : 'may no longer report'}` : `token ${replaced.get(tokenId)?.name ?? 'unknown'} revoked`;
+          stopped.set(why, [...(stopped.get(why) ?? []), ...unreportable]);
+        },
+      );
+      let tasksStopped = 0;
+      for (const [stoppedBy, ids] of stopped) {
+        tasksStopped += ids.length;
+        stopUnreportable(ids, stoppedBy).catch(onBackgroundError);
+      }
       return {
-        watches: watches.endWhere((tokenId) => tokens.allows(tokenId, 'watch')),
-        streams: streams.endWhere((tokenId) => tokens.allows(tokenId, 'list')),
+        watches: ended,
+        streams:
+          streams.endWhere((tokenId) => tokens.allows(tokenId, 'list')) +
+          streams.endWhere((tokenId, scope) => tokens.callerOf(tokenId)?.scope?.equals(scope) ?? scope === undefined, 'rescoped'),
+        tasksStopped,
       };
     },
   });

@@ -101,10 +101,11 @@ export interface RunningServer {
    */
   reloadTls(tls: TlsConfig): void;
   /**
-   * Puts new tokens in force; a token that may no longer watch has its open watches answered, one that may
-   * no longer list has its event streams ended. Returns how many of each.
+   * Puts new tokens in force; a token that may no longer watch (or reach the ids) has its open watches
+   * answered, one that may no longer list (or whose scope changed) has its event streams ended. Returns how
+   * many of each, and how many tasks it recorded `stopped` because their worker can no longer report them.
    */
-  replaceTokens(entries: readonly TokenEntry[]): { watches: number; streams: number };
+  replaceTokens(entries: readonly TokenEntry[]): { watches: number; streams: number; tasksStopped: number };
   /** Stops accepting, answers open watches "not cancelled", lets answers drain, then closes the store. */
   close(): Promise<void>;
 }

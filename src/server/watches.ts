@@ -82,8 +82,8 @@ export class WatchHolder {
   #open = 0;
   #heldIds = 0;
   #closing = false;
-  /** The ends of watches held by tokens a reload may take away, by token. */
-  readonly #byToken = new Map<string, Set<() => void>>();
+  /** The ends of watches held by tokens a reload may take away, with the ids each holds, by token. */
+  readonly #byToken = new Map<string, Map<() => void, readonly string[]>>();
   readonly #sessions = new Map<string, Session>();
   /** Watches (and session polls) and ids held, by token. */
   readonly #watchesOf: TokenShares;
@@ -190,24 +190,32 @@ export class WatchHolder {
     this.#options.parkHeld?.(res);
     if (tokenId !== undefined) {
       const held = this.#byToken.get(tokenId);
-      if (held) held.add(end);
-      else this.#byToken.set(tokenId, new Set([end]));
+      if (held) held.set(end, ids);
+      else this.#byToken.set(tokenId, new Map([[end, ids]]));
     }
   }
 
-  /** Answers "not cancelled" every watch held by a token `keep` says no; its next request meets the new rules. */
-  endWhere(keep: (tokenId: string) => boolean): number {
+  /**
+   * Answers "not cancelled" every watch (and ends every session) held by a file token that `keep` says no
+   * to for the ids it holds; its next request meets the new rules. Returns how many watches ended, and
+   * `onEnded` hears each token's ids let go that way.
+   */
+  endWhere(keep: (tokenId: string, ids: readonly string[]) => boolean, onEnded?: (tokenId: string, ids: readonly string[]) => void): number {
     let ended = 0;
     for (const session of [...this.#sessions.values()]) {
-      if (session.tokenId === undefined || keep(session.tokenId)) continue;
+      if (session.tokenId === undefined) continue;
+      const ids = [...session.set.ids];
+      if (keep(session.tokenId, ids)) continue;
       ended += session.polls.length;
       this.#closeSession(session);
+      onEnded?.(session.tokenId, ids);
     }
-    for (const [tokenId, ends] of [...this.#byToken]) {
-      if (keep(tokenId)) continue;
-      for (const end of [...ends]) {
+    for (const [tokenId, watches] of [...this.#byToken]) {
+      for (const [end, ids] of [...watches]) {
+        if (keep(tokenId, ids)) continue;
         end();
         ended++;
+        onEnded?.(tokenId, ids);
       }
     }
     return ended;

@@ -1,6 +1,7 @@
 import { progressText } from '../../core/progress.ts';
 import { eventSeqSchema, eventsQuerySchema, progressRequestSchema } from '../../protocol/events.ts';
 import type { AppContext } from '../app.ts';
+import { checkScope } from '../auth.ts';
 import type { EventStreams } from '../event-streams.ts';
 import { readJson, sendJson } from '../http-io.ts';
 import { parseInput, type Route } from '../router.ts';
@@ -21,7 +22,9 @@ export function eventRoutes(app: Pick<AppContext, 'tasks' | 'options'>, streams:
         // What a reconnecting EventSource sends wins over the ?since= of the URL it first opened.
         const header = ctx.req.headers['last-event-id'];
         const since = header !== undefined && header !== '' ? parseInput(eventSeqSchema, header) : query.since;
-        await streams.serve(ctx.res, { ids: query.ids && new Set(query.ids), states: query.state && new Set(query.state) }, since, ctx.caller.tokenId);
+        // A scoped token's stream leaves other tasks out, on a resume's replay as live.
+        const filter = { ids: query.ids && new Set(query.ids), states: query.state && new Set(query.state), scope: ctx.caller.scope };
+        await streams.serve(ctx.res, filter, since, ctx.caller.tokenId);
       },
     },
     {
@@ -32,6 +35,7 @@ export function eventRoutes(app: Pick<AppContext, 'tasks' | 'options'>, streams:
       right: 'report',
       handle: async (ctx) => {
         const body = parseInput(progressRequestSchema, await readJson(ctx.req, app.options.maxBodyBytes));
+        checkScope(ctx.caller, body.updates.map((update) => update.id));
         const updates = body.updates.flatMap(({ id, text }) => {
           // Cleaned again here: a worker's token is no reason to trust its bytes.
           const clean = progressText(text);

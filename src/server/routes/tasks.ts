@@ -16,6 +16,7 @@ import {
 import { isDeadlineReason } from '../../protocol/deadline.ts';
 import { anyRecordToWire, isoTime, recordToWire, statusToWire } from '../../protocol/wire.ts';
 import type { AppContext } from '../app.ts';
+import { checkScope } from '../auth.ts';
 import { readJson, sendJson } from '../http-io.ts';
 import { parseInput, queryObject, type Route } from '../router.ts';
 import { taskIdParam } from './seed.ts';
@@ -32,6 +33,7 @@ export function taskRoutes(app: Pick<AppContext, 'tasks' | 'clock' | 'options' |
       method: 'POST',
       pattern: /^\/v1\/tasks\/([^/]+)\/cancel$/,
       right: 'cancel',
+      scope: 'path-id',
       handle: async (ctx) => {
         const id = taskIdParam(ctx);
         const body = parseInput(cancelRequestSchema, await readJson(ctx.req, app.options.maxBodyBytes));
@@ -59,6 +61,7 @@ export function taskRoutes(app: Pick<AppContext, 'tasks' | 'clock' | 'options' |
       method: 'POST',
       pattern: /^\/v1\/tasks\/([^/]+)\/unschedule$/,
       right: 'cancel',
+      scope: 'path-id',
       handle: async (ctx) => {
         const id = taskIdParam(ctx);
         const dropped = await tasks.unschedule(id);
@@ -71,15 +74,17 @@ export function taskRoutes(app: Pick<AppContext, 'tasks' | 'clock' | 'options' |
       method: 'GET',
       pattern: /^\/v1\/tasks\/([^/]+)$/,
       right: 'status',
+      scope: 'path-id',
       handle: async (ctx) => {
         const id = taskIdParam(ctx);
-        const { record, schedule, status, parents, children } = await tasks.task(id, STATUS_CHILDREN);
+        const { record, schedule, status, parents, children } = await tasks.task(id, STATUS_CHILDREN, ctx.caller.scope);
         const reply: TaskReply = { id, cancelled: record !== undefined };
         if (record) reply.record = anyRecordToWire(record);
         if (schedule) {
           reply.scheduled = { at: isoTime(schedule.at), ...(schedule.reason === undefined ? {} : { reason: schedule.reason }), ...(schedule.by === undefined ? {} : { by: { ...schedule.by } }) };
         }
         if (status) reply.status = statusToWire(status);
+        // Only those its scope covers: another team's task is not named, even as a parent.
         if (parents.length > 0) reply.parents = [...parents];
         if (children.ids.length > 0) reply.children = childrenPage(children, STATUS_CHILDREN);
         sendJson(ctx.res, 200, reply);
@@ -97,12 +102,13 @@ export function taskRoutes(app: Pick<AppContext, 'tasks' | 'clock' | 'options' |
         await nextTurn();
         if (query.parent !== undefined) {
           // A parent's children, paged by child id; with a state, a page holds those of its children in it.
-          const page = childrenPage(await tasks.children(query.parent, query.after, query.limit + 1), query.limit, query.state);
+          checkScope(ctx.caller, [query.parent]);
+          const page = childrenPage(await tasks.children(query.parent, query.after, query.limit + 1, ctx.caller.scope), query.limit, query.state);
           sendJson(ctx.res, 200, page);
           return;
         }
-        // Each reads as GET /v1/tasks/:id shows it (see TaskService.list).
-        const { statuses, next } = await tasks.list(query);
+        // Each reads as GET /v1/tasks/:id shows it (see TaskService.list); a scoped token's page holds only its own tasks.
+        const { statuses, next } = await tasks.list(query, ctx.caller.scope);
         const reply: TaskListReply = { tasks: statuses.map((s) => ({ id: s.id, ...statusToWire(s) })) };
         if (next !== undefined) reply.next = next;
         sendJson(ctx.res, 200, reply);
@@ -113,10 +119,12 @@ export function taskRoutes(app: Pick<AppContext, 'tasks' | 'clock' | 'options' |
       method: 'POST',
       pattern: /^\/v1\/tasks\/([^/]+)\/report$/,
       right: 'report',
+      scope: 'path-id',
       handle: async (ctx) => {
         const id = taskIdParam(ctx);
         const body = parseInput(reportRequestSchema, await readJson(ctx.req, app.options.maxBodyBytes));
         const { parents, ...report } = body;
+        if (parents) checkScope(ctx.caller, parents);
         const status = await tasks.report(id, report, parents);
         sendJson(ctx.res, 200, { id, ...statusToWire(status) });
       },

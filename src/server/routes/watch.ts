@@ -5,6 +5,7 @@ import { HttpError } from '../../protocol/errors.ts';
 import { type WatchReply, watchQuerySchema, watchRequestSchema, watchSessionRequestSchema } from '../../protocol/schemas.ts';
 import { recordToWire } from '../../protocol/wire.ts';
 import type { AppContext } from '../app.ts';
+import { checkScope } from '../auth.ts';
 import { readJson, sendJson } from '../http-io.ts';
 import { parseInput, type RequestContext, type Route } from '../router.ts';
 import type { SessionResult } from '../watches.ts';
@@ -59,13 +60,17 @@ export function watchRoutes(app: Pick<AppContext, 'tasks' | 'watches' | 'options
   const poll = (ctx: RequestContext, session: string, remove: readonly string[], requestedMs: number | undefined) =>
     new Promise<void>((resolve) => {
       app.watches.pollSession(session, ctx.caller.tokenId, remove, ctx.res, app.watches.timeoutFor(requestedMs), (result) => {
-        tasks.watchAnswered(result.stopped ?? [], result, app.linkerOf(ctx));
-        reply(ctx, result, result.stopped ?? [], session);
+        // Found at the session's start, not woken: an ancestor cancelled before these ids were watched.
+        const answered = tasks.watchAnswered(result.stopped ?? [], result, app.linkerOf(ctx));
+        reply(ctx, answered, result.stopped ?? [], session);
         resolve();
       });
     });
 
   const answer = async (ctx: RequestContext, ids: readonly string[], requestedMs: number | undefined, worker?: WorkerIdentity, parents?: readonly string[], keep = false, replaces?: string) => {
+    // Refused whole, before anything changes: a link may only join tasks the scope covers, child and parent.
+    checkScope(ctx.caller, ids);
+    if (parents) checkScope(ctx.caller, parents);
     // The worker's old session ends first, so its ids are not counted twice against the cap.
     if (replaces !== undefined) app.watches.endSession(replaces, ctx.caller.tokenId);
     // Setting up a watch on thousands of ids takes milliseconds: it takes its turn like any heavy work.
@@ -95,11 +100,13 @@ export function watchRoutes(app: Pick<AppContext, 'tasks' | 'watches' | 'options
       // Links are recorded once the watch is held, after the statuses it writes and in the background like them.
       tasks.link(changed, parents ?? []).catch(app.onBackgroundError);
     });
-    tasks.watchAnswered(ids, result, app.linkerOf(ctx));
+    // Answered at once through an ancestor cancelled before the watch: these ids started after that cancel,
+    // so its walk down the tree did not know them (the parent rule, in TaskService.watchAnswered).
+    const answered = tasks.watchAnswered(ids, result, app.linkerOf(ctx));
     // An ancestor's cancel stops every id: all are listed, with the ancestor's one record for those without
     // their own. Thousands of them take their turn to be written.
     if (result.parent && ids.length >= BIG_WATCH_IDS) await nextTurn();
-    reply(ctx, result, ids);
+    reply(ctx, answered, ids);
   };
   return [
     {
