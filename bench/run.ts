@@ -10,6 +10,7 @@ import { churn, flood } from './bounded-state.ts';
 import { eventFanout, eventStreamMemory } from './events.ts';
 import { nonReadingStreams, resumingStreams } from './stream-pressure.ts';
 import { tailAgainstGo } from './tail-latency.ts';
+import { batchedAgainstPerId } from './batched-latency.ts';
 import { webhookStorm } from './webhook-storm.ts';
 import { parentCancel } from './parent-cancel.ts';
 import { postgresFigures } from './postgres.ts';
@@ -197,6 +198,14 @@ for (const [label, m] of Object.entries(tail.medians)) {
 }
 if (!tail.goBuilt) row('against Go', '5000 per-id watches', 'Go not measured: go is not installed', '');
 
+// Batched against per-id at each size, in interleaved rounds (one round each in --quick): the latency rows
+// above measure each once, and one run's p99 on a shared machine moves by more than the difference.
+const batchedRounds = await batchedAgainstPerId(sizes, quick ? 1 : 3, log);
+results.batchedAgainstPerId = batchedRounds;
+for (const [n, m] of Object.entries(batchedRounds.bySize)) {
+  row('batched vs per-id', `${n} ids, one cancel at a time, ${batchedRounds.rounds} rounds`, `p99 batched ${m.batchedP99} ms (${m.batched.join(', ')}), per-id ${m.perIdP99} ms (${m.perId.join(', ')})`, `x${m.batchedToPerId}`);
+}
+
 log(quick ? 'bounded state: flood, 10 watches x 10,000 fresh ids + 30 ls' : 'bounded state: flood, 50 watches x 10,000 fresh ids + 150 ls');
 const floodResult = quick ? await flood(10, 10_000, 30) : await flood(50, 10_000, 150);
 log(`bounded state: churn of ${quick ? '50,000' : '1,000,000'} ids`);
@@ -308,9 +317,16 @@ results.targets = {
   versionToNode: start.versionToNode,
   serveToFirstPingMs: start.serveToFirstPingMsMedian,
   batchedToPerIdP99: ratio(p99Of('batched'), p99Of('per-id')),
+  // The same from interleaved rounds, per size (target: at most 1 at 1,000 and at 10,000; null where not run).
+  batchedToPerIdP99At1000: batchedRounds.bySize[1_000]?.batchedToPerId ?? null,
+  batchedToPerIdP99At10000: batchedRounds.bySize[10_000]?.batchedToPerId ?? null,
   // Round three: taskctl against the Go seed server in the same run (null where Go is missing), and streams.
   cancelP99ToGo: tail.toGo?.taskctl?.p99 ?? null,
   watchBytesToGo: tail.toGo?.taskctl?.bytesPerWatch ?? null,
+  // Both against-Go targets in the one run (p99 at most 0.8 of Go's, memory per watch at most 0.55); null without Go.
+  againstGoTargetsMet: tail.toGo?.taskctl ? tail.toGo.taskctl.p99 <= 0.8 && tail.toGo.taskctl.bytesPerWatch <= 0.55 : null,
+  // The load average while the comparison ran: its p99s are only as quiet as the machine was.
+  againstGoLoadAverage: tail.loadAverage,
   nonReadingStreamsExtraMb: nonReading.extraMb,
   resumingStreamsPingP99Ms: resuming.pingDuringReplay.p99,
   // Over the 2 ms link, where a re-poll's trip shows: two polls per session against per-id, and one.

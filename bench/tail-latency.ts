@@ -5,6 +5,7 @@
 // interleaved rounds so that the machine's other load falls on all alike. Run alone:
 // npx tsx bench/tail-latency.ts [--quick].
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ask, median, quick, ratio, rssKb, scratch, serverFrom, type Server, sleep, sockets, startClient, startServer, track } from './harness.ts';
@@ -80,10 +81,14 @@ export async function tailAgainstGo(n = 5_000, rounds = quick ? 1 : 3, log: (lin
     [...runs].map(([label, list]) => [label, { p50: median(list.map((r) => r.p50)), p99: median(list.map((r) => r.p99)), max: median(list.map((r) => r.max)), bytesPerWatch: median(list.map((r) => r.bytesPerWatch)), p99s: list.map((r) => r.p99) }]),
   );
   const go = medians.go;
+  // Round by round too: a ratio of medians can hide that no single round met the target.
+  const roundRatios = go
+    ? (runs.get('taskctl') ?? []).map((run, i) => ({ p99: ratio(run.p99, runs.get('go')![i]!.p99), bytesPerWatch: ratio(run.bytesPerWatch, runs.get('go')![i]!.bytesPerWatch) }))
+    : null;
   const toGo = go
     ? Object.fromEntries(Object.entries(medians).filter(([label]) => label !== 'go').map(([label, m]) => [label, { p99: ratio(m.p99, go.p99), bytesPerWatch: ratio(m.bytesPerWatch, go.bytesPerWatch) }]))
     : null;
-  return { n, rounds, goBuilt: goPath !== undefined, medians, toGo };
+  return { n, rounds, goBuilt: goPath !== undefined, medians, toGo, taskctlToGoByRound: roundRatios, loadAverage: Math.round(loadavg()[1]! * 10) / 10 };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

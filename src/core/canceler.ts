@@ -118,7 +118,14 @@ export class Canceler {
   // One waiter per id is by far the common case; a Set is made only for the second.
   readonly #waitersById = new Map<string, Waiter | Set<Waiter>>();
   readonly #bigWaiters = new Set<BigWaiter>();
+  /** Standing sets of BIG_WAIT_IDS ids or more: asked on every cancel, like big waits. */
   readonly #standing = new Set<StandingSet>();
+  /**
+   * Smaller standing sets, registered per id (and per ancestor) like waits: a cancel finds them by its id,
+   * so however many small sessions a server keeps, a cancel asks none that does not hold it.
+   */
+  readonly #smallStanding = new Set<StandingSet>();
+  readonly #smallStandingById = new Map<string, StandingSet | Set<StandingSet>>();
   readonly #recent = new Map<string, CancelRecord>();
   readonly #sweepTimer: TimerHandle;
   readonly #unsubscribe: (() => void) | undefined;
@@ -304,7 +311,18 @@ export class Canceler {
     const family = familyOf(ancestors);
     const standing: StandingSet = { ids: new Set(ids), ...(family ? { family } : {}), onCancel };
     let open = !this.#closed;
-    if (open) this.#standing.add(standing);
+    // Small or big for its whole life: one that grows through add() stays registered per id.
+    const small = standing.ids.size + ancestors.length < BIG_WAIT_IDS;
+    const index = (id: string) => addEntry(this.#smallStandingById, id, standing);
+    const unindex = (id: string) => {
+      // An id that is also an ancestor stays registered for the ancestor.
+      if (!family?.ancestorSet.has(id)) removeEntry(this.#smallStandingById, id, standing);
+    };
+    if (open && small) {
+      this.#smallStanding.add(standing);
+      for (const id of standing.ids) index(id);
+      for (const id of ancestors) index(id);
+    } else if (open) this.#standing.add(standing);
     const lookUp = (looked: readonly string[]) => {
       if (looked.length === 0) return;
       this.#store.find(looked, this.#clock.now()).then(
@@ -323,13 +341,21 @@ export class Canceler {
       add: (more) => {
         more.forEach(checkTaskId);
         const fresh = more.filter((id) => !standing.ids.has(id));
-        for (const id of fresh) standing.ids.add(id);
+        for (const id of fresh) {
+          standing.ids.add(id);
+          if (open && small) index(id);
+        }
         lookUp(fresh);
       },
       remove: (gone) => {
-        for (const id of gone) standing.ids.delete(id);
+        for (const id of gone) if (standing.ids.delete(id) && open && small) unindex(id);
       },
       close: () => {
+        if (open && small) {
+          this.#smallStanding.delete(standing);
+          for (const id of standing.ids) unindex(id);
+          for (const id of ancestors) removeEntry(this.#smallStandingById, id, standing);
+        }
         open = false;
         this.#standing.delete(standing);
       },
@@ -351,6 +377,7 @@ export class Canceler {
     let watchedIds = this.#waitersById.size;
     for (const waiter of this.#bigWaiters) watchedIds += waiter.idSet.size;
     for (const set of this.#standing) watchedIds += set.ids.size;
+    for (const set of this.#smallStanding) watchedIds += set.ids.size;
     return { openWaits: this.#openWaits, watchedIds };
   }
 
@@ -365,6 +392,8 @@ export class Canceler {
     for (const waiter of waiters) waiter.finish({ cancelled: [] });
     // Standing sets are closed by their owners (who answer their polls); no cancel reaches them from now on.
     this.#standing.clear();
+    this.#smallStanding.clear();
+    this.#smallStandingById.clear();
   }
 
   #remember(record: CancelRecord): void {
@@ -394,6 +423,7 @@ export class Canceler {
     for (const waiter of this.#waitersOf(record.id)) waiter.finish(this.#resultFor(waiter.family, [record], cancelArrivedAt));
     // Finishing removes a waiter from the set being iterated, which a Set allows.
     for (const waiter of this.#bigWaiters) if (waiter.idSet.has(record.id)) waiter.finish(this.#resultFor(waiter.family, [record], cancelArrivedAt));
+    for (const set of entriesOf(this.#smallStandingById, record.id)) set.onCancel(this.#resultFor(set.family, [record], cancelArrivedAt));
     for (const set of this.#standing) {
       if (set.ids.has(record.id) || set.family?.ancestorSet.has(record.id)) set.onCancel(this.#resultFor(set.family, [record], cancelArrivedAt));
     }
@@ -422,6 +452,7 @@ export class Canceler {
       for (const id of set.ids) ids.add(id);
       for (const id of set.family?.ancestors ?? []) ids.add(id);
     }
+    for (const id of this.#smallStandingById.keys()) ids.add(id);
     return [...ids];
   }
 
@@ -458,5 +489,28 @@ export class Canceler {
         }),
       (error: unknown) => this.#onError(error),
     );
+  }
+}
+
+/** A copy of what `map` holds for `id` (one entry, or a set of them once there are two), safe to iterate while they leave. */
+function entriesOf<T extends object>(map: Map<string, T | Set<T>>, id: string): T[] {
+  const entry = map.get(id);
+  if (entry === undefined) return [];
+  return entry instanceof Set ? [...entry] : [entry];
+}
+
+function addEntry<T extends object>(map: Map<string, T | Set<T>>, id: string, item: T): void {
+  const entry = map.get(id);
+  if (entry === undefined) map.set(id, item);
+  else if (entry instanceof Set) entry.add(item);
+  else if (entry !== item) map.set(id, new Set([entry, item]));
+}
+
+function removeEntry<T extends object>(map: Map<string, T | Set<T>>, id: string, item: T): void {
+  const entry = map.get(id);
+  if (entry === item) map.delete(id);
+  else if (entry instanceof Set) {
+    entry.delete(item);
+    if (entry.size === 0) map.delete(id);
   }
 }

@@ -165,20 +165,14 @@ export class WatchHolder {
     const end = canceler.waitAfterKnown(ids, (result) => {
       clock.clearTimer(timer);
       res.off('close', end);
-      if (tokenId !== undefined) this.#forgetHeldBy(tokenId, end);
-      this.#watchesOf.change(tokenId, -1);
-      this.#idsOf.change(tokenId, -held);
-      // A big watch's bookkeeping takes its turn: one ancestor's cancel may end ten watches of 10,000 ids
-      // at once, and their ids need not be let go in the same turn.
-      if (ids.length >= BIG_WATCH_END_IDS) void nextTurn().then(() => ledger.watchEnded(ids));
-      else ledger.watchEnded(ids);
-      this.#open--;
-      this.#heldIdsChange(-held);
-      // "gone": the client left, or the server is stopping and ended the wait early.
-      const outcome = result.cancelled.length > 0 || result.parent ? 'cancelled' : timedOut ? 'timeout' : 'gone';
-      this.#counted(outcome);
+      // The answer goes out first, the bookkeeping after it: a worker waiting for its cancel does not wait
+      // for counts and metrics too. (Closing, which the answer must know of, was decided before this.)
       if (this.#closing) res.shouldKeepAlive = false;
-      onResult(result);
+      try {
+        onResult(result);
+      } finally {
+        this.#ended(tokenId, end, ids, held, result.cancelled.length > 0 || result.parent ? 'cancelled' : timedOut ? 'timeout' : 'gone');
+      }
     }, ancestors);
     const timer = clock.setTimeout(() => {
       timedOut = true;
@@ -193,6 +187,22 @@ export class WatchHolder {
       if (held) held.set(end, ids);
       else this.#byToken.set(tokenId, new Map([[end, ids]]));
     }
+  }
+
+  /** What a held watch's end lets go, once its answer is written: its counts, its ids for the tracker, its place in the metrics. */
+  #ended(tokenId: string | undefined, end: () => void, ids: readonly string[], held: number, outcome: 'cancelled' | 'timeout' | 'gone'): void {
+    const { ledger } = this.#options;
+    if (tokenId !== undefined) this.#forgetHeldBy(tokenId, end);
+    this.#watchesOf.change(tokenId, -1);
+    this.#idsOf.change(tokenId, -held);
+    // A big watch's bookkeeping takes its turn: one ancestor's cancel may end ten watches of 10,000 ids
+    // at once, and their ids need not be let go in the same turn.
+    if (ids.length >= BIG_WATCH_END_IDS) void nextTurn().then(() => ledger.watchEnded(ids));
+    else ledger.watchEnded(ids);
+    this.#open--;
+    this.#heldIdsChange(-held);
+    // "gone": the client left, or the server is stopping and ended the wait early.
+    this.#counted(outcome);
   }
 
   /**
@@ -317,12 +327,16 @@ export class WatchHolder {
 
   #answerPoll(session: Session, result: SessionResult, outcome: 'cancelled' | 'timeout' | 'gone', onResult: (result: SessionResult) => void): void {
     const delivered = result.cancelled.length > 0 || result.parent !== undefined;
-    this.#counted(delivered ? 'cancelled' : outcome);
     // Nothing left to watch (all cancelled, or an ancestor was): the session ends with this answer, written
     // first, so that it does not reach the worker after the other poll's release and that poll's 409.
     const ends = session.set.ids.size === 0 || result.parent !== undefined;
     if (!ends && this.#sessions.has(session.id) && session.polls.length === 0) this.#idle(session);
-    onResult(result);
+    // The answer first, the count after it (see hold).
+    try {
+      onResult(result);
+    } finally {
+      this.#counted(delivered ? 'cancelled' : outcome);
+    }
     if (ends) this.#closeSession(session);
   }
 

@@ -245,4 +245,41 @@ test('waitFor calls back once, never before it returns, and its end function rel
   assert.is(calledBack, true);
 });
 
+test('watch sets, small (registered per id) and big (asked on every cancel), hear their own ids and ancestors only', async () => {
+  const { canceler } = setup();
+  const heard = new Map<string, string[]>();
+  const open = (name: string, ids: string[], ancestors: string[] = []) =>
+    canceler.watchSet(ids, (result) => heard.set(name, [...(heard.get(name) ?? []), ...result.cancelled.map((r) => r.id), ...(result.parent ? [`parent:${result.parent.id}`] : [])]), ancestors);
+  const big = Array.from({ length: 300 }, (_, i) => `big-${i}`);
+  // Many small sets: a cancel reaches only those holding its id.
+  const small = Array.from({ length: 50 }, (_, i) => open(`small-${i}`, [`s-${i}-a`, `s-${i}-b`, 'shared']));
+  const withParent = open('with-parent', ['child-1', 'child-2'], ['parent-1']);
+  const bigSet = open('big', big);
+  assert.equal(canceler.stats().watchedIds, 50 * 3 + 2 + 300);
+  await canceler.cancel('s-7-a');
+  await canceler.cancel('shared');
+  await canceler.cancel('big-299');
+  await canceler.cancel('parent-1');
+  await Promise.resolve();
+  assert.equal(heard.get('small-7'), ['s-7-a', 'shared']);
+  assert.equal(heard.get('small-8'), ['shared']);
+  assert.equal(heard.get('big'), ['big-299']);
+  assert.equal(heard.get('with-parent'), ['parent:parent-1']);
+  // Removed ids and closed sets hear nothing more, and are no longer counted.
+  small[9]!.remove(['s-9-a']);
+  small[10]!.close();
+  small[11]!.add(['s-11-c']);
+  await canceler.cancel('s-9-a');
+  await canceler.cancel('s-10-b');
+  await canceler.cancel('s-11-c');
+  withParent.close();
+  bigSet.close();
+  await Promise.resolve();
+  assert.equal(heard.get('small-9'), ['shared']);
+  assert.equal(heard.get('small-10'), ['shared']);
+  assert.equal(heard.get('small-11'), ['shared', 's-11-c']);
+  for (const set of small) set.close();
+  assert.equal(canceler.stats().watchedIds, 0);
+});
+
 test.run();
