@@ -23,18 +23,18 @@ interface Options {
 function parseOptions(argv: readonly string[]): Options {
   const known = new Set(['--seed', '--quick', '--plan', '--json', '--only', '--keep']);
   for (const arg of argv) if (arg.startsWith('--') && !known.has(arg)) throw new UsageError(`unknown option ${arg}`);
-  const valueOf = (flag: string) => {
+  const valueAfter = (flag: string) => {
     const at = argv.indexOf(flag);
     if (at < 0) return undefined;
     const value = argv[at + 1];
     if (value === undefined || value.startsWith('--')) throw new UsageError(`${flag} needs a value`);
     return value;
   };
-  const seedText = valueOf('--seed');
+  const seedText = valueAfter('--seed');
   if (seedText !== undefined && !/^\d{1,10}$/.test(seedText)) throw new UsageError(`--seed must be a whole number from 0 to 4294967295, not ${JSON.stringify(seedText)}`);
   const seed = seedText === undefined ? Math.floor(Math.random() * 2 ** 32) : Number(seedText);
   if (seed >= 2 ** 32) throw new UsageError('--seed must be at most 4294967295');
-  const only = valueOf('--only');
+  const only = valueAfter('--only');
   if (only !== undefined && !TOPOLOGIES.some((topology) => topology.name === only)) {
     throw new UsageError(`--only takes one of ${TOPOLOGIES.map((topology) => topology.name).join(', ')}`);
   }

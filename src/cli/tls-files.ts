@@ -37,7 +37,7 @@ export function readText(flag: string, path: string): string {
     // One byte more than allowed, in case the file grew since fstat.
     const buffer = Buffer.alloc(MAX_CREDENTIAL_FILE_BYTES + 1);
     let length = 0;
-    for (let read; length < buffer.length && (read = readSync(fd, buffer, length, buffer.length - length, null)) > 0; ) length += read;
+    for (let read = 0; length < buffer.length && (read = readSync(fd, buffer, length, buffer.length - length, null)) > 0; ) length += read;
     if (length > MAX_CREDENTIAL_FILE_BYTES) throw fail(`larger than ${MAX_CREDENTIAL_FILE_BYTES / 1024 / 1024} MB, more than any certificate, key or tokens file holds`);
     return buffer.toString('utf8', 0, length);
   } catch (error) {
@@ -81,7 +81,7 @@ export function readKeyPair(certFlag: string, certPath: string, keyFlag: string,
   const cert = readText(certFlag, certPath);
   const key = readText(keyFlag, keyPath);
   const [leaf] = parseCertificates(certFlag, certPath, cert);
-  let privateKey;
+  let privateKey: ReturnType<typeof createPrivateKey>;
   try {
     privateKey = createPrivateKey(key);
   } catch {

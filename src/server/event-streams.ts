@@ -357,7 +357,10 @@ class EventStream implements CursorObserver {
     if (!this.#corked) {
       // What earlier turns wrote and the client has still not taken: past the cap, it is not reading.
       // (Measured here, not after each write, so that one large batch is no reason to cut a reader.)
-      if (this.#res.writableLength > this.#hooks.maxUnwrittenBytes) return this.end('slow');
+      if (this.#res.writableLength > this.#hooks.maxUnwrittenBytes) {
+        this.end('slow');
+        return;
+      }
       this.#corked = true;
       this.#res.cork();
       process.nextTick(() => this.#flush());

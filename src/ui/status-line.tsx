@@ -12,6 +12,7 @@ export function StatusLine({ segments, width }: StatusLineProps) {
   const spans = fitSegments(segments, width);
   return (
     <Text wrap="truncate-end">
+      {/* biome-ignore lint/suspicious/noArrayIndexKey: spans are positional and never reorder */}
       {spans.length === 0 ? ' ' : spans.map(({ text, ...style }, i) => <Text key={i} {...style}>{text}</Text>)}
     </Text>
   );

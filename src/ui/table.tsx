@@ -68,6 +68,7 @@ function TableLine({ cells, styles, gap }: TableLineProps) {
     // The cells already fit; truncating here only guards against a terminal that measures differently.
     <Text wrap="truncate-end">
       {cells.map((cell, k) => (
+        // biome-ignore lint/suspicious/noArrayIndexKey: a row's cells are positional (column k) and never reorder
         <Fragment key={k}>
           {k > 0 && space}
           <Text {...styles[k]}>{cell}</Text>

@@ -1,4 +1,5 @@
 import { Box, Text } from 'ink';
+import type { ReactNode } from 'react';
 import type { FeedState, FeedTask } from '../client/task-feed.ts';
 import { formatDuration } from '../core/duration.ts';
 import { TASK_LIFE_STATES, type TaskLifeState } from '../core/task-status.ts';
@@ -193,7 +194,7 @@ export function TopScreen({ feed, view, shown, now, columns, rows }: TopScreenPr
   const visible = shown.slice(top, top + room);
   const hidden = shown.length - visible.length;
   const tableRows = visible.map((id, i) => taskRow(id, feed.tasks.get(id), now, top + i === selected));
-  let body;
+  let body: ReactNode;
   if (view.detail) {
     const detail = view.detail;
     body = <Table columns={DETAIL_COLUMNS} rows={detailRows(detail.id, feed.tasks.get(detail.id), detail.reply, detail.error, now, room + 1)} width={columns} header={false} />;

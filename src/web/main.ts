@@ -131,7 +131,8 @@ class Page {
     this.#me = me;
     // Said before asking: the list and the stream would only be refused (and the browser log a 403 for each).
     if (me.caller && !me.caller.rights.includes('list')) {
-      return this.#fatal(`The token ${me.caller.name} (role ${me.caller.role}) may not list tasks: this page needs a reader, operator or admin token.`, false);
+      this.#fatal(`The token ${me.caller.name} (role ${me.caller.role}) may not list tasks: this page needs a reader, operator or admin token.`, false);
+      return;
     }
     this.#stop = new AbortController();
     this.#list = new TaskList();

@@ -136,8 +136,8 @@ test('serve at 80 columns: the title, times and ids never run together or wrap',
 test('under 40x10 each screen is one line saying the terminal is too small', () => {
   for (const [columns, rows] of [[39, 24], [80, 9], [20, 5], [1, 1]] as const) {
     const screens = [
-      <WorkScreen state={workState(IDS)} now={T0} columns={columns} rows={rows} />,
-      <ServeScreen state={serveActivity(3).state} openWatches={0} cancelsPerSecond={0} watchesPerSecond={0} now={T0} columns={columns} rows={rows} />,
+      <WorkScreen key="work" state={workState(IDS)} now={T0} columns={columns} rows={rows} />,
+      <ServeScreen key="serve" state={serveActivity(3).state} openWatches={0} cancelsPerSecond={0} watchesPerSecond={0} now={T0} columns={columns} rows={rows} />,
     ];
     for (const screen of screens) {
       const text = frameAt(screen, columns, rows);

@@ -191,7 +191,7 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown,
     stderr.write(`taskctl: warning: serving plain HTTP on ${options.host}: tokens travel in clear text unless a TLS proxy is in front (--tls-cert and --tls-key serve HTTPS)\n`);
   }
   const log = createLogger(options.json ? stdout : stderr, options.json ? 'json' : 'plain');
-  let store;
+  let store: Awaited<ReturnType<typeof openStore>>;
   try {
     store = await openStore(options.store, { redisKeyPrefix: options.redisPrefix, retentionMs: options.retention, pgSchema: options.pgSchema, pgPoolSize: options.pgPoolSize });
   } catch (error) {
@@ -202,7 +202,7 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown,
   const dashboard = wantsTui(stdout, env, args) ? new ServeActivity({ url: `http://${options.host}:${options.port}`, store: store.description }) : undefined;
   const onBackgroundError = (error: unknown) =>
     dashboard ? dashboard.failed(error) : log.error('background task failed', { error: (error as Error)?.message ?? String(error) });
-  let server;
+  let server: Awaited<ReturnType<typeof startServer>>;
   try {
     server = await startServer({
       host: options.host,
