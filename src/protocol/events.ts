@@ -89,8 +89,7 @@ export function sseFrame(frame: { id?: number; event?: string; data?: string }):
   return `${frame.event !== undefined ? `event: ${frame.event}\n` : ''}${frame.id !== undefined ? `id: ${frame.id}\n` : ''}${frame.data !== undefined ? `data: ${frame.data}\n` : ''}\n`;
 }
 
-/** The most bytes one event may take on the wire; a client refuses a larger one (no task event is near it). */
-export const MAX_EVENT_BYTES = 256 * 1024;
+export { MAX_EVENT_BYTES } from './limits.ts';
 
 /** How often the server writes a comment line on an idle stream, so proxies keep it open. */
 export const EVENTS_HEARTBEAT_MS = 15_000;

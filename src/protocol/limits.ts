@@ -44,3 +44,6 @@ export const MAX_TTL_MS = 366 * 86_400_000;
 export const MAX_SHORT_REPLY_BYTES = 256 * 1024;
 /** The most bytes one task's entry in a watch answer or a listing can take, reason and history included. */
 export const MAX_REPLY_BYTES_PER_TASK = 16 * 1024;
+
+/** The most bytes one event may take on the wire; a client refuses a larger one (no task event is near it). */
+export const MAX_EVENT_BYTES = 256 * 1024;

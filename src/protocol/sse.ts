@@ -1,6 +1,7 @@
 // Server-Sent Events as the WHATWG spec frames them, for every reader of GET /v1/events: the CLI's client
 // and the web page (which may import only protocol/). Text in, messages out; nothing of Node or the DOM.
-import { MAX_EVENT_BYTES } from './events.ts';
+// limits.ts, not events.ts: the page must not pull zod's schemas in with the framing.
+import { MAX_EVENT_BYTES } from './limits.ts';
 
 /** A line or an event longer than the parser's limit: a stream that is not taskctl's, not buffered for ever. */
 export class SseTooLargeError extends Error {
