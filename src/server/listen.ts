@@ -7,8 +7,7 @@ import { TaskFamily } from '../core/task-family.ts';
 import { CancelScheduler } from '../core/cancel-scheduler.ts';
 import type { Clock } from '../core/clock.ts';
 import type { CancelStore } from '../core/store.ts';
-import { type EventWindow, hasEventLog, TaskEventHub, type TaskSnapshot } from '../core/task-events.ts';
-import { MemoryEventLog } from '../store/memory-event-log.ts';
+import { type EventWindow, TaskEventHub, type TaskSnapshot } from '../core/task-events.ts';
 import { createApp, type ServerObserver, type ServerOptions } from './app.ts';
 import type { TokenEntry } from './auth.ts';
 import { OpenConnections } from './connections.ts';
@@ -164,7 +163,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   });
   // Every task change, completed with what GET /v1/tasks/:id would show, in the store's event log.
   const events = new TaskEventHub({
-    log: hasEventLog(config.store) ? config.store : new MemoryEventLog(),
+    log: config.store,
     snapshot: async (ids) => {
       const [records, statuses, schedules] = await Promise.all([canceler.find(ids), tracker.statuses(ids), config.store.loadSchedules(ids)]);
       const snapshots = new Map<string, { -readonly [K in keyof TaskSnapshot]: TaskSnapshot[K] }>(ids.map((id) => [id, { id }]));

@@ -1,8 +1,9 @@
 // Bounded state on a real server: caps that count ids, and no store call that stalls everyone else.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { saveStatuses } from '../../src/core/store.ts';
 import type { TaskStatus } from '../../src/core/task-status.ts';
-import { SqliteStore } from '../../src/store/sqlite-store.ts';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { runCli } from '../helpers/cli.ts';
 import { eventually, startTestServer, tempDir } from '../helpers/server.ts';
 
@@ -65,7 +66,7 @@ test('a large watch of fresh ids and large listings do not stall /ping (100,000 
   const store = new SqliteStore(`${dir.path}/big.db`);
   const now = Date.now();
   const existing: TaskStatus[] = Array.from({ length: 100_000 }, (_, i) => ({ id: `old-${i}`, state: 'succeeded', since: now, history: [{ state: 'succeeded', at: now }] }));
-  await store.saveStatuses(existing);
+  await saveStatuses(store, existing);
   const server = await startTestServer({ store, watchTimeoutMs: 2_000, maxOpenWatches: 100 });
   try {
     const bodies = Array.from({ length: 10 }, (_, w) => JSON.stringify({ ids: Array.from({ length: 10_000 }, (_, i) => `fresh-${w}-${i}`), timeout: '1s', worker: { id: `w${w}`, host: 'h', pid: w } }));

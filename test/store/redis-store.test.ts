@@ -1,5 +1,5 @@
 import * as assert from 'uvu/assert';
-import { RedisStore } from '../../src/store/redis-store.ts';
+import { RedisStore } from '../../src/store/redis/redis-store.ts';
 import { PrivateRedis, redisTestsEnabled } from '../helpers/redis-server.ts';
 import { storeSuite } from './store-suite.ts';
 
