@@ -4,6 +4,7 @@ import { saveStatuses, StoreUnavailableError } from '../../src/core/store.ts';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { type Migration, MIGRATIONS } from '../../src/store/postgres/schema.ts';
 import { postgresTestsEnabled, TestDatabase } from '../helpers/postgres.ts';
+import { sharedStoreSuite } from './shared-store-suite.ts';
 import { storeSuite } from './store-suite.ts';
 
 const enabled = postgresTestsEnabled();
@@ -94,8 +95,19 @@ test('an unreachable PostgreSQL is a clear error at connect time, without the pa
   }
 });
 
-test.after(async () => {
+const shared = sharedStoreSuite('postgres store shared by two servers', async () => {
+  database ??= await TestDatabase.create();
+  const schema = `shared${schemas++}`;
+  const a = await PostgresStore.connect(database.url, { schema });
+  const b = await PostgresStore.connect(database.url, { schema });
+  return { a, b, cleanup: async () => void (await Promise.all([a.close(), b.close()])) };
+});
+
+shared.after(async () => {
   await database?.drop();
 });
 
-if (enabled) test.run();
+if (enabled) {
+  test.run();
+  shared.run();
+}

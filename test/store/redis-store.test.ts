@@ -1,6 +1,7 @@
 import * as assert from 'uvu/assert';
 import { RedisStore } from '../../src/store/redis/redis-store.ts';
 import { PrivateRedis, redisTestsEnabled } from '../helpers/redis-server.ts';
+import { sharedStoreSuite } from './shared-store-suite.ts';
 import { storeSuite } from './store-suite.ts';
 
 const enabled = redisTestsEnabled();
@@ -44,8 +45,18 @@ test('an unreachable Redis is a clear error at connect time', async () => {
   }
 });
 
-test.after(async () => {
+const shared = sharedStoreSuite('redis store shared by two servers', async () => {
+  redis ??= await PrivateRedis.start();
+  const keyPrefix = `shared${prefixes++}:`;
+  const [a, b] = await Promise.all([RedisStore.connect(redis.url, { keyPrefix }), RedisStore.connect(redis.url, { keyPrefix })]);
+  return { a, b, cleanup: async () => void (await Promise.all([a.close(), b.close()])) };
+});
+
+shared.after(async () => {
   await redis?.stop();
 });
 
-if (enabled) test.run();
+if (enabled) {
+  test.run();
+  shared.run();
+}
