@@ -198,6 +198,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     trackedTasks: () => config.store.countStatuses(),
     watchedIds: app.watchedIds,
     ...(webhooks ? { queuedDeliveries: () => config.store.countDeliveries() } : {}),
+    unreadableRows: { store: config.store.description.split(':')[0]!, counts: () => config.store.unreadable.counts() },
   });
   const httpOptions = {
     headersTimeout: config.headersTimeoutMs ?? HEADERS_TIMEOUT_MS,

@@ -14,8 +14,23 @@ let schemas = 0;
 const test = storeSuite('postgres store', async () => {
   database ??= await TestDatabase.create();
   // A fresh schema per test: rows from one test never leak into the next.
-  const store = await PostgresStore.connect(database.url, { schema: `s${schemas++}` });
-  return { store, cleanup: () => store.close() };
+  const schema = `s${schemas++}`;
+  const store = await PostgresStore.connect(database.url, { schema });
+  const db = database;
+  return {
+    store,
+    raw: {
+      status: async (id, state, body) =>
+        void (await db.query((sql) => sql`INSERT INTO ${sql(`${schema}.task_status`)} (id, state, active_at, body) VALUES (${id}, ${state}, 0, ${body})`)),
+      event: async (body) =>
+        void (await db.query(
+          (sql) => sql`
+            WITH next AS (UPDATE ${sql(`${schema}.event_sequence`)} SET last = last + 1 RETURNING last)
+            INSERT INTO ${sql(`${schema}.task_events`)} (seq, at, body) SELECT last, 1, ${body} FROM next`,
+        )),
+    },
+    cleanup: () => store.close(),
+  };
 });
 
 

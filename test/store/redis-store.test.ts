@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
 import { RedisStore } from '../../src/store/redis/redis-store.ts';
 import { PrivateRedis, redisTestsEnabled } from '../helpers/redis-server.ts';
@@ -11,8 +12,23 @@ let prefixes = 0;
 const test = storeSuite('redis store', async () => {
   redis ??= await PrivateRedis.start();
   // A fresh prefix per test: records from one test never leak into the next.
-  const store = await RedisStore.connect(redis.url, { keyPrefix: `t${prefixes++}:` });
-  return { store, cleanup: () => store.close() };
+  const prefix = `t${prefixes++}:`;
+  const store = await RedisStore.connect(redis.url, { keyPrefix: prefix });
+  const raw = new Redis(redis.url);
+  return {
+    store,
+    raw: {
+      status: async (id, state, body) => void (await raw.multi().set(`${prefix}status:${id}`, body).zadd(`${prefix}tasks`, 0, id).zadd(`${prefix}state:${state}`, 0, id).exec()),
+      event: async (body) => {
+        const seq = await raw.incr(`${prefix}events-seq`);
+        await raw.xadd(`${prefix}events`, `${seq}-0`, 't', 1, 'e', body);
+      },
+    },
+    cleanup: async () => {
+      raw.disconnect();
+      await store.close();
+    },
+  };
 }, { sweeps: false });
 
 test('records expire in Redis itself after their TTL', async () => {

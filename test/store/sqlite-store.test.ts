@@ -10,9 +10,27 @@ import { storeSuite } from './store-suite.ts';
 
 const test = storeSuite('sqlite store', async () => {
   const dir = tempDir();
-  const store = new SqliteStore(`${dir.path}/nested/folder/taskctl.db`);
+  const path = `${dir.path}/nested/folder/taskctl.db`;
+  const store = new SqliteStore(path);
+  // A second connection to the file writes what a hand edit or a damaged disk would.
+  const edit = (work: (db: DatabaseSync) => void) => {
+    const db = new DatabaseSync(path);
+    try {
+      work(db);
+    } finally {
+      db.close();
+    }
+  };
   return {
     store,
+    raw: {
+      status: async (id, state, body) => edit((db) => void db.prepare('INSERT OR REPLACE INTO task_status (id, state, last_seen_at, active_at, body) VALUES (?, ?, NULL, 0, ?)').run(id, state, body)),
+      event: async (body) =>
+        edit((db) => {
+          const { last } = db.prepare('UPDATE event_sequence SET last = last + 1 RETURNING last').get() as { last: number };
+          db.prepare('INSERT INTO task_events (seq, at, body) VALUES (?, 1, ?)').run(last, body);
+        }),
+    },
     cleanup: async () => {
       await store.close();
       dir.remove();

@@ -1,16 +1,26 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type CancelStore, saveStatuses } from '../../src/core/store.ts';
+import { type CancelStore, saveStatuses, type UnreadableRow } from '../../src/core/store.ts';
 import type { TaskStatus } from '../../src/core/task-status.ts';
+
+/** Writes rows as a corrupted file or a hand edit would leave them, past the store's own code. */
+export interface RawRows {
+  /** Stores `body` as the stored form of `id`'s status, listed under `state`. */
+  status(id: string, state: string, body: string): Promise<void>;
+  /** Appends an event whose stored body is `body`, at the next seq. */
+  event(body: string): Promise<void>;
+}
+
+type Opened = { store: CancelStore; cleanup(): Promise<void>; raw?: RawRows };
 
 /** The contract every store keeps; each store's test file runs it against a fresh store. */
 export function storeSuite(
   name: string,
-  open: () => Promise<{ store: CancelStore; cleanup(): Promise<void> }>,
+  open: () => Promise<Opened>,
   /** Stores that expire records on their own clock (Redis) skip the sweep test, which runs on test time. */
   capabilities: { sweeps: boolean } = { sweeps: true },
 ) {
-  const test = suite<{ store: CancelStore; cleanup(): Promise<void> }>(name);
+  const test = suite<Opened>(name);
   test.before.each(async (context) => {
     Object.assign(context, await open());
   });
@@ -171,6 +181,21 @@ export function storeSuite(
     assert.equal((await store.dueSchedules(10_000, 10)).map((s) => s.id), ['moved', 'later']);
   });
 
+  test('scheduled cancels list in id order, page by page; moved ones once, dropped ones not at all', async ({ store }) => {
+    const ids = Array.from({ length: 25 }, (_, i) => `s${String(i).padStart(2, '0')}`);
+    // Stored in an order that is neither by id nor by time.
+    for (const [i, id] of [...ids].reverse().entries()) await store.schedule({ id, at: 10_000 + ((i * 7) % 25), ...(i % 2 ? { reason: `r${i}` } : {}) });
+    await store.schedule({ id: 's03', at: 99_000, reason: 'moved' });
+    await store.unschedule('s07');
+    const first = await store.listSchedules(undefined, 10);
+    const kept = ids.filter((id) => id !== 's07');
+    assert.equal(first.map((s) => s.id), kept.slice(0, 10));
+    assert.equal(first.find((s) => s.id === 's03'), { id: 's03', at: 99_000, reason: 'moved' });
+    const rest = await store.listSchedules(first.at(-1)!.id, 100);
+    assert.equal(rest.map((s) => s.id), kept.slice(10));
+    assert.equal(await store.listSchedules('s24', 10), []);
+  });
+
   test('who asked is kept with a record and a schedule; the first cancel keeps its asker', async ({ store }) => {
     const ops = { name: 'ops', address: '10.0.0.7', route: 'v1' } as const;
     const first = await store.insert({ id: 'who', cancelledAt: 0, expiresAt: 10_000, by: ops }, 0);
@@ -262,6 +287,34 @@ export function storeSuite(
     assert.equal((await store.claimDeliveries(1_600, 500, 10)).map((d) => d.id), [], 'a moved to 3,000, b is gone');
     const again = await store.claimDeliveries(3_000, 500, 10);
     assert.equal(again.map((d) => [d.id, d.attempts]), [['a', 1]]);
+  });
+
+  // The memory store keeps objects as they are, so it has no rows that could be unreadable (and no raw writer).
+  test('rows that cannot be read are left out and counted, told once per kind; never made up, never failing a listing', async ({ store, raw }) => {
+    if (!raw) return;
+    const told: UnreadableRow[] = [];
+    store.unreadable.onFirst((row) => told.push(row));
+    await saveStatuses(store, [status('good', 'watching', 10)]);
+    await raw.status('broken', 'watching', '{"id":"broken", not json');
+    await raw.status('alien', 'watching', JSON.stringify({ ...status('alien', 'watching', 10), state: 'exploded' }));
+    assert.equal((await store.loadStatuses(['good', 'broken', 'alien'])).map((s) => s.id), ['good']);
+    assert.equal((await store.listStatuses({ limit: 10 })).map((s) => s.id), ['good']);
+    assert.equal((await store.listStatuses({ state: 'watching', limit: 10 })).map((s) => s.id), ['good']);
+    assert.is(store.unreadable.counts().get('status'), 6, 'each of the two, three times: a load and two listings');
+    assert.equal(told.map((row) => row.kind), ['status'], 'told once');
+    // An update replaces an unreadable status as it would a missing one.
+    const changes = await store.updateStatuses(['broken'], (current, id) => current ?? status(id, 'watching', 20));
+    assert.equal(changes.map((c) => [c.before, c.after.id]), [[undefined, 'broken']]);
+    assert.equal((await store.loadStatuses(['broken'])).map((s) => s.lastSeenAt), [20]);
+
+    await store.appendEvents([{ change: 'watching', at: 1, origin: 'o', id: 'good' }], 100);
+    await raw.event('{not json');
+    await raw.event(JSON.stringify({ change: 'exploded', origin: 'o', id: 'good' }));
+    await store.appendEvents([{ change: 'succeeded', at: 2, origin: 'o', id: 'good' }], 100);
+    const { events } = await store.readEvents(0, 10);
+    assert.equal(events.map((e) => [e.change, e.id]), [['watching', 'good'], ['succeeded', 'good']], 'left out, not made up as events of an unknown task');
+    assert.is(store.unreadable.counts().get('event'), 2);
+    assert.equal(told.map((row) => row.kind), ['status', 'event']);
   });
 
   test('check answers when the store can serve', async ({ store }) => {
