@@ -410,9 +410,9 @@ export class TaskTracker {
   }
 
   /**
-   * Loads `ids`, applies `update` to each (undefined: no change), and saves what changed, each id in turn
-   * after any change already queued for it. Many ids go a step at a time, other work running in between:
-   * a watch may name 10,000 fresh ids.
+   * Applies `update` to each of `ids` (undefined: no change) in the store, each id in turn after any change
+   * already queued for it; what was written is added to `written`. Many ids go a step at a time, other
+   * work running in between: a watch may name 10,000 fresh ids.
    */
   async #change(ids: readonly string[], update: StatusUpdate, written?: StatusChange[]): Promise<void> {
     for (let i = 0; i < ids.length; i += CHANGE_STEP) {

@@ -179,12 +179,13 @@ export class RedisStore implements CancelStore {
   }
 
   /** A stored status and its version, read as the script reads it; the status undefined when it cannot be read. */
-  #versioned(id: string, text: string): { status: TaskStatus | undefined; version: number } {
-    const version = /^\{"v":(\d+),/.exec(text);
+  #versioned(id: string, text: string): VersionedStatus {
+    const stated = /^\{"v":(\d+),/.exec(text);
+    const version = stated ? Number(stated[1]) : 1;
     const parsed = parseStatus(text, this.unreadable, id) as (TaskStatus & { v?: number }) | undefined;
-    if (parsed === undefined) return { status: undefined, version: version ? Number(version[1]) : 1 };
+    if (parsed === undefined) return { status: undefined, version };
     const { v: _v, ...status } = parsed;
-    return { status, version: version ? Number(version[1]) : 1 };
+    return { status, version };
   }
 
   async listStatuses(query: StatusQuery): Promise<TaskStatus[]> {
