@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import type { CancelRecord, CancelStore, Delivery, ParentLink, ScheduledCancel, StatusChange, StatusQuery, StatusUpdate } from '../../core/store.ts';
+import { type CancelRecord, type CancelStore, type Delivery, type ParentLink, type ScheduledCancel, type StatusChange, type StatusQuery, type StatusUpdate, StoreUnavailableError } from '../../core/store.ts';
 import { nextTurn } from '../../core/turns.ts';
 import { eventBody, fromDeliveryRow, linksOfRows, parseEvent, parseSource, parseStatus, parseStatuses } from '../rows.ts';
 import { lastActivity, type TaskStatus } from '../../core/task-status.ts';
@@ -434,6 +434,9 @@ export class SqliteStore implements CancelStore {
 
   /** Runs `work` inside a coming group transaction; resolves once that transaction is as durable as asked. */
   #write<T>(rows: number, durability: Durability, work: () => T): Promise<T> {
+    // A write after close (a sweep or a progress flush that was on its way) fails as its caller can handle,
+    // rather than in a later turn with no one to tell.
+    if (!this.#db.isOpen) return Promise.reject(new StoreUnavailableError(`${this.description} is closed`));
     return new Promise((resolve, reject) => {
       this.#pending.push({ run: work, rows, durability, resolve: resolve as (value: unknown) => void, reject });
       this.#scheduleFlush();
