@@ -1,7 +1,7 @@
 // string-width, set up on first use. At load it builds an Intl.Segmenter and compiles an RGI_Emoji
 // regular expression, ~40 ms together, and yargs imports it (three copies through cliui and wrap-ansi)
-// on every start, though only --help and the screens measure text. build.mjs points every import of
-// string-width here; the real module (the newest one installed) is required, and so set up, lazily.
+// on every start, though only --help and the screens (through src/ui/cell-width.ts) measure text.
+// build.mjs points every import of string-width here; the real module (the newest one installed) is required, and so set up, lazily.
 // yargs measures its whole help text after every command it starts (help or not): ASCII without escape
 // sequences, whose width is its count of printable characters (controls such as newlines take none),
 // whatever the options, so the real module is not needed for it.

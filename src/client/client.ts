@@ -1,12 +1,10 @@
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions } from 'node:https';
-import * as tls from 'node:tls';
-import fetch, { type RequestInit } from 'node-fetch';
+import type { Agent as HttpAgent } from 'node:http';
 import type { z } from 'zod';
 import type { WorkerIdentity } from '../core/task-status.ts';
 import { formatDuration } from '../core/duration.ts';
 import { printable } from '../core/printable.ts';
 import { checkTaskId } from '../core/task-id.ts';
+import { agentFor, discard, send } from './http.ts';
 import { CLIENT_TIMEOUT_MARGIN_MS, DEFAULT_WATCH_TIMEOUT_MS, MAX_REPLY_BYTES_PER_TASK, MAX_SHORT_REPLY_BYTES } from '../protocol/limits.ts';
 import { paths, VERSION_HEADER } from '../protocol/routes.ts';
 import {
@@ -90,15 +88,8 @@ export class TaskctlClient {
     this.server = options.server.replace(/\/+$/, '');
     this.#token = options.token;
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
-    const agentOptions = { keepAlive: true, maxSockets: 4, maxFreeSockets: 2 };
-    if (this.server.startsWith('https:')) {
-      const trust = tlsOptions(options);
-      this.#agent = new HttpsAgent({ ...agentOptions, ...trust });
-      this.#oneShotAgent = new HttpsAgent({ keepAlive: false, ...trust });
-    } else {
-      this.#agent = new HttpAgent(agentOptions);
-      this.#oneShotAgent = new HttpAgent({ keepAlive: false });
-    }
+    this.#agent = agentFor(this.server, { keepAlive: true, maxSockets: 4, maxFreeSockets: 2 }, options);
+    this.#oneShotAgent = agentFor(this.server, { keepAlive: false }, options);
   }
 
   /** Cancels `id`; resolves with the stored record (the first one, if it was cancelled before). */
@@ -230,22 +221,20 @@ export class TaskctlClient {
     if (this.#token) headers.authorization = `Bearer ${this.#token}`;
     const agent = init.oneShot ? this.#oneShotAgent : this.#agent;
     const maxBytes = init.maxBytes ?? MAX_SHORT_REPLY_BYTES;
-    const requestInit: RequestInit = {
+    const requestInit = {
       method: init.method ?? 'GET',
       headers,
       agent,
-      signal: signal as RequestInit['signal'],
-      // A redirect is never followed: the token goes to the configured server and nowhere else.
-      redirect: 'manual',
+      signal,
       // Read at most what the route can legitimately send; more is refused before it is buffered.
       size: maxBytes,
-      compress: false,
+      ...(init.body !== undefined ? { body: init.body } : {}),
     };
-    if (init.body !== undefined) requestInit.body = init.body;
     let text: string;
     let status: number;
     try {
-      const res = await fetch(this.server + path, requestInit);
+      // A redirect is never followed (send's rule): the token goes to the configured server and nowhere else.
+      const res = await send(this.server + path, requestInit);
       status = res.status;
       if (status >= 300 && status < 400) {
         discard(res);
@@ -306,7 +295,7 @@ export class TaskctlClient {
     const timer = setTimeout(() => opening.abort(), this.#requestTimeoutMs);
     const signal = AbortSignal.any([options.signal, opening.signal]);
     try {
-      const res = await fetch(this.server + paths.events + search, { headers, agent: this.#agent, signal: signal as RequestInit['signal'], redirect: 'manual', compress: false });
+      const res = await send(this.server + paths.events + search, { headers, agent: this.#agent, signal });
       if (res.status >= 300 && res.status < 400) {
         discard(res);
         throw new ClientError('protocol', `${this.server} answered with a redirect (HTTP ${res.status}); taskctl does not follow redirects, so point it at the taskctl server itself`, res.status);
@@ -387,48 +376,6 @@ interface SendInit {
   oneShot?: boolean;
   /** The most bytes the answer may have; default MAX_SHORT_REPLY_BYTES. */
   maxBytes?: number;
-}
-
-/** Drops an answer's body unread (and its connection with it): nothing in it is worth reading. */
-function discard(res: { body: unknown }): void {
-  (res.body as { destroy?: () => void } | null)?.destroy?.();
-}
-
-/**
- * The trust a client extends to https:// servers: the system's roots, plus `ca` when given, in one secure
- * context made once, so that a connection (a report's, say) does not parse hundreds of roots again.
- */
-function tlsOptions(options: ClientOptions): HttpsAgentOptions {
-  const secureContext = tls.createSecureContext({
-    // Node's `ca` replaces its roots rather than adding to them, so the roots go in beside the private CA.
-    ca: options.ca === undefined ? [...defaultRoots()] : [...defaultRoots(), options.ca.toString()],
-    ...(options.cert !== undefined ? { cert: options.cert } : {}),
-    ...(options.key !== undefined ? { key: options.key } : {}),
-  });
-  return {
-    secureContext,
-    // Node's own message names the certificate's names only for a host name, never for an address.
-    checkServerIdentity: (host, cert) => {
-      const error = tls.checkServerIdentity(host, cert);
-      if (error) error.message = `its certificate is for ${printable((cert.subjectaltname ?? `CN=${cert.subject?.CN ?? '?'}`).slice(0, 200))}, not ${printable(host)}`;
-      return error;
-    },
-  };
-}
-
-let roots: readonly string[] | undefined;
-/** The CAs a client trusts without being told: Node's bundled roots and the operating system's store. */
-function defaultRoots(): readonly string[] {
-  if (roots) return roots;
-  // Node before 22.15 has no getCACertificates (a namespace import, so that such a Node still loads this
-  // module); its bundled roots are what it trusts by default.
-  const get = (tls as { getCACertificates?: (type: 'default' | 'system') => string[] }).getCACertificates;
-  try {
-    roots = get ? [...new Set([...get('default'), ...get('system')])] : tls.rootCertificates;
-  } catch {
-    roots = tls.rootCertificates;
-  }
-  return roots;
 }
 
 // OpenSSL's verify codes (and Node's name check) by what they mean to someone reading the message.

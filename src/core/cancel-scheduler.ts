@@ -3,6 +3,10 @@ import { coalesced } from './coalesce.ts';
 import { type Clock, type TimerHandle, systemClock } from './clock.ts';
 import type { CancelRecord, CancelSource, CancelStore, ScheduledCancel } from './store.ts';
 import { checkTaskId } from './task-id.ts';
+import type { TaskUpdate } from './task-updates.ts';
+
+/** The updates the scheduler makes: a cancel scheduled, or dropped before it fell due. */
+export type SchedulerUpdate = Extract<TaskUpdate, { kind: 'scheduled' | 'unscheduled' }>;
 
 export interface CancelSchedulerOptions {
   readonly store: CancelStore;
@@ -14,8 +18,7 @@ export interface CancelSchedulerOptions {
   /** Told of each scheduled cancel once made. */
   readonly onFired?: (record: CancelRecord, schedule: ScheduledCancel) => void;
   /** Told of each cancel scheduled (or moved), and of each dropped before it was made, once stored. */
-  readonly onScheduled?: (schedule: ScheduledCancel) => void;
-  readonly onDropped?: (schedule: ScheduledCancel) => void;
+  readonly onUpdate?: (update: SchedulerUpdate) => void;
 }
 
 /**
@@ -28,8 +31,7 @@ export class CancelScheduler {
   readonly #clock: Clock;
   readonly #onError: (error: unknown) => void;
   readonly #onFired: (record: CancelRecord, schedule: ScheduledCancel) => void;
-  readonly #onScheduled: (schedule: ScheduledCancel) => void;
-  readonly #onDropped: (schedule: ScheduledCancel) => void;
+  readonly #onUpdate: (update: SchedulerUpdate) => void;
   readonly #timer: TimerHandle;
   /** Makes every cancel that is due. Never runs twice at once. */
   readonly fireDue: () => Promise<void> = coalesced(() => this.#fire());
@@ -40,8 +42,7 @@ export class CancelScheduler {
     this.#clock = options.clock ?? systemClock;
     this.#onError = options.onError ?? (() => {});
     this.#onFired = options.onFired ?? (() => {});
-    this.#onScheduled = options.onScheduled ?? (() => {});
-    this.#onDropped = options.onDropped ?? (() => {});
+    this.#onUpdate = options.onUpdate ?? (() => {});
     this.#timer = this.#clock.setInterval(() => void this.fireDue(), options.intervalMs ?? 250);
     void this.fireDue();
   }
@@ -51,7 +52,7 @@ export class CancelScheduler {
     checkTaskId(id);
     const schedule: ScheduledCancel = { id, at, ...(reason === undefined ? {} : { reason }), ...(by === undefined ? {} : { by }) };
     await this.#store.schedule(schedule);
-    this.#onScheduled(schedule);
+    this.#onUpdate({ kind: 'scheduled', schedule });
     return schedule;
   }
 
@@ -65,8 +66,13 @@ export class CancelScheduler {
     const [schedule] = await this.#store.loadSchedules([id]);
     if (schedule === undefined) return undefined;
     await this.#store.unschedule(id);
-    this.#onDropped(schedule);
+    this.#onUpdate({ kind: 'unscheduled', schedule });
     return schedule;
+  }
+
+  /** The cancels scheduled for `ids` (those that have one). */
+  find(ids: readonly string[]): Promise<ScheduledCancel[]> {
+    return this.#store.loadSchedules(ids);
   }
 
   close(): void {

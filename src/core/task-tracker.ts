@@ -3,6 +3,7 @@ import { coalesced } from './coalesce.ts';
 import { PROGRESS_INTERVAL_MS, type TaskProgress } from './progress.ts';
 import { nextTurn } from './turns.ts';
 import type { CancelRecord, CancelSource, CancelStore, StatusChange, StatusQuery, StatusUpdate } from './store.ts';
+import type { TaskUpdate } from './task-updates.ts';
 import {
   isLost,
   onCancelRequested,
@@ -16,6 +17,9 @@ import {
   type WorkerIdentity,
 } from './task-status.ts';
 
+/** The updates the tracker makes: states entered, progress, tasks forgotten. */
+export type TrackerUpdate = Extract<TaskUpdate, { kind: 'state' | 'progress' | 'forgotten' }>;
+
 export interface TaskTrackerOptions {
   readonly store: CancelStore;
   readonly clock?: Clock;
@@ -24,19 +28,16 @@ export interface TaskTrackerOptions {
   /** How often quiet tasks are looked for (and last-seen times written). */
   readonly sweepIntervalMs?: number;
   readonly onError?: (error: unknown) => void;
-  /** Told each time a task goes lost. */
-  readonly onLost?: (status: TaskStatus) => void;
-  /** Told of every status change once stored (not of bare last-seen updates). */
-  readonly onChange?: (status: TaskStatus) => void;
+  /**
+   * Told of what the tracker changed: each state a task enters and each progress line, once stored (not
+   * bare last-seen updates), and how many tasks each retention pass forgot.
+   */
+  readonly onUpdate?: (update: TrackerUpdate) => void;
   /**
    * A task nobody watches is forgotten (status and history) once its last activity is this old. Never
    * when not set. Must be longer than the lease, so a watched task is always seen within it.
    */
   readonly retentionMs?: number;
-  /** Told how many statuses each retention pass forgot. */
-  readonly onForgotten?: (count: number) => void;
-  /** Told of each status whose progress changed, once stored. */
-  readonly onProgress?: (status: TaskStatus) => void;
   /** How often reported progress is written (at most one write and one notice per task per interval). */
   readonly progressIntervalMs?: number;
 }
@@ -69,10 +70,8 @@ export class TaskTracker {
   readonly #clock: Clock;
   readonly #leaseMs: number;
   readonly #onError: (error: unknown) => void;
-  readonly #onLost: (status: TaskStatus) => void;
-  readonly #onChange: (status: TaskStatus) => void;
+  readonly #onUpdate: (update: TrackerUpdate) => void;
   readonly #retentionMs: number | undefined;
-  readonly #onForgotten: (count: number) => void;
   #heldRefreshedAt = 0;
 
   /** Watches open on this server, per id: such a task is not lost whatever its last-seen time says. */
@@ -94,13 +93,10 @@ export class TaskTracker {
     this.#clock = options.clock ?? systemClock;
     this.#leaseMs = options.leaseMs;
     this.#onError = options.onError ?? (() => {});
-    this.#onLost = options.onLost ?? (() => {});
-    this.#onChange = options.onChange ?? (() => {});
+    this.#onUpdate = options.onUpdate ?? (() => {});
     this.#retentionMs = options.retentionMs;
-    this.#onForgotten = options.onForgotten ?? (() => {});
     if (this.#retentionMs !== undefined && !(this.#retentionMs > this.#leaseMs)) throw new RangeError('retentionMs must be longer than leaseMs');
     this.#timer = this.#clock.setInterval(() => void this.sweep(), options.sweepIntervalMs ?? Math.max(1_000, Math.floor(this.#leaseMs / 3)));
-    this.#onProgress = options.onProgress ?? (() => {});
     this.#progressTimer = this.#clock.setInterval(() => void this.flushProgress(), options.progressIntervalMs ?? PROGRESS_INTERVAL_MS);
   }
 
@@ -320,11 +316,8 @@ export class TaskTracker {
         },
         changes,
       );
-      // Told once written: the store may apply the change more than once before one write wins.
-      for (const { after } of changes) {
-        lost++;
-        this.#onLost(after);
-      }
+      // Counted once written: the store may apply the change more than once before one write wins.
+      lost += changes.length;
       if (found.length < SWEEP_STEP || quiet.length === 0) break;
     }
     return lost;
@@ -350,14 +343,13 @@ export class TaskTracker {
         // A child's parent links go with it (those of a status kept meanwhile stay).
         await this.#store.forgetParents(still);
       });
-      if (forgotten > 0) this.#onForgotten(forgotten);
+      if (forgotten > 0) this.#onUpdate({ kind: 'forgotten', count: forgotten });
       if (found.length < SWEEP_STEP || idle.length === 0) break;
     }
   }
 
   // ---- Progress: frequent, so kept in memory and written at most once per task per interval ----
 
-  readonly #onProgress: (status: TaskStatus) => void;
   readonly #progressTimer: TimerHandle;
   /** Progress reported and not yet written, by id: only the latest of each task counts. */
   readonly #progress = new Map<string, TaskProgress>();
@@ -388,7 +380,7 @@ export class TaskTracker {
             const progress = step.get(id)!;
             return status === undefined || status.progress?.text === progress.text ? undefined : { ...status, progress };
           });
-          for (const { after } of changes) this.#onProgress(after);
+          for (const { after } of changes) this.#onUpdate({ kind: 'progress', status: after });
         });
       }
     } catch (error) {
@@ -432,7 +424,7 @@ export class TaskTracker {
   async #apply(ids: readonly string[], update: StatusUpdate): Promise<StatusChange[]> {
     const changes = await this.#store.updateStatuses(ids, update);
     // Bare last-seen updates are bookkeeping, not news.
-    for (const { before, after } of changes) if (before?.state !== after.state) this.#onChange(after);
+    for (const { before, after } of changes) if (before?.state !== after.state) this.#onUpdate({ kind: 'state', status: after });
     return changes;
   }
 

@@ -10,6 +10,8 @@ export const ErrorStatus = {
   forbidden: 403,
   /** The server wants a client certificate signed by its client CA, and this connection brought none. */
   client_certificate_refused: 403,
+  /** The token is scoped to some tasks (`ids=` in the tokens file), and the request names one outside them. */
+  out_of_scope: 403,
   not_found: 404,
   method_not_allowed: 405,
   payload_too_large: 413,

@@ -113,7 +113,13 @@ export type ReportRequest = z.input<typeof reportRequestSchema>;
  * Who asked for a cancel. `route` is a plain string so that a client still reads the answers of a newer
  * server that knows more routes; today: seed, v1, scheduled, deadline.
  */
-export const cancelSourceSchema = z.object({ name: z.string(), address: z.string(), route: z.string() });
+export const cancelSourceSchema = z.object({
+  name: z.string(),
+  address: z.string(),
+  route: z.string(),
+  /** For a task stopped through a parent cancelled before it was linked: the token that made the link. */
+  linkedBy: z.string().optional(),
+});
 export type CancelSourceReply = z.infer<typeof cancelSourceSchema>;
 
 export const taskStatusSchema = z.object({
@@ -245,7 +251,8 @@ export type TaskReply = z.infer<typeof taskReplySchema>;
 export const meReplySchema = z.object({
   /** Whether the server asks for tokens at all; false on a loopback server without any. */
   tokensRequired: z.boolean(),
-  caller: z.object({ name: z.string(), role: z.string(), rights: z.array(z.string()) }).optional(),
+  /** `scope`: the patterns of a token scoped to some tasks (`ids=` in the tokens file); absent for one that reaches every task. */
+  caller: z.object({ name: z.string(), role: z.string(), rights: z.array(z.string()), scope: z.array(z.string()).optional() }).optional(),
 });
 export type MeReply = z.infer<typeof meReplySchema>;
 

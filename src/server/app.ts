@@ -1,17 +1,16 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import type { CancelScheduler } from '../core/cancel-scheduler.ts';
-import type { Canceler } from '../core/canceler.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
-import { type CancelRecord, type CancelRoute, type CancelSource, StoreUnavailableError } from '../core/store.ts';
+import { type CancelRecord, type CancelRoute, type CancelSource, type CancelStore, StoreUnavailableError } from '../core/store.ts';
 import { InvalidInputError } from '../core/task-id.ts';
 import type { TaskEventHub } from '../core/task-events.ts';
-import type { TaskFamily } from '../core/task-family.ts';
-import type { TaskTracker } from '../core/task-tracker.ts';
+import { InvalidParentsError, LinkRefusedError } from '../core/task-family.ts';
+import type { TaskService } from '../core/task-service.ts';
+import type { Linker } from '../core/task-updates.ts';
 import { HttpError } from '../protocol/errors.ts';
 import { DEFAULT_MAX_EVENT_STREAMS, DEFAULT_MAX_WATCHED_IDS } from '../protocol/limits.ts';
 import { EVENTS_HEARTBEAT_MS } from '../protocol/events.ts';
-import { ANONYMOUS, type Authenticate, bearerAuth, type Caller, checkRight, openAccess, type TokenEntry, TokenTable } from './auth.ts';
+import { ANONYMOUS, type Authenticate, bearerAuth, type Caller, checkRight, checkScope, inScope, openAccess, ROLE_RIGHTS, type TokenEntry, TokenTable } from './auth.ts';
 import { EventStreams, type UnwrittenBytesCaps } from './event-streams.ts';
 import { PARK_FROM, ParkedConnections } from './park-connection.ts';
 import { sendJson } from './http-io.ts';
@@ -84,15 +83,16 @@ export interface ServerObserver {
 }
 
 export interface AppDependencies {
-  readonly canceler: Canceler;
-  readonly tracker: TaskTracker;
-  readonly scheduler: CancelScheduler;
-  readonly family: TaskFamily;
+  /** Every change to a task, and every reading of one, goes through it. */
+  readonly tasks: TaskService;
   readonly events: TaskEventHub;
+  /** What /healthz asks whether the store answers. */
+  readonly storeHealth: StoreHealth;
   /** How often an idle event stream gets a comment line (default 15 s). */
   readonly eventsHeartbeatMs?: number | undefined;
   readonly options: ServerOptions;
   readonly metrics: ServerMetrics;
+  /** Told of answered watches and failed requests; task changes reach it through the task service's updates. */
   readonly observer?: ServerObserver;
   readonly clock?: Clock;
   /** Told of failures that do not fail the request (a status that could not be written). */
@@ -104,16 +104,14 @@ export interface AppDependencies {
   readonly onHeldChanged?: ((held: number) => void) | undefined;
 }
 
-/** What every route family is built from. */
+/** Whether the store answers, and what kind it is (the part of its description before the colon). */
+export type StoreHealth = Pick<CancelStore, 'check' | 'description'>;
+
+/** What the route families are built from; each takes the part it needs. */
 export interface AppContext {
-  readonly canceler: Canceler;
-  readonly tracker: TaskTracker;
-  readonly scheduler: CancelScheduler;
-  /** Parent links: ancestors of a watch, and cancels that reach the children. */
-  readonly family: TaskFamily;
+  /** Every change to a task, and every reading of one. */
+  readonly tasks: TaskService;
   readonly options: ServerOptions;
-  readonly metrics: ServerMetrics;
-  readonly observer: ServerObserver;
   readonly clock: Clock;
   readonly onBackgroundError: (error: unknown) => void;
   readonly watches: WatchHolder;
@@ -121,16 +119,17 @@ export interface AppContext {
   readonly mayRead: (req: IncomingMessage) => boolean;
   /** Who the request's token proves (for routes open to all); throws the usual 401 when it proves no one. */
   readonly callerOf: (req: IncomingMessage) => Caller;
-  /** Records a cancel made through a route, and tells the tracker, metrics and observer of it. */
-  readonly recordCancel: (ctx: RequestContext, id: string, route: CancelRoute, reason?: string) => Promise<CancelRecord>;
   /** Who is asking, as a cancel records it. */
   readonly sourceOf: (ctx: RequestContext, route: CancelRoute) => CancelSource;
-  /** `ids` stopped through a parent cancelled before they were watched: marked, and logged with who linked them. */
-  readonly stoppedThroughParent: (ctx: RequestContext, ids: readonly string[], parent: CancelRecord) => void;
+  /** Who is asking, as a link they make is logged. */
+  readonly linkerOf: (ctx: RequestContext) => Linker;
 }
 
-/** The HTTP surface over a canceler: routing, auth, and the one error mapping. Routes live in routes/. */
-export function createApp({ canceler, tracker, scheduler, family, events, eventsHeartbeatMs, options, metrics, observer = {}, clock = systemClock, onBackgroundError = () => {}, onHeldChanged }: AppDependencies): RequestListener & {
+/** The request listener createApp makes, with what the server around it needs to ask and tell it. */
+export type App = ReturnType<typeof createApp>;
+
+/** The HTTP surface over the task service: routing, auth, and the one error mapping. Routes live in routes/. */
+export function createApp({ tasks, events, storeHealth, eventsHeartbeatMs, options, metrics, observer = {}, clock = systemClock, onBackgroundError = () => {}, onHeldChanged }: AppDependencies): RequestListener & {
   readonly openWatches: () => number;
   /** Ids held across all open watches. */
   readonly watchedIds: () => number;
@@ -141,10 +140,12 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
   /** Closes the parked connections still open (node:http's closeAllConnections does not see them). */
   readonly destroyParked: () => void;
   /**
-   * Puts new tokens in force (a reload); ends the watches of tokens that may no longer watch and the event
-   * streams of those that may no longer list. Returns how many of each.
+   * Puts new tokens in force (a reload); ends the watches of tokens that may no longer watch (or no longer
+   * reach the ids watched) and the event streams of those that may no longer list (or whose scope
+   * changed). Returns how many of each, and how many tasks of ended watches it records `stopped` because
+   * their worker can no longer report them.
    */
-  readonly replaceTokens: (entries: readonly TokenEntry[]) => { watches: number; streams: number };
+  readonly replaceTokens: (entries: readonly TokenEntry[]) => { watches: number; streams: number; tasksStopped: number };
 } {
   const tokens = options.tokens ? new TokenTable(options.tokens, options.token) : undefined;
   const authenticate: Authenticate = tokens ? tokens.authenticate : options.token ? bearerAuth(options.token) : openAccess;
@@ -161,8 +162,8 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
     if (heldOpen() > parkFrom) parked.parkWhenParsed(res);
   };
   const watches = new WatchHolder({
-    canceler,
-    tracker,
+    canceler: tasks.canceler,
+    ledger: tasks,
     metrics,
     clock,
     watchTimeoutMs: options.watchTimeoutMs,
@@ -187,13 +188,8 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
     ...(heldChanged ? { onOpenChanged: heldChanged } : {}),
   });
   const context: AppContext = {
-    canceler,
-    tracker,
-    scheduler,
-    family,
+    tasks,
     options,
-    metrics,
-    observer,
     clock,
     onBackgroundError,
     watches,
@@ -207,25 +203,11 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
     },
     callerOf: authenticate,
     sourceOf,
-    stoppedThroughParent: (ctx, ids, parent) => {
-      family.stoppedByParent(ids, parent);
-      observer.stoppedThroughParent?.(ids, parent, { name: ctx.caller.name, address: clientAddress(ctx.req) });
-    },
-    recordCancel: async (ctx, id, route, reason) => {
-      const by = sourceOf(ctx, route);
-      const record = await canceler.cancel(id, { ...(reason === undefined ? {} : { reason }), by });
-      // The cancel itself is stored and answered now; the status follows in the next group write (a task
-      // with a record reads as cancel_requested meanwhile), and one that fails is reported, not fatal.
-      tracker.cancelRequested(id, record.by ?? by).catch(onBackgroundError);
-      // Its children (and theirs) are marked cancel_requested in the background, a step at a time, as
-      // cancelled by the same asker.
-      family.cancelled(record.by === undefined ? { ...record, by } : record);
-      metrics.cancels.inc({ route });
-      observer.cancelled?.(record, { ...by, reason });
-      return record;
-    },
+    linkerOf: (ctx) => ({ name: ctx.caller.name, address: clientAddress(ctx.req) }),
   };
-  const routes: Route[] = [...seedRoutes(context), ...taskRoutes(context), ...watchRoutes(context), ...eventRoutes(context, streams), ...opsRoutes(context), ...meRoutes(context), ...webRoutes(options.webAssets)];
+  /** Records `ids` stopped (`stoppedBy` says why), those still running: their worker can no longer report them. */
+  const stopUnreportable = (ids: readonly string[], stoppedBy: string): Promise<void> => tasks.stopRunning(ids, stoppedBy);
+  const routes: Route[] = [...seedRoutes(context), ...taskRoutes(context), ...watchRoutes(context), ...eventRoutes(context, streams), ...opsRoutes(context, storeHealth, metrics.registry), ...meRoutes(context), ...webRoutes(options.webAssets)];
 
   /** Finds the route, checks the caller's right to it, and starts its handler. Not async, so nothing here stays alive while a watch waits. */
   const dispatch = (req: IncomingMessage, res: ServerResponse): Promise<void> | void => {
@@ -239,6 +221,7 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
     if (route.right !== 'open') {
       caller = authenticate(req);
       checkRight(caller, route.right);
+      if (route.scope === 'path-id') checkScope(caller, params.slice(0, 1));
     }
     return route.handle({ req, res, params, search: queryStart === -1 ? '' : target.slice(queryStart + 1), caller });
   };
@@ -247,6 +230,9 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
   const replyError = (req: IncomingMessage, res: ServerResponse, error: unknown) => {
     let httpError: HttpError;
     if (error instanceof HttpError) httpError = error;
+    // A watch's or report's parents: the worker's mistake (400), or a link only the run that starts a task may make (403).
+    else if (error instanceof InvalidParentsError) httpError = new HttpError('invalid_parents', `parents: ${error.message}`);
+    else if (error instanceof LinkRefusedError) httpError = new HttpError('forbidden', `parents: ${error.message}`);
     else if (error instanceof InvalidInputError) httpError = new HttpError('invalid_request', error.message);
     else if (error instanceof StoreUnavailableError) httpError = new HttpError('store_unavailable', error.message, { 'retry-after': '1' });
     else {
@@ -285,10 +271,32 @@ export function createApp({ canceler, tracker, scheduler, family, events, events
     destroyParked: () => parked.destroyAll(),
     replaceTokens: (entries: readonly TokenEntry[]) => {
       if (!tokens) throw new Error('this server was started without a tokens file');
-      tokens.replace(entries);
+      const replaced = tokens.replace(entries);
+      const covers = (tokenId: string, ids: readonly string[]) => tokens.callerOf(tokenId)?.scope?.firstOutside(ids) === undefined;
+      // Tasks whose worker can no longer report them (its token gone, or no longer reaching them) would end
+      // `lost`: the server records them `stopped` itself, as the worker would have.
+      const stopped = new Map<string, string[]>();
+      const ended = watches.endWhere(
+        (tokenId, ids) => tokens.allows(tokenId, 'watch') && covers(tokenId, ids),
+        (tokenId, ids) => {
+          const now = tokens.callerOf(tokenId);
+          const unreportable = !now || !ROLE_RIGHTS[now.role].has('report') ? ids : ids.filter((id) => !inScope(now, id));
+          if (unreportable.length === 0) return;
+          const why = now ? `token ${now.name} ${ROLE_RIGHTS[now.role].has('report') ? 'no longer covers it' : 'may no longer report'}` : `token ${replaced.get(tokenId)?.name ?? 'unknown'} revoked`;
+          stopped.set(why, [...(stopped.get(why) ?? []), ...unreportable]);
+        },
+      );
+      let tasksStopped = 0;
+      for (const [stoppedBy, ids] of stopped) {
+        tasksStopped += ids.length;
+        stopUnreportable(ids, stoppedBy).catch(onBackgroundError);
+      }
       return {
-        watches: watches.endWhere((tokenId) => tokens.allows(tokenId, 'watch')),
-        streams: streams.endWhere((tokenId) => tokens.allows(tokenId, 'list')),
+        watches: ended,
+        streams:
+          streams.endWhere((tokenId) => tokens.allows(tokenId, 'list')) +
+          streams.endWhere((tokenId, scope) => tokens.callerOf(tokenId)?.scope?.equals(scope) ?? scope === undefined, 'rescoped'),
+        tasksStopped,
       };
     },
   });

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { scopePatternProblem, TaskScope } from '../core/task-scope.ts';
 import { HttpError } from '../protocol/errors.ts';
 
 /** What a route lets a caller do; each route declares the one it needs. */
@@ -23,6 +24,8 @@ export interface Caller {
   readonly role: Role;
   /** For a token from the tokens file: its hash, which a reload compares. Absent for tokens no reload can take away. */
   readonly tokenId?: string;
+  /** The tasks a scoped token (`ids=` on its line) may touch; absent: every task. */
+  readonly scope?: TaskScope;
 }
 
 /**
@@ -53,12 +56,14 @@ export function bearerAuth(token: string): Authenticate {
   };
 }
 
-/** One line of a tokens file: `NAME ROLE sha256:HEX`. */
+/** One line of a tokens file: `NAME ROLE sha256:HEX`, optionally followed by `ids=PATTERN[,PATTERN...]`. */
 export interface TokenEntry {
   readonly name: string;
   readonly role: Role;
   /** The SHA-256 of the token, lowercase hex. */
   readonly sha256: string;
+  /** The patterns of `ids=`: the only tasks the token may touch. Absent: every task. */
+  readonly scope?: readonly string[];
 }
 
 /** A tokens file that cannot be used; `line` is 1-based, absent when the fault is the whole file's. */
@@ -76,7 +81,8 @@ export class TokensFileError extends Error {
 export const TOKEN_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 
 /**
- * The entries of a tokens file: one token per line as `NAME ROLE sha256:HEX`; blank lines and lines
+ * The entries of a tokens file: one token per line as `NAME ROLE sha256:HEX`, and for a token scoped to some
+ * tasks ` ids=PATTERN[,PATTERN...]` (each an exact id or a prefix ending in `*`); blank lines and lines
  * starting with `#` are skipped. Throws a TokensFileError naming the first bad line, or saying the file
  * lists no token: a file emptied by mistake (a failed deploy, a truncated copy) would lock every client out,
  * and on a reload stop every worker's commands. A name may appear twice (an old and a new token while one is
@@ -92,8 +98,8 @@ export function parseTokensFile(text: string): TokenEntry[] {
       throw new TokensFileError(index + 1, message);
     };
     const fields = line.split(/\s+/);
-    if (fields.length !== 3) fail(`expected "NAME ROLE sha256:HEX", found ${fields.length} field${fields.length === 1 ? '' : 's'}`);
-    const [name, role, hash] = fields as [string, string, string];
+    if (fields.length !== 3 && fields.length !== 4) fail(`expected "NAME ROLE sha256:HEX [ids=PATTERN,...]", found ${fields.length} field${fields.length === 1 ? '' : 's'}`);
+    const [name, role, hash, ids] = fields as [string, string, string, string | undefined];
     if (!TOKEN_NAME_PATTERN.test(name)) fail('the name must be 1 to 64 letters, digits or . _ @ - (starting with a letter or digit)');
     if (!(ROLES as readonly string[]).includes(role)) fail(`unknown role "${role.slice(0, 20)}" (one of ${ROLES.join(', ')})`);
     const match = /^sha256:([0-9a-fA-F]{64})$/.exec(hash);
@@ -101,7 +107,17 @@ export function parseTokensFile(text: string): TokenEntry[] {
     const sha256 = match![1]!.toLowerCase();
     if (seen.has(sha256)) fail('the same token is listed twice');
     seen.add(sha256);
-    entries.push({ name, role: role as Role, sha256 });
+    if (ids === undefined) {
+      entries.push({ name, role: role as Role, sha256 });
+      return;
+    }
+    if (!ids.startsWith('ids=')) fail(`the fourth field must be ids=PATTERN[,PATTERN...] (the tasks the token may touch), found ${JSON.stringify(ids.slice(0, 20))}`);
+    const scope = ids.slice(4).split(',');
+    for (const pattern of scope) {
+      const problem = scopePatternProblem(pattern);
+      if (problem !== undefined) fail(`ids=: ${problem}`);
+    }
+    entries.push({ name, role: role as Role, sha256, scope });
   });
   if (entries.length === 0) throw new TokensFileError(undefined, 'lists no token (a server nobody may use is a mistake; to take every token away, stop the server)');
   return entries;
@@ -140,9 +156,11 @@ export class TokenTable {
     throw unauthorized();
   };
 
-  /** Puts `entries` in force instead of the current ones; from now on a removed token gets 401. */
-  replace(entries: readonly TokenEntry[]): void {
+  /** Puts `entries` in force instead of the current ones; from now on a removed token gets 401. Returns those it replaced. */
+  replace(entries: readonly TokenEntry[]): ReadonlyMap<string, Caller> {
+    const replaced = this.#byHash;
     this.#byHash = TokenTable.#index(entries);
+    return replaced;
   }
 
   /** Whether the file token `tokenId` is still in force with `right`. */
@@ -151,8 +169,15 @@ export class TokenTable {
     return caller !== undefined && ROLE_RIGHTS[caller.role].has(right);
   }
 
+  /** The file token `tokenId` as it is in force now; undefined once a reload took it away. */
+  callerOf(tokenId: string): Caller | undefined {
+    return this.#byHash.get(tokenId);
+  }
+
   static #index(entries: readonly TokenEntry[]): Map<string, Caller> {
-    return new Map(entries.map((e) => [e.sha256, { name: e.name, role: e.role, tokenId: e.sha256 }]));
+    return new Map(
+      entries.map((e) => [e.sha256, { name: e.name, role: e.role, tokenId: e.sha256, ...(e.scope === undefined ? {} : { scope: new TaskScope(e.scope) }) }]),
+    );
   }
 }
 
@@ -171,6 +196,21 @@ export function checkRight(caller: Caller, right: Right): void {
   const roles = ROLES.filter((role) => role !== 'admin' && ROLE_RIGHTS[role].has(right));
   const needed = roles.length > 0 ? `the ${roles.join(' or ')} role` : 'the admin role';
   throw new HttpError('forbidden', `token "${caller.name}" (role ${caller.role}) may not ${RIGHT_DOES[right]}; that needs ${needed}`);
+}
+
+/** Whether `caller` may touch task `id`: always, unless its token is scoped to tasks `id` is not among. */
+export function inScope(caller: Caller, id: string): boolean {
+  return caller.scope === undefined || caller.scope.covers(id);
+}
+
+/**
+ * Throws a 403 out_of_scope unless `caller`'s scope covers every one of `ids` (a request is refused whole,
+ * never served in part). The message names the caller's own patterns and the id it sent, nothing else.
+ */
+export function checkScope(caller: Caller, ids: Iterable<string>): void {
+  const outside = caller.scope?.firstOutside(ids);
+  if (outside === undefined) return;
+  throw new HttpError('out_of_scope', `token "${caller.name}" may only touch tasks matching ${caller.scope}; ${JSON.stringify(outside.slice(0, 100))} is not one of them`);
 }
 
 function bearerToken(headers: IncomingHttpHeaders): string | undefined {

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { CursorObserver, ResetReason, TaskEvent, TaskEventHub } from '../core/task-events.ts';
+import type { TaskScope } from '../core/task-scope.ts';
 import { nextTurn } from '../core/turns.ts';
 import { VERSION } from '../protocol/build-info.ts';
 import { HttpError } from '../protocol/errors.ts';
@@ -8,10 +9,12 @@ import { type ResetData, shownState, sseFrame, taskEventData } from '../protocol
 import { VERSION_HEADER } from '../protocol/routes.ts';
 import { TokenShares } from './token-shares.ts';
 
-/** Which events a stream wants: those of some ids, and/or of tasks shown in some states. */
+/** Which events a stream wants: those of some ids, and/or of tasks shown in some states; never any outside `scope`. */
 export interface StreamFilter {
   readonly ids?: ReadonlySet<string> | undefined;
   readonly states?: ReadonlySet<string> | undefined;
+  /** The tasks the stream's token may see, when it is scoped. */
+  readonly scope?: TaskScope | undefined;
 }
 
 export interface EventStreamsOptions {
@@ -90,7 +93,7 @@ export class EventStreams {
     this.#gauge = new Gauge({ name: 'taskctl_open_event_streams', help: 'Event streams (GET /v1/events) open now; capped by --max-event-streams.', registers: [options.registry] });
     this.#cut = new Counter({
       name: 'taskctl_event_streams_cut_total',
-      help: 'Event streams the server ended, by reason: slow (the client left 256 KB unread; it resumes where it was), budget (all streams together held too much unread; the furthest behind were cut), shutdown, revoked (a reload took its token away).',
+      help: 'Event streams the server ended, by reason: slow (the client left 256 KB unread; it resumes where it was), budget (all streams together held too much unread; the furthest behind were cut), shutdown, revoked (a reload took its token away), rescoped (a reload changed its token\'s scope; it resumes under the new one).',
       labelNames: ['reason'] as const,
       registers: [options.registry],
     });
@@ -169,14 +172,15 @@ export class EventStreams {
   }
 
   /**
-   * Ends the streams of file tokens `keep` says no (a reload took them away, or their right to list);
-   * returns how many. Their clients come back and are refused.
+   * Ends the streams of file tokens `keep` says no, opened with `scope` (a reload took them away, or their
+   * right to list, or changed their scope); returns how many. Their clients come back and are refused, or
+   * resume under the new scope.
    */
-  endWhere(keep: (tokenId: string) => boolean): number {
+  endWhere(keep: (tokenId: string, scope: TaskScope | undefined) => boolean, reason: 'revoked' | 'rescoped' = 'revoked'): number {
     let ended = 0;
     for (const stream of [...this.#streams]) {
-      if (stream.tokenId === undefined || keep(stream.tokenId)) continue;
-      stream.end('revoked');
+      if (stream.tokenId === undefined || keep(stream.tokenId, stream.scope)) continue;
+      stream.end(reason);
       ended++;
     }
     return ended;
@@ -190,7 +194,14 @@ export class EventStreams {
   }
 }
 
-type CutReason = 'slow' | 'budget' | 'shutdown' | 'revoked';
+type CutReason = 'slow' | 'budget' | 'shutdown' | 'revoked' | 'rescoped';
+
+// The last line a stream ended on purpose gets (streams cut for being slow are destroyed, and get none).
+const END_COMMENTS: Partial<Record<CutReason, string>> = {
+  shutdown: ': the server is stopping\n\n',
+  revoked: ': the token was revoked\n\n',
+  rescoped: ": the token's scope changed; reconnect\n\n",
+};
 
 interface EventStreamHooks {
   /** Past this many bytes unwritten, the stream is cut ("slow"). */
@@ -220,6 +231,11 @@ class EventStream implements CursorObserver {
     this.#filter = filter;
     this.tokenId = tokenId;
     this.#hooks = hooks;
+  }
+
+  /** The tasks its token may see, as they were when it opened. */
+  get scope(): TaskScope | undefined {
+    return this.#filter.scope;
   }
 
   /** Bytes written to the stream that its client has not taken yet (still in this process). */
@@ -260,6 +276,7 @@ class EventStream implements CursorObserver {
   taskEvent(event: TaskEvent): void {
     this.#cursor = event.seq;
     if (this.#filter.ids !== undefined && !this.#filter.ids.has(event.id)) return;
+    if (this.#filter.scope !== undefined && !this.#filter.scope.covers(event.id)) return;
     const frame = frameOf(event);
     if (this.#filter.states !== undefined && !this.#filter.states.has(frame.state)) return;
     this.#sentId = event.seq;
@@ -297,7 +314,7 @@ class EventStream implements CursorObserver {
     // A stream cut for what it holds gives it back at once: ending would queue behind it.
     if (reason === 'slow' || reason === 'budget') res.destroy();
     // Then the connection closes (see #begin).
-    else if (!res.destroyed) res.end(reason === 'shutdown' ? ': the server is stopping\n\n' : reason === 'revoked' ? ': the token was revoked\n\n' : undefined);
+    else if (!res.destroyed) res.end(reason === undefined ? undefined : END_COMMENTS[reason]);
   }
 
   /** Writes the answer's head once; true the first time. */

@@ -1,19 +1,19 @@
 import { createServer, type Server } from 'node:http';
 import type { Server as TlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { Canceler, DEFAULT_SWEEP_INTERVAL_MS } from '../core/canceler.ts';
-import { TaskTracker } from '../core/task-tracker.ts';
-import { TaskFamily } from '../core/task-family.ts';
-import { CancelScheduler } from '../core/cancel-scheduler.ts';
-import type { Clock } from '../core/clock.ts';
+import type { Canceler } from '../core/canceler.ts';
+import { type Clock, systemClock } from '../core/clock.ts';
 import type { CancelStore } from '../core/store.ts';
-import { type EventWindow, TaskEventHub, type TaskSnapshot } from '../core/task-events.ts';
-import { createApp, type ServerObserver, type ServerOptions } from './app.ts';
+import type { EventWindow, TaskEventHub } from '../core/task-events.ts';
+import type { TaskService } from '../core/task-service.ts';
+import type { TaskTracker } from '../core/task-tracker.ts';
+import type { ServerObserver, ServerOptions } from './app.ts';
 import type { TokenEntry } from './auth.ts';
+import { composeServer } from './compose.ts';
 import { OpenConnections } from './connections.ts';
 import { rawErrorReply } from './http-io.ts';
-import { type WebhookConfig, Webhooks } from './webhooks.ts';
-import { ServerMetrics } from './metrics.ts';
+import type { WebhookConfig } from './webhooks.ts';
+import type { ServerMetrics } from './metrics.ts';
 
 /** What HTTPS is served with, as PEM text. */
 export interface TlsConfig {
@@ -72,6 +72,8 @@ export interface ServerConfig extends ServerOptions {
   readonly eventsHeartbeatMs?: number;
   /** How often reported progress is written (default 2 s). */
   readonly progressIntervalMs?: number;
+  /** How long a stopping server lets connections finish their answers before it closes them (default 2 s). */
+  readonly drainMs?: number;
 }
 
 export interface RunningServer {
@@ -79,6 +81,9 @@ export interface RunningServer {
   readonly url: string;
   readonly port: number;
   readonly canceler: Canceler;
+  /** Every change to a task, and every reading of one. */
+  readonly tasks: TaskService;
+  /** The task service's statuses (for tests that look at them directly). */
   readonly tracker: TaskTracker;
   readonly metrics: ServerMetrics;
   /** Task changes as events: subscribe to follow every change (on Redis, every server's). */
@@ -96,10 +101,11 @@ export interface RunningServer {
    */
   reloadTls(tls: TlsConfig): void;
   /**
-   * Puts new tokens in force; a token that may no longer watch has its open watches answered, one that may
-   * no longer list has its event streams ended. Returns how many of each.
+   * Puts new tokens in force; a token that may no longer watch (or reach the ids) has its open watches
+   * answered, one that may no longer list (or whose scope changed) has its event streams ended. Returns how
+   * many of each, and how many tasks it recorded `stopped` because their worker can no longer report them.
    */
-  replaceTokens(entries: readonly TokenEntry[]): { watches: number; streams: number };
+  replaceTokens(entries: readonly TokenEntry[]): { watches: number; streams: number; tasksStopped: number };
   /** Stops accepting, answers open watches "not cancelled", lets answers drain, then closes the store. */
   close(): Promise<void>;
 }
@@ -114,92 +120,9 @@ const REQUEST_TIMEOUT_MS = 30_000;
 const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
 const DRAIN_MS = 2_000;
 
-/** Starts a taskctl server; resolves once it listens. */
+/** Starts a taskctl server; resolves once it listens. Its parts are made and wired in compose.ts. */
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
-  const canceler = new Canceler({
-    store: config.store,
-    ttlMs: config.ttlMs,
-    // Expired records go within half a TTL (and at least once a minute), so a short TTL keeps the store small.
-    sweepIntervalMs: Math.min(DEFAULT_SWEEP_INTERVAL_MS, Math.max(1_000, config.ttlMs / 2)),
-    ...(config.clock ? { clock: config.clock } : {}),
-    onError: config.onBackgroundError,
-  });
-  const metrics = new ServerMetrics();
-  const tracker = new TaskTracker({
-    store: config.store,
-    leaseMs: config.leaseMs ?? 3 * config.watchTimeoutMs,
-    ...(config.clock ? { clock: config.clock } : {}),
-    onError: config.onBackgroundError,
-    onLost: () => metrics.lostTasks.inc(),
-    onChange: (status) => events.record(status.state, status.id, { status }),
-    onProgress: (status) => events.record('progress', status.id, { status }),
-    ...(config.progressIntervalMs !== undefined ? { progressIntervalMs: config.progressIntervalMs } : {}),
-    ...(config.retentionMs !== undefined ? { retentionMs: config.retentionMs } : {}),
-    onForgotten: (count) => metrics.forgottenTasks.inc(count),
-  });
-  const family = new TaskFamily({
-    store: config.store,
-    canceler,
-    tracker,
-    ...(config.clock ? { clock: config.clock } : {}),
-    onError: config.onBackgroundError,
-    onCascaded: (record, marked, ms) => config.observer?.childrenCancelled?.(record, marked, ms),
-  });
-  const scheduler = new CancelScheduler({
-    store: config.store,
-    canceler,
-    ...(config.clock ? { clock: config.clock } : {}),
-    onError: config.onBackgroundError,
-    onFired: (record, schedule) => {
-      // A schedule stored before taskctl kept who made it has no asker to name.
-      const by = schedule.by ?? { name: 'unknown', address: 'schedule', route: 'scheduled' };
-      metrics.cancels.inc({ route: by.route });
-      config.observer?.cancelled?.(record, { ...by, reason: record.reason });
-      tracker.cancelRequested(record.id, record.by ?? by).catch(config.onBackgroundError);
-      family.cancelled(record.by === undefined ? { ...record, by } : record);
-    },
-    onScheduled: (schedule) => events.record('scheduled', schedule.id, { schedule }),
-    onDropped: (schedule) => events.record('unscheduled', schedule.id, { schedule: undefined }),
-  });
-  // Every task change, completed with what GET /v1/tasks/:id would show, in the store's event log.
-  const events = new TaskEventHub({
-    log: config.store,
-    snapshot: async (ids) => {
-      const [records, statuses, schedules] = await Promise.all([canceler.find(ids), tracker.statuses(ids), config.store.loadSchedules(ids)]);
-      const snapshots = new Map<string, { -readonly [K in keyof TaskSnapshot]: TaskSnapshot[K] }>(ids.map((id) => [id, { id }]));
-      for (const record of records) snapshots.get(record.id)!.record = record;
-      for (const status of statuses) snapshots.get(status.id)!.status = status;
-      for (const schedule of schedules) snapshots.get(schedule.id)!.schedule = schedule;
-      return [...snapshots.values()];
-    },
-    ...(config.clock ? { clock: config.clock } : {}),
-    ...(config.eventWindow ? { window: config.eventWindow } : {}),
-    onError: config.onBackgroundError,
-  });
-  await events.start();
-  const webhooks =
-    config.webhooks === undefined
-      ? undefined
-      : new Webhooks({
-          store: config.store,
-          config: config.webhooks,
-          origin: events.origin,
-          ...(config.clock ? { clock: config.clock } : {}),
-          ...(config.observer?.webhooks ? { observer: config.observer.webhooks } : {}),
-          onError: config.onBackgroundError,
-          onOutcome: (outcome) => (outcome === 'timed_out' ? metrics.webhookTimeouts : metrics.webhookDeliveries[outcome]).inc(),
-        });
-  if (webhooks) events.subscribe(webhooks);
-  const options = { ...config, requireClientCertificate: config.tls?.clientCa !== undefined };
-  const app = createApp({ canceler, tracker, scheduler, family, events, eventsHeartbeatMs: config.eventsHeartbeatMs, options, metrics, onBackgroundError: config.onBackgroundError, onHeldChanged: config.onHeldChanged, ...(config.observer ? { observer: config.observer } : {}), ...(config.clock ? { clock: config.clock } : {}) });
-  metrics.observe({
-    openWatches: app.openWatches,
-    parkedConnections: app.parkedConnections,
-    trackedTasks: () => config.store.countStatuses(),
-    watchedIds: app.watchedIds,
-    ...(webhooks ? { queuedDeliveries: () => config.store.countDeliveries() } : {}),
-    unreadableRows: { store: config.store.description.split(':')[0]!, counts: () => config.store.unreadable.counts() },
-  });
+  const { clock, canceler, tasks, events, metrics, app, stop } = await composeServer(config);
   const httpOptions = {
     headersTimeout: config.headersTimeoutMs ?? HEADERS_TIMEOUT_MS,
     requestTimeout: config.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
@@ -255,7 +178,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     url: `${config.tls ? 'https' : 'http'}://${hostForUrl}:${port}`,
     port,
     canceler,
-    tracker,
+    tasks,
+    tracker: tasks.tracker,
     metrics,
     events,
     openWatches: app.openWatches,
@@ -268,20 +192,15 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       (server as TlsServer).setSecureContext(secureContextOptions(tls));
     },
     replaceTokens: app.replaceTokens,
-    close: () => {
-      app.beginShutdown();
-      tracker.close();
-      scheduler.close();
-      events.close();
-      // Queued deliveries stay in the store for the next start; tries in flight are put back before it closes.
-      return (closing ??= (async () => {
-        await webhooks?.close();
-        await shutDown(server, canceler, config.store, () => {
+    close: () =>
+      (closing ??= (async () => {
+        await stop();
+        const destroyRest = () => {
           app.destroyParked();
           connections.destroyAll();
-        });
-      })());
-    },
+        };
+        await shutDown(server, canceler, config.store, destroyRest, { clock, drainMs: config.drainMs ?? DRAIN_MS });
+      })()),
   };
 }
 
@@ -307,14 +226,25 @@ function listen(server: Server, port: number, host: string): Promise<void> {
 
 /**
  * Stops `server`: answers what is held (the canceler ends every wait), lets connections finish their
- * answers for DRAIN_MS, then closes whatever is still open (`destroyRest` closes what node:http does not
- * list), and the store.
+ * answers for `drainMs` (DRAIN_MS unless told) on `clock`, then closes whatever is still open
+ * (`destroyRest` closes what node:http does not list), and the store.
  */
-export async function shutDown(server: Server, canceler: Pick<Canceler, 'close'>, store: Pick<CancelStore, 'close'>, destroyRest: () => void): Promise<void> {
+export async function shutDown(
+  server: Server,
+  canceler: Pick<Canceler, 'close'>,
+  store: Pick<CancelStore, 'close'>,
+  destroyRest: () => void,
+  { clock = systemClock, drainMs = DRAIN_MS }: { clock?: Clock; drainMs?: number } = {},
+): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   canceler.close();
   server.closeIdleConnections();
-  const drained = await Promise.race([closed.then(() => true), new Promise<boolean>((resolve) => setTimeout(resolve, DRAIN_MS, false).unref())]);
+  let drainTimer: ReturnType<Clock['setTimeout']> | undefined;
+  const drainEnded = new Promise<boolean>((resolve) => {
+    drainTimer = clock.setTimeout(() => resolve(false), drainMs);
+  });
+  const drained = await Promise.race([closed.then(() => true), drainEnded]);
+  clock.clearTimer(drainTimer!);
   if (!drained) {
     server.closeAllConnections();
     // What node:http does not list: parked connections, and those still in a TLS handshake.

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { ROW_KINDS, type RowKind } from '../core/store.ts';
+import type { TaskUpdate } from '../core/task-updates.ts';
 
 /**
  * A count kept as a plain number and handed to prom-client when /metrics is scraped. For what is counted
@@ -69,6 +70,13 @@ export class ServerMetrics {
     help: 'Connections closed on arrival because --max-connections were open.',
     registers: [this.registry],
   });
+
+  /** Counts what a task update counts (cancels by route, tasks lost, tasks forgotten): a subscriber of the task service. */
+  readonly countTaskUpdate = (update: TaskUpdate): void => {
+    if (update.kind === 'cancelled') this.cancels.inc({ route: update.by.route });
+    else if (update.kind === 'state' && update.status.state === 'lost') this.lostTasks.inc();
+    else if (update.kind === 'forgotten') this.forgottenTasks.inc(update.count);
+  };
 
   /** Gauges read when scraped: open watches and parked connections, how many tasks the store tracks, how many ids the open watches hold. */
   observe(sources: {

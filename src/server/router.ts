@@ -20,6 +20,12 @@ export interface Route {
   readonly pattern: RegExp;
   /** What a caller must be allowed to do to use the route; `open` routes answer without a token. */
   readonly right: Right | 'open';
+  /**
+   * `path-id`: the route acts on the one task named in its path, which a scoped token's scope must cover
+   * (checked with the right, before the handler). Routes that take ids in their body or answer for many
+   * tasks ask the caller's scope themselves (checkScope to refuse, inScope to leave out).
+   */
+  readonly scope?: 'path-id';
   /** Answers now or later; a promise, when returned, is watched for errors (a held watch returns none). */
   readonly handle: (ctx: RequestContext) => Promise<void> | void;
 }

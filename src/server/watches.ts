@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { Canceler, WaitResult, WatchSet } from '../core/canceler.ts';
 import type { CancelRecord } from '../core/store.ts';
-import type { Clock } from '../core/clock.ts';
-import type { TaskTracker } from '../core/task-tracker.ts';
+import type { Clock, TimerHandle } from '../core/clock.ts';
+import type { TaskService } from '../core/task-service.ts';
 import type { WorkerIdentity } from '../core/task-status.ts';
 import { TokenShares } from './token-shares.ts';
 import { HttpError } from '../protocol/errors.ts';
@@ -50,12 +50,14 @@ interface Session {
   mailbox: { cancelled: CancelRecord[]; parent?: CancelRecord; stopped?: string[]; cancelArrivedAt?: number } | undefined;
   /** The polls held now, oldest first: a cancel answers the oldest. */
   readonly polls: HeldPoll[];
-  idleTimer: ReturnType<typeof setTimeout> | undefined;
+  idleTimer: TimerHandle | undefined;
 }
 
 export interface WatchHolderOptions {
+  /** Where watches wait for cancels. */
   readonly canceler: Canceler;
-  readonly tracker: TaskTracker;
+  /** Told which tasks are watched, and when a watch ends: the task service. */
+  readonly ledger: Pick<TaskService, 'watchStarted' | 'watchAnsweredAtOnce' | 'watchEnded'>;
   readonly metrics: ServerMetrics;
   readonly clock: Clock;
   /** The longest a watch is held; also what a watch that names no timeout gets. */
@@ -80,8 +82,8 @@ export class WatchHolder {
   #open = 0;
   #heldIds = 0;
   #closing = false;
-  /** The ends of watches held by tokens a reload may take away, by token. */
-  readonly #byToken = new Map<string, Set<() => void>>();
+  /** The ends of watches held by tokens a reload may take away, with the ids each holds, by token. */
+  readonly #byToken = new Map<string, Map<() => void, readonly string[]>>();
   readonly #sessions = new Map<string, Session>();
   /** Watches (and session polls) and ids held, by token. */
   readonly #watchesOf: TokenShares;
@@ -133,12 +135,12 @@ export class WatchHolder {
     onResult: (result: WaitResult) => void,
     ancestors: readonly string[] = [],
   ): void {
-    const { canceler, tracker, metrics } = this.#options;
+    const { canceler, ledger, metrics, clock } = this.#options;
     // A worker re-polling an id whose cancel is at hand is answered now: nothing is held, so there is no
     // timer, listener or count to set up and take down, and no cap to refuse it.
     const known = canceler.known(ids, ancestors);
     if (known) {
-      tracker.watchAnsweredAtOnce(ids, worker)?.catch(this.#options.onBackgroundError);
+      ledger.watchAnsweredAtOnce(ids, worker)?.catch(this.#options.onBackgroundError);
       this.#counted('cancelled');
       if (this.#closing) res.shouldKeepAlive = false;
       onResult(known);
@@ -158,18 +160,18 @@ export class WatchHolder {
     this.#watchesOf.change(tokenId, 1);
     this.#idsOf.change(tokenId, held);
     this.#heldIdsChange(held);
-    tracker.watchStarted(ids, worker).catch(this.#options.onBackgroundError);
+    ledger.watchStarted(ids, worker).catch(this.#options.onBackgroundError);
     let timedOut = false;
     const end = canceler.waitAfterKnown(ids, (result) => {
-      clearTimeout(timer);
+      clock.clearTimer(timer);
       res.off('close', end);
       if (tokenId !== undefined) this.#forgetHeldBy(tokenId, end);
       this.#watchesOf.change(tokenId, -1);
       this.#idsOf.change(tokenId, -held);
       // A big watch's bookkeeping takes its turn: one ancestor's cancel may end ten watches of 10,000 ids
       // at once, and their ids need not be let go in the same turn.
-      if (ids.length >= BIG_WATCH_END_IDS) void nextTurn().then(() => tracker.watchEnded(ids));
-      else tracker.watchEnded(ids);
+      if (ids.length >= BIG_WATCH_END_IDS) void nextTurn().then(() => ledger.watchEnded(ids));
+      else ledger.watchEnded(ids);
       this.#open--;
       this.#heldIdsChange(-held);
       // "gone": the client left, or the server is stopping and ended the wait early.
@@ -178,7 +180,7 @@ export class WatchHolder {
       if (this.#closing) res.shouldKeepAlive = false;
       onResult(result);
     }, ancestors);
-    const timer = setTimeout(() => {
+    const timer = clock.setTimeout(() => {
       timedOut = true;
       end();
     }, timeoutMs);
@@ -188,24 +190,32 @@ export class WatchHolder {
     this.#options.parkHeld?.(res);
     if (tokenId !== undefined) {
       const held = this.#byToken.get(tokenId);
-      if (held) held.add(end);
-      else this.#byToken.set(tokenId, new Set([end]));
+      if (held) held.set(end, ids);
+      else this.#byToken.set(tokenId, new Map([[end, ids]]));
     }
   }
 
-  /** Answers "not cancelled" every watch held by a token `keep` says no; its next request meets the new rules. */
-  endWhere(keep: (tokenId: string) => boolean): number {
+  /**
+   * Answers "not cancelled" every watch (and ends every session) held by a file token that `keep` says no
+   * to for the ids it holds; its next request meets the new rules. Returns how many watches ended, and
+   * `onEnded` hears each token's ids let go that way.
+   */
+  endWhere(keep: (tokenId: string, ids: readonly string[]) => boolean, onEnded?: (tokenId: string, ids: readonly string[]) => void): number {
     let ended = 0;
     for (const session of [...this.#sessions.values()]) {
-      if (session.tokenId === undefined || keep(session.tokenId)) continue;
+      if (session.tokenId === undefined) continue;
+      const ids = [...session.set.ids];
+      if (keep(session.tokenId, ids)) continue;
       ended += session.polls.length;
       this.#closeSession(session);
+      onEnded?.(session.tokenId, ids);
     }
-    for (const [tokenId, ends] of [...this.#byToken]) {
-      if (keep(tokenId)) continue;
-      for (const end of [...ends]) {
+    for (const [tokenId, watches] of [...this.#byToken]) {
+      for (const [end, ids] of [...watches]) {
+        if (keep(tokenId, ids)) continue;
         end();
         ended++;
+        onEnded?.(tokenId, ids);
       }
     }
     return ended;
@@ -225,7 +235,7 @@ export class WatchHolder {
     if (this.#heldIds + held > this.#options.maxWatchedIds || !this.#idsOf.fits(tokenId, held)) return undefined;
     this.#idsOf.change(tokenId, held);
     this.#heldIdsChange(held);
-    this.#options.tracker.watchStarted(ids, worker).catch(this.#options.onBackgroundError);
+    this.#options.ledger.watchStarted(ids, worker).catch(this.#options.onBackgroundError);
     const id = randomBytes(16).toString('base64url');
     // The set calls back only later (never while being made), by when `session` is there.
     let session!: Session;
@@ -253,7 +263,7 @@ export class WatchHolder {
     if (session.polls.length >= SESSION_POLLS) session.polls[0]!.release();
     // Each id once: every copy of one would be counted off the session again.
     this.#leaveSession(session, [...new Set(remove)].filter((id) => session.set.ids.has(id)));
-    clearTimeout(session.idleTimer);
+    this.#stopIdleTimer(session);
     if (session.mailbox || session.set.ids.size === 0) {
       const result = session.mailbox ?? { cancelled: [] };
       session.mailbox = undefined;
@@ -273,14 +283,14 @@ export class WatchHolder {
     const end = (result: SessionResult, outcome: 'cancelled' | 'timeout' | 'gone') => {
       if (ended) return;
       ended = true;
-      clearTimeout(timer);
+      this.#options.clock.clearTimer(timer);
       res.off('close', left);
       session.polls.splice(session.polls.indexOf(poll), 1);
       this.#open--;
       this.#watchesOf.change(tokenId, -1);
       this.#answerPoll(session, result, outcome, onResult);
     };
-    const timer = setTimeout(() => end({ cancelled: [] }, 'timeout'), timeoutMs);
+    const timer = this.#options.clock.setTimeout(() => end({ cancelled: [] }, 'timeout'), timeoutMs);
     // 'close' before the answer is written means the client left.
     const left = () => end({ cancelled: [] }, 'gone');
     res.on('close', left);
@@ -323,22 +333,27 @@ export class WatchHolder {
     session.held -= ids.length;
     this.#idsOf.change(session.tokenId, -ids.length);
     this.#heldIdsChange(-ids.length);
-    this.#options.tracker.watchEnded(ids);
+    this.#options.ledger.watchEnded(ids);
   }
 
   /** Ends a session not polled for a while (`share` of the idle time): its worker went away, or moved to another server. */
   #idle(session: Session, share = 1): void {
-    clearTimeout(session.idleTimer);
-    session.idleTimer = setTimeout(() => this.#closeSession(session), (this.#options.sessionIdleMs ?? SESSION_IDLE_MS) * share);
-    session.idleTimer.unref?.();
+    this.#stopIdleTimer(session);
+    session.idleTimer = this.#options.clock.setTimeout(() => this.#closeSession(session), (this.#options.sessionIdleMs ?? SESSION_IDLE_MS) * share);
+  }
+
+  #stopIdleTimer(session: Session): void {
+    if (session.idleTimer === undefined) return;
+    this.#options.clock.clearTimer(session.idleTimer);
+    session.idleTimer = undefined;
   }
 
   #closeSession(session: Session): void {
     if (!this.#sessions.delete(session.id)) return;
-    clearTimeout(session.idleTimer);
+    this.#stopIdleTimer(session);
     for (const poll of [...session.polls]) poll.release();
     session.set.close();
-    this.#options.tracker.watchEnded([...session.set.ids]);
+    this.#options.ledger.watchEnded([...session.set.ids]);
     this.#idsOf.change(session.tokenId, -session.held);
     this.#heldIdsChange(-session.held);
     session.held = 0;

@@ -1,11 +1,12 @@
 import { createHash, createHmac } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { Agent as HttpAgent } from 'node:http';
 import { type BackoffPolicy, backoffDelay } from '../core/backoff.ts';
 import { type Clock, systemClock, type TimerHandle } from '../core/clock.ts';
 import { coalesced } from '../core/coalesce.ts';
 import type { CancelStore, Delivery } from '../core/store.ts';
 import type { TaskEvent, TaskEventObserver } from '../core/task-events.ts';
 import type { TaskLifeState } from '../core/task-status.ts';
+import { agentFor, discard, drainCapped, send } from '../client/http.ts';
 import { VERSION } from '../protocol/build-info.ts';
 import { taskReplyOf } from '../protocol/events.ts';
 import { isoTime } from '../protocol/wire.ts';
@@ -121,6 +122,9 @@ export class Webhooks implements TaskEventObserver {
   readonly #deadlineMs: number;
   readonly #timer: TimerHandle;
   readonly #lanes = new Map<string, Lane>();
+  // One keep-alive agent per endpoint, kept while the server runs (lanes come and go with the traffic), so
+  // tries to a receiver reuse its connections; at most the endpoint's concurrency open at once.
+  readonly #agents = new Map<string, HttpAgent>();
   readonly #inFlight = new Set<Promise<void>>();
   // Cuts the tries in flight when the server stops.
   readonly #stopping = new AbortController();
@@ -207,6 +211,8 @@ export class Webhooks implements TaskEventObserver {
       return lane.waiting.splice(0);
     });
     await Promise.all([...this.#inFlight, ...waiting.map((delivery) => this.#store.retryDelivery(delivery.id, delivery.attempts, now))]);
+    for (const agent of this.#agents.values()) agent.destroy();
+    this.#agents.clear();
   }
 
   async #admit(delivery: Delivery): Promise<void> {
@@ -272,6 +278,15 @@ export class Webhooks implements TaskEventObserver {
     }
   }
 
+  #agent(endpoint: string): HttpAgent {
+    let agent = this.#agents.get(endpoint);
+    if (!agent) {
+      agent = agentFor(endpoint, { keepAlive: true, maxSockets: this.#pacing.concurrency, maxFreeSockets: this.#pacing.concurrency });
+      this.#agents.set(endpoint, agent);
+    }
+    return agent;
+  }
+
   #track(delivery: Promise<void>): Promise<void> {
     const tracked = delivery.finally(() => this.#inFlight.delete(tracked));
     this.#inFlight.add(tracked);
@@ -279,7 +294,7 @@ export class Webhooks implements TaskEventObserver {
   }
 
   async #deliver(lane: Lane, delivery: Delivery): Promise<void> {
-    const answer = await post(delivery, this.#config.secret, this.#clock.now(), this.#deadlineMs, this.#stopping.signal);
+    const answer = await post(delivery, this.#agent(delivery.endpoint), this.#config.secret, this.#clock, this.#deadlineMs, this.#stopping.signal);
     const now = this.#clock.now();
     lane.pacing.finished(now, answer.problem === undefined);
     if (this.#stopping.signal.aborted && answer.problem !== undefined) {
@@ -326,54 +341,54 @@ interface TryResult {
 }
 
 /**
- * POSTs one delivery, cut at `deadlineMs` from the start however the endpoint trickles its answer. A
- * redirect is a failure, never followed (the endpoint is the operator's choice, and nothing else); the
- * answer's body is read no further than a small cap.
+ * POSTs one delivery through `agent`, cut at `deadlineMs` from the start however the endpoint trickles its
+ * answer. A redirect is a failure, never followed (the endpoint is the operator's choice, and nothing else);
+ * the answer's body is read no further than a small cap.
  */
-function post(delivery: Delivery, secret: string, now: number, deadlineMs: number, signal: AbortSignal): Promise<TryResult> {
-  const timestamp = Math.floor(now / 1_000);
-  const url = new URL(delivery.endpoint);
-  const http = process.getBuiltinModule(url.protocol === 'https:' ? 'node:https' : 'node:http') as typeof import('node:http');
-  return new Promise((resolve) => {
-    let settled = false;
-    // A deadline, not an idle timeout: an endpoint sending a byte now and then would otherwise hold its
-    // try, and a slot of its lane, for ever.
-    const deadline = setTimeout(() => {
-      settle({ problem: `no complete answer within ${deadlineMs / 1_000}s (timed out)`, timedOut: true });
-      request.destroy();
-    }, deadlineMs);
-    const settle = (result: TryResult) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(deadline);
-      resolve(result);
-    };
-    const request = http.request(
-      url,
-      {
-        method: 'POST',
-        signal,
-        headers: {
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(delivery.body),
-          'user-agent': `taskctl/${VERSION}`,
-          [WEBHOOK_HEADERS.id]: delivery.eventId,
-          [WEBHOOK_HEADERS.timestamp]: String(timestamp),
-          [WEBHOOK_HEADERS.signature]: webhookSignature(secret, delivery.eventId, timestamp, delivery.body),
-        },
+async function post(delivery: Delivery, agent: HttpAgent, secret: string, clock: Clock, deadlineMs: number, stopping: AbortSignal): Promise<TryResult> {
+  const timestamp = Math.floor(clock.now() / 1_000);
+  // A deadline, not an idle timeout: an endpoint sending a byte now and then would otherwise hold its try,
+  // and a slot of its lane, for ever. The signal cuts the body's reading as well as the connecting and the
+  // wait for headers, so one deadline covers the try from connecting to the answer's last byte.
+  const cut = new AbortController();
+  let timedOut = false;
+  const deadline = clock.setTimeout(() => {
+    timedOut = true;
+    cut.abort();
+  }, deadlineMs);
+  const stop = () => cut.abort();
+  stopping.addEventListener('abort', stop);
+  try {
+    const answer = await send(delivery.endpoint, {
+      method: 'POST',
+      agent,
+      signal: cut.signal,
+      headers: {
+        'content-type': 'application/json',
+        'user-agent': `taskctl/${VERSION}`,
+        [WEBHOOK_HEADERS.id]: delivery.eventId,
+        [WEBHOOK_HEADERS.timestamp]: String(timestamp),
+        [WEBHOOK_HEADERS.signature]: webhookSignature(secret, delivery.eventId, timestamp, delivery.body),
       },
-      (answer: IncomingMessage) => {
-        const status = answer.statusCode ?? 0;
-        let read = 0;
-        answer.on('data', (chunk: Buffer) => {
-          read += chunk.length;
-          if (read > MAX_ANSWER_BYTES) answer.destroy();
-        });
-        answer.on('error', () => {});
-        answer.on('close', () => settle(status >= 200 && status < 300 ? {} : { problem: status >= 300 && status < 400 ? `answered with a redirect (HTTP ${status}), which is not followed` : `answered HTTP ${status}` }));
-      },
-    );
-    request.on('error', (error: NodeJS.ErrnoException) => settle({ problem: error.code ? `cannot reach it (${error.code})` : error.message }));
-    request.end(delivery.body);
-  });
+      body: delivery.body,
+    });
+    const status = answer.status;
+    if (status >= 300 && status < 400) {
+      discard(answer);
+      return { problem: `answered with a redirect (HTTP ${status}), which is not followed` };
+    }
+    // The answer is not used, but read (up to the cap) so that its connection can carry the next try. The
+    // status decides: a receiver that answered 2xx and then dropped the connection did get the event.
+    await drainCapped(answer.body as AsyncIterable<Uint8Array> | null, MAX_ANSWER_BYTES).catch((error: unknown) => {
+      if (cut.signal.aborted) throw error;
+    });
+    return status >= 200 && status < 300 ? {} : { problem: `answered HTTP ${status}` };
+  } catch (error) {
+    if (timedOut) return { problem: `no complete answer within ${deadlineMs / 1_000}s (timed out)`, timedOut: true };
+    const code = (error as { code?: string }).code;
+    return { problem: code && code !== 'ABORT_ERR' ? `cannot reach it (${code})` : (error as Error).message };
+  } finally {
+    clock.clearTimer(deadline);
+    stopping.removeEventListener('abort', stop);
+  }
 }

@@ -232,7 +232,7 @@ test('serve refuses to start, in one line with exit 2, on a key that does not ma
     [['--tls-cert', a.keyPath, '--tls-key', a.keyPath], /^taskctl: --tls-cert: \S+ holds no PEM certificate/],
     [['--tls-cert', a.certPath], /^taskctl: --tls-key: missing; give --tls-cert and --tls-key together/],
     [['--client-ca', ca.certPath], /^taskctl: --client-ca: client certificates need TLS/],
-    [['--tokens', badTokens], /^taskctl: --tokens: \S+ line 3: expected "NAME ROLE sha256:HEX", found 2 fields/],
+    [['--tokens', badTokens], /^taskctl: --tokens: \S+ line 3: expected "NAME ROLE sha256:HEX \[ids=PATTERN,...\]", found 2 fields/],
   ];
   for (const [args, message] of cases) {
     const result = await runCli(['serve', '--port', '0', '--store', 'memory', ...args], { binary });

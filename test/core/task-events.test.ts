@@ -164,7 +164,7 @@ test('progress: written once per interval with the latest text, an unchanged tex
   const clock = new FakeClock();
   const store = new MemoryStore();
   const noticed: Array<[string, string]> = [];
-  const tracker = new TaskTracker({ store, clock, leaseMs: 60_000, onProgress: (s) => noticed.push([s.id, s.progress!.text]) });
+  const tracker = new TaskTracker({ store, clock, leaseMs: 60_000, onUpdate: (u) => void (u.kind === 'progress' && noticed.push([u.status.id, u.status.progress!.text])) });
   await tracker.watchStarted(['p'], { id: 'w', host: 'h', pid: 1 });
   for (let i = 1; i <= 50; i++) tracker.progressed([{ id: 'p', text: `step ${i}` }, { id: 'nobody', text: 'x' }]);
   assert.is((await tracker.statuses(['p']))[0]!.progress?.text, 'step 50', 'shown at once on this server');

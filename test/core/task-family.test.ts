@@ -8,6 +8,7 @@ import { TaskTracker } from '../../src/core/task-tracker.ts';
 import { MemoryStore } from '../../src/store/memory-store.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 import { rejects } from '../helpers/rejects.ts';
+import { eventually } from '../helpers/server.ts';
 
 function setup() {
   const clock = new FakeClock();
@@ -141,7 +142,7 @@ test('a cancel marks every known descendant cancel_requested, in steps, and give
   family.cancelled(await canceler.cancel('job', { reason: 'wrong data' }));
   family.cancelled(await canceler.cancel('job'));
   const sub = await subWait;
-  while (cascades.length === 0) await new Promise((resolve) => setImmediate(resolve));
+  await eventually(() => cascades.length > 0, 'the cascade to be told');
   assert.equal(errors, []);
   assert.equal(cascades, [{ id: 'job', marked: 1_201 }], 'one walk for two cancels of the same id: 1,200 children and a grandchild');
   assert.ok(turnsTaken > 3, `other work ran between the steps (${turnsTaken} turns)`);
@@ -174,7 +175,7 @@ test('cancels made in one turn (one group commit) are marked, and looked at for 
   const written = [tracker.cancelRequested('a', alice), tracker.cancelRequested('b', alice), tracker.cancelRequested('a', bob)];
   for (const record of records) family.cancelled(record);
   await Promise.all(written);
-  while (cascades.length < 2) await new Promise((resolve) => setImmediate(resolve));
+  await eventually(() => cascades.length >= 2, 'both cascades to be told');
   assert.equal(errors, []);
   assert.equal(cascades.sort((x, y) => x.id.localeCompare(y.id)), [{ id: 'a', marked: 0 }, { id: 'b', marked: 1 }]);
   assert.equal(lookUps, [['a', 'b'], ['kid']], "one look-up told which of the cancels have children, then one which of b's children do");
@@ -199,9 +200,9 @@ test('an observer that throws is reported, and the cancel can walk again later',
   } });
   const record = await canceler.cancel('lonely');
   family.cancelled(record);
-  while (told < 1) await new Promise((resolve) => setImmediate(resolve));
+  await eventually(() => told >= 1, 'the first cascade to be told');
   family.cancelled(record);
-  while (told < 2) await new Promise((resolve) => setImmediate(resolve));
+  await eventually(() => told >= 2, 'the second cascade to be told');
   assert.is(errors.length, 2);
   assert.match(String(errors[0]), 'observer broke');
   canceler.close();
@@ -215,7 +216,7 @@ test('children that start after the cancel are marked as the walk would have, an
   await tracker.linkParents(['late-1', 'late-2'], ['job']);
   await tracker.linkParents(['below-late-2'], ['late-2']);
   family.stoppedByParent(['late-1', 'late-2'], record);
-  while (cascades.length === 0) await new Promise((resolve) => setImmediate(resolve));
+  await eventually(() => cascades.length > 0, 'the cascade to be told');
   assert.equal((await store.loadStatuses(['late-1', 'late-2'])).map((s) => [s.state, s.cancelReason]), [
     ['cancel_requested', 'parent job cancelled'],
     ['cancel_requested', 'parent job cancelled'],

@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { RunningServer } from '../../src/server/listen.ts';
-import { startTestServer } from '../helpers/server.ts';
+import { eventually, startTestServer } from '../helpers/server.ts';
 
 let server: RunningServer;
 test.before(async () => {
@@ -119,7 +119,7 @@ test('unknown routes get 404 and wrong methods 405 with Allow', async () => {
 
 test('past the open-watch limit a watch gets 503 with Retry-After', async () => {
   const held = Array.from({ length: 3 }, () => fetch(`${server.url}/watch-task/busy`).then((r) => r.text()));
-  while (server.openWatches() < 3) await new Promise((resolve) => setTimeout(resolve, 10));
+  await eventually(() => server.openWatches() >= 3, 'three watches to be held');
   const refused = await fetch(`${server.url}/watch-task/busy`);
   assert.is(refused.headers.get('retry-after'), '1');
   await expectJsonError(refused, 503, 'too_many_watches');

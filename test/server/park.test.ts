@@ -4,6 +4,7 @@ import { createServer, type ServerResponse } from 'node:http';
 import { type AddressInfo, connect, type Socket } from 'node:net';
 import { connect as tlsConnect, TLSSocket } from 'node:tls';
 import { test } from 'uvu';
+import { FakeClock } from '../helpers/fake-clock.ts';
 import * as assert from 'uvu/assert';
 import { TaskctlClient } from '../../src/client/client.ts';
 import { WatchLoop } from '../../src/client/watch-loop.ts';
@@ -207,8 +208,14 @@ test('a stopping server closes a parked connection whose answer its client does 
   const { parked, server, connection, serverSide } = await stuckParkedConnection();
   // node:http's closeAllConnections does not see the parked connection: without shutDown closing it, the
   // server would wait on it for good.
-  const stopped = shutDown(server, { close: () => {} }, new MemoryStore(), () => parked.destroyAll()).then(() => true);
-  assert.ok(await Promise.race([stopped, new Promise<boolean>((resolve) => setTimeout(resolve, 10_000, false))]), 'the server stopped');
+  // The drain runs on the given clock: the connection stays until it is up.
+  const clock = new FakeClock();
+  const stopped = shutDown(server, { close: () => {} }, new MemoryStore(), () => parked.destroyAll(), { clock, drainMs: 2_000 });
+  await new Promise((resolve) => setImmediate(resolve));
+  clock.advance(1_999);
+  assert.not.ok(serverSide.destroyed, 'kept while the drain lasts');
+  clock.advance(1);
+  await stopped;
   assert.ok(serverSide.destroyed);
   connection.socket.destroy();
 });

@@ -101,7 +101,7 @@ test('replacing the tokens: a removed token gets 401 at once and its open watche
     await eventually(() => rotating.openWatches() === 4, 'four watches held');
     // "old" goes; "demoted" stays but as a reader, which may not watch; "kept" stays as it was.
     const ended = rotating.replaceTokens([entry('kept', 'worker', 'tok-kept'), entry('demoted', 'reader', 'tok-demoted'), entry('new', 'worker', 'tok-new')]);
-    assert.equal(ended, { watches: 2, streams: 0 });
+    assert.equal(ended, { watches: 2, streams: 0, tasksStopped: 2 });
     assert.is(rotating.openWatches(), 2, 'ended there and then, not at the watch timeout');
     assert.equal(await old, { status: 200, body: { cancelled: [], records: [] } });
     assert.equal(await demoted, { status: 200, body: { cancelled: [], records: [] } });
@@ -123,7 +123,7 @@ test('seed watches of a removed token end too, answering "false"', async () => {
   try {
     const seed = fetch(`${rotating.url}/watch-task/s1`, { headers: { authorization: 'Bearer tok-old' } }).then((r) => r.text());
     await eventually(() => rotating.openWatches() === 1, 'the seed watch held');
-    assert.equal(rotating.replaceTokens([]), { watches: 1, streams: 0 });
+    assert.equal(rotating.replaceTokens([]), { watches: 1, streams: 0, tasksStopped: 1 });
     // Ended there and then, not at the watch timeout.
     assert.is(rotating.openWatches(), 0);
     assert.is(await seed, 'false');
@@ -139,7 +139,7 @@ test('replacing the tokens: the event stream of a removed reader ends there and 
   try {
     const metrics = async () => (await fetch(`${rotating.url}/metrics`, { headers: { authorization: 'Bearer tok-stays' } })).text();
     await eventually(async () => /^taskctl_open_event_streams 2$/m.test(await metrics()), 'both streams to be open');
-    assert.equal(rotating.replaceTokens([entry('stays', 'reader', 'tok-stays')]), { watches: 0, streams: 1 });
+    assert.equal(rotating.replaceTokens([entry('stays', 'reader', 'tok-stays')]), { watches: 0, streams: 1, tasksStopped: 0 });
     await rejects(gone.done, /not authorized/);
     assert.is(gone.events.length, 0);
     assert.is(await post(`${rotating.url}/v1/tasks/after-revoke/cancel`, { reason: 'secret reason' }, 'single'), 200);
@@ -158,7 +158,7 @@ test('a tokens file: comments and blank lines skipped, hashes lower-cased, a nam
   const text = `# who may do what\n\nci worker sha256:${hash.toUpperCase()}\n  ops   operator   sha256:${tokenHash('y')}  \nci worker sha256:${tokenHash('z')}\r\n`;
   assert.equal(parseTokensFile(text).map((e) => [e.name, e.role, e.sha256]), [['ci', 'worker', hash], ['ops', 'operator', tokenHash('y')], ['ci', 'worker', tokenHash('z')]]);
   const bad: Array<[string, number, RegExp]> = [
-    [`ci worker sha256:${hash}\nops operator\n`, 2, /expected "NAME ROLE sha256:HEX", found 2 fields/],
+    [`ci worker sha256:${hash}\nops operator\n`, 2, /expected "NAME ROLE sha256:HEX \[ids=PATTERN,...\]", found 2 fields/],
     [`\n\nci boss sha256:${hash}`, 3, /unknown role "boss"/],
     [`ci worker ${hash}`, 1, /sha256:<64 hex digits>/],
     [`ci worker sha256:${hash.slice(1)}`, 1, /sha256:<64 hex digits>/],

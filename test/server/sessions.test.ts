@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert';
 import { type ClientError, TaskctlClient } from '../../src/client/client.ts';
 import { WatchLoop, type WatchLoopOptions } from '../../src/client/watch-loop.ts';
 import { SESSION_MIN_IDS } from '../../src/protocol/limits.ts';
+import { FakeClock } from '../helpers/fake-clock.ts';
 import { FakeServer, TASKCTL_HEADERS } from '../helpers/fake-server.ts';
 import { eventually, startTestServer } from '../helpers/server.ts';
 import { TcpProxy } from '../helpers/tcp-proxy.ts';
@@ -167,15 +168,26 @@ test('a session nobody polls ends after its idle time and gives its ids back; sh
   assert.equal((await held).cancelled, [], 'stopping answers the poll "not cancelled"');
 });
 
-test('a session never polled (its worker never got the answer naming it) ends sooner than one polled', async () => {
-  const server = await startTestServer({ watchTimeoutMs: 5_000, sessionIdleMs: 1_800 });
+test('a session never polled (its worker never got the answer naming it) ends sooner than one polled, on the server clock', async () => {
+  const clock = new FakeClock(Date.now());
+  const server = await startTestServer({ clock, watchTimeoutMs: 5_000, sessionIdleMs: 60_000 });
   try {
     const polled = await (await post(server.url, { ids: many('polled'), timeout: '100ms', keep: true })).json();
     await post(server.url, { ids: many('orphan'), timeout: '100ms', keep: true });
-    assert.equal((await (await post(server.url, { session: polled.session, timeout: '100ms' })).json()).cancelled, []);
-    // A sixth of the idle time (300 ms) for the one never polled; the whole 1.8 s from its poll for the other.
-    await eventually(async () => (await watchedIds(server.url)) === many('polled').length, 'the session never polled to end, well before the idle time', 1_200);
-    assert.is((await post(server.url, { session: polled.session, timeout: '100ms' })).status, 200, 'the polled session is still kept');
+    const poll = post(server.url, { session: polled.session, timeout: '1s' }).then((r) => r.json());
+    await eventually(() => server.openWatches() === 1, 'the poll to be held');
+    clock.advance(1_000);
+    assert.equal((await poll).cancelled, [], 'the poll timed out on the server clock');
+    // A sixth of the idle time (10 s) for the one never polled; the whole minute from its last answer for the other.
+    clock.advance(8_999);
+    assert.is(await watchedIds(server.url), 2 * many('polled').length, 'both kept before the sixth');
+    clock.advance(1);
+    assert.is(await watchedIds(server.url), many('polled').length, 'the session never polled ended at a sixth of the idle time');
+    clock.advance(50_999);
+    assert.is(await watchedIds(server.url), many('polled').length, 'the polled session is kept for the whole idle time');
+    clock.advance(1);
+    assert.is(await watchedIds(server.url), 0, 'and ends when it passes');
+    assert.is((await post(server.url, { session: polled.session, timeout: '100ms' })).status, 409);
   } finally {
     await server.close();
   }
@@ -373,8 +385,8 @@ test('WatchLoop: behind a balancer that spreads the polls over servers that each
   const { heard, end } = startLoop(client, ids, { watchTimeoutMs: 5_000, backoff: { baseMs: 20, capMs: 100 } });
   try {
     // Each session is forgotten by the server the other poll reaches; after three, a plain watch is held.
-    // Given a second, a worker that went on opening sessions would have made hundreds of connections.
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // A worker that went on opening sessions would by then have made hundreds of connections.
+    await eventually(() => servers[0]!.openWatches() + servers[1]!.openWatches() === 1, 'a plain watch to be held');
     assert.ok(balancer.accepted <= 10, `the worker does not spin: ${balancer.accepted} connections`);
     assert.is(servers[0]!.openWatches() + servers[1]!.openWatches(), 1, 'one plain watch held');
     const held = (await watchedIds(servers[0]!.url)) + (await watchedIds(servers[1]!.url));

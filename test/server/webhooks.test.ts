@@ -6,7 +6,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import * as tls from 'node:tls';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { TaskReply } from '../../src/protocol/schemas.ts';
@@ -17,6 +19,7 @@ import { DurableServer } from '../helpers/cli.ts';
 import { redisTestsEnabled, SharedRedisServers } from '../helpers/redis-server.ts';
 import { eventually, startTestServer, tempDir } from '../helpers/server.ts';
 import { freePort } from '../helpers/tcp-proxy.ts';
+import { type Issued, TestCa } from '../helpers/tls.ts';
 
 const SECRET = 'a-long-shared-secret-for-the-tests';
 
@@ -43,6 +46,10 @@ class Receiver {
   hang = false;
   /** Answers 200 with its headers, then a byte every 100 ms, never ending. */
   drip = false;
+  /** Answers 200 and then sends 64 KiB chunks as fast as they are taken, never ending. */
+  endless = false;
+  /** TCP connections taken. */
+  connections = 0;
   /** Requests taken, answered or not. */
   requests = 0;
   /** Requests open now, and the most open at once. */
@@ -50,16 +57,20 @@ class Receiver {
   mostOpen = 0;
   #server: Server | undefined;
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    private readonly certificate: Issued | undefined,
+  ) {}
 
-  static async start(port?: number): Promise<Receiver> {
-    const receiver = new Receiver(port ?? (await freePort()));
+  /** A receiver on `port` (a free one unless given), over TLS with `certificate` when given. */
+  static async start(port?: number, certificate?: Issued): Promise<Receiver> {
+    const receiver = new Receiver(port ?? (await freePort()), certificate);
     await receiver.up();
     return receiver;
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}/hooks/taskctl?token=in-the-query`;
+    return `${this.certificate ? 'https' : 'http'}://127.0.0.1:${this.port}/hooks/taskctl?token=in-the-query`;
   }
 
   eventIds(): string[] {
@@ -67,7 +78,7 @@ class Receiver {
   }
 
   async up(): Promise<void> {
-    this.#server = createServer(async (req: IncomingMessage, res) => {
+    const handle: RequestListener = async (req, res) => {
       this.requests++;
       this.open++;
       this.mostOpen = Math.max(this.mostOpen, this.open);
@@ -77,6 +88,16 @@ class Receiver {
         res.writeHead(200, { 'content-type': 'text/plain' });
         const dripping = setInterval(() => res.write('.'), 100);
         res.on('close', () => clearInterval(dripping));
+        return;
+      }
+      if (this.endless) {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        const chunk = Buffer.alloc(64 * 1024, 'x');
+        const more = () => {
+          while (!res.destroyed && res.write(chunk));
+        };
+        res.on('drain', more);
+        more();
         return;
       }
       const chunks: Buffer[] = [];
@@ -89,7 +110,9 @@ class Receiver {
         this.received.push({ id, timestamp, signatureValid: req.headers['taskctl-webhook-signature'] === expected, headers: req.headers, body, event: JSON.parse(body) });
       }
       res.writeHead(this.status, this.location ? { location: this.location } : {}).end('ok');
-    });
+    };
+    this.#server = this.certificate ? createTlsServer({ cert: this.certificate.cert, key: this.certificate.key }, handle) : createServer(handle);
+    this.#server.on('connection', () => this.connections++);
     this.#server.listen(this.port, '127.0.0.1');
     await once(this.#server, 'listening');
   }
@@ -206,6 +229,64 @@ test('a redirect is a failed try, never followed to where it points', async () =
   } finally {
     await server.close();
     await Promise.all([receiver.down(), elsewhere.down()]);
+  }
+});
+
+test('an https receiver gets its events over TLS, its certificate checked; one whose certificate is not trusted gets nothing', async () => {
+  const trustedCa = TestCa.create('receivers-ca');
+  const unknownCa = TestCa.create('unknown-ca');
+  // Stands in for a CA the machine trusts already (the system's store, or NODE_EXTRA_CA_CERTS).
+  tls.setDefaultCACertificates([...tls.getCACertificates('default'), trustedCa.cert]);
+  const trusted = await Receiver.start(undefined, trustedCa.issue('trusted-receiver'));
+  const untrusted = await Receiver.start(undefined, unknownCa.issue('untrusted-receiver'));
+  const failures: string[] = [];
+  const server = await startTestServer({ webhooks: webhooksTo([trusted, untrusted]), observer: { webhooks: { failed: (endpoint, error) => failures.push(`${endpoint} ${error}`) } } });
+  try {
+    await report(server, 'over-tls', 'succeeded');
+    await eventually(() => trusted.received.length === 1, 'the event at the trusted receiver');
+    assert.ok(trusted.received[0]!.signatureValid);
+    assert.is(trusted.received[0]!.event.task.id, 'over-tls');
+    await eventually(() => failures.length >= 1, 'a try to the untrusted receiver to fail');
+    assert.match(failures[0]!, /^https:\/\/127\.0\.0\.1:\d+\/hooks\/taskctl cannot reach it \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\)$/);
+    assert.is(untrusted.requests, 0, 'no request is sent to a receiver that is not trusted');
+  } finally {
+    await server.close();
+    await Promise.all([trusted.down(), untrusted.down()]);
+    trustedCa.remove();
+    unknownCa.remove();
+  }
+});
+
+test('an answer is read no further than a small cap: an endless 200 counts as delivered, long before the deadline', async () => {
+  const receiver = await Receiver.start();
+  receiver.endless = true;
+  const failures: string[] = [];
+  const server = await startTestServer({ webhooks: webhooksTo([receiver], { deadlineMs: 120_000 }), observer: { webhooks: { failed: (endpoint, error) => failures.push(`${endpoint} ${error}`) } } });
+  try {
+    await report(server, 'big-answer', 'succeeded');
+    // Read to its end, the answer would hold the try until the deadline, two minutes away.
+    await eventually(async () => (await metric(server, 'taskctl_webhook_deliveries_total{outcome="delivered"}')) === 1, 'the try to end as delivered, its answer cut');
+    await eventually(() => receiver.open === 0, 'the endless answer to be cut off');
+    assert.equal(failures, []);
+  } finally {
+    await server.close();
+    await receiver.down();
+  }
+});
+
+test('tries to one receiver reuse its kept-alive connection', async () => {
+  const receiver = await Receiver.start();
+  const server = await startTestServer({ webhooks: webhooksTo([receiver], { concurrency: 1 }) });
+  try {
+    const ids = ['k1', 'k2', 'k3', 'k4', 'k5'];
+    for (const id of ids) {
+      await report(server, id, 'succeeded');
+      await eventually(() => receiver.received.length === ids.indexOf(id) + 1, `the event of ${id}`);
+    }
+    assert.is(receiver.connections, 1, `${ids.length} tries over ${receiver.connections} connections`);
+  } finally {
+    await server.close();
+    await receiver.down();
   }
 });
 
@@ -380,9 +461,12 @@ test('two servers on one Redis send each event once, a lost task seen by both in
     // A worker watches once through A, then is never heard again: both servers' sweeps find it lost.
     await fetch(`${a.url}/v1/watch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ids: ['quiet'], timeout: '100ms' }) });
     await eventually(() => receiver.received.some((r) => r.event.type === 'task.lost'), 'the lost event', 10_000);
-    // Long enough for both servers to sweep again and for any second copy to be sent.
-    await eventually(async () => (await a.trackedTasks()) >= 3 && (await metric(b, 'taskctl_webhook_queue')) === 0, 'the queue to settle');
-    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    // Both servers sweep again (each sees the task lost), their events reach the log, and every queued
+    // delivery is sent: a second copy would be among them.
+    for (const server of servers) await server.tracker.sweep();
+    for (const server of servers) await server.events.settled();
+    await eventually(async () => (await a.trackedTasks()) >= 3 && (await metric(a, 'taskctl_webhook_queue')) === 0 && (await metric(b, 'taskctl_webhook_queue')) === 0, 'the queues to empty');
+    await eventually(() => receiver.received.length >= 3, 'the three deliveries');
     const byTask = receiver.received.map((r) => `${r.event.task.id}:${r.event.type}`).sort();
     assert.equal(byTask, ['on-a:task.succeeded', 'on-b:task.failed', 'quiet:task.lost']);
     assert.is(new Set(receiver.eventIds()).size, 3);

@@ -59,7 +59,7 @@ for (const [name, open] of stores) {
     const { store, cleanup } = await open();
     const clock = new FakeClock();
     const forgotten: number[] = [];
-    const tracker = new TaskTracker({ store, clock, leaseMs: LEASE_MS, retentionMs: RETENTION_MS, sweepIntervalMs: 3_600_000, onForgotten: (n) => forgotten.push(n) });
+    const tracker = new TaskTracker({ store, clock, leaseMs: LEASE_MS, retentionMs: RETENTION_MS, sweepIntervalMs: 3_600_000, onUpdate: (u) => void (u.kind === 'forgotten' && forgotten.push(u.count)) });
     Object.assign(context, { store, clock, tracker, forgotten, cleanup: async () => (tracker.close(), await cleanup()) });
   });
   test.after.each(async ({ cleanup }) => cleanup());

@@ -211,6 +211,15 @@ export function storeSuite(
     assert.equal(await store.loadSchedules(['later']), [{ id: 'later', at: 6_000 }], 'a schedule moved by nobody known forgets the old asker');
   });
 
+  test('a cancel through a link keeps the linking token (by.linkedBy) in its record and in the status; records without it read as before', async ({ store }) => {
+    const by = { name: 'ops', address: '10.0.0.7', route: 'v1', linkedBy: 'runner-b' } as const;
+    await store.insert({ id: 'linked-child', reason: 'parent p cancelled', cancelledAt: 0, expiresAt: 10_000, by }, 0);
+    assert.equal((await store.find(['linked-child'], 1))[0]!.by, by);
+    const status = { id: 'linked-child', state: 'cancel_requested', since: 1, cancelledBy: by, cancelReason: 'parent p cancelled', history: [{ state: 'cancel_requested', at: 1 }] } as const;
+    await saveStatuses(store, [status]);
+    assert.equal((await store.loadStatuses(['linked-child']))[0]!.cancelledBy, by);
+  });
+
   // Parent links.
 
   const parentsOf = async (store: CancelStore, ids: string[]) =>

@@ -265,7 +265,7 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown,
       try {
         const entries = loadTokens(options.tokens);
         const ended = running.replaceTokens(entries);
-        if (!dashboard) log.info('reloaded tokens', { tokens: entries.length, watchesEnded: ended.watches, streamsEnded: ended.streams });
+        if (!dashboard) log.info('reloaded tokens', { tokens: entries.length, watchesEnded: ended.watches, streamsEnded: ended.streams, tasksStopped: ended.tasksStopped });
       } catch (error) {
         reloadFailed('the tokens file', error);
       }

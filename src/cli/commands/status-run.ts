@@ -23,7 +23,7 @@ interface Row {
 /** "cancelled by ops", with the route when it was not a plain API cancel: "cancelled by ci (deadline)". */
 function cancelledBy(by: CancelSourceReply | undefined): string {
   if (!by) return '';
-  return `cancelled by ${by.name}${by.route === 'v1' ? '' : ` (${by.route})`}`;
+  return `cancelled by ${by.name}${by.route === 'v1' ? '' : ` (${by.route})`}${by.linkedBy === undefined ? '' : ` through a link made by ${by.linkedBy}`}`;
 }
 
 /**

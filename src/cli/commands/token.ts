@@ -1,6 +1,6 @@
 import type { CommandDefinition } from '../context.ts';
 
-export type TokenArgs = { action: 'new'; name: string; role: 'worker' | 'operator' | 'reader' | 'admin'; json: boolean };
+export type TokenArgs = { action: 'new'; name: string; role: 'worker' | 'operator' | 'reader' | 'admin'; scope?: string[] | undefined; json: boolean };
 
 export const tokenCommand: CommandDefinition<TokenArgs> = {
   command: 'token <action> <name>',
@@ -15,8 +15,14 @@ export const tokenCommand: CommandDefinition<TokenArgs> = {
         demandOption: true,
         describe: 'worker: watch, report, status; operator: worker + cancel, schedule, ls; reader: status, ls, /metrics; admin: everything',
       })
-      .option('json', { type: 'boolean', default: false, describe: 'Print {"name","role","token","line"} as one JSON line' })
+      .option('scope', {
+        type: 'string',
+        array: true,
+        describe: 'Only the tasks whose ids match: an exact id, or a prefix ending in * (quote it); repeat for more. Without it, every task',
+      })
+      .option('json', { type: 'boolean', default: false, describe: 'Print {"name","role","token","line"} (and "scope" when given) as one JSON line' })
       .example('taskctl token new gpu-runners --role worker', 'a token for workers, and its line for the tokens file')
+      .example("taskctl token new team-a --role operator --scope 'team-a-*'", 'an operator who may watch, cancel and list only the ids starting with team-a-')
       .epilogue('Only the line (with the SHA-256 of the token) goes into the file; the token itself is shown this once.\n\nExit codes: 0 ok, 2 usage error.') as never,
   run: (args, context) => import('./token-run.ts').then((m) => m.runToken(args, context)),
 };

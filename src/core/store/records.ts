@@ -18,6 +18,11 @@ export interface CancelSource {
   readonly name: string;
   readonly address: string;
   readonly route: CancelRoute;
+  /**
+   * For a task stopped because it was linked to a parent already cancelled: the name of the token that made
+   * the link (the cancel itself stays the parent's asker's). Absent otherwise, and on older records.
+   */
+  readonly linkedBy?: string;
 }
 
 /** Hears cancels that other servers recorded in a store they share with this one. */

@@ -1,13 +1,14 @@
 import { progressText } from '../../core/progress.ts';
 import { eventSeqSchema, eventsQuerySchema, progressRequestSchema } from '../../protocol/events.ts';
 import type { AppContext } from '../app.ts';
+import { checkScope } from '../auth.ts';
 import type { EventStreams } from '../event-streams.ts';
 import { readJson, sendJson } from '../http-io.ts';
 import { parseInput, type Route } from '../router.ts';
 import { watchQueryIds } from './watch.ts';
 
 /** The event stream and the progress workers report: the family of live task changes. */
-export function eventRoutes(app: AppContext, streams: EventStreams): Route[] {
+export function eventRoutes(app: Pick<AppContext, 'tasks' | 'options'>, streams: EventStreams): Route[] {
   return [
     {
       // Server-Sent Events: one `task` event per change, with a strictly increasing id; a `reset` event when
@@ -21,7 +22,9 @@ export function eventRoutes(app: AppContext, streams: EventStreams): Route[] {
         // What a reconnecting EventSource sends wins over the ?since= of the URL it first opened.
         const header = ctx.req.headers['last-event-id'];
         const since = header !== undefined && header !== '' ? parseInput(eventSeqSchema, header) : query.since;
-        await streams.serve(ctx.res, { ids: query.ids && new Set(query.ids), states: query.state && new Set(query.state) }, since, ctx.caller.tokenId);
+        // A scoped token's stream leaves other tasks out, on a resume's replay as live.
+        const filter = { ids: query.ids && new Set(query.ids), states: query.state && new Set(query.state), scope: ctx.caller.scope };
+        await streams.serve(ctx.res, filter, since, ctx.caller.tokenId);
       },
     },
     {
@@ -32,12 +35,13 @@ export function eventRoutes(app: AppContext, streams: EventStreams): Route[] {
       right: 'report',
       handle: async (ctx) => {
         const body = parseInput(progressRequestSchema, await readJson(ctx.req, app.options.maxBodyBytes));
+        checkScope(ctx.caller, body.updates.map((update) => update.id));
         const updates = body.updates.flatMap(({ id, text }) => {
           // Cleaned again here: a worker's token is no reason to trust its bytes.
           const clean = progressText(text);
           return clean === undefined ? [] : [{ id, text: clean }];
         });
-        app.tracker.progressed(updates);
+        app.tasks.progressed(updates);
         sendJson(ctx.res, 202, { accepted: updates.length });
       },
     },

@@ -5,7 +5,7 @@ import { sendJson } from '../http-io.ts';
 import type { Route } from '../router.ts';
 
 /** Who the caller is: what a client (the web page) asks first, to sign in and to know which controls to show. */
-export function meRoutes(app: AppContext): Route[] {
+export function meRoutes(app: Pick<AppContext, 'options' | 'callerOf'>): Route[] {
   const tokensRequired = app.options.token !== undefined || app.options.tokens !== undefined;
   return [
     {
@@ -18,7 +18,7 @@ export function meRoutes(app: AppContext): Route[] {
         const reply: MeReply = { tokensRequired };
         if (!tokensRequired || ctx.req.headers.authorization !== undefined) {
           const caller = app.callerOf(ctx.req);
-          reply.caller = { name: caller.name, role: caller.role, rights: [...ROLE_RIGHTS[caller.role]] };
+          reply.caller = { name: caller.name, role: caller.role, rights: [...ROLE_RIGHTS[caller.role]], ...(caller.scope ? { scope: [...caller.scope.patterns] } : {}) };
         }
         sendJson(ctx.res, 200, reply);
       },

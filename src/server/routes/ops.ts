@@ -1,12 +1,14 @@
+import type { Clock, TimerHandle } from '../../core/clock.ts';
 import type { HealthReply } from '../../protocol/schemas.ts';
-import type { AppContext } from '../app.ts';
+import type { Registry } from 'prom-client';
+import type { AppContext, StoreHealth } from '../app.ts';
 import { sendJson, sendText } from '../http-io.ts';
 import type { Route } from '../router.ts';
 
 const HEALTH_CHECK_TIMEOUT_MS = 2_000;
 
 /** Liveness, health and metrics: what load balancers and monitoring ask. */
-export function opsRoutes(app: AppContext): Route[] {
+export function opsRoutes(app: Pick<AppContext, 'clock' | 'watches' | 'mayRead' | 'onBackgroundError'>, store: StoreHealth, metrics: Registry): Route[] {
   return [
     {
       method: 'GET',
@@ -21,10 +23,9 @@ export function opsRoutes(app: AppContext): Route[] {
       pattern: /^\/healthz$/,
       right: 'open',
       handle: async (ctx) => {
-        const store = app.canceler.store;
         let error: string | undefined;
         try {
-          await withTimeout(store.check(), HEALTH_CHECK_TIMEOUT_MS, `the store did not answer within ${HEALTH_CHECK_TIMEOUT_MS / 1_000}s`);
+          await withTimeout(app.clock, store.check(), HEALTH_CHECK_TIMEOUT_MS, `the store did not answer within ${HEALTH_CHECK_TIMEOUT_MS / 1_000}s`);
         } catch (e) {
           error = (e as Error)?.message ?? String(e);
           app.onBackgroundError(e);
@@ -41,15 +42,15 @@ export function opsRoutes(app: AppContext): Route[] {
       method: 'GET',
       pattern: /^\/metrics$/,
       right: 'metrics',
-      handle: async (ctx) => sendText(ctx.res, 200, await app.metrics.registry.metrics(), app.metrics.registry.contentType),
+      handle: async (ctx) => sendText(ctx.res, 200, await metrics.metrics(), metrics.contentType),
     },
   ];
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
+function withTimeout<T>(clock: Clock, promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: TimerHandle | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), ms);
+    timer = clock.setTimeout(() => reject(new Error(message)), ms);
   });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  return Promise.race([promise, timeout]).finally(() => clock.clearTimer(timer!));
 }

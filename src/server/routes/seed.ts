@@ -16,15 +16,16 @@ export function taskIdParam(ctx: RequestContext): string {
 }
 
 /** The seed article's routes, answering exactly as its workers expect (text bodies). */
-export function seedRoutes(app: AppContext): Route[] {
+export function seedRoutes(app: Pick<AppContext, 'tasks' | 'watches' | 'options' | 'sourceOf'>): Route[] {
   return [
     {
       // 200 text "ok" once the cancel is stored.
       method: 'GET',
       pattern: /^\/cancel-task\/([^/]+)$/,
       right: 'cancel',
+      scope: 'path-id',
       handle: async (ctx) => {
-        await app.recordCancel(ctx, taskIdParam(ctx), 'seed');
+        await app.tasks.cancel(taskIdParam(ctx), app.sourceOf(ctx, 'seed'));
         sendText(ctx.res, 200, 'ok');
       },
     },
@@ -34,6 +35,7 @@ export function seedRoutes(app: AppContext): Route[] {
       method: 'GET',
       pattern: /^\/watch-task\/([^/]+)$/,
       right: 'watch',
+      scope: 'path-id',
       handle: (ctx) =>
         app.watches.hold(ctx.res, [taskIdParam(ctx)], app.options.watchTimeoutMs, undefined, ctx.caller.tokenId, (result) => {
           sendText(ctx.res, 200, result.cancelled.length > 0 ? 'true' : 'false');

@@ -1,6 +1,6 @@
-import { recordViaParent } from '../../core/canceler.ts';
 import { formatDuration } from '../../core/duration.ts';
-import { statusAsRead, type TaskLifeState, type TaskStatus } from '../../core/task-status.ts';
+import type { ChildrenPage } from '../../core/task-service.ts';
+import type { TaskLifeState } from '../../core/task-status.ts';
 import { nextTurn } from '../../core/turns.ts';
 import { HttpError } from '../../protocol/errors.ts';
 import { MAX_SCHEDULE_AHEAD_MS } from '../../protocol/limits.ts';
@@ -18,23 +18,24 @@ import {
 import { isDeadlineReason } from '../../protocol/deadline.ts';
 import { anyRecordToWire, isoTime, recordToWire, statusToWire } from '../../protocol/wire.ts';
 import type { AppContext } from '../app.ts';
+import { checkScope } from '../auth.ts';
 import { readJson, sendJson } from '../http-io.ts';
 import { parseInput, queryObject, type Route } from '../router.ts';
 import { taskIdParam } from './seed.ts';
-import { declareParents } from './watch.ts';
 
 // Children a task's status shows; GET /v1/tasks?parent=ID pages through all of them.
 const STATUS_CHILDREN = 100;
 
 /** Cancels, statuses, listings and reports: the /v1/tasks family. */
-export function taskRoutes(app: AppContext): Route[] {
-  const { canceler, tracker, scheduler, family, clock } = app;
+export function taskRoutes(app: Pick<AppContext, 'tasks' | 'clock' | 'options' | 'sourceOf'>): Route[] {
+  const { tasks, clock } = app;
   return [
     {
       // 200 with the record once stored; with "after" or "at" in the future, 202 with the schedule.
       method: 'POST',
       pattern: /^\/v1\/tasks\/([^/]+)\/cancel$/,
       right: 'cancel',
+      scope: 'path-id',
       handle: async (ctx) => {
         const id = taskIdParam(ctx);
         const body = parseInput(cancelRequestSchema, await readJson(ctx.req, app.options.maxBodyBytes));
@@ -46,13 +47,13 @@ export function taskRoutes(app: AppContext): Route[] {
         }
         if (at > now) {
           // A worker's deadline is recorded as such, so the audit tells it from an operator's schedule.
-          const schedule = await scheduler.schedule(id, at, body.reason, app.sourceOf(ctx, isDeadlineReason(body.reason) ? 'deadline' : 'scheduled'));
+          const schedule = await tasks.schedule(id, at, body.reason, app.sourceOf(ctx, isDeadlineReason(body.reason) ? 'deadline' : 'scheduled'));
           const reply: ScheduledReply = { id, scheduledAt: isoTime(schedule.at) };
           if (schedule.reason !== undefined) reply.reason = schedule.reason;
           sendJson(ctx.res, 202, reply);
           return;
         }
-        const record = await app.recordCancel(ctx, id, 'v1', body.reason);
+        const record = await tasks.cancel(id, app.sourceOf(ctx, 'v1'), body.reason);
         sendJson(ctx.res, 200, recordToWire(record));
       },
     },
@@ -62,9 +63,10 @@ export function taskRoutes(app: AppContext): Route[] {
       method: 'POST',
       pattern: /^\/v1\/tasks\/([^/]+)\/unschedule$/,
       right: 'cancel',
+      scope: 'path-id',
       handle: async (ctx) => {
         const id = taskIdParam(ctx);
-        const dropped = await scheduler.drop(id);
+        const dropped = await tasks.unschedule(id);
         const reply: UnscheduledReply = { id, unscheduled: dropped !== undefined, ...(dropped ? { scheduledAt: isoTime(dropped.at) } : {}) };
         sendJson(ctx.res, 200, reply);
       },
@@ -74,26 +76,17 @@ export function taskRoutes(app: AppContext): Route[] {
       method: 'GET',
       pattern: /^\/v1\/tasks\/([^/]+)$/,
       right: 'status',
+      scope: 'path-id',
       handle: async (ctx) => {
         const id = taskIdParam(ctx);
-        const [[own], [status], [schedule], parents, children] = await Promise.all([
-          canceler.find([id]),
-          tracker.statuses([id]),
-          canceler.store.loadSchedules([id]),
-          family.parentsOf(id),
-          tracker.children(id, undefined, STATUS_CHILDREN + 1),
-        ]);
-        // Without a cancel of its own, a task is cancelled when one of its ancestors is.
-        const viaParent = own ? undefined : await family.cancelledAncestor(id, parents);
-        const record = own ?? (viaParent && recordViaParent(id, viaParent));
+        const { record, schedule, status, parents, children } = await tasks.task(id, STATUS_CHILDREN, ctx.caller.scope);
         const reply: TaskReply = { id, cancelled: record !== undefined };
         if (record) reply.record = anyRecordToWire(record);
         if (schedule) {
           reply.scheduled = { at: isoTime(schedule.at), ...(schedule.reason === undefined ? {} : { reason: schedule.reason }), ...(schedule.by === undefined ? {} : { by: { ...schedule.by } }) };
         }
-        if (status) {
-          reply.status = statusToWire(statusAsRead(status, record, viaParent ? record?.reason : undefined));
-        }
+        if (status) reply.status = statusToWire(status);
+        // Only those its scope covers: another team's task is not named, even as a parent.
         if (parents.length > 0) reply.parents = [...parents];
         if (children.ids.length > 0) reply.children = childrenPage(children, STATUS_CHILDREN);
         sendJson(ctx.res, 200, reply);
@@ -111,19 +104,15 @@ export function taskRoutes(app: AppContext): Route[] {
         await nextTurn();
         if (query.parent !== undefined) {
           // A parent's children, paged by child id; with a state, a page holds those of its children in it.
-          const page = childrenPage(await tracker.children(query.parent, query.after, query.limit + 1), query.limit, query.state);
+          checkScope(ctx.caller, [query.parent]);
+          const page = childrenPage(await tasks.children(query.parent, query.after, query.limit + 1, ctx.caller.scope), query.limit, query.state);
           sendJson(ctx.res, 200, page);
           return;
         }
-        // One more than asked tells whether another page follows.
-        const found = await tracker.list({ ...query, limit: query.limit + 1 });
-        // Each reads as GET /v1/tasks/:id shows it (a lost task cancelled since reads cancel_requested), and a
-        // task the lease made lost is listed as lost even before the sweep wrote it down.
-        const records = new Map((await canceler.find(found.map((s) => s.id))).map((r) => [r.id, r]));
-        const read = found.map((s) => statusAsRead(s, records.get(s.id)));
-        const page = (query.state ? read.filter((s) => s.state === query.state) : read).slice(0, query.limit);
-        const reply: TaskListReply = { tasks: page.map((s) => ({ id: s.id, ...statusToWire(s) })) };
-        if (found.length > query.limit) reply.next = page.at(-1)!.id;
+        // Each reads as GET /v1/tasks/:id shows it (see TaskService.list); a scoped token's page holds only its own tasks.
+        const { statuses, next } = await tasks.list(query, ctx.caller.scope);
+        const reply: TaskListReply = { tasks: statuses.map((s) => ({ id: s.id, ...statusToWire(s) })) };
+        if (next !== undefined) reply.next = next;
         sendJson(ctx.res, 200, reply);
       },
     },
@@ -137,8 +126,8 @@ export function taskRoutes(app: AppContext): Route[] {
       handle: async (ctx) => {
         const query = parseInput(scheduleListQuerySchema, queryObject(ctx.search));
         await nextTurn();
-        // One more than asked tells whether another page follows.
-        const found = await scheduler.list(query.after, query.limit + 1);
+        // One more than asked tells whether another page follows; a scoped token's page holds only its own tasks.
+        const found = await tasks.schedules(query.after, query.limit + 1, ctx.caller.scope);
         const page = found.slice(0, query.limit);
         const reply: ScheduleListReply = {
           schedules: page.map((s) => ({ id: s.id, at: isoTime(s.at), ...(s.reason === undefined ? {} : { reason: s.reason }), ...(s.by === undefined ? {} : { by: { ...s.by } }) })),
@@ -152,16 +141,13 @@ export function taskRoutes(app: AppContext): Route[] {
       method: 'POST',
       pattern: /^\/v1\/tasks\/([^/]+)\/report$/,
       right: 'report',
+      scope: 'path-id',
       handle: async (ctx) => {
         const id = taskIdParam(ctx);
         const body = parseInput(reportRequestSchema, await readJson(ctx.req, app.options.maxBodyBytes));
         const { parents, ...report } = body;
-        // Checked before anything is stored, as a watch's are.
-        const { changed } = await declareParents(app, [id], parents);
-        const status = await tracker.reported(id, report);
-        if (changed.length > 0) await family.link(changed, parents!);
-        // The task is over: a cancel still scheduled for it (its deadline) has nothing left to stop.
-        await scheduler.drop(id);
+        if (parents) checkScope(ctx.caller, parents);
+        const status = await tasks.report(id, report, parents);
         sendJson(ctx.res, 200, { id, ...statusToWire(status) });
       },
     },
@@ -172,7 +158,7 @@ export function taskRoutes(app: AppContext): Route[] {
  * A page of children as the wire lists tasks: those of `found.ids` (one more than `limit` were asked for,
  * telling whether another page follows) that have a status, optionally only those in `state`.
  */
-function childrenPage(found: { ids: string[]; statuses: TaskStatus[] }, limit: number, state?: TaskLifeState): TaskListReply {
+function childrenPage(found: ChildrenPage, limit: number, state?: TaskLifeState): TaskListReply {
   const page = found.ids.slice(0, limit);
   const byId = new Map(found.statuses.map((s) => [s.id, s]));
   const tasks = page.flatMap((id) => {

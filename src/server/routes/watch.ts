@@ -1,11 +1,11 @@
 import type { WaitResult } from '../../core/canceler.ts';
-import { InvalidParentsError, LinkRefusedError } from '../../core/task-family.ts';
 import type { WorkerIdentity } from '../../core/task-status.ts';
 import { nextTurn } from '../../core/turns.ts';
 import { HttpError } from '../../protocol/errors.ts';
 import { type WatchReply, watchQuerySchema, watchRequestSchema, watchSessionRequestSchema } from '../../protocol/schemas.ts';
 import { recordToWire } from '../../protocol/wire.ts';
 import type { AppContext } from '../app.ts';
+import { checkScope } from '../auth.ts';
 import { readJson, sendJson } from '../http-io.ts';
 import { parseInput, type RequestContext, type Route } from '../router.ts';
 import type { SessionResult } from '../watches.ts';
@@ -42,25 +42,9 @@ function decode(text: string): string {
 // A watch on this many ids or more is heavy work (see nextTurn).
 const BIG_WATCH_IDS = 1_000;
 
-/**
- * The ancestors a watch (or report) of `ids` naming `parents` waits on, nearest first, after checking the
- * links it makes (see TaskFamily.declare), and the ids whose links change. 400 invalid_parents when they
- * cannot be (a cycle, too deep): the worker's mistake, which asking again cannot mend; 403 when one of the
- * ids is already running with other parents (only the run that starts a task names its parents).
- */
-export async function declareParents(app: AppContext, ids: readonly string[], parents: readonly string[] | undefined): Promise<{ ancestors: string[]; changed: string[] }> {
-  if (parents === undefined || parents.length === 0) return { ancestors: [], changed: [] };
-  try {
-    return await app.family.declare(ids, parents);
-  } catch (error) {
-    if (error instanceof InvalidParentsError) throw new HttpError('invalid_parents', `parents: ${error.message}`);
-    if (error instanceof LinkRefusedError) throw new HttpError('forbidden', `parents: ${error.message}`);
-    throw error;
-  }
-}
-
 /** The JSON long poll on many ids at once. */
-export function watchRoutes(app: AppContext): Route[] {
+export function watchRoutes(app: Pick<AppContext, 'tasks' | 'watches' | 'options' | 'onBackgroundError' | 'linkerOf'>): Route[] {
+  const { tasks } = app;
   const reply = (ctx: RequestContext, result: SessionResult, stopped: readonly string[], session?: string) => {
     const body: WatchReply = {
       cancelled: result.parent ? [...new Set(stopped)] : result.cancelled.map((r) => r.id),
@@ -77,13 +61,16 @@ export function watchRoutes(app: AppContext): Route[] {
     new Promise<void>((resolve) => {
       app.watches.pollSession(session, ctx.caller.tokenId, remove, ctx.res, app.watches.timeoutFor(requestedMs), (result) => {
         // Found at the session's start, not woken: an ancestor cancelled before these ids were watched.
-        if (result.parent && result.cancelArrivedAt === undefined) app.stoppedThroughParent(ctx, result.stopped ?? [], result.parent);
-        reply(ctx, result, result.stopped ?? [], session);
+        const answered = tasks.watchAnswered(result.stopped ?? [], result, app.linkerOf(ctx));
+        reply(ctx, answered, result.stopped ?? [], session);
         resolve();
       });
     });
 
   const answer = async (ctx: RequestContext, ids: readonly string[], requestedMs: number | undefined, worker?: WorkerIdentity, parents?: readonly string[], keep = false, replaces?: string) => {
+    // Refused whole, before anything changes: a link may only join tasks the scope covers, child and parent.
+    checkScope(ctx.caller, ids);
+    if (parents) checkScope(ctx.caller, parents);
     // The worker's old session ends first, so its ids are not counted twice against the cap.
     if (replaces !== undefined) app.watches.endSession(replaces, ctx.caller.tokenId);
     // Setting up a watch on thousands of ids takes milliseconds: it takes its turn like any heavy work.
@@ -96,34 +83,30 @@ export function watchRoutes(app: AppContext): Route[] {
     // and never held. A worker asks it before starting its commands, so a cancelled task never runs.
     if (requestedMs === 0) {
       // Its links are declared (and recorded) as the watch's would be, so the watch that follows changes none.
-      const { ancestors, changed } = await declareParents(app, ids, parents);
-      if (changed.length > 0) await app.family.link(changed, parents!);
-      const found = await app.canceler.lookUp(ids, ancestors);
-      if (found.parent) app.family.stoppedByParent(ids, found.parent);
-      return reply(ctx, found, ids);
+      return reply(ctx, await tasks.look(ids, parents, app.linkerOf(ctx)), ids);
     }
     const timeoutMs = app.watches.timeoutFor(requestedMs);
-    const { ancestors, changed } = await declareParents(app, ids, parents);
+    const { ancestors, changed } = await tasks.declareParents(ids, parents);
     // Asked for, and worth it: the ids stay here as a session, and every later poll goes through it. This
     // watch is answered at once with its name (as BOSH answers the request that makes a session), so the
     // worker holds its two polls from the start; a cancel already known waits for the first of them.
     const session = keep ? app.watches.openSession(ids, ancestors, worker, ctx.caller.tokenId) : undefined;
     if (session !== undefined) {
-      if (changed.length > 0) app.family.link(changed, parents!).catch(app.onBackgroundError);
+      tasks.link(changed, parents ?? []).catch(app.onBackgroundError);
       return reply(ctx, { cancelled: [] }, [], session);
     }
     const result = await new Promise<WaitResult>((resolve) => {
       app.watches.hold(ctx.res, ids, timeoutMs, worker, ctx.caller.tokenId, resolve, ancestors);
       // Links are recorded once the watch is held, after the statuses it writes and in the background like them.
-      if (changed.length > 0) app.family.link(changed, parents!).catch(app.onBackgroundError);
+      tasks.link(changed, parents ?? []).catch(app.onBackgroundError);
     });
     // Answered at once through an ancestor cancelled before the watch: these ids started after that cancel,
-    // so its walk down the tree did not know them.
-    if (result.parent && result.cancelArrivedAt === undefined) app.stoppedThroughParent(ctx, ids, result.parent);
+    // so its walk down the tree did not know them (the parent rule, in TaskService.watchAnswered).
+    const answered = tasks.watchAnswered(ids, result, app.linkerOf(ctx));
     // An ancestor's cancel stops every id: all are listed, with the ancestor's one record for those without
     // their own. Thousands of them take their turn to be written.
     if (result.parent && ids.length >= BIG_WATCH_IDS) await nextTurn();
-    reply(ctx, result, ids);
+    reply(ctx, answered, ids);
   };
   return [
     {

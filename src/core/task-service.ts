@@ -1,0 +1,313 @@
+// The one door to a task: every change (a cancel by route or schedule, a cancel through a parent, a
+// report, a watch, progress, loss, forgetting) goes through TaskService, and so does every reading of a
+// task (one task, a listing, an event's snapshot). What a change triggers is decided here, once; the parts
+// it is made of each keep one job: the canceler (records and waits), the tracker (statuses), the family
+// (parent links and cascades), the scheduler (cancels at a time). Subscribers hear the changes as one
+// stream of TaskUpdate (task-updates.ts).
+
+import { type Canceler, recordViaParent, type WaitResult } from './canceler.ts';
+import { CancelScheduler } from './cancel-scheduler.ts';
+import { type Clock, systemClock } from './clock.ts';
+import type { CancelRecord, CancelSource, CancelStore, ScheduledCancel, StatusQuery } from './store.ts';
+import type { TaskSnapshot } from './task-events.ts';
+import { TaskFamily } from './task-family.ts';
+import { pageCovered, type TaskScope } from './task-scope.ts';
+import { reasonViaParent, statusAsRead, type TaskReport, type TaskStatus, type WorkerIdentity } from './task-status.ts';
+import { TaskTracker } from './task-tracker.ts';
+import { type Linker, type TaskUpdate, type TaskUpdateListener, TaskUpdates } from './task-updates.ts';
+
+export interface TaskServiceOptions {
+  readonly store: CancelStore;
+  readonly canceler: Canceler;
+  readonly clock?: Clock;
+  /** How long a watched task's worker may stay silent before the task is lost. */
+  readonly leaseMs: number;
+  /** Tasks nobody watches are forgotten once their last activity is this old; never when not set. */
+  readonly retentionMs?: number | undefined;
+  /** How often reported progress is written (default 2 s). */
+  readonly progressIntervalMs?: number | undefined;
+  /** Told of failures the service survives (a status that could not be written, a cascade that failed). */
+  readonly onError?: (error: unknown) => void;
+}
+
+/** One task as every reader shows it: its cancel (its own, or an ancestor's), schedule, status as read, links. */
+export interface TaskView {
+  readonly id: string;
+  /** Its own cancel record, or the one an ancestor's cancel gives it (see recordViaParent). */
+  readonly record?: CancelRecord | undefined;
+  readonly schedule?: ScheduledCancel | undefined;
+  /** The status as it reads (see statusAsRead): a live cancel over `watching` or `lost` reads cancel_requested. */
+  readonly status?: TaskStatus | undefined;
+  readonly parents: readonly string[];
+  /** Up to the number of children asked for plus one (telling whether more follow), with their statuses as read. */
+  readonly children: ChildrenPage;
+}
+
+/** A page of a parent's children: ids in id order, and the statuses (as read) of those that have one. */
+export interface ChildrenPage {
+  readonly ids: readonly string[];
+  readonly statuses: readonly TaskStatus[];
+}
+
+// A schedule stored before taskctl kept who made it has no asker to name.
+const UNKNOWN_SCHEDULER: CancelSource = { name: 'unknown', address: 'schedule', route: 'scheduled' };
+
+/** Owns every change to a task and the one view of it; see the file's head. */
+export class TaskService {
+  readonly canceler: Canceler;
+  readonly tracker: TaskTracker;
+  readonly family: TaskFamily;
+  readonly scheduler: CancelScheduler;
+  readonly #updates: TaskUpdates;
+  readonly #onError: (error: unknown) => void;
+
+  constructor(options: TaskServiceOptions) {
+    const { store, canceler } = options;
+    const clock = options.clock ?? systemClock;
+    this.#onError = options.onError ?? (() => {});
+    this.#updates = new TaskUpdates(this.#onError);
+    const publish = (update: TaskUpdate) => this.#updates.publish(update);
+    this.canceler = canceler;
+    this.tracker = new TaskTracker({
+      store,
+      clock,
+      leaseMs: options.leaseMs,
+      onError: this.#onError,
+      onUpdate: publish,
+      ...(options.retentionMs !== undefined ? { retentionMs: options.retentionMs } : {}),
+      ...(options.progressIntervalMs !== undefined ? { progressIntervalMs: options.progressIntervalMs } : {}),
+    });
+    this.family = new TaskFamily({
+      store,
+      canceler,
+      tracker: this.tracker,
+      clock,
+      onError: this.#onError,
+      onCascaded: (record, marked, ms) => publish({ kind: 'children_cancelled', record, marked, ms }),
+    });
+    this.scheduler = new CancelScheduler({
+      store,
+      canceler,
+      clock,
+      onError: this.#onError,
+      onFired: (record, schedule) => this.#cancelRecorded(record, schedule.by ?? UNKNOWN_SCHEDULER, record.reason),
+      onUpdate: publish,
+    });
+  }
+
+  /** From now on `listener` hears every change to every task; returns the unsubscribe. */
+  subscribe(listener: TaskUpdateListener): () => void {
+    return this.#updates.subscribe(listener);
+  }
+
+  // ---- Cancels ----
+
+  /** Cancels `id` now, as asked by `by`; resolves with the record once stored (a repeat keeps the first asker). */
+  async cancel(id: string, by: CancelSource, reason?: string): Promise<CancelRecord> {
+    const record = await this.canceler.cancel(id, { ...(reason === undefined ? {} : { reason }), by });
+    this.#cancelRecorded(record, by, reason);
+    return record;
+  }
+
+  /**
+   * What a recorded cancel triggers, wherever it came from (a route, a schedule falling due): the one place.
+   * The record is stored and answered already; the status follows in the tracker's next group write (a
+   * task with a record reads as cancel_requested meanwhile), and the children (and theirs) are marked in
+   * the background, as cancelled by the same asker.
+   */
+  #cancelRecorded(record: CancelRecord, by: CancelSource, reason: string | undefined): void {
+    this.tracker.cancelRequested(record.id, record.by ?? by).catch(this.#onError);
+    this.family.cancelled(record.by === undefined ? { ...record, by } : record);
+    this.#updates.publish({ kind: 'cancelled', record, by, reason });
+  }
+
+  /** Schedules (or moves) the cancel of `id` to `at`, recorded as made `by` whoever scheduled it. */
+  schedule(id: string, at: number, reason: string | undefined, by: CancelSource): Promise<ScheduledCancel> {
+    return this.scheduler.schedule(id, at, reason, by);
+  }
+
+  /** Up to `limit` cancels scheduled for later, in id order, those after `after`; with `scope`, only those it covers. */
+  schedules(after: string | undefined, limit: number, scope?: TaskScope): Promise<ScheduledCancel[]> {
+    return pageCovered(scope, after, limit, (from, max) => this.scheduler.list(from, max), (s) => s.id);
+  }
+
+  /** Drops the cancel scheduled for `id`; resolves with it, if there was one. A cancel already made stays. */
+  unschedule(id: string): Promise<ScheduledCancel | undefined> {
+    return this.scheduler.drop(id);
+  }
+
+  // ---- Watches, reports, progress ----
+
+  /**
+   * Checks the links a watch (or report) of `ids` naming `parents` declares, and returns the ancestors it
+   * waits on and the ids whose links change (for `link`). Throws InvalidParentsError or LinkRefusedError
+   * (see TaskFamily.declare).
+   */
+  declareParents(ids: readonly string[], parents: readonly string[] | undefined): Promise<{ ancestors: string[]; changed: string[] }> {
+    if (parents === undefined || parents.length === 0) return Promise.resolve({ ancestors: [], changed: [] });
+    return this.family.declare(ids, parents);
+  }
+
+  /** Records `parents` as the direct parents of `ids`, after their statuses. */
+  link(ids: readonly string[], parents: readonly string[]): Promise<void> {
+    return ids.length === 0 ? Promise.resolve() : this.family.link(ids, parents);
+  }
+
+  /** A watch on `ids` began (held here). Lost or ended tasks are watched again. */
+  watchStarted(ids: readonly string[], worker: WorkerIdentity | undefined): Promise<void> {
+    return this.tracker.watchStarted(ids, worker);
+  }
+
+  /** A watch on `ids` answered as it came; undefined when there is nothing to write (see TaskTracker). */
+  watchAnsweredAtOnce(ids: readonly string[], worker: WorkerIdentity | undefined): Promise<void> | undefined {
+    return this.tracker.watchAnsweredAtOnce(ids, worker);
+  }
+
+  /** A watch on `ids` ended (answered, timed out, or its client left). */
+  watchEnded(ids: readonly string[]): void {
+    this.tracker.watchEnded(ids);
+  }
+
+  /**
+   * The parent rule, applied to every answer of a watch on `ids`: answered through an ancestor whose cancel
+   * was found at once (not one that woke the watch), the ids started after that cancel, so its walk down
+   * the tree did not know them. They are marked as the walk would have, those that are parents are
+   * cancelled in turn, and the stop is told as made through `linkedBy`'s links.
+   */
+  watchAnswered<R extends WaitResult>(ids: readonly string[], result: R, linkedBy: Linker): R {
+    if (result.parent === undefined || result.cancelArrivedAt !== undefined) return result;
+    // Stored with the children's statuses (and the cancels of those that are parents themselves), so that
+    // status, events and webhooks name who made the link, not only the log. A record from before cancels
+    // kept their asker has no source to add it to.
+    const parent = result.parent;
+    const linked: CancelRecord = parent.by === undefined ? parent : { ...parent, by: { ...parent.by, linkedBy: linkedBy.name } };
+    this.family.stoppedByParent(ids, linked);
+    this.#updates.publish({ kind: 'stopped_through_parent', ids, parent, linkedBy });
+    return { ...result, parent: linked };
+  }
+
+  /**
+   * A look without waiting (a watch with timeout 0): links declared and recorded as a watch's would be,
+   * then what is cancelled now among `ids` and `ancestors`, with the parent rule applied.
+   */
+  async look(ids: readonly string[], parents: readonly string[] | undefined, linkedBy: Linker): Promise<WaitResult> {
+    const { ancestors, changed } = await this.declareParents(ids, parents);
+    await this.link(changed, parents ?? []);
+    return this.watchAnswered(ids, await this.canceler.lookUp(ids, ancestors), linkedBy);
+  }
+
+  /** A worker's report of how `id` ended (with the parents its run names); resolves with the status it leads to. */
+  async report(id: string, report: TaskReport, parents: readonly string[] | undefined): Promise<TaskStatus> {
+    // Checked before anything is stored, as a watch's are.
+    const { changed } = await this.declareParents([id], parents);
+    const status = await this.tracker.reported(id, report);
+    await this.link(changed, parents ?? []);
+    // The task is over: a cancel still scheduled for it (its deadline) has nothing left to stop.
+    await this.scheduler.drop(id);
+    return status;
+  }
+
+  /** Workers reported progress (texts already cleaned); written and told of at most once per task per interval. */
+  progressed(updates: ReadonlyArray<{ readonly id: string; readonly text: string }>): void {
+    this.tracker.progressed(updates);
+  }
+
+  // ---- Reading ----
+
+  /**
+   * `id` as every reader shows it, with up to `children` of its children (plus one, telling whether more
+   * follow); with `scope`, only the parents and children it covers are named.
+   */
+  async task(id: string, children: number, scope?: TaskScope): Promise<TaskView> {
+    const [[own], [status], [schedule], parents, page] = await Promise.all([
+      this.canceler.find([id]),
+      this.tracker.statuses([id]),
+      this.scheduler.find([id]),
+      this.family.parentsOf(id),
+      this.children(id, undefined, children + 1, scope),
+    ]);
+    // Without a cancel of its own, a task is cancelled when one of its ancestors is.
+    const viaParent = own ? undefined : await this.family.cancelledAncestor(id, parents);
+    const record = own ?? (viaParent && recordViaParent(id, withLinkedBy(viaParent, status)));
+    return {
+      id,
+      record,
+      schedule,
+      status: status && statusAsRead(status, record, viaParent ? record?.reason : undefined),
+      parents: scope === undefined ? parents : parents.filter((parent) => scope.covers(parent)),
+      children: page,
+    };
+  }
+
+  /**
+   * A page of statuses as they read, in id order after `query.after`, of at most `query.limit`, and the
+   * cursor of the next page when one follows. A task the lease made lost is listed as lost even before the
+   * sweep wrote it down; with `query.state`, the state is the one read; with `scope`, only the tasks it
+   * covers (and `next` is one of them).
+   */
+  async list(query: StatusQuery & { readonly limit: number }, scope?: TaskScope): Promise<{ statuses: TaskStatus[]; next?: string }> {
+    // One more than asked tells whether another page follows.
+    const found = await pageCovered(scope, query.after, query.limit + 1, (after, limit) => this.tracker.list({ ...query, after, limit }), (s) => s.id);
+    const read = await this.#asRead(found);
+    const page = read.slice(0, query.limit);
+    const statuses = query.state ? page.filter((s) => s.state === query.state) : page;
+    return found.length > query.limit ? { statuses, next: page.at(-1)!.id } : { statuses };
+  }
+
+  /**
+   * A page of `parent`'s children (ids in id order, after a cursor) with the statuses, as read, of those
+   * that have one; with `scope`, only the children it covers.
+   */
+  async children(parent: string, after: string | undefined, limit: number, scope?: TaskScope): Promise<ChildrenPage> {
+    if (scope === undefined) {
+      const found = await this.tracker.children(parent, after, limit);
+      return { ids: found.ids, statuses: await this.#asRead(found.statuses) };
+    }
+    const ids = await pageCovered(scope, after, limit, async (from, max) => (await this.tracker.children(parent, from, max)).ids, (id) => id);
+    return { ids, statuses: ids.length === 0 ? [] : await this.#asRead(await this.tracker.statuses(ids)) };
+  }
+
+  /**
+   * Records those of `ids` still running as `stopped` (`stoppedBy` says why), through the same path as a
+   * worker's report: for tasks whose worker can no longer report them (its token revoked). A task that
+   * ended meanwhile keeps its end.
+   */
+  async stopRunning(ids: readonly string[], stoppedBy: string): Promise<void> {
+    for (const status of await this.tracker.statuses([...new Set(ids)])) {
+      if (status.state !== 'watching' && status.state !== 'cancel_requested') continue;
+      await this.tracker.reported(status.id, { outcome: 'stopped', stoppedBy });
+    }
+  }
+
+  /** What is known now of `ids`: records, schedules and statuses (as stored: events read them as they show them). */
+  async snapshot(ids: readonly string[]): Promise<TaskSnapshot[]> {
+    const [records, statuses, schedules] = await Promise.all([this.canceler.find(ids), this.tracker.statuses(ids), this.scheduler.find(ids)]);
+    const snapshots = new Map<string, { -readonly [K in keyof TaskSnapshot]: TaskSnapshot[K] }>(ids.map((id) => [id, { id }]));
+    for (const record of records) snapshots.get(record.id)!.record = record;
+    for (const status of statuses) snapshots.get(status.id)!.status = status;
+    for (const schedule of schedules) snapshots.get(schedule.id)!.schedule = schedule;
+    return [...snapshots.values()];
+  }
+
+  /** Stops the timers (sweeps, progress, schedules); what is stored stays. */
+  close(): void {
+    this.tracker.close();
+    this.scheduler.close();
+  }
+
+  async #asRead(statuses: readonly TaskStatus[]): Promise<TaskStatus[]> {
+    if (statuses.length === 0) return [];
+    const records = new Map((await this.canceler.find(statuses.map((s) => s.id))).map((r) => [r.id, r]));
+    return statuses.map((s) => statusAsRead(s, records.get(s.id)));
+  }
+}
+
+/**
+ * The ancestor's record as a task stopped through it reads it: naming the token that made the link when the
+ * task's status says it was stopped through this very ancestor by a link (the late-child rule).
+ */
+function withLinkedBy(ancestor: CancelRecord, status: TaskStatus | undefined): CancelRecord {
+  const linkedBy = status?.cancelledBy?.linkedBy;
+  if (linkedBy === undefined || ancestor.by === undefined || status?.cancelReason !== reasonViaParent(ancestor)) return ancestor;
+  return { ...ancestor, by: { ...ancestor.by, linkedBy } };
+}
