@@ -1,6 +1,6 @@
 import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from '../core/backoff.ts';
 import type { TaskEventData } from '../protocol/events.ts';
-import type { TaskReply, TaskStatusReply } from '../protocol/schemas.ts';
+import type { ScheduleListReply, TaskReply, TaskStatusReply } from '../protocol/schemas.ts';
 import { SortedIds } from '../core/sorted-ids.ts';
 import { ClientError, type TaskctlClient } from './client.ts';
 import type { ConnectionView } from './connection.ts';
@@ -205,7 +205,7 @@ export class TaskFeed {
     let after: string | undefined;
     let failures = 0;
     while (!signal.aborted) {
-      let page;
+      let page: ScheduleListReply;
       try {
         page = await this.#client.schedules({ limit: LIST_PAGE, ...(after !== undefined ? { after } : {}) }, { signal });
       } catch (error) {
