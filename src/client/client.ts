@@ -14,6 +14,8 @@ import {
   type ReportRequest,
   type ScheduledReply,
   scheduledReplySchema,
+  type ScheduleListReply,
+  scheduleListReplySchema,
   type UnscheduledReply,
   unscheduledReplySchema,
   type TaskListReply,
@@ -127,6 +129,15 @@ export class TaskctlClient {
     const search = params.size > 0 ? `?${params}` : '';
     const maxBytes = MAX_SHORT_REPLY_BYTES + (query.limit ?? 100) * MAX_REPLY_BYTES_PER_TASK;
     return this.#request(`${paths.tasks}${search}`, taskListReplySchema, { signal: options.signal, maxBytes });
+  }
+
+  /** A page of the cancels scheduled for later, in id order. */
+  schedules(query: { limit?: number; after?: string | undefined } = {}, options: { signal?: AbortSignal } = {}): Promise<ScheduleListReply> {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value));
+    const search = params.size > 0 ? `?${params}` : '';
+    const maxBytes = MAX_SHORT_REPLY_BYTES + (query.limit ?? 100) * MAX_REPLY_BYTES_PER_TASK;
+    return this.#request(`${paths.schedules}${search}`, scheduleListReplySchema, { signal: options.signal, maxBytes });
   }
 
   /** What the server knows of `id`. */

@@ -1,6 +1,6 @@
 import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from '../core/backoff.ts';
 import type { TaskEventData } from '../protocol/events.ts';
-import type { TaskReply, TaskStatusReply } from '../protocol/schemas.ts';
+import type { ScheduleListReply, TaskReply, TaskStatusReply } from '../protocol/schemas.ts';
 import { SortedIds } from '../core/sorted-ids.ts';
 import { ClientError, type TaskctlClient } from './client.ts';
 import type { ConnectionView } from './connection.ts';
@@ -183,6 +183,7 @@ export class TaskFeed {
       }
     }
     if (signal.aborted || generation !== this.#listGeneration) return;
+    if (!(await this.#listSchedules(listed, signal)) || generation !== this.#listGeneration) return;
     this.#tasks.clear();
     // Listed in id order, so each add is an append.
     this.#order = new SortedIds();
@@ -191,6 +192,47 @@ export class TaskFeed {
     this.#held = undefined;
     this.#update({ order: this.#order, listing: undefined, listError: undefined, version: this.#state.version + 1 });
     this.#apply(held);
+  }
+
+  /**
+   * Adds the cancels scheduled for later to `listed` (in id order): beside a listed task's status, or as a
+   * task of its own; a failed page is asked again with backoff. A server from before GET /v1/schedules (404)
+   * has none to show. False when the listing should stop (aborted, or the server refused this client).
+   */
+  async #listSchedules(listed: FeedTask[], signal: AbortSignal): Promise<boolean> {
+    const byId = new Map(listed.map((task, i) => [task.id, i]));
+    let scheduledOnly = false;
+    let after: string | undefined;
+    let failures = 0;
+    while (!signal.aborted) {
+      let page: ScheduleListReply;
+      try {
+        page = await this.#client.schedules({ limit: LIST_PAGE, ...(after !== undefined ? { after } : {}) }, { signal });
+      } catch (error) {
+        if (signal.aborted) return false;
+        if (error instanceof ClientError && error.status === 404) return true;
+        if (error instanceof ClientError && error.fatal) {
+          this.#refuse(error);
+          return false;
+        }
+        this.#update({ listError: (error as Error).message });
+        await sleep(backoffDelay(++failures, this.#backoff), signal);
+        continue;
+      }
+      failures = 0;
+      for (const { id, at } of page.schedules) {
+        const i = byId.get(id);
+        if (i !== undefined) listed[i] = { ...listed[i]!, scheduledAt: at };
+        else {
+          listed.push({ id, scheduledAt: at });
+          scheduledOnly = true;
+        }
+      }
+      if (page.next === undefined) break;
+      after = page.next;
+    }
+    if (scheduledOnly) listed.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return !signal.aborted;
   }
 
   #apply(events: readonly TaskEventData[]): void {

@@ -56,6 +56,11 @@ export class CancelScheduler {
     return schedule;
   }
 
+  /** Up to `limit` scheduled cancels in id order, those after `after`. */
+  list(after: string | undefined, limit: number): Promise<ScheduledCancel[]> {
+    return this.#store.listSchedules(after, limit);
+  }
+
   /** Drops the cancel scheduled for `id` (its task ended first, or an operator said so); resolves with it, if there was one. */
   async drop(id: string): Promise<ScheduledCancel | undefined> {
     const [schedule] = await this.#store.loadSchedules([id]);

@@ -7,8 +7,12 @@
 import { type Clock, type TimerHandle, systemClock } from './clock.ts';
 import { coalesced } from './coalesce.ts';
 import type { CancelRecord, ScheduledCancel } from './store.ts';
+import type { EventWindowBounds, TaskEventLog } from './store/event-log.ts';
 import type { TaskLifeState, TaskStatus } from './task-status.ts';
 import { nextTurn } from './turns.ts';
+
+// The log's contract is part of the store's (core/store/event-log.ts); re-exported for the hub's users.
+export { type EventLogListener, type EventWindowBounds, sequenceStart, type TaskEventLog } from './store/event-log.ts';
 
 /** What changed: the task entered a state, a cancel was scheduled for it or its schedule dropped, or it reported progress. */
 export type TaskChange = TaskLifeState | 'scheduled' | 'unscheduled' | 'progress';
@@ -39,54 +43,6 @@ export interface TaskEvent extends TaskEventDraft {
    * one store: the cursor a subscriber resumes from.
    */
   readonly seq: number;
-}
-
-/** Where the kept window of events stands. */
-export interface EventWindowBounds {
-  /** The seq of the oldest event kept; `last + 1` when none is kept. */
-  readonly oldest: number;
-  /** The seq of the newest event ever appended (or where the sequence starts, before the first). */
-  readonly last: number;
-}
-
-/** Hears of events appended by any server sharing the store. */
-export interface EventLogListener {
-  /** Some server appended events. */
-  appended(): void;
-  /** Notices may have been missed (a dropped subscription came back): look again. */
-  resynced(): void;
-}
-
-/**
- * Where events are kept: a bounded window of the most recent ones, so a subscriber that was away can
- * resume. Like every store call, none holds the event loop for more than a few milliseconds.
- */
-export interface TaskEventLog {
-  /**
-   * Appends `events` in order, giving each the next seq, and drops the oldest events beyond the `keep`
-   * most recent. Resolves with the events as stored.
-   */
-  appendEvents(events: readonly TaskEventDraft[], keep: number): Promise<TaskEvent[]>;
-  /** Up to `limit` events after seq `after`, oldest first, with where the window stands. */
-  readEvents(after: number, limit: number): Promise<{ readonly events: TaskEvent[] } & EventWindowBounds>;
-  /** Drops up to `limit` of the oldest events that happened before `before`; resolves with how many went. */
-  trimEvents(before: number, limit: number): Promise<number>;
-  /** For logs shared between servers: tells `listener` when any of them appended. Returns an unsubscribe. */
-  subscribeEvents?(listener: EventLogListener): () => void;
-}
-
-/** Whether `store` keeps an event log of its own (every store taskctl ships does). */
-export function hasEventLog(store: object): store is TaskEventLog {
-  return typeof (store as Partial<TaskEventLog>).appendEvents === 'function';
-}
-
-/**
- * Where a sequence starts in a log created now: at the time in microseconds. A log made afresh (a memory
- * store restarted, a Redis that lost its data) so starts above any seq a client could still hold from an
- * earlier one, and that client is told to re-list rather than handed unrelated events.
- */
-export function sequenceStart(nowMs: number): number {
-  return Math.floor(nowMs) * 1_000;
 }
 
 /** A subscriber to task events: the serve screen, the log, each event stream, a webhook sender. */

@@ -126,6 +126,11 @@ export class TaskService {
     return this.scheduler.schedule(id, at, reason, by);
   }
 
+  /** Up to `limit` cancels scheduled for later, in id order, those after `after`; with `scope`, only those it covers. */
+  schedules(after: string | undefined, limit: number, scope?: TaskScope): Promise<ScheduledCancel[]> {
+    return pageCovered(scope, after, limit, (from, max) => this.scheduler.list(from, max), (s) => s.id);
+  }
+
   /** Drops the cancel scheduled for `id`; resolves with it, if there was one. A cancel already made stays. */
   unschedule(id: string): Promise<ScheduledCancel | undefined> {
     return this.scheduler.drop(id);

@@ -2,7 +2,7 @@
 // of it, and whether its worker went quiet. Pure rules; the tracker applies them and stores the result.
 
 import type { TaskProgress } from './progress.ts';
-import type { CancelSource } from './store.ts';
+import type { CancelSource } from './store/records.ts';
 
 /** A task's state on the server. */
 export type TaskLifeState =
@@ -161,13 +161,13 @@ export function statusVersion(status: TaskStatus): string | undefined {
 }
 
 /**
- * The status a store keeps when `incoming` is written over `stored`: the ordering rule every store applies
- * atomically with its write, so that a task's state only moves forward. A status made from the stored one
- * (its history holds the stored version) replaces it, whatever its state: a new run may follow an end.
- * One made from an older version raced another writer (two servers, a cancel's write landing after the
- * worker's report): it replaces the stored one only if its state is further along, so a confirmed cancel
- * is never overwritten by the `cancel_requested` computed before it. Redis runs the same rule in Lua
- * (redis-store.ts), from STATE_RANK and statusVersion.
+ * The status to keep when `incoming`, made elsewhere, is written over `stored` (see saveStatuses in
+ * core/store/statuses.ts): the ordering rule, so that a task's state only moves forward. A status made from
+ * the stored one (its history holds the stored version) replaces it, whatever its state: a new run may
+ * follow an end. One made from an older version raced another writer: it replaces the stored one only if
+ * its state is further along, so a confirmed cancel is never overwritten by the `cancel_requested`
+ * computed before it. The tracker needs no such rule: its changes are made from the stored status and
+ * written by compare-and-set (updateStatuses), so none is made from an older version.
  */
 export function statusToKeep(stored: TaskStatus | undefined, incoming: TaskStatus): TaskStatus {
   const version = stored && statusVersion(stored);

@@ -2,7 +2,7 @@ import { type Clock, type TimerHandle, systemClock } from './clock.ts';
 import { coalesced } from './coalesce.ts';
 import { PROGRESS_INTERVAL_MS, type TaskProgress } from './progress.ts';
 import { nextTurn } from './turns.ts';
-import type { CancelRecord, CancelSource, CancelStore, StatusQuery } from './store.ts';
+import type { CancelRecord, CancelSource, CancelStore, StatusChange, StatusQuery, StatusUpdate } from './store.ts';
 import type { TaskUpdate } from './task-updates.ts';
 import {
   isLost,
@@ -304,17 +304,20 @@ export class TaskTracker {
       const now = this.#clock.now();
       const found = await this.#store.findQuiet(now - this.#leaseMs, SWEEP_STEP);
       const quiet = found.filter((s) => !this.#held.has(s.id));
+      const changes: StatusChange[] = [];
       await this.#change(
         quiet.map((s) => s.id),
         (status) => {
           if (!status || this.#held.has(status.id) || !isLost(status, now, this.#leaseMs)) return undefined;
-          lost++;
           this.#forget([status.id]);
           // Lost as of when the lease ran out, not when this sweep ran: servers sharing the store that both
           // see it agree on the change (a webhook event's id comes from it).
           return onLost(status, status.lastSeenAt! + this.#leaseMs);
         },
+        changes,
       );
+      // Counted once written: the store may apply the change more than once before one write wins.
+      lost += changes.length;
       if (found.length < SWEEP_STEP || quiet.length === 0) break;
     }
     return lost;
@@ -373,12 +376,11 @@ export class TaskTracker {
         const step = new Map(pending.slice(i, i + CHANGE_STEP));
         const ids = [...step.keys()];
         await this.#queued(ids, async () => {
-          const changed = (await this.#store.loadStatuses(ids)).flatMap((status) => {
-            const progress = step.get(status.id)!;
-            return status.progress?.text === progress.text ? [] : [{ ...status, progress }];
+          const changes = await this.#store.updateStatuses(ids, (status, id) => {
+            const progress = step.get(id)!;
+            return status === undefined || status.progress?.text === progress.text ? undefined : { ...status, progress };
           });
-          await this.#store.saveStatuses(changed);
-          for (const status of changed) this.#onUpdate({ kind: 'progress', status });
+          for (const { after } of changes) this.#onUpdate({ kind: 'progress', status: after });
         });
       }
     } catch (error) {
@@ -400,25 +402,30 @@ export class TaskTracker {
   }
 
   /**
-   * Loads `ids`, applies `update` to each (undefined: no change), and saves what changed, each id in turn
-   * after any change already queued for it. Many ids go a step at a time, other work running in between:
-   * a watch may name 10,000 fresh ids.
+   * Applies `update` to each of `ids` (undefined: no change) in the store, each id in turn after any change
+   * already queued for it; what was written is added to `written`. Many ids go a step at a time, other
+   * work running in between: a watch may name 10,000 fresh ids.
    */
-  async #change(ids: readonly string[], update: (status: TaskStatus | undefined, id: string) => TaskStatus | undefined): Promise<void> {
+  async #change(ids: readonly string[], update: StatusUpdate, written?: StatusChange[]): Promise<void> {
     for (let i = 0; i < ids.length; i += CHANGE_STEP) {
       if (i > 0) await nextTurn();
       const step = ids.length <= CHANGE_STEP ? ids : ids.slice(i, i + CHANGE_STEP);
-      await this.#queued(step, () => this.#apply(step, update));
+      await this.#queued(step, async () => {
+        const changes = await this.#apply(step, update);
+        written?.push(...changes);
+      });
     }
   }
 
-  /** Loads `ids`, applies `update` to each, and saves what changed: one step of a change, in its turn. */
-  async #apply(ids: readonly string[], update: (status: TaskStatus | undefined, id: string) => TaskStatus | undefined): Promise<void> {
-    const loaded = new Map((await this.#store.loadStatuses(ids)).map((s) => [s.id, s]));
-    const changed = ids.flatMap((id) => update(loaded.get(id), id) ?? []);
-    await this.#store.saveStatuses(changed);
+  /**
+   * Applies `update` to each of `ids` in the store (which reads, applies and writes each by compare-and-set,
+   * so another server's change in between is never overwritten): one step of a change, in its turn.
+   */
+  async #apply(ids: readonly string[], update: StatusUpdate): Promise<StatusChange[]> {
+    const changes = await this.#store.updateStatuses(ids, update);
     // Bare last-seen updates are bookkeeping, not news.
-    for (const status of changed) if (loaded.get(status.id)?.state !== status.state) this.#onUpdate({ kind: 'state', status });
+    for (const { before, after } of changes) if (before?.state !== after.state) this.#onUpdate({ kind: 'state', status: after });
+    return changes;
   }
 
   /** Runs `work` once every change already queued for any of `ids` is done; later changes wait for it. */

@@ -13,6 +13,8 @@ export const paths = {
   report: (id: string) => `/v1/tasks/${segment(id)}/report`,
   unschedule: (id: string) => `/v1/tasks/${segment(id)}/unschedule`,
   tasks: '/v1/tasks',
+  /** Cancels scheduled for later, in id order, a page at a time. */
+  schedules: '/v1/schedules',
   watch: '/v1/watch',
   events: '/v1/events',
   progress: '/v1/progress',

@@ -203,12 +203,29 @@ export type ScheduledReply = z.infer<typeof scheduledReplySchema>;
 export const unscheduledReplySchema = z.object({ id: z.string(), unscheduled: z.boolean(), scheduledAt: isoTime.optional() });
 export type UnscheduledReply = z.infer<typeof unscheduledReplySchema>;
 
+/** A cancel scheduled for later: when, why, and who scheduled it. */
+export const scheduleSchema = z.object({ at: isoTime, reason: z.string().optional(), by: cancelSourceSchema.optional() });
+
+/** GET /v1/schedules: ?limit=100&after=<last id of the page before>. */
+export const scheduleListQuerySchema = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(1_000).default(100),
+  after: z.string().max(256).optional(),
+});
+
+/** GET /v1/schedules: the cancels scheduled for later, in task id order. */
+export const scheduleListReplySchema = z.object({
+  schedules: z.array(scheduleSchema.extend({ id: z.string() })),
+  /** Pass as `after` for the next page; absent on the last one. */
+  next: z.string().optional(),
+});
+export type ScheduleListReply = z.infer<typeof scheduleListReplySchema>;
+
 export const taskReplySchema = z.object({
   id: z.string(),
   cancelled: z.boolean(),
   record: cancelRecordSchema.optional(),
   /** A cancel scheduled for later, if any. */
-  scheduled: z.object({ at: isoTime, reason: z.string().optional(), by: cancelSourceSchema.optional() }).optional(),
+  scheduled: scheduleSchema.optional(),
   /** Absent when no worker ever watched the task and nobody cancelled it. */
   status: taskStatusSchema.optional(),
   /** Its direct parents, when it declared any. */

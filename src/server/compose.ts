@@ -3,10 +3,9 @@
 
 import { Canceler, DEFAULT_SWEEP_INTERVAL_MS } from '../core/canceler.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
-import { hasEventLog, TaskEventHub } from '../core/task-events.ts';
+import { TaskEventHub } from '../core/task-events.ts';
 import { TaskService } from '../core/task-service.ts';
 import type { TaskUpdate, TaskUpdateListener } from '../core/task-updates.ts';
-import { MemoryEventLog } from '../store/memory-event-log.ts';
 import { type App, createApp, type ServerObserver } from './app.ts';
 import type { ServerConfig } from './listen.ts';
 import { ServerMetrics } from './metrics.ts';
@@ -58,7 +57,7 @@ export async function composeServer(config: ServerConfig): Promise<ComposedServe
   // metrics, and the operator's observer.
   const metrics = new ServerMetrics();
   const events = new TaskEventHub({
-    log: hasEventLog(store) ? store : new MemoryEventLog(),
+    log: store,
     // Every task change, completed with what GET /v1/tasks/:id would show.
     snapshot: (ids) => tasks.snapshot(ids),
     clock,
@@ -104,6 +103,7 @@ export async function composeServer(config: ServerConfig): Promise<ComposedServe
     trackedTasks: () => store.countStatuses(),
     watchedIds: app.watchedIds,
     ...(webhooks ? { queuedDeliveries: () => store.countDeliveries() } : {}),
+    unreadableRows: { store: store.description.split(':')[0]!, counts: () => store.unreadable.counts() },
   });
 
   return {

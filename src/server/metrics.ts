@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { ROW_KINDS, type RowKind } from '../core/store.ts';
 import type { TaskUpdate } from '../core/task-updates.ts';
 
 /**
@@ -78,7 +79,29 @@ export class ServerMetrics {
   };
 
   /** Gauges read when scraped: open watches and parked connections, how many tasks the store tracks, how many ids the open watches hold. */
-  observe(sources: { openWatches: () => number; parkedConnections: () => number; trackedTasks: () => Promise<number>; watchedIds: () => number; queuedDeliveries?: () => Promise<number> }): void {
+  observe(sources: {
+    openWatches: () => number;
+    parkedConnections: () => number;
+    trackedTasks: () => Promise<number>;
+    watchedIds: () => number;
+    queuedDeliveries?: () => Promise<number>;
+    /** The store's kind (memory, sqlite, redis, postgres) and its tally of rows it could not read. */
+    unreadableRows?: { readonly store: string; readonly counts: () => ReadonlyMap<RowKind, number> };
+  }): void {
+    const unreadable = sources.unreadableRows;
+    if (unreadable) {
+      new Counter({
+        name: 'taskctl_store_unreadable_rows_total',
+        help: 'Rows the store could not read (corrupt JSON, a state this taskctl does not know), by kind: left out of answers, each counted every time it is met.',
+        labelNames: ['store', 'kind'] as const,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          // Every kind shows from the start, at 0, so that an alert on it has a series to read.
+          for (const kind of ROW_KINDS) this.inc({ store: unreadable.store, kind }, unreadable.counts().get(kind) ?? 0);
+        },
+      });
+    }
     new Gauge({
       name: 'taskctl_open_watches',
       help: 'Watch requests being held open now.',

@@ -1,9 +1,10 @@
-import type { CancelRecord, CancelStore, Delivery, ParentLink, ScheduledCancel, StatusQuery } from '../core/store.ts';
-import { lastActivity, statusToKeep, type TaskLifeState, type TaskStatus } from '../core/task-status.ts';
+import type { CancelRecord, CancelStore, Delivery, ParentLink, ScheduledCancel, StatusChange, StatusQuery, StatusUpdate } from '../core/store.ts';
+import { lastActivity, type TaskLifeState, type TaskStatus } from '../core/task-status.ts';
 import { nextTurn } from '../core/turns.ts';
 import type { EventWindowBounds, TaskEvent, TaskEventDraft, TaskEventLog } from '../core/task-events.ts';
 import { MemoryEventLog } from './memory-event-log.ts';
 import { SortedIds } from '../core/sorted-ids.ts';
+import { UnreadableRowTally } from './unreadable-rows.ts';
 
 // A scan over every status (quiet tasks, expired records) lets other work run after this many entries.
 const ENTRIES_PER_STEP = 5_000;
@@ -11,12 +12,15 @@ const ENTRIES_PER_STEP = 5_000;
 /** Keeps records in this process only: fast, and forgotten on restart. For tests and throwaway servers. */
 export class MemoryStore implements CancelStore, TaskEventLog {
   readonly description = 'memory';
+  /** Objects kept as they are: nothing is ever unreadable here. */
+  readonly unreadable = new UnreadableRowTally();
   readonly #records = new Map<string, CancelRecord>();
   /** In the order of their last save. */
   readonly #statuses = new Map<string, TaskStatus>();
   readonly #ids = new SortedIds();
   readonly #idsByState = new Map<TaskLifeState, SortedIds>();
   readonly #schedules = new Map<string, ScheduledCancel>();
+  readonly #scheduleIds = new SortedIds();
   readonly #outbox = new Map<string, Delivery>();
   /** Parent links: each child's direct parents, and each parent's children in id order. */
   readonly #parentsOf = new Map<string, readonly string[]>();
@@ -60,20 +64,24 @@ export class MemoryStore implements CancelStore, TaskEventLog {
     return ids.flatMap((id) => this.#statuses.get(id) ?? []);
   }
 
-  async saveStatuses(statuses: readonly TaskStatus[]): Promise<void> {
-    for (const incoming of statuses) {
-      const previous = this.#statuses.get(incoming.id);
-      const status = statusToKeep(previous, incoming);
-      if (status === previous) continue;
+  /** Read, applied and written in one synchronous step per id: nothing can come between, so nothing is retried. */
+  async updateStatuses(ids: readonly string[], update: StatusUpdate): Promise<StatusChange[]> {
+    const changes: StatusChange[] = [];
+    for (const id of new Set(ids)) {
+      const previous = this.#statuses.get(id);
+      const status = update(previous, id);
+      if (status === undefined || status === previous) continue;
       if (previous) {
-        this.#statuses.delete(status.id);
-        if (previous.state !== status.state) this.#idsByState.get(previous.state)?.delete(status.id);
+        this.#statuses.delete(id);
+        if (previous.state !== status.state) this.#idsByState.get(previous.state)?.delete(id);
       } else {
-        this.#ids.add(status.id);
+        this.#ids.add(id);
       }
-      this.#statuses.set(status.id, status);
-      if (previous?.state !== status.state) this.#byState(status.state).add(status.id);
+      this.#statuses.set(id, status);
+      if (previous?.state !== status.state) this.#byState(status.state).add(id);
+      changes.push({ before: previous, after: status });
     }
+    return changes;
   }
 
   async listStatuses(query: StatusQuery): Promise<TaskStatus[]> {
@@ -123,10 +131,15 @@ export class MemoryStore implements CancelStore, TaskEventLog {
 
   async schedule(schedule: ScheduledCancel): Promise<void> {
     this.#schedules.set(schedule.id, schedule);
+    this.#scheduleIds.add(schedule.id);
   }
 
   async loadSchedules(ids: readonly string[]): Promise<ScheduledCancel[]> {
     return ids.flatMap((id) => this.#schedules.get(id) ?? []);
+  }
+
+  async listSchedules(after: string | undefined, limit: number): Promise<ScheduledCancel[]> {
+    return this.#scheduleIds.page(after, limit).map((id) => this.#schedules.get(id)!);
   }
 
   async dueSchedules(now: number, limit: number): Promise<ScheduledCancel[]> {
@@ -135,6 +148,7 @@ export class MemoryStore implements CancelStore, TaskEventLog {
 
   async unschedule(id: string): Promise<void> {
     this.#schedules.delete(id);
+    this.#scheduleIds.delete(id);
   }
 
   // Parent links.

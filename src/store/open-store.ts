@@ -3,7 +3,7 @@ import { InvalidInputError, preview } from '../core/task-id.ts';
 import { MemoryStore } from './memory-store.ts';
 import { lockStoreFile } from './file-lock.ts';
 import { isPostgresSpec, parsePostgresSpec } from './postgres/url.ts';
-import { SqliteStore } from './sqlite-store.ts';
+import { SqliteStore } from './sqlite/sqlite-store.ts';
 
 export interface OpenStoreOptions {
   readonly redisKeyPrefix?: string | undefined;
@@ -33,7 +33,7 @@ export async function openStore(spec: string, options: OpenStoreOptions = {}): P
   }
   if (/^rediss?:\/\//.test(spec)) {
     // Loaded only for Redis: most servers never need the client.
-    const { RedisStore } = await import('./redis-store.ts');
+    const { RedisStore } = await import('./redis/redis-store.ts');
     return RedisStore.connect(spec, {
       ...(options.redisKeyPrefix === undefined ? {} : { keyPrefix: options.redisKeyPrefix }),
       // Redis expires a status on its own well after retention would have forgotten it: a backstop for

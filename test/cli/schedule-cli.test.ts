@@ -27,4 +27,39 @@ test('status shows a scheduled cancel; --unschedule drops it, once; the task the
   }
 });
 
+test('ls shows scheduled cancels: a row of their own for a task known only by its schedule, the detail of a watched one; GET /v1/schedules pages them', async () => {
+  const server = await startTestServer();
+  const at = ['--server', server.url];
+  try {
+    assert.is((await runCli(['cancel', 'later-2', '--after', '2h', '--reason', 'cut-off', ...at])).code, 0);
+    assert.is((await runCli(['cancel', 'later-1', '--after', '3h', ...at])).code, 0);
+    // A task a worker watches, with a cancel scheduled for it too.
+    const watch = fetch(`${server.url}/v1/watch?ids=busy&timeout=2s`).then((r) => r.text());
+    assert.is((await runCli(['cancel', 'busy', '--after', '1h', ...at])).code, 0);
+    await watch;
+    const ls = await runCli(['ls', ...at]);
+    assert.is(ls.code, 0, ls.stderr);
+    const lines = ls.stdout.trimEnd().split('\n');
+    assert.match(lines[0]!, /^TASK\s+STATE/);
+    assert.match(lines[1]!, /^busy\s+watching\s+.*cancel scheduled at \S+Z in 59m/);
+    assert.match(lines[2]!, /^later-1\s+scheduled\s+cancel scheduled at \S+Z in 2h59m by anonymous$/);
+    assert.match(lines[3]!, /^later-2\s+scheduled\s+cancel scheduled at \S+Z in 1h59m by anonymous \(cut-off\)$/);
+    assert.is(lines.length, 4);
+    const json = (await runCli(['ls', '--json', ...at])).stdout.trimEnd().split('\n').map((line) => JSON.parse(line));
+    assert.equal(json.filter((task) => task.scheduled).map((task) => task.id), ['busy', 'later-1', 'later-2']);
+    assert.is((await runCli(['ls', '--state', 'watching', ...at])).stdout.includes('later-1'), false, 'a state filter lists statuses only');
+
+    const first = (await (await fetch(`${server.url}/v1/schedules?limit=2`)).json()) as { schedules: Array<{ id: string; reason?: string }>; next?: string };
+    assert.equal(first.schedules.map((s) => s.id), ['busy', 'later-1']);
+    assert.is(first.next, 'later-1');
+    const rest = (await (await fetch(`${server.url}/v1/schedules?limit=2&after=${first.next}`)).json()) as typeof first;
+    assert.equal(rest.schedules.map((s) => [s.id, s.reason]), [['later-2', 'cut-off']]);
+    assert.is(rest.next, undefined);
+    const bad = await fetch(`${server.url}/v1/schedules?limit=0`);
+    assert.is(bad.status, 400);
+  } finally {
+    await server.close();
+  }
+});
+
 test.run();

@@ -60,4 +60,31 @@ test('a refused token ends the feed with the reason, instead of retrying', async
   }
 });
 
+test('the listing shows cancels scheduled for later: beside a watched task, and as tasks of their own', async () => {
+  const server = await startTestServer();
+  await post(`${server.url}/v1/watch`, { ids: ['watched'], timeout: '100ms' });
+  await eventually(async () => (await server.tracker.statuses(['watched'])).length === 1, 'the status written');
+  await post(`${server.url}/v1/tasks/watched/cancel`, { after: '1h' });
+  await post(`${server.url}/v1/tasks/only-scheduled/cancel`, { after: '2h', reason: 'window' });
+  const client = new TaskctlClient({ server: server.url });
+  const feed = new TaskFeed(client);
+  const stop = new AbortController();
+  const running = feed.run(stop.signal);
+  try {
+    await eventually(() => feed.state.tasks.size === 2 && feed.state.listing === undefined, 'the listing');
+    assert.equal([...feed.state.order.page(undefined, 10)], ['only-scheduled', 'watched']);
+    const watched = feed.state.tasks.get('watched')!;
+    assert.is(watched.status?.state, 'watching');
+    assert.ok(watched.scheduledAt, 'the watched task shows its schedule');
+    const only = feed.state.tasks.get('only-scheduled')!;
+    assert.is(only.status, undefined);
+    assert.ok(only.scheduledAt);
+  } finally {
+    stop.abort();
+    await running;
+    client.close();
+    await server.close();
+  }
+});
+
 test.run();

@@ -38,12 +38,12 @@ test('a batch whose write fails reports it once, and later changes to its ids st
   const errors: unknown[] = [];
   const tracker = new TaskTracker({ store, clock: new FakeClock(), leaseMs: 60_000, onError: (e) => errors.push(e) });
   await tracker.watchStarted(['a', 'b', 'c'], worker);
-  const save = store.saveStatuses.bind(store);
-  store.saveStatuses = () => Promise.reject(new Error('disk full'));
+  const save = store.updateStatuses.bind(store);
+  store.updateStatuses = () => Promise.reject(new Error('disk full'));
   await Promise.all(['a', 'b', 'c'].map((id) => tracker.cancelRequested(id, alice)));
   assert.is(errors.length, 1, 'one failure for the whole batch');
   assert.match(String(errors[0]), 'disk full');
-  store.saveStatuses = save;
+  store.updateStatuses = save;
   await tracker.cancelRequested('a', alice);
   const [a] = await store.loadStatuses(['a']);
   assert.is(a!.state, 'cancel_requested', 'the next cancel of the same id is written');

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import type { RunningServer, ServerConfig } from '../../src/server/listen.ts';
-import { RedisStore } from '../../src/store/redis-store.ts';
+import { RedisStore } from '../../src/store/redis/redis-store.ts';
 import { startTestServer } from './server.ts';
 import { freePort } from './tcp-proxy.ts';
 

@@ -1,8 +1,9 @@
 // Bounded state on a real server: caps that count ids, and no store call that stalls everyone else.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { saveStatuses } from '../../src/core/store.ts';
 import type { TaskStatus } from '../../src/core/task-status.ts';
-import { SqliteStore } from '../../src/store/sqlite-store.ts';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { runCli } from '../helpers/cli.ts';
 import { eventually, startTestServer, tempDir } from '../helpers/server.ts';
 
@@ -69,16 +70,16 @@ test('a large watch of fresh ids and large listings are written a step at a time
   const store = new SqliteStore(`${dir.path}/big.db`);
   const now = Date.now();
   const existing: TaskStatus[] = Array.from({ length: 100_000 }, (_, i) => ({ id: `old-${i}`, state: 'succeeded', since: now, history: [{ state: 'succeeded', at: now }] }));
-  await store.saveStatuses(existing);
+  await saveStatuses(store, existing);
   // How the writes went: one transaction used to write all 100,000 fresh statuses at once, holding the
   // event loop for seconds. How long /ping waits is the bench's to measure (bench/bounded-state.ts).
   let largestWrite = 0;
   let writes = 0;
-  const save = store.saveStatuses.bind(store);
-  store.saveStatuses = (statuses) => {
-    largestWrite = Math.max(largestWrite, statuses.length);
+  const update = store.updateStatuses.bind(store);
+  store.updateStatuses = (ids, apply) => {
+    largestWrite = Math.max(largestWrite, ids.length);
     writes++;
-    return save(statuses);
+    return update(ids, apply);
   };
   const server = await startTestServer({ store, watchTimeoutMs: 2_000, maxOpenWatches: 100 });
   try {

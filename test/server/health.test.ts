@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { RunningServer } from '../../src/server/listen.ts';
-import { RedisStore } from '../../src/store/redis-store.ts';
+import { RedisStore } from '../../src/store/redis/redis-store.ts';
 import { PrivateRedis, redisTestsEnabled } from '../helpers/redis-server.ts';
 import { startTestServer } from '../helpers/server.ts';
 

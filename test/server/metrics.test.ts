@@ -2,7 +2,10 @@
 import { spawnSync } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { startTestServer } from '../helpers/server.ts';
+import { DatabaseSync } from 'node:sqlite';
+import { saveStatuses } from '../../src/core/store.ts';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { startTestServer, tempDir } from '../helpers/server.ts';
 
 test('GET /metrics passes promtool check metrics after cancels, watches and a lost task', async () => {
   // Debian's prometheus package ships promtool; .ci/run installs it, and its absence fails this test.
@@ -25,10 +28,33 @@ test('GET /metrics passes promtool check metrics after cancels, watches and a lo
     assert.match(text, /^taskctl_open_watches 0$/m);
     assert.match(text, /^taskctl_webhook_queue \d+$/m);
     assert.match(text, /^taskctl_webhook_deliveries_total\{outcome="delivered"\} 0$/m);
+    assert.match(text, /^taskctl_store_unreadable_rows_total\{store="memory",kind="status"\} 0$/m, 'every kind shows from the start');
     const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
     assert.is(check.status, 0, `promtool: ${check.stdout}${check.stderr}`);
   } finally {
     await server.close();
+  }
+});
+
+test('a status row that cannot be read is left out of the listing and counted in /metrics', async () => {
+  const dir = tempDir();
+  const path = `${dir.path}/t.db`;
+  const store = new SqliteStore(path);
+  await saveStatuses(store, [{ id: 'fine', state: 'watching', since: 1, lastSeenAt: Date.now(), history: [{ state: 'watching', at: 1 }] }]);
+  const edit = new DatabaseSync(path);
+  edit.prepare("INSERT INTO task_status (id, state, active_at, body) VALUES ('torn', 'watching', 0, '{\"id\":\"torn\",')").run();
+  edit.close();
+  const server = await startTestServer({ store });
+  try {
+    const listing = await fetch(`${server.url}/v1/tasks`);
+    assert.is(listing.status, 200);
+    assert.equal(((await listing.json()) as { tasks: Array<{ id: string }> }).tasks.map((t) => t.id), ['fine']);
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    assert.match(text, /^taskctl_store_unreadable_rows_total\{store="sqlite",kind="status"\} [1-9]\d*$/m);
+    assert.match(text, /^taskctl_store_unreadable_rows_total\{store="sqlite",kind="event"\} 0$/m);
+  } finally {
+    await server.close();
+    dir.remove();
   }
 });
 

@@ -14,7 +14,7 @@ import * as assert from 'uvu/assert';
 import type { TaskReply } from '../../src/protocol/schemas.ts';
 import type { RunningServer } from '../../src/server/listen.ts';
 import type { WebhookConfig } from '../../src/server/webhooks.ts';
-import { SqliteStore } from '../../src/store/sqlite-store.ts';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { DurableServer } from '../helpers/cli.ts';
 import { redisTestsEnabled, SharedRedisServers } from '../helpers/redis-server.ts';
 import { eventually, startTestServer, tempDir } from '../helpers/server.ts';

@@ -1,6 +1,8 @@
+import { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
-import { RedisStore } from '../../src/store/redis-store.ts';
+import { RedisStore } from '../../src/store/redis/redis-store.ts';
 import { PrivateRedis, redisTestsEnabled } from '../helpers/redis-server.ts';
+import { sharedStoreSuite } from './shared-store-suite.ts';
 import { storeSuite } from './store-suite.ts';
 
 const enabled = redisTestsEnabled();
@@ -10,8 +12,23 @@ let prefixes = 0;
 const test = storeSuite('redis store', async () => {
   redis ??= await PrivateRedis.start();
   // A fresh prefix per test: records from one test never leak into the next.
-  const store = await RedisStore.connect(redis.url, { keyPrefix: `t${prefixes++}:` });
-  return { store, cleanup: () => store.close() };
+  const prefix = `t${prefixes++}:`;
+  const store = await RedisStore.connect(redis.url, { keyPrefix: prefix });
+  const raw = new Redis(redis.url);
+  return {
+    store,
+    raw: {
+      status: async (id, state, body) => void (await raw.multi().set(`${prefix}status:${id}`, body).zadd(`${prefix}tasks`, 0, id).zadd(`${prefix}state:${state}`, 0, id).exec()),
+      event: async (body) => {
+        const seq = await raw.incr(`${prefix}events-seq`);
+        await raw.xadd(`${prefix}events`, `${seq}-0`, 't', 1, 'e', body);
+      },
+    },
+    cleanup: async () => {
+      raw.disconnect();
+      await store.close();
+    },
+  };
 }, { sweeps: false });
 
 test('records expire in Redis itself after their TTL', async () => {
@@ -44,8 +61,18 @@ test('an unreachable Redis is a clear error at connect time', async () => {
   }
 });
 
-test.after(async () => {
+const shared = sharedStoreSuite('redis store shared by two servers', async () => {
+  redis ??= await PrivateRedis.start();
+  const keyPrefix = `shared${prefixes++}:`;
+  const [a, b] = await Promise.all([RedisStore.connect(redis.url, { keyPrefix }), RedisStore.connect(redis.url, { keyPrefix })]);
+  return { a, b, cleanup: async () => void (await Promise.all([a.close(), b.close()])) };
+});
+
+shared.after(async () => {
   await redis?.stop();
 });
 
-if (enabled) test.run();
+if (enabled) {
+  test.run();
+  shared.run();
+}

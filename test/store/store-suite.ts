@@ -1,16 +1,26 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { CancelStore } from '../../src/core/store.ts';
+import { type CancelStore, saveStatuses, type UnreadableRow } from '../../src/core/store.ts';
 import type { TaskStatus } from '../../src/core/task-status.ts';
+
+/** Writes rows as a corrupted file or a hand edit would leave them, past the store's own code. */
+export interface RawRows {
+  /** Stores `body` as the stored form of `id`'s status, listed under `state`. */
+  status(id: string, state: string, body: string): Promise<void>;
+  /** Appends an event whose stored body is `body`, at the next seq. */
+  event(body: string): Promise<void>;
+}
+
+type Opened = { store: CancelStore; cleanup(): Promise<void>; raw?: RawRows };
 
 /** The contract every store keeps; each store's test file runs it against a fresh store. */
 export function storeSuite(
   name: string,
-  open: () => Promise<{ store: CancelStore; cleanup(): Promise<void> }>,
+  open: () => Promise<Opened>,
   /** Stores that expire records on their own clock (Redis) skip the sweep test, which runs on test time. */
   capabilities: { sweeps: boolean } = { sweeps: true },
 ) {
-  const test = suite<{ store: CancelStore; cleanup(): Promise<void> }>(name);
+  const test = suite<Opened>(name);
   test.before.each(async (context) => {
     Object.assign(context, await open());
   });
@@ -77,8 +87,8 @@ export function storeSuite(
   });
 
   test('statuses are saved, replaced and loaded by id', async ({ store }) => {
-    await store.saveStatuses([status('a', 'watching', 10), status('b', 'cancel_requested', 10)]);
-    await store.saveStatuses([next(status('a', 'watching', 10), 'succeeded', 20, 20)]);
+    await saveStatuses(store, [status('a', 'watching', 10), status('b', 'cancel_requested', 10)]);
+    await saveStatuses(store, [next(status('a', 'watching', 10), 'succeeded', 20, 20)]);
     const loaded = await store.loadStatuses(['a', 'b', 'missing']);
     assert.equal(loaded.map((s) => [s.id, s.state]).sort(), [['a', 'succeeded'], ['b', 'cancel_requested']]);
     assert.equal(loaded.find((s) => s.id === 'a')!.worker, { id: 'w1', host: 'box', pid: 42 });
@@ -86,25 +96,25 @@ export function storeSuite(
 
   test('statuses list in id order, by state, page by page', async ({ store }) => {
     const ids = Array.from({ length: 25 }, (_, i) => `t${String(i).padStart(2, '0')}`);
-    await store.saveStatuses(ids.map((id, i) => status(id, i % 5 === 0 ? 'lost' : 'watching', 10)));
+    await saveStatuses(store, ids.map((id, i) => status(id, i % 5 === 0 ? 'lost' : 'watching', 10)));
     const first = await store.listStatuses({ limit: 10 });
     assert.equal(first.map((s) => s.id), ids.slice(0, 10));
     const second = await store.listStatuses({ limit: 10, after: first.at(-1)!.id });
     assert.equal(second.map((s) => s.id), ids.slice(10, 20));
     const lost = await store.listStatuses({ state: 'lost', limit: 100 });
     assert.equal(lost.map((s) => s.id), ['t00', 't05', 't10', 't15', 't20']);
-    await store.saveStatuses([next(status('t05', 'lost', 10), 'watching', 10)]);
+    await saveStatuses(store, [next(status('t05', 'lost', 10), 'watching', 10)]);
     assert.equal((await store.listStatuses({ state: 'lost', limit: 100 })).map((s) => s.id), ['t00', 't10', 't15', 't20'], 'a state change moves it out');
   });
 
   test('findQuiet returns watched tasks not seen since a time, and nothing that ended', async ({ store }) => {
-    await store.saveStatuses([status('old', 'watching', 100), status('fresh', 'watching', 900), status('asked', 'cancel_requested', 50), status('done', 'succeeded', 10)]);
+    await saveStatuses(store, [status('old', 'watching', 100), status('fresh', 'watching', 900), status('asked', 'cancel_requested', 50), status('done', 'succeeded', 10)]);
     assert.equal((await store.findQuiet(500, 100)).map((s) => s.id).sort(), ['asked', 'old']);
   });
 
   test('findInactive lists statuses by last activity, oldest first; forgetStatuses removes them and counts', async ({ store }) => {
     const at = (id: string, since: number, lastSeenAt?: number): TaskStatus => ({ ...status(id, 'succeeded'), since, ...(lastSeenAt === undefined ? {} : { lastSeenAt }) });
-    await store.saveStatuses([at('old', 100), at('seen-lately', 100, 900), at('recent', 800), at('older', 50)]);
+    await saveStatuses(store, [at('old', 100), at('seen-lately', 100, 900), at('recent', 800), at('older', 50)]);
     assert.is(await store.countStatuses(), 4);
     assert.equal((await store.findInactive(500, 10)).sort(), ['old', 'older']);
     assert.is((await store.findInactive(500, 1)).length, 1);
@@ -116,10 +126,10 @@ export function storeSuite(
   });
 
   test('forgetStatuses keeps a status that became active again before the delete', async ({ store }) => {
-    await store.saveStatuses([{ ...status('revived', 'lost'), since: 100 }]);
+    await saveStatuses(store, [{ ...status('revived', 'lost'), since: 100 }]);
     assert.equal(await store.findInactive(500, 10), ['revived']);
     // A watch brings it back (on this server or another) between the look-up and the delete.
-    await store.saveStatuses([next({ ...status('revived', 'lost'), since: 100 }, 'watching', 600, 600)]);
+    await saveStatuses(store, [next({ ...status('revived', 'lost'), since: 100 }, 'watching', 600, 600)]);
     assert.is(await store.forgetStatuses(['revived'], 500), 0);
     assert.equal((await store.loadStatuses(['revived'])).map((s) => s.state), ['watching']);
     assert.is(await store.countStatuses(), 1);
@@ -127,30 +137,30 @@ export function storeSuite(
 
   test('a status only moves forward: one made from an older version never replaces one further along', async ({ store }) => {
     const watching = status('raced', 'watching', 10);
-    await store.saveStatuses([watching]);
+    await saveStatuses(store, [watching]);
     // Two writers load the watching status; the worker's report (cancelled) is saved first, then the
     // cancel's write (cancel_requested) computed from the same old status.
     const requested = next(watching, 'cancel_requested', 5);
     const confirmed = next(watching, 'cancelled', 6);
-    await store.saveStatuses([confirmed]);
-    await store.saveStatuses([requested]);
+    await saveStatuses(store, [confirmed]);
+    await saveStatuses(store, [requested]);
     assert.equal((await store.loadStatuses(['raced'])).map((s) => s.state), ['cancelled']);
     assert.equal((await store.listStatuses({ state: 'cancel_requested', limit: 10 })).map((s) => s.id), [], 'not listed as cancel_requested');
     // A status made from the stored one replaces it whatever its state: a new run after an end.
     const rerun = next(confirmed, 'watching', 20, 20);
-    await store.saveStatuses([rerun]);
+    await saveStatuses(store, [rerun]);
     assert.equal((await store.loadStatuses(['raced'])).map((s) => s.state), ['watching']);
     // A stale write further along wins: a report that was made before the new run's watch still ends it.
-    await store.saveStatuses([next(confirmed, 'stopped', 21)]);
+    await saveStatuses(store, [next(confirmed, 'stopped', 21)]);
     assert.equal((await store.loadStatuses(['raced'])).map((s) => s.state), ['stopped']);
     // And two ends race: the first saved is kept.
-    await store.saveStatuses([next(rerun, 'failed', 22)]);
+    await saveStatuses(store, [next(rerun, 'failed', 22)]);
     assert.equal((await store.loadStatuses(['raced'])).map((s) => s.state), ['stopped']);
   });
 
   test('thousands of statuses save, load, list and forget in one call each', async ({ store }) => {
     const many = Array.from({ length: 3_000 }, (_, i) => ({ ...status(`m${String(i).padStart(5, '0')}`, 'succeeded'), since: i }));
-    await store.saveStatuses(many);
+    await saveStatuses(store, many);
     assert.is(await store.countStatuses(), 3_000);
     assert.is((await store.loadStatuses(many.map((s) => s.id))).length, 3_000);
     assert.equal((await store.listStatuses({ limit: 2, after: 'm01499' })).map((s) => s.id), ['m01500', 'm01501']);
@@ -169,6 +179,21 @@ export function storeSuite(
     assert.equal(await store.loadSchedules(['later', 'nope']), [{ id: 'later', at: 5_000, reason: 'deadline' }]);
     await store.unschedule('sooner');
     assert.equal((await store.dueSchedules(10_000, 10)).map((s) => s.id), ['moved', 'later']);
+  });
+
+  test('scheduled cancels list in id order, page by page; moved ones once, dropped ones not at all', async ({ store }) => {
+    const ids = Array.from({ length: 25 }, (_, i) => `s${String(i).padStart(2, '0')}`);
+    // Stored in an order that is neither by id nor by time.
+    for (const [i, id] of [...ids].reverse().entries()) await store.schedule({ id, at: 10_000 + ((i * 7) % 25), ...(i % 2 ? { reason: `r${i}` } : {}) });
+    await store.schedule({ id: 's03', at: 99_000, reason: 'moved' });
+    await store.unschedule('s07');
+    const first = await store.listSchedules(undefined, 10);
+    const kept = ids.filter((id) => id !== 's07');
+    assert.equal(first.map((s) => s.id), kept.slice(0, 10));
+    assert.equal(first.find((s) => s.id === 's03'), { id: 's03', at: 99_000, reason: 'moved' });
+    const rest = await store.listSchedules(first.at(-1)!.id, 100);
+    assert.equal(rest.map((s) => s.id), kept.slice(10));
+    assert.equal(await store.listSchedules('s24', 10), []);
   });
 
   test('who asked is kept with a record and a schedule; the first cancel keeps its asker', async ({ store }) => {
@@ -191,7 +216,7 @@ export function storeSuite(
     await store.insert({ id: 'linked-child', reason: 'parent p cancelled', cancelledAt: 0, expiresAt: 10_000, by }, 0);
     assert.equal((await store.find(['linked-child'], 1))[0]!.by, by);
     const status = { id: 'linked-child', state: 'cancel_requested', since: 1, cancelledBy: by, cancelReason: 'parent p cancelled', history: [{ state: 'cancel_requested', at: 1 }] } as const;
-    await store.saveStatuses([status]);
+    await saveStatuses(store, [status]);
     assert.equal((await store.loadStatuses(['linked-child']))[0]!.cancelledBy, by);
   });
 
@@ -241,7 +266,7 @@ export function storeSuite(
   });
 
   test('forgetParents forgets the links of children whose status is gone, and only theirs', async ({ store }) => {
-    await store.saveStatuses([{ ...status('kept', 'watching', 10) }, { ...status('gone', 'succeeded'), since: 1 }]);
+    await saveStatuses(store, [{ ...status('kept', 'watching', 10) }, { ...status('gone', 'succeeded'), since: 1 }]);
     await store.saveParents([
       { child: 'kept', parents: ['job'] },
       { child: 'gone', parents: ['job', 'other'] },
@@ -271,6 +296,34 @@ export function storeSuite(
     assert.equal((await store.claimDeliveries(1_600, 500, 10)).map((d) => d.id), [], 'a moved to 3,000, b is gone');
     const again = await store.claimDeliveries(3_000, 500, 10);
     assert.equal(again.map((d) => [d.id, d.attempts]), [['a', 1]]);
+  });
+
+  // The memory store keeps objects as they are, so it has no rows that could be unreadable (and no raw writer).
+  test('rows that cannot be read are left out and counted, told once per kind; never made up, never failing a listing', async ({ store, raw }) => {
+    if (!raw) return;
+    const told: UnreadableRow[] = [];
+    store.unreadable.onFirst((row) => told.push(row));
+    await saveStatuses(store, [status('good', 'watching', 10)]);
+    await raw.status('broken', 'watching', '{"id":"broken", not json');
+    await raw.status('alien', 'watching', JSON.stringify({ ...status('alien', 'watching', 10), state: 'exploded' }));
+    assert.equal((await store.loadStatuses(['good', 'broken', 'alien'])).map((s) => s.id), ['good']);
+    assert.equal((await store.listStatuses({ limit: 10 })).map((s) => s.id), ['good']);
+    assert.equal((await store.listStatuses({ state: 'watching', limit: 10 })).map((s) => s.id), ['good']);
+    assert.is(store.unreadable.counts().get('status'), 6, 'each of the two, three times: a load and two listings');
+    assert.equal(told.map((row) => row.kind), ['status'], 'told once');
+    // An update replaces an unreadable status as it would a missing one.
+    const changes = await store.updateStatuses(['broken'], (current, id) => current ?? status(id, 'watching', 20));
+    assert.equal(changes.map((c) => [c.before, c.after.id]), [[undefined, 'broken']]);
+    assert.equal((await store.loadStatuses(['broken'])).map((s) => s.lastSeenAt), [20]);
+
+    await store.appendEvents([{ change: 'watching', at: 1, origin: 'o', id: 'good' }], 100);
+    await raw.event('{not json');
+    await raw.event(JSON.stringify({ change: 'exploded', origin: 'o', id: 'good' }));
+    await store.appendEvents([{ change: 'succeeded', at: 2, origin: 'o', id: 'good' }], 100);
+    const { events } = await store.readEvents(0, 10);
+    assert.equal(events.map((e) => [e.change, e.id]), [['watching', 'good'], ['succeeded', 'good']], 'left out, not made up as events of an unknown task');
+    assert.is(store.unreadable.counts().get('event'), 2);
+    assert.equal(told.map((row) => row.kind), ['status', 'event']);
   });
 
   test('check answers when the store can serve', async ({ store }) => {

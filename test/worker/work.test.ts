@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { TaskctlClient } from '../../src/client/client.ts';
 import type { RunningServer } from '../../src/server/listen.ts';
-import { SqliteStore } from '../../src/store/sqlite-store.ts';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { initialWorkState, type WorkEvent, WorkStore } from '../../src/worker/work-state.ts';
 import { runWork } from '../../src/worker/worker.ts';
 import { CliProcess } from '../helpers/cli.ts';

@@ -202,6 +202,11 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown,
   const dashboard = wantsTui(stdout, env, args) ? new ServeActivity({ url: `http://${options.host}:${options.port}`, store: store.description }) : undefined;
   const onBackgroundError = (error: unknown) =>
     dashboard ? dashboard.failed(error) : log.error('background task failed', { error: (error as Error)?.message ?? String(error) });
+  // Once per kind of row: /metrics counts every one (taskctl_store_unreadable_rows_total).
+  store.unreadable.onFirst((row) => {
+    if (dashboard) dashboard.failed(new Error(`the store holds a ${row.kind} row it cannot read${row.key === undefined ? '' : ` (${row.key})`}: ${row.why}; left out`));
+    else log.error('unreadable store row', { kind: row.kind, key: row.key, why: row.why, note: 'left out; further ones are only counted in /metrics' });
+  });
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
     server = await startServer({

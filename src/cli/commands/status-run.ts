@@ -101,13 +101,18 @@ export async function runStatus(args: StatusArgs, { stdout, stderr, env, shutdow
   return exitCode;
 }
 
+/** "cancel scheduled at <time> in 2h by ops (reason)": a cancel scheduled for later, as a row's detail shows it. */
+function scheduledDetail(scheduled: NonNullable<TaskReply['scheduled']>, now: number): string {
+  return `cancel scheduled at ${scheduled.at} in ${formatDuration(Math.max(0, Date.parse(scheduled.at) - now))}${scheduled.by ? ` by ${scheduled.by.name}` : ''}${scheduled.reason ? ` (${scheduled.reason})` : ''}`;
+}
+
 /** A task's row, then one indented row per child the server listed with it. */
 function taskRows(task: TaskReply, now: number): Row[] {
   const children = task.children;
   const scheduled = task.scheduled;
   const more = [
     // A cancel scheduled (cancel --after/--at, or a worker's --timeout) shows, whatever the task's state.
-    scheduled ? `cancel scheduled at ${scheduled.at} in ${formatDuration(Math.max(0, Date.parse(scheduled.at) - now))}${scheduled.by ? ` by ${scheduled.by.name}` : ''}${scheduled.reason ? ` (${scheduled.reason})` : ''}` : '',
+    scheduled ? scheduledDetail(scheduled, now) : '',
     task.parents ? `parents: ${task.parents.join(' ')}` : '',
     children ? `${children.next ? 'first ' : ''}${children.tasks.length} children below` : '',
   ];
@@ -135,6 +140,29 @@ export async function runLs(args: LsArgs, { stdout, stderr, env, shutdown }: Com
       listed += page.tasks.length;
       after = page.next;
     } while (after !== undefined && listed < args.limit);
+    // Without a filter, cancels scheduled for later show too: beside the task's own row when it has one,
+    // as a row of their own (state "scheduled") when nothing else is known of the task yet.
+    if (args.state === undefined && parent === undefined) {
+      const now = Date.now();
+      const byId = new Map(rows.map((row) => [row.id, row]));
+      let scheduled = 0;
+      after = undefined;
+      do {
+        const page = await client.schedules({ limit: Math.min(500, args.limit - scheduled), after }, { signal: shutdown });
+        for (const { id, ...schedule } of page.schedules) {
+          if (args.json) {
+            stdout.write(`${terminalSafeJson({ id, scheduled: schedule })}\n`);
+            continue;
+          }
+          const row = byId.get(id);
+          if (row) row.detail = [scheduledDetail(schedule, now), row.detail].filter(Boolean).join(', ');
+          else rows.push({ id, state: 'scheduled', detail: scheduledDetail(schedule, now) });
+        }
+        scheduled += page.schedules.length;
+        after = page.next;
+      } while (after !== undefined && scheduled < args.limit);
+      rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    }
   } catch (error) {
     return failed(error, stderr);
   } finally {

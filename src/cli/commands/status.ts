@@ -25,7 +25,7 @@ export type LsArgs = ClientArgs & { state?: string; parent?: string; limit: numb
 
 export const lsCommand: CommandDefinition<LsArgs> = {
   command: 'ls',
-  describe: 'List tasks the server knows, optionally in one state',
+  describe: 'List tasks the server knows, optionally in one state; without a filter, the cancels scheduled for later too',
   builder: (yargs) =>
     withClientOptions(yargs)
       .option('state', {

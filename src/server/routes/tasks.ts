@@ -8,6 +8,8 @@ import {
   cancelRequestSchema,
   reportRequestSchema,
   type ScheduledReply,
+  type ScheduleListReply,
+  scheduleListQuerySchema,
   type UnscheduledReply,
   type TaskListReply,
   taskListQuerySchema,
@@ -111,6 +113,26 @@ export function taskRoutes(app: Pick<AppContext, 'tasks' | 'clock' | 'options' |
         const { statuses, next } = await tasks.list(query, ctx.caller.scope);
         const reply: TaskListReply = { tasks: statuses.map((s) => ({ id: s.id, ...statusToWire(s) })) };
         if (next !== undefined) reply.next = next;
+        sendJson(ctx.res, 200, reply);
+      },
+    },
+    {
+      // Cancels scheduled for later (cancel --after/--at, a worker's --timeout), in id order, a page at a
+      // time: ?limit=100&after=<last id of the page before>. A resource of their own: a scheduled task may
+      // have no status yet, or a status of its own beside the schedule.
+      method: 'GET',
+      pattern: /^\/v1\/schedules$/,
+      right: 'list',
+      handle: async (ctx) => {
+        const query = parseInput(scheduleListQuerySchema, queryObject(ctx.search));
+        await nextTurn();
+        // One more than asked tells whether another page follows; a scoped token's page holds only its own tasks.
+        const found = await tasks.schedules(query.after, query.limit + 1, ctx.caller.scope);
+        const page = found.slice(0, query.limit);
+        const reply: ScheduleListReply = {
+          schedules: page.map((s) => ({ id: s.id, at: isoTime(s.at), ...(s.reason === undefined ? {} : { reason: s.reason }), ...(s.by === undefined ? {} : { by: { ...s.by } }) })),
+        };
+        if (found.length > query.limit) reply.next = page.at(-1)!.id;
         sendJson(ctx.res, 200, reply);
       },
     },

@@ -7,19 +7,23 @@ import {
   type ParentLink,
   type RemoteCancelListener,
   type ScheduledCancel,
+  type StatusChange,
   type StatusQuery,
+  type StatusUpdate,
   StoreUnavailableError,
 } from '../../core/store.ts';
 import { InvalidInputError } from '../../core/task-id.ts';
-import { lastActivity, statusToKeep, type TaskStatus } from '../../core/task-status.ts';
-import { type EventLogListener, type EventWindowBounds, sequenceStart, type TaskEvent, type TaskEventDraft, type TaskEventLog } from '../../core/task-events.ts';
+import { lastActivity, type TaskStatus } from '../../core/task-status.ts';
+import { type EventLogListener, type EventWindowBounds, sequenceStart, type TaskEvent, type TaskEventDraft } from '../../core/task-events.ts';
 import { DEFAULT_BACKSTOP_MS, DEFAULT_PG_POOL_SIZE, DEFAULT_PG_SCHEMA, DEFAULT_POLL_MS } from './defaults.ts';
 import { type Migration, MIGRATIONS, migrate } from './schema.ts';
 import { PostgresListener } from './listener.ts';
 import { parsePostgresSpec } from './url.ts';
 import { idChunks, idsOf } from './notify-payload.ts';
-import { fromDeliveryRow, linksOfRows } from '../rows.ts';
-import { type CancelRow, type DeliveryRow, type EventRow, eventBody, fromCancelRow, fromScheduleRow, parseBodies, parseEvent, type ScheduleRow } from './rows.ts';
+import { eventBody, fromDeliveryRow, linksOfRows, parseEvent, parseStatus, parseStatuses } from '../rows.ts';
+import { type StatusWrite, updateByCompareAndSet, type VersionedStatus } from '../status-cas.ts';
+import { UnreadableRowTally } from '../unreadable-rows.ts';
+import { type CancelRow, type DeliveryRow, type EventRow, fromCancelRow, fromScheduleRow, type ScheduleRow } from './rows.ts';
 
 export interface PostgresStoreOptions {
   /** The schema taskctl's tables live in, so installations can share one database. */
@@ -62,9 +66,10 @@ interface PendingCancel {
   reject(error: unknown): void;
 }
 
+/** Status writes by compare-and-set; resolves with the ids whose version had moved on. */
 interface PendingStatuses {
-  readonly statuses: readonly TaskStatus[];
-  resolve(): void;
+  readonly statuses: readonly StatusWrite[];
+  resolve(lost: Set<string>): void;
   reject(error: unknown): void;
 }
 
@@ -106,8 +111,9 @@ type Tables = Record<'cancels' | 'status' | 'statusCount' | 'schedules' | 'paren
  * again after the listening connection comes back and every few seconds (the backstop), so a lost
  * notification delays a wake-up but never loses it.
  */
-export class PostgresStore implements CancelStore, TaskEventLog {
+export class PostgresStore implements CancelStore {
   readonly description: string;
+  readonly unreadable = new UnreadableRowTally();
   readonly #sql: Sql;
   readonly #t: Tables;
   readonly #cancelChannel: string;
@@ -267,16 +273,17 @@ export class PostgresStore implements CancelStore, TaskEventLog {
   async #commitGroup({ cancels, statuses, writes }: Group): Promise<void> {
     let stored: Map<string, CancelRecord>;
     let results: unknown[];
+    let written: Set<string>;
     try {
-      [stored, results] = await this.#transaction(
+      [stored, written, results] = await this.#transaction(
         async (tx) => {
           const notices: GroupNotices = { eventsAppended: false };
           const records = cancels.length > 0 ? await this.#insertCancels(tx, cancels) : new Map<string, CancelRecord>();
-          if (statuses.length > 0) await this.#saveStatusesIn(tx, statuses.flatMap((pending) => pending.statuses));
+          const won = statuses.length > 0 ? await this.#compareAndSetIn(tx, statuses.flatMap((pending) => pending.statuses)) : new Set<string>();
           const done: unknown[] = [];
           for (const write of writes) done.push(await write.run(tx, notices));
           if (notices.eventsAppended) await tx`SELECT pg_notify(${this.#eventChannel}, '')`;
-          return [records, done] as const;
+          return [records, won, done] as const;
         },
         { resendOnLostConnection: writes.every((write) => write.resendable) },
       );
@@ -289,7 +296,15 @@ export class PostgresStore implements CancelStore, TaskEventLog {
       if (record) pending.resolve(record);
       else pending.reject(new StoreUnavailableError('postgres did not confirm the cancel'));
     }
-    for (const pending of statuses) pending.resolve();
+    // Of two writes of one id in a group only the first was sent: the other lost, and is made again.
+    for (const pending of statuses) {
+      const lost = new Set<string>();
+      for (const write of pending.statuses) {
+        if (written.has(write.id)) written.delete(write.id);
+        else lost.add(write.id);
+      }
+      pending.resolve(lost);
+    }
     writes.forEach((write, i) => write.resolve(results[i]));
   }
 
@@ -354,7 +369,7 @@ export class PostgresStore implements CancelStore, TaskEventLog {
     // every commit.
     const notified = idChunks(ids).map((chunk) => tx`SELECT pg_notify(${this.#cancelChannel}, ${chunk})`);
     const [, rows] = await Promise.all([Promise.all(inserts), stored, Promise.all(notified)]);
-    return new Map(rows.map((row) => [row.id, fromCancelRow(row)]));
+    return new Map(rows.map((row) => [row.id, fromCancelRow(row, this.unreadable)]));
   }
 
   /** Look-ups arriving together (a notification names many ids, each looked up on its own) share one query. */
@@ -381,7 +396,7 @@ export class PostgresStore implements CancelStore, TaskEventLog {
       // A page at a time: the backstop looks up every held id, which may be a great many.
       for (let i = 0; i < ids.length; i += ROWS_PER_STEP) {
         const rows = await this.#run(() => this.#sql<CancelRow[]>`SELECT * FROM ${this.#t.cancels} WHERE id = ANY(${ids.slice(i, i + ROWS_PER_STEP)}::text[])`);
-        for (const row of rows) found.set(row.id, fromCancelRow(row));
+        for (const row of rows) found.set(row.id, fromCancelRow(row, this.unreadable));
       }
       finds.forEach((find) => find.resolve(found));
     } catch (error) {
@@ -408,52 +423,68 @@ export class PostgresStore implements CancelStore, TaskEventLog {
   // ---- Task statuses ----
 
   async loadStatuses(ids: readonly string[]): Promise<TaskStatus[]> {
-    return this.#inSteps(ids, async (step) => parseBodies(await this.#sql<Array<{ body: string }>>`SELECT body FROM ${this.#t.status} WHERE id = ANY(${step}::text[])`));
-  }
-
-  /** Joins the next group commit, a step of rows at a time; durable once resolved. */
-  async saveStatuses(statuses: readonly TaskStatus[]): Promise<void> {
-    const steps: Promise<void>[] = [];
-    for (let i = 0; i < statuses.length; i += ROWS_PER_STEP) {
-      const step = statuses.length <= ROWS_PER_STEP ? statuses : statuses.slice(i, i + ROWS_PER_STEP);
-      steps.push(new Promise((resolve, reject) => this.#pending.statuses.push({ statuses: step, resolve, reject })));
-    }
-    this.#commitSoon();
-    await Promise.all(steps);
+    return this.#inSteps(ids, async (step) => parseStatuses(await this.#sql<Array<{ body: string }>>`SELECT body FROM ${this.#t.status} WHERE id = ANY(${step}::text[])`, this.unreadable));
   }
 
   /**
-   * In `tx`: saves `statuses` as if each were saved in turn, in one statement. The rows about to be
-   * replaced are locked first (in id order, so two servers saving the same tasks never deadlock): a rule
-   * on which status may replace which compares with what is stored, and no other server's save slips in
-   * between the look and the write.
+   * Compare-and-set rounds (see status-cas.ts): the statuses and their versions read outside any
+   * transaction, the conditional writes joining the next group commit, a step of rows at a time.
    */
-  async #saveStatusesIn(tx: TransactionSql, statuses: readonly TaskStatus[]): Promise<void> {
-    const ids = [...new Set(statuses.map((status) => status.id))].sort(compareIds);
-    const stored = await tx<Array<{ id: string; body: string }>>`SELECT id, body FROM ${this.#t.status} WHERE id = ANY(${ids}::text[]) ORDER BY id FOR UPDATE`;
-    const current = new Map(parseBodies(stored).map((status) => [status.id, status]));
-    const changed = new Map<string, TaskStatus>();
-    for (const status of statuses) {
-      // The ordering rule every store applies (core/task-status.ts), here on rows locked for the write.
-      if (statusToKeep(current.get(status.id), status) !== status) continue;
-      current.set(status.id, status);
-      changed.set(status.id, status);
-    }
-    if (changed.size === 0) return;
-    const writes = [...changed.values()].sort((a, b) => compareIds(a.id, b.id));
-    // The count goes up by the rows inserted (xmax = 0), not those replaced, in the same statement; its row
-    // is not touched (nor locked against other servers' saves) when only existing statuses changed.
-    await tx`
-      WITH written AS (
-        INSERT INTO ${this.#t.status} (id, state, last_seen_at, active_at, body)
-        SELECT * FROM unnest(${writes.map((s) => s.id)}::text[], ${writes.map((s) => s.state)}::text[],
-          ${writes.map((s) => s.lastSeenAt ?? null)}::bigint[], ${writes.map(lastActivity)}::bigint[], ${writes.map((s) => JSON.stringify(s))}::text[])
-        ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, last_seen_at = EXCLUDED.last_seen_at,
-          active_at = EXCLUDED.active_at, body = EXCLUDED.body
-        RETURNING (xmax = 0) AS inserted
+  updateStatuses(ids: readonly string[], update: StatusUpdate): Promise<StatusChange[]> {
+    return updateByCompareAndSet(ids, update, {
+      read: async (pending) => {
+        const rows = await this.#inSteps(
+          pending,
+          (step) => this.#sql<Array<{ id: string; body: string; version: string }>>`SELECT id, body, version FROM ${this.#t.status} WHERE id = ANY(${step}::text[])`,
+        );
+        return new Map<string, VersionedStatus>(rows.map((row) => [row.id, { status: parseStatus(row.body, this.unreadable, row.id), version: Number(row.version) }]));
+      },
+      write: async (writes) => {
+        const steps: Array<Promise<Set<string>>> = [];
+        for (let i = 0; i < writes.length; i += ROWS_PER_STEP) {
+          const step = writes.length <= ROWS_PER_STEP ? writes : writes.slice(i, i + ROWS_PER_STEP);
+          steps.push(new Promise((resolve, reject) => this.#pending.statuses.push({ statuses: step, resolve, reject })));
+        }
+        this.#commitSoon();
+        return new Set((await Promise.all(steps)).flatMap((lost) => [...lost]));
+      },
+    });
+  }
+
+  /**
+   * In `tx`, in one statement: each write whose stored version is still the one it expects (none stored:
+   * 0) is written as the next version; resolves with the ids written. A row another server changed since
+   * it was read fails the version check (PostgreSQL checks it again on the newest row when it had to wait
+   * for that row), and so does an insert of an id another server inserted first. Rows are taken in id
+   * order, so two servers writing the same tasks rarely deadlock (and a deadlock is retried, see #run).
+   */
+  async #compareAndSetIn(tx: TransactionSql, writes: readonly StatusWrite[]): Promise<Set<string>> {
+    const first = new Map<string, StatusWrite>();
+    for (const write of writes) if (!first.has(write.id)) first.set(write.id, write);
+    const sorted = [...first.values()].sort((a, b) => compareIds(a.id, b.id));
+    const statuses = sorted.map((write) => write.status);
+    const rows = await tx<Array<{ id: string }>>`
+      WITH input AS (
+        SELECT * FROM unnest(${sorted.map((w) => w.id)}::text[], ${sorted.map((w) => w.expected)}::bigint[], ${statuses.map((s) => s.state)}::text[],
+          ${statuses.map((s) => s.lastSeenAt ?? null)}::bigint[], ${statuses.map(lastActivity)}::bigint[], ${statuses.map((s) => JSON.stringify(s))}::text[])
+          AS w(id, expected, state, last_seen_at, active_at, body)
+      ),
+      updated AS (
+        UPDATE ${this.#t.status} AS s SET state = w.state, last_seen_at = w.last_seen_at, active_at = w.active_at, body = w.body, version = s.version + 1
+        FROM input AS w WHERE w.expected > 0 AND s.id = w.id AND s.version = w.expected
+        RETURNING s.id
+      ),
+      inserted AS (
+        INSERT INTO ${this.#t.status} (id, state, last_seen_at, active_at, body, version)
+        SELECT id, state, last_seen_at, active_at, body, 1 FROM input WHERE expected = 0
+        ON CONFLICT (id) DO NOTHING
+        RETURNING id
+      ),
+      counted AS (
+        UPDATE ${this.#t.statusCount} SET n = n + (SELECT count(*) FROM inserted) WHERE EXISTS (SELECT 1 FROM inserted)
       )
-      UPDATE ${this.#t.statusCount} SET n = n + (SELECT count(*) FROM written WHERE inserted)
-      WHERE EXISTS (SELECT 1 FROM written WHERE inserted)`;
+      SELECT id FROM updated UNION ALL SELECT id FROM inserted`;
+    return new Set(rows.map((row) => row.id));
   }
 
   async listStatuses(query: StatusQuery): Promise<TaskStatus[]> {
@@ -463,7 +494,7 @@ export class PostgresStore implements CancelStore, TaskEventLog {
         ? this.#sql<Array<{ body: string }>>`SELECT body FROM ${this.#t.status} WHERE id > ${after} ORDER BY id LIMIT ${query.limit}`
         : this.#sql<Array<{ body: string }>>`SELECT body FROM ${this.#t.status} WHERE state = ${query.state} AND id > ${after} ORDER BY id LIMIT ${query.limit}`,
     );
-    return parseBodies(rows);
+    return parseStatuses(rows, this.unreadable);
   }
 
   async findQuiet(seenBefore: number, limit: number): Promise<TaskStatus[]> {
@@ -471,7 +502,7 @@ export class PostgresStore implements CancelStore, TaskEventLog {
       () => this.#sql<Array<{ body: string }>>`
         SELECT body FROM ${this.#t.status} WHERE state IN ('watching', 'cancel_requested') AND last_seen_at < ${seenBefore} LIMIT ${limit}`,
     );
-    return parseBodies(rows);
+    return parseStatuses(rows, this.unreadable);
   }
 
   async findInactive(before: number, limit: number): Promise<string[]> {
@@ -513,12 +544,17 @@ export class PostgresStore implements CancelStore, TaskEventLog {
   }
 
   async loadSchedules(ids: readonly string[]): Promise<ScheduledCancel[]> {
-    return this.#inSteps(ids, async (step) => (await this.#sql<ScheduleRow[]>`SELECT * FROM ${this.#t.schedules} WHERE id = ANY(${step}::text[])`).map(fromScheduleRow));
+    return this.#inSteps(ids, async (step) => (await this.#sql<ScheduleRow[]>`SELECT * FROM ${this.#t.schedules} WHERE id = ANY(${step}::text[])`).map((row) => fromScheduleRow(row, this.unreadable)));
+  }
+
+  async listSchedules(after: string | undefined, limit: number): Promise<ScheduledCancel[]> {
+    const rows = await this.#run(() => this.#sql<ScheduleRow[]>`SELECT * FROM ${this.#t.schedules} WHERE id > ${after ?? ''} ORDER BY id LIMIT ${limit}`);
+    return rows.map((row) => fromScheduleRow(row, this.unreadable));
   }
 
   async dueSchedules(now: number, limit: number): Promise<ScheduledCancel[]> {
     const rows = await this.#run(() => this.#sql<ScheduleRow[]>`SELECT * FROM ${this.#t.schedules} WHERE at <= ${now} ORDER BY at, id LIMIT ${limit}`);
-    return rows.map(fromScheduleRow);
+    return rows.map((row) => fromScheduleRow(row, this.unreadable));
   }
 
   async unschedule(id: string): Promise<void> {
@@ -675,7 +711,7 @@ export class PostgresStore implements CancelStore, TaskEventLog {
       () => this.#sql<Array<{ last: string; oldest: string | null }>>`SELECT last, (SELECT min(seq) FROM ${this.#t.events}) AS oldest FROM ${this.#t.sequence}`,
     );
     const last = Number(bounds?.last ?? 0);
-    return { events: rows.map(parseEvent), oldest: bounds?.oldest == null ? last + 1 : Number(bounds.oldest), last };
+    return { events: rows.flatMap((row) => parseEvent(Number(row.seq), Number(row.at), row.body, this.unreadable) ?? []), oldest: bounds?.oldest == null ? last + 1 : Number(bounds.oldest), last };
   }
 
   async trimEvents(before: number, limit: number): Promise<number> {

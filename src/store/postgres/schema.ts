@@ -44,6 +44,11 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE TABLE {schema}.event_sequence (only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row), last bigint NOT NULL)',
     ],
   },
+  {
+    // Status versions, for writes conditional on the version read (compare-and-set); rows from before are at 1.
+    version: 2,
+    statements: ['ALTER TABLE {schema}.task_status ADD COLUMN version bigint NOT NULL DEFAULT 1'],
+  },
 ];
 
 /** Raised when the database holds a schema newer than this taskctl knows: an older binary must not write to it. */

@@ -7,11 +7,30 @@ import {
   type ParentLink,
   type RemoteCancelListener,
   type ScheduledCancel,
+  type StatusChange,
   type StatusQuery,
+  type StatusUpdate,
   StoreUnavailableError,
-} from '../core/store.ts';
-import { lastActivity, STATE_RANK, TASK_LIFE_STATES, type TaskStatus } from '../core/task-status.ts';
-import { type EventLogListener, type EventWindowBounds, sequenceStart, type TaskEvent, type TaskEventDraft, type TaskEventLog } from '../core/task-events.ts';
+} from '../../core/store.ts';
+import { lastActivity, type TaskStatus } from '../../core/task-status.ts';
+import { type EventLogListener, type EventWindowBounds, sequenceStart, type TaskEvent, type TaskEventDraft } from '../../core/task-events.ts';
+import { parseEvent, parseSource, parseStatus } from '../rows.ts';
+import { type StatusWrite, updateByCompareAndSet, type VersionedStatus } from '../status-cas.ts';
+import { UnreadableRowTally } from '../unreadable-rows.ts';
+import { migrate } from './schema.ts';
+import {
+  APPEND_EVENTS_SCRIPT,
+  CAS_STATUSES_SCRIPT,
+  CLAIM_SCRIPT,
+  ENQUEUE_SCRIPT,
+  FORGET_PARENTS_SCRIPT,
+  FORGET_SCRIPT,
+  INSERT_SCRIPT,
+  LINKS_PER_SCRIPT,
+  PARENTS_AMONG_SCRIPT,
+  SAVE_PARENTS_SCRIPT,
+  STATUSES_PER_SCRIPT,
+} from './scripts.ts';
 
 export interface RedisStoreOptions {
   /** Prepended to every key and the channel, so several installations can share one Redis. */
@@ -33,157 +52,6 @@ interface StoredValue {
   b?: CancelSource;
 }
 
-// One atomic step per cancel: keep a live record (the first cancel wins), otherwise store this one with
-// its TTL; either way publish the id so every server wakes its waiters. Returns the record now stored.
-// KEYS[1] record key; ARGV: value, ttl ms, now ms, channel, id.
-const INSERT_SCRIPT = `
-local current = redis.call('GET', KEYS[1])
-if current then
-  local ok, decoded = pcall(cjson.decode, current)
-  if ok and tonumber(decoded.e) > tonumber(ARGV[3]) then
-    redis.call('PUBLISH', ARGV[4], ARGV[5])
-    return current
-  end
-end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-redis.call('PUBLISH', ARGV[4], ARGV[5])
-return ARGV[1]
-`;
-
-// Saves statuses under the ordering rule of statusToKeep (core/task-status.ts), in one atomic step, so that
-// a status another server saved meanwhile is replaced only by one made from it or further along. ARGV: key
-// prefix, expiry (ms, or empty for none), then per status: id, body, state, the versions its history holds
-// (JSON), last activity, and last-seen time when watched (else empty).
-const STATUSES_PER_SCRIPT = 500;
-const SAVE_STATUSES_SCRIPT = `
-local prefix, expiry = ARGV[1], tonumber(ARGV[2])
-local ranks = {${Object.entries(STATE_RANK).map(([state, rank]) => `${state} = ${rank}`).join(', ')}}
-local states = {${TASK_LIFE_STATES.map((state) => `'${state}'`).join(', ')}}
-for i = 3, #ARGV, 6 do
-  local id, body, state, versions, active, seen = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
-  local key = prefix .. 'status:' .. id
-  local write = true
-  local current = redis.call('GET', key)
-  if current then
-    local ok, stored = pcall(cjson.decode, current)
-    local history = ok and stored.history
-    if history and #history > 0 then
-      local last = history[#history]
-      local version = '"' .. last.state .. '@' .. string.format('%.0f', last.at) .. '"'
-      if not string.find(versions, version, 1, true) and (ranks[state] or 0) <= (ranks[stored.state] or -1) then write = false end
-    end
-  end
-  if write then
-    if expiry then redis.call('SET', key, body, 'PX', expiry) else redis.call('SET', key, body) end
-    redis.call('ZADD', prefix .. 'tasks', 0, id)
-    redis.call('ZADD', prefix .. 'active', active, id)
-    for _, s in ipairs(states) do
-      if s == state then redis.call('ZADD', prefix .. 'state:' .. s, 0, id) else redis.call('ZREM', prefix .. 'state:' .. s, id) end
-    end
-    if seen ~= '' then redis.call('ZADD', prefix .. 'seen', seen, id) else redis.call('ZREM', prefix .. 'seen', id) end
-  end
-end
-return 0
-`;
-
-// Forgets the statuses whose last activity is still before the cutoff, in one atomic step, so a status
-// another server saved meanwhile is kept. An id whose key already expired is taken out of the sets too.
-// ARGV: key prefix, cutoff (ms), then the ids. Returns how many status keys were deleted.
-const FORGET_SCRIPT = `
-local prefix, cutoff, forgotten = ARGV[1], tonumber(ARGV[2]), 0
-local sets = {${['tasks', 'active', 'seen', ...TASK_LIFE_STATES.map((state) => `state:${state}`)].map((set) => `'${set}'`).join(', ')}}
-for i = 3, #ARGV do
-  local id = ARGV[i]
-  local active = redis.call('ZSCORE', prefix .. 'active', id)
-  if not active or tonumber(active) < cutoff then
-    forgotten = forgotten + redis.call('DEL', prefix .. 'status:' .. id)
-    for _, set in ipairs(sets) do redis.call('ZREM', prefix .. set, id) end
-  end
-end
-return forgotten
-`;
-
-// Parent links: `parents:<child>` holds the child's direct parents (a JSON array), and `children:<parent>`
-// is a sorted set of its children (all scored 0, so they page by id like the other sets). Each script
-// keeps the two sides in step atomically, whichever server runs it.
-
-// Replaces each child's parents. ARGV: key prefix, then child and its parents (JSON) in pairs.
-const SAVE_PARENTS_SCRIPT = `
-local prefix = ARGV[1]
-for i = 2, #ARGV, 2 do
-  local child, parents = ARGV[i], ARGV[i + 1]
-  local old = redis.call('GET', prefix .. 'parents:' .. child)
-  if old then
-    for _, parent in ipairs(cjson.decode(old)) do redis.call('ZREM', prefix .. 'children:' .. parent, child) end
-  end
-  redis.call('SET', prefix .. 'parents:' .. child, parents)
-  for _, parent in ipairs(cjson.decode(parents)) do redis.call('ZADD', prefix .. 'children:' .. parent, 0, child) end
-end
-return 0
-`;
-
-// The ids that have children. ARGV: key prefix, then the ids.
-const PARENTS_AMONG_SCRIPT = `
-local prefix, found = ARGV[1], {}
-for i = 2, #ARGV do
-  if redis.call('EXISTS', prefix .. 'children:' .. ARGV[i]) == 1 then found[#found + 1] = ARGV[i] end
-end
-return found
-`;
-
-// Forgets the links of the ids whose status is gone. ARGV: key prefix, then the ids. Returns how many links went.
-const FORGET_PARENTS_SCRIPT = `
-local prefix, forgotten = ARGV[1], 0
-for i = 2, #ARGV do
-  local child = ARGV[i]
-  if redis.call('EXISTS', prefix .. 'status:' .. child) == 0 then
-    local old = redis.call('GET', prefix .. 'parents:' .. child)
-    if old then
-      for _, parent in ipairs(cjson.decode(old)) do
-        forgotten = forgotten + redis.call('ZREM', prefix .. 'children:' .. parent, child)
-      end
-      redis.call('DEL', prefix .. 'parents:' .. child)
-    end
-  end
-end
-return forgotten
-`;
-
-// Ids per script call: each call holds Redis for its whole run, so it stays short.
-const LINKS_PER_SCRIPT = 500;
-
-// The outbox: each delivery's JSON in a hash, its due time in a sorted set. A claim moves the due time
-// past the lease in the same atomic step that reads it, so two servers never claim one delivery at once.
-// KEYS: outbox hash, due set. ARGV: now, lease ms, limit. Returns the claimed deliveries' JSON.
-const CLAIM_SCRIPT = `
-local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
-local claimed = {}
-local leased = tonumber(ARGV[1]) + tonumber(ARGV[2])
-for _, id in ipairs(ids) do
-  local json = redis.call('HGET', KEYS[1], id)
-  if json then
-    redis.call('ZADD', KEYS[2], leased, id)
-    table.insert(claimed, json)
-  else
-    redis.call('ZREM', KEYS[2], id)
-  end
-end
-return claimed
-`;
-
-// Queues deliveries not queued already nor made lately: two servers that both see a task go lost queue
-// the same event, and the second may come after the first was delivered.
-// KEYS: outbox hash, due set, then each delivery's sent marker. ARGV: each delivery's id, JSON and due time.
-const ENQUEUE_SCRIPT = `
-for i = 3, #KEYS do
-  local at = (i - 3) * 3
-  if redis.call('EXISTS', KEYS[i]) == 0 and redis.call('HSETNX', KEYS[1], ARGV[at + 1], ARGV[at + 2]) == 1 then
-    redis.call('ZADD', KEYS[2], tonumber(ARGV[at + 3]), ARGV[at + 1])
-  end
-end
-return 0
-`;
-
 // How long a made delivery's id is remembered, so that the same event queued late by another server is
 // not sent again: far longer than servers sharing a store take to see the same change.
 const SENT_MARKER_MS = 3_600_000;
@@ -193,8 +61,9 @@ const SENT_MARKER_MS = 3_600_000;
  * nothing needs sweeping. Commands fail at once while Redis is down rather than queueing, so a cancel is
  * never acknowledged before it is stored.
  */
-export class RedisStore implements CancelStore, TaskEventLog {
+export class RedisStore implements CancelStore {
   readonly description: string;
+  readonly unreadable = new UnreadableRowTally();
   readonly #commands: Redis;
   readonly #subscriber: Redis;
   readonly #prefix: string;
@@ -241,6 +110,7 @@ export class RedisStore implements CancelStore, TaskEventLog {
     try {
       await Promise.all([commands.connect(), subscriber.connect()]);
       await subscriber.subscribe(`${prefix}cancels`, eventChannel(prefix));
+      await migrate(commands, prefix);
       // The event sequence starts at the time when this Redis has none (see sequenceStart).
       await commands.set(eventSeqKey(prefix), sequenceStart(Date.now()), 'NX');
     } catch (error) {
@@ -259,7 +129,8 @@ export class RedisStore implements CancelStore, TaskEventLog {
     if (record.by !== undefined) value.b = record.by;
     const stored = await this.#run(() => this.#commands.eval(INSERT_SCRIPT, 1, key, JSON.stringify(value), ttlMs, now, this.#channel, record.id));
     if (typeof stored !== 'string') throw new StoreUnavailableError('redis did not confirm the cancel');
-    return fromStored(record.id, stored);
+    // A live value that cannot be read was kept by the script: what this cancel asked for is what holds.
+    return this.#fromStored(record.id, stored) ?? record;
   }
 
   async find(ids: readonly string[], now: number): Promise<CancelRecord[]> {
@@ -268,8 +139,8 @@ export class RedisStore implements CancelStore, TaskEventLog {
     const found: CancelRecord[] = [];
     values.forEach((value, i) => {
       if (value === null) return;
-      const record = fromStored(ids[i]!, value);
-      if (record.expiresAt > now) found.push(record);
+      const record = this.#fromStored(ids[i]!, value);
+      if (record && record.expiresAt > now) found.push(record);
     });
     return found;
   }
@@ -277,31 +148,44 @@ export class RedisStore implements CancelStore, TaskEventLog {
   async loadStatuses(ids: readonly string[]): Promise<TaskStatus[]> {
     if (ids.length === 0) return [];
     const values = await this.#run(() => this.#commands.mget(ids.map((id) => this.#statusKey(id))));
-    // A value that cannot be read is left out rather than failing the whole answer.
-    return values.flatMap((value) => {
-      if (value === null) return [];
-      try {
-        return [JSON.parse(value) as TaskStatus];
-      } catch {
-        return [];
-      }
+    return values.flatMap((value, i) => (value === null ? [] : (this.#versioned(ids[i]!, value).status ?? [])));
+  }
+
+  /** Compare-and-set rounds (see status-cas.ts): one MGET to read, one script per 500 writes. */
+  updateStatuses(ids: readonly string[], update: StatusUpdate): Promise<StatusChange[]> {
+    return updateByCompareAndSet(ids, update, {
+      read: async (pending) => {
+        const values = await this.#run(() => this.#commands.mget(pending.map((id) => this.#statusKey(id))));
+        const stored = new Map<string, VersionedStatus>();
+        values.forEach((value, i) => value !== null && stored.set(pending[i]!, this.#versioned(pending[i]!, value)));
+        return stored;
+      },
+      write: (writes) => this.#compareAndSet(writes),
     });
   }
 
-  /**
-   * One transaction: each status, its id in the set of its state (and out of the others), its last-seen
-   * time, and its last activity (what retention finds old tasks by, without scanning the keyspace).
-   */
-  async saveStatuses(statuses: readonly TaskStatus[]): Promise<void> {
-    for (let i = 0; i < statuses.length; i += STATUSES_PER_SCRIPT) {
+  async #compareAndSet(writes: readonly StatusWrite[]): Promise<Set<string>> {
+    const lost = new Set<string>();
+    for (let i = 0; i < writes.length; i += STATUSES_PER_SCRIPT) {
       const args: Array<string | number> = [this.#prefix, this.#statusExpiryMs ?? ''];
-      for (const status of statuses.slice(i, i + STATUSES_PER_SCRIPT)) {
+      for (const { id, expected, status } of writes.slice(i, i + STATUSES_PER_SCRIPT)) {
         const watched = (status.state === 'watching' || status.state === 'cancel_requested') && status.lastSeenAt !== undefined;
-        const versions = JSON.stringify(status.history.map((h) => `${h.state}@${h.at}`));
-        args.push(status.id, JSON.stringify(status), status.state, versions, lastActivity(status), watched ? status.lastSeenAt! : '');
+        args.push(id, expected, `{"v":${expected + 1},${JSON.stringify(status).slice(1)}`, status.state, lastActivity(status), watched ? status.lastSeenAt! : '');
       }
-      await this.#run(() => this.#commands.eval(SAVE_STATUSES_SCRIPT, 0, ...args));
+      const ids = (await this.#run(() => this.#commands.eval(CAS_STATUSES_SCRIPT, 0, ...args))) as string[];
+      for (const id of ids) lost.add(id);
     }
+    return lost;
+  }
+
+  /** A stored status and its version, read as the script reads it; the status undefined when it cannot be read. */
+  #versioned(id: string, text: string): VersionedStatus {
+    const stated = /^\{"v":(\d+),/.exec(text);
+    const version = stated ? Number(stated[1]) : 1;
+    const parsed = parseStatus(text, this.unreadable, id) as (TaskStatus & { v?: number }) | undefined;
+    if (parsed === undefined) return { status: undefined, version };
+    const { v: _v, ...status } = parsed;
+    return { status, version };
   }
 
   async listStatuses(query: StatusQuery): Promise<TaskStatus[]> {
@@ -331,7 +215,7 @@ export class RedisStore implements CancelStore, TaskEventLog {
 
   /** A sorted set of ids by due time, their reasons in a hash, and who scheduled them (JSON) in another. */
   async schedule(schedule: ScheduledCancel): Promise<void> {
-    const multi = this.#commands.multi().zadd(`${this.#prefix}schedule`, schedule.at, schedule.id);
+    const multi = this.#commands.multi().zadd(`${this.#prefix}schedule`, schedule.at, schedule.id).zadd(`${this.#prefix}schedule-ids`, 0, schedule.id);
     if (schedule.reason === undefined) multi.hdel(`${this.#prefix}schedule-reasons`, schedule.id);
     else multi.hset(`${this.#prefix}schedule-reasons`, schedule.id, schedule.reason);
     if (schedule.by === undefined) multi.hdel(`${this.#prefix}schedule-by`, schedule.id);
@@ -350,8 +234,15 @@ export class RedisStore implements CancelStore, TaskEventLog {
       const by = replies[3 * i + 2]?.[1];
       if (at === null || at === undefined) return [];
       const schedule: ScheduledCancel = typeof reason === 'string' ? { id, at: Number(at), reason } : { id, at: Number(at) };
-      return [typeof by === 'string' ? { ...schedule, by: JSON.parse(by) as CancelSource } : schedule];
+      const source = typeof by === 'string' ? parseSource(by, this.unreadable, 'schedule', id) : undefined;
+      return [source === undefined ? schedule : { ...schedule, by: source }];
     });
+  }
+
+  async listSchedules(after: string | undefined, limit: number): Promise<ScheduledCancel[]> {
+    const from = after === undefined ? '-' : `(${after}`;
+    const ids = await this.#run(() => this.#commands.zrangebylex(`${this.#prefix}schedule-ids`, from, '+', 'LIMIT', 0, limit));
+    return this.loadSchedules(ids);
   }
 
   async dueSchedules(now: number, limit: number): Promise<ScheduledCancel[]> {
@@ -360,7 +251,9 @@ export class RedisStore implements CancelStore, TaskEventLog {
   }
 
   async unschedule(id: string): Promise<void> {
-    await this.#run(() => this.#commands.multi().zrem(`${this.#prefix}schedule`, id).hdel(`${this.#prefix}schedule-reasons`, id).hdel(`${this.#prefix}schedule-by`, id).exec());
+    await this.#run(() =>
+      this.#commands.multi().zrem(`${this.#prefix}schedule`, id).zrem(`${this.#prefix}schedule-ids`, id).hdel(`${this.#prefix}schedule-reasons`, id).hdel(`${this.#prefix}schedule-by`, id).exec(),
+    );
   }
 
   // Parent links.
@@ -378,12 +271,17 @@ export class RedisStore implements CancelStore, TaskEventLog {
     return ids.flatMap((child, i) => {
       const value = values[i];
       if (value === null || value === undefined) return [];
+      let parents: unknown;
       try {
-        const parents = JSON.parse(value) as unknown;
-        return Array.isArray(parents) && parents.length > 0 ? [{ child, parents: parents.map(String) }] : [];
+        parents = JSON.parse(value);
       } catch {
+        // Left as it is: the next save of the child's links replaces it.
+      }
+      if (!Array.isArray(parents) || !parents.every((parent) => typeof parent === 'string')) {
+        this.unreadable.note({ kind: 'parent-link', key: child, why: 'its parents cannot be read' });
         return [];
       }
+      return parents.length > 0 ? [{ child, parents }] : [];
     });
   }
 
@@ -424,7 +322,27 @@ export class RedisStore implements CancelStore, TaskEventLog {
 
   async claimDeliveries(now: number, leaseMs: number, limit: number): Promise<Delivery[]> {
     const claimed = (await this.#run(() => this.#commands.eval(CLAIM_SCRIPT, 2, `${this.#prefix}outbox`, `${this.#prefix}outbox-due`, now, leaseMs, limit))) as string[];
-    return claimed.map((json) => ({ ...(JSON.parse(json) as Delivery), nextAt: now + leaseMs }));
+    const deliveries: Delivery[] = [];
+    for (const json of claimed) {
+      const delivery = this.#parseDelivery(json);
+      if (delivery) deliveries.push({ ...delivery, nextAt: now + leaseMs });
+    }
+    return deliveries;
+  }
+
+  /** A queued delivery; one that cannot be read is counted and taken out of the queue, as it can never be sent. */
+  #parseDelivery(json: string): Delivery | undefined {
+    let value: Partial<Delivery> | undefined;
+    try {
+      value = JSON.parse(json) as Partial<Delivery>;
+    } catch {
+      // Counted below.
+    }
+    if (value && typeof value.id === 'string' && typeof value.body === 'string' && typeof value.endpoint === 'string') return value as Delivery;
+    const id = /"id":"((?:[^"\\]|\\.)*)"/.exec(json)?.[1];
+    this.unreadable.note({ kind: 'delivery', ...(id === undefined ? {} : { key: id }), why: 'not a webhook delivery' });
+    if (id !== undefined) void this.#run(() => this.#commands.multi().hdel(`${this.#prefix}outbox`, id).zrem(`${this.#prefix}outbox-due`, id).exec()).catch(() => {});
+    return undefined;
   }
 
   async finishDelivery(id: string): Promise<void> {
@@ -436,7 +354,9 @@ export class RedisStore implements CancelStore, TaskEventLog {
   async retryDelivery(id: string, attempts: number, nextAt: number): Promise<void> {
     const json = await this.#run(() => this.#commands.hget(`${this.#prefix}outbox`, id));
     if (json === null) return;
-    const delivery: Delivery = { ...(JSON.parse(json) as Delivery), attempts, nextAt };
+    const stored = this.#parseDelivery(json);
+    if (stored === undefined) return;
+    const delivery: Delivery = { ...stored, attempts, nextAt };
     await this.#run(() => this.#commands.multi().hset(`${this.#prefix}outbox`, id, JSON.stringify(delivery)).zadd(`${this.#prefix}outbox-due`, nextAt, id).exec());
   }
 
@@ -493,7 +413,7 @@ export class RedisStore implements CancelStore, TaskEventLog {
     if (failed) throw new StoreUnavailableError(`redis unavailable: ${(failed[0] as Error).message}`);
     const last = Number(replies[0]![1] ?? 0);
     const [first] = replies[1]![1] as StreamEntry[];
-    const events = limit > 0 ? (replies[2]![1] as StreamEntry[]).map(fromStreamEntry) : [];
+    const events = limit > 0 ? (replies[2]![1] as StreamEntry[]).flatMap((entry) => this.#fromStreamEntry(entry) ?? []) : [];
     return { events, oldest: first ? seqOf(first[0]) : last + 1, last };
   }
 
@@ -511,6 +431,28 @@ export class RedisStore implements CancelStore, TaskEventLog {
     return () => this.#eventListeners.delete(listener);
   }
 
+  /** An entry of the event stream; undefined (and counted) when its body cannot be read. */
+  #fromStreamEntry([entryId, fields]: StreamEntry): TaskEvent | undefined {
+    return parseEvent(seqOf(entryId), Number(fieldOf(fields, 't') ?? 0), fieldOf(fields, 'e') ?? '', this.unreadable);
+  }
+
+  /** A stored cancel record; undefined (and counted) when it cannot be read, its asker left out when only that cannot. */
+  #fromStored(id: string, text: string): CancelRecord | undefined {
+    let value: Partial<StoredValue> | undefined;
+    try {
+      value = JSON.parse(text) as Partial<StoredValue>;
+    } catch {
+      // Counted below.
+    }
+    if (typeof value?.c !== 'number' || typeof value.e !== 'number') {
+      this.unreadable.note({ kind: 'cancel', key: id, why: 'not a cancel record' });
+      return undefined;
+    }
+    const record: CancelRecord = value.r === undefined ? { id, cancelledAt: value.c, expiresAt: value.e } : { id, reason: value.r, cancelledAt: value.c, expiresAt: value.e };
+    const by = value.b === undefined ? undefined : parseSource(JSON.stringify(value.b), this.unreadable, 'cancel', id);
+    return by === undefined ? record : { ...record, by };
+  }
+
   async #run<T>(command: () => Promise<T>): Promise<T> {
     try {
       return await command();
@@ -523,21 +465,6 @@ export class RedisStore implements CancelStore, TaskEventLog {
   }
 }
 
-// Appends a batch of events. Each takes the next seq (the counter starts at ARGV[2] if it is missing) and
-// goes on the stream as "<seq>-0" with its time and body; the stream keeps about ARGV[1] entries; one
-// notice tells every server. KEYS: stream, counter. ARGV: keep, start, channel, then time and body per event.
-const APPEND_EVENTS_SCRIPT = `
-redis.call('SET', KEYS[2], ARGV[2], 'NX')
-local seqs = {}
-for i = 4, #ARGV, 2 do
-  local seq = redis.call('INCR', KEYS[2])
-  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], string.format('%d-0', seq), 't', ARGV[i], 'e', ARGV[i + 1])
-  seqs[#seqs + 1] = seq
-end
-redis.call('PUBLISH', ARGV[3], string.format('%d', seqs[#seqs]))
-return seqs
-`;
-
 type StreamEntry = [id: string, fields: string[]];
 
 const eventStreamKey = (prefix: string) => `${prefix}events`;
@@ -548,23 +475,6 @@ const seqOf = (entryId: string) => Number(entryId.slice(0, entryId.indexOf('-'))
 function fieldOf(fields: readonly string[], name: string): string | undefined {
   for (let i = 0; i < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
   return undefined;
-}
-
-/** An entry whose body cannot be read becomes an event that says little, rather than a hole in the sequence. */
-function fromStreamEntry([entryId, fields]: StreamEntry): TaskEvent {
-  const seq = seqOf(entryId);
-  const at = Number(fieldOf(fields, 't') ?? 0);
-  try {
-    return { ...(JSON.parse(fieldOf(fields, 'e') ?? '') as Omit<TaskEvent, 'seq' | 'at'>), seq, at };
-  } catch {
-    return { seq, at, change: 'progress', id: 'unknown', origin: 'unknown' };
-  }
-}
-
-function fromStored(id: string, text: string): CancelRecord {
-  const value = JSON.parse(text) as StoredValue;
-  const record: CancelRecord = value.r === undefined ? { id, cancelledAt: value.c, expiresAt: value.e } : { id, reason: value.r, cancelledAt: value.c, expiresAt: value.e };
-  return value.b === undefined ? record : { ...record, by: value.b };
 }
 
 /** The URL as it may be shown: without its password. */

@@ -1,11 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import type { CancelRecord, CancelSource, CancelStore, Delivery, ParentLink, ScheduledCancel, StatusQuery } from '../core/store.ts';
-import { nextTurn } from '../core/turns.ts';
-import { fromDeliveryRow, linksOfRows } from './rows.ts';
-import { lastActivity, statusToKeep, type TaskStatus } from '../core/task-status.ts';
-import { type EventWindowBounds, sequenceStart, type TaskEvent, type TaskEventDraft, type TaskEventLog } from '../core/task-events.ts';
+import { type CancelRecord, type CancelStore, type Delivery, type ParentLink, type ScheduledCancel, type StatusChange, type StatusQuery, type StatusUpdate, StoreUnavailableError } from '../../core/store.ts';
+import { nextTurn } from '../../core/turns.ts';
+import { eventBody, fromDeliveryRow, linksOfRows, parseEvent, parseSource, parseStatus, parseStatuses } from '../rows.ts';
+import { lastActivity, type TaskStatus } from '../../core/task-status.ts';
+import type { EventWindowBounds, TaskEvent, TaskEventDraft } from '../../core/task-events.ts';
+import { UnreadableRowTally } from '../unreadable-rows.ts';
+import { migrate } from './schema.ts';
 
 interface Row {
   id: string;
@@ -38,20 +40,6 @@ interface ScheduleRow {
   at: number;
   reason: string | null;
   scheduled_by: string | null;
-}
-
-function fromScheduleRow(row: ScheduleRow): ScheduledCancel {
-  const schedule: ScheduledCancel = row.reason === null ? { id: row.id, at: Number(row.at) } : { id: row.id, at: Number(row.at), reason: row.reason };
-  return row.scheduled_by === null ? schedule : { ...schedule, by: parseSource(row.scheduled_by) };
-}
-
-/** A stored CancelSource; a value that does not parse (a hand-edited row) reads as unknown rather than failing every look-up. */
-function parseSource(text: string): CancelSource {
-  try {
-    return JSON.parse(text) as CancelSource;
-  } catch {
-    return { name: 'unknown', address: 'unknown', route: 'v1' };
-  }
 }
 
 interface StatusRow {
@@ -102,8 +90,9 @@ const PAGES_PER_VACUUM_STEP = 128;
  * same turn of the event loop share one transaction, so one fsync serves them all, and no transaction
  * takes more than a small budget of rows. For a single server; servers that share records use Redis.
  */
-export class SqliteStore implements CancelStore, TaskEventLog {
+export class SqliteStore implements CancelStore {
   readonly description: string;
+  readonly unreadable = new UnreadableRowTally();
   readonly #db: DatabaseSync;
   readonly #select: StatementSync;
   readonly #upsert: StatementSync;
@@ -111,7 +100,7 @@ export class SqliteStore implements CancelStore, TaskEventLog {
   readonly #sweep: StatementSync;
   readonly #updateStatus: StatementSync;
   readonly #insertStatus: StatementSync;
-  readonly #loadStatus: StatementSync;
+  readonly #loadVersioned: StatementSync;
   readonly #loadStatuses: StatementSync;
   readonly #listAll: StatementSync;
   readonly #listByState: StatementSync;
@@ -121,6 +110,7 @@ export class SqliteStore implements CancelStore, TaskEventLog {
   readonly #saveSchedule: StatementSync;
   readonly #loadSchedules: StatementSync;
   readonly #dueSchedules: StatementSync;
+  readonly #listSchedules: StatementSync;
   readonly #deleteSchedule: StatementSync;
   readonly #freePages: StatementSync;
   readonly #links: LinkStatements;
@@ -139,40 +129,15 @@ export class SqliteStore implements CancelStore, TaskEventLog {
     this.description = `sqlite:${path}`;
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.#db = new DatabaseSync(path);
-    // Pages freed by deletes go back to the file system (a little at a time, see #vacuumSoon) instead of
-    // the file only ever growing. It must be chosen before the first table exists; an older file made
-    // without it is rebuilt once, here.
-    const existing = (this.#db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number }).n > 0;
-    const autoVacuum = (this.#db.prepare('PRAGMA auto_vacuum').get() as { auto_vacuum: number }).auto_vacuum;
-    this.#db.exec('PRAGMA auto_vacuum = INCREMENTAL');
-    if (existing && autoVacuum !== 2) this.#db.exec('VACUUM');
+    this.#db.exec('PRAGMA busy_timeout = 5000');
+    // Numbered steps (schema.ts) bring a file of any earlier release forward; one made by a newer taskctl is
+    // refused. First, since the first step chooses how freed pages are handed back, before any table exists.
+    migrate(this.#db);
     this.#db.exec(`
       PRAGMA journal_mode = WAL;
       PRAGMA synchronous = FULL;
-      PRAGMA busy_timeout = 5000;
       PRAGMA journal_size_limit = 16777216;
-      CREATE TABLE IF NOT EXISTS cancels (
-        id TEXT PRIMARY KEY,
-        reason TEXT,
-        cancelled_at INTEGER NOT NULL,
-        expires_at INTEGER NOT NULL
-      ) WITHOUT ROWID;
-      CREATE INDEX IF NOT EXISTS cancels_by_expiry ON cancels (expires_at);
-      CREATE TABLE IF NOT EXISTS task_status (
-        id TEXT PRIMARY KEY,
-        state TEXT NOT NULL,
-        last_seen_at INTEGER,
-        body TEXT NOT NULL
-      ) WITHOUT ROWID;
-      CREATE INDEX IF NOT EXISTS task_status_by_state ON task_status (state, id);
-      CREATE TABLE IF NOT EXISTS schedules (id TEXT PRIMARY KEY, at INTEGER NOT NULL, reason TEXT) WITHOUT ROWID;
-      CREATE INDEX IF NOT EXISTS schedules_by_time ON schedules (at);
-      CREATE INDEX IF NOT EXISTS task_status_by_last_seen ON task_status (last_seen_at) WHERE state IN ('watching', 'cancel_requested');
     `);
-    this.#addActivityColumn();
-    // Databases made before cancels recorded who asked lack these columns; their old rows read as "by nobody known".
-    this.#addColumnIfMissing('cancels', 'cancelled_by');
-    this.#addColumnIfMissing('schedules', 'scheduled_by');
     this.#links = this.#prepareLinks();
     this.#outbox = this.#prepareOutbox();
     this.#select = this.#db.prepare('SELECT * FROM cancels WHERE id = ? AND expires_at > ?');
@@ -181,13 +146,15 @@ export class SqliteStore implements CancelStore, TaskEventLog {
     this.#findMany = this.#db.prepare('SELECT * FROM cancels WHERE id IN (SELECT value FROM json_each(?)) AND expires_at > ?');
     this.#sweep = this.#db.prepare(`DELETE FROM cancels WHERE id IN (SELECT id FROM cancels WHERE expires_at <= ? LIMIT ${ROWS_PER_TRANSACTION})`);
     this.#saveSchedule = this.#db.prepare('INSERT OR REPLACE INTO schedules (id, at, reason, scheduled_by) VALUES (?, ?, ?, ?)');
+    this.#listSchedules = this.#db.prepare('SELECT * FROM schedules WHERE id > ? ORDER BY id LIMIT ?');
     this.#loadSchedules = this.#db.prepare('SELECT * FROM schedules WHERE id IN (SELECT value FROM json_each(?))');
     this.#dueSchedules = this.#db.prepare('SELECT * FROM schedules WHERE at <= ? ORDER BY at LIMIT ?');
     this.#deleteSchedule = this.#db.prepare('DELETE FROM schedules WHERE id = ?');
-    // An update that finds no row is an insert: that is how the store keeps its count without counting.
-    this.#updateStatus = this.#db.prepare('UPDATE task_status SET state = ?, last_seen_at = ?, active_at = ?, body = ? WHERE id = ?');
-    this.#insertStatus = this.#db.prepare('INSERT INTO task_status (id, state, last_seen_at, active_at, body) VALUES (?, ?, ?, ?, ?)');
-    this.#loadStatus = this.#db.prepare('SELECT body FROM task_status WHERE id = ?');
+    // Conditional on the version read, though nothing can come between within the transaction: the same
+    // compare-and-set as the shared stores, so the version column means one thing everywhere.
+    this.#updateStatus = this.#db.prepare('UPDATE task_status SET state = ?, last_seen_at = ?, active_at = ?, body = ?, version = version + 1 WHERE id = ? AND version = ?');
+    this.#insertStatus = this.#db.prepare('INSERT INTO task_status (id, state, last_seen_at, active_at, body, version) VALUES (?, ?, ?, ?, ?, 1)');
+    this.#loadVersioned = this.#db.prepare('SELECT id, body, version FROM task_status WHERE id IN (SELECT value FROM json_each(?))');
     this.#loadStatuses = this.#db.prepare('SELECT body FROM task_status WHERE id IN (SELECT value FROM json_each(?))');
     this.#listAll = this.#db.prepare('SELECT body FROM task_status WHERE id > ? ORDER BY id LIMIT ?');
     this.#listByState = this.#db.prepare('SELECT body FROM task_status WHERE state = ? AND id > ? ORDER BY id LIMIT ?');
@@ -202,19 +169,7 @@ export class SqliteStore implements CancelStore, TaskEventLog {
     this.#events = this.#openEventLog();
   }
 
-  /**
-   * Parent links in a table of their own: one row per (parent, child), keyed by parent so a parent's
-   * children page by id, with an index by child for a child's parents. Created here if missing, so files
-   * made before parents gain it on their first start.
-   */
   #prepareOutbox(): OutboxStatements {
-    this.#db.exec(`
-      CREATE TABLE IF NOT EXISTS webhook_outbox (
-        id TEXT PRIMARY KEY, event_id TEXT NOT NULL, endpoint TEXT NOT NULL, body TEXT NOT NULL,
-        created_at INTEGER NOT NULL, attempts INTEGER NOT NULL, next_at INTEGER NOT NULL
-      ) WITHOUT ROWID;
-      CREATE INDEX IF NOT EXISTS webhook_outbox_by_due ON webhook_outbox (next_at);
-    `);
     return {
       enqueue: this.#db.prepare('INSERT OR IGNORE INTO webhook_outbox (id, event_id, endpoint, body, created_at, attempts, next_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       due: this.#db.prepare('SELECT * FROM webhook_outbox WHERE next_at <= ? ORDER BY next_at LIMIT ?'),
@@ -226,10 +181,6 @@ export class SqliteStore implements CancelStore, TaskEventLog {
   }
 
   #prepareLinks(): LinkStatements {
-    this.#db.exec(`
-      CREATE TABLE IF NOT EXISTS task_parents (parent TEXT NOT NULL, child TEXT NOT NULL, PRIMARY KEY (parent, child)) WITHOUT ROWID;
-      CREATE INDEX IF NOT EXISTS task_parents_by_child ON task_parents (child);
-    `);
     return {
       unlink: this.#db.prepare('DELETE FROM task_parents WHERE child = ?'),
       link: this.#db.prepare('INSERT OR IGNORE INTO task_parents (parent, child) VALUES (?, ?)'),
@@ -243,75 +194,70 @@ export class SqliteStore implements CancelStore, TaskEventLog {
     };
   }
 
-  /** Files made before retention lack the column retention finds old tasks by: add and fill it once. */
-  #addActivityColumn(): void {
-    const columns = (this.#db.prepare('PRAGMA table_info(task_status)').all() as Array<{ name: string }>).map((c) => c.name);
-    if (!columns.includes('active_at')) {
-      this.#db.exec(`
-        ALTER TABLE task_status ADD COLUMN active_at INTEGER NOT NULL DEFAULT 0;
-        UPDATE task_status SET active_at = max(coalesce(json_extract(body, '$.since'), 0), coalesce(last_seen_at, 0));
-      `);
-    }
-    this.#db.exec('CREATE INDEX IF NOT EXISTS task_status_by_activity ON task_status (active_at)');
-  }
-
   insert(record: CancelRecord, now: number): Promise<CancelRecord> {
     return this.#write(1, 'fsync', () => {
       const live = this.#select.get(record.id, now) as Row | undefined;
-      if (live) return fromRow(live);
+      if (live) return this.#fromRow(live);
       this.#upsert.run(record.id, record.reason ?? null, record.cancelledAt, record.expiresAt, record.by ? JSON.stringify(record.by) : null);
       return record;
     });
   }
 
-  #addColumnIfMissing(table: string, column: string): void {
-    const columns = this.#db.prepare(`PRAGMA table_info(${table})`).all() as unknown as Array<{ name: string }>;
-    if (!columns.some((c) => c.name === column)) this.#db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} TEXT`);
-  }
-
   async find(ids: readonly string[], now: number): Promise<CancelRecord[]> {
     if (ids.length === 1) {
       const row = this.#select.get(ids[0]!, now) as Row | undefined;
-      return row ? [fromRow(row)] : [];
+      return row ? [this.#fromRow(row)] : [];
     }
-    return this.#inSteps(ids, (step) => (this.#findMany.all(JSON.stringify(step), now) as unknown as Row[]).map(fromRow));
+    return this.#inSteps(ids, (step) => (this.#findMany.all(JSON.stringify(step), now) as unknown as Row[]).map((row) => this.#fromRow(row)));
   }
 
   async loadStatuses(ids: readonly string[]): Promise<TaskStatus[]> {
-    return this.#inSteps(ids, (step) => parseStatuses(this.#loadStatuses.all(JSON.stringify(step)) as unknown as StatusRow[]));
+    return this.#inSteps(ids, (step) => parseStatuses(this.#loadStatuses.all(JSON.stringify(step)) as unknown as StatusRow[], this.unreadable));
   }
 
-  async saveStatuses(statuses: readonly TaskStatus[]): Promise<void> {
-    const writes: Promise<void>[] = [];
-    for (let i = 0; i < statuses.length; i += ROWS_PER_TRANSACTION) {
-      const step = statuses.slice(i, i + ROWS_PER_TRANSACTION);
+  /**
+   * A step of ids per transaction: each read, applied and written inside it (the write lock is held from
+   * its start, so nothing comes between and nothing is retried), many steps sharing a group commit.
+   */
+  async updateStatuses(ids: readonly string[], update: StatusUpdate): Promise<StatusChange[]> {
+    const unique = [...new Set(ids)];
+    const writes: Promise<StatusChange[]>[] = [];
+    for (let i = 0; i < unique.length; i += ROWS_PER_TRANSACTION) {
+      const step = unique.slice(i, i + ROWS_PER_TRANSACTION);
       writes.push(
         this.#write(step.length, 'commit', () => {
-          for (const incoming of step) {
-            // Read and written in one transaction: the ordering rule sees what it replaces.
-            const row = this.#loadStatus.get(incoming.id) as { body: string } | undefined;
+          const rows = this.#loadVersioned.all(JSON.stringify(step)) as unknown as Array<{ id: string; body: string; version: number }>;
+          const stored = new Map(rows.map((row) => [row.id, row]));
+          const changes: StatusChange[] = [];
+          for (const id of step) {
+            const row = stored.get(id);
+            // A row that cannot be read is replaced as if there were none (it is counted as it is met).
+            const before = row === undefined ? undefined : parseStatus(row.body, this.unreadable, id);
+            const after = update(before, id);
+            if (after === undefined || after === before) continue;
+            const columns = [after.state, after.lastSeenAt ?? null, lastActivity(after), JSON.stringify(after)] as const;
             if (row === undefined) {
-              this.#insertStatus.run(incoming.id, incoming.state, incoming.lastSeenAt ?? null, lastActivity(incoming), JSON.stringify(incoming));
+              this.#insertStatus.run(id, ...columns);
               this.#statusCount++;
-              continue;
+            } else if (Number(this.#updateStatus.run(...columns, id, row.version).changes) !== 1) {
+              throw new Error(`the status of ${id} changed inside a write transaction`);
             }
-            const status = statusToKeep(JSON.parse(row.body) as TaskStatus, incoming);
-            if (status !== incoming) continue;
-            this.#updateStatus.run(status.state, status.lastSeenAt ?? null, lastActivity(status), JSON.stringify(status), status.id);
+            changes.push({ before, after });
           }
+          return changes;
         }),
       );
     }
-    await Promise.all(writes);
+    return (await Promise.all(writes)).flat();
   }
 
   async listStatuses(query: StatusQuery): Promise<TaskStatus[]> {
     const rows = query.state === undefined ? this.#listAll.all(query.after ?? '', query.limit) : this.#listByState.all(query.state, query.after ?? '', query.limit);
-    return parseStatuses(rows as unknown as StatusRow[]);
+    return parseStatuses(rows as unknown as StatusRow[], this.unreadable);
   }
 
   async findQuiet(seenBefore: number, limit: number): Promise<TaskStatus[]> {
-    return parseStatuses(this.#findQuiet.all(seenBefore, limit) as unknown as StatusRow[]);
+    return parseStatuses(this.#findQuiet.all(seenBefore, limit) as unknown as StatusRow[], this.unreadable);
   }
 
   async findInactive(before: number, limit: number): Promise<string[]> {
@@ -345,11 +291,28 @@ export class SqliteStore implements CancelStore, TaskEventLog {
   }
 
   async loadSchedules(ids: readonly string[]): Promise<ScheduledCancel[]> {
-    return this.#inSteps(ids, (step) => (this.#loadSchedules.all(JSON.stringify(step)) as unknown as ScheduleRow[]).map(fromScheduleRow));
+    return this.#inSteps(ids, (step) => (this.#loadSchedules.all(JSON.stringify(step)) as unknown as ScheduleRow[]).map((row) => this.#fromScheduleRow(row)));
+  }
+
+  async listSchedules(after: string | undefined, limit: number): Promise<ScheduledCancel[]> {
+    return (this.#listSchedules.all(after ?? '', limit) as unknown as ScheduleRow[]).map((row) => this.#fromScheduleRow(row));
   }
 
   async dueSchedules(now: number, limit: number): Promise<ScheduledCancel[]> {
-    return (this.#dueSchedules.all(now, limit) as unknown as ScheduleRow[]).map(fromScheduleRow);
+    return (this.#dueSchedules.all(now, limit) as unknown as ScheduleRow[]).map((row) => this.#fromScheduleRow(row));
+  }
+
+  #fromScheduleRow(row: ScheduleRow): ScheduledCancel {
+    const schedule: ScheduledCancel = row.reason === null ? { id: row.id, at: Number(row.at) } : { id: row.id, at: Number(row.at), reason: row.reason };
+    const by = row.scheduled_by === null ? undefined : parseSource(row.scheduled_by, this.unreadable, 'schedule', row.id);
+    return by === undefined ? schedule : { ...schedule, by };
+  }
+
+  #fromRow(row: Row): CancelRecord {
+    const base = { id: row.id, cancelledAt: Number(row.cancelled_at), expiresAt: Number(row.expires_at) };
+    const record: CancelRecord = row.reason === null ? base : { ...base, reason: row.reason };
+    const by = row.cancelled_by === null ? undefined : parseSource(row.cancelled_by, this.unreadable, 'cancel', row.id);
+    return by === undefined ? record : { ...record, by };
   }
 
   unschedule(id: string): Promise<void> {
@@ -471,6 +434,9 @@ export class SqliteStore implements CancelStore, TaskEventLog {
 
   /** Runs `work` inside a coming group transaction; resolves once that transaction is as durable as asked. */
   #write<T>(rows: number, durability: Durability, work: () => T): Promise<T> {
+    // A write after close (a sweep or a progress flush that was on its way) fails as its caller can handle,
+    // rather than in a later turn with no one to tell.
+    if (!this.#db.isOpen) return Promise.reject(new StoreUnavailableError(`${this.description} is closed`));
     return new Promise((resolve, reject) => {
       this.#pending.push({ run: work, rows, durability, resolve: resolve as (value: unknown) => void, reject });
       this.#scheduleFlush();
@@ -536,12 +502,6 @@ export class SqliteStore implements CancelStore, TaskEventLog {
   readonly #events: EventStatements;
 
   #openEventLog(): EventStatements {
-    this.#db.exec(`
-      CREATE TABLE IF NOT EXISTS task_events (seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, body TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS event_sequence (id INTEGER PRIMARY KEY CHECK (id = 1), last INTEGER NOT NULL);
-    `);
-    // A new file starts its sequence at the time, above any seq a client may hold from another store.
-    this.#db.prepare('INSERT OR IGNORE INTO event_sequence (id, last) VALUES (1, ?)').run(sequenceStart(Date.now()));
     return {
       last: this.#db.prepare('SELECT last FROM event_sequence WHERE id = 1'),
       setLast: this.#db.prepare('UPDATE event_sequence SET last = ? WHERE id = 1'),
@@ -585,7 +545,8 @@ export class SqliteStore implements CancelStore, TaskEventLog {
   }
 
   async readEvents(after: number, limit: number): Promise<{ events: TaskEvent[] } & EventWindowBounds> {
-    const events = limit > 0 ? (this.#events.read.all(after, limit) as unknown as EventRow[]).map(parseEvent) : [];
+    const rows = limit > 0 ? (this.#events.read.all(after, limit) as unknown as EventRow[]) : [];
+    const events = rows.flatMap((row) => parseEvent(Number(row.seq), Number(row.at), row.body, this.unreadable) ?? []);
     const last = this.#lastSeq();
     const oldest = (this.#events.oldest.get() as { seq: number | null }).seq;
     return { events, oldest: oldest === null ? last + 1 : Number(oldest), last };
@@ -629,35 +590,4 @@ interface EventRow {
   seq: number;
   at: number;
   body: string;
-}
-
-/** The row form of an event: the seq and time in columns of their own, the rest as JSON. */
-function eventBody({ seq: _seq, at: _at, ...rest }: TaskEvent): string {
-  return JSON.stringify(rest);
-}
-
-/** Rows whose body cannot be read become events that say only what changed, rather than a hole in the sequence. */
-function parseEvent(row: EventRow): TaskEvent {
-  try {
-    return { ...(JSON.parse(row.body) as Omit<TaskEvent, 'seq' | 'at'>), seq: Number(row.seq), at: Number(row.at) };
-  } catch {
-    return { seq: Number(row.seq), at: Number(row.at), change: 'progress', id: 'unknown', origin: 'unknown' };
-  }
-}
-
-function fromRow(row: Row): CancelRecord {
-  const base = { id: row.id, cancelledAt: Number(row.cancelled_at), expiresAt: Number(row.expires_at) };
-  const record: CancelRecord = row.reason === null ? base : { ...base, reason: row.reason };
-  return row.cancelled_by === null ? record : { ...record, by: parseSource(row.cancelled_by) };
-}
-
-/** Rows whose body cannot be read (a corrupted file) are left out rather than failing the whole answer. */
-function parseStatuses(rows: readonly StatusRow[]): TaskStatus[] {
-  return rows.flatMap((row) => {
-    try {
-      return [JSON.parse(row.body) as TaskStatus];
-    } catch {
-      return [];
-    }
-  });
 }
