@@ -18,7 +18,21 @@
 // are built on macOS (see .github/workflows/release.yml).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -73,8 +87,10 @@ function hostPlatform() {
 /** pkg's full target for a short name (linux-arm64) or a full one (node24.21.0-linux-arm64). */
 function fullTarget(name) {
   const [, version, platform] = /^(?:node([\d.]+)-)?([a-z]+-[a-z0-9]+)$/.exec(name.trim()) ?? [];
-  if (!platform || !PLATFORMS.includes(platform)) fail(`unknown target ${JSON.stringify(name)}; one of ${PLATFORMS.join(', ')} (or pkg's node${NODE_VERSION}-<platform>)`);
-  if (version && version !== NODE_VERSION) fail(`target ${name} names Node ${version}, but every executable wraps the pinned Node ${NODE_VERSION} (package.json devDependencies.node)`);
+  if (!platform || !PLATFORMS.includes(platform))
+    fail(`unknown target ${JSON.stringify(name)}; one of ${PLATFORMS.join(', ')} (or pkg's node${NODE_VERSION}-<platform>)`);
+  if (version && version !== NODE_VERSION)
+    fail(`target ${name} names Node ${version}, but every executable wraps the pinned Node ${NODE_VERSION} (package.json devDependencies.node)`);
   return `node${NODE_VERSION}-${platform}`;
 }
 // Checked before anything is built, so a typo costs nothing.
@@ -84,8 +100,12 @@ const extraTargets = options.targets ? options.targets.split(',').filter(Boolean
 function gitCommit() {
   if (process.env.TASKCTL_COMMIT) return process.env.TASKCTL_COMMIT;
   try {
-    const commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    const commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
     return dirty ? `${commit}-dirty` : commit;
   } catch {
     return 'unknown';
@@ -198,7 +218,8 @@ function binaryPlatform(path) {
  */
 function nodeFromNpm(platform, staging) {
   const spec = `${nodePackage(platform)}@${NODE_VERSION}`;
-  const npm = (args) => spawnSync('npm', [...args, '--prefer-offline', '--json', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: staging, encoding: 'utf8' });
+  const npm = (args) =>
+    spawnSync('npm', [...args, '--prefer-offline', '--json', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: staging, encoding: 'utf8' });
   const view = npm(['view', spec, 'dist.integrity']);
   if (view.status !== 0) {
     if (/E404/.test(view.stdout + view.stderr)) return undefined;
@@ -344,7 +365,8 @@ if (options.release) {
   const targets = extraTargets.length ? extraTargets : [fullTarget(hostPlatform())];
   for (const target of targets) {
     const suffix = target.includes('-win-') ? '.exe' : '';
-    const output = options.output ?? (targets.length === 1 ? join(dist, `taskctl${suffix}`) : join(dist, `taskctl-${target.replace(/^node[\d.]+-/, '')}${suffix}`));
+    const output =
+      options.output ?? (targets.length === 1 ? join(dist, `taskctl${suffix}`) : join(dist, `taskctl-${target.replace(/^node[\d.]+-/, '')}${suffix}`));
     await executable(stage, target, output);
   }
 }

@@ -13,16 +13,20 @@ async function p99Of(n: number, mode: 'per-id' | 'batched', prefix: string): Pro
   const client = startClient();
   await sleep(200);
   const ids = Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
-  const result = await ask<{ latencyMs: Record<string, number> }>(client, { kind: 'latency', url: server.url, ids, mode, batchWorkers: BATCH_WORKERS, cancelConcurrency: 1 }, async () => {
-    // Every watch held before the first cancel (each worker's first, at least: as the bench's latency rows wait).
-    const want = mode === 'per-id' ? n : BATCH_WORKERS;
-    const deadline = Date.now() + 60_000;
-    while (((await (await fetch(`${server.url}/healthz`)).json()) as { openWatches: number }).openWatches < want) {
-      if (Date.now() > deadline) throw new Error(`${mode}: fewer than ${want} watches held after 60 s`);
-      await sleep(20);
-    }
-    await sleep(300);
-  });
+  const result = await ask<{ latencyMs: Record<string, number> }>(
+    client,
+    { kind: 'latency', url: server.url, ids, mode, batchWorkers: BATCH_WORKERS, cancelConcurrency: 1 },
+    async () => {
+      // Every watch held before the first cancel (each worker's first, at least: as the bench's latency rows wait).
+      const want = mode === 'per-id' ? n : BATCH_WORKERS;
+      const deadline = Date.now() + 60_000;
+      while (((await (await fetch(`${server.url}/healthz`)).json()) as { openWatches: number }).openWatches < want) {
+        if (Date.now() > deadline) throw new Error(`${mode}: fewer than ${want} watches held after 60 s`);
+        await sleep(20);
+      }
+      await sleep(300);
+    },
+  );
   client.kill();
   await server.stop();
   return result.latencyMs.p99!;

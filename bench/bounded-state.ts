@@ -43,7 +43,12 @@ export async function flood(watches: number, idsPerWatch: number, pagers: number
   };
 }
 
-interface Sample { atSeconds: number; rssMb: number; dbMb: number; tracked: number }
+interface Sample {
+  atSeconds: number;
+  rssMb: number;
+  dbMb: number;
+  tracked: number;
+}
 
 /**
  * Churn: `total` distinct ids pass through watch -> cancel -> report with a short retention and TTL, and
@@ -59,11 +64,19 @@ export async function churn(total: number) {
   const samples: Sample[] = [];
   const started = Date.now();
   let peakRssMb = 0;
-  const sampler = setInterval(async () => {
-    const rssMb = Math.round(rssKb(server.pid) / 1024);
-    peakRssMb = Math.max(peakRssMb, rssMb);
-    samples.push({ atSeconds: Math.round((Date.now() - started) / 1000), rssMb, dbMb: mb(sqliteBytes(db)), tracked: await metric(server.url, 'taskctl_tasks_tracked') });
-  }, quick ? 1_000 : 5_000);
+  const sampler = setInterval(
+    async () => {
+      const rssMb = Math.round(rssKb(server.pid) / 1024);
+      peakRssMb = Math.max(peakRssMb, rssMb);
+      samples.push({
+        atSeconds: Math.round((Date.now() - started) / 1000),
+        rssMb,
+        dbMb: mb(sqliteBytes(db)),
+        tracked: await metric(server.url, 'taskctl_tasks_tracked'),
+      });
+    },
+    quick ? 1_000 : 5_000,
+  );
   const result = await ask<{ ids: number; failed: number; seconds: number; idsPerSecond: number }>(client, {
     kind: 'churn',
     url: server.url,

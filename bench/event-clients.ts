@@ -7,7 +7,13 @@ export type EventScenario =
   | { kind: 'fanout'; url: string; clients: number; changes: number; burst: number; prefix: string }
   | { kind: 'hold'; url: string; clients: number };
 
-interface Stats { count: number; p50: number; p90: number; p99: number; max: number }
+interface Stats {
+  count: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
 
 function stats(values: number[]): Stats {
   const sorted = [...values].sort((a, b) => a - b);
@@ -20,10 +26,14 @@ const keepAlive = new Agent({ keepAlive: true, maxSockets: 64 });
 
 function cancel(url: string, id: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const req = request(`${url}/v1/tasks/${id}/cancel`, { method: 'POST', agent: keepAlive, headers: { 'content-type': 'application/json', 'content-length': 2 } }, (res) => {
-      res.resume();
-      res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`cancel answered ${res.statusCode}`))));
-    });
+    const req = request(
+      `${url}/v1/tasks/${id}/cancel`,
+      { method: 'POST', agent: keepAlive, headers: { 'content-type': 'application/json', 'content-length': 2 } },
+      (res) => {
+        res.resume();
+        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`cancel answered ${res.statusCode}`))));
+      },
+    );
     req.on('error', reject);
     req.end('{}');
   });
@@ -37,28 +47,30 @@ async function openStreams(url: string, count: number, onTask: (client: number, 
   const requests: ClientRequest[] = [];
   for (let i = 0; i < count; i += 200) {
     await Promise.all(
-      Array.from({ length: Math.min(200, count - i) }, (_, k) =>
-        new Promise<void>((resolve, reject) => {
-          const client = i + k;
-          const req = request(`${url}/v1/events`, { agent: false, headers: { accept: 'text/event-stream' } }, (res) => {
-            if (res.statusCode !== 200) return reject(new Error(`stream answered ${res.statusCode}`));
-            res.setEncoding('utf8');
-            let buffer = '';
-            res.on('data', (chunk: string) => {
-              buffer += chunk;
-              for (let end = buffer.indexOf('\n\n'); end !== -1; end = buffer.indexOf('\n\n')) {
-                const frame = buffer.slice(0, end);
-                buffer = buffer.slice(end + 2);
-                if (frame.startsWith('retry:')) resolve();
-                const match = /^data: \{"change":"[^"]+","at":"[^"]+","id":"([^"]+)"/m.exec(frame);
-                if (match) onTask(client, match[1]!);
-              }
+      Array.from(
+        { length: Math.min(200, count - i) },
+        (_, k) =>
+          new Promise<void>((resolve, reject) => {
+            const client = i + k;
+            const req = request(`${url}/v1/events`, { agent: false, headers: { accept: 'text/event-stream' } }, (res) => {
+              if (res.statusCode !== 200) return reject(new Error(`stream answered ${res.statusCode}`));
+              res.setEncoding('utf8');
+              let buffer = '';
+              res.on('data', (chunk: string) => {
+                buffer += chunk;
+                for (let end = buffer.indexOf('\n\n'); end !== -1; end = buffer.indexOf('\n\n')) {
+                  const frame = buffer.slice(0, end);
+                  buffer = buffer.slice(end + 2);
+                  if (frame.startsWith('retry:')) resolve();
+                  const match = /^data: \{"change":"[^"]+","at":"[^"]+","id":"([^"]+)"/m.exec(frame);
+                  if (match) onTask(client, match[1]!);
+                }
+              });
             });
-          });
-          req.on('error', reject);
-          req.end();
-          requests.push(req);
-        }),
+            req.on('error', reject);
+            req.end();
+            requests.push(req);
+          }),
       ),
     );
   }

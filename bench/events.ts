@@ -33,7 +33,9 @@ export async function eventFanout(clients = 100) {
   const results = [];
   for (const burst of [1, 16]) {
     const client = startClients();
-    results.push(await ask<Record<string, unknown>>(client, { kind: 'fanout', url: server.url, clients, changes: quick ? 100 : 500, burst, prefix: `burst${burst}` }));
+    results.push(
+      await ask<Record<string, unknown>>(client, { kind: 'fanout', url: server.url, clients, changes: quick ? 100 : 500, burst, prefix: `burst${burst}` }),
+    );
     client.kill();
   }
   await server.stop();
@@ -53,12 +55,35 @@ export async function eventStreamMemory(clients = quick ? 1_000 : 5_000) {
   });
   client.kill();
   await server.stop();
-  return { clients, serverRssIdleMb: Math.round(idle / 1024), serverRssHeldMb: Math.round(held / 1024), bytesPerStream: Math.round(((held - idle) * 1024) / clients) };
+  return {
+    clients,
+    serverRssIdleMb: Math.round(idle / 1024),
+    serverRssHeldMb: Math.round(held / 1024),
+    bytesPerStream: Math.round(((held - idle) * 1024) / clients),
+  };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const load = loadavg().map((n) => n.toFixed(2)).join(' ');
+  const load = loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' ');
   const fan = await eventFanout();
   const memory = await eventStreamMemory();
-  console.log(JSON.stringify({ machine: { cpus: cpus().length, loadBefore: load, loadAfter: loadavg().map((n) => n.toFixed(2)).join(' ') }, fanout: fan, memory }, null, 2));
+  console.log(
+    JSON.stringify(
+      {
+        machine: {
+          cpus: cpus().length,
+          loadBefore: load,
+          loadAfter: loadavg()
+            .map((n) => n.toFixed(2))
+            .join(' '),
+        },
+        fanout: fan,
+        memory,
+      },
+      null,
+      2,
+    ),
+  );
 }

@@ -21,7 +21,13 @@ export const median = (values: number[]) => [...values].sort((a, b) => a - b)[Ma
 /** `a / b` to two decimals: how the bench states every ratio. */
 export const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
 
-export interface Server { url: string; pid: number; process: ChildProcess; stop(): Promise<void>; /** What it logged so far (--json lines); taskctl servers only. */ log?(): string }
+export interface Server {
+  url: string;
+  pid: number;
+  process: ChildProcess;
+  stop(): Promise<void> /** What it logged so far (--json lines); taskctl servers only. */;
+  log?(): string;
+}
 
 // Whatever happens to the bench, it leaves no server or client running.
 const children = new Set<ChildProcess>();
@@ -32,7 +38,14 @@ process.on('exit', () => children.forEach((child) => child.kill('SIGKILL')));
  * `env` is added to the environment (the switches of a same-run comparison).
  */
 export async function startServer(store: string, options: Record<string, string> = {}, env: Record<string, string> = {}): Promise<Server> {
-  const flags = { '--port': '0', '--store': store, '--watch-timeout': '5m', '--max-watches': '1000000', '--max-connections': String(maxConnections()), ...options };
+  const flags = {
+    '--port': '0',
+    '--store': store,
+    '--watch-timeout': '5m',
+    '--max-watches': '1000000',
+    '--max-connections': String(maxConnections()),
+    ...options,
+  };
   const args = ['serve', ...Object.entries(flags).flat(), '--json', '--no-tui'];
   return serverFrom(track(spawn(binary, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } })), 'server');
 }
@@ -62,19 +75,26 @@ export function startClient(): ChildProcess {
   return track(fork(join(here, 'load-client.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
 }
 
-export interface ProbeStats { count: number; p50: number; p99: number; max: number; overMs: Record<string, number> }
+export interface ProbeStats {
+  count: number;
+  p50: number;
+  p99: number;
+  max: number;
+  overMs: Record<string, number>;
+}
 
 /** A process that pings `url` every `intervalMs`; `mark()` returns the figures since the last mark. */
 export async function startProbe(url: string, intervalMs = 10): Promise<{ mark(): Promise<ProbeStats>; stop(): Promise<ProbeStats> }> {
   const probe = track(fork(join(here, 'ping-probe.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
-  const next = <T>(key: string) => new Promise<T>((resolve) => {
-    const onMessage = (message: Record<string, unknown>) => {
-      if (!(key in message)) return;
-      probe.off('message', onMessage);
-      resolve(message[key] as T);
-    };
-    probe.on('message', onMessage);
-  });
+  const next = <T>(key: string) =>
+    new Promise<T>((resolve) => {
+      const onMessage = (message: Record<string, unknown>) => {
+        if (!(key in message)) return;
+        probe.off('message', onMessage);
+        resolve(message[key] as T);
+      };
+      probe.on('message', onMessage);
+    });
   const started = next('started');
   probe.send({ start: { url, intervalMs } });
   await started;
@@ -132,21 +152,23 @@ export const cpuTicks = (pid: number) => {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return Number(fields[11]) + Number(fields[12]);
 };
-export const sockets = (pid: number) => readdirSync(`/proc/${pid}/fd`).filter((fd) => {
-  try {
-    return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:');
-  } catch {
-    return false;
-  }
-}).length;
+export const sockets = (pid: number) =>
+  readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+    try {
+      return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:');
+    } catch {
+      return false;
+    }
+  }).length;
 /** Bytes of a SQLite store on disk: the file and its write-ahead log. */
-export const sqliteBytes = (path: string) => [path, `${path}-wal`].reduce((sum, file) => {
-  try {
-    return sum + statSync(file).size;
-  } catch {
-    return sum;
-  }
-}, 0);
+export const sqliteBytes = (path: string) =>
+  [path, `${path}-wal`].reduce((sum, file) => {
+    try {
+      return sum + statSync(file).size;
+    } catch {
+      return sum;
+    }
+  }, 0);
 /** A number from the server's /metrics. */
 export async function metric(url: string, name: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();

@@ -34,7 +34,11 @@ async function serverInstructions(server: 'taskctl' | 'bare', path: 'ping' | 'wa
       ? [binary, 'serve', '--port', '0', '--store', `sqlite:${join(scratch, `callgrind-${path}.db`)}`, '--watch-timeout', '30s', '--json', '--no-tui']
       : [pinnedNode, join(here, 'bare-server.mjs'), version, 'answer'];
   // Valgrind takes seconds to start a Node.
-  const running = await serverFrom(track(spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${out}`, ...command], { stdio: ['ignore', 'pipe', 'ignore'] })), `${server} under valgrind`, 120_000);
+  const running = await serverFrom(
+    track(spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${out}`, ...command], { stdio: ['ignore', 'pipe', 'ignore'] })),
+    `${server} under valgrind`,
+    120_000,
+  );
   const { url } = running;
   const target = `${url}${path === 'ping' ? '/ping' : '/watch-task/already-cancelled'}`;
   if (path === 'watch-cancelled') await (await fetch(`${url}/cancel-task/already-cancelled`)).arrayBuffer();
@@ -48,7 +52,11 @@ async function serverInstructions(server: 'taskctl' | 'bare', path: 'ping' | 'wa
     });
   const send = async (n: number) => {
     let left = n;
-    await Promise.all(Array.from({ length: CLIENTS }, async () => { while (left-- > 0) await one(); }));
+    await Promise.all(
+      Array.from({ length: CLIENTS }, async () => {
+        while (left-- > 0) await one();
+      }),
+    );
   };
   const control = (...args: string[]) => execFileSync('callgrind_control', [...args, String(running.pid)], { stdio: 'ignore' });
   try {

@@ -3,7 +3,13 @@
 import { Agent, request } from 'node:http';
 import { type AddressInfo, connect, createServer } from 'node:net';
 
-interface Stats { count: number; p50: number; p90: number; p99: number; max: number }
+interface Stats {
+  count: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
 
 export type Scenario =
   | {
@@ -31,12 +37,16 @@ const keepAlive = new Agent({ keepAlive: true, maxSockets: Infinity });
 
 function send(url: string, method: 'GET' | 'POST', body?: string, agent: Agent = keepAlive): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method, agent, headers: body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {} }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    });
+    const req = request(
+      url,
+      { method, agent, headers: body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {} },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -57,7 +67,10 @@ async function delayedLink(url: string, delayMs: number): Promise<string> {
   const target = new URL(url);
   const link = createServer((client) => {
     const upstream = connect(Number(target.port), target.hostname);
-    for (const [from, to] of [[client, upstream], [upstream, client]] as const) {
+    for (const [from, to] of [
+      [client, upstream],
+      [upstream, client],
+    ] as const) {
       // Timers of one duration fire in the order they were set: the bytes keep their order.
       from.on('data', (chunk) => setTimeout(() => to.destroyed || to.write(chunk), delayMs));
       from.on('close', () => setTimeout(() => to.destroy(), delayMs));
@@ -297,8 +310,14 @@ async function churn(s: Extract<Scenario, { kind: 'churn' }>) {
         }),
       );
     };
-    await step((id) => `/v1/tasks/${id}/cancel`, () => '{"reason":"churn"}');
-    await step((id) => `/v1/tasks/${id}/report`, () => JSON.stringify({ outcome: 'cancelled', worker }));
+    await step(
+      (id) => `/v1/tasks/${id}/cancel`,
+      () => '{"reason":"churn"}',
+    );
+    await step(
+      (id) => `/v1/tasks/${id}/report`,
+      () => JSON.stringify({ outcome: 'cancelled', worker }),
+    );
     await watch;
     done += ids.length;
     process.send!({ progress: done });
@@ -322,15 +341,19 @@ async function parents(s: Extract<Scenario, { kind: 'parents' }>) {
   const started = performance.now();
   const chunks = Array.from({ length: s.watches }, (_, w) => Array.from({ length: s.idsPerWatch }, (_, i) => `${s.prefix}-${w}-${String(i).padStart(6, '0')}`));
   const answers = chunks.map((ids, w) =>
-    send(`${s.url}/v1/watch`, 'POST', JSON.stringify({ ids, parents: [s.parent], timeout: '5m', worker: { id: `parents-${w}`, host: 'bench', pid: w } }), agent).then(
-      (reply) => ({ at: performance.now(), cancelled: (JSON.parse(reply.text) as { cancelled: string[] }).cancelled.length }),
-    ),
+    send(
+      `${s.url}/v1/watch`,
+      'POST',
+      JSON.stringify({ ids, parents: [s.parent], timeout: '5m', worker: { id: `parents-${w}`, host: 'bench', pid: w } }),
+      agent,
+    ).then((reply) => ({ at: performance.now(), cancelled: (JSON.parse(reply.text) as { cancelled: string[] }).cancelled.length })),
   );
   const target = before + s.watches * s.idsPerWatch;
   while ((await metric(s.url, 'taskctl_tasks_tracked')) < target) await new Promise((resolve) => setTimeout(resolve, 100));
   // Links are written after the statuses, in id order per watch: each watch's last id linked means all are.
   const linked = async (ids: string[]) =>
-    (JSON.parse((await send(`${s.url}/v1/tasks?parent=${s.parent}&limit=1&after=${ids.at(-2)!}`, 'GET')).text) as { tasks: Array<{ id: string }> }).tasks[0]?.id === ids.at(-1);
+    (JSON.parse((await send(`${s.url}/v1/tasks?parent=${s.parent}&limit=1&after=${ids.at(-2)!}`, 'GET')).text) as { tasks: Array<{ id: string }> }).tasks[0]
+      ?.id === ids.at(-1);
   while (!(await Promise.all(chunks.map(linked))).every(Boolean)) await new Promise((resolve) => setTimeout(resolve, 100));
   const setUpMs = performance.now() - started;
   process.send!({ opened: true });

@@ -19,7 +19,10 @@ export async function parentCancel(watches: number, idsPerWatch: number) {
       probe = await startProbe(server.url);
     },
   );
-  const logged = () => server.log!().split('\n').find((line) => line.includes('"msg":"children cancelled"'));
+  const logged = () =>
+    server.log!()
+      .split('\n')
+      .find((line) => line.includes('"msg":"children cancelled"'));
   const deadline = Date.now() + 120_000;
   while (!logged()) {
     if (Date.now() > deadline) throw new Error('the server never said it had marked the children');

@@ -11,10 +11,20 @@ const root = join(here, '..');
 
 /** The bare node:http baseline, on the pinned Node; with `hold`, it never answers a watch. */
 export async function startBare(hold = false): Promise<Server> {
-  return serverFrom(track(spawn(pinnedNode, [join(here, 'bare-server.mjs'), version, hold ? 'hold' : 'answer', String(maxConnections())], { stdio: ['ignore', 'pipe', 'inherit'] })), 'the bare server');
+  return serverFrom(
+    track(
+      spawn(pinnedNode, [join(here, 'bare-server.mjs'), version, hold ? 'hold' : 'answer', String(maxConnections())], { stdio: ['ignore', 'pipe', 'inherit'] }),
+    ),
+    'the bare server',
+  );
 }
 
-interface WrkRun { perSecond: number; serverCpuPercent: number; wrkCpuPercent: number; errors: number }
+interface WrkRun {
+  perSecond: number;
+  serverCpuPercent: number;
+  wrkCpuPercent: number;
+  errors: number;
+}
 
 /** One wrk run: 1 thread, 64 connections. The CPU of wrk and of the server over the run are read from /proc. */
 function wrk(url: string, serverPid: number, seconds: number): WrkRun {
@@ -25,7 +35,14 @@ function wrk(url: string, serverPid: number, seconds: number): WrkRun {
   const out = run.stdout + run.stderr;
   const perSecond = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? Number.NaN);
   const [user, system] = (/cpu ([\d.]+) ([\d.]+)/.exec(out)?.slice(1) ?? ['0', '0']).map(Number);
-  const errors = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0) + Number(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out)?.slice(1).reduce((a, b) => a + Number(b), 0) ?? 0);
+  const errors =
+    Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0) +
+    Number(
+      /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/
+        .exec(out)
+        ?.slice(1)
+        .reduce((a, b) => a + Number(b), 0) ?? 0,
+    );
   return {
     perSecond: Math.round(perSecond),
     serverCpuPercent: Math.round(((cpuTicks(serverPid) - serverBefore) / 100 / elapsed) * 100),
@@ -60,7 +77,15 @@ export async function throughputAgainstBare(path: 'ping' | 'watch-cancelled', ro
   const roundRatios = runs.taskctl.map((r, i) => ratio(r.perSecond, runs.bare[i]!.perSecond));
   // wrk on one thread near a full core means the client, not the server, set the pace.
   const clientSaturated = [...runs.taskctl, ...runs.bare].some((r) => r.wrkCpuPercent >= 90);
-  return { path, taskctlPerSecond, barePerSecond, ratio: median(roundRatios), ratioRange: [Math.min(...roundRatios), Math.max(...roundRatios)], clientSaturated, runs };
+  return {
+    path,
+    taskctlPerSecond,
+    barePerSecond,
+    ratio: median(roundRatios),
+    ratioRange: [Math.min(...roundRatios), Math.max(...roundRatios)],
+    clientSaturated,
+    runs,
+  };
 }
 
 /** Start-up: `taskctl --version` against `node -e 0` (same Node), and `serve` until /ping answers. */
@@ -88,7 +113,13 @@ export async function startupAgainstNode(runs: number) {
     child.stdout!.setEncoding('utf8').on('data', (chunk) => (output += chunk));
     while (!/"url":"([^"]+)"/.test(output)) await sleep(1);
     const url = /"url":"([^"]+)"/.exec(output)![1]!;
-    while (!(await fetch(`${url}/ping`).then((r) => r.ok, () => false))) await sleep(1);
+    while (
+      !(await fetch(`${url}/ping`).then(
+        (r) => r.ok,
+        () => false,
+      ))
+    )
+      await sleep(1);
     serve.push(performance.now() - started);
     child.kill('SIGTERM');
     await new Promise((resolve) => child.once('exit', resolve));

@@ -3,7 +3,13 @@
 // figures per phase ("mark") over IPC.
 import { Agent, request } from 'node:http';
 
-interface Stats { count: number; p50: number; p99: number; max: number; overMs: Record<string, number> }
+interface Stats {
+  count: number;
+  p50: number;
+  p99: number;
+  max: number;
+  overMs: Record<string, number>;
+}
 
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 const TIMEOUT_MS = 5_000;

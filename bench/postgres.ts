@@ -60,8 +60,18 @@ export async function postgresFigures(log: (line: string) => void): Promise<{ re
       },
     };
     const rows = [
-      ['postgres', 'durable cancels, 64 concurrent', `${onPostgres.perSecond}/s (${onPostgres.acknowledgedStored} of ${onPostgres.requests} stored); sqlite ${onSqlite.perSecond}/s`, `ratio ${results.durableCancels.postgresToSqlite}`],
-      ['postgres', 'cancel on B -> watcher on A', `p50 ${pgLatency.p50} p99 ${pgLatency.p99} ms; Redis p50 ${redisLatency.p50} p99 ${redisLatency.p99} ms`, `ratio p50 ${results.acrossTwoServers.p50PostgresToRedis}, p99 ${results.acrossTwoServers.p99PostgresToRedis}`],
+      [
+        'postgres',
+        'durable cancels, 64 concurrent',
+        `${onPostgres.perSecond}/s (${onPostgres.acknowledgedStored} of ${onPostgres.requests} stored); sqlite ${onSqlite.perSecond}/s`,
+        `ratio ${results.durableCancels.postgresToSqlite}`,
+      ],
+      [
+        'postgres',
+        'cancel on B -> watcher on A',
+        `p50 ${pgLatency.p50} p99 ${pgLatency.p99} ms; Redis p50 ${redisLatency.p50} p99 ${redisLatency.p99} ms`,
+        `ratio p50 ${results.acrossTwoServers.p50PostgresToRedis}, p99 ${results.acrossTwoServers.p99PostgresToRedis}`,
+      ],
       ['postgres', 'the same, listen=off (polls every 1s)', `p50 ${polled.p50} p99 ${polled.p99} max ${polled.max} ms`, ''],
     ];
     return { results, rows };

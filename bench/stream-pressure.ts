@@ -16,10 +16,14 @@ async function flood(url: string, prefix: string, count: number, concurrency = 3
   let next = 0;
   const one = (): Promise<void> =>
     new Promise((resolve, reject) => {
-      const req = request(`${url}/v1/tasks/${prefix}-${next++}/cancel`, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-        res.resume();
-        res.on('end', resolve);
-      });
+      const req = request(
+        `${url}/v1/tasks/${prefix}-${next++}/cancel`,
+        { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        (res) => {
+          res.resume();
+          res.on('end', resolve);
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });
@@ -91,7 +95,10 @@ export async function nonReadingStreams(streams = 300, events = quick ? 10_000 :
     const server = await startServer('memory');
     await sleep(300);
     const sockets: Socket[] = [];
-    for (let i = 0; i < withStreams; i += 50) sockets.push(...(await Promise.all(Array.from({ length: Math.min(50, withStreams - i) }, async () => (await openStream(server.url, { read: false })).socket))));
+    for (let i = 0; i < withStreams; i += 50)
+      sockets.push(
+        ...(await Promise.all(Array.from({ length: Math.min(50, withStreams - i) }, async () => (await openStream(server.url, { read: false })).socket))),
+      );
     const before = rssKb(server.pid);
     console.error(`stream-pressure: ${withStreams} non-reading streams open, flooding ${events} events`);
     const peak = await peakRssDuring(server.pid, flood(server.url, 'flood', events));

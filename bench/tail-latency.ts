@@ -23,7 +23,11 @@ export function buildGoSeedServer(): string | undefined {
     return undefined;
   }
   const output = join(scratch, 'go-seed-server');
-  execFileSync('go', ['build', '-o', output, '.'], { cwd: join(here, 'go-seed-server'), stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, GOFLAGS: '-mod=mod', CGO_ENABLED: '0' } });
+  execFileSync('go', ['build', '-o', output, '.'], {
+    cwd: join(here, 'go-seed-server'),
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, GOFLAGS: '-mod=mod', CGO_ENABLED: '0' },
+  });
   return output;
 }
 
@@ -31,7 +35,12 @@ async function startGo(path: string): Promise<Server> {
   return serverFrom(track(spawn(path, ['-watch-timeout', '5m'], { stdio: ['ignore', 'pipe', 'inherit'] })), 'go seed server');
 }
 
-export interface TailRun { p99: number; p50: number; max: number; bytesPerWatch: number }
+export interface TailRun {
+  p99: number;
+  p50: number;
+  max: number;
+  bytesPerWatch: number;
+}
 
 /** `n` per-id watches on `server`, then one cancel at a time by the seed route: p99 and memory per watch. */
 async function tailRun(server: Server, n: number, prefix: string): Promise<TailRun> {
@@ -40,12 +49,16 @@ async function tailRun(server: Server, n: number, prefix: string): Promise<TailR
   const idle = rssKb(server.pid);
   let held = 0;
   const ids = Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
-  const result = await ask<{ latencyMs: Record<string, number> }>(client, { kind: 'latency', url: server.url, ids, mode: 'per-id', batchWorkers: 1, cancelConcurrency: 1, seedCancel: true }, async () => {
-    // Counted the same way for every server (Go has no /healthz): its open sockets.
-    while (sockets(server.pid) < n) await sleep(50);
-    await sleep(300);
-    held = rssKb(server.pid);
-  });
+  const result = await ask<{ latencyMs: Record<string, number> }>(
+    client,
+    { kind: 'latency', url: server.url, ids, mode: 'per-id', batchWorkers: 1, cancelConcurrency: 1, seedCancel: true },
+    async () => {
+      // Counted the same way for every server (Go has no /healthz): its open sockets.
+      while (sockets(server.pid) < n) await sleep(50);
+      await sleep(300);
+      held = rssKb(server.pid);
+    },
+  );
   client.kill();
   await server.stop();
   return { p50: result.latencyMs.p50!, p99: result.latencyMs.p99!, max: result.latencyMs.max!, bytesPerWatch: Math.round(((held - idle) * 1024) / n) };
@@ -78,15 +91,31 @@ export async function tailAgainstGo(n = 5_000, rounds = quick ? 1 : 3, log: (lin
     }
   }
   const medians = Object.fromEntries(
-    [...runs].map(([label, list]) => [label, { p50: median(list.map((r) => r.p50)), p99: median(list.map((r) => r.p99)), max: median(list.map((r) => r.max)), bytesPerWatch: median(list.map((r) => r.bytesPerWatch)), p99s: list.map((r) => r.p99) }]),
+    [...runs].map(([label, list]) => [
+      label,
+      {
+        p50: median(list.map((r) => r.p50)),
+        p99: median(list.map((r) => r.p99)),
+        max: median(list.map((r) => r.max)),
+        bytesPerWatch: median(list.map((r) => r.bytesPerWatch)),
+        p99s: list.map((r) => r.p99),
+      },
+    ]),
   );
   const go = medians.go;
   // Round by round too: a ratio of medians can hide that no single round met the target.
   const roundRatios = go
-    ? (runs.get('taskctl') ?? []).map((run, i) => ({ p99: ratio(run.p99, runs.get('go')![i]!.p99), bytesPerWatch: ratio(run.bytesPerWatch, runs.get('go')![i]!.bytesPerWatch) }))
+    ? (runs.get('taskctl') ?? []).map((run, i) => ({
+        p99: ratio(run.p99, runs.get('go')![i]!.p99),
+        bytesPerWatch: ratio(run.bytesPerWatch, runs.get('go')![i]!.bytesPerWatch),
+      }))
     : null;
   const toGo = go
-    ? Object.fromEntries(Object.entries(medians).filter(([label]) => label !== 'go').map(([label, m]) => [label, { p99: ratio(m.p99, go.p99), bytesPerWatch: ratio(m.bytesPerWatch, go.bytesPerWatch) }]))
+    ? Object.fromEntries(
+        Object.entries(medians)
+          .filter(([label]) => label !== 'go')
+          .map(([label, m]) => [label, { p99: ratio(m.p99, go.p99), bytesPerWatch: ratio(m.bytesPerWatch, go.bytesPerWatch) }]),
+      )
     : null;
   return { n, rounds, goBuilt: goPath !== undefined, medians, toGo, taskctlToGoByRound: roundRatios, loadAverage: Math.round(loadavg()[1]! * 10) / 10 };
 }

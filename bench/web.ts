@@ -10,7 +10,11 @@ const CHROMIUM = process.env.TASKCTL_CHROMIUM ?? '/usr/bin/chromium';
 async function seed(url: string, count: number): Promise<void> {
   for (let from = 0; from < count; from += 10_000) {
     const ids = Array.from({ length: Math.min(10_000, count - from) }, (_, i) => `task-${String(from + i).padStart(6, '0')}`);
-    const res = await fetch(`${url}/v1/watch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ids, timeout: '1s' }) });
+    const res = await fetch(`${url}/v1/watch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ids, timeout: '1s' }),
+    });
     if (!res.ok) throw new Error(`seeding: ${res.status} ${await res.text()}`);
   }
 }

@@ -22,10 +22,14 @@ async function endTasks(url: string, count: number, concurrency = 32): Promise<v
       while (next < count) {
         const id = `storm-${next++}`;
         await new Promise<void>((resolve, reject) => {
-          const req = request(`${url}/v1/tasks/${id}/report`, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
-            res.resume();
-            res.on('end', resolve);
-          });
+          const req = request(
+            `${url}/v1/tasks/${id}/report`,
+            { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': body.length } },
+            (res) => {
+              res.resume();
+              res.on('end', resolve);
+            },
+          );
           req.on('error', reject);
           req.end(body);
         });

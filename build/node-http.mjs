@@ -4,4 +4,20 @@
 // uses. build.mjs points every import of node:http here; a name not listed below fails the build.
 const http = process.getBuiltinModule('node:http');
 export default http;
-export const { Agent, ClientRequest, IncomingMessage, METHODS, OutgoingMessage, STATUS_CODES, Server, ServerResponse, createServer, get, globalAgent, maxHeaderSize, request, validateHeaderName, validateHeaderValue } = http;
+export const {
+  Agent,
+  ClientRequest,
+  IncomingMessage,
+  METHODS,
+  OutgoingMessage,
+  STATUS_CODES,
+  Server,
+  ServerResponse,
+  createServer,
+  get,
+  globalAgent,
+  maxHeaderSize,
+  request,
+  validateHeaderName,
+  validateHeaderValue,
+} = http;

@@ -39,7 +39,10 @@ process.emitWarning = function (warning, ...rest) {
   if (!message?.includes('USE_MAIN_CONTEXT_DEFAULT_LOADER')) return emitWarning.call(this, warning, ...rest);
   process.emitWarning = emitWarning;
 };
-new vm.Script(`import(${JSON.stringify(`${ROOT}taskctl.mjs`)})`, { filename: 'taskctl-sea-main', importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER })
+new vm.Script(`import(${JSON.stringify(`${ROOT}taskctl.mjs`)})`, {
+  filename: 'taskctl-sea-main',
+  importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+})
   .runInThisContext()
   .catch((error) => {
     // Only a bundle that cannot load gets here: the CLI reports its own errors.

@@ -21,18 +21,28 @@ function findTestFiles(dir: string): string[] {
   });
 }
 
-interface FileResult { file: string; passed: number; failed: number; skipped: number; output: string }
+interface FileResult {
+  file: string;
+  passed: number;
+  failed: number;
+  skipped: number;
+  output: string;
+}
 
 function runFile(file: string): Promise<FileResult> {
   const rel = relative(testDir, file);
   const timeoutMs = SLOW_FILE_TIMEOUT_MS[rel] ?? FILE_TIMEOUT_MS;
   const pattern = `^${rel.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`;
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--import', join(testDir, 'helpers/report-leaks.ts'), join(root, 'node_modules/uvu/bin.js'), 'test', pattern, '--no-color'], {
-      cwd: root,
-      env: { ...process.env, FORCE_COLOR: '0' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--import', join(testDir, 'helpers/report-leaks.ts'), join(root, 'node_modules/uvu/bin.js'), 'test', pattern, '--no-color'],
+      {
+        cwd: root,
+        env: { ...process.env, FORCE_COLOR: '0' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let output = '';
     let lingerTimer: NodeJS.Timeout | undefined;
     const onOutput = (chunk: Buffer) => {
@@ -96,5 +106,10 @@ process.stdout.write(`\n${sum('passed')} passed, ${sum('failed')} failed${skippe
 process.exitCode = sum('failed') > 0 || files.length === 0 ? 1 : 0;
 
 function indent(text: string): string {
-  return text.split('\n').map((line) => `    ${line}`).join('\n') + '\n';
+  return (
+    text
+      .split('\n')
+      .map((line) => `    ${line}`)
+      .join('\n') + '\n'
+  );
 }

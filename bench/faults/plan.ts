@@ -113,7 +113,17 @@ export function planTopology(shape: TopologyShape, options: PlanOptions): Topolo
 
   const processes = workers.filter((worker) => worker.kind === 'work').map((worker) => worker.name);
   const servers = Array.from({ length: shape.servers }, (_, i) => `server-${i}`);
-  const kinds: FaultKind[] = ['link-cut', 'link-cut-one-way', 'link-slow', 'link-drop', 'worker-stop', 'worker-kill', 'server-stop', 'server-kill', ...shape.storeFaults];
+  const kinds: FaultKind[] = [
+    'link-cut',
+    'link-cut-one-way',
+    'link-slow',
+    'link-drop',
+    'worker-stop',
+    'worker-kill',
+    'server-stop',
+    'server-kill',
+    ...shape.storeFaults,
+  ];
   const busyUntil = new Map<string, number>();
   const faults: Fault[] = [];
   // The last faults end well before the phase does, so every fault is healed when settling starts.
@@ -127,7 +137,11 @@ export function planTopology(shape: TopologyShape, options: PlanOptions): Topolo
 
   const all = workers.flatMap((worker) => worker.ids);
   const chosen = shuffle(all, random).slice(0, Math.round(all.length * CANCELLED_SHARE));
-  const cancels = chosen.map((id, i) => ({ atMs: Math.round(((i + random()) / chosen.length) * (phaseMs - 2_000)), id, server: Math.floor(random() * shape.servers) }));
+  const cancels = chosen.map((id, i) => ({
+    atMs: Math.round(((i + random()) / chosen.length) * (phaseMs - 2_000)),
+    id,
+    server: Math.floor(random() * shape.servers),
+  }));
   return { topology: shape.name, workers, faults, cancels, phaseMs };
 }
 

@@ -185,11 +185,15 @@ export class WorkerProcess extends SuiteProcess {
     child.once('exit', (code, signal) => {
       if (signal !== 'SIGKILL') this.#exitedEarly ??= `${processName} exited with ${signal ?? `code ${code}`} (log: ${this.logPath})`;
     });
-    await waitFor(`${processName} did not connect (log: ${this.logPath})`, async () => {
-      if (this.#exitedEarly) throw new Error(this.#exitedEarly);
-      if (this.retired) throw new Error(`${this.name} is retired`);
-      return connected;
-    }, START_DEADLINE_MS);
+    await waitFor(
+      `${processName} did not connect (log: ${this.logPath})`,
+      async () => {
+        if (this.#exitedEarly) throw new Error(this.#exitedEarly);
+        if (this.retired) throw new Error(`${this.name} is retired`);
+        return connected;
+      },
+      START_DEADLINE_MS,
+    );
   }
 }
 
@@ -213,10 +217,14 @@ export class RedisProcess {
     const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''];
     const child = track(spawn('redis-server', args, { stdio: 'ignore' }));
     this.#child = child;
-    await waitFor(`redis-server did not start on port ${this.port}`, async () => {
-      if (child.exitCode !== null) throw new Error(`redis-server exited with code ${child.exitCode}`);
-      return (await this.command('PING').catch(() => '')).startsWith('+PONG');
-    }, 10_000);
+    await waitFor(
+      `redis-server did not start on port ${this.port}`,
+      async () => {
+        if (child.exitCode !== null) throw new Error(`redis-server exited with code ${child.exitCode}`);
+        return (await this.command('PING').catch(() => '')).startsWith('+PONG');
+      },
+      10_000,
+    );
   }
 
   kill(): Promise<void> {

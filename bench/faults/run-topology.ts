@@ -63,11 +63,14 @@ export async function runTopology(topology: Topology, plan: TopologyPlan, option
       proxies.set(worker.name, proxy);
       if (worker.kind === 'seed-pollers') {
         pollers = runSeedPollers(worker.name, worker.ids, proxy.url, onHeard(worker.name), stopPollers.signal);
-      } else workers.set(worker.name, new WorkerProcess(worker.name, worker.ids, proxy.url, taskctl, join(scratch, `${worker.name}.log`), onHeard(worker.name)));
+      } else
+        workers.set(worker.name, new WorkerProcess(worker.name, worker.ids, proxy.url, taskctl, join(scratch, `${worker.name}.log`), onHeard(worker.name)));
     }
     await Promise.all([...workers.values()].map((worker) => worker.start()));
     const parkedConnections = pollers ? await waitForParking(servers[0]!) : 0;
-    log(`${topology.name}: ${servers.length} server(s), ${workers.size} taskctl work processes and ${plan.workers.length - workers.size} seed-poller pool(s) up, ${parkedConnections} connections parked; ${plan.faults.length} faults and ${plan.cancels.length} cancels over ${plan.phaseMs / 1_000} s`);
+    log(
+      `${topology.name}: ${servers.length} server(s), ${workers.size} taskctl work processes and ${plan.workers.length - workers.size} seed-poller pool(s) up, ${parkedConnections} connections parked; ${plan.faults.length} faults and ${plan.cancels.length} cancels over ${plan.phaseMs / 1_000} s`,
+    );
 
     const startMs = performance.now();
     const cancels: CancelRecord[] = [];
@@ -92,7 +95,10 @@ export async function runTopology(topology: Topology, plan: TopologyPlan, option
         await heal();
         windows.push({ kind: fault.kind, target: fault.target, fromMs, untilMs: performance.now() });
       })();
-      targetFree.set(fault.target, done.catch(() => {}));
+      targetFree.set(
+        fault.target,
+        done.catch(() => {}),
+      );
       return done;
     });
     await Promise.all([...cancelling, ...faulting]);
@@ -194,7 +200,9 @@ async function sendCancel(url: string, id: string): Promise<boolean> {
 async function waitForParking(server: ServerProcess): Promise<number> {
   const deadline = performance.now() + 30_000;
   for (;;) {
-    const metrics = await fetch(`${server.url}/metrics`, { signal: AbortSignal.timeout(2_000) }).then((response) => response.text()).catch(() => '');
+    const metrics = await fetch(`${server.url}/metrics`, { signal: AbortSignal.timeout(2_000) })
+      .then((response) => response.text())
+      .catch(() => '');
     const parked = Number(/^taskctl_parked_connections (\d+)/m.exec(metrics)?.[1] ?? 0);
     if (parked > 0) return parked;
     if (performance.now() > deadline) throw new Error(`${server.name} parked no connection within 30 s: the seed pollers did not get past 256 held watches`);

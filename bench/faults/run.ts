@@ -31,7 +31,8 @@ function parseOptions(argv: readonly string[]): Options {
     return value;
   };
   const seedText = valueAfter('--seed');
-  if (seedText !== undefined && !/^\d{1,10}$/.test(seedText)) throw new UsageError(`--seed must be a whole number from 0 to 4294967295, not ${JSON.stringify(seedText)}`);
+  if (seedText !== undefined && !/^\d{1,10}$/.test(seedText))
+    throw new UsageError(`--seed must be a whole number from 0 to 4294967295, not ${JSON.stringify(seedText)}`);
   const seed = seedText === undefined ? Math.floor(Math.random() * 2 ** 32) : Number(seedText);
   if (seed >= 2 ** 32) throw new UsageError('--seed must be at most 4294967295');
   const only = valueAfter('--only');
@@ -102,7 +103,9 @@ async function main(options: Options): Promise<number> {
     const { untouched, touched } = summary.latency;
     process.stdout.write(
       `seed ${summary.seed}: ${summary.acknowledged} cancels acknowledged on ${summary.stores.join(', ')}; lost ${summary.lost}, false ${summary.false}, duplicates ${summary.duplicates}\n` +
-        `faults: ${Object.entries(faults).map(([kind, count]) => `${kind} ${count}`).join(', ')}\n` +
+        `faults: ${Object.entries(faults)
+          .map(([kind, count]) => `${kind} ${count}`)
+          .join(', ')}\n` +
         `ack -> heard, no fault: ${figures(untouched)}\n` +
         `ack -> heard, after a fault: ${figures(touched)}\n`,
     );

@@ -9,4 +9,14 @@ import { workCommand } from './commands/work.ts';
 import type { CommandDefinition } from './context.ts';
 
 // Every command, registered statically: folder scanning does not survive bundling.
-export const commands: ReadonlyArray<CommandDefinition<any>> = [serveCommand, cancelCommand, workCommand, statusCommand, lsCommand, tokenCommand, eventsCommand, topCommand, completionCommand];
+export const commands: ReadonlyArray<CommandDefinition<any>> = [
+  serveCommand,
+  cancelCommand,
+  workCommand,
+  statusCommand,
+  lsCommand,
+  tokenCommand,
+  eventsCommand,
+  topCommand,
+  completionCommand,
+];

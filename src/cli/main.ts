@@ -24,7 +24,9 @@ export async function main(argv: readonly string[], context: CommandContext): Pr
     .locale('en')
     .parserConfiguration({ 'populate--': true })
     .exitProcess(false)
-    .epilogue(`Guides: README.md and docs/ at https://github.com/taskctl/taskctl (every option: docs/cli.md). Tab completion: taskctl completion bash|zsh.\n\n${EXIT_CODES_HELP}`)
+    .epilogue(
+      `Guides: README.md and docs/ at https://github.com/taskctl/taskctl (every option: docs/cli.md). Tab completion: taskctl completion bash|zsh.\n\n${EXIT_CODES_HELP}`,
+    )
     .fail((message, error) => {
       // Throwing stops yargs here; returning would let it run the command's handler regardless.
       throw error ?? new UsageError(message);

@@ -29,12 +29,10 @@ export function wantsTui(stdout: NodeJS.WriteStream, env: NodeJS.ProcessEnv, fla
   return stdout.isTTY === true;
 }
 
-export const serverUrlSchema = z
-  .string()
-  .refine((text) => {
-    try {
-      return ['http:', 'https:'].includes(new URL(text).protocol);
-    } catch {
-      return false;
-    }
-  }, 'must be an http:// or https:// URL, e.g. http://127.0.0.1:8080');
+export const serverUrlSchema = z.string().refine((text) => {
+  try {
+    return ['http:', 'https:'].includes(new URL(text).protocol);
+  } catch {
+    return false;
+  }
+}, 'must be an http:// or https:// URL, e.g. http://127.0.0.1:8080');

@@ -38,15 +38,17 @@ export function declarationOf(definition: CommandDefinition<unknown>): Declarati
   const recorder: object = new Proxy(
     {},
     {
-      get: (_target, method) => (...args: unknown[]) => {
-        if (method === 'option' || method === 'options') {
-          if (typeof args[0] === 'string') declaration.options.push({ name: args[0], spec: (args[1] ?? {}) as OptionSpec });
-          else for (const [name, spec] of Object.entries(args[0] as Record<string, OptionSpec>)) declaration.options.push({ name, spec });
-        } else if (method === 'positional') declaration.positionals.push({ name: String(args[0]), spec: (args[1] ?? {}) as OptionSpec });
-        else if (method === 'example') declaration.examples.push([String(args[0]), String(args[1] ?? '')]);
-        else if (method === 'epilogue' || method === 'epilog') declaration.epilogues.push(String(args[0]));
-        return recorder;
-      },
+      get:
+        (_target, method) =>
+        (...args: unknown[]) => {
+          if (method === 'option' || method === 'options') {
+            if (typeof args[0] === 'string') declaration.options.push({ name: args[0], spec: (args[1] ?? {}) as OptionSpec });
+            else for (const [name, spec] of Object.entries(args[0] as Record<string, OptionSpec>)) declaration.options.push({ name, spec });
+          } else if (method === 'positional') declaration.positionals.push({ name: String(args[0]), spec: (args[1] ?? {}) as OptionSpec });
+          else if (method === 'example') declaration.examples.push([String(args[0]), String(args[1] ?? '')]);
+          else if (method === 'epilogue' || method === 'epilog') declaration.epilogues.push(String(args[0]));
+          return recorder;
+        },
     },
   );
   definition.builder(recorder as Argv);
@@ -106,7 +108,9 @@ function commandSection(definition: CommandDefinition<unknown>, declaration: Dec
     out.push('', '| option | type | default | env | description |', '| --- | --- | --- | --- | --- |');
     for (const { name, spec } of options) {
       const flags = [name, ...aliases(spec)].map((flag) => `\`${flag.length === 1 ? '-' : '--'}${flag}\``).join(', ');
-      const env = envVariables(spec).map((variable) => `\`${variable}\``).join(', ');
+      const env = envVariables(spec)
+        .map((variable) => `\`${variable}\``)
+        .join(', ');
       out.push(`| ${flags} | ${typeOf(spec)} | ${defaultOf(spec)} | ${env} | ${cell(describeWithoutDefault(spec))} |`);
     }
   }
@@ -199,5 +203,7 @@ function text(prose: string): string {
 
 /** Prose safe in one table cell. */
 function cell(prose: string): string {
-  return text(prose).replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
+  return text(prose)
+    .replace(/\|/g, '\\|')
+    .replace(/\s*\n\s*/g, ' ');
 }

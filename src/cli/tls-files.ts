@@ -33,12 +33,14 @@ export function readText(flag: string, path: string): string {
     const stats = fstatSync(fd);
     if (stats.isDirectory()) throw fail('is a folder');
     if (!stats.isFile()) throw fail('not a regular file');
-    if (stats.size > MAX_CREDENTIAL_FILE_BYTES) throw fail(`larger than ${MAX_CREDENTIAL_FILE_BYTES / 1024 / 1024} MB, more than any certificate, key or tokens file holds`);
+    if (stats.size > MAX_CREDENTIAL_FILE_BYTES)
+      throw fail(`larger than ${MAX_CREDENTIAL_FILE_BYTES / 1024 / 1024} MB, more than any certificate, key or tokens file holds`);
     // One byte more than allowed, in case the file grew since fstat.
     const buffer = Buffer.alloc(MAX_CREDENTIAL_FILE_BYTES + 1);
     let length = 0;
     for (let read = 0; length < buffer.length && (read = readSync(fd, buffer, length, buffer.length - length, null)) > 0; ) length += read;
-    if (length > MAX_CREDENTIAL_FILE_BYTES) throw fail(`larger than ${MAX_CREDENTIAL_FILE_BYTES / 1024 / 1024} MB, more than any certificate, key or tokens file holds`);
+    if (length > MAX_CREDENTIAL_FILE_BYTES)
+      throw fail(`larger than ${MAX_CREDENTIAL_FILE_BYTES / 1024 / 1024} MB, more than any certificate, key or tokens file holds`);
     return buffer.toString('utf8', 0, length);
   } catch (error) {
     if (error instanceof UsageError) throw error;
@@ -94,11 +96,15 @@ export function readKeyPair(certFlag: string, certPath: string, keyFlag: string,
 }
 
 /** The client's TLS material from --ca, --cert and --key (or TASKCTL_CA, TASKCTL_CERT, TASKCTL_KEY). */
-export function readClientTls(args: { ca?: string | undefined; cert?: string | undefined; key?: string | undefined }, env: NodeJS.ProcessEnv): { ca?: string; cert?: string; key?: string } {
+export function readClientTls(
+  args: { ca?: string | undefined; cert?: string | undefined; key?: string | undefined },
+  env: NodeJS.ProcessEnv,
+): { ca?: string; cert?: string; key?: string } {
   const caPath = args.ca ?? (env.TASKCTL_CA || undefined);
   const certPath = args.cert ?? (env.TASKCTL_CERT || undefined);
   const keyPath = args.key ?? (env.TASKCTL_KEY || undefined);
-  if ((certPath === undefined) !== (keyPath === undefined)) throw new UsageError(`${certPath === undefined ? '--cert' : '--key'}: missing; give --cert and --key together (or TASKCTL_CERT and TASKCTL_KEY)`);
+  if ((certPath === undefined) !== (keyPath === undefined))
+    throw new UsageError(`${certPath === undefined ? '--cert' : '--key'}: missing; give --cert and --key together (or TASKCTL_CERT and TASKCTL_KEY)`);
   const tls: { ca?: string; cert?: string; key?: string } = {};
   if (caPath !== undefined) tls.ca = readCertificates('--ca', caPath);
   if (certPath !== undefined && keyPath !== undefined) {

@@ -100,14 +100,23 @@ export class TaskctlClient {
   }
 
   /** Schedules the cancel of `id` for later: at an ISO time, or after a delay. Scheduling again moves it. */
-  scheduleCancel(id: string, when: { at?: string; afterMs?: number; reason?: string | undefined }, options: { signal?: AbortSignal; oneShot?: boolean } = {}): Promise<ScheduledReply> {
+  scheduleCancel(
+    id: string,
+    when: { at?: string; afterMs?: number; reason?: string | undefined },
+    options: { signal?: AbortSignal; oneShot?: boolean } = {},
+  ): Promise<ScheduledReply> {
     checkTaskId(id);
     const body = {
       ...(when.at !== undefined ? { at: when.at } : {}),
       ...(when.afterMs !== undefined ? { after: `${when.afterMs}ms` } : {}),
       ...(when.reason !== undefined ? { reason: when.reason } : {}),
     };
-    return this.#request(paths.cancel(id), scheduledReplySchema, { method: 'POST', body: JSON.stringify(body), signal: options.signal, oneShot: options.oneShot ?? false });
+    return this.#request(paths.cancel(id), scheduledReplySchema, {
+      method: 'POST',
+      body: JSON.stringify(body),
+      signal: options.signal,
+      oneShot: options.oneShot ?? false,
+    });
   }
 
   /** Drops the cancel scheduled for `id`, if any (needs the cancel right). */
@@ -123,7 +132,10 @@ export class TaskctlClient {
   }
 
   /** One page of task statuses, in id order; with `parent`, of that task's children. */
-  tasks(query: { state?: string | undefined; limit?: number; after?: string | undefined; parent?: string | undefined } = {}, options: { signal?: AbortSignal } = {}): Promise<TaskListReply> {
+  tasks(
+    query: { state?: string | undefined; limit?: number; after?: string | undefined; parent?: string | undefined } = {},
+    options: { signal?: AbortSignal } = {},
+  ): Promise<TaskListReply> {
     const params = new URLSearchParams();
     for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value));
     const search = params.size > 0 ? `?${params}` : '';
@@ -153,7 +165,10 @@ export class TaskctlClient {
    * `parent` names the cancelled ancestor. With `keep`, asks the server to keep the ids as a watch session;
    * `replaces` names an earlier session of this client's that the server may then end.
    */
-  watch(ids: readonly string[], options: { timeoutMs?: number; signal?: AbortSignal; worker?: WorkerIdentity; parents?: readonly string[]; keep?: boolean; replaces?: string } = {}): Promise<WatchReply> {
+  watch(
+    ids: readonly string[],
+    options: { timeoutMs?: number; signal?: AbortSignal; worker?: WorkerIdentity; parents?: readonly string[]; keep?: boolean; replaces?: string } = {},
+  ): Promise<WatchReply> {
     const timeoutMs = options.timeoutMs ?? DEFAULT_WATCH_TIMEOUT_MS;
     ids.forEach(checkTaskId);
     options.parents?.forEach(checkTaskId);
@@ -239,7 +254,11 @@ export class TaskctlClient {
       if (status >= 300 && status < 400) {
         discard(res);
         const location = res.headers.get('location');
-        throw new ClientError('protocol', `${this.server} answered with a redirect (HTTP ${status}${location ? ` to ${printable(location.slice(0, 200))}` : ''}); taskctl does not follow redirects, so point it at the taskctl server itself`, status);
+        throw new ClientError(
+          'protocol',
+          `${this.server} answered with a redirect (HTTP ${status}${location ? ` to ${printable(location.slice(0, 200))}` : ''}); taskctl does not follow redirects, so point it at the taskctl server itself`,
+          status,
+        );
       }
       if (!res.headers.has(VERSION_HEADER)) {
         discard(res);
@@ -251,7 +270,10 @@ export class TaskctlClient {
       if (init.signal?.aborted) throw init.signal.reason ?? error;
       if (timeout.aborted) throw new ClientError('timeout', `${this.server} did not answer within ${formatDuration(timeoutMs)}`);
       if ((error as { type?: string }).type === 'max-size') {
-        throw new ClientError('protocol', `${this.server} sent more than ${maxBytes} bytes for ${printable(path.split('?')[0]!)}; refused (no taskctl answer is that large)`);
+        throw new ClientError(
+          'protocol',
+          `${this.server} sent more than ${maxBytes} bytes for ${printable(path.split('?')[0]!)}; refused (no taskctl answer is that large)`,
+        );
       }
       const untrusted = describeTlsFailure(this.server, error);
       if (untrusted) throw new ClientError('untrusted', untrusted);
@@ -281,7 +303,10 @@ export class TaskctlClient {
    * header, TLS trust, the error mapping). `lastEventId` resumes after that event. The answer must start
    * within the request timeout; after that the reader watches the stream's heartbeat itself.
    */
-  async openEvents(query: { since?: number | undefined; ids?: readonly string[] | undefined; states?: readonly string[] | undefined }, options: { signal: AbortSignal; lastEventId?: number | undefined }): Promise<AsyncIterable<Uint8Array>> {
+  async openEvents(
+    query: { since?: number | undefined; ids?: readonly string[] | undefined; states?: readonly string[] | undefined },
+    options: { signal: AbortSignal; lastEventId?: number | undefined },
+  ): Promise<AsyncIterable<Uint8Array>> {
     const params: string[] = [];
     if (query.since !== undefined) params.push(`since=${query.since}`);
     // Each id percent-encoded and the list joined by literal commas, so an id holding a comma stays one id.
@@ -298,7 +323,11 @@ export class TaskctlClient {
       const res = await send(this.server + paths.events + search, { headers, agent: this.#agent, signal });
       if (res.status >= 300 && res.status < 400) {
         discard(res);
-        throw new ClientError('protocol', `${this.server} answered with a redirect (HTTP ${res.status}); taskctl does not follow redirects, so point it at the taskctl server itself`, res.status);
+        throw new ClientError(
+          'protocol',
+          `${this.server} answered with a redirect (HTTP ${res.status}); taskctl does not follow redirects, so point it at the taskctl server itself`,
+          res.status,
+        );
       }
       if (!res.headers.has(VERSION_HEADER)) {
         discard(res);
@@ -340,7 +369,11 @@ export class TaskctlClient {
  */
 function notFromTaskctl(server: string, status: number): ClientError {
   if (status === 401 || status === 403) {
-    return new ClientError('unauthorized', `not authorized by ${server}: it answered HTTP ${status} without a ${VERSION_HEADER} header, so the refusal came from something in front of taskctl (a proxy?), not from taskctl`, status);
+    return new ClientError(
+      'unauthorized',
+      `not authorized by ${server}: it answered HTTP ${status} without a ${VERSION_HEADER} header, so the refusal came from something in front of taskctl (a proxy?), not from taskctl`,
+      status,
+    );
   }
   return new ClientError('protocol', `${server} is not a taskctl server (it answered HTTP ${status} without a ${VERSION_HEADER} header)`, status);
 }
@@ -349,7 +382,8 @@ function notFromTaskctl(server: string, status: number): ClientError {
 function errorFromReply(server: string, status: number, body: unknown): ClientError {
   const error = errorReplySchema.safeParse(body);
   const message = error.success ? printable(error.data.error.message) : `HTTP ${status}`;
-  if (error.data?.error.code === 'client_certificate_refused') return new ClientError('untrusted', `${server} refused this client's certificate: ${message}`, status, 'client_certificate_refused');
+  if (error.data?.error.code === 'client_certificate_refused')
+    return new ClientError('untrusted', `${server} refused this client's certificate: ${message}`, status, 'client_certificate_refused');
   if (status === 401 || status === 403) return new ClientError('unauthorized', `not authorized by ${server}: ${message}`, status, error.data?.error.code);
   if (error.success) return new ClientError('rejected', message, status, error.data.error.code);
   return new ClientError('rejected', `${server} answered HTTP ${status}`, status);
@@ -406,7 +440,10 @@ function describeTlsFailure(server: string, error: unknown): string | undefined 
     return notTrusted(names ?? 'its certificate is for another name');
   }
   // The server's alert about this client's certificate (a server or proxy doing mutual TLS in the handshake).
-  const alert = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_(CERTIFICATE_REQUIRED|BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_EXPIRED|CERTIFICATE_REVOKED|CERTIFICATE_UNKNOWN|UNSUPPORTED_CERTIFICATE)$/.exec(code);
+  const alert =
+    /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_(CERTIFICATE_REQUIRED|BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_EXPIRED|CERTIFICATE_REVOKED|CERTIFICATE_UNKNOWN|UNSUPPORTED_CERTIFICATE)$/.exec(
+      code,
+    );
   if (alert) return `${server} refused this client's certificate (${alert[1]!.toLowerCase().replaceAll('_', ' ')}; pass --cert and --key)`;
   return undefined;
 }

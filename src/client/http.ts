@@ -28,7 +28,10 @@ export function agentFor(url: string, options: { keepAlive: boolean; maxSockets?
  * node-fetch with the options every request of ours takes: `agent`, no redirect followed (the token, or a
  * webhook's signed body, goes to the configured URL and nowhere else), no compression asked for.
  */
-export function send(url: string, init: Omit<RequestInit, 'signal' | 'redirect' | 'compress'> & { agent: HttpAgent; signal?: AbortSignal | undefined }): ReturnType<typeof fetch> {
+export function send(
+  url: string,
+  init: Omit<RequestInit, 'signal' | 'redirect' | 'compress'> & { agent: HttpAgent; signal?: AbortSignal | undefined },
+): ReturnType<typeof fetch> {
   const { signal, ...rest } = init;
   return fetch(url, { ...rest, redirect: 'manual', compress: false, ...(signal ? { signal: signal as RequestInit['signal'] } : {}) });
 }
@@ -65,7 +68,8 @@ function tlsOptions(material: TlsMaterial): HttpsAgentOptions {
     // Node's own message names the certificate's names only for a host name, never for an address.
     checkServerIdentity: (host, cert) => {
       const error = tls.checkServerIdentity(host, cert);
-      if (error) error.message = `its certificate is for ${printable((cert.subjectaltname ?? `CN=${cert.subject?.CN ?? '?'}`).slice(0, 200))}, not ${printable(host)}`;
+      if (error)
+        error.message = `its certificate is for ${printable((cert.subjectaltname ?? `CN=${cert.subject?.CN ?? '?'}`).slice(0, 200))}, not ${printable(host)}`;
       return error;
     },
   };

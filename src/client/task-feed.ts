@@ -75,7 +75,14 @@ export class TaskFeed {
     this.#client = client;
     this.#now = options.now ?? Date.now;
     this.#backoff = options.backoff ?? DEFAULT_BACKOFF;
-    this.#state = { server: client.server, tasks: this.#tasks, order: this.#order, version: 0, events: 0, connection: { state: 'connecting', since: this.#now(), attempt: 0 } };
+    this.#state = {
+      server: client.server,
+      tasks: this.#tasks,
+      order: this.#order,
+      version: 0,
+      events: 0,
+      connection: { state: 'connecting', since: this.#now(), attempt: 0 },
+    };
   }
 
   get state(): FeedState {
@@ -134,7 +141,8 @@ export class TaskFeed {
   }
 
   #refuse(error: ClientError): void {
-    if (this.#state.refusal === undefined) this.#update({ refusal: { message: error.message, kind: error.kind === 'untrusted' ? 'untrusted' : 'unauthorized' } });
+    if (this.#state.refusal === undefined)
+      this.#update({ refusal: { message: error.message, kind: error.kind === 'untrusted' ? 'untrusted' : 'unauthorized' } });
     this.#refused.abort();
   }
 
@@ -146,7 +154,9 @@ export class TaskFeed {
 
   #connected(): void {
     const was = this.#state.connection;
-    this.#update({ connection: { state: 'connected', since: this.#now(), attempt: 0, ...(was.lastAnswerAt !== undefined ? { lastAnswerAt: was.lastAnswerAt } : {}) } });
+    this.#update({
+      connection: { state: 'connected', since: this.#now(), attempt: 0, ...(was.lastAnswerAt !== undefined ? { lastAnswerAt: was.lastAnswerAt } : {}) },
+    });
   }
 
   /**

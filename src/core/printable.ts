@@ -38,7 +38,5 @@ const JSON_UNSAFE = /[\x7f-\x9f\p{Cf}\p{Default_Ignorable_Code_Point}\u2028\u202
  * any JSON reader, and safe to print. (JSON.stringify already escapes C0 controls.)
  */
 export function terminalSafeJson(value: unknown): string {
-  return JSON.stringify(value).replace(JSON_UNSAFE, (ch) =>
-    [...ch].map((unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`).join(''),
-  );
+  return JSON.stringify(value).replace(JSON_UNSAFE, (ch) => [...ch].map((unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`).join(''));
 }

@@ -26,7 +26,12 @@ export function progressText(line: string): string | undefined {
   const clean = line.replace(ESCAPE_SEQUENCE, '').replace(/\t/g, ' ').replace(CONTROL, '').trim();
   if (clean === '') return undefined;
   const chars = Array.from(clean);
-  return chars.length <= MAX_PROGRESS_CHARS ? clean : `${chars.slice(0, MAX_PROGRESS_CHARS - 1).join('').trimEnd()}…`;
+  return chars.length <= MAX_PROGRESS_CHARS
+    ? clean
+    : `${chars
+        .slice(0, MAX_PROGRESS_CHARS - 1)
+        .join('')
+        .trimEnd()}…`;
 }
 
 /** The text of an explicit `::progress TEXT` line, or undefined when `line` is not one. */

@@ -17,7 +17,19 @@ export { type EventLogListener, type EventWindowBounds, sequenceStart, type Task
 /** What changed: the task entered a state, a cancel was scheduled for it or its schedule dropped, or it reported progress. */
 export type TaskChange = TaskLifeState | 'scheduled' | 'unscheduled' | 'progress';
 
-export const TASK_CHANGES: readonly TaskChange[] = ['watching', 'cancel_requested', 'cancelled', 'succeeded', 'failed', 'timed_out', 'stopped', 'lost', 'scheduled', 'unscheduled', 'progress'];
+export const TASK_CHANGES: readonly TaskChange[] = [
+  'watching',
+  'cancel_requested',
+  'cancelled',
+  'succeeded',
+  'failed',
+  'timed_out',
+  'stopped',
+  'lost',
+  'scheduled',
+  'unscheduled',
+  'progress',
+];
 
 /** What the server knew of a task at one moment: the parts GET /v1/tasks/:id is made of. */
 export interface TaskSnapshot {
@@ -193,7 +205,12 @@ export class TaskEventHub {
    * is reset instead, and follows from now. Stop it with the returned `stop`; `done` resolves once it is
    * live, and rejects when the log cannot be read while catching up (before `started`, if at the start).
    */
-  follow(after: number | undefined, observer: CursorObserver, pace: () => Promise<void> = nextTurn, pageEvents: number = PAGE): { stop: () => void; done: Promise<void> } {
+  follow(
+    after: number | undefined,
+    observer: CursorObserver,
+    pace: () => Promise<void> = nextTurn,
+    pageEvents: number = PAGE,
+  ): { stop: () => void; done: Promise<void> } {
     let cursor = 0;
     let live = false;
     let stopped = false;

@@ -120,10 +120,15 @@ export class TaskFamily {
     if (changed.length === 0) return { ancestors: await this.#walkUp(ids, parents, MAX_PARENT_DEPTH, false), changed };
     const running = (await this.#tracker.statuses(changed)).find((status) => status.state === 'watching' || status.state === 'cancel_requested');
     if (running) {
-      throw new LinkRefusedError(`${preview(running.id)} is already running with other parents; only the run that starts a task names its parents (a task stops being running when it ends or is lost)`);
+      throw new LinkRefusedError(
+        `${preview(running.id)} is already running with other parents; only the run that starts a task names its parents (a task stops being running when it ends or is lost)`,
+      );
     }
     const below = await this.#levelsBelow(changed);
-    if (below >= MAX_PARENT_DEPTH) throw new InvalidParentsError(`${preview(changed[0]!)} has descendants ${below} levels deep already; a parent would nest them more than ${MAX_PARENT_DEPTH} levels`);
+    if (below >= MAX_PARENT_DEPTH)
+      throw new InvalidParentsError(
+        `${preview(changed[0]!)} has descendants ${below} levels deep already; a parent would nest them more than ${MAX_PARENT_DEPTH} levels`,
+      );
     let ancestors: string[];
     try {
       ancestors = await this.#walkUp(changed, parents, MAX_PARENT_DEPTH - below, true);

@@ -128,7 +128,13 @@ export class TaskService {
 
   /** Up to `limit` cancels scheduled for later, in id order, those after `after`; with `scope`, only those it covers. */
   schedules(after: string | undefined, limit: number, scope?: TaskScope): Promise<ScheduledCancel[]> {
-    return pageCovered(scope, after, limit, (from, max) => this.scheduler.list(from, max), (s) => s.id);
+    return pageCovered(
+      scope,
+      after,
+      limit,
+      (from, max) => this.scheduler.list(from, max),
+      (s) => s.id,
+    );
   }
 
   /** Drops the cancel scheduled for `id`; resolves with it, if there was one. A cancel already made stays. */
@@ -247,7 +253,13 @@ export class TaskService {
    */
   async list(query: StatusQuery & { readonly limit: number }, scope?: TaskScope): Promise<{ statuses: TaskStatus[]; next?: string }> {
     // One more than asked tells whether another page follows.
-    const found = await pageCovered(scope, query.after, query.limit + 1, (after, limit) => this.tracker.list({ ...query, after, limit }), (s) => s.id);
+    const found = await pageCovered(
+      scope,
+      query.after,
+      query.limit + 1,
+      (after, limit) => this.tracker.list({ ...query, after, limit }),
+      (s) => s.id,
+    );
     const read = await this.#asRead(found);
     const page = read.slice(0, query.limit);
     const statuses = query.state ? page.filter((s) => s.state === query.state) : page;
@@ -263,7 +275,13 @@ export class TaskService {
       const found = await this.tracker.children(parent, after, limit);
       return { ids: found.ids, statuses: await this.#asRead(found.statuses) };
     }
-    const ids = await pageCovered(scope, after, limit, async (from, max) => (await this.tracker.children(parent, from, max)).ids, (id) => id);
+    const ids = await pageCovered(
+      scope,
+      after,
+      limit,
+      async (from, max) => (await this.tracker.children(parent, from, max)).ids,
+      (id) => id,
+    );
     return { ids, statuses: ids.length === 0 ? [] : await this.#asRead(await this.tracker.statuses(ids)) };
   }
 

@@ -83,7 +83,15 @@ function enter(status: TaskStatus | undefined, id: string, state: TaskLifeState,
 export function onWatch(status: TaskStatus | undefined, id: string, worker: WorkerIdentity | undefined, now: number): TaskStatus {
   const seen = { lastSeenAt: now, ...(worker ? { worker } : {}) };
   if (status && (status.state === 'watching' || status.state === 'cancel_requested')) return { ...status, ...seen };
-  return enter(status, id, 'watching', now, { ...seen, exitCode: undefined, signal: undefined, stoppedBy: undefined, cancelledBy: undefined, cancelReason: undefined, progress: undefined });
+  return enter(status, id, 'watching', now, {
+    ...seen,
+    exitCode: undefined,
+    signal: undefined,
+    stoppedBy: undefined,
+    cancelledBy: undefined,
+    cancelReason: undefined,
+    progress: undefined,
+  });
 }
 
 /**

@@ -124,16 +124,19 @@ export class TaskTracker {
       if (this.#watchingBy.has(id) && this.#watchingBy.get(id) === worker?.id) this.#seen.set(id, now);
       else (unknown ??= []).push(id);
     }
-    return unknown && this.#change(unknown, (status, id) => {
-      const next = onWatch(status, id, worker, now);
-      // Watched or cancel requested: another watch by the same worker would change only the last-seen time.
-      if (next.state === 'watching' || next.state === 'cancel_requested') this.#watchingBy.set(id, worker?.id);
-      if (status && next.state === status.state && next.worker?.id === status.worker?.id) {
-        this.#seen.set(id, now);
-        return undefined;
-      }
-      return next;
-    });
+    return (
+      unknown &&
+      this.#change(unknown, (status, id) => {
+        const next = onWatch(status, id, worker, now);
+        // Watched or cancel requested: another watch by the same worker would change only the last-seen time.
+        if (next.state === 'watching' || next.state === 'cancel_requested') this.#watchingBy.set(id, worker?.id);
+        if (status && next.state === status.state && next.worker?.id === status.worker?.id) {
+          this.#seen.set(id, now);
+          return undefined;
+        }
+        return next;
+      })
+    );
   }
 
   /** A watch on `ids` ended (answered, timed out, or its client left). */
@@ -184,7 +187,9 @@ export class TaskTracker {
       for (let i = 0; i < ids.length; i += CHANGE_STEP) {
         if (i > 0) await nextTurn();
         // One failed step does not keep the others from being written.
-        await this.#apply(ids.slice(i, i + CHANGE_STEP), (status, askedId) => onCancelRequested(status, askedId, now, asked.get(askedId))).catch((error: unknown) => (failure ??= error));
+        await this.#apply(ids.slice(i, i + CHANGE_STEP), (status, askedId) => onCancelRequested(status, askedId, now, asked.get(askedId))).catch(
+          (error: unknown) => (failure ??= error),
+        );
       }
       if (failure !== undefined) this.#onError(failure);
     });

@@ -17,7 +17,11 @@ export function taskReplyOf({ id, record, schedule, status }: TaskSnapshot): Tas
   const reply: TaskReply = { id, cancelled: record !== undefined };
   if (record) reply.record = recordToWire(record);
   if (schedule) {
-    reply.scheduled = { at: isoTime(schedule.at), ...(schedule.reason === undefined ? {} : { reason: schedule.reason }), ...(schedule.by === undefined ? {} : { by: { ...schedule.by } }) };
+    reply.scheduled = {
+      at: isoTime(schedule.at),
+      ...(schedule.reason === undefined ? {} : { reason: schedule.reason }),
+      ...(schedule.by === undefined ? {} : { by: { ...schedule.by } }),
+    };
   }
   if (status) {
     reply.status = statusToWire(statusAsRead(status, record));
@@ -62,10 +66,7 @@ export const eventSeqSchema = z
 /** GET /v1/events?since=ID&ids=a,b&state=lost,cancelled. */
 export const eventsQuerySchema = z.strictObject({
   since: eventSeqSchema.optional(),
-  ids: z
-    .array(taskIdSchema)
-    .max(MAX_IDS_PER_WATCH, `at most ${MAX_IDS_PER_WATCH} ids`)
-    .optional(),
+  ids: z.array(taskIdSchema).max(MAX_IDS_PER_WATCH, `at most ${MAX_IDS_PER_WATCH} ids`).optional(),
   state: z
     .string()
     .transform((text) => text.split(',').filter(Boolean))

@@ -11,19 +11,26 @@ export const taskIdSchema = z.string().superRefine((id, ctx) => {
 });
 
 /** A duration as people write it ("30s"), parsed to milliseconds. */
-export const durationSchema = z.string().max(32).transform((text, ctx) => {
-  try {
-    return parseDuration(text);
-  } catch (error) {
-    ctx.addIssue({ code: 'custom', message: (error as Error).message });
-    return z.NEVER;
-  }
-});
+export const durationSchema = z
+  .string()
+  .max(32)
+  .transform((text, ctx) => {
+    try {
+      return parseDuration(text);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      return z.NEVER;
+    }
+  });
 
 export const cancelRequestSchema = z
   .strictObject({
     // No NUL: PostgreSQL's text cannot hold one, and every store must keep what any store keeps.
-    reason: z.string().max(MAX_REASON_CHARS).refine((text) => !text.includes('\0'), 'may not contain a NUL character').optional(),
+    reason: z
+      .string()
+      .max(MAX_REASON_CHARS)
+      .refine((text) => !text.includes('\0'), 'may not contain a NUL character')
+      .optional(),
     /** Cancel later: after this long ("2h")… */
     after: durationSchema.optional(),
     /** …or at this time (ISO 8601). */

@@ -10,7 +10,19 @@ import type { Linker } from '../core/task-updates.ts';
 import { HttpError } from '../protocol/errors.ts';
 import { DEFAULT_MAX_EVENT_STREAMS, DEFAULT_MAX_WATCHED_IDS } from '../protocol/limits.ts';
 import { EVENTS_HEARTBEAT_MS } from '../protocol/events.ts';
-import { ANONYMOUS, type Authenticate, bearerAuth, type Caller, checkRight, checkScope, inScope, openAccess, ROLE_RIGHTS, type TokenEntry, TokenTable } from './auth.ts';
+import {
+  ANONYMOUS,
+  type Authenticate,
+  bearerAuth,
+  type Caller,
+  checkRight,
+  checkScope,
+  inScope,
+  openAccess,
+  ROLE_RIGHTS,
+  type TokenEntry,
+  TokenTable,
+} from './auth.ts';
 import { EventStreams, type UnwrittenBytesCaps } from './event-streams.ts';
 import { PARK_FROM, ParkedConnections } from './park-connection.ts';
 import { sendJson } from './http-io.ts';
@@ -129,7 +141,18 @@ export interface AppContext {
 export type App = ReturnType<typeof createApp>;
 
 /** The HTTP surface over the task service: routing, auth, and the one error mapping. Routes live in routes/. */
-export function createApp({ tasks, events, storeHealth, eventsHeartbeatMs, options, metrics, observer = {}, clock = systemClock, onBackgroundError = () => {}, onHeldChanged }: AppDependencies): RequestListener & {
+export function createApp({
+  tasks,
+  events,
+  storeHealth,
+  eventsHeartbeatMs,
+  options,
+  metrics,
+  observer = {},
+  clock = systemClock,
+  onBackgroundError = () => {},
+  onHeldChanged,
+}: AppDependencies): RequestListener & {
   readonly openWatches: () => number;
   /** Ids held across all open watches. */
   readonly watchedIds: () => number;
@@ -207,7 +230,15 @@ export function createApp({ tasks, events, storeHealth, eventsHeartbeatMs, optio
   };
   /** Records `ids` stopped (`stoppedBy` says why), those still running: their worker can no longer report them. */
   const stopUnreportable = (ids: readonly string[], stoppedBy: string): Promise<void> => tasks.stopRunning(ids, stoppedBy);
-  const routes: Route[] = [...seedRoutes(context), ...taskRoutes(context), ...watchRoutes(context), ...eventRoutes(context, streams), ...opsRoutes(context, storeHealth, metrics.registry), ...meRoutes(context), ...webRoutes(options.webAssets)];
+  const routes: Route[] = [
+    ...seedRoutes(context),
+    ...taskRoutes(context),
+    ...watchRoutes(context),
+    ...eventRoutes(context, streams),
+    ...opsRoutes(context, storeHealth, metrics.registry),
+    ...meRoutes(context),
+    ...webRoutes(options.webAssets),
+  ];
 
   /** Finds the route, checks the caller's right to it, and starts its handler. Not async, so nothing here stays alive while a watch waits. */
   const dispatch = (req: IncomingMessage, res: ServerResponse): Promise<void> | void => {
@@ -282,7 +313,9 @@ export function createApp({ tasks, events, storeHealth, eventsHeartbeatMs, optio
           const now = tokens.callerOf(tokenId);
           const unreportable = !now || !ROLE_RIGHTS[now.role].has('report') ? ids : ids.filter((id) => !inScope(now, id));
           if (unreportable.length === 0) return;
-          const why = now ? `token ${now.name} ${ROLE_RIGHTS[now.role].has('report') ? 'no longer covers it' : 'may no longer report'}` : `token ${replaced.get(tokenId)?.name ?? 'unknown'} revoked`;
+          const why = now
+            ? `token ${now.name} ${ROLE_RIGHTS[now.role].has('report') ? 'no longer covers it' : 'may no longer report'}`
+            : `token ${replaced.get(tokenId)?.name ?? 'unknown'} revoked`;
           stopped.set(why, [...(stopped.get(why) ?? []), ...unreportable]);
         },
       );
@@ -315,6 +348,10 @@ function clientCertificateRefused(socket: TLSSocket): HttpError {
   if (!sent) return new HttpError('client_certificate_refused', `${required}, and none was sent (pass --cert and --key)`);
   // authorizationError is typed as an Error, but Node sets the verify error's code, a string.
   const code = String(socket.authorizationError ?? 'not verified');
-  const why = /ISSUER|LEAF_SIGNATURE|SELF_SIGNED|UNTRUSTED/.test(code) ? 'it is signed by another CA' : code === 'CERT_HAS_EXPIRED' ? 'it has expired' : 'it could not be verified';
+  const why = /ISSUER|LEAF_SIGNATURE|SELF_SIGNED|UNTRUSTED/.test(code)
+    ? 'it is signed by another CA'
+    : code === 'CERT_HAS_EXPIRED'
+      ? 'it has expired'
+      : 'it could not be verified';
   return new HttpError('client_certificate_refused', `${required}, and refused the one sent: ${why} (${code})`);
 }

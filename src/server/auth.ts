@@ -98,7 +98,8 @@ export function parseTokensFile(text: string): TokenEntry[] {
       throw new TokensFileError(index + 1, message);
     };
     const fields = line.split(/\s+/);
-    if (fields.length !== 3 && fields.length !== 4) fail(`expected "NAME ROLE sha256:HEX [ids=PATTERN,...]", found ${fields.length} field${fields.length === 1 ? '' : 's'}`);
+    if (fields.length !== 3 && fields.length !== 4)
+      fail(`expected "NAME ROLE sha256:HEX [ids=PATTERN,...]", found ${fields.length} field${fields.length === 1 ? '' : 's'}`);
     const [name, role, hash, ids] = fields as [string, string, string, string | undefined];
     if (!TOKEN_NAME_PATTERN.test(name)) fail('the name must be 1 to 64 letters, digits or . _ @ - (starting with a letter or digit)');
     if (!(ROLES as readonly string[]).includes(role)) fail(`unknown role "${role.slice(0, 20)}" (one of ${ROLES.join(', ')})`);
@@ -111,7 +112,8 @@ export function parseTokensFile(text: string): TokenEntry[] {
       entries.push({ name, role: role as Role, sha256 });
       return;
     }
-    if (!ids.startsWith('ids=')) fail(`the fourth field must be ids=PATTERN[,PATTERN...] (the tasks the token may touch), found ${JSON.stringify(ids.slice(0, 20))}`);
+    if (!ids.startsWith('ids='))
+      fail(`the fourth field must be ids=PATTERN[,PATTERN...] (the tasks the token may touch), found ${JSON.stringify(ids.slice(0, 20))}`);
     const scope = ids.slice(4).split(',');
     for (const pattern of scope) {
       const problem = scopePatternProblem(pattern);
@@ -119,7 +121,8 @@ export function parseTokensFile(text: string): TokenEntry[] {
     }
     entries.push({ name, role: role as Role, sha256, scope });
   });
-  if (entries.length === 0) throw new TokensFileError(undefined, 'lists no token (a server nobody may use is a mistake; to take every token away, stop the server)');
+  if (entries.length === 0)
+    throw new TokensFileError(undefined, 'lists no token (a server nobody may use is a mistake; to take every token away, stop the server)');
   return entries;
 }
 
@@ -210,7 +213,10 @@ export function inScope(caller: Caller, id: string): boolean {
 export function checkScope(caller: Caller, ids: Iterable<string>): void {
   const outside = caller.scope?.firstOutside(ids);
   if (outside === undefined) return;
-  throw new HttpError('out_of_scope', `token "${caller.name}" may only touch tasks matching ${caller.scope}; ${JSON.stringify(outside.slice(0, 100))} is not one of them`);
+  throw new HttpError(
+    'out_of_scope',
+    `token "${caller.name}" may only touch tasks matching ${caller.scope}; ${JSON.stringify(outside.slice(0, 100))} is not one of them`,
+  );
 }
 
 function bearerToken(headers: IncomingHttpHeaders): string | undefined {

@@ -90,10 +90,14 @@ export class EventStreams {
     this.#options = options;
     this.#caps = { ...DEFAULT_UNWRITTEN_BYTES, ...options.unwrittenBytes };
     this.#byToken = new TokenShares(options.maxOpen, options.tokenShare ?? 1);
-    this.#gauge = new Gauge({ name: 'taskctl_open_event_streams', help: 'Event streams (GET /v1/events) open now; capped by --max-event-streams.', registers: [options.registry] });
+    this.#gauge = new Gauge({
+      name: 'taskctl_open_event_streams',
+      help: 'Event streams (GET /v1/events) open now; capped by --max-event-streams.',
+      registers: [options.registry],
+    });
     this.#cut = new Counter({
       name: 'taskctl_event_streams_cut_total',
-      help: 'Event streams the server ended, by reason: slow (the client left 256 KB unread; it resumes where it was), budget (all streams together held too much unread; the furthest behind were cut), shutdown, revoked (a reload took its token away), rescoped (a reload changed its token\'s scope; it resumes under the new one).',
+      help: "Event streams the server ended, by reason: slow (the client left 256 KB unread; it resumes where it was), budget (all streams together held too much unread; the furthest behind were cut), shutdown, revoked (a reload took its token away), rescoped (a reload changed its token's scope; it resumes under the new one).",
       labelNames: ['reason'] as const,
       registers: [options.registry],
     });
@@ -118,7 +122,9 @@ export class EventStreams {
       throw new HttpError('too_many_watches', `this server holds ${this.#options.maxOpen} event streams already; retry shortly`, { 'retry-after': '1' });
     }
     if (!this.#byToken.fits(tokenId, 1)) {
-      throw new HttpError('too_many_watches', `this token holds its share of this server's event streams (${this.#byToken.limit}) already; retry shortly`, { 'retry-after': '1' });
+      throw new HttpError('too_many_watches', `this token holds its share of this server's event streams (${this.#byToken.limit}) already; retry shortly`, {
+        'retry-after': '1',
+      });
     }
     this.#byToken.change(tokenId, 1);
     const stream = new EventStream(res, filter, tokenId, {
@@ -287,7 +293,11 @@ class EventStream implements CursorObserver {
   reset(after: number, why: ResetReason): void {
     if (this.#begin()) this.#write('retry: 1000\n\n');
     this.#cursor = this.#sentId = after;
-    const data: ResetData = { reason: why.reason, ...(why.oldest !== undefined ? { oldest: why.oldest } : {}), ...(why.last !== undefined ? { last: why.last } : {}) };
+    const data: ResetData = {
+      reason: why.reason,
+      ...(why.oldest !== undefined ? { oldest: why.oldest } : {}),
+      ...(why.last !== undefined ? { last: why.last } : {}),
+    };
     this.#write(sseFrame({ event: 'reset', id: after, data: JSON.stringify(data) }));
   }
 

@@ -188,7 +188,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     trackedTasks: () => config.store.countStatuses(),
     reloadTls: (tls) => {
       if (!config.tls) throw new Error('this server was started without TLS');
-      if ((tls.clientCa === undefined) !== (config.tls.clientCa === undefined)) throw new Error('a reload cannot turn client certificates on or off; restart the server for that');
+      if ((tls.clientCa === undefined) !== (config.tls.clientCa === undefined))
+        throw new Error('a reload cannot turn client certificates on or off; restart the server for that');
       (server as TlsServer).setSecureContext(secureContextOptions(tls));
     },
     replaceTokens: app.replaceTokens,

@@ -57,7 +57,17 @@ export class ServeActivity implements ServerObserver, TaskEventObserver {
 
   constructor(where: { url: string; store: string }, now: () => number = Date.now) {
     this.#now = now;
-    this.#state = { ...where, startedAt: now(), cancelsTotal: 0, watchesAnsweredTotal: 0, lostTotal: 0, recentCancels: [], recentErrors: [], recentTaskChanges: [], failingWebhooks: [] };
+    this.#state = {
+      ...where,
+      startedAt: now(),
+      cancelsTotal: 0,
+      watchesAnsweredTotal: 0,
+      lostTotal: 0,
+      recentCancels: [],
+      recentErrors: [],
+      recentTaskChanges: [],
+      failingWebhooks: [],
+    };
   }
 
   get state(): ServeState {

@@ -153,7 +153,9 @@ export class WatchHolder {
     }
     if (this.#heldIds + held > this.#options.maxWatchedIds) {
       metrics.rejectedWatches.inc();
-      throw new HttpError('too_many_watches', `this server watches ${this.#heldIds} of at most ${this.#options.maxWatchedIds} ids already; retry shortly`, { 'retry-after': '1' });
+      throw new HttpError('too_many_watches', `this server watches ${this.#heldIds} of at most ${this.#options.maxWatchedIds} ids already; retry shortly`, {
+        'retry-after': '1',
+      });
     }
     this.#checkShare(tokenId, 1, held);
     this.#open++;
@@ -162,18 +164,22 @@ export class WatchHolder {
     this.#heldIdsChange(held);
     ledger.watchStarted(ids, worker).catch(this.#options.onBackgroundError);
     let timedOut = false;
-    const end = canceler.waitAfterKnown(ids, (result) => {
-      clock.clearTimer(timer);
-      res.off('close', end);
-      // The answer goes out first, the bookkeeping after it: a worker waiting for its cancel does not wait
-      // for counts and metrics too. (Closing, which the answer must know of, was decided before this.)
-      if (this.#closing) res.shouldKeepAlive = false;
-      try {
-        onResult(result);
-      } finally {
-        this.#ended(tokenId, end, ids, held, result.cancelled.length > 0 || result.parent ? 'cancelled' : timedOut ? 'timeout' : 'gone');
-      }
-    }, ancestors);
+    const end = canceler.waitAfterKnown(
+      ids,
+      (result) => {
+        clock.clearTimer(timer);
+        res.off('close', end);
+        // The answer goes out first, the bookkeeping after it: a worker waiting for its cancel does not wait
+        // for counts and metrics too. (Closing, which the answer must know of, was decided before this.)
+        if (this.#closing) res.shouldKeepAlive = false;
+        try {
+          onResult(result);
+        } finally {
+          this.#ended(tokenId, end, ids, held, result.cancelled.length > 0 || result.parent ? 'cancelled' : timedOut ? 'timeout' : 'gone');
+        }
+      },
+      ancestors,
+    );
     const timer = clock.setTimeout(() => {
       timedOut = true;
       end();
@@ -267,12 +273,23 @@ export class WatchHolder {
    * and not yet answered, at once, or holds until a cancel, the timeout or the client's departure. 409
    * session_unknown when there is no such session (for this token).
    */
-  pollSession(name: string, tokenId: string | undefined, remove: readonly string[], res: ServerResponse, timeoutMs: number, onResult: (result: SessionResult) => void): void {
+  pollSession(
+    name: string,
+    tokenId: string | undefined,
+    remove: readonly string[],
+    res: ServerResponse,
+    timeoutMs: number,
+    onResult: (result: SessionResult) => void,
+  ): void {
     const session = this.#sessions.get(name);
-    if (!session || session.tokenId !== tokenId) throw new HttpError('session_unknown', 'no such watch session here (it ended, or another server keeps it): send the ids again');
+    if (!session || session.tokenId !== tokenId)
+      throw new HttpError('session_unknown', 'no such watch session here (it ended, or another server keeps it): send the ids again');
     if (session.polls.length >= SESSION_POLLS) session.polls[0]!.release();
     // Each id once: every copy of one would be counted off the session again.
-    this.#leaveSession(session, [...new Set(remove)].filter((id) => session.set.ids.has(id)));
+    this.#leaveSession(
+      session,
+      [...new Set(remove)].filter((id) => session.set.ids.has(id)),
+    );
     this.#stopIdleTimer(session);
     if (session.mailbox || session.set.ids.size === 0) {
       const result = session.mailbox ?? { cancelled: [] };

@@ -36,7 +36,9 @@ export function lockStoreFile(path: string, description: string): () => void {
         );
       }
       if (holder && holder.host !== hostname()) {
-        throw new StoreUnavailableError(`${description} is in use by a taskctl server on ${holder.host} (pid ${holder.pid}), by its lock file ${lockPath}; if that server is gone, remove the file`);
+        throw new StoreUnavailableError(
+          `${description} is in use by a taskctl server on ${holder.host} (pid ${holder.pid}), by its lock file ${lockPath}; if that server is gone, remove the file`,
+        );
       }
       // Left by a process that is gone: taken over.
       try {

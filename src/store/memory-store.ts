@@ -143,7 +143,10 @@ export class MemoryStore implements CancelStore, TaskEventLog {
   }
 
   async dueSchedules(now: number, limit: number): Promise<ScheduledCancel[]> {
-    return [...this.#schedules.values()].filter((s) => s.at <= now).sort((a, b) => a.at - b.at).slice(0, limit);
+    return [...this.#schedules.values()]
+      .filter((s) => s.at <= now)
+      .sort((a, b) => a.at - b.at)
+      .slice(0, limit);
   }
 
   async unschedule(id: string): Promise<void> {
@@ -204,7 +207,10 @@ export class MemoryStore implements CancelStore, TaskEventLog {
   }
 
   async claimDeliveries(now: number, leaseMs: number, limit: number): Promise<Delivery[]> {
-    const due = [...this.#outbox.values()].filter((d) => d.nextAt <= now).sort((a, b) => a.nextAt - b.nextAt).slice(0, limit);
+    const due = [...this.#outbox.values()]
+      .filter((d) => d.nextAt <= now)
+      .sort((a, b) => a.nextAt - b.nextAt)
+      .slice(0, limit);
     for (const delivery of due) this.#outbox.set(delivery.id, { ...delivery, nextAt: now + leaseMs });
     return due.map((d) => ({ ...d, nextAt: now + leaseMs }));
   }

@@ -65,7 +65,8 @@ export function parseStatuses(rows: ReadonlyArray<{ body: string }>, tally: Unre
  */
 export function parseSource(text: string, tally: UnreadableRowTally, kind: 'cancel' | 'schedule', key: string): CancelSource | undefined {
   const value = parseJson(text);
-  if (isObject(value) && typeof value.name === 'string' && typeof value.address === 'string' && typeof value.route === 'string') return value as unknown as CancelSource;
+  if (isObject(value) && typeof value.name === 'string' && typeof value.address === 'string' && typeof value.route === 'string')
+    return value as unknown as CancelSource;
   tally.note({ kind, key, why: 'who asked cannot be read' });
   return undefined;
 }

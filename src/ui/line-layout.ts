@@ -38,11 +38,21 @@ export function segment(text: string | Span, more: Omit<Segment, 'spans'> = {}):
 export function fitSegments(segments: readonly Segment[], width: number, separator = SEPARATOR): Span[] {
   let kept = segments.map((s) => ({ ...s, spans: safe(s.spans), short: s.short && safe(s.short) }));
   // While optional segments remain, only they are squeezed: an address is not cut to keep a store path.
-  let line = shorten(kept, width, separator, kept.some((s) => s.optional));
+  let line = shorten(
+    kept,
+    width,
+    separator,
+    kept.some((s) => s.optional),
+  );
   for (let i = kept.length - 1; i >= 0 && spansWidth(line) > width; i--) {
     if (!kept[i]!.optional) continue;
     kept = kept.filter((_, k) => k !== i);
-    line = shorten(kept, width, separator, kept.some((s) => s.optional));
+    line = shorten(
+      kept,
+      width,
+      separator,
+      kept.some((s) => s.optional),
+    );
   }
   return cutSpans(line, width);
 }

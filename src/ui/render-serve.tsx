@@ -30,7 +30,10 @@ function useRates(activity: ServeActivity, gauges: ServeGauges): Rates {
       const { cancelsTotal, watchesAnsweredTotal } = activity.state;
       const seconds = Math.max(0.001, (now - previous.current.at) / 1_000);
       // Read in the background: the count shows a second late rather than holding the screen.
-      gauges.trackedTasks?.().then((count) => (tracked.current = count), () => (tracked.current = undefined));
+      gauges.trackedTasks?.().then(
+        (count) => (tracked.current = count),
+        () => (tracked.current = undefined),
+      );
       setRates({
         openWatches: gauges.openWatches(),
         ...(tracked.current === undefined ? {} : { trackedTasks: tracked.current }),

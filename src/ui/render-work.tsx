@@ -33,11 +33,7 @@ export function WorkApp({ store, onQuit }: WorkAppProps) {
 }
 
 /** Draws the live work screen; the returned function waits for its last frame and takes it down. */
-export function renderWork(
-  store: WorkStore,
-  io: ScreenIo,
-  onQuit: (reason: 'quit' | 'SIGINT') => void,
-): () => Promise<void> {
+export function renderWork(store: WorkStore, io: ScreenIo, onQuit: (reason: 'quit' | 'SIGINT') => void): () => Promise<void> {
   const takeDown = draw(<WorkApp store={store} onQuit={onQuit} />, io, 10);
   return async () => {
     // Let the final state reach the screen before leaving it in place.

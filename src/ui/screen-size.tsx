@@ -26,7 +26,12 @@ export function frameHeight(rows: number): number {
 /** The one line shown instead of a screen on a terminal too small for it. */
 export function TooSmall({ columns, rows }: ScreenSize) {
   const need = `needs ${MIN_SIZE.columns}x${MIN_SIZE.rows}`;
-  return <StatusLine width={Math.max(1, columns)} segments={[segment(`terminal too small: ${columns}x${rows}`, { short: [{ text: 'too small' }] }), segment(need)]} />;
+  return (
+    <StatusLine
+      width={Math.max(1, columns)}
+      segments={[segment(`terminal too small: ${columns}x${rows}`, { short: [{ text: 'too small' }] }), segment(need)]}
+    />
+  );
 }
 
 /**

@@ -26,11 +26,21 @@ const rate = (perSecond: number) => (perSecond >= 10 ? perSecond.toFixed(0) : pe
 
 const TIME: TableColumn = { header: 'TIME', minWidth: 8, preferredWidth: 8, dropRank: 1 };
 const ID: TableColumn = { header: 'TASK', minWidth: 16, cut: 'middle' };
-const CANCEL_COLUMNS: readonly TableColumn[] = [TIME, ID, { header: 'FROM', minWidth: 9, preferredWidth: 15, cut: 'middle' }, { header: 'REASON', minWidth: 20, flex: true }];
+const CANCEL_COLUMNS: readonly TableColumn[] = [
+  TIME,
+  ID,
+  { header: 'FROM', minWidth: 9, preferredWidth: 15, cut: 'middle' },
+  { header: 'REASON', minWidth: 20, flex: true },
+];
 // With tokens, who asked: the token's name. A server without auth has only "anonymous" to say, so the
 // column is left out there.
 const CANCEL_COLUMNS_WITH_BY: readonly TableColumn[] = [TIME, ID, { header: 'BY', minWidth: 8, preferredWidth: 24, dropRank: 2 }, ...CANCEL_COLUMNS.slice(2)];
-const CHANGE_COLUMNS: readonly TableColumn[] = [TIME, ID, { header: 'STATE', minWidth: 16, preferredWidth: 16 }, { header: 'WORKER', minWidth: 16, flex: true, cut: 'middle' }];
+const CHANGE_COLUMNS: readonly TableColumn[] = [
+  TIME,
+  ID,
+  { header: 'STATE', minWidth: 16, preferredWidth: 16 },
+  { header: 'WORKER', minWidth: 16, flex: true, cut: 'middle' },
+];
 const ERROR_COLUMNS: readonly TableColumn[] = [TIME, { header: 'ERROR', minWidth: 12, flex: true }];
 
 // Title, rates, key hint; then each list's heading.
@@ -54,13 +64,24 @@ export function ServeScreen({ state, openWatches, trackedTasks, cancelsPerSecond
   }));
   const changes: TableRow[] = state.recentTaskChanges.map((c, i) => ({
     key: `${c.id}-${c.at}-${i}`,
-    cells: [{ text: clock(c.at), dimColor: true }, c.id, { text: c.state, color: c.state === 'lost' || c.state === 'failed' ? 'red' : undefined }, { text: c.worker ?? '', dimColor: true }],
+    cells: [
+      { text: clock(c.at), dimColor: true },
+      c.id,
+      { text: c.state, color: c.state === 'lost' || c.state === 'failed' ? 'red' : undefined },
+      { text: c.worker ?? '', dimColor: true },
+    ],
   }));
-  const errors: TableRow[] = state.recentErrors.map((e, i) => ({ key: `${e.at}-${i}`, cells: [clock(e.at), e.message].map((text) => ({ text, color: 'red' })) }));
+  const errors: TableRow[] = state.recentErrors.map((e, i) => ({
+    key: `${e.at}-${i}`,
+    cells: [clock(e.at), e.message].map((text) => ({ text, color: 'red' })),
+  }));
   // Every list shows at least one line (a row, or that it is empty); the blank lines go before any of that.
   const height = frameHeight(rows);
   const blanks = height >= FIXED_LINES + BLANK_LINES + 3;
-  const [cancelRoom, changeRoom, errorRoom] = shareRows(height - FIXED_LINES - (blanks ? BLANK_LINES : 0), [cancels, changes, errors].map((list) => Math.max(1, list.length)));
+  const [cancelRoom, changeRoom, errorRoom] = shareRows(
+    height - FIXED_LINES - (blanks ? BLANK_LINES : 0),
+    [cancels, changes, errors].map((list) => Math.max(1, list.length)),
+  );
   const blank = blanks ? <Text> </Text> : null;
   const title: Segment[] = [
     segment({ text: 'taskctl serve', bold: true }),
@@ -70,11 +91,25 @@ export function ServeScreen({ state, openWatches, trackedTasks, cancelsPerSecond
   ];
   const stats: Segment[] = [
     { spans: [{ text: 'open watches ' }, { text: String(openWatches), bold: true }] },
-    ...(trackedTasks === undefined ? [] : [{ spans: [{ text: 'tasks tracked ' }, { text: String(trackedTasks), bold: true }], short: [{ text: 'tracked ' }, { text: String(trackedTasks), bold: true }] }]),
+    ...(trackedTasks === undefined
+      ? []
+      : [
+          {
+            spans: [{ text: 'tasks tracked ' }, { text: String(trackedTasks), bold: true }],
+            short: [{ text: 'tracked ' }, { text: String(trackedTasks), bold: true }],
+          },
+        ]),
     { spans: [{ text: 'cancels/s ' }, { text: rate(cancelsPerSecond), bold: true }], optional: true },
-    { spans: [{ text: 'watches answered/s ' }, { text: rate(watchesPerSecond), bold: true }], short: [{ text: 'answered/s ' }, { text: rate(watchesPerSecond), bold: true }], optional: true },
+    {
+      spans: [{ text: 'watches answered/s ' }, { text: rate(watchesPerSecond), bold: true }],
+      short: [{ text: 'answered/s ' }, { text: rate(watchesPerSecond), bold: true }],
+      optional: true,
+    },
     { spans: [{ text: `cancels since start ${state.cancelsTotal}` }], short: [{ text: `cancels ${state.cancelsTotal}` }], optional: true },
-    { spans: [{ text: 'tasks lost ' }, { text: String(state.lostTotal), color: state.lostTotal > 0 ? 'red' : undefined }], short: [{ text: 'lost ' }, { text: String(state.lostTotal), color: state.lostTotal > 0 ? 'red' : undefined }] },
+    {
+      spans: [{ text: 'tasks lost ' }, { text: String(state.lostTotal), color: state.lostTotal > 0 ? 'red' : undefined }],
+      short: [{ text: 'lost ' }, { text: String(state.lostTotal), color: state.lostTotal > 0 ? 'red' : undefined }],
+    },
     ...(state.failingWebhooks.length === 0
       ? []
       : [
@@ -90,7 +125,14 @@ export function ServeScreen({ state, openWatches, trackedTasks, cancelsPerSecond
       <StatusLine width={columns} segments={title} />
       <StatusLine width={columns} segments={stats} />
       {blank}
-      <Section title="Recent cancels" rows={cancels} room={cancelRoom!} width={columns} empty="none yet" columns={showBy ? CANCEL_COLUMNS_WITH_BY : CANCEL_COLUMNS} />
+      <Section
+        title="Recent cancels"
+        rows={cancels}
+        room={cancelRoom!}
+        width={columns}
+        empty="none yet"
+        columns={showBy ? CANCEL_COLUMNS_WITH_BY : CANCEL_COLUMNS}
+      />
       {blank}
       <Section title="Task states" rows={changes} room={changeRoom!} width={columns} empty="no task watched yet" columns={CHANGE_COLUMNS} />
       {blank}

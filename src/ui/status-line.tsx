@@ -12,8 +12,14 @@ export function StatusLine({ segments, width }: StatusLineProps) {
   const spans = fitSegments(segments, width);
   return (
     <Text wrap="truncate-end">
-      {/* biome-ignore lint/suspicious/noArrayIndexKey: spans are positional and never reorder */}
-      {spans.length === 0 ? ' ' : spans.map(({ text, ...style }, i) => <Text key={i} {...style}>{text}</Text>)}
+      {spans.length === 0
+        ? ' '
+        : spans.map(({ text, ...style }, i) => (
+            // biome-ignore lint/suspicious/noArrayIndexKey: spans are positional and never reorder
+            <Text key={i} {...style}>
+              {text}
+            </Text>
+          ))}
     </Text>
   );
 }

@@ -58,10 +58,20 @@ export function layoutTable(columns: readonly TableColumn[], cells: readonly (re
     .sort((a, b) => b.rank - a.rank);
   let shown = columns.map((_, i) => i);
   for (const next of droppable) {
-    if (sumWithGaps(shown.map((i) => floors[i]!), gap) <= width) break;
+    if (
+      sumWithGaps(
+        shown.map((i) => floors[i]!),
+        gap,
+      ) <= width
+    )
+      break;
     shown = shown.filter((i) => i !== next.i);
   }
-  const widths = narrow(shown.map((i) => ({ ...columns[i]!, natural: natural[i]!, wanted: wanted[i]!, floor: floors[i]! })), width, gap);
+  const widths = narrow(
+    shown.map((i) => ({ ...columns[i]!, natural: natural[i]!, wanted: wanted[i]!, floor: floors[i]! })),
+    width,
+    gap,
+  );
   // Columns cut below a few cells (an ellipsis and little else) leave, with their gaps.
   const keep = widths.map((w, k) => w >= Math.min(MIN_CUT_WIDTH, floors[shown[k]!]!) && w > 0);
   return { shown: shown.filter((_, k) => keep[k]), widths: widths.filter((_, k) => keep[k]), gap };

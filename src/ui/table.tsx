@@ -44,7 +44,12 @@ const styleOf = (cell: TableCell | undefined): CellStyle => (cell === undefined 
 
 /** Rows of cells in columns that narrow together (see table-layout.ts); every row is one line. */
 export function Table({ columns, rows, width, ...options }: TableProps) {
-  const fitted = fitTable(columns, rows.map((row) => row.cells.map(textOf)), width, options);
+  const fitted = fitTable(
+    columns,
+    rows.map((row) => row.cells.map(textOf)),
+    width,
+    options,
+  );
   const { shown, gap } = fitted.layout;
   return (
     <Box flexDirection="column">

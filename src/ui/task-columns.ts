@@ -31,7 +31,8 @@ export function taskDetail(task: TaskView, now: number): string {
   if (task.reason) parts.push(`reason: ${task.reason}`);
   if (task.cancelledBy) parts.push(`by ${task.cancelledBy}`);
   // The grace counting down, so that nobody waiting on a stubborn command wonders whether anything happens.
-  if (task.state === 'cancelling') parts.push(task.killAt === undefined ? 'stopping…' : `stopping… SIGKILL in ${formatDuration(Math.max(0, task.killAt - now))}`);
+  if (task.state === 'cancelling')
+    parts.push(task.killAt === undefined ? 'stopping…' : `stopping… SIGKILL in ${formatDuration(Math.max(0, task.killAt - now))}`);
   if (task.notStarted) parts.push('not started');
   if (parts.length === 0 && (task.progress ?? task.lastLine) !== undefined) parts.push((task.progress ?? task.lastLine)!);
   return parts.join(' · ');

@@ -85,7 +85,10 @@ function countSegments(feed: FeedState, shownCount: number, view: TopView): Segm
   const filtered = view.filter !== '' || view.stateFilter !== undefined;
   const segments: Segment[] = [
     {
-      spans: [{ text: `${total.toLocaleString('en-US')} task${total === 1 ? '' : 's'}`, bold: true }, ...(filtered ? [dim(` (${shownCount.toLocaleString('en-US')} shown)`)] : [])],
+      spans: [
+        { text: `${total.toLocaleString('en-US')} task${total === 1 ? '' : 's'}`, bold: true },
+        ...(filtered ? [dim(` (${shownCount.toLocaleString('en-US')} shown)`)] : []),
+      ],
     },
   ];
   if (view.stateFilter !== undefined) segments.push(segment({ text: `state ${view.stateFilter}`, color: SERVER_STATE_COLOR[view.stateFilter] }));
@@ -101,11 +104,20 @@ function countSegments(feed: FeedState, shownCount: number, view: TopView): Segm
 function bottomLine(view: TopView, now: number, columns: number): Segment[] {
   const input = view.input;
   if (input?.kind === 'filter') {
-    return [{ spans: [{ text: '/' }, { text: `${tail(view.filter, columns - 30)}█`, color: 'cyan' }] }, segment(dim('enter keep · esc clear'), { optional: true })];
+    return [
+      { spans: [{ text: '/' }, { text: `${tail(view.filter, columns - 30)}█`, color: 'cyan' }] },
+      segment(dim('enter keep · esc clear'), { optional: true }),
+    ];
   }
   if (input?.kind === 'cancel') {
     return [
-      { spans: [{ text: 'cancel ', color: 'yellow', bold: true }, { text: `${input.id}?`, color: 'yellow', bold: true }], minWidth: 14 },
+      {
+        spans: [
+          { text: 'cancel ', color: 'yellow', bold: true },
+          { text: `${input.id}?`, color: 'yellow', bold: true },
+        ],
+        minWidth: 14,
+      },
       { spans: [{ text: 'reason: ' }, { text: `${tail(input.reason, Math.max(8, columns - 45))}█` }] },
       segment(dim('enter cancels it · esc keeps it'), { short: [dim('enter/esc')] }),
     ];
@@ -143,7 +155,11 @@ function detailRows(id: string, task: FeedTask | undefined, reply: TaskReply | u
   const rows: Array<[string, string | { text: string; color?: string }]> = [['task', id]];
   if (status) {
     rows.push(['state', { text: `${status.state} since ${ago(now, status.since)} (${clock(status.since)})`, color: SERVER_STATE_COLOR[status.state] }]);
-    if (status.worker) rows.push(['worker', `${status.worker.host}:${status.worker.pid} (${status.worker.id})${status.lastSeenAt ? ` · last seen ${ago(now, status.lastSeenAt)} ago` : ''}`]);
+    if (status.worker)
+      rows.push([
+        'worker',
+        `${status.worker.host}:${status.worker.pid} (${status.worker.id})${status.lastSeenAt ? ` · last seen ${ago(now, status.lastSeenAt)} ago` : ''}`,
+      ]);
     else if (status.lastSeenAt) rows.push(['last seen', `${ago(now, status.lastSeenAt)} ago`]);
   } else rows.push(['state', reply ? 'unknown (never watched)' : '…']);
   const by = reply?.record?.by ?? status?.cancelledBy;
@@ -155,7 +171,11 @@ function detailRows(id: string, task: FeedTask | undefined, reply: TaskReply | u
   if (status?.stoppedBy) rows.push(['stopped', `by ${status.stoppedBy}`]);
   if (status?.progress) rows.push(['progress', `${status.progress.text} (${ago(now, status.progress.at)} ago)`]);
   const scheduled = reply?.scheduled;
-  if (scheduled) rows.push(['scheduled', `cancel at ${scheduled.at}${scheduled.by ? ` by ${canceller(scheduled.by)}` : ''}${scheduled.reason ? ` · ${scheduled.reason}` : ''}`]);
+  if (scheduled)
+    rows.push([
+      'scheduled',
+      `cancel at ${scheduled.at}${scheduled.by ? ` by ${canceller(scheduled.by)}` : ''}${scheduled.reason ? ` · ${scheduled.reason}` : ''}`,
+    ]);
   else if (task?.scheduledAt) rows.push(['scheduled', `cancel at ${task.scheduledAt}`]);
   if (error) rows.push(['error', { text: error, color: 'red' }]);
   else if (!reply) rows.push(['', { text: 'loading…', color: 'gray' }]);
@@ -165,7 +185,10 @@ function detailRows(id: string, task: FeedTask | undefined, reply: TaskReply | u
     const shownHistory = history.slice(-left);
     shownHistory.forEach((h, i) => {
       const state = h.state as TaskLifeState;
-      rows.push([i === 0 ? (shownHistory.length < history.length ? `history (${history.length})` : 'history') : '', { text: `${clock(h.at)}  ${h.state}`, ...(SERVER_STATE_COLOR[state] ? { color: SERVER_STATE_COLOR[state] } : {}) }]);
+      rows.push([
+        i === 0 ? (shownHistory.length < history.length ? `history (${history.length})` : 'history') : '',
+        { text: `${clock(h.at)}  ${h.state}`, ...(SERVER_STATE_COLOR[state] ? { color: SERVER_STATE_COLOR[state] } : {}) },
+      ]);
     });
   }
   return rows.slice(0, room).map(([label, value], i) => ({ key: `${i}`, cells: [{ text: label, bold: true }, value] }));
@@ -187,7 +210,11 @@ export function TopScreen({ feed, view, shown, now, columns, rows }: TopScreenPr
   let summary: Segment[];
   if (feed.refusal) summary = [segment({ text: `  ${feed.refusal.message}`, color: 'red' })];
   else if (down) summary = [segment({ text: `  ${down}`, color: 'red' })];
-  else if (feed.listing) summary = [segment(dim(`  listing tasks… ${feed.listing.listed.toLocaleString('en-US')} so far`)), ...(feed.listError ? [segment({ text: feed.listError, color: 'red' })] : [])];
+  else if (feed.listing)
+    summary = [
+      segment(dim(`  listing tasks… ${feed.listing.listed.toLocaleString('en-US')} so far`)),
+      ...(feed.listError ? [segment({ text: feed.listError, color: 'red' })] : []),
+    ];
   else summary = countSegments(feed, shown.length, view);
   const top = firstRow(view, shown, room);
   const selected = selectedIndex(view, shown);
@@ -197,7 +224,14 @@ export function TopScreen({ feed, view, shown, now, columns, rows }: TopScreenPr
   let body: ReactNode;
   if (view.detail) {
     const detail = view.detail;
-    body = <Table columns={DETAIL_COLUMNS} rows={detailRows(detail.id, feed.tasks.get(detail.id), detail.reply, detail.error, now, room + 1)} width={columns} header={false} />;
+    body = (
+      <Table
+        columns={DETAIL_COLUMNS}
+        rows={detailRows(detail.id, feed.tasks.get(detail.id), detail.reply, detail.error, now, room + 1)}
+        width={columns}
+        header={false}
+      />
+    );
   } else if (shown.length === 0) {
     body = (
       <>

@@ -27,7 +27,10 @@ export interface TopView {
 export const INITIAL_VIEW: TopView = { top: 0, filter: '' };
 
 /** What a key asks of the world outside the screen. */
-export type TopEffect = { readonly kind: 'open'; readonly id: string } | { readonly kind: 'cancel'; readonly id: string; readonly reason: string } | { readonly kind: 'quit' };
+export type TopEffect =
+  | { readonly kind: 'open'; readonly id: string }
+  | { readonly kind: 'cancel'; readonly id: string; readonly reason: string }
+  | { readonly kind: 'quit' };
 
 /** A key as Ink reports it: the text typed and the special keys held. */
 export interface TopKey {
@@ -85,7 +88,14 @@ export function taskMatches(task: FeedTask, needle: string, state: TaskLifeState
   if (state !== undefined && task.status?.state !== state) return false;
   if (needle === '') return true;
   const status = task.status;
-  const haystack = [task.id, status?.worker?.host, status?.worker ? String(status.worker.pid) : undefined, status?.progress?.text, status?.cancelledBy?.name, task.reason];
+  const haystack = [
+    task.id,
+    status?.worker?.host,
+    status?.worker ? String(status.worker.pid) : undefined,
+    status?.progress?.text,
+    status?.cancelledBy?.name,
+    task.reason,
+  ];
   return haystack.some((text) => text !== undefined && text.toLowerCase().includes(needle));
 }
 
@@ -190,7 +200,11 @@ function typing(view: TopView, input: NonNullable<TopView['input']>, key: TopKey
   // Pasted or typed text; control characters never get into the line.
   const typed = key.input.replace(/[\p{Cc}\p{Cf}]/gu, '');
   if (typed === '') return { view };
-  return set(Array.from(text + typed).slice(0, MAX_TYPED).join(''));
+  return set(
+    Array.from(text + typed)
+      .slice(0, MAX_TYPED)
+      .join(''),
+  );
 }
 
 /** Holds the view and the feed together for the screen; runs each key's effect through `effects`. */

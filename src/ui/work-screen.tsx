@@ -51,7 +51,8 @@ const dim = (text: string) => ({ text, dimColor: true });
 
 function keyHints(state: WorkState): Segment[] {
   // Stopping: a second Ctrl-C (or q) kills every command now instead of waiting out the grace.
-  if (state.stoppedBy !== undefined) return [segment({ text: 'stopping', color: 'yellow' }), segment({ text: 'Ctrl-C again to force', bold: true }, { short: [dim('Ctrl-C: force')] })];
+  if (state.stoppedBy !== undefined)
+    return [segment({ text: 'stopping', color: 'yellow' }), segment({ text: 'Ctrl-C again to force', bold: true }, { short: [dim('Ctrl-C: force')] })];
   return [segment(dim(state.mode === 'command' ? 'q quit (stops running commands)' : 'q quit'), { short: [dim('q quit')] }), segment(dim('Ctrl-C same'))];
 }
 
@@ -77,12 +78,28 @@ export function WorkScreen({ state, now, columns, rows }: WorkScreenProps) {
       {down ? (
         <StatusLine width={columns} segments={[segment({ text: `  ${down}`, color: 'red' })]} />
       ) : (
-        <StatusLine width={columns} segments={[segment({ text: `  watching ${tasks.length} task${tasks.length === 1 ? '' : 's'} over ${tasks.length >= SESSION_MIN_IDS ? 'two connections' : 'one connection'}`, dimColor: true })]} />
+        <StatusLine
+          width={columns}
+          segments={[
+            segment({
+              text: `  watching ${tasks.length} task${tasks.length === 1 ? '' : 's'} over ${tasks.length >= SESSION_MIN_IDS ? 'two connections' : 'one connection'}`,
+              dimColor: true,
+            }),
+          ]}
+        />
       )}
       <StatusLine width={columns} segments={(Object.keys(counts) as TaskState[]).map((s) => segment(`${counts[s]} ${TASK_STATE_STYLE[s].label}`))} />
       <Table columns={taskColumns(showPid)} rows={shown.map((task) => taskRow(task, now, showPid))} width={columns} />
-      {hidden > 0 && <StatusLine width={columns} segments={[segment(dim(`… ${hidden} more not shown (counts above include them)`), { short: [dim(`… ${hidden} more not shown`)] })]} />}
-      <StatusLine width={columns} segments={state.exitCode === undefined ? keyHints(state) : [segment(dim('done')), segment(dim(`exit code ${state.exitCode}`))]} />
+      {hidden > 0 && (
+        <StatusLine
+          width={columns}
+          segments={[segment(dim(`… ${hidden} more not shown (counts above include them)`), { short: [dim(`… ${hidden} more not shown`)] })]}
+        />
+      )}
+      <StatusLine
+        width={columns}
+        segments={state.exitCode === undefined ? keyHints(state) : [segment(dim('done')), segment(dim(`exit code ${state.exitCode}`))]}
+      />
     </Box>
   );
 }

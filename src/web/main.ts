@@ -71,7 +71,8 @@ class Page {
       if (me.caller) this.#signedIn(me);
       else this.#signIn(undefined);
     } catch (error) {
-      if (error instanceof ApiError && error.status === 401) this.#signIn(this.#api.token === undefined ? undefined : 'The saved token is no longer accepted; sign in again.');
+      if (error instanceof ApiError && error.status === 401)
+        this.#signIn(this.#api.token === undefined ? undefined : 'The saved token is no longer accepted; sign in again.');
       else this.#fatal(`Cannot reach the server: ${errorText(error)}`, true);
     }
   }
@@ -112,7 +113,10 @@ class Page {
     this.#shell = undefined;
     const signOut = this.#api.token !== undefined && h('button', { type: 'button' }, 'Sign out');
     if (signOut) signOut.addEventListener('click', () => this.#signOut());
-    replace(this.#root, h('main', { class: 'fatal' }, h('p', { role: 'alert' }, message), retry && h('p', {}, h('a', { href: location.href }, 'Try again')), signOut));
+    replace(
+      this.#root,
+      h('main', { class: 'fatal' }, h('p', { role: 'alert' }, message), retry && h('p', {}, h('a', { href: location.href }, 'Try again')), signOut),
+    );
   }
 
   /** Keys for the whole page: / to search, Escape from a detail back to the list. Typing in a field is left alone. */

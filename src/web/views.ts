@@ -45,7 +45,13 @@ export interface Shell {
   readonly rows: HTMLElement;
   readonly actions: Actions;
   showView(view: PageView): void;
-  showStatus(connection: Connection, listing: 'listing' | undefined, listError: string | undefined, notice: { text: string; error: boolean } | undefined, now: number): void;
+  showStatus(
+    connection: Connection,
+    listing: 'listing' | undefined,
+    listError: string | undefined,
+    notice: { text: string; error: boolean } | undefined,
+    now: number,
+  ): void;
   showCount(shown: number, total: number): void;
   /** Shows a task's detail instead of the list, or the list again with undefined. */
   showDetail(detail: HTMLElement | undefined): void;
@@ -105,8 +111,20 @@ export function renderShell(me: MeReply, view: PageView, handlers: ShellHandlers
     h('span', { class: 'who' }, me.tokensRequired && me.caller ? `${me.caller.name} · ${me.caller.role}` : 'no sign-in needed'),
     me.tokensRequired && button('Sign out', { class: 'quiet' }, () => handlers.signOut()),
   );
-  const search = h('input', { type: 'search', name: 'q', placeholder: 'task id contains…', autocomplete: 'off', spellcheck: 'false', 'aria-label': 'Search task ids' });
-  const stateSelect = h('select', { name: 'state', 'aria-label': 'State' }, h('option', { value: '' }, 'every state'), ...FILTER_STATES.map((state) => h('option', { value: state }, state)));
+  const search = h('input', {
+    type: 'search',
+    name: 'q',
+    placeholder: 'task id contains…',
+    autocomplete: 'off',
+    spellcheck: 'false',
+    'aria-label': 'Search task ids',
+  });
+  const stateSelect = h(
+    'select',
+    { name: 'state', 'aria-label': 'State' },
+    h('option', { value: '' }, 'every state'),
+    ...FILTER_STATES.map((state) => h('option', { value: state }, state)),
+  );
   const count = h('span', { class: 'count', 'aria-live': 'polite' });
   const filters = h('form', { class: 'filters', role: 'search' }, search, stateSelect, count);
   const changed = () => handlers.filter({ q: search.value, state: (stateSelect.value || undefined) as TaskLifeState | undefined });
@@ -118,7 +136,11 @@ export function renderShell(me: MeReply, view: PageView, handlers: ShellHandlers
   const table = h(
     'div',
     { class: 'table', role: 'table', 'aria-label': 'Tasks' },
-    h('div', { class: 'row head', role: 'row' }, ...['Task', 'State', 'Since', 'Worker', 'Progress', 'Cancelled by', ''].map((name) => h('span', { role: 'columnheader' }, name))),
+    h(
+      'div',
+      { class: 'row head', role: 'row' },
+      ...['Task', 'State', 'Since', 'Worker', 'Progress', 'Cancelled by', ''].map((name) => h('span', { role: 'columnheader' }, name)),
+    ),
     rows,
   );
   const empty = h('p', { class: 'empty' });
@@ -176,7 +198,8 @@ export function renderShell(me: MeReply, view: PageView, handlers: ShellHandlers
       const text = shown === total ? `${total} task${total === 1 ? '' : 's'}` : `${shown} of ${total} tasks`;
       if (text !== lastCount) {
         count.textContent = lastCount = text;
-        empty.textContent = total === 0 ? 'No tasks yet: they show here once a worker watches one or someone cancels one.' : shown === 0 ? 'No task matches.' : '';
+        empty.textContent =
+          total === 0 ? 'No tasks yet: they show here once a worker watches one or someone cancels one.' : shown === 0 ? 'No task matches.' : '';
         table.setAttribute('aria-rowcount', String(shown));
       }
     },
@@ -238,7 +261,9 @@ export function renderRow(task: PageTask, me: MeReply, now: number, flash: boole
     h(
       'span',
       { role: 'cell', class: 'actions' },
-      mayCancel(me) && cancellable(state) && button('Cancel', { class: 'danger', 'data-focus': 'cancel', 'aria-label': `Cancel task ${task.id}` }, () => actions.askCancel(task.id)),
+      mayCancel(me) &&
+        cancellable(state) &&
+        button('Cancel', { class: 'danger', 'data-focus': 'cancel', 'aria-label': `Cancel task ${task.id}` }, () => actions.askCancel(task.id)),
     ),
   );
 }
@@ -303,7 +328,13 @@ export function renderDetail(detail: DetailState, me: MeReply, now: number, acti
       'section',
       { class: 'schedule' },
       h('h2', {}, 'Scheduled cancel'),
-      h('dl', {}, ...field('At', `${reply.scheduled.at} (${fromNow(reply.scheduled.at, now)})`), ...field('Reason', reply.scheduled.reason ?? '(none given)'), ...(reply.scheduled.by ? field('By', who(reply.scheduled.by)) : [])),
+      h(
+        'dl',
+        {},
+        ...field('At', `${reply.scheduled.at} (${fromNow(reply.scheduled.at, now)})`),
+        ...field('Reason', reply.scheduled.reason ?? '(none given)'),
+        ...(reply.scheduled.by ? field('By', who(reply.scheduled.by)) : []),
+      ),
     );
   const children =
     reply.children &&
@@ -316,19 +347,29 @@ export function renderDetail(detail: DetailState, me: MeReply, now: number, acti
     );
   const history =
     status &&
-    h('section', { class: 'history' }, h('h2', {}, 'History'), h('ol', {}, ...status.history.map((entry) => h('li', {}, stateBadge(entry.state), ` ${entry.at} (${ago(entry.at, now)})`))));
+    h(
+      'section',
+      { class: 'history' },
+      h('h2', {}, 'History'),
+      h('ol', {}, ...status.history.map((entry) => h('li', {}, stateBadge(entry.state), ` ${entry.at} (${ago(entry.at, now)})`))),
+    );
   const events = h(
     'section',
     { class: 'events' },
     h('h2', {}, 'Events since opened'),
-    detail.events.length === 0 ? h('p', { class: 'quiet' }, 'None yet; they show here as they happen.') : h('ol', {}, ...detail.events.map((event) => h('li', {}, `${event.change} · ${event.at}`))),
+    detail.events.length === 0
+      ? h('p', { class: 'quiet' }, 'None yet; they show here as they happen.')
+      : h('ol', {}, ...detail.events.map((event) => h('li', {}, `${event.change} · ${event.at}`))),
   );
   return h(
     'article',
     { class: 'detail' },
     back,
     heading,
-    mayCancel(me) && cancellable(state) && !reply.cancelled && button('Cancel…', { class: 'danger', 'data-focus': 'cancel', 'aria-label': `Cancel task ${detail.id}` }, () => actions.askCancel(detail.id)),
+    mayCancel(me) &&
+      cancellable(state) &&
+      !reply.cancelled &&
+      button('Cancel…', { class: 'danger', 'data-focus': 'cancel', 'aria-label': `Cancel task ${detail.id}` }, () => actions.askCancel(detail.id)),
     !status && !record && !reply.scheduled && h('p', {}, 'The server knows nothing of this task yet: no worker has watched it and nobody cancelled it.'),
     facts.length > 0 && h('dl', {}, ...facts),
     cancelRecord,

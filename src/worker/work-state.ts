@@ -113,7 +113,14 @@ export function reduceWork(state: WorkState, event: WorkEvent): WorkState {
       return updateTask(state, event.task, { progress: event.text });
     case 'cancelled':
       return state.mode === 'watch' || !isLive(state, event.task)
-        ? updateTask(state, event.task, { state: 'cancelled', since: event.ts, endedAt: event.ts, reason: event.reason, cancelledBy: event.by?.name, notStarted: event.notStarted })
+        ? updateTask(state, event.task, {
+            state: 'cancelled',
+            since: event.ts,
+            endedAt: event.ts,
+            reason: event.reason,
+            cancelledBy: event.by?.name,
+            notStarted: event.notStarted,
+          })
         : updateTask(state, event.task, { state: 'cancelling', since: event.ts, reason: event.reason, cancelledBy: event.by?.name, stopCause: 'cancelled' });
     case 'timeout':
       return state.mode === 'watch' || !isLive(state, event.task)
@@ -167,9 +174,10 @@ function stopAll(state: WorkState, ts: number): WorkState {
   let next = state;
   for (const task of state.tasks.values()) {
     if (FINAL_STATES.has(task.state)) continue;
-    next = state.mode === 'command' && task.state !== 'watching'
-      ? updateTask(next, task.id, { state: 'cancelling', since: ts, stopCause: task.stopCause ?? 'stopped' })
-      : updateTask(next, task.id, { state: 'stopped', since: ts, endedAt: ts });
+    next =
+      state.mode === 'command' && task.state !== 'watching'
+        ? updateTask(next, task.id, { state: 'cancelling', since: ts, stopCause: task.stopCause ?? 'stopped' })
+        : updateTask(next, task.id, { state: 'stopped', since: ts, endedAt: ts });
   }
   return next;
 }

@@ -138,13 +138,24 @@ async function superviseWork(options: WorkOptions, processes: Map<string, TaskPr
           emit({ event: 'timeout', ts: now(), task: record.id, afterMs: options.taskTimeoutMs });
         } else {
           const notStarted = options.command !== undefined && !processes.has(record.id);
-          emit({ event: 'cancelled', ts: now(), task: record.id, reason: record.reason, ...(record.by ? { by: record.by } : {}), ...(notStarted ? { notStarted } : {}) });
+          emit({
+            event: 'cancelled',
+            ts: now(),
+            task: record.id,
+            reason: record.reason,
+            ...(record.by ? { by: record.by } : {}),
+            ...(notStarted ? { notStarted } : {}),
+          });
         }
         endTask(record.id);
       },
       looked: () => {
         for (const id of ids) {
-          if (!isFinal(id)) processes.set(id, startCommand(id, options.command!, options.env, graceMs, emit, now, () => endTask(id)));
+          if (!isFinal(id))
+            processes.set(
+              id,
+              startCommand(id, options.command!, options.env, graceMs, emit, now, () => endTask(id)),
+            );
         }
       },
     },
@@ -165,11 +176,14 @@ async function superviseWork(options: WorkOptions, processes: Map<string, TaskPr
       const afterMs = options.taskTimeoutMs;
       // The server keeps the deadline too, so the task is cancelled on time even if this process stalls.
       reporter.scheduleCancel(id, afterMs, deadlineReason(afterMs));
-      deadlines.set(id, setLongTimeout(() => {
-        if (isFinal(id)) return;
-        emit({ event: 'timeout', ts: now(), task: id, afterMs });
-        endTask(id);
-      }, afterMs));
+      deadlines.set(
+        id,
+        setLongTimeout(() => {
+          if (isFinal(id)) return;
+          emit({ event: 'timeout', ts: now(), task: id, afterMs });
+          endTask(id);
+        }, afterMs),
+      );
     }
   }
 
@@ -185,7 +199,13 @@ async function superviseWork(options: WorkOptions, processes: Map<string, TaskPr
   // fails: then nothing can be heard, and every task stops as on an interrupt.
   const looping = loop.run(stopLoop.signal).catch((error: Error) => {
     if (error instanceof ClientError && error.code === 'invalid_parents') emit({ event: 'rejected', ts: now(), error: error.message });
-    else emit({ event: 'refused', ts: now(), error: error.message, kind: error instanceof ClientError && error.kind === 'untrusted' ? 'untrusted' : 'unauthorized' });
+    else
+      emit({
+        event: 'refused',
+        ts: now(),
+        error: error.message,
+        kind: error instanceof ClientError && error.kind === 'untrusted' ? 'untrusted' : 'unauthorized',
+      });
     ids.forEach(endTask);
   });
   try {

@@ -40,7 +40,12 @@ test('seed, v1, scheduled and deadline cancels each name who asked: in work --js
     const worked = await work.exited;
     assert.is(worked.code, 0, worked.stderr);
     const by = Object.fromEntries(
-      worked.stdout.trim().split('\n').map((line) => JSON.parse(line)).filter((e) => e.event === 'cancelled').map((e) => [e.task, e.by]),
+      worked.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line))
+        .filter((e) => e.event === 'cancelled')
+        .map((e) => [e.task, e.by]),
     );
     assert.equal(by, {
       'seed-1': { name: 'ops', address: '127.0.0.1', route: 'seed' },
@@ -53,7 +58,11 @@ test('seed, v1, scheduled and deadline cancels each name who asked: in work --js
     await stalled.waitFor(/"event":"connected"/);
     await eventually(async () => (await client(['status', 'dl-1', '--json'], viewer.token)).stdout.includes('"scheduled"'), 'the deadline to be registered');
     stalled.kill('SIGSTOP');
-    await eventually(async () => /dl-1\s+cancel_requested/.test((await client(['status', 'dl-1'], viewer.token)).stdout), 'the server to make the deadline cancel', 10_000);
+    await eventually(
+      async () => /dl-1\s+cancel_requested/.test((await client(['status', 'dl-1'], viewer.token)).stdout),
+      'the server to make the deadline cancel',
+      10_000,
+    );
     stalled.kill('SIGCONT');
     assert.is((await stalled.exited).code, 124);
 
@@ -67,9 +76,17 @@ test('seed, v1, scheduled and deadline cancels each name who asked: in work --js
     assert.match(ls.stdout, /^seed-1\s.*cancelled by ops \(seed\)/m);
     assert.match(ls.stdout, /^v1-1\s.*cancelled by ops/m);
     assert.match(ls.stdout, /^dl-1\s.*cancelled by runner \(deadline\)/m);
-    const listed = (await client(['ls', '--json'], viewer.token)).stdout.trim().split('\n').map((line) => JSON.parse(line));
+    const listed = (await client(['ls', '--json'], viewer.token)).stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     assert.equal(listed.find((t) => t.id === 'sch-1').cancelledBy, { name: 'ops', address: '127.0.0.1', route: 'scheduled' });
-    for (const line of [/cancelled id=seed-1 by=ops from=127\.0\.0\.1 route=seed/, /cancelled id=v1-1 reason="by hand" by=ops from=127\.0\.0\.1 route=v1/, /cancelled id=sch-1 by=ops from=127\.0\.0\.1 route=scheduled/, /cancelled id=dl-1 reason=.* by=runner from=127\.0\.0\.1 route=deadline/]) {
+    for (const line of [
+      /cancelled id=seed-1 by=ops from=127\.0\.0\.1 route=seed/,
+      /cancelled id=v1-1 reason="by hand" by=ops from=127\.0\.0\.1 route=v1/,
+      /cancelled id=sch-1 by=ops from=127\.0\.0\.1 route=scheduled/,
+      /cancelled id=dl-1 reason=.* by=runner from=127\.0\.0\.1 route=deadline/,
+    ]) {
       assert.match(serve.stderr, line);
     }
   } finally {

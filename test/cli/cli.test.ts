@@ -19,7 +19,8 @@ test('--help lists every command and every exit code; --version prints the versi
   const help = await runCli(['--help']);
   assert.is(help.code, 0);
   for (const command of ['serve', 'cancel', 'work', 'status', 'ls', 'token']) assert.match(help.stdout, `taskctl ${command}`);
-  for (const code of [0, 1, 2, 3, 4, 5, 70, 124, 130]) assert.match(help.stdout.replace(/\s+/g, ' '), new RegExp(`[:;] ${code} `), `exit code ${code} in --help`);
+  for (const code of [0, 1, 2, 3, 4, 5, 70, 124, 130])
+    assert.match(help.stdout.replace(/\s+/g, ' '), new RegExp(`[:;] ${code} `), `exit code ${code} in --help`);
   const version = await runCli(['--version']);
   assert.is(version.code, 0);
   assert.match(version.stdout, /^\d+\.\d+\.\d+\S* \(\S+\)\n$/);
@@ -32,11 +33,26 @@ test('every client command lists the TLS options and exit code 5 in its --help',
     assert.match(help, /[,;] 5 not trusted/, `${command} --help: exit code 5`);
   }
   const serve = (await runCli(['serve', '--help'])).stdout.replace(/\s+/g, ' ');
-  for (const option of ['--tls-cert', '--tls-key', '--client-ca', '--tokens', 'TASKCTL_TOKENS_FILE', 'SIGHUP', '--webhook', 'TASKCTL_WEBHOOK_SECRET', '--webhook-events', '--webhook-retry']) assert.match(serve, option, `serve --help: ${option}`);
+  for (const option of [
+    '--tls-cert',
+    '--tls-key',
+    '--client-ca',
+    '--tokens',
+    'TASKCTL_TOKENS_FILE',
+    'SIGHUP',
+    '--webhook',
+    'TASKCTL_WEBHOOK_SECRET',
+    '--webhook-events',
+    '--webhook-retry',
+  ])
+    assert.match(serve, option, `serve --help: ${option}`);
 });
 
 test('token new: a fresh token (256 random bits) shown once, and the tokens-file line holding only its SHA-256', async () => {
-  const made = await Promise.all([runCli(['token', 'new', 'ci-runners', '--role', 'worker', '--json']), runCli(['token', 'new', 'ci-runners', '--role', 'worker'])]);
+  const made = await Promise.all([
+    runCli(['token', 'new', 'ci-runners', '--role', 'worker', '--json']),
+    runCli(['token', 'new', 'ci-runners', '--role', 'worker']),
+  ]);
   const { name, role, token, line } = JSON.parse(made[0].stdout);
   assert.equal([name, role], ['ci-runners', 'worker']);
   assert.match(token, /^taskctl_[A-Za-z0-9_-]{43}$/);
@@ -44,7 +60,12 @@ test('token new: a fresh token (256 random bits) shown once, and the tokens-file
   assert.not.match(line, token.slice(8));
   assert.match(made[1].stdout, /^token for ci-runners \(role worker\); it is shown only this once:\n\n {2}taskctl_\S+\n\nadd this line to the tokens file/);
   assert.not.match(made[1].stdout, token, 'every token is new');
-  for (const args of [['token', 'new', 'x', '--role', 'boss'], ['token', 'new', 'x'], ['token', 'new', 'bad name', '--role', 'worker'], ['token', 'old', 'x', '--role', 'worker']]) {
+  for (const args of [
+    ['token', 'new', 'x', '--role', 'boss'],
+    ['token', 'new', 'x'],
+    ['token', 'new', 'bad name', '--role', 'worker'],
+    ['token', 'old', 'x', '--role', 'worker'],
+  ]) {
     const result = await runCli(args);
     assert.is(result.code, 2, args.join(' '));
     assert.match(result.stderr, /^taskctl: .+\n$/);
@@ -103,10 +124,22 @@ test('work --json hears cancel 1234 at once while 5678 goes on, then exits 0 whe
   await runCli(['cancel', '5678', '--server', server.url]);
   const result = await work.exited;
   assert.is(result.code, 0, result.stderr);
-  const events = result.stdout.trim().split('\n').map((line) => JSON.parse(line));
+  const events = result.stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
   assert.ok(events.every((e) => typeof e.event === 'string' && !Number.isNaN(Date.parse(e.ts))));
-  assert.equal(events.map((e) => e.event), ['watching', 'watching', 'connected', 'cancelled', 'cancelled', 'done']);
-  assert.equal(events.filter((e) => e.event === 'cancelled').map((e) => [e.task, e.reason]), [['1234', 'r1'], ['5678', undefined]]);
+  assert.equal(
+    events.map((e) => e.event),
+    ['watching', 'watching', 'connected', 'cancelled', 'cancelled', 'done'],
+  );
+  assert.equal(
+    events.filter((e) => e.event === 'cancelled').map((e) => [e.task, e.reason]),
+    [
+      ['1234', 'r1'],
+      ['5678', undefined],
+    ],
+  );
 });
 
 test('work with a command: output is kept apart per task; exit codes follow the commands', async () => {
@@ -119,7 +152,17 @@ test('work with a command: output is kept apart per task; exit codes follow the 
 });
 
 test('work: SIGINT stops the commands and exits 130', async () => {
-  const work = new CliProcess(['work', 'i-1', '--json', '--server', server.url, '--', process.execPath, '-e', "console.log('up'); setInterval(() => {}, 1000)"]);
+  const work = new CliProcess([
+    'work',
+    'i-1',
+    '--json',
+    '--server',
+    server.url,
+    '--',
+    process.execPath,
+    '-e',
+    "console.log('up'); setInterval(() => {}, 1000)",
+  ]);
   await work.waitFor(/"line":"up"/);
   work.kill('SIGINT');
   const result = await work.exited;
@@ -147,7 +190,10 @@ test('serve: bad webhook options get one clear line and exit 2, before anything 
   const cases: Array<[string[], RegExp]> = [
     [['--webhook', 'http://127.0.0.1:9/hook'], /^taskctl: --webhook needs --webhook-secret \(or TASKCTL_WEBHOOK_SECRET\)/],
     [['--webhook', 'ftp://example.com/', '--webhook-secret', 's3cret-s3cret'], /--webhook: must be an http:\/\/ or https:\/\/ URL/],
-    [['--webhook', 'http://127.0.0.1:9/', '--webhook-secret', 's3cret', '--webhook-events', 'lost,exploded'], /--webhook-events: each must be one of watching, cancel_requested/],
+    [
+      ['--webhook', 'http://127.0.0.1:9/', '--webhook-secret', 's3cret', '--webhook-events', 'lost,exploded'],
+      /--webhook-events: each must be one of watching, cancel_requested/,
+    ],
     [['--webhook', 'http://127.0.0.1:9/', '--webhook-secret', 's3cret', '--webhook-retry', '90d'], /--webhook-retry: at most 30d/],
     [['--webhook', 'http://127.0.0.1:9/', '--webhook-secret', ' s3cret\n'], /--webhook-secret: must not start or end with whitespace/],
   ];

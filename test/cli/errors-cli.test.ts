@@ -15,7 +15,10 @@ const usage = async (args: string[], line: string) => {
 
 test('a value not among the choices names the option, the value and every choice', async () => {
   await usage(['token', 'new', 'x', '--role', 'root'], 'Invalid values: Argument: role, Given: "root", Choices: "worker", "operator", "reader", "admin"');
-  await usage(['ls', '--state', 'bogus'], 'Invalid values: Argument: state, Given: "bogus", Choices: "watching", "cancel_requested", "cancelled", "succeeded", "failed", "timed_out", "stopped", "lost"');
+  await usage(
+    ['ls', '--state', 'bogus'],
+    'Invalid values: Argument: state, Given: "bogus", Choices: "watching", "cancel_requested", "cancelled", "succeeded", "failed", "timed_out", "stopped", "lost"',
+  );
 });
 
 test('cancel with no id says it needs one', async () => {
@@ -48,7 +51,10 @@ test('a command that is not executable: one line says so and how to run it; exit
     writeFileSync(script, 'echo hi\n', { mode: 0o644 });
     const result = await runCli(['work', 'j-noexec', '--no-tui', '--server', server.url, '--', script]);
     assert.is(result.code, 1, result.stderr);
-    assert.match(result.stdout, `exited j-noexec: cannot run ${script}: permission denied (is it executable? chmod +x it, or run it through its interpreter: -- sh ./job.sh)`);
+    assert.match(
+      result.stdout,
+      `exited j-noexec: cannot run ${script}: permission denied (is it executable? chmod +x it, or run it through its interpreter: -- sh ./job.sh)`,
+    );
     assert.not.match(result.stdout + result.stderr, 'EACCES');
   } finally {
     dir.remove();

@@ -23,7 +23,11 @@ test('events prints a line per change, and NDJSON with --json; ids and states fi
   const json = new CliProcess(['events', '--json', '--server', server.url]);
   const filtered = new CliProcess(['events', 'ev-1', 'ev-3', '--state', 'cancel_requested', '--json', '--server', server.url]);
   try {
-    await eventually(async () => (await fetch(`${server.url}/metrics`).then((r) => r.text())).includes('taskctl_open_event_streams 3'), 'three streams open', 30_000);
+    await eventually(
+      async () => (await fetch(`${server.url}/metrics`).then((r) => r.text())).includes('taskctl_open_event_streams 3'),
+      'three streams open',
+      30_000,
+    );
     await post(`${server.url}/v1/tasks/ev-1/cancel`, { reason: 'wrong dataset' });
     await post(`${server.url}/v1/tasks/ev-2/report`, { outcome: 'failed', exitCode: 3 });
     await plain.waitFor(/ev-2/);
@@ -43,16 +47,25 @@ test('events prints a line per change, and NDJSON with --json; ids and states fi
 
     await json.waitFor(/"id":"ev-3","cancelled":true/);
     const objects = lines(json.stdout).map((line) => JSON.parse(line));
-    assert.equal(objects.map((o) => [o.type, o.change, o.id]), [
-      ['task', 'cancel_requested', 'ev-1'],
-      ['task', 'failed', 'ev-2'],
-      ['task', 'scheduled', 'ev-3'],
-      ['task', 'cancel_requested', 'ev-3'],
-    ]);
-    assert.ok(objects.every((o, i) => i === 0 || o.seq === objects[i - 1].seq + 1), 'seqs follow each other');
+    assert.equal(
+      objects.map((o) => [o.type, o.change, o.id]),
+      [
+        ['task', 'cancel_requested', 'ev-1'],
+        ['task', 'failed', 'ev-2'],
+        ['task', 'scheduled', 'ev-3'],
+        ['task', 'cancel_requested', 'ev-3'],
+      ],
+    );
+    assert.ok(
+      objects.every((o, i) => i === 0 || o.seq === objects[i - 1].seq + 1),
+      'seqs follow each other',
+    );
     assert.is(objects[1].status.exitCode, 3);
     await filtered.waitFor(/"id":"ev-3"/);
-    assert.equal(lines(filtered.stdout).map((line) => JSON.parse(line).id), ['ev-1', 'ev-3']);
+    assert.equal(
+      lines(filtered.stdout).map((line) => JSON.parse(line).id),
+      ['ev-1', 'ev-3'],
+    );
     for (const p of [plain, json, filtered]) {
       p.kill('SIGINT');
       const result = await p.exited;
@@ -66,12 +79,16 @@ test('events prints a line per change, and NDJSON with --json; ids and states fi
   }
 });
 
-test("text from the server reaches no terminal raw: ids, reasons and progress are escaped in lines and in JSON", async () => {
+test('text from the server reaches no terminal raw: ids, reasons and progress are escaped in lines and in JSON', async () => {
   const server = await startTestServer({ progressIntervalMs: 50 });
   const plain = new CliProcess(['events', '--server', server.url]);
   const json = new CliProcess(['events', '--json', '--server', server.url]);
   try {
-    await eventually(async () => (await fetch(`${server.url}/metrics`).then((r) => r.text())).includes('taskctl_open_event_streams 2'), 'two streams open', 30_000);
+    await eventually(
+      async () => (await fetch(`${server.url}/metrics`).then((r) => r.text())).includes('taskctl_open_event_streams 2'),
+      'two streams open',
+      30_000,
+    );
     const evil = '\x1b]0;pwned\x07\x1b[2J\u202Egnp.exe\r\u009b31m';
     await post(`${server.url}/v1/tasks/${encodeURIComponent('任务-7')}/cancel`, { reason: evil });
     await plain.waitFor(/任务-7/);
@@ -103,7 +120,11 @@ test('events: a refused token is one line and exit 4, an untrusted server one li
     assert.match(untrusted.stderr, 'is not trusted: its certificate is signed by an unknown authority');
     // With the CA, the same server is followed.
     const trusted = new CliProcess(['events', '--json', '--server', tls.url, '--ca', ca.certPath]);
-    await eventually(async () => /taskctl_open_event_streams 1/.test(await tls.metrics.registry.getSingleMetricAsString('taskctl_open_event_streams')), 'the stream open over TLS', 30_000);
+    await eventually(
+      async () => /taskctl_open_event_streams 1/.test(await tls.metrics.registry.getSingleMetricAsString('taskctl_open_event_streams')),
+      'the stream open over TLS',
+      30_000,
+    );
     await tls.canceler.cancel('over-tls');
     await tls.tracker.cancelRequested('over-tls');
     await trusted.waitFor(/"id":"over-tls"/, 15_000);
@@ -119,10 +140,17 @@ test('events: a refused token is one line and exit 4, an untrusted server one li
 test('events ends when its reader goes away (| head), with exit 0', async () => {
   const server = await startTestServer();
   const entry = fileURLToPath(new URL('../../src/cli/run.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', entry, 'events', '--json', '--server', server.url], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CI: '1' } });
+  const child = spawn(process.execPath, ['--import', 'tsx', entry, 'events', '--json', '--server', server.url], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, CI: '1' },
+  });
   const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
   try {
-    await eventually(async () => (await fetch(`${server.url}/metrics`).then((r) => r.text())).includes('taskctl_open_event_streams 1'), 'the stream open', 30_000);
+    await eventually(
+      async () => (await fetch(`${server.url}/metrics`).then((r) => r.text())).includes('taskctl_open_event_streams 1'),
+      'the stream open',
+      30_000,
+    );
     await post(`${server.url}/v1/tasks/head-1/cancel`);
     await new Promise((resolve) => child.stdout.once('data', resolve));
     // The reader has its line and leaves, as `head -1` does.
@@ -176,7 +204,11 @@ test('serve --event-window and --event-window-age size the window a client resum
     await inside.waitFor(/"id":"win-5"/, 15_000);
     inside.kill('SIGINT');
     await inside.exited;
-    assert.equal(lines(inside.stdout).map((line) => JSON.parse(line).id), ['win-4', 'win-5'], 'a resume inside the window replays what came after');
+    assert.equal(
+      lines(inside.stdout).map((line) => JSON.parse(line).id),
+      ['win-4', 'win-5'],
+      'a resume inside the window replays what came after',
+    );
   } finally {
     await server.stop();
   }

@@ -25,8 +25,15 @@ test.before(() => {
 test.after(() => dir.remove());
 
 const nothingWritten = () => {
-  assert.equal([home, cwd].map((path) => readdirSync(path)), [[], []], 'nothing written to home or the working folder');
-  assert.ok(readdirSync(tmp).every((name) => name === 'node-compile-cache'), 'nothing but the compile cache in the temporary folder');
+  assert.equal(
+    [home, cwd].map((path) => readdirSync(path)),
+    [[], []],
+    'nothing written to home or the working folder',
+  );
+  assert.ok(
+    readdirSync(tmp).every((name) => name === 'node-compile-cache'),
+    'nothing but the compile cache in the temporary folder',
+  );
 };
 
 test('--version and --help run from the executable alone, with nothing on stderr', async () => {

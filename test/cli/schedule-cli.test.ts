@@ -45,15 +45,27 @@ test('ls shows scheduled cancels: a row of their own for a task known only by it
     assert.match(lines[2]!, /^later-1\s+scheduled\s+cancel scheduled at \S+Z in 2h59m by anonymous$/);
     assert.match(lines[3]!, /^later-2\s+scheduled\s+cancel scheduled at \S+Z in 1h59m by anonymous \(cut-off\)$/);
     assert.is(lines.length, 4);
-    const json = (await runCli(['ls', '--json', ...at])).stdout.trimEnd().split('\n').map((line) => JSON.parse(line));
-    assert.equal(json.filter((task) => task.scheduled).map((task) => task.id), ['busy', 'later-1', 'later-2']);
+    const json = (await runCli(['ls', '--json', ...at])).stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    assert.equal(
+      json.filter((task) => task.scheduled).map((task) => task.id),
+      ['busy', 'later-1', 'later-2'],
+    );
     assert.is((await runCli(['ls', '--state', 'watching', ...at])).stdout.includes('later-1'), false, 'a state filter lists statuses only');
 
     const first = (await (await fetch(`${server.url}/v1/schedules?limit=2`)).json()) as { schedules: Array<{ id: string; reason?: string }>; next?: string };
-    assert.equal(first.schedules.map((s) => s.id), ['busy', 'later-1']);
+    assert.equal(
+      first.schedules.map((s) => s.id),
+      ['busy', 'later-1'],
+    );
     assert.is(first.next, 'later-1');
     const rest = (await (await fetch(`${server.url}/v1/schedules?limit=2&after=${first.next}`)).json()) as typeof first;
-    assert.equal(rest.schedules.map((s) => [s.id, s.reason]), [['later-2', 'cut-off']]);
+    assert.equal(
+      rest.schedules.map((s) => [s.id, s.reason]),
+      [['later-2', 'cut-off']],
+    );
     assert.is(rest.next, undefined);
     const bad = await fetch(`${server.url}/v1/schedules?limit=0`);
     assert.is(bad.status, 400);

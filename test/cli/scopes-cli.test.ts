@@ -71,7 +71,10 @@ test('a task stopped through a link to a parent cancelled before it: status name
     assert.match(late.stdout, /"linkedBy":"linker"/, late.stdout);
     await server.process.waitFor(/stopped through a parent ids=late-step parent=old-job cancelledBy=ops linkedBy=linker/);
     let status = '';
-    await eventually(async () => /through a link made by linker/.test((status = (await as(ops.token, ['status', 'late-step'])).stdout)), `status to name the linker: ${status}`);
+    await eventually(
+      async () => /through a link made by linker/.test((status = (await as(ops.token, ['status', 'late-step'])).stdout)),
+      `status to name the linker: ${status}`,
+    );
     assert.match(status, /cancelled by ops through a link made by linker/);
   } finally {
     server.process.kill('SIGTERM');
@@ -79,7 +82,7 @@ test('a task stopped through a link to a parent cancelled before it: status name
   }
 });
 
-test('SIGHUP that revokes a running worker\'s token: its work exits 4, and the server records its task stopped, not lost', async () => {
+test("SIGHUP that revokes a running worker's token: its work exits 4, and the server records its task stopped, not lost", async () => {
   const ops = await newToken('ops', 'operator');
   const runner = await newToken('runner', 'worker');
   const tokens = join(dir.path, 'revoke-tokens.txt');
@@ -95,7 +98,10 @@ test('SIGHUP that revokes a running worker\'s token: its work exits 4, and the s
     const worked = await work.exited;
     assert.is(worked.code, 4, worked.stderr);
     let status = '';
-    await eventually(async () => /stopped/.test((status = (await runCli(['status', 'revoked-run', '--server', server.url, '--token', ops.token])).stdout)), `the task to read stopped: ${status}`);
+    await eventually(
+      async () => /stopped/.test((status = (await runCli(['status', 'revoked-run', '--server', server.url, '--token', ops.token])).stdout)),
+      `the task to read stopped: ${status}`,
+    );
     assert.match(status, /stopped by token runner revoked/);
   } finally {
     work.kill('SIGINT');

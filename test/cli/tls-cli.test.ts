@@ -55,7 +55,12 @@ function getJson(url: string, caPem: string): Promise<any> {
   });
 }
 
-const events = (stdout: string) => stdout.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line));
+const events = (stdout: string) =>
+  stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line));
 
 test('over HTTPS with --ca: work hears the cancel made by cancel, and who made it; status says so too', async () => {
   const issued = ca.issue('server-main');
@@ -69,7 +74,10 @@ test('over HTTPS with --ca: work hears the cancel made by cancel, and who made i
     const work = new CliProcess(['work', 'job-1', '--json', '--server', server.url, '--ca', ca.certPath, '--token', runner.token], { binary });
     await work.waitFor(/"event":"connected"/);
     // TASKCTL_CA works as --ca does.
-    const cancel = await runCli(['cancel', 'job-1', '--reason', 'wrong data', '--server', server.url, '--token', ops.token], { binary, env: { TASKCTL_CA: ca.certPath } });
+    const cancel = await runCli(['cancel', 'job-1', '--reason', 'wrong data', '--server', server.url, '--token', ops.token], {
+      binary,
+      env: { TASKCTL_CA: ca.certPath },
+    });
     assert.is(cancel.code, 0, cancel.stderr);
     const result = await work.exited;
     assert.is(result.code, 0, result.stderr);
@@ -98,7 +106,9 @@ test('a wrong CA, a wrong name, an expired certificate: one line naming the caus
       const cancel = await runCli(['cancel', 'a', 'b', '--server', server.url, '--ca', trust], { binary });
       assert.is(cancel.code, 5, `${what}: ${cancel.stderr}`);
       assert.is(cancel.stderr, line, what);
-      const work = await runCli(['work', 'a', '--no-tui', '--server', server.url, '--ca', trust, '--', process.execPath, '-e', 'setInterval(() => {}, 1000)'], { binary });
+      const work = await runCli(['work', 'a', '--no-tui', '--server', server.url, '--ca', trust, '--', process.execPath, '-e', 'setInterval(() => {}, 1000)'], {
+        binary,
+      });
       assert.is(work.code, 5, `${what}: ${work.stderr}`);
       assert.is(work.stderr, line, what);
       assert.not.match(work.stdout, /disconnected|retrying/, `${what}: not retried`);
@@ -147,13 +157,19 @@ test('SIGHUP reloads the certificate: new connections get the new one, while a w
     // A broken pair is refused and the certificate in force stays.
     copyFileSync(first.certPath, certPath);
     server.process.kill('SIGHUP');
-    await server.process.waitFor(/reloading the certificate failed, the old one stays in force: --tls-key: the key in \S+ does not match the certificate in \S+/);
+    await server.process.waitFor(
+      /reloading the certificate failed, the old one stays in force: --tls-key: the key in \S+ does not match the certificate in \S+/,
+    );
     assert.is(await servedSerial(server.port, ca.cert), second.serial);
     const cancel = await runCli(['cancel', 'held-1', '--server', server.url, '--ca', ca.certPath], { binary });
     assert.is(cancel.code, 0, cancel.stderr);
     const result = await work.exited;
     assert.is(result.code, 0, result.stderr);
-    assert.equal(events(result.stdout).map((e) => e.event), ['watching', 'connected', 'cancelled', 'done'], 'one connection throughout: never dropped');
+    assert.equal(
+      events(result.stdout).map((e) => e.event),
+      ['watching', 'connected', 'cancelled', 'done'],
+      'one connection throughout: never dropped',
+    );
   } finally {
     await stop(server);
   }
@@ -167,12 +183,18 @@ test('mutual TLS: --cert/--key (or TASKCTL_CERT/TASKCTL_KEY) signed by --client-
   try {
     const accepted = await runCli(['cancel', 'm-1', '--server', server.url, '--ca', ca.certPath, '--cert', good.certPath, '--key', good.keyPath], { binary });
     assert.is(accepted.code, 0, accepted.stderr);
-    const fromEnv = await runCli(['status', 'm-1', '--server', server.url], { binary, env: { TASKCTL_CA: ca.certPath, TASKCTL_CERT: good.certPath, TASKCTL_KEY: good.keyPath } });
+    const fromEnv = await runCli(['status', 'm-1', '--server', server.url], {
+      binary,
+      env: { TASKCTL_CA: ca.certPath, TASKCTL_CERT: good.certPath, TASKCTL_KEY: good.keyPath },
+    });
     assert.is(fromEnv.code, 0, fromEnv.stderr);
     assert.match(fromEnv.stdout, /m-1\s+cancel_requested/);
     const refused = await runCli(['cancel', 'm-2', '--server', server.url, '--ca', ca.certPath], { binary });
     assert.is(refused.code, 5);
-    assert.is(refused.stderr, `taskctl: ${server.url} refused this client's certificate: this server requires a client certificate signed by its client CA, and none was sent (pass --cert and --key)\n`);
+    assert.is(
+      refused.stderr,
+      `taskctl: ${server.url} refused this client's certificate: this server requires a client certificate signed by its client CA, and none was sent (pass --cert and --key)\n`,
+    );
     const work = await runCli(['work', 'm-3', '--no-tui', '--server', server.url, '--ca', ca.certPath], { binary });
     assert.is(work.code, 5);
     assert.match(work.stderr, /^taskctl: \S+ refused this client's certificate: .*none was sent/);
@@ -185,7 +207,7 @@ test('mutual TLS: --cert/--key (or TASKCTL_CERT/TASKCTL_KEY) signed by --client-
   }
 });
 
-test('SIGHUP reloads the tokens: a removed token\'s work exits 4 at once; a malformed file is refused with its line and the old tokens stay', async () => {
+test("SIGHUP reloads the tokens: a removed token's work exits 4 at once; a malformed file is refused with its line and the old tokens stay", async () => {
   const keep = await newToken('keeper', 'worker');
   const gone = await newToken('leaver', 'worker');
   const tokens = join(ca.dir, 'tokens-rotate.txt');
@@ -193,7 +215,24 @@ test('SIGHUP reloads the tokens: a removed token\'s work exits 4 at once; a malf
   const server = await serve(['--tokens', tokens, '--watch-timeout', '1m']);
   try {
     const kept = new CliProcess(['work', 'r-kept', '--json', '--watch-timeout', '1m', '--server', server.url, '--token', keep.token], { binary });
-    const leaving = new CliProcess(['work', 'r-gone', '--json', '--watch-timeout', '1m', '--server', server.url, '--token', gone.token, '--', process.execPath, '-e', 'setInterval(() => {}, 1000)'], { binary });
+    const leaving = new CliProcess(
+      [
+        'work',
+        'r-gone',
+        '--json',
+        '--watch-timeout',
+        '1m',
+        '--server',
+        server.url,
+        '--token',
+        gone.token,
+        '--',
+        process.execPath,
+        '-e',
+        'setInterval(() => {}, 1000)',
+      ],
+      { binary },
+    );
     await kept.waitFor(/"event":"connected"/);
     // Its command runs (it starts once the server said r-gone is not cancelled), so revoking must stop it.
     await leaving.waitFor(/"event":"started"/);
@@ -210,10 +249,13 @@ test('SIGHUP reloads the tokens: a removed token\'s work exits 4 at once; a malf
     const result = await leaving.exited;
     assert.is(result.code, 4, result.stderr);
     assert.is(result.stderr, `taskctl: not authorized by ${server.url}: missing or wrong token (send Authorization: Bearer <token>)\n`);
-    assert.ok(events(result.stdout).some((e) => e.event === 'killing' && e.signal === 'SIGTERM'), 'its command was stopped');
+    assert.ok(
+      events(result.stdout).some((e) => e.event === 'killing' && e.signal === 'SIGTERM'),
+      'its command was stopped',
+    );
     const refused = await runCli(['status', 'r-gone', '--server', server.url, '--token', gone.token], { binary });
     assert.is(refused.code, 4);
-    assert.not.match(kept.stdout, /"event":"(refused|disconnected|done)"/, 'the kept token\'s work goes on');
+    assert.not.match(kept.stdout, /"event":"(refused|disconnected|done)"/, "the kept token's work goes on");
     kept.kill('SIGINT');
     assert.is((await kept.exited).code, 130);
   } finally {

@@ -40,7 +40,21 @@ test('SIGHUP with an emptied tokens file is refused, and the tokens in force sta
   const tokens = join(ca.dir, 'tokens-empty.txt');
   writeFileSync(tokens, `${worker.line}\n`);
   const server = await serve(['--tokens', tokens, '--watch-timeout', '1m']);
-  const work = new CliProcess(['work', 'keeps-running', '--json', '--watch-timeout', '1m', '--server', server.url, '--token', worker.token, '--', process.execPath, '-e', 'setInterval(() => {}, 1000)']);
+  const work = new CliProcess([
+    'work',
+    'keeps-running',
+    '--json',
+    '--watch-timeout',
+    '1m',
+    '--server',
+    server.url,
+    '--token',
+    worker.token,
+    '--',
+    process.execPath,
+    '-e',
+    'setInterval(() => {}, 1000)',
+  ]);
   try {
     await work.waitFor(/"event":"connected"/, 30_000);
     writeFileSync(tokens, '');
@@ -101,10 +115,16 @@ test('credential files: a device, a pipe, a folder and a 2 GB sparse file are ea
   const cases: Array<[string[], RegExp]> = [
     [['cancel', 'x', '--server', 'https://127.0.0.1:1', '--ca', '/dev/zero'], /^taskctl: --ca: cannot read \/dev\/zero: not a regular file /],
     [['cancel', 'x', '--server', 'https://127.0.0.1:1', '--ca', sparse], /^taskctl: --ca: cannot read \S+sparse\.pem: larger than 1 MB/],
-    [['cancel', 'x', '--server', 'https://127.0.0.1:1', '--cert', fifo, '--key', issued.keyPath], /^taskctl: --cert: cannot read \S+pipe\.pem: not a regular file /],
+    [
+      ['cancel', 'x', '--server', 'https://127.0.0.1:1', '--cert', fifo, '--key', issued.keyPath],
+      /^taskctl: --cert: cannot read \S+pipe\.pem: not a regular file /,
+    ],
     [['cancel', 'x', '--server', 'https://127.0.0.1:1', '--ca', ca.dir], /^taskctl: --ca: cannot read \S+: is a folder /],
     [['serve', '--port', '0', '--store', 'memory', '--tokens', '/dev/zero'], /^taskctl: --tokens: cannot read \/dev\/zero: not a regular file /],
-    [['serve', '--port', '0', '--store', 'memory', '--tls-cert', sparse, '--tls-key', issued.keyPath], /^taskctl: --tls-cert: cannot read \S+sparse\.pem: larger than 1 MB/],
+    [
+      ['serve', '--port', '0', '--store', 'memory', '--tls-cert', sparse, '--tls-key', issued.keyPath],
+      /^taskctl: --tls-cert: cannot read \S+sparse\.pem: larger than 1 MB/,
+    ],
   ];
   for (const [args, message] of cases) {
     const result = await runCli(args);

@@ -17,11 +17,15 @@ test('cancelSignal aborts with the reason when the task is cancelled', async () 
   await server.close();
 });
 
-test("cancelSignal with parents aborts when a parent is cancelled, naming it; a refused parent is a fatal error", async () => {
+test('cancelSignal with parents aborts when a parent is cancelled, naming it; a refused parent is a fatal error', async () => {
   const server = await startTestServer();
   const signal = cancelSignal('export-9', { server: server.url, parents: ['nightly-export'] });
   await eventually(() => server.openWatches() === 1, 'the watch');
-  await fetch(`${server.url}/v1/tasks/nightly-export/cancel`, { method: 'POST', body: '{"reason":"maintenance"}', headers: { 'content-type': 'application/json' } });
+  await fetch(`${server.url}/v1/tasks/nightly-export/cancel`, {
+    method: 'POST',
+    body: '{"reason":"maintenance"}',
+    headers: { 'content-type': 'application/json' },
+  });
   await eventually(() => signal.aborted, 'the signal to abort');
   assert.instance(signal.reason, TaskCancelledError);
   assert.equal([signal.reason.taskId, signal.reason.reason, signal.reason.parent], ['export-9', 'parent nightly-export cancelled', 'nightly-export']);

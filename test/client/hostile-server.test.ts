@@ -3,7 +3,7 @@
 // server in this process; the commands run as real processes.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ClientError, TaskctlClient } from '../../src/client/client.ts';
+import { type ClientError, TaskctlClient } from '../../src/client/client.ts';
 import { CliProcess, runCli } from '../helpers/cli.ts';
 import { FakeServer, streamForever, TASKCTL_HEADERS } from '../helpers/fake-server.ts';
 import { rejects } from '../helpers/rejects.ts';
@@ -18,7 +18,9 @@ const oneLine = (text: string) => {
 };
 
 test('a redirect is never followed: the token stays with the configured server, and the CLI says so in one line', async () => {
-  const elsewhere = await FakeServer.start((_req, res) => res.writeHead(200, TASKCTL_HEADERS).end('{"id":"t1","cancelledAt":"2026-01-01T00:00:00.000Z","expiresAt":"2026-01-02T00:00:00.000Z"}'));
+  const elsewhere = await FakeServer.start((_req, res) =>
+    res.writeHead(200, TASKCTL_HEADERS).end('{"id":"t1","cancelledAt":"2026-01-01T00:00:00.000Z","expiresAt":"2026-01-02T00:00:00.000Z"}'),
+  );
   const redirecting = await FakeServer.start((_req, res) => res.writeHead(307, { location: `${elsewhere.url}/v1/tasks/t1/cancel` }).end());
   try {
     const result = await runCli(['cancel', 't1', '--server', redirecting.url, '--token', 'secret-token']);
@@ -84,7 +86,9 @@ test("escape sequences in a server's words reach no terminal raw: errors, reason
     } else if (req.url?.endsWith('/report')) {
       res.writeHead(200, TASKCTL_HEADERS).end('{}');
     } else {
-      res.writeHead(200, TASKCTL_HEADERS).end(JSON.stringify({ id: 'ok-1', reason: evil, cancelledAt: '2026-01-01T00:00:00.000Z', expiresAt: '2026-01-02T00:00:00.000Z' }));
+      res
+        .writeHead(200, TASKCTL_HEADERS)
+        .end(JSON.stringify({ id: 'ok-1', reason: evil, cancelledAt: '2026-01-01T00:00:00.000Z', expiresAt: '2026-01-02T00:00:00.000Z' }));
     }
   });
   try {
@@ -101,7 +105,11 @@ test("escape sequences in a server's words reach no terminal raw: errors, reason
     assert.not.match(plain.stdout, RAW_CONTROL);
     const json = await runCli(['work', 'w-1', '--json', '--server', hostile.url]);
     assert.not.match(json.stdout, RAW_CONTROL);
-    const cancelled = json.stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line)).find((e) => e.event === 'cancelled');
+    const cancelled = json.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line))
+      .find((e) => e.event === 'cancelled');
     assert.is(cancelled.reason, evil, 'JSON output escapes the text but keeps it intact for programs');
   } finally {
     await hostile.close();

@@ -33,7 +33,11 @@ test('lists every task page by page, then follows events; after a cut longer tha
     for (let i = 0; i < 10; i++) await post(`${server.url}/v1/tasks/feed-${String(100 + i).padStart(4, '0')}/report`, { outcome: 'succeeded', exitCode: 0 });
     await eventually(() => feed.state.connection.state === 'reconnecting', 'the cut noticed', 10_000);
     proxy.restore();
-    await eventually(() => feed.state.connection.state === 'connected' && feed.state.listing === undefined && states(feed)['feed-0109'] === 'succeeded', 'listed again after the reset', 15_000);
+    await eventually(
+      () => feed.state.connection.state === 'connected' && feed.state.listing === undefined && states(feed)['feed-0109'] === 'succeeded',
+      'listed again after the reset',
+      15_000,
+    );
     for (let i = 0; i < 10; i++) assert.is(states(feed)[`feed-${String(100 + i).padStart(4, '0')}`], 'succeeded');
     assert.is(states(feed)['feed-0007'], 'cancel_requested');
     assert.is(feed.state.tasks.size, 1_500);

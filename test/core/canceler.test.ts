@@ -249,7 +249,11 @@ test('watch sets, small (registered per id) and big (asked on every cancel), hea
   const { canceler } = setup();
   const heard = new Map<string, string[]>();
   const open = (name: string, ids: string[], ancestors: string[] = []) =>
-    canceler.watchSet(ids, (result) => heard.set(name, [...(heard.get(name) ?? []), ...result.cancelled.map((r) => r.id), ...(result.parent ? [`parent:${result.parent.id}`] : [])]), ancestors);
+    canceler.watchSet(
+      ids,
+      (result) => heard.set(name, [...(heard.get(name) ?? []), ...result.cancelled.map((r) => r.id), ...(result.parent ? [`parent:${result.parent.id}`] : [])]),
+      ancestors,
+    );
   const big = Array.from({ length: 300 }, (_, i) => `big-${i}`);
   // Many small sets: a cancel reaches only those holding its id.
   const small = Array.from({ length: 50 }, (_, i) => open(`small-${i}`, [`s-${i}-a`, `s-${i}-b`, 'shared']));

@@ -42,7 +42,10 @@ test('a failed run does not stop the next one', async () => {
   });
   const first = run();
   const second = run();
-  await first.then(() => assert.unreachable(), (error: Error) => assert.is(error.message, 'first fails'));
+  await first.then(
+    () => assert.unreachable(),
+    (error: Error) => assert.is(error.message, 'first fails'),
+  );
   assert.is(await second, 2);
 });
 

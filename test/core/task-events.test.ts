@@ -44,7 +44,14 @@ test('changes become events in the order recorded, with contiguous seqs, complet
   await events.settled();
   assert.equal(errors, []);
   assert.equal(looked, [['a', 'b']], 'one look-up for the batch, each id once');
-  assert.equal(heard.map((e) => [e.seq - start, e.change, e.id]), [[1, 'watching', 'a'], [2, 'scheduled', 'b'], [3, 'unscheduled', 'a']]);
+  assert.equal(
+    heard.map((e) => [e.seq - start, e.change, e.id]),
+    [
+      [1, 'watching', 'a'],
+      [2, 'scheduled', 'b'],
+      [3, 'unscheduled', 'a'],
+    ],
+  );
   assert.is(heard[0]!.status!.state, 'watching', 'what the change brought wins over what was looked up');
   assert.is(heard[0]!.record!.reason, 'why a', 'the rest comes from the look-up');
   assert.equal(heard[1]!.schedule, { id: 'b', at: 99 });
@@ -59,12 +66,18 @@ test('a log that moved past what the hub read is a reset for every subscriber, t
   await events.start();
   const start = events.delivered;
   // Another writer (a server sharing the log) appends 10 while this hub is not looking; the log keeps 3.
-  await log.appendEvents(Array.from({ length: 10 }, (_, i) => ({ id: `x${i}`, change: 'watching' as const, at: i, origin: 'there' })), 3);
+  await log.appendEvents(
+    Array.from({ length: 10 }, (_, i) => ({ id: `x${i}`, change: 'watching' as const, at: i, origin: 'there' })),
+    3,
+  );
   events.record('lost', 'y', { status: status('y', 'lost') });
   await events.settled();
   // The hub's own append pushed x7 out too: the window holds x8, x9 and y.
   assert.equal(resets, [start + 9 - 1], 'told where the kept window begins');
-  assert.equal(heard.map((e) => e.id), ['x8', 'x9', 'y']);
+  assert.equal(
+    heard.map((e) => e.id),
+    ['x8', 'x9', 'y'],
+  );
 });
 
 test('old events are trimmed by age on the timer; close tells subscribers and stops everything', async () => {
@@ -79,13 +92,20 @@ test('old events are trimmed by age on the timer; close tells subscribers and st
   await events.settled();
   await events.trim();
   const { events: kept } = await log.readEvents(0, 10);
-  assert.equal(kept.map((e) => e.id), ['new']);
+  assert.equal(
+    kept.map((e) => e.id),
+    ['new'],
+  );
   events.close();
   assert.is(closed(), 1);
   assert.is(clock.pendingTimers, 0, 'no timer left behind');
   events.record('watching', 'after-close');
   await events.settled();
-  assert.equal((await log.readEvents(0, 10)).events.map((e) => e.id), ['new'], 'nothing recorded once closed');
+  assert.equal(
+    (await log.readEvents(0, 10)).events.map((e) => e.id),
+    ['new'],
+    'nothing recorded once closed',
+  );
 });
 
 test('a store that fails an append loses that batch, says so, and the next one still goes through', async () => {
@@ -104,7 +124,10 @@ test('a store that fails an append loses that batch, says so, and the next one s
   fail = false;
   events.record('watching', 'after');
   await events.settled();
-  assert.equal(heard.map((e) => e.id), ['after']);
+  assert.equal(
+    heard.map((e) => e.id),
+    ['after'],
+  );
 });
 
 test('follow(): from a cursor, what the log holds and then the live events, each once, even when events come during the catching up', async () => {
@@ -131,7 +154,11 @@ test('follow(): from a cursor, what the log holds and then the live events, each
   await events.settled();
   assert.is(started, start + 500);
   assert.is(pages, 1, 'two pages, a pause between them, and live at once after the second');
-  assert.equal(heard, Array.from({ length: heard.length }, (_, i) => start + 501 + i), 'contiguous, no duplicate');
+  assert.equal(
+    heard,
+    Array.from({ length: heard.length }, (_, i) => start + 501 + i),
+    'contiguous, no duplicate',
+  );
   assert.is(heard.at(-1), events.delivered, 'up to the last event');
   following.stop();
   events.record('watching', 'after-stop');
@@ -145,7 +172,10 @@ test('follow(): from before the window, or from another sequence, a reset and th
   const start = events.delivered;
   for (let i = 0; i < 20; i++) events.record('watching', `r${i}`);
   await events.settled();
-  for (const [after, reason] of [[start + 3, /the events after \d+ are no longer kept/], [events.delivered + 10, /not from this server's sequence/]] as const) {
+  for (const [after, reason] of [
+    [start + 3, /the events after \d+ are no longer kept/],
+    [events.delivered + 10, /not from this server's sequence/],
+  ] as const) {
     const resets: Array<[number, string]> = [];
     const heard: string[] = [];
     const following = events.follow(after, { reset: (at, why) => resets.push([at, why.reason]), taskEvent: (e) => heard.push(e.id) });
@@ -164,9 +194,18 @@ test('progress: written once per interval with the latest text, an unchanged tex
   const clock = new FakeClock();
   const store = new MemoryStore();
   const noticed: Array<[string, string]> = [];
-  const tracker = new TaskTracker({ store, clock, leaseMs: 60_000, onUpdate: (u) => void (u.kind === 'progress' && noticed.push([u.status.id, u.status.progress!.text])) });
+  const tracker = new TaskTracker({
+    store,
+    clock,
+    leaseMs: 60_000,
+    onUpdate: (u) => void (u.kind === 'progress' && noticed.push([u.status.id, u.status.progress!.text])),
+  });
   await tracker.watchStarted(['p'], { id: 'w', host: 'h', pid: 1 });
-  for (let i = 1; i <= 50; i++) tracker.progressed([{ id: 'p', text: `step ${i}` }, { id: 'nobody', text: 'x' }]);
+  for (let i = 1; i <= 50; i++)
+    tracker.progressed([
+      { id: 'p', text: `step ${i}` },
+      { id: 'nobody', text: 'x' },
+    ]);
   assert.is((await tracker.statuses(['p']))[0]!.progress?.text, 'step 50', 'shown at once on this server');
   assert.is((await store.loadStatuses(['p']))[0]!.progress, undefined, 'not written yet');
   clock.advance(PROGRESS_INTERVAL_MS);

@@ -17,7 +17,14 @@ function setup() {
   const tracker = new TaskTracker({ store, clock, leaseMs: 60_000 });
   const cascades: Array<{ id: string; marked: number }> = [];
   const errors: unknown[] = [];
-  const family = new TaskFamily({ store, canceler, tracker, clock, onError: (e) => errors.push(e), onCascaded: (record, marked) => cascades.push({ id: record.id, marked }) });
+  const family = new TaskFamily({
+    store,
+    canceler,
+    tracker,
+    clock,
+    onError: (e) => errors.push(e),
+    onCascaded: (record, marked) => cascades.push({ id: record.id, marked }),
+  });
   const close = () => (canceler.close(), tracker.close());
   return { clock, store, canceler, tracker, family, cascades, errors, close };
 }
@@ -40,10 +47,19 @@ test('ancestors come nearest first, each once, through the links the store holds
 test('a cycle is refused: a task its own parent, or its own ancestor through the stored links', async () => {
   const { store, family, close } = setup();
   await rejects(family.ancestorsFor(['a'], ['a']), (e) => e instanceof InvalidParentsError && /"a" cannot be its own parent/.test(e.message));
-  await store.saveParents([{ child: 'b', parents: ['c'] }, { child: 'c', parents: ['a'] }]);
-  await rejects(family.ancestorsFor(['x', 'a'], ['b']), (e) => e instanceof InvalidParentsError && /a cycle: "a" would be its own ancestor \(it is a parent of "c"\)/.test(e.message));
+  await store.saveParents([
+    { child: 'b', parents: ['c'] },
+    { child: 'c', parents: ['a'] },
+  ]);
+  await rejects(
+    family.ancestorsFor(['x', 'a'], ['b']),
+    (e) => e instanceof InvalidParentsError && /a cycle: "a" would be its own ancestor \(it is a parent of "c"\)/.test(e.message),
+  );
   // A cycle already in the store (two servers linking at once) does not loop, nor fail others.
-  await store.saveParents([{ child: 'p', parents: ['q'] }, { child: 'q', parents: ['p'] }]);
+  await store.saveParents([
+    { child: 'p', parents: ['q'] },
+    { child: 'q', parents: ['p'] },
+  ]);
   assert.equal(await family.ancestorsFor(['other'], ['p']), ['p', 'q']);
   close();
 });
@@ -53,10 +69,19 @@ test(`ancestors may nest ${MAX_PARENT_DEPTH} levels deep, not more, and number a
   // level-1 has level-2 as its parent, and so on: a task with parent level-1 has level-N N levels up.
   await store.saveParents(Array.from({ length: 9 }, (_, i) => ({ child: `level-${i + 1}`, parents: [`level-${i + 2}`] })));
   assert.is((await family.ancestorsFor(['deep'], ['level-3'])).length, 8, 'level-3 .. level-10: 8 levels');
-  await rejects(family.ancestorsFor(['deeper'], ['level-2']), (e) => e instanceof InvalidParentsError && /more than 8 levels deep \("level-10" is an ancestor 9 levels up\)/.test(e.message));
+  await rejects(
+    family.ancestorsFor(['deeper'], ['level-2']),
+    (e) => e instanceof InvalidParentsError && /more than 8 levels deep \("level-10" is an ancestor 9 levels up\)/.test(e.message),
+  );
   const wide = Array.from({ length: 8 }, (_, i) => ({ child: `wide-${i}`, parents: Array.from({ length: 8 }, (_, j) => `above-${i}-${j}`) }));
   await store.saveParents(wide);
-  await rejects(family.ancestorsFor(['many'], wide.map((w) => w.child)), (e) => e instanceof InvalidParentsError && new RegExp(`more than ${MAX_ANCESTORS} ancestors`).test(e.message));
+  await rejects(
+    family.ancestorsFor(
+      ['many'],
+      wide.map((w) => w.child),
+    ),
+    (e) => e instanceof InvalidParentsError && new RegExp(`more than ${MAX_ANCESTORS} ancestors`).test(e.message),
+  );
   close();
 });
 
@@ -100,7 +125,10 @@ test("an ancestor's cancel answers a wait with the ancestor's record, which stop
   const late = await canceler.wait(['step-1', 'step-2'], new AbortController().signal, ['job-42', 'nightly']);
   assert.is(late.cancelArrivedAt, undefined);
   assert.is(late.parent!.id, 'job-42', 'the nearest cancelled ancestor');
-  assert.equal(late.cancelled.map((r) => [r.id, r.reason]), [['step-2', 'its own']]);
+  assert.equal(
+    late.cancelled.map((r) => [r.id, r.reason]),
+    [['step-2', 'its own']],
+  );
   close();
 });
 
@@ -177,7 +205,13 @@ test('cancels made in one turn (one group commit) are marked, and looked at for 
   await Promise.all(written);
   await eventually(() => cascades.length >= 2, 'both cascades to be told');
   assert.equal(errors, []);
-  assert.equal(cascades.sort((x, y) => x.id.localeCompare(y.id)), [{ id: 'a', marked: 0 }, { id: 'b', marked: 1 }]);
+  assert.equal(
+    cascades.sort((x, y) => x.id.localeCompare(y.id)),
+    [
+      { id: 'a', marked: 0 },
+      { id: 'b', marked: 1 },
+    ],
+  );
   assert.equal(lookUps, [['a', 'b'], ['kid']], "one look-up told which of the cancels have children, then one which of b's children do");
   const statuses = new Map((await store.loadStatuses(['a', 'b', 'kid'])).map((s) => [s.id, s]));
   assert.is(statuses.get('a')!.state, 'cancel_requested');
@@ -194,10 +228,17 @@ test('an observer that throws is reported, and the cancel can walk again later',
   const tracker = new TaskTracker({ store, clock, leaseMs: 60_000 });
   const errors: unknown[] = [];
   let told = 0;
-  const family = new TaskFamily({ store, canceler, tracker, clock, onError: (e) => errors.push(e), onCascaded: () => {
-    told++;
-    throw new Error('observer broke');
-  } });
+  const family = new TaskFamily({
+    store,
+    canceler,
+    tracker,
+    clock,
+    onError: (e) => errors.push(e),
+    onCascaded: () => {
+      told++;
+      throw new Error('observer broke');
+    },
+  });
   const record = await canceler.cancel('lonely');
   family.cancelled(record);
   await eventually(() => told >= 1, 'the first cascade to be told');
@@ -217,10 +258,13 @@ test('children that start after the cancel are marked as the walk would have, an
   await tracker.linkParents(['below-late-2'], ['late-2']);
   family.stoppedByParent(['late-1', 'late-2'], record);
   await eventually(() => cascades.length > 0, 'the cascade to be told');
-  assert.equal((await store.loadStatuses(['late-1', 'late-2'])).map((s) => [s.state, s.cancelReason]), [
-    ['cancel_requested', 'parent job cancelled'],
-    ['cancel_requested', 'parent job cancelled'],
-  ]);
+  assert.equal(
+    (await store.loadStatuses(['late-1', 'late-2'])).map((s) => [s.state, s.cancelReason]),
+    [
+      ['cancel_requested', 'parent job cancelled'],
+      ['cancel_requested', 'parent job cancelled'],
+    ],
+  );
   assert.is((await canceler.find(['late-2']))[0]?.reason, 'parent job cancelled');
   assert.equal(cascades, [{ id: 'late-2', marked: 1 }]);
   close();

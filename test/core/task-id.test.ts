@@ -3,7 +3,20 @@ import * as assert from 'uvu/assert';
 import { checkTaskId, InvalidInputError, taskIdProblem } from '../../src/core/task-id.ts';
 
 test('ordinary ids are accepted', () => {
-  for (const id of ['1234', 'build-42', 'train.run_7', 'ünïcødé-任务', 'a'.repeat(256), '%00', 'x:y@z', '...', '.hidden', 'a..b', 'job 🚀'.replace(' ', '-'), 'a,b']) {
+  for (const id of [
+    '1234',
+    'build-42',
+    'train.run_7',
+    'ünïcødé-任务',
+    'a'.repeat(256),
+    '%00',
+    'x:y@z',
+    '...',
+    '.hidden',
+    'a..b',
+    'job 🚀'.replace(' ', '-'),
+    'a,b',
+  ]) {
     assert.is(taskIdProblem(id), undefined, id);
   }
 });
@@ -11,7 +24,11 @@ test('ordinary ids are accepted', () => {
 test('every printable ASCII character but the space and "/" is accepted (the fast path agrees with the rule)', () => {
   for (let code = 0x21; code <= 0x7e; code++) {
     const ch = String.fromCharCode(code);
-    assert.is(taskIdProblem(`a${ch}b`), ch === '/' ? 'task id contains "/"; ids may not hold whitespace, control or invisible characters, or "/"' : undefined, ch);
+    assert.is(
+      taskIdProblem(`a${ch}b`),
+      ch === '/' ? 'task id contains "/"; ids may not hold whitespace, control or invisible characters, or "/"' : undefined,
+      ch,
+    );
   }
 });
 

@@ -64,7 +64,10 @@ test('resumeAfter, checked against a walk of every id: a scoped walk meets exact
     if (found.length < 7) break;
     cursor = scope.resumeAfter(found.at(-1)!);
   }
-  assert.equal(met, ids.filter((id) => scope.covers(id)));
+  assert.equal(
+    met,
+    ids.filter((id) => scope.covers(id)),
+  );
   assert.ok(reads < Math.ceil(ids.length / 7), `skipped stretches: ${reads} reads`);
 });
 

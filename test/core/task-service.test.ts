@@ -31,7 +31,10 @@ async function settle(): Promise<void> {
   for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
 }
 
-const kinds = (updates: readonly TaskUpdate[]) => updates.map((u) => (u.kind === 'state' ? `state:${u.status.id}:${u.status.state}` : `${u.kind}:${'record' in u ? u.record.id : 'schedule' in u ? u.schedule.id : ''}`));
+const kinds = (updates: readonly TaskUpdate[]) =>
+  updates.map((u) =>
+    u.kind === 'state' ? `state:${u.status.id}:${u.status.state}` : `${u.kind}:${'record' in u ? u.record.id : 'schedule' in u ? u.schedule.id : ''}`,
+  );
 
 test('a cancel asked for now and one that falls due trigger the same things, told as the same updates', async () => {
   const { clock, tasks, updates, errors, close } = setup();
@@ -44,8 +47,18 @@ test('a cancel asked for now and one that falls due trigger the same things, tol
   await settle();
   assert.equal(errors, []);
   assert.equal(
-    kinds(updates).filter((k) => !k.endsWith(':watching')).sort(),
-    ['cancelled:later', 'cancelled:now', 'children_cancelled:later', 'children_cancelled:now', 'scheduled:later', 'state:later:cancel_requested', 'state:now:cancel_requested'],
+    kinds(updates)
+      .filter((k) => !k.endsWith(':watching'))
+      .sort(),
+    [
+      'cancelled:later',
+      'cancelled:now',
+      'children_cancelled:later',
+      'children_cancelled:now',
+      'scheduled:later',
+      'state:later:cancel_requested',
+      'state:now:cancel_requested',
+    ],
   );
   const cancelled = updates.filter((u) => u.kind === 'cancelled');
   assert.equal(
@@ -113,9 +126,17 @@ test('every reading agrees: a lost task cancelled since reads cancel_requested a
   // Recorded straight in the canceler, as another server sharing the store would, whose status write is not here yet.
   await canceler.cancel('gone', { by: alice });
   assert.is((await tasks.task('gone', 0)).status?.state, 'cancel_requested', 'one task');
-  assert.equal((await tasks.list({ limit: 10 })).statuses.map((s) => s.state), ['cancel_requested'], 'a listing');
+  assert.equal(
+    (await tasks.list({ limit: 10 })).statuses.map((s) => s.state),
+    ['cancel_requested'],
+    'a listing',
+  );
   assert.equal((await tasks.list({ limit: 10, state: 'lost' })).statuses, [], 'a listing of lost tasks does not show it');
-  assert.equal((await tasks.children('job', undefined, 10)).statuses.map((s) => s.state), ['cancel_requested'], 'a page of children');
+  assert.equal(
+    (await tasks.children('job', undefined, 10)).statuses.map((s) => s.state),
+    ['cancel_requested'],
+    'a page of children',
+  );
   close();
 });
 

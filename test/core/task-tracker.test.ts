@@ -25,7 +25,11 @@ test('a report in the same turn as its cancel comes after it, also past the firs
   assert.equal(errors, []);
   for (const id of ['t5', 't550']) {
     const [status] = await store.loadStatuses([id]);
-    assert.equal(status!.history.map((h) => h.state), ['watching', 'cancel_requested', 'cancelled'], id);
+    assert.equal(
+      status!.history.map((h) => h.state),
+      ['watching', 'cancel_requested', 'cancelled'],
+      id,
+    );
     assert.is(status!.cancelledBy?.name, 'alice', `${id}: the first asker is kept through the report`);
   }
   const [other] = await store.loadStatuses(['t599']);

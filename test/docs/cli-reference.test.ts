@@ -37,11 +37,14 @@ test("every option and argument a command's --help shows has its row in the comm
     const section = committed.split(/^## /m).find((part) => part.startsWith(`taskctl ${name}\n`));
     assert.ok(section, `no section for taskctl ${name}`);
     // yargs lists options as "  -s, --server  ..." and positionals as "  ids  ..." under "Positionals:".
-    const flags = [...help.stdout.matchAll(/^ {2}(?:-\w, | {4})--([\w-]+)/gm)].map((match) => match[1]!).filter((flag) => flag !== 'help' && flag !== 'version');
+    const flags = [...help.stdout.matchAll(/^ {2}(?:-\w, | {4})--([\w-]+)/gm)]
+      .map((match) => match[1]!)
+      .filter((flag) => flag !== 'help' && flag !== 'version');
     assert.ok(flags.length > 0 || name === 'completion', `no options read from taskctl ${name} --help`);
     for (const flag of flags) assert.match(section!, `| \`--${flag}\``, `taskctl ${name} --${flag} is missing from docs/cli.md`);
     const positionals = help.stdout.split(/^Options:$/m)[0]!.split(/^Positionals:$/m)[1] ?? '';
-    for (const [, positional] of positionals.matchAll(/^ {2}(\w+)/gm)) assert.match(section!, `| \`${positional}\` |`, `taskctl ${name} <${positional}> is missing`);
+    for (const [, positional] of positionals.matchAll(/^ {2}(\w+)/gm))
+      assert.match(section!, `| \`${positional}\` |`, `taskctl ${name} <${positional}> is missing`);
   });
 });
 

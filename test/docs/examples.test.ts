@@ -16,10 +16,19 @@ import * as assert from 'uvu/assert';
 import { ensureBinary } from '../helpers/binary.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const pages = ['README.md', ...readdirSync(join(root, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)];
+const pages = [
+  'README.md',
+  ...readdirSync(join(root, 'docs'))
+    .filter((name) => name.endsWith('.md'))
+    .map((name) => `docs/${name}`),
+];
 const KINDS = ['serve', 'background', 'run'] as const;
 type Kind = (typeof KINDS)[number];
-interface Example { readonly kind: Kind; readonly code: string; readonly line: number }
+interface Example {
+  readonly kind: Kind;
+  readonly code: string;
+  readonly line: number;
+}
 
 /** The marked blocks of a page, in order; a marker without a block after it, or of an unknown kind, throws. */
 function examplesOf(page: string): Example[] {
@@ -32,7 +41,10 @@ function examplesOf(page: string): Example[] {
   });
 }
 
-interface Run { code: number | null; output: string }
+interface Run {
+  code: number | null;
+  output: string;
+}
 
 function bash(code: string, env: NodeJS.ProcessEnv): { child: ChildProcess; output: () => string; done: Promise<Run> } {
   const child = spawn('bash', ['-eo', 'pipefail', '-c', code], { cwd: env.HOME, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
@@ -56,7 +68,10 @@ async function within<T>(promise: Promise<T>, ms: number, what: () => string): P
 const marked = pages.map((page) => ({ page, examples: examplesOf(page) })).filter(({ examples }) => examples.length > 0);
 
 test('the docs mark examples to run, and the README walkthrough is among them', () => {
-  assert.ok(marked.some(({ page, examples }) => page === 'README.md' && examples.some((e) => e.kind === 'serve')), 'README.md runs its walkthrough');
+  assert.ok(
+    marked.some(({ page, examples }) => page === 'README.md' && examples.some((e) => e.kind === 'serve')),
+    'README.md runs its walkthrough',
+  );
 });
 
 let binary = '';

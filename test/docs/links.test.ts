@@ -7,7 +7,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const pages = ['README.md', ...readdirSync(join(root, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)];
+const pages = [
+  'README.md',
+  ...readdirSync(join(root, 'docs'))
+    .filter((name) => name.endsWith('.md'))
+    .map((name) => `docs/${name}`),
+];
 
 /** The text of a page outside fenced code blocks and inline code, where links are links. */
 function prose(markdown: string): string {
@@ -56,8 +61,10 @@ test('every relative link in README.md and docs/ resolves, to a file and to a he
   assert.ok(broken.length === 0, `broken links:\n${broken.join('\n')}`);
 });
 
-test('the heading anchors are GitHub\'s', () => {
-  const anchors = headingAnchors('# A\n## `taskctl status <ids..>` and `taskctl ls [--state S]`\n## What it keeps, and for how long\n## Notes\n## Notes\n```\n# not a heading\n```\n## 任务 ID\n');
+test("the heading anchors are GitHub's", () => {
+  const anchors = headingAnchors(
+    '# A\n## `taskctl status <ids..>` and `taskctl ls [--state S]`\n## What it keeps, and for how long\n## Notes\n## Notes\n```\n# not a heading\n```\n## 任务 ID\n',
+  );
   assert.equal([...anchors], ['a', 'taskctl-status-ids-and-taskctl-ls---state-s', 'what-it-keeps-and-for-how-long', 'notes', 'notes-1', '任务-id']);
 });
 

@@ -19,8 +19,14 @@ test('README.md links to every guide in docs/', () => {
 
 test('README.md says how to install, how to start, and how to develop, in that order', () => {
   const order = ['## Install', '## Five minutes with it', 'npm install && npm start', 'npm install && npm test'].map((text) => readme.indexOf(text));
-  assert.ok(order.every((index) => index >= 0), `missing: ${order}`);
-  assert.equal([...order].sort((a, b) => a - b), order);
+  assert.ok(
+    order.every((index) => index >= 0),
+    `missing: ${order}`,
+  );
+  assert.equal(
+    [...order].sort((a, b) => a - b),
+    order,
+  );
 });
 
 test.run();

@@ -11,7 +11,10 @@ test('plan: the same seed draws the same plan; another seed, another plan', () =
   assert.not.equal(planTopology(redis, { seed: 42, quick: true }).faults, planTopology(redis, { seed: 43, quick: true }).faults);
   const random = seededRandom(7);
   const draws = Array.from({ length: 1_000 }, random);
-  assert.ok(draws.every((draw) => draw >= 0 && draw < 1), 'draws are in [0, 1)');
+  assert.ok(
+    draws.every((draw) => draw >= 0 && draw < 1),
+    'draws are in [0, 1)',
+  );
   assert.ok(new Set(draws).size > 990, 'and spread');
 });
 
@@ -32,20 +35,40 @@ test('plan: faults never overlap on one target, end before settling, and hit onl
       const ids = plan.workers.flatMap((worker) => worker.ids);
       const cancelled = plan.cancels.map((cancel) => cancel.id);
       assert.is(new Set(cancelled).size, cancelled.length, 'each id cancelled once');
-      assert.ok(cancelled.every((id) => ids.includes(id)), 'only ids a worker watches');
+      assert.ok(
+        cancelled.every((id) => ids.includes(id)),
+        'only ids a worker watches',
+      );
       assert.ok(cancelled.length < ids.length, 'some ids are never cancelled, so a false report can show');
-      assert.ok(plan.workers.some((worker) => worker.kind === 'work' && worker.ids.length >= 256), 'a worker with a watch session');
-      assert.ok(plan.workers.some((worker) => worker.kind === 'seed-pollers' && worker.ids.length > 256), 'pollers past the parking line');
+      assert.ok(
+        plan.workers.some((worker) => worker.kind === 'work' && worker.ids.length >= 256),
+        'a worker with a watch session',
+      );
+      assert.ok(
+        plan.workers.some((worker) => worker.kind === 'seed-pollers' && worker.ids.length > 256),
+        'pollers past the parking line',
+      );
     }
   }
 });
 
-const cancel = (id: string, owner: string, sentAtMs: number, ackedAtMs: number | undefined): CancelRecord => ({ id, owner, server: 'server-0', sentAtMs, ackedAtMs });
+const cancel = (id: string, owner: string, sentAtMs: number, ackedAtMs: number | undefined): CancelRecord => ({
+  id,
+  owner,
+  server: 'server-0',
+  sentAtMs,
+  ackedAtMs,
+});
 const heard = (id: string, worker: string, atMs: number, generation = 1): Hearing => ({ id, worker, process: `${worker}#${generation}`, atMs });
 const everything = () => true;
 
 test('check: an acknowledged cancel not heard by its owner is lost, even when another worker heard the id', () => {
-  const verdict = judge([cancel('a', 'w1', 0, 5), cancel('b', 'w1', 0, 5), cancel('c', 'w1', 0, undefined)], [heard('a', 'w1', 10), heard('b', 'w2', 10)], [], everything);
+  const verdict = judge(
+    [cancel('a', 'w1', 0, 5), cancel('b', 'w1', 0, 5), cancel('c', 'w1', 0, undefined)],
+    [heard('a', 'w1', 10), heard('b', 'w2', 10)],
+    [],
+    everything,
+  );
   assert.is(verdict.acknowledged, 2, 'the unanswered cancel is no set element');
   assert.equal(verdict.lost, ['b']);
 });
@@ -71,7 +94,15 @@ test('check: latency runs from the answer to the first hearing, split by the fau
   );
   assert.equal(verdict.latencyMs.untouched, [20, 0], 'heard before the answer arrived counts 0');
   assert.equal(verdict.latencyMs.touched, [2_490]);
-  assert.equal(verdict.slowest.map((slow) => [slow.cancel.id, slow.latencyMs, slow.faults.length]), [['cut-off', 2_490, 1], ['early', 20, 0], ['before', 0, 0]], 'the tail, named with its faults');
+  assert.equal(
+    verdict.slowest.map((slow) => [slow.cancel.id, slow.latencyMs, slow.faults.length]),
+    [
+      ['cut-off', 2_490, 1],
+      ['early', 20, 0],
+      ['before', 0, 0],
+    ],
+    'the tail, named with its faults',
+  );
   assert.equal(summarize([5, 1, 3]), { count: 3, p50Ms: 3, p99Ms: 5, maxMs: 5 });
   assert.equal(summarize([]), { count: 0, p50Ms: 0, p99Ms: 0, maxMs: 0 });
 });

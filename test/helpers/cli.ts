@@ -5,7 +5,12 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const entry = fileURLToPath(new URL('../../src/cli/run.ts', import.meta.url));
 
-export interface CliResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
 
 /** A running taskctl process (from source), with its output collected as it comes. */
 export class CliProcess {
@@ -68,7 +73,11 @@ export class DurableServer {
     const { freePort } = await import('./tcp-proxy.ts');
     const dir = tempDir();
     const port = await freePort();
-    const server = new DurableServer(`http://127.0.0.1:${port}`, ['serve', '--port', String(port), '--store', `sqlite:${dir.path}/taskctl.db`, ...extraArgs], dir.remove);
+    const server = new DurableServer(
+      `http://127.0.0.1:${port}`,
+      ['serve', '--port', String(port), '--store', `sqlite:${dir.path}/taskctl.db`, ...extraArgs],
+      dir.remove,
+    );
     await server.restart();
     return server;
   }

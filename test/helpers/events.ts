@@ -19,7 +19,15 @@ export interface Follower {
 export function follow(server: string, options: Omit<EventStreamOptions, 'listener'> & { token?: string } = {}): Follower {
   const client = new TaskctlClient({ server, ...(options.token ? { token: options.token } : {}) });
   const stop = new AbortController();
-  const follower: { -readonly [K in keyof Follower]: Follower[K] } = { events: [], resets: [], reconnects: 0, disconnects: [], stream: undefined!, done: undefined!, stop: undefined! };
+  const follower: { -readonly [K in keyof Follower]: Follower[K] } = {
+    events: [],
+    resets: [],
+    reconnects: 0,
+    disconnects: [],
+    stream: undefined!,
+    done: undefined!,
+    stop: undefined!,
+  };
   follower.stream = new EventStream(client, {
     backoff: { baseMs: 20, capMs: 200 },
     ...options,
@@ -40,13 +48,22 @@ export function follow(server: string, options: Omit<EventStreamOptions, 'listen
 
 /** A POST with a JSON body; resolves with the status. */
 export async function post(url: string, body: unknown = {}, token?: string): Promise<number> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body),
+  });
   await res.arrayBuffer();
   return res.status;
 }
 
 /** The raw text of GET `url` until `until` matches it (or `timeoutMs`), then the connection is dropped. */
-export async function readRaw(url: string, until: RegExp, init: RequestInit = {}, timeoutMs = 10_000): Promise<{ status: number; text: string; headers: Headers }> {
+export async function readRaw(
+  url: string,
+  until: RegExp,
+  init: RequestInit = {},
+  timeoutMs = 10_000,
+): Promise<{ status: number; text: string; headers: Headers }> {
   const stop = new AbortController();
   const timer = setTimeout(() => stop.abort(), timeoutMs);
   const res = await fetch(url, { ...init, signal: stop.signal });

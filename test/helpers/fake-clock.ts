@@ -1,6 +1,11 @@
 import type { Clock, TimerHandle } from '../../src/core/clock.ts';
 
-interface Timer { id: number; at: number; everyMs?: number; fn: () => void }
+interface Timer {
+  id: number;
+  at: number;
+  everyMs?: number;
+  fn: () => void;
+}
 
 /** A clock that moves only when a test says so; timers fire in order inside advance(). */
 export class FakeClock implements Clock {

@@ -84,7 +84,9 @@ export class PrivatePostgres {
   static binaries(): string | undefined {
     const root = '/usr/lib/postgresql';
     if (!existsSync(root)) return undefined;
-    const newest = readdirSync(root).sort((a, b) => Number(a) - Number(b)).at(-1);
+    const newest = readdirSync(root)
+      .sort((a, b) => Number(a) - Number(b))
+      .at(-1);
     return newest && existsSync(join(root, newest, 'bin', 'initdb')) ? join(root, newest, 'bin') : undefined;
   }
 
@@ -96,14 +98,20 @@ export class PrivatePostgres {
     if (owner.uid !== undefined) chownSync(dir, owner.uid, owner.gid!);
     const data = join(dir, 'data');
     execFileSync(join(bin, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync'], { ...owner, stdio: 'ignore' });
-    for (const [from, to] of [[tls.certPath, 'server.crt'], [tls.keyPath, 'server.key']] as const) {
+    for (const [from, to] of [
+      [tls.certPath, 'server.crt'],
+      [tls.keyPath, 'server.key'],
+    ] as const) {
       copyFileSync(from, join(data, to));
       chmodSync(join(data, to), 0o600);
       if (owner.uid !== undefined) chownSync(join(data, to), owner.uid, owner.gid!);
     }
     const port = await freePort();
     const settings = { listen_addresses: '127.0.0.1', port: String(port), unix_socket_directories: dir, ssl: 'on', fsync: 'off', max_connections: '20' };
-    const child = spawn(join(bin, 'postgres'), ['-D', data, ...Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`])], { ...owner, stdio: 'ignore' });
+    const child = spawn(join(bin, 'postgres'), ['-D', data, ...Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`])], {
+      ...owner,
+      stdio: 'ignore',
+    });
     const server = new PrivatePostgres(port, child, dir);
     const deadline = Date.now() + 20_000;
     while (spawnSync('pg_isready', ['-h', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' }).status !== 0) {

@@ -31,7 +31,10 @@ export class TcpProxy {
       proxy.#clients.add(client);
       client.once('close', () => proxy.#clients.delete(client));
       const upstream = connect(targets[proxy.accepted % targets.length]!, '127.0.0.1');
-      for (const [a, b] of [[client, upstream], [upstream, client]] as const) {
+      for (const [a, b] of [
+        [client, upstream],
+        [upstream, client],
+      ] as const) {
         proxy.#sockets.add(a);
         a.on('error', () => b.destroy());
         a.on('close', () => {

@@ -52,7 +52,26 @@ export class TestCa {
   static create(name = 'test-ca'): TestCa {
     const dir = tempDir('taskctl-tls-');
     const ca = new TestCa(dir.path, name, dir.remove);
-    openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', ca.keyPath, '-out', ca.certPath, '-days', '2', '-subj', `/CN=${name}`], dir.path);
+    openssl(
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        ca.keyPath,
+        '-out',
+        ca.certPath,
+        '-days',
+        '2',
+        '-subj',
+        `/CN=${name}`,
+      ],
+      dir.path,
+    );
     return ca;
   }
 
@@ -70,12 +89,44 @@ export class TestCa {
     const extPath = join(this.dir, `${name}.ext`);
     const extensions = options.ca
       ? ['basicConstraints=critical,CA:TRUE', 'keyUsage=critical,keyCertSign,cRLSign']
-      : [`subjectAltName=${(options.names ?? ['IP:127.0.0.1', 'DNS:localhost']).join(',')}`, `extendedKeyUsage=${options.client ? 'clientAuth' : 'serverAuth'}`];
+      : [
+          `subjectAltName=${(options.names ?? ['IP:127.0.0.1', 'DNS:localhost']).join(',')}`,
+          `extendedKeyUsage=${options.client ? 'clientAuth' : 'serverAuth'}`,
+        ];
     writeFileSync(extPath, `${extensions.join('\n')}\n`);
-    openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyPath, '-out', csrPath, '-subj', `/CN=${name}`], this.dir);
+    openssl(
+      ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyPath, '-out', csrPath, '-subj', `/CN=${name}`],
+      this.dir,
+    );
     const [caCert, caKey] = signer ? [signer.certPath, signer.keyPath] : [this.certPath, this.keyPath];
-    openssl(['x509', '-req', '-in', csrPath, '-CA', caCert, '-CAkey', caKey, '-set_serial', `0x${serial}`, '-days', String(options.days ?? 2), '-extfile', extPath, '-out', certPath], this.dir);
-    return { certPath, keyPath, cert: readFileSync(certPath, 'utf8'), key: readFileSync(keyPath, 'utf8'), serial: new X509Certificate(readFileSync(certPath)).serialNumber };
+    openssl(
+      [
+        'x509',
+        '-req',
+        '-in',
+        csrPath,
+        '-CA',
+        caCert,
+        '-CAkey',
+        caKey,
+        '-set_serial',
+        `0x${serial}`,
+        '-days',
+        String(options.days ?? 2),
+        '-extfile',
+        extPath,
+        '-out',
+        certPath,
+      ],
+      this.dir,
+    );
+    return {
+      certPath,
+      keyPath,
+      cert: readFileSync(certPath, 'utf8'),
+      key: readFileSync(keyPath, 'utf8'),
+      serial: new X509Certificate(readFileSync(certPath)).serialNumber,
+    };
   }
 
   remove(): void {

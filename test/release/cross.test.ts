@@ -38,7 +38,14 @@ test.after(() => releaseDir.remove());
 test('--release with --targets linux-arm64,win-x64 writes three assets and a SHA256SUMS over all of them', () => {
   const assets = [arm64Asset, `taskctl-${version}-linux-x64`, winAsset];
   assert.equal(readdirSync(releaseDir.path).sort(), ['SHA256SUMS', ...assets].sort());
-  const expected = assets.map((name) => `${createHash('sha256').update(readFileSync(join(releaseDir.path, name))).digest('hex')}  ${name}\n`).join('');
+  const expected = assets
+    .map(
+      (name) =>
+        `${createHash('sha256')
+          .update(readFileSync(join(releaseDir.path, name)))
+          .digest('hex')}  ${name}\n`,
+    )
+    .join('');
   assert.is(readFileSync(join(releaseDir.path, 'SHA256SUMS'), 'utf8'), expected);
 });
 
@@ -105,7 +112,12 @@ function rcdataResource(file: Buffer, name: string): Buffer | undefined {
   const toOffset = (rva: number): number => {
     for (let i = 0; i < file.readUInt16LE(pe + 6); i++) {
       const section = sections + i * 40;
-      const [virtualSize, virtualAddress, rawSize, rawPointer] = [8, 12, 16, 20].map((at) => file.readUInt32LE(section + at)) as [number, number, number, number];
+      const [virtualSize, virtualAddress, rawSize, rawPointer] = [8, 12, 16, 20].map((at) => file.readUInt32LE(section + at)) as [
+        number,
+        number,
+        number,
+        number,
+      ];
       if (rva >= virtualAddress && rva < virtualAddress + Math.max(virtualSize, rawSize)) return rawPointer + rva - virtualAddress;
     }
     throw new Error(`RVA ${rva} is in no section`);
@@ -117,7 +129,10 @@ function rcdataResource(file: Buffer, name: string): Buffer | undefined {
       const id = file.readUInt32LE(directory + 16 + i * 8);
       const target = file.readUInt32LE(directory + 20 + i * 8);
       const named = id & 0x80000000 ? resources + (id & 0x7fffffff) : undefined;
-      return { key: named === undefined ? id : file.toString('utf16le', named + 2, named + 2 + file.readUInt16LE(named) * 2), at: resources + (target & 0x7fffffff) };
+      return {
+        key: named === undefined ? id : file.toString('utf16le', named + 2, named + 2 + file.readUInt16LE(named) * 2),
+        at: resources + (target & 0x7fffffff),
+      };
     });
   const RT_RCDATA = 10;
   const byType = entries(resources).find((entry) => entry.key === RT_RCDATA);

@@ -25,7 +25,10 @@ const overrides = new Map<string, Buffer>();
 test.before(async () => {
   // This machine's target named the way pkg does: --release builds it anyway, and once.
   const hostTarget = `node${pinnedNode}-${hostPlatform}`;
-  execFileSync(process.execPath, [join(root, 'build.mjs'), '--release', releaseDir.path, '--targets', hostTarget, '--quiet'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(process.execPath, [join(root, 'build.mjs'), '--release', releaseDir.path, '--targets', hostTarget, '--quiet'], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   server = createServer((req, res) => {
     const name = decodeURIComponent((req.url ?? '/').slice(1));
     const path = join(releaseDir.path, name);
@@ -43,7 +46,11 @@ test.after(async () => {
   releaseDir.remove();
 });
 
-interface Run { code: number | null; stdout: string; stderr: string }
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 /** Runs install.sh as a user would: `sh install.sh ARGS`, or with `piped`, `curl ... | sh -s -- ARGS`. */
 function install(args: readonly string[], options: { piped?: boolean; home?: string } = {}): Promise<Run> {
@@ -67,7 +74,9 @@ test('build.mjs --release writes the asset for this machine and a SHA256SUMS tha
   const files = readdirSync(releaseDir.path).sort();
   assert.equal(files, ['SHA256SUMS', hostAsset]);
   const sums = readFileSync(join(releaseDir.path, 'SHA256SUMS'), 'utf8');
-  const digest = createHash('sha256').update(readFileSync(join(releaseDir.path, hostAsset))).digest('hex');
+  const digest = createHash('sha256')
+    .update(readFileSync(join(releaseDir.path, hostAsset)))
+    .digest('hex');
   assert.is(sums, `${digest}  ${hostAsset}\n`);
 });
 
@@ -78,7 +87,10 @@ test('build.mjs refuses unknown targets and other Node versions before building 
   ]) {
     const output = tempDir('taskctl-release-');
     try {
-      const result = spawnSync(process.execPath, [join(root, 'build.mjs'), '--release', output.path, '--targets', `linux-arm64,${target}`], { cwd: root, encoding: 'utf8' });
+      const result = spawnSync(process.execPath, [join(root, 'build.mjs'), '--release', output.path, '--targets', `linux-arm64,${target}`], {
+        cwd: root,
+        encoding: 'utf8',
+      });
       assert.is(result.status, 1);
       assert.match(result.stderr, message!);
       assert.equal(readdirSync(output.path), []);
@@ -95,7 +107,9 @@ test('install.sh installs a taskctl that runs serve with nothing else installed'
     assert.is(result.code, 0, result.stderr);
     assert.match(result.stdout, new RegExp(`^${version.replace(/\./g, '\\.')} \\(`));
     const binary = `${target.path}/bin/taskctl`;
-    const serve = spawn(binary, ['serve', '--port', '0', '--store', `sqlite:${target.path}/db.sqlite`, '--json'], { env: { PATH: '/nonexistent', HOME: target.path } });
+    const serve = spawn(binary, ['serve', '--port', '0', '--store', `sqlite:${target.path}/db.sqlite`, '--json'], {
+      env: { PATH: '/nonexistent', HOME: target.path },
+    });
     let output = '';
     serve.stdout.on('data', (chunk) => (output += chunk));
     const deadline = Date.now() + 10_000;

@@ -69,7 +69,12 @@ test('a large watch of fresh ids and large listings are written a step at a time
   const dir = tempDir();
   const store = new SqliteStore(`${dir.path}/big.db`);
   const now = Date.now();
-  const existing: TaskStatus[] = Array.from({ length: 100_000 }, (_, i) => ({ id: `old-${i}`, state: 'succeeded', since: now, history: [{ state: 'succeeded', at: now }] }));
+  const existing: TaskStatus[] = Array.from({ length: 100_000 }, (_, i) => ({
+    id: `old-${i}`,
+    state: 'succeeded',
+    since: now,
+    history: [{ state: 'succeeded', at: now }],
+  }));
   await saveStatuses(store, existing);
   // How the writes went: one transaction used to write all 100,000 fresh statuses at once, holding the
   // event loop for seconds. How long /ping waits is the bench's to measure (bench/bounded-state.ts).
@@ -83,7 +88,9 @@ test('a large watch of fresh ids and large listings are written a step at a time
   };
   const server = await startTestServer({ store, watchTimeoutMs: 2_000, maxOpenWatches: 100 });
   try {
-    const bodies = Array.from({ length: 10 }, (_, w) => JSON.stringify({ ids: Array.from({ length: 10_000 }, (_, i) => `fresh-${w}-${i}`), timeout: '1s', worker: { id: `w${w}`, host: 'h', pid: w } }));
+    const bodies = Array.from({ length: 10 }, (_, w) =>
+      JSON.stringify({ ids: Array.from({ length: 10_000 }, (_, i) => `fresh-${w}-${i}`), timeout: '1s', worker: { id: `w${w}`, host: 'h', pid: w } }),
+    );
     // The number of writes made when each /ping was answered.
     const writesAtPings: number[] = [];
     let pinging = true;
@@ -106,7 +113,10 @@ test('a large watch of fresh ids and large listings are written a step at a time
     assert.ok(largestWrite <= 1_000, `the largest write held ${largestWrite} statuses; a step is at most 1,000`);
     const firstWrite = writesAtPings.findIndex((n) => n > 0);
     const between = writesAtPings.filter((n) => n > 0 && n < allWritten).length;
-    assert.ok(between > 0, `no /ping was answered between the first write and the last (of ${allWritten}; pings at ${writesAtPings.slice(Math.max(0, firstWrite - 1), firstWrite + 5).join(', ')}...)`);
+    assert.ok(
+      between > 0,
+      `no /ping was answered between the first write and the last (of ${allWritten}; pings at ${writesAtPings.slice(Math.max(0, firstWrite - 1), firstWrite + 5).join(', ')}...)`,
+    );
   } finally {
     await server.close();
     dir.remove();

@@ -9,7 +9,11 @@ const task = async (url: string, id: string) => (await fetch(`${url}/v1/tasks/${
 
 test('a cancel scheduled with "after" is 202, shows on the task, and reaches a waiting watcher when due', async () => {
   const server = await startTestServer({ watchTimeoutMs: 5_000 });
-  const res = await fetch(`${server.url}/v1/tasks/later-1/cancel`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"after":"400ms","reason":"time is up"}' });
+  const res = await fetch(`${server.url}/v1/tasks/later-1/cancel`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{"after":"400ms","reason":"time is up"}',
+  });
   assert.is(res.status, 202);
   const scheduled = await res.json();
   assert.is(scheduled.reason, 'time is up');
@@ -88,7 +92,19 @@ test('cancel --after survives a kill -9 of the server and is made after the rest
 
 test('work --timeout registers its deadline: a frozen worker is still cancelled on time by the server', async () => {
   const server = await startTestServer({ watchTimeoutMs: 5_000 });
-  const worker = new CliProcess(['work', 'frozen', '--json', '--timeout', '1500ms', '--server', server.url, '--', process.execPath, '-e', 'setInterval(() => {}, 1000)']);
+  const worker = new CliProcess([
+    'work',
+    'frozen',
+    '--json',
+    '--timeout',
+    '1500ms',
+    '--server',
+    server.url,
+    '--',
+    process.execPath,
+    '-e',
+    'setInterval(() => {}, 1000)',
+  ]);
   await worker.waitFor(/"event":"started"/);
   await eventually(async () => (await task(server.url, 'frozen')).scheduled !== undefined, 'the deadline to reach the server');
   assert.match((await task(server.url, 'frozen')).scheduled.reason, /^deadline: work --timeout 1s/);
@@ -104,7 +120,19 @@ test('work --timeout registers its deadline: a frozen worker is still cancelled 
 
 test('a task that ends before its deadline has its scheduled cancel dropped', async () => {
   const server = await startTestServer();
-  const result = await runCli(['work', 'quick', '--timeout', '1h', '--json', '--server', server.url, '--', process.execPath, '-e', 'setTimeout(() => {}, 300)']);
+  const result = await runCli([
+    'work',
+    'quick',
+    '--timeout',
+    '1h',
+    '--json',
+    '--server',
+    server.url,
+    '--',
+    process.execPath,
+    '-e',
+    'setTimeout(() => {}, 300)',
+  ]);
   assert.is(result.code, 0, result.stderr);
   const after = await task(server.url, 'quick');
   assert.is(after.status.state, 'succeeded');

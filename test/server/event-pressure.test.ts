@@ -33,7 +33,9 @@ async function metric(server: RunningServer, line: string): Promise<number> {
 }
 
 const IDS_PER_ROUND = 200;
-const progressRound = (round: number) => ({ updates: Array.from({ length: IDS_PER_ROUND }, (_, i) => ({ id: `p-${i}`, text: `round ${round} ${'x'.repeat(180)}` })) });
+const progressRound = (round: number) => ({
+  updates: Array.from({ length: IDS_PER_ROUND }, (_, i) => ({ id: `p-${i}`, text: `round ${round} ${'x'.repeat(180)}` })),
+});
 
 /**
  * Floods progress events (200 of about 450 bytes per round) until `done`, waiting each round until the
@@ -48,7 +50,11 @@ async function floodUntil(server: RunningServer, reader: ReturnType<typeof follo
     if (await done()) return round;
     await post(`${server.url}/v1/progress`, progressRound(round));
     // A generous deadline: test files run two at a time on a busy machine, and a round is 200 store writes.
-    await eventually(() => reader.events.length === (round + 2) * IDS_PER_ROUND, `round ${round} on the reading stream (cut ${reader.disconnects.length} times)`, 20_000);
+    await eventually(
+      () => reader.events.length === (round + 2) * IDS_PER_ROUND,
+      `round ${round} on the reading stream (cut ${reader.disconnects.length} times)`,
+      20_000,
+    );
   }
   throw new Error(`not done after ${maxRounds} rounds of events`);
 }
@@ -63,7 +69,10 @@ test('a client that stops reading is cut once 256 KB wait for it, counted as slo
     assert.is(await metric(server, 'taskctl_open_event_streams'), 1, 'the stalled stream is gone, the reader stays');
     assert.equal(reader.disconnects, [], 'the reader was never cut');
     assert.is(reader.events.length, (rounds + 1) * IDS_PER_ROUND);
-    assert.ok(reader.events.every((e, i) => i === 0 || e.seq === reader.events[i - 1]!.seq + 1), 'every event, in order');
+    assert.ok(
+      reader.events.every((e, i) => i === 0 || e.seq === reader.events[i - 1]!.seq + 1),
+      'every event, in order',
+    );
   } finally {
     stalled.destroy();
     await reader.stop();

@@ -23,13 +23,19 @@ test('sqlite: a client follows a server through kill -9 and restart without a ga
     for (let i = 5; i < 10; i++) assert.is(await post(`${server.url}/v1/tasks/d-${i}/cancel`), 200);
     await eventually(() => f.events.length === 10, 'the five after the restart', 30_000);
     assert.ok(f.reconnects >= 1, 'the client reconnected');
-    assert.equal(f.events.map((e) => e.id), Array.from({ length: 10 }, (_, i) => `d-${i}`));
+    assert.equal(
+      f.events.map((e) => e.id),
+      Array.from({ length: 10 }, (_, i) => `d-${i}`),
+    );
     assert.ok(contiguous(f.events.map((e) => e.seq)), 'one sequence across the restart');
     assert.equal(f.resets, []);
     // The window is on disk: a resume from an event made before the kill replays everything after it.
     const late = follow(server.url, { since: beforeRestart });
     await eventually(() => late.events.length === 8, 'the eight after the second event', 30_000);
-    assert.equal(late.events.map((e) => e.seq), f.events.slice(2).map((e) => e.seq));
+    assert.equal(
+      late.events.map((e) => e.seq),
+      f.events.slice(2).map((e) => e.seq),
+    );
     assert.equal(late.resets, []);
     await late.stop();
   } finally {
@@ -57,7 +63,10 @@ redisTest('Redis: servers share one sequence; a client moved from one server to 
     // what is promised, each change once in one sequence, not the order they were asked in.
     for (let i = 0; i < 6; i++) assert.is(await post(`${(i % 2 ? a : b)!.url}/v1/tasks/r-${i}/cancel`), 200);
     await eventually(() => onA.events.length === 6, 'A to deliver the changes made on B as well');
-    assert.equal(onA.events.map((e) => e.id).sort(), Array.from({ length: 6 }, (_, i) => `r-${i}`));
+    assert.equal(
+      onA.events.map((e) => e.id).sort(),
+      Array.from({ length: 6 }, (_, i) => `r-${i}`),
+    );
     assert.ok(contiguous(onA.events.map((e) => e.seq)), 'one sequence');
     const movedAt = onA.events[3]!.seq;
     await onA.stop();
@@ -72,7 +81,10 @@ redisTest('Redis: servers share one sequence; a client moved from one server to 
     assert.ok(contiguous(onB.events.map((e) => e.seq)));
     // Both servers read the one log: B replays exactly what it holds after the move, in its order.
     const logged = await a!.events.read(movedAt);
-    assert.equal(onB.events.map((e) => [e.seq, e.id]), logged.events.map((e) => [e.seq, e.id]));
+    assert.equal(
+      onB.events.map((e) => [e.seq, e.id]),
+      logged.events.map((e) => [e.seq, e.id]),
+    );
   } finally {
     // A failed assertion must not leave a stream open: the file would never exit.
     await Promise.all(followers.map((f) => f.stop()));

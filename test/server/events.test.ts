@@ -35,22 +35,28 @@ test('one event per change, in order, with strictly increasing ids; each shows t
     }
     // The report also dropped the scheduled cancel of "other".
     await eventually(() => f.events.some((e) => e.change === 'unscheduled'), 'the schedule dropped');
-    assert.equal(f.events.map((e) => [e.change, e.id]), [
-      ['watching', 'life'],
-      ['progress', 'life'],
-      ['scheduled', 'other'],
-      ['cancel_requested', 'life'],
-      ['cancelled', 'life'],
-      ['succeeded', 'other'],
-      ['unscheduled', 'other'],
-    ]);
+    assert.equal(
+      f.events.map((e) => [e.change, e.id]),
+      [
+        ['watching', 'life'],
+        ['progress', 'life'],
+        ['scheduled', 'other'],
+        ['cancel_requested', 'life'],
+        ['cancelled', 'life'],
+        ['succeeded', 'other'],
+        ['unscheduled', 'other'],
+      ],
+    );
     const seqs = f.events.map((e) => e.seq);
     assert.ok(contiguous(seqs), `contiguous ids: ${seqs}`);
     assert.is(f.events[1]!.status!.progress!.text, 'epoch 3/10', 'progress arrives cleaned');
     assert.is(f.events[2]!.scheduled!.reason, 'deadline');
     assert.is(f.events[3]!.record!.reason, 'wrong dataset');
     assert.is(f.events[3]!.status!.cancelledBy!.route, 'v1');
-    assert.equal(f.events[4]!.status!.history.map((h) => h.state), ['watching', 'cancel_requested', 'cancelled']);
+    assert.equal(
+      f.events[4]!.status!.history.map((h) => h.state),
+      ['watching', 'cancel_requested', 'cancelled'],
+    );
     // The last event of each task is the task as GET shows it now, field for field.
     for (const id of ['life', 'other']) {
       const { change: _change, at: _at, seq: _seq, ...shown } = f.events.filter((e) => e.id === id).at(-1)!;
@@ -76,9 +82,19 @@ test('filters: ?ids= (an id with a comma included) and ?state=', async () => {
     await post(`${server.url}/v1/tasks/f-4/cancel`);
     await eventually(() => all.events.length === 4, 'all four events');
     await eventually(() => byId.events.length === 2 && byState.events.length === 2, 'the filtered ones');
-    assert.equal(byId.events.map((e) => e.id), ['f-1', 'f,2']);
-    assert.equal(byState.events.map((e) => e.id), ['f,2', 'f-3']);
-    assert.equal(byState.events.map((e) => e.seq), all.events.slice(1, 3).map((e) => e.seq), 'the same ids as the unfiltered stream');
+    assert.equal(
+      byId.events.map((e) => e.id),
+      ['f-1', 'f,2'],
+    );
+    assert.equal(
+      byState.events.map((e) => e.id),
+      ['f,2', 'f-3'],
+    );
+    assert.equal(
+      byState.events.map((e) => e.seq),
+      all.events.slice(1, 3).map((e) => e.seq),
+      'the same ids as the unfiltered stream',
+    );
   } finally {
     await Promise.all([byId.stop(), byState.stop(), all.stop()]);
     await server.close();
@@ -101,8 +117,15 @@ test('a stream cut by the network resumes with Last-Event-ID: every event once, 
     for (let i = 25; i < 30; i++) await post(`${server.url}/v1/tasks/cut-${i}/cancel`);
     await eventually(() => direct.events.length === 30 && cut.events.length >= 30, 'all thirty on both', 15_000);
     assert.ok(cut.reconnects >= 1, 'it reconnected');
-    assert.equal(cut.events.map((e) => e.seq), direct.events.map((e) => e.seq), 'no gap, no duplicate');
-    assert.equal(cut.events.map((e) => e.id), Array.from({ length: 30 }, (_, i) => `cut-${i}`));
+    assert.equal(
+      cut.events.map((e) => e.seq),
+      direct.events.map((e) => e.seq),
+      'no gap, no duplicate',
+    );
+    assert.equal(
+      cut.events.map((e) => e.id),
+      Array.from({ length: 30 }, (_, i) => `cut-${i}`),
+    );
     assert.equal(cut.resets, []);
   } finally {
     await Promise.all([direct.stop(), cut.stop()]);
@@ -122,7 +145,10 @@ test('a resume inside the window replays exactly what came after; from before it
 
     const inside = follow(server.url, { since: seqs[8] });
     await eventually(() => inside.events.length === 3, 'the three after the ninth');
-    assert.equal(inside.events.map((e) => e.id), ['w-9', 'w-10', 'w-11']);
+    assert.equal(
+      inside.events.map((e) => e.id),
+      ['w-9', 'w-10', 'w-11'],
+    );
     assert.equal(inside.resets, []);
     await inside.stop();
 
@@ -184,7 +210,7 @@ test('streams have their own cap (--max-event-streams), apart from watches: past
     assert.is(refusedStream.headers.get('retry-after'), '1');
     assert.is((await refusedStream.json()).error.code, 'too_many_watches');
     const watch = fetch(`${server.url}/v1/watch?ids=held&timeout=30s`, { signal: stop.signal }).catch(() => undefined);
-    await eventually(() => server.openWatches() === 1, 'the watch held beside the stream: a stream takes no watch\'s place');
+    await eventually(() => server.openWatches() === 1, "the watch held beside the stream: a stream takes no watch's place");
     stop.abort();
     await watch;
     await eventually(async () => {
@@ -201,7 +227,7 @@ test('streams have their own cap (--max-event-streams), apart from watches: past
 
 const TOKENS = { worker: 'tok-w', operator: 'tok-o', reader: 'tok-r', admin: 'tok-a' } as const;
 
-test('reading the stream is listing: reader, operator and admin may, a worker gets 403; progress is a worker\'s to send', async () => {
+test("reading the stream is listing: reader, operator and admin may, a worker gets 403; progress is a worker's to send", async () => {
   const tokens: TokenEntry[] = Object.entries(TOKENS).map(([role, token]) => ({ name: role, role: role as TokenEntry['role'], sha256: tokenHash(token) }));
   const server = await startTestServer({ tokens });
   try {

@@ -15,7 +15,11 @@ const logged: string[] = [];
 test.before(async () => {
   if (!enabled) return;
   redis = await PrivateRedis.start();
-  server = await startTestServer({ store: await RedisStore.connect(redis.url), token: 's3cret', onBackgroundError: (e) => logged.push(String((e as Error).message)) });
+  server = await startTestServer({
+    store: await RedisStore.connect(redis.url),
+    token: 's3cret',
+    onBackgroundError: (e) => logged.push(String((e as Error).message)),
+  });
   await redis.stop();
 });
 test.after(async () => {
@@ -32,7 +36,10 @@ test('a failing store: 503 for everyone, the error text only with a token, alway
   const authorized = await fetch(`${server.url}/healthz`, { headers: { authorization: 'Bearer s3cret' } });
   assert.is(authorized.status, 503);
   assert.is((await authorized.json()).store.error, 'redis unavailable: not connected (is Redis running and reachable?)');
-  assert.ok(logged.some((line) => /redis unavailable/.test(line)), `logged: ${logged.join(' | ')}`);
+  assert.ok(
+    logged.some((line) => /redis unavailable/.test(line)),
+    `logged: ${logged.join(' | ')}`,
+  );
 });
 
 if (enabled) test.run();

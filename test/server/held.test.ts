@@ -25,7 +25,10 @@ test('the server tells each change in the ids its watches hold and the streams i
   leaving.abort();
   await Promise.allSettled(held);
   await eventually(() => told.at(-1) === 0, 'the clients that left let go');
-  assert.ok(told.every((n) => n >= 0 && n <= 4), `never more than held: ${told}`);
+  assert.ok(
+    told.every((n) => n >= 0 && n <= 4),
+    `never more than held: ${told}`,
+  );
   await server.close();
 });
 

@@ -25,7 +25,14 @@ const post = (path: string, body: string | Uint8Array, type = 'application/json'
   fetch(server.url + path, { method: 'POST', headers: { 'content-type': type }, body });
 
 test('bad ids get 400 invalid_task_id', async () => {
-  for (const path of [`/cancel-task/${'a'.repeat(300)}`, '/cancel-task/a%00b', '/watch-task/a%20b', '/cancel-task/a%2Fb', '/v1/tasks/%0A', '/v1/tasks/%E2%80%A8']) {
+  for (const path of [
+    `/cancel-task/${'a'.repeat(300)}`,
+    '/cancel-task/a%00b',
+    '/watch-task/a%20b',
+    '/cancel-task/a%2Fb',
+    '/v1/tasks/%0A',
+    '/v1/tasks/%E2%80%A8',
+  ]) {
     await expectJsonError(await fetch(server.url + path), 400, 'invalid_task_id');
   }
   await expectJsonError(await fetch(`${server.url}/v1/tasks/${'x'.repeat(300)}/cancel`, { method: 'POST' }), 400, 'invalid_task_id');
@@ -45,7 +52,15 @@ function rawGet(path: string): Promise<{ status: number; body: string; version: 
 }
 
 test('ids that cannot travel in a URL or could disguise themselves are refused by the server', async () => {
-  for (const path of ['/cancel-task/.', '/cancel-task/..', '/v1/tasks/..', '/cancel-task/%2E%2E', '/cancel-task/abc%E2%80%AEfdp', '/cancel-task/a%E2%80%8Bb', '/watch-task/%EF%BB%BFa']) {
+  for (const path of [
+    '/cancel-task/.',
+    '/cancel-task/..',
+    '/v1/tasks/..',
+    '/cancel-task/%2E%2E',
+    '/cancel-task/abc%E2%80%AEfdp',
+    '/cancel-task/a%E2%80%8Bb',
+    '/watch-task/%EF%BB%BFa',
+  ]) {
     const res = await rawGet(path);
     assert.is(res.status, 400, path);
     assert.is(JSON.parse(res.body).error.code, 'invalid_task_id', path);

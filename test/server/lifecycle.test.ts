@@ -16,7 +16,10 @@ test('stopping the server answers every open watch "not cancelled" at once, then
   assert.is(await seed, 'false');
   assert.equal((await batch).cancelled, []);
   assert.ok(Date.now() - started < 5_000);
-  const refused = await fetch(`${server.url}/ping`).then(() => 'answered', () => 'refused');
+  const refused = await fetch(`${server.url}/ping`).then(
+    () => 'answered',
+    () => 'refused',
+  );
   assert.is(refused, 'refused');
 });
 
@@ -28,7 +31,11 @@ test('a cancel acknowledged by the server survives kill -9', async () => {
     const url = (await first.waitFor(/url=(http:\S+)/))[1]!;
     const acknowledged = [];
     for (let i = 0; i < 50; i++) {
-      const res = await fetch(`${url}/v1/tasks/durable-${i}/cancel`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"reason":"kept"}' });
+      const res = await fetch(`${url}/v1/tasks/durable-${i}/cancel`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"reason":"kept"}',
+      });
       if (res.status === 200) acknowledged.push(`durable-${i}`);
     }
     first.kill('SIGKILL');
@@ -37,7 +44,9 @@ test('a cancel acknowledged by the server survives kill -9', async () => {
 
     const second = new CliProcess(['serve', '--port', '0', '--store', store]);
     const url2 = (await second.waitFor(/url=(http:\S+)/))[1]!;
-    const reply = await (await fetch(`${url2}/v1/watch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ids: acknowledged }) })).json();
+    const reply = await (
+      await fetch(`${url2}/v1/watch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ids: acknowledged }) })
+    ).json();
     assert.is(reply.cancelled.length, 50, 'every acknowledged cancel is back');
     assert.ok(reply.records.every((r: { reason: string }) => r.reason === 'kept'));
     second.kill('SIGTERM');
@@ -97,7 +106,10 @@ test('serve stops its young generation growing once it holds many watches, witho
       Number(/^taskctl_nodejs_heap_space_size_total_bytes\{space="new"\} (\d+)$/m.exec(await (await fetch(`${url}/metrics`)).text())![1]);
     const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
     const hold = async (url: string, from: number, to: number) => {
-      for (let i = from; i < to; i++) request(`${url}/watch-task/young-${i}`, { agent }).on('error', () => {}).end();
+      for (let i = from; i < to; i++)
+        request(`${url}/watch-task/young-${i}`, { agent })
+          .on('error', () => {})
+          .end();
       await eventually(async () => (await (await fetch(`${url}/healthz`)).json()).openWatches === to, `${to} held watches`, 30_000);
     };
     try {

@@ -48,7 +48,10 @@ test('a status row that cannot be read is left out of the listing and counted in
   try {
     const listing = await fetch(`${server.url}/v1/tasks`);
     assert.is(listing.status, 200);
-    assert.equal(((await listing.json()) as { tasks: Array<{ id: string }> }).tasks.map((t) => t.id), ['fine']);
+    assert.equal(
+      ((await listing.json()) as { tasks: Array<{ id: string }> }).tasks.map((t) => t.id),
+      ['fine'],
+    );
     const text = await (await fetch(`${server.url}/metrics`)).text();
     assert.match(text, /^taskctl_store_unreadable_rows_total\{store="sqlite",kind="status"\} [1-9]\d*$/m);
     assert.match(text, /^taskctl_store_unreadable_rows_total\{store="sqlite",kind="event"\} 0$/m);

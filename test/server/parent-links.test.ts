@@ -14,28 +14,43 @@ const entry = (name: string, role: TokenEntry['role'], token: string): TokenEntr
 let server: RunningServer;
 const stoppedThroughParent: Array<{ ids: readonly string[]; parent: string; cancelledBy: string | undefined; linkedBy: string }> = [];
 test.before(async () => {
-  const observer: ServerObserver = { stoppedThroughParent: (ids, parent, linkedBy) => stoppedThroughParent.push({ ids, parent: parent.id, cancelledBy: parent.by?.name, linkedBy: linkedBy.name }) };
-  server = await startTestServer({ tokens: [entry('team-a', 'worker', 'tok-a'), entry('team-b', 'worker', 'tok-b'), entry('ops', 'operator', 'tok-ops')], watchTimeoutMs: 30_000, observer });
+  const observer: ServerObserver = {
+    stoppedThroughParent: (ids, parent, linkedBy) =>
+      stoppedThroughParent.push({ ids, parent: parent.id, cancelledBy: parent.by?.name, linkedBy: linkedBy.name }),
+  };
+  server = await startTestServer({
+    tokens: [entry('team-a', 'worker', 'tok-a'), entry('team-b', 'worker', 'tok-b'), entry('ops', 'operator', 'tok-ops')],
+    watchTimeoutMs: 30_000,
+    observer,
+  });
 });
 test.after(() => server.close());
 
 /** POST /v1/watch as `token`; resolves with the status and the body. */
 async function watch(token: string, body: Record<string, unknown>): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${server.url}/v1/watch`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(`${server.url}/v1/watch`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   return { status: res.status, body: await res.json() };
 }
 
-test('a worker token cannot give another worker\'s running task a cancelled parent: refused, nothing cancelled, the victim\'s watch goes on', async () => {
-  const cancelOld = await fetch(`${server.url}/v1/tasks/old-1/cancel`, { method: 'POST', headers: { authorization: 'Bearer tok-ops', 'content-type': 'application/json' }, body: '{}' });
+test("a worker token cannot give another worker's running task a cancelled parent: refused, nothing cancelled, the victim's watch goes on", async () => {
+  const cancelOld = await fetch(`${server.url}/v1/tasks/old-1/cancel`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer tok-ops', 'content-type': 'application/json' },
+    body: '{}',
+  });
   assert.is(cancelOld.status, 200);
   const victim = watch('tok-b', { ids: ['victim-1'], timeout: '20s' });
-  await eventually(() => server.openWatches() === 1, 'the victim\'s watch to be held');
-  assert.is((await watch('tok-a', { ids: ['dummy-1'], parents: ['victim-1'], timeout: '100ms' })).status, 200, 'a link from one\'s own new task is fine');
+  await eventually(() => server.openWatches() === 1, "the victim's watch to be held");
+  assert.is((await watch('tok-a', { ids: ['dummy-1'], parents: ['victim-1'], timeout: '100ms' })).status, 200, "a link from one's own new task is fine");
   const attack = await watch('tok-a', { ids: ['victim-1'], parents: ['old-1'], timeout: '100ms' });
   assert.is(attack.status, 403, JSON.stringify(attack.body));
   assert.match(attack.body.error.message, /victim-1"? is already running with other parents/, attack.body.error.message);
   assert.equal(await server.canceler.find(['victim-1']), [], 'no cancel record for the victim');
-  assert.is(server.openWatches(), 1, 'the victim\'s watch is still held');
+  assert.is(server.openWatches(), 1, "the victim's watch is still held");
   // A late child that is really new is stopped through the parent, and the log names who linked it.
   const late = await watch('tok-a', { ids: ['late-1'], parents: ['old-1'], timeout: '5s' });
   assert.equal(late.body.cancelled, ['late-1']);
@@ -44,7 +59,7 @@ test('a worker token cannot give another worker\'s running task a cancelled pare
   assert.equal((await victim).body.cancelled, ['victim-1']);
 });
 
-test('links nesting above a running task are refused when made, and never fail that task\'s own watch', async () => {
+test("links nesting above a running task are refused when made, and never fail that task's own watch", async () => {
   assert.is((await watch('tok-b', { ids: ['deep-victim'], parents: ['deep-0'], timeout: '100ms' })).status, 200);
   let refusedAt = -1;
   for (let level = 0; level < 20; level++) {

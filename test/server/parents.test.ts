@@ -40,7 +40,14 @@ test("a grandparent's cancel answers a child's watch: every id, and the grandpar
   await eventually(async () => (await task('step-a')).record?.reason === 'parent job-1 cancelled', "step-a's own record");
   const own = (await task('step-a')).record;
   assert.equal(own.by, record.by, "step-a's cancel names whoever cancelled job-1");
-  assert.equal((await task('sub-b')).record, { id: 'sub-b', reason: 'parent job-1 cancelled', parent: 'step-a', cancelledAt: own.cancelledAt, expiresAt: own.expiresAt, by: record.by });
+  assert.equal((await task('sub-b')).record, {
+    id: 'sub-b',
+    reason: 'parent job-1 cancelled',
+    parent: 'step-a',
+    cancelledAt: own.cancelledAt,
+    expiresAt: own.expiresAt,
+    by: record.by,
+  });
   const status = (await task('sub-b')).status;
   assert.equal([status.state, status.cancelledBy], ['cancel_requested', record.by], 'marked as cancelled by the same asker');
 });
@@ -87,7 +94,10 @@ test("a parent's cancel marks every known running child cancel_requested, and it
     ],
   );
   assert.is(parent.children.next, undefined);
-  assert.equal((await task('kid-1')).status.history.map((h: { state: string }) => h.state), ['watching', 'cancel_requested']);
+  assert.equal(
+    (await task('kid-1')).status.history.map((h: { state: string }) => h.state),
+    ['watching', 'cancel_requested'],
+  );
 });
 
 test('a scheduled cancel of a parent reaches its children too', async () => {
@@ -103,13 +113,22 @@ test('GET /v1/tasks?parent= pages through the children by id, with or without a 
   await postJson('/v1/tasks/page-kid-5/report', { outcome: 'failed', exitCode: 3 });
   await eventually(async () => (await (await get('/v1/tasks?parent=page-job')).json()).tasks.length === 7, 'seven children listed');
   const first = await (await get('/v1/tasks?parent=page-job&limit=3')).json();
-  assert.equal(first.tasks.map((t: { id: string }) => t.id), ids.slice(0, 3));
+  assert.equal(
+    first.tasks.map((t: { id: string }) => t.id),
+    ids.slice(0, 3),
+  );
   assert.is(first.next, 'page-kid-2');
   const rest = await (await get('/v1/tasks?parent=page-job&limit=10&after=page-kid-2')).json();
-  assert.equal(rest.tasks.map((t: { id: string }) => t.id), ids.slice(3));
+  assert.equal(
+    rest.tasks.map((t: { id: string }) => t.id),
+    ids.slice(3),
+  );
   assert.is(rest.next, undefined);
   const failed = await (await get('/v1/tasks?parent=page-job&state=failed')).json();
-  assert.equal(failed.tasks.map((t: { id: string }) => t.id), ['page-kid-5']);
+  assert.equal(
+    failed.tasks.map((t: { id: string }) => t.id),
+    ['page-kid-5'],
+  );
   assert.equal((await (await get('/v1/tasks?parent=nobodys-parent')).json()).tasks, []);
 });
 

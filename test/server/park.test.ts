@@ -314,7 +314,10 @@ test('a worker watching through parked connections hears its cancel after polls 
   const stop = new AbortController();
   const running = loop.run(stop.signal);
   // Three polls come and go (each answered "nothing yet" and closed), then the cancel lands.
-  await eventually(async () => Number(/^taskctl_watch_requests_total\{outcome="timeout"\} (\d+)$/m.exec(await (await fetch(`${server.url}/metrics`)).text())?.[1] ?? 0) >= 3, 'three timed-out polls');
+  await eventually(
+    async () => Number(/^taskctl_watch_requests_total\{outcome="timeout"\} (\d+)$/m.exec(await (await fetch(`${server.url}/metrics`)).text())?.[1] ?? 0) >= 3,
+    'three timed-out polls',
+  );
   await (await fetch(`${server.url}/cancel-task/w-2`)).text();
   await eventually(() => heard.includes('w-2'), 'the cancel heard');
   assert.is(failures, 0, 'no poll failed on a closed connection');

@@ -84,7 +84,9 @@ test('a cancel whose notification never came (written straight into the table) i
   const worker = watchOn(a, ['p-quiet']);
   await eventually(() => a.openWatches() === 1, 'the watch on A');
   const now = Date.now();
-  await database.query((sql) => sql`INSERT INTO backstop.cancels (id, reason, cancelled_at, expires_at) VALUES ('p-quiet', 'no notify', ${now}, ${now + 60_000})`);
+  await database.query(
+    (sql) => sql`INSERT INTO backstop.cancels (id, reason, cancelled_at, expires_at) VALUES ('p-quiet', 'no notify', ${now}, ${now + 60_000})`,
+  );
   await eventually(() => worker.heard.includes('p-quiet'), 'A to find the cancel on its backstop look-up', 5_000);
   await worker.stop();
 });
@@ -93,7 +95,9 @@ test('listen=off (PgBouncer in transaction mode): a cancel on B reaches A by pol
   const [a, b] = await twoServers('polled', { pollMs: 200 }, `${database.url}?listen=off`);
   const worker = watchOn(a, ['p-polled']);
   await eventually(() => a.openWatches() === 1, 'the watch on A');
-  const listening = await database.query((sql) => sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = ${database.name} AND query ILIKE 'listen%'`);
+  const listening = await database.query(
+    (sql) => sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = ${database.name} AND query ILIKE 'listen%'`,
+  );
   assert.is(listening[0]!.n, 0, 'nothing LISTENs');
   assert.is((await cancelVia(b, 'p-polled')).status, 200);
   await eventually(() => worker.heard.includes('p-polled'), 'A to find the cancel on its next poll', 5_000);
@@ -111,15 +115,24 @@ for (const listen of ['on', 'off'] as const) {
       for (let i = 0; i < 6; i++) assert.is(await post(`${(i % 2 ? a : b).url}/v1/tasks/e-${i}/cancel`), 200);
       // Listening, B's appends reach A by notification; with listen=off, by A's next poll.
       await eventually(() => onA.events.length === 6, 'A to deliver the changes made on B as well', 10_000);
-      assert.equal(onA.events.map((e) => e.id).sort(), Array.from({ length: 6 }, (_, i) => `e-${i}`));
+      assert.equal(
+        onA.events.map((e) => e.id).sort(),
+        Array.from({ length: 6 }, (_, i) => `e-${i}`),
+      );
       const seqs = onA.events.map((e) => e.seq);
-      assert.ok(seqs.every((seq, i) => i === 0 || seq === seqs[i - 1]! + 1), 'one sequence');
+      assert.ok(
+        seqs.every((seq, i) => i === 0 || seq === seqs[i - 1]! + 1),
+        'one sequence',
+      );
       const movedAt = onA.events[3]!.seq;
       await onA.stop();
       const onB = follow(b.url, { since: movedAt });
       followers.push(onB);
       await eventually(() => onB.events.length === 2, 'the events after the fourth, on B', 10_000);
-      assert.equal(onB.events.map((e) => e.seq), seqs.slice(4));
+      assert.equal(
+        onB.events.map((e) => e.seq),
+        seqs.slice(4),
+      );
     } finally {
       await Promise.all(followers.map((f) => f.stop()));
     }
@@ -129,7 +142,10 @@ for (const listen of ['on', 'off'] as const) {
 test('50 concurrent cancels of one id: all answered 200 with the same record, one row stored', async () => {
   const [a, b] = await twoServers('concurrent');
   const replies = await Promise.all(Array.from({ length: 50 }, (_, i) => cancelVia(i % 2 ? a : b, 'p-race')));
-  assert.equal(replies.map((r) => r.status), Array(50).fill(200));
+  assert.equal(
+    replies.map((r) => r.status),
+    Array(50).fill(200),
+  );
   const bodies = await Promise.all(replies.map((r) => r.json()));
   assert.match(JSON.stringify(bodies[0]), /"cancelledAt":"/);
   assert.is(new Set(bodies.map((body) => JSON.stringify(body))).size, 1, 'one record (one cancelledAt) in every answer');

@@ -29,19 +29,33 @@ it('50 cancels sent to B, each confirmed by its worker on A, all end cancelled o
   const workers = ids.map((id) => {
     const client = new TaskctlClient({ server: serverA.url });
     const store = new WorkStore(initialWorkState(serverA.url, [id], 'watch', Date.now()));
-    return runWork({ client, store, graceMs: 1_000, watchTimeoutMs: 10_000, backoff: { baseMs: 20, capMs: 200 }, env: process.env, shutdown: new AbortController().signal });
+    return runWork({
+      client,
+      store,
+      graceMs: 1_000,
+      watchTimeoutMs: 10_000,
+      backoff: { baseMs: 20, capMs: 200 },
+      env: process.env,
+      shutdown: new AbortController().signal,
+    });
   });
   await eventually(async () => (await serverA.tracker.statuses(ids)).filter((s) => s.state === 'watching').length === ids.length, 'every task watched on A');
   const cancels = await Promise.all(ids.map((id) => fetch(`${serverB.url}/v1/tasks/${id}/cancel`, { method: 'POST' })));
   assert.ok(cancels.every((res) => res.status === 200));
   // Each worker heard its cancel and delivered its report before resolving.
-  assert.equal(await Promise.all(workers), ids.map(() => 0));
+  assert.equal(
+    await Promise.all(workers),
+    ids.map(() => 0),
+  );
   for (const server of [serverA, serverB]) {
     let states: string[] = [];
-    await eventually(async () => {
-      states = (await server.tracker.statuses(ids)).map((s) => s.state);
-      return states.length === ids.length && states.every((state) => state === 'cancelled');
-    }, `every task cancelled as ${server === serverA ? 'A' : 'B'} sees it`).catch((error: Error) => {
+    await eventually(
+      async () => {
+        states = (await server.tracker.statuses(ids)).map((s) => s.state);
+        return states.length === ids.length && states.every((state) => state === 'cancelled');
+      },
+      `every task cancelled as ${server === serverA ? 'A' : 'B'} sees it`,
+    ).catch((error: Error) => {
       throw new Error(`${error.message}: ${JSON.stringify(states)}`);
     });
   }

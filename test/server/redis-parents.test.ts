@@ -53,17 +53,21 @@ test('one cancel on B stops the whole tree, whichever server each work process w
     assert.is(cancel.code, 0, cancel.stderr);
     const results = await Promise.all(processes.map((p) => p.exited));
     for (const result of results) assert.is(result.code, 0, result.stdout + result.stderr);
-    assert.equal(cancelled(onA), [['tree-a1', 'parent tree-job cancelled'], ['tree-a2', 'parent tree-job cancelled']], 'A heard the cancel made on B');
+    assert.equal(
+      cancelled(onA),
+      [
+        ['tree-a1', 'parent tree-job cancelled'],
+        ['tree-a2', 'parent tree-job cancelled'],
+      ],
+      'A heard the cancel made on B',
+    );
     assert.equal(cancelled(onB), [['tree-b', 'parent tree-job cancelled']]);
     // B's walk down the tree gave tree-b, a parent itself, a cancel of its own, which reached A's grandchild
     // (whose watch knew only tree-b) with tree-job's reason passed on.
     assert.equal(cancelled(grandchild), [['tree-b-sub', 'parent tree-job cancelled']]);
     const record = await (await fetch(`${serverA.url}/v1/tasks/tree-b`)).json();
     assert.is(record.record.reason, 'parent tree-job cancelled');
-    await eventually(
-      async () => (await children(serverA, 'tree-job')).every((t) => t.state === 'cancelled'),
-      'every child reported cancelled, seen from A',
-    );
+    await eventually(async () => (await children(serverA, 'tree-job')).every((t) => t.state === 'cancelled'), 'every child reported cancelled, seen from A');
   } finally {
     for (const p of processes) p.kill('SIGKILL');
   }

@@ -9,7 +9,12 @@ import { eventually, startTestServer } from '../helpers/server.ts';
 
 const TOKENS = { worker: 'tok-worker', operator: 'tok-operator', reader: 'tok-reader', admin: 'tok-admin' } as const;
 const entry = (name: string, role: TokenEntry['role'], token: string): TokenEntry => ({ name, role, sha256: tokenHash(token) });
-const FILE: TokenEntry[] = [entry('w', 'worker', TOKENS.worker), entry('o', 'operator', TOKENS.operator), entry('r', 'reader', TOKENS.reader), entry('a', 'admin', TOKENS.admin)];
+const FILE: TokenEntry[] = [
+  entry('w', 'worker', TOKENS.worker),
+  entry('o', 'operator', TOKENS.operator),
+  entry('r', 'reader', TOKENS.reader),
+  entry('a', 'admin', TOKENS.admin),
+];
 
 let server: RunningServer;
 test.before(async () => {
@@ -35,15 +40,63 @@ interface Case {
 
 // Written out by hand from the issue, not derived from ROLE_RIGHTS, so a wrong mapping there fails here.
 const CASES: Case[] = [
-  { name: 'seed cancel', request: () => ({ method: 'GET', path: `/cancel-task/c${n++}` }), ok: 200, allowed: ['operator', 'admin'], needs: 'the operator role' },
-  { name: 'seed watch', request: () => ({ method: 'GET', path: '/watch-task/done' }), ok: 200, allowed: ['worker', 'operator', 'admin'], needs: 'the worker or operator role' },
-  { name: 'v1 cancel', request: () => ({ method: 'POST', path: `/v1/tasks/c${n++}/cancel`, body: { reason: 'r' } }), ok: 200, allowed: ['operator', 'admin'], needs: 'the operator role' },
-  { name: 'scheduled cancel', request: () => ({ method: 'POST', path: `/v1/tasks/c${n++}/cancel`, body: { after: '1h' } }), ok: 202, allowed: ['operator', 'admin'], needs: 'the operator role' },
+  {
+    name: 'seed cancel',
+    request: () => ({ method: 'GET', path: `/cancel-task/c${n++}` }),
+    ok: 200,
+    allowed: ['operator', 'admin'],
+    needs: 'the operator role',
+  },
+  {
+    name: 'seed watch',
+    request: () => ({ method: 'GET', path: '/watch-task/done' }),
+    ok: 200,
+    allowed: ['worker', 'operator', 'admin'],
+    needs: 'the worker or operator role',
+  },
+  {
+    name: 'v1 cancel',
+    request: () => ({ method: 'POST', path: `/v1/tasks/c${n++}/cancel`, body: { reason: 'r' } }),
+    ok: 200,
+    allowed: ['operator', 'admin'],
+    needs: 'the operator role',
+  },
+  {
+    name: 'scheduled cancel',
+    request: () => ({ method: 'POST', path: `/v1/tasks/c${n++}/cancel`, body: { after: '1h' } }),
+    ok: 202,
+    allowed: ['operator', 'admin'],
+    needs: 'the operator role',
+  },
   { name: 'status', request: () => ({ method: 'GET', path: '/v1/tasks/done' }), ok: 200, allowed: ['worker', 'operator', 'reader', 'admin'] },
-  { name: 'list', request: () => ({ method: 'GET', path: '/v1/tasks' }), ok: 200, allowed: ['operator', 'reader', 'admin'], needs: 'the operator or reader role' },
-  { name: 'report', request: () => ({ method: 'POST', path: `/v1/tasks/r${n++}/report`, body: { outcome: 'succeeded', exitCode: 0 } }), ok: 200, allowed: ['worker', 'operator', 'admin'], needs: 'the worker or operator role' },
-  { name: 'GET watch', request: () => ({ method: 'GET', path: '/v1/watch?ids=done&timeout=1s' }), ok: 200, allowed: ['worker', 'operator', 'admin'], needs: 'the worker or operator role' },
-  { name: 'POST watch', request: () => ({ method: 'POST', path: '/v1/watch', body: { ids: ['done'], timeout: '1s' } }), ok: 200, allowed: ['worker', 'operator', 'admin'], needs: 'the worker or operator role' },
+  {
+    name: 'list',
+    request: () => ({ method: 'GET', path: '/v1/tasks' }),
+    ok: 200,
+    allowed: ['operator', 'reader', 'admin'],
+    needs: 'the operator or reader role',
+  },
+  {
+    name: 'report',
+    request: () => ({ method: 'POST', path: `/v1/tasks/r${n++}/report`, body: { outcome: 'succeeded', exitCode: 0 } }),
+    ok: 200,
+    allowed: ['worker', 'operator', 'admin'],
+    needs: 'the worker or operator role',
+  },
+  {
+    name: 'GET watch',
+    request: () => ({ method: 'GET', path: '/v1/watch?ids=done&timeout=1s' }),
+    ok: 200,
+    allowed: ['worker', 'operator', 'admin'],
+    needs: 'the worker or operator role',
+  },
+  {
+    name: 'POST watch',
+    request: () => ({ method: 'POST', path: '/v1/watch', body: { ids: ['done'], timeout: '1s' } }),
+    ok: 200,
+    allowed: ['worker', 'operator', 'admin'],
+    needs: 'the worker or operator role',
+  },
   { name: 'metrics', request: () => ({ method: 'GET', path: '/metrics' }), ok: 200, allowed: ['reader', 'admin'], needs: 'the reader role' },
 ];
 
@@ -51,7 +104,11 @@ async function call(request: { method: string; path: string; body?: unknown }, t
   const headers: Record<string, string> = {};
   if (token !== undefined) headers.authorization = `Bearer ${token}`;
   if (request.body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(server.url + request.path, { method: request.method, headers, ...(request.body !== undefined ? { body: JSON.stringify(request.body) } : {}) });
+  const res = await fetch(server.url + request.path, {
+    method: request.method,
+    headers,
+    ...(request.body !== undefined ? { body: JSON.stringify(request.body) } : {}),
+  });
   return { status: res.status, body: await res.text() };
 }
 
@@ -89,11 +146,19 @@ function holdWatch(id: string, token: string): Promise<{ status: number; body: s
 }
 
 test('replacing the tokens: a removed token gets 401 at once and its open watches answer "not cancelled"; the others hold on', async () => {
-  const rotating = await startTestServer({ tokens: [entry('old', 'worker', 'tok-old'), entry('kept', 'worker', 'tok-kept'), entry('demoted', 'operator', 'tok-demoted')], token: 'single', watchTimeoutMs: 30_000 });
+  const rotating = await startTestServer({
+    tokens: [entry('old', 'worker', 'tok-old'), entry('kept', 'worker', 'tok-kept'), entry('demoted', 'operator', 'tok-demoted')],
+    token: 'single',
+    watchTimeoutMs: 30_000,
+  });
   try {
     const call2 = (path: string, token: string) => fetch(rotating.url + path, { headers: { authorization: `Bearer ${token}` } });
     const watch = (id: string, token: string) =>
-      fetch(`${rotating.url}/v1/watch`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ ids: [id], timeout: '30s' }) }).then(async (r) => ({ status: r.status, body: await r.json() }));
+      fetch(`${rotating.url}/v1/watch`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ ids: [id], timeout: '30s' }),
+      }).then(async (r) => ({ status: r.status, body: await r.json() }));
     const old = watch('t-old', 'tok-old');
     const kept = watch('t-kept', 'tok-kept');
     const demoted = watch('t-demoted', 'tok-demoted');
@@ -132,7 +197,7 @@ test('seed watches of a removed token end too, answering "false"', async () => {
   }
 });
 
-test('replacing the tokens: the event stream of a removed reader ends there and then, and its client is refused when it comes back; a kept reader\'s stream goes on', async () => {
+test("replacing the tokens: the event stream of a removed reader ends there and then, and its client is refused when it comes back; a kept reader's stream goes on", async () => {
   const rotating = await startTestServer({ tokens: [entry('gone', 'reader', 'tok-gone'), entry('stays', 'reader', 'tok-stays')], token: 'single' });
   const gone = follow(rotating.url, { token: 'tok-gone' });
   const stays = follow(rotating.url, { token: 'tok-stays' });
@@ -156,7 +221,14 @@ test('replacing the tokens: the event stream of a removed reader ends there and 
 test('a tokens file: comments and blank lines skipped, hashes lower-cased, a name may repeat; a bad line is refused with its number', () => {
   const hash = tokenHash('x');
   const text = `# who may do what\n\nci worker sha256:${hash.toUpperCase()}\n  ops   operator   sha256:${tokenHash('y')}  \nci worker sha256:${tokenHash('z')}\r\n`;
-  assert.equal(parseTokensFile(text).map((e) => [e.name, e.role, e.sha256]), [['ci', 'worker', hash], ['ops', 'operator', tokenHash('y')], ['ci', 'worker', tokenHash('z')]]);
+  assert.equal(
+    parseTokensFile(text).map((e) => [e.name, e.role, e.sha256]),
+    [
+      ['ci', 'worker', hash],
+      ['ops', 'operator', tokenHash('y')],
+      ['ci', 'worker', tokenHash('z')],
+    ],
+  );
   const bad: Array<[string, number, RegExp]> = [
     [`ci worker sha256:${hash}\nops operator\n`, 2, /expected "NAME ROLE sha256:HEX \[ids=PATTERN,...\]", found 2 fields/],
     [`\n\nci boss sha256:${hash}`, 3, /unknown role "boss"/],
@@ -195,7 +267,15 @@ test("docs/security.md's sample tokens file is one the server accepts", () => {
   const doc = readFileSync(new URL('../../docs/security.md', import.meta.url), 'utf8');
   const sample = /```\n(# \/etc\/taskctl\/tokens[\s\S]*?)```/.exec(doc)?.[1];
   assert.ok(sample, 'the sample is in docs/security.md');
-  assert.equal(parseTokensFile(sample!).map((e) => [e.name, e.role]), [['gpu-runners', 'worker'], ['ci-runners', 'worker'], ['release-team', 'operator'], ['grafana', 'reader']]);
+  assert.equal(
+    parseTokensFile(sample!).map((e) => [e.name, e.role]),
+    [
+      ['gpu-runners', 'worker'],
+      ['ci-runners', 'worker'],
+      ['release-team', 'operator'],
+      ['grafana', 'reader'],
+    ],
+  );
 });
 
 test('who cancelled: the token name, the client address and the route are recorded, shown by GET /v1/tasks/:id; the first cancel keeps its asker', async () => {
@@ -204,9 +284,16 @@ test('who cancelled: the token name, the client address and the route are record
   await call({ method: 'GET', path: '/cancel-task/who-1' }, 'single-admin');
   const task = JSON.parse((await call({ method: 'GET', path: '/v1/tasks/who-1' }, TOKENS.reader)).body);
   assert.equal(task.record.by, { name: 'o', address: '127.0.0.1', route: 'v1' }, 'the second cancel (by admin) did not replace the first');
-  await eventually(async () => JSON.parse((await call({ method: 'GET', path: '/v1/tasks/who-1' }, TOKENS.reader)).body).status?.cancelledBy?.name === 'o', 'the status to name the asker');
+  await eventually(
+    async () => JSON.parse((await call({ method: 'GET', path: '/v1/tasks/who-1' }, TOKENS.reader)).body).status?.cancelledBy?.name === 'o',
+    'the status to name the asker',
+  );
   await call({ method: 'GET', path: '/cancel-task/who-2' }, 'single-admin');
-  assert.equal(JSON.parse((await call({ method: 'GET', path: '/v1/tasks/who-2' }, TOKENS.reader)).body).record.by, { name: 'admin', address: '127.0.0.1', route: 'seed' });
+  assert.equal(JSON.parse((await call({ method: 'GET', path: '/v1/tasks/who-2' }, TOKENS.reader)).body).record.by, {
+    name: 'admin',
+    address: '127.0.0.1',
+    route: 'seed',
+  });
   const listed = JSON.parse((await call({ method: 'GET', path: '/v1/tasks' }, TOKENS.reader)).body).tasks;
   assert.equal(listed.find((t: { id: string }) => t.id === 'who-2').cancelledBy, { name: 'admin', address: '127.0.0.1', route: 'seed' });
 });
@@ -225,7 +312,11 @@ test('a schedule remembers who made it; a worker deadline is recorded as route "
   const clocked = await startTestServer({ tokens: FILE });
   try {
     const schedule = (id: string, reason: string) =>
-      fetch(`${clocked.url}/v1/tasks/${id}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${TOKENS.operator}`, 'content-type': 'application/json' }, body: JSON.stringify({ after: '100ms', reason }) });
+      fetch(`${clocked.url}/v1/tasks/${id}/cancel`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKENS.operator}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ after: '100ms', reason }),
+      });
     assert.is((await schedule('sch-1', 'nightly cleanup')).status, 202);
     assert.is((await schedule('sch-2', 'deadline: work --timeout 2h passed')).status, 202);
     await eventually(async () => (await clocked.canceler.find(['sch-1', 'sch-2'])).length === 2, 'both schedules to fire');

@@ -10,7 +10,12 @@ import { SESSION_MIN_IDS } from '../../src/protocol/limits.ts';
 import { follow } from '../helpers/events.ts';
 import { eventually, startTestServer } from '../helpers/server.ts';
 
-const entry = (name: string, role: TokenEntry['role'], token: string, scope?: string[]): TokenEntry => ({ name, role, sha256: tokenHash(token), ...(scope ? { scope } : {}) });
+const entry = (name: string, role: TokenEntry['role'], token: string, scope?: string[]): TokenEntry => ({
+  name,
+  role,
+  sha256: tokenHash(token),
+  ...(scope ? { scope } : {}),
+});
 const TOKENS: TokenEntry[] = [
   entry('a-ops', 'operator', 'tok-a-ops', ['team-a-*', 'shared']),
   entry('a-runner', 'worker', 'tok-a-runner', ['team-a-*']),
@@ -97,11 +102,20 @@ test('a watch (GET, POST, a session) naming any id outside the scope is refused 
     ['look (timeout 0)', call('POST', '/v1/watch', 'tok-a-runner', { ids: ['team-a-l1', 'outside'], timeout: '0s' })],
     ['parent outside', call('POST', '/v1/watch', 'tok-a-runner', { ids: ['team-a-c1'], parents: ['team-b-p1'], timeout: '1s' })],
     ['report with a parent outside', call('POST', '/v1/tasks/team-a-r1/report', 'tok-a-runner', { outcome: 'succeeded', exitCode: 0, parents: ['team-b-p2'] })],
-    ['progress', call('POST', '/v1/progress', 'tok-a-runner', { updates: [{ id: 'team-a-g1', text: 'half' }, { id: 'team-b-g1', text: 'half' }] })],
+    [
+      'progress',
+      call('POST', '/v1/progress', 'tok-a-runner', {
+        updates: [
+          { id: 'team-a-g1', text: 'half' },
+          { id: 'team-b-g1', text: 'half' },
+        ],
+      }),
+    ],
   ];
   for (const [what, reply] of refusals) assertOutOfScope(await reply, what);
   assert.is(server.openWatches(), 0);
-  for (const id of ['team-a-g1', 'team-a-p1', 'team-a-w0', 'team-a-l1', 'team-a-c1', 'team-a-r1']) assert.is(await statusOf(id), undefined, `${id} was not written`);
+  for (const id of ['team-a-g1', 'team-a-p1', 'team-a-w0', 'team-a-l1', 'team-a-c1', 'team-a-r1'])
+    assert.is(await statusOf(id), undefined, `${id} was not written`);
   assert.not.ok((await call('GET', '/v1/tasks/team-a-c1', ADMIN)).body.parents, 'no link was stored');
 
   // The same in scope: a session is kept, a link between covered tasks is made.
@@ -115,15 +129,17 @@ test('a watch (GET, POST, a session) naming any id outside the scope is refused 
   await eventually(async () => JSON.stringify((await call('GET', '/v1/tasks/team-a-c1', ADMIN)).body.parents) === '["team-a-p0"]', 'the link to be stored');
 });
 
-test('a list leaves the others out, page after page: next never names another team\'s task; children and parents likewise', async () => {
+test("a list leaves the others out, page after page: next never names another team's task; children and parents likewise", async () => {
   // Statuses for three teams, interleaved in id order.
   const ids: string[] = [];
   for (let i = 0; i < 30; i++) for (const team of ['team-a-l', 'team-b-l', 'team-c-l']) ids.push(`${team}${String(i).padStart(2, '0')}`);
   for (const id of ids) assert.is((await call('POST', `/v1/tasks/${id}/report`, ADMIN, { outcome: 'succeeded', exitCode: 0 })).status, 200);
   // One parent with children of every team, and a team-a child whose parents span teams (linked by the admin).
   const children = ['team-a-kid1', 'team-b-kid1', 'team-a-kid2', 'team-c-kid1'];
-  for (const id of children) assert.is((await call('POST', `/v1/tasks/${id}/report`, ADMIN, { outcome: 'succeeded', exitCode: 0, parents: ['team-a-mum', 'team-b-dad'] })).status, 200);
-  for (const id of ['team-a-mum', 'team-b-dad']) assert.is((await call('POST', `/v1/tasks/${id}/report`, ADMIN, { outcome: 'succeeded', exitCode: 0 })).status, 200);
+  for (const id of children)
+    assert.is((await call('POST', `/v1/tasks/${id}/report`, ADMIN, { outcome: 'succeeded', exitCode: 0, parents: ['team-a-mum', 'team-b-dad'] })).status, 200);
+  for (const id of ['team-a-mum', 'team-b-dad'])
+    assert.is((await call('POST', `/v1/tasks/${id}/report`, ADMIN, { outcome: 'succeeded', exitCode: 0 })).status, 200);
 
   const seen: string[] = [];
   let after: string | undefined;
@@ -144,9 +160,15 @@ test('a list leaves the others out, page after page: next never names another te
   assert.ok(succeeded.length > 0 && succeeded.every((id: string) => id.startsWith('team-a-')));
 
   const kids = await call('GET', '/v1/tasks?parent=team-a-mum', 'tok-a-viewer');
-  assert.equal(kids.body.tasks.map((t: { id: string }) => t.id), ['team-a-kid1', 'team-a-kid2']);
+  assert.equal(
+    kids.body.tasks.map((t: { id: string }) => t.id),
+    ['team-a-kid1', 'team-a-kid2'],
+  );
   const one = (await call('GET', '/v1/tasks/team-a-mum', 'tok-a-viewer')).body;
-  assert.equal(one.children.tasks.map((t: { id: string }) => t.id), ['team-a-kid1', 'team-a-kid2']);
+  assert.equal(
+    one.children.tasks.map((t: { id: string }) => t.id),
+    ['team-a-kid1', 'team-a-kid2'],
+  );
   const kid = (await call('GET', '/v1/tasks/team-a-kid1', 'tok-a-viewer')).body;
   assert.equal(kid.parents, ['team-a-mum'], 'team-b-dad is not named');
   assertOutOfScope(await call('GET', '/v1/tasks?parent=team-b-dad', 'tok-a-viewer'), 'children of an outside task');
@@ -175,11 +197,15 @@ test('an event stream leaves the others out, live and on a resume from before (r
       await call('POST', `/v1/tasks/team-a-ev-warm${++warm}/cancel`, ADMIN, {});
       return live.events.some((e) => e.id.startsWith('team-a-ev-warm')) && admin.events.some((e) => e.id.startsWith('team-a-ev-warm'));
     }, 'both streams to follow');
-    for (const id of ['team-b-ev1', 'team-a-ev1', 'other-ev1', 'team-a-ev2']) assert.is((await call('POST', `/v1/tasks/${id}/cancel`, ADMIN, { reason: `reason of ${id}` })).status, 200);
+    for (const id of ['team-b-ev1', 'team-a-ev1', 'other-ev1', 'team-a-ev2'])
+      assert.is((await call('POST', `/v1/tasks/${id}/cancel`, ADMIN, { reason: `reason of ${id}` })).status, 200);
     await eventually(() => admin.events.some((e) => e.id === 'team-a-ev2'), 'the admin to hear the last cancel');
     await eventually(() => live.events.some((e) => e.id === 'team-a-ev2'), 'the scoped reader to hear the last cancel');
     assert.ok(admin.events.some((e) => e.id === 'team-b-ev1') && admin.events.some((e) => e.id === 'other-ev1'), 'the admin hears every team');
-    assert.ok(live.events.every((e) => e.id.startsWith('team-a-')), `only team a: ${live.events.map((e) => e.id)}`);
+    assert.ok(
+      live.events.every((e) => e.id.startsWith('team-a-')),
+      `only team a: ${live.events.map((e) => e.id)}`,
+    );
   } finally {
     await live.stop();
     await admin.stop();
@@ -189,7 +215,10 @@ test('an event stream leaves the others out, live and on a resume from before (r
   try {
     await eventually(() => replay.events.some((e) => e.id === 'team-a-ev2'), 'the replay to reach the last cancel');
     assert.ok(replay.events.some((e) => e.id === 'team-a-ev1'));
-    assert.ok(replay.events.every((e) => e.id.startsWith('team-a-')), `only team a replayed: ${replay.events.map((e) => e.id)}`);
+    assert.ok(
+      replay.events.every((e) => e.id.startsWith('team-a-')),
+      `only team a replayed: ${replay.events.map((e) => e.id)}`,
+    );
   } finally {
     await replay.stop();
   }
@@ -211,14 +240,23 @@ test('/v1/me shows a scoped token its patterns; an unscoped one has none', async
   assert.is((await call('GET', '/v1/me', ADMIN)).body.caller.scope, undefined);
 });
 
-test('a reload that narrows a scope ends the watches and streams it no longer covers, and records their tasks stopped; a revoked worker\'s tasks too', async () => {
+test("a reload that narrows a scope ends the watches and streams it no longer covers, and records their tasks stopped; a revoked worker's tasks too", async () => {
   const rotating = await startTestServer({
-    tokens: [entry('runner', 'worker', 'tok-runner', ['team-a-*']), entry('viewer', 'reader', 'tok-viewer', ['team-a-*']), entry('leaving', 'worker', 'tok-leaving'), entry('steady', 'reader', 'tok-steady', ['team-a-*'])],
+    tokens: [
+      entry('runner', 'worker', 'tok-runner', ['team-a-*']),
+      entry('viewer', 'reader', 'tok-viewer', ['team-a-*']),
+      entry('leaving', 'worker', 'tok-leaving'),
+      entry('steady', 'reader', 'tok-steady', ['team-a-*']),
+    ],
     token: ADMIN,
     watchTimeoutMs: 30_000,
   });
   const watch = (ids: string[], token: string) =>
-    fetch(`${rotating.url}/v1/watch`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ ids, timeout: '30s' }) }).then(async (r) => ({ status: r.status, body: await r.json() }));
+    fetch(`${rotating.url}/v1/watch`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ ids, timeout: '30s' }),
+    }).then(async (r) => ({ status: r.status, body: await r.json() }));
   const get = async (path: string, token = ADMIN) => (await fetch(rotating.url + path, { headers: { authorization: `Bearer ${token}` } })).json();
   const viewer = follow(rotating.url, { token: 'tok-viewer' });
   const steady = follow(rotating.url, { token: 'tok-steady' });
@@ -231,13 +269,17 @@ test('a reload that narrows a scope ends the watches and streams it no longer co
     const metrics = async () => (await fetch(`${rotating.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } })).text();
     await eventually(async () => /^taskctl_open_event_streams 2$/m.test(await metrics()), 'both streams open');
     // runner now reaches only team-a-x*; viewer likewise; leaving is gone; steady is unchanged.
-    const ended = rotating.replaceTokens([entry('runner', 'worker', 'tok-runner', ['team-a-x*']), entry('viewer', 'reader', 'tok-viewer', ['team-a-x*']), entry('steady', 'reader', 'tok-steady', ['team-a-*'])]);
+    const ended = rotating.replaceTokens([
+      entry('runner', 'worker', 'tok-runner', ['team-a-x*']),
+      entry('viewer', 'reader', 'tok-viewer', ['team-a-x*']),
+      entry('steady', 'reader', 'tok-steady', ['team-a-*']),
+    ]);
     assert.equal(ended, { watches: 2, streams: 1, tasksStopped: 2 });
     assert.equal(await narrowed, { status: 200, body: { cancelled: [], records: [] } });
     assert.equal(await revoked, { status: 200, body: { cancelled: [], records: [] } });
     assert.is(rotating.openWatches(), 1, 'the watch still covered holds on');
     // The tasks their workers can no longer report are stopped, saying why; team-a-x1 is still reachable and stays.
-    await eventually(async () => (await get('/v1/tasks/rev-1')).status?.state === 'stopped', 'the revoked worker\'s task to be stopped');
+    await eventually(async () => (await get('/v1/tasks/rev-1')).status?.state === 'stopped', "the revoked worker's task to be stopped");
     assert.is((await get('/v1/tasks/rev-1')).status.stoppedBy, 'token leaving revoked');
     await eventually(async () => (await get('/v1/tasks/team-a-1')).status?.state === 'stopped', 'the narrowed task to be stopped');
     assert.is((await get('/v1/tasks/team-a-1')).status.stoppedBy, 'token runner no longer covers it');
@@ -246,11 +288,18 @@ test('a reload that narrows a scope ends the watches and streams it no longer co
     assert.is((await watch(['team-a-1', 'team-a-x1'], 'tok-runner')).status, 403);
     assert.match(await metrics(), /^taskctl_event_streams_cut_total\{reason="rescoped"\} 1$/m);
     // The viewer's stream comes back under the new scope: it hears team-a-x3, not team-a-3.
-    for (const id of ['team-a-3', 'team-a-x3']) assert.is((await fetch(`${rotating.url}/v1/tasks/${id}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` } })).status, 200);
+    for (const id of ['team-a-3', 'team-a-x3'])
+      assert.is((await fetch(`${rotating.url}/v1/tasks/${id}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` } })).status, 200);
     await eventually(() => viewer.events.some((e) => e.id === 'team-a-x3'), 'the rescoped viewer to hear team-a-x3');
     await eventually(() => steady.events.some((e) => e.id === 'team-a-x3'), 'the steady viewer to hear team-a-x3');
-    assert.not.ok(viewer.events.some((e) => e.id === 'team-a-3'), 'the rescoped stream left team-a-3 out');
-    assert.ok(steady.events.some((e) => e.id === 'team-a-3'), 'the unchanged stream was not cut and hears all of team a');
+    assert.not.ok(
+      viewer.events.some((e) => e.id === 'team-a-3'),
+      'the rescoped stream left team-a-3 out',
+    );
+    assert.ok(
+      steady.events.some((e) => e.id === 'team-a-3'),
+      'the unchanged stream was not cut and hears all of team a',
+    );
     await rotating.canceler.cancel('team-a-x2');
     assert.equal((await kept).body.cancelled, ['team-a-x2']);
   } finally {
@@ -292,7 +341,12 @@ test("docs/security.md's sample of scoped tokens is one the server accepts", () 
   assert.ok(sample, 'the sample is in docs/security.md');
   assert.equal(
     parseTokensFile(sample!).map((e) => [e.name, e.scope]),
-    [['team-a-runners', ['team-a-*']], ['team-a-ops', ['team-a-*', 'nightly-report']], ['team-b-ops', ['team-b-*']], ['grafana', undefined]],
+    [
+      ['team-a-runners', ['team-a-*']],
+      ['team-a-ops', ['team-a-*', 'nightly-report']],
+      ['team-b-ops', ['team-b-*']],
+      ['grafana', undefined],
+    ],
   );
 });
 
@@ -304,7 +358,10 @@ test('a task stopped through a link to a parent cancelled earlier names the toke
   assert.equal(watched.body.cancelled, ['team-a-late']);
   assert.is(watched.body.parent.by.name, 'a-ops');
   assert.is(watched.body.parent.by.linkedBy, 'a-runner');
-  await eventually(async () => (await call('GET', '/v1/tasks/team-a-late', 'tok-a-viewer')).body.status?.cancelledBy?.linkedBy === 'a-runner', 'the status to name the linker');
+  await eventually(
+    async () => (await call('GET', '/v1/tasks/team-a-late', 'tok-a-viewer')).body.status?.cancelledBy?.linkedBy === 'a-runner',
+    'the status to name the linker',
+  );
   const task = (await call('GET', '/v1/tasks/team-a-late', 'tok-a-viewer')).body;
   assert.is(task.status.state, 'cancel_requested');
   assert.equal(task.status.cancelledBy, { name: 'a-ops', address: '127.0.0.1', route: 'v1', linkedBy: 'a-runner' });

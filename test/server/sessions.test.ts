@@ -13,7 +13,8 @@ import { eventually, startTestServer } from '../helpers/server.ts';
 import { TcpProxy } from '../helpers/tcp-proxy.ts';
 
 const many = (prefix: string, n = SESSION_MIN_IDS + 44) => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
-const post = (url: string, body: unknown) => fetch(`${url}/v1/watch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const post = (url: string, body: unknown) =>
+  fetch(`${url}/v1/watch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 const watchedIds = async (url: string) => Number(/^taskctl_watched_ids (\d+)$/m.exec(await (await fetch(`${url}/metrics`)).text())![1]);
 
 /** What a worker sends to POST /v1/watch: its ids (asking to keep them), or a poll of a session. */
@@ -72,7 +73,12 @@ test('a kept watch is answered at once with its session; polls by name answer ca
     const ids = many('s');
     await server.canceler.cancel('s-1', { reason: 'before' });
     // Not held for its 30 s: the request that makes a session is answered with its name.
-    const opening = await fetch(`${server.url}/v1/watch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ids, timeout: '30s', keep: true }), signal: AbortSignal.timeout(2_000) });
+    const opening = await fetch(`${server.url}/v1/watch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ids, timeout: '30s', keep: true }),
+      signal: AbortSignal.timeout(2_000),
+    });
     const first = await opening.json();
     assert.equal(first.cancelled, []);
     assert.type(first.session, 'string');
@@ -244,7 +250,10 @@ test('WatchLoop: with many ids the polls after the first carry the session and w
     await eventually(removes, 'a poll that takes loop-9 out of the session');
     const sent = bodies.map((body) => JSON.parse(body));
     assert.ok(sent[0].ids.length === ids.length && sent[0].keep === true, 'the first poll sends the ids and asks to keep them');
-    assert.ok(sent.slice(1).every((b) => b.ids === undefined && typeof b.session === 'string'), 'later polls name the session instead');
+    assert.ok(
+      sent.slice(1).every((b) => b.ids === undefined && typeof b.session === 'string'),
+      'later polls name the session instead',
+    );
     assert.not.ok(heard.includes('loop-9'));
   } finally {
     await end();
@@ -266,7 +275,7 @@ test('WatchLoop: the last id heard ends the loop at once, though the other poll 
     // Removed here, not yet told to the server: the session there still holds them, and a poll with them.
     for (const id of ids.slice(1)) loop.remove(id);
     await server.canceler.cancel(ids[0]!);
-    await eventually(() => ended, 'the loop to end with its last id heard, not at the held poll\'s timeout');
+    await eventually(() => ended, "the loop to end with its last id heard, not at the held poll's timeout");
     await running;
   } finally {
     client.close();
@@ -314,7 +323,10 @@ test('WatchLoop: a server that forgot the session (restarted) gets the ids again
     second = await startTestServer({ watchTimeoutMs: 5_000, port: first.port });
     await second.canceler.cancel('forget-5');
     await eventually(() => heard.includes('forget-5'), 'the cancel, through a new session', 10_000);
-    assert.not.ok(failures.some((e) => e.code === 'session_unknown'), 'a forgotten session is no failure to report');
+    assert.not.ok(
+      failures.some((e) => e.code === 'session_unknown'),
+      'a forgotten session is no failure to report',
+    );
   } finally {
     await end();
     await second?.close();
@@ -366,7 +378,10 @@ test('WatchLoop: a full server turns one poll away and the other stays held; a f
     await eventually(() => polls === 3, 'the refused poll to ask again');
     assert.is(cutShort, 0, 'the held poll was not cut short when the other was turned away');
     assert.equal(failures, [], 'no link down to report while a poll is held');
-    held.shift()!.writeHead(200, TASKCTL_HEADERS).end(JSON.stringify({ cancelled: ['err-5'], records: [record('err-5')] }));
+    held
+      .shift()!
+      .writeHead(200, TASKCTL_HEADERS)
+      .end(JSON.stringify({ cancelled: ['err-5'], records: [record('err-5')] }));
     await eventually(() => heard.includes('err-5'), 'the cancel the held poll carried');
     await eventually(() => sent.includes('ids replacing s1'), 'the ids again, after the 502');
     assert.equal(sent.slice(0, 5), ['ids', 'poll s1', 'poll s1', 'poll s1', 'poll s1'], 'the 503 cost one poll again, not the ids');
@@ -405,7 +420,8 @@ test('WatchLoop: a server from before sessions refuses "keep"; the loop asks it 
   const seen: SentWatch[] = [];
   const old = await fakeWatchServer((watch, res) => {
     seen.push(watch);
-    if (watch.keep) return void res.writeHead(400, TASKCTL_HEADERS).end(JSON.stringify({ error: { code: 'invalid_request', message: 'Unrecognized key: "keep"' } }));
+    if (watch.keep)
+      return void res.writeHead(400, TASKCTL_HEADERS).end(JSON.stringify({ error: { code: 'invalid_request', message: 'Unrecognized key: "keep"' } }));
     const id = watch.ids![0]!;
     res.writeHead(200, TASKCTL_HEADERS).end(JSON.stringify({ cancelled: [id], records: [record(id)] }));
   });
@@ -414,7 +430,10 @@ test('WatchLoop: a server from before sessions refuses "keep"; the loop asks it 
   try {
     await eventually(() => heard.length > 0, 'a cancel from the old server');
     assert.is(seen[0]!.keep, true);
-    assert.ok(seen.slice(1).every((w) => w.keep === undefined && w.ids !== undefined), 'after the refusal, the ids without keep');
+    assert.ok(
+      seen.slice(1).every((w) => w.keep === undefined && w.ids !== undefined),
+      'after the refusal, the ids without keep',
+    );
     assert.equal(failures, [], 'the refusal is no failure to report');
   } finally {
     await end();

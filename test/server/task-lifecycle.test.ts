@@ -37,7 +37,10 @@ test('watch -> cancel requested -> cancelled, with the worker and every step in 
   assert.is(await worker.exitCode, 0);
   await eventually(async () => (await statusOf(server, 'life-1'))?.state === 'cancelled', 'the worker to confirm');
   const done = await statusOf(server, 'life-1');
-  assert.equal(done.history.map((h: { state: string }) => h.state), ['watching', 'cancel_requested', 'cancelled']);
+  assert.equal(
+    done.history.map((h: { state: string }) => h.state),
+    ['watching', 'cancel_requested', 'cancelled'],
+  );
   await server.close();
 });
 
@@ -70,13 +73,19 @@ test('a worker killed with SIGKILL goes lost after the lease; a new worker bring
   await victim.exited;
   await eventually(async () => (await statusOf(server, 'orphan'))?.state === 'lost', 'lost after the lease', 6_000);
   const listed = await (await fetch(`${server.url}/v1/tasks?state=lost`)).json();
-  assert.equal(listed.tasks.map((t: { id: string }) => t.id), ['orphan']);
+  assert.equal(
+    listed.tasks.map((t: { id: string }) => t.id),
+    ['orphan'],
+  );
   await eventually(async () => /taskctl_tasks_lost_total 1/.test(await (await fetch(`${server.url}/metrics`)).text()), 'the lost counter', 3_000);
   await fetch(`${server.url}/v1/tasks/orphan/cancel`, { method: 'POST' });
   // One task and a listing read it the same way: a cancel no worker confirmed yet.
   const listedAfterCancel = await (await fetch(`${server.url}/v1/tasks`)).json();
   assert.is((await statusOf(server, 'orphan')).state, 'cancel_requested');
-  assert.equal(listedAfterCancel.tasks.map((t: { id: string; state: string }) => [t.id, t.state]), [['orphan', 'cancel_requested']]);
+  assert.equal(
+    listedAfterCancel.tasks.map((t: { id: string; state: string }) => [t.id, t.state]),
+    [['orphan', 'cancel_requested']],
+  );
   const rescuer = work(server.url, ['orphan']);
   assert.is(await rescuer.exitCode, 0, 'the new worker hears the cancel made while the task was lost');
   await eventually(async () => (await statusOf(server, 'orphan'))?.state === 'cancelled', 'cancelled');
@@ -116,12 +125,24 @@ test('GET /v1/tasks pages in id order; bad reports and queries get 400', async (
   const client = new TaskctlClient({ server: server.url });
   for (let i = 0; i < 7; i++) await client.report(`page-${i}`, { outcome: 'succeeded', exitCode: 0 });
   const first = await (await fetch(`${server.url}/v1/tasks?limit=3`)).json();
-  assert.equal(first.tasks.map((t: { id: string }) => t.id), ['page-0', 'page-1', 'page-2']);
+  assert.equal(
+    first.tasks.map((t: { id: string }) => t.id),
+    ['page-0', 'page-1', 'page-2'],
+  );
   assert.is(first.next, 'page-2');
   const last = await (await fetch(`${server.url}/v1/tasks?limit=5&after=page-4`)).json();
-  assert.equal(last.tasks.map((t: { id: string }) => t.id), ['page-5', 'page-6']);
+  assert.equal(
+    last.tasks.map((t: { id: string }) => t.id),
+    ['page-5', 'page-6'],
+  );
   assert.is(last.next, undefined);
-  const again = await (await fetch(`${server.url}/v1/tasks/page-0/report`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"outcome":"succeeded","exitCode":0}' })).json();
+  const again = await (
+    await fetch(`${server.url}/v1/tasks/page-0/report`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"outcome":"succeeded","exitCode":0}',
+    })
+  ).json();
   assert.equal(again.history.length, 1, 'the same report twice changes nothing');
   for (const [path, body] of [
     ['/v1/tasks/x/report', '{"outcome":"exploded"}'],

@@ -33,7 +33,7 @@ test('connections that never start the handshake are cut at the handshake timeou
     // unless it closes too), the other half he leaves open.
     await eventually(() => cutByServer.every(({ closed }) => closed()), 'the server to cut the silent connections');
     const closedByStranger = Array.from({ length: 5 }, () => silentConnection(server.port));
-    await eventually(() => server.openConnections() === 5, 'the second stranger\'s connections to be counted');
+    await eventually(() => server.openConnections() === 5, "the second stranger's connections to be counted");
     for (const { socket } of closedByStranger.slice(0, 3)) socket.end();
     await eventually(() => closedByStranger.every(({ closed }) => closed()), 'the server to close its side of every one');
     await eventually(() => server.openConnections() === 0, 'every silent connection to be gone from the count');
@@ -57,10 +57,15 @@ test('a stopping server closes connections still in their handshake', async () =
 /** Whether `openssl s_client` with `args` completes a handshake with the server at `port`, and the cipher it got. */
 function handshake(port: number, args: readonly string[]): Promise<{ ok: boolean; cipher: string | undefined }> {
   return new Promise((resolve) => {
-    const child = execFile('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'localhost', ...args], { timeout: 10_000 }, (error, stdout) => {
-      const cipher = /Cipher is (\S+)/.exec(stdout)?.[1];
-      resolve({ ok: !error && cipher !== undefined && cipher !== '(NONE)', cipher });
-    });
+    const child = execFile(
+      'openssl',
+      ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'localhost', ...args],
+      { timeout: 10_000 },
+      (error, stdout) => {
+        const cipher = /Cipher is (\S+)/.exec(stdout)?.[1];
+        resolve({ ok: !error && cipher !== undefined && cipher !== '(NONE)', cipher });
+      },
+    );
     child.stdin!.end();
   });
 }

@@ -52,8 +52,18 @@ test('HTTPS on the same routes; a chain in the certificate file is sent, so a cl
 
 test('trust failures are their own kind, fatal, and one line naming the cause: unknown CA, another name, expired', async () => {
   const cases: Array<[string, { cert: string; key: string }, string, RegExp]> = [
-    ['unknown CA', ca.issue('good-server'), other.cert, /is not trusted: its certificate is signed by an unknown authority \(trust its CA with --ca or TASKCTL_CA\)$/],
-    ['wrong name', ca.issue('misnamed-server', { names: ['DNS:taskctl.example.com'] }), ca.cert, /is not trusted: its certificate is for DNS:taskctl\.example\.com, not 127\.0\.0\.1$/],
+    [
+      'unknown CA',
+      ca.issue('good-server'),
+      other.cert,
+      /is not trusted: its certificate is signed by an unknown authority \(trust its CA with --ca or TASKCTL_CA\)$/,
+    ],
+    [
+      'wrong name',
+      ca.issue('misnamed-server', { names: ['DNS:taskctl.example.com'] }),
+      ca.cert,
+      /is not trusted: its certificate is for DNS:taskctl\.example\.com, not 127\.0\.0\.1$/,
+    ],
     ['expired', ca.issue('expired-server', { days: -1 }), ca.cert, /is not trusted: its certificate has expired$/],
   ];
   for (const [what, issued, trust, message] of cases) {
@@ -100,7 +110,10 @@ test('mutual TLS: a client certificate from the client CA is accepted; none, or 
   try {
     await withCert.ping();
     assert.ok((await withCert.cancel('m-1')).id === 'm-1');
-    for (const [client, why] of [[without, /and none was sent \(pass --cert and --key\)$/], [wrongCa, /and refused the one sent: it is signed by another CA \(UNABLE_TO_\w+\)$/]] as const) {
+    for (const [client, why] of [
+      [without, /and none was sent \(pass --cert and --key\)$/],
+      [wrongCa, /and refused the one sent: it is signed by another CA \(UNABLE_TO_\w+\)$/],
+    ] as const) {
       for (const request of [() => client.ping(), () => client.cancel('m-2'), () => client.task('m-1')]) {
         const error = await failure(request());
         assert.is(error.kind, 'untrusted');

@@ -55,11 +55,17 @@ test('a failure rests the endpoint, then one probe at a time until one succeeds'
 
 test('deferred work is spread at the endpoint rate, after its rest', () => {
   const pacing = new EndpointPacing(POLICY, 0, noJitter);
-  assert.equal([0, 1, 2].map(() => pacing.deferredUntil(0)), [0, 100, 200]);
+  assert.equal(
+    [0, 1, 2].map(() => pacing.deferredUntil(0)),
+    [0, 100, 200],
+  );
   pacing.start(0);
   pacing.finished(0, false);
   // Resting until 1,000: slots start there.
-  assert.equal([0, 1].map(() => pacing.deferredUntil(0)), [1_000, 1_100]);
+  assert.equal(
+    [0, 1].map(() => pacing.deferredUntil(0)),
+    [1_000, 1_100],
+  );
   assert.not.ok(pacing.idle(0));
   pacing.start(1_000);
   pacing.finished(1_000, true);

@@ -107,7 +107,14 @@ class Receiver {
       const timestamp = Number(req.headers['taskctl-webhook-timestamp']);
       const expected = `v1=${createHmac('sha256', SECRET).update(`${id}.${timestamp}.${body}`).digest('hex')}`;
       if (this.status >= 200 && this.status < 300) {
-        this.received.push({ id, timestamp, signatureValid: req.headers['taskctl-webhook-signature'] === expected, headers: req.headers, body, event: JSON.parse(body) });
+        this.received.push({
+          id,
+          timestamp,
+          signatureValid: req.headers['taskctl-webhook-signature'] === expected,
+          headers: req.headers,
+          body,
+          event: JSON.parse(body),
+        });
       }
       res.writeHead(this.status, this.location ? { location: this.location } : {}).end('ok');
     };
@@ -138,7 +145,11 @@ function webhooksTo(receivers: Receiver[], extra: Partial<WebhookConfig> = {}): 
 }
 
 const report = (server: { url: string }, id: string, outcome: string) =>
-  fetch(`${server.url}/v1/tasks/${id}/report`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ outcome, exitCode: outcome === 'failed' ? 3 : null }) });
+  fetch(`${server.url}/v1/tasks/${id}/report`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ outcome, exitCode: outcome === 'failed' ? 3 : null }),
+  });
 
 async function metric(server: { url: string }, name: string): Promise<number> {
   const text = await (await fetch(`${server.url}/metrics`)).text();
@@ -216,7 +227,10 @@ test('a redirect is a failed try, never followed to where it points', async () =
   receiver.status = 307;
   receiver.location = elsewhere.url;
   const failures: string[] = [];
-  const server = await startTestServer({ webhooks: webhooksTo([receiver]), observer: { webhooks: { failed: (endpoint, error) => failures.push(`${endpoint} ${error}`) } } });
+  const server = await startTestServer({
+    webhooks: webhooksTo([receiver]),
+    observer: { webhooks: { failed: (endpoint, error) => failures.push(`${endpoint} ${error}`) } },
+  });
   try {
     await report(server, 'moved', 'succeeded');
     await eventually(() => failures.length >= 2, 'tries to fail');
@@ -240,14 +254,20 @@ test('an https receiver gets its events over TLS, its certificate checked; one w
   const trusted = await Receiver.start(undefined, trustedCa.issue('trusted-receiver'));
   const untrusted = await Receiver.start(undefined, unknownCa.issue('untrusted-receiver'));
   const failures: string[] = [];
-  const server = await startTestServer({ webhooks: webhooksTo([trusted, untrusted]), observer: { webhooks: { failed: (endpoint, error) => failures.push(`${endpoint} ${error}`) } } });
+  const server = await startTestServer({
+    webhooks: webhooksTo([trusted, untrusted]),
+    observer: { webhooks: { failed: (endpoint, error) => failures.push(`${endpoint} ${error}`) } },
+  });
   try {
     await report(server, 'over-tls', 'succeeded');
     await eventually(() => trusted.received.length === 1, 'the event at the trusted receiver');
     assert.ok(trusted.received[0]!.signatureValid);
     assert.is(trusted.received[0]!.event.task.id, 'over-tls');
     await eventually(() => failures.length >= 1, 'a try to the untrusted receiver to fail');
-    assert.match(failures[0]!, /^https:\/\/127\.0\.0\.1:\d+\/hooks\/taskctl cannot reach it \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\)$/);
+    assert.match(
+      failures[0]!,
+      /^https:\/\/127\.0\.0\.1:\d+\/hooks\/taskctl cannot reach it \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\)$/,
+    );
     assert.is(untrusted.requests, 0, 'no request is sent to a receiver that is not trusted');
   } finally {
     await server.close();
@@ -261,11 +281,17 @@ test('an answer is read no further than a small cap: an endless 200 counts as de
   const receiver = await Receiver.start();
   receiver.endless = true;
   const failures: string[] = [];
-  const server = await startTestServer({ webhooks: webhooksTo([receiver], { deadlineMs: 120_000 }), observer: { webhooks: { failed: (endpoint, error) => failures.push(`${endpoint} ${error}`) } } });
+  const server = await startTestServer({
+    webhooks: webhooksTo([receiver], { deadlineMs: 120_000 }),
+    observer: { webhooks: { failed: (endpoint, error) => failures.push(`${endpoint} ${error}`) } },
+  });
   try {
     await report(server, 'big-answer', 'succeeded');
     // Read to its end, the answer would hold the try until the deadline, two minutes away.
-    await eventually(async () => (await metric(server, 'taskctl_webhook_deliveries_total{outcome="delivered"}')) === 1, 'the try to end as delivered, its answer cut');
+    await eventually(
+      async () => (await metric(server, 'taskctl_webhook_deliveries_total{outcome="delivered"}')) === 1,
+      'the try to end as delivered, its answer cut',
+    );
     await eventually(() => receiver.open === 0, 'the endless answer to be cut off');
     assert.equal(failures, []);
   } finally {
@@ -348,7 +374,10 @@ test('a receiver that trickles its answer holds back neither a healthy one nor m
     await eventually(() => healthy.received.length === ids.length, 'the healthy receiver to get every event while the other drips');
     assert.equal(healthy.received.map((r) => r.event.task.id).sort(), ids);
     await eventually(async () => (await metric(server, 'taskctl_webhook_timeouts_total')) >= 1, 'a dripping try to be cut at its deadline');
-    assert.ok(failures.some((f) => /^http:\/\/127\.0\.0\.1:\d+\/hooks\/taskctl no complete answer within 3s \(timed out\)$/.test(f)), failures.join('\n'));
+    assert.ok(
+      failures.some((f) => /^http:\/\/127\.0\.0\.1:\d+\/hooks\/taskctl no complete answer within 3s \(timed out\)$/.test(f)),
+      failures.join('\n'),
+    );
     assert.ok((await metric(server, 'taskctl_webhook_deliveries_total{outcome="failed"}')) >= 1, 'a timed-out try is a failed try');
     assert.is(dripping.mostOpen, 2, 'no more tries at once than its concurrency');
   } finally {
@@ -459,13 +488,20 @@ test('two servers on one Redis send each event once, a lost task seen by both in
     await report(a, 'on-a', 'succeeded');
     await report(b, 'on-b', 'failed');
     // A worker watches once through A, then is never heard again: both servers' sweeps find it lost.
-    await fetch(`${a.url}/v1/watch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ids: ['quiet'], timeout: '100ms' }) });
+    await fetch(`${a.url}/v1/watch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ids: ['quiet'], timeout: '100ms' }),
+    });
     await eventually(() => receiver.received.some((r) => r.event.type === 'task.lost'), 'the lost event', 10_000);
     // Both servers sweep again (each sees the task lost), their events reach the log, and every queued
     // delivery is sent: a second copy would be among them.
     for (const server of servers) await server.tracker.sweep();
     for (const server of servers) await server.events.settled();
-    await eventually(async () => (await a.trackedTasks()) >= 3 && (await metric(a, 'taskctl_webhook_queue')) === 0 && (await metric(b, 'taskctl_webhook_queue')) === 0, 'the queues to empty');
+    await eventually(
+      async () => (await a.trackedTasks()) >= 3 && (await metric(a, 'taskctl_webhook_queue')) === 0 && (await metric(b, 'taskctl_webhook_queue')) === 0,
+      'the queues to empty',
+    );
     await eventually(() => receiver.received.length >= 3, 'the three deliveries');
     const byTask = receiver.received.map((r) => `${r.event.task.id}:${r.event.type}`).sort();
     assert.equal(byTask, ['on-a:task.succeeded', 'on-b:task.failed', 'quiet:task.lost']);

@@ -78,19 +78,37 @@ for (const [name, open, { exactKeep }] of stores) {
     assert.is(oldest, start + 1, 'nothing kept yet');
     const first = await log.appendEvents([draft('a', 1), draft('b', 2)], 100);
     const second = await log.appendEvents([draft('c', 3)], 100);
-    assert.equal([...first, ...second].map((e) => e.seq), [start + 1, start + 2, start + 3]);
+    assert.equal(
+      [...first, ...second].map((e) => e.seq),
+      [start + 1, start + 2, start + 3],
+    );
     const read = await log.readEvents(start, 10);
-    assert.equal(read.events.map((e) => [e.seq, e.id, e.at, e.change]), [[start + 1, 'a', 1, 'watching'], [start + 2, 'b', 2, 'watching'], [start + 3, 'c', 3, 'watching']]);
+    assert.equal(
+      read.events.map((e) => [e.seq, e.id, e.at, e.change]),
+      [
+        [start + 1, 'a', 1, 'watching'],
+        [start + 2, 'b', 2, 'watching'],
+        [start + 3, 'c', 3, 'watching'],
+      ],
+    );
     assert.equal(read.events[0]!.status, draft('a', 1).status, 'the snapshot comes back whole');
     assert.is(read.oldest, start + 1);
     assert.is(read.last, start + 3);
-    assert.equal((await log.readEvents(start + 1, 1)).events.map((e) => e.id), ['b'], 'a page starts after the cursor');
+    assert.equal(
+      (await log.readEvents(start + 1, 1)).events.map((e) => e.id),
+      ['b'],
+      'a page starts after the cursor',
+    );
     assert.equal((await log.readEvents(start + 3, 10)).events, [], 'nothing after the last');
   });
 
   test('the window keeps the most recent events beyond `keep`, dropping the oldest as it goes', async ({ log }) => {
     const { last: start } = await log.readEvents(0, 0);
-    for (let i = 0; i < 6; i++) await log.appendEvents(Array.from({ length: 50 }, (_, k) => draft(`k${i}-${k}`, i * 100 + k)), 20);
+    for (let i = 0; i < 6; i++)
+      await log.appendEvents(
+        Array.from({ length: 50 }, (_, k) => draft(`k${i}-${k}`, i * 100 + k)),
+        20,
+      );
     const { events, oldest, last } = await log.readEvents(0, 1_000);
     assert.is(last, start + 300);
     const kept = last - oldest + 1;
@@ -102,12 +120,18 @@ for (const [name, open, { exactKeep }] of stores) {
   });
 
   test('trimEvents drops events older than a time, oldest first, up to a limit', async ({ log }) => {
-    await log.appendEvents(Array.from({ length: 30 }, (_, i) => draft(`t${i}`, 1_000 + i)), 1_000);
+    await log.appendEvents(
+      Array.from({ length: 30 }, (_, i) => draft(`t${i}`, 1_000 + i)),
+      1_000,
+    );
     assert.is(await log.trimEvents(1_010, 5), 5, 'no more than the limit');
     assert.is(await log.trimEvents(1_010, 100), 5, 'then the rest of the old ones');
     assert.is(await log.trimEvents(1_010, 100), 0);
     const { events, oldest } = await log.readEvents(0, 100);
-    assert.equal(events.map((e) => e.at), Array.from({ length: 20 }, (_, i) => 1_010 + i));
+    assert.equal(
+      events.map((e) => e.at),
+      Array.from({ length: 20 }, (_, i) => 1_010 + i),
+    );
     assert.is(oldest, events[0]!.seq);
   });
 
@@ -123,7 +147,10 @@ sqlite('the window and the sequence survive a restart', async () => {
   await first.close();
   const second = new SqliteStore(path);
   const { events, last } = await second.readEvents(appended[0]!.seq - 1, 10);
-  assert.equal(events.map((e) => e.id), ['x', 'y']);
+  assert.equal(
+    events.map((e) => e.id),
+    ['x', 'y'],
+  );
   assert.is(last, appended[1]!.seq);
   const next = await second.appendEvents([draft('z', 3)], 100);
   assert.is(next[0]!.seq, appended[1]!.seq + 1, 'the sequence goes on where it was');
@@ -143,12 +170,21 @@ if (redisEnabled) {
     try {
       const { last: start } = await a.readEvents(0, 0);
       const batches = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).appendEvents([draft(`s${i}-1`, i), draft(`s${i}-2`, i)], 1_000)));
-      const seqs = batches.flat().map((e) => e.seq).sort((x, y) => x - y);
-      assert.equal(seqs, Array.from({ length: 40 }, (_, i) => start + 1 + i));
+      const seqs = batches
+        .flat()
+        .map((e) => e.seq)
+        .sort((x, y) => x - y);
+      assert.equal(
+        seqs,
+        Array.from({ length: 40 }, (_, i) => start + 1 + i),
+      );
       // Each batch's two events are adjacent: a batch is one atomic step.
       for (const batch of batches) assert.is(batch[1]!.seq, batch[0]!.seq + 1);
       const fromB = await b.readEvents(start, 100);
-      assert.equal(fromB.events.map((e) => e.seq), seqs);
+      assert.equal(
+        fromB.events.map((e) => e.seq),
+        seqs,
+      );
       await eventually(() => heardByA >= 10, 'A to hear the appends made through B');
     } finally {
       stop();
@@ -172,11 +208,20 @@ if (postgresEnabled) {
     try {
       const { last: start } = await a.readEvents(0, 0);
       const batches = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).appendEvents([draft(`s${i}-1`, i), draft(`s${i}-2`, i)], 1_000)));
-      const seqs = batches.flat().map((e) => e.seq).sort((x, y) => x - y);
-      assert.equal(seqs, Array.from({ length: 40 }, (_, i) => start + 1 + i));
+      const seqs = batches
+        .flat()
+        .map((e) => e.seq)
+        .sort((x, y) => x - y);
+      assert.equal(
+        seqs,
+        Array.from({ length: 40 }, (_, i) => start + 1 + i),
+      );
       for (const batch of batches) assert.is(batch[1]!.seq, batch[0]!.seq + 1);
       const fromB = await b.readEvents(start, 100);
-      assert.equal(fromB.events.map((e) => e.seq), seqs);
+      assert.equal(
+        fromB.events.map((e) => e.seq),
+        seqs,
+      );
       // Appends that share a group commit share its one notification: A hears of B's append at least once.
       heardByA = 0;
       await b.appendEvents([draft('after', 99)], 1_000);

@@ -33,16 +33,21 @@ const test = storeSuite('postgres store', async () => {
   };
 });
 
-
 test('an empty database gets the schema at the newest version; a second start changes nothing', async () => {
   const store = await PostgresStore.connect(database!.url, { schema: 'fresh' });
   await store.close();
   const again = await PostgresStore.connect(database!.url, { schema: 'fresh' });
   await again.close();
   const versions = await database!.query((sql) => sql`SELECT version FROM fresh.schema_version`);
-  assert.equal(versions.map((row) => row.version), [MIGRATIONS.at(-1)!.version], 'one row, the newest version');
+  assert.equal(
+    versions.map((row) => row.version),
+    [MIGRATIONS.at(-1)!.version],
+    'one row, the newest version',
+  );
   const tables = await database!.query((sql) => sql`SELECT table_name FROM information_schema.tables WHERE table_schema = 'fresh' ORDER BY table_name`);
-  assert.ok(['cancels', 'task_status', 'schedules', 'task_parents', 'webhook_outbox', 'task_events'].every((name) => tables.some((t) => t.table_name === name)));
+  assert.ok(
+    ['cancels', 'task_status', 'schedules', 'task_parents', 'webhook_outbox', 'task_events'].every((name) => tables.some((t) => t.table_name === name)),
+  );
 });
 
 test('servers starting together on an empty database take turns under the advisory lock: all start, one schema', async () => {
@@ -60,19 +65,30 @@ test('a database at the previous schema version is migrated forward, keeping its
   await old.insert({ id: 'kept', reason: 'before the upgrade', cancelledAt: now, expiresAt: now + 60_000 }, now);
   await old.close();
   const upgraded = await PostgresStore.connect(database!.url, { schema: 'upgraded', migrations: [...MIGRATIONS, next] });
-  assert.equal((await upgraded.find(['kept'], now)).map((r) => r.reason), ['before the upgrade']);
+  assert.equal(
+    (await upgraded.find(['kept'], now)).map((r) => r.reason),
+    ['before the upgrade'],
+  );
   await upgraded.close();
   const [row] = await database!.query((sql) => sql`SELECT version FROM upgraded.schema_version`);
   assert.is(row!.version, next.version);
-  const columns = await database!.query((sql) => sql`SELECT column_name FROM information_schema.columns WHERE table_schema = 'upgraded' AND table_name = 'cancels'`);
-  assert.ok(columns.some((c) => c.column_name === 'note'), 'the new version applied');
+  const columns = await database!.query(
+    (sql) => sql`SELECT column_name FROM information_schema.columns WHERE table_schema = 'upgraded' AND table_name = 'cancels'`,
+  );
+  assert.ok(
+    columns.some((c) => c.column_name === 'note'),
+    'the new version applied',
+  );
 
   try {
     await PostgresStore.connect(database!.url, { schema: 'upgraded' });
     assert.unreachable('an older taskctl must not use a newer schema');
   } catch (error) {
     assert.instance(error, StoreUnavailableError);
-    assert.match((error as Error).message, new RegExp(`schema upgraded is at version ${next.version}, newer than this taskctl knows \\(${next.version - 1}\\): upgrade taskctl`));
+    assert.match(
+      (error as Error).message,
+      new RegExp(`schema upgraded is at version ${next.version}, newer than this taskctl knows \\(${next.version - 1}\\): upgrade taskctl`),
+    );
   }
 });
 
@@ -89,14 +105,26 @@ test('two schemas in one database do not see each other', async () => {
 test('connections are named taskctl in pg_stat_activity, for a DBA to find; the pool size is kept to', async () => {
   const store = await PostgresStore.connect(database!.url, { schema: 'named', poolSize: 2, applicationName: 'taskctl pool-test' });
   const now = Date.now();
-  await Promise.all(Array.from({ length: 20 }, (_, i) => store.find([`x${i}`], now).then(() => saveStatuses(store, [{ id: `x${i}`, state: 'watching', since: now, history: [] }]))));
-  const rows = await database!.query((sql) => sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = ${database!.name} AND application_name = 'taskctl pool-test'`);
+  await Promise.all(
+    Array.from({ length: 20 }, (_, i) =>
+      store.find([`x${i}`], now).then(() => saveStatuses(store, [{ id: `x${i}`, state: 'watching', since: now, history: [] }])),
+    ),
+  );
+  const rows = await database!.query(
+    (sql) => sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = ${database!.name} AND application_name = 'taskctl pool-test'`,
+  );
   // The pool's connections and the listening one.
   assert.ok(rows[0]!.n >= 2 && rows[0]!.n <= 3, `${rows[0]!.n} connections`);
   await store.close();
   const unnamed = await PostgresStore.connect(database!.url, { schema: 'named' });
-  const names = await database!.query((sql) => sql`SELECT DISTINCT application_name FROM pg_stat_activity WHERE datname = ${database!.name} AND application_name LIKE 'taskctl %pid%'`);
-  assert.equal(names.map((row) => row.application_name), [`taskctl ${hostname()} pid ${process.pid}`], 'by default: the machine and the process');
+  const names = await database!.query(
+    (sql) => sql`SELECT DISTINCT application_name FROM pg_stat_activity WHERE datname = ${database!.name} AND application_name LIKE 'taskctl %pid%'`,
+  );
+  assert.equal(
+    names.map((row) => row.application_name),
+    [`taskctl ${hostname()} pid ${process.pid}`],
+    'by default: the machine and the process',
+  );
   await unnamed.close();
 });
 

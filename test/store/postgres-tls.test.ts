@@ -27,7 +27,10 @@ test.after(async () => {
 });
 
 test('sslmode=verify-full with sslrootcert: connected over TLS, the server checked against the CA', async () => {
-  const store = await PostgresStore.connect(server.url(`?sslmode=verify-full&sslrootcert=${encodeURIComponent(ca.certPath)}`), { schema: 'tls', applicationName: 'taskctl tls-check' });
+  const store = await PostgresStore.connect(server.url(`?sslmode=verify-full&sslrootcert=${encodeURIComponent(ca.certPath)}`), {
+    schema: 'tls',
+    applicationName: 'taskctl tls-check',
+  });
   const admin = postgres(server.url('?sslmode=require'), { max: 1, onnotice: () => {} });
   try {
     const now = Date.now();
@@ -36,7 +39,10 @@ test('sslmode=verify-full with sslrootcert: connected over TLS, the server check
     // Seen from the server: every taskctl connection (the pool's and the listening one) is encrypted.
     const rows = await admin`SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'taskctl tls-check'`;
     assert.ok(rows.length >= 2, `${rows.length} connections`);
-    assert.ok(rows.every((row) => row.ssl === true), 'all over TLS');
+    assert.ok(
+      rows.every((row) => row.ssl === true),
+      'all over TLS',
+    );
   } finally {
     await store.close();
     await admin.end();
@@ -49,7 +55,10 @@ test('a server certificate from another CA is refused at connect, in one line na
     assert.unreachable('connected to a server its CA did not sign');
   } catch (error) {
     assert.instance(error, StoreUnavailableError);
-    assert.match((error as Error).message, /^cannot (reach|use) postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres\?sslmode=verify-full&sslrootcert=.*: .*(certificate|self.signed)/i);
+    assert.match(
+      (error as Error).message,
+      /^cannot (reach|use) postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres\?sslmode=verify-full&sslrootcert=.*: .*(certificate|self.signed)/i,
+    );
     assert.not.match((error as Error).message, /\n/);
   }
 });

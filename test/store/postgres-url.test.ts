@@ -13,7 +13,9 @@ test('a postgres URL: listen=off is taken out for taskctl, the rest goes to the 
   assert.is(spec.shown, 'postgres://taskctl:***@db:5432/ops?sslmode=verify-full&listen=off&application_name=ops-taskctl');
   assert.is(spec.hasApplicationName, true);
   assert.is(parsePostgresSpec('postgresql://db/ops').listen, true);
-  assert.ok(isPostgresSpec('postgresql://db/ops') && isPostgresSpec('postgres://db') && !isPostgresSpec('redis://db') && !isPostgresSpec('sqlite:postgres://x'));
+  assert.ok(
+    isPostgresSpec('postgresql://db/ops') && isPostgresSpec('postgres://db') && !isPostgresSpec('redis://db') && !isPostgresSpec('sqlite:postgres://x'),
+  );
 });
 
 test('a postgres URL taskctl cannot use is an InvalidInputError saying what to write', () => {
@@ -38,7 +40,10 @@ test('the store URLs in docs/several-servers.md are ones taskctl accepts', () =>
   const urls = [...doc.matchAll(/--store '(postgres:\/\/[^']+)'/g)].map((match) => match[1]!);
   assert.ok(urls.length >= 2, `the doc's examples: ${urls.length}`);
   for (const url of urls) parsePostgresSpec(url);
-  assert.ok(urls.some((url) => parsePostgresSpec(url).listen === false), 'the PgBouncer example turns listening off');
+  assert.ok(
+    urls.some((url) => parsePostgresSpec(url).listen === false),
+    'the PgBouncer example turns listening off',
+  );
 });
 
 test('a cancel notification names every id of its group in payloads under 8,000 bytes', () => {
@@ -48,7 +53,10 @@ test('a cancel notification names every id of its group in payloads under 8,000 
   assert.ok(chunks.every((chunk) => Buffer.byteLength(chunk) < 8_000));
   assert.equal(chunks.flatMap(idsOf), ids);
   const longest = 'x'.repeat(256);
-  assert.ok(idChunks(Array(100).fill(longest)).every((chunk) => Buffer.byteLength(chunk) < 8_000), 'ids of the longest kind');
+  assert.ok(
+    idChunks(Array(100).fill(longest)).every((chunk) => Buffer.byteLength(chunk) < 8_000),
+    'ids of the longest kind',
+  );
   assert.equal(idChunks(['only']), ['only']);
   assert.equal(idChunks([]), []);
 });

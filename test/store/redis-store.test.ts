@@ -9,27 +9,32 @@ const enabled = redisTestsEnabled();
 let redis: PrivateRedis | undefined;
 let prefixes = 0;
 
-const test = storeSuite('redis store', async () => {
-  redis ??= await PrivateRedis.start();
-  // A fresh prefix per test: records from one test never leak into the next.
-  const prefix = `t${prefixes++}:`;
-  const store = await RedisStore.connect(redis.url, { keyPrefix: prefix });
-  const raw = new Redis(redis.url);
-  return {
-    store,
-    raw: {
-      status: async (id, state, body) => void (await raw.multi().set(`${prefix}status:${id}`, body).zadd(`${prefix}tasks`, 0, id).zadd(`${prefix}state:${state}`, 0, id).exec()),
-      event: async (body) => {
-        const seq = await raw.incr(`${prefix}events-seq`);
-        await raw.xadd(`${prefix}events`, `${seq}-0`, 't', 1, 'e', body);
+const test = storeSuite(
+  'redis store',
+  async () => {
+    redis ??= await PrivateRedis.start();
+    // A fresh prefix per test: records from one test never leak into the next.
+    const prefix = `t${prefixes++}:`;
+    const store = await RedisStore.connect(redis.url, { keyPrefix: prefix });
+    const raw = new Redis(redis.url);
+    return {
+      store,
+      raw: {
+        status: async (id, state, body) =>
+          void (await raw.multi().set(`${prefix}status:${id}`, body).zadd(`${prefix}tasks`, 0, id).zadd(`${prefix}state:${state}`, 0, id).exec()),
+        event: async (body) => {
+          const seq = await raw.incr(`${prefix}events-seq`);
+          await raw.xadd(`${prefix}events`, `${seq}-0`, 't', 1, 'e', body);
+        },
       },
-    },
-    cleanup: async () => {
-      raw.disconnect();
-      await store.close();
-    },
-  };
-}, { sweeps: false });
+      cleanup: async () => {
+        raw.disconnect();
+        await store.close();
+      },
+    };
+  },
+  { sweeps: false },
+);
 
 test('records expire in Redis itself after their TTL', async () => {
   const store = await RedisStore.connect(redis!.url, { keyPrefix: 'ttl:' });

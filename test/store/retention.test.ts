@@ -59,7 +59,14 @@ for (const [name, open] of stores) {
     const { store, cleanup } = await open();
     const clock = new FakeClock();
     const forgotten: number[] = [];
-    const tracker = new TaskTracker({ store, clock, leaseMs: LEASE_MS, retentionMs: RETENTION_MS, sweepIntervalMs: 3_600_000, onUpdate: (u) => void (u.kind === 'forgotten' && forgotten.push(u.count)) });
+    const tracker = new TaskTracker({
+      store,
+      clock,
+      leaseMs: LEASE_MS,
+      retentionMs: RETENTION_MS,
+      sweepIntervalMs: 3_600_000,
+      onUpdate: (u) => void (u.kind === 'forgotten' && forgotten.push(u.count)),
+    });
     Object.assign(context, { store, clock, tracker, forgotten, cleanup: async () => (tracker.close(), await cleanup()) });
   });
   test.after.each(async ({ cleanup }) => cleanup());
@@ -125,7 +132,10 @@ for (const [name, open] of stores) {
     await tracker.sweep();
     assert.is(await stored(store, 'child-done'), undefined);
     assert.equal(await store.listChildren('job', undefined, 10), ['child-held'], 'the held child keeps its link, the forgotten one lost it');
-    assert.equal((await store.loadParents(['child-held', 'child-done'])).map((l) => l.child), ['child-held']);
+    assert.equal(
+      (await store.loadParents(['child-held', 'child-done'])).map((l) => l.child),
+      ['child-held'],
+    );
     // Let go, it goes lost after the lease, and is forgotten a retention after that, links and all.
     tracker.watchEnded(['child-held']);
     clock.advance(LEASE_MS + 10);
@@ -171,4 +181,3 @@ for (const [name, open] of stores) {
 
   test.run();
 }
-

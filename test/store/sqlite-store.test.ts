@@ -24,7 +24,11 @@ const test = storeSuite('sqlite store', async () => {
   return {
     store,
     raw: {
-      status: async (id, state, body) => edit((db) => void db.prepare('INSERT OR REPLACE INTO task_status (id, state, last_seen_at, active_at, body) VALUES (?, ?, NULL, 0, ?)').run(id, state, body)),
+      status: async (id, state, body) =>
+        edit(
+          (db) =>
+            void db.prepare('INSERT OR REPLACE INTO task_status (id, state, last_seen_at, active_at, body) VALUES (?, ?, NULL, 0, ?)').run(id, state, body),
+        ),
       event: async (body) =>
         edit((db) => {
           const { last } = db.prepare('UPDATE event_sequence SET last = last + 1 RETURNING last').get() as { last: number };
@@ -85,7 +89,11 @@ test('a file made by the release before schema versions opens, is migrated to th
     { id: 'kept-cancel', reason: 'from the old release', cancelledAt: 1_000, expiresAt: 4_102_444_800_000, by },
   ]);
   const statuses = await store.loadStatuses(['job-running', 'job-done', 'kept-cancel']);
-  assert.equal(statuses.map((s) => [s.id, s.state]).sort(), [['job-done', 'succeeded'], ['job-running', 'watching'], ['kept-cancel', 'cancel_requested']]);
+  assert.equal(statuses.map((s) => [s.id, s.state]).sort(), [
+    ['job-done', 'succeeded'],
+    ['job-running', 'watching'],
+    ['kept-cancel', 'cancel_requested'],
+  ]);
   assert.is(await store.countStatuses(), 3);
   assert.equal((await store.findInactive(2_600, 10)).sort(), ['job-running', 'kept-cancel'], 'last activity kept');
   assert.equal(await store.loadSchedules(['later']), [{ id: 'later', at: 4_102_444_800_000, reason: 'nightly cut-off', by }]);
@@ -93,7 +101,10 @@ test('a file made by the release before schema versions opens, is migrated to th
   assert.equal(await store.loadParents(['job-running']), [{ child: 'job-running', parents: ['pipeline-7'] }]);
   assert.is(await store.countDeliveries(), 1);
   const { events } = await store.readEvents(0, 10);
-  assert.equal(events.map((e) => [e.change, e.id]), [['succeeded', 'job-done']]);
+  assert.equal(
+    events.map((e) => [e.change, e.id]),
+    [['succeeded', 'job-done']],
+  );
   // Old statuses are at version 1: an update by compare-and-set goes through.
   const [change] = await store.updateStatuses(['job-running'], (status) => status && { ...status, lastSeenAt: 2_600 });
   assert.is(change?.after.lastSeenAt, 2_600);
@@ -110,7 +121,10 @@ test('a file at an earlier numbered version is brought forward by the steps afte
   const path = `${dir.path}/v5.db`;
   // As step 5 left it: cancels, statuses and schedules, no parent links, no outbox, no event window.
   const early = new DatabaseSync(path);
-  migrate(early, SQLITE_MIGRATIONS.filter((step) => step.version <= 5));
+  migrate(
+    early,
+    SQLITE_MIGRATIONS.filter((step) => step.version <= 5),
+  );
   early.exec("INSERT INTO cancels (id, reason, cancelled_at, expires_at) VALUES ('old', NULL, 1, 10000)");
   early.close();
   const store = new SqliteStore(path);

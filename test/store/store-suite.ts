@@ -52,7 +52,9 @@ export function storeSuite(
   });
 
   test('concurrent inserts of one id agree on one record', async ({ store }) => {
-    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => store.insert({ id: 'race', reason: `r${i}`, cancelledAt: i, expiresAt: 10_000 }, i)));
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => store.insert({ id: 'race', reason: `r${i}`, cancelledAt: i, expiresAt: 10_000 }, i)),
+    );
     assert.ok(results.every((r) => r.reason === results[0]!.reason));
   });
 
@@ -62,12 +64,16 @@ export function storeSuite(
     assert.is((await store.find(ids, 1)).length, 1_000);
   });
 
-  if (capabilities.sweeps) test('sweep deletes expired records and says how many', async ({ store }) => {
-    await store.insert({ id: 'old', cancelledAt: 0, expiresAt: 1_000 }, 0);
-    await store.insert({ id: 'new', cancelledAt: 0, expiresAt: 9_000 }, 0);
-    assert.is(await store.sweep(5_000), 1);
-    assert.equal((await store.find(['old', 'new'], 0)).map((r) => r.id), ['new']);
-  });
+  if (capabilities.sweeps)
+    test('sweep deletes expired records and says how many', async ({ store }) => {
+      await store.insert({ id: 'old', cancelledAt: 0, expiresAt: 1_000 }, 0);
+      await store.insert({ id: 'new', cancelledAt: 0, expiresAt: 9_000 }, 0);
+      assert.is(await store.sweep(5_000), 1);
+      assert.equal(
+        (await store.find(['old', 'new'], 0)).map((r) => r.id),
+        ['new'],
+      );
+    });
 
   const status = (id: string, state: TaskStatus['state'], lastSeenAt?: number): TaskStatus => ({
     id,
@@ -90,38 +96,72 @@ export function storeSuite(
     await saveStatuses(store, [status('a', 'watching', 10), status('b', 'cancel_requested', 10)]);
     await saveStatuses(store, [next(status('a', 'watching', 10), 'succeeded', 20, 20)]);
     const loaded = await store.loadStatuses(['a', 'b', 'missing']);
-    assert.equal(loaded.map((s) => [s.id, s.state]).sort(), [['a', 'succeeded'], ['b', 'cancel_requested']]);
+    assert.equal(loaded.map((s) => [s.id, s.state]).sort(), [
+      ['a', 'succeeded'],
+      ['b', 'cancel_requested'],
+    ]);
     assert.equal(loaded.find((s) => s.id === 'a')!.worker, { id: 'w1', host: 'box', pid: 42 });
   });
 
   test('statuses list in id order, by state, page by page', async ({ store }) => {
     const ids = Array.from({ length: 25 }, (_, i) => `t${String(i).padStart(2, '0')}`);
-    await saveStatuses(store, ids.map((id, i) => status(id, i % 5 === 0 ? 'lost' : 'watching', 10)));
+    await saveStatuses(
+      store,
+      ids.map((id, i) => status(id, i % 5 === 0 ? 'lost' : 'watching', 10)),
+    );
     const first = await store.listStatuses({ limit: 10 });
-    assert.equal(first.map((s) => s.id), ids.slice(0, 10));
+    assert.equal(
+      first.map((s) => s.id),
+      ids.slice(0, 10),
+    );
     const second = await store.listStatuses({ limit: 10, after: first.at(-1)!.id });
-    assert.equal(second.map((s) => s.id), ids.slice(10, 20));
+    assert.equal(
+      second.map((s) => s.id),
+      ids.slice(10, 20),
+    );
     const lost = await store.listStatuses({ state: 'lost', limit: 100 });
-    assert.equal(lost.map((s) => s.id), ['t00', 't05', 't10', 't15', 't20']);
+    assert.equal(
+      lost.map((s) => s.id),
+      ['t00', 't05', 't10', 't15', 't20'],
+    );
     await saveStatuses(store, [next(status('t05', 'lost', 10), 'watching', 10)]);
-    assert.equal((await store.listStatuses({ state: 'lost', limit: 100 })).map((s) => s.id), ['t00', 't10', 't15', 't20'], 'a state change moves it out');
+    assert.equal(
+      (await store.listStatuses({ state: 'lost', limit: 100 })).map((s) => s.id),
+      ['t00', 't10', 't15', 't20'],
+      'a state change moves it out',
+    );
   });
 
   test('findQuiet returns watched tasks not seen since a time, and nothing that ended', async ({ store }) => {
-    await saveStatuses(store, [status('old', 'watching', 100), status('fresh', 'watching', 900), status('asked', 'cancel_requested', 50), status('done', 'succeeded', 10)]);
+    await saveStatuses(store, [
+      status('old', 'watching', 100),
+      status('fresh', 'watching', 900),
+      status('asked', 'cancel_requested', 50),
+      status('done', 'succeeded', 10),
+    ]);
     assert.equal((await store.findQuiet(500, 100)).map((s) => s.id).sort(), ['asked', 'old']);
   });
 
   test('findInactive lists statuses by last activity, oldest first; forgetStatuses removes them and counts', async ({ store }) => {
-    const at = (id: string, since: number, lastSeenAt?: number): TaskStatus => ({ ...status(id, 'succeeded'), since, ...(lastSeenAt === undefined ? {} : { lastSeenAt }) });
+    const at = (id: string, since: number, lastSeenAt?: number): TaskStatus => ({
+      ...status(id, 'succeeded'),
+      since,
+      ...(lastSeenAt === undefined ? {} : { lastSeenAt }),
+    });
     await saveStatuses(store, [at('old', 100), at('seen-lately', 100, 900), at('recent', 800), at('older', 50)]);
     assert.is(await store.countStatuses(), 4);
     assert.equal((await store.findInactive(500, 10)).sort(), ['old', 'older']);
     assert.is((await store.findInactive(500, 1)).length, 1);
     assert.is(await store.forgetStatuses(['older', 'old', 'missing'], 500), 2);
     assert.is(await store.countStatuses(), 2);
-    assert.equal((await store.loadStatuses(['older', 'old', 'recent'])).map((s) => s.id), ['recent']);
-    assert.equal((await store.listStatuses({ limit: 10 })).map((s) => s.id), ['recent', 'seen-lately']);
+    assert.equal(
+      (await store.loadStatuses(['older', 'old', 'recent'])).map((s) => s.id),
+      ['recent'],
+    );
+    assert.equal(
+      (await store.listStatuses({ limit: 10 })).map((s) => s.id),
+      ['recent', 'seen-lately'],
+    );
     assert.equal(await store.listStatuses({ state: 'succeeded', limit: 10, after: 'recent' }).then((l) => l.map((s) => s.id)), ['seen-lately']);
   });
 
@@ -131,7 +171,10 @@ export function storeSuite(
     // A watch brings it back (on this server or another) between the look-up and the delete.
     await saveStatuses(store, [next({ ...status('revived', 'lost'), since: 100 }, 'watching', 600, 600)]);
     assert.is(await store.forgetStatuses(['revived'], 500), 0);
-    assert.equal((await store.loadStatuses(['revived'])).map((s) => s.state), ['watching']);
+    assert.equal(
+      (await store.loadStatuses(['revived'])).map((s) => s.state),
+      ['watching'],
+    );
     assert.is(await store.countStatuses(), 1);
   });
 
@@ -144,18 +187,34 @@ export function storeSuite(
     const confirmed = next(watching, 'cancelled', 6);
     await saveStatuses(store, [confirmed]);
     await saveStatuses(store, [requested]);
-    assert.equal((await store.loadStatuses(['raced'])).map((s) => s.state), ['cancelled']);
-    assert.equal((await store.listStatuses({ state: 'cancel_requested', limit: 10 })).map((s) => s.id), [], 'not listed as cancel_requested');
+    assert.equal(
+      (await store.loadStatuses(['raced'])).map((s) => s.state),
+      ['cancelled'],
+    );
+    assert.equal(
+      (await store.listStatuses({ state: 'cancel_requested', limit: 10 })).map((s) => s.id),
+      [],
+      'not listed as cancel_requested',
+    );
     // A status made from the stored one replaces it whatever its state: a new run after an end.
     const rerun = next(confirmed, 'watching', 20, 20);
     await saveStatuses(store, [rerun]);
-    assert.equal((await store.loadStatuses(['raced'])).map((s) => s.state), ['watching']);
+    assert.equal(
+      (await store.loadStatuses(['raced'])).map((s) => s.state),
+      ['watching'],
+    );
     // A stale write further along wins: a report that was made before the new run's watch still ends it.
     await saveStatuses(store, [next(confirmed, 'stopped', 21)]);
-    assert.equal((await store.loadStatuses(['raced'])).map((s) => s.state), ['stopped']);
+    assert.equal(
+      (await store.loadStatuses(['raced'])).map((s) => s.state),
+      ['stopped'],
+    );
     // And two ends race: the first saved is kept.
     await saveStatuses(store, [next(rerun, 'failed', 22)]);
-    assert.equal((await store.loadStatuses(['raced'])).map((s) => s.state), ['stopped']);
+    assert.equal(
+      (await store.loadStatuses(['raced'])).map((s) => s.state),
+      ['stopped'],
+    );
   });
 
   test('thousands of statuses save, load, list and forget in one call each', async ({ store }) => {
@@ -163,9 +222,18 @@ export function storeSuite(
     await saveStatuses(store, many);
     assert.is(await store.countStatuses(), 3_000);
     assert.is((await store.loadStatuses(many.map((s) => s.id))).length, 3_000);
-    assert.equal((await store.listStatuses({ limit: 2, after: 'm01499' })).map((s) => s.id), ['m01500', 'm01501']);
+    assert.equal(
+      (await store.listStatuses({ limit: 2, after: 'm01499' })).map((s) => s.id),
+      ['m01500', 'm01501'],
+    );
     assert.is((await store.findInactive(2_500, 5_000)).length, 2_500);
-    assert.is(await store.forgetStatuses(many.map((s) => s.id), 2_500), 2_500);
+    assert.is(
+      await store.forgetStatuses(
+        many.map((s) => s.id),
+        2_500,
+      ),
+      2_500,
+    );
     assert.is(await store.countStatuses(), 500);
   });
 
@@ -175,10 +243,16 @@ export function storeSuite(
     await store.schedule({ id: 'moved', at: 9_000 });
     await store.schedule({ id: 'moved', at: 2_000, reason: 'moved up' });
     assert.equal(await store.dueSchedules(500, 10), []);
-    assert.equal(await store.dueSchedules(2_000, 10), [{ id: 'sooner', at: 1_000 }, { id: 'moved', at: 2_000, reason: 'moved up' }]);
+    assert.equal(await store.dueSchedules(2_000, 10), [
+      { id: 'sooner', at: 1_000 },
+      { id: 'moved', at: 2_000, reason: 'moved up' },
+    ]);
     assert.equal(await store.loadSchedules(['later', 'nope']), [{ id: 'later', at: 5_000, reason: 'deadline' }]);
     await store.unschedule('sooner');
-    assert.equal((await store.dueSchedules(10_000, 10)).map((s) => s.id), ['moved', 'later']);
+    assert.equal(
+      (await store.dueSchedules(10_000, 10)).map((s) => s.id),
+      ['moved', 'later'],
+    );
   });
 
   test('scheduled cancels list in id order, page by page; moved ones once, dropped ones not at all', async ({ store }) => {
@@ -189,17 +263,29 @@ export function storeSuite(
     await store.unschedule('s07');
     const first = await store.listSchedules(undefined, 10);
     const kept = ids.filter((id) => id !== 's07');
-    assert.equal(first.map((s) => s.id), kept.slice(0, 10));
-    assert.equal(first.find((s) => s.id === 's03'), { id: 's03', at: 99_000, reason: 'moved' });
+    assert.equal(
+      first.map((s) => s.id),
+      kept.slice(0, 10),
+    );
+    assert.equal(
+      first.find((s) => s.id === 's03'),
+      { id: 's03', at: 99_000, reason: 'moved' },
+    );
     const rest = await store.listSchedules(first.at(-1)!.id, 100);
-    assert.equal(rest.map((s) => s.id), kept.slice(10));
+    assert.equal(
+      rest.map((s) => s.id),
+      kept.slice(10),
+    );
     assert.equal(await store.listSchedules('s24', 10), []);
   });
 
   test('who asked is kept with a record and a schedule; the first cancel keeps its asker', async ({ store }) => {
     const ops = { name: 'ops', address: '10.0.0.7', route: 'v1' } as const;
     const first = await store.insert({ id: 'who', cancelledAt: 0, expiresAt: 10_000, by: ops }, 0);
-    const second = await store.insert({ id: 'who', reason: 'again', cancelledAt: 1, expiresAt: 10_000, by: { name: 'ci', address: '10.0.0.8', route: 'seed' } }, 1);
+    const second = await store.insert(
+      { id: 'who', reason: 'again', cancelledAt: 1, expiresAt: 10_000, by: { name: 'ci', address: '10.0.0.8', route: 'seed' } },
+      1,
+    );
     assert.equal(first.by, ops);
     assert.equal(second.by, ops);
     assert.equal((await store.find(['who'], 2))[0]!.by, ops);
@@ -211,11 +297,20 @@ export function storeSuite(
     assert.equal(await store.loadSchedules(['later']), [{ id: 'later', at: 6_000 }], 'a schedule moved by nobody known forgets the old asker');
   });
 
-  test('a cancel through a link keeps the linking token (by.linkedBy) in its record and in the status; records without it read as before', async ({ store }) => {
+  test('a cancel through a link keeps the linking token (by.linkedBy) in its record and in the status; records without it read as before', async ({
+    store,
+  }) => {
     const by = { name: 'ops', address: '10.0.0.7', route: 'v1', linkedBy: 'runner-b' } as const;
     await store.insert({ id: 'linked-child', reason: 'parent p cancelled', cancelledAt: 0, expiresAt: 10_000, by }, 0);
     assert.equal((await store.find(['linked-child'], 1))[0]!.by, by);
-    const status = { id: 'linked-child', state: 'cancel_requested', since: 1, cancelledBy: by, cancelReason: 'parent p cancelled', history: [{ state: 'cancel_requested', at: 1 }] } as const;
+    const status = {
+      id: 'linked-child',
+      state: 'cancel_requested',
+      since: 1,
+      cancelledBy: by,
+      cancelReason: 'parent p cancelled',
+      history: [{ state: 'cancel_requested', at: 1 }],
+    } as const;
     await saveStatuses(store, [status]);
     assert.equal((await store.loadStatuses(['linked-child']))[0]!.cancelledBy, by);
   });
@@ -260,7 +355,10 @@ export function storeSuite(
     }
     assert.equal(paged, children);
     assert.equal(await store.listChildren('big', 'c01499', 2), ['c01500', 'c01501']);
-    await store.saveParents([{ child: 'c00007', parents: ['big'] }, { child: 'grandchild', parents: ['c00007'] }]);
+    await store.saveParents([
+      { child: 'c00007', parents: ['big'] },
+      { child: 'grandchild', parents: ['c00007'] },
+    ]);
     assert.equal((await store.parentsAmong([...children, 'big', 'grandchild'])).sort(), ['big', 'c00007']);
     assert.is((await store.loadParents(children)).length, 3_000);
   });
@@ -282,20 +380,39 @@ export function storeSuite(
   });
 
   test('webhook outbox: queued once per id, claimed out of reach for a lease, retried, finished', async ({ store }) => {
-    const delivery = (id: string, nextAt: number) => ({ id, eventId: `e-${id}`, endpoint: 'http://hooks.example/x', body: `{"n":"${id}"}`, createdAt: 0, attempts: 0, nextAt });
+    const delivery = (id: string, nextAt: number) => ({
+      id,
+      eventId: `e-${id}`,
+      endpoint: 'http://hooks.example/x',
+      body: `{"n":"${id}"}`,
+      createdAt: 0,
+      attempts: 0,
+      nextAt,
+    });
     await store.enqueueDeliveries([delivery('a', 100), delivery('b', 900), delivery('later', 5_000)]);
     await store.enqueueDeliveries([{ ...delivery('a', 50), body: 'another server queued it too' }]);
     assert.is(await store.countDeliveries(), 3);
     const claimed = await store.claimDeliveries(1_000, 500, 10);
-    assert.equal(claimed.map((d) => d.id), ['a', 'b'], 'due ones, soonest first');
+    assert.equal(
+      claimed.map((d) => d.id),
+      ['a', 'b'],
+      'due ones, soonest first',
+    );
     assert.is(claimed[0]!.body, '{"n":"a"}', 'the first one queued is kept');
     assert.equal(await store.claimDeliveries(1_200, 500, 10), [], 'claimed ones are out of reach for the lease');
     await store.retryDelivery('a', 1, 3_000);
     await store.finishDelivery('b');
     assert.is(await store.countDeliveries(), 2);
-    assert.equal((await store.claimDeliveries(1_600, 500, 10)).map((d) => d.id), [], 'a moved to 3,000, b is gone');
+    assert.equal(
+      (await store.claimDeliveries(1_600, 500, 10)).map((d) => d.id),
+      [],
+      'a moved to 3,000, b is gone',
+    );
     const again = await store.claimDeliveries(3_000, 500, 10);
-    assert.equal(again.map((d) => [d.id, d.attempts]), [['a', 1]]);
+    assert.equal(
+      again.map((d) => [d.id, d.attempts]),
+      [['a', 1]],
+    );
   });
 
   // The memory store keeps objects as they are, so it has no rows that could be unreadable (and no raw writer).
@@ -306,24 +423,53 @@ export function storeSuite(
     await saveStatuses(store, [status('good', 'watching', 10)]);
     await raw.status('broken', 'watching', '{"id":"broken", not json');
     await raw.status('alien', 'watching', JSON.stringify({ ...status('alien', 'watching', 10), state: 'exploded' }));
-    assert.equal((await store.loadStatuses(['good', 'broken', 'alien'])).map((s) => s.id), ['good']);
-    assert.equal((await store.listStatuses({ limit: 10 })).map((s) => s.id), ['good']);
-    assert.equal((await store.listStatuses({ state: 'watching', limit: 10 })).map((s) => s.id), ['good']);
+    assert.equal(
+      (await store.loadStatuses(['good', 'broken', 'alien'])).map((s) => s.id),
+      ['good'],
+    );
+    assert.equal(
+      (await store.listStatuses({ limit: 10 })).map((s) => s.id),
+      ['good'],
+    );
+    assert.equal(
+      (await store.listStatuses({ state: 'watching', limit: 10 })).map((s) => s.id),
+      ['good'],
+    );
     assert.is(store.unreadable.counts().get('status'), 6, 'each of the two, three times: a load and two listings');
-    assert.equal(told.map((row) => row.kind), ['status'], 'told once');
+    assert.equal(
+      told.map((row) => row.kind),
+      ['status'],
+      'told once',
+    );
     // An update replaces an unreadable status as it would a missing one.
     const changes = await store.updateStatuses(['broken'], (current, id) => current ?? status(id, 'watching', 20));
-    assert.equal(changes.map((c) => [c.before, c.after.id]), [[undefined, 'broken']]);
-    assert.equal((await store.loadStatuses(['broken'])).map((s) => s.lastSeenAt), [20]);
+    assert.equal(
+      changes.map((c) => [c.before, c.after.id]),
+      [[undefined, 'broken']],
+    );
+    assert.equal(
+      (await store.loadStatuses(['broken'])).map((s) => s.lastSeenAt),
+      [20],
+    );
 
     await store.appendEvents([{ change: 'watching', at: 1, origin: 'o', id: 'good' }], 100);
     await raw.event('{not json');
     await raw.event(JSON.stringify({ change: 'exploded', origin: 'o', id: 'good' }));
     await store.appendEvents([{ change: 'succeeded', at: 2, origin: 'o', id: 'good' }], 100);
     const { events } = await store.readEvents(0, 10);
-    assert.equal(events.map((e) => [e.change, e.id]), [['watching', 'good'], ['succeeded', 'good']], 'left out, not made up as events of an unknown task');
+    assert.equal(
+      events.map((e) => [e.change, e.id]),
+      [
+        ['watching', 'good'],
+        ['succeeded', 'good'],
+      ],
+      'left out, not made up as events of an unknown task',
+    );
     assert.is(store.unreadable.counts().get('event'), 2);
-    assert.equal(told.map((row) => row.kind), ['status', 'event']);
+    assert.equal(
+      told.map((row) => row.kind),
+      ['status', 'event'],
+    );
   });
 
   test('check answers when the store can serve', async ({ store }) => {

@@ -25,11 +25,18 @@ test('control and format characters take no cell', () => {
 });
 
 test('graphemes: one entry per visible character, with its cells', () => {
-  assert.equal(graphemes('ab'), [{ text: 'a', width: 1 }, { text: 'b', width: 1 }]);
-  assert.equal(graphemes('任e\u0301👨‍👩‍👧'), [{ text: '任', width: 2 }, { text: 'e\u0301', width: 1 }, { text: '👨‍👩‍👧', width: 2 }]);
+  assert.equal(graphemes('ab'), [
+    { text: 'a', width: 1 },
+    { text: 'b', width: 1 },
+  ]);
+  assert.equal(graphemes('任e\u0301👨‍👩‍👧'), [
+    { text: '任', width: 2 },
+    { text: 'e\u0301', width: 1 },
+    { text: '👨‍👩‍👧', width: 2 },
+  ]);
 });
 
-test('agrees with the measure Ink lays out with, for every character printable() lets through (a pin of string-width drifted from Ink\'s would fail here)', () => {
+test("agrees with the measure Ink lays out with, for every character printable() lets through (a pin of string-width drifted from Ink's would fail here)", () => {
   const disagree: string[] = [];
   for (let cp = 0x20; cp <= 0x3ffff; cp++) {
     if (cp >= 0xd800 && cp <= 0xdfff) continue;

@@ -45,7 +45,10 @@ export function showsId(cell: string, id: string): boolean {
 /** The lines of a frame or capture, checked to fit `size`; a capture's blank rows below the frame are dropped. */
 export function assertFits(text: string, { columns, rows }: Size, what: string): string[] {
   // capture-pane ends its last row with a newline; that is no extra line.
-  const all = text.replace(/\n$/, '').split('\n').map((line) => line.trimEnd());
+  const all = text
+    .replace(/\n$/, '')
+    .split('\n')
+    .map((line) => line.trimEnd());
   assert.ok(all.length <= rows, `${what}: ${all.length} lines on a ${rows}-row terminal`);
   for (const line of all) assert.ok(inkStringWidth(line) <= columns, `${what}: a line of ${inkStringWidth(line)} cells on ${columns} columns:\n${line}`);
   while (all.length > 0 && all.at(-1) === '') all.pop();
@@ -106,7 +109,10 @@ export function assertServeScreen(text: string, size: Size, after: { cancels: Re
       assert.ok(match, `${what}: no column after the id in\n${line}`);
       return inkStringWidth(line.slice(0, match.index));
     });
-    assert.ok(starts.every((s) => s === starts[0]), `${what}: columns out of line:\n${list.join('\n')}`);
+    assert.ok(
+      starts.every((s) => s === starts[0]),
+      `${what}: columns out of line:\n${list.join('\n')}`,
+    );
     return list.map((line, i) => cellSlice(line, 10, starts[i]! - 2));
   };
   return {

@@ -34,9 +34,15 @@ const LONG_REASON = `the dataset was wrong: ${'all of it, '.repeat(100)}`.slice(
 const assertWorkScreen = (text: string, columns: number, rows: number, tasks: number, what: string) => assertWork(text, { columns, rows }, tasks, what);
 
 function workState(ids: readonly string[]): WorkState {
-  const events: WorkEvent[] = [{ event: 'connected', ts: T0 }, { event: 'answered', ts: T0 + 1_000 }];
+  const events: WorkEvent[] = [
+    { event: 'connected', ts: T0 },
+    { event: 'answered', ts: T0 + 1_000 },
+  ];
   ids.forEach((id, i) => {
-    events.push({ event: 'started', ts: T0, task: id, pid: 10_000 + i }, { event: 'output', ts: T0 + 1, task: id, stream: 'stdout', line: `epoch ${i} of ${ids.length}: loss 0.${i}` });
+    events.push(
+      { event: 'started', ts: T0, task: id, pid: 10_000 + i },
+      { event: 'output', ts: T0 + 1, task: id, stream: 'stdout', line: `epoch ${i} of ${ids.length}: loss 0.${i}` },
+    );
   });
   let state = events.reduce(reduceWork, initialWorkState('http://taskctl.build.example.com:8080', ids, 'command', T0));
   state = reduceWork(state, { event: 'cancelled', ts: T0 + 2, task: ids[3]!, reason: LONG_REASON });
@@ -49,14 +55,24 @@ for (const { columns, rows } of SIZES) {
     const what = `work ${columns}x${rows}`;
     const text = frameAt(<WorkScreen state={workState(IDS)} now={T0 + 65_000} columns={columns} rows={rows} />, columns, rows);
     const idCells = assertWorkScreen(text, columns, rows, IDS.length, what);
-    for (const id of IDS) assert.ok(idCells.some((cell) => showsId(cell, id)), `${what}: ${id} not shown as itself or with its end:\n${text}`);
-    if (columns === 80) assert.ok(idCells.some((cell) => cell.includes('…')), `${what}: the 64-character id is shortened`);
+    for (const id of IDS)
+      assert.ok(
+        idCells.some((cell) => showsId(cell, id)),
+        `${what}: ${id} not shown as itself or with its end:\n${text}`,
+      );
+    if (columns === 80)
+      assert.ok(
+        idCells.some((cell) => cell.includes('…')),
+        `${what}: the 64-character id is shortened`,
+      );
     const reasonRow = text.split('\n').find((line) => line.includes(tailOf(IDS[3]!)));
     assert.ok(reasonRow?.includes('reason: the') && reasonRow.endsWith('…'), `${what}: the long reason is cut on its row: ${reasonRow}`);
   });
 
   test(`work at ${columns}x${rows}: 10,000 tasks fill the screen, live ones first, the rest summed up`, () => {
-    const ids = Array.from({ length: 10_000 }, (_, i) => (i % 7 === 0 ? IDS[i % IDS.length]! + `-${i}` : idOf(20 + (i % 45), `-${String(i).padStart(5, '0')}`)));
+    const ids = Array.from({ length: 10_000 }, (_, i) =>
+      i % 7 === 0 ? IDS[i % IDS.length]! + `-${i}` : idOf(20 + (i % 45), `-${String(i).padStart(5, '0')}`),
+    );
     let state = initialWorkState('http://127.0.0.1:8080', ids, 'command', T0);
     state = reduceWork(state, { event: 'connected', ts: T0 });
     state = { ...state, tasks: new Map([...state.tasks].map(([id, t], i) => [id, i < 9_000 ? { ...t, state: 'succeeded' as const, endedAt: T0 + 5 } : t])) };
@@ -92,8 +108,17 @@ function serveActivity(cancels: number): ServeActivity {
   for (let i = 0; i < cancels; i++) {
     now += 1_000;
     const id = cancels > IDS.length ? `${IDS[i % IDS.length]}-${i}` : IDS[i]!;
-    activity.cancelled({ id, reason: i % 3 === 0 ? LONG_REASON : 'operator asked', cancelledAt: now, expiresAt: now + 1 }, { address: i % 2 ? '2001:db8:85a3::8a2e:370:7334' : '10.0.0.7' });
-    activity.taskChanged({ id, state: i % 4 === 0 ? 'lost' : 'cancel_requested', since: now, worker: { id: 'w', host: 'gpu-node-3.cluster.example.com', pid: 4_000 + i }, history: [] });
+    activity.cancelled(
+      { id, reason: i % 3 === 0 ? LONG_REASON : 'operator asked', cancelledAt: now, expiresAt: now + 1 },
+      { address: i % 2 ? '2001:db8:85a3::8a2e:370:7334' : '10.0.0.7' },
+    );
+    activity.taskChanged({
+      id,
+      state: i % 4 === 0 ? 'lost' : 'cancel_requested',
+      since: now,
+      worker: { id: 'w', host: 'gpu-node-3.cluster.example.com', pid: 4_000 + i },
+      history: [],
+    });
   }
   activity.failed(new Error(`disk I/O error: ${LONG_REASON}`), { method: 'POST', path: '/v1/tasks/x/cancel' });
   return activity;
@@ -103,7 +128,11 @@ for (const { columns, rows } of SIZES) {
   test(`serve at ${columns}x${rows}: long, CJK and emoji ids, long reasons and errors`, () => {
     const what = `serve ${columns}x${rows}`;
     const activity = serveActivity(IDS.length);
-    const text = frameAt(<ServeScreen state={activity.state} openWatches={3} cancelsPerSecond={1.5} watchesPerSecond={12} now={T0 + 90_000} columns={columns} rows={rows} />, columns, rows);
+    const text = frameAt(
+      <ServeScreen state={activity.state} openWatches={3} cancelsPerSecond={1.5} watchesPerSecond={12} now={T0 + 90_000} columns={columns} rows={rows} />,
+      columns,
+      rows,
+    );
     const { cancels, changes } = assertServeScreen(text, columns, rows, what);
     // Newest first: the list shows the last ids given, as many as fit.
     const newest = [...IDS].reverse();
@@ -115,7 +144,11 @@ for (const { columns, rows } of SIZES) {
   test(`serve at ${columns}x${rows}: after 10,000 cancels the lists still fit and count what they leave out`, () => {
     const what = `serve ${columns}x${rows}, 10,000 cancels`;
     const activity = serveActivity(10_000);
-    const text = frameAt(<ServeScreen state={activity.state} openWatches={3} cancelsPerSecond={1.5} watchesPerSecond={12} now={T0 + 90_000} columns={columns} rows={rows} />, columns, rows);
+    const text = frameAt(
+      <ServeScreen state={activity.state} openWatches={3} cancelsPerSecond={1.5} watchesPerSecond={12} now={T0 + 90_000} columns={columns} rows={rows} />,
+      columns,
+      rows,
+    );
     const { cancels } = assertServeScreen(text, columns, rows, what);
     cancels.forEach((cell, i) => assert.ok(showsId(cell, activity.state.recentCancels[i]!.id), `${what}: row ${i} shows ${cell}`));
     if (cancels.length < 10) assert.match(text, `Recent cancels · ${10 - cancels.length} more not shown`);
@@ -124,20 +157,39 @@ for (const { columns, rows } of SIZES) {
 
 test('serve at 80 columns: the title, times and ids never run together or wrap', () => {
   const activity = serveActivity(IDS.length);
-  const text = frameAt(<ServeScreen state={activity.state} openWatches={3} cancelsPerSecond={1.5} watchesPerSecond={12} now={T0 + 90_000} columns={80} rows={24} />, 80, 24);
+  const text = frameAt(
+    <ServeScreen state={activity.state} openWatches={3} cancelsPerSecond={1.5} watchesPerSecond={12} now={T0 + 90_000} columns={80} rows={24} />,
+    80,
+    24,
+  );
   const lines = text.split('\n');
   assert.is(lines[0], 'taskctl serve · http://127.0.0.1:8080 · up 1m30s · store sqlite:/…ame/taskctl.db');
   assert.is(lines[1], 'open watches 3 · cancels/s 1.5 · answered/s 12 · cancels 6 · tasks lost 0');
-  for (const line of lines.filter((l) => /^\d\d:\d\d:\d\d /.test(l))) assert.match(line, /^\d\d:\d\d:\d\d {2}(\S(.*\S)? {2,}(10\.0\.0\.7|2001:|lost|cancel_requested)|POST )/, line);
+  for (const line of lines.filter((l) => /^\d\d:\d\d:\d\d /.test(l)))
+    assert.match(line, /^\d\d:\d\d:\d\d {2}(\S(.*\S)? {2,}(10\.0\.0\.7|2001:|lost|cancel_requested)|POST )/, line);
 });
 
 // ---------- both ----------
 
 test('under 40x10 each screen is one line saying the terminal is too small', () => {
-  for (const [columns, rows] of [[39, 24], [80, 9], [20, 5], [1, 1]] as const) {
+  for (const [columns, rows] of [
+    [39, 24],
+    [80, 9],
+    [20, 5],
+    [1, 1],
+  ] as const) {
     const screens = [
       <WorkScreen key="work" state={workState(IDS)} now={T0} columns={columns} rows={rows} />,
-      <ServeScreen key="serve" state={serveActivity(3).state} openWatches={0} cancelsPerSecond={0} watchesPerSecond={0} now={T0} columns={columns} rows={rows} />,
+      <ServeScreen
+        key="serve"
+        state={serveActivity(3).state}
+        openWatches={0}
+        cancelsPerSecond={0}
+        watchesPerSecond={0}
+        now={T0}
+        columns={columns}
+        rows={rows}
+      />,
     ];
     for (const screen of screens) {
       const text = frameAt(screen, columns, rows);
@@ -154,7 +206,11 @@ test('work follows resizes: the size comes from the terminal, and each resize re
   const screen = renderAt(<WorkApp store={store} onQuit={() => {}} />, 120, 30);
   try {
     assertWorkScreen(screen.lastFrame(), 120, 30, IDS.length, 'work 120x30');
-    for (const [columns, rows] of [[80, 24], [200, 50], [45, 12]] as const) {
+    for (const [columns, rows] of [
+      [80, 24],
+      [200, 50],
+      [45, 12],
+    ] as const) {
       screen.resize(columns, rows);
       await eventually(() => screen.lastFrame().split('\n')[3]!.length <= columns && screen.lastFrame().includes('TASK'), `a frame for ${columns}x${rows}`);
       assertWorkScreen(screen.lastFrame(), columns, rows, IDS.length, `work resized to ${columns}x${rows}`);

@@ -8,7 +8,16 @@ const T0 = Date.UTC(2026, 10, 27, 12, 0, 0);
 
 function frame(activity: ServeActivity, extra: { openWatches?: number; trackedTasks?: number; cancelsPerSecond?: number; watchesPerSecond?: number } = {}) {
   const { lastFrame, unmount } = render(
-    <ServeScreen state={activity.state} openWatches={extra.openWatches ?? 0} trackedTasks={extra.trackedTasks} cancelsPerSecond={extra.cancelsPerSecond ?? 0} watchesPerSecond={extra.watchesPerSecond ?? 0} now={T0 + 90_000} columns={100} rows={30} />,
+    <ServeScreen
+      state={activity.state}
+      openWatches={extra.openWatches ?? 0}
+      trackedTasks={extra.trackedTasks}
+      cancelsPerSecond={extra.cancelsPerSecond ?? 0}
+      watchesPerSecond={extra.watchesPerSecond ?? 0}
+      now={T0 + 90_000}
+      columns={100}
+      rows={30}
+    />,
   );
   const text = lastFrame() ?? '';
   unmount();
@@ -31,7 +40,10 @@ test('a busy server: rates, newest cancels first with reason and source, errors'
   const activity = new ServeActivity({ url: 'http://h:1', store: 'memory' }, () => now);
   for (let i = 0; i < 12; i++) {
     now += 1_000;
-    activity.cancelled({ id: `job-${i}`, reason: i === 11 ? 'operator asked' : undefined, cancelledAt: now, expiresAt: now + 1 }, { address: '10.0.0.7', name: 'ops' });
+    activity.cancelled(
+      { id: `job-${i}`, reason: i === 11 ? 'operator asked' : undefined, cancelledAt: now, expiresAt: now + 1 },
+      { address: '10.0.0.7', name: 'ops' },
+    );
   }
   activity.watchAnswered();
   activity.taskChanged({ id: 'train-7', state: 'lost', since: now, worker: { id: 'w', host: 'gpu-3', pid: 77 }, history: [] });
@@ -39,7 +51,10 @@ test('a busy server: rates, newest cancels first with reason and source, errors'
   activity.failed(new Error('disk I/O error'), { method: 'POST', path: '/v1/tasks/x/cancel' });
   const text = frame(activity, { openWatches: 1234, cancelsPerSecond: 15.2, watchesPerSecond: 2.5 });
   // With the tracked count too the line no longer fits 100 columns: the short forms take over.
-  assert.match(frame(activity, { openWatches: 1234, trackedTasks: 56_789, cancelsPerSecond: 15.2, watchesPerSecond: 2.5 }), 'open watches 1234 · tracked 56789 · cancels/s 15 · answered/s 2.5 · cancels 12');
+  assert.match(
+    frame(activity, { openWatches: 1234, trackedTasks: 56_789, cancelsPerSecond: 15.2, watchesPerSecond: 2.5 }),
+    'open watches 1234 · tracked 56789 · cancels/s 15 · answered/s 2.5 · cancels 12',
+  );
   assert.match(text, 'open watches 1234 · cancels/s 15 · watches answered/s 2.5 · cancels since start 12');
   const lines = text.split('\n');
   const first = lines.findIndex((l) => l.includes('job-11'));

@@ -77,12 +77,18 @@ test('cells are made printable before they are measured: escapes and newlines ca
 });
 
 test('right-aligned columns pad on the left; the last column is not padded', () => {
-  const columns: TableColumn[] = [{ header: 'N', minWidth: 5, preferredWidth: 5, align: 'right' }, { header: 'NAME', minWidth: 4 }];
+  const columns: TableColumn[] = [
+    { header: 'N', minWidth: 5, preferredWidth: 5, align: 'right' },
+    { header: 'NAME', minWidth: 4 },
+  ];
   assert.equal(fitTable(columns, [['42', 'a']], 40).rows[0], ['   42', 'a']);
 });
 
 test('without headers, only the cells count towards the widths', () => {
-  const columns: TableColumn[] = [{ header: 'A LONG HEADER', minWidth: 1 }, { header: 'B', minWidth: 1 }];
+  const columns: TableColumn[] = [
+    { header: 'A LONG HEADER', minWidth: 1 },
+    { header: 'B', minWidth: 1 },
+  ];
   const table = fitTable(columns, [['a', 'b']], 40, { header: false });
   assert.equal(table.layout.widths, [1, 1]);
   assert.equal(table.header, []);

@@ -99,8 +99,15 @@ it('work on an 80x24 terminal with long and CJK ids and a long reason: title fir
     await server.canceler.cancel(LONG_IDS[0]!, { reason: `the dataset was wrong: ${'all of it, '.repeat(40)}` });
     const screen = await session.waitUntil((s) => assert.match(s, /cancelled +\S+ +reason: the dataset/));
     const idCells = assertWorkScreen(screen, SMALL, LONG_IDS.length, 'work in tmux at 80x24');
-    for (const id of LONG_IDS) assert.ok(idCells.some((cell) => showsId(cell, id)), `${id} not shown with its end:\n${screen}`);
-    assert.ok(idCells.some((cell) => cell.includes('…')), 'the longest ids are shortened');
+    for (const id of LONG_IDS)
+      assert.ok(
+        idCells.some((cell) => showsId(cell, id)),
+        `${id} not shown with its end:\n${screen}`,
+      );
+    assert.ok(
+      idCells.some((cell) => cell.includes('…')),
+      'the longest ids are shortened',
+    );
   } finally {
     session.kill();
     await server.close();

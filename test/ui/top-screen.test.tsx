@@ -85,7 +85,10 @@ for (const { columns, rows } of SIZES) {
     idCells.forEach((cell, i) => assert.ok(showsId(cell, sorted[i]!), `${what}: row ${i} shows ${cell}, not ${sorted[i]}:\n${text}`));
     const marked = text.split('\n').filter((line) => line.startsWith('›'));
     assert.is(marked.length, 1, `${what}: one row is marked`);
-    assert.ok(showsId(cellSlice(marked[0]!, 3, marked[0]!.indexOf(' ', 3 + 16)), IDS[2]!) || marked[0]!.includes('-0064'), `${what}: the selected row is marked:\n${text}`);
+    assert.ok(
+      showsId(cellSlice(marked[0]!, 3, marked[0]!.indexOf(' ', 3 + 16)), IDS[2]!) || marked[0]!.includes('-0064'),
+      `${what}: the selected row is marked:\n${text}`,
+    );
     assert.match(text, /6 tasks · 2 watching · 2 cancel_requested · 1 succeeded · 1 lost/);
     if (columns >= 100) assert.match(text, /WORKER/);
   });
@@ -98,7 +101,10 @@ for (const { columns, rows } of SIZES) {
     const text = frameAt(<TopScreen feed={feed} view={view} shown={shownIds(feed, view)} now={T0} columns={columns} rows={rows} />, columns, rows);
     const idCells = assertTopScreen(text, { columns, rows }, what);
     assert.is(idCells.length, rows - 1 - 4, `${what}: the screen is filled`);
-    assert.ok(idCells.some((cell) => cell.trim() === 'task-05000'), `${what}: the selection is on screen`);
+    assert.ok(
+      idCells.some((cell) => cell.trim() === 'task-05000'),
+      `${what}: the selection is on screen`,
+    );
     assert.match(text, new RegExp(`rows 4991–${4990 + idCells.length} of 10,000`));
   });
 }
@@ -109,7 +115,11 @@ test('the detail pane: state, worker, who cancelled, reason, progress, schedule 
     cancelled: true,
     record: { id: IDS[1]!, reason: LONG, cancelledAt: iso(T0 - 60_000), expiresAt: iso(T0 + 60_000), by: { name: 'ops', address: '10.0.0.7', route: 'v1' } },
     scheduled: { at: iso(T0 + 3_600_000), reason: 'deadline: work --timeout 2h passed', by: { name: 'ci', address: '10.0.0.9', route: 'deadline' } },
-    status: { ...status(1), progress: { text: 'epoch 9/10', at: iso(T0 - 3_000) }, history: Array.from({ length: 20 }, (_, i) => ({ state: i % 2 ? 'watching' : 'lost', at: iso(T0 - 100_000 + i * 1_000) })) },
+    status: {
+      ...status(1),
+      progress: { text: 'epoch 9/10', at: iso(T0 - 3_000) },
+      history: Array.from({ length: 20 }, (_, i) => ({ state: i % 2 ? 'watching' : 'lost', at: iso(T0 - 100_000 + i * 1_000) })),
+    },
   };
   const feed = feedOf(IDS.map((id, i) => ({ id, status: i === 1 ? reply.status : status(i) })));
   for (const { columns, rows } of SIZES) {
@@ -129,11 +139,25 @@ test('the detail pane: state, worker, who cancelled, reason, progress, schedule 
   // An event after the pane opened: the pane shows the task's state now, not as it was looked up.
   const later = feedOf(IDS.map((id, i) => ({ id, status: i === 1 ? { ...reply.status, state: 'cancelled' as const } : status(i) })));
   const view: TopView = { ...INITIAL_VIEW, selectedId: IDS[1], detail: { id: IDS[1]!, reply } };
-  assert.match(frameAt(<TopScreen feed={later} view={view} shown={shownIds(later, view)} now={T0} columns={100} rows={30} />, 100, 30), /^state +cancelled since/m);
+  assert.match(
+    frameAt(<TopScreen feed={later} view={view} shown={shownIds(later, view)} now={T0} columns={100} rows={30} />, 100, 30),
+    /^state +cancelled since/m,
+  );
 });
 
 test('a lost server shows on the connection line, with the attempt and the next try, and why', () => {
-  const feed = { ...fixture(IDS), connection: { state: 'reconnecting', since: T0 - 8_000, downSince: T0 - 8_000, attempt: 4, nextRetryAt: T0 + 2_000, lastError: 'cannot reach http://taskctl.build.example.com:8080: connection refused', lastAnswerAt: T0 - 9_000 } } as FeedState;
+  const feed = {
+    ...fixture(IDS),
+    connection: {
+      state: 'reconnecting',
+      since: T0 - 8_000,
+      downSince: T0 - 8_000,
+      attempt: 4,
+      nextRetryAt: T0 + 2_000,
+      lastError: 'cannot reach http://taskctl.build.example.com:8080: connection refused',
+      lastAnswerAt: T0 - 9_000,
+    },
+  } as FeedState;
   const text = frameAt(<TopScreen feed={feed} view={INITIAL_VIEW} shown={shownIds(feed, INITIAL_VIEW)} now={T0} columns={120} rows={24} />, 120, 24);
   assert.match(text.split('\n')[0]!, /○ reconnecting \(attempt 4, next try in 2s\)/);
   assert.match(text.split('\n')[1]!, 'connection refused');
@@ -196,7 +220,15 @@ test('keys: move, filter, cycle states, open, cancel with a reason, quit (the re
 
 /** The app on a terminal of a chosen size, with a keyboard. */
 function renderTop(app: React.ReactElement, columns: number, rows: number) {
-  const stdout = Object.assign(new EventEmitter(), { columns, rows, frames: [] as string[], write(frame: string) { stdout.frames.push(frame); return true; } });
+  const stdout = Object.assign(new EventEmitter(), {
+    columns,
+    rows,
+    frames: [] as string[],
+    write(frame: string) {
+      stdout.frames.push(frame);
+      return true;
+    },
+  });
   const stdin = Object.assign(new EventEmitter(), {
     isTTY: true,
     data: null as string | null,
@@ -217,14 +249,26 @@ function renderTop(app: React.ReactElement, columns: number, rows: number) {
     ref() {},
     unref() {},
   });
-  const instance = render(app, { stdout: stdout as never, stderr: stdout as never, stdin: stdin as never, debug: true, exitOnCtrlC: false, patchConsole: false });
+  const instance = render(app, {
+    stdout: stdout as never,
+    stderr: stdout as never,
+    stdin: stdin as never,
+    debug: true,
+    exitOnCtrlC: false,
+    patchConsole: false,
+  });
   return { lastFrame: () => stripAnsi(stdout.frames.at(-1) ?? ''), type: (text: string) => stdin.write(text), unmount: () => instance.unmount() };
 }
 
 test('the real app: keys typed on its stdin select, confirm and cancel; new events redraw it', async () => {
   const state = { value: fixture(['t-1', 't-2', 't-3']) };
   const listeners = new Set<() => void>();
-  const feed = { get state() { return state.value; }, subscribe: (l: () => void) => (listeners.add(l), () => listeners.delete(l)) };
+  const feed = {
+    get state() {
+      return state.value;
+    },
+    subscribe: (l: () => void) => (listeners.add(l), () => listeners.delete(l)),
+  };
   const effects: TopEffect[] = [];
   const store = new TopStore(feed, (effect) => effects.push(effect));
   const screen = renderTop(<TopApp feed={feed} store={store} />, 80, 24);

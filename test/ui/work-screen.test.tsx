@@ -16,7 +16,11 @@ const frame = (state: WorkState, now = T0 + 65_000, rows = 30) => {
 const rowOf = (text: string, id: string) => text.split('\n').find((line) => line.startsWith(id)) ?? '';
 
 test('watch mode: header with server and connection, one row per task', () => {
-  const state = apply(initialWorkState('http://srv:8080', ['1234', '5678'], 'watch', T0), { event: 'connected', ts: T0 + 1 }, { event: 'answered', ts: T0 + 60_000 });
+  const state = apply(
+    initialWorkState('http://srv:8080', ['1234', '5678'], 'watch', T0),
+    { event: 'connected', ts: T0 + 1 },
+    { event: 'answered', ts: T0 + 60_000 },
+  );
   const text = frame(state);
   assert.match(text, 'taskctl work · http://srv:8080 · ● connected · last answer 5s ago');
   assert.match(text, '2 watching');
@@ -27,7 +31,10 @@ test('watch mode: header with server and connection, one row per task', () => {
   assert.match(text, 'watching 2 tasks over one connection');
   // Many tasks make a watch session, polled twice at once.
   const many = Array.from({ length: 300 }, (_, i) => `m${i}`);
-  assert.match(frame(apply(initialWorkState('http://srv:8080', many, 'watch', T0), { event: 'connected', ts: T0 + 1 })), 'watching 300 tasks over two connections');
+  assert.match(
+    frame(apply(initialWorkState('http://srv:8080', many, 'watch', T0), { event: 'connected', ts: T0 + 1 })),
+    'watching 300 tasks over two connections',
+  );
 });
 
 test('every task state reads as a word, with its detail', () => {
@@ -48,7 +55,11 @@ test('every task state reads as a word, with its detail', () => {
     { event: 'exited', ts: T0 + 7, task: 'bad', code: 3, signal: null },
     { event: 'exited', ts: T0 + 8, task: 'sig', code: null, signal: 'SIGSEGV' },
   );
-  state = apply(state, { event: 'interrupted', ts: T0 + 9, signal: 'SIGINT' }, { event: 'killing', ts: T0 + 9, task: 'run', signal: 'SIGTERM', graceMs: 120_000 });
+  state = apply(
+    state,
+    { event: 'interrupted', ts: T0 + 9, signal: 'SIGINT' },
+    { event: 'killing', ts: T0 + 9, task: 'run', signal: 'SIGTERM', graceMs: 120_000 },
+  );
   state = apply(state, { event: 'exited', ts: T0 + 10, task: 'gone', code: 0, signal: null });
   const text = frame(state);
   assert.match(rowOf(text, 'run'), /cancelling.*4242.*stopping… SIGKILL in 55s/);
@@ -75,7 +86,11 @@ test('a running task shows its pid and last line of output', () => {
 test('the connection line: connecting, then reconnecting with attempt, next try and since when', () => {
   const base = initialWorkState('http://srv', ['a'], 'watch', T0);
   assert.match(frame(base), '◌ connecting');
-  const down = apply(base, { event: 'connected', ts: T0 }, { event: 'disconnected', ts: T0 + 10_000, error: 'cannot reach http://srv: connection refused', attempt: 3, retryInMs: 4_000 });
+  const down = apply(
+    base,
+    { event: 'connected', ts: T0 },
+    { event: 'disconnected', ts: T0 + 10_000, error: 'cannot reach http://srv: connection refused', attempt: 3, retryInMs: 4_000 },
+  );
   const text = frame(down, T0 + 11_000);
   assert.match(text, /○ reconnecting \(attempt 3, next try in 3s\) · unreachable since \d\d:\d\d:\d\d/);
   assert.match(text, 'cannot reach http://srv: connection refused');

@@ -16,7 +16,11 @@ test('the view comes from the URL and goes back to it; what it cannot mean is le
   assert.equal(viewOfSearch('?state=nonsense&q='), { q: '' }, 'an unknown state is no filter');
   assert.equal(viewOfSearch('?q=' + 'x'.repeat(5_000)).q.length, 256);
   assert.is(searchOfView({ q: '' }), '');
-  for (const view of [{ q: 'a b&c', state: 'lost' as const }, { q: '', task: '<img src=x>' }, { q: 'x', task: 'y' }]) {
+  for (const view of [
+    { q: 'a b&c', state: 'lost' as const },
+    { q: '', task: '<img src=x>' },
+    { q: 'x', task: 'y' },
+  ]) {
     assert.equal(viewOfSearch(searchOfView(view)), view, JSON.stringify(view));
   }
 });

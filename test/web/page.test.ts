@@ -82,13 +82,16 @@ async function until<A>(page: Page, condition: (arg: A) => unknown, what: string
 }
 
 /** The text of a task's row, once it shows; '' while it does not. */
-const rowText = (id: string) => (page: Page) => page.evaluate((id) => document.querySelector<HTMLElement>(`.row[data-id="${CSS.escape(id)}"]`)?.innerText ?? '', id);
+const rowText = (id: string) => (page: Page) =>
+  page.evaluate((id) => document.querySelector<HTMLElement>(`.row[data-id="${CSS.escape(id)}"]`)?.innerText ?? '', id);
 const rowShows = (page: Page, id: string, text: string, what = `row ${id} showing ${text}`) =>
   until(page, ([id, text]) => (document.querySelector<HTMLElement>(`.row[data-id="${CSS.escape(id!)}"]`)?.innerText ?? '').includes(text!), what, [id, text]);
 
 /** `taskctl work ID` running a command that never ends on its own, as a worker with `--json` lines. */
 async function startWorker(id: string): Promise<CliProcess> {
-  const worker = new CliProcess(['work', id, '--json', '--server', server.url, '--', process.execPath, '-e', 'setInterval(() => {}, 1000)'], { env: { TASKCTL_TOKEN: TOKENS.operator } });
+  const worker = new CliProcess(['work', id, '--json', '--server', server.url, '--', process.execPath, '-e', 'setInterval(() => {}, 1000)'], {
+    env: { TASKCTL_TOKEN: TOKENS.operator },
+  });
   workers.push(worker);
   await worker.waitFor(/"event":"connected"/, 20_000);
   return worker;
@@ -302,7 +305,7 @@ test('hostile text from the server shows as text: ids, reasons and progress neve
   });
   assert.is(progress.status, 202);
   const page = await openPage(`/?task=${encodeURIComponent(id)}`, TOKENS.operator);
-  await until(page, () => document.querySelector('.detail .record') !== null, 'the hostile task\'s detail');
+  await until(page, () => document.querySelector('.detail .record') !== null, "the hostile task's detail");
   assert.ok((await page.evaluate(() => document.body.innerText)).includes(hostile), 'the reason as its characters');
   assert.ok((await page.evaluate(() => document.querySelector('.detail h1')?.textContent ?? '')).includes(id), 'the id as its characters');
   await page.goto(`${server.url}/`);
@@ -338,7 +341,7 @@ test('at 390 px wide nothing scrolls sideways: the list, a detail with long text
   await page.browserContext().close();
 });
 
-test('a worker token is told it may not list tasks; the page follows the system\'s dark setting', async () => {
+test("a worker token is told it may not list tasks; the page follows the system's dark setting", async () => {
   // Told without asking for the list first: no refused request in the browser's console.
   const page = await openPage('/', TOKENS.worker);
   await until(page, () => /may not list tasks/.test(document.querySelector('[role=alert]')?.textContent ?? ''), "the server's refusal");
@@ -374,7 +377,11 @@ test('thousands of tasks: only the rows on screen are in the DOM, the last is re
 async function stageScreenshot(): Promise<RunningServer> {
   const staged = await startTestServer({ tokens: [entry('olga', 'operator', TOKENS.operator)], webAssets: await buildWebAssets(root), progressIntervalMs: 50 });
   const call = (path: string, body: unknown) =>
-    fetch(staged.url + path, { method: 'POST', headers: { authorization: `Bearer ${TOKENS.operator}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    fetch(staged.url + path, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKENS.operator}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
   const runs: [string, string, number, string][] = [
     ['train-resnet50-a', 'gpu-3', 4242, 'epoch 12/90 loss 0.412'],
     ['train-resnet50-b', 'gpu-4', 5120, 'epoch 31/90 loss 0.298'],

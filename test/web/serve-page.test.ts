@@ -20,7 +20,10 @@ let assets: WebAssets;
 let server: RunningServer;
 test.before(async () => {
   assets = await buildWebAssets(root);
-  server = await startTestServer({ tokens: [entry('rita', 'reader', 'tok-r'), entry('olga', 'operator', 'tok-o'), entry('wally', 'worker', 'tok-w')], webAssets: assets });
+  server = await startTestServer({
+    tokens: [entry('rita', 'reader', 'tok-r'), entry('olga', 'operator', 'tok-o'), entry('wally', 'worker', 'tok-w')],
+    webAssets: assets,
+  });
 });
 test.after(() => server.close());
 
@@ -85,7 +88,10 @@ test("GET /v1/me: no token is 'sign in first', a wrong one 401, a good one its n
 
   const open = await startTestServer();
   try {
-    assert.equal(await (await fetch(open.url + '/v1/me')).json(), { tokensRequired: false, caller: { name: 'anonymous', role: 'admin', rights: ['watch', 'report', 'status', 'cancel', 'list', 'metrics'] } });
+    assert.equal(await (await fetch(open.url + '/v1/me')).json(), {
+      tokensRequired: false,
+      caller: { name: 'anonymous', role: 'admin', rights: ['watch', 'report', 'status', 'cancel', 'list', 'metrics'] },
+    });
     assert.is((await fetch(open.url + '/')).status, 404, 'no page given: / is a 404 like any unknown route');
   } finally {
     await open.close();
@@ -94,12 +100,15 @@ test("GET /v1/me: no token is 'sign in first', a wrong one 401, a good one its n
 
 test('the bundle carries the page: taskctl serve serves it, --no-ui makes / a 404', async () => {
   // From the bundle (what npm start, the package and the executable run), not from source: run npm run bundle first.
-  for (const [args, status] of [[[], 200], [['--no-ui'], 404]] as const) {
+  for (const [args, status] of [
+    [[], 200],
+    [['--no-ui'], 404],
+  ] as const) {
     const serve = new CliProcess([join(root, 'bin/taskctl'), 'serve', '--port', '0', '--no-tui', '--store', 'memory', ...args], { binary: process.execPath });
     try {
       const [, url] = await serve.waitFor(/listening url=(\S+)/);
       const res = await fetch(url + '/');
-      assert.is(res.status, status, `serve ${args.join(" ")} (is dist/ bundled from this tree? npm run bundle)`);
+      assert.is(res.status, status, `serve ${args.join(' ')} (is dist/ bundled from this tree? npm run bundle)`);
       if (status === 200) assert.match(await res.text(), /<script type="module" src="\/assets\/page-[0-9a-f]+\.js">/);
     } finally {
       serve.kill();

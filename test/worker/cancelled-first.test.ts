@@ -35,11 +35,27 @@ test("a parent cancelled first: none of its children's commands start, the other
   const dir = tempDir();
   try {
     await server.canceler.cancel('job-42', { reason: 'wrong dataset' });
-    const result = await runCli(['work', 'step-1', 'step-2', '--parent', 'job-42', '--json', '--server', server.url, ...touching(join(dir.path, '$TASKCTL_TASK_ID'))]);
+    const result = await runCli([
+      'work',
+      'step-1',
+      'step-2',
+      '--parent',
+      'job-42',
+      '--json',
+      '--server',
+      server.url,
+      ...touching(join(dir.path, '$TASKCTL_TASK_ID')),
+    ]);
     assert.is(result.code, 0, result.stderr);
-    const events = result.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    const events = result.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     for (const task of ['step-1', 'step-2']) {
-      assert.ok(events.some((e) => e.event === 'cancelled' && e.task === task && e.notStarted === true && e.reason === 'parent job-42 cancelled'), task);
+      assert.ok(
+        events.some((e) => e.event === 'cancelled' && e.task === task && e.notStarted === true && e.reason === 'parent job-42 cancelled'),
+        task,
+      );
       assert.not.ok(existsSync(join(dir.path, task)), `${task}'s command ran`);
     }
     assert.not.ok(events.some((e) => e.event === 'started'));

@@ -27,8 +27,12 @@ const family = (stubborn: boolean) => ['--', 'sh', '-c', `${stubborn ? 'trap "" 
 const grandchildren = (stdout: string) => [...stdout.matchAll(/"line":"grandchild (\d+)"/g)].map((m) => Number(m[1]));
 
 test('an internal failure stops every command (SIGTERM, SIGKILL after --grace), then exits 70 with one line', async () => {
-  const polite = new CliProcess(['work', 'crash-1', '--json', '--grace', '1s', '--server', server.url, ...family(false)], { nodeArgs: ['--import', crashFixture] });
-  const stubborn = new CliProcess(['work', 'crash-2', '--json', '--grace', '1s', '--server', server.url, ...family(true)], { nodeArgs: ['--import', crashFixture] });
+  const polite = new CliProcess(['work', 'crash-1', '--json', '--grace', '1s', '--server', server.url, ...family(false)], {
+    nodeArgs: ['--import', crashFixture],
+  });
+  const stubborn = new CliProcess(['work', 'crash-2', '--json', '--grace', '1s', '--server', server.url, ...family(true)], {
+    nodeArgs: ['--import', crashFixture],
+  });
   for (const work of [polite, stubborn]) {
     await work.waitFor(/"line":"grandchild \d+"/);
     work.kill('SIGUSR2');

@@ -32,7 +32,9 @@ const gone = (pid: number) => {
 test("a child cut off by the proxy hears its parent's cancel as soon as the link is back (TASKCTL_PARENT)", async () => {
   const server = await startTestServer({ watchTimeoutMs: 2_000 });
   const proxy = await TcpProxy.start(server.port);
-  const work = new CliProcess(['work', 'cut-child', '--json', '--server', proxy.url, '--watch-timeout', '2s', '--', ...FOREVER], { env: { TASKCTL_PARENT: 'cut-job' } });
+  const work = new CliProcess(['work', 'cut-child', '--json', '--server', proxy.url, '--watch-timeout', '2s', '--', ...FOREVER], {
+    env: { TASKCTL_PARENT: 'cut-job' },
+  });
   try {
     await work.waitFor(/"line":"ready cut-child"/, 30_000);
     await eventually(async () => (await task(server.url, 'cut-child')).parents?.[0] === 'cut-job', 'the link from TASKCTL_PARENT', 10_000);
@@ -76,7 +78,13 @@ test('nesting: cancelling the grandparent stops the parent and the child in othe
     assert.match(status.stdout, /^nest-step\s+watching\s.*parents: nest-job, 2 children below$/m);
     assert.match(status.stdout, /^ {2}nest-sub-1\s+watching\s/m);
     const ls = await runCli(['ls', '--parent', 'nest-step', '--json', '--server', url]);
-    assert.equal(ls.stdout.trim().split('\n').map((line) => JSON.parse(line).id), ['nest-sub-1', 'nest-sub-2']);
+    assert.equal(
+      ls.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line).id),
+      ['nest-sub-1', 'nest-sub-2'],
+    );
     assert.match((await runCli(['ls', '--parent', 'nest-sub-1', '--server', url])).stdout, /^no tasks with parent nest-sub-1$/m);
 
     const cancelled = await runCli(['cancel', 'nest-job', '--reason', 'pipeline aborted', '--server', url]);
@@ -85,10 +93,19 @@ test('nesting: cancelling the grandparent stops the parent and the child in othe
     assert.is(parentResult.code, 0, parentResult.stderr);
     assert.is(childResult.code, 0, childResult.stderr);
     assert.equal(
-      events(child).filter((e) => e.event === 'cancelled').map((e) => [e.task, e.reason]),
-      [['nest-sub-1', 'parent nest-job cancelled'], ['nest-sub-2', 'parent nest-job cancelled']],
+      events(child)
+        .filter((e) => e.event === 'cancelled')
+        .map((e) => [e.task, e.reason]),
+      [
+        ['nest-sub-1', 'parent nest-job cancelled'],
+        ['nest-sub-2', 'parent nest-job cancelled'],
+      ],
     );
-    assert.equal(events(child).find((e) => e.event === 'cancelled')!.by, { name: 'anonymous', address: '127.0.0.1', route: 'v1' }, 'who cancelled the grandparent');
+    assert.equal(
+      events(child).find((e) => e.event === 'cancelled')!.by,
+      { name: 'anonymous', address: '127.0.0.1', route: 'v1' },
+      'who cancelled the grandparent',
+    );
     assert.ok(pids.every(gone), 'both commands were killed');
     await eventually(async () => (await task(url, 'nest-sub-2')).status?.state === 'cancelled', 'the reports');
     const after = await runCli(['status', 'nest-step', '--server', url]);

@@ -43,10 +43,16 @@ test('::progress lines report explicitly: they win over plain lines, and are nev
   try {
     const result = await work.exited;
     assert.is(result.code, 0, result.stderr);
-    const events = result.stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line));
+    const events = result.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line));
     const outputs = events.filter((e) => e.event === 'output').map((e) => e.line);
     assert.equal(outputs, ['noise line 1', 'noise line 2', 'noise line 3'], 'the ::progress lines are not output');
-    assert.equal(events.filter((e) => e.event === 'progress').map((e) => e.text), ['stage 1 of 3', 'stage 2 of 3', 'stage 3 of 3']);
+    assert.equal(
+      events.filter((e) => e.event === 'progress').map((e) => e.text),
+      ['stage 1 of 3', 'stage 2 of 3', 'stage 3 of 3'],
+    );
     await eventually(async () => (await statusOf(server.url, 'pe-1'))?.progress?.text === 'stage 3 of 3', 'the last explicit report, not the last line');
   } finally {
     work.kill('SIGKILL');
@@ -79,13 +85,33 @@ test('a command printing hundreds of lines a second sends at most one update per
 
 test('without --progress nothing is sent (output may hold secrets), and ::progress lines are still not output', async () => {
   const server = await startTestServer({ progressIntervalMs: 50 });
-  const work = new CliProcess(['work', 'ps-1', '--json', '--server', server.url, '--', 'sh', '-c', 'echo "password=hunter2"; echo "::progress secret stage"; sleep 2.5']);
+  const work = new CliProcess([
+    'work',
+    'ps-1',
+    '--json',
+    '--server',
+    server.url,
+    '--',
+    'sh',
+    '-c',
+    'echo "password=hunter2"; echo "::progress secret stage"; sleep 2.5',
+  ]);
   try {
     const result = await work.exited;
     assert.is(result.code, 0);
-    const events = result.stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line));
-    assert.equal(events.filter((e) => e.event === 'output').map((e) => e.line), ['password=hunter2']);
-    assert.equal(events.filter((e) => e.event === 'progress').map((e) => e.text), ['secret stage'], 'still the command\'s progress on this screen');
+    const events = result.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line));
+    assert.equal(
+      events.filter((e) => e.event === 'output').map((e) => e.line),
+      ['password=hunter2'],
+    );
+    assert.equal(
+      events.filter((e) => e.event === 'progress').map((e) => e.text),
+      ['secret stage'],
+      "still the command's progress on this screen",
+    );
     const status = await statusOf(server.url, 'ps-1');
     assert.is(status.state, 'succeeded');
     assert.is(status.progress, undefined);

@@ -53,7 +53,10 @@ test('SIGTERM to work: its task ends stopped (by SIGTERM), stays so past the lea
     await server.tracker.sweep();
     const after = await statusOf(server, 'interrupted-1');
     assert.is(after.state, 'stopped');
-    assert.equal(after.history.map((h: { state: string }) => h.state), ['watching', 'stopped']);
+    assert.equal(
+      after.history.map((h: { state: string }) => h.state),
+      ['watching', 'stopped'],
+    );
     // A default event made after it arrives; the stop, made before, was never sent.
     await server.canceler.cancel('marker');
     await fetch(`${server.url}/v1/tasks/marker/report`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"outcome":"cancelled"}' });

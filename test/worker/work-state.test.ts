@@ -21,7 +21,10 @@ test('who cancelled is kept with the task, in watch and command mode alike', () 
 });
 
 test('a refused token ends work with 4, an untrusted server with 5; every task is stopped either way', () => {
-  for (const [kind, code] of [['unauthorized', 4], ['untrusted', 5]] as const) {
+  for (const [kind, code] of [
+    ['unauthorized', 4],
+    ['untrusted', 5],
+  ] as const) {
     const state = apply(initialWorkState('s', ['a', 'b'], 'watch', 0), { event: 'refused', ts: 1, error: 'no', kind });
     assert.equal(states(state), { a: 'stopped', b: 'stopped' });
     assert.is(workExitCode(state), code, kind);

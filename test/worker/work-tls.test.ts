@@ -19,8 +19,23 @@ function startWork(client: TaskctlClient, ids: string[], command?: string[]) {
   const store = new WorkStore(initialWorkState(client.server, ids, command ? 'command' : 'watch', Date.now()));
   const events: WorkEvent[] = [];
   store.subscribe((event) => events.push(event));
-  const exitCode = runWork({ client, store, command, graceMs: 5_000, watchTimeoutMs: 2_000, backoff: FAST_BACKOFF, env: process.env, shutdown: new AbortController().signal });
-  return { store, events, exitCode, has: (predicate: (e: WorkEvent) => boolean) => events.some(predicate), stateOf: (id: string) => store.state.tasks.get(id)!.state };
+  const exitCode = runWork({
+    client,
+    store,
+    command,
+    graceMs: 5_000,
+    watchTimeoutMs: 2_000,
+    backoff: FAST_BACKOFF,
+    env: process.env,
+    shutdown: new AbortController().signal,
+  });
+  return {
+    store,
+    events,
+    exitCode,
+    has: (predicate: (e: WorkEvent) => boolean) => events.some(predicate),
+    stateOf: (id: string) => store.state.tasks.get(id)!.state,
+  };
 }
 
 test("the seed's scenario over TLS: cut off by a real proxy, cancelled meanwhile, hears it (and who) once the link is back", async () => {
@@ -55,8 +70,14 @@ test('an untrusted server is not retried: no command starts (the server could no
   const refused = work.events.find((e) => e.event === 'refused');
   assert.ok(refused && refused.event === 'refused' && refused.kind === 'untrusted');
   assert.match(work.store.state.refusal!, /is not trusted: its certificate has expired$/);
-  assert.not.ok(work.has((e) => e.event === 'disconnected'), 'never retried');
-  assert.not.ok(work.has((e) => e.event === 'started'), 'the command started');
+  assert.not.ok(
+    work.has((e) => e.event === 'disconnected'),
+    'never retried',
+  );
+  assert.not.ok(
+    work.has((e) => e.event === 'started'),
+    'the command started',
+  );
   await server.close();
 });
 

@@ -105,8 +105,14 @@ test('a worker started before its server says connected when the server first an
   await eventually(() => work.has((e) => e.event === 'disconnected'), 'the worker to find no server');
   const server = await startTestServer({ port });
   await eventually(() => server.openWatches() === 1, 'the watch to be held once the server is up');
-  assert.ok(work.has((e) => e.event === 'connected'), 'its first contact is reported as connected');
-  assert.not.ok(work.has((e) => e.event === 'reconnected'), 'it was never connected before, so nothing was reconnected');
+  assert.ok(
+    work.has((e) => e.event === 'connected'),
+    'its first contact is reported as connected',
+  );
+  assert.not.ok(
+    work.has((e) => e.event === 'reconnected'),
+    'it was never connected before, so nothing was reconnected',
+  );
   await cancel(server, '1234');
   assert.is(await work.exitCode, 0);
   await server.close();

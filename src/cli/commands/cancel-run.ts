@@ -14,7 +14,14 @@ const optionsSchema = z.object({
   server: serverUrlSchema,
   token: z.string().optional(),
   reason: z.string().max(MAX_REASON_CHARS, `at most ${MAX_REASON_CHARS} characters`).optional(),
-  after: durationSchema.pipe(z.number().min(1, 'must be positive').max(MAX_SCHEDULE_AHEAD_MS, `at most ${formatDuration(MAX_SCHEDULE_AHEAD_MS)}`)).optional(),
+  after: durationSchema
+    .pipe(
+      z
+        .number()
+        .min(1, 'must be positive')
+        .max(MAX_SCHEDULE_AHEAD_MS, `at most ${formatDuration(MAX_SCHEDULE_AHEAD_MS)}`),
+    )
+    .optional(),
   at: z
     .string()
     .refine((text) => !Number.isNaN(Date.parse(text)), 'not a time; use ISO 8601, e.g. 2026-12-01T18:00:00Z')
@@ -51,7 +58,8 @@ export async function runCancel(args: CancelArgs, { stdout, stderr, env, shutdow
           if (args.unschedule) {
             const dropped = await client.unschedule(id, { signal: shutdown });
             if (args.json) stdout.write(`${terminalSafeJson(dropped)}\n`);
-            else stdout.write(dropped.unscheduled ? `dropped the cancel of ${id} scheduled at ${dropped.scheduledAt}\n` : `no cancel was scheduled for ${id}\n`);
+            else
+              stdout.write(dropped.unscheduled ? `dropped the cancel of ${id} scheduled at ${dropped.scheduledAt}\n` : `no cancel was scheduled for ${id}\n`);
             continue;
           }
           if (later) {

@@ -12,7 +12,10 @@ export const cancelCommand: CommandDefinition<CancelArgs> = {
       .option('reason', { alias: 'r', type: 'string', describe: 'Why; workers show it' })
       .option('after', { type: 'string', describe: 'Cancel later, after this long (e.g. 2h); the server keeps it across restarts' })
       .option('at', { type: 'string', describe: 'Cancel later, at this time (ISO 8601, e.g. 2026-12-01T18:00:00Z)' })
-      .option('unschedule', { type: 'boolean', describe: 'Drop the cancel scheduled for these tasks instead (--after/--at); a cancel already made stays for --ttl' })
+      .option('unschedule', {
+        type: 'boolean',
+        describe: 'Drop the cancel scheduled for these tasks instead (--after/--at); a cancel already made stays for --ttl',
+      })
       .conflicts('after', 'at')
       .conflicts('unschedule', ['after', 'at', 'reason'])
       .option('json', { type: 'boolean', default: false, describe: 'Print one JSON record per line' })

@@ -11,7 +11,9 @@ export const completionCommand: CommandDefinition<CompletionArgs> = {
       .positional('shell', { type: 'string', choices: COMPLETION_SHELLS, describe: 'The shell that will load the script' })
       .example('taskctl completion bash >> ~/.bashrc', 'complete on Tab in every new bash')
       .example('taskctl completion zsh >> ~/.zshrc', 'the same in zsh (after compinit)')
-      .epilogue('The script runs taskctl from the PATH to ask what may come next, so it stays right as taskctl changes.\n\nExit codes: 0 ok, 2 usage error.') as never,
+      .epilogue(
+        'The script runs taskctl from the PATH to ask what may come next, so it stays right as taskctl changes.\n\nExit codes: 0 ok, 2 usage error.',
+      ) as never,
   run: async (args, { stdout }) => {
     stdout.write(completionScript(args.shell));
     return ExitCode.ok;

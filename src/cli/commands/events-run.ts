@@ -15,7 +15,11 @@ const optionsSchema = z.object({
   server: serverUrlSchema,
   token: z.string().optional(),
   ids: z.array(taskIdSchema).max(MAX_IDS_PER_WATCH, `at most ${MAX_IDS_PER_WATCH} ids`),
-  since: z.string().regex(/^\d{1,16}$/, 'must be an event id (a whole number) printed before').transform(Number).optional(),
+  since: z
+    .string()
+    .regex(/^\d{1,16}$/, 'must be an event id (a whole number) printed before')
+    .transform(Number)
+    .optional(),
 });
 
 const clock = (iso: string) => iso.slice(11, 19);
@@ -33,7 +37,9 @@ export function eventDetail(event: TaskEventData, now: number): string {
     case 'progress':
       return status?.progress?.text ?? '';
     case 'scheduled':
-      return event.scheduled ? [`at ${event.scheduled.at}`, by(event.scheduled.by), event.scheduled.reason ? `reason: ${event.scheduled.reason}` : ''].filter(Boolean).join(', ') : '';
+      return event.scheduled
+        ? [`at ${event.scheduled.at}`, by(event.scheduled.by), event.scheduled.reason ? `reason: ${event.scheduled.reason}` : ''].filter(Boolean).join(', ')
+        : '';
     case 'unscheduled':
       return 'its scheduled cancel was dropped';
     default: {
@@ -77,9 +83,15 @@ export async function runEvents(args: EventsArgs, { stdout, stderr, env, shutdow
       },
       reset: (reset, seq) => {
         if (args.json) write(terminalSafeJson({ type: 'reset', ...(seq === undefined ? {} : { seq }), ...reset }));
-        else write(printable(`${new Date().toISOString().slice(11, 19)}  ${'reset'.padEnd(16)}  events were missed (${reset.reason}); list the tasks again with taskctl ls`));
+        else
+          write(
+            printable(
+              `${new Date().toISOString().slice(11, 19)}  ${'reset'.padEnd(16)}  events were missed (${reset.reason}); list the tasks again with taskctl ls`,
+            ),
+          );
       },
-      disconnected: (error, attempt, retryInMs) => stderr.write(`taskctl: ${printable(error.message)}; retrying in ${formatDuration(retryInMs)} (attempt ${attempt})\n`),
+      disconnected: (error, attempt, retryInMs) =>
+        stderr.write(`taskctl: ${printable(error.message)}; retrying in ${formatDuration(retryInMs)} (attempt ${attempt})\n`),
       reconnected: () => stderr.write(`taskctl: reconnected to ${printable(client.server)}; resuming after event ${stream.lastEventId ?? '?'}\n`),
     },
   });

@@ -10,7 +10,12 @@ export const eventsCommand: CommandDefinition<EventsArgs> = {
   builder: (yargs) =>
     withClientOptions(yargs)
       .positional('ids', { type: 'string', array: true, describe: 'Only these tasks (all when none given)' })
-      .option('state', { type: 'string', array: true, choices: [...TASK_LIFE_STATES, 'unknown'], describe: 'Only changes that leave a task in this state (repeat for several)' })
+      .option('state', {
+        type: 'string',
+        array: true,
+        choices: [...TASK_LIFE_STATES, 'unknown'],
+        describe: 'Only changes that leave a task in this state (repeat for several)',
+      })
       .option('since', { type: 'string', describe: 'Start after this event id (the "seq" of an event printed before) instead of from now' })
       .option('json', { type: 'boolean', default: false, describe: 'Print one JSON object per line: {"type":"task","seq",...} or {"type":"reset",...}' })
       .example('taskctl events', 'a line per change of any task, from now on')

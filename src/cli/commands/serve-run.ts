@@ -47,8 +47,18 @@ const optionsSchema = z.object({
   host: z.string().min(1),
   port: z.number().int('must be a whole number').min(0).max(65535),
   store: z.string().min(1),
-  watchTimeout: durationSchema.pipe(z.number().min(1_000, 'at least 1s').max(MAX_WATCH_TIMEOUT_MS, `at most ${formatDuration(MAX_WATCH_TIMEOUT_MS)}`)),
-  ttl: durationSchema.pipe(z.number().min(1_000, 'at least 1s').max(MAX_TTL_MS, `at most ${formatDuration(MAX_TTL_MS)}`)),
+  watchTimeout: durationSchema.pipe(
+    z
+      .number()
+      .min(1_000, 'at least 1s')
+      .max(MAX_WATCH_TIMEOUT_MS, `at most ${formatDuration(MAX_WATCH_TIMEOUT_MS)}`),
+  ),
+  ttl: durationSchema.pipe(
+    z
+      .number()
+      .min(1_000, 'at least 1s')
+      .max(MAX_TTL_MS, `at most ${formatDuration(MAX_TTL_MS)}`),
+  ),
   maxWatches: z.number().int('must be a whole number').min(1),
   maxConnections: z.number().int('must be a whole number').min(1),
   token: tokenSchema.optional(),
@@ -61,7 +71,7 @@ const optionsSchema = z.object({
     .string()
     .regex(PG_SCHEMA_PATTERN, 'must be a lower-case SQL name of at most 40 characters (letters, digits, _)')
     // PostgreSQL's own schemas: taskctl's tables have no place there.
-    .refine((name) => !/^(pg_|information_schema$)/.test(name), 'names one of PostgreSQL\'s own schemas (pg_*, information_schema): pick another')
+    .refine((name) => !/^(pg_|information_schema$)/.test(name), "names one of PostgreSQL's own schemas (pg_*, information_schema): pick another")
     .optional(),
   pgPoolSize: z.number().int('must be a whole number').min(1).max(1_000).optional(),
   lease: durationSchema.pipe(z.number().min(1_000, 'at least 1s')).optional(),
@@ -78,11 +88,30 @@ const optionsSchema = z.object({
   webhookSecret: tokenSchema.optional(),
   webhookEvents: z
     .string()
-    .transform((text) => text.split(',').map((state) => state.trim()).filter(Boolean))
-    .pipe(z.array(z.enum(TASK_LIFE_STATES as [TaskLifeState, ...TaskLifeState[]], { message: `each must be one of ${TASK_LIFE_STATES.join(', ')}` })).min(1, 'name at least one state')),
-  webhookRetry: durationSchema.pipe(z.number().min(1_000, 'at least 1s').max(MAX_WEBHOOK_RETRY_MS, `at most ${formatDuration(MAX_WEBHOOK_RETRY_MS)}`)),
+    .transform((text) =>
+      text
+        .split(',')
+        .map((state) => state.trim())
+        .filter(Boolean),
+    )
+    .pipe(
+      z
+        .array(z.enum(TASK_LIFE_STATES as [TaskLifeState, ...TaskLifeState[]], { message: `each must be one of ${TASK_LIFE_STATES.join(', ')}` }))
+        .min(1, 'name at least one state'),
+    ),
+  webhookRetry: durationSchema.pipe(
+    z
+      .number()
+      .min(1_000, 'at least 1s')
+      .max(MAX_WEBHOOK_RETRY_MS, `at most ${formatDuration(MAX_WEBHOOK_RETRY_MS)}`),
+  ),
   eventWindow: z.number().int('must be a whole number').min(1).max(MAX_EVENT_WINDOW),
-  eventWindowAge: durationSchema.pipe(z.number().min(1_000, 'at least 1s').max(MAX_EVENT_WINDOW_AGE_MS, `at most ${formatDuration(MAX_EVENT_WINDOW_AGE_MS)}`)),
+  eventWindowAge: durationSchema.pipe(
+    z
+      .number()
+      .min(1_000, 'at least 1s')
+      .max(MAX_EVENT_WINDOW_AGE_MS, `at most ${formatDuration(MAX_EVENT_WINDOW_AGE_MS)}`),
+  ),
 });
 
 type ServeOptions = z.output<typeof optionsSchema>;
@@ -102,13 +131,18 @@ function loadTokens(path: string): TokenEntry[] {
 function loadTls(options: ServeOptions): (TlsConfig & { leaf: KeyPair['leaf'] }) | undefined {
   if (options.tlsCert === undefined || options.tlsKey === undefined) return undefined;
   const pair = readKeyPair('--tls-cert', options.tlsCert, '--tls-key', options.tlsKey);
-  return { ...pair, minVersion: options.tlsMinVersion, ...(options.clientCa !== undefined ? { clientCa: readCertificates('--client-ca', options.clientCa) } : {}) };
+  return {
+    ...pair,
+    minVersion: options.tlsMinVersion,
+    ...(options.clientCa !== undefined ? { clientCa: readCertificates('--client-ca', options.clientCa) } : {}),
+  };
 }
 
 /** Where and what to send, when --webhook is given; a receiver cannot trust an unsigned event, so a secret is required. */
 function webhookConfig(options: ServeOptions): WebhookConfig | undefined {
   if (!options.webhook?.length) return undefined;
-  if (options.webhookSecret === undefined) throw new UsageError('--webhook needs --webhook-secret (or TASKCTL_WEBHOOK_SECRET): receivers check the signature with it');
+  if (options.webhookSecret === undefined)
+    throw new UsageError('--webhook needs --webhook-secret (or TASKCTL_WEBHOOK_SECRET): receivers check the signature with it');
   return { endpoints: [...new Set(options.webhook)], secret: options.webhookSecret, events: new Set(options.webhookEvents), retryMs: options.webhookRetry };
 }
 
@@ -136,7 +170,13 @@ function loggingObserver(log: Logger): ServerObserver {
   return {
     cancelled: (record, source) => log.info('cancelled', { id: record.id, reason: record.reason, by: source.name, from: source.address, route: source.route }),
     stoppedThroughParent: (ids, parent, linkedBy) =>
-      log.info('stopped through a parent', { ids: ids.length <= 5 ? ids.join(',') : `${ids.slice(0, 5).join(',')},… (${ids.length})`, parent: parent.id, cancelledBy: parent.by?.name, linkedBy: linkedBy.name, from: linkedBy.address }),
+      log.info('stopped through a parent', {
+        ids: ids.length <= 5 ? ids.join(',') : `${ids.slice(0, 5).join(',')},… (${ids.length})`,
+        parent: parent.id,
+        cancelledBy: parent.by?.name,
+        linkedBy: linkedBy.name,
+        from: linkedBy.address,
+      }),
     childrenCancelled: (record, marked, ms) => {
       if (marked > 0) log.info('children cancelled', { parent: record.id, children: marked, ms: Math.round(ms) });
     },
@@ -179,21 +219,32 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown,
   if (!(options.retention > leaseMs)) {
     throw new UsageError(`--retention must be longer than the lease (${formatDuration(leaseMs)}), or watched tasks could be forgotten`);
   }
-  if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) throw new UsageError(`${options.tlsCert === undefined ? '--tls-cert' : '--tls-key'}: missing; give --tls-cert and --tls-key together`);
-  if (options.clientCa !== undefined && options.tlsCert === undefined) throw new UsageError('--client-ca: client certificates need TLS; give --tls-cert and --tls-key too');
+  if ((options.tlsCert === undefined) !== (options.tlsKey === undefined))
+    throw new UsageError(`${options.tlsCert === undefined ? '--tls-cert' : '--tls-key'}: missing; give --tls-cert and --tls-key together`);
+  if (options.clientCa !== undefined && options.tlsCert === undefined)
+    throw new UsageError('--client-ca: client certificates need TLS; give --tls-cert and --tls-key too');
   if (!isLoopback(options.host) && !options.token && !options.tokens && !options.insecure) {
-    throw new UsageError(`refusing to listen on ${options.host} without a token: set --token or TASKCTL_TOKEN (or --tokens), or pass --insecure if anyone on that network may cancel tasks`);
+    throw new UsageError(
+      `refusing to listen on ${options.host} without a token: set --token or TASKCTL_TOKEN (or --tokens), or pass --insecure if anyone on that network may cancel tasks`,
+    );
   }
   // Read now, so a file that cannot be used stops the start in one line, before anything listens.
   const tokens = options.tokens !== undefined ? loadTokens(options.tokens) : undefined;
   const tls = loadTls(options);
   if (!tls && !isLoopback(options.host)) {
-    stderr.write(`taskctl: warning: serving plain HTTP on ${options.host}: tokens travel in clear text unless a TLS proxy is in front (--tls-cert and --tls-key serve HTTPS)\n`);
+    stderr.write(
+      `taskctl: warning: serving plain HTTP on ${options.host}: tokens travel in clear text unless a TLS proxy is in front (--tls-cert and --tls-key serve HTTPS)\n`,
+    );
   }
   const log = createLogger(options.json ? stdout : stderr, options.json ? 'json' : 'plain');
   let store: Awaited<ReturnType<typeof openStore>>;
   try {
-    store = await openStore(options.store, { redisKeyPrefix: options.redisPrefix, retentionMs: options.retention, pgSchema: options.pgSchema, pgPoolSize: options.pgPoolSize });
+    store = await openStore(options.store, {
+      redisKeyPrefix: options.redisPrefix,
+      retentionMs: options.retention,
+      pgSchema: options.pgSchema,
+      pgPoolSize: options.pgPoolSize,
+    });
   } catch (error) {
     if (!(error instanceof StoreUnavailableError)) throw error;
     stderr.write(`taskctl: ${error.message}\n`);
@@ -204,7 +255,8 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown,
     dashboard ? dashboard.failed(error) : log.error('background task failed', { error: (error as Error)?.message ?? String(error) });
   // Once per kind of row: /metrics counts every one (taskctl_store_unreadable_rows_total).
   store.unreadable.onFirst((row) => {
-    if (dashboard) dashboard.failed(new Error(`the store holds a ${row.kind} row it cannot read${row.key === undefined ? '' : ` (${row.key})`}: ${row.why}; left out`));
+    if (dashboard)
+      dashboard.failed(new Error(`the store holds a ${row.kind} row it cannot read${row.key === undefined ? '' : ` (${row.key})`}: ${row.why}; left out`));
     else log.error('unreadable store row', { kind: row.kind, key: row.key, why: row.why, note: 'left out; further ones are only counted in /metrics' });
   });
   let server: Awaited<ReturnType<typeof startServer>>;
@@ -254,7 +306,12 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown,
   };
   // Each file is reloaded on its own: a bad tokens file does not hold back a renewed certificate, nor the reverse.
   const running = server;
-  let tlsInForce: TlsConfig | undefined = tls && { cert: tls.cert, key: tls.key, minVersion: tls.minVersion, ...(tls.clientCa !== undefined ? { clientCa: tls.clientCa } : {}) };
+  let tlsInForce: TlsConfig | undefined = tls && {
+    cert: tls.cert,
+    key: tls.key,
+    minVersion: tls.minVersion,
+    ...(tls.clientCa !== undefined ? { clientCa: tls.clientCa } : {}),
+  };
   const reloadFailed = (what: string, error: unknown) => {
     const message = `reloading ${what} failed, the old one stays in force: ${(error as Error)?.message ?? String(error)}`;
     if (dashboard) dashboard.failed(new Error(message));
@@ -265,7 +322,8 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown,
       try {
         const entries = loadTokens(options.tokens);
         const ended = running.replaceTokens(entries);
-        if (!dashboard) log.info('reloaded tokens', { tokens: entries.length, watchesEnded: ended.watches, streamsEnded: ended.streams, tasksStopped: ended.tasksStopped });
+        if (!dashboard)
+          log.info('reloaded tokens', { tokens: entries.length, watchesEnded: ended.watches, streamsEnded: ended.streams, tasksStopped: ended.tasksStopped });
       } catch (error) {
         reloadFailed('the tokens file', error);
       }

@@ -40,7 +40,12 @@ function toRow(
   // A task stopped by its parent's cancel has no record of its own in a listing: its status says why.
   const reason = cancel?.reason ?? status?.cancelReason;
   const by = cancel?.by ?? status?.cancelledBy;
-  if (!status) return { id, state: cancel !== undefined ? 'cancel_requested' : 'unknown', detail: [cancelledBy(by), reason ? `reason: ${reason}` : '', ...more].filter(Boolean).join(', ') };
+  if (!status)
+    return {
+      id,
+      state: cancel !== undefined ? 'cancel_requested' : 'unknown',
+      detail: [cancelledBy(by), reason ? `reason: ${reason}` : '', ...more].filter(Boolean).join(', '),
+    };
   const detail = [
     status.stoppedBy ? `stopped by ${status.stoppedBy}` : '',
     cancelledBy(by),
@@ -67,7 +72,13 @@ function printTable(rows: Row[], stdout: NodeJS.WritableStream): void {
   // Everything in a row came from the server: shown printable, never acted on by the terminal.
   const cells = all.map((row) => keys.map((key) => printable(row[key] ?? '')));
   const widths = keys.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
-  for (const row of cells) stdout.write(`${row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()}\n`);
+  for (const row of cells)
+    stdout.write(
+      `${row
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd()}\n`,
+    );
 }
 
 function failed(error: unknown, stderr: NodeJS.WritableStream): number {
@@ -172,8 +183,7 @@ export async function runLs(args: LsArgs, { stdout, stderr, env, shutdown }: Com
     if (rows.length === 0) {
       const where = [args.state ? `in state ${args.state}` : '', parent !== undefined ? `with parent ${printable(parent)}` : ''].filter(Boolean).join(' ');
       stdout.write(where ? `no tasks ${where}\n` : 'no tasks\n');
-    }
-    else printTable(rows, stdout);
+    } else printTable(rows, stdout);
   }
   return ExitCode.ok;
 }

@@ -6,7 +6,7 @@ export type StatusArgs = ClientArgs & { ids: string[]; json: boolean };
 
 export const statusCommand: CommandDefinition<StatusArgs> = {
   command: 'status <ids..>',
-  describe: "Show what the server knows of tasks: state, worker, since when",
+  describe: 'Show what the server knows of tasks: state, worker, since when',
   builder: (yargs) =>
     withClientOptions(yargs)
       .positional('ids', { type: 'string', array: true, describe: 'Task ids' })
@@ -38,6 +38,8 @@ export const lsCommand: CommandDefinition<LsArgs> = {
       .option('json', { type: 'boolean', default: false, describe: 'Print one JSON object per task' })
       .example('taskctl ls --state lost', 'tasks whose worker went silent')
       .example('taskctl ls --parent job-42', 'the tasks job-42 stops when cancelled')
-      .epilogue("Exit codes: 0 ok, 2 usage error, 3 server unreachable or not a taskctl server, 4 not authorized, 5 not trusted (TLS: the server's certificate, or the server refused this client's).") as never,
+      .epilogue(
+        "Exit codes: 0 ok, 2 usage error, 3 server unreachable or not a taskctl server, 4 not authorized, 5 not trusted (TLS: the server's certificate, or the server refused this client's).",
+      ) as never,
   run: (args, context) => import('./status-run.ts').then((m) => m.runLs(args, context)),
 };

@@ -23,6 +23,8 @@ export const tokenCommand: CommandDefinition<TokenArgs> = {
       .option('json', { type: 'boolean', default: false, describe: 'Print {"name","role","token","line"} (and "scope" when given) as one JSON line' })
       .example('taskctl token new gpu-runners --role worker', 'a token for workers, and its line for the tokens file')
       .example("taskctl token new team-a --role operator --scope 'team-a-*'", 'an operator who may watch, cancel and list only the ids starting with team-a-')
-      .epilogue('Only the line (with the SHA-256 of the token) goes into the file; the token itself is shown this once.\n\nExit codes: 0 ok, 2 usage error.') as never,
+      .epilogue(
+        'Only the line (with the SHA-256 of the token) goes into the file; the token itself is shown this once.\n\nExit codes: 0 ok, 2 usage error.',
+      ) as never,
   run: (args, context) => import('./token-run.ts').then((m) => m.runToken(args, context)),
 };

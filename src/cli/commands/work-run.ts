@@ -13,19 +13,33 @@ import { serverUrlSchema, validateOptions, wantsTui } from '../options.ts';
 import { printJsonEvents, printPlainEvents } from '../work-output.ts';
 import type { WorkArgs } from './work.ts';
 
-const optionsSchema = z.object({
-  ids: z.array(taskIdSchema).min(1).max(MAX_IDS_PER_WATCH, `at most ${MAX_IDS_PER_WATCH} ids`),
-  server: serverUrlSchema,
-  token: z.string().optional(),
-  grace: durationSchema,
-  timeout: durationSchema.pipe(z.number().min(1, 'must be positive').max(MAX_SCHEDULE_AHEAD_MS, `at most ${formatDuration(MAX_SCHEDULE_AHEAD_MS)}`)).optional(),
-  watchTimeout: durationSchema.pipe(z.number().min(1_000, 'at least 1s').max(MAX_WATCH_TIMEOUT_MS, `at most ${formatDuration(MAX_WATCH_TIMEOUT_MS)}`)),
-  parent: z.array(taskIdSchema).max(MAX_PARENTS_PER_TASK, `at most ${MAX_PARENTS_PER_TASK} parents`),
-}).superRefine((options, ctx) => {
-  // The server refuses it too; said here, it is a usage error before anything starts.
-  const own = options.parent.find((parent) => options.ids.includes(parent));
-  if (own !== undefined) ctx.addIssue({ code: 'custom', path: ['parent'], message: `${JSON.stringify(own)} is one of the tasks it would be the parent of` });
-});
+const optionsSchema = z
+  .object({
+    ids: z.array(taskIdSchema).min(1).max(MAX_IDS_PER_WATCH, `at most ${MAX_IDS_PER_WATCH} ids`),
+    server: serverUrlSchema,
+    token: z.string().optional(),
+    grace: durationSchema,
+    timeout: durationSchema
+      .pipe(
+        z
+          .number()
+          .min(1, 'must be positive')
+          .max(MAX_SCHEDULE_AHEAD_MS, `at most ${formatDuration(MAX_SCHEDULE_AHEAD_MS)}`),
+      )
+      .optional(),
+    watchTimeout: durationSchema.pipe(
+      z
+        .number()
+        .min(1_000, 'at least 1s')
+        .max(MAX_WATCH_TIMEOUT_MS, `at most ${formatDuration(MAX_WATCH_TIMEOUT_MS)}`),
+    ),
+    parent: z.array(taskIdSchema).max(MAX_PARENTS_PER_TASK, `at most ${MAX_PARENTS_PER_TASK} parents`),
+  })
+  .superRefine((options, ctx) => {
+    // The server refuses it too; said here, it is a usage error before anything starts.
+    const own = options.parent.find((parent) => options.ids.includes(parent));
+    if (own !== undefined) ctx.addIssue({ code: 'custom', path: ['parent'], message: `${JSON.stringify(own)} is one of the tasks it would be the parent of` });
+  });
 
 function isFileHere(id: string): boolean {
   try {
@@ -56,7 +70,9 @@ export async function runWorkCommand(args: WorkArgs, { stdout, stderr, stdin, en
   const file = hasCommand ? undefined : options.ids.find(isFileHere);
   if (file !== undefined) {
     const others = options.ids.filter((id) => id !== file);
-    throw new UsageError(`"${printable(file)}" is a file here, not a task id: to run it, put it after --: taskctl work ${others.length > 0 ? others.join(' ') : 'ID'} -- ${file.includes('/') ? file : `./${file}`}`);
+    throw new UsageError(
+      `"${printable(file)}" is a file here, not a task id: to run it, put it after --: taskctl work ${others.length > 0 ? others.join(' ') : 'ID'} -- ${file.includes('/') ? file : `./${file}`}`,
+    );
   }
   const client = new TaskctlClient({ ...options, ...readClientTls(args, env) });
   const store = new WorkStore(initialWorkState(client.server, options.ids, hasCommand ? 'command' : 'watch', Date.now()));

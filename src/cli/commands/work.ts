@@ -34,7 +34,8 @@ export const workCommand: CommandDefinition<WorkArgs> = {
       .option('progress', {
         type: 'boolean',
         default: false,
-        describe: "Send each task's last output line (cleaned, at most 200 characters, every 2s at most) to the server, for status, ls, top and events. Off by default: output may hold secrets",
+        describe:
+          "Send each task's last output line (cleaned, at most 200 characters, every 2s at most) to the server, for status, ls, top and events. Off by default: output may hold secrets",
       })
       .example('taskctl work 1234 5678', 'watch two tasks until both are cancelled')
       .example('taskctl work 1234 -- ./train.sh --epochs 3', 'run train.sh for task 1234, stop it on cancel')

@@ -35,7 +35,10 @@ export function eventRoutes(app: Pick<AppContext, 'tasks' | 'options'>, streams:
       right: 'report',
       handle: async (ctx) => {
         const body = parseInput(progressRequestSchema, await readJson(ctx.req, app.options.maxBodyBytes));
-        checkScope(ctx.caller, body.updates.map((update) => update.id));
+        checkScope(
+          ctx.caller,
+          body.updates.map((update) => update.id),
+        );
         const updates = body.updates.flatMap(({ id, text }) => {
           // Cleaned again here: a worker's token is no reason to trust its bytes.
           const clean = progressText(text);

@@ -18,7 +18,12 @@ export function meRoutes(app: Pick<AppContext, 'options' | 'callerOf'>): Route[]
         const reply: MeReply = { tokensRequired };
         if (!tokensRequired || ctx.req.headers.authorization !== undefined) {
           const caller = app.callerOf(ctx.req);
-          reply.caller = { name: caller.name, role: caller.role, rights: [...ROLE_RIGHTS[caller.role]], ...(caller.scope ? { scope: [...caller.scope.patterns] } : {}) };
+          reply.caller = {
+            name: caller.name,
+            role: caller.role,
+            rights: [...ROLE_RIGHTS[caller.role]],
+            ...(caller.scope ? { scope: [...caller.scope.patterns] } : {}),
+          };
         }
         sendJson(ctx.res, 200, reply);
       },

@@ -83,7 +83,11 @@ export function taskRoutes(app: Pick<AppContext, 'tasks' | 'clock' | 'options' |
         const reply: TaskReply = { id, cancelled: record !== undefined };
         if (record) reply.record = anyRecordToWire(record);
         if (schedule) {
-          reply.scheduled = { at: isoTime(schedule.at), ...(schedule.reason === undefined ? {} : { reason: schedule.reason }), ...(schedule.by === undefined ? {} : { by: { ...schedule.by } }) };
+          reply.scheduled = {
+            at: isoTime(schedule.at),
+            ...(schedule.reason === undefined ? {} : { reason: schedule.reason }),
+            ...(schedule.by === undefined ? {} : { by: { ...schedule.by } }),
+          };
         }
         if (status) reply.status = statusToWire(status);
         // Only those its scope covers: another team's task is not named, even as a parent.
@@ -130,7 +134,12 @@ export function taskRoutes(app: Pick<AppContext, 'tasks' | 'clock' | 'options' |
         const found = await tasks.schedules(query.after, query.limit + 1, ctx.caller.scope);
         const page = found.slice(0, query.limit);
         const reply: ScheduleListReply = {
-          schedules: page.map((s) => ({ id: s.id, at: isoTime(s.at), ...(s.reason === undefined ? {} : { reason: s.reason }), ...(s.by === undefined ? {} : { by: { ...s.by } }) })),
+          schedules: page.map((s) => ({
+            id: s.id,
+            at: isoTime(s.at),
+            ...(s.reason === undefined ? {} : { reason: s.reason }),
+            ...(s.by === undefined ? {} : { by: { ...s.by } }),
+          })),
         };
         if (found.length > query.limit) reply.next = page.at(-1)!.id;
         sendJson(ctx.res, 200, reply);

@@ -67,7 +67,15 @@ export function watchRoutes(app: Pick<AppContext, 'tasks' | 'watches' | 'options
       });
     });
 
-  const answer = async (ctx: RequestContext, ids: readonly string[], requestedMs: number | undefined, worker?: WorkerIdentity, parents?: readonly string[], keep = false, replaces?: string) => {
+  const answer = async (
+    ctx: RequestContext,
+    ids: readonly string[],
+    requestedMs: number | undefined,
+    worker?: WorkerIdentity,
+    parents?: readonly string[],
+    keep = false,
+    replaces?: string,
+  ) => {
     // Refused whole, before anything changes: a link may only join tasks the scope covers, child and parent.
     checkScope(ctx.caller, ids);
     if (parents) checkScope(ctx.caller, parents);

@@ -53,7 +53,18 @@ const CANCELS_PER_TRANSACTION = 500;
 const SENT_MARKER_MS = 3_600_000;
 
 /** Errors after which the same work may simply be sent again: the connection went, the database is still there. */
-const CONNECTION_LOST = new Set(['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'ECONNRESET', 'EPIPE', '57P01', '57P02', '08006', '08003', '08000']);
+const CONNECTION_LOST = new Set([
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'ECONNRESET',
+  'EPIPE',
+  '57P01',
+  '57P02',
+  '08006',
+  '08003',
+  '08000',
+]);
 /** Errors that say the database could not be reached at all (rather than refusing something). */
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'CONNECT_TIMEOUT', ...CONNECTION_LOST]);
 // Two transactions that locked rows in opposite orders: one is rolled back, and retried.
@@ -181,7 +192,14 @@ export class PostgresStore implements CancelStore {
       throw new InvalidInputError(`--store ${shown}: ${describe(error)}`);
     }
     const pollMs = options.pollMs ?? DEFAULT_POLL_MS;
-    const store = new PostgresStore(sql, `postgres:${shown}${schema === DEFAULT_PG_SCHEMA ? '' : ` schema ${schema}`}`, schema, listen, listen ? (options.backstopMs ?? DEFAULT_BACKSTOP_MS) : pollMs, pollMs);
+    const store = new PostgresStore(
+      sql,
+      `postgres:${shown}${schema === DEFAULT_PG_SCHEMA ? '' : ` schema ${schema}`}`,
+      schema,
+      listen,
+      listen ? (options.backstopMs ?? DEFAULT_BACKSTOP_MS) : pollMs,
+      pollMs,
+    );
     try {
       await migrate(sql, schema, options.migrations ?? MIGRATIONS);
       // The event sequence starts at the time when this schema has none (see sequenceStart).
@@ -217,7 +235,10 @@ export class PostgresStore implements CancelStore {
         if (this.#closed || this.#gapTimer) return;
         this.#gapTimer = setInterval(() => {
           // Only once the database answers, so an outage is not also a look-up that fails every poll.
-          this.#sql`SELECT 1`.then(() => this.#gapTimer && this.#resyncAll(), () => {});
+          this.#sql`SELECT 1`.then(
+            () => this.#gapTimer && this.#resyncAll(),
+            () => {},
+          );
         }, this.#pollMs);
         this.#gapTimer.unref();
       },
@@ -255,7 +276,8 @@ export class PostgresStore implements CancelStore {
   /** The next group of `lane`: at most a step of rows of each kind (always at least one write when any is pending). */
   #takeGroup(lane: 'cancels' | 'writes'): Group | undefined {
     const pending = this.#pending;
-    if (lane === 'cancels') return pending.cancels.length > 0 ? { cancels: pending.cancels.splice(0, CANCELS_PER_TRANSACTION), statuses: [], writes: [] } : undefined;
+    if (lane === 'cancels')
+      return pending.cancels.length > 0 ? { cancels: pending.cancels.splice(0, CANCELS_PER_TRANSACTION), statuses: [], writes: [] } : undefined;
     if (pending.statuses.length + pending.writes.length === 0) return undefined;
     let statusRows = 0;
     let statusCount = 0;
@@ -279,7 +301,13 @@ export class PostgresStore implements CancelStore {
         async (tx) => {
           const notices: GroupNotices = { eventsAppended: false };
           const records = cancels.length > 0 ? await this.#insertCancels(tx, cancels) : new Map<string, CancelRecord>();
-          const won = statuses.length > 0 ? await this.#compareAndSetIn(tx, statuses.flatMap((pending) => pending.statuses)) : new Set<string>();
+          const won =
+            statuses.length > 0
+              ? await this.#compareAndSetIn(
+                  tx,
+                  statuses.flatMap((pending) => pending.statuses),
+                )
+              : new Set<string>();
           const done: unknown[] = [];
           for (const write of writes) done.push(await write.run(tx, notices));
           if (notices.eventsAppended) await tx`SELECT pg_notify(${this.#eventChannel}, '')`;
@@ -423,7 +451,9 @@ export class PostgresStore implements CancelStore {
   // ---- Task statuses ----
 
   async loadStatuses(ids: readonly string[]): Promise<TaskStatus[]> {
-    return this.#inSteps(ids, async (step) => parseStatuses(await this.#sql<Array<{ body: string }>>`SELECT body FROM ${this.#t.status} WHERE id = ANY(${step}::text[])`, this.unreadable));
+    return this.#inSteps(ids, async (step) =>
+      parseStatuses(await this.#sql<Array<{ body: string }>>`SELECT body FROM ${this.#t.status} WHERE id = ANY(${step}::text[])`, this.unreadable),
+    );
   }
 
   /**
@@ -435,9 +465,12 @@ export class PostgresStore implements CancelStore {
       read: async (pending) => {
         const rows = await this.#inSteps(
           pending,
-          (step) => this.#sql<Array<{ id: string; body: string; version: string }>>`SELECT id, body, version FROM ${this.#t.status} WHERE id = ANY(${step}::text[])`,
+          (step) =>
+            this.#sql<Array<{ id: string; body: string; version: string }>>`SELECT id, body, version FROM ${this.#t.status} WHERE id = ANY(${step}::text[])`,
         );
-        return new Map<string, VersionedStatus>(rows.map((row) => [row.id, { status: parseStatus(row.body, this.unreadable, row.id), version: Number(row.version) }]));
+        return new Map<string, VersionedStatus>(
+          rows.map((row) => [row.id, { status: parseStatus(row.body, this.unreadable, row.id), version: Number(row.version) }]),
+        );
       },
       write: async (writes) => {
         const steps: Array<Promise<Set<string>>> = [];
@@ -492,7 +525,9 @@ export class PostgresStore implements CancelStore {
     const rows = await this.#run(() =>
       query.state === undefined
         ? this.#sql<Array<{ body: string }>>`SELECT body FROM ${this.#t.status} WHERE id > ${after} ORDER BY id LIMIT ${query.limit}`
-        : this.#sql<Array<{ body: string }>>`SELECT body FROM ${this.#t.status} WHERE state = ${query.state} AND id > ${after} ORDER BY id LIMIT ${query.limit}`,
+        : this.#sql<
+            Array<{ body: string }>
+          >`SELECT body FROM ${this.#t.status} WHERE state = ${query.state} AND id > ${after} ORDER BY id LIMIT ${query.limit}`,
     );
     return parseStatuses(rows, this.unreadable);
   }
@@ -506,7 +541,9 @@ export class PostgresStore implements CancelStore {
   }
 
   async findInactive(before: number, limit: number): Promise<string[]> {
-    const rows = await this.#run(() => this.#sql<Array<{ id: string }>>`SELECT id FROM ${this.#t.status} WHERE active_at < ${before} ORDER BY active_at LIMIT ${limit}`);
+    const rows = await this.#run(
+      () => this.#sql<Array<{ id: string }>>`SELECT id FROM ${this.#t.status} WHERE active_at < ${before} ORDER BY active_at LIMIT ${limit}`,
+    );
     return rows.map((row) => row.id);
   }
 
@@ -544,7 +581,9 @@ export class PostgresStore implements CancelStore {
   }
 
   async loadSchedules(ids: readonly string[]): Promise<ScheduledCancel[]> {
-    return this.#inSteps(ids, async (step) => (await this.#sql<ScheduleRow[]>`SELECT * FROM ${this.#t.schedules} WHERE id = ANY(${step}::text[])`).map((row) => fromScheduleRow(row, this.unreadable)));
+    return this.#inSteps(ids, async (step) =>
+      (await this.#sql<ScheduleRow[]>`SELECT * FROM ${this.#t.schedules} WHERE id = ANY(${step}::text[])`).map((row) => fromScheduleRow(row, this.unreadable)),
+    );
   }
 
   async listSchedules(after: string | undefined, limit: number): Promise<ScheduledCancel[]> {
@@ -583,13 +622,19 @@ export class PostgresStore implements CancelStore {
   }
 
   async loadParents(ids: readonly string[]): Promise<ParentLink[]> {
-    const rows = await this.#inSteps(ids, (step) => this.#sql<Array<{ child: string; parent: string }>>`SELECT child, parent FROM ${this.#t.parents} WHERE child = ANY(${step}::text[])`);
+    const rows = await this.#inSteps(
+      ids,
+      (step) => this.#sql<Array<{ child: string; parent: string }>>`SELECT child, parent FROM ${this.#t.parents} WHERE child = ANY(${step}::text[])`,
+    );
     return linksOfRows(rows);
   }
 
   async listChildren(parent: string, after: string | undefined, limit: number): Promise<string[]> {
     const rows = await this.#run(
-      () => this.#sql<Array<{ child: string }>>`SELECT child FROM ${this.#t.parents} WHERE parent = ${parent} AND child > ${after ?? ''} ORDER BY child LIMIT ${limit}`,
+      () =>
+        this.#sql<
+          Array<{ child: string }>
+        >`SELECT child FROM ${this.#t.parents} WHERE parent = ${parent} AND child > ${after ?? ''} ORDER BY child LIMIT ${limit}`,
     );
     return rows.map((row) => row.child);
   }
@@ -705,13 +750,20 @@ export class PostgresStore implements CancelStore {
   }
 
   async readEvents(after: number, limit: number): Promise<{ events: TaskEvent[] } & EventWindowBounds> {
-    const rows = limit > 0 ? await this.#run(() => this.#sql<EventRow[]>`SELECT seq, at, body FROM ${this.#t.events} WHERE seq > ${after} ORDER BY seq LIMIT ${limit}`) : [];
+    const rows =
+      limit > 0
+        ? await this.#run(() => this.#sql<EventRow[]>`SELECT seq, at, body FROM ${this.#t.events} WHERE seq > ${after} ORDER BY seq LIMIT ${limit}`)
+        : [];
     // Read after the events, so `last` is never below one of them.
     const [bounds] = await this.#run(
       () => this.#sql<Array<{ last: string; oldest: string | null }>>`SELECT last, (SELECT min(seq) FROM ${this.#t.events}) AS oldest FROM ${this.#t.sequence}`,
     );
     const last = Number(bounds?.last ?? 0);
-    return { events: rows.flatMap((row) => parseEvent(Number(row.seq), Number(row.at), row.body, this.unreadable) ?? []), oldest: bounds?.oldest == null ? last + 1 : Number(bounds.oldest), last };
+    return {
+      events: rows.flatMap((row) => parseEvent(Number(row.seq), Number(row.at), row.body, this.unreadable) ?? []),
+      oldest: bounds?.oldest == null ? last + 1 : Number(bounds.oldest),
+      last,
+    };
   }
 
   async trimEvents(before: number, limit: number): Promise<number> {

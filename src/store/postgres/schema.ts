@@ -68,7 +68,9 @@ export async function migrate(sql: Sql, schema: string, migrations: readonly Mig
   return sql.begin(async (tx: TransactionSql) => {
     await tx`SELECT pg_advisory_xact_lock(hashtext(${`taskctl schema ${schema}`}))`;
     await tx.unsafe(`CREATE SCHEMA IF NOT EXISTS ${quoted}`);
-    await tx.unsafe(`CREATE TABLE IF NOT EXISTS ${quoted}.schema_version (only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row), version integer NOT NULL)`);
+    await tx.unsafe(
+      `CREATE TABLE IF NOT EXISTS ${quoted}.schema_version (only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row), version integer NOT NULL)`,
+    );
     const [row] = await tx.unsafe<Array<{ version: number }>>(`SELECT version FROM ${quoted}.schema_version`);
     const current = row?.version ?? 0;
     if (current > newest) {

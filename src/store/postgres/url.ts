@@ -30,7 +30,8 @@ export function parsePostgresSpec(spec: string): PostgresSpec {
     throw new InvalidInputError(`--store ${preview(redactPassword(spec))} is not a URL: use postgres://USER:PASS@HOST:PORT/DB`);
   }
   const listen = parsed.searchParams.get('listen') ?? 'on';
-  if (listen !== 'on' && listen !== 'off') throw new InvalidInputError(`--store: listen=${preview(listen)}: use listen=off (poll only, for PgBouncer in transaction mode) or leave it out`);
+  if (listen !== 'on' && listen !== 'off')
+    throw new InvalidInputError(`--store: listen=${preview(listen)}: use listen=off (poll only, for PgBouncer in transaction mode) or leave it out`);
   for (const name of OWN_PARAMETERS) parsed.searchParams.delete(name);
   const sslmode = parsed.searchParams.get('sslmode');
   if (sslmode !== null && !['disable', 'prefer', 'require', 'verify-ca', 'verify-full'].includes(sslmode)) {

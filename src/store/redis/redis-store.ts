@@ -170,7 +170,14 @@ export class RedisStore implements CancelStore {
       const args: Array<string | number> = [this.#prefix, this.#statusExpiryMs ?? ''];
       for (const { id, expected, status } of writes.slice(i, i + STATUSES_PER_SCRIPT)) {
         const watched = (status.state === 'watching' || status.state === 'cancel_requested') && status.lastSeenAt !== undefined;
-        args.push(id, expected, `{"v":${expected + 1},${JSON.stringify(status).slice(1)}`, status.state, lastActivity(status), watched ? status.lastSeenAt! : '');
+        args.push(
+          id,
+          expected,
+          `{"v":${expected + 1},${JSON.stringify(status).slice(1)}`,
+          status.state,
+          lastActivity(status),
+          watched ? status.lastSeenAt! : '',
+        );
       }
       const ids = (await this.#run(() => this.#commands.eval(CAS_STATUSES_SCRIPT, 0, ...args))) as string[];
       for (const id of ids) lost.add(id);
@@ -252,7 +259,13 @@ export class RedisStore implements CancelStore {
 
   async unschedule(id: string): Promise<void> {
     await this.#run(() =>
-      this.#commands.multi().zrem(`${this.#prefix}schedule`, id).zrem(`${this.#prefix}schedule-ids`, id).hdel(`${this.#prefix}schedule-reasons`, id).hdel(`${this.#prefix}schedule-by`, id).exec(),
+      this.#commands
+        .multi()
+        .zrem(`${this.#prefix}schedule`, id)
+        .zrem(`${this.#prefix}schedule-ids`, id)
+        .hdel(`${this.#prefix}schedule-reasons`, id)
+        .hdel(`${this.#prefix}schedule-by`, id)
+        .exec(),
     );
   }
 
@@ -321,7 +334,9 @@ export class RedisStore implements CancelStore {
   }
 
   async claimDeliveries(now: number, leaseMs: number, limit: number): Promise<Delivery[]> {
-    const claimed = (await this.#run(() => this.#commands.eval(CLAIM_SCRIPT, 2, `${this.#prefix}outbox`, `${this.#prefix}outbox-due`, now, leaseMs, limit))) as string[];
+    const claimed = (await this.#run(() =>
+      this.#commands.eval(CLAIM_SCRIPT, 2, `${this.#prefix}outbox`, `${this.#prefix}outbox-due`, now, leaseMs, limit),
+    )) as string[];
     const deliveries: Delivery[] = [];
     for (const json of claimed) {
       const delivery = this.#parseDelivery(json);
@@ -341,13 +356,19 @@ export class RedisStore implements CancelStore {
     if (value && typeof value.id === 'string' && typeof value.body === 'string' && typeof value.endpoint === 'string') return value as Delivery;
     const id = /"id":"((?:[^"\\]|\\.)*)"/.exec(json)?.[1];
     this.unreadable.note({ kind: 'delivery', ...(id === undefined ? {} : { key: id }), why: 'not a webhook delivery' });
-    if (id !== undefined) void this.#run(() => this.#commands.multi().hdel(`${this.#prefix}outbox`, id).zrem(`${this.#prefix}outbox-due`, id).exec()).catch(() => {});
+    if (id !== undefined)
+      void this.#run(() => this.#commands.multi().hdel(`${this.#prefix}outbox`, id).zrem(`${this.#prefix}outbox-due`, id).exec()).catch(() => {});
     return undefined;
   }
 
   async finishDelivery(id: string): Promise<void> {
     await this.#run(() =>
-      this.#commands.multi().hdel(`${this.#prefix}outbox`, id).zrem(`${this.#prefix}outbox-due`, id).set(`${this.#prefix}outbox-sent:${id}`, '1', 'PX', SENT_MARKER_MS).exec(),
+      this.#commands
+        .multi()
+        .hdel(`${this.#prefix}outbox`, id)
+        .zrem(`${this.#prefix}outbox-due`, id)
+        .set(`${this.#prefix}outbox-sent:${id}`, '1', 'PX', SENT_MARKER_MS)
+        .exec(),
     );
   }
 
@@ -357,7 +378,9 @@ export class RedisStore implements CancelStore {
     const stored = this.#parseDelivery(json);
     if (stored === undefined) return;
     const delivery: Delivery = { ...stored, attempts, nextAt };
-    await this.#run(() => this.#commands.multi().hset(`${this.#prefix}outbox`, id, JSON.stringify(delivery)).zadd(`${this.#prefix}outbox-due`, nextAt, id).exec());
+    await this.#run(() =>
+      this.#commands.multi().hset(`${this.#prefix}outbox`, id, JSON.stringify(delivery)).zadd(`${this.#prefix}outbox-due`, nextAt, id).exec(),
+    );
   }
 
   async countDeliveries(): Promise<number> {
@@ -398,7 +421,16 @@ export class RedisStore implements CancelStore {
     if (drafts.length === 0) return [];
     const args = drafts.flatMap(({ at, ...rest }) => [at, JSON.stringify(rest)]);
     const seqs = (await this.#run(() =>
-      this.#commands.eval(APPEND_EVENTS_SCRIPT, 2, eventStreamKey(this.#prefix), eventSeqKey(this.#prefix), keep, sequenceStart(Date.now()), eventChannel(this.#prefix), ...args),
+      this.#commands.eval(
+        APPEND_EVENTS_SCRIPT,
+        2,
+        eventStreamKey(this.#prefix),
+        eventSeqKey(this.#prefix),
+        keep,
+        sequenceStart(Date.now()),
+        eventChannel(this.#prefix),
+        ...args,
+      ),
     )) as number[];
     return drafts.map((draft, i) => ({ ...draft, seq: Number(seqs[i]) }));
   }
@@ -448,7 +480,8 @@ export class RedisStore implements CancelStore {
       this.unreadable.note({ kind: 'cancel', key: id, why: 'not a cancel record' });
       return undefined;
     }
-    const record: CancelRecord = value.r === undefined ? { id, cancelledAt: value.c, expiresAt: value.e } : { id, reason: value.r, cancelledAt: value.c, expiresAt: value.e };
+    const record: CancelRecord =
+      value.r === undefined ? { id, cancelledAt: value.c, expiresAt: value.e } : { id, reason: value.r, cancelledAt: value.c, expiresAt: value.e };
     const by = value.b === undefined ? undefined : parseSource(JSON.stringify(value.b), this.unreadable, 'cancel', id);
     return by === undefined ? record : { ...record, by };
   }
@@ -460,7 +493,9 @@ export class RedisStore implements CancelStore {
       // ioredis says a lost connection in its own terms ("Stream isn't writeable and enableOfflineQueue
       // options is false"): the user needs to hear that Redis cannot be reached.
       const message = (error as Error).message;
-      throw new StoreUnavailableError(`redis unavailable: ${/Stream isn't writeable|Connection is closed/.test(message) ? 'not connected (is Redis running and reachable?)' : message}`);
+      throw new StoreUnavailableError(
+        `redis unavailable: ${/Stream isn't writeable|Connection is closed/.test(message) ? 'not connected (is Redis running and reachable?)' : message}`,
+      );
     }
   }
 }

@@ -50,7 +50,8 @@ export async function migrate(redis: Redis, prefix: string, migrations: readonly
   const key = `${prefix}schema`;
   const newest = migrations.at(-1)?.version ?? 0;
   const current = Number((await redis.get(key)) ?? 0);
-  if (current > newest) throw new SchemaTooNewError(`the keys under ${prefix} are at schema version ${current}, newer than this taskctl knows (${newest}): upgrade taskctl`);
+  if (current > newest)
+    throw new SchemaTooNewError(`the keys under ${prefix} are at schema version ${current}, newer than this taskctl knows (${newest}): upgrade taskctl`);
   for (const step of migrations) {
     if (step.version <= current) continue;
     await step.up(redis, prefix);

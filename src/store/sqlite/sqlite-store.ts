@@ -1,7 +1,17 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import { type CancelRecord, type CancelStore, type Delivery, type ParentLink, type ScheduledCancel, type StatusChange, type StatusQuery, type StatusUpdate, StoreUnavailableError } from '../../core/store.ts';
+import {
+  type CancelRecord,
+  type CancelStore,
+  type Delivery,
+  type ParentLink,
+  type ScheduledCancel,
+  type StatusChange,
+  type StatusQuery,
+  type StatusUpdate,
+  StoreUnavailableError,
+} from '../../core/store.ts';
 import { nextTurn } from '../../core/turns.ts';
 import { eventBody, fromDeliveryRow, linksOfRows, parseEvent, parseSource, parseStatus, parseStatuses } from '../rows.ts';
 import { lastActivity, type TaskStatus } from '../../core/task-status.ts';
@@ -83,7 +93,6 @@ const ROWS_PER_TRANSACTION = 250;
 const FREE_PAGES_BEFORE_VACUUM = 1_024;
 const PAGES_PER_VACUUM_STEP = 128;
 
-
 /**
  * Records and task statuses in one SQLite file (WAL). A cancel record or schedule resolves only once its
  * transaction is on disk (fsync'd); statuses once committed (see Durability). Writes that arrive in the
@@ -124,7 +133,10 @@ export class SqliteStore implements CancelStore {
   readonly #onClose: () => void;
 
   /** `onClose` runs once the file is closed (to give back its lock). */
-  constructor(readonly path: string, options: { onClose?: () => void } = {}) {
+  constructor(
+    readonly path: string,
+    options: { onClose?: () => void } = {},
+  ) {
     this.#onClose = options.onClose ?? (() => {});
     this.description = `sqlite:${path}`;
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -152,15 +164,15 @@ export class SqliteStore implements CancelStore {
     this.#deleteSchedule = this.#db.prepare('DELETE FROM schedules WHERE id = ?');
     // Conditional on the version read, though nothing can come between within the transaction: the same
     // compare-and-set as the shared stores, so the version column means one thing everywhere.
-    this.#updateStatus = this.#db.prepare('UPDATE task_status SET state = ?, last_seen_at = ?, active_at = ?, body = ?, version = version + 1 WHERE id = ? AND version = ?');
+    this.#updateStatus = this.#db.prepare(
+      'UPDATE task_status SET state = ?, last_seen_at = ?, active_at = ?, body = ?, version = version + 1 WHERE id = ? AND version = ?',
+    );
     this.#insertStatus = this.#db.prepare('INSERT INTO task_status (id, state, last_seen_at, active_at, body, version) VALUES (?, ?, ?, ?, ?, 1)');
     this.#loadVersioned = this.#db.prepare('SELECT id, body, version FROM task_status WHERE id IN (SELECT value FROM json_each(?))');
     this.#loadStatuses = this.#db.prepare('SELECT body FROM task_status WHERE id IN (SELECT value FROM json_each(?))');
     this.#listAll = this.#db.prepare('SELECT body FROM task_status WHERE id > ? ORDER BY id LIMIT ?');
     this.#listByState = this.#db.prepare('SELECT body FROM task_status WHERE state = ? AND id > ? ORDER BY id LIMIT ?');
-    this.#findQuiet = this.#db.prepare(
-      "SELECT body FROM task_status WHERE state IN ('watching', 'cancel_requested') AND last_seen_at < ? LIMIT ?",
-    );
+    this.#findQuiet = this.#db.prepare("SELECT body FROM task_status WHERE state IN ('watching', 'cancel_requested') AND last_seen_at < ? LIMIT ?");
     this.#findInactive = this.#db.prepare('SELECT id FROM task_status WHERE active_at < ? ORDER BY active_at LIMIT ?');
     this.#forgetStatuses = this.#db.prepare('DELETE FROM task_status WHERE id IN (SELECT value FROM json_each(?)) AND active_at < ?');
     this.#freePages = this.#db.prepare('PRAGMA freelist_count');
@@ -171,7 +183,9 @@ export class SqliteStore implements CancelStore {
 
   #prepareOutbox(): OutboxStatements {
     return {
-      enqueue: this.#db.prepare('INSERT OR IGNORE INTO webhook_outbox (id, event_id, endpoint, body, created_at, attempts, next_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      enqueue: this.#db.prepare(
+        'INSERT OR IGNORE INTO webhook_outbox (id, event_id, endpoint, body, created_at, attempts, next_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
       due: this.#db.prepare('SELECT * FROM webhook_outbox WHERE next_at <= ? ORDER BY next_at LIMIT ?'),
       claim: this.#db.prepare('UPDATE webhook_outbox SET next_at = ? WHERE id = ?'),
       finish: this.#db.prepare('DELETE FROM webhook_outbox WHERE id = ?'),
@@ -252,7 +266,8 @@ export class SqliteStore implements CancelStore {
   }
 
   async listStatuses(query: StatusQuery): Promise<TaskStatus[]> {
-    const rows = query.state === undefined ? this.#listAll.all(query.after ?? '', query.limit) : this.#listByState.all(query.state, query.after ?? '', query.limit);
+    const rows =
+      query.state === undefined ? this.#listAll.all(query.after ?? '', query.limit) : this.#listByState.all(query.state, query.after ?? '', query.limit);
     return parseStatuses(rows as unknown as StatusRow[], this.unreadable);
   }
 
@@ -287,7 +302,11 @@ export class SqliteStore implements CancelStore {
   }
 
   schedule(schedule: ScheduledCancel): Promise<void> {
-    return this.#write(1, 'fsync', () => void this.#saveSchedule.run(schedule.id, schedule.at, schedule.reason ?? null, schedule.by ? JSON.stringify(schedule.by) : null));
+    return this.#write(
+      1,
+      'fsync',
+      () => void this.#saveSchedule.run(schedule.id, schedule.at, schedule.reason ?? null, schedule.by ? JSON.stringify(schedule.by) : null),
+    );
   }
 
   async loadSchedules(ids: readonly string[]): Promise<ScheduledCancel[]> {
@@ -371,9 +390,11 @@ export class SqliteStore implements CancelStore {
     const writes: Promise<void>[] = [];
     for (let i = 0; i < deliveries.length; i += ROWS_PER_TRANSACTION) {
       const step = deliveries.slice(i, i + ROWS_PER_TRANSACTION);
-      writes.push(this.#write(step.length, 'commit', () => {
-        for (const d of step) this.#outbox.enqueue.run(d.id, d.eventId, d.endpoint, d.body, d.createdAt, d.attempts, d.nextAt);
-      }));
+      writes.push(
+        this.#write(step.length, 'commit', () => {
+          for (const d of step) this.#outbox.enqueue.run(d.id, d.eventId, d.endpoint, d.body, d.createdAt, d.attempts, d.nextAt);
+        }),
+      );
     }
     await Promise.all(writes);
   }
