@@ -88,7 +88,8 @@ export class TaskFamily {
    * it waits on. Links the store already holds are never refused (so no one can fail another task's watch
    * by building above it): their ancestors are followed as far as the limits allow. A new link is refused
    * when one of `ids` is running (watched) with other parents (LinkRefusedError: only the run that starts a
-   * task names its parents), when it would make a cycle, or when the ancestors above it and the descendants
+   * task names its parents), when one of `ids` has children and an ancestor is cancelled already
+   * (LinkRefusedError: it would cancel them, and they may be other runs'), when it would make a cycle, or when the ancestors above it and the descendants
    * below it would nest deeper than MAX_PARENT_DEPTH levels (InvalidParentsError). Checks run one at a time
    * on this server, and a link that passed is known at once to the next check, so two links made together
    * cannot form a cycle between them. Returns the ids whose links change, for `link` to record.
@@ -137,6 +138,17 @@ export class TaskFamily {
         throw new InvalidParentsError(`${error.message.replace(/ \(.*\)$/, '')} counting the ${below} level${below === 1 ? '' : 's'} of descendants below`);
       }
       throw error;
+    }
+    // A task with children hung under a parent cancelled already would be stopped at once, and its
+    // children with it: tasks other runs (other tokens) may be running. Only a task with no children yet
+    // (a late child, the rule's one purpose) may be linked under a cancelled parent.
+    if (below > 0) {
+      const cancelled = (await this.#canceler.find(ancestors))[0];
+      if (cancelled) {
+        throw new LinkRefusedError(
+          `${preview(changed[0]!)} has children already; it cannot be linked under ${preview(cancelled.id)}, which is cancelled (that would cancel its children, which other runs may be running)`,
+        );
+      }
     }
     // Known to the next check at once, before the store has it.
     const at = this.#clock.monotonic();

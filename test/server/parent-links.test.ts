@@ -59,6 +59,23 @@ test("a worker token cannot give another worker's running task a cancelled paren
   assert.equal((await victim).body.cancelled, ['victim-1']);
 });
 
+test("a worker token cannot cancel another run's task by hanging its not-running parent under a cancelled one", async () => {
+  const ops = { authorization: 'Bearer tok-ops', 'content-type': 'application/json' };
+  assert.is((await fetch(`${server.url}/v1/tasks/old-2/cancel`, { method: 'POST', headers: ops, body: '{}' })).status, 200);
+  // team-b runs step-3 under job-43, a parent that never runs itself (the README's pattern).
+  const victim = watch('tok-b', { ids: ['step-3'], parents: ['job-43'], timeout: '20s' });
+  await eventually(() => server.openWatches() === 1, "the victim's watch to be held");
+  await eventually(async () => (await server.tasks.task('job-43', 10)).children.ids.includes('step-3'), 'the link step-3 -> job-43 stored');
+  const attack = await watch('tok-a', { ids: ['job-43'], parents: ['old-2'], timeout: '100ms' });
+  assert.is(attack.status, 403, JSON.stringify(attack.body));
+  assert.match(attack.body.error.message, /job-43"? has children already; it cannot be linked under "?old-2/, attack.body.error.message);
+  assert.equal(await server.canceler.find(['job-43', 'step-3']), [], 'nothing cancelled');
+  assert.equal((await server.tasks.task('job-43', 10)).parents, [], 'no link stored');
+  assert.is(server.openWatches(), 1, "the victim's watch is still held");
+  await server.canceler.cancel('step-3');
+  assert.equal((await victim).body.cancelled, ['step-3']);
+});
+
 test("links nesting above a running task are refused when made, and never fail that task's own watch", async () => {
   assert.is((await watch('tok-b', { ids: ['deep-victim'], parents: ['deep-0'], timeout: '100ms' })).status, 200);
   let refusedAt = -1;
