@@ -32,7 +32,8 @@ export interface Route {
 
 /**
  * The route for `method` and `path`, with its decoded params; 404 or 405 (with Allow) otherwise. HEAD is
- * GET without a body (Node leaves the body out of a HEAD answer), as `curl -I` and link checkers expect.
+ * GET without a body (Node leaves the body out of a HEAD answer) on the open routes, as `curl -I` and link
+ * checkers expect.
  */
 export function matchRoute(routes: readonly Route[], requested: string, path: string): { route: Route; params: string[] } {
   const method = requested === 'HEAD' ? 'GET' : requested;
@@ -40,7 +41,9 @@ export function matchRoute(routes: readonly Route[], requested: string, path: st
   for (const route of routes) {
     const match = route.pattern.exec(path);
     if (!match) continue;
-    if (route.method !== method) {
+    // HEAD only where a GET has no effect and ends at once: the open routes (the page, /ping, /healthz).
+    // A seed cancel is a GET with an effect, and a watch or a stream would hold a HEAD open for nothing.
+    if (route.method !== method || (requested === 'HEAD' && route.right !== 'open')) {
       allowed += allowed ? `, ${route.method}` : route.method;
       continue;
     }

@@ -61,6 +61,16 @@ test('HEAD / answers as GET does, without the body (curl -I, link checkers); POS
   assert.is(await head.text(), '');
   const ping = await fetch(server.url + '/ping', { method: 'HEAD' });
   assert.is(ping.status, 200);
+  // Never where a GET has an effect or is held: a seed cancel, a watch, a stream.
+  for (const path of ['/cancel-task/head-1', '/watch-task/head-1', '/v1/events', '/v1/tasks']) {
+    const refused = await fetch(`${server.url}${path}`, { method: 'HEAD', headers: { authorization: 'Bearer tok-o' } });
+    assert.is(refused.status, 405, path);
+  }
+  assert.is((await fetch(`${server.url}/v1/tasks/head-1`, { headers: { authorization: 'Bearer tok-o' } })).status, 200);
+  assert.not.ok(
+    (await (await fetch(`${server.url}/v1/tasks/head-1`, { headers: { authorization: 'Bearer tok-o' } })).json()).cancelled,
+    'HEAD /cancel-task cancelled nothing',
+  );
   const post = await fetch(server.url + '/', { method: 'POST' });
   assert.is(post.status, 405);
   assert.is(post.headers.get('allow'), 'GET');
