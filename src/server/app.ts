@@ -248,6 +248,12 @@ export function createApp({
     // Checked before anything else, /ping included: without a verified certificate a client gets nothing.
     if (options.requireClientCertificate && !(req.socket as TLSSocket).authorized) throw clientCertificateRefused(req.socket as TLSSocket);
     const { route, params } = matchRoute(routes, req.method ?? 'GET', path);
+    // No GET reads a body, so Node would take one in and throw it away for as long as it came, from anyone:
+    // refused before the token is looked at, and the connection closed so the rest is never read.
+    if (route.method === 'GET' && carriesBody(req.rawHeaders)) {
+      res.shouldKeepAlive = false;
+      throw new HttpError('invalid_request', `${req.method} ${truncate(path)} takes no request body`);
+    }
     let caller = ANONYMOUS;
     if (route.right !== 'open') {
       caller = authenticate(req);
@@ -354,4 +360,17 @@ function clientCertificateRefused(socket: TLSSocket): HttpError {
       ? 'it has expired'
       : 'it could not be verified';
   return new HttpError('client_certificate_refused', `${required}, and refused the one sent: ${why} (${code})`);
+}
+
+/**
+ * Whether a request says a body follows (Transfer-Encoding, or a Content-Length other than 0). Read from
+ * the raw headers: asking for `req.headers` would build an object for every watch of a server without tokens.
+ */
+function carriesBody(rawHeaders: readonly string[]): boolean {
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') return true;
+    if (name.length === 14 && name.toLowerCase() === 'content-length' && rawHeaders[i + 1]!.trim() !== '0') return true;
+  }
+  return false;
 }

@@ -152,6 +152,28 @@ test('a garbage request line gets a 400 and the server goes on', async () => {
   assert.match(reply, /^HTTP\/1\.1 400/);
 });
 
+test('a GET with a body, from a stranger, is refused at once and its connection closed: the rest is never read', async () => {
+  // A chunked body that has begun and not ended: answered 400 and closed, not read for as long as it comes.
+  const result = await new Promise<{ reply: string; endedByServer: boolean }>((resolve) => {
+    const socket = connect(server.port, '127.0.0.1', () =>
+      socket.write('GET /ping HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n10\r\n0123456789abcdef\r\n'),
+    );
+    let reply = '';
+    let endedByServer = false;
+    socket.on('data', (data) => (reply += data));
+    socket.on('end', () => (endedByServer = true));
+    socket.on('error', () => {});
+    socket.on('close', () => resolve({ reply, endedByServer }));
+    // Before the fix the server answered 200 and kept the connection for the rest of the body.
+    setTimeout(() => socket.destroy(), 3_000).unref();
+  });
+  assert.match(result.reply, /^HTTP\/1\.1 400/, result.reply.slice(0, 100));
+  assert.match(result.reply, /takes no request body/);
+  assert.match(result.reply, /connection: close/i);
+  assert.ok(result.endedByServer, 'the server closed the connection');
+  assert.is((await fetch(`${server.url}/ping`)).status, 200, 'a GET without a body is answered as ever');
+});
+
 test('after all of it the server still answers and the stored cancel is intact', async () => {
   assert.is((await fetch(`${server.url}/ping`)).status, 200);
   assert.is(await (await fetch(`${server.url}/watch-task/precious`)).text(), 'true');
