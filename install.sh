@@ -42,7 +42,7 @@ while [ $# -gt 0 ]; do
 done
 version="${version#v}"
 
-from_source="build it from source instead: https://github.com/${repo}#quick-start-from-source"
+from_source="build it from source instead: https://github.com/${repo}#develop"
 case "$(uname -s)" in
   Linux) os=linux ;;
   Darwin) os=macos ;;

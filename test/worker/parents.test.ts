@@ -73,7 +73,7 @@ test('nesting: cancelling the grandparent stops the parent and the child in othe
 
     const status = await runCli(['status', 'nest-job', 'nest-step', '--server', url]);
     assert.is(status.code, 0, status.stderr);
-    assert.match(status.stdout, /^nest-job\s+unknown\s+1 children below$/m);
+    assert.match(status.stdout, /^nest-job\s+unknown\s+1 child below$/m);
     assert.match(status.stdout, /^ {2}nest-step\s+watching\s/m);
     assert.match(status.stdout, /^nest-step\s+watching\s.*parents: nest-job, 2 children below$/m);
     assert.match(status.stdout, /^ {2}nest-sub-1\s+watching\s/m);

@@ -125,7 +125,7 @@ function taskRows(task: TaskReply, now: number): Row[] {
     // A cancel scheduled (cancel --after/--at, or a worker's --timeout) shows, whatever the task's state.
     scheduled ? scheduledDetail(scheduled, now) : '',
     task.parents ? `parents: ${task.parents.join(' ')}` : '',
-    children ? `${children.next ? 'first ' : ''}${children.tasks.length} children below` : '',
+    children ? `${children.next ? 'first ' : ''}${children.tasks.length} ${children.tasks.length === 1 ? 'child' : 'children'} below` : '',
   ];
   const row = toRow(task.id, task.status, task.record, now, more);
   // Never watched nor cancelled, but a cancel is on its way: say so rather than "unknown".
