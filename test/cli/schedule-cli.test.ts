@@ -54,6 +54,20 @@ test('ls shows scheduled cancels: a row of their own for a task known only by it
       ['busy', 'later-1', 'later-2'],
     );
     assert.is((await runCli(['ls', '--state', 'watching', ...at])).stdout.includes('later-1'), false, 'a state filter lists statuses only');
+    const only = await runCli(['ls', '--state', 'scheduled', ...at]);
+    assert.is(only.code, 0, only.stderr);
+    assert.equal(
+      only.stdout
+        .trimEnd()
+        .split('\n')
+        .slice(1)
+        .map((line) => line.split(/\s+/)[0]),
+      ['later-1', 'later-2', 'busy'].sort(),
+      'only the tasks with a cancel scheduled',
+    );
+    const withParent = await runCli(['ls', '--state', 'scheduled', '--parent', 'p', ...at]);
+    assert.is(withParent.code, 2);
+    assert.match(withParent.stderr, /^taskctl: --state scheduled lists the cancels scheduled for later, of every task; it does not go with --parent\n$/);
 
     const first = (await (await fetch(`${server.url}/v1/schedules?limit=2`)).json()) as { schedules: Array<{ id: string; reason?: string }>; next?: string };
     assert.equal(

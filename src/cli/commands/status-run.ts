@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ClientError, TaskctlClient } from '../../client/client.ts';
 import { formatDuration } from '../../core/duration.ts';
+import type { TaskLifeState } from '../../core/task-status.ts';
 import { printable, terminalSafeJson } from '../../core/printable.ts';
 import { preview, taskIdProblem } from '../../core/task-id.ts';
 import { type CancelSourceReply, taskIdSchema, type TaskReply, type TaskStatusReply } from '../../protocol/schemas.ts';
@@ -139,21 +140,32 @@ export async function runLs(args: LsArgs, { stdout, stderr, env, shutdown }: Com
   const { parent, ...connection } = validateOptions(lsSchema, { ...resolveClientOptions(args, env), parent: args.parent });
   const client = new TaskctlClient({ ...connection, ...readClientTls(args, env) });
   const rows: Row[] = [];
+  // "scheduled" is no state a status has: it asks for the schedules alone.
+  const onlyScheduled = args.state === 'scheduled';
+  if (onlyScheduled && parent !== undefined) {
+    client.close();
+    stderr.write('taskctl: --state scheduled lists the cancels scheduled for later, of every task; it does not go with --parent\n');
+    return ExitCode.usage;
+  }
   try {
     let after: string | undefined;
     let listed = 0;
-    do {
-      const page = await client.tasks({ state: args.state, parent, limit: Math.min(500, args.limit - listed), after }, { signal: shutdown });
-      for (const task of page.tasks) {
-        if (args.json) stdout.write(`${terminalSafeJson(task)}\n`);
-        else rows.push(toRow(task.id, task, undefined, Date.now()));
-      }
-      listed += page.tasks.length;
-      after = page.next;
-    } while (after !== undefined && listed < args.limit);
+    if (!onlyScheduled)
+      do {
+        const page = await client.tasks(
+          { state: args.state as TaskLifeState | undefined, parent, limit: Math.min(500, args.limit - listed), after },
+          { signal: shutdown },
+        );
+        for (const task of page.tasks) {
+          if (args.json) stdout.write(`${terminalSafeJson(task)}\n`);
+          else rows.push(toRow(task.id, task, undefined, Date.now()));
+        }
+        listed += page.tasks.length;
+        after = page.next;
+      } while (after !== undefined && listed < args.limit);
     // Without a filter, cancels scheduled for later show too: beside the task's own row when it has one,
     // as a row of their own (state "scheduled") when nothing else is known of the task yet.
-    if (args.state === undefined && parent === undefined) {
+    if ((args.state === undefined || onlyScheduled) && parent === undefined) {
       const now = Date.now();
       const byId = new Map(rows.map((row) => [row.id, row]));
       let scheduled = 0;

@@ -30,8 +30,8 @@ export const lsCommand: CommandDefinition<LsArgs> = {
     withClientOptions(yargs)
       .option('state', {
         type: 'string',
-        choices: TASK_LIFE_STATES,
-        describe: 'Only tasks in this state',
+        choices: [...TASK_LIFE_STATES, 'scheduled'],
+        describe: 'Only tasks in this state; "scheduled": only the cancels scheduled for later',
       })
       .option('parent', { type: 'string', describe: 'Only the children of this task (tasks that named it with work --parent)' })
       .option('limit', { type: 'number', default: 1_000, describe: 'At most this many tasks' })
