@@ -17,7 +17,7 @@ test('a value not among the choices names the option, the value and every choice
   await usage(['token', 'new', 'x', '--role', 'root'], 'Invalid values: Argument: role, Given: "root", Choices: "worker", "operator", "reader", "admin"');
   await usage(
     ['ls', '--state', 'bogus'],
-    'Invalid values: Argument: state, Given: "bogus", Choices: "watching", "cancel_requested", "cancelled", "succeeded", "failed", "timed_out", "stopped", "lost"',
+    'Invalid values: Argument: state, Given: "bogus", Choices: "watching", "cancel_requested", "cancelled", "succeeded", "failed", "timed_out", "stopped", "lost", "scheduled"',
   );
 });
 
