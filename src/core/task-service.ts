@@ -58,11 +58,13 @@ export class TaskService {
   readonly tracker: TaskTracker;
   readonly family: TaskFamily;
   readonly scheduler: CancelScheduler;
+  readonly #store: CancelStore;
   readonly #updates: TaskUpdates;
   readonly #onError: (error: unknown) => void;
 
   constructor(options: TaskServiceOptions) {
     const { store, canceler } = options;
+    this.#store = store;
     const clock = options.clock ?? systemClock;
     this.#onError = options.onError ?? (() => {});
     this.#updates = new TaskUpdates(this.#onError);
@@ -271,15 +273,11 @@ export class TaskService {
    * that have one; with `scope`, only the children it covers.
    */
   async children(parent: string, after: string | undefined, limit: number, scope?: TaskScope): Promise<ChildrenPage> {
-    if (scope === undefined) {
-      const found = await this.tracker.children(parent, after, limit);
-      return { ids: found.ids, statuses: await this.#asRead(found.statuses) };
-    }
     const ids = await pageCovered(
       scope,
       after,
       limit,
-      async (from, max) => (await this.tracker.children(parent, from, max)).ids,
+      (from, max) => this.#store.listChildren(parent, from, max),
       (id) => id,
     );
     return { ids, statuses: ids.length === 0 ? [] : await this.#asRead(await this.tracker.statuses(ids)) };

@@ -232,12 +232,6 @@ export class TaskTracker {
     });
   }
 
-  /** A page of `parent`'s children (ids in id order, after a cursor) with the statuses of those that have one. */
-  async children(parent: string, after: string | undefined, limit: number): Promise<{ ids: string[]; statuses: TaskStatus[] }> {
-    const ids = await this.#store.listChildren(parent, after, limit);
-    return { ids, statuses: ids.length === 0 ? [] : await this.statuses(ids) };
-  }
-
   /** A worker's report of how `id` ended; resolves with the status it leads to. */
   async reported(id: string, report: TaskReport): Promise<TaskStatus> {
     const now = this.#clock.now();

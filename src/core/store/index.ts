@@ -13,7 +13,7 @@ export type { StatusChange, StatusQuery, StatusStore, StatusUpdate } from './sta
 export { saveStatuses } from './statuses.ts';
 export type { ScheduledCancel, ScheduleStore } from './schedules.ts';
 export type { ParentLink, ParentLinkStore } from './parents.ts';
-export type { Delivery, OutboxStore } from './outbox.ts';
+export { type Delivery, type OutboxStore, SENT_MARKER_MS } from './outbox.ts';
 export type { EventLogListener, EventWindowBounds, TaskEventLog } from './event-log.ts';
 export { sequenceStart } from './event-log.ts';
 export type { RowKind, UnreadableRow, UnreadableRows } from './unreadable.ts';

@@ -2,6 +2,12 @@
 // and claimed for a while by the server that sends one, so that servers sharing a store send it once.
 
 /** One webhook event for one endpoint, waiting to be delivered. Times are milliseconds since the epoch. */
+/**
+ * How long a store shared by servers remembers the id of a delivery it finished, so that the same event
+ * queued late by another server is not sent again: far longer than servers take to see the same change.
+ */
+export const SENT_MARKER_MS = 3_600_000;
+
 export interface Delivery {
   /** Unique per event and endpoint: the same event queued twice is one delivery. */
   readonly id: string;
@@ -19,7 +25,7 @@ export interface Delivery {
 export interface OutboxStore {
   /**
    * Queues `deliveries`; one whose id is queued already (the same event, from another server) is kept
-   * once. A store shared by servers also drops an id finished within the last hour.
+   * once. A store shared by servers also drops an id finished within the last SENT_MARKER_MS.
    */
   enqueueDeliveries(deliveries: readonly Delivery[]): Promise<void>;
   /** Up to `limit` deliveries due at `now`, each out of reach of other claims until `now + leaseMs`. */

@@ -90,7 +90,7 @@ export function taskRoutes(app: Pick<AppContext, 'tasks' | 'clock' | 'options' |
           };
         }
         if (status) reply.status = statusToWire(status);
-        // Only those its scope covers: another team's task is not named, even as a parent.
+        // Those the caller's scope covers (TaskService.task): another team's task is not named, even as a parent.
         if (parents.length > 0) reply.parents = [...parents];
         if (children.ids.length > 0) reply.children = childrenPage(children, STATUS_CHILDREN);
         sendJson(ctx.res, 200, reply);

@@ -7,6 +7,7 @@ import {
   type ParentLink,
   type RemoteCancelListener,
   type ScheduledCancel,
+  SENT_MARKER_MS,
   type StatusChange,
   type StatusQuery,
   type StatusUpdate,
@@ -49,8 +50,6 @@ const QUERY_TIMEOUT_S = 5;
 const ROWS_PER_STEP = 1_000;
 // Cancels in one group commit.
 const CANCELS_PER_TRANSACTION = 500;
-// How long a made delivery's id is remembered, so the same event queued late by another server is not sent again.
-const SENT_MARKER_MS = 3_600_000;
 
 /** Errors after which the same work may simply be sent again: the connection went, the database is still there. */
 const CONNECTION_LOST = new Set([

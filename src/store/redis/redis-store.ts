@@ -7,6 +7,7 @@ import {
   type ParentLink,
   type RemoteCancelListener,
   type ScheduledCancel,
+  SENT_MARKER_MS,
   type StatusChange,
   type StatusQuery,
   type StatusUpdate,
@@ -51,10 +52,6 @@ interface StoredValue {
   /** Who asked; absent in values written before it was kept. */
   b?: CancelSource;
 }
-
-// How long a made delivery's id is remembered, so that the same event queued late by another server is
-// not sent again: far longer than servers sharing a store take to see the same change.
-const SENT_MARKER_MS = 3_600_000;
 
 /**
  * Records in Redis, shared by every server pointed at it. Redis expires each record at its TTL, so
