@@ -110,7 +110,10 @@ test('serve stops its young generation growing once it holds many watches, witho
         request(`${url}/watch-task/young-${i}`, { agent })
           .on('error', () => {})
           .end();
-      await eventually(async () => (await (await fetch(`${url}/healthz`)).json()).openWatches === to, `${to} held watches`, 30_000);
+      // A probe that fails while thousands of connections are still being accepted is asked again: what is
+      // tested is the young generation once they are held, not how the listen backlog copes on a busy machine.
+      const held = async () => (await (await fetch(`${url}/healthz`)).json()).openWatches === to;
+      await eventually(() => held().catch(() => false), `${to} held watches`, 30_000);
     };
     try {
       const url = JSON.parse((await server.waitFor(/^\{.*"listening".*\}$/m))[0]).url;
