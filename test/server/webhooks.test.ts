@@ -415,7 +415,7 @@ function readmeBlock(language: string, containing: string): string {
   return block;
 }
 
-test("docs/webhooks.md's Node and Python checks accept a real delivery and refuse a changed body, secret or stale timestamp", async () => {
+test("docs/webhooks.md's Node, Python and Go checks accept a real delivery and refuse a changed body, secret or stale timestamp", async () => {
   const receiver = await Receiver.start();
   const server = await startTestServer({ webhooks: webhooksTo([receiver]) });
   const dir = tempDir();
@@ -441,6 +441,39 @@ print(json.dumps([verify_taskctl_webhook(secret, headers, body), verify_taskctl_
     const run = spawnSync('python3', ['-c', python], { input: JSON.stringify({ body, headers, secret: SECRET }), encoding: 'utf8' });
     assert.is(run.status, 0, run.stderr);
     assert.equal(JSON.parse(run.stdout), [true, false, false]);
+    // Go: the docs' block (its imports and function) in a program that reads the delivery on stdin. The
+    // program's own imports come first, so that the block's import declaration still precedes every function.
+    const goProgram = `package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+)
+
+${readmeBlock('go', 'func VerifyTaskctlWebhook')}
+func main() {
+	var given struct {
+		Body    string            \`json:"body"\`
+		Headers map[string]string \`json:"headers"\`
+		Secret  string            \`json:"secret"\`
+	}
+	if err := json.NewDecoder(os.Stdin).Decode(&given); err != nil {
+		panic(err)
+	}
+	h, body, secret := given.Headers, []byte(given.Body), []byte(given.Secret)
+	check := func(secret []byte, body []byte, tolerance time.Duration) bool {
+		return VerifyTaskctlWebhook(secret, h["taskctl-webhook-id"], h["taskctl-webhook-timestamp"], h["taskctl-webhook-signature"], body, tolerance)
+	}
+	out, _ := json.Marshal([]bool{check(secret, body, 5*time.Minute), check(secret, append(body, ' '), 5*time.Minute), check([]byte("x"), body, 5*time.Minute), check(secret, body, -time.Second)})
+	fmt.Println(string(out))
+}
+`;
+    const goPath = join(dir.path, 'verify.go');
+    writeFileSync(goPath, goProgram);
+    const go = spawnSync('go', ['run', goPath], { input: JSON.stringify({ body, headers, secret: SECRET }), encoding: 'utf8' });
+    assert.is(go.status, 0, go.error ? `go is needed for this test (.ci/run installs golang-go): ${go.error.message}` : go.stderr);
+    assert.equal(JSON.parse(go.stdout), [true, false, false, false]);
     // The re-run receiver is at least valid JavaScript (it calls a scheduler this machine does not have).
     const receiverPath = join(dir.path, 'rerun-receiver.mjs');
     writeFileSync(receiverPath, readmeBlock('js', "event.type === 'task.lost'"));
