@@ -1,4 +1,4 @@
-// The real processes a fault run starts (taskctl servers and workers, redis-server), each ended by its pid
+// The real processes a fault run starts (taskctl servers and workers, redis-server, PostgreSQL), each ended by its pid
 // whatever ends the run: its end, a failure, Ctrl-C.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -19,10 +19,21 @@ const children = new Set<ChildProcess>();
  */
 const START_DEADLINE_MS = 60_000;
 
+/** Processes started elsewhere (a private PostgreSQL), each with how to kill it at once. */
+const others = new Set<() => void>();
+
 /** SIGKILLs every process still running, by its pid; stopped ones too (SIGKILL needs no SIGCONT). */
 export function killAll(): void {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   children.clear();
+  for (const kill of others) kill();
+  others.clear();
+}
+
+/** Has killAll end a process this file did not start too; returns what forgets it again. */
+export function killWithTheRest(kill: () => void): () => void {
+  others.add(kill);
+  return () => others.delete(kill);
 }
 
 /** Spawns a tracked child; it leaves the tracked set when it exits. */

@@ -95,8 +95,11 @@ export class PrivatePostgres {
     return newest && existsSync(join(root, newest, 'bin', 'initdb')) ? join(root, newest, 'bin') : undefined;
   }
 
-  /** Makes a cluster and starts it; with `tls`, it serves that certificate and key. */
-  static async start(tls?: { certPath: string; keyPath: string }): Promise<PrivatePostgres> {
+  /**
+   * Makes a cluster and starts it; with `tls`, it serves that certificate and key. `maxConnections` is 20
+   * unless asked (a test's servers need few).
+   */
+  static async start(tls?: { certPath: string; keyPath: string }, options: { maxConnections?: number } = {}): Promise<PrivatePostgres> {
     const bin = PrivatePostgres.binaries();
     if (!bin) throw new Error('PostgreSQL server binaries not found under /usr/lib/postgresql');
     const owner: { uid?: number; gid?: number } = process.getuid?.() === 0 ? postgresUser() : {};
@@ -121,7 +124,7 @@ export class PrivatePostgres {
       unix_socket_directories: dir,
       ssl: tls ? 'on' : 'off',
       fsync: 'off',
-      max_connections: '20',
+      max_connections: String(options.maxConnections ?? 20),
     };
     const server = new PrivatePostgres(port, bin, dir, settings, owner);
     try {
@@ -166,6 +169,12 @@ export class PrivatePostgres {
     const exited = once(child, 'exit');
     execFileSync(join(this.bin, 'pg_ctl'), ['stop', '-D', join(this.dir, 'data'), '-m', 'immediate', '--no-wait'], { ...this.owner, stdio: 'ignore' });
     await exited;
+  }
+
+  /** SIGKILLs the server at once, if it runs (its backends end when they see it gone); for an exit handler. */
+  killNow(): void {
+    const child = this.#child;
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
 
   /** Kills the server and removes its files. */
