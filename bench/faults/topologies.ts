@@ -69,8 +69,9 @@ const redis: Topology = {
   },
 };
 
-// A PostgreSQL of the run's own (initdb in the scratch dir, a free port), like the Redis above: the shared
-// one on 5432 is other people's too, and this one is restarted. Skipped, with the reason, by a taskctl
+// A PostgreSQL of the run's own (initdb in a temporary folder, a free port), like the Redis above: the
+// shared one on 5432 is other people's too, and this one is restarted. It runs without fsync: a restart
+// here is PostgreSQL's crash, not the machine's, so what it committed is still in the OS's cache. Skipped, with the reason, by a taskctl
 // without the PostgreSQL store (an older checkout) or where PostgreSQL's server is not installed.
 const postgres: Topology = {
   name: 'postgres',
