@@ -38,7 +38,7 @@ export type WorkerFaultKind = 'worker-stop' | 'worker-kill';
 /** Faults on a `taskctl serve` process. */
 export type ServerFaultKind = 'server-stop' | 'server-kill';
 /** Faults on the store the servers share; each topology says which it supports. */
-export type StoreFaultKind = 'redis-restart' | 'pubsub-kill' | 'pg-kill-connections';
+export type StoreFaultKind = 'redis-restart' | 'pubsub-kill' | 'pg-kill-connections' | 'pg-restart';
 export type FaultKind = LinkFaultKind | WorkerFaultKind | ServerFaultKind | StoreFaultKind;
 
 export interface Fault {
@@ -78,6 +78,11 @@ export interface TopologyShape {
   readonly name: string;
   readonly servers: number;
   readonly storeFaults: readonly StoreFaultKind[];
+  /**
+   * Store faults added to the topology later, each drawn from a random stream of its own and put where the
+   * store is free: a seed keeps every fault it drew before (a seed on CI's list still replays what it found).
+   */
+  readonly addedStoreFaults?: readonly StoreFaultKind[];
 }
 
 export interface PlanOptions {
@@ -135,6 +140,10 @@ export function planTopology(shape: TopologyShape, options: PlanOptions): Topolo
     faults.push(fault);
   }
 
+  for (const kind of shape.addedStoreFaults ?? []) faults.push(...drawAdded(kind, faults, derivedSeed(options.seed, `${shape.name}/${kind}`), phaseMs));
+  // In time order: faults on one target take turns in this order when run.
+  faults.sort((a, b) => a.atMs - b.atMs);
+
   const all = workers.flatMap((worker) => worker.ids);
   const chosen = shuffle(all, random).slice(0, Math.round(all.length * CANCELLED_SHARE));
   const cancels = chosen.map((id, i) => ({
@@ -143,6 +152,20 @@ export function planTopology(shape: TopologyShape, options: PlanOptions): Topolo
     server: Math.floor(random() * shape.servers),
   }));
   return { topology: shape.name, workers, faults, cancels, phaseMs };
+}
+
+/** Faults of an added store kind, one every 6 to 16 s, each where no other store fault is in force. */
+function drawAdded(kind: StoreFaultKind, faults: readonly Fault[], seed: number, phaseMs: number): Fault[] {
+  const random = seededRandom(seed);
+  const between = (low: number, high: number) => Math.round(low + random() * (high - low));
+  const drawn: Fault[] = [];
+  const clear = (fault: Fault) =>
+    [...faults, ...drawn].every((other) => other.target !== 'store' || other.atMs + other.forMs < fault.atMs || fault.atMs + fault.forMs < other.atMs);
+  for (let atMs = between(3_000, 8_000); atMs < phaseMs - 8_000; atMs += between(6_000, 16_000)) {
+    const fault = drawFault(kind, atMs, { between, pick: (items) => items[0]!, workers: [], processes: [], servers: [] });
+    if (clear(fault)) drawn.push(fault);
+  }
+  return drawn;
 }
 
 interface Draw {
@@ -173,6 +196,7 @@ function drawFault(kind: FaultKind, atMs: number, draw: Draw): Fault {
     case 'server-kill':
       return { kind, atMs, forMs: between(200, 3_000), target: pick(draw.servers) };
     case 'redis-restart':
+    case 'pg-restart':
       return { kind, atMs, forMs: between(200, 2_000), target: 'store' };
     case 'pubsub-kill':
     case 'pg-kill-connections':

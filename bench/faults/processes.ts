@@ -1,10 +1,10 @@
-// The real processes a fault run starts (taskctl servers and workers, redis-server), each ended by its pid
+// The real processes a fault run starts (taskctl servers and workers, redis-server, PostgreSQL), each ended by its pid
 // whatever ends the run: its end, a failure, Ctrl-C.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, createWriteStream, openSync } from 'node:fs';
+import { closeSync, createWriteStream, existsSync, openSync, readdirSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -19,10 +19,21 @@ const children = new Set<ChildProcess>();
  */
 const START_DEADLINE_MS = 60_000;
 
+/** Processes started elsewhere (a private PostgreSQL), each with how to kill it at once. */
+const others = new Set<() => void>();
+
 /** SIGKILLs every process still running, by its pid; stopped ones too (SIGKILL needs no SIGCONT). */
 export function killAll(): void {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   children.clear();
+  for (const kill of others) kill();
+  others.clear();
+}
+
+/** Has killAll end a process this file did not start too; returns what forgets it again. */
+export function killWithTheRest(kill: () => void): () => void {
+  others.add(kill);
+  return () => others.delete(kill);
 }
 
 /** Spawns a tracked child; it leaves the tracked set when it exits. */
@@ -32,9 +43,39 @@ function track(child: ChildProcess): ChildProcess {
   return child;
 }
 
-/** Builds the bundle (esbuild, seconds) and returns how to run taskctl: the pinned Node on bin/taskctl. */
-export function taskctlCommand(): readonly string[] {
-  execFileSync(pinnedNode, [join(root, 'build.mjs'), '--bundle-only', '--quiet'], { cwd: root, stdio: 'inherit' });
+/** What the bundle is built from: a change to any file under these makes dist/taskctl.mjs out of date. */
+const BUNDLE_SOURCES = ['src', 'build', 'build.mjs', 'package.json', 'package-lock.json'];
+
+/** Why dist/taskctl.mjs must be built before a run, or undefined when it is newer than all it is built from. */
+export function bundleOutOfDate(): string | undefined {
+  const bundle = join(root, 'dist', 'taskctl.mjs');
+  if (!existsSync(bundle)) return 'dist/taskctl.mjs is missing';
+  const builtAtMs = statSync(bundle).mtimeMs;
+  const newer = BUNDLE_SOURCES.flatMap((source) => newerThan(join(root, source), builtAtMs));
+  return newer.length > 0
+    ? `${relative(root, newer[0]!)}${newer.length > 1 ? ` and ${newer.length - 1} more` : ''} changed since dist/taskctl.mjs was built`
+    : undefined;
+}
+
+/** The files at or under `path` changed after `ms`. */
+function newerThan(path: string, ms: number): string[] {
+  if (!existsSync(path)) return [];
+  const stat = statSync(path);
+  if (!stat.isDirectory()) return stat.mtimeMs > ms ? [path] : [];
+  return readdirSync(path).flatMap((name) => newerThan(join(path, name), ms));
+}
+
+/**
+ * Returns how to run taskctl: the pinned Node on bin/taskctl. Builds the bundle first (esbuild, seconds)
+ * only when it is missing or out of date, or when `build` asks: building rewrites dist/, which tests
+ * running from this checkout at the time are using.
+ */
+export function taskctlCommand(options: { build?: boolean; log?: (line: string) => void } = {}): readonly string[] {
+  const why = options.build ? 'asked to (--build)' : bundleOutOfDate();
+  if (why) {
+    options.log?.(`building the bundle: ${why}`);
+    execFileSync(pinnedNode, [join(root, 'build.mjs'), '--bundle-only', '--quiet'], { cwd: root, stdio: 'inherit' });
+  } else options.log?.('using dist/taskctl.mjs as built (newer than src/; --build builds it anyway)');
   return [pinnedNode, join(root, 'bin', 'taskctl')];
 }
 

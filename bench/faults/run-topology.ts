@@ -176,6 +176,7 @@ async function inflict(fault: Fault, targets: Targets): Promise<() => Promise<vo
     case 'redis-restart':
     case 'pubsub-kill':
     case 'pg-kill-connections':
+    case 'pg-restart':
       return targets.store.breakWith(fault.kind);
   }
 }

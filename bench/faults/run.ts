@@ -1,4 +1,4 @@
-// npm run faults [-- --seed N] [--quick] [--plan] [--json] [--only NAME] [--keep]
+// npm run faults [-- --seed N] [--quick] [--plan] [--json] [--only NAME] [--keep] [--build] [--help]
 // Seeded faults against the real binary: every cancel a server acknowledged must reach its worker.
 // Progress goes to stderr; the figures (or, with --json, one line of them) to stdout.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -18,10 +18,23 @@ interface Options {
   readonly only: string | undefined;
   /** Keep the scratch dir (logs, stores) after a passing run too. */
   readonly keep: boolean;
+  /** Build the bundle even when dist/ is newer than src/. */
+  readonly build: boolean;
 }
 
+const USAGE = `npm run faults [-- OPTIONS]: seeded faults against the real binary (docs/reliability.md)
+  --seed N      the plan's seed (0 to 4294967295); drawn when not given, and printed
+  --quick       40 s of faults per topology instead of 150 s
+  --only NAME   one topology: ${TOPOLOGIES.map((topology) => topology.name).join(', ')} (default: all, one after the other)
+  --plan        print the plan as one line of JSON, without running it
+  --json        print the figures as one line of JSON
+  --keep        keep the scratch dir (logs, stores) after a passing run too
+  --build       build the bundle even when dist/taskctl.mjs is newer than src/ (it is built when missing or older)
+  --help        this text
+`;
+
 function parseOptions(argv: readonly string[]): Options {
-  const known = new Set(['--seed', '--quick', '--plan', '--json', '--only', '--keep']);
+  const known = new Set(['--seed', '--quick', '--plan', '--json', '--only', '--keep', '--build', '--help']);
   for (const arg of argv) if (arg.startsWith('--') && !known.has(arg)) throw new UsageError(`unknown option ${arg}`);
   const valueAfter = (flag: string) => {
     const at = argv.indexOf(flag);
@@ -39,7 +52,15 @@ function parseOptions(argv: readonly string[]): Options {
   if (only !== undefined && !TOPOLOGIES.some((topology) => topology.name === only)) {
     throw new UsageError(`--only takes one of ${TOPOLOGIES.map((topology) => topology.name).join(', ')}`);
   }
-  return { seed, quick: argv.includes('--quick'), plan: argv.includes('--plan'), json: argv.includes('--json'), only, keep: argv.includes('--keep') };
+  return {
+    seed,
+    quick: argv.includes('--quick'),
+    plan: argv.includes('--plan'),
+    json: argv.includes('--json'),
+    only,
+    keep: argv.includes('--keep'),
+    build: argv.includes('--build'),
+  };
 }
 
 class UsageError extends Error {}
@@ -53,12 +74,12 @@ async function main(options: Options): Promise<number> {
   const topologies = TOPOLOGIES.filter((topology) => options.only === undefined || topology.name === options.only);
   const plans = new Map(topologies.map((topology) => [topology.name, planTopology(topology, options)] as const));
   if (options.plan) {
-    process.stdout.write(`${JSON.stringify({ seed: options.seed, quick: options.quick, settleMs: SETTLE_MS, topologies: [...plans.values()] })}\n`);
+    await print(process.stdout, `${JSON.stringify({ seed: options.seed, quick: options.quick, settleMs: SETTLE_MS, topologies: [...plans.values()] })}\n`);
     return 0;
   }
   const log = (line: string) => process.stderr.write(`faults: ${line}\n`);
   log(`seed ${options.seed}${options.quick ? ' (quick)' : ''}; replay with: ${replayCommand(options)}`);
-  const taskctl = taskctlCommand();
+  const taskctl = taskctlCommand({ build: options.build, log });
   const scratch = mkdtempSync(join(tmpdir(), 'taskctl-faults-'));
   // Servers and workers keep their files here, never in the user's data dir, and use no server or token
   // the environment names.
@@ -98,10 +119,11 @@ async function main(options: Options): Promise<number> {
   const failed = summary.lost + summary.false + summary.duplicates > 0 || problems.length > 0;
   if (!failed && !options.keep) rmSync(scratch, { recursive: true, force: true });
   else log(`logs kept in ${scratch}`);
-  if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  if (options.json) await print(process.stdout, `${JSON.stringify(summary)}\n`);
   else {
     const { untouched, touched } = summary.latency;
-    process.stdout.write(
+    await print(
+      process.stdout,
       `seed ${summary.seed}: ${summary.acknowledged} cancels acknowledged on ${summary.stores.join(', ')}; lost ${summary.lost}, false ${summary.false}, duplicates ${summary.duplicates}\n` +
         `faults: ${Object.entries(faults)
           .map(([kind, count]) => `${kind} ${count}`)
@@ -112,7 +134,7 @@ async function main(options: Options): Promise<number> {
   }
   if (failed) {
     for (const problem of problems) log(problem);
-    log(`FAILED with seed ${options.seed}; replay with: ${replayCommand(options)}`);
+    await print(process.stderr, `faults: FAILED with seed ${options.seed}; replay with: ${replayCommand(options)}\n`);
   }
   return failed ? 1 : 0;
 }
@@ -139,6 +161,16 @@ function figures(latency: ReturnType<typeof summarize>): string {
   return `${latency.count} cancels, p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms, max ${latency.maxMs} ms`;
 }
 
+/**
+ * Writes `text` and resolves once the stream has handed it all to the OS. Written this way, an exit that
+ * follows loses nothing: a pipe takes 64 KiB at once, and process.exit drops what waited behind that (the
+ * plan, about 130 KB, reached `| wc -c` as 65,536 bytes). Earlier writes on the stream go first. A failed
+ * write resolves too: the stream's 'error' listener below deals with it.
+ */
+function print(stream: NodeJS.WriteStream, text: string): Promise<void> {
+  return new Promise((resolve) => stream.write(text, () => resolve()));
+}
+
 function sum<T>(items: readonly T[], value: (item: T) => number): number {
   return items.reduce((total, item) => total + value(item), 0);
 }
@@ -158,21 +190,29 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+if (process.argv.includes('--help')) {
+  await print(process.stdout, USAGE);
+  process.exit(0);
+}
 let options: Options;
 try {
   options = parseOptions(process.argv.slice(2));
 } catch (error) {
   if (!(error instanceof UsageError)) throw error;
-  process.stderr.write(`faults: ${error.message}\n`);
+  await print(process.stderr, `faults: ${error.message}\n`);
   process.exit(2);
 }
 // Exits when done, rather than when nothing is left to do: a run that broke down may still have a fault
-// healing in the background, whose timers would keep it alive.
+// healing in the background, whose timers would keep it alive. Every output was printed (handed to the
+// OS) before the exit, so a pipe still gets all of it.
 main(options).then(
   (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(`faults: the run broke down with seed ${options.seed}: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.stderr.write(`faults: replay with: ${replayCommand(options)}\n`);
+  async (error: unknown) => {
+    await print(
+      process.stderr,
+      `faults: the run broke down with seed ${options.seed}: ${error instanceof Error ? error.message : String(error)}\n` +
+        `faults: replay with: ${replayCommand(options)}\n`,
+    );
     process.exit(1);
   },
 );

@@ -1,11 +1,13 @@
 // The topologies a fault run covers. Each is a store the servers share and the faults that store can
 // suffer; adding one (a new store) is one more entry in TOPOLOGIES.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import pg from 'postgres';
+import { PrivatePostgres } from '../../test/helpers/postgres.ts';
 import { freePort } from '../../test/helpers/tcp-proxy.ts';
 import type { StoreFaultKind, TopologyShape } from './plan.ts';
-import { RedisProcess, serveAccepts } from './processes.ts';
+import { killWithTheRest, RedisProcess, serveAccepts } from './processes.ts';
 
 /** A store opened for one topology's run. */
 export interface OpenStore {
@@ -67,28 +69,47 @@ const redis: Topology = {
   },
 };
 
-const PSQL = ['-h', '127.0.0.1', '-U', 'postgres', '-v', 'ON_ERROR_STOP=1', '-qAtc'];
-
-// Guarded: it runs only once `taskctl serve --store postgres://...` exists (it is being built).
+// A PostgreSQL of the run's own (initdb in a temporary folder, a free port), like the Redis above: the
+// shared one on 5432 is other people's too, and this one is restarted. It runs without fsync: a restart
+// here is PostgreSQL's crash, not the machine's, so what it committed is still in the OS's cache. Skipped, with the reason, by a taskctl
+// without the PostgreSQL store (an older checkout) or where PostgreSQL's server is not installed.
 const postgres: Topology = {
   name: 'postgres',
   servers: 2,
   storeFaults: ['pg-kill-connections'],
+  addedStoreFaults: ['pg-restart'],
   unavailable: (taskctl) => {
     if (!serveAccepts(taskctl, 'postgres')) return 'this taskctl has no PostgreSQL store';
-    if (spawnSync('psql', [...PSQL, 'SELECT 1']).status !== 0) return 'no PostgreSQL answers on 127.0.0.1:5432 as user postgres';
+    if (!PrivatePostgres.binaries()) return "PostgreSQL's server is not installed (no initdb under /usr/lib/postgresql)";
     return undefined;
   },
   open: async () => {
-    const database = `taskctl_faults_${process.pid}`;
-    execFileSync('psql', [...PSQL, `CREATE DATABASE ${database}`]);
+    // Its cluster goes in a temporary folder of its own, not the scratch dir: PostgreSQL runs as the
+    // postgres user, who cannot enter the scratch dir. Room for two servers' pools (10 each and a
+    // listening connection) and for a killed server's connections PostgreSQL has not yet seen gone.
+    const server = await PrivatePostgres.start(undefined, { maxConnections: 100 });
+    const forget = killWithTheRest(() => server.killNow());
     return {
-      store: `postgres://postgres@127.0.0.1:5432/${database}`,
-      breakWith: async () => {
-        execFileSync('psql', [...PSQL, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${database}' AND pid <> pg_backend_pid()`]);
-        return healed;
+      store: server.url(),
+      breakWith: async (kind) => {
+        if (kind === 'pg-kill-connections') {
+          // Every taskctl connection (each server's pool and its LISTEN) is ended, as a DBA or a failover would.
+          const sql = pg(server.url(), { max: 1, onnotice: () => {} });
+          try {
+            await sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'taskctl%'`;
+          } finally {
+            await sql.end({ timeout: 1 });
+          }
+          return healed;
+        }
+        // pg_ctl stop -m immediate: a crash; the start after it recovers from the WAL.
+        await server.stopImmediately();
+        return () => server.startAgain();
       },
-      close: async () => void execFileSync('psql', [...PSQL, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`]),
+      close: async () => {
+        forget();
+        await server.stop();
+      },
     };
   },
 };

@@ -5,6 +5,7 @@ import { planTopology, seededRandom } from '../../bench/faults/plan.ts';
 
 const redis = { name: 'redis', servers: 2, storeFaults: ['redis-restart', 'pubsub-kill'] as const };
 const sqlite = { name: 'sqlite', servers: 1, storeFaults: [] };
+const postgres = { name: 'postgres', servers: 2, storeFaults: ['pg-kill-connections'] as const, addedStoreFaults: ['pg-restart'] as const };
 
 test('plan: the same seed draws the same plan; another seed, another plan', () => {
   assert.equal(planTopology(redis, { seed: 42, quick: true }), planTopology(redis, { seed: 42, quick: true }));
@@ -20,7 +21,7 @@ test('plan: the same seed draws the same plan; another seed, another plan', () =
 
 test('plan: faults never overlap on one target, end before settling, and hit only what the topology has', () => {
   for (let seed = 0; seed < 50; seed++) {
-    for (const shape of [redis, sqlite]) {
+    for (const shape of [redis, sqlite, postgres]) {
       const plan = planTopology(shape, { seed, quick: seed % 2 === 0 });
       const names = new Set([...plan.workers.map((worker) => worker.name), 'store', ...Array.from({ length: shape.servers }, (_, i) => `server-${i}`)]);
       const busyUntil = new Map<string, number>();
@@ -30,6 +31,7 @@ test('plan: faults never overlap on one target, end before settling, and hit onl
         busyUntil.set(fault.target, fault.atMs + fault.forMs);
         assert.ok(fault.atMs + fault.forMs < plan.phaseMs, 'healed before the phase ends');
         if (fault.kind === 'redis-restart' || fault.kind === 'pubsub-kill') assert.is(shape.name, 'redis');
+        if (fault.kind.startsWith('pg-')) assert.is(shape.name, 'postgres');
         if (fault.kind === 'worker-kill' || fault.kind === 'worker-stop') assert.is.not(fault.target, 'pollers', 'the pollers are no process of their own');
       }
       const ids = plan.workers.flatMap((worker) => worker.ids);
@@ -50,6 +52,25 @@ test('plan: faults never overlap on one target, end before settling, and hit onl
       );
     }
   }
+});
+
+test('plan: a store fault added to a topology later leaves every fault a seed drew before as it was', () => {
+  const before = { name: 'postgres', servers: 2, storeFaults: ['pg-kill-connections'] as const };
+  let restarts = 0;
+  for (let seed = 0; seed < 50; seed++) {
+    for (const quick of [true, false]) {
+      const earlier = planTopology(before, { seed, quick });
+      const now = planTopology(postgres, { seed, quick });
+      assert.equal(
+        now.faults.filter((fault) => fault.kind !== 'pg-restart'),
+        earlier.faults,
+        `seed ${seed}`,
+      );
+      assert.equal(now.cancels, earlier.cancels);
+      restarts += now.faults.filter((fault) => fault.kind === 'pg-restart').length;
+    }
+  }
+  assert.ok(restarts > 100, `${restarts} restarts in 100 plans`);
 });
 
 const cancel = (id: string, owner: string, sentAtMs: number, ackedAtMs: number | undefined): CancelRecord => ({

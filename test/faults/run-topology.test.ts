@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import pg from 'postgres';
 import type { TopologyPlan } from '../../bench/faults/plan.ts';
 import { killAll, taskctlCommand } from '../../bench/faults/processes.ts';
 import { runTopology } from '../../bench/faults/run-topology.ts';
@@ -55,6 +56,53 @@ test('faults: the same faults on sqlite lose nothing, and the cancels are heard 
   assert.equal(result.verdict.duplicates, []);
   assert.is(result.verdict.latencyMs.touched.length, 5, 'all five were touched by the cut');
   assert.equal(result.faults, { 'link-cut': 1, 'server-kill': 1 });
+});
+
+test('faults: PostgreSQL restarted (-m immediate) while cancels are made loses none of those it acknowledged', async () => {
+  const postgres = TOPOLOGIES.find((topology) => topology.name === 'postgres')!;
+  const why = postgres.unavailable(taskctl);
+  if (why) return console.warn(`SKIPPED: ${why}`);
+  // The same topology, noting when its PostgreSQL started: at the start and again after the fault healed.
+  const startedAt: string[] = [];
+  const noted: Topology = {
+    ...postgres,
+    open: async (dir) => {
+      const store = await postgres.open(dir);
+      const note = async () => {
+        const sql = pg(store.store, { max: 1, onnotice: () => {} });
+        startedAt.push(String((await sql`SELECT pg_postmaster_start_time() AS at`)[0]!.at));
+        await sql.end({ timeout: 1 });
+      };
+      await note();
+      return {
+        ...store,
+        breakWith: async (kind) => {
+          const heal = await store.breakWith(kind);
+          return async () => {
+            await heal();
+            await note();
+          };
+        },
+      };
+    },
+  };
+  const ids = Array.from({ length: 10 }, (_, i) => `postgres.${i}`);
+  const restartPlan: TopologyPlan = {
+    topology: 'postgres',
+    workers: [{ name: 'work-a', kind: 'work', ids, servers: [0] }],
+    faults: [{ kind: 'pg-restart', atMs: 1_500, forMs: 1_000, target: 'store' }],
+    // Before, during and after the restart, to either server: those made while it is down are refused.
+    cancels: ids.slice(0, 6).map((id, i) => ({ atMs: i * 500, id, server: i % 2 })),
+    phaseMs: 3_500,
+  };
+  const result = await runTopology(noted, restartPlan, { taskctl, scratch: join(scratch, 'postgres'), log: () => {}, settleMs: 20_000 });
+  assert.is(startedAt.length, 2);
+  assert.is.not(startedAt[1], startedAt[0], 'PostgreSQL itself was restarted');
+  assert.ok(result.verdict.acknowledged >= 1, 'the cancel made a second and a half before the restart was acknowledged');
+  assert.equal(result.verdict.lost, []);
+  assert.equal(result.verdict.false, []);
+  assert.equal(result.verdict.duplicates, []);
+  assert.equal(result.faults, { 'pg-restart': 1 });
 });
 
 test.run();

@@ -71,13 +71,18 @@ async function withAdmin<T>(work: (sql: postgres.Sql) => Promise<T>): Promise<T>
 
 /**
  * A PostgreSQL server of its own (initdb in a temporary folder, a free port, trust auth, no fsync), for
- * what the shared one cannot show, such as TLS. Run as the postgres user when the tests run as root.
+ * what the shared one cannot show: TLS, or a restart (the shared one is other tests' too). Run as the
+ * postgres user when the tests run as root, since PostgreSQL refuses to run as root.
  */
 export class PrivatePostgres {
+  #child: ChildProcess | undefined;
+
   private constructor(
     readonly port: number,
-    private readonly child: ChildProcess,
+    private readonly bin: string,
     private readonly dir: string,
+    private readonly settings: Readonly<Record<string, string>>,
+    private readonly owner: { uid?: number; gid?: number },
   ) {}
 
   /** The server binaries' folder, or undefined when PostgreSQL's server is not installed here. */
@@ -90,7 +95,11 @@ export class PrivatePostgres {
     return newest && existsSync(join(root, newest, 'bin', 'initdb')) ? join(root, newest, 'bin') : undefined;
   }
 
-  static async start(tls: { certPath: string; keyPath: string }): Promise<PrivatePostgres> {
+  /**
+   * Makes a cluster and starts it; with `tls`, it serves that certificate and key. `maxConnections` is 20
+   * unless asked (a test's servers need few).
+   */
+  static async start(tls?: { certPath: string; keyPath: string }, options: { maxConnections?: number } = {}): Promise<PrivatePostgres> {
     const bin = PrivatePostgres.binaries();
     if (!bin) throw new Error('PostgreSQL server binaries not found under /usr/lib/postgresql');
     const owner: { uid?: number; gid?: number } = process.getuid?.() === 0 ? postgresUser() : {};
@@ -98,28 +107,31 @@ export class PrivatePostgres {
     if (owner.uid !== undefined) chownSync(dir, owner.uid, owner.gid!);
     const data = join(dir, 'data');
     execFileSync(join(bin, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync'], { ...owner, stdio: 'ignore' });
-    for (const [from, to] of [
-      [tls.certPath, 'server.crt'],
-      [tls.keyPath, 'server.key'],
-    ] as const) {
-      copyFileSync(from, join(data, to));
-      chmodSync(join(data, to), 0o600);
-      if (owner.uid !== undefined) chownSync(join(data, to), owner.uid, owner.gid!);
+    if (tls) {
+      for (const [from, to] of [
+        [tls.certPath, 'server.crt'],
+        [tls.keyPath, 'server.key'],
+      ] as const) {
+        copyFileSync(from, join(data, to));
+        chmodSync(join(data, to), 0o600);
+        if (owner.uid !== undefined) chownSync(join(data, to), owner.uid, owner.gid!);
+      }
     }
     const port = await freePort();
-    const settings = { listen_addresses: '127.0.0.1', port: String(port), unix_socket_directories: dir, ssl: 'on', fsync: 'off', max_connections: '20' };
-    const child = spawn(join(bin, 'postgres'), ['-D', data, ...Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`])], {
-      ...owner,
-      stdio: 'ignore',
-    });
-    const server = new PrivatePostgres(port, child, dir);
-    const deadline = Date.now() + 20_000;
-    while (spawnSync('pg_isready', ['-h', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' }).status !== 0) {
-      if (child.exitCode !== null || Date.now() > deadline) {
-        await server.stop();
-        throw new Error(`postgres did not start on port ${port}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
+    const settings = {
+      listen_addresses: '127.0.0.1',
+      port: String(port),
+      unix_socket_directories: dir,
+      ssl: tls ? 'on' : 'off',
+      fsync: 'off',
+      max_connections: String(options.maxConnections ?? 20),
+    };
+    const server = new PrivatePostgres(port, bin, dir, settings, owner);
+    try {
+      await server.startAgain();
+    } catch (error) {
+      await server.stop();
+      throw error;
     }
     return server;
   }
@@ -129,10 +141,48 @@ export class PrivatePostgres {
     return `postgres://postgres@127.0.0.1:${this.port}/postgres${query}`;
   }
 
+  /** Starts the server on its data and port (after stopImmediately) and resolves once it accepts connections. */
+  async startAgain(): Promise<void> {
+    const child = spawn(
+      join(this.bin, 'postgres'),
+      ['-D', join(this.dir, 'data'), ...Object.entries(this.settings).flatMap(([name, value]) => ['-c', `${name}=${value}`])],
+      {
+        ...this.owner,
+        stdio: 'ignore',
+      },
+    );
+    this.#child = child;
+    const deadline = Date.now() + 30_000;
+    while (spawnSync('pg_isready', ['-h', '127.0.0.1', '-p', String(this.port)], { stdio: 'ignore' }).status !== 0) {
+      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`postgres did not start on port ${this.port}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /**
+   * `pg_ctl stop -m immediate`: every server process quits at once, without a checkpoint, as in a crash;
+   * the next start recovers from the WAL. Resolves once the server has exited.
+   */
+  async stopImmediately(): Promise<void> {
+    const child = this.#child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = once(child, 'exit');
+    execFileSync(join(this.bin, 'pg_ctl'), ['stop', '-D', join(this.dir, 'data'), '-m', 'immediate', '--no-wait'], { ...this.owner, stdio: 'ignore' });
+    await exited;
+  }
+
+  /** SIGKILLs the server at once, if it runs (its backends end when they see it gone); for an exit handler. */
+  killNow(): void {
+    const child = this.#child;
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+
+  /** Kills the server and removes its files. */
   async stop(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) {
-      this.child.kill('SIGKILL');
-      await once(this.child, 'exit');
+    const child = this.#child;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await once(child, 'exit');
     }
     rmSync(this.dir, { recursive: true, force: true });
   }
