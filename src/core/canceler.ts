@@ -7,6 +7,9 @@ import { reasonViaParent } from './task-status.ts';
 export const DEFAULT_TTL_MS = 24 * 3_600_000;
 /** How often expired records are swept unless configured otherwise. */
 export const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
+/** After a look-up of waited ids fails, every waited id is looked up again this long after, doubling up to the most. */
+export const RELOOK_FIRST_MS = 250;
+export const RELOOK_MOST_MS = 5_000;
 
 export interface CancelerOptions {
   readonly store: CancelStore;
@@ -131,6 +134,9 @@ export class Canceler {
   readonly #unsubscribe: (() => void) | undefined;
   #openWaits = 0;
   #closed = false;
+  /** Set while a look-up of every waited id is due, after one of theirs failed. */
+  #relookTimer: TimerHandle | undefined;
+  #relookDelayMs = 0;
 
   constructor(options: CancelerOptions) {
     this.#store = options.store;
@@ -293,8 +299,9 @@ export class Canceler {
         records.forEach((record) => this.#remember(record));
         waiter.finish(this.#resultFor(waiter.family, records, undefined));
       },
-      // The wait goes on: a cancel arriving later still wakes it, and the caller's timeout ends it.
-      (error: unknown) => this.#onError(error),
+      // The wait goes on: a cancel arriving later still wakes it, one made before is found by the look-up
+      // again, and the caller's timeout ends it.
+      (error: unknown) => this.#lookUpFailed(error),
     );
     return () => waiter.finish({ cancelled: [] });
   }
@@ -332,7 +339,7 @@ export class Canceler {
           const wanted = records.filter((r) => standing.ids.has(r.id) || standing.family?.ancestorSet.has(r.id));
           if (open && wanted.length > 0) onCancel(this.#resultFor(standing.family, wanted, undefined));
         },
-        (error: unknown) => this.#onError(error),
+        (error: unknown) => this.#lookUpFailed(error),
       );
     };
     lookUp(ancestors.length === 0 ? [...standing.ids] : [...standing.ids, ...ancestors]);
@@ -386,6 +393,7 @@ export class Canceler {
     if (this.#closed) return;
     this.#closed = true;
     this.#clock.clearTimer(this.#sweepTimer);
+    if (this.#relookTimer !== undefined) this.#clock.clearTimer(this.#relookTimer);
     this.#unsubscribe?.();
     const waiters = new Set<Waiter>([...this.#waitersById.keys()].flatMap((id) => this.#waitersOf(id)));
     for (const waiter of this.#bigWaiters) waiters.add(waiter);
@@ -482,13 +490,31 @@ export class Canceler {
   #lookUpAndWake(ids: string[], arrivedAt: number): void {
     if (ids.length === 0) return;
     this.#store.find(ids, this.#clock.now()).then(
-      (records) =>
+      (records) => {
+        this.#relookDelayMs = 0;
         records.forEach((record) => {
           this.#remember(record);
           this.#wake(record, arrivedAt);
-        }),
-      (error: unknown) => this.#onError(error),
+        });
+      },
+      (error: unknown) => this.#lookUpFailed(error),
     );
+  }
+
+  /**
+   * A look-up of waited ids failed (the store was down), so a cancel made before, or while no notification
+   * could arrive, may be among them unseen: every waited id is looked up again, after a pause that doubles
+   * while look-ups keep failing. Not left to the store's next resync: a store's subscription can come back
+   * before its other connection does (Redis), and the resync it announces then fails as well.
+   */
+  #lookUpFailed(error: unknown): void {
+    this.#onError(error);
+    if (this.#closed || this.#relookTimer !== undefined) return;
+    this.#relookDelayMs = Math.min(Math.max(2 * this.#relookDelayMs, RELOOK_FIRST_MS), RELOOK_MOST_MS);
+    this.#relookTimer = this.#clock.setTimeout(() => {
+      this.#relookTimer = undefined;
+      this.#lookUpAndWake(this.#waitedIds(), this.#clock.monotonic());
+    }, this.#relookDelayMs);
   }
 }
 

@@ -1,7 +1,7 @@
 import { getEventListeners } from 'node:events';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Canceler } from '../../src/core/canceler.ts';
+import { Canceler, RELOOK_FIRST_MS, RELOOK_MOST_MS } from '../../src/core/canceler.ts';
 import type { CancelRecord, CancelStore } from '../../src/core/store.ts';
 import { InvalidInputError } from '../../src/core/task-id.ts';
 import { MemoryStore } from '../../src/store/memory-store.ts';
@@ -193,6 +193,52 @@ test('a store that fails a look-up does not end the wait; a later cancel still w
   failFind = false;
   await canceler.cancel('1234');
   assert.equal(ids(await wait), ['1234']);
+});
+
+test('a look-up that failed is made again for every waited id, with a pause that doubles, until one succeeds', async () => {
+  // A store whose subscription came back before its look-ups did (Redis: two connections): cancels another
+  // server made meanwhile are in the store, and nothing will notify them again.
+  const clock = new FakeClock();
+  const errors: unknown[] = [];
+  let failFind = true;
+  let finds = 0;
+  const flaky = new (class extends MemoryStore {
+    override find(ids: readonly string[], now: number) {
+      finds++;
+      return failFind ? Promise.reject(new Error('store down')) : super.find(ids, now);
+    }
+  })();
+  const settle = async () => {
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+  };
+  const canceler = new Canceler({ store: flaky, clock, onError: (e) => errors.push(e) });
+  let waited: string[] | undefined;
+  canceler.wait(['w-1'], new AbortController().signal).then((result) => (waited = ids(result)));
+  const standing: string[] = [];
+  canceler.watchSet(['s-1', 's-2'], (result) => standing.push(...ids(result)));
+  await settle();
+  assert.is(errors.length, 2, 'both first look-ups failed');
+  // Written by another server while this one could not look: no notification will come.
+  await flaky.insert({ id: 'w-1', cancelledAt: clock.now(), expiresAt: clock.now() + 60_000 }, clock.now());
+  await flaky.insert({ id: 's-2', cancelledAt: clock.now(), expiresAt: clock.now() + 60_000 }, clock.now());
+  const before = finds;
+  clock.advance(RELOOK_FIRST_MS);
+  await settle();
+  assert.is(finds, before + 1, 'one look-up of every waited id, not one per failure');
+  assert.is(waited, undefined, 'still failing: nothing found yet');
+  clock.advance(RELOOK_FIRST_MS);
+  await settle();
+  assert.is(finds, before + 1, 'the pause doubled after a second failure');
+  failFind = false;
+  clock.advance(RELOOK_FIRST_MS);
+  await settle();
+  assert.equal(waited, ['w-1'], 'the wait hears the cancel made while its look-up failed');
+  assert.equal(standing, ['s-2'], 'and so does the standing set');
+  const after = finds;
+  clock.advance(10 * RELOOK_MOST_MS);
+  await settle();
+  assert.is(finds, after, 'nothing more is looked up once a look-up succeeded');
+  canceler.close();
 });
 
 test('cancels another server recorded reach local waiters through the store subscription', async () => {
