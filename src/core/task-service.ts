@@ -11,7 +11,7 @@ import { type Clock, systemClock } from './clock.ts';
 import type { CancelRecord, CancelSource, CancelStore, ScheduledCancel, StatusQuery } from './store.ts';
 import type { TaskSnapshot } from './task-events.ts';
 import { TaskFamily } from './task-family.ts';
-import { pageCovered, type TaskScope } from './task-scope.ts';
+import { answerInScope, pageCovered, recordInScope, type StopAnswer, statusInScope, type TaskScope } from './task-scope.ts';
 import { reasonViaParent, statusAsRead, type TaskReport, type TaskStatus, type WorkerIdentity } from './task-status.ts';
 import { TaskTracker } from './task-tracker.ts';
 import { type Linker, type TaskUpdate, type TaskUpdateListener, TaskUpdates } from './task-updates.ts';
@@ -195,6 +195,20 @@ export class TaskService {
   }
 
   /**
+   * What a watch on `ids` answers with `result` (`stopped`: the ids an ancestor's cancel stopped), as the
+   * caller's `scope` may read it: a stop through an ancestor outside it is told without naming that ancestor
+   * (see answerInScope), so every id still reads cancelled and its worker stops it.
+   */
+  answerFor(result: WaitResult, stopped: readonly string[], scope: TaskScope | undefined): StopAnswer {
+    const answer: StopAnswer = {
+      cancelled: result.parent ? [...new Set(stopped)] : result.cancelled.map((record) => record.id),
+      records: result.cancelled,
+      ...(result.parent ? { parent: result.parent } : {}),
+    };
+    return answerInScope(scope, answer);
+  }
+
+  /**
    * A look without waiting (a watch with timeout 0): links declared and recorded as a watch's would be,
    * then what is cancelled now among `ids` and `ancestors`, with the parent rule applied.
    */
@@ -236,12 +250,15 @@ export class TaskService {
     ]);
     // Without a cancel of its own, a task is cancelled when one of its ancestors is.
     const viaParent = own ? undefined : await this.family.cancelledAncestor(id, parents);
-    const record = own ?? (viaParent && recordViaParent(id, withLinkedBy(viaParent, status)));
+    const found = own ?? (viaParent && recordViaParent(id, withLinkedBy(viaParent, status)));
+    // A stop through an ancestor the scope does not cover is shown, but nothing of that ancestor.
+    const record = found && recordInScope(scope, found);
+    const hidden = record !== found;
     return {
       id,
       record,
       schedule,
-      status: status && statusAsRead(status, record, viaParent ? record?.reason : undefined),
+      status: status && statusInScope(scope, statusAsRead(status, record, viaParent || hidden ? record?.reason : undefined), hidden),
       parents: scope === undefined ? parents : parents.filter((parent) => scope.covers(parent)),
       children: page,
     };
@@ -262,7 +279,7 @@ export class TaskService {
       (after, limit) => this.tracker.list({ ...query, after, limit }),
       (s) => s.id,
     );
-    const read = await this.#asRead(found);
+    const read = await this.#asRead(found, scope);
     const page = read.slice(0, query.limit);
     const statuses = query.state ? page.filter((s) => s.state === query.state) : page;
     return found.length > query.limit ? { statuses, next: page.at(-1)!.id } : { statuses };
@@ -280,7 +297,7 @@ export class TaskService {
       (from, max) => this.#store.listChildren(parent, from, max),
       (id) => id,
     );
-    return { ids, statuses: ids.length === 0 ? [] : await this.#asRead(await this.tracker.statuses(ids)) };
+    return { ids, statuses: ids.length === 0 ? [] : await this.#asRead(await this.tracker.statuses(ids), scope) };
   }
 
   /**
@@ -311,10 +328,16 @@ export class TaskService {
     this.scheduler.close();
   }
 
-  async #asRead(statuses: readonly TaskStatus[]): Promise<TaskStatus[]> {
+  /** Statuses as they read (see statusAsRead), and as `scope` may read them (see statusInScope). */
+  async #asRead(statuses: readonly TaskStatus[], scope: TaskScope | undefined): Promise<TaskStatus[]> {
     if (statuses.length === 0) return [];
     const records = new Map((await this.canceler.find(statuses.map((s) => s.id))).map((r) => [r.id, r]));
-    return statuses.map((s) => statusAsRead(s, records.get(s.id)));
+    return statuses.map((s) => {
+      const found = records.get(s.id);
+      const record = found && recordInScope(scope, found);
+      if (record === found) return statusInScope(scope, statusAsRead(s, record));
+      return statusInScope(scope, statusAsRead(s, record, record?.reason), true);
+    });
   }
 }
 

@@ -46,10 +46,12 @@ const BIG_WATCH_IDS = 1_000;
 export function watchRoutes(app: Pick<AppContext, 'tasks' | 'watches' | 'options' | 'onBackgroundError' | 'linkerOf'>): Route[] {
   const { tasks } = app;
   const reply = (ctx: RequestContext, result: SessionResult, stopped: readonly string[], session?: string) => {
+    // As the caller's scope may read it: a stop through an ancestor it does not cover names nothing of it.
+    const answer = tasks.answerFor(result, stopped, ctx.caller.scope);
     const body: WatchReply = {
-      cancelled: result.parent ? [...new Set(stopped)] : result.cancelled.map((r) => r.id),
-      records: result.cancelled.map(recordToWire),
-      ...(result.parent ? { parent: recordToWire(result.parent) } : {}),
+      cancelled: [...answer.cancelled],
+      records: answer.records.map(recordToWire),
+      ...(answer.parent ? { parent: recordToWire(answer.parent) } : {}),
       ...(session ? { session } : {}),
     };
     sendJson(ctx.res, 200, body);
