@@ -23,14 +23,30 @@ const CACHE_ENTRIES = 10_000;
 // this many statuses takes a few milliseconds, and is one transaction of the sqlite store.
 const CHILDREN_PER_STEP = 250;
 
-/** Parents that cannot be: a task its own ancestor, or ancestors nesting too deep. */
+/**
+ * Parents that cannot be: a task its own ancestor, or ancestors nesting too deep. `scopedMessage` says the
+ * same to a token scoped to some tasks without naming (or confirming) any task but those it sent.
+ */
 export class InvalidParentsError extends InvalidInputError {
   override name = 'InvalidParentsError';
+  readonly scopedMessage: string;
+  constructor(message: string, scopedMessage: string = message) {
+    super(message);
+    this.scopedMessage = scopedMessage;
+  }
 }
 
-/** A link refused because its child is already running: only the run that starts a task names its parents. */
+/**
+ * A link refused because its child is already running (only the run that starts a task names its
+ * parents), or has children and would hang under a cancelled ancestor. `scopedMessage` as above.
+ */
 export class LinkRefusedError extends Error {
   override name = 'LinkRefusedError';
+  readonly scopedMessage: string;
+  constructor(message: string, scopedMessage: string = message) {
+    super(message);
+    this.scopedMessage = scopedMessage;
+  }
 }
 
 // Descendants looked at when checking how deep a new link nests, at most: past this the link is refused
@@ -121,9 +137,9 @@ export class TaskFamily {
     if (changed.length === 0) return { ancestors: await this.#walkUp(ids, parents, MAX_PARENT_DEPTH, false), changed };
     const running = (await this.#tracker.statuses(changed)).find((status) => status.state === 'watching' || status.state === 'cancel_requested');
     if (running) {
-      throw new LinkRefusedError(
-        `${preview(running.id)} is already running with other parents; only the run that starts a task names its parents (a task stops being running when it ends or is lost)`,
-      );
+      const rule = 'only the run that starts a task names its parents (a task stops being running when it ends or is lost)';
+      // A scoped token is not told its task has other parents: they may be ones it cannot see.
+      throw new LinkRefusedError(`${preview(running.id)} is already running with other parents; ${rule}`, `${preview(running.id)} is already running; ${rule}`);
     }
     const below = await this.#levelsBelow(changed);
     if (below >= MAX_PARENT_DEPTH)
@@ -135,7 +151,8 @@ export class TaskFamily {
       ancestors = await this.#walkUp(changed, parents, MAX_PARENT_DEPTH - below, true);
     } catch (error) {
       if (error instanceof InvalidParentsError && below > 0 && /levels deep/.test(error.message)) {
-        throw new InvalidParentsError(`${error.message.replace(/ \(.*\)$/, '')} counting the ${below} level${below === 1 ? '' : 's'} of descendants below`);
+        const counting = ` counting the ${below} level${below === 1 ? '' : 's'} of descendants below`;
+        throw new InvalidParentsError(`${error.message.replace(/ \(.*\)$/, '')}${counting}`, `${error.scopedMessage}${counting}`);
       }
       throw error;
     }
@@ -145,8 +162,10 @@ export class TaskFamily {
     if (below > 0) {
       const cancelled = (await this.#canceler.find(ancestors))[0];
       if (cancelled) {
+        const why = '(that would cancel its children, which other runs may be running)';
         throw new LinkRefusedError(
-          `${preview(changed[0]!)} has children already; it cannot be linked under ${preview(cancelled.id)}, which is cancelled (that would cancel its children, which other runs may be running)`,
+          `${preview(changed[0]!)} has children already; it cannot be linked under ${preview(cancelled.id)}, which is cancelled ${why}`,
+          `${preview(changed[0]!)} has children already; it cannot be linked under a cancelled ancestor ${why}`,
         );
       }
     }
@@ -196,7 +215,10 @@ export class TaskFamily {
       for (const id of level) {
         for (const parent of links.get(id) ?? []) {
           if (isOwn(parent)) {
-            if (strict) throw new InvalidParentsError(`a cycle: ${preview(parent)} would be its own ancestor (it is a parent of ${preview(id)})`);
+            if (strict) {
+              const cycle = `a cycle: ${preview(parent)} would be its own ancestor`;
+              throw new InvalidParentsError(`${cycle} (it is a parent of ${preview(id)})`, cycle);
+            }
             continue;
           }
           if (seen.has(parent)) continue;
@@ -206,7 +228,8 @@ export class TaskFamily {
       }
       if (next.length > 0 && depth >= maxDepth) {
         if (!strict) break;
-        throw new InvalidParentsError(`parents nest more than ${MAX_PARENT_DEPTH} levels deep (${preview(next[0]!)} is an ancestor ${depth + 1} levels up)`);
+        const deep = `parents nest more than ${MAX_PARENT_DEPTH} levels deep`;
+        throw new InvalidParentsError(`${deep} (${preview(next[0]!)} is an ancestor ${depth + 1} levels up)`, deep);
       }
       if (ancestors.length + next.length > MAX_ANCESTORS) {
         if (!strict) break;

@@ -10,7 +10,7 @@ import { CancelScheduler } from './cancel-scheduler.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { CancelRecord, CancelSource, CancelStore, ScheduledCancel, StatusQuery } from './store.ts';
 import type { TaskSnapshot } from './task-events.ts';
-import { TaskFamily } from './task-family.ts';
+import { InvalidParentsError, LinkRefusedError, TaskFamily } from './task-family.ts';
 import { answerInScope, pageCovered, recordInScope, type StopAnswer, statusInScope, type TaskScope } from './task-scope.ts';
 import { reasonViaParent, statusAsRead, type TaskReport, type TaskStatus, type WorkerIdentity } from './task-status.ts';
 import { TaskTracker } from './task-tracker.ts';
@@ -151,14 +151,14 @@ export class TaskService {
    * waits on and the ids whose links change (for `link`). Throws InvalidParentsError or LinkRefusedError
    * (see TaskFamily.declare).
    */
-  declareParents(ids: readonly string[], parents: readonly string[] | undefined): Promise<{ ancestors: string[]; changed: string[] }> {
+  declareParents(ids: readonly string[], parents: readonly string[] | undefined, scope?: TaskScope): Promise<{ ancestors: string[]; changed: string[] }> {
     if (parents === undefined || parents.length === 0) return Promise.resolve({ ancestors: [], changed: [] });
-    return this.family.declare(ids, parents);
+    return refusalsInScope(this.family.declare(ids, parents), scope);
   }
 
-  /** Records `parents` as the direct parents of `ids`, after their statuses. */
-  link(ids: readonly string[], parents: readonly string[]): Promise<void> {
-    return ids.length === 0 ? Promise.resolve() : this.family.link(ids, parents);
+  /** Records `parents` as the direct parents of `ids`, after their statuses; refused as declareParents is. */
+  link(ids: readonly string[], parents: readonly string[], scope?: TaskScope): Promise<void> {
+    return ids.length === 0 ? Promise.resolve() : refusalsInScope(this.family.link(ids, parents), scope);
   }
 
   /** A watch on `ids` began (held here). Lost or ended tasks are watched again. */
@@ -212,18 +212,18 @@ export class TaskService {
    * A look without waiting (a watch with timeout 0): links declared and recorded as a watch's would be,
    * then what is cancelled now among `ids` and `ancestors`, with the parent rule applied.
    */
-  async look(ids: readonly string[], parents: readonly string[] | undefined, linkedBy: Linker): Promise<WaitResult> {
-    const { ancestors, changed } = await this.declareParents(ids, parents);
-    await this.link(changed, parents ?? []);
+  async look(ids: readonly string[], parents: readonly string[] | undefined, linkedBy: Linker, scope?: TaskScope): Promise<WaitResult> {
+    const { ancestors, changed } = await this.declareParents(ids, parents, scope);
+    await this.link(changed, parents ?? [], scope);
     return this.watchAnswered(ids, await this.canceler.lookUp(ids, ancestors), linkedBy);
   }
 
   /** A worker's report of how `id` ended (with the parents its run names); resolves with the status it leads to. */
-  async report(id: string, report: TaskReport, parents: readonly string[] | undefined): Promise<TaskStatus> {
+  async report(id: string, report: TaskReport, parents: readonly string[] | undefined, scope?: TaskScope): Promise<TaskStatus> {
     // Checked before anything is stored, as a watch's are.
-    const { changed } = await this.declareParents([id], parents);
+    const { changed } = await this.declareParents([id], parents, scope);
     const status = await this.tracker.reported(id, report);
-    await this.link(changed, parents ?? []);
+    await this.link(changed, parents ?? [], scope);
     // The task is over: a cancel still scheduled for it (its deadline) has nothing left to stop.
     await this.scheduler.drop(id);
     return status;
@@ -339,6 +339,19 @@ export class TaskService {
       return statusInScope(scope, statusAsRead(s, record, record?.reason), true);
     });
   }
+}
+
+/**
+ * A link's refusal as a caller with `scope` may read it: a scoped token is told why in words that name no
+ * task but those it sent, and do not confirm that its task has parents it cannot see.
+ */
+function refusalsInScope<T>(work: Promise<T>, scope: TaskScope | undefined): Promise<T> {
+  if (scope === undefined) return work;
+  return work.catch((error: unknown) => {
+    if (error instanceof InvalidParentsError) throw new InvalidParentsError(error.scopedMessage);
+    if (error instanceof LinkRefusedError) throw new LinkRefusedError(error.scopedMessage);
+    throw error;
+  });
 }
 
 /**

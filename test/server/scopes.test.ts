@@ -459,4 +459,40 @@ test('a covered task stopped through an ancestor it does not cover reads cancell
   assert.is((await call('GET', '/v1/tasks/team-a-mid', ADMIN)).body.record.reason, 'parent team-b-boss cancelled');
 });
 
+test("a refused link tells a scoped token why without confirming parents it cannot see, or naming an ancestor outside it; the admin's message says all", async () => {
+  // Running, with a parent the scoped runner cannot see (linked by the admin).
+  const watch = (ids: string[], parents: string[], token: string) => call('POST', '/v1/watch', token, { ids, parents, timeout: '0s' });
+  const running = call('POST', '/v1/watch', ADMIN, { ids: ['team-a-busy'], parents: ['team-a-p', 'team-b-hidden'], timeout: '30s' });
+  await eventually(async () => (await statusOf('team-a-busy'))?.state === 'watching', 'the task running');
+  const scoped = await watch(['team-a-busy'], ['team-a-p'], 'tok-a-runner');
+  assert.is(scoped.status, 403, JSON.stringify(scoped.body));
+  assert.match(scoped.body.error.message, /"team-a-busy" is already running; only the run that starts a task names its parents/);
+  assert.not.match(scoped.body.error.message, /other parents|team-b/);
+  const report = await call('POST', '/v1/tasks/team-a-busy/report', 'tok-a-runner', { outcome: 'succeeded', exitCode: 0, parents: ['team-a-p'] });
+  assert.is(report.status, 403);
+  assert.not.match(report.body.error.message, /other parents|team-b/);
+  const admin = await watch(['team-a-busy'], ['team-a-p'], ADMIN);
+  assert.is(admin.status, 403);
+  assert.match(admin.body.error.message, /is already running with other parents/);
+  assert.is((await call('POST', '/v1/tasks/team-a-busy/cancel', ADMIN, {})).status, 200);
+  assert.equal((await running).body.cancelled, ['team-a-busy']);
+
+  // A task with children may not hang under a cancelled ancestor: the ancestor is named to the admin only.
+  assert.is((await watch(['team-a-up'], ['team-b-gone'], ADMIN)).status, 200);
+  assert.is((await call('POST', '/v1/tasks/team-b-gone/cancel', ADMIN, {})).status, 200);
+  assert.is((await call('POST', '/v1/tasks/team-a-kid9/report', 'tok-a-runner', { outcome: 'succeeded', exitCode: 0, parents: ['team-a-dad9'] })).status, 200);
+  await call('POST', '/v1/tasks/team-a-dad9/report', 'tok-a-runner', { outcome: 'succeeded', exitCode: 0 });
+  const under = await call('POST', '/v1/tasks/team-a-dad9/report', 'tok-a-runner', { outcome: 'succeeded', exitCode: 0, parents: ['team-a-up'] });
+  assert.is(under.status, 403, JSON.stringify(under.body));
+  assert.match(under.body.error.message, /cannot be linked under a cancelled ancestor/);
+  assert.not.match(under.body.error.message, /team-b/);
+  // A cycle through a task outside the scope: refused, naming only what the token sent.
+  assert.is((await watch(['team-b-loop'], ['team-a-loop-kid'], ADMIN)).status, 200);
+  assert.is((await watch(['team-a-loop-top'], ['team-b-loop'], ADMIN)).status, 200);
+  const cycle = await call('POST', '/v1/tasks/team-a-loop-kid/report', 'tok-a-runner', { outcome: 'succeeded', exitCode: 0, parents: ['team-a-loop-top'] });
+  assert.is(cycle.status, 400, JSON.stringify(cycle.body));
+  assert.is(cycle.body.error.code, 'invalid_parents');
+  assert.not.match(cycle.body.error.message, /team-b/);
+});
+
 test.run();

@@ -156,7 +156,7 @@ export function taskRoutes(app: Pick<AppContext, 'tasks' | 'clock' | 'options' |
         const body = parseInput(reportRequestSchema, await readJson(ctx.req, app.options.maxBodyBytes));
         const { parents, ...report } = body;
         if (parents) checkScope(ctx.caller, parents);
-        const status = await tasks.report(id, report, parents);
+        const status = await tasks.report(id, report, parents, ctx.caller.scope);
         sendJson(ctx.res, 200, { id, ...statusToWire(status) });
       },
     },

@@ -93,10 +93,10 @@ export function watchRoutes(app: Pick<AppContext, 'tasks' | 'watches' | 'options
     // and never held. A worker asks it before starting its commands, so a cancelled task never runs.
     if (requestedMs === 0) {
       // Its links are declared (and recorded) as the watch's would be, so the watch that follows changes none.
-      return reply(ctx, await tasks.look(ids, parents, app.linkerOf(ctx)), ids);
+      return reply(ctx, await tasks.look(ids, parents, app.linkerOf(ctx), ctx.caller.scope), ids);
     }
     const timeoutMs = app.watches.timeoutFor(requestedMs);
-    const { ancestors, changed } = await tasks.declareParents(ids, parents);
+    const { ancestors, changed } = await tasks.declareParents(ids, parents, ctx.caller.scope);
     // Asked for, and worth it: the ids stay here as a session, and every later poll goes through it. This
     // watch is answered at once with its name (as BOSH answers the request that makes a session), so the
     // worker holds its two polls from the start; a cancel already known waits for the first of them.
