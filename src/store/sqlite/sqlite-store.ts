@@ -5,6 +5,7 @@ import {
   type CancelRecord,
   type CancelStore,
   type Delivery,
+  type LinkCheck,
   type ParentLink,
   type ScheduledCancel,
   type StatusChange,
@@ -16,6 +17,7 @@ import { nextTurn } from '../../core/turns.ts';
 import { eventBody, fromDeliveryRow, linksOfRows, parseEvent, parseSource, parseStatus, parseStatuses } from '../rows.ts';
 import { lastActivity, type TaskStatus } from '../../core/task-status.ts';
 import type { EventWindowBounds, TaskEvent, TaskEventDraft } from '../../core/task-events.ts';
+import { LinkTurns } from '../link-turns.ts';
 import { UnreadableRowTally } from '../unreadable-rows.ts';
 import { migrate } from './schema.ts';
 
@@ -340,7 +342,13 @@ export class SqliteStore implements CancelStore {
 
   // Parent links.
 
-  async saveParents(links: readonly ParentLink[]): Promise<void> {
+  readonly #linkTurns = new LinkTurns();
+
+  saveParents(links: readonly ParentLink[], check?: LinkCheck): Promise<void> {
+    return this.#linkTurns.save(links, check, this, () => this.#saveParents(links));
+  }
+
+  async #saveParents(links: readonly ParentLink[]): Promise<void> {
     const writes: Promise<void>[] = [];
     // A link writes a row per parent and deletes the old ones: counted as parents + 1 rows of the budget.
     for (let i = 0; i < links.length; ) {
