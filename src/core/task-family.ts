@@ -63,6 +63,12 @@ export interface TaskFamilyOptions {
   readonly onCascaded?: (record: CancelRecord, marked: number, ms: number) => void;
 }
 
+/** `record` as a cancel that reached a task through a link `linkedBy` made: its asker, with `by.linkedBy` when known. */
+function throughLink(record: CancelRecord, linkedBy: string | undefined): CancelRecord {
+  if (linkedBy === undefined || record.by === undefined) return record;
+  return { ...record, by: { ...record.by, linkedBy } };
+}
+
 /** Parent links between tasks: resolving ancestors (cached, bounded), checking them, and cancelling down the tree. */
 export class TaskFamily {
   readonly #store: CancelStore;
@@ -267,7 +273,7 @@ export class TaskFamily {
    * write (see saveParents): what declare checked may be out of date, when another server linked meanwhile.
    * Throws InvalidParentsError (nothing written) when they would now make a cycle or nest too deep.
    */
-  async link(ids: readonly string[], parents: readonly string[]): Promise<void> {
+  async link(ids: readonly string[], parents: readonly string[], linkedBy?: string): Promise<void> {
     const check: LinkCheck = async (links, reader) =>
       void (await this.#checkNesting(
         links.map((link) => link.child),
@@ -275,7 +281,7 @@ export class TaskFamily {
         reader,
       ));
     try {
-      await this.#tracker.linkParents(ids, parents, check);
+      await this.#tracker.linkParents(ids, parents, check, linkedBy);
     } catch (error) {
       // Declare told the next checks of this server these links were coming: they are not.
       for (const id of ids) this.#cache.delete(id);
@@ -387,13 +393,15 @@ export class TaskFamily {
           const fresh = page.filter((id) => !seen.has(id));
           for (const id of fresh) seen.add(id);
           if (fresh.length > 0) {
-            await this.#tracker.parentCancelled(fresh, root);
+            // Each is stopped through its own link, and named with whoever made it.
+            const linkers = new Map((await this.#store.loadParents(fresh)).map((link) => [link.child, link.linkedBy]));
+            for (const [linkedBy, ids] of Map.groupBy(fresh, (id) => linkers.get(id))) await this.#tracker.parentCancelled(ids, throughLink(root, linkedBy));
             marked += fresh.length;
             // A descendant that is a parent itself gets a cancel record of its own: it wakes every wait
             // that names it as an ancestor, on every server, including waits that did not know `root` as
             // one of theirs (resolved before a link above them was recorded).
             for (const id of await this.#store.parentsAmong(fresh)) {
-              await this.#canceler.cancel(id, this.#cancelOf(root));
+              await this.#canceler.cancel(id, this.#cancelOf(throughLink(root, linkers.get(id))));
               next.push(id);
             }
           }

@@ -156,9 +156,12 @@ export class TaskService {
     return refusalsInScope(this.family.declare(ids, parents), scope);
   }
 
-  /** Records `parents` as the direct parents of `ids`, after their statuses; refused as declareParents is. */
-  link(ids: readonly string[], parents: readonly string[], scope?: TaskScope): Promise<void> {
-    return ids.length === 0 ? Promise.resolve() : refusalsInScope(this.family.link(ids, parents), scope);
+  /**
+   * Records `parents` as the direct parents of `ids`, after their statuses, as made by `linkedBy` (so a
+   * cancel through them names it); refused as declareParents is.
+   */
+  link(ids: readonly string[], parents: readonly string[], scope?: TaskScope, linkedBy?: Linker): Promise<void> {
+    return ids.length === 0 ? Promise.resolve() : refusalsInScope(this.family.link(ids, parents, linkedBy?.name), scope);
   }
 
   /** A watch on `ids` began (held here). Lost or ended tasks are watched again. */
@@ -214,16 +217,16 @@ export class TaskService {
    */
   async look(ids: readonly string[], parents: readonly string[] | undefined, linkedBy: Linker, scope?: TaskScope): Promise<WaitResult> {
     const { ancestors, changed } = await this.declareParents(ids, parents, scope);
-    await this.link(changed, parents ?? [], scope);
+    await this.link(changed, parents ?? [], scope, linkedBy);
     return this.watchAnswered(ids, await this.canceler.lookUp(ids, ancestors), linkedBy);
   }
 
   /** A worker's report of how `id` ended (with the parents its run names); resolves with the status it leads to. */
-  async report(id: string, report: TaskReport, parents: readonly string[] | undefined, scope?: TaskScope): Promise<TaskStatus> {
+  async report(id: string, report: TaskReport, parents: readonly string[] | undefined, scope?: TaskScope, linkedBy?: Linker): Promise<TaskStatus> {
     // Checked before anything is stored, as a watch's are.
     const { changed } = await this.declareParents([id], parents, scope);
     const status = await this.tracker.reported(id, report);
-    await this.link(changed, parents ?? [], scope);
+    await this.link(changed, parents ?? [], scope, linkedBy);
     // The task is over: a cancel still scheduled for it (its deadline) has nothing left to stop.
     await this.scheduler.drop(id);
     return status;
@@ -355,11 +358,14 @@ function refusalsInScope<T>(work: Promise<T>, scope: TaskScope | undefined): Pro
 }
 
 /**
- * The ancestor's record as a task stopped through it reads it: naming the token that made the link when the
- * task's status says it was stopped through this very ancestor by a link (the late-child rule).
+ * The ancestor's record as a task stopped through it reads it: naming the token that made this task's own
+ * link when its status says it was stopped through this very ancestor by one (the late-child rule, or a
+ * cancel that came down the links), and never the one that made the ancestor's link.
  */
 function withLinkedBy(ancestor: CancelRecord, status: TaskStatus | undefined): CancelRecord {
-  const linkedBy = status?.cancelledBy?.linkedBy;
-  if (linkedBy === undefined || ancestor.by === undefined || status?.cancelReason !== reasonViaParent(ancestor)) return ancestor;
-  return { ...ancestor, by: { ...ancestor.by, linkedBy } };
+  if (ancestor.by === undefined) return ancestor;
+  const { linkedBy: _ancestors, ...by } = ancestor.by;
+  const linkedBy = status?.cancelReason === reasonViaParent(ancestor) ? status.cancelledBy?.linkedBy : undefined;
+  if (linkedBy === ancestor.by.linkedBy) return ancestor;
+  return { ...ancestor, by: linkedBy === undefined ? by : { ...by, linkedBy } };
 }

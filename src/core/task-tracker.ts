@@ -202,9 +202,10 @@ export class TaskTracker {
   /**
    * Records `parents` as the direct parents of each of `ids`, after any change queued for them (a watch's
    * status comes first, so a link never outlives the status retention forgets it with). Ids already known
-   * linked to the same parents write nothing: re-polls cost no writes. `check` is the store's (see saveParents).
+   * linked to the same parents write nothing: re-polls cost no writes. `check` is the store's (see saveParents);
+   * `linkedBy` names the token that made the links.
    */
-  async linkParents(ids: readonly string[], parents: readonly string[], check?: LinkCheck): Promise<void> {
+  async linkParents(ids: readonly string[], parents: readonly string[], check?: LinkCheck, linkedBy?: string): Promise<void> {
     const key = parents.join('\n');
     const changed = ids.filter((id) => this.#linkedTo.get(id) !== key);
     for (let i = 0; i < changed.length; i += CHANGE_STEP) {
@@ -212,7 +213,7 @@ export class TaskTracker {
       const step = changed.length <= CHANGE_STEP ? changed : changed.slice(i, i + CHANGE_STEP);
       await this.#queued(step, async () => {
         await this.#store.saveParents(
-          step.map((child) => ({ child, parents })),
+          step.map((child) => (linkedBy === undefined ? { child, parents } : { child, parents, linkedBy })),
           check,
         );
         for (const id of step) this.#linkedTo.set(id, key);

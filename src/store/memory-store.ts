@@ -158,12 +158,15 @@ export class MemoryStore implements CancelStore, TaskEventLog {
   // Parent links.
 
   readonly #linkTurns = new LinkTurns();
+  /** Who made each child's links, when known. */
+  readonly #linkedBy = new Map<string, string>();
 
   saveParents(links: readonly ParentLink[], check?: LinkCheck): Promise<void> {
     return this.#linkTurns.save(links, check, this, async () => {
-      for (const { child, parents } of links) {
+      for (const { child, parents, linkedBy } of links) {
         this.#unlink(child);
         this.#parentsOf.set(child, [...parents]);
+        if (linkedBy !== undefined) this.#linkedBy.set(child, linkedBy);
         for (const parent of parents) {
           let children = this.#childrenOf.get(parent);
           if (!children) this.#childrenOf.set(parent, (children = new SortedIds()));
@@ -176,7 +179,8 @@ export class MemoryStore implements CancelStore, TaskEventLog {
   async loadParents(ids: readonly string[]): Promise<ParentLink[]> {
     return ids.flatMap((child) => {
       const parents = this.#parentsOf.get(child);
-      return parents ? [{ child, parents }] : [];
+      const linkedBy = this.#linkedBy.get(child);
+      return parents ? [linkedBy === undefined ? { child, parents } : { child, parents, linkedBy }] : [];
     });
   }
 
@@ -199,6 +203,7 @@ export class MemoryStore implements CancelStore, TaskEventLog {
   }
 
   #unlink(child: string): void {
+    this.#linkedBy.delete(child);
     for (const parent of this.#parentsOf.get(child) ?? []) {
       const children = this.#childrenOf.get(parent);
       children?.delete(child);

@@ -504,5 +504,25 @@ export function storeSuite(
     assert.equal(await store.listChildren('loop-a', undefined, 10), [], 'nothing of the refused link was written');
   });
 
+  test('a link keeps the name of who made it, until the child is linked again or forgotten', async ({ store }) => {
+    await store.saveParents([
+      { child: 'made-1', parents: ['p1', 'p2'], linkedBy: 'runner' },
+      { child: 'made-2', parents: ['p1'] },
+    ]);
+    assert.equal(
+      (await store.loadParents(['made-1', 'made-2'])).sort((a, b) => a.child.localeCompare(b.child)),
+      [
+        { child: 'made-1', parents: ['p1', 'p2'], linkedBy: 'runner' },
+        { child: 'made-2', parents: ['p1'] },
+      ],
+    );
+    await store.saveParents([{ child: 'made-1', parents: ['p3'] }]);
+    assert.equal(await store.loadParents(['made-1']), [{ child: 'made-1', parents: ['p3'] }], 'linked again by someone unknown');
+    await store.saveParents([{ child: 'made-1', parents: ['p3'], linkedBy: 'other' }]);
+    assert.is(await store.forgetParents(['made-1']), 1);
+    await store.saveParents([{ child: 'made-1', parents: ['p4'] }]);
+    assert.equal(await store.loadParents(['made-1']), [{ child: 'made-1', parents: ['p4'] }], 'forgotten with the links');
+  });
+
   return test;
 }

@@ -5,6 +5,11 @@
 export interface ParentLink {
   readonly child: string;
   readonly parents: readonly string[];
+  /**
+   * The name of the token that made the link (whose watch or report declared the parents), so a cancel that
+   * reaches the child through it can say so; absent when not known (links stored before it was kept).
+   */
+  readonly linkedBy?: string;
 }
 
 /** The reads of links a LinkCheck is given: they see every link written before the check began. */

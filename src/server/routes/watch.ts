@@ -102,13 +102,13 @@ export function watchRoutes(app: Pick<AppContext, 'tasks' | 'watches' | 'options
     // worker holds its two polls from the start; a cancel already known waits for the first of them.
     const session = keep ? app.watches.openSession(ids, ancestors, worker, ctx.caller.tokenId) : undefined;
     if (session !== undefined) {
-      tasks.link(changed, parents ?? []).catch(app.onBackgroundError);
+      tasks.link(changed, parents ?? [], ctx.caller.scope, app.linkerOf(ctx)).catch(app.onBackgroundError);
       return reply(ctx, { cancelled: [] }, [], session);
     }
     const result = await new Promise<WaitResult>((resolve) => {
       app.watches.hold(ctx.res, ids, timeoutMs, worker, ctx.caller.tokenId, resolve, ancestors);
       // Links are recorded once the watch is held, after the statuses it writes and in the background like them.
-      tasks.link(changed, parents ?? []).catch(app.onBackgroundError);
+      tasks.link(changed, parents ?? [], ctx.caller.scope, app.linkerOf(ctx)).catch(app.onBackgroundError);
     });
     // Answered at once through an ancestor cancelled before the watch: these ids started after that cancel,
     // so its walk down the tree did not know them (the parent rule, in TaskService.watchAnswered).

@@ -640,11 +640,11 @@ export class PostgresStore implements CancelStore {
   }
 
   async #writeLinks(tx: TransactionSql, step: readonly ParentLink[]): Promise<void> {
-    const pairs = step.flatMap((link) => link.parents.map((parent) => [parent, link.child] as const));
+    const rows = step.flatMap((link) => link.parents.map((parent) => [parent, link.child, link.linkedBy ?? null] as const));
     await tx`DELETE FROM ${this.#t.parents} WHERE child = ANY(${step.map((link) => link.child)}::text[])`;
     await tx`
-      INSERT INTO ${this.#t.parents} (parent, child)
-      SELECT * FROM unnest(${pairs.map(([parent]) => parent)}::text[], ${pairs.map(([, child]) => child)}::text[])
+      INSERT INTO ${this.#t.parents} (parent, child, linked_by)
+      SELECT * FROM unnest(${rows.map(([parent]) => parent)}::text[], ${rows.map(([, child]) => child)}::text[], ${rows.map(([, , by]) => by)}::text[])
       ON CONFLICT DO NOTHING`;
   }
 
@@ -652,7 +652,7 @@ export class PostgresStore implements CancelStore {
   #linkReader(tx: TransactionSql): LinkReader {
     return {
       loadParents: async (ids) => {
-        const rows: Array<{ child: string; parent: string }> = [];
+        const rows: Array<{ child: string; parent: string; linked_by: string | null }> = [];
         for (let i = 0; i < ids.length; i += ROWS_PER_STEP) rows.push(...(await this.#parentRows(tx, ids.slice(i, i + ROWS_PER_STEP))));
         return linksOfRows(rows);
       },
@@ -667,7 +667,9 @@ export class PostgresStore implements CancelStore {
   }
 
   #parentRows(sql: Sql | TransactionSql, ids: readonly string[]) {
-    return sql<Array<{ child: string; parent: string }>>`SELECT child, parent FROM ${this.#t.parents} WHERE child = ANY(${ids as string[]}::text[])`;
+    return sql<
+      Array<{ child: string; parent: string; linked_by: string | null }>
+    >`SELECT child, parent, linked_by FROM ${this.#t.parents} WHERE child = ANY(${ids as string[]}::text[])`;
   }
 
   #childRows(sql: Sql | TransactionSql, parent: string, after: string | undefined, limit: number) {

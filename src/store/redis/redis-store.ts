@@ -289,7 +289,7 @@ export class RedisStore implements CancelStore {
       }
       let i = 0;
       for (; i < left.length; i += LINKS_PER_SCRIPT) {
-        const args = left.slice(i, i + LINKS_PER_SCRIPT).flatMap((link) => [link.child, JSON.stringify(link.parents)]);
+        const args = left.slice(i, i + LINKS_PER_SCRIPT).flatMap((link) => [link.child, JSON.stringify(link.parents), link.linkedBy ?? '']);
         const version = await this.#run(() => this.#commands.eval(SAVE_PARENTS_SCRIPT, 0, this.#prefix, seen, ...args));
         if (version === null) break;
         if (check) seen = String(version);
@@ -300,9 +300,12 @@ export class RedisStore implements CancelStore {
 
   async loadParents(ids: readonly string[]): Promise<ParentLink[]> {
     if (ids.length === 0) return [];
-    const values = await this.#run(() => this.#commands.mget(ids.map((id) => `${this.#prefix}parents:${id}`)));
+    const [values, linkers] = await this.#run(() =>
+      Promise.all([this.#commands.mget(ids.map((id) => `${this.#prefix}parents:${id}`)), this.#commands.hmget(`${this.#prefix}parents-by`, ...ids)]),
+    );
     return ids.flatMap((child, i) => {
       const value = values[i];
+      const linkedBy = linkers[i];
       if (value === null || value === undefined) return [];
       let parents: unknown;
       try {
@@ -314,7 +317,8 @@ export class RedisStore implements CancelStore {
         this.unreadable.note({ kind: 'parent-link', key: child, why: 'its parents cannot be read' });
         return [];
       }
-      return parents.length > 0 ? [{ child, parents }] : [];
+      if (parents.length === 0) return [];
+      return typeof linkedBy === 'string' ? [{ child, parents, linkedBy }] : [{ child, parents }];
     });
   }
 

@@ -199,8 +199,8 @@ export class SqliteStore implements CancelStore {
   #prepareLinks(): LinkStatements {
     return {
       unlink: this.#db.prepare('DELETE FROM task_parents WHERE child = ?'),
-      link: this.#db.prepare('INSERT OR IGNORE INTO task_parents (parent, child) VALUES (?, ?)'),
-      load: this.#db.prepare('SELECT child, parent FROM task_parents WHERE child IN (SELECT value FROM json_each(?))'),
+      link: this.#db.prepare('INSERT OR IGNORE INTO task_parents (parent, child, linked_by) VALUES (?, ?, ?)'),
+      load: this.#db.prepare('SELECT child, parent, linked_by FROM task_parents WHERE child IN (SELECT value FROM json_each(?))'),
       children: this.#db.prepare('SELECT child FROM task_parents WHERE parent = ? AND child > ? ORDER BY child LIMIT ?'),
       // One index probe per id: a parent with 100,000 children is not read to learn that it has one.
       parentsAmong: this.#db.prepare('SELECT value AS id FROM json_each(?) WHERE EXISTS (SELECT 1 FROM task_parents WHERE parent = value)'),
@@ -360,9 +360,9 @@ export class SqliteStore implements CancelStore {
       const rows = step.reduce((n, link) => n + link.parents.length + 1, 0);
       writes.push(
         this.#write(rows, 'commit', () => {
-          for (const { child, parents } of step) {
+          for (const { child, parents, linkedBy } of step) {
             this.#links.unlink.run(child);
-            for (const parent of parents) this.#links.link.run(parent, child);
+            for (const parent of parents) this.#links.link.run(parent, child, linkedBy ?? null);
           }
         }),
       );
@@ -371,7 +371,10 @@ export class SqliteStore implements CancelStore {
   }
 
   async loadParents(ids: readonly string[]): Promise<ParentLink[]> {
-    const rows = await this.#inSteps(ids, (step) => this.#links.load.all(JSON.stringify(step)) as unknown as Array<{ child: string; parent: string }>);
+    const rows = await this.#inSteps(
+      ids,
+      (step) => this.#links.load.all(JSON.stringify(step)) as unknown as Array<{ child: string; parent: string; linked_by: string | null }>,
+    );
     return linksOfRows(rows);
   }
 
