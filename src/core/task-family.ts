@@ -3,7 +3,7 @@
 // reaches the descendants the store knows of. The canceler does the waking; the tracker the statuses.
 import type { Canceler } from './canceler.ts';
 import { type Clock, systemClock } from './clock.ts';
-import type { CancelRecord, CancelSource, CancelStore, ParentLink } from './store.ts';
+import type { CancelRecord, CancelSource, CancelStore, LinkCheck, LinkReader, ParentLink } from './store.ts';
 import { InvalidInputError, preview } from './task-id.ts';
 import { parentCancelledReason } from './task-status.ts';
 import type { TaskTracker } from './task-tracker.ts';
@@ -23,14 +23,30 @@ const CACHE_ENTRIES = 10_000;
 // this many statuses takes a few milliseconds, and is one transaction of the sqlite store.
 const CHILDREN_PER_STEP = 250;
 
-/** Parents that cannot be: a task its own ancestor, or ancestors nesting too deep. */
+/**
+ * Parents that cannot be: a task its own ancestor, or ancestors nesting too deep. `scopedMessage` says the
+ * same to a token scoped to some tasks without naming (or confirming) any task but those it sent.
+ */
 export class InvalidParentsError extends InvalidInputError {
   override name = 'InvalidParentsError';
+  readonly scopedMessage: string;
+  constructor(message: string, scopedMessage: string = message) {
+    super(message);
+    this.scopedMessage = scopedMessage;
+  }
 }
 
-/** A link refused because its child is already running: only the run that starts a task names its parents. */
+/**
+ * A link refused because its child is already running (only the run that starts a task names its
+ * parents), or has children and would hang under a cancelled ancestor. `scopedMessage` as above.
+ */
 export class LinkRefusedError extends Error {
   override name = 'LinkRefusedError';
+  readonly scopedMessage: string;
+  constructor(message: string, scopedMessage: string = message) {
+    super(message);
+    this.scopedMessage = scopedMessage;
+  }
 }
 
 // Descendants looked at when checking how deep a new link nests, at most: past this the link is refused
@@ -45,6 +61,12 @@ export interface TaskFamilyOptions {
   readonly onError?: (error: unknown) => void;
   /** Told when a cancel has reached every descendant the store knows of: how many were marked, in how long. */
   readonly onCascaded?: (record: CancelRecord, marked: number, ms: number) => void;
+}
+
+/** `record` as a cancel that reached a task through a link `linkedBy` made: its asker, with `by.linkedBy` when known. */
+function throughLink(record: CancelRecord, linkedBy: string | undefined): CancelRecord {
+  if (linkedBy === undefined || record.by === undefined) return record;
+  return { ...record, by: { ...record.by, linkedBy } };
 }
 
 /** Parent links between tasks: resolving ancestors (cached, bounded), checking them, and cancelling down the tree. */
@@ -121,32 +143,22 @@ export class TaskFamily {
     if (changed.length === 0) return { ancestors: await this.#walkUp(ids, parents, MAX_PARENT_DEPTH, false), changed };
     const running = (await this.#tracker.statuses(changed)).find((status) => status.state === 'watching' || status.state === 'cancel_requested');
     if (running) {
-      throw new LinkRefusedError(
-        `${preview(running.id)} is already running with other parents; only the run that starts a task names its parents (a task stops being running when it ends or is lost)`,
-      );
+      const rule = 'only the run that starts a task names its parents (a task stops being running when it ends or is lost)';
+      // A scoped token is not told its task has other parents: they may be ones it cannot see.
+      throw new LinkRefusedError(`${preview(running.id)} is already running with other parents; ${rule}`, `${preview(running.id)} is already running; ${rule}`);
     }
-    const below = await this.#levelsBelow(changed);
-    if (below >= MAX_PARENT_DEPTH)
-      throw new InvalidParentsError(
-        `${preview(changed[0]!)} has descendants ${below} levels deep already; a parent would nest them more than ${MAX_PARENT_DEPTH} levels`,
-      );
-    let ancestors: string[];
-    try {
-      ancestors = await this.#walkUp(changed, parents, MAX_PARENT_DEPTH - below, true);
-    } catch (error) {
-      if (error instanceof InvalidParentsError && below > 0 && /levels deep/.test(error.message)) {
-        throw new InvalidParentsError(`${error.message.replace(/ \(.*\)$/, '')} counting the ${below} level${below === 1 ? '' : 's'} of descendants below`);
-      }
-      throw error;
-    }
+    const { below, ancestors: checked } = await this.#checkNesting(changed, parents);
+    let ancestors = checked;
     // A task with children hung under a parent cancelled already would be stopped at once, and its
     // children with it: tasks other runs (other tokens) may be running. Only a task with no children yet
     // (a late child, the rule's one purpose) may be linked under a cancelled parent.
     if (below > 0) {
       const cancelled = (await this.#canceler.find(ancestors))[0];
       if (cancelled) {
+        const why = '(that would cancel its children, which other runs may be running)';
         throw new LinkRefusedError(
-          `${preview(changed[0]!)} has children already; it cannot be linked under ${preview(cancelled.id)}, which is cancelled (that would cancel its children, which other runs may be running)`,
+          `${preview(changed[0]!)} has children already; it cannot be linked under ${preview(cancelled.id)}, which is cancelled ${why}`,
+          `${preview(changed[0]!)} has children already; it cannot be linked under a cancelled ancestor ${why}`,
         );
       }
     }
@@ -157,9 +169,33 @@ export class TaskFamily {
     return { ancestors, changed };
   }
 
-  /** How many levels of descendants the store knows below `ids` (0: none of them is a parent). */
-  async #levelsBelow(ids: readonly string[]): Promise<number> {
-    let level = await this.#store.parentsAmong(ids);
+  /**
+   * Throws InvalidParentsError when `parents` as the direct parents of `ids` would make a cycle, or nest the
+   * ancestors above and the descendants below more than MAX_PARENT_DEPTH levels; otherwise resolves with
+   * how many levels lie below and the ancestors. Links are read through `links` when given (fresh, as a
+   * store's check sees them), through the cache above and the store below otherwise.
+   */
+  async #checkNesting(ids: readonly string[], parents: readonly string[], links?: LinkReader): Promise<{ below: number; ancestors: string[] }> {
+    const below = await this.#levelsBelow(ids, links);
+    if (below >= MAX_PARENT_DEPTH)
+      throw new InvalidParentsError(
+        `${preview(ids[0]!)} has descendants ${below} levels deep already; a parent would nest them more than ${MAX_PARENT_DEPTH} levels`,
+      );
+    const parentsOf = links && (async (level: readonly string[]) => new Map((await links.loadParents(level)).map((link) => [link.child, link.parents])));
+    try {
+      return { below, ancestors: await this.#walkUp(ids, parents, MAX_PARENT_DEPTH - below, true, parentsOf) };
+    } catch (error) {
+      if (error instanceof InvalidParentsError && below > 0 && /levels deep/.test(error.message)) {
+        const counting = ` counting the ${below} level${below === 1 ? '' : 's'} of descendants below`;
+        throw new InvalidParentsError(`${error.message.replace(/ \(.*\)$/, '')}${counting}`, `${error.scopedMessage}${counting}`);
+      }
+      throw error;
+    }
+  }
+
+  /** How many levels of descendants the store knows below `ids` (0: none of them is a parent), read through `links`. */
+  async #levelsBelow(ids: readonly string[], links: LinkReader = this.#store): Promise<number> {
+    let level = await links.parentsAmong(ids);
     const seen = new Set(ids);
     let depth = 0;
     let checked = 0;
@@ -168,7 +204,7 @@ export class TaskFamily {
       const children: string[] = [];
       for (const parent of level) {
         for (let after: string | undefined; ; ) {
-          const page = await this.#store.listChildren(parent, after, CHILDREN_PER_STEP);
+          const page = await links.listChildren(parent, after, CHILDREN_PER_STEP);
           for (const id of page) if (!seen.has(id)) seen.add(id), children.push(id);
           checked += page.length;
           if (checked > MAX_DESCENDANTS_CHECKED) throw new InvalidParentsError(`more than ${MAX_DESCENDANTS_CHECKED} descendants to check`);
@@ -177,13 +213,22 @@ export class TaskFamily {
           await nextTurn();
         }
       }
-      level = children.length === 0 ? [] : await this.#store.parentsAmong(children);
+      level = children.length === 0 ? [] : await links.parentsAmong(children);
     }
     return depth;
   }
 
-  /** The ancestors above `parents`; `strict` throws for a cycle or a depth past `maxDepth`, otherwise they are left out. */
-  async #walkUp(ids: readonly string[], parents: readonly string[], maxDepth: number, strict: boolean): Promise<string[]> {
+  /**
+   * The ancestors above `parents`; `strict` throws for a cycle or a depth past `maxDepth`, otherwise they are
+   * left out. Links are read through `parentsOf`: the cache unless told.
+   */
+  async #walkUp(
+    ids: readonly string[],
+    parents: readonly string[],
+    maxDepth: number,
+    strict: boolean,
+    parentsOf: (ids: readonly string[]) => Promise<Map<string, readonly string[]>> = (level) => this.#parentsOf(level),
+  ): Promise<string[]> {
     const own = ids.length > 16 ? new Set(ids) : undefined;
     const isOwn = (id: string) => (own ? own.has(id) : ids.includes(id));
     for (const parent of parents) if (isOwn(parent)) throw new InvalidParentsError(`${preview(parent)} cannot be its own parent`);
@@ -191,12 +236,15 @@ export class TaskFamily {
     const seen = new Set(ancestors);
     let level = ancestors;
     for (let depth = 1; level.length > 0; depth++) {
-      const links = await this.#parentsOf(level);
+      const links = await parentsOf(level);
       const next: string[] = [];
       for (const id of level) {
         for (const parent of links.get(id) ?? []) {
           if (isOwn(parent)) {
-            if (strict) throw new InvalidParentsError(`a cycle: ${preview(parent)} would be its own ancestor (it is a parent of ${preview(id)})`);
+            if (strict) {
+              const cycle = `a cycle: ${preview(parent)} would be its own ancestor`;
+              throw new InvalidParentsError(`${cycle} (it is a parent of ${preview(id)})`, cycle);
+            }
             continue;
           }
           if (seen.has(parent)) continue;
@@ -206,7 +254,8 @@ export class TaskFamily {
       }
       if (next.length > 0 && depth >= maxDepth) {
         if (!strict) break;
-        throw new InvalidParentsError(`parents nest more than ${MAX_PARENT_DEPTH} levels deep (${preview(next[0]!)} is an ancestor ${depth + 1} levels up)`);
+        const deep = `parents nest more than ${MAX_PARENT_DEPTH} levels deep`;
+        throw new InvalidParentsError(`${deep} (${preview(next[0]!)} is an ancestor ${depth + 1} levels up)`, deep);
       }
       if (ancestors.length + next.length > MAX_ANCESTORS) {
         if (!strict) break;
@@ -218,9 +267,26 @@ export class TaskFamily {
     return ancestors;
   }
 
-  /** Records `parents` as the direct parents of each of `ids` (after their statuses); re-declaring costs nothing. */
-  async link(ids: readonly string[], parents: readonly string[]): Promise<void> {
-    await this.#tracker.linkParents(ids, parents);
+  /**
+   * Records `parents` as the direct parents of each of `ids` (after their statuses); re-declaring costs
+   * nothing. Checked again as the store writes them, against the links it holds then, in one step with the
+   * write (see saveParents): what declare checked may be out of date, when another server linked meanwhile.
+   * Throws InvalidParentsError (nothing written) when they would now make a cycle or nest too deep.
+   */
+  async link(ids: readonly string[], parents: readonly string[], linkedBy?: string): Promise<void> {
+    const check: LinkCheck = async (links, reader) =>
+      void (await this.#checkNesting(
+        links.map((link) => link.child),
+        parents,
+        reader,
+      ));
+    try {
+      await this.#tracker.linkParents(ids, parents, check, linkedBy);
+    } catch (error) {
+      // Declare told the next checks of this server these links were coming: they are not.
+      for (const id of ids) this.#cache.delete(id);
+      throw error;
+    }
     // Looked-up parents this server just changed are known at once; others' changes within CACHE_MS.
     const at = this.#clock.monotonic();
     for (const id of ids) if (this.#cache.has(id)) this.#remember(id, parents, at);
@@ -327,13 +393,15 @@ export class TaskFamily {
           const fresh = page.filter((id) => !seen.has(id));
           for (const id of fresh) seen.add(id);
           if (fresh.length > 0) {
-            await this.#tracker.parentCancelled(fresh, root);
+            // Each is stopped through its own link, and named with whoever made it.
+            const linkers = new Map((await this.#store.loadParents(fresh)).map((link) => [link.child, link.linkedBy]));
+            for (const [linkedBy, ids] of Map.groupBy(fresh, (id) => linkers.get(id))) await this.#tracker.parentCancelled(ids, throughLink(root, linkedBy));
             marked += fresh.length;
             // A descendant that is a parent itself gets a cancel record of its own: it wakes every wait
             // that names it as an ancestor, on every server, including waits that did not know `root` as
             // one of theirs (resolved before a link above them was recorded).
             for (const id of await this.#store.parentsAmong(fresh)) {
-              await this.#canceler.cancel(id, this.#cancelOf(root));
+              await this.#canceler.cancel(id, this.#cancelOf(throughLink(root, linkers.get(id))));
               next.push(id);
             }
           }

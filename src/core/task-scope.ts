@@ -1,9 +1,11 @@
-import { nextTurn } from './turns.ts';
 // Which tasks a token may touch: a scoped token (`ids=team-a-*` on its line of the tokens file) reaches only
 // the ids its patterns match. A pure rule, asked by every route in one way (covers), so that no route
 // compares ids with strings of its own.
 
+import type { CancelRecord } from './store.ts';
 import { taskIdProblem } from './task-id.ts';
+import type { TaskStatus } from './task-status.ts';
+import { nextTurn } from './turns.ts';
 
 /** Why `pattern` cannot be a scope pattern (an exact id, or a prefix ending in `*`), or undefined when it can. */
 export function scopePatternProblem(pattern: string): string | undefined {
@@ -121,4 +123,88 @@ export async function pageCovered<T>(
     cursor = scope.resumeAfter(idOf(page.at(-1)!));
   }
   return covered;
+}
+
+// ---- What a scoped token reads of a stop that came through links ----
+//
+// A covered task may be stopped through an ancestor the token does not cover (a link an unscoped token
+// made). The stop is real and shown (the task reads cancelled, its worker stops its command), but nothing
+// of that ancestor is: its id, its canceller's reason and who asked (`by`, `linkedBy`) are replaced by
+// one neutral statement. Pure rules, applied by TaskService to every reading a scoped token gets.
+
+/** The reason a scoped token reads for a stop through an ancestor it does not cover. */
+export const OUTSIDE_ANCESTOR_REASON = "an ancestor outside this token's scope was cancelled";
+
+/**
+ * Whether a stop told with `reason` (and, for a record made from an ancestor's, that ancestor's id as
+ * `parent`) names a task `scope` does not cover: the ancestor itself, or the one cancelled at the top of the
+ * chain that the reason "parent P cancelled" passes down.
+ */
+export function stopNamesOutside(scope: TaskScope, reason: string | undefined, parent?: string): boolean {
+  if (parent !== undefined && !scope.covers(parent)) return true;
+  const named = reason === undefined ? undefined : ancestorInReason(reason);
+  return named !== undefined && !scope.covers(named);
+}
+
+/** The ancestor a reason "parent P cancelled" names (see reasonViaParent), or undefined for any other reason. */
+export function ancestorInReason(reason: string): string | undefined {
+  return /^parent (\S+) cancelled$/.exec(reason)?.[1];
+}
+
+/**
+ * A cancel record as `scope` may read it: itself (the same object) when it names nothing outside the scope,
+ * otherwise the task's id and times with the neutral reason, and no asker and no ancestor.
+ */
+export function recordInScope<R extends CancelRecord>(scope: TaskScope | undefined, record: R): R | CancelRecord {
+  if (scope === undefined || !stopNamesOutside(scope, record.reason, 'parent' in record ? (record.parent as string) : undefined)) return record;
+  return { id: record.id, reason: OUTSIDE_ANCESTOR_REASON, cancelledAt: record.cancelledAt, expiresAt: record.expiresAt };
+}
+
+/**
+ * A status as `scope` may read it: itself when its cancel (if any) names nothing outside the scope; else,
+ * or when `hidden` (the task's record, read in scope, was made neutral), its cancel with the neutral reason
+ * and without its asker.
+ */
+export function statusInScope(scope: TaskScope | undefined, status: TaskStatus, hidden = false): TaskStatus {
+  if (scope === undefined || (status.cancelReason === undefined && status.cancelledBy === undefined)) return status;
+  if (!hidden && !stopNamesOutside(scope, status.cancelReason)) return status;
+  const { cancelledBy: _asker, ...rest } = status;
+  return { ...rest, cancelReason: OUTSIDE_ANCESTOR_REASON };
+}
+
+/** A task as an event shows it, as `scope` may read it: the same object when nothing in it needs hiding. */
+export function snapshotInScope<S extends { readonly record?: CancelRecord | undefined; readonly status?: TaskStatus | undefined }>(
+  scope: TaskScope | undefined,
+  snapshot: S,
+): S {
+  if (scope === undefined) return snapshot;
+  const record = snapshot.record && recordInScope(scope, snapshot.record);
+  const status = snapshot.status && statusInScope(scope, snapshot.status, record !== snapshot.record);
+  if (record === snapshot.record && status === snapshot.status) return snapshot;
+  return { ...snapshot, record, status };
+}
+
+/** What a watch answers, in core terms: the ids stopped, the records of those stopped by their own cancel, and the ancestor's record that stopped the rest. */
+export interface StopAnswer {
+  readonly cancelled: readonly string[];
+  readonly records: readonly CancelRecord[];
+  readonly parent?: CancelRecord | undefined;
+}
+
+/**
+ * A watch's answer as `scope` may read it. An ancestor's record that names a task outside the scope is not
+ * sent: every id it stopped gets a neutral record of its own instead (same times), so a worker still stops
+ * each one, old workers included. Own records are read in scope one by one.
+ */
+export function answerInScope(scope: TaskScope | undefined, answer: StopAnswer): StopAnswer {
+  if (scope === undefined) return answer;
+  let records = answer.records.map((record) => recordInScope(scope, record));
+  const parent = answer.parent;
+  if (parent === undefined || !stopNamesOutside(scope, parent.reason, parent.id)) {
+    return records.every((record, i) => record === answer.records[i]) ? answer : { ...answer, records };
+  }
+  const own = new Set(records.map((record) => record.id));
+  const neutral = (id: string): CancelRecord => ({ id, reason: OUTSIDE_ANCESTOR_REASON, cancelledAt: parent.cancelledAt, expiresAt: parent.expiresAt });
+  records = [...records, ...answer.cancelled.filter((id) => !own.has(id)).map(neutral)];
+  return { cancelled: answer.cancelled, records };
 }

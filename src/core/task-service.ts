@@ -10,8 +10,8 @@ import { CancelScheduler } from './cancel-scheduler.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { CancelRecord, CancelSource, CancelStore, ScheduledCancel, StatusQuery } from './store.ts';
 import type { TaskSnapshot } from './task-events.ts';
-import { TaskFamily } from './task-family.ts';
-import { pageCovered, type TaskScope } from './task-scope.ts';
+import { InvalidParentsError, LinkRefusedError, TaskFamily } from './task-family.ts';
+import { answerInScope, pageCovered, recordInScope, type StopAnswer, statusInScope, type TaskScope } from './task-scope.ts';
 import { reasonViaParent, statusAsRead, type TaskReport, type TaskStatus, type WorkerIdentity } from './task-status.ts';
 import { TaskTracker } from './task-tracker.ts';
 import { type Linker, type TaskUpdate, type TaskUpdateListener, TaskUpdates } from './task-updates.ts';
@@ -151,14 +151,17 @@ export class TaskService {
    * waits on and the ids whose links change (for `link`). Throws InvalidParentsError or LinkRefusedError
    * (see TaskFamily.declare).
    */
-  declareParents(ids: readonly string[], parents: readonly string[] | undefined): Promise<{ ancestors: string[]; changed: string[] }> {
+  declareParents(ids: readonly string[], parents: readonly string[] | undefined, scope?: TaskScope): Promise<{ ancestors: string[]; changed: string[] }> {
     if (parents === undefined || parents.length === 0) return Promise.resolve({ ancestors: [], changed: [] });
-    return this.family.declare(ids, parents);
+    return refusalsInScope(this.family.declare(ids, parents), scope);
   }
 
-  /** Records `parents` as the direct parents of `ids`, after their statuses. */
-  link(ids: readonly string[], parents: readonly string[]): Promise<void> {
-    return ids.length === 0 ? Promise.resolve() : this.family.link(ids, parents);
+  /**
+   * Records `parents` as the direct parents of `ids`, after their statuses, as made by `linkedBy` (so a
+   * cancel through them names it); refused as declareParents is.
+   */
+  link(ids: readonly string[], parents: readonly string[], scope?: TaskScope, linkedBy?: Linker): Promise<void> {
+    return ids.length === 0 ? Promise.resolve() : refusalsInScope(this.family.link(ids, parents, linkedBy?.name), scope);
   }
 
   /** A watch on `ids` began (held here). Lost or ended tasks are watched again. */
@@ -195,21 +198,35 @@ export class TaskService {
   }
 
   /**
+   * What a watch on `ids` answers with `result` (`stopped`: the ids an ancestor's cancel stopped), as the
+   * caller's `scope` may read it: a stop through an ancestor outside it is told without naming that ancestor
+   * (see answerInScope), so every id still reads cancelled and its worker stops it.
+   */
+  answerFor(result: WaitResult, stopped: readonly string[], scope: TaskScope | undefined): StopAnswer {
+    const answer: StopAnswer = {
+      cancelled: result.parent ? [...new Set(stopped)] : result.cancelled.map((record) => record.id),
+      records: result.cancelled,
+      ...(result.parent ? { parent: result.parent } : {}),
+    };
+    return answerInScope(scope, answer);
+  }
+
+  /**
    * A look without waiting (a watch with timeout 0): links declared and recorded as a watch's would be,
    * then what is cancelled now among `ids` and `ancestors`, with the parent rule applied.
    */
-  async look(ids: readonly string[], parents: readonly string[] | undefined, linkedBy: Linker): Promise<WaitResult> {
-    const { ancestors, changed } = await this.declareParents(ids, parents);
-    await this.link(changed, parents ?? []);
+  async look(ids: readonly string[], parents: readonly string[] | undefined, linkedBy: Linker, scope?: TaskScope): Promise<WaitResult> {
+    const { ancestors, changed } = await this.declareParents(ids, parents, scope);
+    await this.link(changed, parents ?? [], scope, linkedBy);
     return this.watchAnswered(ids, await this.canceler.lookUp(ids, ancestors), linkedBy);
   }
 
   /** A worker's report of how `id` ended (with the parents its run names); resolves with the status it leads to. */
-  async report(id: string, report: TaskReport, parents: readonly string[] | undefined): Promise<TaskStatus> {
+  async report(id: string, report: TaskReport, parents: readonly string[] | undefined, scope?: TaskScope, linkedBy?: Linker): Promise<TaskStatus> {
     // Checked before anything is stored, as a watch's are.
-    const { changed } = await this.declareParents([id], parents);
+    const { changed } = await this.declareParents([id], parents, scope);
     const status = await this.tracker.reported(id, report);
-    await this.link(changed, parents ?? []);
+    await this.link(changed, parents ?? [], scope, linkedBy);
     // The task is over: a cancel still scheduled for it (its deadline) has nothing left to stop.
     await this.scheduler.drop(id);
     return status;
@@ -236,12 +253,15 @@ export class TaskService {
     ]);
     // Without a cancel of its own, a task is cancelled when one of its ancestors is.
     const viaParent = own ? undefined : await this.family.cancelledAncestor(id, parents);
-    const record = own ?? (viaParent && recordViaParent(id, withLinkedBy(viaParent, status)));
+    const found = own ?? (viaParent && recordViaParent(id, withLinkedBy(viaParent, status)));
+    // A stop through an ancestor the scope does not cover is shown, but nothing of that ancestor.
+    const record = found && recordInScope(scope, found);
+    const hidden = record !== found;
     return {
       id,
       record,
       schedule,
-      status: status && statusAsRead(status, record, viaParent ? record?.reason : undefined),
+      status: status && statusInScope(scope, statusAsRead(status, record, viaParent || hidden ? record?.reason : undefined), hidden),
       parents: scope === undefined ? parents : parents.filter((parent) => scope.covers(parent)),
       children: page,
     };
@@ -262,7 +282,7 @@ export class TaskService {
       (after, limit) => this.tracker.list({ ...query, after, limit }),
       (s) => s.id,
     );
-    const read = await this.#asRead(found);
+    const read = await this.#asRead(found, scope);
     const page = read.slice(0, query.limit);
     const statuses = query.state ? page.filter((s) => s.state === query.state) : page;
     return found.length > query.limit ? { statuses, next: page.at(-1)!.id } : { statuses };
@@ -280,7 +300,7 @@ export class TaskService {
       (from, max) => this.#store.listChildren(parent, from, max),
       (id) => id,
     );
-    return { ids, statuses: ids.length === 0 ? [] : await this.#asRead(await this.tracker.statuses(ids)) };
+    return { ids, statuses: ids.length === 0 ? [] : await this.#asRead(await this.tracker.statuses(ids), scope) };
   }
 
   /**
@@ -311,19 +331,41 @@ export class TaskService {
     this.scheduler.close();
   }
 
-  async #asRead(statuses: readonly TaskStatus[]): Promise<TaskStatus[]> {
+  /** Statuses as they read (see statusAsRead), and as `scope` may read them (see statusInScope). */
+  async #asRead(statuses: readonly TaskStatus[], scope: TaskScope | undefined): Promise<TaskStatus[]> {
     if (statuses.length === 0) return [];
     const records = new Map((await this.canceler.find(statuses.map((s) => s.id))).map((r) => [r.id, r]));
-    return statuses.map((s) => statusAsRead(s, records.get(s.id)));
+    return statuses.map((s) => {
+      const found = records.get(s.id);
+      const record = found && recordInScope(scope, found);
+      if (record === found) return statusInScope(scope, statusAsRead(s, record));
+      return statusInScope(scope, statusAsRead(s, record, record?.reason), true);
+    });
   }
 }
 
 /**
- * The ancestor's record as a task stopped through it reads it: naming the token that made the link when the
- * task's status says it was stopped through this very ancestor by a link (the late-child rule).
+ * A link's refusal as a caller with `scope` may read it: a scoped token is told why in words that name no
+ * task but those it sent, and do not confirm that its task has parents it cannot see.
+ */
+function refusalsInScope<T>(work: Promise<T>, scope: TaskScope | undefined): Promise<T> {
+  if (scope === undefined) return work;
+  return work.catch((error: unknown) => {
+    if (error instanceof InvalidParentsError) throw new InvalidParentsError(error.scopedMessage);
+    if (error instanceof LinkRefusedError) throw new LinkRefusedError(error.scopedMessage);
+    throw error;
+  });
+}
+
+/**
+ * The ancestor's record as a task stopped through it reads it: naming the token that made this task's own
+ * link when its status says it was stopped through this very ancestor by one (the late-child rule, or a
+ * cancel that came down the links), and never the one that made the ancestor's link.
  */
 function withLinkedBy(ancestor: CancelRecord, status: TaskStatus | undefined): CancelRecord {
-  const linkedBy = status?.cancelledBy?.linkedBy;
-  if (linkedBy === undefined || ancestor.by === undefined || status?.cancelReason !== reasonViaParent(ancestor)) return ancestor;
-  return { ...ancestor, by: { ...ancestor.by, linkedBy } };
+  if (ancestor.by === undefined) return ancestor;
+  const { linkedBy: _ancestors, ...by } = ancestor.by;
+  const linkedBy = status?.cancelReason === reasonViaParent(ancestor) ? status.cancelledBy?.linkedBy : undefined;
+  if (linkedBy === ancestor.by.linkedBy) return ancestor;
+  return { ...ancestor, by: linkedBy === undefined ? by : { ...by, linkedBy } };
 }

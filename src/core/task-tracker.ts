@@ -2,7 +2,7 @@ import { type Clock, type TimerHandle, systemClock } from './clock.ts';
 import { coalesced } from './coalesce.ts';
 import { PROGRESS_INTERVAL_MS, type TaskProgress } from './progress.ts';
 import { nextTurn } from './turns.ts';
-import type { CancelRecord, CancelSource, CancelStore, StatusChange, StatusQuery, StatusUpdate } from './store.ts';
+import type { CancelRecord, CancelSource, CancelStore, LinkCheck, StatusChange, StatusQuery, StatusUpdate } from './store.ts';
 import type { TaskUpdate } from './task-updates.ts';
 import {
   isLost,
@@ -202,16 +202,20 @@ export class TaskTracker {
   /**
    * Records `parents` as the direct parents of each of `ids`, after any change queued for them (a watch's
    * status comes first, so a link never outlives the status retention forgets it with). Ids already known
-   * linked to the same parents write nothing: re-polls cost no writes.
+   * linked to the same parents write nothing: re-polls cost no writes. `check` is the store's (see saveParents);
+   * `linkedBy` names the token that made the links.
    */
-  async linkParents(ids: readonly string[], parents: readonly string[]): Promise<void> {
+  async linkParents(ids: readonly string[], parents: readonly string[], check?: LinkCheck, linkedBy?: string): Promise<void> {
     const key = parents.join('\n');
     const changed = ids.filter((id) => this.#linkedTo.get(id) !== key);
     for (let i = 0; i < changed.length; i += CHANGE_STEP) {
       if (i > 0) await nextTurn();
       const step = changed.length <= CHANGE_STEP ? changed : changed.slice(i, i + CHANGE_STEP);
       await this.#queued(step, async () => {
-        await this.#store.saveParents(step.map((child) => ({ child, parents })));
+        await this.#store.saveParents(
+          step.map((child) => (linkedBy === undefined ? { child, parents } : { child, parents, linkedBy })),
+          check,
+        );
         for (const id of step) this.#linkedTo.set(id, key);
       });
     }

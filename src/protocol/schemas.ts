@@ -153,7 +153,8 @@ export const TASK_STATE_VALUES = TASK_LIFE_STATES as readonly [TaskLifeState, ..
 export const taskListQuerySchema = z.strictObject({
   state: z.enum(TASK_STATE_VALUES).optional(),
   limit: z.coerce.number().int().min(1).max(1_000).default(100),
-  after: z.string().max(256).optional(),
+  /** The last id of the page before: a task id. */
+  after: taskIdSchema.optional(),
   /** Only the children of this task. */
   parent: taskIdSchema.optional(),
 });
@@ -216,7 +217,8 @@ export const scheduleSchema = z.object({ at: isoTime, reason: z.string().optiona
 /** GET /v1/schedules: ?limit=100&after=<last id of the page before>. */
 export const scheduleListQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1_000).default(100),
-  after: z.string().max(256).optional(),
+  /** The last id of the page before: a task id. */
+  after: taskIdSchema.optional(),
 });
 
 /** GET /v1/schedules: the cancels scheduled for later, in task id order. */

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { CursorObserver, ResetReason, TaskEvent, TaskEventHub } from '../core/task-events.ts';
-import type { TaskScope } from '../core/task-scope.ts';
+import { snapshotInScope, type TaskScope } from '../core/task-scope.ts';
 import { nextTurn } from '../core/turns.ts';
 import { VERSION } from '../protocol/build-info.ts';
 import { HttpError } from '../protocol/errors.ts';
@@ -58,12 +58,13 @@ const REPLAY_SLICE_EVENTS = 100;
 // A frame is the same for every stream that sends it: made once per event, kept while the event lives.
 const frames = new WeakMap<TaskEvent, { text: string; state: string }>();
 
-function frameOf(event: TaskEvent): { text: string; state: string } {
+function frameOf(event: TaskEvent, keep = true): { text: string; state: string } {
   let frame = frames.get(event);
   if (frame === undefined) {
     const data = taskEventData(event);
     frame = { text: sseFrame({ event: 'task', id: event.seq, data: JSON.stringify(data) }), state: shownState(data) };
-    frames.set(event, frame);
+    // One stream's reading of an event (see snapshotInScope) is not kept for the others.
+    if (keep) frames.set(event, frame);
   }
   return frame;
 }
@@ -283,7 +284,9 @@ class EventStream implements CursorObserver {
     this.#cursor = event.seq;
     if (this.#filter.ids !== undefined && !this.#filter.ids.has(event.id)) return;
     if (this.#filter.scope !== undefined && !this.#filter.scope.covers(event.id)) return;
-    const frame = frameOf(event);
+    // A covered task stopped through an ancestor the scope does not cover: told without that ancestor.
+    const shown = snapshotInScope(this.#filter.scope, event);
+    const frame = shown === event ? frameOf(event) : frameOf(shown, false);
     if (this.#filter.states !== undefined && !this.#filter.states.has(frame.state)) return;
     this.#sentId = event.seq;
     this.#write(frame.text);

@@ -70,12 +70,19 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, code:
   return result.data;
 }
 
-/** A query string as an object, for routes whose parameters each appear once. */
+/**
+ * A query string as an object, for routes whose parameters each appear once: one given twice is a 400
+ * (which of the two was meant cannot be told, and joining them made a value nobody sent).
+ */
 export function queryObject(search: string): Record<string, string> {
   const query = new URLSearchParams(search);
-  const object: Record<string, string> = {};
-  for (const key of new Set(query.keys())) object[key] = query.getAll(key).join(',');
-  return object;
+  const values = new Map<string, string>();
+  for (const [key, value] of query) {
+    if (values.has(key)) throw new HttpError('invalid_request', `${truncate(key, 40)}: given ${query.getAll(key).length} times; give it once`);
+    values.set(key, value);
+  }
+  // Own properties, even for a key such as __proto__.
+  return Object.fromEntries(values);
 }
 
 export function truncate(text: string, max = 100): string {

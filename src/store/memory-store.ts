@@ -1,9 +1,10 @@
-import type { CancelRecord, CancelStore, Delivery, ParentLink, ScheduledCancel, StatusChange, StatusQuery, StatusUpdate } from '../core/store.ts';
+import type { CancelRecord, CancelStore, Delivery, LinkCheck, ParentLink, ScheduledCancel, StatusChange, StatusQuery, StatusUpdate } from '../core/store.ts';
 import { lastActivity, type TaskLifeState, type TaskStatus } from '../core/task-status.ts';
 import { nextTurn } from '../core/turns.ts';
 import type { EventWindowBounds, TaskEvent, TaskEventDraft, TaskEventLog } from '../core/task-events.ts';
 import { MemoryEventLog } from './memory-event-log.ts';
 import { SortedIds } from '../core/sorted-ids.ts';
+import { LinkTurns } from './link-turns.ts';
 import { UnreadableRowTally } from './unreadable-rows.ts';
 
 // A scan over every status (quiet tasks, expired records) lets other work run after this many entries.
@@ -156,22 +157,30 @@ export class MemoryStore implements CancelStore, TaskEventLog {
 
   // Parent links.
 
-  async saveParents(links: readonly ParentLink[]): Promise<void> {
-    for (const { child, parents } of links) {
-      this.#unlink(child);
-      this.#parentsOf.set(child, [...parents]);
-      for (const parent of parents) {
-        let children = this.#childrenOf.get(parent);
-        if (!children) this.#childrenOf.set(parent, (children = new SortedIds()));
-        children.add(child);
+  readonly #linkTurns = new LinkTurns();
+  /** Who made each child's links, when known. */
+  readonly #linkedBy = new Map<string, string>();
+
+  saveParents(links: readonly ParentLink[], check?: LinkCheck): Promise<void> {
+    return this.#linkTurns.save(links, check, this, async () => {
+      for (const { child, parents, linkedBy } of links) {
+        this.#unlink(child);
+        this.#parentsOf.set(child, [...parents]);
+        if (linkedBy !== undefined) this.#linkedBy.set(child, linkedBy);
+        for (const parent of parents) {
+          let children = this.#childrenOf.get(parent);
+          if (!children) this.#childrenOf.set(parent, (children = new SortedIds()));
+          children.add(child);
+        }
       }
-    }
+    });
   }
 
   async loadParents(ids: readonly string[]): Promise<ParentLink[]> {
     return ids.flatMap((child) => {
       const parents = this.#parentsOf.get(child);
-      return parents ? [{ child, parents }] : [];
+      const linkedBy = this.#linkedBy.get(child);
+      return parents ? [linkedBy === undefined ? { child, parents } : { child, parents, linkedBy }] : [];
     });
   }
 
@@ -194,6 +203,7 @@ export class MemoryStore implements CancelStore, TaskEventLog {
   }
 
   #unlink(child: string): void {
+    this.#linkedBy.delete(child);
     for (const parent of this.#parentsOf.get(child) ?? []) {
       const children = this.#childrenOf.get(parent);
       children?.delete(child);

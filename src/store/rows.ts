@@ -30,14 +30,14 @@ export function fromDeliveryRow(row: DeliveryColumns, nextAt: number): Delivery 
 }
 
 /** (child, parent) rows as links: each child once, with its parents in the order the rows gave them. */
-export function linksOfRows(rows: Iterable<{ child: string; parent: string }>): ParentLink[] {
-  const byChild = new Map<string, string[]>();
-  for (const { child, parent } of rows) {
-    const parents = byChild.get(child);
-    if (parents) parents.push(parent);
-    else byChild.set(child, [parent]);
+export function linksOfRows(rows: Iterable<{ child: string; parent: string; linked_by?: string | null }>): ParentLink[] {
+  const byChild = new Map<string, { parents: string[]; linkedBy: string | undefined }>();
+  for (const { child, parent, linked_by } of rows) {
+    const link = byChild.get(child);
+    if (link) link.parents.push(parent);
+    else byChild.set(child, { parents: [parent], linkedBy: linked_by ?? undefined });
   }
-  return [...byChild].map(([child, parents]) => ({ child, parents }));
+  return [...byChild].map(([child, { parents, linkedBy }]) => (linkedBy === undefined ? { child, parents } : { child, parents, linkedBy }));
 }
 
 /** A stored status as JSON; undefined (and counted) when it is not one this taskctl can read. */

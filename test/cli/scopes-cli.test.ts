@@ -111,4 +111,39 @@ test("SIGHUP that revokes a running worker's token: its work exits 4, and the se
   }
 });
 
+test('status with a scoped token: a task stopped through an ancestor outside its scope reads cancelled, naming nothing of that ancestor', async () => {
+  const ops = await newToken('ops', 'operator');
+  const viewer = await newToken('a-viewer', 'reader', ['team-a-*']);
+  const tokens = join(dir.path, 'outside-tokens.txt');
+  writeFileSync(tokens, `${ops.line}\n${viewer.line}\n`);
+  const server = await serve(tokens);
+  const as = (token: string, [command, ...rest]: string[]) => runCli([command!, '--server', server.url, '--token', token, ...rest]);
+  // The unscoped operator's run links team-a-kid under another team's task, then cancels that task.
+  const work = new CliProcess(['work', 'team-a-kid', '--parent', 'team-b-boss', '--json', '--server', server.url, '--token', ops.token, '--', ...FOREVER]);
+  try {
+    await work.waitFor(/"event":"connected"/, 30_000);
+    await eventually(async () => /watching/.test((await as(ops.token, ['status', 'team-a-kid'])).stdout), 'the run to start', 30_000);
+    assert.is((await as(ops.token, ['cancel', 'team-b-boss', '--reason', 'boss-hush'])).code, 0);
+    // The run ends (its command runs forever otherwise): the cancel reached it and it stopped its command.
+    assert.is((await work.exited).code, 0, 'the run was cancelled and stopped its command');
+    let status = '';
+    await eventually(
+      async () => /cancelled/.test((status = (await as(viewer.token, ['status', 'team-a-kid'])).stdout)),
+      `status to read cancelled: ${status}`,
+      30_000,
+    );
+    assert.match(status, /an ancestor outside this token's scope was cancelled/);
+    assert.not.match(status, /team-b-boss|boss-hush|\bops\b/);
+    const json = await as(viewer.token, ['status', 'team-a-kid', '--json']);
+    assert.not.match(json.stdout, /team-b-boss|boss-hush|"by"|cancelledBy/);
+    // The operator, unscoped, reads the whole story.
+    assert.match((await as(ops.token, ['status', 'team-a-kid'])).stdout, /team-b-boss/);
+  } finally {
+    work.kill('SIGINT');
+    await work.exited;
+    server.process.kill('SIGTERM');
+    await server.process.exited;
+  }
+});
+
 test.run();

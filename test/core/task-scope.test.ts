@@ -1,6 +1,15 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { scopePatternProblem, TaskScope } from '../../src/core/task-scope.ts';
+import type { TaskStatus } from '../../src/core/task-status.ts';
+import {
+  answerInScope,
+  OUTSIDE_ANCESTOR_REASON,
+  recordInScope,
+  scopePatternProblem,
+  snapshotInScope,
+  statusInScope,
+  TaskScope,
+} from '../../src/core/task-scope.ts';
 
 test('a scope covers its exact ids and the ids starting with its prefixes, nothing else', () => {
   const scope = new TaskScope(['team-a-*', 'shared', 'x.*']);
@@ -69,6 +78,67 @@ test('resumeAfter, checked against a walk of every id: a scoped walk meets exact
     ids.filter((id) => scope.covers(id)),
   );
   assert.ok(reads < Math.ceil(ids.length / 7), `skipped stretches: ${reads} reads`);
+});
+
+test('a stop through an ancestor outside the scope reads neutral: no ancestor id, reason or asker; times stay; in scope it reads as stored', () => {
+  const scope = new TaskScope(['a-*']);
+  const by = { name: 'b-ops', address: '10.0.0.2', route: 'v1' as const, linkedBy: 'linker' };
+  const times = { cancelledAt: 100, expiresAt: 900 };
+  // Made from an outside ancestor's record; an own record whose reason passes an outside cancel down.
+  const viaOutside = { id: 'a-kid', reason: 'parent b-boss cancelled', ...times, by, parent: 'b-boss' };
+  const passedDown = { id: 'a-mid', reason: 'parent b-boss cancelled', ...times, by };
+  // An outside ancestor's reason that names a covered task further up still hides the outside link.
+  const throughOutside = { id: 'a-kid', reason: 'parent a-top cancelled', ...times, by, parent: 'b-mid' };
+  for (const record of [viaOutside, passedDown, throughOutside])
+    assert.equal(recordInScope(scope, record), { id: record.id, reason: OUTSIDE_ANCESTOR_REASON, ...times }, record.reason);
+  // Nothing outside: the very same object, as for an unscoped token.
+  const inside = { id: 'a-kid', reason: 'parent a-top cancelled', ...times, by, parent: 'a-top' };
+  const own = { id: 'a-x', reason: 'parent of nothing, just words', ...times, by };
+  for (const record of [inside, own]) assert.is(recordInScope(scope, record), record);
+  assert.is(recordInScope(undefined, viaOutside), viaOutside);
+
+  const status: TaskStatus = {
+    id: 'a-kid',
+    state: 'cancel_requested',
+    since: 5,
+    cancelReason: 'parent b-boss cancelled',
+    cancelledBy: by,
+    history: [{ state: 'cancel_requested', at: 5 }],
+  };
+  const shown = statusInScope(scope, status);
+  assert.is(shown.cancelReason, OUTSIDE_ANCESTOR_REASON);
+  assert.not.ok('cancelledBy' in shown);
+  assert.equal(shown.history, status.history);
+  assert.is(statusInScope(undefined, status), status);
+  const ownCancel: TaskStatus = { ...status, cancelReason: undefined, cancelledBy: { name: 'a-ops', address: 'x', route: 'v1' } };
+  assert.is(statusInScope(scope, ownCancel), ownCancel);
+  // Its record made neutral hides the status's asker too.
+  assert.not.ok('cancelledBy' in statusInScope(scope, ownCancel, true));
+
+  const event = { id: 'a-mid', record: passedDown, status: { ...status, id: 'a-mid' } };
+  const read = snapshotInScope(scope, event);
+  assert.is(read.record?.reason, OUTSIDE_ANCESTOR_REASON);
+  assert.is(read.status?.cancelReason, OUTSIDE_ANCESTOR_REASON);
+  const plain = { id: 'a-y', status: { ...status, id: 'a-y', cancelReason: undefined, cancelledBy: undefined } };
+  assert.is(snapshotInScope(scope, plain), plain);
+});
+
+test("a watch answer through an outside ancestor: every id stopped gets a neutral record of its own, the ancestor's record is not sent", () => {
+  const scope = new TaskScope(['a-*']);
+  const parent = { id: 'b-boss', reason: 'boss-hush', cancelledAt: 1, expiresAt: 2, by: { name: 'b-ops', address: 'x', route: 'v1' as const } };
+  const own = { id: 'a-2', reason: 'parent b-boss cancelled', cancelledAt: 1, expiresAt: 2, by: parent.by };
+  const answer = answerInScope(scope, { cancelled: ['a-1', 'a-2', 'a-3'], records: [own], parent });
+  assert.is(answer.parent, undefined);
+  assert.equal(answer.cancelled, ['a-1', 'a-2', 'a-3']);
+  assert.equal(
+    answer.records.map((r) => [r.id, r.reason, r.cancelledAt, 'by' in r]),
+    ['a-2', 'a-1', 'a-3'].map((id) => [id, OUTSIDE_ANCESTOR_REASON, 1, false]),
+  );
+  // A covered ancestor, or no scope: as it was.
+  const covered = { cancelled: ['a-1'], records: [], parent: { ...parent, id: 'a-boss' } };
+  assert.is(answerInScope(scope, covered), covered);
+  const unscoped = { cancelled: ['a-1'], records: [], parent };
+  assert.is(answerInScope(undefined, unscoped), unscoped);
 });
 
 test.run();

@@ -117,4 +117,39 @@ test('two links made together cannot form a cycle between them', async () => {
   }
 });
 
+test('a cancel that reaches children through links later names, for each child, the token that made its link: its status, its record, and the own record of a child that is a parent', async () => {
+  // team-a links kid-1 under mum-1, team-b links kid-2 (a parent itself, of grand-2) under mum-1.
+  const held = [
+    watch('tok-a', { ids: ['kid-1'], parents: ['mum-1'], timeout: '20s' }),
+    watch('tok-b', { ids: ['kid-2'], parents: ['mum-1'], timeout: '20s' }),
+    watch('tok-b', { ids: ['grand-2'], parents: ['kid-2'], timeout: '20s' }),
+  ];
+  const get = async (id: string) => (await fetch(`${server.url}/v1/tasks/${id}`, { headers: { authorization: 'Bearer tok-ops' } })).json();
+  await eventually(async () => (await get('kid-2')).parents?.[0] === 'mum-1' && (await get('grand-2')).parents?.[0] === 'kid-2', 'the links stored');
+  await eventually(async () => (await get('kid-1')).parents?.[0] === 'mum-1', 'the links stored');
+  const cancel = await fetch(`${server.url}/v1/tasks/mum-1/cancel`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer tok-ops', 'content-type': 'application/json' },
+    body: '{}',
+  });
+  assert.is(cancel.status, 200);
+  for (const reply of held) assert.is((await reply).status, 200);
+  for (const [id, linker] of [
+    ['kid-1', 'team-a'],
+    ['kid-2', 'team-b'],
+    ['grand-2', 'team-b'],
+  ] as const) {
+    await eventually(async () => (await get(id)).status?.cancelledBy?.linkedBy === linker, `${id}'s status to name ${linker}`);
+    const task = await get(id);
+    assert.equal(task.status.cancelledBy, { name: 'ops', address: '127.0.0.1', route: 'v1', linkedBy: linker }, id);
+    assert.is(task.status.cancelReason, 'parent mum-1 cancelled', id);
+    assert.is(task.record.by.linkedBy, linker, `${id}'s record`);
+  }
+  // kid-2 is a parent: its own cancel record (which wakes its children's waits everywhere) names its linker too.
+  const [own] = await server.canceler.find(['kid-2']);
+  assert.is(own?.by?.linkedBy, 'team-b');
+  // The cancelled task itself was not stopped through a link.
+  assert.is((await get('mum-1')).record.by.linkedBy, undefined);
+});
+
 test.run();

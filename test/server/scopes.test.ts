@@ -372,4 +372,127 @@ test('a task stopped through a link to a parent cancelled earlier names the toke
   assert.is(own.record.by.linkedBy, undefined);
 });
 
+test('a covered task stopped through an ancestor it does not cover reads cancelled, naming nothing of that ancestor: its record, status, lists, events (live and resumed) and watch answers (held, session, late child)', async () => {
+  const NEUTRAL = "an ancestor outside this token's scope was cancelled";
+  // What the scoped readings must never hold: the ancestor's id, its reason, its asker, who linked.
+  const SECRET = /team-b-boss|boss-hush|"by"|cancelledBy|linkedBy|"parent"/;
+  // The admin (unscoped) hangs team-a-mid under another team's task; a-runner then builds under team-a-mid.
+  const look = (ids: string[], parents: string[], token: string) => call('POST', '/v1/watch', token, { ids, parents, timeout: '0s' });
+  assert.is((await look(['team-a-mid'], ['team-b-boss'], ADMIN)).status, 200);
+  const since = await lastSeq();
+  const live = follow(server.url, { token: 'tok-a-viewer' });
+  try {
+    let warm = 0;
+    await eventually(async () => {
+      await call('POST', `/v1/tasks/team-a-gap-warm${++warm}/cancel`, ADMIN, {});
+      return live.events.some((e) => e.id.startsWith('team-a-gap-warm'));
+    }, 'the stream to follow');
+    const held = call('POST', '/v1/watch', 'tok-a-runner', { ids: ['team-a-leaf'], parents: ['team-a-mid'], timeout: '30s' });
+    const many = Array.from({ length: SESSION_MIN_IDS }, (_, i) => `team-a-gap-s${i}`);
+    const opened = await call('POST', '/v1/watch', 'tok-a-runner', { ids: many, parents: ['team-a-mid'], keep: true, timeout: '30s' });
+    assert.is(opened.status, 200);
+    const polled = call('POST', '/v1/watch', 'tok-a-runner', { session: opened.body.session, timeout: '30s' });
+    await eventually(() => server.openWatches() >= 2, 'the watch and the session poll held');
+    await eventually(async () => (await statusOf('team-a-leaf'))?.state === 'watching', 'the leaf watched');
+    assert.is((await call('POST', '/v1/tasks/team-b-boss/cancel', ADMIN, { reason: 'boss-hush' })).status, 200);
+
+    // The held watch and the session's poll: every id stopped, each with a neutral record of its own.
+    for (const [what, reply, ids] of [
+      ['held watch', await held, ['team-a-leaf']],
+      ['session poll', await polled, many],
+    ] as const) {
+      assert.is(reply.status, 200, what);
+      assert.equal([...reply.body.cancelled].sort(), [...ids].sort(), what);
+      assert.is(reply.body.parent, undefined, `${what}: no ancestor's record`);
+      assert.equal(reply.body.records.map((r: any) => [r.id, r.reason]).sort(), ids.map((id) => [id, NEUTRAL]).sort(), what);
+      assert.not.match(JSON.stringify(reply.body), SECRET, what);
+    }
+    // A late child, linked after the cancel (the late-child rule): stopped at once, told the same way.
+    const late = await look(['team-a-tardy'], ['team-a-mid'], 'tok-a-runner');
+    assert.is(late.status, 200, JSON.stringify(late.body));
+    assert.equal(late.body.cancelled, ['team-a-tardy']);
+    assert.equal(
+      late.body.records.map((r: any) => r.reason),
+      [NEUTRAL],
+    );
+    assert.not.match(JSON.stringify(late.body), SECRET, 'the late child');
+
+    // One task, as a scoped reader reads it: cancelled, the neutral reason, no asker, no ancestor.
+    for (const id of ['team-a-leaf', 'team-a-mid', 'team-a-tardy']) {
+      await eventually(async () => (await statusOf(id))?.cancelReason !== undefined, `${id}'s status to be written`);
+      const task = (await call('GET', `/v1/tasks/${id}`, 'tok-a-viewer')).body;
+      assert.is(task.cancelled, true, id);
+      assert.is(task.record.reason, NEUTRAL, id);
+      assert.is(task.status.state, 'cancel_requested', id);
+      assert.is(task.status.cancelReason, NEUTRAL, id);
+      assert.not.match(JSON.stringify(task), SECRET, id);
+    }
+    // Lists and children pages likewise.
+    const listed = (await call('GET', '/v1/tasks?limit=1000', 'tok-a-viewer')).body.tasks.filter((t: any) => /^team-a-(leaf|mid|tardy)$/.test(t.id));
+    assert.is(listed.length, 3);
+    for (const task of listed) assert.is(task.cancelReason, NEUTRAL, task.id);
+    assert.not.match(JSON.stringify(listed), SECRET, 'the list');
+    const kids = (await call('GET', '/v1/tasks?parent=team-a-mid&limit=1000', 'tok-a-viewer')).body;
+    assert.ok(kids.tasks.length > 0);
+    assert.not.match(JSON.stringify(kids), SECRET, 'the children page');
+    // The stream, live: the stop is heard, nothing of the ancestor is.
+    await eventually(() => live.events.some((e) => e.id === 'team-a-leaf' && e.status?.state === 'cancel_requested'), 'the stream to hear the stop');
+    const heard = live.events.filter((e) => /^team-a-(leaf|mid|tardy)$/.test(e.id));
+    assert.ok(heard.some((e) => e.status?.cancelReason === NEUTRAL));
+    assert.not.match(JSON.stringify(heard), SECRET, 'the live stream');
+  } finally {
+    await live.stop();
+  }
+  // Resumed from before: the same.
+  const replay = follow(server.url, { token: 'tok-a-viewer', since });
+  try {
+    await eventually(() => replay.events.some((e) => e.id === 'team-a-tardy' && e.status?.cancelReason !== undefined), 'the replay to reach the late child');
+    const heard = replay.events.filter((e) => /^team-a-(leaf|mid|tardy|gap-s)/.test(e.id));
+    assert.not.match(JSON.stringify(heard), SECRET, 'the resumed stream');
+  } finally {
+    await replay.stop();
+  }
+  // The admin still reads the whole story.
+  const told = (await call('GET', '/v1/tasks/team-a-leaf', ADMIN)).body;
+  assert.match(told.status.cancelReason, /^parent team-b-boss cancelled$/);
+  assert.is(told.status.cancelledBy.name, 'admin');
+  assert.is((await call('GET', '/v1/tasks/team-a-mid', ADMIN)).body.record.reason, 'parent team-b-boss cancelled');
+});
+
+test("a refused link tells a scoped token why without confirming parents it cannot see, or naming an ancestor outside it; the admin's message says all", async () => {
+  // Running, with a parent the scoped runner cannot see (linked by the admin).
+  const watch = (ids: string[], parents: string[], token: string) => call('POST', '/v1/watch', token, { ids, parents, timeout: '0s' });
+  const running = call('POST', '/v1/watch', ADMIN, { ids: ['team-a-busy'], parents: ['team-a-p', 'team-b-hidden'], timeout: '30s' });
+  await eventually(async () => (await statusOf('team-a-busy'))?.state === 'watching', 'the task running');
+  const scoped = await watch(['team-a-busy'], ['team-a-p'], 'tok-a-runner');
+  assert.is(scoped.status, 403, JSON.stringify(scoped.body));
+  assert.match(scoped.body.error.message, /"team-a-busy" is already running; only the run that starts a task names its parents/);
+  assert.not.match(scoped.body.error.message, /other parents|team-b/);
+  const report = await call('POST', '/v1/tasks/team-a-busy/report', 'tok-a-runner', { outcome: 'succeeded', exitCode: 0, parents: ['team-a-p'] });
+  assert.is(report.status, 403);
+  assert.not.match(report.body.error.message, /other parents|team-b/);
+  const admin = await watch(['team-a-busy'], ['team-a-p'], ADMIN);
+  assert.is(admin.status, 403);
+  assert.match(admin.body.error.message, /is already running with other parents/);
+  assert.is((await call('POST', '/v1/tasks/team-a-busy/cancel', ADMIN, {})).status, 200);
+  assert.equal((await running).body.cancelled, ['team-a-busy']);
+
+  // A task with children may not hang under a cancelled ancestor: the ancestor is named to the admin only.
+  assert.is((await watch(['team-a-up'], ['team-b-gone'], ADMIN)).status, 200);
+  assert.is((await call('POST', '/v1/tasks/team-b-gone/cancel', ADMIN, {})).status, 200);
+  assert.is((await call('POST', '/v1/tasks/team-a-kid9/report', 'tok-a-runner', { outcome: 'succeeded', exitCode: 0, parents: ['team-a-dad9'] })).status, 200);
+  await call('POST', '/v1/tasks/team-a-dad9/report', 'tok-a-runner', { outcome: 'succeeded', exitCode: 0 });
+  const under = await call('POST', '/v1/tasks/team-a-dad9/report', 'tok-a-runner', { outcome: 'succeeded', exitCode: 0, parents: ['team-a-up'] });
+  assert.is(under.status, 403, JSON.stringify(under.body));
+  assert.match(under.body.error.message, /cannot be linked under a cancelled ancestor/);
+  assert.not.match(under.body.error.message, /team-b/);
+  // A cycle through a task outside the scope: refused, naming only what the token sent.
+  assert.is((await watch(['team-b-loop'], ['team-a-loop-kid'], ADMIN)).status, 200);
+  assert.is((await watch(['team-a-loop-top'], ['team-b-loop'], ADMIN)).status, 200);
+  const cycle = await call('POST', '/v1/tasks/team-a-loop-kid/report', 'tok-a-runner', { outcome: 'succeeded', exitCode: 0, parents: ['team-a-loop-top'] });
+  assert.is(cycle.status, 400, JSON.stringify(cycle.body));
+  assert.is(cycle.body.error.code, 'invalid_parents');
+  assert.not.match(cycle.body.error.message, /team-b/);
+});
+
 test.run();

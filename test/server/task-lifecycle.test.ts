@@ -154,6 +154,25 @@ test('GET /v1/tasks pages in id order; bad reports and queries get 400', async (
   }
   assert.is((await fetch(`${server.url}/v1/tasks?state=bogus`)).status, 400);
   assert.is((await fetch(`${server.url}/v1/tasks?limit=0`)).status, 400);
+  // A cursor is a task id, and each parameter is given once: anything else is a 400 with a JSON error.
+  for (const path of [
+    '/v1/tasks?after=a%20b',
+    '/v1/tasks?after=',
+    `/v1/tasks?after=${'x'.repeat(300)}`,
+    '/v1/tasks?after=a&after=b',
+    '/v1/tasks?parent=a&parent=b',
+    '/v1/tasks?limit=5&limit=6',
+    '/v1/schedules?after=%00',
+    '/v1/schedules?after=a&after=b',
+  ]) {
+    const res = await fetch(server.url + path);
+    assert.is(res.status, 400, path);
+    const body = await res.json();
+    assert.is(body.error.code, 'invalid_request', path);
+  }
+  const repeated = await (await fetch(`${server.url}/v1/tasks?after=a&after=b`)).json();
+  assert.match(repeated.error.message, /after: given 2 times; give it once/);
+  assert.is((await fetch(`${server.url}/v1/tasks?after=page-4&limit=2`)).status, 200);
   client.close();
   await server.close();
 });

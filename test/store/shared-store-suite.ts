@@ -1,6 +1,9 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { Canceler } from '../../src/core/canceler.ts';
 import { type CancelStore, saveStatuses } from '../../src/core/store.ts';
+import { InvalidParentsError } from '../../src/core/task-family.ts';
+import { TaskService } from '../../src/core/task-service.ts';
 import type { TaskStatus } from '../../src/core/task-status.ts';
 
 type Pair = { a: CancelStore; b: CancelStore; cleanup(): Promise<void> };
@@ -71,6 +74,39 @@ export function sharedStoreSuite(name: string, openPair: () => Promise<Pair>) {
       [2],
     );
     assert.is(await a.countStatuses(), 1, 'counted once');
+  });
+
+  test('opposite links made at once on two servers never store a cycle: the check and the write are one step', async ({ a, b }) => {
+    const serve = (store: CancelStore) => {
+      const canceler = new Canceler({ store });
+      return { canceler, tasks: new TaskService({ store, canceler, leaseMs: 60_000 }) };
+    };
+    const [one, two] = [serve(a), serve(b)];
+    const linker = { name: 'runner', address: 'test' };
+    const races = 30;
+    let refused = 0;
+    try {
+      for (let race = 0; race < races; race++) {
+        const [x, y] = [`x${race}`, `y${race}`];
+        // x under y on one server, y under x on the other, in the same moment.
+        const made = await Promise.allSettled([one.tasks.look([x], [y], linker), two.tasks.look([y], [x], linker)]);
+        for (const result of made) {
+          if (result.status === 'rejected') {
+            assert.instance(result.reason, InvalidParentsError);
+            refused++;
+          }
+        }
+        const links = new Map((await a.loadParents([x, y])).map((link) => [link.child, link.parents]));
+        assert.ok(links.size >= 1, `race ${race}: one of the links is stored`);
+        assert.not.ok(links.get(x)?.includes(y) && links.get(y)?.includes(x), `race ${race}: a cycle was stored`);
+      }
+    } finally {
+      for (const { tasks, canceler } of [one, two]) {
+        tasks.close();
+        canceler.close();
+      }
+    }
+    assert.ok(refused >= 1, `each race refused one link (${refused} of ${races} seen by the check that ran second)`);
   });
 
   return test;

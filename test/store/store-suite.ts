@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type CancelStore, saveStatuses, type UnreadableRow } from '../../src/core/store.ts';
+import { type CancelStore, type LinkCheck, saveStatuses, type UnreadableRow } from '../../src/core/store.ts';
 import type { TaskStatus } from '../../src/core/task-status.ts';
 
 /** Writes rows as a corrupted file or a hand edit would leave them, past the store's own code. */
@@ -474,6 +474,54 @@ export function storeSuite(
 
   test('check answers when the store can serve', async ({ store }) => {
     await store.check();
+  });
+
+  test('a checked link save: the check reads the links saved before it, nothing is written when it throws, and checked saves of one store take turns', async ({
+    store,
+  }) => {
+    // The rule a server checks, reduced to a cycle: refused when a new parent has the child above it.
+    const noCycle: LinkCheck = async (links, reader) => {
+      for (const { child, parents } of links) {
+        let level = [...parents];
+        for (let depth = 0; level.length > 0 && depth < 10; depth++) {
+          if (level.includes(child)) throw new Error(`a cycle through ${child}`);
+          level = (await reader.loadParents(level)).flatMap((link) => link.parents);
+        }
+      }
+      // Another turn for the other save to come in, were the two not one at a time.
+      await new Promise((resolve) => setImmediate(resolve));
+    };
+    const made = await Promise.allSettled([
+      store.saveParents([{ child: 'loop-a', parents: ['loop-b'] }], noCycle),
+      store.saveParents([{ child: 'loop-b', parents: ['loop-a'] }], noCycle),
+    ]);
+    assert.equal(
+      made.map((result) => result.status),
+      ['fulfilled', 'rejected'],
+    );
+    assert.match(String((made[1] as PromiseRejectedResult).reason), /a cycle through loop-b/);
+    assert.equal(await store.loadParents(['loop-a', 'loop-b']), [{ child: 'loop-a', parents: ['loop-b'] }]);
+    assert.equal(await store.listChildren('loop-a', undefined, 10), [], 'nothing of the refused link was written');
+  });
+
+  test('a link keeps the name of who made it, until the child is linked again or forgotten', async ({ store }) => {
+    await store.saveParents([
+      { child: 'made-1', parents: ['p1', 'p2'], linkedBy: 'runner' },
+      { child: 'made-2', parents: ['p1'] },
+    ]);
+    assert.equal(
+      (await store.loadParents(['made-1', 'made-2'])).sort((a, b) => a.child.localeCompare(b.child)),
+      [
+        { child: 'made-1', parents: ['p1', 'p2'], linkedBy: 'runner' },
+        { child: 'made-2', parents: ['p1'] },
+      ],
+    );
+    await store.saveParents([{ child: 'made-1', parents: ['p3'] }]);
+    assert.equal(await store.loadParents(['made-1']), [{ child: 'made-1', parents: ['p3'] }], 'linked again by someone unknown');
+    await store.saveParents([{ child: 'made-1', parents: ['p3'], linkedBy: 'other' }]);
+    assert.is(await store.forgetParents(['made-1']), 1);
+    await store.saveParents([{ child: 'made-1', parents: ['p4'] }]);
+    assert.equal(await store.loadParents(['made-1']), [{ child: 'made-1', parents: ['p4'] }], 'forgotten with the links');
   });
 
   return test;

@@ -12,7 +12,7 @@ export type { CancelRecord, CancelRecordStore, CancelRoute, CancelSource, Remote
 export type { StatusChange, StatusQuery, StatusStore, StatusUpdate } from './statuses.ts';
 export { saveStatuses } from './statuses.ts';
 export type { ScheduledCancel, ScheduleStore } from './schedules.ts';
-export type { ParentLink, ParentLinkStore } from './parents.ts';
+export type { LinkCheck, LinkReader, ParentLink, ParentLinkStore } from './parents.ts';
 export { type Delivery, type OutboxStore, SENT_MARKER_MS } from './outbox.ts';
 export type { EventLogListener, EventWindowBounds, TaskEventLog } from './event-log.ts';
 export { sequenceStart } from './event-log.ts';

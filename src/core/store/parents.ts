@@ -5,12 +5,32 @@
 export interface ParentLink {
   readonly child: string;
   readonly parents: readonly string[];
+  /**
+   * The name of the token that made the link (whose watch or report declared the parents), so a cancel that
+   * reaches the child through it can say so; absent when not known (links stored before it was kept).
+   */
+  readonly linkedBy?: string;
 }
+
+/** The reads of links a LinkCheck is given: they see every link written before the check began. */
+export type LinkReader = Pick<ParentLinkStore, 'loadParents' | 'listChildren' | 'parentsAmong'>;
+
+/**
+ * Checks `links`, about to be written, against the links stored now (read through `reader`); throws to refuse
+ * them. May be called more than once for one save (when another server wrote links meanwhile): it must
+ * only read.
+ */
+export type LinkCheck = (links: readonly ParentLink[], reader: LinkReader) => Promise<void>;
 
 /** Where parent links live. */
 export interface ParentLinkStore {
-  /** Records `parents` as the direct parents of each link's child, replacing any it had; durable as statuses are. */
-  saveParents(links: readonly ParentLink[]): Promise<void>;
+  /**
+   * Records `parents` as the direct parents of each link's child, replacing any it had; durable as statuses
+   * are. With `check`, the check and the write are one step for every server sharing the store: no other
+   * link is written between them (so two servers linking at once cannot both pass a check that the other's
+   * link breaks, and store a cycle), and nothing is written when the check throws.
+   */
+  saveParents(links: readonly ParentLink[], check?: LinkCheck): Promise<void>;
   /** The direct parents of those of `ids` that have any. */
   loadParents(ids: readonly string[]): Promise<ParentLink[]>;
   /** Up to `limit` children of `parent` in id order, those after `after`. */

@@ -27,7 +27,7 @@ import { taskIdParam } from './seed.ts';
 const STATUS_CHILDREN = 100;
 
 /** Cancels, statuses, listings and reports: the /v1/tasks family. */
-export function taskRoutes(app: Pick<AppContext, 'tasks' | 'clock' | 'options' | 'sourceOf'>): Route[] {
+export function taskRoutes(app: Pick<AppContext, 'tasks' | 'clock' | 'options' | 'sourceOf' | 'linkerOf'>): Route[] {
   const { tasks, clock } = app;
   return [
     {
@@ -156,7 +156,7 @@ export function taskRoutes(app: Pick<AppContext, 'tasks' | 'clock' | 'options' |
         const body = parseInput(reportRequestSchema, await readJson(ctx.req, app.options.maxBodyBytes));
         const { parents, ...report } = body;
         if (parents) checkScope(ctx.caller, parents);
-        const status = await tasks.report(id, report, parents);
+        const status = await tasks.report(id, report, parents, ctx.caller.scope, app.linkerOf(ctx));
         sendJson(ctx.res, 200, { id, ...statusToWire(status) });
       },
     },

@@ -46,10 +46,12 @@ const BIG_WATCH_IDS = 1_000;
 export function watchRoutes(app: Pick<AppContext, 'tasks' | 'watches' | 'options' | 'onBackgroundError' | 'linkerOf'>): Route[] {
   const { tasks } = app;
   const reply = (ctx: RequestContext, result: SessionResult, stopped: readonly string[], session?: string) => {
+    // As the caller's scope may read it: a stop through an ancestor it does not cover names nothing of it.
+    const answer = tasks.answerFor(result, stopped, ctx.caller.scope);
     const body: WatchReply = {
-      cancelled: result.parent ? [...new Set(stopped)] : result.cancelled.map((r) => r.id),
-      records: result.cancelled.map(recordToWire),
-      ...(result.parent ? { parent: recordToWire(result.parent) } : {}),
+      cancelled: [...answer.cancelled],
+      records: answer.records.map(recordToWire),
+      ...(answer.parent ? { parent: recordToWire(answer.parent) } : {}),
       ...(session ? { session } : {}),
     };
     sendJson(ctx.res, 200, body);
@@ -91,22 +93,22 @@ export function watchRoutes(app: Pick<AppContext, 'tasks' | 'watches' | 'options
     // and never held. A worker asks it before starting its commands, so a cancelled task never runs.
     if (requestedMs === 0) {
       // Its links are declared (and recorded) as the watch's would be, so the watch that follows changes none.
-      return reply(ctx, await tasks.look(ids, parents, app.linkerOf(ctx)), ids);
+      return reply(ctx, await tasks.look(ids, parents, app.linkerOf(ctx), ctx.caller.scope), ids);
     }
     const timeoutMs = app.watches.timeoutFor(requestedMs);
-    const { ancestors, changed } = await tasks.declareParents(ids, parents);
+    const { ancestors, changed } = await tasks.declareParents(ids, parents, ctx.caller.scope);
     // Asked for, and worth it: the ids stay here as a session, and every later poll goes through it. This
     // watch is answered at once with its name (as BOSH answers the request that makes a session), so the
     // worker holds its two polls from the start; a cancel already known waits for the first of them.
     const session = keep ? app.watches.openSession(ids, ancestors, worker, ctx.caller.tokenId) : undefined;
     if (session !== undefined) {
-      tasks.link(changed, parents ?? []).catch(app.onBackgroundError);
+      tasks.link(changed, parents ?? [], ctx.caller.scope, app.linkerOf(ctx)).catch(app.onBackgroundError);
       return reply(ctx, { cancelled: [] }, [], session);
     }
     const result = await new Promise<WaitResult>((resolve) => {
       app.watches.hold(ctx.res, ids, timeoutMs, worker, ctx.caller.tokenId, resolve, ancestors);
       // Links are recorded once the watch is held, after the statuses it writes and in the background like them.
-      tasks.link(changed, parents ?? []).catch(app.onBackgroundError);
+      tasks.link(changed, parents ?? [], ctx.caller.scope, app.linkerOf(ctx)).catch(app.onBackgroundError);
     });
     // Answered at once through an ancestor cancelled before the watch: these ids started after that cancel,
     // so its walk down the tree did not know them (the parent rule, in TaskService.watchAnswered).

@@ -4,6 +4,8 @@ import {
   type CancelRecord,
   type CancelStore,
   type Delivery,
+  type LinkCheck,
+  type LinkReader,
   type ParentLink,
   type RemoteCancelListener,
   type ScheduledCancel,
@@ -127,6 +129,8 @@ export class PostgresStore implements CancelStore {
   readonly #sql: Sql;
   readonly #t: Tables;
   readonly #cancelChannel: string;
+  /** The name of the advisory lock every checked link save of this schema takes (see saveParents). */
+  readonly #linksLock: string;
   readonly #eventChannel: string;
   readonly #listeners = new Set<RemoteCancelListener>();
   readonly #eventListeners = new Set<EventLogListener>();
@@ -159,6 +163,7 @@ export class PostgresStore implements CancelStore {
       sequence: table('event_sequence'),
     };
     this.#cancelChannel = `${schema}.cancels`;
+    this.#linksLock = `taskctl links ${schema}`;
     this.#eventChannel = `${schema}.events`;
     // Every held id looked up again: the backstop while listening, the only way to hear of other servers'
     // cancels with listen=off. Without notifications the event log is read as often too (while listening,
@@ -601,51 +606,94 @@ export class PostgresStore implements CancelStore {
 
   // ---- Parent links: one row per (parent, child) ----
 
-  async saveParents(links: readonly ParentLink[]): Promise<void> {
+  /**
+   * With `check`: in a transaction of its own that first takes this schema's links lock (a transaction-scoped
+   * advisory lock, which every checked save of every server takes), so the check reads every link saved
+   * before it and none is saved until this one commits.
+   */
+  async saveParents(links: readonly ParentLink[], check?: LinkCheck): Promise<void> {
     const latest = [...new Map(links.map((link) => [link.child, link])).values()];
+    if (check === undefined) return this.#saveParentsInGroups(latest);
+    // The check's refusal reaches the caller as it is, not as the store being unavailable.
+    let refused: { error: unknown } | undefined;
+    await this.#transaction(async (tx) => {
+      refused = undefined;
+      await tx`SELECT pg_advisory_xact_lock(hashtext(${this.#linksLock}))`;
+      await check(latest, this.#linkReader(tx)).catch((error: unknown) => {
+        refused = { error };
+        throw error;
+      });
+      for (let i = 0; i < latest.length; i += ROWS_PER_STEP) await this.#writeLinks(tx, latest.slice(i, i + ROWS_PER_STEP));
+    }).catch((error: unknown) => {
+      throw refused ? refused.error : error;
+    });
+  }
+
+  async #saveParentsInGroups(latest: readonly ParentLink[]): Promise<void> {
     const steps: Promise<unknown>[] = [];
     for (let i = 0; i < latest.length; i += ROWS_PER_STEP) {
       const step = latest.slice(i, i + ROWS_PER_STEP);
-      const pairs = step.flatMap((link) => link.parents.map((parent) => [parent, link.child] as const));
-      steps.push(
-        this.#write(step.length + pairs.length, async (tx) => {
-          await tx`DELETE FROM ${this.#t.parents} WHERE child = ANY(${step.map((link) => link.child)}::text[])`;
-          await tx`
-            INSERT INTO ${this.#t.parents} (parent, child)
-            SELECT * FROM unnest(${pairs.map(([parent]) => parent)}::text[], ${pairs.map(([, child]) => child)}::text[])
-            ON CONFLICT DO NOTHING`;
-        }),
-      );
+      const rows = step.reduce((n, link) => n + link.parents.length, step.length);
+      steps.push(this.#write(rows, (tx) => this.#writeLinks(tx, step)));
     }
     await Promise.all(steps);
   }
 
-  async loadParents(ids: readonly string[]): Promise<ParentLink[]> {
-    const rows = await this.#inSteps(
-      ids,
-      (step) => this.#sql<Array<{ child: string; parent: string }>>`SELECT child, parent FROM ${this.#t.parents} WHERE child = ANY(${step}::text[])`,
-    );
-    return linksOfRows(rows);
+  async #writeLinks(tx: TransactionSql, step: readonly ParentLink[]): Promise<void> {
+    const rows = step.flatMap((link) => link.parents.map((parent) => [parent, link.child, link.linkedBy ?? null] as const));
+    await tx`DELETE FROM ${this.#t.parents} WHERE child = ANY(${step.map((link) => link.child)}::text[])`;
+    await tx`
+      INSERT INTO ${this.#t.parents} (parent, child, linked_by)
+      SELECT * FROM unnest(${rows.map(([parent]) => parent)}::text[], ${rows.map(([, child]) => child)}::text[], ${rows.map(([, , by]) => by)}::text[])
+      ON CONFLICT DO NOTHING`;
   }
 
-  async listChildren(parent: string, after: string | undefined, limit: number): Promise<string[]> {
-    const rows = await this.#run(
-      () =>
-        this.#sql<
-          Array<{ child: string }>
-        >`SELECT child FROM ${this.#t.parents} WHERE parent = ${parent} AND child > ${after ?? ''} ORDER BY child LIMIT ${limit}`,
-    );
-    return rows.map((row) => row.child);
+  /** The reads of links a check makes inside a checked save's transaction. */
+  #linkReader(tx: TransactionSql): LinkReader {
+    return {
+      loadParents: async (ids) => {
+        const rows: Array<{ child: string; parent: string; linked_by: string | null }> = [];
+        for (let i = 0; i < ids.length; i += ROWS_PER_STEP) rows.push(...(await this.#parentRows(tx, ids.slice(i, i + ROWS_PER_STEP))));
+        return linksOfRows(rows);
+      },
+      listChildren: async (parent, after, limit) => (await this.#childRows(tx, parent, after, limit)).map((row) => row.child),
+      parentsAmong: async (ids) => {
+        const found: string[] = [];
+        for (let i = 0; i < ids.length; i += ROWS_PER_STEP)
+          found.push(...(await this.#parentsAmongRows(tx, ids.slice(i, i + ROWS_PER_STEP))).map((row) => row.id));
+        return found;
+      },
+    };
+  }
+
+  #parentRows(sql: Sql | TransactionSql, ids: readonly string[]) {
+    return sql<
+      Array<{ child: string; parent: string; linked_by: string | null }>
+    >`SELECT child, parent, linked_by FROM ${this.#t.parents} WHERE child = ANY(${ids as string[]}::text[])`;
+  }
+
+  #childRows(sql: Sql | TransactionSql, parent: string, after: string | undefined, limit: number) {
+    return sql<
+      Array<{ child: string }>
+    >`SELECT child FROM ${this.#t.parents} WHERE parent = ${parent} AND child > ${after ?? ''} ORDER BY child LIMIT ${limit}`;
   }
 
   /** One index probe per id: a parent with 100,000 children is not read to learn that it has one. */
+  #parentsAmongRows(sql: Sql | TransactionSql, ids: readonly string[]) {
+    return sql<Array<{ id: string }>>`
+      SELECT id FROM unnest(${ids as string[]}::text[]) AS given(id) WHERE EXISTS (SELECT 1 FROM ${this.#t.parents} WHERE parent = given.id)`;
+  }
+
+  async loadParents(ids: readonly string[]): Promise<ParentLink[]> {
+    return linksOfRows(await this.#inSteps(ids, (step) => this.#parentRows(this.#sql, step)));
+  }
+
+  async listChildren(parent: string, after: string | undefined, limit: number): Promise<string[]> {
+    return (await this.#run(() => this.#childRows(this.#sql, parent, after, limit))).map((row) => row.child);
+  }
+
   async parentsAmong(ids: readonly string[]): Promise<string[]> {
-    const rows = await this.#inSteps(
-      ids,
-      (step) => this.#sql<Array<{ id: string }>>`
-        SELECT id FROM unnest(${step}::text[]) AS given(id) WHERE EXISTS (SELECT 1 FROM ${this.#t.parents} WHERE parent = given.id)`,
-    );
-    return rows.map((row) => row.id);
+    return (await this.#inSteps(ids, (step) => this.#parentsAmongRows(this.#sql, step))).map((row) => row.id);
   }
 
   async forgetParents(ids: readonly string[]): Promise<number> {

@@ -49,6 +49,11 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 2,
     statements: ['ALTER TABLE {schema}.task_status ADD COLUMN version bigint NOT NULL DEFAULT 1'],
   },
+  {
+    // Who made each link (the token's name, on every row of the child's links), so a cancel through it can name them.
+    version: 3,
+    statements: ['ALTER TABLE {schema}.task_parents ADD COLUMN linked_by text'],
+  },
 ];
 
 /** Raised when the database holds a schema newer than this taskctl knows: an older binary must not write to it. */

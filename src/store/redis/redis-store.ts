@@ -4,6 +4,7 @@ import {
   type CancelSource,
   type CancelStore,
   type Delivery,
+  type LinkCheck,
   type ParentLink,
   type RemoteCancelListener,
   type ScheduledCancel,
@@ -44,6 +45,10 @@ export interface RedisStoreOptions {
    */
   readonly statusExpiryMs?: number;
 }
+
+// Checks of one link save redone because other servers saved links meanwhile, at most: links are made
+// rarely (when a task starts), so this many in a row means something is wrong.
+const MAX_LINK_ATTEMPTS = 50;
 
 interface StoredValue {
   r?: string;
@@ -268,18 +273,39 @@ export class RedisStore implements CancelStore {
 
   // Parent links.
 
-  async saveParents(links: readonly ParentLink[]): Promise<void> {
-    for (let i = 0; i < links.length; i += LINKS_PER_SCRIPT) {
-      const args = links.slice(i, i + LINKS_PER_SCRIPT).flatMap((link) => [link.child, JSON.stringify(link.parents)]);
-      await this.#run(() => this.#commands.eval(SAVE_PARENTS_SCRIPT, 0, this.#prefix, ...args));
+  /**
+   * With `check`: reads the links' version, checks, and writes only if no server saved links since (the
+   * script compares the version); when one did, checks again what is left to write, against what it wrote.
+   */
+  async saveParents(links: readonly ParentLink[], check?: LinkCheck): Promise<void> {
+    let left = links;
+    for (let attempt = 1; left.length > 0; attempt++) {
+      if (attempt > MAX_LINK_ATTEMPTS) throw new StoreUnavailableError(`links kept changing under ${MAX_LINK_ATTEMPTS} checks in a row; try again`);
+      let seen = '';
+      if (check) {
+        // Read before the check's own reads: a save after it moves the version on, and this save is refused.
+        seen = (await this.#run(() => this.#commands.get(`${this.#prefix}links-version`))) ?? '0';
+        await check(left, this);
+      }
+      let i = 0;
+      for (; i < left.length; i += LINKS_PER_SCRIPT) {
+        const args = left.slice(i, i + LINKS_PER_SCRIPT).flatMap((link) => [link.child, JSON.stringify(link.parents), link.linkedBy ?? '']);
+        const version = await this.#run(() => this.#commands.eval(SAVE_PARENTS_SCRIPT, 0, this.#prefix, seen, ...args));
+        if (version === null) break;
+        if (check) seen = String(version);
+      }
+      left = left.slice(i);
     }
   }
 
   async loadParents(ids: readonly string[]): Promise<ParentLink[]> {
     if (ids.length === 0) return [];
-    const values = await this.#run(() => this.#commands.mget(ids.map((id) => `${this.#prefix}parents:${id}`)));
+    const [values, linkers] = await this.#run(() =>
+      Promise.all([this.#commands.mget(ids.map((id) => `${this.#prefix}parents:${id}`)), this.#commands.hmget(`${this.#prefix}parents-by`, ...ids)]),
+    );
     return ids.flatMap((child, i) => {
       const value = values[i];
+      const linkedBy = linkers[i];
       if (value === null || value === undefined) return [];
       let parents: unknown;
       try {
@@ -291,7 +317,8 @@ export class RedisStore implements CancelStore {
         this.unreadable.note({ kind: 'parent-link', key: child, why: 'its parents cannot be read' });
         return [];
       }
-      return parents.length > 0 ? [{ child, parents }] : [];
+      if (parents.length === 0) return [];
+      return typeof linkedBy === 'string' ? [{ child, parents, linkedBy }] : [{ child, parents }];
     });
   }
 

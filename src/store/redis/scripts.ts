@@ -72,11 +72,19 @@ return forgotten
 // is a sorted set of its children (all scored 0, so they page by id like the other sets). Each script
 // keeps the two sides in step atomically, whichever server runs it.
 
-// Replaces each child's parents. ARGV: key prefix, then child and its parents (JSON) in pairs.
+// Replaces each child's parents, unless the links moved on since the caller read them to check these:
+// every save moves `links-version` on, so a check and its save are one step (an optimistic lock, as
+// WATCH/MULTI would be, without a connection of its own). ARGV: key prefix, the version the caller's check
+// read ('' when it checked nothing), then child, its parents (JSON) and who linked them ('' when not
+// known) in threes; `parents-by` holds who linked each child. Returns the new version, or nil (nothing
+// written) when the links moved on: the caller checks again.
 export const SAVE_PARENTS_SCRIPT = `
-local prefix = ARGV[1]
-for i = 2, #ARGV, 2 do
-  local child, parents = ARGV[i], ARGV[i + 1]
+local prefix, seen = ARGV[1], ARGV[2]
+local version = prefix .. 'links-version'
+if seen ~= '' and (redis.call('GET', version) or '0') ~= seen then return false end
+for i = 3, #ARGV, 3 do
+  local child, parents, by = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  if by ~= '' then redis.call('HSET', prefix .. 'parents-by', child, by) else redis.call('HDEL', prefix .. 'parents-by', child) end
   local old = redis.call('GET', prefix .. 'parents:' .. child)
   if old then
     for _, parent in ipairs(cjson.decode(old)) do redis.call('ZREM', prefix .. 'children:' .. parent, child) end
@@ -84,7 +92,7 @@ for i = 2, #ARGV, 2 do
   redis.call('SET', prefix .. 'parents:' .. child, parents)
   for _, parent in ipairs(cjson.decode(parents)) do redis.call('ZADD', prefix .. 'children:' .. parent, 0, child) end
 end
-return 0
+return redis.call('INCR', version)
 `;
 
 // The ids that have children. ARGV: key prefix, then the ids.
@@ -108,6 +116,7 @@ for i = 2, #ARGV do
         forgotten = forgotten + redis.call('ZREM', prefix .. 'children:' .. parent, child)
       end
       redis.call('DEL', prefix .. 'parents:' .. child)
+      redis.call('HDEL', prefix .. 'parents-by', child)
     end
   end
 end

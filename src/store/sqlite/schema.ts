@@ -116,6 +116,13 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       db.exec('ALTER TABLE task_status ADD COLUMN version INTEGER NOT NULL DEFAULT 1');
     },
   },
+  {
+    version: 10,
+    why: "who made each link (the token's name, on every row of the child's links), so a cancel through it can name them",
+    up(db) {
+      db.exec('ALTER TABLE task_parents ADD COLUMN linked_by TEXT');
+    },
+  },
 ];
 
 /**

@@ -5,6 +5,7 @@ import {
   type CancelRecord,
   type CancelStore,
   type Delivery,
+  type LinkCheck,
   type ParentLink,
   type ScheduledCancel,
   type StatusChange,
@@ -16,6 +17,7 @@ import { nextTurn } from '../../core/turns.ts';
 import { eventBody, fromDeliveryRow, linksOfRows, parseEvent, parseSource, parseStatus, parseStatuses } from '../rows.ts';
 import { lastActivity, type TaskStatus } from '../../core/task-status.ts';
 import type { EventWindowBounds, TaskEvent, TaskEventDraft } from '../../core/task-events.ts';
+import { LinkTurns } from '../link-turns.ts';
 import { UnreadableRowTally } from '../unreadable-rows.ts';
 import { migrate } from './schema.ts';
 
@@ -197,8 +199,8 @@ export class SqliteStore implements CancelStore {
   #prepareLinks(): LinkStatements {
     return {
       unlink: this.#db.prepare('DELETE FROM task_parents WHERE child = ?'),
-      link: this.#db.prepare('INSERT OR IGNORE INTO task_parents (parent, child) VALUES (?, ?)'),
-      load: this.#db.prepare('SELECT child, parent FROM task_parents WHERE child IN (SELECT value FROM json_each(?))'),
+      link: this.#db.prepare('INSERT OR IGNORE INTO task_parents (parent, child, linked_by) VALUES (?, ?, ?)'),
+      load: this.#db.prepare('SELECT child, parent, linked_by FROM task_parents WHERE child IN (SELECT value FROM json_each(?))'),
       children: this.#db.prepare('SELECT child FROM task_parents WHERE parent = ? AND child > ? ORDER BY child LIMIT ?'),
       // One index probe per id: a parent with 100,000 children is not read to learn that it has one.
       parentsAmong: this.#db.prepare('SELECT value AS id FROM json_each(?) WHERE EXISTS (SELECT 1 FROM task_parents WHERE parent = value)'),
@@ -340,7 +342,13 @@ export class SqliteStore implements CancelStore {
 
   // Parent links.
 
-  async saveParents(links: readonly ParentLink[]): Promise<void> {
+  readonly #linkTurns = new LinkTurns();
+
+  saveParents(links: readonly ParentLink[], check?: LinkCheck): Promise<void> {
+    return this.#linkTurns.save(links, check, this, () => this.#saveParents(links));
+  }
+
+  async #saveParents(links: readonly ParentLink[]): Promise<void> {
     const writes: Promise<void>[] = [];
     // A link writes a row per parent and deletes the old ones: counted as parents + 1 rows of the budget.
     for (let i = 0; i < links.length; ) {
@@ -352,9 +360,9 @@ export class SqliteStore implements CancelStore {
       const rows = step.reduce((n, link) => n + link.parents.length + 1, 0);
       writes.push(
         this.#write(rows, 'commit', () => {
-          for (const { child, parents } of step) {
+          for (const { child, parents, linkedBy } of step) {
             this.#links.unlink.run(child);
-            for (const parent of parents) this.#links.link.run(parent, child);
+            for (const parent of parents) this.#links.link.run(parent, child, linkedBy ?? null);
           }
         }),
       );
@@ -363,7 +371,10 @@ export class SqliteStore implements CancelStore {
   }
 
   async loadParents(ids: readonly string[]): Promise<ParentLink[]> {
-    const rows = await this.#inSteps(ids, (step) => this.#links.load.all(JSON.stringify(step)) as unknown as Array<{ child: string; parent: string }>);
+    const rows = await this.#inSteps(
+      ids,
+      (step) => this.#links.load.all(JSON.stringify(step)) as unknown as Array<{ child: string; parent: string; linked_by: string | null }>,
+    );
     return linksOfRows(rows);
   }
 
