@@ -77,19 +77,22 @@ it('top filters by text and cycles states, and redraws to fit when the terminal 
   const ids = ['alpha-1', 'alpha-2', 'beta-1', '训练任务-第七步', `${'stage-'.repeat(10)}0064`];
   await post(`${server.url}/v1/watch`, { ids, timeout: '100ms', worker });
   await post(`${server.url}/v1/tasks/alpha-2/report`, { outcome: 'failed', exitCode: 2 });
+  // A cancel scheduled for a task nothing else is known of: a row of its own, and counted.
+  assert.is(await post(`${server.url}/v1/tasks/gamma-1/cancel`, { after: '1h' }), 202);
   const session = new TmuxSession(`${binary} top --server ${server.url}`, { columns: 120, rows: 30 });
   try {
-    await session.waitForScreen(/5 tasks · 4 watching · 1 failed/, 15_000);
+    const listed = await session.waitForScreen(/^6 tasks · 4 watching · 1 failed · 1 scheduled$/m, 15_000);
+    assert.match(listed, /^ +gamma-1 +scheduled/m);
     session.sendKeys('/');
     session.sendKeys('-l', 'ALPHA');
-    const filtered = await session.waitForScreen(/5 tasks \(2 shown\) · filter "ALPHA"/);
+    const filtered = await session.waitForScreen(/6 tasks \(2 shown\) · filter "ALPHA"/);
     assert.not.match(filtered, 'beta-1');
     session.sendKeys('Enter');
     for (let i = 0; i < 5; i++) session.sendKeys('s');
     const failed = await session.waitForScreen(/\(1 shown\) · state failed/);
     assert.match(failed, /^› +alpha-2 +failed/m);
     session.sendKeys('Escape');
-    await session.waitForScreen(/^5 tasks · /m);
+    await session.waitForScreen(/^6 tasks · /m);
     session.resize(SMALL);
     const small = await session.waitUntil((s) => {
       assertFits(s, SMALL, 'top resized to 80x24');
