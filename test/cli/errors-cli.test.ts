@@ -37,6 +37,33 @@ test('work with a file for an id suggests running it after --', async () => {
   }
 });
 
+test('a value starting with "-" is the value of the option before it, never flags of its own', async () => {
+  // yargs read "-1h30m" as -1 -h: the help, exit 0, nothing cancelled; "-5m" as flags 5 and m.
+  for (const after of ['-1h30m', '-5m']) {
+    const line = `--after: "${after}" is negative: durations here count forward, e.g. ${after.slice(1)}`;
+    await usage(['cancel', 'x', '--after', after], line);
+    await usage(['cancel', 'x', `--after=${after}`], line);
+  }
+  await usage(['work', 'x', '--timeout', '-2s', '--', 'true'], '--timeout: "-2s" is negative: durations here count forward, e.g. 2s');
+  await usage(['serve', '--ttl', '-1h'], '--ttl: "-1h" is negative: durations here count forward, e.g. 1h');
+  await usage(['ls', '--limit', '-5'], '--limit: at least 1');
+  // Where such a value means something, it is taken: a reason may start with "-".
+  const server = await startTestServer();
+  try {
+    for (const flag of ['--reason', '-r']) {
+      const result = await runCli(['cancel', `dash${flag}`, flag, '-h: wrong host', '--server', server.url]);
+      assert.is(result.code, 0, result.stderr);
+      assert.is(result.stdout, `cancelled dash${flag} (reason: -h: wrong host)\n`);
+    }
+    // A word that is one of the command's own flags stays a flag.
+    const help = await runCli(['cancel', 'x', '--reason', '-h', '--server', server.url]);
+    assert.is(help.code, 0);
+    assert.match(help.stdout, /^taskctl cancel <ids\.\.>/);
+  } finally {
+    await server.close();
+  }
+});
+
 test('connection refused suggests the server may not be running', async () => {
   const result = await runCli(['status', 'x', '--server', 'http://127.0.0.1:9']);
   assert.is(result.code, 3);

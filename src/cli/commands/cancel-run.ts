@@ -4,17 +4,16 @@ import { printable, terminalSafeJson } from '../../core/printable.ts';
 import { preview, taskIdProblem } from '../../core/task-id.ts';
 import { formatDuration } from '../../core/duration.ts';
 import { MAX_REASON_CHARS, MAX_SCHEDULE_AHEAD_MS } from '../../protocol/limits.ts';
-import { durationSchema } from '../../protocol/schemas.ts';
 import { exitCodeFor, readClientTls, resolveClientOptions } from '../client-options.ts';
 import { type CommandContext, ExitCode } from '../context.ts';
-import { serverUrlSchema, validateOptions } from '../options.ts';
+import { durationOptionSchema, serverUrlSchema, validateOptions } from '../options.ts';
 import type { CancelArgs } from './cancel.ts';
 
 const optionsSchema = z.object({
   server: serverUrlSchema,
   token: z.string().optional(),
   reason: z.string().max(MAX_REASON_CHARS, `at most ${MAX_REASON_CHARS} characters`).optional(),
-  after: durationSchema
+  after: durationOptionSchema
     .pipe(
       z
         .number()

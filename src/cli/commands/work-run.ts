@@ -4,12 +4,12 @@ import { TaskctlClient } from '../../client/client.ts';
 import { formatDuration } from '../../core/duration.ts';
 import { printable } from '../../core/printable.ts';
 import { DEFAULT_WATCH_TIMEOUT_MS, MAX_IDS_PER_WATCH, MAX_PARENTS_PER_TASK, MAX_SCHEDULE_AHEAD_MS, MAX_WATCH_TIMEOUT_MS } from '../../protocol/limits.ts';
-import { durationSchema, taskIdSchema } from '../../protocol/schemas.ts';
+import { taskIdSchema } from '../../protocol/schemas.ts';
 import { initialWorkState, WorkStore } from '../../worker/work-state.ts';
 import { runWork } from '../../worker/worker.ts';
 import { readClientTls, resolveClientOptions } from '../client-options.ts';
 import { type CommandContext, UsageError } from '../context.ts';
-import { serverUrlSchema, validateOptions, wantsTui } from '../options.ts';
+import { durationOptionSchema, serverUrlSchema, validateOptions, wantsTui } from '../options.ts';
 import { printJsonEvents, printPlainEvents } from '../work-output.ts';
 import type { WorkArgs } from './work.ts';
 
@@ -18,8 +18,8 @@ const optionsSchema = z
     ids: z.array(taskIdSchema).min(1).max(MAX_IDS_PER_WATCH, `at most ${MAX_IDS_PER_WATCH} ids`),
     server: serverUrlSchema,
     token: z.string().optional(),
-    grace: durationSchema,
-    timeout: durationSchema
+    grace: durationOptionSchema,
+    timeout: durationOptionSchema
       .pipe(
         z
           .number()
@@ -27,7 +27,7 @@ const optionsSchema = z
           .max(MAX_SCHEDULE_AHEAD_MS, `at most ${formatDuration(MAX_SCHEDULE_AHEAD_MS)}`),
       )
       .optional(),
-    watchTimeout: durationSchema.pipe(
+    watchTimeout: durationOptionSchema.pipe(
       z
         .number()
         .min(1_000, 'at least 1s')
