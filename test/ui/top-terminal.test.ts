@@ -59,6 +59,17 @@ it('top on an 80x24 terminal: lists tasks, shows a cancel made elsewhere at once
     session.sendKeys('Escape');
     await session.waitForScreen(/^ +TASK +STATE/m);
 
+    // A cancel of train-02, cancelled elsewhere already: the reason typed is not recorded, and the screen says so.
+    for (let i = 0; i < 3; i++) session.sendKeys('k');
+    await session.waitForScreen(/^› +train-02 /m);
+    session.sendKeys('c');
+    await session.waitForScreen(/cancel train-02\? · reason: █/);
+    session.sendKeys('-l', 'too late');
+    session.sendKeys('Enter');
+    // 80 columns cut the line at its end, after what matters.
+    await session.waitForScreen(/^reason not recorded: train-02 was already cancelled at \d\d:\d\d:\d\d by anonymous \(r/m);
+    assert.is((await (await fetch(`${server.url}/v1/tasks/train-02`)).json()).record.reason, 'from elsewhere');
+
     // The server goes away: the connection line says so, and keeps trying.
     await server.close();
     const lost = await session.waitForScreen(/○ reconnecting \(attempt \d+/, 10_000);

@@ -5,6 +5,7 @@ import type { TaskLifeState } from '../../core/task-status.ts';
 import { printable, terminalSafeJson } from '../../core/printable.ts';
 import { preview, taskIdProblem } from '../../core/task-id.ts';
 import { type CancelSourceReply, taskIdSchema, type TaskReply, type TaskStatusReply } from '../../protocol/schemas.ts';
+import { canceller } from '../cancel-outcome.ts';
 import { exitCodeFor, readClientTls, resolveClientOptions } from '../client-options.ts';
 import { type CommandContext, ExitCode } from '../context.ts';
 import { serverUrlSchema, validateOptions } from '../options.ts';
@@ -27,8 +28,7 @@ interface Row {
 
 /** "cancelled by ops", with the route when it was not a plain API cancel: "cancelled by ci (deadline)". */
 function cancelledBy(by: CancelSourceReply | undefined): string {
-  if (!by) return '';
-  return `cancelled by ${by.name}${by.route === 'v1' ? '' : ` (${by.route})`}${by.linkedBy === undefined ? '' : ` through a link made by ${by.linkedBy}`}`;
+  return by ? `cancelled by ${canceller(by)}` : '';
 }
 
 /**
