@@ -1,4 +1,5 @@
-import { statSync } from 'node:fs';
+import { accessSync, constants, readdirSync, statSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { z } from 'zod';
 import { TaskctlClient } from '../../client/client.ts';
 import { formatDuration } from '../../core/duration.ts';
@@ -49,6 +50,42 @@ function isFileHere(id: string): boolean {
   }
 }
 
+function isRunnableFile(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The first of `words` that names a program on `env`'s PATH, and where (the first folder that has it). A
+ * word with a "/" is a path, not looked up. Each folder is read once, so 10,000 ids cost what ten do.
+ */
+function firstCommandOnPath(words: readonly string[], env: NodeJS.ProcessEnv): { word: string; path: string } | undefined {
+  const wanted = new Set(words.filter((word) => !word.includes('/')));
+  if (wanted.size === 0) return undefined;
+  const extensions = process.platform === 'win32' ? ['', ...(env.PATHEXT ?? '.EXE;.CMD;.BAT').toLowerCase().split(';')] : [''];
+  const found = new Map<string, string>();
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    let names: string[];
+    try {
+      names = dir === '' ? [] : readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      for (const extension of extensions) {
+        const word = name.slice(0, name.length - extension.length);
+        if (name.toLowerCase().endsWith(extension) && wanted.has(word) && !found.has(word) && isRunnableFile(join(dir, name))) found.set(word, join(dir, name));
+      }
+    }
+  }
+  const word = words.find((w) => found.has(w));
+  return word === undefined ? undefined : { word, path: found.get(word)! };
+}
+
 /** --parent, repeated or not, else TASKCTL_PARENT (one id), else none. */
 function parentsFrom(args: WorkArgs, env: NodeJS.ProcessEnv): string[] {
   if (args.parent !== undefined) return [...new Set([args.parent].flat().map(String))];
@@ -72,6 +109,16 @@ export async function runWorkCommand(args: WorkArgs, { stdout, stderr, stdin, en
     const others = options.ids.filter((id) => id !== file);
     throw new UsageError(
       `"${printable(file)}" is a file here, not a task id: to run it, put it after --: taskctl work ${others.length > 0 ? others.join(' ') : 'ID'} -- ${file.includes('/') ? file : `./${file}`}`,
+    );
+  }
+  // `work x1 sleep 600` watches three tasks, one of them named sleep: likely, but not surely, a forgotten
+  // "--" (a task may be called test or make), so a warning that goes on rather than a refusal.
+  const program = hasCommand ? undefined : firstCommandOnPath(options.ids, env);
+  if (program !== undefined) {
+    const at = options.ids.indexOf(program.word);
+    const before = options.ids.slice(0, at);
+    stderr.write(
+      `taskctl: warning: "${printable(program.word)}" is a command (${printable(program.path)}), watched here as a task id; to run it, put it after --: taskctl work ${before.length > 0 ? before.join(' ') : 'ID'} -- ${options.ids.slice(at).join(' ')}\n`,
     );
   }
   const client = new TaskctlClient({ ...options, ...readClientTls(args, env) });
