@@ -4,11 +4,8 @@ import * as assert from 'uvu/assert';
 import { ensureBinary } from '../helpers/binary.ts';
 import { post } from '../helpers/events.ts';
 import { eventually, startTestServer } from '../helpers/server.ts';
-import { HAS_TMUX, TmuxSession } from '../helpers/tmux.ts';
+import { HAS_TMUX, TmuxSession, terminalTest as it } from '../helpers/tmux.ts';
 import { assertFits } from './screen-checks.ts';
-
-const it = HAS_TMUX ? test : test.skip;
-if (!HAS_TMUX) console.warn('SKIPPED: tmux is not installed, so the terminal tests did not run');
 
 let binary = '';
 test.before(() => {
@@ -16,6 +13,14 @@ test.before(() => {
 });
 
 const SMALL = { columns: 80, rows: 24 };
+
+/** c on the selected task `id`, then `reason` typed on the confirm line and enter, as a user does it. */
+async function cancelSelected(session: TmuxSession, id: string, reason: string): Promise<void> {
+  session.sendKeys('c');
+  await session.waitForScreen(new RegExp(`cancel ${id}\\? · reason: █`));
+  session.sendKeys('-l', reason);
+  session.sendKeys('Enter');
+}
 const worker = { id: 'tmux-w', host: 'gpu-3', pid: 777 };
 
 it('top on an 80x24 terminal: lists tasks, shows a cancel made elsewhere at once, cancels the selected task with a reason, shows a lost server, q quits', async () => {
@@ -40,10 +45,7 @@ it('top on an 80x24 terminal: lists tasks, shows a cancel made elsewhere at once
     // Down to train-05 with j, c, a reason, enter: cancelled on the server, by this client.
     for (let i = 0; i < 5; i++) session.sendKeys('j');
     await session.waitForScreen(/^› +train-05 /m);
-    session.sendKeys('c');
-    await session.waitForScreen(/cancel train-05\? · reason: █/);
-    session.sendKeys('-l', 'wrong dataset');
-    session.sendKeys('Enter');
+    await cancelSelected(session, 'train-05', 'wrong dataset');
     await session.waitForScreen(/^cancelled train-05 \(reason: wrong dataset\)/m);
     const task = await (await fetch(`${server.url}/v1/tasks/train-05`)).json();
     assert.is(task.cancelled, true);
@@ -62,10 +64,7 @@ it('top on an 80x24 terminal: lists tasks, shows a cancel made elsewhere at once
     // A cancel of train-02, cancelled elsewhere already: the reason typed is not recorded, and the screen says so.
     for (let i = 0; i < 3; i++) session.sendKeys('k');
     await session.waitForScreen(/^› +train-02 /m);
-    session.sendKeys('c');
-    await session.waitForScreen(/cancel train-02\? · reason: █/);
-    session.sendKeys('-l', 'too late');
-    session.sendKeys('Enter');
+    await cancelSelected(session, 'train-02', 'too late');
     // 80 columns cut the line at its end, after what matters.
     await session.waitForScreen(/^reason not recorded: train-02 was already cancelled at \d\d:\d\d:\d\d by anonymous \(r/m);
     assert.is((await (await fetch(`${server.url}/v1/tasks/train-02`)).json()).record.reason, 'from elsewhere');
@@ -75,8 +74,7 @@ it('top on an 80x24 terminal: lists tasks, shows a cancel made elsewhere at once
     const lost = await session.waitForScreen(/○ reconnecting \(attempt \d+/, 10_000);
     assertFits(lost, SMALL, 'top with the server gone');
     session.sendKeys('q');
-    await eventually(() => session.exitStatus() !== undefined, 'top to exit after q', 10_000);
-    assert.is(session.exitStatus(), 0);
+    assert.is(await session.waitForExit('top to exit after q'), 0);
   } finally {
     session.kill();
     await server.close();
@@ -111,7 +109,7 @@ it('top filters by text and cycles states, and redraws to fit when the terminal 
     }, 5_000);
     assert.is(small.split('taskctl top').length, 2, 'one title, nothing left of the wider frame');
     session.sendKeys('q');
-    await eventually(() => session.exitStatus() !== undefined, 'top to exit after q', 10_000);
+    assert.is(await session.waitForExit('top to exit after q'), 0);
   } finally {
     session.kill();
     await server.close();
