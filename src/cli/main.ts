@@ -3,12 +3,13 @@ import { InvalidInputError } from '../core/task-id.ts';
 import { COMMIT, VERSION } from '../protocol/build-info.ts';
 import { commands } from './commands.ts';
 import { type CommandContext, type CommandDefinition, EXIT_CODES_HELP, ExitCode, UsageError } from './context.ts';
+import { joinDashValues } from './dash-values.ts';
 
 /** Runs taskctl with `argv` (without the node and script names) and resolves with the exit code. */
 export async function main(argv: readonly string[], context: CommandContext): Promise<number> {
   let exitCode: number = ExitCode.ok;
   let usageProblem: string | undefined;
-  const parser = yargs([...argv])
+  const parser = yargs(joinDashValues(argv, commands))
     .scriptName('taskctl')
     .usage('taskctl <command> [options]\n\nCancel long-running tasks on workers that nobody can reach.')
     .strict()

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { preview } from '../core/task-id.ts';
-import { firstProblem } from '../protocol/schemas.ts';
+import { durationSchema, firstProblem } from '../protocol/schemas.ts';
 import { UsageError } from './context.ts';
 
 /** Validates parsed options with `schema`; the first problem becomes a one-line UsageError. */
@@ -36,3 +36,16 @@ export const serverUrlSchema = z.string().refine((text) => {
     return false;
   }
 }, 'must be an http:// or https:// URL, e.g. http://127.0.0.1:8080');
+
+/**
+ * A duration option's value, as durationSchema reads it, with a negative one refused as such: every
+ * duration taskctl takes counts forward (from now, or from a step), and "-5m" would otherwise be called no
+ * duration at all.
+ */
+export const durationOptionSchema = z
+  .string()
+  .superRefine((text, ctx) => {
+    if (/^\s*-/.test(text))
+      ctx.addIssue({ code: 'custom', message: `${JSON.stringify(text)} is negative: durations here count forward, e.g. ${text.replace(/^\s*-+/, '')}` });
+  })
+  .pipe(durationSchema);

@@ -80,7 +80,13 @@ function taskRow(id: string, task: FeedTask | undefined, now: number, selected: 
 
 function countSegments(feed: FeedState, shownCount: number, view: TopView): Segment[] {
   const counts = new Map<TaskLifeState, number>();
-  for (const task of feed.tasks.values()) if (task.status) counts.set(task.status.state, (counts.get(task.status.state) ?? 0) + 1);
+  // The rows whose state cell says "scheduled" (a cancel scheduled for a task nothing else is known of yet):
+  // counted too, so the counts add up to the rows listed.
+  let scheduled = 0;
+  for (const task of feed.tasks.values()) {
+    if (task.status) counts.set(task.status.state, (counts.get(task.status.state) ?? 0) + 1);
+    else if (task.scheduledAt) scheduled++;
+  }
   const total = feed.tasks.size;
   const filtered = view.filter !== '' || view.stateFilter !== undefined;
   const segments: Segment[] = [
@@ -97,6 +103,7 @@ function countSegments(feed: FeedState, shownCount: number, view: TopView): Segm
     const n = counts.get(state);
     if (n) segments.push(segment({ text: `${n.toLocaleString('en-US')} ${state}`, color: SERVER_STATE_COLOR[state] }, { optional: true }));
   }
+  if (scheduled > 0) segments.push(segment(dim(`${scheduled.toLocaleString('en-US')} scheduled`), { optional: true }));
   return segments;
 }
 

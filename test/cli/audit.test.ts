@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ensureBinary } from '../helpers/binary.ts';
-import { CliProcess, runCli } from '../helpers/cli.ts';
+import { CliProcess, newToken, runCli, startServe } from '../helpers/cli.ts';
 import { eventually, tempDir } from '../helpers/server.ts';
 
 let binary: string;
@@ -15,20 +15,14 @@ test.before(() => {
 });
 test.after(() => dir.remove());
 
-async function newToken(name: string, role: string): Promise<{ token: string; line: string }> {
-  const result = await runCli(['token', 'new', name, '--role', role, '--json'], { binary });
-  assert.is(result.code, 0, result.stderr);
-  return JSON.parse(result.stdout);
-}
-
 test('seed, v1, scheduled and deadline cancels each name who asked: in work --json, status, ls and the log', async () => {
-  const ops = await newToken('ops', 'operator');
-  const runner = await newToken('runner', 'operator');
-  const viewer = await newToken('viewer', 'reader');
+  const ops = await newToken('ops', 'operator', { binary });
+  const runner = await newToken('runner', 'operator', { binary });
+  const viewer = await newToken('viewer', 'reader', { binary });
   const tokens = join(dir.path, 'tokens.txt');
   writeFileSync(tokens, [ops.line, runner.line, viewer.line].join('\n'));
-  const serve = new CliProcess(['serve', '--port', '0', '--store', `sqlite:${dir.path}/taskctl.db`, '--no-tui', '--tokens', tokens], { binary });
-  const url = (await serve.waitFor(/listening url=(\S+)/))[1]!;
+  const server = await startServe(['--store', `sqlite:${dir.path}/taskctl.db`, '--tokens', tokens], { binary });
+  const url = server.url;
   const client = (args: string[], token: string) => runCli([...args, '--server', url, '--token', token], { binary });
   try {
     const work = new CliProcess(['work', 'seed-1', 'v1-1', 'sch-1', '--json', '--server', url, '--token', runner.token], { binary });
@@ -87,11 +81,10 @@ test('seed, v1, scheduled and deadline cancels each name who asked: in work --js
       /cancelled id=sch-1 by=ops from=127\.0\.0\.1 route=scheduled/,
       /cancelled id=dl-1 reason=.* by=runner from=127\.0\.0\.1 route=deadline/,
     ]) {
-      assert.match(serve.stderr, line);
+      assert.match(server.process.stderr, line);
     }
   } finally {
-    serve.kill('SIGTERM');
-    await serve.exited;
+    await server.stop();
   }
 });
 

@@ -88,6 +88,27 @@ test('cancel: acknowledged ids exit 0, and the server has them', async () => {
   assert.equal((await server.canceler.find(['c-1', 'c-2'])).length, 2);
 });
 
+test('cancel of a task cancelled already: says when, by whom and why, and that the new reason was not recorded', async () => {
+  const first = await runCli(['cancel', 'again-1', '--server', server.url, '--reason', 'wrong dataset']);
+  assert.is(first.code, 0, first.stderr);
+  const record = (await server.canceler.find(['again-1']))[0]!;
+  const earlier = `again-1 was already cancelled at ${new Date(record.cancelledAt).toISOString()} by anonymous (reason: wrong dataset)`;
+
+  const second = await runCli(['cancel', 'again-1', '--server', server.url, '--reason', 'out of budget']);
+  assert.is(second.code, 0, second.stderr);
+  assert.is(second.stdout, `${earlier}; the new reason was not recorded\n`);
+  assert.is((await server.canceler.find(['again-1']))[0]!.reason, 'wrong dataset');
+  // Without a reason nothing is lost, but the cancel that stands is still the earlier one.
+  assert.is((await runCli(['cancel', 'again-1', '--server', server.url])).stdout, `${earlier}\n`);
+  // The same reason again: nothing to tell apart from a first cancel, nothing lost.
+  assert.is((await runCli(['cancel', 'again-1', '--server', server.url, '-r', 'wrong dataset'])).stdout, 'cancelled again-1 (reason: wrong dataset)\n');
+  // --json: the record the server answered, as ever, on stdout; the note on stderr.
+  const json = await runCli(['cancel', 'again-1', '--server', server.url, '--reason', 'out of budget', '--json']);
+  assert.is(json.code, 0, json.stderr);
+  assert.is(JSON.parse(json.stdout).reason, 'wrong dataset');
+  assert.is(json.stderr, `taskctl: ${earlier}; the new reason was not recorded\n`);
+});
+
 test('cancel: an invalid id is one line and exit 1, while the valid ones still go through', async () => {
   const result = await runCli(['cancel', 'c-3', 'bad id', '--server', server.url]);
   assert.is(result.code, 1);

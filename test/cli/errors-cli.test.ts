@@ -1,10 +1,10 @@
 // Each of these once left the user guessing; each is now one line that says what is wrong and what to do.
 import { rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { runCli } from '../helpers/cli.ts';
+import { CliProcess, runCli } from '../helpers/cli.ts';
 import { startTestServer, tempDir } from '../helpers/server.ts';
 
 const usage = async (args: string[], line: string) => {
@@ -34,6 +34,69 @@ test('work with a file for an id suggests running it after --', async () => {
     await usage(['work', 'job1', file], `"${file}" is a file here, not a task id: to run it, put it after --: taskctl work job1 -- ./${file}`);
   } finally {
     rmSync(path, { force: true });
+  }
+});
+
+test('a value starting with "-" is the value of the option before it, never flags of its own', async () => {
+  // yargs read "-1h30m" as -1 -h: the help, exit 0, nothing cancelled; "-5m" as flags 5 and m.
+  for (const after of ['-1h30m', '-5m']) {
+    const line = `--after: "${after}" is negative: durations here count forward, e.g. ${after.slice(1)}`;
+    await usage(['cancel', 'x', '--after', after], line);
+    await usage(['cancel', 'x', `--after=${after}`], line);
+  }
+  await usage(['work', 'x', '--timeout', '-2s', '--', 'true'], '--timeout: "-2s" is negative: durations here count forward, e.g. 2s');
+  await usage(['serve', '--ttl', '-1h'], '--ttl: "-1h" is negative: durations here count forward, e.g. 1h');
+  await usage(['ls', '--limit', '-5'], '--limit: at least 1');
+  // Where such a value means something, it is taken: a reason may start with "-".
+  const server = await startTestServer();
+  try {
+    for (const flag of ['--reason', '-r']) {
+      const result = await runCli(['cancel', `dash${flag}`, flag, '-h: wrong host', '--server', server.url]);
+      assert.is(result.code, 0, result.stderr);
+      assert.is(result.stdout, `cancelled dash${flag} (reason: -h: wrong host)\n`);
+    }
+    // A word that is one of the command's own flags stays a flag.
+    const help = await runCli(['cancel', 'x', '--reason', '-h', '--server', server.url]);
+    assert.is(help.code, 0);
+    assert.match(help.stdout, /^taskctl cancel <ids\.\.>/);
+  } finally {
+    await server.close();
+  }
+});
+
+test('work with a command on PATH for an id warns in one line, and watches as told', async () => {
+  const server = await startTestServer();
+  const dir = tempDir();
+  try {
+    writeFileSync(join(dir.path, 'fit-model'), '#!/bin/sh\n', { mode: 0o755 });
+    writeFileSync(join(dir.path, 'notes'), 'not a program\n', { mode: 0o644 });
+    const env = { PATH: `${dir.path}${delimiter}${process.env.PATH}` };
+    const work = new CliProcess(['work', 'x1', 'notes', 'fit-model', '600', '--no-tui', '--server', server.url], { env });
+    await work.waitFor(/watching 600/);
+    assert.is(
+      work.stderr,
+      `taskctl: warning: "fit-model" is a command (${join(dir.path, 'fit-model')}), watched here as a task id; to run it, put it after --: taskctl work x1 notes -- fit-model 600\n`,
+    );
+    // A warning, not an error: every id is watched until cancelled, and the run ends as any other.
+    assert.is((await runCli(['cancel', 'x1', 'notes', 'fit-model', '600', '--server', server.url])).code, 0);
+    const result = await work.exited;
+    assert.is(result.code, 0, result.stderr);
+    // The story as a new user told it, with sleep wherever this machine keeps it.
+    const sleep = new CliProcess(['work', 'sleep', '600', '--no-tui', '--server', server.url]);
+    await sleep.waitFor(/watching 600/);
+    assert.match(
+      sleep.stderr,
+      /^taskctl: warning: "sleep" is a command \(\/\S+\/sleep\), watched here as a task id; to run it, put it after --: taskctl work ID -- sleep 600\n$/,
+    );
+    sleep.kill();
+    await sleep.exited;
+    // With a command after --, the ids are ids: nothing to warn of.
+    const run = await runCli(['work', 'sleep', '--no-tui', '--server', server.url, '--', 'true']);
+    assert.is(run.code, 0, run.stderr);
+    assert.is(run.stderr, '');
+  } finally {
+    dir.remove();
+    await server.close();
   }
 });
 

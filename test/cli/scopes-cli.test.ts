@@ -5,29 +5,17 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CliProcess, runCli } from '../helpers/cli.ts';
+import { CliProcess, FOREVER, newToken, runCli, startServe } from '../helpers/cli.ts';
 import { eventually, tempDir } from '../helpers/server.ts';
 
 const dir = tempDir();
 test.after(() => dir.remove());
 
-async function newToken(name: string, role: string, scope: string[] = []): Promise<{ token: string; line: string; scope?: string[] }> {
-  const result = await runCli(['token', 'new', name, '--role', role, ...scope.flatMap((s) => ['--scope', s]), '--json']);
-  assert.is(result.code, 0, result.stderr);
-  return JSON.parse(result.stdout);
-}
-
-async function serve(tokens: string): Promise<{ process: CliProcess; url: string }> {
-  const process = new CliProcess(['serve', '--port', '0', '--store', 'memory', '--no-tui', '--tokens', tokens, '--watch-timeout', '1m']);
-  const url = (await process.waitFor(/listening url=(\S+)/, 30_000))[1]!;
-  return { process, url };
-}
-
-const FOREVER = [process.execPath, '-e', 'setInterval(() => {}, 1000)'];
+const serve = (tokens: string) => startServe(['--tokens', tokens, '--watch-timeout', '1m']);
 
 test('token new --scope writes ids= on the line; serve takes it, and the token reaches only its tasks (exit 4 outside, one line)', async () => {
-  const runner = await newToken('a-runner', 'worker', ['team-a-*']);
-  const ops = await newToken('a-ops', 'operator', ['team-a-*', 'shared,extra']);
+  const runner = await newToken('a-runner', 'worker', { scope: ['team-a-*'] });
+  const ops = await newToken('a-ops', 'operator', { scope: ['team-a-*', 'shared,extra'] });
   assert.match(runner.line, / ids=team-a-\*$/);
   assert.match(ops.line, / ids=team-a-\*,shared,extra$/);
   assert.equal(ops.scope, ['team-a-*', 'shared', 'extra']);
@@ -53,8 +41,7 @@ test('token new --scope writes ids= on the line; serve takes it, and the token r
     assert.match(ls.stdout, /team-a-1/);
     assert.not.match(ls.stdout, /team-b-1/);
   } finally {
-    server.process.kill('SIGTERM');
-    await server.process.exited;
+    await server.stop();
   }
 });
 
@@ -77,8 +64,7 @@ test('a task stopped through a link to a parent cancelled before it: status name
     );
     assert.match(status, /cancelled by ops through a link made by linker/);
   } finally {
-    server.process.kill('SIGTERM');
-    await server.process.exited;
+    await server.stop();
   }
 });
 
@@ -106,8 +92,7 @@ test("SIGHUP that revokes a running worker's token: its work exits 4, and the se
   } finally {
     work.kill('SIGINT');
     await work.exited;
-    server.process.kill('SIGTERM');
-    await server.process.exited;
+    await server.stop();
   }
 });
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ensureBinary } from '../helpers/binary.ts';
-import { CliProcess, runCli } from '../helpers/cli.ts';
+import { CliProcess, FOREVER, newToken as newTokenBy, runCli, startServe } from '../helpers/cli.ts';
 import { eventually, startTestServer } from '../helpers/server.ts';
 import { type Issued, servedSerial, TestCa } from '../helpers/tls.ts';
 
@@ -25,24 +25,9 @@ test.after(() => {
 
 const noStackTrace = (text: string) => assert.not.match(text, /\n\s+at \S+/, `no stack trace in: ${text}`);
 
-/** `taskctl serve` from the binary on a free port and the memory store; resolves once it listens. */
-async function serve(args: string[]): Promise<{ process: CliProcess; url: string; port: number }> {
-  const process = new CliProcess(['serve', '--port', '0', '--store', 'memory', '--no-tui', ...args], { binary });
-  const url = (await process.waitFor(/listening url=(\S+)/))[1]!;
-  return { process, url, port: Number(new URL(url).port) };
-}
-
-async function stop(server: { process: CliProcess }): Promise<void> {
-  server.process.kill('SIGTERM');
-  await server.process.exited;
-}
-
-/** A token made by `taskctl token new`: the token, and its line for the tokens file. */
-async function newToken(name: string, role: string): Promise<{ token: string; line: string }> {
-  const result = await runCli(['token', 'new', name, '--role', role, '--json'], { binary });
-  assert.is(result.code, 0, result.stderr);
-  return JSON.parse(result.stdout);
-}
+/** `taskctl serve` from the binary (see startServe). */
+const serve = (args: string[]) => startServe(args, { binary });
+const newToken = (name: string, role: string) => newTokenBy(name, role, { binary });
 
 /** GET over HTTPS trusting `ca`, for what no CLI command shows (open watches). */
 function getJson(url: string, caPem: string): Promise<any> {
@@ -89,7 +74,7 @@ test('over HTTPS with --ca: work hears the cancel made by cancel, and who made i
     assert.match(status.stdout, /job-1\s+cancelled\s.*cancelled by ops, reason: wrong data/);
     await server.process.waitFor(/info  cancelled id=job-1 reason="wrong data" by=ops from=127\.0\.0\.1 route=v1/);
   } finally {
-    await stop(server);
+    await server.stop();
   }
 });
 
@@ -106,7 +91,7 @@ test('a wrong CA, a wrong name, an expired certificate: one line naming the caus
       const cancel = await runCli(['cancel', 'a', 'b', '--server', server.url, '--ca', trust], { binary });
       assert.is(cancel.code, 5, `${what}: ${cancel.stderr}`);
       assert.is(cancel.stderr, line, what);
-      const work = await runCli(['work', 'a', '--no-tui', '--server', server.url, '--ca', trust, '--', process.execPath, '-e', 'setInterval(() => {}, 1000)'], {
+      const work = await runCli(['work', 'a', '--no-tui', '--server', server.url, '--ca', trust, '--', ...FOREVER], {
         binary,
       });
       assert.is(work.code, 5, `${what}: ${work.stderr}`);
@@ -171,7 +156,7 @@ test('SIGHUP reloads the certificate: new connections get the new one, while a w
       'one connection throughout: never dropped',
     );
   } finally {
-    await stop(server);
+    await server.stop();
   }
 });
 
@@ -202,7 +187,7 @@ test('mutual TLS: --cert/--key (or TASKCTL_CERT/TASKCTL_KEY) signed by --client-
     assert.is(halfPair.code, 2);
     assert.match(halfPair.stderr, /^taskctl: --key: missing; give --cert and --key together/);
   } finally {
-    await stop(server);
+    await server.stop();
     clientCa.remove();
   }
 });
@@ -215,24 +200,9 @@ test("SIGHUP reloads the tokens: a removed token's work exits 4 at once; a malfo
   const server = await serve(['--tokens', tokens, '--watch-timeout', '1m']);
   try {
     const kept = new CliProcess(['work', 'r-kept', '--json', '--watch-timeout', '1m', '--server', server.url, '--token', keep.token], { binary });
-    const leaving = new CliProcess(
-      [
-        'work',
-        'r-gone',
-        '--json',
-        '--watch-timeout',
-        '1m',
-        '--server',
-        server.url,
-        '--token',
-        gone.token,
-        '--',
-        process.execPath,
-        '-e',
-        'setInterval(() => {}, 1000)',
-      ],
-      { binary },
-    );
+    const leaving = new CliProcess(['work', 'r-gone', '--json', '--watch-timeout', '1m', '--server', server.url, '--token', gone.token, '--', ...FOREVER], {
+      binary,
+    });
     await kept.waitFor(/"event":"connected"/);
     // Its command runs (it starts once the server said r-gone is not cancelled), so revoking must stop it.
     await leaving.waitFor(/"event":"started"/);
@@ -259,7 +229,7 @@ test("SIGHUP reloads the tokens: a removed token's work exits 4 at once; a malfo
     kept.kill('SIGINT');
     assert.is((await kept.exited).code, 130);
   } finally {
-    await stop(server);
+    await server.stop();
   }
 });
 
@@ -286,14 +256,14 @@ test('serve refuses to start, in one line with exit 2, on a key that does not ma
 
 test('plain HTTP on a non-loopback address warns that tokens travel in clear text; HTTPS there does not', async () => {
   const plain = await serve(['--host', '0.0.0.0', '--token', 's3cret']);
-  await stop(plain);
+  await plain.stop();
   assert.match(plain.process.stderr, /^taskctl: warning: serving plain HTTP on 0\.0\.0\.0: tokens travel in clear text unless a TLS proxy is in front/m);
   const issued = ca.issue('server-w');
   const secure = await serve(['--host', '0.0.0.0', '--token', 's3cret', '--tls-cert', issued.certPath, '--tls-key', issued.keyPath]);
-  await stop(secure);
+  await secure.stop();
   assert.not.match(secure.process.stderr, /warning/);
   const loopback = await serve([]);
-  await stop(loopback);
+  await loopback.stop();
   assert.not.match(loopback.process.stderr, /warning/);
 });
 

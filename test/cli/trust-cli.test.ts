@@ -6,7 +6,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CliProcess, runCli } from '../helpers/cli.ts';
+import { CliProcess, FOREVER, runCli, startServe as serve } from '../helpers/cli.ts';
 import { servedSerial, TestCa } from '../helpers/tls.ts';
 
 let ca: TestCa;
@@ -15,21 +15,13 @@ test.before(() => {
 });
 test.after(() => ca.remove());
 
-/** `taskctl serve` on a free port and the memory store; resolves once it listens. */
-async function serve(args: string[]): Promise<{ process: CliProcess; url: string; port: number }> {
-  const process = new CliProcess(['serve', '--port', '0', '--store', 'memory', '--no-tui', ...args]);
-  const url = (await process.waitFor(/listening url=(\S+)/, 30_000))[1]!;
-  return { process, url, port: Number(new URL(url).port) };
-}
-
 test('SIGTERM stops a TLS server with a connection still in its handshake, and says it stopped', async () => {
   const issued = ca.issue('stopping');
   const server = await serve(['--tls-cert', issued.certPath, '--tls-key', issued.keyPath]);
   const silent = connect(server.port, '127.0.0.1');
   silent.on('error', () => {});
   await new Promise((resolve) => silent.once('connect', resolve));
-  server.process.kill('SIGTERM');
-  const result = await server.process.exited;
+  const result = await server.stop();
   silent.destroy();
   assert.is(result.code, 0, result.stderr);
   assert.match(result.stderr, /info {2}stopped$/m, result.stderr);
@@ -40,21 +32,7 @@ test('SIGHUP with an emptied tokens file is refused, and the tokens in force sta
   const tokens = join(ca.dir, 'tokens-empty.txt');
   writeFileSync(tokens, `${worker.line}\n`);
   const server = await serve(['--tokens', tokens, '--watch-timeout', '1m']);
-  const work = new CliProcess([
-    'work',
-    'keeps-running',
-    '--json',
-    '--watch-timeout',
-    '1m',
-    '--server',
-    server.url,
-    '--token',
-    worker.token,
-    '--',
-    process.execPath,
-    '-e',
-    'setInterval(() => {}, 1000)',
-  ]);
+  const work = new CliProcess(['work', 'keeps-running', '--json', '--watch-timeout', '1m', '--server', server.url, '--token', worker.token, '--', ...FOREVER]);
   try {
     await work.waitFor(/"event":"connected"/, 30_000);
     writeFileSync(tokens, '');
@@ -71,8 +49,7 @@ test('SIGHUP with an emptied tokens file is refused, and the tokens in force sta
   } finally {
     work.kill('SIGINT');
     await work.exited;
-    server.process.kill('SIGTERM');
-    await server.process.exited;
+    await server.stop();
   }
 });
 
@@ -99,8 +76,7 @@ test('SIGHUP with a bad --client-ca beside a renewed certificate: the certificat
     const accepted = await runCli(['cancel', 'renewed', '--server', server.url, '--ca', ca.certPath, '--cert', good.certPath, '--key', good.keyPath]);
     assert.is(accepted.code, 0, `the client CA in force still lets its clients in: ${accepted.stderr}`);
   } finally {
-    server.process.kill('SIGTERM');
-    await server.process.exited;
+    await server.stop();
     clientCa.remove();
   }
 });

@@ -55,6 +55,64 @@ export function runCli(args: readonly string[], options: { env?: NodeJS.ProcessE
   return new CliProcess(args, options).exited;
 }
 
+/** A command for `work -- ...` that runs until it is stopped (a cancel, a signal). */
+export const FOREVER: readonly string[] = [process.execPath, '-e', 'setInterval(() => {}, 1000)'];
+
+/** taskctl from source, as one command line for a shell (a terminal's, which starts in the repository). */
+export function sourceCommandLine(args: string): string {
+  return `${process.execPath} --import tsx ${entry} ${args}`;
+}
+
+/** Whether the process `pid` still exists. */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A `taskctl serve` child process, listening. */
+export interface ServeProcess {
+  readonly process: CliProcess;
+  readonly url: string;
+  readonly port: number;
+  /** SIGTERM, and waits for it to end. */
+  stop(): Promise<CliResult>;
+}
+
+/**
+ * `taskctl serve` on a free port, no screen, and `args` (the memory store unless they name one); resolves
+ * once it listens. Generous by default: a loaded machine can take seconds to start a server from source.
+ */
+export async function startServe(args: readonly string[] = [], options: { binary?: string; timeoutMs?: number } = {}): Promise<ServeProcess> {
+  const store = args.includes('--store') ? [] : ['--store', 'memory'];
+  const serve = new CliProcess(['serve', '--port', '0', ...store, '--no-tui', ...args], options.binary ? { binary: options.binary } : {});
+  const url = (await serve.waitFor(/listening url=(\S+)/, options.timeoutMs ?? 30_000))[1]!;
+  return {
+    process: serve,
+    url,
+    port: Number(new URL(url).port),
+    stop: () => {
+      serve.kill('SIGTERM');
+      return serve.exited;
+    },
+  };
+}
+
+/** A fresh token made by `taskctl token new` (with `--scope`s, if given): the token, and its line for the tokens file. */
+export async function newToken(
+  name: string,
+  role: string,
+  options: { scope?: readonly string[]; binary?: string } = {},
+): Promise<{ token: string; line: string; scope?: string[] }> {
+  const scopes = (options.scope ?? []).flatMap((scope) => ['--scope', scope]);
+  const result = await runCli(['token', 'new', name, '--role', role, ...scopes, '--json'], options.binary ? { binary: options.binary } : {});
+  if (result.code !== 0) throw new Error(`token new ${name} exited ${result.code}: ${result.stderr}`);
+  return JSON.parse(result.stdout);
+}
+
 /**
  * `taskctl serve` as a child process on a fixed port and a sqlite file, so it can be killed (-9 too) and
  * started again on the same store and address.

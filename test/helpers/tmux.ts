@@ -1,6 +1,19 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { test } from 'uvu';
 
 export const HAS_TMUX = spawnSync('tmux', ['-V']).status === 0;
+
+let skipSaid = false;
+
+/** uvu's `test` where tmux is installed; elsewhere `test.skip`, said once, so a skipped run does not pass unseen. Imported as `it`. */
+export function terminalTest(name: string, fn: NonNullable<Parameters<typeof test>[1]>): void {
+  if (HAS_TMUX) test(name, fn);
+  else {
+    if (!skipSaid) console.warn('SKIPPED: tmux is not installed, so the terminal tests did not run');
+    skipSaid = true;
+    test.skip(name, fn);
+  }
+}
 
 /** A real terminal: a detached tmux session on a private server, read with capture-pane. */
 export class TmuxSession {
@@ -64,6 +77,16 @@ export class TmuxSession {
   exitStatus(): number | undefined {
     const match = /\[exit status (\d+)\]/.exec(this.screen());
     return match ? Number(match[1]) : undefined;
+  }
+
+  /** Waits for the command to end (`what` names the wait in a failure) and resolves with its exit status. */
+  async waitForExit(what: string, timeoutMs = 10_000): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    for (let status = this.exitStatus(); ; status = this.exitStatus()) {
+      if (status !== undefined) return status;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; the screen showed:\n${this.screen()}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   }
 
   /** The pid of the command the session runs (the child of the pane's shell), once it has started. */

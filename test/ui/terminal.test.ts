@@ -2,12 +2,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ensureBinary } from '../helpers/binary.ts';
+import { isAlive } from '../helpers/cli.ts';
 import { eventually, startTestServer } from '../helpers/server.ts';
-import { HAS_TMUX, TmuxSession } from '../helpers/tmux.ts';
+import { HAS_TMUX, TmuxSession, terminalTest as it } from '../helpers/tmux.ts';
 import { assertServeScreen, assertWorkScreen, showsId } from './screen-checks.ts';
-
-const it = HAS_TMUX ? test : test.skip;
-if (!HAS_TMUX) console.warn('SKIPPED: tmux is not installed, so the terminal tests did not run');
 
 let binary = '';
 test.before(() => {
@@ -28,8 +26,7 @@ it('work on a 120x30 terminal: both ids, a cancel marks its row, a lost server s
     await session.waitForScreen(/○ reconnecting \(attempt \d+/);
     session.sendKeys('q');
     // The report of 1234's cancel cannot reach the stopped server: work tries for its 5 s flush, then exits.
-    await eventually(() => session.exitStatus() !== undefined, 'work to exit after q', 15_000);
-    assert.is(session.exitStatus(), 130);
+    assert.is(await session.waitForExit('work to exit after q', 15_000), 130);
   } finally {
     session.kill();
     await server.close();
@@ -52,8 +49,7 @@ it('serve on a terminal shows its dashboard with the latest cancels; Ctrl-C stop
     await session.waitForScreen(/job-9\s+127\.0\.0\.1\s+operator asked/);
     await session.waitForScreen(/Task states[\s\S]*job-9\s+cancel_requested/);
     session.sendKeys('C-c');
-    await eventually(() => session.exitStatus() !== undefined, 'serve to exit after Ctrl-C');
-    assert.is(session.exitStatus(), 0);
+    assert.is(await session.waitForExit('serve to exit after Ctrl-C'), 0);
   } finally {
     session.kill();
   }
@@ -69,18 +65,10 @@ it('serve whose terminal is closed (tmux killed: SIGHUP, then EIO) stops instead
   } finally {
     session.kill();
   }
-  const alive = () => {
-    try {
-      process.kill(pid!, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
   try {
-    await eventually(() => !alive(), 'serve to stop once its terminal is gone', 15_000);
+    await eventually(() => !isAlive(pid!), 'serve to stop once its terminal is gone', 15_000);
   } finally {
-    if (alive()) process.kill(pid!, 'SIGKILL');
+    if (isAlive(pid!)) process.kill(pid!, 'SIGKILL');
   }
 });
 

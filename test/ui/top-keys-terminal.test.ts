@@ -1,22 +1,18 @@
 // `taskctl top` from source in a real terminal (tmux): keys that arrive together in one read, as a paste,
 // fast typing over SSH or `tmux send-keys text Enter` deliver them, are each taken, Enter included.
-import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { sourceCommandLine } from '../helpers/cli.ts';
 import { post } from '../helpers/events.ts';
-import { eventually, startTestServer } from '../helpers/server.ts';
-import { HAS_TMUX, TmuxSession } from '../helpers/tmux.ts';
+import { startTestServer } from '../helpers/server.ts';
+import { TmuxSession, terminalTest as it } from '../helpers/tmux.ts';
 
-const it = HAS_TMUX ? test : test.skip;
-if (!HAS_TMUX) console.warn('SKIPPED: tmux is not installed, so the terminal tests did not run');
-
-const entry = fileURLToPath(new URL('../../src/cli/run.ts', import.meta.url));
 const worker = { id: 'tmux-w', host: 'gpu-3', pid: 777 };
 
 it('text and Enter in one send-keys: the filter is kept, the cancel is confirmed; a pasted line break is a space', async () => {
   const server = await startTestServer({ watchTimeoutMs: 30_000 });
   await post(`${server.url}/v1/watch`, { ids: ['alpha-1', 'alpha-2', 'beta-1'], timeout: '100ms', worker });
-  const session = new TmuxSession(`${process.execPath} --import tsx ${entry} top --server ${server.url}`);
+  const session = new TmuxSession(sourceCommandLine(`top --server ${server.url}`));
   try {
     await session.waitForScreen(/3 tasks · 3 watching/, 30_000);
     session.sendKeys('/');
@@ -34,8 +30,7 @@ it('text and Enter in one send-keys: the filter is kept, the cancel is confirmed
     const task = await (await fetch(`${server.url}/v1/tasks/alpha-2`)).json();
     assert.is(task.record.reason, 'wrong dataset again');
     session.sendKeys('q');
-    await eventually(() => session.exitStatus() !== undefined, 'top to exit after q', 10_000);
-    assert.is(session.exitStatus(), 0);
+    assert.is(await session.waitForExit('top to exit after q'), 0);
   } finally {
     session.kill();
     await server.close();

@@ -109,6 +109,27 @@ for (const { columns, rows } of SIZES) {
   });
 }
 
+test('the summary counts the scheduled rows too, so its counts add up to the tasks listed', () => {
+  const feed = feedOf([
+    { id: 'a-watched', status: status(0, 'watching') },
+    // Watched, with a cancel scheduled for later: its row says watching, and so does the count.
+    { id: 'b-watched-due', status: status(1, 'watching'), scheduledAt: iso(T0 + 3_600_000) },
+    { id: 'c-later', scheduledAt: iso(T0 + 60_000) },
+    { id: 'd-later', scheduledAt: iso(T0 + 120_000) },
+    { id: 'e-lost', status: status(4, 'lost') },
+  ]);
+  for (const { columns, rows } of SIZES) {
+    const text = frameAt(
+      <TopScreen feed={feed} view={INITIAL_VIEW} shown={shownIds(feed, INITIAL_VIEW)} now={T0} columns={columns} rows={rows} />,
+      columns,
+      rows,
+    );
+    assertTopScreen(text, { columns, rows }, `scheduled rows at ${columns}x${rows}`);
+    assert.is(text.split('\n')[1], '5 tasks · 2 watching · 1 lost · 2 scheduled', `at ${columns}x${rows}:\n${text}`);
+    assert.is(text.match(/^ +[cd]-later +scheduled/gm)?.length, 2, text);
+  }
+});
+
 test('the detail pane: state, worker, who cancelled, reason, progress, schedule and history, within the screen; the state moves with the feed', () => {
   const reply = {
     id: IDS[1]!,

@@ -1,20 +1,20 @@
 import { z } from 'zod';
 import { ClientError, TaskctlClient } from '../../client/client.ts';
-import { printable, terminalSafeJson } from '../../core/printable.ts';
+import { terminalSafeJson } from '../../core/printable.ts';
 import { preview, taskIdProblem } from '../../core/task-id.ts';
 import { formatDuration } from '../../core/duration.ts';
 import { MAX_REASON_CHARS, MAX_SCHEDULE_AHEAD_MS } from '../../protocol/limits.ts';
-import { durationSchema } from '../../protocol/schemas.ts';
+import { cancelOutcome } from '../cancel-outcome.ts';
 import { exitCodeFor, readClientTls, resolveClientOptions } from '../client-options.ts';
 import { type CommandContext, ExitCode } from '../context.ts';
-import { serverUrlSchema, validateOptions } from '../options.ts';
+import { durationOptionSchema, serverUrlSchema, validateOptions } from '../options.ts';
 import type { CancelArgs } from './cancel.ts';
 
 const optionsSchema = z.object({
   server: serverUrlSchema,
   token: z.string().optional(),
   reason: z.string().max(MAX_REASON_CHARS, `at most ${MAX_REASON_CHARS} characters`).optional(),
-  after: durationSchema
+  after: durationOptionSchema
     .pipe(
       z
         .number()
@@ -69,7 +69,13 @@ export async function runCancel(args: CancelArgs, { stdout, stderr, env, shutdow
             continue;
           }
           const record = await client.cancel(id, { reason: options.reason, signal: shutdown });
-          stdout.write(args.json ? `${terminalSafeJson(record)}\n` : `cancelled ${id}${record.reason ? ` (reason: ${printable(record.reason)})` : ''}\n`);
+          const outcome = cancelOutcome(id, options.reason, record);
+          if (!args.json) stdout.write(`${outcome.text}\n`);
+          else {
+            stdout.write(`${terminalSafeJson(record)}\n`);
+            // The record on stdout says whose cancel stands; that the reason given went unrecorded, only this.
+            if (outcome.reasonDropped) stderr.write(`taskctl: ${outcome.text}\n`);
+          }
         } catch (error) {
           if (shutdown.aborted) return;
           if (!(error instanceof ClientError)) throw error;

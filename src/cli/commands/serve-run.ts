@@ -3,7 +3,6 @@ import { z } from 'zod';
 import { readFileSync } from 'node:fs';
 import { MAX_BODY_BYTES, MAX_TTL_MS, MAX_WATCH_TIMEOUT_MS } from '../../protocol/limits.ts';
 import { formatDuration } from '../../core/duration.ts';
-import { durationSchema } from '../../protocol/schemas.ts';
 import { StoreUnavailableError } from '../../core/store.ts';
 import type { ServerObserver } from '../../server/app.ts';
 import { TASK_LIFE_STATES, type TaskLifeState } from '../../core/task-status.ts';
@@ -22,7 +21,7 @@ import { youngGenerationByHeld } from '../heap-tuning.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { type KeyPair, readCertificates, readKeyPair, readText } from '../tls-files.ts';
 import { printable } from '../../core/printable.ts';
-import { validateOptions, wantsTui } from '../options.ts';
+import { durationOptionSchema, validateOptions, wantsTui } from '../options.ts';
 import type { ServeArgs } from './serve.ts';
 
 /** Where clients present it, a token with spaces around it could never match: refuse it at start. */
@@ -47,13 +46,13 @@ const optionsSchema = z.object({
   host: z.string().min(1),
   port: z.number().int('must be a whole number').min(0).max(65535),
   store: z.string().min(1),
-  watchTimeout: durationSchema.pipe(
+  watchTimeout: durationOptionSchema.pipe(
     z
       .number()
       .min(1_000, 'at least 1s')
       .max(MAX_WATCH_TIMEOUT_MS, `at most ${formatDuration(MAX_WATCH_TIMEOUT_MS)}`),
   ),
-  ttl: durationSchema.pipe(
+  ttl: durationOptionSchema.pipe(
     z
       .number()
       .min(1_000, 'at least 1s')
@@ -74,8 +73,8 @@ const optionsSchema = z.object({
     .refine((name) => !/^(pg_|information_schema$)/.test(name), "names one of PostgreSQL's own schemas (pg_*, information_schema): pick another")
     .optional(),
   pgPoolSize: z.number().int('must be a whole number').min(1).max(1_000).optional(),
-  lease: durationSchema.pipe(z.number().min(1_000, 'at least 1s')).optional(),
-  retention: durationSchema.pipe(z.number().min(1_000, 'at least 1s')),
+  lease: durationOptionSchema.pipe(z.number().min(1_000, 'at least 1s')).optional(),
+  retention: durationOptionSchema.pipe(z.number().min(1_000, 'at least 1s')),
   maxWatchedIds: z.number().int('must be a whole number').min(1),
   maxEventStreams: z.number().int('must be a whole number').min(1),
   tokenShare: z.number().gt(0, 'must be more than 0').max(100, 'at most 100 (percent)'),
@@ -99,14 +98,14 @@ const optionsSchema = z.object({
         .array(z.enum(TASK_LIFE_STATES as [TaskLifeState, ...TaskLifeState[]], { message: `each must be one of ${TASK_LIFE_STATES.join(', ')}` }))
         .min(1, 'name at least one state'),
     ),
-  webhookRetry: durationSchema.pipe(
+  webhookRetry: durationOptionSchema.pipe(
     z
       .number()
       .min(1_000, 'at least 1s')
       .max(MAX_WEBHOOK_RETRY_MS, `at most ${formatDuration(MAX_WEBHOOK_RETRY_MS)}`),
   ),
   eventWindow: z.number().int('must be a whole number').min(1).max(MAX_EVENT_WINDOW),
-  eventWindowAge: durationSchema.pipe(
+  eventWindowAge: durationOptionSchema.pipe(
     z
       .number()
       .min(1_000, 'at least 1s')

@@ -5,13 +5,18 @@ import type { TaskLifeState } from '../../core/task-status.ts';
 import { printable, terminalSafeJson } from '../../core/printable.ts';
 import { preview, taskIdProblem } from '../../core/task-id.ts';
 import { type CancelSourceReply, taskIdSchema, type TaskReply, type TaskStatusReply } from '../../protocol/schemas.ts';
+import { canceller } from '../cancel-outcome.ts';
 import { exitCodeFor, readClientTls, resolveClientOptions } from '../client-options.ts';
 import { type CommandContext, ExitCode } from '../context.ts';
 import { serverUrlSchema, validateOptions } from '../options.ts';
 import type { LsArgs, StatusArgs } from './status.ts';
 
 const connectionSchema = z.object({ server: serverUrlSchema, token: z.string().optional() });
-const lsSchema = connectionSchema.extend({ parent: taskIdSchema.optional() });
+const lsSchema = connectionSchema.extend({
+  parent: taskIdSchema.optional(),
+  // The CLI pages through the server's listing, so any count from 1 up will do.
+  limit: z.number({ error: 'must be a whole number, e.g. 100' }).int('must be a whole number, e.g. 100').min(1, 'at least 1'),
+});
 
 interface Row {
   id: string;
@@ -23,8 +28,7 @@ interface Row {
 
 /** "cancelled by ops", with the route when it was not a plain API cancel: "cancelled by ci (deadline)". */
 function cancelledBy(by: CancelSourceReply | undefined): string {
-  if (!by) return '';
-  return `cancelled by ${by.name}${by.route === 'v1' ? '' : ` (${by.route})`}${by.linkedBy === undefined ? '' : ` through a link made by ${by.linkedBy}`}`;
+  return by ? `cancelled by ${canceller(by)}` : '';
 }
 
 /**
@@ -137,7 +141,7 @@ function taskRows(task: TaskReply, now: number): Row[] {
 }
 
 export async function runLs(args: LsArgs, { stdout, stderr, env, shutdown }: CommandContext): Promise<number> {
-  const { parent, ...connection } = validateOptions(lsSchema, { ...resolveClientOptions(args, env), parent: args.parent });
+  const { parent, limit, ...connection } = validateOptions(lsSchema, { ...resolveClientOptions(args, env), parent: args.parent, limit: args.limit });
   const client = new TaskctlClient({ ...connection, ...readClientTls(args, env) });
   const rows: Row[] = [];
   // "scheduled" is no state a status has: it asks for the schedules alone.
@@ -153,7 +157,7 @@ export async function runLs(args: LsArgs, { stdout, stderr, env, shutdown }: Com
     if (!onlyScheduled)
       do {
         const page = await client.tasks(
-          { state: args.state as TaskLifeState | undefined, parent, limit: Math.min(500, args.limit - listed), after },
+          { state: args.state as TaskLifeState | undefined, parent, limit: Math.min(500, limit - listed), after },
           { signal: shutdown },
         );
         for (const task of page.tasks) {
@@ -162,7 +166,7 @@ export async function runLs(args: LsArgs, { stdout, stderr, env, shutdown }: Com
         }
         listed += page.tasks.length;
         after = page.next;
-      } while (after !== undefined && listed < args.limit);
+      } while (after !== undefined && listed < limit);
     // Without a filter, cancels scheduled for later show too: beside the task's own row when it has one,
     // as a row of their own (state "scheduled") when nothing else is known of the task yet.
     if ((args.state === undefined || onlyScheduled) && parent === undefined) {
@@ -171,7 +175,7 @@ export async function runLs(args: LsArgs, { stdout, stderr, env, shutdown }: Com
       let scheduled = 0;
       after = undefined;
       do {
-        const page = await client.schedules({ limit: Math.min(500, args.limit - scheduled), after }, { signal: shutdown });
+        const page = await client.schedules({ limit: Math.min(500, limit - scheduled), after }, { signal: shutdown });
         for (const { id, ...schedule } of page.schedules) {
           if (args.json) {
             stdout.write(`${terminalSafeJson({ id, scheduled: schedule })}\n`);
@@ -183,7 +187,7 @@ export async function runLs(args: LsArgs, { stdout, stderr, env, shutdown }: Com
         }
         scheduled += page.schedules.length;
         after = page.next;
-      } while (after !== undefined && scheduled < args.limit);
+      } while (after !== undefined && scheduled < limit);
       rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     }
   } catch (error) {

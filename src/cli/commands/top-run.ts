@@ -3,12 +3,16 @@ import { ClientError, TaskctlClient } from '../../client/client.ts';
 import { TaskFeed } from '../../client/task-feed.ts';
 import { printable } from '../../core/printable.ts';
 import { TopStore, type TopEffect } from '../../ui/top-state.ts';
+import { cancelOutcome } from '../cancel-outcome.ts';
 import { exitCodeFor, readClientTls, resolveClientOptions } from '../client-options.ts';
 import { type CommandContext, ExitCode, UsageError } from '../context.ts';
 import { serverUrlSchema, validateOptions, wantsTui } from '../options.ts';
 import type { TopArgs } from './top.ts';
 
 const optionsSchema = z.object({ server: serverUrlSchema, token: z.string().optional() });
+
+/** An ISO time as the screen shows times: the terminal's local clock, to the second. */
+const clockTime = (iso: string) => new Date(Date.parse(iso)).toTimeString().slice(0, 8);
 
 /** Runs the top screen until q (or Ctrl-C), or until the server refuses this client. */
 export async function runTop(args: TopArgs, { stdout, stderr, stdin, env, shutdown }: CommandContext): Promise<number> {
@@ -32,8 +36,10 @@ export async function runTop(args: TopArgs, { stdout, stderr, stdin, env, shutdo
         feed.put(reply);
         store.dispatch({ type: 'detail', id: effect.id, reply });
       } else {
-        const record = await client.cancel(effect.id, { reason: effect.reason === '' ? undefined : effect.reason, signal: stop });
-        notice(`cancelled ${printable(effect.id)}${record.reason ? ` (reason: ${printable(record.reason)})` : ''}`, false);
+        const reason = effect.reason === '' ? undefined : effect.reason;
+        const outcome = cancelOutcome(effect.id, reason, await client.cancel(effect.id, { reason, signal: stop }), clockTime);
+        // A reason typed in vain shows as a problem, said first: a narrow bottom line is cut at its end.
+        notice(outcome.reasonDropped ? `reason not recorded: ${outcome.earlier}` : outcome.text, outcome.reasonDropped);
       }
     } catch (error) {
       if (stop.aborted) return;

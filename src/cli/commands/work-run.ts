@@ -1,15 +1,16 @@
-import { statSync } from 'node:fs';
+import { accessSync, constants, readdirSync, statSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { z } from 'zod';
 import { TaskctlClient } from '../../client/client.ts';
 import { formatDuration } from '../../core/duration.ts';
 import { printable } from '../../core/printable.ts';
 import { DEFAULT_WATCH_TIMEOUT_MS, MAX_IDS_PER_WATCH, MAX_PARENTS_PER_TASK, MAX_SCHEDULE_AHEAD_MS, MAX_WATCH_TIMEOUT_MS } from '../../protocol/limits.ts';
-import { durationSchema, taskIdSchema } from '../../protocol/schemas.ts';
+import { taskIdSchema } from '../../protocol/schemas.ts';
 import { initialWorkState, WorkStore } from '../../worker/work-state.ts';
 import { runWork } from '../../worker/worker.ts';
 import { readClientTls, resolveClientOptions } from '../client-options.ts';
 import { type CommandContext, UsageError } from '../context.ts';
-import { serverUrlSchema, validateOptions, wantsTui } from '../options.ts';
+import { durationOptionSchema, serverUrlSchema, validateOptions, wantsTui } from '../options.ts';
 import { printJsonEvents, printPlainEvents } from '../work-output.ts';
 import type { WorkArgs } from './work.ts';
 
@@ -18,8 +19,8 @@ const optionsSchema = z
     ids: z.array(taskIdSchema).min(1).max(MAX_IDS_PER_WATCH, `at most ${MAX_IDS_PER_WATCH} ids`),
     server: serverUrlSchema,
     token: z.string().optional(),
-    grace: durationSchema,
-    timeout: durationSchema
+    grace: durationOptionSchema,
+    timeout: durationOptionSchema
       .pipe(
         z
           .number()
@@ -27,7 +28,7 @@ const optionsSchema = z
           .max(MAX_SCHEDULE_AHEAD_MS, `at most ${formatDuration(MAX_SCHEDULE_AHEAD_MS)}`),
       )
       .optional(),
-    watchTimeout: durationSchema.pipe(
+    watchTimeout: durationOptionSchema.pipe(
       z
         .number()
         .min(1_000, 'at least 1s')
@@ -47,6 +48,42 @@ function isFileHere(id: string): boolean {
   } catch {
     return false;
   }
+}
+
+function isRunnableFile(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The first of `words` that names a program on `env`'s PATH, and where (the first folder that has it). A
+ * word with a "/" is a path, not looked up. Each folder is read once, so 10,000 ids cost what ten do.
+ */
+function firstCommandOnPath(words: readonly string[], env: NodeJS.ProcessEnv): { word: string; path: string } | undefined {
+  const wanted = new Set(words.filter((word) => !word.includes('/')));
+  if (wanted.size === 0) return undefined;
+  const extensions = process.platform === 'win32' ? ['', ...(env.PATHEXT ?? '.EXE;.CMD;.BAT').toLowerCase().split(';')] : [''];
+  const found = new Map<string, string>();
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    let names: string[];
+    try {
+      names = dir === '' ? [] : readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      for (const extension of extensions) {
+        const word = name.slice(0, name.length - extension.length);
+        if (name.toLowerCase().endsWith(extension) && wanted.has(word) && !found.has(word) && isRunnableFile(join(dir, name))) found.set(word, join(dir, name));
+      }
+    }
+  }
+  const word = words.find((w) => found.has(w));
+  return word === undefined ? undefined : { word, path: found.get(word)! };
 }
 
 /** --parent, repeated or not, else TASKCTL_PARENT (one id), else none. */
@@ -72,6 +109,16 @@ export async function runWorkCommand(args: WorkArgs, { stdout, stderr, stdin, en
     const others = options.ids.filter((id) => id !== file);
     throw new UsageError(
       `"${printable(file)}" is a file here, not a task id: to run it, put it after --: taskctl work ${others.length > 0 ? others.join(' ') : 'ID'} -- ${file.includes('/') ? file : `./${file}`}`,
+    );
+  }
+  // `work x1 sleep 600` watches three tasks, one of them named sleep: likely, but not surely, a forgotten
+  // "--" (a task may be called test or make), so a warning that goes on rather than a refusal.
+  const program = hasCommand ? undefined : firstCommandOnPath(options.ids, env);
+  if (program !== undefined) {
+    const at = options.ids.indexOf(program.word);
+    const before = options.ids.slice(0, at);
+    stderr.write(
+      `taskctl: warning: "${printable(program.word)}" is a command (${printable(program.path)}), watched here as a task id; to run it, put it after --: taskctl work ${before.length > 0 ? before.join(' ') : 'ID'} -- ${options.ids.slice(at).join(' ')}\n`,
     );
   }
   const client = new TaskctlClient({ ...options, ...readClientTls(args, env) });
