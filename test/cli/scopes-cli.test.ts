@@ -98,7 +98,7 @@ test("SIGHUP that revokes a running worker's token: its work exits 4, and the se
 
 test('status with a scoped token: a task stopped through an ancestor outside its scope reads cancelled, naming nothing of that ancestor', async () => {
   const ops = await newToken('ops', 'operator');
-  const viewer = await newToken('a-viewer', 'reader', ['team-a-*']);
+  const viewer = await newToken('a-viewer', 'reader', { scope: ['team-a-*'] });
   const tokens = join(dir.path, 'outside-tokens.txt');
   writeFileSync(tokens, `${ops.line}\n${viewer.line}\n`);
   const server = await serve(tokens);
