@@ -73,10 +73,13 @@ export function lastActivity(status: TaskStatus): number {
   return Math.max(status.since, status.lastSeenAt ?? 0);
 }
 
-function enter(status: TaskStatus | undefined, id: string, state: TaskLifeState, now: number, change: Partial<TaskStatus> = {}): TaskStatus {
-  const history = [...(status?.history ?? []), { state, at: now }].slice(-HISTORY_LIMIT);
-  const base: TaskStatus = { ...status, id, state, since: now, history };
-  return { ...base, ...change };
+// One spread and one array per change (it runs on every cancel): the same keys, in the same order, as
+// spreading the status, then these, then the change.
+function enter(status: TaskStatus | undefined, id: string, state: TaskLifeState, now: number, change?: Partial<TaskStatus>): TaskStatus {
+  const entry = { state, at: now };
+  const before = status?.history;
+  const history = before === undefined ? [entry] : before.length < HISTORY_LIMIT ? [...before, entry] : [...before.slice(1 - HISTORY_LIMIT), entry];
+  return { ...status, id, state, since: now, history, ...change };
 }
 
 /** A worker began watching: a new or lost task (or one that ended, run again) is watched now. */
@@ -100,7 +103,7 @@ export function onWatch(status: TaskStatus | undefined, id: string, worker: Work
  */
 export function onCancelRequested(status: TaskStatus | undefined, id: string, now: number, by?: CancelSource): TaskStatus {
   if (status && (ENDED_STATES.has(status.state) || status.state === 'cancel_requested')) return status;
-  return enter(status, id, 'cancel_requested', now, by === undefined ? {} : { cancelledBy: by });
+  return enter(status, id, 'cancel_requested', now, by === undefined ? undefined : { cancelledBy: by });
 }
 
 /**

@@ -163,7 +163,7 @@ export class TaskTracker {
    * waits for it. Resolves once written; a failure goes to onError, once for the whole batch.
    */
   cancelRequested(id: string, by?: CancelSource): Promise<void> {
-    this.#forget([id]);
+    this.#watchingBy.delete(id);
     const batch = (this.#cancelBatch ??= this.#openCancelBatch());
     // A second cancel changes nothing: the first asker is the one recorded.
     if (!batch.asked.has(id)) {
@@ -176,27 +176,32 @@ export class TaskTracker {
   }
 
   #openCancelBatch(): CancelBatch {
-    const asked = new Map<string, CancelSource | undefined>();
-    const before: Promise<unknown>[] = [];
-    const written = Promise.resolve().then(async () => {
-      this.#cancelBatch = undefined;
-      if (before.length > 0) await Promise.all(before);
-      const now = this.#clock.now();
-      const ids = [...asked.keys()];
-      let failure: unknown;
-      for (let i = 0; i < ids.length; i += CHANGE_STEP) {
-        if (i > 0) await nextTurn();
+    const batch: { -readonly [K in keyof CancelBatch]: CancelBatch[K] } = { asked: new Map(), before: [], written: NOTHING_WRITTEN };
+    batch.written = NOTHING_WRITTEN.then(() => this.#writeCancelBatch(batch));
+    return batch;
+  }
+
+  /** Writes the cancels of one turn (see cancelRequested); never rejects. */
+  async #writeCancelBatch(batch: CancelBatch): Promise<void> {
+    this.#cancelBatch = undefined;
+    const { asked, before } = batch;
+    if (before.length > 0) await Promise.all(before);
+    const now = this.#clock.now();
+    const update: StatusUpdate = (status, id) => onCancelRequested(status, id, now, asked.get(id));
+    const ids = [...asked.keys()];
+    let failure: unknown;
+    for (let i = 0; i < ids.length; i += CHANGE_STEP) {
+      if (i > 0) await nextTurn();
+      try {
+        await this.#apply(ids.length <= CHANGE_STEP ? ids : ids.slice(i, i + CHANGE_STEP), update);
+      } catch (error) {
         // One failed step does not keep the others from being written.
-        await this.#apply(ids.slice(i, i + CHANGE_STEP), (status, askedId) => onCancelRequested(status, askedId, now, asked.get(askedId))).catch(
-          (error: unknown) => (failure ??= error),
-        );
+        failure ??= error;
       }
-      if (failure !== undefined) this.#onError(failure);
-    });
-    void written.then(() => {
-      for (const id of asked.keys()) if (this.#queues.get(id) === written) this.#queues.delete(id);
-    });
-    return { asked, before, written };
+    }
+    if (failure !== undefined) this.#onError(failure);
+    // Written: a change asked for after this one no longer waits for it (nor does one that finds no entry).
+    for (const id of ids) if (this.#queues.get(id) === batch.written) this.#queues.delete(id);
   }
 
   /**

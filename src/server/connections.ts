@@ -19,9 +19,25 @@ export class OpenConnections {
   readonly #max: number;
   readonly #onRefused: () => void;
 
+  /**
+   * The listeners every connection and every request gets: one function each for the whole server, which
+   * finds its socket through `this`, rather than a closure (and a once() wrapper) per connection and per
+   * request: a held watch keeps both for as long as it is held, thousands at once.
+   */
+  readonly #socketClosed: (this: Socket) => void;
+  readonly #answerClosed: (this: ServerResponse) => void;
+
   constructor(options: { readonly max?: number | undefined; readonly onRefused: () => void }) {
     this.#max = options.max ?? Infinity;
     this.#onRefused = options.onRefused;
+    const connections = this;
+    this.#socketClosed = function (this: Socket) {
+      connections.#forget(this);
+    };
+    // Each comes once ('close'), so on() is enough, without once()'s wrapper.
+    this.#answerClosed = function (this: ServerResponse) {
+      connections.#requestEnded(rawSocket(this.req.socket));
+    };
   }
 
   /** Connections open now. */
@@ -43,7 +59,7 @@ export class OpenConnections {
     }
     this.#requests.set(socket, 0);
     this.#idle.add(socket);
-    socket.once('close', () => this.#forget(socket));
+    socket.on('close', this.#socketClosed);
   };
 
   /** A request has arrived (the server's 'request' event): its connection is busy until its answer ends. */
@@ -53,18 +69,21 @@ export class OpenConnections {
     if (busy === undefined) return;
     this.#requests.set(socket, busy + 1);
     this.#idle.delete(socket);
-    res.once('close', () => {
-      const left = this.#requests.get(socket);
-      if (left === undefined) return;
-      this.#requests.set(socket, left - 1);
-      // Re-inserted, so the set stays in the order connections became idle.
-      if (left === 1) this.#idle.add(socket);
-    });
+    res.on('close', this.#answerClosed);
   };
 
   /** Closes every connection still open, in a TLS handshake or not (the server is stopping and cannot wait). */
   destroyAll(): void {
     for (const socket of this.#requests.keys()) socket.destroy();
+  }
+
+  /** A request on `socket` ended (its answer was written, or it was cut off). */
+  #requestEnded(socket: Socket): void {
+    const left = this.#requests.get(socket);
+    if (left === undefined) return;
+    this.#requests.set(socket, left - 1);
+    // Re-inserted, so the set stays in the order connections became idle.
+    if (left === 1) this.#idle.add(socket);
   }
 
   #forget(socket: Socket): void {

@@ -20,12 +20,8 @@ const OUTCOMES = ['cancelled', 'timeout', 'gone'] as const;
 /** The server's Prometheus metrics, in a registry of its own so two servers in one process never mix. */
 export class ServerMetrics {
   readonly registry = new Registry();
-  readonly cancels = new Counter({
-    name: 'taskctl_cancels_total',
-    help: 'Cancels made, by route: seed, v1, scheduled (made when their time came), or deadline (a worker --timeout the server made).',
-    labelNames: ['route'] as const,
-    registers: [this.registry],
-  });
+  /** Cancels made, by route, counted on every cancel (see Tally); a route shows once it had one. */
+  readonly #cancelsByRoute = new Map<string, Tally>();
   /** Answered watches per outcome, counted on every watch (see Tally). */
   readonly watchAnswered: Readonly<Record<(typeof OUTCOMES)[number], Tally>> = { cancelled: new Tally(), timeout: new Tally(), gone: new Tally() };
   readonly notifyLatency = new Histogram({
@@ -73,10 +69,16 @@ export class ServerMetrics {
 
   /** Counts what a task update counts (cancels by route, tasks lost, tasks forgotten): a subscriber of the task service. */
   readonly countTaskUpdate = (update: TaskUpdate): void => {
-    if (update.kind === 'cancelled') this.cancels.inc({ route: update.by.route });
+    if (update.kind === 'cancelled') this.#countCancel(update.by.route);
     else if (update.kind === 'state' && update.status.state === 'lost') this.lostTasks.inc();
     else if (update.kind === 'forgotten') this.forgottenTasks.inc(update.count);
   };
+
+  #countCancel(route: string): void {
+    let tally = this.#cancelsByRoute.get(route);
+    if (!tally) this.#cancelsByRoute.set(route, (tally = new Tally()));
+    tally.inc();
+  }
 
   /** Gauges read when scraped: open watches and parked connections, how many tasks the store tracks, how many ids the open watches hold. */
   observe(sources: {
@@ -153,6 +155,17 @@ export class ServerMetrics {
 
   constructor() {
     const { watchAnswered, rejectedWatches } = this;
+    const cancelsByRoute = this.#cancelsByRoute;
+    new Counter({
+      name: 'taskctl_cancels_total',
+      help: 'Cancels made, by route: seed, v1, scheduled (made when their time came), or deadline (a worker --timeout the server made).',
+      labelNames: ['route'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [route, tally] of cancelsByRoute) this.inc({ route }, tally.value);
+      },
+    });
     new Counter({
       name: 'taskctl_watch_requests_total',
       help: 'Watch requests answered, by outcome: cancelled, timeout, or gone (client left or server stopping).',

@@ -59,7 +59,27 @@ const MAX_DROPPED_BYTES = 16 * 1024;
 
 /** The parked connections of one server: node:http's closeAllConnections no longer sees them. */
 export class ParkedConnections {
-  readonly #sockets = new Set<Socket>();
+  /** Each parked connection still open, and the bytes its client sent since (dropped). */
+  readonly #sockets = new Map<Socket, number>();
+  /**
+   * The listeners of every parked socket: one function each for the whole server, finding its socket
+   * through `this`, rather than closures (and a once() wrapper) per parked connection, each kept for as
+   * long as its watch is held.
+   */
+  readonly #dropped: (this: Socket, chunk: Buffer) => void;
+  readonly #closed: (this: Socket) => void;
+
+  constructor() {
+    const sockets = this.#sockets;
+    this.#dropped = function (this: Socket, chunk: Buffer) {
+      const dropped = (sockets.get(this) ?? 0) + chunk.length;
+      if (dropped > MAX_DROPPED_BYTES) this.destroy();
+      else sockets.set(this, dropped);
+    };
+    this.#closed = function (this: Socket) {
+      sockets.delete(this);
+    };
+  }
 
   /** Connections parked and still open. */
   get size(): number {
@@ -79,7 +99,7 @@ export class ParkedConnections {
 
   /** Closes every parked connection still open, answered or not (the server is stopping and cannot wait). */
   destroyAll(): void {
-    for (const socket of this.#sockets) socket.destroy();
+    for (const socket of this.#sockets.keys()) socket.destroy();
   }
 
   #park(res: ServerResponse): void {
@@ -110,15 +130,17 @@ export class ParkedConnections {
     // No parser is left to read a next request: the answer says so, and node closes the connection after
     // it. (An answer already begun, an event stream, said so from the start.)
     res.shouldKeepAlive = false;
-    let dropped = 0;
-    socket.on('data', (chunk: Buffer) => {
-      dropped += chunk.length;
-      if (dropped > MAX_DROPPED_BYTES) socket.destroy();
-    });
-    socket.on('end', () => socket.destroy());
-    this.#sockets.add(socket);
-    socket.once('close', () => this.#sockets.delete(socket));
+    this.#sockets.set(socket, 0);
+    socket.on('data', this.#dropped);
+    socket.on('end', destroyOnEnd);
+    // Closes once: on() is enough, without once()'s wrapper.
+    socket.on('close', this.#closed);
   }
+}
+
+/** A parked client's end of its stream: it left, and the watch ends like any departure. */
+function destroyOnEnd(this: Socket): void {
+  this.destroy();
 }
 
 /** The one listener for `event` named `name`; undefined when there is none, or more than one. */

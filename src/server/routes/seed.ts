@@ -36,11 +36,15 @@ export function seedRoutes(app: Pick<AppContext, 'tasks' | 'watches' | 'options'
       pattern: /^\/watch-task\/([^/]+)$/,
       right: 'watch',
       scope: 'path-id',
-      handle: (ctx) =>
-        app.watches.hold(ctx.res, [taskIdParam(ctx)], app.options.watchTimeoutMs, undefined, ctx.caller.tokenId, (result) => {
-          sendText(ctx.res, 200, result.cancelled.length > 0 ? 'true' : 'false');
+      handle: (ctx) => {
+        // The answer keeps the response alone, not the request's context (its match, caller, query): a
+        // held watch keeps this function for as long as it is held, thousands of them at once.
+        const res = ctx.res;
+        app.watches.hold(res, [taskIdParam(ctx)], app.options.watchTimeoutMs, undefined, ctx.caller.tokenId, (result) => {
+          sendText(res, 200, result.cancelled.length > 0 ? 'true' : 'false');
           app.watches.observeLatency(result);
-        }),
+        });
+      },
     },
   ];
 }
