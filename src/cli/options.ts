@@ -16,7 +16,9 @@ export function validateOptions<S extends z.ZodType>(schema: S, input: unknown):
         : key !== undefined
           ? `--${String(key).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: `
           : '';
-    throw new UsageError(`${where}${issue?.message ?? firstProblem(result.error)}`);
+    // yargs makes an array of an option given twice; zod would call that "expected string, received array".
+    const givenTwice = key !== 'ids' && key !== undefined && issue?.code === 'invalid_type' && Array.isArray((input as Record<PropertyKey, unknown>)[key]);
+    throw new UsageError(`${where}${givenTwice ? 'given more than once; give it once' : (issue?.message ?? firstProblem(result.error))}`);
   }
   return result.data;
 }
