@@ -37,6 +37,11 @@ test('work with a file for an id suggests running it after --', async () => {
   }
 });
 
+test('an option given twice is one line saying so, not a type error', async () => {
+  await usage(['cancel', 'x', '-r', 'a', '-r', 'b'], '--reason: given more than once; give it once');
+  await usage(['work', 'x', '--grace', '1s', '--grace', '2s', '--', 'true'], '--grace: given more than once; give it once');
+});
+
 test('a value starting with "-" is the value of the option before it, never flags of its own', async () => {
   // yargs read "-1h30m" as -1 -h: the help, exit 0, nothing cancelled; "-5m" as flags 5 and m.
   for (const after of ['-1h30m', '-5m']) {
