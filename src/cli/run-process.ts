@@ -22,10 +22,17 @@ process.on('unhandledRejection', internalError);
 process.on('exit', killAllProcessesNow);
 
 const shutdown = new AbortController();
-const EXIT_ON_SECOND: Readonly<Record<string, number>> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
-/** The first stop asks for a graceful one; a second means "now" (the exit handler kills every command). */
+const EXIT_ON_SECOND: Readonly<Record<string, number>> = { SIGINT: 130, SIGTERM: 143 };
+/**
+ * The first stop asks for a graceful one; a second means "now" (the exit handler kills every command). A
+ * hang-up is not a second stop: a closing terminal sends it more than once (the shell passes its own on, and
+ * the terminal sends one), and nobody is there to mean "now"; only a second Ctrl-C or SIGTERM does.
+ */
 function stopOn(reason: string): void {
-  if (shutdown.signal.aborted) process.exit(EXIT_ON_SECOND[reason] ?? 130);
+  if (shutdown.signal.aborted) {
+    if (reason === 'SIGHUP') return;
+    process.exit(EXIT_ON_SECOND[reason] ?? 130);
+  }
   shutdown.abort(reason);
 }
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => stopOn(signal));

@@ -86,4 +86,37 @@ test('asked for, the stopped event is delivered, with what stopped the worker', 
   }
 });
 
+test('a hang-up that comes twice (the shell passes it on, the terminal sends its own) stops as one: grace, report, stopped', async () => {
+  const server = await startTestServer({ watchTimeoutMs: 1_000 });
+  try {
+    // The command ignores SIGTERM, so the grace runs out: a second SIGHUP taken as "now" would exit before it,
+    // unreported, and the task would turn lost.
+    const work = new CliProcess([
+      'work',
+      'hung-up-twice',
+      '--json',
+      '--grace',
+      '1s',
+      '--server',
+      server.url,
+      '--',
+      'sh',
+      '-c',
+      'trap "" TERM; echo ready; sleep 600',
+    ]);
+    await work.waitFor(/"line":"ready"/);
+    work.kill('SIGHUP');
+    await work.waitFor(/"event":"interrupted".*"signal":"SIGHUP"/);
+    work.kill('SIGHUP');
+    const result = await work.exited;
+    assert.is(result.code, 130, result.stdout);
+    assert.match(result.stdout, /"event":"killing".*"signal":"SIGKILL"/);
+    const status = await statusOf(server, 'hung-up-twice');
+    assert.is(status.state, 'stopped');
+    assert.is(status.stoppedBy, 'SIGHUP');
+  } finally {
+    await server.close();
+  }
+});
+
 test.run();
