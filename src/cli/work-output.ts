@@ -65,3 +65,32 @@ export function describeEvent(event: WorkEvent, server: string): string | undefi
       return undefined;
   }
 }
+
+/** Lines of a failed command's output printed below the screen when it ends. */
+export const FAILED_OUTPUT_LINES = 10;
+
+/**
+ * Keeps the last lines of each task's output while the screen is drawn, which shows only a row's last line,
+ * and returns the function that prints, once the screen is gone, those of every task that failed: a
+ * traceback must not vanish with the screen. Prefixed and made printable as plain output is.
+ */
+export function keepFailedOutput(store: WorkStore, stderr: NodeJS.WritableStream): () => void {
+  const tails = new Map<string, string[]>();
+  const unsubscribe = store.subscribe((event) => {
+    if (event.event !== 'output') return;
+    let tail = tails.get(event.task);
+    if (tail === undefined) tails.set(event.task, (tail = []));
+    tail.push(event.line);
+    if (tail.length > FAILED_OUTPUT_LINES) tail.shift();
+  });
+  return () => {
+    unsubscribe();
+    for (const task of store.state.tasks.values()) {
+      const tail = tails.get(task.id);
+      if (task.state !== 'failed' || tail === undefined) continue;
+      const how = task.error ?? (task.signal ? `signal ${task.signal}` : `exit code ${task.exitCode}`);
+      stderr.write(`${printable(task.id)} failed (${printable(how)}); the last ${tail.length === 1 ? 'line' : `${tail.length} lines`} of its output:\n`);
+      for (const line of tail) stderr.write(`[${printable(task.id)}] ${printable(line, { keepTabs: true })}\n`);
+    }
+  };
+}

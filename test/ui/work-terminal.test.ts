@@ -26,4 +26,21 @@ it('Ctrl-C on the screen counts the grace down and says a second one forces; the
   }
 });
 
+it("a failed command's last lines of output are printed below the screen when work ends, its own and its stderr", async () => {
+  const server = await startTestServer({ watchTimeoutMs: 2_000 });
+  const failing = `sh -c 'for i in $(seq 15); do echo "line $i"; done; echo "Traceback: boom" >&2; exit 3'`;
+  const session = new TmuxSession(sourceCommandLine(`work fail-1 --server ${server.url} -- ${failing}`), { columns: 100, rows: 30 });
+  try {
+    assert.is(await session.waitForExit('work to exit once its command failed'), 1);
+    const screen = session.screen();
+    assert.match(screen, /^fail-1 failed \(exit code 3\); the last 10 lines of its output:$/m);
+    assert.match(screen, /^\[fail-1\] line 7$/m);
+    assert.match(screen, /^\[fail-1\] line 15\n\[fail-1\] Traceback: boom$/m);
+    assert.not.match(screen, /^\[fail-1\] line 6$/m, 'only the last ten');
+  } finally {
+    session.kill();
+    await server.close();
+  }
+});
+
 test.run();

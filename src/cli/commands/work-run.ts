@@ -11,7 +11,7 @@ import { runWork } from '../../worker/worker.ts';
 import { readClientTls, resolveClientOptions } from '../client-options.ts';
 import { type CommandContext, UsageError } from '../context.ts';
 import { durationOptionSchema, serverUrlSchema, validateOptions, wantsTui } from '../options.ts';
-import { printJsonEvents, printPlainEvents } from '../work-output.ts';
+import { keepFailedOutput, printJsonEvents, printPlainEvents } from '../work-output.ts';
 import type { WorkArgs } from './work.ts';
 
 const optionsSchema = z
@@ -126,7 +126,10 @@ export async function runWorkCommand(args: WorkArgs, { stdout, stderr, stdin, en
   // q or Ctrl-C on the screen stops the work the way SIGINT does, and a second one forces as a second SIGINT.
   const quit = new AbortController();
   const onQuit = interrupt ?? ((reason: string) => quit.abort(reason));
-  const stopRendering = wantsTui(stdout, env, args)
+  const tui = wantsTui(stdout, env, args);
+  // The screen shows a row's last line only: a failed command's last lines are printed once it is gone.
+  const printFailedOutput = tui ? keepFailedOutput(store, stderr) : undefined;
+  const stopRendering = tui
     ? await import('../../ui/render-work.tsx').then((ui) => ui.renderWork(store, { stdout, stderr, stdin }, onQuit))
     : args.json
       ? printJsonEvents(store, stdout)
@@ -146,6 +149,7 @@ export async function runWorkCommand(args: WorkArgs, { stdout, stderr, stdin, en
     });
   } finally {
     await stopRendering();
+    printFailedOutput?.();
     // The screen or the event lines said it too; this is the one line a script's log will show.
     if (store.state.refusal !== undefined) stderr.write(`taskctl: ${printable(store.state.refusal)}\n`);
     if (store.state.rejection !== undefined) stderr.write(`taskctl: ${printable(store.state.rejection)}\n`);
