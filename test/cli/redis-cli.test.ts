@@ -48,4 +48,15 @@ test('serve with an unreachable Redis says so in one line and exits 3', async ()
   assert.match(result.stderr, /^taskctl: cannot reach redis:\/\/127\.0\.0\.1:9: .*\n$/);
 });
 
+test('serve with a database number Redis does not have says so in one line and exits 3, never falling back to database 0', async () => {
+  const redis = await PrivateRedis.start();
+  try {
+    const result = await runCli(['serve', '--port', '0', '--store', `${redis.url}/99`]);
+    assert.is(result.code, 3, result.stderr);
+    assert.match(result.stderr, /^taskctl: cannot reach redis:\/\/127\.0\.0\.1:\d+\/99: .*DB index is out of range.*\n$/);
+  } finally {
+    await redis.stop();
+  }
+});
+
 if (enabled) test.run();

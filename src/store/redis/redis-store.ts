@@ -111,6 +111,10 @@ export class RedisStore implements CancelStore {
     const prefix = options.keyPrefix ?? 'taskctl:';
     try {
       await Promise.all([commands.connect(), subscriber.connect()]);
+      // ioredis only logs a SELECT that failed (a database number past the server's `databases`) and goes on
+      // in database 0: asked again here, it fails the start instead of writing cancels somewhere else.
+      const db = commands.options.db ?? 0;
+      if (db !== 0) await commands.select(db);
       await subscriber.subscribe(`${prefix}cancels`, eventChannel(prefix));
       await migrate(commands, prefix);
       // The event sequence starts at the time when this Redis has none (see sequenceStart).
