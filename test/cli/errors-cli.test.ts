@@ -32,6 +32,8 @@ test('work with a file for an id suggests running it after --', async () => {
   try {
     writeFileSync(path, 'echo hi\n');
     await usage(['work', 'job1', file], `"${file}" is a file here, not a task id: to run it, put it after --: taskctl work job1 -- ./${file}`);
+    // A path, as the README writes commands (./train.sh), gets the same hint, not "contains /".
+    await usage(['work', 'job1', `./${file}`], `"./${file}" is a file here, not a task id: to run it, put it after --: taskctl work job1 -- ./${file}`);
   } finally {
     rmSync(path, { force: true });
   }

@@ -93,24 +93,26 @@ function parentsFrom(args: WorkArgs, env: NodeJS.ProcessEnv): string[] {
 }
 
 export async function runWorkCommand(args: WorkArgs, { stdout, stderr, stdin, env, shutdown, interrupt }: CommandContext): Promise<number> {
+  const command = args['--']?.map(String);
+  const hasCommand = command !== undefined && command.length > 0;
+  // `work job1 train.sh` would quietly watch a task named train.sh: a file here is most likely the command.
+  // Asked before the ids are checked, so that `work job1 ./train.sh` gets this rather than "contains /".
+  const ids = [...new Set(args.ids.map(String))];
+  const file = hasCommand ? undefined : ids.find(isFileHere);
+  if (file !== undefined) {
+    const others = ids.filter((id) => id !== file);
+    throw new UsageError(
+      `"${printable(file)}" is a file here, not a task id: to run it, put it after --: taskctl work ${others.length > 0 ? others.map((id) => printable(id)).join(' ') : 'ID'} -- ${printable(file.includes('/') ? file : `./${file}`)}`,
+    );
+  }
   const options = validateOptions(optionsSchema, {
     ...resolveClientOptions(args, env),
-    ids: [...new Set(args.ids.map(String))],
+    ids,
     grace: args.grace,
     timeout: args.timeout,
     watchTimeout: args.watchTimeout,
     parent: parentsFrom(args, env),
   });
-  const command = args['--']?.map(String);
-  const hasCommand = command !== undefined && command.length > 0;
-  // `work job1 train.sh` would quietly watch a task named train.sh: a file here is most likely the command.
-  const file = hasCommand ? undefined : options.ids.find(isFileHere);
-  if (file !== undefined) {
-    const others = options.ids.filter((id) => id !== file);
-    throw new UsageError(
-      `"${printable(file)}" is a file here, not a task id: to run it, put it after --: taskctl work ${others.length > 0 ? others.join(' ') : 'ID'} -- ${file.includes('/') ? file : `./${file}`}`,
-    );
-  }
   // `work x1 sleep 600` watches three tasks, one of them named sleep: likely, but not surely, a forgotten
   // "--" (a task may be called test or make), so a warning that goes on rather than a refusal.
   const program = hasCommand ? undefined : firstCommandOnPath(options.ids, env);
