@@ -1,9 +1,13 @@
 import { printable } from '../core/printable.ts';
 import type { CancelRecordReply, CancelSourceReply } from '../protocol/schemas.ts';
 
-/** "ops", with the route when it was not a plain API cancel ("ci (deadline)") and the link it came through. */
+/**
+ * "ops", with the route when it was not a plain API cancel ("ci (deadline)") and who made the link it came
+ * through, when that was someone else (without tokens both are "anonymous", and saying so twice is noise).
+ */
 export function canceller(by: CancelSourceReply): string {
-  return `${by.name}${by.route === 'v1' ? '' : ` (${by.route})`}${by.linkedBy === undefined ? '' : ` through a link made by ${by.linkedBy}`}`;
+  const link = by.linkedBy === undefined || by.linkedBy === by.name ? '' : ` through a link made by ${by.linkedBy}`;
+  return `${by.name}${by.route === 'v1' ? '' : ` (${by.route})`}${link}`;
 }
 
 /** What a cancel's answer means for the one who asked it. */

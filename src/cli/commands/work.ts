@@ -23,7 +23,10 @@ export const workCommand: CommandDefinition<WorkArgs> = {
     withClientOptions(yargs)
       .positional('ids', { type: 'string', array: true, describe: 'Task ids to watch' })
       .option('grace', { type: 'string', default: '10s', describe: 'Time between SIGTERM and SIGKILL when stopping a command' })
-      .option('timeout', { type: 'string', describe: 'Local deadline per task, handled like a cancel' })
+      .option('timeout', {
+        type: 'string',
+        describe: 'Deadline per task (e.g. 2h), handled like a cancel; the server keeps it too, as a scheduled cancel, so it holds even if this worker stalls',
+      })
       .option('watch-timeout', { type: 'string', default: formatDuration(DEFAULT_WATCH_TIMEOUT_MS), describe: 'How long each long poll may be held' })
       .option('parent', {
         type: 'string',
