@@ -1,7 +1,6 @@
 import type { WaitResult } from '../../core/canceler.ts';
 import type { WorkerIdentity } from '../../core/task-status.ts';
 import { nextTurn } from '../../core/turns.ts';
-import { HttpError } from '../../protocol/errors.ts';
 import { type WatchReply, watchQuerySchema, watchRequestSchema, watchSessionRequestSchema } from '../../protocol/schemas.ts';
 import { recordToWire } from '../../protocol/wire.ts';
 import type { AppContext } from '../app.ts';
