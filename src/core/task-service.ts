@@ -229,8 +229,9 @@ export class TaskService {
     await this.link(changed, parents ?? [], scope, linkedBy);
     // The task is over: a cancel still scheduled for it (its deadline) has nothing left to stop.
     await this.scheduler.drop(id);
-    // Answered as the caller may read it, as GET /v1/tasks/:id would show it.
-    return (await this.#asRead([status], scope))[0]!;
+    // Answered as a scoped caller may read it, as GET /v1/tasks/:id would show it. An ended status reads as
+    // stored otherwise (statusAsRead changes only a running one): no look-up for the unscoped.
+    return scope === undefined ? status : (await this.#asRead([status], scope))[0]!;
   }
 
   /** Workers reported progress (texts already cleaned); written and told of at most once per task per interval. */
