@@ -153,21 +153,28 @@ export function ancestorInReason(reason: string): string | undefined {
 
 /**
  * A cancel record as `scope` may read it: itself (the same object) when it names nothing outside the scope,
- * otherwise the task's id and times with the neutral reason, and no asker and no ancestor.
+ * otherwise the task's id and times with the neutral reason, and no asker and no ancestor. `through`: for a
+ * record made from an ancestor's (its `parent`), that ancestor's own record, which must name nothing outside
+ * either: a stop that came down a chain from outside is hidden at every covered task below.
  */
-export function recordInScope<R extends CancelRecord>(scope: TaskScope | undefined, record: R): R | CancelRecord {
-  if (scope === undefined || !stopNamesOutside(scope, record.reason, 'parent' in record ? (record.parent as string) : undefined)) return record;
+export function recordInScope<R extends CancelRecord>(scope: TaskScope | undefined, record: R, through?: CancelRecord): R | CancelRecord {
+  if (scope === undefined) return record;
+  const parent = 'parent' in record ? (record.parent as string) : undefined;
+  if (!stopNamesOutside(scope, record.reason, parent) && (through === undefined || !stopNamesOutside(scope, through.reason, through.id))) return record;
   return { id: record.id, reason: OUTSIDE_ANCESTOR_REASON, cancelledAt: record.cancelledAt, expiresAt: record.expiresAt };
 }
 
 /**
  * A status as `scope` may read it: itself when its cancel (if any) names nothing outside the scope; else,
  * or when `hidden` (the task's record, read in scope, was made neutral), its cancel with the neutral reason
- * and without its asker.
+ * and without its asker. `verified` false: no record read in scope backs a stop through an ancestor the
+ * status tells of (`cancelReason` is only ever written for one), so which ancestor it came through is not
+ * known, and nothing of it is told.
  */
-export function statusInScope(scope: TaskScope | undefined, status: TaskStatus, hidden = false): TaskStatus {
+export function statusInScope(scope: TaskScope | undefined, status: TaskStatus, hidden = false, verified = true): TaskStatus {
   if (scope === undefined || (status.cancelReason === undefined && status.cancelledBy === undefined)) return status;
-  if (!hidden && !stopNamesOutside(scope, status.cancelReason)) return status;
+  const unbacked = !verified && status.cancelReason !== undefined;
+  if (!hidden && !unbacked && !stopNamesOutside(scope, status.cancelReason)) return status;
   const { cancelledBy: _asker, ...rest } = status;
   return { ...rest, cancelReason: OUTSIDE_ANCESTOR_REASON };
 }

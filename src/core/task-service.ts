@@ -221,7 +221,7 @@ export class TaskService {
     return this.watchAnswered(ids, await this.canceler.lookUp(ids, ancestors), linkedBy);
   }
 
-  /** A worker's report of how `id` ended (with the parents its run names); resolves with the status it leads to. */
+  /** A worker's report of how `id` ended (with the parents its run names); resolves with the status it leads to, as `scope` reads it. */
   async report(id: string, report: TaskReport, parents: readonly string[] | undefined, scope?: TaskScope, linkedBy?: Linker): Promise<TaskStatus> {
     // Checked before anything is stored, as a watch's are.
     const { changed } = await this.declareParents([id], parents, scope);
@@ -229,7 +229,9 @@ export class TaskService {
     await this.link(changed, parents ?? [], scope, linkedBy);
     // The task is over: a cancel still scheduled for it (its deadline) has nothing left to stop.
     await this.scheduler.drop(id);
-    return status;
+    // Answered as a scoped caller may read it, as GET /v1/tasks/:id would show it. An ended status reads as
+    // stored otherwise (statusAsRead changes only a running one): no look-up for the unscoped.
+    return scope === undefined ? status : (await this.#asRead([status], scope))[0]!;
   }
 
   /** Workers reported progress (texts already cleaned); written and told of at most once per task per interval. */
@@ -253,15 +255,12 @@ export class TaskService {
     ]);
     // Without a cancel of its own, a task is cancelled when one of its ancestors is.
     const viaParent = own ? undefined : await this.family.cancelledAncestor(id, parents);
-    const found = own ?? (viaParent && recordViaParent(id, withLinkedBy(viaParent, status)));
-    // A stop through an ancestor the scope does not cover is shown, but nothing of that ancestor.
-    const record = found && recordInScope(scope, found);
-    const hidden = record !== found;
+    const { record, status: read } = readInScope(id, status, own, viaParent, scope);
     return {
       id,
       record,
       schedule,
-      status: status && statusInScope(scope, statusAsRead(status, record, viaParent || hidden ? record?.reason : undefined), hidden),
+      status: read,
       parents: scope === undefined ? parents : parents.filter((parent) => scope.covers(parent)),
       children: page,
     };
@@ -331,17 +330,53 @@ export class TaskService {
     this.scheduler.close();
   }
 
-  /** Statuses as they read (see statusAsRead), and as `scope` may read them (see statusInScope). */
+  /**
+   * A cancel record as the caller's `scope` may read it (see recordInScope): what a cancel answers, so that
+   * cancelling a task stopped through an ancestor outside the scope tells no more than reading it does.
+   */
+  recordAsRead(record: CancelRecord, scope: TaskScope | undefined): CancelRecord {
+    return recordInScope(scope, record);
+  }
+
+  /**
+   * Statuses as they read (see statusAsRead), and as `scope` may read them: by the very reading of one task
+   * (readInScope). For a scoped reading, a stop through an ancestor (a status with a cancel reason and no
+   * cancel of its own) is read with the nearest cancelled ancestor found through the links, as one task is,
+   * so a page and one task never disagree. Unscoped readings skip that look-up: it changes nothing they show.
+   */
   async #asRead(statuses: readonly TaskStatus[], scope: TaskScope | undefined): Promise<TaskStatus[]> {
     if (statuses.length === 0) return [];
     const records = new Map((await this.canceler.find(statuses.map((s) => s.id))).map((r) => [r.id, r]));
-    return statuses.map((s) => {
-      const found = records.get(s.id);
-      const record = found && recordInScope(scope, found);
-      if (record === found) return statusInScope(scope, statusAsRead(s, record));
-      return statusInScope(scope, statusAsRead(s, record, record?.reason), true);
-    });
+    return Promise.all(
+      statuses.map(async (s) => {
+        const own = records.get(s.id);
+        if (scope === undefined || own !== undefined || s.cancelReason === undefined) return readInScope(s.id, s, own, undefined, scope).status!;
+        const viaParent = await this.family.cancelledAncestor(s.id, await this.family.parentsOf(s.id));
+        return readInScope(s.id, s, own, viaParent, scope).status!;
+      }),
+    );
   }
+}
+
+/**
+ * The one reading of a task, for one task and a page alike: its own record, else the one its nearest
+ * cancelled ancestor `viaParent` gives it, and its status as they read (see statusAsRead), as `scope` may
+ * read them. A stop through an ancestor the scope does not cover is shown, but nothing of that ancestor;
+ * whether it came through one is told by the record's `parent` and the ancestor's own record, not by words.
+ */
+function readInScope(
+  id: string,
+  status: TaskStatus | undefined,
+  own: CancelRecord | undefined,
+  viaParent: CancelRecord | undefined,
+  scope: TaskScope | undefined,
+): { record?: CancelRecord | undefined; status?: TaskStatus | undefined } {
+  const found = own ?? (viaParent && recordViaParent(id, withLinkedBy(viaParent, status)));
+  const record = found && recordInScope(scope, found, own ? undefined : viaParent);
+  const hidden = record !== found;
+  if (status === undefined) return { record };
+  const reason = viaParent || hidden ? record?.reason : undefined;
+  return { record, status: statusInScope(scope, statusAsRead(status, record, reason), hidden, record !== undefined && !hidden) };
 }
 
 /**

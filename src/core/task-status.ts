@@ -123,7 +123,9 @@ export function parentCancelledReason(parentId: string): string {
 /**
  * The reason a task stopped by `ancestor`'s cancel is given: "parent <ancestor> cancelled", unless the
  * ancestor was itself stopped by one higher up, whose reason is passed on. So every task of a tree
- * cancelled together names the task that was cancelled, whichever ancestor's record reached it first.
+ * cancelled together names the task that was cancelled, whichever ancestor's record reached it first. A
+ * reason of that form is the server's own: the cancel route refuses it from a canceller, so it names a real
+ * ancestor (a record kept from before that rule may not; scoped readings do not rest on it, see task-scope).
  */
 export function reasonViaParent(ancestor: { readonly id: string; readonly reason?: string | undefined }): string {
   return ancestor.reason !== undefined && /^parent \S+ cancelled$/.test(ancestor.reason) ? ancestor.reason : parentCancelledReason(ancestor.id);

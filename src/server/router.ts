@@ -72,17 +72,47 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, code:
 
 /**
  * A query string as an object, for routes whose parameters each appear once: one given twice is a 400
- * (which of the two was meant cannot be told, and joining them made a value nobody sent).
+ * (which of the two was meant cannot be told, and joining them made a value nobody sent). Decoded as a form
+ * is (`+` is a space), but strictly: a bad percent-escape is a 400, not kept as typed or made U+FFFD.
  */
 export function queryObject(search: string): Record<string, string> {
-  const query = new URLSearchParams(search);
-  const values = new Map<string, string>();
-  for (const [key, value] of query) {
-    if (values.has(key)) throw new HttpError('invalid_request', `${truncate(key, 40)}: given ${query.getAll(key).length} times; give it once`);
-    values.set(key, value);
+  const values = new Map<string, string[]>();
+  for (const [key, raw] of queryPairs(search)) {
+    const value = decodeQueryPart(raw.replaceAll('+', ' '));
+    const given = values.get(key);
+    if (given) given.push(value);
+    else values.set(key, [value]);
   }
+  refuseRepeated(values);
   // Own properties, even for a key such as __proto__.
-  return Object.fromEntries(values);
+  return Object.fromEntries([...values].map(([key, [value]]) => [key, value!]));
+}
+
+/** The query string's parameters in order: each key decoded (as a form's: `+` is a space), each value as sent. */
+export function queryPairs(search: string): Array<[key: string, raw: string]> {
+  const pairs: Array<[string, string]> = [];
+  for (const pair of search.split('&')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    pairs.push([decodeQueryPart((eq === -1 ? pair : pair.slice(0, eq)).replaceAll('+', ' ')), eq === -1 ? '' : pair.slice(eq + 1)]);
+  }
+  return pairs;
+}
+
+/** A percent-encoded part of a query string, decoded; 400 when it is not valid percent-encoded UTF-8. */
+export function decodeQueryPart(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new HttpError('invalid_request', 'the query string is not valid percent-encoded UTF-8');
+  }
+}
+
+/** 400 for the first parameter of `values` given more than once. */
+export function refuseRepeated(values: ReadonlyMap<string, readonly unknown[]>): void {
+  for (const [key, given] of values) {
+    if (given.length > 1) throw new HttpError('invalid_request', `${truncate(key, 40)}: given ${given.length} times; give it once`);
+  }
 }
 
 export function truncate(text: string, max = 100): string {

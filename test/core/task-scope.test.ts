@@ -123,6 +123,32 @@ test('a stop through an ancestor outside the scope reads neutral: no ancestor id
   assert.is(snapshotInScope(scope, plain), plain);
 });
 
+test('what hides a stop rests on the links: a covered ancestor whose own stop came from outside, and a status no record backs, read neutral', () => {
+  const scope = new TaskScope(['a-*']);
+  const by = { name: 'b-ops', address: '10.0.0.2', route: 'v1' as const };
+  const times = { cancelledAt: 100, expiresAt: 900 };
+  // a-kid's record comes from a-top (covered), whose own record a cancel down from outside gave it.
+  const fromTop = { id: 'a-kid', reason: 'parent a-top cancelled', ...times, by, parent: 'a-top' };
+  const topFromOutside = { id: 'a-top', reason: 'parent b-boss cancelled', ...times, by };
+  assert.equal(recordInScope(scope, fromTop, topFromOutside), { id: 'a-kid', reason: OUTSIDE_ANCESTOR_REASON, ...times });
+  const topOwn = { id: 'a-top', reason: 'release pulled', ...times, by };
+  assert.is(recordInScope(scope, fromTop, topOwn), fromTop);
+  // Words that name a covered task decide nothing when no record in scope backs the stop.
+  const status: TaskStatus = {
+    id: 'a-sp',
+    state: 'cancel_requested',
+    since: 5,
+    cancelReason: 'parent a-anything cancelled',
+    cancelledBy: by,
+    history: [{ state: 'cancel_requested', at: 5 }],
+  };
+  assert.is(statusInScope(scope, status, false, true), status);
+  const unbacked = statusInScope(scope, status, false, false);
+  assert.is(unbacked.cancelReason, OUTSIDE_ANCESTOR_REASON);
+  assert.not.ok('cancelledBy' in unbacked);
+  assert.is(statusInScope(undefined, status, false, false), status);
+});
+
 test("a watch answer through an outside ancestor: every id stopped gets a neutral record of its own, the ancestor's record is not sent", () => {
   const scope = new TaskScope(['a-*']);
   const parent = { id: 'b-boss', reason: 'boss-hush', cancelledAt: 1, expiresAt: 2, by: { name: 'b-ops', address: 'x', route: 'v1' as const } };

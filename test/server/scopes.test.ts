@@ -495,4 +495,97 @@ test("a refused link tells a scoped token why without confirming parents it cann
   assert.not.match(cycle.body.error.message, /team-b/);
 });
 
+// What the review found the answers of cancel and report still told a scoped token, and what lists told
+// that one task did not: every answer carrying a record or a status reads through the one scoped reading.
+const NEUTRAL_REASON = "an ancestor outside this token's scope was cancelled";
+
+/** An unscoped admin hangs `mid` under another team's `boss`, a-runner hangs `child` under `mid`; the admin cancels `boss`. */
+async function stoppedFromOutside(boss: string, mid: string, child: string): Promise<void> {
+  const look = (ids: string[], parents: string[], token: string) => call('POST', '/v1/watch', token, { ids, parents, timeout: '0s' });
+  assert.is((await look([mid], [boss], ADMIN)).status, 200);
+  assert.is((await look([child], [mid], 'tok-a-runner')).status, 200);
+  assert.is((await call('POST', `/v1/tasks/${boss}/cancel`, ADMIN, { reason: 'boss-hush' })).status, 200);
+  // The cancel's walk down gives mid (a parent) a record of its own, and marks child.
+  await eventually(async () => (await call('GET', `/v1/tasks/${mid}`, ADMIN)).body.record?.reason === `parent ${boss} cancelled`, `${mid}'s own record`);
+  await eventually(async () => (await statusOf(child))?.cancelReason !== undefined, `${child}'s status`);
+}
+
+test("a scoped operator's cancel of a task already stopped through an ancestor it does not cover answers the record as it reads it", async () => {
+  await stoppedFromOutside('team-b-y1', 'team-a-y1mid', 'team-a-y1kid');
+  const SECRET = /team-b-y1|boss-hush|"by"|linkedBy|"parent"/;
+  const cancelled = await call('POST', '/v1/tasks/team-a-y1mid/cancel', 'tok-a-ops', { reason: 'x' });
+  assert.is(cancelled.status, 200);
+  assert.is(cancelled.body.reason, NEUTRAL_REASON);
+  assert.not.match(JSON.stringify(cancelled.body), SECRET, 'the v1 cancel answer');
+  // The admin's answer is the whole record.
+  const told = await call('POST', '/v1/tasks/team-a-y1mid/cancel', ADMIN, { reason: 'x' });
+  assert.is(told.body.reason, 'parent team-b-y1 cancelled');
+  assert.is(told.body.by.name, 'admin');
+});
+
+test("a scoped worker's report of a task stopped through an ancestor it does not cover answers the status as it reads it", async () => {
+  await stoppedFromOutside('team-b-y2', 'team-a-y2mid', 'team-a-y2kid');
+  const SECRET = /team-b-y2|boss-hush|cancelledBy|linkedBy|"parent"/;
+  const reported = await call('POST', '/v1/tasks/team-a-y2kid/report', 'tok-a-runner', { outcome: 'cancelled' });
+  assert.is(reported.status, 200);
+  assert.is(reported.body.state, 'cancelled');
+  assert.is(reported.body.cancelReason, NEUTRAL_REASON);
+  assert.not.match(JSON.stringify(reported.body), SECRET, 'the report answer');
+  // The admin's reading still tells all.
+  assert.is((await statusOf('team-a-y2kid')).cancelReason, 'parent team-b-y2 cancelled');
+});
+
+test("a list reads a task as GET one does: a stop through an ancestor outside the scope is hidden even when the canceller's reason names a covered task", async () => {
+  const SECRET = /team-b-src|team-a-anything|cancelledBy|linkedBy|"parent"/;
+  // A canceller may not word a reason as the server words a stop through an ancestor, scheduled or not...
+  for (const body of [{ reason: 'parent team-a-anything cancelled' }, { reason: 'parent team-a-anything cancelled', after: '1h' }]) {
+    const forged = await call('POST', '/v1/tasks/team-b-src/cancel', ADMIN, body);
+    assert.is(forged.status, 400, JSON.stringify(forged.body));
+    assert.match(forged.body.error.message, /how the server tells a stop through an ancestor/);
+  }
+  assert.is((await call('GET', '/v1/tasks/team-b-src', ADMIN)).body.cancelled, false);
+  // ...but a record kept from before this rule may: the reading must not take its words for structure.
+  await server.canceler.cancel('team-b-src', { reason: 'parent team-a-anything cancelled' });
+  // An unscoped worker hangs team-a-sp under it: the late-child rule stops it at once.
+  const late = await call('POST', '/v1/watch', ADMIN, { ids: ['team-a-sp'], parents: ['team-b-src'], timeout: '0s' });
+  assert.equal(late.body.cancelled, ['team-a-sp']);
+  await eventually(async () => (await statusOf('team-a-sp'))?.cancelReason !== undefined, 'the status to be written');
+  const one = (await call('GET', '/v1/tasks/team-a-sp', 'tok-a-viewer')).body;
+  assert.is(one.status.cancelReason, NEUTRAL_REASON);
+  assert.not.match(JSON.stringify(one), SECRET, 'one task');
+  const listed = (await call('GET', '/v1/tasks?limit=1000', 'tok-a-viewer')).body.tasks.find((t: { id: string }) => t.id === 'team-a-sp');
+  assert.equal(listed, { id: 'team-a-sp', ...one.status });
+  // Unscoped, the record names the ancestor it came through.
+  assert.is((await call('GET', '/v1/tasks/team-a-sp', ADMIN)).body.record.parent, 'team-b-src');
+});
+
+/** The admin's GET of `path`: its JSON answer, or for an event stream that opened, its status alone (the stream is closed at once). */
+async function refusedOrOpen(path: string): Promise<Reply> {
+  const res = await fetch(server.url + path, { headers: { authorization: `Bearer ${ADMIN}` } });
+  if (res.headers.get('content-type')?.startsWith('text/event-stream')) {
+    await res.body?.cancel();
+    return { status: res.status, body: 'an open event stream' };
+  }
+  return { status: res.status, body: await res.json() };
+}
+
+test('a query parameter given twice is refused on every route, and a bad percent-encoding too', async () => {
+  for (const path of [
+    '/v1/events?since=1&since=2',
+    '/v1/events?state=lost&state=failed',
+    '/v1/watch?ids=team-a-q&timeout=1s&timeout=2s',
+    '/v1/tasks?state=lost&state=failed',
+    '/v1/schedules?limit=1&limit=2',
+  ]) {
+    const reply = await refusedOrOpen(path);
+    assert.is(reply.status, 400, `${path}: ${JSON.stringify(reply.body)}`);
+    assert.match(reply.body.error.message, /given 2 times; give it once/, path);
+  }
+  for (const path of ['/v1/tasks?after=%ZZ', '/v1/tasks?after=%FF', '/v1/schedules?after=%FF', '/v1/events?ids=%FF', '/v1/watch?ids=%ZZ']) {
+    const reply = await refusedOrOpen(path);
+    assert.is(reply.status, 400, `${path}: ${JSON.stringify(reply.body)}`);
+    assert.match(reply.body.error.message, /not valid percent-encoded UTF-8/, path);
+  }
+});
+
 test.run();

@@ -1,4 +1,5 @@
 import { formatDuration } from '../../core/duration.ts';
+import { ancestorInReason } from '../../core/task-scope.ts';
 import type { ChildrenPage } from '../../core/task-service.ts';
 import type { TaskLifeState } from '../../core/task-status.ts';
 import { nextTurn } from '../../core/turns.ts';
@@ -39,6 +40,11 @@ export function taskRoutes(app: Pick<AppContext, 'tasks' | 'clock' | 'options' |
       handle: async (ctx) => {
         const id = taskIdParam(ctx);
         const body = parseInput(cancelRequestSchema, await readJson(ctx.req, app.options.maxBodyBytes));
+        // "parent P cancelled" is passed down a tree as naming the task cancelled at its top (reasonViaParent):
+        // a canceller's words of that form would pass for an ancestor that never was.
+        if (body.reason !== undefined && ancestorInReason(body.reason) !== undefined) {
+          throw new HttpError('invalid_request', 'reason: "parent ID cancelled" is how the server tells a stop through an ancestor; word it otherwise');
+        }
         const now = clock.now();
         const at = body.after !== undefined ? now + body.after : body.at !== undefined ? Date.parse(body.at) : now;
         // Checked before anything is stored: a schedule no clock can reach would never fire.
@@ -54,7 +60,8 @@ export function taskRoutes(app: Pick<AppContext, 'tasks' | 'clock' | 'options' |
           return;
         }
         const record = await tasks.cancel(id, app.sourceOf(ctx, 'v1'), body.reason);
-        sendJson(ctx.res, 200, recordToWire(record));
+        // The record kept may be one an ancestor's cancel gave the task: answered as the caller may read it.
+        sendJson(ctx.res, 200, recordToWire(tasks.recordAsRead(record, ctx.caller.scope)));
       },
     },
     {
@@ -156,6 +163,7 @@ export function taskRoutes(app: Pick<AppContext, 'tasks' | 'clock' | 'options' |
         const body = parseInput(reportRequestSchema, await readJson(ctx.req, app.options.maxBodyBytes));
         const { parents, ...report } = body;
         if (parents) checkScope(ctx.caller, parents);
+        // As the caller may read it (TaskService.report): a stop through an ancestor outside its scope names nothing of it.
         const status = await tasks.report(id, report, parents, ctx.caller.scope, app.linkerOf(ctx));
         sendJson(ctx.res, 200, { id, ...statusToWire(status) });
       },

@@ -1,42 +1,36 @@
 import type { WaitResult } from '../../core/canceler.ts';
 import type { WorkerIdentity } from '../../core/task-status.ts';
 import { nextTurn } from '../../core/turns.ts';
-import { HttpError } from '../../protocol/errors.ts';
 import { type WatchReply, watchQuerySchema, watchRequestSchema, watchSessionRequestSchema } from '../../protocol/schemas.ts';
 import { recordToWire } from '../../protocol/wire.ts';
 import type { AppContext } from '../app.ts';
 import { checkScope } from '../auth.ts';
 import { readJson, sendJson } from '../http-io.ts';
-import { parseInput, type RequestContext, type Route } from '../router.ts';
+import { decodeQueryPart, parseInput, queryPairs, type RequestContext, type Route, refuseRepeated } from '../router.ts';
 import type { SessionResult } from '../watches.ts';
 
 /**
  * The `ids` (and `parents`) of a GET watch: the parameter may repeat, and each value is a comma-separated
  * list. Values are split on their literal commas before they are percent-decoded, so an id holding a comma
- * travels as %2C.
+ * travels as %2C. Any other parameter appears once (400 otherwise, as on every route: see queryObject).
  */
 export function watchQueryIds(search: string): { ids: string[]; parents?: string[]; rest: Record<string, string> } {
   const ids: string[] = [];
   let parents: string[] | undefined;
-  const rest: Record<string, string> = {};
-  for (const pair of search.split('&')) {
-    if (pair === '') continue;
-    const eq = pair.indexOf('=');
-    const key = decode(eq === -1 ? pair : pair.slice(0, eq));
-    const value = eq === -1 ? '' : pair.slice(eq + 1);
-    if (key === 'ids') ids.push(...value.split(',').map(decode));
-    else if (key === 'parents') (parents ??= []).push(...value.split(',').map(decode));
-    else rest[key] = decode(value);
+  const others = new Map<string, string[]>();
+  for (const [key, value] of queryPairs(search)) {
+    if (key === 'ids') ids.push(...value.split(',').map(decodeQueryPart));
+    else if (key === 'parents') (parents ??= []).push(...value.split(',').map(decodeQueryPart));
+    else {
+      const given = others.get(key);
+      if (given) given.push(decodeQueryPart(value));
+      else others.set(key, [decodeQueryPart(value)]);
+    }
   }
+  refuseRepeated(others);
+  // Own properties, even for a key such as __proto__.
+  const rest = Object.fromEntries([...others].map(([key, [value]]) => [key, value!]));
   return parents === undefined ? { ids, rest } : { ids, parents, rest };
-}
-
-function decode(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    throw new HttpError('invalid_request', 'the query string is not valid percent-encoded UTF-8');
-  }
 }
 
 // A watch on this many ids or more is heavy work (see nextTurn).
