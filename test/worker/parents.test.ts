@@ -101,11 +101,11 @@ test('nesting: cancelling the grandparent stops the parent and the child in othe
         ['nest-sub-2', 'parent nest-job cancelled'],
       ],
     );
-    assert.equal(
-      events(child).find((e) => e.event === 'cancelled')!.by,
-      { name: 'anonymous', address: '127.0.0.1', route: 'v1' },
-      'who cancelled the grandparent',
-    );
+    // Heard through the grandparent's own record, or through the record its cancel gave nest-step (which
+    // also names who made nest-step's link): which one answers first is a race, and both name the asker.
+    const { linkedBy, ...by } = events(child).find((e) => e.event === 'cancelled')!.by as { name: string; route: string; linkedBy?: string };
+    assert.equal(by, { name: 'anonymous', address: '127.0.0.1', route: 'v1' }, 'who cancelled the grandparent');
+    assert.ok(linkedBy === undefined || linkedBy === 'anonymous', `the link's maker, when named: ${linkedBy}`);
     assert.ok(pids.every(gone), 'both commands were killed');
     await eventually(async () => (await task(url, 'nest-sub-2')).status?.state === 'cancelled', 'the reports');
     const after = await runCli(['status', 'nest-step', '--server', url]);
