@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { summarize } from './check.ts';
-import { type TopologyPlan, planTopology } from './plan.ts';
+import { planTopology } from './plan.ts';
 import { killAll, taskctlCommand } from './processes.ts';
 import { type TopologyResult, SETTLE_MS, runTopology } from './run-topology.ts';
 import { TOPOLOGIES } from './topologies.ts';
