@@ -19,7 +19,7 @@ import { existsSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ask, maxConnections, median, pinnedNode, scratch, type Server, serverFrom, sleep, sockets, startClient, track } from './harness.ts';
-import { buildGoSeedServer } from './tail-latency.ts';
+import { buildGoSeedServer, perIdSeedCancels } from './tail-latency.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const bundle = process.env.CANCEL_COST_BUNDLE ?? join(here, '..', 'dist', 'taskctl.mjs');
@@ -84,16 +84,7 @@ async function cancels(server: Server, n: number, onOpened: () => Promise<void>)
   const ids = Array.from({ length: n }, (_, i) => `cost${serial}-${i}`);
   serial++;
   try {
-    const result = await ask<{ latencyMs: Record<string, number> }>(
-      client,
-      { kind: 'latency', url: server.url, ids, mode: 'per-id', batchWorkers: 1, cancelConcurrency: 1, seedCancel: true },
-      async () => {
-        while (sockets(server.pid) < n) await sleep(50);
-        await sleep(300);
-        await onOpened();
-      },
-    );
-    return result.latencyMs;
+    return await perIdSeedCancels(client, server, ids, onOpened);
   } finally {
     client.kill();
   }

@@ -4,7 +4,7 @@
 // tail. Every server gets the same watches and the same cancels (the seed route, one at a time), in
 // interleaved rounds so that the machine's other load falls on all alike. Run alone:
 // npx tsx bench/tail-latency.ts [--quick].
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +42,29 @@ export interface TailRun {
   bytesPerWatch: number;
 }
 
+/**
+ * `ids` held by `client` as per-id watches on `server`, then cancelled one at a time by the seed route: the
+ * cancel-to-watcher latencies. `onHeld` runs once every watch is open, before the first cancel.
+ */
+export async function perIdSeedCancels(
+  client: ChildProcess,
+  server: Server,
+  ids: string[],
+  onHeld: () => void | Promise<void>,
+): Promise<Record<string, number>> {
+  const result = await ask<{ latencyMs: Record<string, number> }>(
+    client,
+    { kind: 'latency', url: server.url, ids, mode: 'per-id', batchWorkers: 1, cancelConcurrency: 1, seedCancel: true },
+    async () => {
+      // Counted the same way for every server (Go has no /healthz): its open sockets.
+      while (sockets(server.pid) < ids.length) await sleep(50);
+      await sleep(300);
+      await onHeld();
+    },
+  );
+  return result.latencyMs;
+}
+
 /** `n` per-id watches on `server`, then one cancel at a time by the seed route: p99 and memory per watch. */
 async function tailRun(server: Server, n: number, prefix: string): Promise<TailRun> {
   const client = startClient();
@@ -49,19 +72,12 @@ async function tailRun(server: Server, n: number, prefix: string): Promise<TailR
   const idle = rssKb(server.pid);
   let held = 0;
   const ids = Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
-  const result = await ask<{ latencyMs: Record<string, number> }>(
-    client,
-    { kind: 'latency', url: server.url, ids, mode: 'per-id', batchWorkers: 1, cancelConcurrency: 1, seedCancel: true },
-    async () => {
-      // Counted the same way for every server (Go has no /healthz): its open sockets.
-      while (sockets(server.pid) < n) await sleep(50);
-      await sleep(300);
-      held = rssKb(server.pid);
-    },
-  );
+  const latencyMs = await perIdSeedCancels(client, server, ids, () => {
+    held = rssKb(server.pid);
+  });
   client.kill();
   await server.stop();
-  return { p50: result.latencyMs.p50!, p99: result.latencyMs.p99!, max: result.latencyMs.max!, bytesPerWatch: Math.round(((held - idle) * 1024) / n) };
+  return { p50: latencyMs.p50!, p99: latencyMs.p99!, max: latencyMs.max!, bytesPerWatch: Math.round(((held - idle) * 1024) / n) };
 }
 
 /** The servers compared: taskctl as shipped, with each addition off, and Go when it can be built. */
