@@ -2,25 +2,11 @@
 // makes changes one at a time and times each change's arrival on every connection. The orchestrator
 // (events.ts) sends it one scenario over IPC and gets the measurements back.
 import { Agent, type ClientRequest, request } from 'node:http';
+import { latencyStats } from './latency-stats.ts';
 
 export type EventScenario =
   | { kind: 'fanout'; url: string; clients: number; changes: number; burst: number; prefix: string }
   | { kind: 'hold'; url: string; clients: number };
-
-interface Stats {
-  count: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
-}
-
-function stats(values: number[]): Stats {
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
-  const round = (n: number) => Math.round(n * 100) / 100;
-  return { count: sorted.length, p50: round(at(0.5)), p90: round(at(0.9)), p99: round(at(0.99)), max: round(sorted.at(-1) ?? 0) };
-}
 
 const keepAlive = new Agent({ keepAlive: true, maxSockets: 64 });
 
@@ -117,8 +103,8 @@ async function fanout(s: Extract<EventScenario, { kind: 'fanout' }>) {
     clients: s.clients,
     changes: s.changes,
     burst: s.burst,
-    perClientMs: stats(latencies),
-    allClientsMs: stats(lastArrival),
+    perClientMs: latencyStats(latencies, 2),
+    allClientsMs: latencyStats(lastArrival, 2),
     clientCpuPercent: Math.round(((cpu.user + cpu.system) / 1_000 / elapsedMs) * 100),
   };
 }

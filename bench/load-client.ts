@@ -2,14 +2,7 @@
 // (run.ts) sends it one scenario at a time over IPC and gets the measurements back.
 import { Agent, request } from 'node:http';
 import { type AddressInfo, connect, createServer } from 'node:net';
-
-interface Stats {
-  count: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
-}
+import { latencyStats } from './latency-stats.ts';
 
 export type Scenario =
   | {
@@ -50,13 +43,6 @@ function send(url: string, method: 'GET' | 'POST', body?: string, agent: Agent =
     req.on('error', reject);
     req.end(body);
   });
-}
-
-function stats(values: number[]): Stats {
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
-  const round = (n: number) => Math.round(n * 1_000) / 1_000;
-  return { count: sorted.length, p50: round(at(0.5)), p90: round(at(0.9)), p99: round(at(0.99)), max: round(sorted.at(-1) ?? 0) };
 }
 
 /**
@@ -148,7 +134,7 @@ async function latency(s: Extract<Scenario, { kind: 'latency' }>) {
   if (s.memoryOnly) {
     ending = true;
     watchAgent.destroy();
-    return { latencyMs: stats([]), totalMs: 0, clientCpuPercent: 0 };
+    return { latencyMs: latencyStats([], 3), totalMs: 0, clientCpuPercent: 0 };
   }
 
   const cpuBefore = process.cpuUsage();
@@ -170,7 +156,11 @@ async function latency(s: Extract<Scenario, { kind: 'latency' }>) {
   const cpu = process.cpuUsage(cpuBefore);
   ending = true;
   watchAgent.destroy();
-  return { latencyMs: stats(latencies), totalMs: Math.round(totalMs), clientCpuPercent: Math.round(((cpu.user + cpu.system) / 1_000 / totalMs) * 100) };
+  return {
+    latencyMs: latencyStats(latencies, 3),
+    totalMs: Math.round(totalMs),
+    clientCpuPercent: Math.round(((cpu.user + cpu.system) / 1_000 / totalMs) * 100),
+  };
 }
 
 /** As many requests as `concurrency` loops can make in `durationMs`. */
@@ -280,7 +270,7 @@ async function flood(s: Extract<Scenario, { kind: 'flood' }>) {
       }
     }),
   );
-  return { tracked: target, writtenMs: Math.round(writtenMs), firstPageMs: Math.round(firstPageMs * 10) / 10, pages: stats(pageTimes) };
+  return { tracked: target, writtenMs: Math.round(writtenMs), firstPageMs: Math.round(firstPageMs * 10) / 10, pages: latencyStats(pageTimes, 3) };
 }
 
 /**

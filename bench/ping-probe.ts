@@ -2,6 +2,7 @@
 // long the server makes a bystander wait while the load generator floods it. The orchestrator reads the
 // figures per phase ("mark") over IPC.
 import { Agent, request } from 'node:http';
+import { latencyStats } from './latency-stats.ts';
 
 interface Stats {
   count: number;
@@ -30,16 +31,8 @@ function ping(url: string): Promise<number> {
 }
 
 function stats(values: number[]): Stats {
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
-  const round = (n: number) => Math.round(n * 100) / 100;
-  return {
-    count: sorted.length,
-    p50: round(at(0.5)),
-    p99: round(at(0.99)),
-    max: round(sorted.at(-1) ?? 0),
-    overMs: { 20: sorted.filter((v) => v > 20).length, 100: sorted.filter((v) => v > 100).length },
-  };
+  const { count, p50, p99, max } = latencyStats(values, 2);
+  return { count, p50, p99, max, overMs: { 20: values.filter((v) => v > 20).length, 100: values.filter((v) => v > 100).length } };
 }
 
 process.on('message', async (message: { start?: { url: string; intervalMs: number }; mark?: boolean; stop?: boolean }) => {
