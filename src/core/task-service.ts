@@ -350,8 +350,8 @@ export class TaskService {
     return Promise.all(
       statuses.map(async (s) => {
         const own = records.get(s.id);
-        if (scope === undefined || own !== undefined || s.cancelReason === undefined) return readInScope(s.id, s, own, undefined, scope).status!;
-        const viaParent = await this.family.cancelledAncestor(s.id, await this.family.parentsOf(s.id));
+        const throughAncestor = scope !== undefined && own === undefined && s.cancelReason !== undefined;
+        const viaParent = throughAncestor ? await this.family.cancelledAncestor(s.id, await this.family.parentsOf(s.id)) : undefined;
         return readInScope(s.id, s, own, viaParent, scope).status!;
       }),
     );
