@@ -38,7 +38,8 @@ export class InvalidParentsError extends InvalidInputError {
 
 /**
  * A link refused because its child is already running (only the run that starts a task names its
- * parents), or has children and would hang under a cancelled ancestor. `scopedMessage` as above.
+ * parents), or has children that another token linked, or has children and would hang under a cancelled
+ * ancestor. `scopedMessage` as above.
  */
 export class LinkRefusedError extends Error {
   override name = 'LinkRefusedError';
@@ -106,23 +107,22 @@ export class TaskFamily {
   }
 
   /**
-   * The links a watch (or report) of `ids` naming `parents` declares, checked and made, and the ancestors
-   * it waits on. Links the store already holds are never refused (so no one can fail another task's watch
-   * by building above it): their ancestors are followed as far as the limits allow. A new link is refused
-   * when one of `ids` is running (watched) with other parents (LinkRefusedError: only the run that starts a
-   * task names its parents), when one of `ids` has children and an ancestor is cancelled already
-   * (LinkRefusedError: it would cancel them, and they may be other runs'), when it would make a cycle, or when the ancestors above it and the descendants
-   * below it would nest deeper than MAX_PARENT_DEPTH levels (InvalidParentsError). Checks run one at a time
+   * The links a watch (or report) of `ids` naming `parents` declares, made by `linkedBy`, checked, and the
+   * ancestors it waits on. Links the store already holds are never refused (so no one can fail another
+   * task's watch by building above it): their ancestors are followed as far as the limits allow. A new link
+   * is refused when one of `ids` is running (watched) with other parents (LinkRefusedError: only the run
+   * that starts a task names its parents), and otherwise as #checkNewLinks says. Checks run one at a time
    * on this server, and a link that passed is known at once to the next check, so two links made together
-   * cannot form a cycle between them. Returns the ids whose links change, for `link` to record.
+   * cannot form a cycle between them; the store checks again as it writes (see link). Returns the ids whose
+   * links change, for `link` to record.
    */
-  async declare(ids: readonly string[], parents: readonly string[]): Promise<{ ancestors: string[]; changed: string[] }> {
+  async declare(ids: readonly string[], parents: readonly string[], linkedBy?: string): Promise<{ ancestors: string[]; changed: string[] }> {
     for (const parent of parents) if (ids.includes(parent)) throw new InvalidParentsError(`${preview(parent)} cannot be its own parent`);
     // Most watches re-declare what is known (every poll of a worker does): they need not wait their turn.
     if (parents.length === 0 || (await this.#changedLinks(ids, parents)).length === 0) {
       return { ancestors: await this.#walkUp(ids, parents, MAX_PARENT_DEPTH, false), changed: [] };
     }
-    const checked = this.#linking.then(() => this.#declare(ids, parents));
+    const checked = this.#linking.then(() => this.#declare(ids, parents, linkedBy));
     this.#linking = checked.catch(() => {});
     return checked;
   }
@@ -134,7 +134,7 @@ export class TaskFamily {
     return ids.filter((id) => [...new Set(known.get(id) ?? [])].sort().join('\n') !== wanted);
   }
 
-  async #declare(ids: readonly string[], parents: readonly string[]): Promise<{ ancestors: string[]; changed: string[] }> {
+  async #declare(ids: readonly string[], parents: readonly string[], linkedBy: string | undefined): Promise<{ ancestors: string[]; changed: string[] }> {
     // Looked at again in turn: a check that ran meanwhile may have made these very links.
     let changed = await this.#changedLinks(ids, parents);
     if (changed.length === 0) return { ancestors: await this.#walkUp(ids, parents, MAX_PARENT_DEPTH, false), changed };
@@ -147,21 +147,7 @@ export class TaskFamily {
       // A scoped token is not told its task has other parents: they may be ones it cannot see.
       throw new LinkRefusedError(`${preview(running.id)} is already running with other parents; ${rule}`, `${preview(running.id)} is already running; ${rule}`);
     }
-    const { below, ancestors: checked } = await this.#checkNesting(changed, parents);
-    let ancestors = checked;
-    // A task with children hung under a parent cancelled already would be stopped at once, and its
-    // children with it: tasks other runs (other tokens) may be running. Only a task with no children yet
-    // (a late child, the rule's one purpose) may be linked under a cancelled parent.
-    if (below > 0) {
-      const cancelled = (await this.#canceler.find(ancestors))[0];
-      if (cancelled) {
-        const why = '(that would cancel its children, which other runs may be running)';
-        throw new LinkRefusedError(
-          `${preview(changed[0]!)} has children already; it cannot be linked under ${preview(cancelled.id)}, which is cancelled ${why}`,
-          `${preview(changed[0]!)} has children already; it cannot be linked under a cancelled ancestor ${why}`,
-        );
-      }
-    }
+    let ancestors = await this.#checkNewLinks(changed, parents, linkedBy);
     // Known to the next check at once, before the store has it.
     const at = this.#clock.monotonic();
     for (const id of changed) this.#remember(id, parents, at);
@@ -170,52 +156,96 @@ export class TaskFamily {
   }
 
   /**
-   * Throws InvalidParentsError when `parents` as the direct parents of `ids` would make a cycle, or nest the
-   * ancestors above and the descendants below more than MAX_PARENT_DEPTH levels; otherwise resolves with
-   * how many levels lie below and the ancestors. Links are read through `links` when given (fresh, as a
-   * store's check sees them), through the cache above and the store below otherwise.
+   * The rules every new link meets, checked when it is declared and again by the store in one step with its
+   * write (links read through `links` there; the cache above and the store below otherwise). Resolves with
+   * the ancestors above `parents`; throws InvalidParentsError for a cycle, or for the ancestors above and the
+   * descendants below nesting more than MAX_PARENT_DEPTH levels, and LinkRefusedError when a task with
+   * children would get parents that could stop children `linkedBy` did not link, or hang under a cancelled
+   * ancestor.
    */
-  async #checkNesting(ids: readonly string[], parents: readonly string[], links?: LinkReader): Promise<{ below: number; ancestors: string[] }> {
-    const below = await this.#levelsBelow(ids, links);
-    if (below >= MAX_PARENT_DEPTH)
+  async #checkNewLinks(ids: readonly string[], parents: readonly string[], linkedBy: string | undefined, links?: LinkReader): Promise<string[]> {
+    const below = await this.#below(ids, linkedBy, links);
+    if (below.levels >= MAX_PARENT_DEPTH)
       throw new InvalidParentsError(
-        `${preview(ids[0]!)} has descendants ${below} levels deep already; a parent would nest them more than ${MAX_PARENT_DEPTH} levels`,
+        `${preview(below.root!)} has descendants ${below.levels} levels deep already; a parent would nest them more than ${MAX_PARENT_DEPTH} levels`,
       );
     const parentsOf = links && (async (level: readonly string[]) => new Map((await links.loadParents(level)).map((link) => [link.child, link.parents])));
+    let ancestors: string[];
     try {
-      return { below, ancestors: await this.#walkUp(ids, parents, MAX_PARENT_DEPTH - below, true, parentsOf) };
+      ancestors = await this.#walkUp(ids, parents, MAX_PARENT_DEPTH - below.levels, true, parentsOf);
     } catch (error) {
-      if (error instanceof InvalidParentsError && below > 0 && /levels deep/.test(error.message)) {
-        const counting = ` counting the ${below} level${below === 1 ? '' : 's'} of descendants below`;
+      if (error instanceof InvalidParentsError && below.levels > 0 && /levels deep/.test(error.message)) {
+        const counting = ` counting the ${below.levels} level${below.levels === 1 ? '' : 's'} of descendants below`;
         throw new InvalidParentsError(`${error.message.replace(/ \(.*\)$/, '')}${counting}`, `${error.scopedMessage}${counting}`);
       }
       throw error;
     }
+    // New parents are new ways to stop every task below: only the token that linked all of those may give
+    // them (a task's children may be other runs', other teams' even, when tokens are not scoped).
+    if (below.otherLinker !== undefined) {
+      const rule = 'it cannot be given new parents, which would stop runs another token linked below it';
+      throw new LinkRefusedError(
+        `${preview(below.root!)} has descendants linked by another token${below.otherLinker === null ? '' : ` (${preview(below.otherLinker)})`}; ${rule}`,
+        `${preview(below.root!)} has descendants linked by another token; ${rule}`,
+      );
+    }
+    // A task with children hung under a parent cancelled already would be stopped at once, and its
+    // children with it. Only a task with no children yet (a late child, the rule's one purpose) may be
+    // linked under a cancelled parent.
+    if (below.levels > 0) {
+      const cancelled = (await this.#canceler.find(ancestors))[0];
+      if (cancelled) {
+        const why = '(that would cancel its children, which other runs may be running)';
+        throw new LinkRefusedError(
+          `${preview(below.root!)} has children already; it cannot be linked under ${preview(cancelled.id)}, which is cancelled ${why}`,
+          `${preview(below.root!)} has children already; it cannot be linked under a cancelled ancestor ${why}`,
+        );
+      }
+    }
+    return ancestors;
   }
 
-  /** How many levels of descendants the store knows below `ids` (0: none of them is a parent), read through `links`. */
-  async #levelsBelow(ids: readonly string[], links: LinkReader = this.#store): Promise<number> {
-    let level = await links.parentsAmong(ids);
+  /**
+   * What the store knows below `ids`: how many levels of descendants (0: none of them is a parent), the
+   * first of `ids` that has any (`root`), and the token that linked one of them when that is not `linkedBy`
+   * (null for a link stored before links kept their maker). Read through `links`.
+   */
+  async #below(
+    ids: readonly string[],
+    linkedBy: string | undefined,
+    links: LinkReader = this.#store,
+  ): Promise<{ levels: number; root?: string; otherLinker?: string | null }> {
+    const roots = await links.parentsAmong(ids);
     const seen = new Set(ids);
-    let depth = 0;
+    let levels = 0;
     let checked = 0;
-    while (level.length > 0 && depth < MAX_PARENT_DEPTH) {
-      depth++;
-      const children: string[] = [];
-      for (const parent of level) {
-        for (let after: string | undefined; ; ) {
-          const page = await links.listChildren(parent, after, CHILDREN_PER_STEP);
-          for (const id of page) if (!seen.has(id)) seen.add(id), children.push(id);
-          checked += page.length;
-          if (checked > MAX_DESCENDANTS_CHECKED) throw new InvalidParentsError(`more than ${MAX_DESCENDANTS_CHECKED} descendants to check`);
-          if (page.length < CHILDREN_PER_STEP) break;
-          after = page.at(-1);
-          await nextTurn();
+    // Root by root, so a refusal names the task whose descendants are the reason.
+    for (const root of roots) {
+      let level = [root];
+      let depth = 0;
+      while (level.length > 0 && depth < MAX_PARENT_DEPTH) {
+        depth++;
+        const children: string[] = [];
+        for (const parent of level) {
+          for (let after: string | undefined; ; ) {
+            const page = await links.listChildren(parent, after, CHILDREN_PER_STEP);
+            const fresh = page.filter((id) => !seen.has(id));
+            for (const id of fresh) seen.add(id), children.push(id);
+            for (const link of fresh.length === 0 ? [] : await links.loadParents(fresh)) {
+              if (link.linkedBy !== linkedBy) return { levels: Math.max(levels, depth), root, otherLinker: link.linkedBy ?? null };
+            }
+            checked += page.length;
+            if (checked > MAX_DESCENDANTS_CHECKED) throw new InvalidParentsError(`more than ${MAX_DESCENDANTS_CHECKED} descendants to check`);
+            if (page.length < CHILDREN_PER_STEP) break;
+            after = page.at(-1);
+            await nextTurn();
+          }
         }
+        level = children.length === 0 ? [] : await links.parentsAmong(children);
       }
-      level = children.length === 0 ? [] : await links.parentsAmong(children);
+      levels = Math.max(levels, depth);
     }
-    return depth;
+    return roots.length === 0 ? { levels } : { levels, root: roots[0]! };
   }
 
   /**
@@ -271,13 +301,14 @@ export class TaskFamily {
    * Records `parents` as the direct parents of each of `ids` (after their statuses); re-declaring costs
    * nothing. Checked again as the store writes them, against the links it holds then, in one step with the
    * write (see saveParents): what declare checked may be out of date, when another server linked meanwhile.
-   * Throws InvalidParentsError (nothing written) when they would now make a cycle or nest too deep.
+   * Throws as #checkNewLinks does (nothing written) when they now break a rule.
    */
   async link(ids: readonly string[], parents: readonly string[], linkedBy?: string): Promise<void> {
     const check: LinkCheck = async (links, reader) =>
-      void (await this.#checkNesting(
+      void (await this.#checkNewLinks(
         links.map((link) => link.child),
         parents,
+        linkedBy,
         reader,
       ));
     try {

@@ -147,13 +147,18 @@ export class TaskService {
   // ---- Watches, reports, progress ----
 
   /**
-   * Checks the links a watch (or report) of `ids` naming `parents` declares, and returns the ancestors it
-   * waits on and the ids whose links change (for `link`). Throws InvalidParentsError or LinkRefusedError
-   * (see TaskFamily.declare).
+   * Checks the links a watch (or report) of `ids` naming `parents` declares, made by `linkedBy`, and returns
+   * the ancestors it waits on and the ids whose links change (for `link`). Throws InvalidParentsError or
+   * LinkRefusedError (see TaskFamily.declare).
    */
-  declareParents(ids: readonly string[], parents: readonly string[] | undefined, scope?: TaskScope): Promise<{ ancestors: string[]; changed: string[] }> {
+  declareParents(
+    ids: readonly string[],
+    parents: readonly string[] | undefined,
+    scope?: TaskScope,
+    linkedBy?: Linker,
+  ): Promise<{ ancestors: string[]; changed: string[] }> {
     if (parents === undefined || parents.length === 0) return Promise.resolve({ ancestors: [], changed: [] });
-    return refusalsInScope(this.family.declare(ids, parents), scope);
+    return refusalsInScope(this.family.declare(ids, parents, linkedBy?.name), scope);
   }
 
   /**
@@ -216,7 +221,7 @@ export class TaskService {
    * then what is cancelled now among `ids` and `ancestors`, with the parent rule applied.
    */
   async look(ids: readonly string[], parents: readonly string[] | undefined, linkedBy: Linker, scope?: TaskScope): Promise<WaitResult> {
-    const { ancestors, changed } = await this.declareParents(ids, parents, scope);
+    const { ancestors, changed } = await this.declareParents(ids, parents, scope, linkedBy);
     await this.link(changed, parents ?? [], scope, linkedBy);
     return this.watchAnswered(ids, await this.canceler.lookUp(ids, ancestors), linkedBy);
   }
@@ -224,7 +229,7 @@ export class TaskService {
   /** A worker's report of how `id` ended (with the parents its run names); resolves with the status it leads to, as `scope` reads it. */
   async report(id: string, report: TaskReport, parents: readonly string[] | undefined, scope?: TaskScope, linkedBy?: Linker): Promise<TaskStatus> {
     // Checked before anything is stored, as a watch's are.
-    const { changed } = await this.declareParents([id], parents, scope);
+    const { changed } = await this.declareParents([id], parents, scope, linkedBy);
     const status = await this.tracker.reported(id, report);
     await this.link(changed, parents ?? [], scope, linkedBy);
     // The task is over: a cancel still scheduled for it (its deadline) has nothing left to stop.

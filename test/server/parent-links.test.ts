@@ -68,7 +68,11 @@ test("a worker token cannot cancel another run's task by hanging its not-running
   await eventually(async () => (await server.tasks.task('job-43', 10)).children.ids.includes('step-3'), 'the link step-3 -> job-43 stored');
   const attack = await watch('tok-a', { ids: ['job-43'], parents: ['old-2'], timeout: '100ms' });
   assert.is(attack.status, 403, JSON.stringify(attack.body));
-  assert.match(attack.body.error.message, /job-43"? has children already; it cannot be linked under "?old-2/, attack.body.error.message);
+  assert.match(attack.body.error.message, /job-43"? has descendants linked by another token \("?team-b"?\)/, attack.body.error.message);
+  // Its own runs' token may not either: it would stop them at once.
+  const own = await watch('tok-b', { ids: ['job-43'], parents: ['old-2'], timeout: '100ms' });
+  assert.is(own.status, 403, JSON.stringify(own.body));
+  assert.match(own.body.error.message, /job-43"? has children already; it cannot be linked under "?old-2/, own.body.error.message);
   assert.equal(await server.canceler.find(['job-43', 'step-3']), [], 'nothing cancelled');
   assert.equal((await server.tasks.task('job-43', 10)).parents, [], 'no link stored');
   assert.is(server.openWatches(), 1, "the victim's watch is still held");
@@ -76,11 +80,36 @@ test("a worker token cannot cancel another run's task by hanging its not-running
   assert.equal((await victim).body.cancelled, ['step-3']);
 });
 
+test('a worker token cannot give new parents to a task whose descendants another token linked, even under a cancel that is only scheduled, or one never made', async () => {
+  const ops = { authorization: 'Bearer tok-ops', 'content-type': 'application/json' };
+  // team-b's step-4 runs under job-44 (which nobody runs), and grand-4 under step-4.
+  const victim = watch('tok-b', { ids: ['grand-4'], parents: ['step-4'], timeout: '20s' });
+  assert.is((await watch('tok-b', { ids: ['step-4'], parents: ['job-44'], timeout: '100ms' })).status, 200);
+  await eventually(async () => (await server.tasks.task('step-4', 10)).children.ids.includes('grand-4'), 'the link grand-4 -> step-4 stored');
+  const scheduled = await fetch(`${server.url}/v1/tasks/timer-4/cancel`, { method: 'POST', headers: ops, body: '{"after":"1h"}' });
+  assert.is(scheduled.status, 202, 'scheduled');
+  for (const parent of ['timer-4', 'anything-4']) {
+    const attack = await watch('tok-a', { ids: ['job-44'], parents: [parent], timeout: '100ms' });
+    assert.is(attack.status, 403, JSON.stringify(attack.body));
+    assert.match(attack.body.error.message, /has descendants linked by another token/);
+  }
+  assert.equal((await server.tasks.task('job-44', 10)).parents, [], 'no link stored');
+  // The token that linked everything below may.
+  assert.is((await watch('tok-b', { ids: ['job-44'], parents: ['anything-4'], timeout: '100ms' })).status, 200);
+  assert.equal((await server.tasks.task('job-44', 10)).parents, ['anything-4']);
+  await server.canceler.cancel('grand-4');
+  assert.equal((await victim).body.cancelled, ['grand-4']);
+});
+
 test("links nesting above a running task are refused when made, and never fail that task's own watch", async () => {
   assert.is((await watch('tok-b', { ids: ['deep-victim'], parents: ['deep-0'], timeout: '100ms' })).status, 200);
+  // Another token may not build above it at all (its descendants are team-b's) ...
+  const other = await watch('tok-a', { ids: ['deep-0'], parents: ['deep-1'], timeout: '100ms' });
+  assert.is(other.status, 403, JSON.stringify(other.body));
+  // ... and the token that runs it only as deep as the limit.
   let refusedAt = -1;
   for (let level = 0; level < 20; level++) {
-    const made = await watch('tok-a', { ids: [`deep-${level}`], parents: [`deep-${level + 1}`], timeout: '100ms' });
+    const made = await watch('tok-b', { ids: [`deep-${level}`], parents: [`deep-${level + 1}`], timeout: '100ms' });
     if (made.status === 400) {
       assert.is(made.body.error.code, 'invalid_parents');
       refusedAt = level;
@@ -109,9 +138,10 @@ test('a chain built from the bottom up stops at the depth limit', async () => {
 
 test('two links made together cannot form a cycle between them', async () => {
   for (let race = 0; race < 20; race++) {
+    // One token, so the second is refused for the cycle, not for linking under the other's task.
     const [one, two] = await Promise.all([
       watch('tok-a', { ids: [`x-${race}`], parents: [`y-${race}`], timeout: '100ms' }),
-      watch('tok-b', { ids: [`y-${race}`], parents: [`x-${race}`], timeout: '100ms' }),
+      watch('tok-a', { ids: [`y-${race}`], parents: [`x-${race}`], timeout: '100ms' }),
     ]);
     assert.equal([one.status, two.status].sort(), [200, 400], `race ${race}: ${JSON.stringify([one.body, two.body])}`);
   }

@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Canceler } from '../../src/core/canceler.ts';
 import { type CancelStore, saveStatuses } from '../../src/core/store.ts';
-import { InvalidParentsError } from '../../src/core/task-family.ts';
+import { InvalidParentsError, LinkRefusedError } from '../../src/core/task-family.ts';
 import { TaskService } from '../../src/core/task-service.ts';
 import type { TaskStatus } from '../../src/core/task-status.ts';
 
@@ -107,6 +107,45 @@ export function sharedStoreSuite(name: string, openPair: () => Promise<Pair>) {
       }
     }
     assert.ok(refused >= 1, `each race refused one link (${refused} of ${races} seen by the check that ran second)`);
+  });
+
+  test('a task with children is never hung under a cancelled ancestor by two links racing on two servers: the check and the write are one step', async ({
+    a,
+    b,
+  }) => {
+    const serve = (store: CancelStore) => {
+      const canceler = new Canceler({ store });
+      return { canceler, tasks: new TaskService({ store, canceler, leaseMs: 60_000 }) };
+    };
+    const [one, two] = [serve(a), serve(b)];
+    const linker = { name: 'runner', address: 'test' };
+    const races = 30;
+    let refused = 0;
+    try {
+      await one.canceler.cancel('old');
+      for (let race = 0; race < races; race++) {
+        const [mid, job, step] = [`mid${race}`, `job${race}`, `step${race}`];
+        await one.tasks.look([step], [job], linker);
+        // mid under the cancelled old on one server, job (a parent already) under mid on the other, at once:
+        // either alone is fine, both would stop job and its step.
+        const made = await Promise.allSettled([one.tasks.look([mid], ['old'], linker), two.tasks.look([job], [mid], linker)]);
+        for (const result of made) {
+          if (result.status === 'rejected') {
+            assert.instance(result.reason, LinkRefusedError);
+            refused++;
+          }
+        }
+        const links = new Map((await a.loadParents([mid, job])).map((link) => [link.child, link.parents]));
+        assert.not.ok(links.get(mid)?.includes('old') && links.get(job)?.includes(mid), `race ${race}: both links were stored`);
+        assert.equal(await one.canceler.find([job, step]), [], `race ${race}: nothing below job was cancelled`);
+      }
+    } finally {
+      for (const { tasks, canceler } of [one, two]) {
+        tasks.close();
+        canceler.close();
+      }
+    }
+    assert.is(refused, races, 'one link of every race refused');
   });
 
   return test;

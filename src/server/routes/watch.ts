@@ -90,7 +90,7 @@ export function watchRoutes(app: Pick<AppContext, 'tasks' | 'watches' | 'options
       return reply(ctx, await tasks.look(ids, parents, app.linkerOf(ctx), ctx.caller.scope), ids);
     }
     const timeoutMs = app.watches.timeoutFor(requestedMs);
-    const { ancestors, changed } = await tasks.declareParents(ids, parents, ctx.caller.scope);
+    const { ancestors, changed } = await tasks.declareParents(ids, parents, ctx.caller.scope, app.linkerOf(ctx));
     // Asked for, and worth it: the ids stay here as a session, and every later poll goes through it. This
     // watch is answered at once with its name (as BOSH answers the request that makes a session), so the
     // worker holds its two polls from the start; a cancel already known waits for the first of them.
