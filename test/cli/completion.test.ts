@@ -92,7 +92,7 @@ test('the bash script passes shellcheck', async () => {
 test('completion for a shell it does not know is one line and exit 2', async () => {
   const result = await runCli(['completion', 'fish']);
   assert.is(result.code, 2);
-  assert.is(result.stderr, 'taskctl: Invalid values: Argument: shell, Given: "fish", Choices: "bash", "zsh" (see taskctl --help)\n');
+  assert.is(result.stderr, 'taskctl: unknown completion shell "fish"; completion shells: bash, zsh (see taskctl --help)\n');
   assert.is(result.stdout, '');
 });
 
