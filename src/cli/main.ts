@@ -74,10 +74,16 @@ function wantsHelp(argv: readonly string[]): boolean {
 function register<Args>(parser: Argv, definition: CommandDefinition<Args>, context: CommandContext, setExitCode: (code: number) => void): void {
   const builder = (y: Argv) => {
     const built = definition.builder(y) as unknown as Argv;
+    // getOptions() is missing from @types/yargs.
+    const { alias, choices } = (
+      built as unknown as { getOptions(): { alias: Record<string, readonly string[]>; choices: Record<string, readonly string[] | undefined> } }
+    ).getOptions();
+    // Tab completion lists every option name yargs knows, aliases too, and writes them after the "--" being
+    // completed: -s became a bogus --s. Hidden, an alias still works and --help still shows it beside its
+    // option (-s, --server), but completion offers only the long name.
+    for (const names of Object.values(alias)) for (const name of names) if (name.length === 1) built.hide(name);
     // A word that picks among choices (token's subcommand, completion's shell) is checked before yargs
-    // validates anything else: otherwise `token nwe x` is told that --role is missing. (getOptions() is
-    // missing from @types/yargs.)
-    const { choices } = (built as unknown as { getOptions(): { choices: Record<string, readonly string[] | undefined> } }).getOptions();
+    // validates anything else: otherwise `token nwe x` is told that --role is missing.
     const positionals = Array.from(definition.command.matchAll(/[<[](\w+)/g), (match) => match[1]!).filter((name) => choices[name] !== undefined);
     if (positionals.length === 0) return built;
     return built.middleware((args) => {
