@@ -42,6 +42,14 @@ test('a command given too few words says what it needs: a task id, a shell, or a
   await usage(['status'], 'status needs at least one task id, e.g. taskctl status job-42');
 });
 
+test('a number option given a word, a fraction or a number out of range says the range it must be in, never "received NaN"', async () => {
+  const serve = (...option: string[]) => ['serve', '--store', 'memory', '--no-tui', ...option];
+  for (const port of ['abc', '70000', '-1', '1.5']) await usage(serve('-p', port), '--port: must be a whole number from 0 to 65535');
+  await usage(serve('--max-watches', 'many'), '--max-watches: must be a whole number, at least 1');
+  await usage(serve('--event-window', 'x'), '--event-window: must be a whole number from 1 to 1000000');
+  await usage(serve('--token-share', 'half'), '--token-share: must be a percent, more than 0 and at most 100');
+});
+
 test('work with a file for an id suggests running it after --', async () => {
   // In the folder taskctl runs in (the repository's, as runCli starts it): an id holds no "/".
   const file = `train-${process.pid}.sh`;
