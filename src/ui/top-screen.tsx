@@ -10,7 +10,7 @@ import { frameHeight, isTooSmall, TooSmall } from './screen-size.tsx';
 import { StatusLine } from './status-line.tsx';
 import { Table, type TableColumn, type TableRow } from './table.tsx';
 import { SERVER_STATE_COLOR } from './theme.ts';
-import { firstRow, selectedIndex, type TopView } from './top-state.ts';
+import { firstRow, type RowState, rowState, selectedIndex, type TopView } from './top-state.ts';
 import { connectionText } from './work-screen.tsx';
 
 export interface TopScreenProps {
@@ -56,8 +56,8 @@ function canceller(by: CancelSourceReply | undefined): string {
 }
 
 function stateCell(task: FeedTask | undefined) {
-  const state = task?.status?.state;
-  return state === undefined ? { text: task?.scheduledAt ? 'scheduled' : 'unknown', dimColor: true } : { text: state, color: SERVER_STATE_COLOR[state] };
+  const state = task ? rowState(task) : 'unknown';
+  return state === 'scheduled' || state === 'unknown' ? { text: state, dimColor: true } : { text: state, color: SERVER_STATE_COLOR[state] };
 }
 
 function taskRow(id: string, task: FeedTask | undefined, now: number, selected: boolean): TableRow {
@@ -79,14 +79,11 @@ function taskRow(id: string, task: FeedTask | undefined, now: number, selected: 
 }
 
 function countSegments(feed: FeedState, shownCount: number, view: TopView): Segment[] {
-  const counts = new Map<TaskLifeState, number>();
-  // The rows whose state cell says "scheduled" (a cancel scheduled for a task nothing else is known of yet):
-  // counted too, so the counts add up to the rows listed.
-  let scheduled = 0;
-  for (const task of feed.tasks.values()) {
-    if (task.status) counts.set(task.status.state, (counts.get(task.status.state) ?? 0) + 1);
-    else if (task.scheduledAt) scheduled++;
-  }
+  // Each row under the word its state cell says: "scheduled" (a cancel scheduled for a task nothing else is
+  // known of yet) is counted too, so the counts add up to the rows listed, and `s` filters by the same words.
+  const counts = new Map<RowState, number>();
+  for (const task of feed.tasks.values()) counts.set(rowState(task), (counts.get(rowState(task)) ?? 0) + 1);
+  const scheduled = counts.get('scheduled') ?? 0;
   const total = feed.tasks.size;
   const filtered = view.filter !== '' || view.stateFilter !== undefined;
   const segments: Segment[] = [
@@ -97,7 +94,8 @@ function countSegments(feed: FeedState, shownCount: number, view: TopView): Segm
       ],
     },
   ];
-  if (view.stateFilter !== undefined) segments.push(segment({ text: `state ${view.stateFilter}`, color: SERVER_STATE_COLOR[view.stateFilter] }));
+  const state = view.stateFilter;
+  if (state !== undefined) segments.push(segment(state === 'scheduled' ? dim(`state ${state}`) : { text: `state ${state}`, color: SERVER_STATE_COLOR[state] }));
   if (view.filter !== '') segments.push(segment({ text: `filter "${view.filter}"`, color: 'cyan' }, { minWidth: 10 }));
   for (const state of TASK_LIFE_STATES) {
     const n = counts.get(state);

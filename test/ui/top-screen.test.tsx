@@ -192,6 +192,29 @@ test('under 40x10 it is one line saying the terminal is too small', () => {
 
 // ---------- keys ----------
 
+test('s cycles through every state the summary counts, scheduled last, then back to all; each shows the rows that say it', () => {
+  const feed = feedOf([
+    { id: 'a-watched', status: status(0, 'watching') },
+    // Watched, with a cancel scheduled for later: its row says watching, and so it is filtered.
+    { id: 'b-watched-due', status: status(1, 'watching'), scheduledAt: iso(T0 + 3_600_000) },
+    { id: 'c-later', scheduledAt: iso(T0 + 60_000) },
+    { id: 'e-lost', status: status(4, 'lost') },
+  ]);
+  let view = INITIAL_VIEW;
+  const seen: string[] = [];
+  do {
+    view = reduceTop(view, { type: 'key', key: { input: 's' }, room: 10, now: T0 }, shownIds(feed, view)).view;
+    seen.push(view.stateFilter ?? 'all');
+  } while (view.stateFilter !== undefined);
+  assert.equal(seen, ['watching', 'cancel_requested', 'cancelled', 'succeeded', 'failed', 'timed_out', 'stopped', 'lost', 'scheduled', 'all']);
+  const scheduled: TopView = { ...INITIAL_VIEW, stateFilter: 'scheduled' };
+  assert.equal(shownIds(feed, scheduled), ['c-later']);
+  assert.equal(shownIds(feed, { ...INITIAL_VIEW, stateFilter: 'watching' }), ['a-watched', 'b-watched-due']);
+  const text = frameAt(<TopScreen feed={feed} view={scheduled} shown={shownIds(feed, scheduled)} now={T0} columns={100} rows={30} />, 100, 30);
+  assert.is(text.split('\n')[1], '4 tasks (1 shown) · state scheduled · 2 watching · 1 lost · 1 scheduled', text);
+  assert.match(text, /^› +c-later +scheduled/m);
+});
+
 test('keys: move, filter, cycle states, open, cancel with a reason, quit (the reducer alone)', () => {
   const feed = fixture(['a-1', 'a-2', 'b-1', 'b-2']);
   let view = INITIAL_VIEW;
