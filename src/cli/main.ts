@@ -3,7 +3,7 @@ import { InvalidInputError, preview } from '../core/task-id.ts';
 import { COMMIT, VERSION } from '../protocol/build-info.ts';
 import { commands } from './commands.ts';
 import { type CommandContext, type CommandDefinition, EXIT_CODES_HELP, ExitCode, UsageError } from './context.ts';
-import { joinDashValues } from './dash-values.ts';
+import { type DeclaredOptions, joinDashValues } from './dash-values.ts';
 
 /** Runs taskctl with `argv` (without the node and script names) and resolves with the exit code. */
 export async function main(argv: readonly string[], context: CommandContext): Promise<number> {
@@ -74,10 +74,7 @@ function wantsHelp(argv: readonly string[]): boolean {
 function register<Args>(parser: Argv, definition: CommandDefinition<Args>, context: CommandContext, setExitCode: (code: number) => void): void {
   const builder = (y: Argv) => {
     const built = definition.builder(y) as unknown as Argv;
-    // getOptions() is missing from @types/yargs.
-    const { alias, choices } = (
-      built as unknown as { getOptions(): { alias: Record<string, readonly string[]>; choices: Record<string, readonly string[] | undefined> } }
-    ).getOptions();
+    const { alias, choices } = (built as unknown as { getOptions(): DeclaredOptions }).getOptions();
     // Tab completion lists every option name yargs knows, aliases too, and writes them after the "--" being
     // completed: -s became a bogus --s. Hidden, an alias still works and --help still shows it beside its
     // option (-s, --server), but completion offers only the long name.
