@@ -138,6 +138,8 @@ async function bundle(dir, libraryFile) {
       http: join(root, 'build/node-http.mjs'),
       // See build/string-width-lazy.mjs: ~40 ms of start-up that only --help and the screens need.
       'string-width': join(root, 'build/string-width-lazy.mjs'),
+      // See build/restore-cursor.mjs: an escape code written to stderr on exit, even when it is a file.
+      'restore-cursor': join(root, 'build/restore-cursor.mjs'),
     },
     define: {
       __TASKCTL_VERSION__: JSON.stringify(pkgJson.version),

@@ -25,6 +25,8 @@ export interface CommandDefinition<Args> {
   readonly command: string;
   readonly describe: string;
   readonly builder: (yargs: Argv) => Argv<Args>;
+  /** What its positional arguments must be, said when they are missing: "at least one task id, e.g. …". */
+  readonly needs?: string;
   readonly run: (args: Args, context: CommandContext) => Promise<number>;
 }
 

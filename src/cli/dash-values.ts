@@ -15,12 +15,13 @@ interface OptionNames {
 }
 
 /** What yargs' getOptions() holds (it is missing from @types/yargs). */
-interface DeclaredOptions {
+export interface DeclaredOptions {
   readonly string: readonly string[];
   readonly number: readonly string[];
   readonly boolean: readonly string[];
   readonly count: readonly string[];
   readonly alias: Readonly<Record<string, readonly string[]>>;
+  readonly choices: Readonly<Record<string, readonly string[] | undefined>>;
 }
 
 function optionNames(definition: CommandShape): OptionNames {

@@ -1,20 +1,24 @@
 import yargs, { type Argv } from 'yargs';
-import { InvalidInputError } from '../core/task-id.ts';
+import { InvalidInputError, preview } from '../core/task-id.ts';
 import { COMMIT, VERSION } from '../protocol/build-info.ts';
 import { commands } from './commands.ts';
 import { type CommandContext, type CommandDefinition, EXIT_CODES_HELP, ExitCode, UsageError } from './context.ts';
-import { joinDashValues } from './dash-values.ts';
+import { type DeclaredOptions, joinDashValues } from './dash-values.ts';
 
 /** Runs taskctl with `argv` (without the node and script names) and resolves with the exit code. */
 export async function main(argv: readonly string[], context: CommandContext): Promise<number> {
   let exitCode: number = ExitCode.ok;
   let usageProblem: string | undefined;
+  // Said here rather than by yargs, whose "Did you mean top?" never names the word it did not know.
+  const [first] = argv;
+  if (first !== undefined && !first.startsWith('-') && !commands.some((definition) => nameOf(definition) === first)) {
+    usageProblem = unknownWord('command', first, commands.map(nameOf));
+  }
   const parser = yargs(joinDashValues(argv, commands))
     .scriptName('taskctl')
     .usage('taskctl <command> [options]\n\nCancel long-running tasks on workers that nobody can reach.')
     .strict()
     .demandCommand(1, 'name a command')
-    .recommendCommands()
     .version(`${VERSION} (${COMMIT})`)
     .alias('version', 'V')
     .help()
@@ -34,28 +38,28 @@ export async function main(argv: readonly string[], context: CommandContext): Pr
     });
   for (const definition of commands) register(parser, definition, context, (code) => (exitCode = code));
   try {
-    await parser.parseAsync();
+    if (usageProblem === undefined) await parser.parseAsync();
   } catch (error) {
-    if (error instanceof UsageError || error instanceof InvalidInputError) usageProblem = error.message;
+    if (error instanceof UsageError || error instanceof InvalidInputError) usageProblem = oneLine(error.message, argv);
     else throw error;
   }
   if (usageProblem !== undefined) {
-    context.stderr.write(`taskctl: ${oneLine(usageProblem, argv)} (see taskctl --help)\n`);
+    context.stderr.write(`taskctl: ${usageProblem} (see taskctl --help)\n`);
     return ExitCode.usage;
   }
   return exitCode;
 }
 
+const nameOf = (definition: { readonly command: string }) => definition.command.split(' ')[0]!;
+
 /**
  * A usage problem as one line that says it all: yargs puts the option, the value and the choices of
  * "Invalid values:" on lines of their own (cut off when only the first was printed), and says "Not enough
- * non-option arguments" of a command given no ids.
+ * non-option arguments" of a command given too few words, where the command's `needs` says which.
  */
 function oneLine(problem: string, argv: readonly string[]): string {
-  if (/^Not enough non-option arguments/.test(problem)) {
-    if (argv[0] === 'completion') return 'completion needs a shell: taskctl completion bash, or taskctl completion zsh';
-    return `${argv[0] ?? 'the command'} needs at least one task id, e.g. taskctl ${argv[0] ?? 'cancel'} job-42`;
-  }
+  const needs = commands.find((definition) => nameOf(definition) === argv[0])?.needs;
+  if (/^Not enough non-option arguments/.test(problem) && needs !== undefined) return `${argv[0]} needs ${needs}`;
   return problem
     .split('\n')
     .map((line) => line.trim())
@@ -68,7 +72,49 @@ function wantsHelp(argv: readonly string[]): boolean {
 }
 
 function register<Args>(parser: Argv, definition: CommandDefinition<Args>, context: CommandContext, setExitCode: (code: number) => void): void {
-  parser.command(definition.command, definition.describe, definition.builder as (y: Argv) => Argv, async (args) => {
+  const builder = (y: Argv) => {
+    const built = definition.builder(y) as unknown as Argv;
+    const { alias, choices } = (built as unknown as { getOptions(): DeclaredOptions }).getOptions();
+    // Tab completion lists every option name yargs knows, aliases too, and writes them after the "--" being
+    // completed: -s became a bogus --s. Hidden, an alias still works and --help still shows it beside its
+    // option (-s, --server), but completion offers only the long name.
+    for (const names of Object.values(alias)) for (const name of names) if (name.length === 1) built.hide(name);
+    // A word that picks among choices (token's subcommand, completion's shell) is checked before yargs
+    // validates anything else: otherwise `token nwe x` is told that --role is missing.
+    const positionals = Array.from(definition.command.matchAll(/[<[](\w+)/g), (match) => match[1]!).filter((name) => choices[name] !== undefined);
+    if (positionals.length === 0) return built;
+    return built.middleware((args) => {
+      for (const name of positionals) {
+        const given = args[name];
+        if (given !== undefined && !choices[name]!.includes(String(given)))
+          throw new UsageError(unknownWord(`${nameOf(definition)} ${name}`, String(given), choices[name]!));
+      }
+    }, true);
+  };
+  parser.command(definition.command, definition.describe, builder, async (args) => {
     setExitCode(await definition.run(args as unknown as Args, context));
   });
+}
+
+/** `word` is none of `names`: says so, suggests the nearest of them when it is a likely typo, and lists them all. */
+function unknownWord(what: string, word: string, names: readonly string[]): string {
+  // One slip (a letter wrong, missing, extra, or two swapped) in a short name, two in a longer one.
+  const nearest = names
+    .map((name) => ({ name, distance: editDistance(word, name) }))
+    .filter(({ name, distance }) => distance <= (name.length <= 4 ? 1 : 2))
+    .sort((a, b) => a.distance - b.distance)[0];
+  return `unknown ${what} ${preview(word)}${nearest ? ` (did you mean ${nearest.name}?)` : ''}; ${what}s: ${names.join(', ')}`;
+}
+
+/** Edits (insert, delete, replace, swap two neighbours) that turn `a` into `b`. */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
 }

@@ -31,6 +31,16 @@ export function wantsTui(stdout: NodeJS.WriteStream, env: NodeJS.ProcessEnv, fla
   return stdout.isTTY === true;
 }
 
+/**
+ * A whole-number option from `min` to `max`, every problem said as the one range it must be in. yargs reads
+ * a word that is no number ("-p abc") as NaN, which zod would otherwise call "expected number, received NaN".
+ */
+export function wholeNumberOption(min: number, max?: number) {
+  const must = max === undefined ? `must be a whole number, at least ${min}` : `must be a whole number from ${min} to ${max}`;
+  const schema = z.number({ error: must }).int(must).min(min, must);
+  return max === undefined ? schema : schema.max(max, must);
+}
+
 export const serverUrlSchema = z.string().refine((text) => {
   try {
     return ['http:', 'https:'].includes(new URL(text).protocol);

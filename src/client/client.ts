@@ -275,9 +275,7 @@ export class TaskctlClient {
           `${this.server} sent more than ${maxBytes} bytes for ${printable(path.split('?')[0]!)}; refused (no taskctl answer is that large)`,
         );
       }
-      const untrusted = describeTlsFailure(this.server, error);
-      if (untrusted) throw new ClientError('untrusted', untrusted);
-      throw new ClientError('unreachable', `cannot reach ${this.server}: ${describeNetworkError(error, this.server)}`);
+      throw connectionFailure(this.server, error);
     }
     let body: unknown;
     try {
@@ -352,9 +350,7 @@ export class TaskctlClient {
       if (error instanceof ClientError) throw error;
       if (options.signal.aborted) throw options.signal.reason ?? error;
       if (opening.signal.aborted) throw new ClientError('timeout', `${this.server} did not answer within ${formatDuration(this.#requestTimeoutMs)}`);
-      const untrusted = describeTlsFailure(this.server, error);
-      if (untrusted) throw new ClientError('untrusted', untrusted);
-      throw new ClientError('unreachable', `cannot reach ${this.server}: ${describeNetworkError(error, this.server)}`);
+      throw connectionFailure(this.server, error);
     } finally {
       clearTimeout(timer);
     }
@@ -446,6 +442,22 @@ function describeTlsFailure(server: string, error: unknown): string | undefined 
     );
   if (alert) return `${server} refused this client's certificate (${alert[1]!.toLowerCase().replaceAll('_', ' ')}; pass --cert and --key)`;
   return undefined;
+}
+
+/**
+ * The error a request that got no answer stands for: TLS trust failed (`untrusted`); something answered
+ * that does not speak HTTP at all (`protocol`: an SSH or database port, say); or the server could not be
+ * reached (`unreachable`).
+ */
+function connectionFailure(server: string, error: unknown): ClientError {
+  const untrusted = describeTlsFailure(server, error);
+  if (untrusted) return new ClientError('untrusted', untrusted);
+  // Node's HTTP parser names what it could not read as HPE_*; its message ("Parse Error: Expected HTTP/,
+  // RTSP/ or ICE/") means nothing to someone who gave a wrong port.
+  const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code;
+  if (code?.startsWith('HPE_'))
+    return new ClientError('protocol', `${server} did not answer in HTTP: something other than taskctl serve listens there (a wrong port?)`);
+  return new ClientError('unreachable', `cannot reach ${server}: ${describeNetworkError(error, server)}`);
 }
 
 /** What went wrong on the network, with what most often causes it when that is a fair guess. */

@@ -76,6 +76,28 @@ function shorten(segments: readonly Segment[], width: number, separator: string,
   return join();
 }
 
+/**
+ * The fewest cells `segments` take on one line once squeezed as fitSegments squeezes: an address or a path
+ * down to its minWidth, everything else whole.
+ */
+export function leastWidth(segments: readonly Segment[], separator = SEPARATOR): number {
+  return segments.reduce((sum, s, i) => {
+    const whole = spansWidth(safe(s.spans));
+    return sum + (i === 0 ? 0 : cellWidth(separator)) + (s.minWidth === undefined ? whole : Math.min(whole, s.minWidth));
+  }, 0);
+}
+
+/** `segments` in order over as few lines of `width` cells as they fill, none of them split. */
+export function wrapSegments(segments: readonly Segment[], width: number, separator = SEPARATOR): Segment[][] {
+  const lines: Segment[][] = [];
+  for (const s of segments) {
+    const line = lines.at(-1);
+    if (line !== undefined && leastWidth([...line, s], separator) <= width) line.push(s);
+    else lines.push([s]);
+  }
+  return lines;
+}
+
 const safe = (spans: readonly Span[]) => spans.map((span) => ({ ...span, text: printable(span.text) }));
 const spansWidth = (spans: readonly Span[]) => spans.reduce((sum, span) => sum + cellWidth(span.text), 0);
 

@@ -1,7 +1,7 @@
 import { useInput, usePaste, useStdin, useWindowSize } from 'ink';
 import type { TaskFeed } from '../client/task-feed.ts';
 import { draw, type ScreenIo } from './draw.ts';
-import { TopScreen, taskRoom } from './top-screen.tsx';
+import { TopScreen, topLayout } from './top-screen.tsx';
 import type { TopStore } from './top-state.ts';
 import { useNow, useStoreState } from './use-store-state.ts';
 
@@ -22,7 +22,10 @@ export function TopApp({ feed, store }: TopAppProps) {
   const now = useNow();
   const { columns, rows } = useWindowSize();
   const { isRawModeSupported } = useStdin();
-  useInput((input, key) => store.press({ ...key, input }, taskRoom(rows), Date.now()), { isActive: isRawModeSupported });
+  // Paging moves by the rows the screen shows, under however many lines its summary takes.
+  useInput((input, key) => store.press({ ...key, input }, topLayout(feedState, store.view, store.shown(), columns, rows).room, Date.now()), {
+    isActive: isRawModeSupported,
+  });
   // Bracketed paste: pasted text arrives whole, apart from keys, so a pasted line break is not an Enter.
   usePaste((text) => store.paste(text), { isActive: isRawModeSupported });
   return <TopScreen feed={feedState} view={store.view} shown={store.shown()} now={now} columns={columns} rows={rows} />;

@@ -24,3 +24,19 @@ export const SERVER_STATE_COLOR: Readonly<Record<TaskLifeState, string>> = {
   stopped: 'gray',
   lost: 'red',
 };
+
+/**
+ * The server's task states (and "scheduled") abbreviated, for a summary too narrow for the words: all its
+ * counts switch together, so one reads like the next.
+ */
+export const SERVER_STATE_SHORT: Readonly<Record<TaskLifeState | 'scheduled', string>> = {
+  watching: 'watch',
+  cancel_requested: 'req',
+  cancelled: 'cxl',
+  succeeded: 'ok',
+  failed: 'fail',
+  timed_out: 't/o',
+  stopped: 'stop',
+  lost: 'lost',
+  scheduled: 'sched',
+};

@@ -5,12 +5,12 @@ import { formatDuration } from '../core/duration.ts';
 import { TASK_LIFE_STATES, type TaskLifeState } from '../core/task-status.ts';
 import type { CancelSourceReply, TaskReply } from '../protocol/schemas.ts';
 import { cellWidth, graphemes } from './cell-width.ts';
-import { segment, type Segment, type Span } from './line-layout.ts';
+import { leastWidth, segment, type Segment, type Span, wrapSegments } from './line-layout.ts';
 import { frameHeight, isTooSmall, TooSmall } from './screen-size.tsx';
 import { StatusLine } from './status-line.tsx';
 import { Table, type TableColumn, type TableRow } from './table.tsx';
-import { SERVER_STATE_COLOR } from './theme.ts';
-import { firstRow, selectedIndex, type TopView } from './top-state.ts';
+import { SERVER_STATE_COLOR, SERVER_STATE_SHORT } from './theme.ts';
+import { firstRow, type RowState, rowState, selectedIndex, type TopView } from './top-state.ts';
 import { connectionText } from './work-screen.tsx';
 
 export interface TopScreenProps {
@@ -28,9 +28,9 @@ const FIXED_LINES = 4;
 /** How long a notice (cancelled, or why not) stays on the bottom line. */
 const NOTICE_MS = 6_000;
 
-/** Task rows a terminal of `rows` lines has room for. */
-export function taskRoom(rows: number): number {
-  return Math.max(1, frameHeight(rows) - FIXED_LINES);
+/** Task rows a terminal of `rows` lines has room for, under a summary of `summaryLines` lines. */
+function taskRoom(rows: number, summaryLines = 1): number {
+  return Math.max(1, frameHeight(rows) - FIXED_LINES - (summaryLines - 1));
 }
 
 const COLUMNS: readonly TableColumn[] = [
@@ -56,8 +56,8 @@ function canceller(by: CancelSourceReply | undefined): string {
 }
 
 function stateCell(task: FeedTask | undefined) {
-  const state = task?.status?.state;
-  return state === undefined ? { text: task?.scheduledAt ? 'scheduled' : 'unknown', dimColor: true } : { text: state, color: SERVER_STATE_COLOR[state] };
+  const state = task ? rowState(task) : 'unknown';
+  return state === 'scheduled' || state === 'unknown' ? { text: state, dimColor: true } : { text: state, color: SERVER_STATE_COLOR[state] };
 }
 
 function taskRow(id: string, task: FeedTask | undefined, now: number, selected: boolean): TableRow {
@@ -78,18 +78,18 @@ function taskRow(id: string, task: FeedTask | undefined, now: number, selected: 
   };
 }
 
-function countSegments(feed: FeedState, shownCount: number, view: TopView): Segment[] {
-  const counts = new Map<TaskLifeState, number>();
-  // The rows whose state cell says "scheduled" (a cancel scheduled for a task nothing else is known of yet):
-  // counted too, so the counts add up to the rows listed.
-  let scheduled = 0;
+/** The summary's parts: the total (and how many are shown), the filters, and each state's count in words and abbreviated. */
+function summaryParts(feed: FeedState, shownCount: number, view: TopView): { head: Segment[]; counts: Array<{ full: Segment; short: Segment }> } {
+  // Each row under the word its state cell says: "scheduled" (a cancel scheduled for a task nothing else is
+  // known of yet) is counted too, so the counts add up to the rows listed, and `s` filters by the same words.
+  const counts = new Map<RowState, number>();
   for (const task of feed.tasks.values()) {
-    if (task.status) counts.set(task.status.state, (counts.get(task.status.state) ?? 0) + 1);
-    else if (task.scheduledAt) scheduled++;
+    const state = rowState(task);
+    counts.set(state, (counts.get(state) ?? 0) + 1);
   }
   const total = feed.tasks.size;
   const filtered = view.filter !== '' || view.stateFilter !== undefined;
-  const segments: Segment[] = [
+  const head: Segment[] = [
     {
       spans: [
         { text: `${total.toLocaleString('en-US')} task${total === 1 ? '' : 's'}`, bold: true },
@@ -97,14 +97,58 @@ function countSegments(feed: FeedState, shownCount: number, view: TopView): Segm
       ],
     },
   ];
-  if (view.stateFilter !== undefined) segments.push(segment({ text: `state ${view.stateFilter}`, color: SERVER_STATE_COLOR[view.stateFilter] }));
-  if (view.filter !== '') segments.push(segment({ text: `filter "${view.filter}"`, color: 'cyan' }, { minWidth: 10 }));
-  for (const state of TASK_LIFE_STATES) {
-    const n = counts.get(state);
-    if (n) segments.push(segment({ text: `${n.toLocaleString('en-US')} ${state}`, color: SERVER_STATE_COLOR[state] }, { optional: true }));
+  const state = view.stateFilter;
+  if (state !== undefined) head.push(segment(state === 'scheduled' ? dim(`state ${state}`) : { text: `state ${state}`, color: SERVER_STATE_COLOR[state] }));
+  if (view.filter !== '') head.push(segment({ text: `filter "${view.filter}"`, color: 'cyan' }, { minWidth: 10 }));
+  return {
+    head,
+    counts: [...TASK_LIFE_STATES, 'scheduled' as const].flatMap((state) => {
+      const n = counts.get(state)?.toLocaleString('en-US');
+      const style = state === 'scheduled' ? { dimColor: true } : { color: SERVER_STATE_COLOR[state] };
+      return n === undefined
+        ? []
+        : [{ full: segment({ text: `${n} ${state}`, ...style }), short: segment({ text: `${n} ${SERVER_STATE_SHORT[state]}`, ...style }) }];
+    }),
+  };
+}
+
+/**
+ * The summary's lines. Every count shows, whatever the width: in words on one line when they fit, else all
+ * abbreviated at once (never some in words and others cut off), else abbreviated over as many lines as they need.
+ */
+function summaryLines({ head, counts }: ReturnType<typeof summaryParts>, columns: number): Segment[][] {
+  const full = [...head, ...counts.map((c) => c.full)];
+  if (leastWidth(full) <= columns) return [full];
+  const short = [...head, ...counts.map((c) => c.short)];
+  return leastWidth(short) <= columns ? [short] : wrapSegments(short, columns);
+}
+
+/** Where the screen's parts go: the summary's lines, the task rows under them, and the first of those rows. */
+export function topLayout(feed: FeedState, view: TopView, shown: readonly string[], columns: number, rows: number) {
+  const down = feed.connection.state === 'reconnecting' ? feed.connection.lastError : undefined;
+  let instead: Segment[] | undefined;
+  if (feed.refusal) instead = [segment({ text: `  ${feed.refusal.message}`, color: 'red' })];
+  else if (down) instead = [segment({ text: `  ${down}`, color: 'red' })];
+  else if (feed.listing)
+    instead = [
+      segment(dim(`  listing tasks… ${feed.listing.listed.toLocaleString('en-US')} so far`)),
+      ...(feed.listError ? [segment({ text: feed.listError, color: 'red' })] : []),
+    ];
+  const parts = instead === undefined ? summaryParts(feed, shown.length, view) : undefined;
+  // The summary's height decides the rows, and the rows the position it shows: tried again with each
+  // height it asks for, which only grows, until the summary fits in it.
+  for (let height = 1; ; ) {
+    const room = taskRoom(rows, height);
+    const top = firstRow(view, shown, room);
+    if (parts === undefined) return { summary: [instead!], room, top };
+    const visible = Math.min(room, shown.length - top);
+    // The position, when the list does not fit: on the summary, so the table keeps every row it can.
+    const position =
+      !view.detail && visible < shown.length ? [segment(dim(`rows ${top + 1}–${top + visible} of ${shown.length.toLocaleString('en-US')}`))] : [];
+    const summary = summaryLines({ ...parts, head: [...parts.head.slice(0, 1), ...position, ...parts.head.slice(1)] }, columns);
+    if (summary.length <= height) return { summary, room, top };
+    height = summary.length;
   }
-  if (scheduled > 0) segments.push(segment(dim(`${scheduled.toLocaleString('en-US')} scheduled`), { optional: true }));
-  return segments;
 }
 
 /** The bottom line: what is being typed, the last notice, or the keys. */
@@ -209,24 +253,12 @@ const DETAIL_COLUMNS: readonly TableColumn[] = [
 /** `taskctl top`: every task of a server, live; a selected task's detail; filters; a cancel with a reason. */
 export function TopScreen({ feed, view, shown, now, columns, rows }: TopScreenProps) {
   if (isTooSmall({ columns, rows })) return <TooSmall columns={columns} rows={rows} />;
-  const room = taskRoom(rows);
+  const { summary, room, top } = topLayout(feed, view, shown, columns, rows);
   const link = connectionText(feed.connection, now);
   const linkSegment = segment({ text: `${link.mark} ${link.text}`, color: link.color }, { short: [{ text: `${link.mark} ${link.short}`, color: link.color }] });
   const title: Segment[] = [segment({ text: 'taskctl top', bold: true }), segment(feed.server, { minWidth: 10 }), linkSegment];
-  const down = feed.connection.state === 'reconnecting' ? feed.connection.lastError : undefined;
-  let summary: Segment[];
-  if (feed.refusal) summary = [segment({ text: `  ${feed.refusal.message}`, color: 'red' })];
-  else if (down) summary = [segment({ text: `  ${down}`, color: 'red' })];
-  else if (feed.listing)
-    summary = [
-      segment(dim(`  listing tasks… ${feed.listing.listed.toLocaleString('en-US')} so far`)),
-      ...(feed.listError ? [segment({ text: feed.listError, color: 'red' })] : []),
-    ];
-  else summary = countSegments(feed, shown.length, view);
-  const top = firstRow(view, shown, room);
   const selected = selectedIndex(view, shown);
   const visible = shown.slice(top, top + room);
-  const hidden = shown.length - visible.length;
   const tableRows = visible.map((id, i) => taskRow(id, feed.tasks.get(id), now, top + i === selected));
   let body: ReactNode;
   if (view.detail) {
@@ -248,14 +280,13 @@ export function TopScreen({ feed, view, shown, now, columns, rows }: TopScreenPr
   } else {
     body = <Table columns={COLUMNS} rows={tableRows} width={columns} />;
   }
-  // The position, when the list does not fit: on the summary line, so the table keeps every row it can.
-  if (!view.detail && hidden > 0 && !feed.listing && !down && !feed.refusal) {
-    summary = [...summary.slice(0, 1), segment(dim(`rows ${top + 1}–${top + visible.length} of ${shown.length.toLocaleString('en-US')}`)), ...summary.slice(1)];
-  }
   return (
     <Box flexDirection="column">
       <StatusLine width={columns} segments={title} />
-      <StatusLine width={columns} segments={summary} />
+      {summary.map((line, i) => (
+        // biome-ignore lint/suspicious/noArrayIndexKey: lines are positional and never reorder
+        <StatusLine key={i} width={columns} segments={line} />
+      ))}
       {body}
       <StatusLine width={columns} segments={bottomLine(view, now, columns)} />
     </Box>

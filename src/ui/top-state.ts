@@ -14,8 +14,8 @@ export interface TopView {
   readonly top: number;
   /** Shown: tasks whose id, worker, progress or canceller contains this (any case). */
   readonly filter: string;
-  /** Shown: tasks in this state only. */
-  readonly stateFilter?: TaskLifeState | undefined;
+  /** Shown: tasks whose row says this state only. */
+  readonly stateFilter?: StateFilter | undefined;
   /** A line being typed: the filter, or the reason of a cancel waiting for confirmation. */
   readonly input?: { readonly kind: 'filter' } | { readonly kind: 'cancel'; readonly id: string; readonly reason: string } | undefined;
   /** The detail pane, open on a task: its full status once fetched. */
@@ -77,15 +77,26 @@ export function splitKeys(key: TopKey): TopKey[] {
   return keys;
 }
 
-/** The states `s` goes through: all, then each state in turn. */
-export const STATE_CYCLE: readonly (TaskLifeState | undefined)[] = [undefined, ...TASK_LIFE_STATES];
+/** What a task's row says under STATE: its state, or "scheduled" for a task known only by the cancel scheduled for it. */
+export type RowState = TaskLifeState | 'scheduled' | 'unknown';
+
+/** The state `task`'s row shows, and the summary counts it under. */
+export function rowState(task: FeedTask): RowState {
+  return task.status?.state ?? (task.scheduledAt ? 'scheduled' : 'unknown');
+}
+
+/** A state the rows can be filtered by: every one the summary counts. */
+export type StateFilter = TaskLifeState | 'scheduled';
+
+/** The states `s` goes through: all, then each state the summary counts, in its order. */
+export const STATE_CYCLE: readonly (StateFilter | undefined)[] = [undefined, ...TASK_LIFE_STATES, 'scheduled'];
 
 // Longest filter or reason typed on the bottom line.
 const MAX_TYPED = 1_024;
 
 /** Whether `task` passes the view's filters. `needle` is the filter in lower case. */
-export function taskMatches(task: FeedTask, needle: string, state: TaskLifeState | undefined): boolean {
-  if (state !== undefined && task.status?.state !== state) return false;
+export function taskMatches(task: FeedTask, needle: string, state: StateFilter | undefined): boolean {
+  if (state !== undefined && rowState(task) !== state) return false;
   if (needle === '') return true;
   const status = task.status;
   const haystack = [
@@ -213,7 +224,7 @@ export class TopStore {
   readonly #feed: { readonly state: FeedState; subscribe(listener: () => void): () => void };
   readonly #effects: (effect: TopEffect) => void;
   readonly #listeners = new Set<() => void>();
-  #shown: { version: number; filter: string; stateFilter: TaskLifeState | undefined; ids: string[] } | undefined;
+  #shown: { version: number; filter: string; stateFilter: StateFilter | undefined; ids: string[] } | undefined;
 
   constructor(feed: { readonly state: FeedState; subscribe(listener: () => void): () => void }, effects: (effect: TopEffect) => void) {
     this.#feed = feed;

@@ -70,6 +70,10 @@ export function WorkScreen({ state, now, columns, rows }: WorkScreenProps) {
   const shown = visibleTasks(tasks, tasks.length <= room ? room : room - 1);
   const hidden = tasks.length - shown.length;
   const showPid = state.mode === 'command';
+  // "watching" means what the server means by it: the tasks this worker still holds a watch on (a running
+  // command's task among them, its row saying the more that is true: running). An ended task is no longer watched.
+  const watched = tasks.filter((task) => task.state === 'watching' || task.state === 'running').length;
+  const watchedText = watched === tasks.length ? `${tasks.length}` : `${watched} of ${tasks.length}`;
   const linkSegment = segment({ text: `${link.mark} ${link.text}`, color: link.color }, { short: [{ text: `${link.mark} ${link.short}`, color: link.color }] });
   const down = state.connection.state === 'reconnecting' && state.connection.lastError;
   return (
@@ -82,7 +86,7 @@ export function WorkScreen({ state, now, columns, rows }: WorkScreenProps) {
           width={columns}
           segments={[
             segment({
-              text: `  watching ${tasks.length} task${tasks.length === 1 ? '' : 's'} over ${tasks.length >= SESSION_MIN_IDS ? 'two connections' : 'one connection'}`,
+              text: `  watching ${watchedText} task${tasks.length === 1 ? '' : 's'} over ${tasks.length >= SESSION_MIN_IDS ? 'two connections' : 'one connection'}`,
               dimColor: true,
             }),
           ]}

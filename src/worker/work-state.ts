@@ -6,8 +6,8 @@ import type { ConnectionView } from '../client/connection.ts';
 
 /** Where one task stands. */
 export type TaskState =
-  | 'watching' // waiting for a cancel; in command mode, until the server said it is not cancelled already
-  | 'running' // command mode: the command runs
+  | 'watching' // watched (the server's word too), nothing else under way: no command, or not started yet (until the server said it is not cancelled already)
+  | 'running' // command mode: watched, and its command runs (the server, which knows no commands, says watching)
   | 'cancelling' // the command was sent SIGTERM (or SIGKILL) and has not exited yet
   | 'cancelled' // cancelled through the server
   | 'timed_out' // its --timeout passed

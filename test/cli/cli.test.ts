@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { type AddressInfo, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -121,6 +122,24 @@ test('cancel: an unreachable server is one line and exit 3', async () => {
   assert.is(result.code, 3);
   assert.equal(result.stderr.trim().split('\n'), ['taskctl: cannot reach http://127.0.0.1:9: connection refused (is taskctl serve running there?)']);
   noStackTrace(result.stderr);
+});
+
+test('cancel, status and ls at a port where something else answers, not in HTTP: one line saying so, exit 3', async () => {
+  // An SSH server's greeting: what a wrong port often gets.
+  const other = createServer((socket) => socket.end('SSH-2.0-OpenSSH_9.6\r\n'));
+  await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+  try {
+    for (const args of [['cancel', 'a', 'b'], ['status', 'a'], ['ls']]) {
+      const result = await runCli([...args, '--server', url]);
+      assert.is(result.code, 3, args[0]);
+      assert.equal(result.stderr.trim().split('\n'), [
+        `taskctl: ${url} did not answer in HTTP: something other than taskctl serve listens there (a wrong port?)`,
+      ]);
+    }
+  } finally {
+    other.close();
+  }
 });
 
 test('cancel: a refused token is one line for all ids and exit 4; TASKCTL_TOKEN is used', async () => {

@@ -40,6 +40,10 @@ inTmux('bash: Tab completes a command, an option, and lists the choices of an op
     await session.waitForScreen(/^\$ taskctl serve$/m);
     session.sendKeys('--', '--webhook-s', 'Tab'); // -- so tmux does not take it for a flag of its own
     await session.waitForScreen(/^\$ taskctl serve --webhook-secret$/m);
+    // --r once had a rival, the bogus --r (-r's letter after two dashes), and stayed as typed.
+    session.sendKeys('C-u', 'taskctl cancel job-1 ');
+    session.sendKeys('--', '--r', 'Tab');
+    await session.waitForScreen(/^\$ taskctl cancel job-1 --reason$/m);
     session.sendKeys('C-u', 'taskctl token new ci --role ', 'Tab', 'Tab');
     await session.waitForScreen(/^admin +operator +reader +worker\s*$/m);
     session.sendKeys('C-u', 'taskctl completion z', 'Tab');
@@ -63,6 +67,9 @@ for (const [how, setup] of [
       await session.waitForScreen(/^\$ taskctl serve$/m);
       session.sendKeys('--', '--webhook-s', 'Tab'); // -- so tmux does not take it for a flag of its own
       await session.waitForScreen(/^\$ taskctl serve --webhook-secret$/m);
+      session.sendKeys('C-u', 'taskctl status job-1 ');
+      session.sendKeys('--', '--s', 'Tab');
+      await session.waitForScreen(/^\$ taskctl status job-1 --server$/m);
       session.sendKeys('C-u', 'taskctl ', 'Tab');
       const listed = await session.waitForScreen(/^work +-- Watch tasks and stop them when cancelled/m);
       assert.match(listed, /^cancel +-- Cancel tasks/m);
@@ -81,6 +88,30 @@ test('a completion request answers from the definitions and never runs the comma
   assert.not.match(result.stdout, /listening/);
 });
 
+test('options are offered by their names only: a one-letter alias never comes back as a bogus --s, --r or --p', async () => {
+  for (const words of [['cancel', 'x'], ['work', 'x'], ['status', 'x'], ['ls'], ['top'], ['events'], ['serve'], ['token', 'new', 'x']]) {
+    for (const [shell, env] of [
+      ['bash', { SHELL: 'bash' }],
+      ['zsh', { ZSH_NAME: 'zsh' }],
+    ] as const) {
+      const result = await runCli(['--get-yargs-completions', 'taskctl', ...words, '--'], { env });
+      assert.is(result.code, 0, result.stderr);
+      const offered = result.stdout.split('\n').filter(Boolean);
+      assert.ok(offered.includes(shell === 'zsh' ? '--help:Show help' : '--help'), `${shell}, ${words.join(' ')} --: ${result.stdout}`);
+      assert.equal(
+        offered.filter((candidate) => /^--[^-:](:|$)/.test(candidate)),
+        [],
+        `${shell}, ${words.join(' ')} --`,
+      );
+    }
+  }
+  const cancel = await runCli(['--get-yargs-completions', 'taskctl', 'cancel', 'x', '--'], { env: { SHELL: 'bash' } });
+  assert.ok(
+    ['--server', '--reason'].every((name) => cancel.stdout.split('\n').includes(name)),
+    cancel.stdout,
+  );
+});
+
 test('the bash script passes shellcheck', async () => {
   const script = await runCli(['completion', 'bash']);
   assert.is(script.code, 0, script.stderr);
@@ -92,7 +123,7 @@ test('the bash script passes shellcheck', async () => {
 test('completion for a shell it does not know is one line and exit 2', async () => {
   const result = await runCli(['completion', 'fish']);
   assert.is(result.code, 2);
-  assert.is(result.stderr, 'taskctl: Invalid values: Argument: shell, Given: "fish", Choices: "bash", "zsh" (see taskctl --help)\n');
+  assert.is(result.stderr, 'taskctl: unknown completion shell "fish"; completion shells: bash, zsh (see taskctl --help)\n');
   assert.is(result.stdout, '');
 });
 

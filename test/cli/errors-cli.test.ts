@@ -25,6 +25,31 @@ test('cancel with no id says it needs one', async () => {
   await usage(['cancel'], 'cancel needs at least one task id, e.g. taskctl cancel job-42');
 });
 
+test('a mistyped command or subcommand is named, with the nearest one and every one there is; never "a role is missing"', async () => {
+  const commands = 'commands: serve, cancel, work, status, ls, token, events, top, completion';
+  await usage(['cancle', 'x'], `unknown command "cancle" (did you mean cancel?); ${commands}`);
+  await usage(['tpo'], `unknown command "tpo" (did you mean top?); ${commands}`);
+  await usage(['frobnicate'], `unknown command "frobnicate"; ${commands}`);
+  await usage(['token', 'nwe', 'x'], 'unknown token subcommand "nwe" (did you mean new?); token subcommands: new');
+  await usage(['token', 'nwe', 'x', '--role', 'worker'], 'unknown token subcommand "nwe" (did you mean new?); token subcommands: new');
+  await usage(['completion', 'bsah'], 'unknown completion shell "bsah" (did you mean bash?); completion shells: bash, zsh');
+});
+
+test('a command given too few words says what it needs: a task id, a shell, or a subcommand and a name', async () => {
+  await usage(['token'], 'token needs a subcommand and a name, e.g. taskctl token new gpu-runners --role worker');
+  await usage(['token', 'new'], 'token needs a subcommand and a name, e.g. taskctl token new gpu-runners --role worker');
+  await usage(['completion'], 'completion needs a shell: taskctl completion bash, or taskctl completion zsh');
+  await usage(['status'], 'status needs at least one task id, e.g. taskctl status job-42');
+});
+
+test('a number option given a word, a fraction or a number out of range says the range it must be in, never "received NaN"', async () => {
+  const serve = (...option: string[]) => ['serve', '--store', 'memory', '--no-tui', ...option];
+  for (const port of ['abc', '70000', '-1', '1.5']) await usage(serve('-p', port), '--port: must be a whole number from 0 to 65535');
+  await usage(serve('--max-watches', 'many'), '--max-watches: must be a whole number, at least 1');
+  await usage(serve('--event-window', 'x'), '--event-window: must be a whole number from 1 to 1000000');
+  await usage(serve('--token-share', 'half'), '--token-share: must be a percent, more than 0 and at most 100');
+});
+
 test('work with a file for an id suggests running it after --', async () => {
   // In the folder taskctl runs in (the repository's, as runCli starts it): an id holds no "/".
   const file = `train-${process.pid}.sh`;

@@ -60,7 +60,8 @@ export function assertWorkScreen(text: string, size: Size, taskCount: number, wh
   const lines = assertFits(text, size, what);
   assert.ok(lines[0]!.startsWith('taskctl work · '), `${what}: title first, got:\n${text}`);
   assert.match(lines[0]!, '● connected', what);
-  assert.match(lines[1]!, `watching ${taskCount} tasks`, what);
+  // Of all the tasks, those still watched (an ended task is not).
+  assert.match(lines[1]!, new RegExp(`watching (\\d+ of )?${taskCount} tasks`), what);
   const header = lines[3]!;
   assert.match(header, /^TASK +STATE( +ELAPSED)?( +PID)? +DETAIL$/, `${what}: the column header fourth, got:\n${text}`);
   const stateAt = header.indexOf('STATE');

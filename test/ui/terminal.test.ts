@@ -1,9 +1,10 @@
 // The built binary in a real terminal (tmux), read back with capture-pane.
+import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ensureBinary } from '../helpers/binary.ts';
 import { isAlive } from '../helpers/cli.ts';
-import { eventually, startTestServer } from '../helpers/server.ts';
+import { eventually, startTestServer, tempDir } from '../helpers/server.ts';
 import { HAS_TMUX, TmuxSession, terminalTest as it } from '../helpers/tmux.ts';
 import { assertServeScreen, assertWorkScreen, showsId } from './screen-checks.ts';
 
@@ -147,6 +148,28 @@ it('work redraws at once when the terminal shrinks from 120x30 to 80x24, leaving
     await session.waitUntil((s) => assertWorkScreen(screenOf(s), SMALL, ids.length, 'work resized to 80x24'), 3_000);
   } finally {
     session.kill();
+    await server.close();
+  }
+});
+
+it('with stderr redirected to a file, work and top draw on the terminal and write no escape code into the file', async () => {
+  const server = await startTestServer({ watchTimeoutMs: 2_000 });
+  const dir = tempDir();
+  const work = new TmuxSession(`${binary} work job-1 --server ${server.url} -- sleep 0.2 2>${dir.path}/work.err`);
+  const top = new TmuxSession(`${binary} top --server ${server.url} 2>${dir.path}/top.err`);
+  try {
+    assert.is(await work.waitForExit('work to end with its command'), 0);
+    assert.match(work.screen(), /^job-1\s+exited 0/m, 'the screen was drawn');
+    await top.waitForScreen(/job-1 +succeeded/);
+    top.sendKeys('q');
+    assert.is(await top.waitForExit('top to quit on q'), 0);
+    // Ink hides the cursor on the terminal (stdout) and shows it again there; stderr is not a terminal.
+    assert.is(readFileSync(`${dir.path}/work.err`, 'utf8'), '', 'work');
+    assert.is(readFileSync(`${dir.path}/top.err`, 'utf8'), '', 'top');
+  } finally {
+    work.kill();
+    top.kill();
+    dir.remove();
     await server.close();
   }
 });

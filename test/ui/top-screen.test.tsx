@@ -22,7 +22,7 @@ const SIZES = [
   { columns: 100, rows: 30 },
   { columns: 200, rows: 50 },
 ] as const;
-const STATES = ['watching', 'cancel_requested', 'cancelled', 'succeeded', 'failed', 'timed_out', 'lost', 'unknown', 'scheduled'];
+const STATES = ['watching', 'cancel_requested', 'cancelled', 'succeeded', 'failed', 'timed_out', 'stopped', 'lost', 'unknown', 'scheduled'];
 const idOf = (length: number, suffix: string) => 'pipeline-step-with-a-long-name-'.repeat(3).slice(0, length - suffix.length) + suffix;
 const IDS = ['x', idOf(40, '-0040'), idOf(64, '-0064'), '训练任务-数据管道-第七步-模型评估-第十二号', '🚀-deploy-🔥-prod-eu-west-1-🐳-build-0042', 'job,7'];
 const LONG = `the dataset was wrong: ${'all of it, '.repeat(30)}`;
@@ -59,11 +59,14 @@ function assertTopScreen(text: string, size: { columns: number; rows: number }, 
   assert.ok(lines.length <= size.rows - 1, `${what}: ${lines.length} lines leave no row for the cursor`);
   assert.ok(lines[0]!.startsWith('taskctl top · '), `${what}: title first:\n${text}`);
   assert.match(lines[0]!, '● connected', what);
-  const header = lines[2]!;
-  assert.match(header, /^ +TASK +STATE( +SINCE)?( +WORKER)?( +SEEN)?( +BY)? +PROGRESS$/, `${what}: the header third:\n${text}`);
+  // Under the title, the summary: one line, or more when its counts need them.
+  const headerAt = lines.findIndex((line) => /^ +TASK +STATE/.test(line));
+  assert.ok(headerAt >= 2, `${what}: title, summary, then the header:\n${text}`);
+  const header = lines[headerAt]!;
+  assert.match(header, /^ +TASK +STATE( +SINCE)?( +WORKER)?( +SEEN)?( +BY)? +PROGRESS$/, `${what}: the header under the summary:\n${text}`);
   assert.match(lines.at(-1)!, /q quit|enter cancels it|enter keep/, `${what}: keys last:\n${text}`);
   const stateAt = header.indexOf('STATE');
-  const rows = lines.slice(3, -1);
+  const rows = lines.slice(headerAt + 1, -1);
   for (const row of rows) {
     const state = cellSlice(row, stateAt, stateAt + 16).trimEnd();
     assert.ok(STATES.includes(state), `${what}: no state under STATE in\n${row}\n\nin\n${text}`);
@@ -100,7 +103,8 @@ for (const { columns, rows } of SIZES) {
     const view: TopView = { ...INITIAL_VIEW, selectedId: 'task-05000', top: 4_990 };
     const text = frameAt(<TopScreen feed={feed} view={view} shown={shownIds(feed, view)} now={T0} columns={columns} rows={rows} />, columns, rows);
     const idCells = assertTopScreen(text, { columns, rows }, what);
-    assert.is(idCells.length, rows - 1 - 4, `${what}: the screen is filled`);
+    const summaryLines = text.split('\n').findIndex((line) => /^ +TASK +STATE/.test(line)) - 1;
+    assert.is(idCells.length, rows - 1 - 3 - summaryLines, `${what}: the screen is filled`);
     assert.ok(
       idCells.some((cell) => cell.trim() === 'task-05000'),
       `${what}: the selection is on screen`,
@@ -108,6 +112,55 @@ for (const { columns, rows } of SIZES) {
     assert.match(text, new RegExp(`rows 4991–${4990 + idCells.length} of 10,000`));
   });
 }
+
+test('every state count shows at any width: in words when they fit, else all abbreviated, else over two lines', () => {
+  // Every state at once, in the thousands: once, lost (the last) was the first count a narrow terminal dropped.
+  const states = ['watching', 'cancel_requested', 'cancelled', 'succeeded', 'failed', 'timed_out', 'stopped', 'lost'] as const;
+  const tasks: FeedTask[] = [];
+  for (let i = 0; i < 18_000; i++) {
+    const id = `task-${String(i).padStart(5, '0')}`;
+    tasks.push(i < 16_000 ? { id, status: status(i, states[i % 8]) } : { id, scheduledAt: iso(T0 + 60_000) });
+  }
+  const feed = feedOf(tasks);
+  const words = ['watching', 'cancel_requested', 'cancelled', 'succeeded', 'failed', 'timed_out', 'stopped', 'lost', 'scheduled'];
+  const short = ['watch', 'req', 'cxl', 'ok', 'fail', 't/o', 'stop', 'lost', 'sched'];
+  for (const [columns, rows] of [
+    [200, 50],
+    [160, 40],
+    [80, 24],
+    [40, 10],
+  ] as const) {
+    const what = `every state at ${columns}x${rows}`;
+    const text = frameAt(
+      <TopScreen feed={feed} view={INITIAL_VIEW} shown={shownIds(feed, INITIAL_VIEW)} now={T0} columns={columns} rows={rows} />,
+      columns,
+      rows,
+    );
+    // At 40 columns the table cuts its own header ("PROGRE…"), which the full check does not expect.
+    if (columns >= 80) assertTopScreen(text, { columns, rows }, what);
+    else assertFits(text, { columns, rows }, what);
+    const lines = text.split('\n');
+    const summaryLines = lines.slice(
+      1,
+      lines.findIndex((line) => /^ +TASK +STATE/.test(line)),
+    );
+    const counts = summaryLines
+      .join(' · ')
+      .split(' · ')
+      .filter((part) => /^[\d,]+ [a-z_/]+$/.test(part) && !part.endsWith(' tasks'));
+    const inWords = counts.every((count) => words.includes(count.split(' ')[1]!));
+    assert.equal(
+      counts.map((count) => count.split(' ')[1]),
+      inWords ? words : short,
+      `${what}: all nine counts, every one in words or every one abbreviated:\n${text}`,
+    );
+    assert.ok(counts.includes('2,000 lost'), `${what}: lost shows:\n${text}`);
+    assert.match(text, /^› +task-00000 +watching/m, `${what}: a task row still shows:\n${text}`);
+    if (columns >= 200) assert.ok(inWords, `${what}: words when they fit:\n${text}`);
+    if (columns === 160) assert.ok(!inWords && summaryLines.length === 1, `${what}: abbreviated, on one line:\n${text}`);
+    if (columns <= 80) assert.ok(summaryLines.length > 1, `${what}: over more lines:\n${text}`);
+  }
+});
 
 test('the summary counts the scheduled rows too, so its counts add up to the tasks listed', () => {
   const feed = feedOf([
@@ -191,6 +244,29 @@ test('under 40x10 it is one line saying the terminal is too small', () => {
 });
 
 // ---------- keys ----------
+
+test('s cycles through every state the summary counts, scheduled last, then back to all; each shows the rows that say it', () => {
+  const feed = feedOf([
+    { id: 'a-watched', status: status(0, 'watching') },
+    // Watched, with a cancel scheduled for later: its row says watching, and so it is filtered.
+    { id: 'b-watched-due', status: status(1, 'watching'), scheduledAt: iso(T0 + 3_600_000) },
+    { id: 'c-later', scheduledAt: iso(T0 + 60_000) },
+    { id: 'e-lost', status: status(4, 'lost') },
+  ]);
+  let view = INITIAL_VIEW;
+  const seen: string[] = [];
+  do {
+    view = reduceTop(view, { type: 'key', key: { input: 's' }, room: 10, now: T0 }, shownIds(feed, view)).view;
+    seen.push(view.stateFilter ?? 'all');
+  } while (view.stateFilter !== undefined);
+  assert.equal(seen, ['watching', 'cancel_requested', 'cancelled', 'succeeded', 'failed', 'timed_out', 'stopped', 'lost', 'scheduled', 'all']);
+  const scheduled: TopView = { ...INITIAL_VIEW, stateFilter: 'scheduled' };
+  assert.equal(shownIds(feed, scheduled), ['c-later']);
+  assert.equal(shownIds(feed, { ...INITIAL_VIEW, stateFilter: 'watching' }), ['a-watched', 'b-watched-due']);
+  const text = frameAt(<TopScreen feed={feed} view={scheduled} shown={shownIds(feed, scheduled)} now={T0} columns={100} rows={30} />, 100, 30);
+  assert.is(text.split('\n')[1], '4 tasks (1 shown) · state scheduled · 2 watching · 1 lost · 1 scheduled', text);
+  assert.match(text, /^› +c-later +scheduled/m);
+});
 
 test('keys: move, filter, cycle states, open, cancel with a reason, quit (the reducer alone)', () => {
   const feed = fixture(['a-1', 'a-2', 'b-1', 'b-2']);

@@ -37,6 +37,27 @@ test('watch mode: header with server and connection, one row per task', () => {
   );
 });
 
+test('"watching" means what the server means: the tasks still watched, a running command\'s among them; an ended one is not', () => {
+  let state = apply(initialWorkState('s', ['a', 'b', 'c'], 'command', T0), { event: 'connected', ts: T0 + 1 });
+  assert.match(frame(state), 'watching 3 tasks over one connection');
+  assert.match(frame(state), /^3 watching$/m, 'before the server answered, no command runs yet');
+  state = apply(
+    state,
+    { event: 'started', ts: T0 + 2, task: 'a', pid: 11 },
+    { event: 'started', ts: T0 + 2, task: 'b', pid: 12 },
+    { event: 'started', ts: T0 + 2, task: 'c', pid: 13 },
+    { event: 'cancelled', ts: T0 + 3, task: 'c', reason: 'superseded' },
+    { event: 'exited', ts: T0 + 4, task: 'c', code: null, signal: 'SIGTERM' },
+  );
+  const text = frame(state);
+  assert.match(text, 'watching 2 of 3 tasks over one connection', 'the cancelled task is no longer watched');
+  assert.match(text, /^2 running · 1 cancelled$/m);
+  assert.match(rowOf(text, 'a'), /^a\s+running\s/);
+  const watchOnly = apply(initialWorkState('s', ['x', 'y'], 'watch', T0), { event: 'cancelled', ts: T0 + 1, task: 'x' });
+  assert.match(frame(watchOnly), 'watching 1 of 2 tasks over one connection');
+  assert.match(frame(watchOnly), /^1 cancelled · 1 watching$/m);
+});
+
 test('every task state reads as a word, with its detail', () => {
   const ids = ['w', 'run', 'stopping', 'cxl', 'slow', 'ok', 'bad', 'sig', 'gone'];
   let state = initialWorkState('s', ids, 'command', T0);

@@ -6,6 +6,7 @@ export type CancelArgs = ClientArgs & { ids: string[]; reason?: string; after?: 
 export const cancelCommand: CommandDefinition<CancelArgs> = {
   command: 'cancel <ids..>',
   describe: 'Cancel tasks: every worker watching them stops them',
+  needs: 'at least one task id, e.g. taskctl cancel job-42',
   builder: (yargs) =>
     withClientOptions(yargs)
       .positional('ids', { type: 'string', array: true, describe: 'Task ids to cancel' })

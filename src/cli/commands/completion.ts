@@ -6,6 +6,7 @@ export type CompletionArgs = { shell: CompletionShell };
 export const completionCommand: CommandDefinition<CompletionArgs> = {
   command: 'completion <shell>',
   describe: 'Print the script that completes taskctl commands and options on Tab in bash or zsh',
+  needs: 'a shell: taskctl completion bash, or taskctl completion zsh',
   builder: (yargs) =>
     yargs
       .positional('shell', { type: 'string', choices: COMPLETION_SHELLS, describe: 'The shell that will load the script' })

@@ -21,7 +21,7 @@ import { youngGenerationByHeld } from '../heap-tuning.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { type KeyPair, readCertificates, readKeyPair, readText } from '../tls-files.ts';
 import { printable } from '../../core/printable.ts';
-import { durationOptionSchema, validateOptions, wantsTui } from '../options.ts';
+import { durationOptionSchema, validateOptions, wantsTui, wholeNumberOption } from '../options.ts';
 import type { ServeArgs } from './serve.ts';
 
 /** Where clients present it, a token with spaces around it could never match: refuse it at start. */
@@ -44,7 +44,7 @@ const webhookUrlSchema = z
 
 const optionsSchema = z.object({
   host: z.string().min(1),
-  port: z.number().int('must be a whole number').min(0).max(65535),
+  port: wholeNumberOption(0, 65535),
   store: z.string().min(1),
   watchTimeout: durationOptionSchema.pipe(
     z
@@ -58,8 +58,8 @@ const optionsSchema = z.object({
       .min(1_000, 'at least 1s')
       .max(MAX_TTL_MS, `at most ${formatDuration(MAX_TTL_MS)}`),
   ),
-  maxWatches: z.number().int('must be a whole number').min(1),
-  maxConnections: z.number().int('must be a whole number').min(1),
+  maxWatches: wholeNumberOption(1),
+  maxConnections: wholeNumberOption(1),
   token: tokenSchema.optional(),
   insecure: z.boolean(),
   json: z.boolean(),
@@ -72,12 +72,12 @@ const optionsSchema = z.object({
     // PostgreSQL's own schemas: taskctl's tables have no place there.
     .refine((name) => !/^(pg_|information_schema$)/.test(name), "names one of PostgreSQL's own schemas (pg_*, information_schema): pick another")
     .optional(),
-  pgPoolSize: z.number().int('must be a whole number').min(1).max(1_000).optional(),
+  pgPoolSize: wholeNumberOption(1, 1_000).optional(),
   lease: durationOptionSchema.pipe(z.number().min(1_000, 'at least 1s')).optional(),
   retention: durationOptionSchema.pipe(z.number().min(1_000, 'at least 1s')),
-  maxWatchedIds: z.number().int('must be a whole number').min(1),
-  maxEventStreams: z.number().int('must be a whole number').min(1),
-  tokenShare: z.number().gt(0, 'must be more than 0').max(100, 'at most 100 (percent)'),
+  maxWatchedIds: wholeNumberOption(1),
+  maxEventStreams: wholeNumberOption(1),
+  tokenShare: z.number({ error: 'must be a percent, more than 0 and at most 100' }).gt(0, 'must be more than 0').max(100, 'at most 100 (percent)'),
   tlsCert: z.string().min(1).optional(),
   tlsKey: z.string().min(1).optional(),
   clientCa: z.string().min(1).optional(),
@@ -104,7 +104,7 @@ const optionsSchema = z.object({
       .min(1_000, 'at least 1s')
       .max(MAX_WEBHOOK_RETRY_MS, `at most ${formatDuration(MAX_WEBHOOK_RETRY_MS)}`),
   ),
-  eventWindow: z.number().int('must be a whole number').min(1).max(MAX_EVENT_WINDOW),
+  eventWindow: wholeNumberOption(1, MAX_EVENT_WINDOW),
   eventWindowAge: durationOptionSchema.pipe(
     z
       .number()

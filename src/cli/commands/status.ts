@@ -7,6 +7,7 @@ export type StatusArgs = ClientArgs & { ids: string[]; json: boolean };
 export const statusCommand: CommandDefinition<StatusArgs> = {
   command: 'status <ids..>',
   describe: 'Show what the server knows of tasks: state, worker, since when',
+  needs: 'at least one task id, e.g. taskctl status job-42',
   builder: (yargs) =>
     withClientOptions(yargs)
       .positional('ids', { type: 'string', array: true, describe: 'Task ids' })

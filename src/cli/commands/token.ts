@@ -1,13 +1,14 @@
 import type { CommandDefinition } from '../context.ts';
 
-export type TokenArgs = { action: 'new'; name: string; role: 'worker' | 'operator' | 'reader' | 'admin'; scope?: string[] | undefined; json: boolean };
+export type TokenArgs = { subcommand: 'new'; name: string; role: 'worker' | 'operator' | 'reader' | 'admin'; scope?: string[] | undefined; json: boolean };
 
 export const tokenCommand: CommandDefinition<TokenArgs> = {
-  command: 'token <action> <name>',
+  command: 'token <subcommand> <name>',
   describe: 'Make a role-scoped token for serve --tokens: prints it once, and the line for the tokens file',
+  needs: 'a subcommand and a name, e.g. taskctl token new gpu-runners --role worker',
   builder: (yargs) =>
     yargs
-      .positional('action', { type: 'string', choices: ['new'], describe: 'new: make a fresh random token' })
+      .positional('subcommand', { type: 'string', choices: ['new'], describe: 'new: make a fresh random token' })
       .positional('name', { type: 'string', describe: 'Who will hold it; cancels they make are recorded under this name' })
       .option('role', {
         type: 'string',

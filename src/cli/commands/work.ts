@@ -19,6 +19,7 @@ export type WorkArgs = ClientArgs & {
 export const workCommand: CommandDefinition<WorkArgs> = {
   command: 'work <ids..>',
   describe: 'Watch tasks and stop them when cancelled; with -- COMMAND, run it once per task',
+  needs: 'at least one task id, e.g. taskctl work job-42 -- ./train.sh',
   builder: (yargs) =>
     withClientOptions(yargs)
       .positional('ids', { type: 'string', array: true, describe: 'Task ids to watch' })
