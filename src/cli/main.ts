@@ -34,7 +34,8 @@ export async function main(argv: readonly string[], context: CommandContext): Pr
     )
     .fail((message, error) => {
       // Throwing stops yargs here; returning would let it run the command's handler regardless.
-      throw error ?? new UsageError(message);
+      // A YError is yargs' own word on the command line (an option given no value): a usage problem too.
+      throw error === undefined || error === null || error.name === 'YError' ? new UsageError(message ?? error?.message ?? 'bad command line') : error;
     });
   for (const definition of commands) register(parser, definition, context, (code) => (exitCode = code));
   try {
@@ -60,6 +61,8 @@ const nameOf = (definition: { readonly command: string }) => definition.command.
 function oneLine(problem: string, argv: readonly string[]): string {
   const needs = commands.find((definition) => nameOf(definition) === argv[0])?.needs;
   if (/^Not enough non-option arguments/.test(problem) && needs !== undefined) return `${argv[0]} needs ${needs}`;
+  const valueless = /^Not enough arguments following: (\S+)/.exec(problem)?.[1];
+  if (valueless !== undefined) return `${valueless.length === 1 ? '-' : '--'}${valueless} needs a value`;
   return problem
     .split('\n')
     .map((line) => line.trim())
@@ -74,7 +77,13 @@ function wantsHelp(argv: readonly string[]): boolean {
 function register<Args>(parser: Argv, definition: CommandDefinition<Args>, context: CommandContext, setExitCode: (code: number) => void): void {
   const builder = (y: Argv) => {
     const built = definition.builder(y) as unknown as Argv;
-    const { alias, choices } = (built as unknown as { getOptions(): DeclaredOptions }).getOptions();
+    const declared = (built as unknown as { getOptions(): DeclaredOptions }).getOptions();
+    const { alias, choices } = declared;
+    // An option that takes a value and is given none (`serve -p`) is a mistake, not a request for its
+    // default: yargs would otherwise serve on 8080 when the user meant to name a port.
+    const words = new Set(Array.from(definition.command.matchAll(/[<[](\w+)/g), (match) => match[1]!));
+    const valued = [...declared.string, ...declared.number].filter((key) => !words.has(key) && !declared.boolean.includes(key));
+    if (valued.length > 0) built.requiresArg(valued);
     // Tab completion lists every option name yargs knows, aliases too, and writes them after the "--" being
     // completed: -s became a bogus --s. Hidden, an alias still works and --help still shows it beside its
     // option (-s, --server), but completion offers only the long name.

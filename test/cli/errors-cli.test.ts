@@ -50,6 +50,13 @@ test('a number option given a word, a fraction or a number out of range says the
   await usage(serve('--token-share', 'half'), '--token-share: must be a percent, more than 0 and at most 100');
 });
 
+test('an option given no value is a usage error naming it, never its default taken instead (serve -p would serve on 8080)', async () => {
+  await usage(['serve', '-p'], '-p needs a value');
+  await usage(['serve', '--store', 'memory', '--port'], '--port needs a value');
+  await usage(['work', 'x', '--parent'], '--parent needs a value');
+  await usage(['ls', '--state'], '--state needs a value');
+});
+
 test('work with a file for an id suggests running it after --', async () => {
   // In the folder taskctl runs in (the repository's, as runCli starts it): an id holds no "/".
   const file = `train-${process.pid}.sh`;
