@@ -45,7 +45,7 @@ test('two serve processes on one Redis: work on A hears cancel sent to B, before
 test('serve with an unreachable Redis says so in one line and exits 3', async () => {
   const result = await runCli(['serve', '--port', '0', '--store', 'redis://127.0.0.1:9']);
   assert.is(result.code, 3);
-  assert.match(result.stderr, /^taskctl: cannot reach redis:\/\/127\.0\.0\.1:9: .*\n$/);
+  assert.match(result.stderr, /^taskctl: cannot reach redis:\/\/127\.0\.0\.1:9: connection refused \(is Redis running there\?\)\n$/);
 });
 
 test('serve with a database number Redis does not have says so in one line and exits 3, never falling back to database 0', async () => {

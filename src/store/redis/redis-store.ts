@@ -105,9 +105,12 @@ export class RedisStore implements CancelStore {
     };
     const commands = new Redis(url, { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: 2_000 });
     const subscriber = new Redis(url, { ...common, protocol: 2 });
-    // Errors are reported through failed commands and /healthz; unhandled 'error' events would crash.
-    commands.on('error', () => {});
-    subscriber.on('error', () => {});
+    // Errors are reported through failed commands and /healthz; unhandled 'error' events would crash. The
+    // first one is kept: a failed connect says only "Connection is closed.", the event says why.
+    let firstError: NodeJS.ErrnoException | undefined;
+    const keepFirst = (error: NodeJS.ErrnoException) => void (firstError ??= error);
+    commands.on('error', keepFirst);
+    subscriber.on('error', keepFirst);
     const prefix = options.keyPrefix ?? 'taskctl:';
     try {
       await Promise.all([commands.connect(), subscriber.connect()]);
@@ -122,7 +125,10 @@ export class RedisStore implements CancelStore {
     } catch (error) {
       commands.disconnect();
       subscriber.disconnect();
-      throw new StoreUnavailableError(`cannot reach ${redactPassword(url)}: ${(error as Error).message}`);
+      throw new StoreUnavailableError(`cannot reach ${redactPassword(url)}: ${whyNotConnected(error as Error, firstError)}`);
+    } finally {
+      commands.removeListener('error', keepFirst).on('error', () => {});
+      subscriber.removeListener('error', keepFirst).on('error', () => {});
     }
     return new RedisStore(url, commands, subscriber, prefix, options.statusExpiryMs);
   }
@@ -548,5 +554,21 @@ export function redactPassword(url: string): string {
     return parsed.toString().replace(/\/$/, '');
   } catch {
     return url;
+  }
+}
+
+/** Why a connect to Redis failed, in words a user can act on: ioredis's own error is often only "Connection is closed.". */
+function whyNotConnected(error: Error, first: NodeJS.ErrnoException | undefined): string {
+  const cause = /Connection is closed|Stream isn't writeable/.test(error.message) && first !== undefined ? first : error;
+  switch ((cause as NodeJS.ErrnoException).code) {
+    case 'ECONNREFUSED':
+      return 'connection refused (is Redis running there?)';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'host not found';
+    case 'ETIMEDOUT':
+      return 'no answer in time (a firewall, or the wrong address?)';
+    default:
+      return /Connection is closed/.test(cause.message) ? 'the connection closed before Redis answered (is it Redis that listens there?)' : cause.message;
   }
 }
