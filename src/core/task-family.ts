@@ -38,8 +38,8 @@ export class InvalidParentsError extends InvalidInputError {
 
 /**
  * A link refused because its child is already running (only the run that starts a task names its
- * parents), or has children that another token linked, or has children and would hang under a cancelled
- * ancestor. `scopedMessage` as above.
+ * parents), or has a run below it that another token started and may still be going. `scopedMessage` as
+ * above.
  */
 export class LinkRefusedError extends Error {
   override name = 'LinkRefusedError';
@@ -116,13 +116,18 @@ export class TaskFamily {
    * cannot form a cycle between them; the store checks again as it writes (see link). Returns the ids whose
    * links change, for `link` to record.
    */
-  async declare(ids: readonly string[], parents: readonly string[], linkedBy?: string): Promise<{ ancestors: string[]; changed: string[] }> {
+  async declare(
+    ids: readonly string[],
+    parents: readonly string[],
+    linkedBy?: string,
+    covers?: (id: string) => boolean,
+  ): Promise<{ ancestors: string[]; changed: string[] }> {
     for (const parent of parents) if (ids.includes(parent)) throw new InvalidParentsError(`${preview(parent)} cannot be its own parent`);
     // Most watches re-declare what is known (every poll of a worker does): they need not wait their turn.
     if (parents.length === 0 || (await this.#changedLinks(ids, parents)).length === 0) {
       return { ancestors: await this.#walkUp(ids, parents, MAX_PARENT_DEPTH, false), changed: [] };
     }
-    const checked = this.#linking.then(() => this.#declare(ids, parents, linkedBy));
+    const checked = this.#linking.then(() => this.#declare(ids, parents, linkedBy, covers));
     this.#linking = checked.catch(() => {});
     return checked;
   }
@@ -134,20 +139,32 @@ export class TaskFamily {
     return ids.filter((id) => [...new Set(known.get(id) ?? [])].sort().join('\n') !== wanted);
   }
 
-  async #declare(ids: readonly string[], parents: readonly string[], linkedBy: string | undefined): Promise<{ ancestors: string[]; changed: string[] }> {
+  async #declare(
+    ids: readonly string[],
+    parents: readonly string[],
+    linkedBy: string | undefined,
+    covers: ((id: string) => boolean) | undefined,
+  ): Promise<{ ancestors: string[]; changed: string[] }> {
     // Looked at again in turn: a check that ran meanwhile may have made these very links.
     let changed = await this.#changedLinks(ids, parents);
     if (changed.length === 0) return { ancestors: await this.#walkUp(ids, parents, MAX_PARENT_DEPTH, false), changed };
     // What the cache says may be up to CACHE_MS old (another server's link): the store decides.
     changed = await this.#changedLinks(changed, parents, true);
     if (changed.length === 0) return { ancestors: await this.#walkUp(ids, parents, MAX_PARENT_DEPTH, false), changed };
-    const running = (await this.#tracker.statuses(changed)).find((status) => status.state === 'watching' || status.state === 'cancel_requested');
-    if (running) {
-      const rule = 'only the run that starts a task names its parents (a task stops being running when it ends or is lost)';
-      // A scoped token is not told its task has other parents: they may be ones it cannot see.
-      throw new LinkRefusedError(`${preview(running.id)} is already running with other parents; ${rule}`, `${preview(running.id)} is already running; ${rule}`);
+    const rule = 'only the run that starts a task names its parents (a task stops being running when it ends or is lost)';
+    for (const run of await this.#tracker.goingRuns(changed)) {
+      if (run.state === 'watching' || run.state === 'cancel_requested') {
+        // A scoped token is not told its task has other parents: they may be ones it cannot see.
+        throw new LinkRefusedError(`${preview(run.id)} is already running with other parents; ${rule}`, `${preview(run.id)} is already running; ${rule}`);
+      }
+      // Said to have ended, but by a report that need not be its worker's: that worker was seen within the
+      // lease, and may be running it still.
+      if (run.runBy !== undefined && run.runBy !== linkedBy) {
+        const why = `${preview(run.id)} was run by another token, whose worker was seen within the lease (it may be running it still); ${rule}`;
+        throw new LinkRefusedError(why);
+      }
     }
-    let ancestors = await this.#checkNewLinks(changed, parents, linkedBy);
+    let ancestors = await this.#checkNewLinks(changed, parents, linkedBy, covers);
     // Known to the next check at once, before the store has it.
     const at = this.#clock.monotonic();
     for (const id of changed) this.#remember(id, parents, at);
@@ -159,12 +176,18 @@ export class TaskFamily {
    * The rules every new link meets, checked when it is declared and again by the store in one step with its
    * write (links read through `links` there; the cache above and the store below otherwise). Resolves with
    * the ancestors above `parents`; throws InvalidParentsError for a cycle, or for the ancestors above and the
-   * descendants below nesting more than MAX_PARENT_DEPTH levels, and LinkRefusedError when a task with
-   * children would get parents that could stop children `linkedBy` did not link, or hang under a cancelled
-   * ancestor.
+   * descendants below nesting more than MAX_PARENT_DEPTH levels, and LinkRefusedError when a run below one of
+   * `ids` that another token started may still be going and `covers` (the linking token's scope) does not
+   * cover it: new parents are new ways to stop it.
    */
-  async #checkNewLinks(ids: readonly string[], parents: readonly string[], linkedBy: string | undefined, links?: LinkReader): Promise<string[]> {
-    const below = await this.#below(ids, linkedBy, links);
+  async #checkNewLinks(
+    ids: readonly string[],
+    parents: readonly string[],
+    linkedBy: string | undefined,
+    covers: ((id: string) => boolean) | undefined,
+    links?: LinkReader,
+  ): Promise<string[]> {
+    const below = await this.#below(ids, links);
     if (below.levels >= MAX_PARENT_DEPTH)
       throw new InvalidParentsError(
         `${preview(below.root!)} has descendants ${below.levels} levels deep already; a parent would nest them more than ${MAX_PARENT_DEPTH} levels`,
@@ -180,25 +203,19 @@ export class TaskFamily {
       }
       throw error;
     }
-    // New parents are new ways to stop every task below: only the token that linked all of those may give
-    // them (a task's children may be other runs', other teams' even, when tokens are not scoped).
-    if (below.otherLinker !== undefined) {
-      const rule = 'it cannot be given new parents, which would stop runs another token linked below it';
-      throw new LinkRefusedError(
-        `${preview(below.root!)} has descendants linked by another token${below.otherLinker === null ? '' : ` (${preview(below.otherLinker)})`}; ${rule}`,
-        `${preview(below.root!)} has descendants linked by another token; ${rule}`,
+    // A new parent is a new way to stop every task below. Runs of this token are its own to risk, and a
+    // scoped token's scope is its team's; another token's run that may still be going is not, whatever the
+    // new parent is (cancelled, with a cancel scheduled, or one that comes later).
+    const others = [...below.descendants].filter(([id, linker]) => linker !== linkedBy && !covers?.(id)).map(([id]) => id);
+    for (let i = 0; i < others.length; i += CHILDREN_PER_STEP) {
+      const going = (await this.#tracker.goingRuns(others.slice(i, i + CHILDREN_PER_STEP))).find(
+        (run) => (run.runBy ?? below.descendants.get(run.id)) !== linkedBy,
       );
-    }
-    // A task with children hung under a parent cancelled already would be stopped at once, and its
-    // children with it. Only a task with no children yet (a late child, the rule's one purpose) may be
-    // linked under a cancelled parent.
-    if (below.levels > 0) {
-      const cancelled = (await this.#canceler.find(ancestors))[0];
-      if (cancelled) {
-        const why = '(that would cancel its children, which other runs may be running)';
+      if (going) {
+        const rule = 'it cannot be given new parents while that run may be going (its worker was seen within the lease)';
         throw new LinkRefusedError(
-          `${preview(below.root!)} has children already; it cannot be linked under ${preview(cancelled.id)}, which is cancelled ${why}`,
-          `${preview(below.root!)} has children already; it cannot be linked under a cancelled ancestor ${why}`,
+          `${preview(below.rootOf.get(going.id)!)} has a task below it that another token runs (${preview(going.id)}); ${rule}`,
+          `${preview(below.rootOf.get(going.id)!)} has a task below it that another token runs; ${rule}`,
         );
       }
     }
@@ -207,18 +224,18 @@ export class TaskFamily {
 
   /**
    * What the store knows below `ids`: how many levels of descendants (0: none of them is a parent), the
-   * first of `ids` that has any (`root`), and the token that linked one of them when that is not `linkedBy`
-   * (null for a link stored before links kept their maker). Read through `links`.
+   * first of `ids` that has any (`root`), every descendant with the token that made its link, and the one of
+   * `ids` each is below. Read through `links`.
    */
   async #below(
     ids: readonly string[],
-    linkedBy: string | undefined,
     links: LinkReader = this.#store,
-  ): Promise<{ levels: number; root?: string; otherLinker?: string | null }> {
+  ): Promise<{ levels: number; root?: string; descendants: Map<string, string | undefined>; rootOf: Map<string, string> }> {
     const roots = await links.parentsAmong(ids);
     const seen = new Set(ids);
+    const descendants = new Map<string, string | undefined>();
+    const rootOf = new Map<string, string>();
     let levels = 0;
-    let checked = 0;
     // Root by root, so a refusal names the task whose descendants are the reason.
     for (const root of roots) {
       let level = [root];
@@ -230,12 +247,9 @@ export class TaskFamily {
           for (let after: string | undefined; ; ) {
             const page = await links.listChildren(parent, after, CHILDREN_PER_STEP);
             const fresh = page.filter((id) => !seen.has(id));
-            for (const id of fresh) seen.add(id), children.push(id);
-            for (const link of fresh.length === 0 ? [] : await links.loadParents(fresh)) {
-              if (link.linkedBy !== linkedBy) return { levels: Math.max(levels, depth), root, otherLinker: link.linkedBy ?? null };
-            }
-            checked += page.length;
-            if (checked > MAX_DESCENDANTS_CHECKED) throw new InvalidParentsError(`more than ${MAX_DESCENDANTS_CHECKED} descendants to check`);
+            for (const id of fresh) seen.add(id), children.push(id), rootOf.set(id, root);
+            for (const link of fresh.length === 0 ? [] : await links.loadParents(fresh)) descendants.set(link.child, link.linkedBy);
+            if (descendants.size > MAX_DESCENDANTS_CHECKED) throw new InvalidParentsError(`more than ${MAX_DESCENDANTS_CHECKED} descendants to check`);
             if (page.length < CHILDREN_PER_STEP) break;
             after = page.at(-1);
             await nextTurn();
@@ -245,7 +259,7 @@ export class TaskFamily {
       }
       levels = Math.max(levels, depth);
     }
-    return roots.length === 0 ? { levels } : { levels, root: roots[0]! };
+    return { levels, descendants, rootOf, ...(roots.length === 0 ? {} : { root: roots[0]! }) };
   }
 
   /**
@@ -303,12 +317,13 @@ export class TaskFamily {
    * write (see saveParents): what declare checked may be out of date, when another server linked meanwhile.
    * Throws as #checkNewLinks does (nothing written) when they now break a rule.
    */
-  async link(ids: readonly string[], parents: readonly string[], linkedBy?: string): Promise<void> {
+  async link(ids: readonly string[], parents: readonly string[], linkedBy?: string, covers?: (id: string) => boolean): Promise<void> {
     const check: LinkCheck = async (links, reader) =>
       void (await this.#checkNewLinks(
         links.map((link) => link.child),
         parents,
         linkedBy,
+        covers,
         reader,
       ));
     try {

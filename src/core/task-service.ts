@@ -158,7 +158,7 @@ export class TaskService {
     linkedBy?: Linker,
   ): Promise<{ ancestors: string[]; changed: string[] }> {
     if (parents === undefined || parents.length === 0) return Promise.resolve({ ancestors: [], changed: [] });
-    return refusalsInScope(this.family.declare(ids, parents, linkedBy?.name), scope);
+    return refusalsInScope(this.family.declare(ids, parents, linkedBy?.name, coveredBy(scope)), scope);
   }
 
   /**
@@ -166,7 +166,7 @@ export class TaskService {
    * cancel through them names it); refused as declareParents is.
    */
   link(ids: readonly string[], parents: readonly string[], scope?: TaskScope, linkedBy?: Linker): Promise<void> {
-    return ids.length === 0 ? Promise.resolve() : refusalsInScope(this.family.link(ids, parents, linkedBy?.name), scope);
+    return ids.length === 0 ? Promise.resolve() : refusalsInScope(this.family.link(ids, parents, linkedBy?.name, coveredBy(scope)), scope);
   }
 
   /** A watch on `ids` began (held here). Lost or ended tasks are watched again. */
@@ -408,4 +408,9 @@ function withLinkedBy(ancestor: CancelRecord, status: TaskStatus | undefined): C
   const linkedBy = status?.cancelReason === reasonViaParent(ancestor) ? status.cancelledBy?.linkedBy : undefined;
   if (linkedBy === ancestor.by.linkedBy) return ancestor;
   return { ...ancestor, by: linkedBy === undefined ? by : { ...by, linkedBy } };
+}
+
+/** What a token scoped to `scope` covers, for the link rules; undefined for an unscoped one. */
+function coveredBy(scope: TaskScope | undefined): ((id: string) => boolean) | undefined {
+  return scope && ((id) => scope.covers(id));
 }

@@ -25,6 +25,8 @@ export interface WorkerIdentity {
   readonly id: string;
   readonly host: string;
   readonly pid: number;
+  /** The name of the token its watch came with: set by the server, never taken from the worker. */
+  readonly token?: string;
 }
 
 /** What a worker reports about a task. */
@@ -56,6 +58,12 @@ export interface TaskStatus {
   readonly cancelledBy?: CancelSource;
   /** Why a cancel was requested when it was not a cancel of this task's own: "parent job-42 cancelled". */
   readonly cancelReason?: string;
+  /**
+   * The name of the token whose watch started this run, when it came with a worker's identity. Kept while a
+   * worker has been seen within the lease, whatever the state says: a report from another token does not
+   * hand a run over to the next token that watches it (see onWatch).
+   */
+  readonly runBy?: string;
   /** The last progress its worker reported for this run (`work --progress`), if any. */
   readonly progress?: TaskProgress;
   /** State changes, oldest first, the last HISTORY_LIMIT of them. */
@@ -83,11 +91,18 @@ function enter(status: TaskStatus | undefined, id: string, state: TaskLifeState,
 }
 
 /** A worker began watching: a new or lost task (or one that ended, run again) is watched now. */
-export function onWatch(status: TaskStatus | undefined, id: string, worker: WorkerIdentity | undefined, now: number): TaskStatus {
+export function onWatch(status: TaskStatus | undefined, id: string, worker: WorkerIdentity | undefined, now: number, leaseMs: number): TaskStatus {
   const seen = { lastSeenAt: now, ...(worker ? { worker } : {}) };
-  if (status && (status.state === 'watching' || status.state === 'cancel_requested')) return { ...status, ...seen };
+  if (status && (status.state === 'watching' || status.state === 'cancel_requested')) {
+    return status.runBy === undefined && worker?.token !== undefined ? { ...status, ...seen, runBy: worker.token } : { ...status, ...seen };
+  }
+  // A new run. Its worker's token runs it, unless the last run's worker was seen within the lease: then
+  // that run may still be going (its state says it ended only because some token reported so), and its
+  // token keeps it.
+  const lastRunGoing = status?.runBy !== undefined && status.lastSeenAt !== undefined && now - status.lastSeenAt <= leaseMs;
   return enter(status, id, 'watching', now, {
     ...seen,
+    runBy: lastRunGoing ? status!.runBy : worker?.token,
     exitCode: undefined,
     signal: undefined,
     stoppedBy: undefined,
@@ -198,4 +213,14 @@ export function statusToKeep(stored: TaskStatus | undefined, incoming: TaskStatu
 export function statusAsRead(status: TaskStatus, record: { readonly by?: CancelSource } | undefined, reason?: string): TaskStatus {
   if (!record || (status.state !== 'watching' && status.state !== 'lost')) return status;
   return { ...status, state: 'cancel_requested', ...(record.by ? { cancelledBy: record.by } : {}), ...(reason === undefined ? {} : { cancelReason: reason }) };
+}
+
+/**
+ * Whether `status`'s run may still be going, for the link rules: it is watched or its cancel was requested
+ * (not lost), or whatever its state, a worker was seen within the lease (a report from elsewhere said it
+ * ended, but its worker may still be polling).
+ */
+export function runMayBeGoing(status: TaskStatus, now: number, leaseMs: number): boolean {
+  if (status.state === 'watching' || status.state === 'cancel_requested') return !isLost(status, now, leaseMs);
+  return status.lastSeenAt !== undefined && now - status.lastSeenAt <= leaseMs;
 }

@@ -11,6 +11,7 @@ import {
   onParentCancelled,
   onReport,
   onWatch,
+  runMayBeGoing,
   reasonViaParent,
   type TaskReport,
   type TaskStatus,
@@ -127,7 +128,7 @@ export class TaskTracker {
     return (
       unknown &&
       this.#change(unknown, (status, id) => {
-        const next = onWatch(status, id, worker, now);
+        const next = onWatch(status, id, worker, now, this.#leaseMs);
         // Watched or cancel requested: another watch by the same worker would change only the last-seen time.
         if (next.state === 'watching' || next.state === 'cancel_requested') this.#watchingBy.set(id, worker?.id);
         if (status && next.state === status.state && next.worker?.id === status.worker?.id) {
@@ -248,6 +249,12 @@ export class TaskTracker {
     let result!: TaskStatus;
     await this.#change([id], (status) => (result = onReport(status, id, report, now)));
     return result;
+  }
+
+  /** Those of `ids` whose run may still be going (see runMayBeGoing): their statuses. */
+  async goingRuns(ids: readonly string[]): Promise<TaskStatus[]> {
+    const now = this.#clock.now();
+    return (await this.statuses(ids)).filter((status) => this.#held.has(status.id) || runMayBeGoing(status, now, this.#leaseMs));
   }
 
   /** The statuses of `ids`, with tasks whose lease ran out shown as lost even before the sweep marks them. */

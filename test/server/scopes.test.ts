@@ -473,15 +473,23 @@ test("a refused link tells a scoped token why without confirming parents it cann
   assert.is((await call('POST', '/v1/tasks/team-a-busy/cancel', ADMIN, {})).status, 200);
   assert.equal((await running).body.cancelled, ['team-a-busy']);
 
-  // A task with children may not hang under a cancelled ancestor: the ancestor is named to the admin only.
-  assert.is((await watch(['team-a-up'], ['team-b-gone'], ADMIN)).status, 200);
-  assert.is((await call('POST', '/v1/tasks/team-b-gone/cancel', ADMIN, {})).status, 200);
-  assert.is((await call('POST', '/v1/tasks/team-a-kid9/report', 'tok-a-runner', { outcome: 'succeeded', exitCode: 0, parents: ['team-a-dad9'] })).status, 200);
-  await call('POST', '/v1/tasks/team-a-dad9/report', 'tok-a-runner', { outcome: 'succeeded', exitCode: 0 });
+  // A task with another token's run below it may not get new parents: the run is named to the admin only.
+  const below = call('POST', '/v1/watch', ADMIN, { ids: ['team-b-kid9'], parents: ['team-a-dad9'], timeout: '30s' });
+  await eventually(async () => (await statusOf('team-b-kid9'))?.state === 'watching', 'the run below');
+  await eventually(async () => (await call('GET', '/v1/tasks/team-b-kid9', ADMIN)).body.parents?.[0] === 'team-a-dad9', 'its link');
   const under = await call('POST', '/v1/tasks/team-a-dad9/report', 'tok-a-runner', { outcome: 'succeeded', exitCode: 0, parents: ['team-a-up'] });
   assert.is(under.status, 403, JSON.stringify(under.body));
-  assert.match(under.body.error.message, /cannot be linked under a cancelled ancestor/);
+  assert.match(under.body.error.message, /has a task below it that another token runs; it cannot be given new parents/);
   assert.not.match(under.body.error.message, /team-b/);
+  assert.is((await call('POST', '/v1/tasks/team-b-kid9/cancel', ADMIN, {})).status, 200);
+  assert.equal((await below).body.cancelled, ['team-b-kid9']);
+  // A run below that the scope covers is the team's own: the scoped token may.
+  const ours = call('POST', '/v1/watch', ADMIN, { ids: ['team-a-kid10'], parents: ['team-a-dad10'], timeout: '30s' });
+  await eventually(async () => (await call('GET', '/v1/tasks/team-a-kid10', ADMIN)).body.parents?.[0] === 'team-a-dad10', 'its link');
+  const covered = await call('POST', '/v1/tasks/team-a-dad10/report', 'tok-a-runner', { outcome: 'succeeded', exitCode: 0, parents: ['team-a-up'] });
+  assert.is(covered.status, 200, JSON.stringify(covered.body));
+  assert.is((await call('POST', '/v1/tasks/team-a-kid10/cancel', ADMIN, {})).status, 200);
+  assert.equal((await ours).body.cancelled, ['team-a-kid10']);
   // A cycle through a task outside the scope: refused, naming only what the token sent.
   assert.is((await watch(['team-b-loop'], ['team-a-loop-kid'], ADMIN)).status, 200);
   assert.is((await watch(['team-a-loop-top'], ['team-b-loop'], ADMIN)).status, 200);

@@ -32,7 +32,9 @@ test('watch -> cancel requested -> cancelled, with the worker and every step in 
   const worker = work(server.url, ['life-1']);
   await eventually(async () => (await statusOf(server, 'life-1'))?.state === 'watching', 'watching');
   const watching = await statusOf(server, 'life-1');
-  assert.equal(watching.worker, { id: 'test-worker', host: 'test-host', pid: 4242 });
+  // With the token its watch came with, said by the server, and the run recorded as that token's.
+  assert.equal(watching.worker, { id: 'test-worker', host: 'test-host', pid: 4242, token: 'anonymous' });
+  assert.is(watching.runBy, 'anonymous');
   await fetch(`${server.url}/v1/tasks/life-1/cancel`, { method: 'POST' });
   assert.is(await worker.exitCode, 0);
   await eventually(async () => (await statusOf(server, 'life-1'))?.state === 'cancelled', 'the worker to confirm');

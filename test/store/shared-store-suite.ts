@@ -109,43 +109,39 @@ export function sharedStoreSuite(name: string, openPair: () => Promise<Pair>) {
     assert.ok(refused >= 1, `each race refused one link (${refused} of ${races} seen by the check that ran second)`);
   });
 
-  test('a task with children is never hung under a cancelled ancestor by two links racing on two servers: the check and the write are one step', async ({
-    a,
-    b,
-  }) => {
+  test("a link declared before another server linked another token's run below it is checked again as it is written, and refused", async ({ a, b }) => {
     const serve = (store: CancelStore) => {
       const canceler = new Canceler({ store });
       return { canceler, tasks: new TaskService({ store, canceler, leaseMs: 60_000 }) };
     };
     const [one, two] = [serve(a), serve(b)];
-    const linker = { name: 'runner', address: 'test' };
-    const races = 30;
-    let refused = 0;
+    const [teamA, teamB] = [
+      { name: 'team-a', address: 'test' },
+      { name: 'team-b', address: 'test' },
+    ];
     try {
-      await one.canceler.cancel('old');
-      for (let race = 0; race < races; race++) {
-        const [mid, job, step] = [`mid${race}`, `job${race}`, `step${race}`];
-        await one.tasks.look([step], [job], linker);
-        // mid under the cancelled old on one server, job (a parent already) under mid on the other, at once:
-        // either alone is fine, both would stop job and its step.
-        const made = await Promise.allSettled([one.tasks.look([mid], ['old'], linker), two.tasks.look([job], [mid], linker)]);
-        for (const result of made) {
-          if (result.status === 'rejected') {
-            assert.instance(result.reason, LinkRefusedError);
-            refused++;
-          }
-        }
-        const links = new Map((await a.loadParents([mid, job])).map((link) => [link.child, link.parents]));
-        assert.not.ok(links.get(mid)?.includes('old') && links.get(job)?.includes(mid), `race ${race}: both links were stored`);
-        assert.equal(await one.canceler.find([job, step]), [], `race ${race}: nothing below job was cancelled`);
+      // team-a declares job under mid on one server: nothing is below job yet, so the check passes.
+      const { changed } = await one.tasks.declareParents(['job'], ['mid'], undefined, teamA);
+      assert.equal(changed, ['job']);
+      // Meanwhile team-b's step starts under job through the other server.
+      await two.tasks.look(['step'], ['job'], teamB);
+      await two.tasks.watchStarted(['step'], { id: 'w-b', host: 'box-b', pid: 1, token: 'team-b' });
+      let refused: unknown;
+      try {
+        await one.tasks.link(changed, ['mid'], undefined, teamA);
+      } catch (error) {
+        refused = error;
       }
+      assert.instance(refused, LinkRefusedError, 'the write checked the links and runs stored since the declare');
+      assert.match((refused as Error).message, /has a task below it that another token runs/);
+      assert.equal(await a.loadParents(['job']), [], 'nothing written');
+      two.tasks.watchEnded(['step']);
     } finally {
       for (const { tasks, canceler } of [one, two]) {
         tasks.close();
         canceler.close();
       }
     }
-    assert.is(refused, races, 'one link of every race refused');
   });
 
   return test;

@@ -72,6 +72,8 @@ export function watchRoutes(app: Pick<AppContext, 'tasks' | 'watches' | 'options
     keep = false,
     replaces?: string,
   ) => {
+    // Whose token runs what it starts (runBy): said by the server, whatever the worker sent.
+    const watcher = worker && { ...worker, token: ctx.caller.name };
     // Refused whole, before anything changes: a link may only join tasks the scope covers, child and parent.
     checkScope(ctx.caller, ids);
     if (parents) checkScope(ctx.caller, parents);
@@ -94,13 +96,13 @@ export function watchRoutes(app: Pick<AppContext, 'tasks' | 'watches' | 'options
     // Asked for, and worth it: the ids stay here as a session, and every later poll goes through it. This
     // watch is answered at once with its name (as BOSH answers the request that makes a session), so the
     // worker holds its two polls from the start; a cancel already known waits for the first of them.
-    const session = keep ? app.watches.openSession(ids, ancestors, worker, ctx.caller.tokenId) : undefined;
+    const session = keep ? app.watches.openSession(ids, ancestors, watcher, ctx.caller.tokenId) : undefined;
     if (session !== undefined) {
       tasks.link(changed, parents ?? [], ctx.caller.scope, app.linkerOf(ctx)).catch(app.onBackgroundError);
       return reply(ctx, { cancelled: [] }, [], session);
     }
     const result = await new Promise<WaitResult>((resolve) => {
-      app.watches.hold(ctx.res, ids, timeoutMs, worker, ctx.caller.tokenId, resolve, ancestors);
+      app.watches.hold(ctx.res, ids, timeoutMs, watcher, ctx.caller.tokenId, resolve, ancestors);
       // Links are recorded once the watch is held, after the statuses it writes and in the background like them.
       tasks.link(changed, parents ?? [], ctx.caller.scope, app.linkerOf(ctx)).catch(app.onBackgroundError);
     });
