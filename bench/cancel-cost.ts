@@ -11,13 +11,14 @@
 // CANCEL_COST_NODE_FLAGS (e.g. --perf-basic-prof), CANCEL_PROBE_PROFILE=file (an inspector CPU profile of
 // the counted cancels), CANCEL_COST_PERF=file (perf record, on-CPU samples), CANCEL_COST_STRACE=file
 // (strace -c), CANCEL_COST_LOG_TO_FILE=1 (the server's log to a file, not a pipe), CANCEL_COST_OTHER=x.mjs
-// (with --go: that Node seed-protocol server in Go's place).
+// (with --go: that Node seed-protocol server in Go's place), CANCEL_COST_STORE=redis://… (Redis, not memory).
 // With --memory: what a held watch costs instead (heldMemory). With CANCEL_COST_BUNDLES='name=path,…',
 // each of those bundles in turn in every round instead of the one bundle (builds compared in one run).
 // Run alone: npx tsx bench/cancel-cost.ts [--go] [--rounds N] [--memory]
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { fileURLToPath } from 'node:url';
 import { ask, maxConnections, median, pinnedNode, scratch, type Server, serverFrom, sleep, sockets, startClient, track } from './harness.ts';
 import { buildGoSeedServer, perIdSeedCancels } from './tail-latency.ts';
@@ -42,7 +43,12 @@ function threadCpuUs(pid: number): number {
 }
 
 async function startTaskctl(out: string, from = bundle): Promise<Server> {
-  const flags = ['--port', '0', '--store', 'memory', '--watch-timeout', '5m', '--max-watches', '1000000', '--max-connections', String(maxConnections())];
+  // With $CANCEL_COST_STORE (a redis:// URL), that store, under a key prefix of this server's own that its
+  // stop clears.
+  const redis = process.env.CANCEL_COST_STORE;
+  const prefix = `cancel-cost-${process.pid}-${serial}-${Date.now()}:`;
+  const store = redis ? ['--store', redis, '--redis-prefix', prefix] : ['--store', 'memory'];
+  const flags = [...store, '--port', '0', '--watch-timeout', '5m', '--max-watches', '1000000', '--max-connections', String(maxConnections())];
   // With $CANCEL_COST_LOG_TO_FILE, the server's log lines go to a file rather than a pipe this process reads.
   const logFile = process.env.CANCEL_COST_LOG_TO_FILE ? join(scratch, `log-${serial}.txt`) : undefined;
   const node = [pinnedNode, ...(process.env.CANCEL_COST_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])];
@@ -52,16 +58,37 @@ async function startTaskctl(out: string, from = bundle): Promise<Server> {
     env: { ...process.env, CANCEL_PROBE_OUT: out },
   });
   track(child);
-  if (!logFile) return serverFrom(child, 'taskctl (bundle)', callgrindOut ? 120_000 : 10_000);
-  let url: string | undefined;
-  while (!(url = /"url":"([^"]+)"/.exec(existsSync(logFile) ? readFileSync(logFile, 'utf8') : '')?.[1])) await sleep(20);
+  let server: Server;
+  if (!logFile) server = await serverFrom(child, 'taskctl (bundle)', callgrindOut ? 120_000 : 10_000);
+  else {
+    let url: string | undefined;
+    while (!(url = /"url":"([^"]+)"/.exec(existsSync(logFile) ? readFileSync(logFile, 'utf8') : '')?.[1])) await sleep(20);
+    server = {
+      url,
+      pid: child.pid!,
+      process: child,
+      stop: async () => {
+        child.kill('SIGTERM');
+        if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
+      },
+    };
+  }
+  if (!redis) return server;
   return {
-    url,
-    pid: child.pid!,
-    process: child,
+    ...server,
     stop: async () => {
-      child.kill('SIGTERM');
-      if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
+      await server.stop();
+      const client = new Redis(redis);
+      try {
+        let cursor = '0';
+        do {
+          const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1_000);
+          if (keys.length > 0) await client.del(...keys);
+          cursor = next;
+        } while (cursor !== '0');
+      } finally {
+        client.disconnect();
+      }
     },
   };
 }
