@@ -11,12 +11,14 @@
 // CANCEL_COST_NODE_FLAGS (e.g. --perf-basic-prof), CANCEL_PROBE_PROFILE=file (an inspector CPU profile of
 // the counted cancels), CANCEL_COST_PERF=file (perf record, on-CPU samples), CANCEL_COST_STRACE=file
 // (strace -c), CANCEL_COST_LOG_TO_FILE=1 (the server's log to a file, not a pipe), CANCEL_COST_OTHER=x.mjs
-// (with --go: that Node seed-protocol server in Go's place).
-// With --memory: what a held watch costs instead (heldMemory).
+// (with --go: that Node seed-protocol server in Go's place), CANCEL_COST_STORE=redis://… (Redis, not memory).
+// With --memory: what a held watch costs instead (heldMemory). With CANCEL_COST_BUNDLES='name=path,…',
+// each of those bundles in turn in every round instead of the one bundle (builds compared in one run).
 // Run alone: npx tsx bench/cancel-cost.ts [--go] [--rounds N] [--memory]
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { fileURLToPath } from 'node:url';
 import { ask, maxConnections, median, pinnedNode, scratch, type Server, serverFrom, sleep, sockets, startClient, track } from './harness.ts';
 import { buildGoSeedServer, perIdSeedCancels } from './tail-latency.ts';
@@ -40,27 +42,53 @@ function threadCpuUs(pid: number): number {
   return ns / 1_000;
 }
 
-async function startTaskctl(out: string): Promise<Server> {
-  const flags = ['--port', '0', '--store', 'memory', '--watch-timeout', '5m', '--max-watches', '1000000', '--max-connections', String(maxConnections())];
+async function startTaskctl(out: string, from = bundle): Promise<Server> {
+  // With $CANCEL_COST_STORE (a redis:// URL), that store, under a key prefix of this server's own that its
+  // stop clears.
+  const redis = process.env.CANCEL_COST_STORE;
+  const prefix = `cancel-cost-${process.pid}-${serial}-${Date.now()}:`;
+  const store = redis ? ['--store', redis, '--redis-prefix', prefix] : ['--store', 'memory'];
+  const flags = [...store, '--port', '0', '--watch-timeout', '5m', '--max-watches', '1000000', '--max-connections', String(maxConnections())];
   // With $CANCEL_COST_LOG_TO_FILE, the server's log lines go to a file rather than a pipe this process reads.
   const logFile = process.env.CANCEL_COST_LOG_TO_FILE ? join(scratch, `log-${serial}.txt`) : undefined;
   const node = [pinnedNode, ...(process.env.CANCEL_COST_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])];
   const command = callgrindOut ? ['valgrind', '--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${callgrindOut}`, ...node] : node;
-  const child = spawn(command[0]!, [...command.slice(1), '--import', join(here, 'cancel-probe.mjs'), bundle, 'serve', ...flags, '--json', '--no-tui'], {
+  const child = spawn(command[0]!, [...command.slice(1), '--import', join(here, 'cancel-probe.mjs'), from, 'serve', ...flags, '--json', '--no-tui'], {
     stdio: ['ignore', logFile ? openSync(logFile, 'w') : 'pipe', 'inherit'],
     env: { ...process.env, CANCEL_PROBE_OUT: out },
   });
   track(child);
-  if (!logFile) return serverFrom(child, 'taskctl (bundle)', callgrindOut ? 120_000 : 10_000);
-  let url: string | undefined;
-  while (!(url = /"url":"([^"]+)"/.exec(existsSync(logFile) ? readFileSync(logFile, 'utf8') : '')?.[1])) await sleep(20);
+  let server: Server;
+  if (!logFile) server = await serverFrom(child, 'taskctl (bundle)', callgrindOut ? 120_000 : 10_000);
+  else {
+    let url: string | undefined;
+    while (!(url = /"url":"([^"]+)"/.exec(existsSync(logFile) ? readFileSync(logFile, 'utf8') : '')?.[1])) await sleep(20);
+    server = {
+      url,
+      pid: child.pid!,
+      process: child,
+      stop: async () => {
+        child.kill('SIGTERM');
+        if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
+      },
+    };
+  }
+  if (!redis) return server;
   return {
-    url,
-    pid: child.pid!,
-    process: child,
+    ...server,
     stop: async () => {
-      child.kill('SIGTERM');
-      if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
+      await server.stop();
+      const client = new Redis(redis);
+      try {
+        let cursor = '0';
+        do {
+          const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1_000);
+          if (keys.length > 0) await client.del(...keys);
+          cursor = next;
+        } while (cursor !== '0');
+      } finally {
+        client.disconnect();
+      }
     },
   };
 }
@@ -90,13 +118,13 @@ async function cancels(server: Server, n: number, onOpened: () => Promise<void>)
   }
 }
 
-/** One server: `warm` cancels, then `n` counted. */
-export async function cancelCost(which: 'taskctl' | 'go', n = callgrindOut ? 2_000 : 5_000, warm = callgrindOut ? 1_000 : 2_000) {
+/** One server (taskctl from `from`, or Go): `warm` cancels, then `n` counted. */
+export async function cancelCost(which: 'taskctl' | 'go', n = callgrindOut ? 2_000 : 5_000, warm = callgrindOut ? 1_000 : 2_000, from = bundle) {
   const out = join(scratch, `probe-${process.pid}-${serial}.json`);
   const goPath = which === 'go' ? buildGoSeedServer() : undefined;
   const server =
     which === 'taskctl'
-      ? await startTaskctl(out)
+      ? await startTaskctl(out, from)
       : process.env.CANCEL_COST_OTHER
         ? await serverFrom(
             track(
@@ -179,10 +207,10 @@ export async function cancelCost(which: 'taskctl' | 'go', n = callgrindOut ? 2_0
  * What `n` held per-id watches cost taskctl (no cancel), per watch: RSS as the tail comparison reads it,
  * and the V8 heap in use after a full collection, the rest being native (sockets, libuv, malloc).
  */
-export async function heldMemory(n = 5_000) {
+export async function heldMemory(n = 5_000, from = bundle) {
   const out = join(scratch, `memory-${process.pid}-${serial++}.json`);
   process.env.CANCEL_COST_NODE_FLAGS = `${process.env.CANCEL_COST_NODE_FLAGS ?? ''} --expose-gc`;
-  const server = await startTaskctl(out);
+  const server = await startTaskctl(out, from);
   const client = startClient();
   const read = async (): Promise<{ rss: number; heapUsed: number }> => {
     const lines = () => (existsSync(`${out}.mem`) ? readFileSync(`${out}.mem`, 'utf8').trim().split('\n') : []);
@@ -213,32 +241,51 @@ export async function heldMemory(n = 5_000) {
   }
 }
 
+// The bundles compared: $CANCEL_COST_BUNDLES (name=path,…), or the one bundle, named taskctl.
+const bundles: Array<[string, string]> = process.env.CANCEL_COST_BUNDLES
+  ? process.env.CANCEL_COST_BUNDLES.split(',').map((entry) => entry.split('=') as [string, string])
+  : [['taskctl', bundle]];
+const rounds = Number(process.argv[process.argv.indexOf('--rounds') + 1]) || 3;
+
 if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv.includes('--memory')) {
-  const runs = [];
-  for (let round = 0; round < (Number(process.argv[process.argv.indexOf('--rounds') + 1]) || 3); round++) runs.push(await heldMemory());
+  const runs: Array<{ which: string } & Awaited<ReturnType<typeof heldMemory>>> = [];
+  for (let round = 0; round < rounds; round++) {
+    for (const [which, from] of bundles) runs.push({ which, ...(await heldMemory(5_000, from)) });
+    process.stderr.write(`${JSON.stringify(runs.slice(-bundles.length))}\n`);
+  }
+  const of = (which: string, key: 'bytesPerWatch' | 'heapBytesPerWatch') => median(runs.filter((r) => r.which === which).map((r) => r[key]));
   console.log(
-    JSON.stringify({ bytesPerWatch: median(runs.map((r) => r.bytesPerWatch)), heapBytesPerWatch: median(runs.map((r) => r.heapBytesPerWatch)), runs }),
+    JSON.stringify({
+      ...Object.fromEntries(
+        bundles.map(([which]) => [which, { bytesPerWatch: of(which, 'bytesPerWatch'), heapBytesPerWatch: of(which, 'heapBytesPerWatch') }]),
+      ),
+      runs,
+    }),
   );
   process.exit(0);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const rounds = Number(process.argv[process.argv.indexOf('--rounds') + 1]) || 3;
-  const runs: Array<Awaited<ReturnType<typeof cancelCost>>> = [];
+  const runs: Array<Omit<Awaited<ReturnType<typeof cancelCost>>, 'which'> & { which: string }> = [];
   for (let round = 0; round < rounds; round++) {
     if (process.argv.includes('--go')) runs.push(await cancelCost('go'));
-    runs.push(await cancelCost('taskctl'));
-    process.stderr.write(`${JSON.stringify(runs.slice(-2))}\n`);
+    for (const [which, from] of bundles) runs.push({ ...(await cancelCost('taskctl', undefined, undefined, from)), which });
+    process.stderr.write(`${JSON.stringify(runs.slice(-bundles.length - (process.argv.includes('--go') ? 1 : 0)))}\n`);
   }
   const of = (which: string, key: 'cpuUsPerCancel' | 'kbAllocatedPerCancel' | 'mainThreadCpuUsPerCancel') =>
     median(runs.filter((r) => r.which === which).map((r) => (r as unknown as Record<string, number | undefined>)[key] ?? Number.NaN));
   console.log(
     JSON.stringify({
-      taskctl: {
-        cpuUsPerCancel: of('taskctl', 'cpuUsPerCancel'),
-        mainThreadCpuUsPerCancel: of('taskctl', 'mainThreadCpuUsPerCancel'),
-        kbAllocatedPerCancel: of('taskctl', 'kbAllocatedPerCancel'),
-      },
+      ...Object.fromEntries(
+        bundles.map(([which]) => [
+          which,
+          {
+            cpuUsPerCancel: of(which, 'cpuUsPerCancel'),
+            mainThreadCpuUsPerCancel: of(which, 'mainThreadCpuUsPerCancel'),
+            kbAllocatedPerCancel: of(which, 'kbAllocatedPerCancel'),
+          },
+        ]),
+      ),
       ...(process.argv.includes('--go') ? { go: { cpuUsPerCancel: of('go', 'cpuUsPerCancel') } } : {}),
       runs,
     }),

@@ -92,10 +92,20 @@ export interface EventWindow {
 /** The window's defaults: the last 10,000 events, none older than an hour. */
 export const DEFAULT_EVENT_WINDOW: EventWindow = { maxEvents: 10_000, maxAgeMs: 3_600_000 };
 
+/** The parts of a snapshot to look up: those some change of the batch did not bring. */
+export interface SnapshotParts {
+  readonly record: boolean;
+  readonly status: boolean;
+  readonly schedule: boolean;
+}
+
 export interface TaskEventHubOptions {
   readonly log: TaskEventLog;
-  /** What the server knows now of `ids`: records, schedules and statuses, for the parts a change did not bring. */
-  readonly snapshot: (ids: readonly string[]) => Promise<TaskSnapshot[]>;
+  /**
+   * What the server knows now of `ids`: records, schedules and statuses, for the parts a change did not
+   * bring; only the `wanted` parts are used (a state change brings its status: no need to read it back).
+   */
+  readonly snapshot: (ids: readonly string[], wanted: SnapshotParts) => Promise<TaskSnapshot[]>;
   readonly clock?: Clock;
   readonly window?: EventWindow;
   /** This server's name in `origin`; random when not given. */
@@ -343,7 +353,11 @@ export class TaskEventHub {
   async #drafts(batch: readonly Pending[]): Promise<TaskEventDraft[]> {
     const single = batch.length === 1 ? batch[0]!.id : undefined;
     const ids = single !== undefined ? [single] : [...new Set(batch.map((p) => p.id))];
-    const snapshots = await this.#snapshot(ids);
+    const snapshots = await this.#snapshot(ids, {
+      record: batch.some((p) => !('record' in p.known)),
+      status: batch.some((p) => !('status' in p.known)),
+      schedule: batch.some((p) => !('schedule' in p.known)),
+    });
     const looked = single !== undefined ? undefined : new Map(snapshots.map((s) => [s.id, s]));
     const drafts: TaskEventDraft[] = [];
     for (const { change, id, at, known } of batch) {

@@ -9,7 +9,7 @@ import { type Canceler, recordViaParent, type WaitResult } from './canceler.ts';
 import { CancelScheduler } from './cancel-scheduler.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { CancelRecord, CancelSource, CancelStore, ScheduledCancel, StatusQuery } from './store.ts';
-import type { TaskSnapshot } from './task-events.ts';
+import type { SnapshotParts, TaskSnapshot } from './task-events.ts';
 import { InvalidParentsError, LinkRefusedError, TaskFamily } from './task-family.ts';
 import { answerInScope, pageCovered, recordInScope, type StopAnswer, statusInScope, type TaskScope } from './task-scope.ts';
 import { reasonViaParent, statusAsRead, type TaskReport, type TaskStatus, type WorkerIdentity } from './task-status.ts';
@@ -48,6 +48,8 @@ export interface ChildrenPage {
   readonly ids: readonly string[];
   readonly statuses: readonly TaskStatus[];
 }
+
+const EVERY_PART: SnapshotParts = { record: true, status: true, schedule: true };
 
 // A schedule stored before taskctl kept who made it has no asker to name.
 const UNKNOWN_SCHEDULER: CancelSource = { name: 'unknown', address: 'schedule', route: 'scheduled' };
@@ -319,14 +321,30 @@ export class TaskService {
     }
   }
 
-  /** What is known now of `ids`: records, schedules and statuses (as stored: events read them as they show them). */
-  async snapshot(ids: readonly string[]): Promise<TaskSnapshot[]> {
-    const [records, statuses, schedules] = await Promise.all([this.canceler.find(ids), this.tracker.statuses(ids), this.scheduler.find(ids)]);
+  /**
+   * What is known now of `ids`: records, schedules and statuses (as stored: events read them as they show
+   * them); of the parts not `wanted`, none.
+   */
+  async snapshot(ids: readonly string[], wanted: SnapshotParts = EVERY_PART): Promise<TaskSnapshot[]> {
+    const [records, statuses, schedules] = await Promise.all([
+      wanted.record ? this.#records(ids) : [],
+      wanted.status ? this.tracker.statuses(ids) : [],
+      wanted.schedule ? this.scheduler.find(ids) : [],
+    ]);
     const snapshots = new Map<string, { -readonly [K in keyof TaskSnapshot]: TaskSnapshot[K] }>(ids.map((id) => [id, { id }]));
     for (const record of records) snapshots.get(record.id)!.record = record;
     for (const status of statuses) snapshots.get(status.id)!.status = status;
     for (const schedule of schedules) snapshots.get(schedule.id)!.schedule = schedule;
     return [...snapshots.values()];
+  }
+
+  /**
+   * The live records of `ids`: those the canceler keeps at hand when it has them all (a record never changes
+   * until it expires, and an event follows every cancel, right after it), else the store's.
+   */
+  #records(ids: readonly string[]): readonly CancelRecord[] | Promise<readonly CancelRecord[]> {
+    const kept = this.canceler.known(ids)?.cancelled;
+    return kept !== undefined && kept.length === ids.length ? kept : this.canceler.find(ids);
   }
 
   /** Stops the timers (sweeps, progress, schedules); what is stored stays. */

@@ -59,7 +59,7 @@ export async function composeServer(config: ServerConfig): Promise<ComposedServe
   const events = new TaskEventHub({
     log: store,
     // Every task change, completed with what GET /v1/tasks/:id would show.
-    snapshot: (ids) => tasks.snapshot(ids),
+    snapshot: (ids, wanted) => tasks.snapshot(ids, wanted),
     clock,
     ...(config.eventWindow ? { window: config.eventWindow } : {}),
     onError,

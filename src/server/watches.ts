@@ -76,9 +76,22 @@ export interface WatchHolderOptions {
   readonly tokenShare?: number;
 }
 
+/** The held watches of one timeout, oldest first, each with its deadline, and the one timer for the oldest. */
+interface Deadlines {
+  readonly ends: Map<() => void, number>;
+  timer: TimerHandle | undefined;
+}
+
 /** Holds long polls: counts them against the cap, ends them on cancel, timeout, departure or shutdown. */
 export class WatchHolder {
   readonly #options: WatchHolderOptions;
+  /**
+   * Held watches by their timeout: one timer per timeout in use, not one per watch (a timer and its function
+   * were 180 bytes of each held watch). Watches of one timeout fall due in the order they came.
+   */
+  readonly #deadlines = new Map<number, Deadlines>();
+  /** Set while a held watch is ended for its timeout (see #expire): how its end knows why. */
+  #expiring = false;
   #open = 0;
   #heldIds = 0;
   #closing = false;
@@ -121,7 +134,7 @@ export class WatchHolder {
 
   /**
    * Holds a long poll on `ids` until one is cancelled, the timeout passes, or the client leaves, then calls
-   * `onResult` once (before returning, when a cancel among them is already at hand). Written with a
+   * `onResult` once, with `res` (before returning, when a cancel among them is already at hand). Written with a
    * callback, without async/await and with as few objects as possible: thousands of these are held at
    * once, and every byte here is multiplied by them. A cancel of any of `ancestors` answers it too; each
    * counts as one more id held, however many ids share it.
@@ -132,10 +145,10 @@ export class WatchHolder {
     timeoutMs: number,
     worker: WorkerIdentity | undefined,
     tokenId: string | undefined,
-    onResult: (result: WaitResult) => void,
+    onResult: (result: WaitResult, res: ServerResponse) => void,
     ancestors: readonly string[] = [],
   ): void {
-    const { canceler, ledger, metrics, clock } = this.#options;
+    const { canceler, ledger, metrics } = this.#options;
     // A worker re-polling an id whose cancel is at hand is answered now: nothing is held, so there is no
     // timer, listener or count to set up and take down, and no cap to refuse it.
     const known = canceler.known(ids, ancestors);
@@ -143,7 +156,7 @@ export class WatchHolder {
       ledger.watchAnsweredAtOnce(ids, worker)?.catch(this.#options.onBackgroundError);
       this.#counted('cancelled');
       if (this.#closing) res.shouldKeepAlive = false;
-      onResult(known);
+      onResult(known, res);
       return;
     }
     const held = ids.length + ancestors.length;
@@ -163,27 +176,24 @@ export class WatchHolder {
     this.#idsOf.change(tokenId, held);
     this.#heldIdsChange(held);
     ledger.watchStarted(ids, worker).catch(this.#options.onBackgroundError);
-    let timedOut = false;
     const end = canceler.waitAfterKnown(
       ids,
       (result) => {
-        clock.clearTimer(timer);
+        const outcome = result.cancelled.length > 0 || result.parent ? 'cancelled' : this.#expiring ? 'timeout' : 'gone';
+        this.#dropDeadline(timeoutMs, end);
         res.off('close', end);
         // The answer goes out first, the bookkeeping after it: a worker waiting for its cancel does not wait
         // for counts and metrics too. (Closing, which the answer must know of, was decided before this.)
         if (this.#closing) res.shouldKeepAlive = false;
         try {
-          onResult(result);
+          onResult(result, res);
         } finally {
-          this.#ended(tokenId, end, ids, held, result.cancelled.length > 0 || result.parent ? 'cancelled' : timedOut ? 'timeout' : 'gone');
+          this.#ended(tokenId, end, ids, held, outcome);
         }
       },
       ancestors,
     );
-    const timer = clock.setTimeout(() => {
-      timedOut = true;
-      end();
-    }, timeoutMs);
+    this.#addDeadline(timeoutMs, end);
     // 'close' before the answer is written means the client left. (on, not once: once wraps the listener
     // in one more function per held watch; `end` takes itself off.)
     res.on('close', end);
@@ -193,6 +203,48 @@ export class WatchHolder {
       if (held) held.set(end, ids);
       else this.#byToken.set(tokenId, new Map([[end, ids]]));
     }
+  }
+
+  /** `end` is called `timeoutMs` from now, unless it ends first (and takes itself out of #deadlines). */
+  #addDeadline(timeoutMs: number, end: () => void): void {
+    let deadlines = this.#deadlines.get(timeoutMs);
+    if (deadlines === undefined) this.#deadlines.set(timeoutMs, (deadlines = { ends: new Map(), timer: undefined }));
+    // Whole milliseconds (small integers, not a number object each); a watch may end up to 1 ms early.
+    deadlines.ends.set(end, Math.floor(this.#options.clock.monotonic()) + timeoutMs);
+    deadlines.timer ??= this.#options.clock.setTimeout(() => this.#expire(timeoutMs), timeoutMs);
+  }
+
+  /** `end` ended before its deadline; the timer of its timeout stops with the last watch of it. */
+  #dropDeadline(timeoutMs: number, end: () => void): void {
+    const deadlines = this.#deadlines.get(timeoutMs);
+    if (deadlines === undefined || !deadlines.ends.delete(end) || deadlines.ends.size > 0) return;
+    if (deadlines.timer !== undefined) this.#options.clock.clearTimer(deadlines.timer);
+    this.#deadlines.delete(timeoutMs);
+  }
+
+  /** Ends the watches of `timeoutMs` that are due, oldest first, and sets the timer for the next one. */
+  #expire(timeoutMs: number): void {
+    const deadlines = this.#deadlines.get(timeoutMs);
+    if (deadlines === undefined) return;
+    deadlines.timer = undefined;
+    const now = this.#options.clock.monotonic();
+    for (const [end, deadline] of deadlines.ends) {
+      if (deadline > now) {
+        // A watch held meanwhile (by an answer below) may have set one: the oldest decides.
+        if (deadlines.timer !== undefined) this.#options.clock.clearTimer(deadlines.timer);
+        deadlines.timer = this.#options.clock.setTimeout(() => this.#expire(timeoutMs), deadline - now);
+        return;
+      }
+      deadlines.ends.delete(end);
+      this.#expiring = true;
+      try {
+        end();
+      } finally {
+        this.#expiring = false;
+      }
+    }
+    if (deadlines.timer !== undefined) this.#options.clock.clearTimer(deadlines.timer);
+    this.#deadlines.delete(timeoutMs);
   }
 
   /** What a held watch's end lets go, once its answer is written: its counts, its ids for the tracker, its place in the metrics. */

@@ -1,11 +1,18 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createLogger, REPEAT_WINDOW_MS } from '../../src/cli/log.ts';
+import { createLogger, GATHER_MS, REPEAT_WINDOW_MS } from '../../src/cli/log.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 
 function collect() {
   const lines: string[] = [];
-  return { lines, stream: { write: (chunk: string) => lines.push(...chunk.split('\n').filter(Boolean)) } as unknown as NodeJS.WritableStream };
+  let writes = 0;
+  const stream = {
+    write: (chunk: string) => {
+      writes++;
+      lines.push(...chunk.split('\n').filter(Boolean));
+    },
+  } as unknown as NodeJS.WritableStream;
+  return { lines, stream, writes: () => writes };
 }
 
 test('the same error logged every 250 ms is written once, then summed up once a minute', () => {
@@ -26,6 +33,46 @@ test('the same error logged every 250 ms is written once, then summed up once a 
   log.error('background task failed', { error: 'redis unavailable: connect ECONNREFUSED' });
   assert.is(lines.length, 4, 'after a quiet minute the first error is written again');
   log.close();
+  assert.is(clock.pendingTimers, 0);
+});
+
+test('info lines close behind one another are written together, in order, an error at once and close() the rest', () => {
+  const clock = new FakeClock();
+  const { lines, stream, writes } = collect();
+  const log = createLogger(stream, 'json', clock);
+  log.info('cancelled', { id: 'a' });
+  assert.equal(
+    lines.map((line) => JSON.parse(line).id),
+    ['a'],
+    'a line after a quiet spell is written at once',
+  );
+  log.info('cancelled', { id: 'b' });
+  log.info('cancelled', { id: 'c' });
+  assert.is(lines.length, 1, 'the lines that follow within the window wait');
+  clock.advance(GATHER_MS);
+  assert.equal(
+    lines.map((line) => JSON.parse(line).id),
+    ['a', 'b', 'c'],
+  );
+  assert.is(writes(), 2, 'the two gathered lines were one write');
+  log.info('cancelled', { id: 'd' });
+  log.error('request failed', { error: 'boom' });
+  assert.equal(
+    lines.slice(3).map((line) => JSON.parse(line).id ?? JSON.parse(line).msg),
+    ['d', 'request failed'],
+    'an error is written at once, after what was gathered',
+  );
+  log.info('cancelled', { id: 'e' });
+  clock.advance(GATHER_MS);
+  clock.advance(GATHER_MS);
+  log.info('cancelled', { id: 'f' });
+  assert.is(JSON.parse(lines.at(-1)!).id, 'f', 'after a window with nothing gathered, a line is written at once again');
+  log.info('cancelled', { id: 'g' });
+  log.close();
+  assert.equal(
+    lines.map((line) => JSON.parse(line).id ?? JSON.parse(line).msg),
+    ['a', 'b', 'c', 'd', 'request failed', 'e', 'f', 'g'],
+  );
   assert.is(clock.pendingTimers, 0);
 });
 

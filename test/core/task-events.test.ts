@@ -1,7 +1,7 @@
 // The hub that turns task changes into events, on a log the test can reach into and a clock it moves.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type TaskEvent, TaskEventHub, type TaskEventLog, type TaskSnapshot } from '../../src/core/task-events.ts';
+import { type SnapshotParts, type TaskEvent, TaskEventHub, type TaskEventLog, type TaskSnapshot } from '../../src/core/task-events.ts';
 import { PROGRESS_INTERVAL_MS, progressText, explicitProgress, MAX_PROGRESS_CHARS } from '../../src/core/progress.ts';
 import { TaskTracker } from '../../src/core/task-tracker.ts';
 import { MemoryEventLog } from '../../src/store/memory-event-log.ts';
@@ -10,7 +10,14 @@ import { FakeClock } from '../helpers/fake-clock.ts';
 
 const status = (id: string, state: 'watching' | 'lost' = 'watching') => ({ id, state, since: 1, history: [{ state, at: 1 }] });
 
-function hub(options: { log?: TaskEventLog; snapshot?: (ids: readonly string[]) => Promise<TaskSnapshot[]>; maxEvents?: number; clock?: FakeClock } = {}) {
+function hub(
+  options: {
+    log?: TaskEventLog;
+    snapshot?: (ids: readonly string[], wanted: SnapshotParts) => Promise<TaskSnapshot[]>;
+    maxEvents?: number;
+    clock?: FakeClock;
+  } = {},
+) {
   const clock = options.clock ?? new FakeClock();
   const errors: unknown[] = [];
   const events = new TaskEventHub({
@@ -58,6 +65,28 @@ test('changes become events in the order recorded, with contiguous seqs, complet
   assert.is(heard[2]!.schedule, undefined, 'a dropped schedule is known to be gone, not looked up');
   assert.ok(heard.every((e) => e.origin === 'here'));
   assert.is(events.delivered, start + 3);
+});
+
+test('the snapshot is asked only for what the changes did not bring: a state change, not its status', async () => {
+  const asked: SnapshotParts[] = [];
+  const { events, heard, errors } = hub({
+    snapshot: async (ids, wanted) => {
+      asked.push(wanted);
+      return ids.map((id) => ({ id }));
+    },
+  });
+  await events.start();
+  events.record('cancel_requested', 'a', { status: status('a') });
+  await events.settled();
+  events.record('scheduled', 'b', { schedule: { id: 'b', at: 99 } });
+  events.record('watching', 'c', { status: status('c') });
+  await events.settled();
+  assert.equal(errors, []);
+  assert.equal(asked, [
+    { record: true, status: false, schedule: true },
+    { record: true, status: true, schedule: true },
+  ]);
+  assert.is(heard[0]!.status!.state, 'watching', 'the status it brought');
 });
 
 test('a log that moved past what the hub read is a reset for every subscriber, then events go on', async () => {

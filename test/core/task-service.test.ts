@@ -140,6 +140,26 @@ test('every reading agrees: a lost task cancelled since reads cancel_requested a
   close();
 });
 
+test("an event's snapshot: the record just written (kept at hand, or the store's), and only the parts wanted", async () => {
+  const { store, tasks, errors, close } = setup();
+  await tasks.watchStarted(['kept', 'stored'], worker);
+  const record = await tasks.cancel('kept', alice, 'wrong input');
+  // Written past the canceler (as another server sharing the store would): only the store has it.
+  const other = await store.insert({ id: 'stored', cancelledAt: 1, expiresAt: Number.MAX_SAFE_INTEGER }, 1);
+  await settle();
+  const [kept] = await tasks.snapshot(['kept'], { record: true, status: false, schedule: true });
+  assert.equal(kept, { id: 'kept', record });
+  const both = await tasks.snapshot(['kept', 'stored'], { record: true, status: false, schedule: false });
+  assert.equal(both, [
+    { id: 'kept', record },
+    { id: 'stored', record: other },
+  ]);
+  const [all] = await tasks.snapshot(['kept']);
+  assert.is(all!.status!.state, 'cancel_requested', 'every part when none is named');
+  assert.equal(errors, []);
+  close();
+});
+
 test('an update a subscriber throws on reaches the others, and the error is reported', async () => {
   const { tasks, updates, errors, close } = setup();
   const unsubscribe = tasks.subscribe(() => {

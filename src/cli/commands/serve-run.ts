@@ -373,8 +373,12 @@ export async function runServe(args: ServeArgs, { stdout, stderr, env, shutdown,
   stopFollowing();
   closeDashboard();
   log.info('stopping', { signal: String(shutdown.reason), openWatches: server.openWatches() });
-  await server.close();
-  log.info('stopped');
-  log.close();
+  try {
+    await server.close();
+    log.info('stopped');
+  } finally {
+    // Writes the lines the logger gathered (see createLogger), also when closing failed.
+    log.close();
+  }
   return ExitCode.ok;
 }

@@ -1,3 +1,5 @@
+import type { ServerResponse } from 'node:http';
+import type { WaitResult } from '../../core/canceler.ts';
 import { taskIdProblem } from '../../core/task-id.ts';
 import { HttpError } from '../../protocol/errors.ts';
 import type { AppContext } from '../app.ts';
@@ -17,6 +19,12 @@ export function taskIdParam(ctx: RequestContext): string {
 
 /** The seed article's routes, answering exactly as its workers expect (text bodies). */
 export function seedRoutes(app: Pick<AppContext, 'tasks' | 'watches' | 'options' | 'sourceOf'>): Route[] {
+  // One answer for every held watch, handed its response: a function (and the scope it keeps) per watch
+  // would be held as long as the watch, thousands at once.
+  const answerWatch = (result: WaitResult, res: ServerResponse) => {
+    sendText(res, 200, result.cancelled.length > 0 ? 'true' : 'false');
+    app.watches.observeLatency(result);
+  };
   return [
     {
       // 200 text "ok" once the cancel is stored.
@@ -36,15 +44,7 @@ export function seedRoutes(app: Pick<AppContext, 'tasks' | 'watches' | 'options'
       pattern: /^\/watch-task\/([^/]+)$/,
       right: 'watch',
       scope: 'path-id',
-      handle: (ctx) => {
-        // The answer keeps the response alone, not the request's context (its match, caller, query): a
-        // held watch keeps this function for as long as it is held, thousands of them at once.
-        const res = ctx.res;
-        app.watches.hold(res, [taskIdParam(ctx)], app.options.watchTimeoutMs, undefined, ctx.caller.tokenId, (result) => {
-          sendText(res, 200, result.cancelled.length > 0 ? 'true' : 'false');
-          app.watches.observeLatency(result);
-        });
-      },
+      handle: (ctx) => app.watches.hold(ctx.res, [taskIdParam(ctx)], app.options.watchTimeoutMs, undefined, ctx.caller.tokenId, answerWatch),
     },
   ];
 }
