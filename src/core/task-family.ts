@@ -206,9 +206,11 @@ export class TaskFamily {
     // A new parent is a new way to stop every task below. Runs of this token are its own to risk, and a
     // scoped token's scope is its team's; another token's run that may still be going is not, whatever the
     // new parent is (cancelled, with a cancel scheduled, or one that comes later).
-    const others = [...below.descendants].filter(([id, linker]) => linker !== linkedBy && !covers?.(id)).map(([id]) => id);
-    for (let i = 0; i < others.length; i += CHILDREN_PER_STEP) {
-      const going = (await this.#tracker.goingRuns(others.slice(i, i + CHILDREN_PER_STEP))).find(
+    // Whose run it is says its status (runBy), not who made its link: a link made ahead of the run (a look
+    // with the same parents) must not make another token's run this one's.
+    const uncovered = covers === undefined ? [...below.descendants.keys()] : [...below.descendants.keys()].filter((id) => !covers(id));
+    for (let i = 0; i < uncovered.length; i += CHILDREN_PER_STEP) {
+      const going = (await this.#tracker.goingRuns(uncovered.slice(i, i + CHILDREN_PER_STEP))).find(
         (run) => (run.runBy ?? below.descendants.get(run.id)) !== linkedBy,
       );
       if (going) {

@@ -172,13 +172,13 @@ export class TaskService {
   }
 
   /** A watch on `ids` began (held here). Lost or ended tasks are watched again. */
-  watchStarted(ids: readonly string[], worker: WorkerIdentity | undefined): Promise<void> {
-    return this.tracker.watchStarted(ids, worker);
+  watchStarted(ids: readonly string[], worker: WorkerIdentity | undefined, token?: string): Promise<void> {
+    return this.tracker.watchStarted(ids, worker, token);
   }
 
   /** A watch on `ids` answered as it came; undefined when there is nothing to write (see TaskTracker). */
-  watchAnsweredAtOnce(ids: readonly string[], worker: WorkerIdentity | undefined): Promise<void> | undefined {
-    return this.tracker.watchAnsweredAtOnce(ids, worker);
+  watchAnsweredAtOnce(ids: readonly string[], worker: WorkerIdentity | undefined, token?: string): Promise<void> | undefined {
+    return this.tracker.watchAnsweredAtOnce(ids, worker, token);
   }
 
   /** A watch on `ids` ended (answered, timed out, or its client left). */
@@ -232,7 +232,7 @@ export class TaskService {
   async report(id: string, report: TaskReport, parents: readonly string[] | undefined, scope?: TaskScope, linkedBy?: Linker): Promise<TaskStatus> {
     // Checked before anything is stored, as a watch's are.
     const { changed } = await this.declareParents([id], parents, scope, linkedBy);
-    const status = await this.tracker.reported(id, report);
+    const status = await this.tracker.reported(id, report, linkedBy?.name);
     await this.link(changed, parents ?? [], scope, linkedBy);
     // The task is over: a cancel still scheduled for it (its deadline) has nothing left to stop.
     await this.scheduler.drop(id);

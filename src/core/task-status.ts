@@ -25,8 +25,12 @@ export interface WorkerIdentity {
   readonly id: string;
   readonly host: string;
   readonly pid: number;
-  /** The name of the token its watch came with: set by the server, never taken from the worker. */
-  readonly token?: string;
+}
+
+/** Who a watch came from: its worker, when it said who it is, and the name of the token it came with (the server's word, never the worker's). */
+export interface Watcher {
+  readonly worker?: WorkerIdentity | undefined;
+  readonly token?: string | undefined;
 }
 
 /** What a worker reports about a task. */
@@ -59,11 +63,12 @@ export interface TaskStatus {
   /** Why a cancel was requested when it was not a cancel of this task's own: "parent job-42 cancelled". */
   readonly cancelReason?: string;
   /**
-   * The name of the token whose watch started this run, when it came with a worker's identity. Kept while a
-   * worker has been seen within the lease, whatever the state says: a report from another token does not
-   * hand a run over to the next token that watches it (see onWatch).
+   * The name of the token whose watch started this run. A report from another token does not end its run for
+   * the link rules (see runMayBeGoing), nor hand it to the next token that watches the task (see onWatch).
    */
   readonly runBy?: string;
+  /** The name of the token whose report set this state, when a report did. */
+  readonly reportedBy?: string;
   /** The last progress its worker reported for this run (`work --progress`), if any. */
   readonly progress?: TaskProgress;
   /** State changes, oldest first, the last HISTORY_LIMIT of them. */
@@ -91,18 +96,25 @@ function enter(status: TaskStatus | undefined, id: string, state: TaskLifeState,
 }
 
 /** A worker began watching: a new or lost task (or one that ended, run again) is watched now. */
-export function onWatch(status: TaskStatus | undefined, id: string, worker: WorkerIdentity | undefined, now: number, leaseMs: number): TaskStatus {
+export function onWatch(
+  status: TaskStatus | undefined,
+  id: string,
+  worker: WorkerIdentity | undefined,
+  now: number,
+  leaseMs: number,
+  token?: string,
+): TaskStatus {
   const seen = { lastSeenAt: now, ...(worker ? { worker } : {}) };
   if (status && (status.state === 'watching' || status.state === 'cancel_requested')) {
-    return status.runBy === undefined && worker?.token !== undefined ? { ...status, ...seen, runBy: worker.token } : { ...status, ...seen };
+    return status.runBy === undefined && token !== undefined ? { ...status, ...seen, runBy: token } : { ...status, ...seen };
   }
-  // A new run. Its worker's token runs it, unless the last run's worker was seen within the lease: then
-  // that run may still be going (its state says it ended only because some token reported so), and its
-  // token keeps it.
-  const lastRunGoing = status?.runBy !== undefined && status.lastSeenAt !== undefined && now - status.lastSeenAt <= leaseMs;
+  // A new run, its watcher's token's; unless the last run may still be going (another token said it ended,
+  // and its own worker was seen within the lease): then it stays that run's token's.
+  const lastRunGoing = status !== undefined && status.runBy !== token && runMayBeGoing(status, now, leaseMs);
   return enter(status, id, 'watching', now, {
     ...seen,
-    runBy: lastRunGoing ? status!.runBy : worker?.token,
+    runBy: lastRunGoing ? status.runBy : token,
+    reportedBy: undefined,
     exitCode: undefined,
     signal: undefined,
     stoppedBy: undefined,
@@ -147,10 +159,13 @@ export function reasonViaParent(ancestor: { readonly id: string; readonly reason
 }
 
 /** A worker reported how the task ended. Reports are idempotent: the same one twice changes nothing. */
-export function onReport(status: TaskStatus | undefined, id: string, report: TaskReport, now: number): TaskStatus {
+export function onReport(status: TaskStatus | undefined, id: string, report: TaskReport, now: number, reporter?: string): TaskStatus {
   if (status?.state === report.outcome && status.exitCode === (report.exitCode ?? status.exitCode)) return status;
+  // A report from another token than the run's is no sight of the run's worker.
+  const fromTheRun = status?.runBy === undefined || reporter === status.runBy;
   return enter(status, id, report.outcome, now, {
-    lastSeenAt: now,
+    ...(fromTheRun ? { lastSeenAt: now } : {}),
+    ...(reporter === undefined ? {} : { reportedBy: reporter }),
     ...(report.worker ? { worker: report.worker } : {}),
     ...(report.exitCode !== undefined ? { exitCode: report.exitCode } : {}),
     ...(report.signal !== undefined ? { signal: report.signal } : {}),
@@ -216,11 +231,12 @@ export function statusAsRead(status: TaskStatus, record: { readonly by?: CancelS
 }
 
 /**
- * Whether `status`'s run may still be going, for the link rules: it is watched or its cancel was requested
- * (not lost), or whatever its state, a worker was seen within the lease (a report from elsewhere said it
- * ended, but its worker may still be polling).
+ * Whether `status`'s run may still be going, for the link rules: it is watched or its cancel was requested,
+ * a worker was seen and it is not lost; or it ended by the word of another token than the run's, and the
+ * run's worker was seen within the lease (it may be polling still).
  */
 export function runMayBeGoing(status: TaskStatus, now: number, leaseMs: number): boolean {
+  if (status.lastSeenAt === undefined) return false;
   if (status.state === 'watching' || status.state === 'cancel_requested') return !isLost(status, now, leaseMs);
-  return status.lastSeenAt !== undefined && now - status.lastSeenAt <= leaseMs;
+  return ENDED_STATES.has(status.state) && status.runBy !== undefined && status.reportedBy !== status.runBy && now - status.lastSeenAt <= leaseMs;
 }

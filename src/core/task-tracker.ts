@@ -102,9 +102,9 @@ export class TaskTracker {
   }
 
   /** A watch on `ids` began. Lost or ended tasks are watched again. */
-  watchStarted(ids: readonly string[], worker: WorkerIdentity | undefined): Promise<void> {
+  watchStarted(ids: readonly string[], worker: WorkerIdentity | undefined, token?: string): Promise<void> {
     for (const id of ids) this.#held.set(id, (this.#held.get(id) ?? 0) + 1);
-    return this.#watched(ids, worker) ?? NOTHING_WRITTEN;
+    return this.#watched(ids, worker, token) ?? NOTHING_WRITTEN;
   }
 
   /**
@@ -112,12 +112,12 @@ export class TaskTracker {
    * one, nothing held. Undefined when there is nothing to write, as for a worker re-polling its cancelled
    * task, so that such a re-poll costs no promise.
    */
-  watchAnsweredAtOnce(ids: readonly string[], worker: WorkerIdentity | undefined): Promise<void> | undefined {
-    return this.#watched(ids, worker);
+  watchAnsweredAtOnce(ids: readonly string[], worker: WorkerIdentity | undefined, token?: string): Promise<void> | undefined {
+    return this.#watched(ids, worker, token);
   }
 
   /** Marks `ids` watched by `worker`; the writes this takes, if any. */
-  #watched(ids: readonly string[], worker: WorkerIdentity | undefined): Promise<void> | undefined {
+  #watched(ids: readonly string[], worker: WorkerIdentity | undefined, token: string | undefined): Promise<void> | undefined {
     const now = this.#clock.now();
     let unknown: string[] | undefined;
     for (const id of ids) {
@@ -128,7 +128,7 @@ export class TaskTracker {
     return (
       unknown &&
       this.#change(unknown, (status, id) => {
-        const next = onWatch(status, id, worker, now, this.#leaseMs);
+        const next = onWatch(status, id, worker, now, this.#leaseMs, token);
         // Watched or cancel requested: another watch by the same worker would change only the last-seen time.
         if (next.state === 'watching' || next.state === 'cancel_requested') this.#watchingBy.set(id, worker?.id);
         if (status && next.state === status.state && next.worker?.id === status.worker?.id) {
@@ -243,11 +243,11 @@ export class TaskTracker {
   }
 
   /** A worker's report of how `id` ended; resolves with the status it leads to. */
-  async reported(id: string, report: TaskReport): Promise<TaskStatus> {
+  async reported(id: string, report: TaskReport, reporter?: string): Promise<TaskStatus> {
     const now = this.#clock.now();
     this.#forget([id]);
     let result!: TaskStatus;
-    await this.#change([id], (status) => (result = onReport(status, id, report, now)));
+    await this.#change([id], (status) => (result = onReport(status, id, report, now, reporter)));
     return result;
   }
 

@@ -133,10 +133,11 @@ export const taskStatusSchema = z.object({
   state: z.enum(TASK_LIFE_STATES as readonly [TaskLifeState, ...TaskLifeState[]]),
   since: z.iso.datetime(),
   lastSeenAt: z.iso.datetime().optional(),
-  /** `token`: the name of the token its watch came with, set by the server; absent from older servers. */
-  worker: z.object({ id: z.string(), host: z.string(), pid: z.number(), token: z.string().optional() }).optional(),
+  worker: z.object({ id: z.string(), host: z.string(), pid: z.number() }).optional(),
   /** The token whose watch started this run (see TaskStatus.runBy); absent from older servers. */
   runBy: z.string().optional(),
+  /** The token whose report set this state, when a report did; absent from older servers. */
+  reportedBy: z.string().optional(),
   exitCode: z.number().nullable().optional(),
   signal: z.string().nullable().optional(),
   /** When `stopped`: what stopped its worker; absent from servers older than the state. */

@@ -43,6 +43,7 @@ export function statusToWire(status: TaskStatus): TaskStatusReply {
   if (status.lastSeenAt !== undefined) reply.lastSeenAt = isoTime(status.lastSeenAt);
   if (status.worker) reply.worker = { ...status.worker };
   if (status.runBy !== undefined) reply.runBy = status.runBy;
+  if (status.reportedBy !== undefined) reply.reportedBy = status.reportedBy;
   if (status.exitCode !== undefined) reply.exitCode = status.exitCode;
   if (status.signal !== undefined) reply.signal = status.signal;
   if (status.stoppedBy !== undefined) reply.stoppedBy = status.stoppedBy;

@@ -4,7 +4,7 @@ import type { Canceler, WaitResult, WatchSet } from '../core/canceler.ts';
 import type { CancelRecord } from '../core/store.ts';
 import type { Clock, TimerHandle } from '../core/clock.ts';
 import type { TaskService } from '../core/task-service.ts';
-import type { WorkerIdentity } from '../core/task-status.ts';
+import type { Watcher } from '../core/task-status.ts';
 import { TokenShares } from './token-shares.ts';
 import { HttpError } from '../protocol/errors.ts';
 import { MIN_WATCH_TIMEOUT_MS, SESSION_MIN_IDS } from '../protocol/limits.ts';
@@ -143,7 +143,7 @@ export class WatchHolder {
     res: ServerResponse,
     ids: readonly string[],
     timeoutMs: number,
-    worker: WorkerIdentity | undefined,
+    watcher: Watcher,
     tokenId: string | undefined,
     onResult: (result: WaitResult, res: ServerResponse) => void,
     ancestors: readonly string[] = [],
@@ -153,7 +153,7 @@ export class WatchHolder {
     // timer, listener or count to set up and take down, and no cap to refuse it.
     const known = canceler.known(ids, ancestors);
     if (known) {
-      ledger.watchAnsweredAtOnce(ids, worker)?.catch(this.#options.onBackgroundError);
+      ledger.watchAnsweredAtOnce(ids, watcher.worker, watcher.token)?.catch(this.#options.onBackgroundError);
       this.#counted('cancelled');
       if (this.#closing) res.shouldKeepAlive = false;
       onResult(known, res);
@@ -175,7 +175,7 @@ export class WatchHolder {
     this.#watchesOf.change(tokenId, 1);
     this.#idsOf.change(tokenId, held);
     this.#heldIdsChange(held);
-    ledger.watchStarted(ids, worker).catch(this.#options.onBackgroundError);
+    ledger.watchStarted(ids, watcher.worker, watcher.token).catch(this.#options.onBackgroundError);
     const end = canceler.waitAfterKnown(
       ids,
       (result) => {
@@ -295,7 +295,7 @@ export class WatchHolder {
    * them is kept for the session's next poll, until a poll delivers it, the worker removes the ids, or the
    * session ends.
    */
-  openSession(named: readonly string[], ancestors: readonly string[], worker: WorkerIdentity | undefined, tokenId: string | undefined): string | undefined {
+  openSession(named: readonly string[], ancestors: readonly string[], watcher: Watcher, tokenId: string | undefined): string | undefined {
     // Each id once: the session keeps a set, and a copy counted here would never be counted off.
     const ids = [...new Set(named)];
     if (ids.length < SESSION_MIN_IDS || this.#closing) return undefined;
@@ -303,7 +303,7 @@ export class WatchHolder {
     if (this.#heldIds + held > this.#options.maxWatchedIds || !this.#idsOf.fits(tokenId, held)) return undefined;
     this.#idsOf.change(tokenId, held);
     this.#heldIdsChange(held);
-    this.#options.ledger.watchStarted(ids, worker).catch(this.#options.onBackgroundError);
+    this.#options.ledger.watchStarted(ids, watcher.worker, watcher.token).catch(this.#options.onBackgroundError);
     const id = randomBytes(16).toString('base64url');
     // The set calls back only later (never while being made), by when `session` is there.
     let session!: Session;

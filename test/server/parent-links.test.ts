@@ -124,6 +124,60 @@ test('a worker token cannot give new parents to a task with a run of another tok
   assert.equal((await victim).body.cancelled, ['grand-4']);
 });
 
+test("whose run a task is says its status, not who linked it first or who reported last: a claim made ahead, or a run of one's own ended by one's own report, gives no hold over another token's run", async () => {
+  const ops = { authorization: 'Bearer tok-ops', 'content-type': 'application/json' };
+  assert.is((await fetch(`${server.url}/v1/tasks/old-6/cancel`, { method: 'POST', headers: ops, body: '{}' })).status, 200);
+  const report = (token: string, id: string, body: Record<string, unknown>) =>
+    fetch(`${server.url}/v1/tasks/${id}/report`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  const [workerA, workerB] = [
+    { id: 'w-a6', host: 'box-a', pid: 6 },
+    { id: 'w-b6', host: 'box-b', pid: 6 },
+  ];
+  // team-a links team-b's step under its job ahead of team-b's run (a look with the same parents), and
+  // runs and ends another step of team-b's itself, reporting it done, just before team-b starts it.
+  assert.is((await watch('tok-a', { ids: ['step-6a'], parents: ['job-6'], timeout: '0s' })).status, 200);
+  assert.is((await watch('tok-a', { ids: ['step-6b'], parents: ['job-6'], timeout: '100ms', worker: workerA })).status, 200);
+  for (const exitCode of [0, 1]) assert.is((await report('tok-a', 'step-6b', { outcome: 'succeeded', exitCode })).status, 200);
+  const runs = [
+    watch('tok-b', { ids: ['step-6a'], parents: ['job-6'], timeout: '20s', worker: workerB }),
+    watch('tok-b', { ids: ['step-6b'], parents: ['job-6'], timeout: '20s', worker: workerB }),
+  ];
+  for (const id of ['step-6a', 'step-6b'])
+    await eventually(async () => (await server.tasks.task(id, 10)).status?.runBy === 'team-b', `${id} to be team-b's run`);
+  const attack = await watch('tok-a', { ids: ['job-6'], parents: ['old-6'], timeout: '0s' });
+  assert.is(attack.status, 403, JSON.stringify(attack.body));
+  assert.match(attack.body.error.message, /has a task below it that another token runs/);
+  assert.equal(await server.canceler.find(['job-6', 'step-6a', 'step-6b']), [], 'nothing cancelled');
+  await server.canceler.cancel('job-6');
+  for (const run of runs) assert.is((await run).status, 200);
+});
+
+test("a look under a cancelled parent, or another token's reports of its own run, do not keep a later run from naming its parents", async () => {
+  const ops = { authorization: 'Bearer tok-ops', 'content-type': 'application/json' };
+  assert.is((await fetch(`${server.url}/v1/tasks/old-7/cancel`, { method: 'POST', headers: ops, body: '{}' })).status, 200);
+  // A look of an id nobody runs, under a cancelled parent: stopped, and its status says cancel requested.
+  assert.equal((await watch('tok-a', { ids: ['unused-7'], parents: ['old-7'], timeout: '0s' })).body.cancelled, ['unused-7']);
+  // team-a runs and reports an id again and again.
+  assert.is((await watch('tok-a', { ids: ['busy-7'], timeout: '100ms', worker: { id: 'w-a7', host: 'box-a', pid: 7 } })).status, 200);
+  for (const exitCode of [1, 2, 1]) {
+    const told = await fetch(`${server.url}/v1/tasks/busy-7/report`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer tok-a', 'content-type': 'application/json' },
+      body: JSON.stringify({ outcome: 'failed', exitCode }),
+    });
+    assert.is(told.status, 200);
+  }
+  for (const id of ['unused-7', 'busy-7']) {
+    const started = await watch('tok-b', { ids: [id], parents: ['release-7'], timeout: '0s', worker: { id: 'w-b7', host: 'box-b', pid: 7 } });
+    assert.is(started.status, 200, `${id}: ${JSON.stringify(started.body)}`);
+    assert.equal((await server.tasks.task(id, 10)).parents, ['release-7'], id);
+  }
+});
+
 test("links nesting above a running task are refused when made, and never fail that task's own watch", async () => {
   assert.is((await watch('tok-b', { ids: ['deep-victim'], parents: ['deep-0'], timeout: '100ms' })).status, 200);
   // Another token may not build above it at all (team-b's run below may be going) ...

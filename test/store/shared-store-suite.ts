@@ -125,7 +125,7 @@ export function sharedStoreSuite(name: string, openPair: () => Promise<Pair>) {
       assert.equal(changed, ['job']);
       // Meanwhile team-b's step starts under job through the other server.
       await two.tasks.look(['step'], ['job'], teamB);
-      await two.tasks.watchStarted(['step'], { id: 'w-b', host: 'box-b', pid: 1, token: 'team-b' });
+      await two.tasks.watchStarted(['step'], { id: 'w-b', host: 'box-b', pid: 1 }, 'team-b');
       let refused: unknown;
       try {
         await one.tasks.link(changed, ['mid'], undefined, teamA);

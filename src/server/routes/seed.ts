@@ -44,7 +44,7 @@ export function seedRoutes(app: Pick<AppContext, 'tasks' | 'watches' | 'options'
       pattern: /^\/watch-task\/([^/]+)$/,
       right: 'watch',
       scope: 'path-id',
-      handle: (ctx) => app.watches.hold(ctx.res, [taskIdParam(ctx)], app.options.watchTimeoutMs, undefined, ctx.caller.tokenId, answerWatch),
+      handle: (ctx) => app.watches.hold(ctx.res, [taskIdParam(ctx)], app.options.watchTimeoutMs, { token: ctx.caller.name }, ctx.caller.tokenId, answerWatch),
     },
   ];
 }

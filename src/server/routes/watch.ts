@@ -72,8 +72,8 @@ export function watchRoutes(app: Pick<AppContext, 'tasks' | 'watches' | 'options
     keep = false,
     replaces?: string,
   ) => {
-    // Whose token runs what it starts (runBy): said by the server, whatever the worker sent.
-    const watcher = worker && { ...worker, token: ctx.caller.name };
+    // Whose token runs what it starts (runBy): the server's word, whatever the worker sent.
+    const watcher = { worker, token: ctx.caller.name };
     // Refused whole, before anything changes: a link may only join tasks the scope covers, child and parent.
     checkScope(ctx.caller, ids);
     if (parents) checkScope(ctx.caller, parents);
