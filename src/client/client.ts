@@ -380,6 +380,8 @@ function errorFromReply(server: string, status: number, body: unknown): ClientEr
   const message = error.success ? printable(error.data.error.message) : `HTTP ${status}`;
   if (error.data?.error.code === 'client_certificate_refused')
     return new ClientError('untrusted', `${server} refused this client's certificate: ${message}`, status, 'client_certificate_refused');
+  // A refused link is a refusal of the parents asked for, not of the token.
+  if (error.data?.error.code === 'link_refused') return new ClientError('rejected', message, status, 'link_refused');
   if (status === 401 || status === 403) return new ClientError('unauthorized', `not authorized by ${server}: ${message}`, status, error.data?.error.code);
   if (error.success) return new ClientError('rejected', message, status, error.data.error.code);
   return new ClientError('rejected', `${server} answered HTTP ${status}`, status);

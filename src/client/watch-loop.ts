@@ -96,7 +96,7 @@ export class WatchLoop {
   /**
    * Runs until every id is cancelled or removed, or `signal` aborts. Network failures and server errors are
    * retried forever; it rejects only with a fatal ClientError (the server refused this client's token), or
-   * with the server's refusal of the parents (code `invalid_parents`: a cycle), which asking again cannot mend.
+   * with the server's refusal of the parents (code `invalid_parents`: a cycle; `link_refused`: a link rule), which asking again cannot mend.
    */
   async run(signal: AbortSignal): Promise<void> {
     const stop = AbortSignal.any([signal, this.#emptied.signal]);
@@ -163,7 +163,7 @@ export class WatchLoop {
       } catch (error) {
         if (stop.aborted) break;
         const clientError = ClientError.from(error);
-        if (clientError.fatal || clientError.code === 'invalid_parents') throw clientError;
+        if (clientError.fatal || clientError.code === 'invalid_parents' || clientError.code === 'link_refused') throw clientError;
         // A server from before the look refuses a timeout of 0: it cannot say, so the ids start unlooked.
         if (this.#toLook && clientError.code === 'invalid_request' && /timeout/.test(clientError.message)) {
           this.#looked();

@@ -5,6 +5,12 @@ export const ErrorStatus = {
   invalid_json: 400,
   /** A task's parents cannot be: a cycle, or ancestors nesting too deep. Asking again cannot help. */
   invalid_parents: 400,
+  /**
+   * A link the rules refuse (the child is already running, or a run of another token is below it; see
+   * docs/security.md): a refusal of these parents, not of the token. Asking again does not help while the
+   * run it names goes on.
+   */
+  link_refused: 403,
   session_unknown: 409,
   unauthorized: 401,
   forbidden: 403,

@@ -269,7 +269,7 @@ export function createApp({
     if (error instanceof HttpError) httpError = error;
     // A watch's or report's parents: the worker's mistake (400), or a link only the run that starts a task may make (403).
     else if (error instanceof InvalidParentsError) httpError = new HttpError('invalid_parents', `parents: ${error.message}`);
-    else if (error instanceof LinkRefusedError) httpError = new HttpError('forbidden', `parents: ${error.message}`);
+    else if (error instanceof LinkRefusedError) httpError = new HttpError('link_refused', `parents: ${error.message}`);
     else if (error instanceof InvalidInputError) httpError = new HttpError('invalid_request', error.message);
     else if (error instanceof StoreUnavailableError) httpError = new HttpError('store_unavailable', error.message, { 'retry-after': '1' });
     else {

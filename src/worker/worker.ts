@@ -198,7 +198,8 @@ async function superviseWork(options: WorkOptions, processes: Map<string, TaskPr
   // The loop gives up only when the server refuses this worker's token or its parents, or TLS trust
   // fails: then nothing can be heard, and every task stops as on an interrupt.
   const looping = loop.run(stopLoop.signal).catch((error: Error) => {
-    if (error instanceof ClientError && error.code === 'invalid_parents') emit({ event: 'rejected', ts: now(), error: error.message });
+    if (error instanceof ClientError && (error.code === 'invalid_parents' || error.code === 'link_refused'))
+      emit({ event: 'rejected', ts: now(), error: error.message });
     else
       emit({
         event: 'refused',
@@ -250,7 +251,10 @@ function startCommand(
   now: () => number,
   onExit: () => void,
 ): TaskProcess {
-  return new TaskProcess(command, { ...env, TASKCTL_TASK_ID: id }, graceMs, {
+  // The worker's token is not the command's: a build script, or whatever it runs, need not be able to
+  // watch, report or cancel as this worker.
+  const { TASKCTL_TOKEN: _token, ...commandEnv } = env;
+  return new TaskProcess(command, { ...commandEnv, TASKCTL_TASK_ID: id }, graceMs, {
     started: (pid) => emit({ event: 'started', ts: now(), task: id, pid }),
     output: (stream, line) => {
       // `::progress TEXT` is the command talking to taskctl, not output.

@@ -3,6 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CliProcess, DurableServer, runCli } from '../helpers/cli.ts';
+import { tokenHash } from '../../src/server/auth.ts';
 import { eventually, startTestServer } from '../helpers/server.ts';
 import { TcpProxy } from '../helpers/tcp-proxy.ts';
 
@@ -114,6 +115,33 @@ test('nesting: cancelling the grandparent stops the parent and the child in othe
   } finally {
     parent.kill('SIGKILL');
     child.kill('SIGKILL');
+    await server.close();
+  }
+});
+
+test("a link refused by the rules is a refusal of the --parent, not of the token: exit 1 with one line, and the token is not the command's", async () => {
+  const server = await startTestServer({
+    watchTimeoutMs: 5_000,
+    tokens: [
+      { name: 'team-a', role: 'worker', sha256: tokenHash('tok-a') },
+      { name: 'team-b', role: 'worker', sha256: tokenHash('tok-b') },
+    ],
+  });
+  const url = server.url;
+  const tokenSeen = [process.execPath, '-e', "console.log('token', process.env.TASKCTL_TOKEN ?? 'none'); setInterval(() => {}, 1000)"];
+  const step = new CliProcess(['work', 'rule-step', '--parent', 'rule-job', '--json', '--server', url, '--', ...tokenSeen], {
+    env: { TASKCTL_TOKEN: 'tok-b' },
+  });
+  try {
+    await step.waitFor(/"line":"token none"/, 30_000);
+    const job = await runCli(['work', 'rule-job', '--parent', 'rule-release', '--server', url, '--', ...FOREVER], { env: { TASKCTL_TOKEN: 'tok-a' } });
+    assert.is(job.code, 1, job.stdout + job.stderr);
+    assert.equal(job.stderr.trim().split('\n'), [
+      'taskctl: parents: "rule-job" has a task below it that another token runs ("rule-step"); it cannot be given new parents while that run may be going (its worker was seen within the lease)',
+    ]);
+    assert.not.match(job.stderr, /not authorized/);
+  } finally {
+    step.kill('SIGKILL');
     await server.close();
   }
 });

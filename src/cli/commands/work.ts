@@ -46,10 +46,10 @@ export const workCommand: CommandDefinition<WorkArgs> = {
       .example('taskctl work step-2 --parent job-42 -- ./step.sh', 'stopped by `taskctl cancel step-2` or `taskctl cancel job-42`')
       .example('taskctl work 1234 --progress -- ./train.sh', 'and show its last line on the server (a line "::progress TEXT" reports explicitly)')
       .epilogue(
-        'The command gets TASKCTL_TASK_ID in its environment and runs in its own process group; on cancel it gets ' +
+        'The command gets TASKCTL_TASK_ID in its environment (and not TASKCTL_TOKEN) and runs in its own process group; on cancel it gets ' +
           'SIGTERM, then SIGKILL after --grace. A task cancelled already never starts its command. SIGINT, SIGTERM and SIGHUP (a closed terminal) stop the commands the same way and end the tasks "stopped" on the server; a second SIGINT or SIGTERM kills at once (no time is left to report: those tasks go "lost" after the lease); a repeated SIGHUP does not. A line "::progress TEXT" from the command is its progress, not output (sent to the server with --progress). Network failures are retried forever; a refused token or an untrusted certificate is not.\n\nExit codes: 0 every task ' +
           'cancelled through the server or its command exited 0; 1 a command failed, or the server refused the --parent ' +
-          '(a cycle, or parents nesting more than 8 levels; every command is stopped first); 2 usage error; 4 the server refused the token ' +
+          '(a cycle, parents nesting more than 8 levels, or a link rule; every command is stopped first); 2 usage error; 4 the server refused the token ' +
           "(every command is stopped first); 5 not trusted: TLS, the server's certificate or the server refused this client's (every command " +
           'is stopped first); 70 internal error (every command is stopped first); 124 a task hit --timeout; 130 interrupted.',
       ) as never,
