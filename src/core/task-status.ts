@@ -130,7 +130,17 @@ export function onWatch(
  */
 export function onCancelRequested(status: TaskStatus | undefined, id: string, now: number, by?: CancelSource): TaskStatus {
   if (status && (ENDED_STATES.has(status.state) || status.state === 'cancel_requested')) return status;
-  return enter(status, id, 'cancel_requested', now, by === undefined ? undefined : { cancelledBy: by });
+  return enter(status, id, 'cancel_requested', now, { ...afterLost(status), ...(by === undefined ? {} : { cancelledBy: by }) });
+}
+
+/**
+ * What a lost task's cancel leaves of its last sight: none. Its silence was counted as lost already, and
+ * kept, it would make the task lost again at the next sweep (a second `lost` event, which may have a
+ * webhook's receiver run it again); the next worker to watch it is seen afresh. The lost entry of the
+ * history keeps when it went quiet.
+ */
+function afterLost(status: TaskStatus | undefined): Partial<TaskStatus> {
+  return status?.state === 'lost' ? { lastSeenAt: undefined } : {};
 }
 
 /**
@@ -139,7 +149,7 @@ export function onCancelRequested(status: TaskStatus | undefined, id: string, no
  */
 export function onParentCancelled(status: TaskStatus | undefined, id: string, now: number, reason: string, by?: CancelSource): TaskStatus {
   if (status && (ENDED_STATES.has(status.state) || status.state === 'cancel_requested')) return status;
-  return enter(status, id, 'cancel_requested', now, { cancelReason: reason, ...(by === undefined ? {} : { cancelledBy: by }) });
+  return enter(status, id, 'cancel_requested', now, { ...afterLost(status), cancelReason: reason, ...(by === undefined ? {} : { cancelledBy: by }) });
 }
 
 /** The reason a task is stopped with when its ancestor `parentId` was cancelled. */

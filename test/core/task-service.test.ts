@@ -137,6 +137,16 @@ test('every reading agrees: a lost task cancelled since reads cancel_requested a
     ['cancel_requested'],
     'a page of children',
   );
+  // Its silence was counted once: a lease later the sweep does not make it lost a second time.
+  await tasks.tracker.cancelRequested('gone', alice);
+  clock.advance(61_000);
+  await tasks.tracker.sweep();
+  const [after] = await tasks.tracker.statuses(['gone']);
+  assert.is(after?.state, 'cancel_requested');
+  assert.equal(
+    after?.history.map((h) => h.state),
+    ['watching', 'lost', 'cancel_requested'],
+  );
   close();
 });
 
