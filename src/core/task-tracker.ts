@@ -5,6 +5,7 @@ import { nextTurn } from './turns.ts';
 import type { CancelRecord, CancelSource, CancelStore, LinkCheck, StatusChange, StatusQuery, StatusUpdate } from './store.ts';
 import type { TaskUpdate } from './task-updates.ts';
 import {
+  ENDED_STATES,
   isLost,
   onCancelRequested,
   onLost,
@@ -246,8 +247,16 @@ export class TaskTracker {
   async reported(id: string, report: TaskReport, reporter?: string): Promise<TaskStatus> {
     const now = this.#clock.now();
     this.#forget([id]);
+    // Progress not yet written goes with the end, not after it: a reader of events never sees a task's
+    // progress follow its end.
+    const progress = this.#progress.get(id);
+    this.#progress.delete(id);
     let result!: TaskStatus;
-    await this.#change([id], (status) => (result = onReport(status, id, report, now, reporter)));
+    await this.#change([id], (status) => {
+      const ended = onReport(status, id, report, now, reporter);
+      result = progress === undefined || ended === status ? ended : { ...ended, progress };
+      return result;
+    });
     return result;
   }
 
@@ -393,7 +402,9 @@ export class TaskTracker {
         await this.#queued(ids, async () => {
           const changes = await this.#store.updateStatuses(ids, (status, id) => {
             const progress = step.get(id)!;
-            return status === undefined || status.progress?.text === progress.text ? undefined : { ...status, progress };
+            // A run that ended (or went lost) makes no more progress: a line that comes after its end is late.
+            if (status === undefined || ENDED_STATES.has(status.state) || status.state === 'lost') return undefined;
+            return status.progress?.text === progress.text ? undefined : { ...status, progress };
           });
           for (const { after } of changes) this.#onUpdate({ kind: 'progress', status: after });
         });

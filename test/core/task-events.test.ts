@@ -246,6 +246,24 @@ test('progress: written once per interval with the latest text, an unchanged tex
   clock.advance(PROGRESS_INTERVAL_MS);
   await tracker.flushProgress();
   assert.is(noticed.length, 1, 'the same text again is not news');
+  // Progress still pending when the run ends goes with its end; a line after the end is late, and dropped.
+  const states: string[] = [];
+  const ending = new TaskTracker({
+    store,
+    clock,
+    leaseMs: 60_000,
+    onUpdate: (u) => void states.push(u.kind === 'progress' ? `progress ${u.status.progress!.text}` : u.kind === 'state' ? u.status.state : u.kind),
+  });
+  await ending.watchStarted(['q'], { id: 'w', host: 'h', pid: 1 });
+  ending.progressed([{ id: 'q', text: 'almost' }]);
+  const ended = await ending.reported('q', { outcome: 'succeeded', exitCode: 0 });
+  assert.is(ended.progress?.text, 'almost', 'the last progress is kept with the end');
+  ending.progressed([{ id: 'q', text: 'after the end' }]);
+  clock.advance(PROGRESS_INTERVAL_MS);
+  await ending.flushProgress();
+  assert.equal(states, ['watching', 'succeeded'], 'no progress after the end');
+  assert.is((await store.loadStatuses(['q']))[0]!.progress?.text, 'almost');
+  ending.close();
   tracker.close();
 });
 
