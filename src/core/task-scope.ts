@@ -10,7 +10,7 @@ import { nextTurn } from './turns.ts';
 /** Why `pattern` cannot be a scope pattern (an exact id, or a prefix ending in `*`), or undefined when it can. */
 export function scopePatternProblem(pattern: string): string | undefined {
   if (pattern === '') return 'a pattern is empty (patterns are separated by single commas)';
-  if (pattern === '*') return 'the pattern "*" covers every task: leave ids= out instead';
+  if (pattern === '*') return 'the pattern "*" covers every task: leave the scope out instead (no ids= in the tokens file, no --scope)';
   const prefix = pattern.endsWith('*') ? pattern.slice(0, -1) : pattern;
   // A star inside would read as a glob; ids holding one are rare enough to be named by a prefix.
   if (prefix.includes('*')) return `"*" may only end a pattern (a prefix), not stand inside it: ${JSON.stringify(pattern.slice(0, 60))}`;
