@@ -225,5 +225,7 @@ function bearerToken(headers: IncomingHttpHeaders): string | undefined {
 }
 
 function unauthorized(): HttpError {
-  return new HttpError('unauthorized', 'missing or wrong token (taskctl: --token or TASKCTL_TOKEN; HTTP: Authorization: Bearer <token>)', { 'www-authenticate': 'Bearer' });
+  return new HttpError('unauthorized', 'missing or wrong token (taskctl: --token or TASKCTL_TOKEN; HTTP: Authorization: Bearer <token>)', {
+    'www-authenticate': 'Bearer',
+  });
 }

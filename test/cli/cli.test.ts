@@ -147,7 +147,10 @@ test('cancel: a refused token is one line for all ids and exit 4; TASKCTL_TOKEN 
   try {
     const refused = await runCli(['cancel', 'g-1', 'g-2', 'g-3', '--server', guarded.url, '--token', 'wrong']);
     assert.is(refused.code, 4);
-    assert.equal(refused.stderr.split('\n'), [`taskctl: not authorized by ${guarded.url}: missing or wrong token (taskctl: --token or TASKCTL_TOKEN; HTTP: Authorization: Bearer <token>)`, '']);
+    assert.equal(refused.stderr.split('\n'), [
+      `taskctl: not authorized by ${guarded.url}: missing or wrong token (taskctl: --token or TASKCTL_TOKEN; HTTP: Authorization: Bearer <token>)`,
+      '',
+    ]);
     const accepted = await runCli(['cancel', 'g-1'], { env: { TASKCTL_TOKEN: 'right', TASKCTL_SERVER: guarded.url } });
     assert.is(accepted.code, 0, accepted.stderr);
   } finally {

@@ -218,7 +218,10 @@ test("SIGHUP reloads the tokens: a removed token's work exits 4 at once; a malfo
     await server.process.waitFor(/reloaded tokens tokens=1 watchesEnded=1/);
     const result = await leaving.exited;
     assert.is(result.code, 4, result.stderr);
-    assert.is(result.stderr, `taskctl: not authorized by ${server.url}: missing or wrong token (taskctl: --token or TASKCTL_TOKEN; HTTP: Authorization: Bearer <token>)\n`);
+    assert.is(
+      result.stderr,
+      `taskctl: not authorized by ${server.url}: missing or wrong token (taskctl: --token or TASKCTL_TOKEN; HTTP: Authorization: Bearer <token>)\n`,
+    );
     assert.ok(
       events(result.stdout).some((e) => e.event === 'killing' && e.signal === 'SIGTERM'),
       'its command was stopped',
