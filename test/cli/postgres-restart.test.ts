@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import postgres from 'postgres';
-import { CliProcess } from '../helpers/cli.ts';
+import { CliProcess, isAlive } from '../helpers/cli.ts';
 import { PrivatePostgres, postgresTestsEnabled } from '../helpers/postgres.ts';
 import { eventually } from '../helpers/server.ts';
 import { freePort } from '../helpers/tcp-proxy.ts';
@@ -53,15 +53,6 @@ async function commandPids(work: CliProcess): Promise<Record<string, number>> {
   return pids;
 }
 
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 test('PostgreSQL stopped -m immediate and started again: 503 meanwhile (never a false 200), then healthy by itself, the earlier cancel kept, a new one reaches the running work', async () => {
   const [a, b] = [await serve(), await serve()];
   // Two tasks, each running a command, watched through A; every cancel is sent to B, so it reaches A only
@@ -85,7 +76,7 @@ test('PostgreSQL stopped -m immediate and started again: 503 meanwhile (never a 
 
   assert.is((await cancel(b, 'kept')).status, 200);
   await work.waitFor(/"event":"exited","ts":[^,]+,"task":"kept","code":null,"signal":"SIGTERM"/, 20_000);
-  assert.not.ok(running(pids.kept!), "kept's command is stopped");
+  assert.not.ok(isAlive(pids.kept!), "kept's command is stopped");
 
   await database.stopImmediately();
   for (const server of [a, b]) {
@@ -100,11 +91,11 @@ test('PostgreSQL stopped -m immediate and started again: 503 meanwhile (never a 
   for (const server of [a, b]) await eventually(async () => (await health(server)) === 200, `${server}: /healthz 200 again`, 30_000);
   assert.equal(await storedCancels(), ['kept'], 'the acknowledged cancel survived the crash; the refused ones were never stored');
   assert.not.match(work.stdout, /"event":"cancelled"[^\n]*"task":"after"/, 'the running work heard no refused cancel');
-  assert.ok(running(pids.after!), "after's command still runs");
+  assert.ok(isAlive(pids.after!), "after's command still runs");
 
   assert.is((await cancel(b, 'after')).status, 200);
   await work.waitFor(/"event":"exited","ts":[^,]+,"task":"after","code":null,"signal":"SIGTERM"/, 20_000);
-  assert.not.ok(running(pids.after!), "after's command is stopped");
+  assert.not.ok(isAlive(pids.after!), "after's command is stopped");
   assert.is((await work.exited).code, 0, work.stderr);
 });
 

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { RunningServer } from '../../src/server/listen.ts';
-import { CliProcess } from '../helpers/cli.ts';
+import { CliProcess, isAlive } from '../helpers/cli.ts';
 import { eventually, startTestServer } from '../helpers/server.ts';
 
 let server: RunningServer;
@@ -14,14 +14,6 @@ test.before(async () => {
 test.after(() => server.close());
 
 const crashFixture = fileURLToPath(new URL('../fixtures/crash-on-sigusr2.ts', import.meta.url));
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 // A shell that starts a grandchild in its group and prints its pid; with `stubborn` both ignore SIGTERM.
 const family = (stubborn: boolean) => ['--', 'sh', '-c', `${stubborn ? 'trap "" TERM; ' : ''}sleep 1000 & echo "grandchild $!"; wait`];
 const grandchildren = (stdout: string) => [...stdout.matchAll(/"line":"grandchild (\d+)"/g)].map((m) => Number(m[1]));
@@ -44,7 +36,7 @@ test('an internal failure stops every command (SIGTERM, SIGKILL after --grace), 
     const [grandchild] = grandchildren(result.stdout);
     const leader = Number(/"event":"started".*"pid":(\d+)/.exec(result.stdout)![1]);
     assert.ok(grandchild && leader);
-    await eventually(() => !alive(grandchild!) && !alive(leader), `the command group of ${result.stdout.match(/crash-\d/)} to be gone`, 3_000);
+    await eventually(() => !isAlive(grandchild!) && !isAlive(leader), `the command group of ${result.stdout.match(/crash-\d/)} to be gone`, 3_000);
   }
 });
 
@@ -57,7 +49,7 @@ test('a second Ctrl-C exits at once, and still no command outlives work', async 
   const result = await work.exited;
   assert.is(result.code, 130);
   const [grandchild] = grandchildren(result.stdout);
-  await eventually(() => !alive(grandchild!), 'the stubborn grandchild to be killed', 3_000);
+  await eventually(() => !isAlive(grandchild!), 'the stubborn grandchild to be killed', 3_000);
 });
 
 test('SIGHUP (a closed terminal, a dropped SSH session) stops every command as SIGTERM does: grace, then SIGKILL', async () => {
@@ -72,7 +64,7 @@ test('SIGHUP (a closed terminal, a dropped SSH session) stops every command as S
   const [grandchild] = grandchildren(result.stdout);
   const leader = Number(/"event":"started".*"pid":(\d+)/.exec(result.stdout)![1]);
   assert.ok(grandchild && leader);
-  await eventually(() => !alive(grandchild!) && !alive(leader), 'the command group to be gone', 3_000);
+  await eventually(() => !isAlive(grandchild!) && !isAlive(leader), 'the command group to be gone', 3_000);
 });
 
 test.run();

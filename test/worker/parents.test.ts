@@ -2,7 +2,7 @@
 // proxy, and a sqlite server killed and restarted. One cancel of the parent stops every child.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CliProcess, DurableServer, runCli } from '../helpers/cli.ts';
+import { CliProcess, DurableServer, isAlive, runCli } from '../helpers/cli.ts';
 import { tokenHash } from '../../src/server/auth.ts';
 import { eventually, startTestServer } from '../helpers/server.ts';
 import { TcpProxy } from '../helpers/tcp-proxy.ts';
@@ -21,14 +21,6 @@ const events = (work: CliProcess) =>
     .map((line) => JSON.parse(line) as { event: string; task?: string; reason?: string; pid?: number; by?: { name: string; route: string } });
 
 const pidOf = (work: CliProcess, id: string) => events(work).find((e) => e.event === 'started' && e.task === id)!.pid!;
-const gone = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch {
-    return true;
-  }
-};
 
 test("a child cut off by the proxy hears its parent's cancel as soon as the link is back (TASKCTL_PARENT)", async () => {
   const server = await startTestServer({ watchTimeoutMs: 2_000 });
@@ -52,7 +44,7 @@ test("a child cut off by the proxy hears its parent's cancel as soon as the link
     const cancelled = events(work).find((e) => e.event === 'cancelled')!;
     assert.equal([cancelled.task, cancelled.reason], ['cut-child', 'parent cut-job cancelled']);
     assert.ok(events(work).some((e) => e.event === 'reconnected'));
-    assert.ok(gone(pid), 'the command was killed');
+    assert.not.ok(isAlive(pid), 'the command was killed');
     await eventually(async () => (await task(server.url, 'cut-child')).status?.state === 'cancelled', 'the report');
   } finally {
     work.kill('SIGKILL');
@@ -107,7 +99,10 @@ test('nesting: cancelling the grandparent stops the parent and the child in othe
     const { linkedBy, ...by } = events(child).find((e) => e.event === 'cancelled')!.by as { name: string; route: string; linkedBy?: string };
     assert.equal(by, { name: 'anonymous', address: '127.0.0.1', route: 'v1' }, 'who cancelled the grandparent');
     assert.ok(linkedBy === undefined || linkedBy === 'anonymous', `the link's maker, when named: ${linkedBy}`);
-    assert.ok(pids.every(gone), 'both commands were killed');
+    assert.ok(
+      pids.every((pid) => !isAlive(pid)),
+      'both commands were killed',
+    );
     await eventually(async () => (await task(url, 'nest-sub-2')).status?.state === 'cancelled', 'the reports');
     const after = await runCli(['status', 'nest-step', '--server', url]);
     assert.match(after.stdout, /^nest-step\s+cancelled\s.*reason: parent nest-job cancelled/m);
@@ -157,7 +152,7 @@ test('a --parent that makes a cycle is refused: work stops its command and exits
     assert.is(result.code, 1, result.stdout + result.stderr);
     assert.equal(result.stderr.trim().split('\n'), ['taskctl: parents: a cycle: "cyc-a" would be its own ancestor (it is a parent of "cyc-b")']);
     const started = /started cyc-a \(pid (\d+)\)/.exec(result.stdout);
-    if (started) assert.ok(gone(Number(started[1])), 'the command that had started was stopped');
+    if (started) assert.not.ok(isAlive(Number(started[1])), 'the command that had started was stopped');
     assert.is(server.openWatches(), 1, "only the first worker's watch");
 
     const own = await runCli(['work', 'same', '--parent', 'same', '--server', url]);
