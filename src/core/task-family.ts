@@ -5,7 +5,7 @@ import type { Canceler } from './canceler.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { CancelRecord, CancelSource, CancelStore, LinkCheck, LinkReader, ParentLink } from './store.ts';
 import { InvalidInputError, preview } from './task-id.ts';
-import { parentCancelledReason } from './task-status.ts';
+import { isRunning, parentCancelledReason } from './task-status.ts';
 import type { TaskTracker } from './task-tracker.ts';
 import { nextTurn } from './turns.ts';
 
@@ -153,7 +153,7 @@ export class TaskFamily {
     if (changed.length === 0) return { ancestors: await this.#walkUp(ids, parents, MAX_PARENT_DEPTH, false), changed };
     const rule = 'only the run that starts a task names its parents (a task stops being running when it ends or is lost)';
     for (const run of await this.#tracker.goingRuns(changed)) {
-      if (run.state === 'watching' || run.state === 'cancel_requested') {
+      if (isRunning(run.state)) {
         // A scoped token is not told its task has other parents: they may be ones it cannot see.
         throw new LinkRefusedError(`${preview(run.id)} is already running with other parents; ${rule}`, `${preview(run.id)} is already running; ${rule}`);
       }

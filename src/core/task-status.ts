@@ -17,6 +17,11 @@ export type TaskLifeState =
 
 export const TASK_LIFE_STATES: readonly TaskLifeState[] = ['watching', 'cancel_requested', 'cancelled', 'succeeded', 'failed', 'timed_out', 'stopped', 'lost'];
 
+/** Whether a task in `state` is in the middle of a run: watched, or its cancel asked for and not yet confirmed by its worker. */
+export function isRunning(state: TaskLifeState): boolean {
+  return state === 'watching' || state === 'cancel_requested';
+}
+
 /** States a task leaves only when a new run starts (a new watch). */
 export const ENDED_STATES: ReadonlySet<TaskLifeState> = new Set(['cancelled', 'succeeded', 'failed', 'timed_out', 'stopped']);
 
@@ -105,7 +110,7 @@ export function onWatch(
   token?: string,
 ): TaskStatus {
   const seen = { lastSeenAt: now, ...(worker ? { worker } : {}) };
-  if (status && (status.state === 'watching' || status.state === 'cancel_requested')) {
+  if (status && isRunning(status.state)) {
     return status.runBy === undefined && token !== undefined ? { ...status, ...seen, runBy: token } : { ...status, ...seen };
   }
   // A new run, its watcher's token's; unless the last run may still be going (another token said it ended,
@@ -185,7 +190,7 @@ export function onReport(status: TaskStatus | undefined, id: string, report: Tas
 
 /** Whether a task whose worker has been silent since `lastSeenAt` is lost by `now`. */
 export function isLost(status: TaskStatus, now: number, leaseMs: number): boolean {
-  return (status.state === 'watching' || status.state === 'cancel_requested') && status.lastSeenAt !== undefined && now - status.lastSeenAt > leaseMs;
+  return isRunning(status.state) && status.lastSeenAt !== undefined && now - status.lastSeenAt > leaseMs;
 }
 
 export function onLost(status: TaskStatus, now: number): TaskStatus {
@@ -247,6 +252,6 @@ export function statusAsRead(status: TaskStatus, record: { readonly by?: CancelS
  */
 export function runMayBeGoing(status: TaskStatus, now: number, leaseMs: number): boolean {
   if (status.lastSeenAt === undefined) return false;
-  if (status.state === 'watching' || status.state === 'cancel_requested') return !isLost(status, now, leaseMs);
+  if (isRunning(status.state)) return !isLost(status, now, leaseMs);
   return ENDED_STATES.has(status.state) && status.runBy !== undefined && status.reportedBy !== status.runBy && now - status.lastSeenAt <= leaseMs;
 }

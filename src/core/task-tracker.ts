@@ -7,6 +7,7 @@ import type { TaskUpdate } from './task-updates.ts';
 import {
   ENDED_STATES,
   isLost,
+  isRunning,
   onCancelRequested,
   onLost,
   onParentCancelled,
@@ -131,7 +132,7 @@ export class TaskTracker {
       this.#change(unknown, (status, id) => {
         const next = onWatch(status, id, worker, now, this.#leaseMs, token);
         // Watched or cancel requested: another watch by the same worker would change only the last-seen time.
-        if (next.state === 'watching' || next.state === 'cancel_requested') this.#watchingBy.set(id, worker?.id);
+        if (isRunning(next.state)) this.#watchingBy.set(id, worker?.id);
         if (status && next.state === status.state && next.worker?.id === status.worker?.id) {
           this.#seen.set(id, now);
           return undefined;

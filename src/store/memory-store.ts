@@ -1,5 +1,5 @@
 import type { CancelRecord, CancelStore, Delivery, LinkCheck, ParentLink, ScheduledCancel, StatusChange, StatusQuery, StatusUpdate } from '../core/store.ts';
-import { lastActivity, type TaskLifeState, type TaskStatus } from '../core/task-status.ts';
+import { isRunning, lastActivity, type TaskLifeState, type TaskStatus } from '../core/task-status.ts';
 import { nextTurn } from '../core/turns.ts';
 import type { EventWindowBounds, TaskEvent, TaskEventDraft, TaskEventLog } from '../core/task-events.ts';
 import { MemoryEventLog } from './memory-event-log.ts';
@@ -95,7 +95,7 @@ export class MemoryStore implements CancelStore, TaskEventLog {
     let seen = 0;
     for (const s of this.#statuses.values()) {
       if (++seen % ENTRIES_PER_STEP === 0) await nextTurn();
-      if ((s.state === 'watching' || s.state === 'cancel_requested') && s.lastSeenAt !== undefined && s.lastSeenAt < seenBefore) quiet.push(s);
+      if (isRunning(s.state) && s.lastSeenAt !== undefined && s.lastSeenAt < seenBefore) quiet.push(s);
       if (quiet.length >= limit) break;
     }
     return quiet;

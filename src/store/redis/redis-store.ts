@@ -14,7 +14,7 @@ import {
   type StatusUpdate,
   StoreUnavailableError,
 } from '../../core/store.ts';
-import { lastActivity, type TaskStatus } from '../../core/task-status.ts';
+import { isRunning, lastActivity, type TaskStatus } from '../../core/task-status.ts';
 import { type EventLogListener, type EventWindowBounds, sequenceStart, type TaskEvent, type TaskEventDraft } from '../../core/task-events.ts';
 import { parseEvent, parseSource, parseStatus } from '../rows.ts';
 import { type StatusWrite, updateByCompareAndSet, type VersionedStatus } from '../status-cas.ts';
@@ -181,7 +181,7 @@ export class RedisStore implements CancelStore {
     for (let i = 0; i < writes.length; i += STATUSES_PER_SCRIPT) {
       const args: Array<string | number> = [this.#prefix, this.#statusExpiryMs ?? ''];
       for (const { id, expected, status } of writes.slice(i, i + STATUSES_PER_SCRIPT)) {
-        const watched = (status.state === 'watching' || status.state === 'cancel_requested') && status.lastSeenAt !== undefined;
+        const watched = isRunning(status.state) && status.lastSeenAt !== undefined;
         args.push(
           id,
           expected,
