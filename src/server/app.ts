@@ -24,7 +24,7 @@ import {
   TokenTable,
 } from './auth.ts';
 import { EventStreams, type UnwrittenBytesCaps } from './event-streams.ts';
-import { PARK_FROM, ParkedConnections } from './park-connection.ts';
+import { type OnParked, PARK_FROM, ParkedConnections } from './park-connection.ts';
 import { sendJson } from './http-io.ts';
 import type { ServerMetrics } from './metrics.ts';
 import { matchRoute, type RequestContext, type Route, truncate } from './router.ts';
@@ -181,8 +181,8 @@ export function createApp({
   // Past this many watches and streams held, each one held after them parks its connection.
   const parkFrom = options.parkFrom ?? PARK_FROM;
   const parked = new ParkedConnections();
-  const parkHeld = (res: ServerResponse): void => {
-    if (heldOpen() > parkFrom) parked.parkWhenParsed(res);
+  const parkHeld = (res: ServerResponse, onParked?: OnParked): void => {
+    if (heldOpen() > parkFrom) parked.parkWhenParsed(res, onParked);
   };
   const watches = new WatchHolder({
     canceler: tasks.canceler,

@@ -4,6 +4,17 @@ import { nextTurn } from '../core/turns.ts';
 import { HttpError } from '../protocol/errors.ts';
 import { VERSION_HEADER } from '../protocol/routes.ts';
 
+/**
+ * What an answer is written to: node:http's response, or a parked watch's connection (ParkedReply in
+ * park-connection.ts), which writes the same bytes by hand.
+ */
+export interface Reply {
+  readonly headersSent: boolean;
+  readonly destroyed: boolean;
+  writeHead(status: number, headers: Record<string, string | number>): unknown;
+  end(body: string): unknown;
+}
+
 // What most answers add to the usual headers: nothing (see send).
 const NO_HEADERS: Record<string, string> = Object.freeze({});
 
@@ -54,12 +65,12 @@ export async function readJson(req: IncomingMessage, maxBytes: number): Promise<
   }
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = NO_HEADERS): void {
+export function sendJson(res: Reply, status: number, body: unknown, headers: Record<string, string> = NO_HEADERS): void {
   send(res, status, JSON.stringify(body), 'application/json; charset=utf-8', headers);
 }
 
 export function sendText(
-  res: ServerResponse,
+  res: Reply,
   status: number,
   body: string,
   contentType = 'text/plain; charset=utf-8',
@@ -69,7 +80,7 @@ export function sendText(
 }
 
 // Every answer goes through here, so every answer says it comes from taskctl.
-function send(res: ServerResponse, status: number, body: string, contentType: string, headers: Record<string, string>): void {
+function send(res: Reply, status: number, body: string, contentType: string, headers: Record<string, string>): void {
   if (res.headersSent || res.destroyed) return;
   // A literal with fixed keys (the last is VERSION_HEADER), not a computed key or a spread: V8 builds it
   // without a runtime call, and most answers (every watch) carry no other header.

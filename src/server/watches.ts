@@ -8,7 +8,9 @@ import type { Watcher } from '../core/task-status.ts';
 import { TokenShares } from './token-shares.ts';
 import { HttpError } from '../protocol/errors.ts';
 import { MIN_WATCH_TIMEOUT_MS, SESSION_MIN_IDS } from '../protocol/limits.ts';
+import type { Reply } from './http-io.ts';
 import type { ServerMetrics } from './metrics.ts';
+import type { OnParked, ParkedReply } from './park-connection.ts';
 import { nextTurn } from '../core/turns.ts';
 
 // Ids a watch must hold for letting them go to wait for a turn of its own.
@@ -65,8 +67,11 @@ export interface WatchHolderOptions {
   readonly maxOpenWatches: number;
   readonly maxWatchedIds: number;
   readonly sessionIdleMs?: number;
-  /** Called with each watch held (not answered at once), to park its connection when many are held. */
-  readonly parkHeld?: (res: ServerResponse) => void;
+  /**
+   * Called with each watch held (not answered at once), to park its connection when many are held; with
+   * `onParked`, told what to answer on instead of `res` once parked (see park-connection.ts).
+   */
+  readonly parkHeld?: (res: ServerResponse, onParked?: OnParked) => void;
   readonly onBackgroundError: (error: unknown) => void;
   /** Told of each answered watch. */
   readonly onAnswered?: (outcome: 'cancelled' | 'timeout' | 'gone') => void;
@@ -137,7 +142,9 @@ export class WatchHolder {
    * `onResult` once, with `res` (before returning, when a cancel among them is already at hand). Written with a
    * callback, without async/await and with as few objects as possible: thousands of these are held at
    * once, and every byte here is multiplied by them. A cancel of any of `ancestors` answers it too; each
-   * counts as one more id held, however many ids share it.
+   * counts as one more id held, however many ids share it. With `answersReply` (the caller writes its answer
+   * to the reply it is handed, and keeps no other hold on `res`), a parked watch is answered on its
+   * connection by hand and node:http's response can go (see park-connection.ts).
    */
   hold(
     res: ServerResponse,
@@ -145,8 +152,9 @@ export class WatchHolder {
     timeoutMs: number,
     watcher: Watcher,
     tokenId: string | undefined,
-    onResult: (result: WaitResult, res: ServerResponse) => void,
+    onResult: (result: WaitResult, reply: Reply) => void,
     ancestors: readonly string[] = [],
+    answersReply = false,
   ): void {
     const { canceler, ledger, metrics } = this.#options;
     // A worker re-polling an id whose cancel is at hand is answered now: nothing is held, so there is no
@@ -176,17 +184,20 @@ export class WatchHolder {
     this.#idsOf.change(tokenId, held);
     this.#heldIdsChange(held);
     ledger.watchStarted(ids, watcher.worker, watcher.token).catch(this.#options.onBackgroundError);
+    // What the answer is written to: `res`, or once parked (with answersReply), its connection. Only this
+    // is kept by the functions below, never `res` itself, so that parking can let the response go.
+    let reply: Reply & Pick<ParkedReply, 'shouldKeepAlive' | 'on' | 'off'> = res;
     const end = canceler.waitAfterKnown(
       ids,
       (result) => {
         const outcome = result.cancelled.length > 0 || result.parent ? 'cancelled' : this.#expiring ? 'timeout' : 'gone';
         this.#dropDeadline(timeoutMs, end);
-        res.off('close', end);
+        reply.off('close', end);
         // The answer goes out first, the bookkeeping after it: a worker waiting for its cancel does not wait
         // for counts and metrics too. (Closing, which the answer must know of, was decided before this.)
-        if (this.#closing) res.shouldKeepAlive = false;
+        if (this.#closing) reply.shouldKeepAlive = false;
         try {
-          onResult(result, res);
+          onResult(result, reply);
         } finally {
           this.#ended(tokenId, end, ids, held, outcome);
         }
@@ -197,7 +208,16 @@ export class WatchHolder {
     // 'close' before the answer is written means the client left. (on, not once: once wraps the listener
     // in one more function per held watch; `end` takes itself off.)
     res.on('close', end);
-    this.#options.parkHeld?.(res);
+    this.#options.parkHeld?.(
+      res,
+      answersReply
+        ? (parked) => {
+            reply.off('close', end);
+            reply = parked;
+            parked.on('close', end);
+          }
+        : undefined,
+    );
     if (tokenId !== undefined) {
       const held = this.#byToken.get(tokenId);
       if (held) held.set(end, ids);

@@ -1,6 +1,7 @@
 // Parking: once many watches are held, a held watch gives back its connection's HTTP parser, and its
 // answer closes the connection. Raw sockets here, so what goes over the wire is what is checked.
 import { createServer, type ServerResponse } from 'node:http';
+import { getHeapSnapshot } from 'node:v8';
 import { type AddressInfo, connect, type Socket } from 'node:net';
 import { connect as tlsConnect, TLSSocket } from 'node:tls';
 import { test } from 'uvu';
@@ -88,6 +89,48 @@ test('a parked watch is answered by its cancel, then its connection closes', asy
   assert.is(server.openWatches(), 0);
   await eventually(() => server.parkedConnections() === 0, 'the closed connection no longer counted');
   await server.close();
+});
+
+/** How many objects of class `name` this process's heap holds (a snapshot, which collects garbage first). */
+async function liveObjects(name: string): Promise<number> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of getHeapSnapshot()) chunks.push(chunk as Buffer);
+  const { snapshot, nodes, strings } = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  const fields: string[] = snapshot.meta.node_fields;
+  const types: string[] = snapshot.meta.node_types[0];
+  const [typeAt, nameAt] = [fields.indexOf('type'), fields.indexOf('name')];
+  let count = 0;
+  for (let i = 0; i < nodes.length; i += fields.length) if (types[nodes[i + typeAt]] === 'object' && strings[nodes[i + nameAt]] === name) count++;
+  return count;
+}
+
+test("a parked seed watch keeps no node:http response, and its answer is written as node's would be", async () => {
+  const server = await startTestServer({ parkFrom: 0 });
+  const before = await liveObjects('ServerResponse');
+  const connections = await Promise.all(Array.from({ length: 20 }, () => RawConnection.open(server.url)));
+  connections.forEach((connection, i) => connection.get(`/watch-task/lean-${i}`));
+  await held(server, 20);
+  await eventually(() => server.parkedConnections() === 20, 'all 20 parked');
+  const kept = (await liveObjects('ServerResponse')) - before;
+  assert.ok(kept < 5, `${kept} responses kept for 20 parked watches`);
+  await (await fetch(`${server.url}/cancel-task/lean-0`)).text();
+  const answer = await connections[0]!.response();
+  assert.equal(answer.status, 200);
+  assert.equal(Object.keys(answer.headers), ['content-type', 'content-length', 'taskctl-version', 'date', 'connection']);
+  assert.equal(
+    [answer.headers['content-type'], answer.headers['content-length'], answer.headers.connection, answer.body],
+    ['text/plain; charset=utf-8', '4', 'close', 'true'],
+  );
+  assert.ok(Math.abs(Date.parse(answer.headers.date!) - Date.now()) < 60_000, `a date of now: ${answer.headers.date}`);
+  await connections[0]!.closed;
+  // The others still hear their own: one left (gone), one times out with the server stopping ("false").
+  connections[1]!.socket.destroy();
+  await eventually(() => server.openWatches() === 18, 'the one that left let go');
+  await (await fetch(`${server.url}/cancel-task/lean-2`)).text();
+  assert.is((await connections[2]!.response()).body, 'true');
+  const stopping = server.close();
+  for (const connection of connections.slice(3)) assert.is((await connection.response()).body, 'false');
+  await stopping;
 });
 
 test('below the line a held watch keeps its connection for the next request', async () => {

@@ -1,9 +1,8 @@
-import type { ServerResponse } from 'node:http';
 import type { WaitResult } from '../../core/canceler.ts';
 import { taskIdProblem } from '../../core/task-id.ts';
 import { HttpError } from '../../protocol/errors.ts';
 import type { AppContext } from '../app.ts';
-import { sendText } from '../http-io.ts';
+import { type Reply, sendText } from '../http-io.ts';
 import type { RequestContext, Route } from '../router.ts';
 
 /**
@@ -21,8 +20,8 @@ export function taskIdParam(ctx: RequestContext): string {
 export function seedRoutes(app: Pick<AppContext, 'tasks' | 'watches' | 'options' | 'sourceOf'>): Route[] {
   // One answer for every held watch, handed its response: a function (and the scope it keeps) per watch
   // would be held as long as the watch, thousands at once.
-  const answerWatch = (result: WaitResult, res: ServerResponse) => {
-    sendText(res, 200, result.cancelled.length > 0 ? 'true' : 'false');
+  const answerWatch = (result: WaitResult, reply: Reply) => {
+    sendText(reply, 200, result.cancelled.length > 0 ? 'true' : 'false');
     app.watches.observeLatency(result);
   };
   return [
@@ -44,7 +43,9 @@ export function seedRoutes(app: Pick<AppContext, 'tasks' | 'watches' | 'options'
       pattern: /^\/watch-task\/([^/]+)$/,
       right: 'watch',
       scope: 'path-id',
-      handle: (ctx) => app.watches.hold(ctx.res, [taskIdParam(ctx)], app.options.watchTimeoutMs, { token: ctx.caller.name }, ctx.caller.tokenId, answerWatch),
+      // The answer goes to the reply hold() hands over, so a parked watch need not keep node's response.
+      handle: (ctx) =>
+        app.watches.hold(ctx.res, [taskIdParam(ctx)], app.options.watchTimeoutMs, { token: ctx.caller.name }, ctx.caller.tokenId, answerWatch, [], true),
     },
   ];
 }
