@@ -61,3 +61,12 @@ export const durationOptionSchema = z
       ctx.addIssue({ code: 'custom', message: `${JSON.stringify(text)} is negative: durations here count forward, e.g. ${text.replace(/^\s*-+/, '')}` });
   })
   .pipe(durationSchema);
+
+/**
+ * A required positional of task ids (`<ids..>`). Without a default of its own, yargs gives it `[]` and shows
+ * `[default: []]` in --help, which reads as if no id were needed. (Not for an optional `[ids..]`: there an
+ * undefined default makes yargs pass `[undefined]` when none is given.)
+ */
+export function idsPositional(describe: string) {
+  return { type: 'string', array: true, describe, default: undefined } as const;
+}

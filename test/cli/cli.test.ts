@@ -27,6 +27,16 @@ test('--help lists every command and every exit code; --version prints the versi
   assert.match(version.stdout, /^\d+\.\d+\.\d+\S* \(\S+\)\n$/);
 });
 
+test('a command taking task ids shows them required, or what none means, never an empty default', async () => {
+  const idsLine = async (command: string) => (await runCli([command, '--help'])).stdout.split('\n').find((text) => /^\s+ids\s/.test(text)) ?? '';
+  for (const command of ['cancel', 'work', 'status']) {
+    const line = await idsLine(command);
+    assert.match(line, '[required]', `${command} --help: ${line}`);
+    assert.not.match(line, '[default:', `${command} --help: ${line}`);
+  }
+  assert.match(await idsLine('events'), '[default: all tasks]');
+});
+
 test('every client command lists the TLS options and exit code 5 in its --help', async () => {
   for (const command of ['cancel', 'work', 'status', 'ls']) {
     const help = (await runCli([command, '--help'])).stdout.replace(/\s+/g, ' ');

@@ -1,3 +1,4 @@
+import { idsPositional } from '../options.ts';
 import { type ClientArgs, withClientOptions } from '../client-options.ts';
 import type { CommandDefinition } from '../context.ts';
 
@@ -9,7 +10,7 @@ export const cancelCommand: CommandDefinition<CancelArgs> = {
   needs: 'at least one task id, e.g. taskctl cancel job-42',
   builder: (yargs) =>
     withClientOptions(yargs)
-      .positional('ids', { type: 'string', array: true, describe: 'Task ids to cancel' })
+      .positional('ids', idsPositional('Task ids to cancel'))
       .option('reason', { alias: 'r', type: 'string', describe: 'Why; workers show it' })
       .option('after', { type: 'string', describe: 'Cancel later, after this long (e.g. 2h); the server keeps it across restarts' })
       .option('at', { type: 'string', describe: 'Cancel later, at this time (ISO 8601, e.g. 2026-12-01T18:00:00Z)' })

@@ -9,7 +9,7 @@ export const eventsCommand: CommandDefinition<EventsArgs> = {
   describe: 'Print every task change as it happens (like kubectl get -w); reconnects and resumes by itself',
   builder: (yargs) =>
     withClientOptions(yargs)
-      .positional('ids', { type: 'string', array: true, describe: 'Only these tasks (all when none given)' })
+      .positional('ids', { type: 'string', array: true, describe: 'Only these tasks', defaultDescription: 'all tasks' })
       .option('state', {
         type: 'string',
         array: true,

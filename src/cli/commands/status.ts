@@ -1,3 +1,4 @@
+import { idsPositional } from '../options.ts';
 import { TASK_LIFE_STATES } from '../../core/task-status.ts';
 import { type ClientArgs, withClientOptions } from '../client-options.ts';
 import type { CommandDefinition } from '../context.ts';
@@ -10,7 +11,7 @@ export const statusCommand: CommandDefinition<StatusArgs> = {
   needs: 'at least one task id, e.g. taskctl status job-42',
   builder: (yargs) =>
     withClientOptions(yargs)
-      .positional('ids', { type: 'string', array: true, describe: 'Task ids' })
+      .positional('ids', idsPositional('Task ids'))
       .option('json', { type: 'boolean', default: false, describe: 'Print one JSON object per task' })
       .epilogue(
         'States: watching, cancel_requested, cancelled (the worker confirmed), succeeded, failed, timed_out, lost ' +

@@ -1,3 +1,4 @@
+import { idsPositional } from '../options.ts';
 import { type ClientArgs, withClientOptions } from '../client-options.ts';
 import type { CommandDefinition } from '../context.ts';
 import { formatDuration } from '../../core/duration.ts';
@@ -22,7 +23,7 @@ export const workCommand: CommandDefinition<WorkArgs> = {
   needs: 'at least one task id, e.g. taskctl work job-42 -- ./train.sh',
   builder: (yargs) =>
     withClientOptions(yargs)
-      .positional('ids', { type: 'string', array: true, describe: 'Task ids to watch' })
+      .positional('ids', idsPositional('Task ids to watch'))
       .option('grace', { type: 'string', default: '10s', describe: 'Time between SIGTERM and SIGKILL when stopping a command' })
       .option('timeout', {
         type: 'string',
