@@ -70,6 +70,14 @@ export class ClientError extends Error {
   get fatal(): boolean {
     return this.kind === 'unauthorized' || this.kind === 'untrusted';
   }
+
+  /**
+   * Whether the server refused the parents asked for (`invalid_parents`: a cycle or too deep; `link_refused`:
+   * a link rule): asking again with them cannot help, but the token is fine.
+   */
+  get refusesParents(): boolean {
+    return this.code === 'invalid_parents' || this.code === 'link_refused';
+  }
 }
 
 /**

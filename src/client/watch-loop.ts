@@ -163,7 +163,7 @@ export class WatchLoop {
       } catch (error) {
         if (stop.aborted) break;
         const clientError = ClientError.from(error);
-        if (clientError.fatal || clientError.code === 'invalid_parents' || clientError.code === 'link_refused') throw clientError;
+        if (clientError.fatal || clientError.refusesParents) throw clientError;
         // A server from before the look refuses a timeout of 0: it cannot say, so the ids start unlooked.
         if (this.#toLook && clientError.code === 'invalid_request' && /timeout/.test(clientError.message)) {
           this.#looked();

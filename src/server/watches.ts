@@ -139,9 +139,9 @@ export class WatchHolder {
 
   /**
    * Holds a long poll on `ids` until one is cancelled, the timeout passes, or the client leaves, then calls
-   * `onResult` once, with `res` (before returning, when a cancel among them is already at hand). Written with a
-   * callback, without async/await and with as few objects as possible: thousands of these are held at
-   * once, and every byte here is multiplied by them. A cancel of any of `ancestors` answers it too; each
+   * `onResult` once, with what to answer on: `res`, or a parked connection's reply (before returning, when a
+   * cancel among them is already at hand). Written with a callback, without async/await and with as few
+   * objects as possible: thousands of these are held at once, and every byte here is multiplied by them. A cancel of any of `ancestors` answers it too; each
    * counts as one more id held, however many ids share it. With `answersReply` (the caller writes its answer
    * to the reply it is handed, and keeps no other hold on `res`), a parked watch is answered on its
    * connection by hand and node:http's response can go (see park-connection.ts).

@@ -198,8 +198,7 @@ async function superviseWork(options: WorkOptions, processes: Map<string, TaskPr
   // The loop gives up only when the server refuses this worker's token or its parents, or TLS trust
   // fails: then nothing can be heard, and every task stops as on an interrupt.
   const looping = loop.run(stopLoop.signal).catch((error: Error) => {
-    if (error instanceof ClientError && (error.code === 'invalid_parents' || error.code === 'link_refused'))
-      emit({ event: 'rejected', ts: now(), error: error.message });
+    if (error instanceof ClientError && error.refusesParents) emit({ event: 'rejected', ts: now(), error: error.message });
     else
       emit({
         event: 'refused',
