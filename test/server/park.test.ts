@@ -133,6 +133,33 @@ test("a parked seed watch keeps no node:http response, and its answer is written
   await stopping;
 });
 
+test("a parked connection closes without node:http destroying its request with an error (that error's stack was a tenth of the CPU)", async () => {
+  const server = await startTestServer({ parkFrom: 0 });
+  // node:http formats the stack of the error it destroys a request with; a stack formatted is a call here.
+  const reset: unknown[] = [];
+  const previous = Error.prepareStackTrace;
+  Error.prepareStackTrace = (error, frames) => {
+    if ((error as NodeJS.ErrnoException).code === 'ECONNRESET') reset.push(error);
+    return previous ? previous(error, frames) : [String(error), ...frames.map((frame) => `    at ${frame}`)].join('\n');
+  };
+  try {
+    const connections = await Promise.all(Array.from({ length: 10 }, () => RawConnection.open(server.url)));
+    connections.forEach((connection, i) => connection.get(`/watch-task/quiet-${i}`));
+    await held(server, 10);
+    await eventually(() => server.parkedConnections() === 10, 'all 10 parked');
+    // Five answered (the server closes), five whose clients leave.
+    for (let i = 0; i < 5; i++) await (await fetch(`${server.url}/cancel-task/quiet-${i}`)).text();
+    for (const connection of connections.slice(5)) connection.socket.destroy();
+    await Promise.all(connections.map((connection) => connection.closed));
+    await eventually(() => server.parkedConnections() === 0, 'every parked connection closed');
+    assert.is(server.openWatches(), 0);
+    assert.is(reset.length, 0, 'no error made for a parked request at its close');
+  } finally {
+    Error.prepareStackTrace = previous;
+  }
+  await server.close();
+});
+
 test('below the line a held watch keeps its connection for the next request', async () => {
   const server = await startTestServer();
   const connection = await RawConnection.open(server.url);
