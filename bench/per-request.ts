@@ -9,13 +9,22 @@ import { binary, cpuTicks, maxConnections, median, pinnedNode, ratio, type Serve
 const here = fileURLToPath(new URL('.', import.meta.url));
 const root = join(here, '..');
 
-/** The bare node:http baseline, on the pinned Node; with `hold`, it never answers a watch. */
-export async function startBare(hold = false): Promise<Server> {
+/**
+ * The bare node:http baseline, on the pinned Node: it answers a watch as cancelled at once ("answer"),
+ * never ("hold"), or when its id is cancelled, as the seed protocol does ("seed").
+ */
+export async function startBare(mode: 'answer' | 'hold' | 'seed' = 'answer'): Promise<Server> {
   return serverFrom(
-    track(
-      spawn(pinnedNode, [join(here, 'bare-server.mjs'), version, hold ? 'hold' : 'answer', String(maxConnections())], { stdio: ['ignore', 'pipe', 'inherit'] }),
-    ),
+    track(spawn(pinnedNode, [join(here, 'bare-server.mjs'), version, mode, String(maxConnections())], { stdio: ['ignore', 'pipe', 'inherit'] })),
     'the bare server',
+  );
+}
+
+/** The floor of the tail on this Node: the seed protocol on bare node:net sockets (net-seed-server.mjs). */
+export async function startNetSeed(): Promise<Server> {
+  return serverFrom(
+    track(spawn(pinnedNode, [join(here, 'net-seed-server.mjs'), String(maxConnections())], { stdio: ['ignore', 'pipe', 'inherit'] })),
+    'the node:net seed server',
   );
 }
 

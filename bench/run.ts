@@ -83,7 +83,7 @@ async function latencyAndMemory(
 
 /** The same held per-id watches on the bare node:http baseline, which holds each request unanswered. */
 async function bareHeldMemory(n: number) {
-  const bare = await startBare(true);
+  const bare = await startBare('hold');
   const client = startClient();
   await sleep(200);
   const idle = rssKb(bare.pid);
@@ -257,7 +257,8 @@ if (!quick) {
 }
 
 // Against Go: cancel-to-watcher p99 and memory per watch at 5,000 per-id watches, taskctl beside a Go
-// server of the seed protocol, and taskctl with each later addition off (the share of each in the tail).
+// server of the seed protocol, taskctl with each later addition off (the share of each in the tail), and
+// two baselines on the same Node: a bare node:http seed server and the floor (node:net, no HTTP stack).
 const tail = await tailAgainstGo(5_000, quick ? 1 : 3, log);
 results.tailAgainstGo = tail;
 for (const [label, m] of Object.entries(tail.medians)) {
@@ -270,6 +271,7 @@ for (const [label, m] of Object.entries(tail.medians)) {
   );
 }
 if (!tail.goBuilt) row('against Go', '5000 per-id watches', 'Go not measured: go is not installed', '');
+if (tail.taskctlToBareNode) row('against Go', '5000 per-id watches, taskctl', 'against the bare node:http seed server', `x${tail.taskctlToBareNode.p99} p99`);
 
 // Batched against per-id at each size, in interleaved rounds (one round each in --quick): the latency rows
 // above measure each once, and one run's p99 on a shared machine moves by more than the difference.
@@ -479,6 +481,11 @@ results.targets = {
   watchBytesToGo: tail.toGo?.taskctl?.bytesPerWatch ?? null,
   // Both against-Go targets in the one run (p99 at most 0.8 of Go's, memory per watch at most 0.55); null without Go.
   againstGoTargetsMet: tail.toGo?.taskctl ? tail.toGo.taskctl.p99 <= 0.8 && tail.toGo.taskctl.bytesPerWatch <= 0.55 : null,
+  // The same p99 ratio for the two baselines on taskctl's Node: where node:http alone stands, and the floor
+  // (node:net with no HTTP stack), under which no server on this Node gets on this machine.
+  cancelP99BareNodeToGo: tail.toGo?.['node:http seed server']?.p99 ?? null,
+  cancelP99FloorToGo: tail.toGo?.['node:net seed floor']?.p99 ?? null,
+  cancelP99ToBareNode: tail.taskctlToBareNode?.p99 ?? null,
   // The load average while the comparison ran: its p99s are only as quiet as the machine was.
   againstGoLoadAverage: tail.loadAverage,
   nonReadingStreamsExtraMb: nonReading.extraMb,

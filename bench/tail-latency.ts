@@ -1,14 +1,18 @@
 // Cancel-to-watcher p99 and memory per watch at 5,000 open per-id watches, taskctl against a Go server of
 // the seed protocol (go-seed-server/, standard library only), in one run: and taskctl again with each of
 // its later additions switched off (parking, the young generation's cap), to show each one's share of the
-// tail. Every server gets the same watches and the same cancels (the seed route, one at a time), in
-// interleaved rounds so that the machine's other load falls on all alike. Run alone:
-// npx tsx bench/tail-latency.ts [--quick].
+// tail. Two baselines on taskctl's own Node run beside them: a bare node:http server of the seed protocol
+// (bare-server.mjs seed), and the floor, the same protocol on bare node:net sockets with no HTTP stack
+// (net-seed-server.mjs): what is left of a tail when a server does next to nothing is the machine's and
+// the client's. Every server gets the same watches and the same cancels (the seed route, one at a time),
+// in interleaved rounds so that the machine's other load falls on all alike. Run alone:
+// npx tsx bench/tail-latency.ts [--quick | --rounds N].
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ask, median, quick, ratio, rssKb, scratch, serverFrom, type Server, sleep, sockets, startClient, startServer, track } from './harness.ts';
+import { startBare, startNetSeed } from './per-request.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 
@@ -80,7 +84,7 @@ async function tailRun(server: Server, n: number, prefix: string): Promise<TailR
   return { p50: latencyMs.p50!, p99: latencyMs.p99!, max: latencyMs.max!, bytesPerWatch: Math.round(((held - idle) * 1024) / n) };
 }
 
-/** The servers compared: taskctl as shipped, with each addition off, and Go when it can be built. */
+/** The servers compared: taskctl as shipped, with each addition off, the two Node baselines, and Go when it can be built. */
 function contenders(goPath: string | undefined): Array<[string, () => Promise<Server>]> {
   const list: Array<[string, () => Promise<Server>]> = [
     ['taskctl', () => startServer('memory')],
@@ -88,6 +92,8 @@ function contenders(goPath: string | undefined): Array<[string, () => Promise<Se
     ['taskctl, young-generation cap off', () => startServer('memory', {}, { TASKCTL_NO_HEAP_TUNING: '1' })],
     // The event log cannot be switched off; a window of one event keeps it from holding thousands.
     ['taskctl, event window 1', () => startServer('memory', { '--event-window': '1' })],
+    ['node:http seed server', () => startBare('seed')],
+    ['node:net seed floor', () => startNetSeed()],
   ];
   if (goPath) list.unshift(['go', () => startGo(goPath)]);
   return list;
@@ -126,6 +132,12 @@ export async function tailAgainstGo(n = 5_000, rounds = quick ? 1 : 3, log: (lin
         bytesPerWatch: ratio(run.bytesPerWatch, runs.get('go')![i]!.bytesPerWatch),
       }))
     : null;
+  // The floor's p99 against Go's, round by round: how far under Go's tail any server on this Node can get here.
+  const floorToGoByRound = go ? (runs.get('node:net seed floor') ?? []).map((run, i) => ratio(run.p99, runs.get('go')![i]!.p99)) : null;
+  const bare = medians['node:http seed server'];
+  // taskctl's tail against node:http's own, the part of it that is taskctl's.
+  const taskctlToBareNode =
+    bare && medians.taskctl ? { p99: ratio(medians.taskctl.p99, bare.p99), bytesPerWatch: ratio(medians.taskctl.bytesPerWatch, bare.bytesPerWatch) } : null;
   const toGo = go
     ? Object.fromEntries(
         Object.entries(medians)
@@ -133,10 +145,21 @@ export async function tailAgainstGo(n = 5_000, rounds = quick ? 1 : 3, log: (lin
           .map(([label, m]) => [label, { p99: ratio(m.p99, go.p99), bytesPerWatch: ratio(m.bytesPerWatch, go.bytesPerWatch) }]),
       )
     : null;
-  return { n, rounds, goBuilt: goPath !== undefined, medians, toGo, taskctlToGoByRound: roundRatios, loadAverage: Math.round(loadavg()[1]! * 10) / 10 };
+  return {
+    n,
+    rounds,
+    goBuilt: goPath !== undefined,
+    medians,
+    toGo,
+    taskctlToGoByRound: roundRatios,
+    floorToGoByRound,
+    taskctlToBareNode,
+    loadAverage: Math.round(loadavg()[1]! * 10) / 10,
+  };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  console.log(JSON.stringify(await tailAgainstGo(5_000, quick ? 1 : 3, (line) => process.stderr.write(`${line}\n`)), null, 2));
+  const rounds = Number(process.argv[process.argv.indexOf('--rounds') + 1]) || (quick ? 1 : 3);
+  console.log(JSON.stringify(await tailAgainstGo(5_000, rounds, (line) => process.stderr.write(`${line}\n`)), null, 2));
   process.exit(0);
 }
