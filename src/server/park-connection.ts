@@ -9,14 +9,16 @@ import type { Reply } from './http-io.ts';
  * over a third of what a held watch costs in all. A held watch's client sends nothing more until it is
  * answered, so the parser only waits. Parking hands it back with the internal call node:http's own upgrade
  * path (a WebSocket) makes: node's listeners that use the parser come off the socket and the parser goes
- * back to node's pool (which keeps up to a thousand for new connections), or is freed. The parked socket is
- * then read by a listener of ours that notices the client leaving (the end of its stream closes the socket,
- * which ends the watch like any departure) and drops whatever else it sends: a request pipelined behind the
- * watch goes unanswered, and the client, told the connection closes, sends it again on a new one. With no
- * parser for a next request, the answer closes the connection (Connection: close), and the worker opens a
- * new one to ask again: a TCP handshake per answered watch, which is why only plain connections park (a TLS
- * handshake costs far more than the memory) and only once many watches are held. An event stream ends only
- * by closing its connection anyway.
+ * back to node's pool (which keeps up to a thousand for new connections), or is freed. node's close
+ * listener comes off too: it would give back the parser again, and destroy the parked request with an
+ * error whose stack it formats for nobody. The parked socket is then read by a listener of ours that
+ * notices the client leaving (the end of its stream closes the socket, which ends the watch like any
+ * departure) and drops whatever else it sends: a request pipelined behind the watch goes unanswered, and
+ * the client, told the connection closes, sends it again on a new one. With no parser for a next request,
+ * the answer closes the connection (Connection: close), and the worker opens a new one to ask again: a TCP
+ * handshake per answered watch, which is why only plain connections park (a TLS handshake costs far more
+ * than the memory) and only once many watches are held. An event stream ends only by closing its
+ * connection anyway.
  *
  * A parked watch whose holder writes its answer to what it is handed goes one step further: node:http lets
  * go of its response, and the answer is written to the connection by hand (ParkedReply), the same bytes
