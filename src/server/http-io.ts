@@ -15,8 +15,8 @@ export interface Reply {
   end(body: string): unknown;
 }
 
-// What most answers add to the usual headers: nothing (see send).
-const NO_HEADERS: Record<string, string> = Object.freeze({});
+/** No headers: what most answers add to the usual ones (see send), and what a parked request keeps of its own. */
+export const NO_HEADERS: Record<string, string> = Object.freeze({});
 
 /** Reads a request body up to `maxBytes`; larger bodies are refused without reading them whole. */
 export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {

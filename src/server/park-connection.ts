@@ -1,6 +1,6 @@
 import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Reply } from './http-io.ts';
+import { NO_HEADERS, type Reply } from './http-io.ts';
 
 /**
  * Parking: a held watch (or event stream) gives back its connection's HTTP parser.
@@ -41,7 +41,6 @@ export type OnParked = (reply: ParkedReply) => void;
 
 // What a parked request's headers are replaced with: nothing reads them once it is parked.
 const NO_RAW_HEADERS: string[] = Object.freeze([]) as unknown as string[];
-const NO_HEADERS = Object.freeze({});
 
 /**
  * The answer of a parked watch, written to its connection by hand: what node:http writes for the same

@@ -27,6 +27,25 @@ const UNPOLLED_SESSION_IDLE_SHARE = 1 / 6;
 // A poll beyond these ends the oldest.
 const SESSION_POLLS = 2;
 
+/** A watch to hold (see WatchHolder.hold): its ids, for how long, for whom, and how its answer is written. */
+export interface HeldWatch {
+  readonly ids: readonly string[];
+  readonly timeoutMs: number;
+  readonly watcher: Watcher;
+  /** The token whose share it counts in; undefined where the server has no tokens. */
+  readonly tokenId: string | undefined;
+  /** Ids whose cancel answers it too (its tasks' ancestors); each counts as one more id held. */
+  readonly ancestors?: readonly string[];
+  /**
+   * The caller writes its answer to the reply it is handed and keeps no other hold on the response: a
+   * parked watch is then answered on its connection by hand, and node:http's response can go (see
+   * park-connection.ts).
+   */
+  readonly answersReply?: boolean;
+}
+
+const NO_IDS: readonly string[] = Object.freeze([]);
+
 /** What a session's poll answers: a wait's result, and when an ancestor's cancel stopped them, the ids it stopped. */
 export interface SessionResult extends WaitResult {
   readonly stopped?: readonly string[];
@@ -138,24 +157,14 @@ export class WatchHolder {
   }
 
   /**
-   * Holds a long poll on `ids` until one is cancelled, the timeout passes, or the client leaves, then calls
-   * `onResult` once, with what to answer on: `res`, or a parked connection's reply (before returning, when a
-   * cancel among them is already at hand). Written with a callback, without async/await and with as few
-   * objects as possible: thousands of these are held at once, and every byte here is multiplied by them. A cancel of any of `ancestors` answers it too; each
-   * counts as one more id held, however many ids share it. With `answersReply` (the caller writes its answer
-   * to the reply it is handed, and keeps no other hold on `res`), a parked watch is answered on its
-   * connection by hand and node:http's response can go (see park-connection.ts).
+   * Holds a long poll on `watch.ids` until one is cancelled, the timeout passes, or the client leaves, then
+   * calls `onResult` once, with what to answer on: `res`, or a parked connection's reply (before returning,
+   * when a cancel among them is already at hand). Written with a callback, without async/await and with as
+   * few objects as possible: thousands of these are held at once, and every byte here is multiplied by
+   * them (so `watch` is taken apart at once: the functions below keep only the parts they use).
    */
-  hold(
-    res: ServerResponse,
-    ids: readonly string[],
-    timeoutMs: number,
-    watcher: Watcher,
-    tokenId: string | undefined,
-    onResult: (result: WaitResult, reply: Reply) => void,
-    ancestors: readonly string[] = [],
-    answersReply = false,
-  ): void {
+  hold(res: ServerResponse, watch: HeldWatch, onResult: (result: WaitResult, reply: Reply) => void): void {
+    const { ids, timeoutMs, watcher, tokenId, ancestors = NO_IDS, answersReply = false } = watch;
     const { canceler, ledger, metrics } = this.#options;
     // A worker re-polling an id whose cancel is at hand is answered now: nothing is held, so there is no
     // timer, listener or count to set up and take down, and no cap to refuse it.

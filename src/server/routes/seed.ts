@@ -45,7 +45,17 @@ export function seedRoutes(app: Pick<AppContext, 'tasks' | 'watches' | 'options'
       scope: 'path-id',
       // The answer goes to the reply hold() hands over, so a parked watch need not keep node's response.
       handle: (ctx) =>
-        app.watches.hold(ctx.res, [taskIdParam(ctx)], app.options.watchTimeoutMs, { token: ctx.caller.name }, ctx.caller.tokenId, answerWatch, [], true),
+        app.watches.hold(
+          ctx.res,
+          {
+            ids: [taskIdParam(ctx)],
+            timeoutMs: app.options.watchTimeoutMs,
+            watcher: { token: ctx.caller.name },
+            tokenId: ctx.caller.tokenId,
+            answersReply: true,
+          },
+          answerWatch,
+        ),
     },
   ];
 }

@@ -102,7 +102,7 @@ export function watchRoutes(app: Pick<AppContext, 'tasks' | 'watches' | 'options
       return reply(ctx, { cancelled: [] }, [], session);
     }
     const result = await new Promise<WaitResult>((resolve) => {
-      app.watches.hold(ctx.res, ids, timeoutMs, watcher, ctx.caller.tokenId, resolve, ancestors);
+      app.watches.hold(ctx.res, { ids, timeoutMs, watcher, tokenId: ctx.caller.tokenId, ancestors }, resolve);
       // Links are recorded once the watch is held, after the statuses it writes and in the background like them.
       tasks.link(changed, parents ?? [], ctx.caller.scope, app.linkerOf(ctx)).catch(app.onBackgroundError);
     });
