@@ -16,6 +16,8 @@ interface OptionNames {
 
 /** What yargs' getOptions() holds (it is missing from @types/yargs). */
 export interface DeclaredOptions {
+  /** Every option and positional name, as keys. */
+  readonly key: Readonly<Record<string, unknown>>;
   readonly string: readonly string[];
   readonly number: readonly string[];
   readonly boolean: readonly string[];

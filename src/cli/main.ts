@@ -63,12 +63,41 @@ function oneLine(problem: string, argv: readonly string[]): string {
   if (/^Not enough non-option arguments/.test(problem) && needs !== undefined) return `${argv[0]} needs ${needs}`;
   const valueless = /^Not enough arguments following: (\S+)/.exec(problem)?.[1];
   if (valueless !== undefined) return `${valueless.length === 1 ? '-' : '--'}${valueless} needs a value`;
+  const unknown = /^Unknown arguments?: (.+)$/.exec(problem)?.[1];
+  if (unknown !== undefined) return unknownArguments(unknown.split(', '), argv, optionsOf.get(argv[0] ?? '') ?? []);
   return problem
     .split('\n')
     .map((line) => line.trim())
     .filter(Boolean)
     .join(' ');
 }
+
+/** The long option names of each command, as its builder declared them (for unknownArguments). */
+const optionsOf = new Map<string, string[]>();
+
+/**
+ * yargs' "Unknown arguments: reasn, sever" as the user typed them (`--reasn`, a stray word), each option
+ * with the nearest of the command's own when it looks like a typo. yargs also lists the camelCase twin of a
+ * dashed word (watch-timout, watchTimout): one is enough.
+ */
+function unknownArguments(words: readonly string[], argv: readonly string[], options: readonly string[]): string {
+  const dashed = new Set(words.filter((word) => word.includes('-')).map(camelCase));
+  return words
+    .filter((word) => !dashed.has(word) || word.includes('-'))
+    .map((word) => {
+      const typed = word.length === 1 ? `-${word}` : `--${word}`;
+      if (!argv.some((arg) => arg === typed || arg.startsWith(`${typed}=`))) return `unexpected argument ${preview(word)}`;
+      if (word.length === 1) return `unknown option ${typed}`;
+      const nearest = options
+        .map((name) => ({ name, distance: editDistance(word, name) }))
+        .filter(({ name, distance }) => distance <= (name.length <= 4 ? 1 : 2))
+        .sort((a, b) => a.distance - b.distance)[0];
+      return `unknown option ${typed}${nearest ? ` (did you mean --${nearest.name}?)` : ''}`;
+    })
+    .join('; ');
+}
+
+const camelCase = (name: string) => name.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
 
 function wantsHelp(argv: readonly string[]): boolean {
   return argv.includes('--help') || argv.includes('-h') || argv.length === 0;
@@ -82,6 +111,10 @@ function register<Args>(parser: Argv, definition: CommandDefinition<Args>, conte
     // An option that takes a value and is given none (`serve -p`) is a mistake, not a request for its
     // default: yargs would otherwise serve on 8080 when the user meant to name a port.
     const words = new Set(Array.from(definition.command.matchAll(/[<[](\w+)/g), (match) => match[1]!));
+    optionsOf.set(
+      nameOf(definition),
+      Object.keys(declared.key).filter((name) => name.length > 1 && name === name.toLowerCase() && !words.has(name)),
+    );
     const valued = [...declared.string, ...declared.number].filter((key) => !words.has(key) && !declared.boolean.includes(key));
     if (valued.length > 0) built.requiresArg(valued);
     // Tab completion lists every option name yargs knows, aliases too, and writes them after the "--" being

@@ -35,6 +35,18 @@ test('a mistyped command or subcommand is named, with the nearest one and every 
   await usage(['completion', 'bsah'], 'unknown completion shell "bsah" (did you mean bash?); completion shells: bash, zsh');
 });
 
+test("a mistyped option is named as typed, with the nearest of its command's options; a stray word is called one", async () => {
+  await usage(['cancel', 'x', '--reasn', 'disk full'], 'unknown option --reasn (did you mean --reason?)');
+  await usage(['serve', '--watch-timout', '5s'], 'unknown option --watch-timout (did you mean --watch-timeout?)');
+  await usage(
+    ['work', 'x', '--grase=5s', '--sever', 'http://a'],
+    'unknown option --grase (did you mean --grace?); unknown option --sever (did you mean --server?)',
+  );
+  await usage(['cancel', 'x', '--xyzzy'], 'unknown option --xyzzy');
+  await usage(['cancel', 'x', '-z'], 'unknown option -z');
+  await usage(['serve', 'foo'], 'unexpected argument "foo"');
+});
+
 test('a command given too few words says what it needs: a task id, a shell, or a subcommand and a name', async () => {
   await usage(['token'], 'token needs a subcommand and a name, e.g. taskctl token new gpu-runners --role worker');
   await usage(['token', 'new'], 'token needs a subcommand and a name, e.g. taskctl token new gpu-runners --role worker');
