@@ -43,6 +43,15 @@ export interface TaskView {
   readonly children: ChildrenPage;
 }
 
+/** A page of statuses (as read) in id order, with the reason of each one's cancel where its record gives one. */
+export interface TaskPage {
+  readonly statuses: readonly TaskStatus[];
+  /** By task id: the reason its cancel record gives (its own, or its ancestor's), as the caller may read it. */
+  readonly reasons: ReadonlyMap<string, string>;
+  /** The last id of this page, when another follows. */
+  readonly next?: string;
+}
+
 /** A page of a parent's children: ids in id order, and the statuses (as read) of those that have one. */
 export interface ChildrenPage {
   readonly ids: readonly string[];
@@ -279,7 +288,7 @@ export class TaskService {
    * sweep wrote it down; with `query.state`, the state is the one read; with `scope`, only the tasks it
    * covers (and `next` is one of them).
    */
-  async list(query: StatusQuery & { readonly limit: number }, scope?: TaskScope): Promise<{ statuses: TaskStatus[]; next?: string }> {
+  async list(query: StatusQuery & { readonly limit: number }, scope?: TaskScope): Promise<TaskPage> {
     // One more than asked tells whether another page follows.
     const found = await pageCovered(
       scope,
@@ -288,10 +297,12 @@ export class TaskService {
       (after, limit) => this.tracker.list({ ...query, after, limit }),
       (s) => s.id,
     );
-    const read = await this.#asRead(found, scope);
-    const page = read.slice(0, query.limit);
+    const read = (await this.#readAll(found, scope)).slice(0, query.limit);
+    const reasons = new Map<string, string>();
+    for (const { status, record } of read) if (record?.reason !== undefined) reasons.set(status.id, record.reason);
+    const page = read.map((r) => r.status);
     const statuses = query.state ? page.filter((s) => s.state === query.state) : page;
-    return found.length > query.limit ? { statuses, next: page.at(-1)!.id } : { statuses };
+    return found.length > query.limit ? { statuses, reasons, next: page.at(-1)!.id } : { statuses, reasons };
   }
 
   /**
@@ -368,6 +379,11 @@ export class TaskService {
    * so a page and one task never disagree. Unscoped readings skip that look-up: it changes nothing they show.
    */
   async #asRead(statuses: readonly TaskStatus[], scope: TaskScope | undefined): Promise<TaskStatus[]> {
+    return (await this.#readAll(statuses, scope)).map((read) => read.status);
+  }
+
+  /** Each of `statuses` as #asRead reads it, with the cancel record it was read with, if any. */
+  async #readAll(statuses: readonly TaskStatus[], scope: TaskScope | undefined): Promise<Array<{ status: TaskStatus; record?: CancelRecord | undefined }>> {
     if (statuses.length === 0) return [];
     const records = new Map((await this.canceler.find(statuses.map((s) => s.id))).map((r) => [r.id, r]));
     return Promise.all(
@@ -375,7 +391,8 @@ export class TaskService {
         const own = records.get(s.id);
         const throughAncestor = scope !== undefined && own === undefined && s.cancelReason !== undefined;
         const viaParent = throughAncestor ? await this.family.cancelledAncestor(s.id, await this.family.parentsOf(s.id)) : undefined;
-        return readInScope(s.id, s, own, viaParent, scope).status!;
+        const read = readInScope(s.id, s, own, viaParent, scope);
+        return { status: read.status!, record: read.record };
       }),
     );
   }

@@ -248,7 +248,13 @@ export const taskReplySchema = z.object({
 });
 
 export const taskListReplySchema = z.object({
-  tasks: z.array(taskStatusSchema.extend({ id: z.string() })),
+  tasks: z.array(
+    taskStatusSchema.extend({
+      id: z.string(),
+      /** Why it was cancelled, as its cancel record says (`cancel --reason`, or "parent job-42 cancelled"); absent from older servers. */
+      reason: z.string().optional(),
+    }),
+  ),
   /** Pass as `after` for the next page; absent on the last one. */
   next: z.string().optional(),
 });

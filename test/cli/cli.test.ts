@@ -134,6 +134,23 @@ test('cancel: an unreachable server is one line and exit 3', async () => {
   noStackTrace(result.stderr);
 });
 
+test('ls shows the reason a task was cancelled with, as status does, and GET /v1/tasks lists it', async () => {
+  await runCli(['cancel', 'ls-why', '--server', server.url, '--reason', 'disk full']);
+  await runCli(['cancel', 'ls-plain', '--server', server.url]);
+  const ls = await runCli(['ls', '--server', server.url]);
+  assert.is(ls.code, 0, ls.stderr);
+  assert.match(ls.stdout, /^ls-why\s+cancel_requested\s.*cancelled by anonymous, reason: disk full$/m);
+  assert.match(ls.stdout, /^ls-plain\s+cancel_requested\s.*cancelled by anonymous$/m);
+  const listed = ((await (await fetch(`${server.url}/v1/tasks?limit=1000`)).json()) as { tasks: Array<{ id: string; reason?: string }> }).tasks;
+  assert.equal(
+    listed.filter((task) => task.id.startsWith('ls-')).map((task) => [task.id, task.reason]),
+    [
+      ['ls-plain', undefined],
+      ['ls-why', 'disk full'],
+    ],
+  );
+});
+
 test('cancel, status and ls at a port where something else answers, not in HTTP: one line saying so, exit 3', async () => {
   // An SSH server's greeting: what a wrong port often gets.
   const other = createServer((socket) => socket.end('SSH-2.0-OpenSSH_9.6\r\n'));

@@ -426,7 +426,7 @@ test('a covered task stopped through an ancestor it does not cover reads cancell
     // Lists and children pages likewise.
     const listed = (await call('GET', '/v1/tasks?limit=1000', 'tok-a-viewer')).body.tasks.filter((t: any) => /^team-a-(leaf|mid|tardy)$/.test(t.id));
     assert.is(listed.length, 3);
-    for (const task of listed) assert.is(task.cancelReason, NEUTRAL, task.id);
+    for (const task of listed) assert.equal([task.cancelReason, task.reason], [NEUTRAL, NEUTRAL], task.id);
     assert.not.match(JSON.stringify(listed), SECRET, 'the list');
     const kids = (await call('GET', '/v1/tasks?parent=team-a-mid&limit=1000', 'tok-a-viewer')).body;
     assert.ok(kids.tasks.length > 0);
@@ -558,7 +558,7 @@ test("a list reads a task as GET one does: a stop through an ancestor outside th
   assert.is(one.status.cancelReason, NEUTRAL_REASON);
   assert.not.match(JSON.stringify(one), SECRET, 'one task');
   const listed = (await call('GET', '/v1/tasks?limit=1000', 'tok-a-viewer')).body.tasks.find((t: { id: string }) => t.id === 'team-a-sp');
-  assert.equal(listed, { id: 'team-a-sp', ...one.status });
+  assert.equal(listed, { id: 'team-a-sp', ...one.status, reason: one.record.reason });
   // Unscoped, the record names the ancestor it came through.
   assert.is((await call('GET', '/v1/tasks/team-a-sp', ADMIN)).body.record.parent, 'team-b-src');
 });

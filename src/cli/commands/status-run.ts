@@ -162,7 +162,7 @@ export async function runLs(args: LsArgs, { stdout, stderr, env, shutdown }: Com
         );
         for (const task of page.tasks) {
           if (args.json) stdout.write(`${terminalSafeJson(task)}\n`);
-          else rows.push(toRow(task.id, task, undefined, Date.now()));
+          else rows.push(toRow(task.id, task, task.reason === undefined ? undefined : { reason: task.reason }, Date.now()));
         }
         listed += page.tasks.length;
         after = page.next;

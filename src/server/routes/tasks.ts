@@ -121,8 +121,13 @@ export function taskRoutes(app: Pick<AppContext, 'tasks' | 'clock' | 'options' |
           return;
         }
         // Each reads as GET /v1/tasks/:id shows it (see TaskService.list); a scoped token's page holds only its own tasks.
-        const { statuses, next } = await tasks.list(query, ctx.caller.scope);
-        const reply: TaskListReply = { tasks: statuses.map((s) => ({ id: s.id, ...statusToWire(s) })) };
+        const { statuses, reasons, next } = await tasks.list(query, ctx.caller.scope);
+        const reply: TaskListReply = {
+          tasks: statuses.map((s) => {
+            const reason = reasons.get(s.id);
+            return reason === undefined ? { id: s.id, ...statusToWire(s) } : { id: s.id, ...statusToWire(s), reason };
+          }),
+        };
         if (next !== undefined) reply.next = next;
         sendJson(ctx.res, 200, reply);
       },
