@@ -19,14 +19,47 @@ export function printJsonEvents(store: WorkStore, stdout: NodeJS.WritableStream)
  * visible marks.
  */
 export function printPlainEvents(store: WorkStore, stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): () => void {
+  const outage = new OutageLines();
   return store.subscribe((event, state) => {
     if (event.event === 'output') {
       (event.stream === 'stdout' ? stdout : stderr).write(`[${printable(event.task)}] ${printable(event.line, { keepTabs: true })}\n`);
       return;
     }
-    const text = describeEvent(event, state.server);
+    const text = outage.line(event, describeEvent(event, state.server));
     if (text) stdout.write(`${new Date(event.ts).toISOString().slice(11, 19)} ${printable(text)}\n`);
   });
+}
+
+/** While the same failure repeats, a line for it this often (besides its first, and any new failure). */
+export const OUTAGE_LINE_EVERY_MS = 60_000;
+
+/**
+ * Thins a long outage's retries in a log: a line per retry is a line every few seconds for as long as the
+ * server is away. The first failure is printed, then a different one, then the same one once a minute
+ * (saying how many attempts it has been); the reconnection says how many were not printed.
+ */
+class OutageLines {
+  #printed: { error: string; ts: number } | undefined;
+  #unprinted = 0;
+
+  line(event: WorkEvent, text: string | undefined): string | undefined {
+    if (event.event === 'disconnected') {
+      const last = this.#printed;
+      if (last !== undefined && last.error === event.error && event.ts - last.ts < OUTAGE_LINE_EVERY_MS) {
+        this.#unprinted++;
+        return undefined;
+      }
+      this.#printed = { error: event.error, ts: event.ts };
+      return last?.error === event.error ? `still ${text}` : text;
+    }
+    if (event.event === 'reconnected' || event.event === 'connected') {
+      const unprinted = this.#unprinted;
+      this.#printed = undefined;
+      this.#unprinted = 0;
+      if (unprinted > 0) return `${text} (${unprinted} more failed ${unprinted === 1 ? 'attempt' : 'attempts'} not shown)`;
+    }
+    return text;
+  }
 }
 
 /** One line of text for an event, or undefined for events not worth a line. */

@@ -6,7 +6,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { RunningServer } from '../../src/server/listen.ts';
 import { CliProcess, runCli } from '../helpers/cli.ts';
-import { startTestServer } from '../helpers/server.ts';
+import { eventually, startTestServer } from '../helpers/server.ts';
+import { TcpProxy } from '../helpers/tcp-proxy.ts';
 
 let server: RunningServer;
 test.before(async () => {
@@ -182,6 +183,27 @@ test('cancel: a refused token is one line for all ids and exit 4; TASKCTL_TOKEN 
     assert.is(accepted.code, 0, accepted.stderr);
   } finally {
     await guarded.close();
+  }
+});
+
+test("work's plain lines thin a long outage: the first failure, then none per retry; the reconnection counts those not shown", async () => {
+  const proxy = await TcpProxy.start(server.port);
+  const work = new CliProcess(['work', 'thin-1', '--server', proxy.url]);
+  try {
+    await work.waitFor(/connected to /);
+    proxy.cut();
+    await eventually(() => proxy.refused >= 5, 'five attempts refused', 20_000);
+    proxy.restore();
+    const [, notShown] = await work.waitFor(/reconnected to \S+ \((\d+) more failed attempts not shown\)/, 20_000);
+    const failures = work.stdout.split('\n').filter((line) => / disconnected: /.test(line));
+    // One line for the cut watch, perhaps one more when the refusals read differently; never one per retry.
+    assert.ok(failures.length >= 1 && failures.length <= 2, work.stdout);
+    assert.ok(failures.length + Number(notShown) >= 5, work.stdout);
+    await runCli(['cancel', 'thin-1', '--server', server.url]);
+    assert.is((await work.exited).code, 0, work.stdout);
+  } finally {
+    work.kill();
+    await proxy.close();
   }
 });
 

@@ -14,6 +14,8 @@ export class TcpProxy {
   #dropNext: (() => void) | undefined;
   /** Connections accepted since start (refused ones while cut are not counted). */
   accepted = 0;
+  /** Connections refused while cut. */
+  refused = 0;
 
   private constructor(server: Server) {
     this.#server = server;
@@ -24,6 +26,7 @@ export class TcpProxy {
     let proxy!: TcpProxy;
     const server = createServer((client) => {
       if (proxy.#cut) {
+        proxy.refused++;
         client.destroy();
         return;
       }
