@@ -20,6 +20,11 @@ export const REPEAT_WINDOW_MS = 60_000;
 export const GATHER_MS = 10;
 // Gathered lines are written before they reach this size, whatever the time.
 const GATHER_MAX_CHARS = 64 * 1024;
+/**
+ * Kinds of error counted at once: past this many in a window (a stranger's refusals from as many
+ * addresses), a new kind is only counted, in one line per window, so the counting itself stays bounded.
+ */
+export const MAX_REPEAT_KINDS = 1_000;
 
 interface Repeats {
   readonly message: string;
@@ -77,8 +82,11 @@ export function createLogger(stream: NodeJS.WritableStream, format: 'plain' | 'j
   };
 
   const repeats = new Map<string, Repeats>();
+  let unlisted = 0;
   let timer: TimerHandle | undefined;
   const summarize = () => {
+    if (unlisted > 0) write('error', `${unlisted} more error${unlisted === 1 ? '' : 's'} of other kinds in the last minute, not written one by one`);
+    unlisted = 0;
     for (const [key, entry] of repeats) {
       if (entry.count === 0) {
         // Quiet for a whole window: the next one is news again.
@@ -103,6 +111,10 @@ export function createLogger(stream: NodeJS.WritableStream, format: 'plain' | 'j
         seen.count++;
         return;
       }
+      if (repeats.size >= MAX_REPEAT_KINDS) {
+        unlisted++;
+        return;
+      }
       repeats.set(key, { message, fields, count: 0 });
       timer ??= clock.setInterval(summarize, REPEAT_WINDOW_MS);
       write('error', message, fields);
@@ -115,5 +127,27 @@ export function createLogger(stream: NodeJS.WritableStream, format: 'plain' | 'j
       if (gathering !== undefined) clock.clearTimer(gathering);
       gathering = undefined;
     },
+  };
+}
+
+/** Client addresses a minute that refused requests are logged under by name; the rest under "other addresses". */
+export const NAMED_REFUSERS = 10;
+
+/**
+ * What logs a refused request (401, 403): `request refused status=… from=ADDRESS error=…`, thinned by the
+ * logger like any error (once, then a summary a minute). Only the first NAMED_REFUSERS addresses in a minute
+ * are named: past them, a stranger knocking from many addresses is one more kind of line, "other addresses",
+ * so that it cannot fill the log.
+ */
+export function refusalLog(log: Logger, clock: Clock = systemClock): (refusal: { status: number; message: string; address: string }) => void {
+  let windowStart = clock.now();
+  const named = new Set<string>();
+  return ({ status, message, address }) => {
+    if (clock.now() - windowStart >= REPEAT_WINDOW_MS) {
+      windowStart = clock.now();
+      named.clear();
+    }
+    if (!named.has(address) && named.size < NAMED_REFUSERS) named.add(address);
+    log.error('request refused', { status, from: named.has(address) ? address : 'other addresses', error: message });
   };
 }

@@ -90,9 +90,28 @@ export interface ServerObserver {
   childrenCancelled?(record: CancelRecord, marked: number, ms: number): void;
   /** A request failed through no fault of the client. */
   failed?(error: unknown, request: { method: string; path: string }): void;
+  /**
+   * A request was refused for who sent it (see Refusal): the client's mistake, but the one an operator is
+   * asked about ("my worker says not authorized") and the trace a stranger's probing leaves.
+   */
+  refused?(refusal: Refusal): void;
   /** Webhook deliveries made and failed. */
   readonly webhooks?: WebhookObserver;
 }
+
+/** A request refused at the trust boundary: no or a wrong token, a right or a scope its token lacks, no client certificate. */
+export interface Refusal {
+  readonly status: number;
+  readonly code: string;
+  readonly message: string;
+  readonly method: string;
+  readonly path: string;
+  /** The client's address, as the connection shows it. */
+  readonly address: string;
+}
+
+// The refusals that are about who asked (Refusal), as opposed to what was asked.
+const TRUST_REFUSALS = new Set(['unauthorized', 'forbidden', 'out_of_scope', 'client_certificate_refused']);
 
 export interface AppDependencies {
   /** Every change to a task, and every reading of one, goes through it. */
@@ -275,6 +294,10 @@ export function createApp({
     else {
       observer.failed?.(error, { method: req.method ?? '?', path: truncate(req.url ?? '') });
       httpError = new HttpError('internal', 'the server failed to answer; see its log');
+    }
+    if (TRUST_REFUSALS.has(httpError.code)) {
+      const { status, code, message } = httpError;
+      observer.refused?.({ status, code, message, method: req.method ?? '?', path: truncate(req.url ?? ''), address: req.socket.remoteAddress ?? 'unknown' });
     }
     sendJson(res, httpError.status, { error: { code: httpError.code, message: httpError.message } }, { ...httpError.headers });
   };

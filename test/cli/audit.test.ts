@@ -88,4 +88,23 @@ test('seed, v1, scheduled and deadline cancels each name who asked: in work --js
   }
 });
 
+test('a refused request is a line in the log: who was refused and why, once while it repeats, not once per request', async () => {
+  const viewer = await newToken('viewer', 'reader', { binary });
+  const tokens = join(dir.path, 'tokens-refusals.txt');
+  writeFileSync(tokens, `${viewer.line}\n`);
+  const server = await startServe(['--tokens', tokens], { binary });
+  try {
+    for (let i = 0; i < 5; i++) assert.is((await fetch(`${server.url}/cancel-task/r-${i}`, { headers: { authorization: 'Bearer wrong' } })).status, 401);
+    const cancelled = await runCli(['cancel', 'r-9', '--server', server.url, '--token', viewer.token], { binary });
+    assert.is(cancelled.code, 4, cancelled.stderr);
+    await server.process.waitFor(/request refused status=403/);
+    const refused = server.process.stderr.split('\n').filter((line) => line.includes('request refused'));
+    assert.equal(refused.length, 2, server.process.stderr);
+    assert.match(refused[0]!, /error request refused status=401 from=127\.0\.0\.1 error="missing or wrong token/);
+    assert.match(refused[1]!, /error request refused status=403 from=127\.0\.0\.1 error=.*token \\?"viewer\\?" \(role reader\) may not cancel/);
+  } finally {
+    await server.stop();
+  }
+});
+
 test.run();

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createLogger, GATHER_MS, REPEAT_WINDOW_MS } from '../../src/cli/log.ts';
+import { createLogger, GATHER_MS, MAX_REPEAT_KINDS, NAMED_REFUSERS, REPEAT_WINDOW_MS, refusalLog } from '../../src/cli/log.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 
 function collect() {
@@ -34,6 +34,39 @@ test('the same error logged every 250 ms is written once, then summed up once a 
   assert.is(lines.length, 4, 'after a quiet minute the first error is written again');
   log.close();
   assert.is(clock.pendingTimers, 0);
+});
+
+test('errors of more kinds than it counts at once (refusals from as many addresses) are counted in one line a minute', () => {
+  const clock = new FakeClock();
+  const { lines, stream } = collect();
+  const log = createLogger(stream, 'plain', clock);
+  for (let i = 0; i < MAX_REPEAT_KINDS + 500; i++) log.error('request refused', { status: 401, from: `10.0.${i >> 8}.${i & 255}` });
+  assert.is(lines.length, MAX_REPEAT_KINDS, 'a line for each kind it counts');
+  clock.advance(REPEAT_WINDOW_MS);
+  assert.is(lines.length, MAX_REPEAT_KINDS + 1);
+  assert.match(lines.at(-1)!, /error 500 more errors of other kinds in the last minute, not written one by one$/);
+  // Quiet for a window, the kinds are forgotten: a new one is written again.
+  clock.advance(REPEAT_WINDOW_MS);
+  log.error('request refused', { status: 401, from: '192.0.2.1' });
+  assert.match(lines.at(-1)!, /from=192\.0\.2\.1/);
+  log.close();
+  assert.is(clock.pendingTimers, 0);
+});
+
+test('refused requests: each address once a minute, the first ten addresses by name, the rest as one line', () => {
+  const clock = new FakeClock();
+  const { lines, stream } = collect();
+  const log = createLogger(stream, 'plain', clock);
+  const refused = refusalLog(log, clock);
+  for (let round = 0; round < 3; round++)
+    for (let i = 0; i < 500; i++) refused({ status: 401, message: 'missing or wrong token', address: `2001:db8::${i.toString(16)}` });
+  assert.is(lines.length, NAMED_REFUSERS + 1, lines.join('\n'));
+  assert.match(lines[0]!, /error request refused status=401 from=2001:db8::0 error="missing or wrong token"$/);
+  assert.match(lines.at(-1)!, /from="other addresses"/);
+  clock.advance(REPEAT_WINDOW_MS);
+  // The summaries: how often each repeated, the strangers' as one line.
+  assert.match(lines.at(-1)!, /request refused \(repeated 1469 times in the last minute\) status=401 from="other addresses"/);
+  log.close();
 });
 
 test('info lines close behind one another are written together, in order, an error at once and close() the rest', () => {

@@ -1,7 +1,7 @@
 import { render } from 'ink-testing-library';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ServeActivity } from '../../src/server/serve-activity.ts';
+import { REFUSAL_EVERY_MS, ServeActivity } from '../../src/server/serve-activity.ts';
 import { ServeScreen } from '../../src/ui/serve-screen.tsx';
 
 const T0 = Date.UTC(2026, 10, 27, 12, 0, 0);
@@ -67,6 +67,32 @@ test('a busy server: rates, newest cancels first with reason and source, errors'
   assert.match(text, /train-8\s+succeeded/);
   assert.ok(text.indexOf('train-8') < text.indexOf('train-7'), 'newest first');
   assert.is(activity.state.watchesAnsweredTotal, 1);
+});
+
+test('refused requests show in the errors, once a minute for the same status and address, counting those between', () => {
+  let now = T0;
+  const activity = new ServeActivity({ url: 'http://h:1', store: 'memory' }, () => now);
+  const refuse = (status: number, address: string, message: string) =>
+    activity.refused({ status, code: status === 401 ? 'unauthorized' : 'forbidden', message, method: 'POST', path: '/v1/tasks/x/cancel', address });
+  for (let i = 0; i < 50; i++) {
+    now += 100;
+    refuse(401, '203.0.113.9', 'missing or wrong token');
+  }
+  refuse(403, '10.0.0.7', 'token "ci" (role worker) may not cancel');
+  activity.failed(new Error('disk I/O error'), { method: 'POST', path: '/v1/tasks/y/cancel' });
+  assert.equal(
+    activity.state.recentErrors.map((e) => e.message),
+    [
+      'POST /v1/tasks/y/cancel: disk I/O error',
+      'POST /v1/tasks/x/cancel: refused 403 from 10.0.0.7: token "ci" (role worker) may not cancel',
+      'POST /v1/tasks/x/cancel: refused 401 from 203.0.113.9: missing or wrong token',
+    ],
+    'fifty refusals from one address are one line, and push nothing else off',
+  );
+  now += REFUSAL_EVERY_MS;
+  refuse(401, '203.0.113.9', 'missing or wrong token');
+  assert.match(activity.state.recentErrors[0]!.message, /refused 401 from 203\.0\.113\.9: missing or wrong token \(and 49 more since 65s ago\)$/);
+  assert.match(frame(activity), /Recent errors[\s\S]*refused 401 from 203\.0\.113\.9/);
 });
 
 test('with tokens, who cancelled shows in its own column, with how when it was not through the API', () => {

@@ -18,7 +18,7 @@ import { openStore } from '../../store/open-store.ts';
 import { PG_SCHEMA_PATTERN } from '../../store/postgres/defaults.ts';
 import { type CommandContext, ExitCode, UsageError } from '../context.ts';
 import { youngGenerationByHeld } from '../heap-tuning.ts';
-import { createLogger, type Logger } from '../log.ts';
+import { createLogger, type Logger, refusalLog } from '../log.ts';
 import { type KeyPair, readCertificates, readKeyPair, readText } from '../tls-files.ts';
 import { printable } from '../../core/printable.ts';
 import { durationOptionSchema, validateOptions, wantsTui, wholeNumberOption } from '../options.ts';
@@ -180,6 +180,9 @@ function loggingObserver(log: Logger): ServerObserver {
       if (marked > 0) log.info('children cancelled', { parent: record.id, children: marked, ms: Math.round(ms) });
     },
     failed: (error, request) => log.error('request failed', { ...request, error: (error as Error)?.message ?? String(error) }),
+    // Without the path, so that the same refusal again (a worker with a revoked token, a stranger probing)
+    // is counted in the logger's once-a-minute summary rather than written each time.
+    refused: refusalLog(log),
     webhooks: {
       failed: (endpoint, error, givenUp) => log.error(givenUp ? 'webhook given up' : 'webhook failed', { endpoint, error }),
     },
