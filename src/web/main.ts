@@ -286,7 +286,7 @@ class Page {
         if (generation !== this.#listGeneration) return;
         failures = 0;
         this.#listError = undefined;
-        this.#list.listed(page.tasks.map(({ id, ...status }) => pageTaskOf({ id, status })));
+        this.#list.listed(page.tasks.map(({ id, reason, ...status }) => ({ ...pageTaskOf({ id, status }), ...(reason === undefined ? {} : { reason }) })));
         this.render();
         if (page.next === undefined) break;
         after = page.next;

@@ -257,7 +257,8 @@ export function renderRow(task: PageTask, me: MeReply, now: number, flash: boole
     h('span', { role: 'cell', class: 'since', title: status?.since ?? '' }, status ? ago(status.since, now) : ''),
     h('span', { role: 'cell', class: 'worker' }, workerText(status?.worker)),
     h('span', { role: 'cell', class: 'progress' }, status?.progress?.text ?? ''),
-    h('span', { role: 'cell', class: 'by' }, cancelledByText(task)),
+    // Why, where the record says: on hover, the row has no room for it (the detail shows it in full).
+    h('span', { role: 'cell', class: 'by', title: task.reason }, cancelledByText(task)),
     h(
       'span',
       { role: 'cell', class: 'actions' },

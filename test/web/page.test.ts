@@ -161,7 +161,14 @@ test("an operator's open page shows a cancel made with the CLI, without a reload
   assert.match(await rowText('cli-victim')(page), /olga/, 'who cancelled');
   assert.ok(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded), 'the same document');
   assert.ok(await page.evaluate(() => (window as unknown as { flashed?: boolean }).flashed), 'the changed row flashed');
+  const why = (p: typeof page) => p.evaluate(() => document.querySelector('.row[data-id="cli-victim"] .by')?.getAttribute('title'));
+  assert.is(await why(page), 'from the terminal', 'the reason on hover, from the event');
   await page.browserContext().close();
+  // A page opened afterwards has it from the listing.
+  const later = await openPage('/', TOKENS.operator);
+  await rowShows(later, 'cli-victim', 'cancelled');
+  assert.is(await why(later), 'from the terminal', 'the reason on hover, from the listing');
+  await later.browserContext().close();
 });
 
 test("a cancel from the dialog reaches a running taskctl work with its reason; Escape and 'Keep it running' cancel nothing", async () => {
