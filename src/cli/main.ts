@@ -1,4 +1,5 @@
 import yargs, { type Argv } from 'yargs';
+import { printable } from '../core/printable.ts';
 import { InvalidInputError, preview } from '../core/task-id.ts';
 import { COMMIT, VERSION } from '../protocol/build-info.ts';
 import { commands } from './commands.ts';
@@ -76,26 +77,34 @@ function oneLine(problem: string, argv: readonly string[]): string {
 const optionsOf = new Map<string, string[]>();
 
 /**
- * yargs' "Unknown arguments: reasn, sever" as the user typed them (`--reasn`, a stray word), each option
+ * yargs' "Unknown arguments: reasn, sever" as the user typed them (`--reasn`, `-z`, a stray word), each option
  * with the nearest of the command's own when it looks like a typo. yargs also lists the camelCase twin of a
- * dashed word (watch-timout, watchTimout): one is enough.
+ * dashed word (watch-timout, watchTimout), and takes `--no-x` as x: said once, as typed.
  */
 function unknownArguments(words: readonly string[], argv: readonly string[], options: readonly string[]): string {
   const dashed = new Set(words.filter((word) => word.includes('-')).map(camelCase));
-  return words
+  const said = words
     .filter((word) => !dashed.has(word) || word.includes('-'))
     .map((word) => {
-      const typed = word.length === 1 ? `-${word}` : `--${word}`;
-      if (!argv.some((arg) => arg === typed || arg.startsWith(`${typed}=`))) return `unexpected argument ${preview(word)}`;
-      if (word.length === 1) return `unknown option ${typed}`;
-      const nearest = options
-        .map((name) => ({ name, distance: editDistance(word, name) }))
-        .filter(({ name, distance }) => distance <= (name.length <= 4 ? 1 : 2))
-        .sort((a, b) => a.distance - b.distance)[0];
-      return `unknown option ${typed}${nearest ? ` (did you mean --${nearest.name}?)` : ''}`;
-    })
-    .join('; ');
+      const typed = [`--${word}`, `--no-${word}`, `-${word}`].find((form) => argv.some((arg) => arg === form || arg.startsWith(`${form}=`)));
+      const bundled = word.length === 1 && argv.some((arg) => /^-[^-]/.test(arg) && arg.includes(word));
+      if (typed === undefined && !bundled) return `unexpected argument ${preview(word)}`;
+      const name = typed ?? `-${word}`;
+      // Past a name's length a typo is unlikely, and the distance costs its square to work out.
+      const nearest =
+        word.length > MAX_SUGGESTED_NAME
+          ? undefined
+          : options
+              .map((option) => ({ option, distance: editDistance(word, option) }))
+              .filter(({ option, distance }) => word.length > 1 && distance <= (option.length <= 4 ? 1 : 2))
+              .sort((a, b) => a.distance - b.distance)[0];
+      return `unknown option ${printable(name.length > 60 ? `${name.slice(0, 60)}…` : name)}${nearest ? ` (did you mean --${nearest.option}?)` : ''}`;
+    });
+  return [...new Set(said)].join('; ');
 }
+
+// The longest word a suggestion is looked for (longer than any option's name by far).
+const MAX_SUGGESTED_NAME = 64;
 
 const camelCase = (name: string) => name.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
 

@@ -35,32 +35,38 @@ export const OUTAGE_LINE_EVERY_MS = 60_000;
 
 /**
  * Thins a long outage's retries in a log: a line per retry is a line every few seconds for as long as the
- * server is away. The first failure is printed, then a different one, then the same one once a minute
- * (saying how many attempts it has been); the reconnection says how many were not printed.
+ * server is away. Each kind of failure is printed the first time, then once a minute (saying "still"), however
+ * they alternate; the reconnection (or the end of `work`, still cut off) says how many were not printed.
  */
 class OutageLines {
-  #printed: { error: string; ts: number } | undefined;
+  /** Each failure printed in this outage, and when. A handful at most: a connection's few ways of failing. */
+  readonly #printed = new Map<string, number>();
   #unprinted = 0;
 
   line(event: WorkEvent, text: string | undefined): string | undefined {
     if (event.event === 'disconnected') {
-      const last = this.#printed;
-      if (last !== undefined && last.error === event.error && event.ts - last.ts < OUTAGE_LINE_EVERY_MS) {
+      const last = this.#printed.get(event.error);
+      if (last !== undefined && event.ts - last < OUTAGE_LINE_EVERY_MS) {
         this.#unprinted++;
         return undefined;
       }
-      this.#printed = { error: event.error, ts: event.ts };
-      return last?.error === event.error ? `still ${text}` : text;
+      // Past a few kinds, the oldest is forgotten: an error text with a changing part cannot grow this.
+      if (last === undefined && this.#printed.size >= OUTAGE_KINDS) this.#printed.delete(this.#printed.keys().next().value!);
+      this.#printed.set(event.error, event.ts);
+      return last === undefined ? text : `still ${text}`;
     }
-    if (event.event === 'reconnected' || event.event === 'connected') {
+    if (event.event === 'reconnected' || event.event === 'connected' || event.event === 'done') {
       const unprinted = this.#unprinted;
-      this.#printed = undefined;
+      this.#printed.clear();
       this.#unprinted = 0;
-      if (unprinted > 0) return `${text} (${unprinted} more failed ${unprinted === 1 ? 'attempt' : 'attempts'} not shown)`;
+      if (unprinted > 0) return `${text} (${unprinted} more failed ${unprinted === 1 ? 'attempt' : 'attempts'} to reach the server not shown)`;
     }
     return text;
   }
 }
+
+// Kinds of failure remembered at once in an outage (see OutageLines).
+const OUTAGE_KINDS = 8;
 
 /** One line of text for an event, or undefined for events not worth a line. */
 export function describeEvent(event: WorkEvent, server: string): string | undefined {

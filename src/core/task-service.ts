@@ -56,6 +56,8 @@ export interface TaskPage {
 export interface ChildrenPage {
   readonly ids: readonly string[];
   readonly statuses: readonly TaskStatus[];
+  /** As TaskPage's. */
+  readonly reasons: ReadonlyMap<string, string>;
 }
 
 const EVERY_PART: SnapshotParts = { record: true, status: true, schedule: true };
@@ -298,8 +300,7 @@ export class TaskService {
       (s) => s.id,
     );
     const read = (await this.#readAll(found, scope)).slice(0, query.limit);
-    const reasons = new Map<string, string>();
-    for (const { status, record } of read) if (record?.reason !== undefined) reasons.set(status.id, record.reason);
+    const reasons = reasonsOf(read);
     const page = read.map((r) => r.status);
     const statuses = query.state ? page.filter((s) => s.state === query.state) : page;
     return found.length > query.limit ? { statuses, reasons, next: page.at(-1)!.id } : { statuses, reasons };
@@ -317,7 +318,8 @@ export class TaskService {
       (from, max) => this.#store.listChildren(parent, from, max),
       (id) => id,
     );
-    return { ids, statuses: ids.length === 0 ? [] : await this.#asRead(await this.tracker.statuses(ids), scope) };
+    const read = ids.length === 0 ? [] : await this.#readAll(await this.tracker.statuses(ids), scope);
+    return { ids, statuses: read.map((r) => r.status), reasons: reasonsOf(read) };
   }
 
   /**
@@ -396,6 +398,20 @@ export class TaskService {
       }),
     );
   }
+}
+
+/**
+ * By task id, why each was cancelled, as one task's reading shows it: its record's reason, or for a task
+ * stopped through an ancestor (whose record an unscoped reading does not look up) its status's, which says
+ * the same ("parent P cancelled").
+ */
+function reasonsOf(read: ReadonlyArray<{ status: TaskStatus; record?: CancelRecord | undefined }>): Map<string, string> {
+  const reasons = new Map<string, string>();
+  for (const { status, record } of read) {
+    const reason = record?.reason ?? status.cancelReason;
+    if (reason !== undefined) reasons.set(status.id, reason);
+  }
+  return reasons;
 }
 
 /**

@@ -42,6 +42,8 @@ export class HttpError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly headers: Readonly<Record<string, string>> = {},
+    /** The message without what the request named (its ids), where it names any: what a log counts alike refusals by. */
+    readonly gist: string = message,
   ) {
     super(message);
     this.status = ErrorStatus[code];

@@ -152,6 +152,13 @@ export const taskStatusSchema = z.object({
 });
 export type TaskStatusReply = z.infer<typeof taskStatusSchema>;
 
+/** A task in a listing (GET /v1/tasks, a page of children): its status, and why it was cancelled. */
+export const listedTaskSchema = taskStatusSchema.extend({
+  id: z.string(),
+  /** Why it was cancelled, as its cancel record says (`cancel --reason`, or "parent job-42 cancelled"); absent from older servers. */
+  reason: z.string().optional(),
+});
+
 export const TASK_STATE_VALUES = TASK_LIFE_STATES as readonly [TaskLifeState, ...TaskLifeState[]];
 
 export const taskListQuerySchema = z.strictObject({
@@ -244,17 +251,11 @@ export const taskReplySchema = z.object({
   /** Its direct parents, when it declared any. */
   parents: z.array(z.string()).optional(),
   /** The first page of its children, when it has any; `next` pages on with GET /v1/tasks?parent=ID&after=NEXT. */
-  children: z.object({ tasks: z.array(taskStatusSchema.extend({ id: z.string() })), next: z.string().optional() }).optional(),
+  children: z.object({ tasks: z.array(listedTaskSchema), next: z.string().optional() }).optional(),
 });
 
 export const taskListReplySchema = z.object({
-  tasks: z.array(
-    taskStatusSchema.extend({
-      id: z.string(),
-      /** Why it was cancelled, as its cancel record says (`cancel --reason`, or "parent job-42 cancelled"); absent from older servers. */
-      reason: z.string().optional(),
-    }),
-  ),
+  tasks: z.array(listedTaskSchema),
   /** Pass as `after` for the next page; absent on the last one. */
   next: z.string().optional(),
 });

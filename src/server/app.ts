@@ -103,6 +103,7 @@ export interface ServerObserver {
 export interface Refusal {
   readonly status: number;
   readonly code: string;
+  /** Why, in words that name none of the request's tasks: refusals of many ids read alike. */
   readonly message: string;
   readonly method: string;
   readonly path: string;
@@ -296,8 +297,8 @@ export function createApp({
       httpError = new HttpError('internal', 'the server failed to answer; see its log');
     }
     if (TRUST_REFUSALS.has(httpError.code)) {
-      const { status, code, message } = httpError;
-      observer.refused?.({ status, code, message, method: req.method ?? '?', path: truncate(req.url ?? ''), address: req.socket.remoteAddress ?? 'unknown' });
+      const { status, code, gist } = httpError;
+      observer.refused?.({ status, code, message: gist, method: req.method ?? '?', path: truncate(req.url ?? ''), address: clientAddress(req) });
     }
     sendJson(res, httpError.status, { error: { code: httpError.code, message: httpError.message } }, { ...httpError.headers });
   };

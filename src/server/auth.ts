@@ -213,10 +213,8 @@ export function inScope(caller: Caller, id: string): boolean {
 export function checkScope(caller: Caller, ids: Iterable<string>): void {
   const outside = caller.scope?.firstOutside(ids);
   if (outside === undefined) return;
-  throw new HttpError(
-    'out_of_scope',
-    `token "${caller.name}" may only touch tasks matching ${caller.scope}; ${JSON.stringify(outside.slice(0, 100))} is not one of them`,
-  );
+  const rule = `token "${caller.name}" may only touch tasks matching ${caller.scope}`;
+  throw new HttpError('out_of_scope', `${rule}; ${JSON.stringify(outside.slice(0, 100))} is not one of them`, {}, rule);
 }
 
 function bearerToken(headers: IncomingHttpHeaders): string | undefined {

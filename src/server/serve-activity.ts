@@ -48,17 +48,15 @@ export interface ServeState {
 
 const KEEP_CANCELS = 10;
 const KEEP_ERRORS = 5;
-/** The same refusal (status and address) is listed once in this long; the others are counted into the next. */
+/** A kind of refusal (its status and code) is listed once in this long; the others are counted into the next. */
 export const REFUSAL_EVERY_MS = 60_000;
-// Addresses whose refusals are remembered for that thinning: past this many, the memory starts afresh.
-const MAX_REFUSERS = 256;
 
 /** Collects the server's activity into a ServeState, telling subscribers when it changes. */
 export class ServeActivity implements ServerObserver, TaskEventObserver {
   #state: ServeState;
   readonly #listeners = new Set<() => void>();
   readonly #now: () => number;
-  /** By status and address: when its refusal was last listed, and how many came since. */
+  /** By status and code (a handful of kinds): when a refusal of it was last listed, and how many came since. */
   readonly #refusals = new Map<string, { at: number; since: number }>();
 
   constructor(where: { url: string; store: string }, now: () => number = Date.now) {
@@ -124,19 +122,18 @@ export class ServeActivity implements ServerObserver, TaskEventObserver {
   }
 
   /**
-   * A refused request goes in the errors list as "refused 401 from ADDRESS: why": once a minute for the same
-   * status and address, saying how many came between, so that a stranger's probing does not push every other
-   * error off the list.
+   * A refused request goes in the errors list as "refused 401 from ADDRESS: why": once a minute for each kind
+   * (status and code), whatever the address, saying how many came between, so that a stranger's probing from
+   * however many addresses takes a row or two and pushes no other error off the list.
    */
   refused(refusal: Refusal): void {
-    const key = `${refusal.status} ${refusal.address}`;
+    const key = `${refusal.status} ${refusal.code}`;
     const now = this.#now();
     const last = this.#refusals.get(key);
     if (last !== undefined && now - last.at < REFUSAL_EVERY_MS) {
       last.since++;
       return;
     }
-    if (last === undefined && this.#refusals.size >= MAX_REFUSERS) this.#refusals.clear();
     this.#refusals.set(key, { at: now, since: 0 });
     const more = last?.since ? ` (and ${last.since} more since ${Math.round((now - last.at) / 1000)}s ago)` : '';
     this.failed(new Error(`refused ${refusal.status} from ${refusal.address}: ${refusal.message}${more}`), { method: refusal.method, path: refusal.path });

@@ -90,18 +90,25 @@ test('seed, v1, scheduled and deadline cancels each name who asked: in work --js
 
 test('a refused request is a line in the log: who was refused and why, once while it repeats, not once per request', async () => {
   const viewer = await newToken('viewer', 'reader', { binary });
+  const teamA = await newToken('team-a', 'reader', { binary, scope: ['team-a-*'] });
   const tokens = join(dir.path, 'tokens-refusals.txt');
-  writeFileSync(tokens, `${viewer.line}\n`);
+  writeFileSync(tokens, `${viewer.line}\n${teamA.line}\n`);
   const server = await startServe(['--tokens', tokens], { binary });
   try {
     for (let i = 0; i < 5; i++) assert.is((await fetch(`${server.url}/cancel-task/r-${i}`, { headers: { authorization: 'Bearer wrong' } })).status, 401);
     const cancelled = await runCli(['cancel', 'r-9', '--server', server.url, '--token', viewer.token], { binary });
     assert.is(cancelled.code, 4, cancelled.stderr);
-    await server.process.waitFor(/request refused status=403/);
+    // A scoped token asking after fifty tasks outside its scope: one line, naming none of them.
+    for (let i = 0; i < 50; i++) {
+      const outside = await fetch(`${server.url}/v1/tasks/team-b-${i}`, { headers: { authorization: `Bearer ${teamA.token}` } });
+      assert.is(outside.status, 403);
+    }
+    await server.process.waitFor(/request refused status=403 .*team-a-\*/);
     const refused = server.process.stderr.split('\n').filter((line) => line.includes('request refused'));
-    assert.equal(refused.length, 2, server.process.stderr);
+    assert.equal(refused.length, 3, server.process.stderr);
     assert.match(refused[0]!, /error request refused status=401 from=127\.0\.0\.1 error="missing or wrong token/);
     assert.match(refused[1]!, /error request refused status=403 from=127\.0\.0\.1 error=.*token \\?"viewer\\?" \(role reader\) may not cancel/);
+    assert.match(refused[2]!, /error request refused status=403 from=127\.0\.0\.1 error=.*token \\?"team-a\\?" may only touch tasks matching team-a-\*"$/);
   } finally {
     await server.stop();
   }

@@ -150,6 +150,35 @@ test('ls shows the reason a task was cancelled with, as status does, and GET /v1
       ['ls-why', 'disk full'],
     ],
   );
+  // Children: one cancelled with its own reason, one stopped through its parent; a page of children and a
+  // listing say the same.
+  const look = (id: string) =>
+    fetch(`${server.url}/v1/watch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ids: [id], parents: ['ls-job'], timeout: '0s' }),
+    }).then((r) => r.json());
+  await look('ls-kid-own');
+  await look('ls-kid-through');
+  await runCli(['cancel', 'ls-kid-own', '--server', server.url, '--reason', 'flaky node']);
+  await runCli(['cancel', 'ls-job', '--server', server.url, '--reason', 'wrong data']);
+  await eventually(
+    async () => /ls-kid-through\s+cancel_requested/.test((await runCli(['ls', '--server', server.url])).stdout),
+    'the parent cancel to reach its child',
+  );
+  for (const args of [['ls'], ['ls', '--parent', 'ls-job']]) {
+    const shown = (await runCli([...args, '--server', server.url])).stdout;
+    assert.match(shown, /^\s*ls-kid-own\s.*reason: flaky node/m, args.join(' '));
+    assert.match(shown, /^\s*ls-kid-through\s.*reason: parent ls-job cancelled/m, args.join(' '));
+  }
+  const kids = ((await (await fetch(`${server.url}/v1/tasks?parent=ls-job`)).json()) as { tasks: Array<{ id: string; reason?: string }> }).tasks;
+  assert.equal(
+    kids.map((task) => [task.id, task.reason]),
+    [
+      ['ls-kid-own', 'flaky node'],
+      ['ls-kid-through', 'parent ls-job cancelled'],
+    ],
+  );
 });
 
 test('cancel, status and ls at a port where something else answers, not in HTTP: one line saying so, exit 3', async () => {
@@ -194,7 +223,7 @@ test("work's plain lines thin a long outage: the first failure, then none per re
     proxy.cut();
     await eventually(() => proxy.refused >= 5, 'five attempts refused', 20_000);
     proxy.restore();
-    const [, notShown] = await work.waitFor(/reconnected to \S+ \((\d+) more failed attempts not shown\)/, 20_000);
+    const [, notShown] = await work.waitFor(/reconnected to \S+ \((\d+) more failed attempts to reach the server not shown\)/, 20_000);
     const failures = work.stdout.split('\n').filter((line) => / disconnected: /.test(line));
     // One line for the cut watch, perhaps one more when the refusals read differently; never one per retry.
     assert.ok(failures.length >= 1 && failures.length <= 2, work.stdout);

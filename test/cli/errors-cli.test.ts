@@ -45,6 +45,12 @@ test("a mistyped option is named as typed, with the nearest of its command's opt
   await usage(['cancel', 'x', '--xyzzy'], 'unknown option --xyzzy');
   await usage(['cancel', 'x', '-z'], 'unknown option -z');
   await usage(['serve', 'foo'], 'unexpected argument "foo"');
+  await usage(['cancel', 'x', '--no-reasn'], 'unknown option --no-reasn (did you mean --reason?)');
+  await usage(['cancel', 'x', '-zq'], 'unknown option -z; unknown option -q');
+  // What the terminal would act on is shown, not sent: a typed option is text from the user's own shell
+  // history or a script, as likely pasted from anywhere.
+  await usage(['cancel', 'x', '--reason\x1b]0;pwned\x07=foo'], 'unknown option --reason\u241b]0;pwned\u2407');
+  await usage(['cancel', 'x', `--${'a'.repeat(5_000)}`], `unknown option --${'a'.repeat(58)}…`);
 });
 
 test('a command given too few words says what it needs: a task id, a shell, or a subcommand and a name', async () => {

@@ -69,14 +69,14 @@ test('a busy server: rates, newest cancels first with reason and source, errors'
   assert.is(activity.state.watchesAnsweredTotal, 1);
 });
 
-test('refused requests show in the errors, once a minute for the same status and address, counting those between', () => {
+test('refused requests show in the errors, once a minute for each kind from any address, counting those between', () => {
   let now = T0;
   const activity = new ServeActivity({ url: 'http://h:1', store: 'memory' }, () => now);
   const refuse = (status: number, address: string, message: string) =>
     activity.refused({ status, code: status === 401 ? 'unauthorized' : 'forbidden', message, method: 'POST', path: '/v1/tasks/x/cancel', address });
   for (let i = 0; i < 50; i++) {
     now += 100;
-    refuse(401, '203.0.113.9', 'missing or wrong token');
+    refuse(401, i === 0 ? '203.0.113.9' : `203.0.113.${10 + i}`, 'missing or wrong token');
   }
   refuse(403, '10.0.0.7', 'token "ci" (role worker) may not cancel');
   activity.failed(new Error('disk I/O error'), { method: 'POST', path: '/v1/tasks/y/cancel' });
@@ -87,7 +87,7 @@ test('refused requests show in the errors, once a minute for the same status and
       'POST /v1/tasks/x/cancel: refused 403 from 10.0.0.7: token "ci" (role worker) may not cancel',
       'POST /v1/tasks/x/cancel: refused 401 from 203.0.113.9: missing or wrong token',
     ],
-    'fifty refusals from one address are one line, and push nothing else off',
+    'fifty refusals from fifty addresses are one line, and push nothing else off',
   );
   now += REFUSAL_EVERY_MS;
   refuse(401, '203.0.113.9', 'missing or wrong token');

@@ -70,6 +70,11 @@ function toRow(
   };
 }
 
+/** A listed task's cancel as toRow takes it: the reason the listing gives, if any. */
+function reasonOf(task: { reason?: string | undefined }): { reason: string } | undefined {
+  return task.reason === undefined ? undefined : { reason: task.reason };
+}
+
 function printTable(rows: Row[], stdout: NodeJS.WritableStream): void {
   const header: Row = { id: 'TASK', state: 'STATE', since: 'SINCE', worker: 'WORKER', detail: 'DETAIL' };
   const all = [header, ...rows];
@@ -135,7 +140,7 @@ function taskRows(task: TaskReply, now: number): Row[] {
   const row = toRow(task.id, task.status, task.record, now, more);
   // Never watched nor cancelled, but a cancel is on its way: say so rather than "unknown".
   const rows = [row.state === 'unknown' && scheduled ? { ...row, state: 'scheduled' } : row];
-  for (const child of children?.tasks ?? []) rows.push({ ...toRow(child.id, child, undefined, now), id: `  ${child.id}` });
+  for (const child of children?.tasks ?? []) rows.push({ ...toRow(child.id, child, reasonOf(child), now), id: `  ${child.id}` });
   if (children?.next) rows.push({ id: '  …', state: '', detail: `more: taskctl ls --parent ${task.id}` });
   return rows;
 }
@@ -162,7 +167,7 @@ export async function runLs(args: LsArgs, { stdout, stderr, env, shutdown }: Com
         );
         for (const task of page.tasks) {
           if (args.json) stdout.write(`${terminalSafeJson(task)}\n`);
-          else rows.push(toRow(task.id, task, task.reason === undefined ? undefined : { reason: task.reason }, Date.now()));
+          else rows.push(toRow(task.id, task, reasonOf(task), Date.now()));
         }
         listed += page.tasks.length;
         after = page.next;

@@ -185,7 +185,9 @@ function childrenPage(found: ChildrenPage, limit: number, state?: TaskLifeState)
   const byId = new Map(found.statuses.map((s) => [s.id, s]));
   const tasks = page.flatMap((id) => {
     const status = byId.get(id);
-    return status && (state === undefined || status.state === state) ? [{ id, ...statusToWire(status) }] : [];
+    if (!status || (state !== undefined && status.state !== state)) return [];
+    const reason = found.reasons.get(id);
+    return [reason === undefined ? { id, ...statusToWire(status) } : { id, ...statusToWire(status), reason }];
   });
   return found.ids.length > limit ? { tasks, next: page.at(-1)! } : { tasks };
 }
