@@ -64,6 +64,19 @@ function oneLine(problem: string, argv: readonly string[]): string {
   if (/^Not enough non-option arguments/.test(problem) && needs !== undefined) return `${argv[0]} needs ${needs}`;
   const valueless = /^Not enough arguments following: (\S+)/.exec(problem)?.[1];
   if (valueless !== undefined) return `${valueless.length === 1 ? '-' : '--'}${valueless} needs a value`;
+  // yargs asks for a required option before it says another was not known: `--rle reader` for `--role`.
+  const missing = /^Missing required arguments?: (.+)$/.exec(problem)?.[1]?.split(', ');
+  if (missing !== undefined) {
+    const known = new Set(optionsOf.get(argv[0] ?? '') ?? []);
+    const given = argv
+      .filter((arg) => arg.startsWith('--'))
+      .map((arg) => arg.slice(2).split('=')[0]!)
+      .filter((name) => !known.has(name));
+    const slip = given.find((name) => name.length <= MAX_SUGGESTED_NAME && missing.some((needed) => editDistance(name, needed) <= 2));
+    const meant = slip && missing.find((needed) => editDistance(slip, needed) <= 2);
+    if (slip !== undefined && meant !== undefined) return `unknown option --${printable(slip)} (did you mean --${meant}?); --${meant} is required`;
+    return `--${missing.join(', --')} ${missing.length === 1 ? 'is' : 'are'} required`;
+  }
   const unknown = /^Unknown arguments?: (.+)$/.exec(problem)?.[1];
   if (unknown !== undefined) return unknownArguments(unknown.split(', '), argv, optionsOf.get(argv[0] ?? '') ?? []);
   return problem

@@ -46,6 +46,9 @@ test("a mistyped option is named as typed, with the nearest of its command's opt
   await usage(['cancel', 'x', '-z'], 'unknown option -z');
   await usage(['serve', 'foo'], 'unexpected argument "foo"');
   await usage(['cancel', 'x', '--no-reasn'], 'unknown option --no-reasn (did you mean --reason?)');
+  // yargs asks for a required option first: the slip that left it out is named.
+  await usage(['token', 'new', 'n', '--rle', 'reader'], 'unknown option --rle (did you mean --role?); --role is required');
+  await usage(['token', 'new', 'n'], '--role is required');
   await usage(['cancel', 'x', '-zq'], 'unknown option -z; unknown option -q');
   // What the terminal would act on is shown, not sent: a typed option is text from the user's own shell
   // history or a script, as likely pasted from anywhere.
