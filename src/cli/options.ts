@@ -41,6 +41,12 @@ export function wholeNumberOption(min: number, max?: number) {
   return max === undefined ? schema : schema.max(max, must);
 }
 
+/** A client's token: one with spaces around it could never match, and a stray newline would not be sendable at all. */
+export const clientTokenSchema = z
+  .string()
+  .refine((token) => token.trim() === token, 'must not start or end with whitespace (a stray newline from a file, or in TASKCTL_TOKEN?)')
+  .optional();
+
 export const serverUrlSchema = z.string().refine((text) => {
   try {
     return ['http:', 'https:'].includes(new URL(text).protocol);

@@ -182,8 +182,10 @@ export function onReport(status: TaskStatus | undefined, id: string, report: Tas
     ...(fromTheRun ? { lastSeenAt: now } : {}),
     ...(reporter === undefined ? {} : { reportedBy: reporter }),
     ...(report.worker ? { worker: report.worker } : {}),
-    ...(report.exitCode !== undefined ? { exitCode: report.exitCode } : {}),
-    ...(report.signal !== undefined ? { signal: report.signal } : {}),
+    // What an earlier report said of how its command ended is not this report's: a watch-only worker's
+    // `stopped` after another worker's `failed, exit 3` is not "stopped, exit 3".
+    exitCode: report.exitCode,
+    signal: report.signal,
     stoppedBy: report.outcome === 'stopped' ? report.stoppedBy : undefined,
   });
 }

@@ -56,6 +56,18 @@ test("a mistyped option is named as typed, with the nearest of its command's opt
   await usage(['cancel', 'x', `--${'a'.repeat(5_000)}`], `unknown option --${'a'.repeat(58)}…`);
 });
 
+test('a token with a stray newline is refused at once as a usage error, not retried as a network failure', async () => {
+  for (const args of [['ls'], ['work', 'nl-1'], ['cancel', 'nl-1'], ['status', 'nl-1'], ['events'], ['top']]) {
+    const result = await runCli([...args, '--server', 'http://127.0.0.1:9'], { env: { TASKCTL_TOKEN: 'abc\n' } });
+    assert.is(result.code, 2, `${args[0]}: ${result.stderr}`);
+    assert.is(
+      result.stderr,
+      'taskctl: --token: must not start or end with whitespace (a stray newline from a file, or in TASKCTL_TOKEN?) (see taskctl --help)\n',
+      args[0],
+    );
+  }
+});
+
 test('a command given too few words says what it needs: a task id, a shell, or a subcommand and a name', async () => {
   await usage(['token'], 'token needs a subcommand and a name, e.g. taskctl token new gpu-runners --role worker');
   await usage(['token', 'new'], 'token needs a subcommand and a name, e.g. taskctl token new gpu-runners --role worker');

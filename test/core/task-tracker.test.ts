@@ -37,6 +37,18 @@ test('a report in the same turn as its cancel comes after it, also past the firs
   tracker.close();
 });
 
+test("a report says only its own of how the command ended: a watch-only worker's stop after another's failure carries no exit code", async () => {
+  const store = new MemoryStore();
+  const tracker = new TaskTracker({ store, clock: new FakeClock(), leaseMs: 60_000 });
+  await tracker.watchStarted(['mix-1'], worker);
+  await tracker.reported('mix-1', { outcome: 'failed', exitCode: 3, signal: null, worker });
+  const stopped = await tracker.reported('mix-1', { outcome: 'stopped', stoppedBy: 'SIGTERM', worker: { id: 'w2', host: 'box', pid: 2 } });
+  assert.equal([stopped.state, stopped.stoppedBy, stopped.exitCode, stopped.signal], ['stopped', 'SIGTERM', undefined, undefined]);
+  const [stored] = await store.loadStatuses(['mix-1']);
+  assert.equal([stored!.state, stored!.exitCode, stored!.signal], ['stopped', undefined, undefined]);
+  tracker.close();
+});
+
 test('a batch whose write fails reports it once, and later changes to its ids still run', async () => {
   const store = new MemoryStore();
   const errors: unknown[] = [];

@@ -7,12 +7,12 @@ import { MAX_REASON_CHARS, MAX_SCHEDULE_AHEAD_MS } from '../../protocol/limits.t
 import { cancelOutcome } from '../cancel-outcome.ts';
 import { exitCodeFor, readClientTls, resolveClientOptions } from '../client-options.ts';
 import { type CommandContext, ExitCode } from '../context.ts';
-import { durationOptionSchema, serverUrlSchema, validateOptions } from '../options.ts';
+import { durationOptionSchema, clientTokenSchema, serverUrlSchema, validateOptions } from '../options.ts';
 import type { CancelArgs } from './cancel.ts';
 
 const optionsSchema = z.object({
   server: serverUrlSchema,
-  token: z.string().optional(),
+  token: clientTokenSchema,
   reason: z.string().max(MAX_REASON_CHARS, `at most ${MAX_REASON_CHARS} characters`).optional(),
   after: durationOptionSchema
     .pipe(

@@ -8,12 +8,12 @@ import type { TaskEventData } from '../../protocol/events.ts';
 import { taskIdSchema } from '../../protocol/schemas.ts';
 import { exitCodeFor, readClientTls, resolveClientOptions } from '../client-options.ts';
 import { type CommandContext, ExitCode } from '../context.ts';
-import { serverUrlSchema, validateOptions } from '../options.ts';
+import { clientTokenSchema, serverUrlSchema, validateOptions } from '../options.ts';
 import type { EventsArgs } from './events.ts';
 
 const optionsSchema = z.object({
   server: serverUrlSchema,
-  token: z.string().optional(),
+  token: clientTokenSchema,
   ids: z.array(taskIdSchema).max(MAX_IDS_PER_WATCH, `at most ${MAX_IDS_PER_WATCH} ids`),
   since: z
     .string()

@@ -8,10 +8,10 @@ import { type CancelSourceReply, taskIdSchema, type TaskReply, type TaskStatusRe
 import { canceller } from '../cancel-outcome.ts';
 import { exitCodeFor, readClientTls, resolveClientOptions } from '../client-options.ts';
 import { type CommandContext, ExitCode } from '../context.ts';
-import { serverUrlSchema, validateOptions } from '../options.ts';
+import { clientTokenSchema, serverUrlSchema, validateOptions } from '../options.ts';
 import type { LsArgs, StatusArgs } from './status.ts';
 
-const connectionSchema = z.object({ server: serverUrlSchema, token: z.string().optional() });
+const connectionSchema = z.object({ server: serverUrlSchema, token: clientTokenSchema });
 const lsSchema = connectionSchema.extend({
   parent: taskIdSchema.optional(),
   // The CLI pages through the server's listing, so any count from 1 up will do.

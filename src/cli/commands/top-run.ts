@@ -6,10 +6,10 @@ import { TopStore, type TopEffect } from '../../ui/top-state.ts';
 import { cancelOutcome } from '../cancel-outcome.ts';
 import { exitCodeFor, readClientTls, resolveClientOptions } from '../client-options.ts';
 import { type CommandContext, ExitCode, UsageError } from '../context.ts';
-import { serverUrlSchema, validateOptions, wantsTui } from '../options.ts';
+import { clientTokenSchema, serverUrlSchema, validateOptions, wantsTui } from '../options.ts';
 import type { TopArgs } from './top.ts';
 
-const optionsSchema = z.object({ server: serverUrlSchema, token: z.string().optional() });
+const optionsSchema = z.object({ server: serverUrlSchema, token: clientTokenSchema });
 
 /** An ISO time as the screen shows times: the terminal's local clock, to the second. */
 const clockTime = (iso: string) => new Date(Date.parse(iso)).toTimeString().slice(0, 8);

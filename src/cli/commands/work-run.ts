@@ -10,7 +10,7 @@ import { initialWorkState, WorkStore } from '../../worker/work-state.ts';
 import { runWork } from '../../worker/worker.ts';
 import { readClientTls, resolveClientOptions } from '../client-options.ts';
 import { type CommandContext, UsageError } from '../context.ts';
-import { durationOptionSchema, serverUrlSchema, validateOptions, wantsTui } from '../options.ts';
+import { durationOptionSchema, clientTokenSchema, serverUrlSchema, validateOptions, wantsTui } from '../options.ts';
 import { keepFailedOutput, printJsonEvents, printPlainEvents } from '../work-output.ts';
 import type { WorkArgs } from './work.ts';
 
@@ -18,7 +18,7 @@ const optionsSchema = z
   .object({
     ids: z.array(taskIdSchema).min(1).max(MAX_IDS_PER_WATCH, `at most ${MAX_IDS_PER_WATCH} ids`),
     server: serverUrlSchema,
-    token: z.string().optional(),
+    token: clientTokenSchema,
     grace: durationOptionSchema,
     timeout: durationOptionSchema
       .pipe(
