@@ -95,8 +95,13 @@ export function describeEvent(event: WorkEvent, server: string): string | undefi
     case 'refused':
     case 'rejected':
       return `${event.error}; stopping tasks`;
-    case 'done':
-      return `all tasks ended; exit code ${event.exitCode}`;
+    case 'done': {
+      const ended = `all tasks ended; exit code ${event.exitCode}`;
+      const unheard = [...(event.unreported ?? [])].sort();
+      if (unheard.length === 0) return ended;
+      const named = unheard.length <= 5 ? unheard.join(', ') : `${unheard.slice(0, 5).join(', ')} and ${unheard.length - 5} more`;
+      return `${ended}; the server could not be told how ${named} ended (a task it saw watched reads as lost once its lease runs out)`;
+    }
     case 'progress':
       return `progress ${event.task}: ${event.text}`;
     case 'output':

@@ -40,7 +40,8 @@ export type WorkEvent =
   | { event: 'refused'; ts: number; error: string; kind: 'unauthorized' | 'untrusted' }
   /** The server refused the watch itself: its parents cannot be (a cycle, too deep). Every task stops. */
   | { event: 'rejected'; ts: number; error: string }
-  | { event: 'done'; ts: number; exitCode: number };
+  /** `unreported`: tasks whose end the server did not hear (it could not be reached in time, or refused it). */
+  | { event: 'done'; ts: number; exitCode: number; unreported?: readonly string[] };
 
 export interface TaskView {
   readonly id: string;

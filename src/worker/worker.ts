@@ -221,10 +221,10 @@ async function superviseWork(options: WorkOptions, processes: Map<string, TaskPr
   unsubscribeReports();
   unsubscribeProgress();
   await progress?.close(2_000);
-  await reporter.flush(options.reportFlushMs ?? 5_000);
+  const unreported = await reporter.flush(options.reportFlushMs ?? 5_000);
   client.close();
   const exitCode = workExitCode(store.state);
-  emit({ event: 'done', ts: now(), exitCode });
+  emit(unreported.length > 0 ? { event: 'done', ts: now(), exitCode, unreported } : { event: 'done', ts: now(), exitCode });
   return exitCode;
 }
 

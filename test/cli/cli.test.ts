@@ -236,6 +236,23 @@ test("work's plain lines thin a long outage: the first failure, then none per re
   }
 });
 
+test('work stopped while the server is away says which tasks the server could not be told of', async () => {
+  const proxy = await TcpProxy.start(server.port);
+  const work = new CliProcess(['work', 'unheard-2', 'unheard-1', '--server', proxy.url]);
+  try {
+    await work.waitFor(/connected to /);
+    proxy.cut();
+    work.kill('SIGINT');
+    const ended = await work.exited;
+    assert.is(ended.code, 130, ended.stdout);
+    const last = ended.stdout.trim().split('\n').at(-1)!;
+    assert.match(last, /all tasks ended; exit code 130; the server could not be told how unheard-1, unheard-2 ended \(a task it saw watched reads as lost/);
+  } finally {
+    work.kill();
+    await proxy.close();
+  }
+});
+
 test('work --json hears cancel 1234 at once while 5678 goes on, then exits 0 when 5678 is cancelled', async () => {
   const work = new CliProcess(['work', '1234', '5678', '--json', '--server', server.url]);
   await work.waitFor(/"event":"connected"/);
