@@ -74,11 +74,13 @@ export class TaskService {
   readonly #store: CancelStore;
   readonly #updates: TaskUpdates;
   readonly #onError: (error: unknown) => void;
+  readonly #clock: Clock;
 
   constructor(options: TaskServiceOptions) {
     const { store, canceler } = options;
     this.#store = store;
     const clock = options.clock ?? systemClock;
+    this.#clock = clock;
     this.#onError = options.onError ?? (() => {});
     this.#updates = new TaskUpdates(this.#onError);
     const publish = (update: TaskUpdate) => this.#updates.publish(update);
@@ -119,8 +121,10 @@ export class TaskService {
 
   /** Cancels `id` now, as asked by `by`; resolves with the record once stored (a repeat keeps the first asker). */
   async cancel(id: string, by: CancelSource, reason?: string): Promise<CancelRecord> {
+    const asked = this.#clock.now();
     const record = await this.canceler.cancel(id, { ...(reason === undefined ? {} : { reason }), by });
-    this.#cancelRecorded(record, by, reason);
+    // The store answers a repeat with the first record, made before this was asked.
+    this.#cancelRecorded(record, by, reason, record.cancelledAt < asked);
     return record;
   }
 
@@ -130,10 +134,10 @@ export class TaskService {
    * task with a record reads as cancel_requested meanwhile), and the children (and theirs) are marked in
    * the background, as cancelled by the same asker.
    */
-  #cancelRecorded(record: CancelRecord, by: CancelSource, reason: string | undefined): void {
+  #cancelRecorded(record: CancelRecord, by: CancelSource, reason: string | undefined, repeat = false): void {
     this.tracker.cancelRequested(record.id, record.by ?? by).catch(this.#onError);
     this.family.cancelled(record.by === undefined ? { ...record, by } : record);
-    this.#updates.publish({ kind: 'cancelled', record, by, reason });
+    this.#updates.publish(repeat ? { kind: 'cancelled', record, by, reason, repeat } : { kind: 'cancelled', record, by, reason });
   }
 
   /** Schedules (or moves) the cancel of `id` to `at`, recorded as made `by` whoever scheduled it. */

@@ -13,8 +13,11 @@ export interface Linker {
 
 /** One change to one task (or, for `forgotten`, to many). */
 export type TaskUpdate =
-  /** A cancel was recorded (asked for now, or a scheduled one fell due); `by` asked, `reason` is theirs. */
-  | { readonly kind: 'cancelled'; readonly record: CancelRecord; readonly by: CancelSource; readonly reason?: string | undefined }
+  /**
+   * A cancel was recorded (asked for now, or a scheduled one fell due); `by` asked, `reason` is theirs. With
+   * `repeat`, the task was cancelled already: `record` is that earlier cancel, which stands.
+   */
+  | { readonly kind: 'cancelled'; readonly record: CancelRecord; readonly by: CancelSource; readonly reason?: string | undefined; readonly repeat?: boolean }
   /** A task entered a new state, once stored (bare last-seen updates are not news). */
   | { readonly kind: 'state'; readonly status: TaskStatus }
   /** A task's progress changed, once stored. */

@@ -77,8 +77,11 @@ export type { CancelRoute };
  * (TaskEventHub.subscribe).
  */
 export interface ServerObserver {
-  /** A cancel was asked for, by `source` (for a repeated cancel, `record.by` still names the first asker). */
-  cancelled?(record: CancelRecord, source: CancelSource & { reason?: string | undefined }): void;
+  /**
+   * A cancel was asked for, by `source` with its reason. With `repeat`, the task was cancelled already and
+   * `record` is that first cancel, which stands (its `by` names the first asker).
+   */
+  cancelled?(record: CancelRecord, source: CancelSource & { reason?: string | undefined; repeat?: boolean }): void;
   /** A watch was answered: with a cancel, at its timeout, or because the client left or the server stops. */
   watchAnswered?(outcome: 'cancelled' | 'timeout' | 'gone'): void;
   /**

@@ -145,7 +145,7 @@ function eventRecorder(events: TaskEventHub): TaskUpdateListener {
 /** The operator's observer (the log, the serve screen) told of the task updates it follows. */
 function observerListener(observer: ServerObserver): TaskUpdateListener {
   return (update: TaskUpdate) => {
-    if (update.kind === 'cancelled') observer.cancelled?.(update.record, { ...update.by, reason: update.reason });
+    if (update.kind === 'cancelled') observer.cancelled?.(update.record, { ...update.by, reason: update.reason, ...(update.repeat ? { repeat: true } : {}) });
     else if (update.kind === 'stopped_through_parent') observer.stoppedThroughParent?.(update.ids, update.parent, update.linkedBy);
     else if (update.kind === 'children_cancelled') observer.childrenCancelled?.(update.record, update.marked, update.ms);
   };

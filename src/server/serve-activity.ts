@@ -96,7 +96,9 @@ export class ServeActivity implements ServerObserver, TaskEventObserver {
     if (event.change === 'lost' && (this.#origin === undefined || event.origin === this.#origin)) this.lost();
   }
 
-  cancelled(record: CancelRecord, source: { address: string; name?: string; route?: CancelRoute }): void {
+  cancelled(record: CancelRecord, source: { address: string; name?: string; route?: CancelRoute; repeat?: boolean }): void {
+    // A repeat changes nothing: the first cancel, listed when it was made, stands.
+    if (source.repeat) return;
     const entry: RecentCancel = { id: record.id, reason: record.reason, address: source.address, by: source.name, route: source.route, at: this.#now() };
     this.#update({ cancelsTotal: this.#state.cancelsTotal + 1, recentCancels: [entry, ...this.#state.recentCancels].slice(0, KEEP_CANCELS) });
   }

@@ -36,6 +36,23 @@ const kinds = (updates: readonly TaskUpdate[]) =>
     u.kind === 'state' ? `state:${u.status.id}:${u.status.state}` : `${u.kind}:${'record' in u ? u.record.id : 'schedule' in u ? u.schedule.id : ''}`,
   );
 
+test('a cancel asked again is published as a repeat, with the first record, which stands', async () => {
+  const { clock, tasks, updates, close } = setup();
+  await tasks.cancel('again-1', alice, 'first');
+  clock.advance(1_000);
+  const second = await tasks.cancel('again-1', planner, 'second');
+  assert.is(second.reason, 'first');
+  const cancels = updates.filter((u) => u.kind === 'cancelled');
+  assert.equal(
+    cancels.map((u) => [u.record.reason, u.reason, u.repeat]),
+    [
+      ['first', 'first', undefined],
+      ['first', 'second', true],
+    ],
+  );
+  close();
+});
+
 test('a cancel asked for now and one that falls due trigger the same things, told as the same updates', async () => {
   const { clock, tasks, updates, errors, close } = setup();
   await tasks.watchStarted(['now', 'later'], worker);

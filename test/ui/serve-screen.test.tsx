@@ -69,6 +69,18 @@ test('a busy server: rates, newest cancels first with reason and source, errors'
   assert.is(activity.state.watchesAnsweredTotal, 1);
 });
 
+test('a cancel asked again is neither listed nor counted again: the first one stands', () => {
+  const activity = new ServeActivity({ url: 'http://h:1', store: 'memory' }, () => T0);
+  const record = { id: 'r1', reason: 'bad hyperparams', cancelledAt: T0, expiresAt: T0 + 1 };
+  activity.cancelled(record, { address: '10.0.0.7', name: 'ops' });
+  activity.cancelled(record, { address: '10.0.0.7', name: 'ops', repeat: true });
+  assert.is(activity.state.cancelsTotal, 1);
+  assert.equal(
+    activity.state.recentCancels.map((c) => c.id),
+    ['r1'],
+  );
+});
+
 test('refused requests show in the errors, once a minute for each kind from any address, counting those between', () => {
   let now = T0;
   const activity = new ServeActivity({ url: 'http://h:1', store: 'memory' }, () => now);

@@ -167,7 +167,16 @@ export function defaultMaxConnections(): number {
 /** Log lines for what the server does: one per cancel and per failure. */
 function loggingObserver(log: Logger): ServerObserver {
   return {
-    cancelled: (record, source) => log.info('cancelled', { id: record.id, reason: record.reason, by: source.name, from: source.address, route: source.route }),
+    cancelled: (record, source) =>
+      source.repeat
+        ? log.info('cancelled again, the first cancel stands', {
+            id: record.id,
+            reason: source.reason,
+            by: source.name,
+            from: source.address,
+            route: source.route,
+          })
+        : log.info('cancelled', { id: record.id, reason: record.reason, by: source.name, from: source.address, route: source.route }),
     stoppedThroughParent: (ids, parent, linkedBy) =>
       log.info('stopped through a parent', {
         ids: ids.length <= 5 ? ids.join(',') : `${ids.slice(0, 5).join(',')},… (${ids.length})`,
