@@ -1,6 +1,7 @@
 import { formatDuration } from '../core/duration.ts';
 import { printable, terminalSafeJson } from '../core/printable.ts';
 import type { WorkEvent, WorkStore } from '../worker/work-state.ts';
+import { OutageThinning, untoldSuffix } from './outage-thinning.ts';
 
 // "answered" is the link's heartbeat: it feeds the screen's "last answer" clock, and would only be noise here.
 const QUIET_EVENTS = new Set<WorkEvent['event']>(['answered']);
@@ -30,43 +31,19 @@ export function printPlainEvents(store: WorkStore, stdout: NodeJS.WritableStream
   });
 }
 
-/** While the same failure repeats, a line for it this often (besides its first, and any new failure). */
-export const OUTAGE_LINE_EVERY_MS = 60_000;
-
-/**
- * Thins a long outage's retries in a log: a line per retry is a line every few seconds for as long as the
- * server is away. Each kind of failure is printed the first time, then once a minute (saying "still"), however
- * they alternate; the reconnection (or the end of `work`, still cut off) says how many were not printed.
- */
+/** The plain lines' thinning of an outage's retries (see OutageThinning). */
 class OutageLines {
-  /** Each failure printed in this outage, and when. A handful at most: a connection's few ways of failing. */
-  readonly #printed = new Map<string, number>();
-  #unprinted = 0;
+  readonly #thinning = new OutageThinning();
 
   line(event: WorkEvent, text: string | undefined): string | undefined {
     if (event.event === 'disconnected') {
-      const last = this.#printed.get(event.error);
-      if (last !== undefined && event.ts - last < OUTAGE_LINE_EVERY_MS) {
-        this.#unprinted++;
-        return undefined;
-      }
-      // Past a few kinds, the oldest is forgotten: an error text with a changing part cannot grow this.
-      if (last === undefined && this.#printed.size >= OUTAGE_KINDS) this.#printed.delete(this.#printed.keys().next().value!);
-      this.#printed.set(event.error, event.ts);
-      return last === undefined ? text : `still ${text}`;
+      const told = this.#thinning.failed(event.error, event.ts);
+      return told === undefined ? undefined : told === 'still' ? `still ${text}` : text;
     }
-    if (event.event === 'reconnected' || event.event === 'connected' || event.event === 'done') {
-      const unprinted = this.#unprinted;
-      this.#printed.clear();
-      this.#unprinted = 0;
-      if (unprinted > 0) return `${text} (${unprinted} more failed ${unprinted === 1 ? 'attempt' : 'attempts'} to reach the server not shown)`;
-    }
+    if (event.event === 'reconnected' || event.event === 'connected' || event.event === 'done') return `${text}${untoldSuffix(this.#thinning.ended())}`;
     return text;
   }
 }
-
-// Kinds of failure remembered at once in an outage (see OutageLines).
-const OUTAGE_KINDS = 8;
 
 /** One line of text for an event, or undefined for events not worth a line. */
 export function describeEvent(event: WorkEvent, server: string): string | undefined {

@@ -1,7 +1,8 @@
 // work's plain lines (printPlainEvents) for a log: what an outage of the server leaves in it.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { OUTAGE_LINE_EVERY_MS, printPlainEvents } from '../../src/cli/work-output.ts';
+import { OUTAGE_LINE_EVERY_MS } from '../../src/cli/outage-thinning.ts';
+import { printPlainEvents } from '../../src/cli/work-output.ts';
 import { initialWorkState, type WorkEvent, WorkStore } from '../../src/worker/work-state.ts';
 
 function plainLines() {

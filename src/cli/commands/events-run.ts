@@ -9,6 +9,7 @@ import { taskIdSchema } from '../../protocol/schemas.ts';
 import { exitCodeFor, readClientTls, resolveClientOptions } from '../client-options.ts';
 import { type CommandContext, ExitCode } from '../context.ts';
 import { clientTokenSchema, serverUrlSchema, validateOptions } from '../options.ts';
+import { OutageThinning, untoldSuffix } from '../outage-thinning.ts';
 import type { EventsArgs } from './events.ts';
 
 const optionsSchema = z.object({
@@ -72,6 +73,7 @@ export async function runEvents(args: EventsArgs, { stdout, stderr, env, shutdow
   const write = (line: string) => {
     if (!stop.aborted) stdout.write(`${line}\n`);
   };
+  const outage = new OutageThinning();
   const stream = new EventStream(client, {
     ids: options.ids.length > 0 ? options.ids : undefined,
     states: args.state,
@@ -90,9 +92,16 @@ export async function runEvents(args: EventsArgs, { stdout, stderr, env, shutdow
             ),
           );
       },
-      disconnected: (error, attempt, retryInMs) =>
-        stderr.write(`taskctl: ${printable(error.message)}; retrying in ${formatDuration(retryInMs)} (attempt ${attempt})\n`),
-      reconnected: () => stderr.write(`taskctl: reconnected to ${printable(client.server)}; resuming after event ${stream.lastEventId ?? '?'}\n`),
+      disconnected: (error, attempt, retryInMs) => {
+        // A line for each kind of failure, then once a minute: not one per retry while the server is away.
+        const told = outage.failed(error.message, Date.now());
+        if (told !== undefined)
+          stderr.write(
+            `taskctl: ${told === 'still' ? 'still ' : ''}${printable(error.message)}; retrying in ${formatDuration(retryInMs)} (attempt ${attempt})\n`,
+          );
+      },
+      reconnected: () =>
+        stderr.write(`taskctl: reconnected to ${printable(client.server)}; resuming after event ${stream.lastEventId ?? '?'}${untoldSuffix(outage.ended())}\n`),
     },
   });
   try {
