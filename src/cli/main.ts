@@ -60,6 +60,14 @@ const nameOf = (definition: { readonly command: string }) => definition.command.
  * non-option arguments" of a command given too few words, where the command's `needs` says which.
  */
 function oneLine(problem: string, argv: readonly string[]): string {
+  // An option that is not one stands behind many other complaints (it took the word meant for an id): it first.
+  const known = optionsOf.get(argv[0] ?? '');
+  const strays = known === undefined ? [] : argv.filter((arg) => /^--[^-]/.test(arg)).map((arg) => arg.slice(2).split('=')[0]!);
+  const kebab = (name: string) => name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+  const unknownNames = strays.filter(
+    (name) => ![name, name.replace(/^no-/, ''), kebab(name)].some((form) => known!.includes(form)) && name !== 'help' && name !== 'version',
+  );
+  if (unknownNames.length > 0 && !/^Unknown arguments?:/.test(problem)) return unknownArguments(unknownNames, argv, known!);
   const needs = commands.find((definition) => nameOf(definition) === argv[0])?.needs;
   if (/^Not enough non-option arguments/.test(problem) && needs !== undefined) return `${argv[0]} needs ${needs}`;
   const valueless = /^Not enough arguments following: (\S+)/.exec(problem)?.[1];
@@ -76,6 +84,13 @@ function oneLine(problem: string, argv: readonly string[]): string {
     const meant = slip && missing.find((needed) => editDistance(slip, needed) <= 2);
     if (slip !== undefined && meant !== undefined) return `unknown option --${printable(slip)} (did you mean --${meant}?); --${meant} is required`;
     return `--${missing.join(', --')} ${missing.length === 1 ? 'is' : 'are'} required`;
+  }
+  const invalid = /^Invalid values:\s*Argument: (\S+), Given: "((?:[^"\\]|\\.)*)", Choices: (.+)$/s.exec(problem);
+  if (invalid !== undefined && invalid !== null) {
+    const [, name, given, list] = invalid;
+    const choices = Array.from(list!.matchAll(/"([^"]*)"/g), (match) => match[1]!);
+    const nearest = nearestName(given!, choices);
+    return `--${name}: ${preview(given!)} is not one of ${choices.join(', ')}${nearest ? ` (did you mean ${nearest}?)` : ''}`;
   }
   const unknown = /^Unknown arguments?: (.+)$/.exec(problem)?.[1];
   if (unknown !== undefined) return unknownArguments(unknown.split(', '), argv, optionsOf.get(argv[0] ?? '') ?? []);
@@ -162,12 +177,22 @@ function register<Args>(parser: Argv, definition: CommandDefinition<Args>, conte
 
 /** `word` is none of `names`: says so, suggests the nearest of them when it is a likely typo, and lists them all. */
 function unknownWord(what: string, word: string, names: readonly string[]): string {
-  // One slip (a letter wrong, missing, extra, or two swapped) in a short name, two in a longer one.
-  const nearest = names
+  const nearest = nearestName(word, names);
+  return `unknown ${what} ${preview(word)}${nearest ? ` (did you mean ${nearest}?)` : ''}; ${what}s: ${names.join(', ')}`;
+}
+
+/**
+ * The one of `names` that `word` is most likely a slip for: one slip (a letter wrong, missing, extra, or two
+ * swapped) in a short name, two in a longer one; or one that starts the word, or that it starts (worker, work).
+ */
+function nearestName(word: string, names: readonly string[]): string | undefined {
+  if (word.length > MAX_SUGGESTED_NAME) return undefined;
+  const likely = ({ name, distance }: { name: string; distance: number }) =>
+    distance <= (name.length <= 4 ? 1 : 2) || (Math.min(word.length, name.length) >= 3 && (word.startsWith(name) || name.startsWith(word)));
+  return names
     .map((name) => ({ name, distance: editDistance(word, name) }))
-    .filter(({ name, distance }) => distance <= (name.length <= 4 ? 1 : 2))
-    .sort((a, b) => a.distance - b.distance)[0];
-  return `unknown ${what} ${preview(word)}${nearest ? ` (did you mean ${nearest.name}?)` : ''}; ${what}s: ${names.join(', ')}`;
+    .filter(likely)
+    .sort((a, b) => a.distance - b.distance)[0]?.name;
 }
 
 /** Edits (insert, delete, replace, swap two neighbours) that turn `a` into `b`. */

@@ -14,10 +14,11 @@ const usage = async (args: string[], line: string) => {
 };
 
 test('a value not among the choices names the option, the value and every choice', async () => {
-  await usage(['token', 'new', 'x', '--role', 'root'], 'Invalid values: Argument: role, Given: "root", Choices: "worker", "operator", "reader", "admin"');
+  await usage(['token', 'new', 'x', '--role', 'root'], '--role: "root" is not one of worker, operator, reader, admin');
+  await usage(['token', 'new', 'x', '--role', 'operater'], '--role: "operater" is not one of worker, operator, reader, admin (did you mean operator?)');
   await usage(
     ['ls', '--state', 'bogus'],
-    'Invalid values: Argument: state, Given: "bogus", Choices: "watching", "cancel_requested", "cancelled", "succeeded", "failed", "timed_out", "stopped", "lost", "scheduled"',
+    '--state: "bogus" is not one of watching, cancel_requested, cancelled, succeeded, failed, timed_out, stopped, lost, scheduled',
   );
 });
 
@@ -47,7 +48,10 @@ test("a mistyped option is named as typed, with the nearest of its command's opt
   await usage(['serve', 'foo'], 'unexpected argument "foo"');
   await usage(['cancel', 'x', '--no-reasn'], 'unknown option --no-reasn (did you mean --reason?)');
   // yargs asks for a required option first: the slip that left it out is named.
-  await usage(['token', 'new', 'n', '--rle', 'reader'], 'unknown option --rle (did you mean --role?); --role is required');
+  await usage(['token', 'new', 'n', '--rle', 'reader'], 'unknown option --rle (did you mean --role?)');
+  // ...and so does one that took the word meant for an id.
+  await usage(['work', '--sever', 'http://x', '--', 'true'], 'unknown option --sever (did you mean --server?)');
+  await usage(['worker', 'x'], 'unknown command "worker" (did you mean work?); commands: serve, cancel, work, status, ls, token, events, top, completion');
   await usage(['token', 'new', 'n'], '--role is required');
   await usage(['cancel', 'x', '-zq'], 'unknown option -z; unknown option -q');
   // What the terminal would act on is shown, not sent: a typed option is text from the user's own shell
