@@ -10,10 +10,15 @@ export interface TaskProcessEvents {
 }
 
 // Why a command did not start, in words that say what to do; other failures keep Node's message.
-const CANNOT_RUN: Readonly<Record<string, string>> = {
-  ENOENT: 'command not found',
-  EACCES: 'permission denied (is it executable? chmod +x it, or run it through its interpreter: -- sh ./job.sh)',
-};
+function cannotRun(code: string | undefined, file: string): string | undefined {
+  if (code === 'ENOENT') return 'command not found';
+  if (code !== 'EACCES') return undefined;
+  return `permission denied (is it executable? chmod +x it, or run it through its interpreter: -- ${interpreterOf(file)} ${file})`;
+}
+
+// The interpreter a script's name suggests, for the hint above; sh when it says none.
+const INTERPRETERS: Readonly<Record<string, string>> = { js: 'node', mjs: 'node', cjs: 'node', py: 'python3', rb: 'ruby', pl: 'perl', bash: 'bash' };
+const interpreterOf = (file: string) => INTERPRETERS[/\.(\w+)$/.exec(file)?.[1] ?? ''] ?? 'sh';
 
 // Longest output line kept whole; a longer one is cut so one runaway line cannot eat memory.
 const MAX_LINE_CHARS = 8_192;
@@ -50,7 +55,7 @@ export class TaskProcess {
     this.#child.once('error', (error: NodeJS.ErrnoException) => {
       // Only a failure to start ends the task here; "exit" reports everything else.
       if (this.#child.pid !== undefined) return;
-      this.#finish(error.code === 'ENOENT' ? 127 : 126, null, `cannot run ${file}: ${CANNOT_RUN[error.code ?? ''] ?? error.message}`);
+      this.#finish(error.code === 'ENOENT' ? 127 : 126, null, `cannot run ${file}: ${cannotRun(error.code, file!) ?? error.message}`);
       resolveDone();
     });
     this.#child.once('exit', (code, signal) => {

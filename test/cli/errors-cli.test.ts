@@ -192,8 +192,13 @@ test('a command that is not executable: one line says so and how to run it; exit
     assert.is(result.code, 1, result.stderr);
     assert.match(
       result.stdout,
-      `exited j-noexec: cannot run ${script}: permission denied (is it executable? chmod +x it, or run it through its interpreter: -- sh ./job.sh)`,
+      `exited j-noexec: cannot run ${script}: permission denied (is it executable? chmod +x it, or run it through its interpreter: -- sh ${script})`,
     );
+    // The interpreter its name suggests.
+    const mjs = join(dir.path, 'build.mjs');
+    writeFileSync(mjs, 'console.log(1)\n', { mode: 0o644 });
+    const node = await runCli(['work', 'j-noexec-2', '--no-tui', '--server', server.url, '--', mjs]);
+    assert.match(node.stdout, `run it through its interpreter: -- node ${mjs})`);
     assert.not.match(result.stdout + result.stderr, 'EACCES');
   } finally {
     dir.remove();
