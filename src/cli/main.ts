@@ -15,6 +15,7 @@ export async function main(argv: readonly string[], context: CommandContext): Pr
   if (first !== undefined && !first.startsWith('-') && !commands.some((definition) => nameOf(definition) === first)) {
     usageProblem = unknownWord('command', first, commands.map(nameOf));
   }
+  usageProblem ??= unquotedReason(argv);
   const parser = yargs(joinDashValues(argv, commands))
     .scriptName('taskctl')
     .usage('taskctl <command> [options]\n\nCancel long-running tasks on workers that nobody can reach.')
@@ -53,6 +54,24 @@ export async function main(argv: readonly string[], context: CommandContext): Pr
 }
 
 const nameOf = (definition: { readonly command: string }) => definition.command.split(' ')[0]!;
+
+/**
+ * `cancel job-9 --reason wrong dataset`: a reason of several words left unquoted, whose second word would be
+ * cancelled as a task. A cancel cannot be taken back, so a word right after the reason's is refused rather
+ * than taken for an id; ids go before --reason.
+ */
+function unquotedReason(argv: readonly string[]): string | undefined {
+  if (argv[0] !== 'cancel') return undefined;
+  const end = argv.indexOf('--');
+  const words = end === -1 ? argv : argv.slice(0, end);
+  const at = words.findIndex((arg) => arg === '--reason' || arg === '-r' || arg.startsWith('--reason='));
+  if (at === -1) return undefined;
+  const apart = !words[at]!.startsWith('--reason=');
+  const next = words[apart ? at + 2 : at + 1];
+  if (next === undefined || next.startsWith('-')) return undefined;
+  const reason = apart ? words[at + 1]! : words[at]!.slice('--reason='.length);
+  return `${preview(next)} follows the reason: quote a reason of several words (--reason ${preview(`${reason} ${next}`)}), and put the ids to cancel before --reason`;
+}
 
 /**
  * A usage problem as one line that says it all: yargs puts the option, the value and the choices of

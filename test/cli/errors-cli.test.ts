@@ -47,6 +47,12 @@ test("a mistyped option is named as typed, with the nearest of its command's opt
   await usage(['cancel', 'x', '-z'], 'unknown option -z');
   await usage(['serve', 'foo'], 'unexpected argument "foo"');
   await usage(['cancel', 'x', '--no-reasn'], 'unknown option --no-reasn (did you mean --reason?)');
+  // A reason of several words left unquoted would cancel its second word as a task: refused, nothing cancelled.
+  for (const reason of [['--reason', 'wrong'], ['-r', 'wrong'], ['--reason=wrong']])
+    await usage(
+      ['cancel', 'job-9', ...reason, 'dataset'],
+      '"dataset" follows the reason: quote a reason of several words (--reason "wrong dataset"), and put the ids to cancel before --reason',
+    );
   // yargs asks for a required option first: the slip that left it out is named.
   await usage(['token', 'new', 'n', '--rle', 'reader'], 'unknown option --rle (did you mean --role?)');
   // ...and so does one that took the word meant for an id.
