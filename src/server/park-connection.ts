@@ -21,9 +21,9 @@ import { NO_HEADERS, type Reply } from './http-io.ts';
  * connection anyway.
  *
  * A parked watch whose holder writes its answer to what it is handed goes one step further: node:http lets
- * go of its response, and the answer is written to the connection by hand (ParkedReply), the same bytes
- * node would write. The response and what only it kept were 0.9 KB of the 6 KB of V8's heap a parked
- * watch took; the request stays (node:http keeps it where nothing else can reach it), without its headers.
+ * go of its response and its request, and the answer is written to the connection by hand (ParkedReply),
+ * the same bytes node would write. The two and what only they kept were 2 KB of the 6 KB of V8's heap a
+ * parked watch took.
  *
  * It reaches into node:http's workings (the parser on the socket, the names of its listeners, the answer
  * the socket is writing), which no public API offers. So it parks only on the Node major it was written and
@@ -196,8 +196,13 @@ export class ParkedConnections {
     socket.on('close', this.#closed);
     if (onParked === undefined || req.method !== 'GET' || res.headersSent) return;
     // The response goes: node:http's socket no longer names it (so its close no longer reaches it), and
-    // the holder is handed the connection to answer on. The request stays with node:http, without headers.
+    // the holder is handed the connection to answer on. The request goes too: node:http lists it in its
+    // state of the connection, which only its drain listener still holds once the others are off, and that
+    // listener only passes a drain on to the response. Where that listener is not as expected, the request
+    // stays, without its headers.
     socket._httpMessage = null;
+    const draining = listenerNamed(socket, 'drain', 'bound socketOnDrain');
+    if (draining) socket.off('drain', draining);
     req.rawHeaders = NO_RAW_HEADERS;
     req.headers = NO_HEADERS;
     onParked(new ParkedReply(socket));

@@ -104,15 +104,17 @@ async function liveObjects(name: string): Promise<number> {
   return count;
 }
 
-test("a parked seed watch keeps no node:http response, and its answer is written as node's would be", async () => {
+test("a parked seed watch keeps no node:http response or request, and its answer is written as node's would be", async () => {
   const server = await startTestServer({ parkFrom: 0 });
-  const before = await liveObjects('ServerResponse');
+  const before = { responses: await liveObjects('ServerResponse'), requests: await liveObjects('IncomingMessage') };
   const connections = await Promise.all(Array.from({ length: 20 }, () => RawConnection.open(server.url)));
   connections.forEach((connection, i) => connection.get(`/watch-task/lean-${i}`));
   await held(server, 20);
   await eventually(() => server.parkedConnections() === 20, 'all 20 parked');
-  const kept = (await liveObjects('ServerResponse')) - before;
+  const kept = (await liveObjects('ServerResponse')) - before.responses;
   assert.ok(kept < 5, `${kept} responses kept for 20 parked watches`);
+  const requests = (await liveObjects('IncomingMessage')) - before.requests;
+  assert.ok(requests < 5, `${requests} requests kept for 20 parked watches`);
   await (await fetch(`${server.url}/cancel-task/lean-0`)).text();
   const answer = await connections[0]!.response();
   assert.equal(answer.status, 200);
