@@ -91,19 +91,9 @@ function oneLine(problem: string, argv: readonly string[]): string {
   if (/^Not enough non-option arguments/.test(problem) && needs !== undefined) return `${argv[0]} needs ${needs}`;
   const valueless = /^Not enough arguments following: (\S+)/.exec(problem)?.[1];
   if (valueless !== undefined) return `${valueless.length === 1 ? '-' : '--'}${valueless} needs a value`;
-  // yargs asks for a required option before it says another was not known: `--rle reader` for `--role`.
+  // (A required option left out through a slip, `--rle reader`, was named above as the unknown option it is.)
   const missing = /^Missing required arguments?: (.+)$/.exec(problem)?.[1]?.split(', ');
-  if (missing !== undefined) {
-    const known = new Set(optionsOf.get(argv[0] ?? '') ?? []);
-    const given = argv
-      .filter((arg) => arg.startsWith('--'))
-      .map((arg) => arg.slice(2).split('=')[0]!)
-      .filter((name) => !known.has(name));
-    const slip = given.find((name) => name.length <= MAX_SUGGESTED_NAME && missing.some((needed) => editDistance(name, needed) <= 2));
-    const meant = slip && missing.find((needed) => editDistance(slip, needed) <= 2);
-    if (slip !== undefined && meant !== undefined) return `unknown option --${printable(slip)} (did you mean --${meant}?); --${meant} is required`;
-    return `--${missing.join(', --')} ${missing.length === 1 ? 'is' : 'are'} required`;
-  }
+  if (missing !== undefined) return `--${missing.join(', --')} ${missing.length === 1 ? 'is' : 'are'} required`;
   const invalid = /^Invalid values:\s*Argument: (\S+), Given: "((?:[^"\\]|\\.)*)", Choices: (.+)$/s.exec(problem);
   if (invalid !== undefined && invalid !== null) {
     const [, name, given, list] = invalid;
@@ -137,20 +127,16 @@ function unknownArguments(words: readonly string[], argv: readonly string[], opt
       const bundled = word.length === 1 && argv.some((arg) => /^-[^-]/.test(arg) && arg.includes(word));
       if (typed === undefined && !bundled) return `unexpected argument ${preview(word)}`;
       const name = typed ?? `-${word}`;
-      // Past a name's length a typo is unlikely, and the distance costs its square to work out.
-      const nearest =
-        word.length > MAX_SUGGESTED_NAME
-          ? undefined
-          : options
-              .map((option) => ({ option, distance: editDistance(word, option) }))
-              .filter(({ option, distance }) => word.length > 1 && distance <= (option.length <= 4 ? 1 : 2))
-              .sort((a, b) => a.distance - b.distance)[0];
-      return `unknown option ${printable(name.length > 60 ? `${name.slice(0, 60)}…` : name)}${nearest ? ` (did you mean --${nearest.option}?)` : ''}`;
+      // A single letter is too short to be a slip for anything; and an option's name is not suggested for a
+      // word it merely starts (`--reason<junk>` is not a slip for --reason).
+      const nearest = word.length > 1 ? nearestName(word, options, { prefixes: false }) : undefined;
+      return `unknown option ${printable(name.length > 60 ? `${name.slice(0, 60)}…` : name)}${nearest ? ` (did you mean --${nearest}?)` : ''}`;
     });
   return [...new Set(said)].join('; ');
 }
 
-// The longest word a suggestion is looked for (longer than any option's name by far).
+// The longest word a suggestion is looked for (longer than any name by far): past it a typo is unlikely,
+// and the edit distance costs its square to work out.
 const MAX_SUGGESTED_NAME = 64;
 
 const camelCase = (name: string) => name.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
@@ -202,12 +188,13 @@ function unknownWord(what: string, word: string, names: readonly string[]): stri
 
 /**
  * The one of `names` that `word` is most likely a slip for: one slip (a letter wrong, missing, extra, or two
- * swapped) in a short name, two in a longer one; or one that starts the word, or that it starts (worker, work).
+ * swapped) in a short name, two in a longer one; with `prefixes`, also one that starts the word, or that it
+ * starts (worker, work).
  */
-function nearestName(word: string, names: readonly string[]): string | undefined {
+function nearestName(word: string, names: readonly string[], { prefixes = true } = {}): string | undefined {
   if (word.length > MAX_SUGGESTED_NAME) return undefined;
   const likely = ({ name, distance }: { name: string; distance: number }) =>
-    distance <= (name.length <= 4 ? 1 : 2) || (Math.min(word.length, name.length) >= 3 && (word.startsWith(name) || name.startsWith(word)));
+    distance <= (name.length <= 4 ? 1 : 2) || (prefixes && Math.min(word.length, name.length) >= 3 && (word.startsWith(name) || name.startsWith(word)));
   return names
     .map((name) => ({ name, distance: editDistance(word, name) }))
     .filter(likely)

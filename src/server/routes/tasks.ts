@@ -1,7 +1,7 @@
 import { formatDuration } from '../../core/duration.ts';
 import { ancestorInReason } from '../../core/task-scope.ts';
 import type { ChildrenPage } from '../../core/task-service.ts';
-import type { TaskLifeState } from '../../core/task-status.ts';
+import type { TaskLifeState, TaskStatus } from '../../core/task-status.ts';
 import { nextTurn } from '../../core/turns.ts';
 import { HttpError } from '../../protocol/errors.ts';
 import { MAX_SCHEDULE_AHEAD_MS } from '../../protocol/limits.ts';
@@ -123,10 +123,7 @@ export function taskRoutes(app: Pick<AppContext, 'tasks' | 'clock' | 'options' |
         // Each reads as GET /v1/tasks/:id shows it (see TaskService.list); a scoped token's page holds only its own tasks.
         const { statuses, reasons, next } = await tasks.list(query, ctx.caller.scope);
         const reply: TaskListReply = {
-          tasks: statuses.map((s) => {
-            const reason = reasons.get(s.id);
-            return reason === undefined ? { id: s.id, ...statusToWire(s) } : { id: s.id, ...statusToWire(s), reason };
-          }),
+          tasks: statuses.map((s) => listedTask(s.id, s, reasons.get(s.id))),
         };
         if (next !== undefined) reply.next = next;
         sendJson(ctx.res, 200, reply);
@@ -186,8 +183,12 @@ function childrenPage(found: ChildrenPage, limit: number, state?: TaskLifeState)
   const tasks = page.flatMap((id) => {
     const status = byId.get(id);
     if (!status || (state !== undefined && status.state !== state)) return [];
-    const reason = found.reasons.get(id);
-    return [reason === undefined ? { id, ...statusToWire(status) } : { id, ...statusToWire(status), reason }];
+    return [listedTask(id, status, found.reasons.get(id))];
   });
   return found.ids.length > limit ? { tasks, next: page.at(-1)! } : { tasks };
+}
+
+/** A task as a listing shows it: its status, and the reason of its cancel when there is one. */
+function listedTask(id: string, status: TaskStatus, reason: string | undefined): TaskListReply['tasks'][number] {
+  return reason === undefined ? { id, ...statusToWire(status) } : { id, ...statusToWire(status), reason };
 }
